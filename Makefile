@@ -5,6 +5,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 LOCK := requirements/dev.lock
 
+# Optional local configuration (see .env.example); the embedded defaults need none.
+ifneq (,$(wildcard .env))
+include .env
+export
+endif
+
 .PHONY: run test lint format lock sandbox bench clean
 
 $(BIN)/.installed: $(LOCK)

@@ -33,7 +33,7 @@ SECRET_KEY = os.environ.get("SECRET_KEY", "")
 if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off.")
-    SECRET_KEY = "usher-insecure-development-key-change-me"  # noqa: S105 - embedded default only
+    SECRET_KEY = "usher-insecure-development-key-change-me"
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
@@ -105,6 +105,11 @@ AUTH_USER_MODEL = "marketplace.User"
 
 # --- Cache (tracking-config answers, rate-limit buckets, locks): Redis or local memory. ---
 REDIS_URL = os.environ.get("REDIS_URL", "")
+_xdist_worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+if REDIS_URL and _xdist_worker.startswith("gw"):
+    # Tests flush the cache between cases; parallel test workers each get their own
+    # Redis database (1, 2, ...) so they cannot flush each other's.
+    REDIS_URL = f"{REDIS_URL.rsplit('/', 1)[0]}/{int(_xdist_worker[2:]) + 1}"
 if REDIS_URL:
     CACHES = {
         "default": {
@@ -127,6 +132,7 @@ if CELERY_BROKER_URL == "filesystem://":
         "processed_folder": str(VAR_DIR / "celery-processed"),
         "store_processed": False,
     }
+    _broker_dir.mkdir(parents=True, exist_ok=True)
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True  # a worker killed mid-task leaves the message to be redelivered
@@ -144,8 +150,6 @@ USHER_ENCRYPTION_KEYS = env_list("USHER_ENCRYPTION_KEYS")
 if not USHER_ENCRYPTION_KEYS and not DEBUG:
     raise ImproperlyConfigured("USHER_ENCRYPTION_KEYS must be set when DEBUG is off.")
 
-# --- Ingest and API limits. ---
-INGEST_MAX_BATCH = int(os.environ.get("INGEST_MAX_BATCH", "500"))
 NINJA_PAGINATION_PER_PAGE = 50
 
 AUTH_PASSWORD_VALIDATORS = [

@@ -42,7 +42,9 @@ def decrypt_secret(token: str) -> str:
     try:
         return _fernet().decrypt(token.encode("ascii")).decode("utf-8")
     except (InvalidToken, ValueError) as exc:
-        raise SecretDecryptionError("stored secret cannot be decrypted with the configured keys") from exc
+        raise SecretDecryptionError(
+            "stored secret cannot be decrypted with the configured keys"
+        ) from exc
 
 
 def rotate_secret(token: str) -> str:

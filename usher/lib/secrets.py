@@ -12,7 +12,7 @@ import hmac
 import secrets
 
 SECRET_RANDOM_BYTES = 32
-DISPLAY_PREFIX_CHARS = 12
+DISPLAY_PREFIX_CHARS = 16
 
 
 def generate_secret(kind_prefix: str) -> str:

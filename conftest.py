@@ -1,0 +1,80 @@
+"""Fixtures shared by every app's tests."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from django.core.cache import cache
+from django.test import Client
+
+from usher.marketplace.models import OrganizerApiToken
+from usher.marketplace.tests.factories import MarketplaceClientFactory, OrganizerFactory
+
+
+class JsonClient:
+    """A test client that speaks JSON with a bearer token."""
+
+    def __init__(self, token: str | None = None) -> None:
+        self._client = Client()
+        self.token = token
+
+    def _headers(self, extra: dict[str, str] | None) -> dict[str, str]:
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        return {**headers, **(extra or {})}
+
+    def request(
+        self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None
+    ):
+        data = json.dumps(body) if body is not None and not isinstance(body, str | bytes) else body
+        return self._client.generic(
+            method,
+            path,
+            data=data or "",
+            content_type="application/json",
+            headers=self._headers(headers),
+        )
+
+    def get(self, path: str, **params: Any):
+        return self._client.get(path, params, headers=self._headers(None))
+
+    def post(self, path: str, body: Any = None, **kw: Any):
+        return self.request("POST", path, body, **kw)
+
+    def put(self, path: str, body: Any = None, **kw: Any):
+        return self.request("PUT", path, body, **kw)
+
+    def delete(self, path: str, **kw: Any):
+        return self.request("DELETE", path, None, **kw)
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache():
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def marketplace(db):
+    """A marketplace client with a known secret API key (`.api_key`)."""
+    client = MarketplaceClientFactory()
+    client.api_key = client.rotate_api_key()
+    return client
+
+
+@pytest.fixture
+def ingest(marketplace) -> JsonClient:
+    return JsonClient(marketplace.api_key)
+
+
+@pytest.fixture
+def organizer(marketplace):
+    return OrganizerFactory(client=marketplace)
+
+
+@pytest.fixture
+def organizer_api(organizer) -> JsonClient:
+    _, secret = OrganizerApiToken.issue(organizer)
+    return JsonClient(secret)

@@ -1,0 +1,43 @@
+"""The one NinjaAPI; each app contributes a router. OpenAPI docs at /api/docs."""
+
+from django.http import HttpRequest, HttpResponse
+from ninja import NinjaAPI
+from ninja.errors import AuthenticationError
+
+from usher.lib.errors import Conflict, InvalidInput
+from usher.marketplace.api import ingest_router, organizer_router
+
+api = NinjaAPI(
+    title="Usher API",
+    version="1",
+    description=(
+        "Per-organizer tracking codes, server-side conversions, audiences and campaigns. "
+        "The ticketing core authenticates with the client's secret key; organizers with "
+        "their API token (`Authorization: Bearer ...`)."
+    ),
+    urls_namespace="api",
+)
+
+
+@api.exception_handler(AuthenticationError)
+def on_authentication_error(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
+    response = api.create_response(
+        request, {"detail": "Missing, invalid or revoked credentials."}, status=401
+    )
+    response["WWW-Authenticate"] = "Bearer"
+    return response
+
+
+@api.exception_handler(InvalidInput)
+def on_invalid_input(request: HttpRequest, exc: InvalidInput) -> HttpResponse:
+    return api.create_response(request, {"detail": exc.as_detail()}, status=422)
+
+
+@api.exception_handler(Conflict)
+def on_conflict(request: HttpRequest, exc: Conflict) -> HttpResponse:
+    body = {"detail": exc.message, "existing_id": exc.existing_id}
+    return api.create_response(request, body, status=409)
+
+
+api.add_router("/ingest", ingest_router)
+api.add_router("/marketplace-client/organizer", organizer_router)

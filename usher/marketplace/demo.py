@@ -1,0 +1,347 @@
+"""A realistic demo marketplace, loaded through the same ingest services the core uses.
+
+Fixed external ids make loading idempotent; the random generator is seeded, so every
+fresh database gets the same orders.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from django.db import transaction
+from django.utils import timezone
+
+from usher.marketplace import services
+from usher.marketplace.models import (
+    MarketplaceClient,
+    MarketplaceOrganizer,
+    OrganizerApiToken,
+    User,
+)
+from usher.marketplace.schemas import AttributionIn, CustomerIn, EventIn, OrderIn, OrganizerIn
+
+DEMO_CLIENT_SLUG = "tixello"
+DEMO_PASSWORD = "usher-demo"
+DEMO_TOKEN_NAME = "demo token"
+
+ORGANIZERS = [
+    ("org-sunwave", "Sunwave Events", "hello@sunwave.example"),
+    ("org-nottara", "Teatrul Nottara", "bilete@nottara.example"),
+    ("org-rocknights", "Rock Nights Promotions", "office@rocknights.example"),
+    ("org-jazzpark", "Jazz in the Park", "team@jazzinthepark.example"),
+]
+
+# (external id, organizer, name, city, venue, category, genre, days from now, price RON)
+EVENTS = [
+    (
+        "ev-001",
+        "org-sunwave",
+        "Sunwave Festival 2027",
+        "Mamaia",
+        "Sunwave Beach",
+        "festival",
+        "electronic",
+        200,
+        "399.00",
+    ),
+    (
+        "ev-002",
+        "org-sunwave",
+        "Sunwave Winter Warm-up",
+        "Bucharest",
+        "Form Space",
+        "club",
+        "electronic",
+        30,
+        "120.00",
+    ),
+    (
+        "ev-003",
+        "org-sunwave",
+        "Deep House Sessions",
+        "Cluj-Napoca",
+        "Form Space Cluj",
+        "club",
+        "electronic",
+        45,
+        "90.00",
+    ),
+    (
+        "ev-004",
+        "org-nottara",
+        "Hamlet",
+        "Bucharest",
+        "Teatrul Nottara",
+        "theatre",
+        "drama",
+        12,
+        "85.00",
+    ),
+    (
+        "ev-005",
+        "org-nottara",
+        "Visul unei nopți de vară",
+        "Bucharest",
+        "Teatrul Nottara",
+        "theatre",
+        "comedy",
+        19,
+        "85.00",
+    ),
+    (
+        "ev-006",
+        "org-nottara",
+        "Turneu: Trei surori",
+        "Iași",
+        "Teatrul Național Iași",
+        "theatre",
+        "drama",
+        60,
+        "70.00",
+    ),
+    (
+        "ev-007",
+        "org-rocknights",
+        "Rock the City",
+        "Bucharest",
+        "Romexpo",
+        "concert",
+        "rock",
+        150,
+        "299.00",
+    ),
+    (
+        "ev-008",
+        "org-rocknights",
+        "Metal Gates",
+        "Timișoara",
+        "Fratelli",
+        "concert",
+        "metal",
+        75,
+        "160.00",
+    ),
+    (
+        "ev-009",
+        "org-rocknights",
+        "Indie Nights Brașov",
+        "Brașov",
+        "Kruhnen Musik Halle",
+        "concert",
+        "indie",
+        33,
+        "110.00",
+    ),
+    (
+        "ev-010",
+        "org-jazzpark",
+        "Jazz in the Park 2027",
+        "Cluj-Napoca",
+        "Parcul Etnografic",
+        "festival",
+        "jazz",
+        260,
+        "0.00",
+    ),
+    (
+        "ev-011",
+        "org-jazzpark",
+        "Winter Jazz Club",
+        "Bucharest",
+        "Green Hours",
+        "club",
+        "jazz",
+        8,
+        "60.00",
+    ),
+    (
+        "ev-012",
+        "org-jazzpark",
+        "Piano Nights",
+        "Sibiu",
+        "Filarmonica Sibiu",
+        "concert",
+        "classical",
+        52,
+        "75.00",
+    ),
+]
+
+FIRST_NAMES = [
+    "Andrei",
+    "Maria",
+    "Ioana",
+    "Mihai",
+    "Elena",
+    "Alexandru",
+    "Ana",
+    "Radu",
+    "Cristina",
+    "Vlad",
+]
+LAST_NAMES = ["Popescu", "Ionescu", "Dumitru", "Stan", "Gheorghe", "Marin", "Tudor", "Munteanu"]
+ORDERS_PER_EVENT = 6
+
+
+@dataclass(frozen=True)
+class DemoCredentials:
+    client: MarketplaceClient
+    api_key: str
+    organizer_token: str
+    organizer: MarketplaceOrganizer
+
+
+def demo_loaded() -> bool:
+    return MarketplaceClient.objects.filter(slug=DEMO_CLIENT_SLUG).exists()
+
+
+def _customer(rng: random.Random) -> CustomerIn:
+    first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
+    return CustomerIn(
+        email=f"{first}.{last}{rng.randint(1, 999)}@example.com".lower(),
+        phone=f"07{rng.randint(20, 99)} {rng.randint(100, 999)} {rng.randint(100, 999)}",
+        first_name=first,
+        last_name=last,
+        city=rng.choice(["București", "Cluj-Napoca", "Iași", "Timișoara"]),
+        country="RO",
+    )
+
+
+def _attribution(rng: random.Random, index: int) -> AttributionIn:
+    source = rng.choice(["meta", "google", "tiktok", "direct"])
+    clicks = {
+        "meta": {
+            "fbclid": f"IwAR{index:06d}demo",
+            "utm_source": "facebook",
+            "utm_medium": "paid_social",
+        },
+        "google": {
+            "gclid": f"Cj0KCQiA{index:06d}demo",
+            "utm_source": "google",
+            "utm_medium": "cpc",
+        },
+        "tiktok": {
+            "ttclid": f"E.C.P.{index:06d}demo",
+            "utm_source": "tiktok",
+            "utm_medium": "paid_social",
+        },
+        "direct": {},
+    }[source]
+    return AttributionIn(visitor_id=f"v-{rng.getrandbits(64):016x}", **clicks)
+
+
+def load_demo_marketplace() -> MarketplaceClient:
+    """Create the demo client, organizers, events and orders (idempotent)."""
+    rng = random.Random(20261129)
+    now = timezone.now().replace(minute=0, second=0, microsecond=0)
+    with transaction.atomic():
+        client, _ = MarketplaceClient.objects.get_or_create(
+            slug=DEMO_CLIENT_SLUG,
+            defaults={
+                "name": "Tixello",
+                "currency": "RON",
+                "timezone": "Europe/Bucharest",
+                "allowed_origins": ["http://127.0.0.1:8000", "http://localhost:8000"],
+            },
+        )
+        services.upsert_organizers(
+            client, [OrganizerIn(external_id=e, name=n, email=m) for e, n, m in ORGANIZERS]
+        )
+        services.upsert_events(
+            client,
+            [
+                EventIn(
+                    external_id=ext,
+                    organizer_external_id=org,
+                    slug=ext.replace("ev-", "") + "-" + _slugify(name),
+                    name=name,
+                    starts_at=now + timedelta(days=days, hours=20 - now.hour),
+                    ends_at=now + timedelta(days=days, hours=23 - now.hour),
+                    venue=venue,
+                    city=city,
+                    country="RO",
+                    category=category,
+                    genre=genre,
+                    public_url=f"https://tixello.example/events/{_slugify(name)}",
+                    currency="RON",
+                    status="published",
+                )
+                for ext, org, name, city, venue, category, genre, days, _ in EVENTS
+            ],
+        )
+        orders = []
+        for event_index, (ext, *_rest, price) in enumerate(EVENTS):
+            for n in range(ORDERS_PER_EVENT):
+                tickets = rng.randint(1, 4)
+                index = event_index * ORDERS_PER_EVENT + n
+                orders.append(
+                    OrderIn(
+                        external_id=f"ord-{index + 1:04d}",
+                        event_external_id=ext,
+                        value=Decimal(price) * tickets,
+                        currency="RON",
+                        tickets_count=tickets,
+                        status=rng.choices(["paid", "refunded", "cancelled"], [90, 6, 4])[0],
+                        placed_at=datetime.now(UTC) - timedelta(hours=rng.randint(1, 24 * 20)),
+                        customer=_customer(rng),
+                        attribution=_attribution(rng, index),
+                    )
+                )
+        services.upsert_orders(client, orders)
+    return client
+
+
+def _slugify(name: str) -> str:
+    from django.utils.text import slugify
+
+    return slugify(name.replace("ț", "t").replace("ă", "a").replace("ș", "s"))
+
+
+def issue_demo_credentials(client: MarketplaceClient) -> DemoCredentials:
+    """Fresh demo secrets on every run: the plaintext of old ones cannot be shown again."""
+    organizer = client.organizers.get(external_id=ORGANIZERS[0][0])
+    with transaction.atomic():
+        api_key = client.rotate_api_key()
+        OrganizerApiToken.objects.active().filter(
+            organizer__client=client, name=DEMO_TOKEN_NAME
+        ).update(revoked_at=timezone.now())
+        _, token = OrganizerApiToken.issue(organizer, name=DEMO_TOKEN_NAME)
+        _ensure_user("staff", client=client, organizer=None, is_staff=True)
+        _ensure_user("organizer", client=client, organizer=organizer, is_staff=False)
+    return DemoCredentials(
+        client=client, api_key=api_key, organizer_token=token, organizer=organizer
+    )
+
+
+def _ensure_user(
+    username: str,
+    *,
+    client: MarketplaceClient,
+    organizer: MarketplaceOrganizer | None,
+    is_staff: bool,
+) -> User:
+    user, created = User.objects.get_or_create(
+        username=username,
+        defaults={
+            "client": client,
+            "organizer": organizer,
+            "is_staff": is_staff,
+            "email": f"{username}@tixello.example",
+        },
+    )
+    if created:
+        user.set_password(DEMO_PASSWORD)
+        user.save(update_fields=["password"])
+        if is_staff:
+            from django.contrib.auth.models import Permission
+
+            user.user_permissions.set(
+                Permission.objects.filter(content_type__app_label__in=_STAFF_APPS)
+            )
+    return user
+
+
+_STAFF_APPS = ["marketplace", "tracking", "conversions", "audiences", "campaigns"]

@@ -1,0 +1,297 @@
+"""The marketplace's entities, mirrored from the ticketing core through the ingest API.
+
+Rows are keyed by the core's external ids (unique per client) so that ingest is an
+idempotent upsert. Customer PII never lands here in plaintext: orders keep only the
+per-platform normalized and hashed user data.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import ClassVar
+
+from django.contrib.auth.models import AbstractUser
+from django.core.validators import MinValueValidator, RegexValidator
+from django.db import models
+from django.db.models import Q
+
+from usher.lib.secrets import display_prefix, generate_secret, hash_secret
+from usher.lib.tenancy import TenantManager
+
+CLIENT_API_KEY_PREFIX = "ush_cli_"
+ORGANIZER_TOKEN_PREFIX = "ush_org_"
+SITE_KEY_PREFIX = "ush_site_"
+
+currency_validator = RegexValidator(r"^[A-Z]{3}$", "Use a three-letter ISO 4217 code, e.g. EUR.")
+country_validator = RegexValidator(r"^[A-Z]{2}$", "Use a two-letter ISO 3166-1 code, e.g. RO.")
+slug_validator = RegexValidator(
+    r"^[a-z0-9]+(?:-[a-z0-9]+)*$", "Use lowercase letters, digits and single dashes."
+)
+
+
+def new_site_key() -> str:
+    return f"{SITE_KEY_PREFIX}{secrets.token_urlsafe(18)}"
+
+
+class MarketplaceClient(models.Model):
+    """A marketplace (e.g. Tixello) running Usher beside its ticketing core."""
+
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=80, unique=True)
+    currency = models.CharField(max_length=3, default="EUR", validators=[currency_validator])
+    timezone = models.CharField(max_length=64, default="UTC")
+    allowed_origins = models.JSONField(
+        default=list, blank=True, help_text="Origins allowed to call the browser endpoints."
+    )
+    site_key = models.CharField(
+        max_length=64, unique=True, default=new_site_key, help_text="Public key for browser calls."
+    )
+    api_key_hash = models.CharField(
+        max_length=64, unique=True, null=True, blank=True, editable=False
+    )
+    api_key_prefix = models.CharField(max_length=16, blank=True, editable=False)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def rotate_api_key(self) -> str:
+        """Issue a new secret API key; returns the plaintext, which is never stored."""
+        secret = generate_secret(CLIENT_API_KEY_PREFIX)
+        self.api_key_hash = hash_secret(secret)
+        self.api_key_prefix = display_prefix(secret)
+        self.save(update_fields=["api_key_hash", "api_key_prefix", "updated_at"])
+        return secret
+
+
+class OrganizerStatus(models.TextChoices):
+    ACTIVE = "active", "Active"
+    SUSPENDED = "suspended", "Suspended"
+
+
+class MarketplaceOrganizer(models.Model):
+    """An event organizer selling tickets on a marketplace."""
+
+    client = models.ForeignKey(
+        MarketplaceClient, on_delete=models.CASCADE, related_name="organizers"
+    )
+    external_id = models.CharField(max_length=100)
+    name = models.CharField(max_length=200)
+    email = models.EmailField(blank=True)
+    website = models.URLField(blank=True)
+    status = models.CharField(
+        max_length=20, choices=OrganizerStatus.choices, default=OrganizerStatus.ACTIVE
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    TENANT_ORGANIZER_PATH: ClassVar[str] = "id"
+    objects = TenantManager()
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["client", "external_id"], name="uniq_organizer_external_id"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class EventStatus(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    PUBLISHED = "published", "Published"
+    CANCELLED = "cancelled", "Cancelled"
+    ENDED = "ended", "Ended"
+
+
+class MarketplaceEvent(models.Model):
+    """An event whose page carries the organizer's and the marketplace's tracking codes."""
+
+    client = models.ForeignKey(MarketplaceClient, on_delete=models.CASCADE, related_name="events")
+    organizer = models.ForeignKey(
+        MarketplaceOrganizer, on_delete=models.CASCADE, related_name="events"
+    )
+    external_id = models.CharField(max_length=100)
+    slug = models.SlugField(max_length=200, validators=[slug_validator])
+    name = models.CharField(max_length=300)
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField(null=True, blank=True)
+    venue = models.CharField(max_length=200, blank=True)
+    city = models.CharField(max_length=120, blank=True)
+    country = models.CharField(max_length=2, blank=True, validators=[country_validator])
+    category = models.CharField(max_length=80, blank=True)
+    genre = models.CharField(max_length=80, blank=True)
+    public_url = models.URLField(max_length=500, blank=True)
+    currency = models.CharField(max_length=3, validators=[currency_validator])
+    status = models.CharField(max_length=20, choices=EventStatus.choices, default=EventStatus.DRAFT)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = TenantManager()
+
+    class Meta:
+        ordering = ["starts_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["client", "external_id"], name="uniq_event_external_id"
+            ),
+            models.UniqueConstraint(fields=["client", "slug"], name="uniq_event_slug"),
+            models.CheckConstraint(
+                condition=Q(ends_at__isnull=True) | Q(ends_at__gte=models.F("starts_at")),
+                name="event_ends_after_start",
+            ),
+        ]
+        indexes = [models.Index(fields=["organizer", "starts_at"])]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class OrderStatus(models.TextChoices):
+    PAID = "paid", "Paid"
+    REFUNDED = "refunded", "Refunded"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class Order(models.Model):
+    """A ticket order from the core: the authoritative source of purchase conversions."""
+
+    client = models.ForeignKey(MarketplaceClient, on_delete=models.CASCADE, related_name="orders")
+    organizer = models.ForeignKey(
+        MarketplaceOrganizer, on_delete=models.CASCADE, related_name="orders"
+    )
+    event = models.ForeignKey(MarketplaceEvent, on_delete=models.CASCADE, related_name="orders")
+    external_id = models.CharField(max_length=100)
+    value = models.DecimalField(max_digits=12, decimal_places=2, validators=[MinValueValidator(0)])
+    currency = models.CharField(max_length=3, validators=[currency_validator])
+    tickets_count = models.PositiveIntegerField(default=1)
+    status = models.CharField(max_length=20, choices=OrderStatus.choices, default=OrderStatus.PAID)
+    placed_at = models.DateTimeField(help_text="When the order was created in the core.")
+    # Normalized and SHA-256-hashed customer data, one dict per platform (their rules differ);
+    # the plaintext is dropped on ingest.
+    hashed_user_data = models.JSONField(default=dict, blank=True)
+    customer_country = models.CharField(max_length=2, blank=True)
+    # What the checkout saw, when the core passes it: used for matching and attribution.
+    visitor_id = models.CharField(max_length=64, blank=True, db_index=True)
+    fbc = models.CharField(max_length=500, blank=True)
+    fbp = models.CharField(max_length=200, blank=True)
+    gclid = models.CharField(max_length=200, blank=True)
+    gbraid = models.CharField(max_length=200, blank=True)
+    wbraid = models.CharField(max_length=200, blank=True)
+    ttclid = models.CharField(max_length=200, blank=True)
+    ttp = models.CharField(max_length=200, blank=True)
+    utm_source = models.CharField(max_length=200, blank=True)
+    utm_medium = models.CharField(max_length=200, blank=True)
+    utm_campaign = models.CharField(max_length=200, blank=True)
+    utm_content = models.CharField(max_length=200, blank=True)
+    utm_term = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = TenantManager()
+
+    class Meta:
+        ordering = ["-placed_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["client", "external_id"], name="uniq_order_external_id"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["organizer", "placed_at"]),
+            models.Index(fields=["event", "status"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"Order {self.external_id}"
+
+
+class OrganizerApiTokenQuerySet(models.QuerySet):
+    def active(self) -> OrganizerApiTokenQuerySet:
+        return self.filter(revoked_at__isnull=True)
+
+
+class OrganizerApiToken(models.Model):
+    """A bearer token the marketplace issues to one organizer for the organizer API."""
+
+    organizer = models.ForeignKey(
+        MarketplaceOrganizer, on_delete=models.CASCADE, related_name="api_tokens"
+    )
+    name = models.CharField(max_length=100, default="API token")
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    token_prefix = models.CharField(max_length=16, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    objects = OrganizerApiTokenQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.token_prefix}… ({self.organizer})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+    @classmethod
+    def issue(
+        cls, organizer: MarketplaceOrganizer, name: str = "API token"
+    ) -> tuple[OrganizerApiToken, str]:
+        """Create a token; returns the row and the plaintext, which is shown once."""
+        secret = generate_secret(ORGANIZER_TOKEN_PREFIX)
+        token = cls.objects.create(
+            organizer=organizer,
+            name=name,
+            token_hash=hash_secret(secret),
+            token_prefix=display_prefix(secret),
+        )
+        return token, secret
+
+
+class User(AbstractUser):
+    """A person who logs in: marketplace staff (of one client, or superusers across
+    clients) or an organizer user linked to one organizer."""
+
+    client = models.ForeignKey(
+        MarketplaceClient,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="users",
+        help_text="The marketplace this person works for or sells on (empty for superusers).",
+    )
+    organizer = models.ForeignKey(
+        MarketplaceOrganizer,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="users",
+        help_text="Set for organizer users: the only organizer they see.",
+    )
+
+    class Meta(AbstractUser.Meta):
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(organizer__isnull=True) | Q(client__isnull=False),
+                name="organizer_user_has_client",
+            )
+        ]
+
+    @property
+    def is_organizer_user(self) -> bool:
+        return self.organizer_id is not None
+
+    @property
+    def is_marketplace_staff(self) -> bool:
+        return self.is_staff and self.organizer_id is None

@@ -1,0 +1,183 @@
+"""Request and response schemas of the ingest and organizer APIs.
+
+Validation happens here, before anything touches the database: a bad field answers 422
+naming it. Limits (lengths, ranges) mirror the model columns so no write can fail later.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated
+
+from ninja import Schema
+from pydantic import AwareDatetime, BeforeValidator, Field, StringConstraints, model_validator
+
+from usher.marketplace.models import EventStatus, OrderStatus, OrganizerStatus
+
+ExternalId = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100, pattern=r"^\S+$")
+]
+
+
+def _upper(value: object) -> object:
+    return value.strip().upper() if isinstance(value, str) else value
+
+
+# Pydantic checks `pattern` before `to_upper`, so codes are upper-cased first.
+Currency = Annotated[str, BeforeValidator(_upper), StringConstraints(pattern=r"^[A-Z]{3}$")]
+Country = Annotated[str, BeforeValidator(_upper), StringConstraints(pattern=r"^[A-Z]{2}$")]
+Slug = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, max_length=200, pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$"),
+]
+ShortText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
+Url = Annotated[
+    str, StringConstraints(strip_whitespace=True, max_length=500, pattern=r"^https?://\S+$")
+]
+Token = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
+
+
+# One batch is one transaction; past this the core should split its upload.
+INGEST_MAX_BATCH_ITEMS = 500
+
+
+class OrganizerIn(Schema):
+    external_id: ExternalId
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+    email: Annotated[str, StringConstraints(strip_whitespace=True, max_length=254)] = ""
+    website: Url | None = None
+    status: OrganizerStatus = OrganizerStatus.ACTIVE
+
+
+class EventIn(Schema):
+    external_id: ExternalId
+    organizer_external_id: ExternalId
+    slug: Slug = Field(min_length=1)
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
+    starts_at: AwareDatetime
+    ends_at: AwareDatetime | None = None
+    venue: ShortText = ""
+    city: Annotated[str, StringConstraints(strip_whitespace=True, max_length=120)] = ""
+    country: Country | None = None
+    category: Annotated[str, StringConstraints(strip_whitespace=True, max_length=80)] = ""
+    genre: Annotated[str, StringConstraints(strip_whitespace=True, max_length=80)] = ""
+    public_url: Url | None = None
+    currency: Currency | None = Field(None, description="Defaults to the client's currency.")
+    status: EventStatus = EventStatus.DRAFT
+
+    @model_validator(mode="after")
+    def ends_after_start(self) -> EventIn:
+        if self.ends_at is not None and self.ends_at < self.starts_at:
+            raise ValueError("ends_at must not be before starts_at")
+        return self
+
+
+class CustomerIn(Schema):
+    """The buyer's data. Normalized and hashed on the way in; the plaintext is dropped."""
+
+    email: Annotated[str, StringConstraints(max_length=320)] | None = None
+    phone: Annotated[str, StringConstraints(max_length=40)] | None = None
+    first_name: ShortText | None = None
+    last_name: ShortText | None = None
+    city: ShortText | None = None
+    state: ShortText | None = None
+    zip: Annotated[str, StringConstraints(max_length=20)] | None = None
+    country: Country | None = None
+    external_id: Annotated[str, StringConstraints(max_length=200)] | None = None
+    gender: Annotated[str, StringConstraints(max_length=20)] | None = None
+    date_of_birth: Annotated[str, StringConstraints(max_length=20)] | None = None
+
+
+class AttributionIn(Schema):
+    """What the checkout page saw: visitor id, click ids, platform cookies and UTM."""
+
+    visitor_id: Annotated[str, StringConstraints(strip_whitespace=True, max_length=64)] = ""
+    fbclid: Annotated[str, StringConstraints(strip_whitespace=True, max_length=450)] = ""
+    fbc: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] = ""
+    fbp: Token = ""
+    gclid: Token = ""
+    gbraid: Token = ""
+    wbraid: Token = ""
+    ttclid: Token = ""
+    ttp: Token = ""
+    utm_source: Token = ""
+    utm_medium: Token = ""
+    utm_campaign: Token = ""
+    utm_content: Token = ""
+    utm_term: Token = ""
+
+
+class OrderIn(Schema):
+    external_id: ExternalId
+    event_external_id: ExternalId
+    value: Decimal = Field(ge=0, max_digits=12, decimal_places=2)
+    currency: Currency
+    tickets_count: int = Field(1, ge=1, le=100_000)
+    status: OrderStatus = OrderStatus.PAID
+    placed_at: AwareDatetime
+    customer: CustomerIn | None = None
+    attribution: AttributionIn | None = None
+
+
+class OrganizerBatchIn(Schema):
+    items: list[OrganizerIn] = Field(min_length=1, max_length=INGEST_MAX_BATCH_ITEMS)
+
+
+class EventBatchIn(Schema):
+    items: list[EventIn] = Field(min_length=1, max_length=INGEST_MAX_BATCH_ITEMS)
+
+
+class OrderBatchIn(Schema):
+    items: list[OrderIn] = Field(min_length=1, max_length=INGEST_MAX_BATCH_ITEMS)
+
+
+class UpsertOut(Schema):
+    id: int
+    external_id: str
+    created: bool
+    changed: bool
+
+
+class BatchOut(Schema):
+    results: list[UpsertOut]
+    created: int
+    changed: int
+    unchanged: int
+
+
+class OrganizerOut(Schema):
+    id: int
+    external_id: str
+    name: str
+    email: str
+    website: str
+    status: str
+
+
+class EventOut(Schema):
+    id: int
+    external_id: str
+    slug: str
+    name: str
+    starts_at: datetime
+    ends_at: datetime | None
+    venue: str
+    city: str
+    country: str
+    category: str
+    genre: str
+    public_url: str
+    currency: str
+    status: str
+
+
+class OrderOut(Schema):
+    id: int
+    external_id: str
+    event_id: int
+    value: Decimal
+    currency: str
+    tickets_count: int
+    status: str
+    placed_at: datetime

@@ -1,0 +1,53 @@
+"""The demo data command: realistic, idempotent, and its printed credentials work."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.core.management import call_command
+
+from conftest import JsonClient
+from usher.marketplace.models import MarketplaceEvent, MarketplaceOrganizer, Order, User
+
+pytestmark = pytest.mark.django_db
+
+
+def printed(output: str, label: str) -> str:
+    return re.search(rf"{label}:\s+(\S+)", output).group(1)
+
+
+def test_load_demo_builds_a_marketplace_and_prints_working_credentials(capsys):
+    call_command("load_demo", "--once")
+    output = capsys.readouterr().out
+
+    assert MarketplaceOrganizer.objects.count() >= 3
+    assert MarketplaceEvent.objects.count() >= 12
+    assert MarketplaceEvent.objects.values("city").distinct().count() >= 4
+    assert MarketplaceEvent.objects.values("genre").distinct().count() >= 4
+    assert Order.objects.filter(status="paid").count() > 30
+    assert User.objects.get(username="staff").is_staff
+    assert User.objects.get(username="organizer").organizer is not None
+
+    token = printed(output, "Organizer token")
+    events = JsonClient(token).get("/api/marketplace-client/organizer/events")
+    assert events.status_code == 200 and events.json()["count"] == 3
+    ingest = JsonClient(printed(output, "Ingest API key"))
+    assert (
+        ingest.put("/api/ingest/organizers", {"external_id": "new", "name": "New"}).status_code
+        == 200
+    )
+
+
+def test_load_demo_once_does_not_load_twice_and_replaces_the_demo_token(capsys):
+    call_command("load_demo", "--once")
+    first_token = printed(capsys.readouterr().out, "Organizer token")
+    counts = (MarketplaceEvent.objects.count(), Order.objects.count())
+
+    call_command("load_demo", "--once")
+    output = capsys.readouterr().out
+    assert "already loaded" in output
+    assert (MarketplaceEvent.objects.count(), Order.objects.count()) == counts
+    assert JsonClient(first_token).get("/api/marketplace-client/organizer/me").status_code == 401
+    second_token = printed(output, "Organizer token")
+    assert JsonClient(second_token).get("/api/marketplace-client/organizer/me").status_code == 200
