@@ -102,6 +102,8 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "marketplace.User"
+LOGIN_URL = "/accounts/login/"
+LOGIN_REDIRECT_URL = "/panel/tracking-codes/"
 
 # --- Cache (tracking-config answers, rate-limit buckets, locks): Redis or local memory. ---
 REDIS_URL = os.environ.get("REDIS_URL", "")
@@ -175,7 +177,13 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # httpx logs every URL at INFO, and some platforms put credentials in the query
+        # string; usher.http writes its own masked line per call instead.
+        "httpx": {"level": "WARNING"},
+        "httpcore": {"level": "WARNING"},
+    },
 }
 
 if not DEBUG:

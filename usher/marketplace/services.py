@@ -24,7 +24,7 @@ from usher.marketplace.models import (
 )
 from usher.marketplace.schemas import AttributionIn, CustomerIn, EventIn, OrderIn, OrganizerIn
 from usher.platforms import normalize_user_data
-from usher.platforms.normalize import PLATFORMS
+from usher.platforms.normalize import RULES as USER_DATA_VARIANTS
 
 ItemT = TypeVar("ItemT")
 # Where request-body fields sit in django-ninja's error locations; ours use the same shape.
@@ -158,15 +158,21 @@ def upsert_events(client: MarketplaceClient, items: Sequence[EventIn]) -> list[U
 # --- orders ---
 
 
-def hash_customer(customer: CustomerIn) -> dict[str, dict[str, str]]:
-    """Per platform, the customer's data normalized and hashed by that platform's rules.
+def hash_customer(customer: CustomerIn) -> dict[str, dict[str, dict[str, str]]]:
+    """The customer's data as each platform's API takes it, keyed by API then platform.
 
     The platforms disagree (Meta wants phones without `+`, Google strips dots from
-    gmail addresses...), and the plaintext is not kept, so every variant is made now.
+    gmail addresses, audiences and conversions differ...), and the plaintext is not
+    kept, so every variant is made now. Identifiers are hashed; what a platform requires
+    in clear (Google's city/zip/country) stays in clear.
     """
     raw = customer.model_dump(exclude_none=True)
-    hashed = {platform: normalize_user_data(platform, raw) for platform in PLATFORMS}
-    return {platform: fields for platform, fields in hashed.items() if fields}
+    variants: dict[str, dict[str, dict[str, str]]] = {}
+    for platform, api in USER_DATA_VARIANTS:
+        fields = normalize_user_data(platform, raw, api)
+        if fields:
+            variants.setdefault(api, {})[platform] = fields
+    return variants
 
 
 def fbc_from_fbclid(fbclid: str, clicked_at_ms: int) -> str:

@@ -102,13 +102,13 @@ def test_customer_pii_is_hashed_and_never_stored_in_plaintext(ingest, marketplac
     assert ingest.put("/api/ingest/orders", order_payload(event)).status_code == 200
 
     order = Order.objects.get()
-    meta = order.hashed_user_data["meta"]
+    meta = order.hashed_user_data["conversions"]["meta"]
     assert meta["email"] == hashlib.sha256(b"john.smith@example.com").hexdigest()
     # Meta wants the national number with its country code and no "+" (PLATFORMS.md 3.3).
     assert meta["phone"] == hashlib.sha256(b"40722123456").hexdigest()
-    assert (
-        order.hashed_user_data["google_ads"]["phone"] == hashlib.sha256(b"+40722123456").hexdigest()
-    )
+    google = order.hashed_user_data["conversions"]["google_ads"]
+    assert google["phone"] == hashlib.sha256(b"+40722123456").hexdigest()
+    assert set(order.hashed_user_data["audiences"]) == {"meta", "google_ads", "tiktok"}
     stored = json.dumps(order.hashed_user_data).lower()
     for plaintext in ["john", "smith", "example.com", "722123456"]:
         assert plaintext not in stored
