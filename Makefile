@@ -23,6 +23,10 @@ run: $(BIN)/.installed
 	$(BIN)/python manage.py load_demo --once
 	$(BIN)/python manage.py run_all
 
+# The ad-platform sandbox alone, on port 8100 (`make run` starts it too).
+sandbox: $(BIN)/.installed
+	$(BIN)/python -m usher.sandbox --port 8100 --state-file var/sandbox.json
+
 test: $(BIN)/.installed
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from django.core.cache import cache
 from django.test import Client
 
+from usher import celery_app
 from usher.marketplace.models import OrganizerApiToken
 from usher.marketplace.tests.factories import MarketplaceClientFactory, OrganizerFactory
+from usher.sandbox.testing import MOUNTED_BASE_URLS, MountedSandbox
 
 
 class JsonClient:
@@ -49,6 +52,14 @@ class JsonClient:
         return self.request("DELETE", path, None, **kw)
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _celery_runs_tasks_inline():
+    """Tasks still go through Celery's API (delay, on_commit) but run in the test's
+    process, so a test sees their effects; the broker is not involved."""
+    celery_app.conf.task_always_eager = True
+    celery_app.conf.task_eager_propagates = True
+
+
 @pytest.fixture(autouse=True)
 def _clear_cache():
     cache.clear()
@@ -78,3 +89,12 @@ def organizer(marketplace):
 def organizer_api(organizer) -> JsonClient:
     _, secret = OrganizerApiToken.issue(organizer)
     return JsonClient(secret)
+
+
+@pytest.fixture
+def sandbox(settings) -> Iterator[MountedSandbox]:
+    """The ad-platform sandbox, in-process, behind every platform's HTTP client."""
+    settings.PLATFORM_BASE_URLS = MOUNTED_BASE_URLS
+    box = MountedSandbox()
+    yield box
+    box.close()

@@ -6,6 +6,8 @@ from ninja.errors import AuthenticationError
 
 from usher.lib.errors import Conflict, InvalidInput
 from usher.marketplace.api import ingest_router, organizer_router
+from usher.tracking.api import tracking_codes_router, tracking_config_router
+from usher.tracking.collector_api import collector_router
 
 api = NinjaAPI(
     title="Usher API",
@@ -41,3 +43,6 @@ def on_conflict(request: HttpRequest, exc: Conflict) -> HttpResponse:
 
 api.add_router("/ingest", ingest_router)
 api.add_router("/marketplace-client/organizer", organizer_router)
+api.add_router("/marketplace-client/organizer/tracking-codes", tracking_codes_router)
+api.add_router("/marketplace-client", tracking_config_router)
+api.add_router("", collector_router)

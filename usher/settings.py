@@ -7,6 +7,7 @@ local-memory cache and a Celery broker on the filesystem. Setting `DATABASE_URL`
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -146,7 +147,16 @@ CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_TIMEZONE = "UTC"
 # The schedule of every periodic job; apps add their entries here, nowhere else.
-CELERY_BEAT_SCHEDULE: dict = {}
+CELERY_BEAT_SCHEDULE: dict = {
+    "sweep-conversion-deliveries": {
+        "task": "usher.conversions.tasks.sweep_deliveries_task",
+        "schedule": 300.0,  # every 5 minutes: due retries and expired worker leases
+    },
+    "purge-network-data": {
+        "task": "usher.conversions.tasks.purge_network_data_task",
+        "schedule": 3600.0,  # hourly: IP/user agent kept only while deliveries need them
+    },
+}
 
 # --- Secrets at rest: Fernet keys, newest first (MultiFernet rotation). ---
 USHER_ENCRYPTION_KEYS = env_list("USHER_ENCRYPTION_KEYS")
@@ -154,6 +164,8 @@ if not USHER_ENCRYPTION_KEYS and not DEBUG:
     raise ImproperlyConfigured("USHER_ENCRYPTION_KEYS must be set when DEBUG is off.")
 
 NINJA_PAGINATION_PER_PAGE = 50
+# How many reverse proxies in front of Usher append to X-Forwarded-For (0: use REMOTE_ADDR).
+TRUSTED_PROXY_HOPS = int(os.environ.get("TRUSTED_PROXY_HOPS", "0"))
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -207,3 +219,30 @@ PLATFORM_BASE_URLS = {
     "ga4": os.environ.get("GA4_BASE_URL", f"{SANDBOX_URL}/ga4"),
 }
 PLATFORM_HTTP_TIMEOUT_SECONDS = float(os.environ.get("PLATFORM_HTTP_TIMEOUT_SECONDS", "10"))
+
+# Outbound requests per second and burst per destination account, shared by all workers
+# (Redis token buckets). No platform publishes a Conversions-API rate; these stay well
+# under the known quotas (PLATFORMS.md 3.7, 6.4, 8.4). Override with JSON, e.g.
+# PLATFORM_RATE_LIMITS='{"meta": [20, 40]}'.
+PLATFORM_RATE_LIMITS = {
+    "meta": (10.0, 20.0),
+    "google_ads": (2.0, 5.0),
+    "tiktok": (10.0, 20.0),
+    "ga4": (20.0, 40.0),
+    **{k: tuple(v) for k, v in json.loads(os.environ.get("PLATFORM_RATE_LIMITS", "{}")).items()},
+}
+
+# Usher-wide credentials some platforms need beside the organizer's own: Google Ads
+# calls carry the developer token of the app (and a manager account id, if any).
+PLATFORM_DESTINATION_SETTINGS = {
+    "google_ads": {
+        key: value
+        for key, value in {
+            "developer_token": os.environ.get(
+                "GOOGLE_ADS_DEVELOPER_TOKEN", "sandbox-developer-token"
+            ),
+            "login_customer_id": os.environ.get("GOOGLE_ADS_LOGIN_CUSTOMER_ID", ""),
+        }.items()
+        if value
+    },
+}

@@ -1,9 +1,12 @@
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 
 from usher.api import api
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", api.urls),
+    path("demo/", include("usher.tracking.demo_urls")),
+    path("accounts/", include("django.contrib.auth.urls")),
+    path("panel/", include("usher.dashboard.urls")),
 ]

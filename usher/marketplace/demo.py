@@ -22,6 +22,7 @@ from usher.marketplace.models import (
     User,
 )
 from usher.marketplace.schemas import AttributionIn, CustomerIn, EventIn, OrderIn, OrganizerIn
+from usher.tracking.demo import load_demo_tracking_codes
 
 DEMO_CLIENT_SLUG = "tixello"
 DEMO_PASSWORD = "usher-demo"
@@ -291,6 +292,7 @@ def load_demo_marketplace() -> MarketplaceClient:
                     )
                 )
         services.upsert_orders(client, orders)
+        load_demo_tracking_codes(client)
     return client
 
 

@@ -33,6 +33,16 @@ def new_site_key() -> str:
     return f"{SITE_KEY_PREFIX}{secrets.token_urlsafe(18)}"
 
 
+class ConsentPolicy(models.TextChoices):
+    """What server-side delivery may do when a visitor has not given marketing consent."""
+
+    MARKETING_CONSENT = "marketing_consent", "Send only with the visitor's marketing consent"
+    LEGITIMATE_INTEREST = (
+        "legitimate_interest",
+        "Without consent, send a minimal form under legitimate interest (no personal data)",
+    )
+
+
 class MarketplaceClient(models.Model):
     """A marketplace (e.g. Tixello) running Usher beside its ticketing core."""
 
@@ -50,6 +60,13 @@ class MarketplaceClient(models.Model):
         max_length=64, unique=True, null=True, blank=True, editable=False
     )
     api_key_prefix = models.CharField(max_length=16, blank=True, editable=False)
+    consent_policy = models.CharField(
+        max_length=30, choices=ConsentPolicy.choices, default=ConsentPolicy.MARKETING_CONSENT
+    )
+    meta_limited_data_use = models.BooleanField(
+        default=False,
+        help_text="Flag events sent to Meta for Limited Data Use (US state privacy laws).",
+    )
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -193,6 +210,13 @@ class Order(models.Model):
     utm_campaign = models.CharField(max_length=200, blank=True)
     utm_content = models.CharField(max_length=200, blank=True)
     utm_term = models.CharField(max_length=200, blank=True)
+    # The checkout request's network data, when the core passes it (Meta needs a user
+    # agent for website events); purged once no delivery needs it.
+    client_ip = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=500, blank=True)
+    # The buyer's consent choices as the core recorded them (same keys as the collector's);
+    # empty when the core does not know, and then the checkout's browser event decides.
+    consent = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -11,7 +11,14 @@ from decimal import Decimal
 from typing import Annotated
 
 from ninja import Schema
-from pydantic import AwareDatetime, BeforeValidator, Field, StringConstraints, model_validator
+from pydantic import (
+    AwareDatetime,
+    BeforeValidator,
+    Field,
+    IPvAnyAddress,
+    StringConstraints,
+    model_validator,
+)
 
 from usher.marketplace.models import EventStatus, OrderStatus, OrganizerStatus
 
@@ -89,6 +96,15 @@ class CustomerIn(Schema):
     date_of_birth: Annotated[str, StringConstraints(max_length=20)] | None = None
 
 
+class ConsentIn(Schema):
+    """The visitor's choices (Google Consent Mode v2 names); absent means not granted."""
+
+    ad_storage: bool | None = None
+    analytics_storage: bool | None = None
+    ad_user_data: bool | None = None
+    ad_personalization: bool | None = None
+
+
 class AttributionIn(Schema):
     """What the checkout page saw: visitor id, click ids, platform cookies and UTM."""
 
@@ -106,6 +122,11 @@ class AttributionIn(Schema):
     utm_campaign: Token = ""
     utm_content: Token = ""
     utm_term: Token = ""
+    client_ip: IPvAnyAddress | None = Field(None, description="The buyer's IP at checkout.")
+    user_agent: Annotated[str, StringConstraints(max_length=500)] = Field(
+        "", description="The buyer's browser user agent at checkout."
+    )
+    consent: ConsentIn | None = None
 
 
 class OrderIn(Schema):

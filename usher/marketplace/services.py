@@ -180,8 +180,11 @@ def fbc_from_fbclid(fbclid: str, clicked_at_ms: int) -> str:
     return f"fb.1.{clicked_at_ms}.{fbclid}"
 
 
-def _attribution_values(attribution: AttributionIn, placed_at: datetime) -> dict[str, str]:
-    values = attribution.model_dump(exclude={"fbclid"})
+def _attribution_values(attribution: AttributionIn, placed_at: datetime) -> dict[str, Any]:
+    values = attribution.model_dump(exclude={"fbclid", "consent", "client_ip"})
+    values["client_ip"] = str(attribution.client_ip) if attribution.client_ip else None
+    if attribution.consent is not None:
+        values["consent"] = attribution.consent.model_dump(exclude_none=True)
     if not values["fbc"] and attribution.fbclid:
         values["fbc"] = fbc_from_fbclid(attribution.fbclid, int(placed_at.timestamp() * 1000))
     return values

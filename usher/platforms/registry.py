@@ -10,6 +10,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from usher.platforms.base import ConversionsConnector
+from usher.platforms.ga4.conversions import GA4ConversionsConnector
+from usher.platforms.google_ads.conversions import GoogleAdsConversionsConnector
+from usher.platforms.meta.conversions import MetaConversionsConnector
+from usher.platforms.tiktok.conversions import TikTokConversionsConnector
 
 ConnectorFactory = Callable[[], ConversionsConnector]
 
@@ -45,3 +49,9 @@ def get_connector(name: str) -> ConversionsConnector:
 def platform_names() -> list[str]:
     """Registered platform names, sorted (stable for admin choices and tests)."""
     return sorted(_factories)
+
+
+register("meta", MetaConversionsConnector)
+register("google_ads", GoogleAdsConversionsConnector)
+register("tiktok", TikTokConversionsConnector)
+register("ga4", GA4ConversionsConnector)

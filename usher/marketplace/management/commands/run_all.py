@@ -9,6 +9,7 @@ import sys
 import time
 from importlib.util import find_spec
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
 POLL_INTERVAL_SECONDS = 0.5
@@ -38,7 +39,15 @@ class Command(BaseCommand):
             ],
         }
         if find_spec("usher.sandbox.__main__") is not None:
-            commands["sandbox"] = [python, "-m", "usher.sandbox", "--port", options["sandbox_port"]]
+            commands["sandbox"] = [
+                python,
+                "-m",
+                "usher.sandbox",
+                "--port",
+                options["sandbox_port"],
+                "--state-file",
+                str(settings.VAR_DIR / "sandbox.json"),
+            ]
         children = {name: subprocess.Popen(cmd) for name, cmd in commands.items()}
         stop = False
 

@@ -1,0 +1,108 @@
+"""What the admin, the organizer API and the jobs ask of the delivery pipeline."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.db.models import Count, Max, Q
+from django.utils import timezone
+
+from usher.conversions.models import OPEN_STATUSES, ConversionDelivery, DeliveryStatus
+from usher.marketplace.models import Order
+from usher.tracking.event_store import TrackingEvent
+
+REPLAYABLE_STATUSES = (DeliveryStatus.DEAD, DeliveryStatus.REJECTED)
+# IP and user agent are kept this long at most, and never past the event's last delivery.
+NETWORK_DATA_RETENTION_DAYS = 7
+NETWORK_DATA_GRACE_HOURS = 1  # a late order may still want its browser event's data
+
+
+def replay(deliveries: Iterable[ConversionDelivery]) -> set[str]:
+    """Put dead or rejected deliveries back in the queue (e.g. after the organizer fixed
+    their token); returns the destinations to dispatch."""
+    ids = [d.pk for d in deliveries if d.status in REPLAYABLE_STATUSES]
+    with transaction.atomic():
+        rows = ConversionDelivery.objects.filter(pk__in=ids, status__in=REPLAYABLE_STATUSES)
+        keys = set(rows.values_list("destination_key", flat=True))
+        rows.update(
+            status=DeliveryStatus.PENDING,
+            attempts=0,
+            next_attempt_at=timezone.now(),
+            lease_expires_at=None,
+        )
+    return keys
+
+
+@dataclass(frozen=True)
+class CodeDeliveryStatus:
+    delivered: int
+    rejected: int
+    dead: int
+    pending: int
+    last_success_at: datetime | None
+    last_error: str
+    last_error_at: datetime | None
+
+
+def status_for_codes(code_ids: Iterable[int]) -> dict[int, CodeDeliveryStatus]:
+    """Per organizer code: what was delivered, what failed and the latest error (two
+    queries, whatever the number of codes)."""
+    ids = list(code_ids)
+    counts = (
+        ConversionDelivery.objects.filter(organizer_code_id__in=ids)
+        .values("organizer_code_id")
+        .annotate(
+            delivered=Count("id", filter=Q(status=DeliveryStatus.DELIVERED)),
+            rejected=Count("id", filter=Q(status=DeliveryStatus.REJECTED)),
+            dead=Count("id", filter=Q(status=DeliveryStatus.DEAD)),
+            pending=Count("id", filter=Q(status__in=OPEN_STATUSES)),
+            last_success_at=Max("delivered_at"),
+        )
+    )
+    failures = (
+        ConversionDelivery.objects.filter(organizer_code_id__in=ids)
+        .exclude(last_error="")
+        .order_by("organizer_code_id", "-last_attempt_at")
+        .values_list("organizer_code_id", "last_error", "last_attempt_at")
+    )
+    latest_failure: dict[int, tuple[str, datetime | None]] = {}
+    for code_id, error, at in failures:
+        latest_failure.setdefault(code_id, (error, at))
+    statuses = {}
+    for row in counts:
+        code_id = row.pop("organizer_code_id")
+        error, error_at = latest_failure.get(code_id, ("", None))
+        statuses[code_id] = CodeDeliveryStatus(**row, last_error=error, last_error_at=error_at)
+    return statuses
+
+
+def purge_network_data(now: datetime | None = None) -> int:
+    """Forget IP addresses and user agents once no delivery needs them any more (and
+    after NETWORK_DATA_RETENTION_DAYS in any case); returns the rows purged."""
+    now = now or timezone.now()
+    expired = now - timedelta(days=NETWORK_DATA_RETENTION_DAYS)
+    settled = now - timedelta(hours=NETWORK_DATA_GRACE_HOURS)
+    open_deliveries = ConversionDelivery.objects.filter(status__in=OPEN_STATUSES)
+    events = (
+        TrackingEvent.objects.filter(network_data_purged_at__isnull=True)
+        .filter(
+            Q(occurred_at__lt=expired)
+            | Q(received_at__lt=settled)
+            & ~Q(pk__in=open_deliveries.values("tracking_event_id"))
+            # an order's purchase may still borrow its browser event's data
+            & ~Q(event_id__in=open_deliveries.filter(order__isnull=False).values("event_id"))
+        )
+        .update(ip_address=None, user_agent="", network_data_purged_at=now)
+    )
+    orders = (
+        Order.objects.exclude(client_ip__isnull=True, user_agent="")
+        .filter(
+            Q(placed_at__lt=expired)
+            | Q(placed_at__lt=settled) & ~Q(pk__in=open_deliveries.values("order_id"))
+        )
+        .update(client_ip=None, user_agent="")
+    )
+    return events + orders

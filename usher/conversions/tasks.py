@@ -1,0 +1,52 @@
+"""Celery tasks of the delivery pipeline: thin wrappers that take ids and are safe to run
+twice (fan-out is idempotent on its unique key; dispatch claims rows under a lease)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from celery import shared_task
+from django.core.cache import cache
+
+from usher.conversions import dispatch, fanout, services
+
+# Many events for one destination within this window share one queued dispatch task.
+DISPATCH_DEBOUNCE_SECONDS = 2
+
+
+def _queued_key(destination_key: str) -> str:
+    return f"usher:dispatch-queued:{destination_key}"
+
+
+def schedule_dispatch(destination_keys: Iterable[str]) -> None:
+    for key in destination_keys:
+        if cache.add(_queued_key(key), 1, timeout=DISPATCH_DEBOUNCE_SECONDS):
+            dispatch_destination_task.delay(key)
+
+
+@shared_task(ignore_result=True)
+def fan_out_tracking_events_task(client_id: int, event_ids: list[str]) -> None:
+    schedule_dispatch(fanout.fan_out_tracking_events(client_id, event_ids))
+
+
+@shared_task(ignore_result=True)
+def fan_out_order_task(order_id: int) -> None:
+    schedule_dispatch(fanout.fan_out_order(order_id))
+
+
+@shared_task(ignore_result=True)
+def dispatch_destination_task(destination_key: str) -> None:
+    # Events stored from now on schedule a new run instead of waiting for the sweep.
+    cache.delete(_queued_key(destination_key))
+    dispatch.dispatch_destination(destination_key)
+
+
+@shared_task(ignore_result=True)
+def sweep_deliveries_task() -> None:
+    """Every 5 minutes: retries that came due, and leases of crashed workers that ran out."""
+    schedule_dispatch(dispatch.due_destination_keys())
+
+
+@shared_task(ignore_result=True)
+def purge_network_data_task() -> None:
+    services.purge_network_data()

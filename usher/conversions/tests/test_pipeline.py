@@ -1,0 +1,291 @@
+"""End to end against the sandbox: order or browser event in, each platform's copy out,
+exactly once per destination, through retries, permanent errors and crashed workers."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from usher.conversions import dispatch, services
+from usher.conversions.models import ConversionDelivery, DeliveryBatch, DeliveryStatus
+from usher.conversions.tests.conftest import (
+    GA4_ID,
+    GOOGLE_CUSTOMER,
+    MARKETPLACE_PIXEL,
+    ORGANIZER_PIXEL,
+    TIKTOK_PIXEL,
+    order_payload,
+)
+from usher.marketplace.models import ConsentPolicy
+from usher.sandbox.testing import sha
+
+pytestmark = pytest.mark.django_db
+
+ACCOUNTS = {
+    "meta": ORGANIZER_PIXEL,
+    "tiktok": TIKTOK_PIXEL,
+    "google_ads": GOOGLE_CUSTOMER,
+    "ga4": GA4_ID,
+}
+
+
+def ingest_order(ingest, wiring, django_capture_on_commit_callbacks, **kw):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = ingest.put("/api/ingest/orders", order_payload(wiring.event, **kw))
+    assert response.status_code == 200, response.content
+
+
+def bodies(sandbox, platform, account):
+    return [r["body"] for r in sandbox.requests(platform=platform, account=account) if r["body"]]
+
+
+def later(minutes: int = 60 * 24):
+    return timezone.now() + timedelta(minutes=minutes)
+
+
+def redispatch_all(now):
+    for key in dispatch.due_destination_keys(now):
+        dispatch.dispatch_destination(key, now=now)
+
+
+def test_a_paid_order_reaches_every_platform_once_in_its_format(
+    sandbox, ingest, wiring, django_capture_on_commit_callbacks
+):
+    ingest_order(ingest, wiring, django_capture_on_commit_callbacks)
+
+    deliveries = ConversionDelivery.objects.all()
+    assert deliveries.count() == 5  # four organizer destinations + the marketplace's pixel
+    assert set(deliveries.values_list("status", flat=True)) == {DeliveryStatus.DELIVERED}
+    assert set(deliveries.values_list("event_id", flat=True)) == {"order-ord-1"}
+
+    meta = bodies(sandbox, "meta", ORGANIZER_PIXEL)[0]["data"][0]
+    assert (meta["event_name"], meta["event_id"], meta["action_source"]) == (
+        "Purchase",
+        "order-ord-1",
+        "website",
+    )
+    assert meta["user_data"]["em"] in (sha("jane.doe@gmail.com"), [sha("jane.doe@gmail.com")])
+    assert meta["user_data"]["ph"] in (sha("40722123456"), [sha("40722123456")])
+    assert meta["custom_data"]["value"] == 240.5 and meta["custom_data"]["currency"] in (
+        "RON",
+        "ron",
+    )
+
+    tiktok = bodies(sandbox, "tiktok", TIKTOK_PIXEL)[0]["data"][0]
+    assert (tiktok["event"], tiktok["event_id"]) == ("Purchase", "order-ord-1")
+    assert tiktok["user"]["email"] in (sha("jane.doe@gmail.com"), [sha("jane.doe@gmail.com")])
+
+    google = bodies(sandbox, "google_ads", GOOGLE_CUSTOMER)[0]
+    conversion = google["conversions"][0]  # the sandbox logs Google bodies in snake_case
+    assert conversion["gclid"] == "Cj0KCQiA-test" and conversion["order_id"] == "ord-1"
+    assert conversion["consent"]["ad_user_data"] == "GRANTED"
+    # Google's gmail rule: dots of the local part removed before hashing.
+    assert {"hashed_email": sha("janedoe@gmail.com")} in conversion["user_identifiers"]
+
+    ga4 = bodies(sandbox, "ga4", GA4_ID)[0]
+    assert ga4["events"][0]["name"] == "purchase"
+    assert ga4["events"][0]["params"]["transaction_id"] == "ord-1"
+
+    for platform, account in ACCOUNTS.items():
+        assert len(sandbox.requests(platform=platform, account=account)) == 1, platform
+
+
+def test_dual_tracking_sends_the_marketplace_its_own_copy(
+    sandbox, ingest, wiring, django_capture_on_commit_callbacks
+):
+    ingest_order(ingest, wiring, django_capture_on_commit_callbacks)
+    copy = bodies(sandbox, "meta", MARKETPLACE_PIXEL)[0]["data"][0]
+    assert (copy["event_name"], copy["event_id"]) == ("Purchase", "order-ord-1")
+    delivery = ConversionDelivery.objects.get(marketplace_code=wiring.marketplace_meta)
+    assert delivery.status == DeliveryStatus.DELIVERED
+
+
+def test_resending_the_order_sends_nothing_twice(
+    sandbox, ingest, wiring, django_capture_on_commit_callbacks
+):
+    ingest_order(ingest, wiring, django_capture_on_commit_callbacks)
+    payload = order_payload(wiring.event)
+    payload["value"] = "250.00"  # a change, so the order is saved and fanned out again
+    with django_capture_on_commit_callbacks(execute=True):
+        ingest.put("/api/ingest/orders", payload)
+    assert ConversionDelivery.objects.count() == 5
+    assert len(sandbox.requests(platform="meta", account=ORGANIZER_PIXEL)) == 1
+
+
+def test_without_marketing_consent_nothing_is_sent(
+    sandbox, ingest, wiring, django_capture_on_commit_callbacks
+):
+    ingest_order(ingest, wiring, django_capture_on_commit_callbacks, consent=False)
+    assert not ConversionDelivery.objects.exists()
+    assert sandbox.requests() == []
+
+
+def test_unknown_consent_counts_as_no_consent(
+    sandbox, ingest, wiring, django_capture_on_commit_callbacks
+):
+    ingest_order(ingest, wiring, django_capture_on_commit_callbacks, consent=None)
+    assert not ConversionDelivery.objects.exists()
+
+
+def test_legitimate_interest_sends_a_minimal_form_without_personal_data(
+    sandbox, ingest, marketplace, wiring, django_capture_on_commit_callbacks
+):
+    marketplace.consent_policy = ConsentPolicy.LEGITIMATE_INTEREST
+    marketplace.save()
+    ingest_order(ingest, wiring, django_capture_on_commit_callbacks, consent=False)
+    meta = bodies(sandbox, "meta", ORGANIZER_PIXEL)
+    assert meta, "the minimal form is still sent"
+    user_data = meta[0]["data"][0]["user_data"]
+    assert not {"em", "ph", "fn", "ln", "client_ip_address", "fbp"} & set(user_data)
+    assert ConversionDelivery.objects.filter(minimal_data=True).count() == 5
+
+
+def test_meta_limited_data_use_is_flagged_when_the_client_asks(
+    sandbox, ingest, marketplace, wiring, django_capture_on_commit_callbacks
+):
+    marketplace.meta_limited_data_use = True
+    marketplace.save()
+    ingest_order(ingest, wiring, django_capture_on_commit_callbacks)
+    event = bodies(sandbox, "meta", ORGANIZER_PIXEL)[0]["data"][0]
+    assert event["data_processing_options"] == ["LDU"]
+
+
+@pytest.mark.parametrize("mode", ["5xx", "429", "drop"])
+def test_transient_failures_retry_and_deliver_exactly_once(
+    sandbox, ingest, wiring, django_capture_on_commit_callbacks, mode
+):
+    for platform, account in ACCOUNTS.items():
+        sandbox.fault(platform=platform, account=account, mode=mode, count=2)
+    ingest_order(ingest, wiring, django_capture_on_commit_callbacks)
+    retrying = ConversionDelivery.objects.filter(status=DeliveryStatus.RETRYING)
+    assert retrying.count() == 4
+    assert all(d.next_attempt_at > timezone.now() for d in retrying)
+
+    redispatch_all(later(60))  # second attempt: the fault's second shot
+    redispatch_all(later(60 * 24))  # third attempt: the platform is back
+
+    for platform in ACCOUNTS:
+        delivery = ConversionDelivery.objects.get(provider=platform, organizer_code__isnull=False)
+        assert delivery.status == DeliveryStatus.DELIVERED, (platform, delivery.last_error)
+        assert delivery.attempts == 3
+    for platform, account in [("meta", ORGANIZER_PIXEL), ("tiktok", TIKTOK_PIXEL)]:
+        counted = sandbox.events(platform=platform, account=account)
+        assert (counted["received"], counted["unique"]) == (1, 1), platform
+
+
+def test_a_permanent_error_is_reported_not_retried_and_blocks_no_one_else(
+    sandbox, ingest, wiring, django_capture_on_commit_callbacks
+):
+    sandbox.account(
+        platform="meta", account_id=ORGANIZER_PIXEL, tokens=["sandbox-some-other-token"]
+    )
+    ingest_order(ingest, wiring, django_capture_on_commit_callbacks)
+
+    rejected = ConversionDelivery.objects.get(organizer_code=wiring.meta)
+    assert rejected.status == DeliveryStatus.REJECTED
+    assert rejected.last_error and rejected.attempts == 1
+    others = ConversionDelivery.objects.exclude(pk=rejected.pk)
+    assert set(others.values_list("status", flat=True)) == {DeliveryStatus.DELIVERED}
+
+    redispatch_all(later())
+    assert ConversionDelivery.objects.get(pk=rejected.pk).attempts == 1
+    status = services.status_for_codes([wiring.meta.pk])[wiring.meta.pk]
+    assert (status.rejected, status.delivered) == (1, 0) and status.last_error
+
+
+def test_a_worker_killed_mid_batch_loses_nothing(
+    sandbox, ingest, wiring, django_capture_on_commit_callbacks, monkeypatch
+):
+    monkeypatch.setattr(
+        "usher.conversions.tasks.schedule_dispatch", lambda keys: None
+    )  # no worker yet
+    ingest_order(ingest, wiring, django_capture_on_commit_callbacks)
+    key = wiring.meta.deliveries.get().destination_key
+
+    claimed = dispatch.claim_batch(key, 10, timezone.now())  # the worker takes the batch...
+    assert [d.status for d in claimed] == [DeliveryStatus.SENDING]  # ...and dies before sending
+    assert dispatch.due_destination_keys(timezone.now() + timedelta(seconds=30)).count(key) == 0
+
+    after_lease = timezone.now() + timedelta(seconds=dispatch.LEASE_SECONDS + 1)
+    assert key in dispatch.due_destination_keys(after_lease)
+    redispatch_all(after_lease)
+    assert wiring.meta.deliveries.get().status == DeliveryStatus.DELIVERED
+    assert sandbox.events(platform="meta", account=ORGANIZER_PIXEL)["unique"] == 1
+
+
+def test_after_the_last_attempt_a_delivery_is_dead_and_can_be_replayed(
+    sandbox, ingest, wiring, django_capture_on_commit_callbacks
+):
+    sandbox.fault(platform="tiktok", account=TIKTOK_PIXEL, mode="5xx", count=100)
+    ingest_order(ingest, wiring, django_capture_on_commit_callbacks)
+    moment = timezone.now()
+    for _ in range(dispatch.MAX_ATTEMPTS):
+        moment += timedelta(days=1)
+        redispatch_all(moment)
+    delivery = wiring.tiktok.deliveries.get()
+    assert (delivery.status, delivery.attempts) == (DeliveryStatus.DEAD, dispatch.MAX_ATTEMPTS)
+
+    sandbox.control.delete("/_sandbox/faults")
+    keys = services.replay([delivery])
+    for key in keys:
+        dispatch.dispatch_destination(key)
+    assert wiring.tiktok.deliveries.get().status == DeliveryStatus.DELIVERED
+
+
+def test_every_call_is_logged_with_secrets_masked(
+    sandbox, ingest, wiring, django_capture_on_commit_callbacks
+):
+    ingest_order(ingest, wiring, django_capture_on_commit_callbacks)
+    batches = DeliveryBatch.objects.all()
+    assert batches.count() == 5
+    logged = json.dumps(list(batches.values("request_summary", "response_body")))
+    for secret in [
+        "sandbox-organizer-meta",
+        "sandbox-organizer-tiktok",
+        "sandbox-organizer-google",
+        "sandbox-organizer-ga4",
+    ]:
+        assert secret not in logged
+    assert all(b.delivered_count == 1 for b in batches)
+
+
+def test_browser_events_fan_out_to_the_codes_that_want_them(
+    sandbox, marketplace, wiring, django_capture_on_commit_callbacks, client
+):
+    event = {
+        "event_id": "evt-view-0001",
+        "name": "view_item",
+        "event": wiring.event.slug,
+        "visitor_id": "v-42",
+        "page_url": "https://tix.example/e/summer-fest",
+        "cookies": {"fbp": "fb.1.1596403881668.1116446470", "ga": "GA1.1.123456789.1700000000"},
+        "consent": {"ad_storage": True, "ad_user_data": True, "analytics_storage": True},
+    }
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            f"/api/collect?site_key={marketplace.site_key}",
+            data=json.dumps({"events": [event]}),
+            content_type="application/json",
+            HTTP_USER_AGENT="Mozilla/5.0 (X11; Linux x86_64)",
+        )
+    assert response.status_code == 202
+    deliveries = ConversionDelivery.objects.filter(event_id="evt-view-0001")
+    # Google Ads has no conversion action for view_item, the marketplace pixel only wants purchases.
+    assert set(deliveries.values_list("provider", flat=True)) == {
+        "meta",
+        "tiktok",
+        "ga4",
+        "google_ads",
+    }
+    meta = bodies(sandbox, "meta", ORGANIZER_PIXEL)[0]["data"][0]
+    assert (meta["event_name"], meta["user_data"]["fbp"]) == (
+        "ViewContent",
+        "fb.1.1596403881668.1116446470",
+    )
+    ga4 = bodies(sandbox, "ga4", GA4_ID)[0]
+    assert ga4["client_id"] == "123456789.1700000000"
+    google = deliveries.get(provider="google_ads")
+    assert google.status == DeliveryStatus.REJECTED and "conversion action" in google.last_error

@@ -1,0 +1,123 @@
+"""The organizer panel: an organizer user's own tracking codes.
+
+Views stay thin: rows come from the organizer's scope (another organizer's code id is a
+404, never a 403 with details) and every write goes through `usher.tracking.services`,
+so the panel validates exactly like the API.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods
+
+from usher.lib.errors import Conflict, InvalidInput
+from usher.lib.tenancy import get_for_organizer_or_404
+from usher.marketplace.models import MarketplaceEvent
+from usher.tracking import services
+from usher.tracking.models import EventTrackingCode
+from usher.tracking.providers import SPECS
+from usher.tracking.resolved import Provider
+
+from .forms import TrackingCodeForm
+
+View = Callable[..., HttpResponse]
+
+
+def organizer_required(view: View) -> View:
+    """Logged in as an organizer user; request.organizer is the only organizer it sees."""
+
+    @login_required
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        organizer = getattr(request.user, "organizer", None)
+        if organizer is None:
+            raise PermissionDenied("The panel is for organizer accounts.")
+        request.organizer = organizer
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+@organizer_required
+def tracking_code_list(request: HttpRequest) -> HttpResponse:
+    organizer = request.organizer
+    codes = EventTrackingCode.objects.for_organizer(organizer).select_related("event")
+    provider = request.GET.get("provider", "")
+    if provider in Provider.values:
+        codes = codes.filter(provider=provider)
+    event = request.GET.get("event", "")
+    if event == "default":
+        codes = codes.filter(event__isnull=True)
+    elif event.isdigit():
+        codes = codes.filter(event_id=int(event))
+    return render(
+        request,
+        "dashboard/tracking_code_list.html",
+        {
+            "organizer": organizer,
+            "codes": codes,
+            "providers": Provider.choices,
+            "events": MarketplaceEvent.objects.for_organizer(organizer).only("id", "name"),
+            "selected_provider": provider,
+            "selected_event": event,
+        },
+    )
+
+
+@organizer_required
+@require_http_methods(["GET", "POST"])
+def tracking_code_form(request: HttpRequest, pk: int | None = None) -> HttpResponse:
+    organizer = request.organizer
+    code = get_for_organizer_or_404(EventTrackingCode, organizer, pk=pk) if pk else None
+    form = TrackingCodeForm(request.POST or None, organizer=organizer, instance=code)
+    if request.method == "POST" and form.is_valid():
+        try:
+            data = form.to_code_input()
+            if code is None:
+                services.create_code(organizer, data)
+            else:
+                services.update_code(code, data)
+        except InvalidInput as exc:
+            form.add_service_error(exc)
+        except Conflict as exc:
+            form.add_error(None, f"{exc.message} Edit code #{exc.existing_id} instead.")
+        except Http404:
+            form.add_error("event", "Choose one of your events.")
+        else:
+            messages.success(request, "Tracking code saved.")
+            return redirect("dashboard:tracking-codes")
+    selected = form["provider"].value() or Provider.META
+    return render(
+        request,
+        "dashboard/tracking_code_form.html",
+        {
+            "organizer": organizer,
+            "form": form,
+            "code": code,
+            "specs": SPECS.values(),
+            "selected_provider": selected,
+        },
+    )
+
+
+@organizer_required
+@require_http_methods(["GET", "POST"])
+def tracking_code_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    code = get_for_organizer_or_404(EventTrackingCode, request.organizer, pk=pk)
+    if request.method == "POST":
+        services.delete_code(code)
+        messages.success(request, "Tracking code deleted.")
+        return redirect("dashboard:tracking-codes")
+    return render(
+        request,
+        "dashboard/tracking_code_confirm_delete.html",
+        {"organizer": request.organizer, "code": code},
+    )

@@ -1,0 +1,1 @@
+"""Google Analytics 4 (gtag.js, Measurement Protocol)."""

@@ -1,0 +1,186 @@
+"""GA4 Measurement Protocol connector: server-side events to one web data stream.
+
+`/mp/collect` answers 2xx with no body, even for malformed payloads (PLATFORMS.md §7),
+so a 2xx is all "delivered" can mean; payload mistakes are caught by the tests against
+`/debug/mp/collect` (`validate_only=True`). A batch of several visitors becomes several
+requests (one per visitor, 25 events each), all sent inside one `send_conversions`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from usher.lib.http import PlatformResponse, get_client
+from usher.platforms.base import (
+    BatchResult,
+    ConversionEvent,
+    Destination,
+    ErrorKind,
+    EventOutcome,
+    OutcomeStatus,
+    PlatformError,
+    RequestRecord,
+    ResponseRecord,
+)
+from usher.platforms.ga4.payloads import (
+    MAX_EVENTS_PER_REQUEST,
+    PLATFORM,
+    GA4Request,
+    build_requests,
+)
+
+DEFAULT_BATCH_SIZE = MAX_EVENTS_PER_REQUEST
+MAX_BATCH_SIZE = 1000  # the connector splits per visitor anyway; this bounds one call's work
+COLLECT_PATH = "/mp/collect"
+VALIDATE_PATH = "/debug/mp/collect"  # validates only; GA4 records nothing it receives
+MAX_RECORDED_CHARS = 64_000
+
+
+class GA4ConversionsConnector:
+    """`ConversionsConnector` for GA4: `destination.account_id` is the measurement id (G-…).
+
+    The credential is the stream's Measurement Protocol API secret:
+    `destination.settings["api_secret"]`, or `destination.access_token` when that is
+    where the code stores it. Each event needs the visitor's GA client id in
+    `user_data["ga_client_id"]`, else its `external_id` stands in (see payloads.py);
+    events with neither are rejected.
+    """
+
+    def __init__(
+        self,
+        max_batch_size: int = DEFAULT_BATCH_SIZE,
+        *,
+        validate_only: bool = False,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        if not 1 <= max_batch_size <= MAX_BATCH_SIZE:
+            raise ValueError(f"max_batch_size must be 1..{MAX_BATCH_SIZE}")
+        self.max_batch_size = max_batch_size
+        self.validate_only = validate_only
+        self._clock = clock
+
+    def send_conversions(
+        self, destination: Destination, events: Sequence[ConversionEvent]
+    ) -> BatchResult:
+        if len(events) > MAX_BATCH_SIZE:
+            raise ValueError(f"at most {MAX_BATCH_SIZE} events per call")
+        if not events:
+            return BatchResult([])
+        secret = str(destination.settings.get("api_secret") or destination.access_token or "")
+        if not secret:
+            raise PlatformError(
+                ErrorKind.AUTH, "no Measurement Protocol api_secret", platform=PLATFORM
+            )
+        batch = build_requests(events, self._clock())
+        outcomes = {id(event): outcome for event, outcome in batch.rejected}
+        exchanges: list[PlatformResponse] = []
+        failure: PlatformError | None = None
+        for request in batch.requests:
+            if failure is not None:
+                # After a failed call the rest share its fate: the stream or secret is the
+                # same for all, and hammering a failing endpoint helps nobody.
+                _fail(request, failure, outcomes)
+                continue
+            try:
+                response = self._post(destination, secret, request)
+            except PlatformError as error:
+                if not exchanges:
+                    raise  # nothing went out: the whole call failed, the outbox decides
+                failure = error
+                _fail(request, failure, outcomes)
+                continue
+            exchanges.append(response)
+            for event, outcome in zip(
+                request.events, self._outcomes(request, response), strict=True
+            ):
+                outcomes[id(event)] = outcome
+        record, answer = _records(exchanges)
+        return BatchResult([outcomes[id(event)] for event in events], record, answer)
+
+    def _post(self, destination: Destination, secret: str, request: GA4Request) -> PlatformResponse:
+        return get_client(PLATFORM).request(
+            "POST",
+            VALIDATE_PATH if self.validate_only else COLLECT_PATH,
+            params={"measurement_id": destination.account_id, "api_secret": secret},
+            json=request.body,
+            secrets=[secret],
+        )
+
+    def _outcomes(self, request: GA4Request, response: PlatformResponse) -> list[EventOutcome]:
+        if not self.validate_only:
+            return [EventOutcome(e.event_id, OutcomeStatus.DELIVERED) for e in request.events]
+        return validation_outcomes(request.events, response.json)
+
+
+def validation_outcomes(events: Sequence[ConversionEvent], answer: Any) -> list[EventOutcome]:
+    """`{"validationMessages": [{fieldPath, description, validationCode}]}` per event.
+
+    A message pointing into `events[N]` rejects that event; any other rejects them all
+    (it is about the request's top-level fields). No message means GA4 would accept it.
+    """
+    messages = answer.get("validationMessages") if isinstance(answer, dict) else None
+    by_event: dict[int, list[dict[str, Any]]] = {}
+    general: list[dict[str, Any]] = []
+    for message in messages if isinstance(messages, list) else []:
+        if not isinstance(message, dict):
+            continue
+        index = _event_index(str(message.get("fieldPath") or ""))
+        if index is not None and index < len(events):
+            by_event.setdefault(index, []).append(message)
+        else:
+            general.append(message)
+    outcomes = []
+    for index, event in enumerate(events):
+        found = by_event.get(index, []) + general
+        if not found:
+            outcomes.append(EventOutcome(event.event_id, OutcomeStatus.DELIVERED))
+            continue
+        text = "; ".join(
+            f"{m.get('fieldPath') or 'request'}: {m.get('description') or ''}".strip()
+            for m in found
+        )
+        code = str(found[0].get("validationCode") or "VALIDATION_ERROR")
+        outcomes.append(EventOutcome(event.event_id, OutcomeStatus.REJECTED, text, code))
+    return outcomes
+
+
+def _event_index(field_path: str) -> int | None:
+    prefix = "events["
+    if not field_path.startswith(prefix):
+        return None
+    digits = field_path[len(prefix) :].split("]", 1)[0]
+    return int(digits) if digits.isdigit() else None
+
+
+def _fail(request: GA4Request, error: PlatformError, outcomes: dict[int, EventOutcome]) -> None:
+    status = OutcomeStatus.REJECTED if error.permanent else OutcomeStatus.RETRY
+    for event in request.events:
+        outcomes[id(event)] = EventOutcome(
+            event.event_id, status, error.message, error.platform_code or str(error.kind)
+        )
+
+
+def _records(
+    exchanges: list[PlatformResponse],
+) -> tuple[RequestRecord | None, ResponseRecord | None]:
+    """One record for the delivery log: the masked bodies of every call, as a JSON array.
+
+    GA4 needs a call per visitor, but a batch has one request/response slot.
+    """
+    if not exchanges:
+        return None, None
+    first = exchanges[0].request
+    bodies = ",".join(exchange.request.body or "null" for exchange in exchanges)
+    request = RequestRecord(
+        first.method, first.url, first.headers, f"[{bodies}]"[:MAX_RECORDED_CHARS]
+    )
+    answers = [exchange.text for exchange in exchanges]
+    response = ResponseRecord(
+        status_code=exchanges[-1].status_code,
+        body=json.dumps(answers)[:MAX_RECORDED_CHARS] if any(answers) else "",
+        elapsed_ms=sum(exchange.elapsed_ms for exchange in exchanges),
+    )
+    return request, response

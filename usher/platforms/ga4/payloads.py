@@ -1,0 +1,192 @@
+"""GA4 Measurement Protocol payloads: our events -> one `/mp/collect` body per visitor.
+
+An MP request describes one visitor: `client_id`, `consent` and `user_data` sit at the
+top, beside up to 25 `events` (PLATFORMS.md §7). So a batch is split by visitor and by
+that request-level context, then into chunks of 25. Pure functions; no I/O.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from usher.platforms.base import ConversionEvent, EventOutcome, OutcomeStatus
+from usher.platforms.normalize import normalize_user_data
+
+PLATFORM = "ga4"
+MAX_EVENTS_PER_REQUEST = 25  # MP limit per request (PLATFORMS.md §7)
+# GA4 takes events backdated up to 72 h; older ones are dropped behind a 2xx, so they
+# are rejected here rather than reported delivered.
+MAX_EVENT_AGE = timedelta(hours=72)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+# Where the visitor's GA client id travels in `ConversionEvent.user_data` (the contract
+# has no field for it): the `_ga` cookie value or the id itself, e.g. "1234.5678".
+CLIENT_ID_KEYS = ("ga_client_id", "client_id")
+# Without a `_ga` value, Usher's own visitor id (external_id) keeps one visitor's events
+# together: GA4 still counts the conversion, it just cannot join the browser session.
+FALLBACK_CLIENT_ID_KEY = "external_id"
+SESSION_ID_KEY = "ga_session_id"
+_GA_COOKIE = re.compile(r"GA\d+\.\d+\.(\d+\.\d+)")
+
+NO_CLIENT_ID = "no_client_id"
+EVENT_TOO_OLD = "event_too_old"
+
+# Our names are GA4's recommended ecommerce events already (same as ga4/snippet.py).
+EVENT_NAMES: dict[str, str] = {
+    "page_view": "page_view",
+    "view_item": "view_item",
+    "add_to_cart": "add_to_cart",
+    "begin_checkout": "begin_checkout",
+    "purchase": "purchase",
+}
+
+# Our user_data names -> MP `user_data.address[]` keys (uid-data guide); names hashed.
+ADDRESS_KEYS: dict[str, str] = {
+    "first_name": "sha256_first_name",
+    "last_name": "sha256_last_name",
+    "city": "city",
+    "state": "region",
+    "zip": "postal_code",
+    "country": "country",
+}
+
+
+@dataclass
+class GA4Request:
+    """One `/mp/collect` body and the events it carries, in `events[]` order."""
+
+    body: dict[str, Any]
+    events: list[ConversionEvent] = field(default_factory=list)
+
+
+@dataclass
+class GA4Batch:
+    requests: list[GA4Request] = field(default_factory=list)
+    rejected: list[tuple[ConversionEvent, EventOutcome]] = field(default_factory=list)
+
+
+def money(value: Decimal) -> float:
+    return float(value)
+
+
+def timestamp_micros(moment: datetime) -> int:
+    """Exact integer microseconds since the epoch (no float rounding)."""
+    return (moment - EPOCH) // timedelta(microseconds=1)
+
+
+def client_id(event: ConversionEvent) -> str | None:
+    """The GA client id: `GA1.1.1234.5678` (the `_ga` cookie) or `1234.5678` -> `1234.5678`.
+
+    Falls back to the visitor's external_id; None when the event has neither.
+    """
+    for key in CLIENT_ID_KEYS:
+        value = event.user_data.get(key)
+        if isinstance(value, str) and value.strip():
+            match = _GA_COOKIE.fullmatch(value.strip())
+            return match.group(1) if match else value.strip()
+    fallback = event.user_data.get(FALLBACK_CLIENT_ID_KEY)
+    return fallback.strip() if isinstance(fallback, str) and fallback.strip() else None
+
+
+def consent(event: ConversionEvent) -> dict[str, str]:
+    """MP `consent`; GA4 knows only GRANTED/DENIED, so unknown choices are left out."""
+    flags = {"ad_user_data": event.ad_user_data, "ad_personalization": event.ad_personalization}
+    return {key: "GRANTED" if flag else "DENIED" for key, flag in flags.items() if flag is not None}
+
+
+def user_data(event: ConversionEvent) -> dict[str, Any]:
+    """User-provided data (hashed email/phone/names; address parts in clear).
+
+    Withheld when the visitor denied ad_user_data: that consent governs exactly this.
+    """
+    if event.ad_user_data is False:
+        return {}
+    normalized = normalize_user_data(PLATFORM, event.user_data, "conversions")
+    data: dict[str, Any] = {}
+    if "email" in normalized:
+        data["sha256_email_address"] = [normalized["email"]]
+    if "phone" in normalized:
+        data["sha256_phone_number"] = [normalized["phone"]]
+    address = {key: normalized[ours] for ours, key in ADDRESS_KEYS.items() if ours in normalized}
+    if address:
+        data["address"] = [address]
+    return data
+
+
+def build_event(event: ConversionEvent) -> dict[str, Any]:
+    """One entry of `events`, with its own timestamp (events of one request may differ)."""
+    params: dict[str, Any] = {"event_id": event.event_id}  # GA4 does not dedupe on it; traces
+    if event.event_source_url:
+        params["page_location"] = event.event_source_url
+    if event.value is not None:
+        params["value"] = money(event.value)
+    if event.currency:
+        params["currency"] = event.currency.upper()
+    if event.order_id:
+        params["transaction_id"] = event.order_id  # GA4 dedupes purchases on it
+    if event.content_ids:
+        params["items"] = [{"item_id": str(content_id)} for content_id in event.content_ids]
+    session_id = event.user_data.get(SESSION_ID_KEY)
+    if session_id:
+        params["session_id"] = str(session_id)  # joins the browser's session in reports
+    return {
+        "name": EVENT_NAMES[event.event_name],
+        "timestamp_micros": timestamp_micros(event.event_time),
+        "params": params,
+    }
+
+
+def check_event(event: ConversionEvent, now: datetime) -> EventOutcome | None:
+    if client_id(event) is None:
+        return EventOutcome(
+            event.event_id,
+            OutcomeStatus.REJECTED,
+            "GA4 needs a client_id (the _ga cookie, or a visitor id); this event has neither",
+            NO_CLIENT_ID,
+        )
+    if event.event_time < now - MAX_EVENT_AGE:
+        return EventOutcome(
+            event.event_id,
+            OutcomeStatus.REJECTED,
+            "event_time is more than 72 hours old; GA4 would silently drop it",
+            EVENT_TOO_OLD,
+        )
+    return None
+
+
+def request_context(event: ConversionEvent) -> dict[str, Any]:
+    """The top-level fields of the request this event must travel in."""
+    context: dict[str, Any] = {"client_id": client_id(event)}
+    event_consent = consent(event)
+    if event_consent:
+        context["consent"] = event_consent
+    data = user_data(event)
+    if data:
+        context["user_data"] = data
+    return context
+
+
+def build_requests(events: Sequence[ConversionEvent], now: datetime) -> GA4Batch:
+    """One request per visitor context, at most 25 events each, in first-seen order."""
+    batch = GA4Batch()
+    groups: dict[str, tuple[dict[str, Any], list[ConversionEvent]]] = {}
+    for event in events:
+        problem = check_event(event, now)
+        if problem is not None:
+            batch.rejected.append((event, problem))
+            continue
+        context = request_context(event)
+        key = json.dumps(context, sort_keys=True)
+        groups.setdefault(key, (context, []))[1].append(event)
+    for context, grouped in groups.values():
+        for start in range(0, len(grouped), MAX_EVENTS_PER_REQUEST):
+            chunk = grouped[start : start + MAX_EVENTS_PER_REQUEST]
+            body = {**context, "events": [build_event(event) for event in chunk]}
+            batch.requests.append(GA4Request(body, list(chunk)))
+    return batch

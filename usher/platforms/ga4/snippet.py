@@ -1,0 +1,107 @@
+"""GA4 through the Google tag (gtag.js) for server-rendered pages (PLATFORMS.md 1.2, 1.7).
+
+gtag.js is loaded once per page and shared with Google Ads (`LOADER = "gtag"`), so the
+setup here configures every Google tag id on the page. Consent Mode v2 defaults come
+before `js` and any `config`. Each code is configured in its own group and every event
+is sent to that group only: an event without `send_to` would reach every configured
+id, the organizer's and the marketplace's alike. `config` sends no automatic page_view,
+so page_view too reaches only the codes that asked for it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from usher.tracking.resolved import ResolvedCode
+from usher.tracking.snippets import (
+    EventData,
+    SnippetContext,
+    consent_defaults,
+    js_call,
+    js_literal,
+    loader_nonce_js,
+    merged_params,
+)
+
+LOADER = "gtag"
+LIBRARY_URL = "https://www.googletagmanager.com/gtag/js"
+
+# Our event names -> GA4's recommended events (PLATFORMS.md 1.6).
+EVENT_NAMES: dict[str, str] = {
+    "page_view": "page_view",
+    "view_item": "view_item",
+    "add_to_cart": "add_to_cart",
+    "begin_checkout": "begin_checkout",
+    "purchase": "purchase",
+}
+
+# Our advanced-matching keys -> gtag `user_data` keys (Google hashes them).
+USER_DATA_KEYS: dict[str, str] = {"email": "email", "phone": "phone_number"}
+
+
+def group_name(code: ResolvedCode) -> str:
+    """The gtag group routing events to this code alone; stable for a code."""
+    return f"usher_{code.provider}_{code.source}_{code.code_id}"
+
+
+def setup_js(codes: Sequence[ResolvedCode], ctx: SnippetContext) -> str:
+    """The one Google tag of the page: stub, consent defaults, loader, one config per id."""
+    parts = [
+        "window.dataLayer=window.dataLayer||[];",
+        "if(typeof window.gtag!=='function'){window.gtag=function(){dataLayer.push(arguments);};}",
+        js_call("gtag", "consent", "default", consent_defaults()),
+        # Redact ad click ids while ad_storage is denied (Consent Mode).
+        js_call("gtag", "set", "ads_data_redaction", True),
+        "gtag('js',new Date());",
+        # The loader, as in Google's snippet; any configured id loads the same library.
+        f"(function(d,u,i){{var t=d.createElement('script');t.async=!0;"
+        f"t.src=u+'?id='+encodeURIComponent(i);{loader_nonce_js('t', ctx.nonce)}"
+        "(d.head||d.documentElement).appendChild(t);})"
+        f"(document,{js_literal(LIBRARY_URL)},{js_literal(codes[0].tag_id)});",
+    ]
+    for code in codes:
+        options: dict[str, Any] = {"groups": group_name(code), "send_page_view": False}
+        user_data = {
+            USER_DATA_KEYS[k]: v for k, v in ctx.user_data.items() if k in USER_DATA_KEYS and v
+        }
+        if code.advanced_matching and user_data:
+            options["user_data"] = user_data
+        parts.append(js_call("gtag", "config", code.tag_id, options))
+    return "".join(parts)
+
+
+def event_params(code: ResolvedCode, event: EventData) -> dict[str, Any]:
+    items = [
+        {
+            "item_id": content_id,
+            "item_name": event.content_name or None,
+            "quantity": event.quantity,
+        }
+        for content_id in event.content_ids
+    ]
+    standard: dict[str, Any] = {
+        "currency": event.currency,
+        "value": event.value,
+        "transaction_id": event.order_id,
+        "items": [{k: v for k, v in item.items() if v is not None} for item in items] or None,
+        "event_id": event.event_id,
+        "send_to": group_name(code),
+    }
+    return merged_params(code, standard)
+
+
+def event_js(code: ResolvedCode, event: EventData, ctx: SnippetContext) -> str:
+    name = EVENT_NAMES.get(event.name)
+    if name is None:
+        return ""
+    return js_call("gtag", "event", name, event_params(code, event))
+
+
+def consent_js(codes: Sequence[ResolvedCode]) -> str:
+    """Inside `Usher.consent`: `c` holds exactly the four Consent Mode purposes."""
+    return "gtag('consent','update',c);"
+
+
+def body_html(codes: Sequence[ResolvedCode], ctx: SnippetContext) -> str:
+    return ""

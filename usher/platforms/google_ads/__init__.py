@@ -1,0 +1,1 @@
+"""Google Ads (gtag.js conversions, API uploads, audiences, campaigns)."""

@@ -1,0 +1,327 @@
+"""Google Ads click-conversion connector against the sandbox: format, partial failure, errors."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from usher.lib.http import set_transport_for_tests
+from usher.platforms.base import (
+    ConversionEvent,
+    ConversionsConnector,
+    Destination,
+    ErrorKind,
+    EventOutcome,
+    OutcomeStatus,
+    PlatformError,
+)
+from usher.platforms.google_ads.conversions import GoogleAdsConversionsConnector
+from usher.platforms.google_ads.payloads import GoogleRequest
+from usher.platforms.registry import get_connector
+from usher.sandbox.testing import MountedSandbox as Sandbox
+from usher.sandbox.testing import sha
+
+CUSTOMER = "1234567890"
+TOKEN = "sandbox-google-oauth-access-token-5d6e"
+DEVELOPER_TOKEN = "dev-token-marketplace-0a1b2c3d"
+FIXTURES = Path(__file__).parent / "fixtures"
+ACTIONS = {"purchase": "111", "begin_checkout": f"customers/{CUSTOMER}/conversionActions/222"}
+USER = {"email": " Ana.Silva+tix@GMail.com ", "phone": "030 1234567", "country": "DE"}
+GCLID = "EAIaIQobChMIgclid0001"
+
+
+@pytest.fixture
+def google(sandbox: Sandbox) -> Sandbox:
+    # The sandbox then answers NO_CONVERSION_ACTION_FOUND for any other action id.
+    sandbox.account(
+        platform="google_ads", account_id=CUSTOMER, settings={"conversion_actions": ["111", "222"]}
+    )
+    return sandbox
+
+
+def destination(**settings: Any) -> Destination:
+    base = {"developer_token": DEVELOPER_TOKEN, "conversion_actions": ACTIONS}
+    return Destination("google_ads", "123-456-7890", TOKEN, settings=base | settings)
+
+
+def purchase(**changes: Any) -> ConversionEvent:
+    fields: dict[str, Any] = {
+        "event_id": "order-1001:purchase",
+        "event_name": "purchase",
+        "event_time": datetime.now(UTC) - timedelta(minutes=5),
+        "value": Decimal("59.90"),
+        "currency": "eur",
+        "order_id": "order-1001",
+        "user_data": dict(USER),
+        "gclid": GCLID,
+        "wbraid": "WBRAIDwbraid0001",
+        "ad_user_data": True,
+        "ad_personalization": False,
+    }
+    return ConversionEvent(**(fields | changes))
+
+
+def rows(sandbox: Sandbox) -> list[dict[str, Any]]:
+    """The conversions the sandbox received (it logs request bodies in snake_case)."""
+    (entry,) = sandbox.requests(platform="google_ads")
+    assert entry["body"]["partial_failure"] is True
+    return entry["body"]["conversions"]
+
+
+def test_a_purchase_with_a_gclid_reaches_google_as_a_click_conversion(google: Sandbox) -> None:
+    event = purchase()
+
+    result = GoogleAdsConversionsConnector().send_conversions(
+        destination(login_customer_id="999-888-7777"), [event]
+    )
+
+    assert [(o.event_id, o.status) for o in result.outcomes] == [
+        ("order-1001:purchase", OutcomeStatus.DELIVERED)
+    ]
+    (entry,) = google.requests(platform="google_ads")
+    assert entry["path"] == f"/google-ads/v25/customers/{CUSTOMER}:uploadClickConversions"
+    assert entry["headers"]["login-customer-id"] == "9998887777"
+    assert entry["headers"]["developer-token"].startswith("dev-token-")
+    (row,) = rows(google)
+    expected_time = event.event_time.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S+00:00")
+    assert row == {
+        "gclid": GCLID,  # gclid wins; the wbraid is not sent (exactly one click id)
+        "conversion_action": f"customers/{CUSTOMER}/conversionActions/111",
+        "conversion_date_time": expected_time,
+        "order_id": "order-1001",
+        "consent": {"ad_user_data": "GRANTED", "ad_personalization": "DENIED"},
+        # Google's rules: Gmail dots and +tag removed, phone E.164 with "+".
+        "user_identifiers": [
+            {"hashed_email": sha("anasilva@gmail.com")},
+            {"hashed_phone_number": sha("+49301234567")},
+        ],
+        "conversion_value": 59.9,
+        "currency_code": "EUR",
+    }
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\+00:00", row["conversion_date_time"])
+    assert result.request is not None and '"conversionAction"' in (result.request.body or "")
+    assert google.events(platform="google_ads")["events"][0]["event_id"] == "order-1001"
+
+
+def test_unknown_consent_is_sent_as_unspecified(google: Sandbox) -> None:
+    event = purchase(ad_user_data=None, ad_personalization=None)
+
+    GoogleAdsConversionsConnector().send_conversions(destination(), [event])
+
+    assert rows(google)[0]["consent"] == {
+        "ad_user_data": "UNSPECIFIED",
+        "ad_personalization": "UNSPECIFIED",
+    }
+
+
+def test_an_event_without_a_conversion_action_is_rejected_and_not_sent(google: Sandbox) -> None:
+    view = purchase(event_id="v-1", event_name="view_item", order_id=None)
+
+    result = GoogleAdsConversionsConnector().send_conversions(destination(), [view, purchase()])
+
+    rejected, delivered = result.outcomes
+    assert (rejected.status, rejected.error_code) == (
+        OutcomeStatus.REJECTED,
+        "no_conversion_action",
+    )
+    assert "view_item" in (rejected.error_message or "")
+    assert delivered.status is OutcomeStatus.DELIVERED
+    assert [row["order_id"] for row in rows(google)] == ["order-1001"]
+
+
+def test_without_a_click_id_user_identifiers_make_an_enhanced_conversion(google: Sandbox) -> None:
+    event = purchase(gclid=None, wbraid=None)
+
+    result = GoogleAdsConversionsConnector().send_conversions(destination(), [event])
+
+    assert result.outcomes[0].status is OutcomeStatus.DELIVERED
+    (row,) = rows(google)
+    assert not {"gclid", "gbraid", "wbraid"} & row.keys()
+    assert row["user_identifiers"][0] == {"hashed_email": sha("anasilva@gmail.com")}
+
+
+def test_without_a_click_id_or_identifiers_the_event_is_rejected_without_a_call(
+    google: Sandbox,
+) -> None:
+    event = purchase(gclid=None, wbraid=None, user_data={"email": "not-an-email"})
+
+    result = GoogleAdsConversionsConnector().send_conversions(destination(), [event])
+
+    assert result.outcomes[0].status is OutcomeStatus.REJECTED
+    assert result.outcomes[0].error_code == "no_click_id_or_user_identifiers"
+    assert google.requests() == []
+
+
+def test_denied_ad_user_data_withholds_identifiers_but_keeps_the_click(google: Sandbox) -> None:
+    connector = GoogleAdsConversionsConnector()
+    clicked = purchase(ad_user_data=False)
+    unclicked = purchase(
+        event_id="o2:purchase", order_id="o2", gclid=None, wbraid=None, ad_user_data=False
+    )
+
+    result = connector.send_conversions(destination(), [clicked, unclicked])
+
+    assert [o.status for o in result.outcomes] == [OutcomeStatus.DELIVERED, OutcomeStatus.REJECTED]
+    (row,) = rows(google)
+    assert "user_identifiers" not in row and row["gclid"] == GCLID
+    assert row["consent"]["ad_user_data"] == "DENIED"
+
+
+def test_a_braid_is_sent_alone_when_there_is_no_gclid(google: Sandbox) -> None:
+    event = purchase(gclid=None, gbraid="GBRAIDgbraid0001", wbraid="WBRAIDwbraid0001")
+
+    GoogleAdsConversionsConnector().send_conversions(destination(), [event])
+
+    (row,) = rows(google)
+    assert row["gbraid"] == "GBRAIDgbraid0001"
+    assert "wbraid" not in row and "user_identifiers" not in row
+
+
+def test_partial_failure_gives_each_event_its_own_outcome(google: Sandbox) -> None:
+    connector = GoogleAdsConversionsConnector()
+    connector.send_conversions(destination(), [purchase()])
+    resend = purchase()
+    bad_click = purchase(event_id="o2:purchase", order_id="o2", gclid="short")
+    unknown_action = purchase(event_id="o3:begin_checkout", event_name="begin_checkout")
+    other = destination(conversion_actions=ACTIONS | {"begin_checkout": "333"})
+
+    result = connector.send_conversions(other, [resend, bad_click, unknown_action])
+
+    assert [(o.event_id, o.status, o.error_code) for o in result.outcomes] == [
+        ("order-1001:purchase", OutcomeStatus.DELIVERED, "ORDER_ID_ALREADY_IN_USE"),
+        ("o2:purchase", OutcomeStatus.REJECTED, "UNPARSEABLE_GCLID"),
+        ("o3:begin_checkout", OutcomeStatus.REJECTED, "NO_CONVERSION_ACTION_FOUND"),
+    ]
+    assert "could not be decoded" in (result.outcomes[1].error_message or "")
+
+
+def test_every_partial_failure_detail_is_read_and_retryable_rows_retry(sandbox: Sandbox) -> None:
+    answer = json.loads((FIXTURES / "upload_partial_failure_response.json").read_text())
+    set_transport_for_tests(
+        "google_ads", httpx.MockTransport(lambda r: httpx.Response(200, json=answer))
+    )
+    events = [purchase(event_id=f"e{i}", order_id=f"o{i}") for i in range(5)]
+
+    result = GoogleAdsConversionsConnector().send_conversions(destination(), events)
+
+    assert [(o.status, o.error_code) for o in result.outcomes] == [
+        (OutcomeStatus.DELIVERED, None),
+        (OutcomeStatus.RETRY, "TOO_RECENT_EVENT"),  # click < 6 h old: later, not never
+        (OutcomeStatus.REJECTED, "EXPIRED_EVENT"),  # from the second failure detail
+        (OutcomeStatus.DELIVERED, "ORDER_ID_ALREADY_IN_USE"),
+        (OutcomeStatus.REJECTED, "PARTIAL_FAILURE"),  # empty result, no indexed error
+    ]
+
+
+def test_a_full_batch_of_2000_goes_in_one_request_and_2001_is_refused(google: Sandbox) -> None:
+    connector = GoogleAdsConversionsConnector()
+    events = [purchase(event_id=f"e{i}", order_id=f"o{i}", user_data={}) for i in range(2001)]
+
+    with pytest.raises(ValueError, match="at most 2000"):
+        connector.send_conversions(destination(), events)
+    result = connector.send_conversions(destination(), events[:2000])
+
+    assert len(result.with_status(OutcomeStatus.DELIVERED)) == 2000
+    assert len(google.requests(platform="google_ads")) == 1  # (its body is too big to log)
+    assert google.events(platform="google_ads")["received"] == 2000
+
+
+def test_an_invalid_token_raises_a_permanent_auth_error(google: Sandbox) -> None:
+    bad = Destination("google_ads", CUSTOMER, "ya29.revoked", settings=destination().settings)
+
+    with pytest.raises(PlatformError) as caught:
+        GoogleAdsConversionsConnector().send_conversions(bad, [purchase()])
+
+    assert caught.value.kind is ErrorKind.AUTH and caught.value.permanent
+    assert caught.value.platform_code == "OAUTH_TOKEN_INVALID"
+
+
+@pytest.mark.parametrize(
+    ("mode", "kind"), [("5xx", ErrorKind.TRANSIENT), ("429", ErrorKind.RATE_LIMITED)]
+)
+def test_injected_outages_and_quota_errors_raise_retryable_errors(
+    google: Sandbox, mode: str, kind: ErrorKind
+) -> None:
+    google.fault(platform="google_ads", mode=mode)
+
+    with pytest.raises(PlatformError) as caught:
+        GoogleAdsConversionsConnector().send_conversions(destination(), [purchase()])
+
+    assert caught.value.kind is kind and not caught.value.permanent
+
+
+def test_a_missing_developer_token_fails_before_any_call(google: Sandbox) -> None:
+    with pytest.raises(PlatformError) as caught:
+        GoogleAdsConversionsConnector().send_conversions(
+            destination(developer_token=""), [purchase()]
+        )
+
+    assert caught.value.permanent and "developer_token" in caught.value.message
+    assert google.requests() == []
+
+
+def test_tokens_never_reach_the_request_log_records_or_logs(
+    google: Sandbox, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    connector = GoogleAdsConversionsConnector()
+    result = connector.send_conversions(destination(), [purchase()])
+    google.fault(platform="google_ads", mode="5xx")
+    with pytest.raises(PlatformError) as caught:
+        connector.send_conversions(destination(), [purchase(order_id="o9")])
+
+    stored = repr([result.request, result.response, caught.value.request, caught.value.response])
+    for secret in (TOKEN, DEVELOPER_TOKEN):
+        assert secret not in stored
+        assert secret not in json.dumps(google.requests())
+        assert secret not in caplog.text
+
+
+class FakeDataManagerApi:
+    """Stands in for a second Google API behind the seam (e.g. the Data Manager API)."""
+
+    http_platform = "google_ads"
+    max_events_per_request = 10
+
+    def build_request(
+        self, destination: Destination, events: Sequence[ConversionEvent]
+    ) -> GoogleRequest:
+        body = {"events": [{"transactionId": e.order_id} for e in events]}
+        return GoogleRequest("/v1/events:ingest", body, {}, [], events=list(events))
+
+    def outcomes(self, answer: Any, events: Sequence[ConversionEvent]) -> list[EventOutcome]:
+        return [EventOutcome(e.event_id, OutcomeStatus.DELIVERED, "ingested") for e in events]
+
+
+def test_another_google_api_can_sit_behind_the_connector(sandbox: Sandbox) -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json={"requestId": "r1"})
+
+    set_transport_for_tests("google_ads", httpx.MockTransport(handler))
+    connector = GoogleAdsConversionsConnector(max_batch_size=10, api=FakeDataManagerApi())
+
+    result = connector.send_conversions(destination(), [purchase()])
+
+    assert seen[0].url.path.endswith("/v1/events:ingest")
+    assert json.loads(seen[0].content) == {"events": [{"transactionId": "order-1001"}]}
+    assert result.outcomes[0].error_message == "ingested"
+
+
+def test_the_registry_builds_the_google_ads_connector() -> None:
+    connector = get_connector("google_ads")
+
+    assert isinstance(connector, GoogleAdsConversionsConnector)
+    assert isinstance(connector, ConversionsConnector)
+    assert connector.max_batch_size == 2000

@@ -1,0 +1,1 @@
+"""Google Tag Manager (client-side container only)."""

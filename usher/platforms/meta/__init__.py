@@ -1,0 +1,1 @@
+"""Meta (Pixel, Conversions API, audiences, campaigns)."""

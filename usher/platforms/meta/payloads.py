@@ -1,0 +1,172 @@
+"""Meta Conversions API payloads: our `ConversionEvent`s -> the `/{pixel_id}/events` body.
+
+Pure functions (no I/O, the clock passed in) so the exact wire format is testable on
+its own. Meta rejects a whole request for one invalid event (PLATFORMS.md §3.1), so
+`check_event` finds, before sending, what Meta would refuse; such events are rejected
+here with the reason and the rest of the batch still goes out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from usher.platforms.base import ConversionEvent, Destination, EventOutcome, OutcomeStatus
+from usher.platforms.normalize import normalize_user_data
+
+PLATFORM = "meta"
+MAX_EVENTS_PER_REQUEST = 1000  # Meta's hard limit per /events call (PLATFORMS.md §3.1)
+ACTION_SOURCE = "website"
+# Meta errors the whole request when one event is older than 7 days (PLATFORMS.md §3.2).
+MAX_EVENT_AGE = timedelta(days=7)
+LDU_OPTIONS = ["LDU"]
+LDU_GEOLOCATE = 0  # data_processing_options_country/state 0: Meta geolocates by IP (§3.6)
+CONTENT_TYPE_PRODUCT = "product"
+
+# Our event names -> Meta standard events; the same names the pixel fires (meta/snippet.py),
+# because Meta deduplicates pixel and server copies on event_name + event_id (§3.5).
+EVENT_NAMES: dict[str, str] = {
+    "page_view": "PageView",
+    "view_item": "ViewContent",
+    "add_to_cart": "AddToCart",
+    "begin_checkout": "InitiateCheckout",
+    "purchase": "Purchase",
+}
+
+# Our user_data names -> Meta's user_data keys (customer information parameters, §3.3).
+USER_DATA_KEYS: dict[str, str] = {
+    "email": "em",
+    "phone": "ph",
+    "first_name": "fn",
+    "last_name": "ln",
+    "city": "ct",
+    "state": "st",
+    "zip": "zp",
+    "country": "country",
+    "external_id": "external_id",
+    "gender": "ge",
+    "date_of_birth": "db",
+}
+
+# Local rejection codes (EventOutcome.error_code) for what Meta would refuse.
+MISSING_USER_AGENT = "missing_user_agent"
+MISSING_SOURCE_URL = "missing_event_source_url"
+MISSING_VALUE = "missing_value_or_currency"
+EVENT_TOO_OLD = "event_too_old"
+
+
+@dataclass
+class MetaRequest:
+    """One `/events` call: the JSON body, the events in `data` order, and the local rejections."""
+
+    body: dict[str, Any]
+    events: list[ConversionEvent] = field(default_factory=list)
+    rejected: list[tuple[ConversionEvent, EventOutcome]] = field(default_factory=list)
+
+
+def money(value: Decimal) -> float:
+    """Decimal in Usher, a JSON number on the wire (Meta's `value` is a float)."""
+    return float(value)
+
+
+def unix_seconds(moment: datetime) -> int:
+    return int(moment.timestamp())
+
+
+def check_event(event: ConversionEvent, now: datetime) -> EventOutcome | None:
+    """The REJECTED outcome for an event Meta would refuse (and fail its batch), else None."""
+
+    def reject(code: str, message: str) -> EventOutcome:
+        return EventOutcome(event.event_id, OutcomeStatus.REJECTED, message, code)
+
+    if not event.user_agent:
+        return reject(
+            MISSING_USER_AGENT, "Meta requires client_user_agent for website events (none stored)"
+        )
+    if not event.event_source_url:
+        return reject(MISSING_SOURCE_URL, "Meta requires event_source_url for website events")
+    if event.event_name == "purchase" and (event.value is None or not event.currency):
+        return reject(MISSING_VALUE, "Meta requires value and currency on Purchase events")
+    if event.event_time < now - MAX_EVENT_AGE:
+        return reject(
+            EVENT_TOO_OLD,
+            "event_time is more than 7 days old; Meta would reject the whole request",
+        )
+    return None
+
+
+def user_data(event: ConversionEvent) -> dict[str, Any]:
+    """Normalized and hashed customer information, plus the fields Meta wants in clear."""
+    wire: dict[str, Any] = {}
+    for ours, value in normalize_user_data(PLATFORM, event.user_data, "conversions").items():
+        # Lists: Meta takes string or list<string>; lists leave room for several emails.
+        wire[USER_DATA_KEYS[ours]] = [value]
+    # Never hashed (§3.3): Meta matches them as sent; fbc/fbp are case-sensitive.
+    clear = {
+        "client_ip_address": event.client_ip,
+        "client_user_agent": event.user_agent,
+        "fbc": event.fbc,
+        "fbp": event.fbp,
+    }
+    wire.update({key: value for key, value in clear.items() if value})
+    return wire
+
+
+def custom_data(event: ConversionEvent) -> dict[str, Any]:
+    data: dict[str, Any] = {}
+    if event.value is not None:
+        data["value"] = money(event.value)
+    if event.currency:
+        data["currency"] = event.currency.upper()
+    if event.content_ids:
+        data["content_ids"] = [str(content_id) for content_id in event.content_ids]
+        # content_type goes with content_ids so catalog (Advantage+) ads can match them.
+        data["content_type"] = CONTENT_TYPE_PRODUCT
+    if event.num_items is not None:
+        data["num_items"] = event.num_items
+    if event.order_id:
+        data["order_id"] = event.order_id
+    return data
+
+
+def build_event(event: ConversionEvent) -> dict[str, Any]:
+    """One entry of `data`: the server event in Meta's format."""
+    wire: dict[str, Any] = {
+        "event_name": EVENT_NAMES[event.event_name],
+        "event_time": unix_seconds(event.event_time),
+        "event_id": event.event_id,  # the id the pixel used: Meta keeps one copy
+        "action_source": ACTION_SOURCE,
+        "event_source_url": event.event_source_url,
+        "user_data": user_data(event),
+    }
+    custom = custom_data(event)
+    if custom:
+        wire["custom_data"] = custom
+    if event.limited_data_use:
+        wire["data_processing_options"] = list(LDU_OPTIONS)
+        wire["data_processing_options_country"] = LDU_GEOLOCATE
+        wire["data_processing_options_state"] = LDU_GEOLOCATE
+    return wire
+
+
+def build_request(
+    destination: Destination, events: Sequence[ConversionEvent], now: datetime
+) -> MetaRequest:
+    """The body for `POST /{version}/{pixel_id}/events`, with locally rejected events apart."""
+    request = MetaRequest(body={})
+    data: list[dict[str, Any]] = []
+    for event in events:
+        problem = check_event(event, now)
+        if problem is not None:
+            request.rejected.append((event, problem))
+            continue
+        data.append(build_event(event))
+        request.events.append(event)
+    request.body["data"] = data
+    if destination.test_event_code:
+        # Routes the events to Events Manager -> Test Events instead of the live data.
+        request.body["test_event_code"] = destination.test_event_code
+    return request

@@ -1,0 +1,1 @@
+"""TikTok (Pixel, Events API, audiences, campaigns)."""

@@ -1,0 +1,1 @@
+"""Conversions connector tests: payload format and behaviour against the sandbox."""

@@ -1,0 +1,79 @@
+"""Delivery metrics behind insights, Google search and TikTok reports.
+
+This is the seam for the market simulator (a later issue): it will implement
+`MetricsSource` and be installed with `state.metrics = ...`. Until then every
+campaign object reports zeros, which is what a paused, brand-new campaign shows.
+Platform modules only format these numbers into their own shapes (Meta strings,
+Google micros, TikTok strings), so the simulator stays platform-neutral.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class Metrics:
+    """One object's delivery over one day, money in the account currency's major units."""
+
+    impressions: int = 0
+    reach: int = 0
+    clicks: int = 0
+    spend: Decimal = Decimal("0")
+    conversions: float = 0.0
+    conversion_value: Decimal = Decimal("0")
+
+    def __add__(self, other: Metrics) -> Metrics:
+        return Metrics(
+            impressions=self.impressions + other.impressions,
+            reach=self.reach + other.reach,
+            clicks=self.clicks + other.clicks,
+            spend=self.spend + other.spend,
+            conversions=self.conversions + other.conversions,
+            conversion_value=self.conversion_value + other.conversion_value,
+        )
+
+    @property
+    def ctr(self) -> float:
+        return (self.clicks / self.impressions * 100) if self.impressions else 0.0
+
+    @property
+    def cpc(self) -> Decimal:
+        return (self.spend / self.clicks) if self.clicks else Decimal("0")
+
+    @property
+    def cpm(self) -> Decimal:
+        return (self.spend * 1000 / self.impressions) if self.impressions else Decimal("0")
+
+
+class MetricsSource(Protocol):
+    """Answers 'how did this object deliver on this day?'."""
+
+    def metrics_for(
+        self, platform: str, account: str, object_type: str, object_id: str, day: date
+    ) -> Metrics: ...
+
+
+class ZeroMetrics:
+    """The default source: nothing has delivered yet."""
+
+    def metrics_for(
+        self, platform: str, account: str, object_type: str, object_id: str, day: date
+    ) -> Metrics:
+        return Metrics()
+
+
+def days_between(start: date, end: date) -> list[date]:
+    """Every day from start to end, both included (empty when start > end)."""
+    return [start + timedelta(days=n) for n in range((end - start).days + 1)]
+
+
+def total(items: Iterable[Metrics]) -> Metrics:
+    result = Metrics()
+    for item in items:
+        result = result + item
+    return result

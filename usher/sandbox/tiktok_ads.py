@@ -1,0 +1,402 @@
+"""TikTok campaigns, ad groups and ads (create, budget/name updates, status, get) and reports.
+
+Objects keep what Usher set. Budgets are floats in the account currency's major
+units (PLATFORMS.md §8.4 marks this [U]). Reports read `state.metrics`.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, date, datetime
+from typing import Any
+
+from werkzeug.wrappers import Response
+
+from usher.sandbox.metrics import days_between, total
+from usher.sandbox.platform import Call
+from usher.sandbox.state import SandboxState
+from usher.sandbox.tiktok_common import (
+    TIKTOK,
+    TIKTOK_ID_BASE,
+    TikTokProblem,
+    enum,
+    id_list,
+    param,
+    required,
+    tiktok_ok,
+)
+from usher.sandbox.validation import as_int, as_number, list_or_empty
+
+OBJECTIVES = frozenset(
+    {
+        "WEB_CONVERSIONS",
+        "TRAFFIC",
+        "REACH",
+        "VIDEO_VIEWS",
+        "LEAD_GENERATION",
+        "PRODUCT_SALES",
+        "APP_PROMOTION",
+        "ENGAGEMENT",
+    }
+)
+BUDGET_MODES = frozenset(
+    {
+        "BUDGET_MODE_DAY",
+        "BUDGET_MODE_TOTAL",
+        "BUDGET_MODE_INFINITE",
+        "BUDGET_MODE_DYNAMIC_DAILY_BUDGET",
+    }
+)
+OPERATION_STATUSES = frozenset({"ENABLE", "DISABLE"})
+STATUS_ACTIONS = frozenset({"ENABLE", "DISABLE", "DELETE"})
+SCHEDULE_TYPES = frozenset({"SCHEDULE_START_END", "SCHEDULE_FROM_NOW"})
+OPTIMIZATION_GOALS = frozenset(
+    {"CONVERT", "CLICK", "REACH", "SHOW", "VALUE", "TRAFFIC_LANDING_PAGE_VIEW"}
+)
+BILLING_EVENTS = frozenset({"CPC", "CPM", "OCPM", "CPV"})
+DATA_LEVELS = {
+    "AUCTION_ADVERTISER": ("advertiser", "advertiser_id"),
+    "AUCTION_CAMPAIGN": ("campaign", "campaign_id"),
+    "AUCTION_ADGROUP": ("adgroup", "adgroup_id"),
+    "AUCTION_AD": ("ad", "ad_id"),
+}
+REPORT_METRICS = frozenset(
+    {
+        "spend",
+        "impressions",
+        "clicks",
+        "ctr",
+        "cpc",
+        "cpm",
+        "reach",
+        "conversion",
+        "cost_per_conversion",
+        "conversion_rate",
+        "complete_payment",
+        "total_purchase_value",
+        "complete_payment_roas",
+    }
+)
+MAX_REPORT_DIMENSIONS = 4
+MAX_PAGE_SIZE = 1000
+TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+UPDATABLE = {
+    "campaign": {"campaign_name", "budget"},
+    "adgroup": {
+        "adgroup_name",
+        "budget",
+        "location_ids",
+        "audience_ids",
+        "excluded_audience_ids",
+        "schedule_end_time",
+        "bid_price",
+    },
+}
+
+
+def _object(state: SandboxState, advertiser: str, kind: str, object_id: Any) -> dict[str, Any]:
+    found = state.get_object(TIKTOK, str(object_id))
+    if not found or found["type"] != kind or found["account"] != advertiser:
+        raise TikTokProblem(f"{kind}_id: {object_id} does not exist.")
+    return found
+
+
+def _budget(call: Call, mode_required: bool) -> dict[str, Any]:
+    mode = param(call, "budget_mode", "BUDGET_MODE_INFINITE" if not mode_required else None)
+    if mode is None:
+        raise TikTokProblem("budget_mode: Missing data for required field.")
+    enum(mode, "budget_mode", BUDGET_MODES)
+    fields: dict[str, Any] = {"budget_mode": mode}
+    if mode != "BUDGET_MODE_INFINITE":
+        budget = as_number(param(call, "budget"))
+        if budget is None or budget <= 0 or not math.isfinite(budget):
+            raise TikTokProblem("budget: must be a positive number (account currency).")
+        fields["budget"] = budget
+    return fields
+
+
+def _store(
+    state: SandboxState, advertiser: str, kind: str, fields: dict[str, Any]
+) -> dict[str, Any]:
+    object_id = state.next_id(TIKTOK, TIKTOK_ID_BASE)
+    now = datetime.fromtimestamp(state.now(), UTC).strftime(TIME_FORMAT)
+    fields.update(
+        {
+            f"{kind}_id": object_id,
+            "advertiser_id": advertiser,
+            "create_time": now,
+            "modify_time": now,
+        }
+    )
+    fields.setdefault("operation_status", "ENABLE")
+    state.put_object(
+        TIKTOK,
+        object_id,
+        {
+            "id": object_id,
+            "type": kind,
+            "account": advertiser,
+            "fields": fields,
+            "created_at": state.now(),
+        },
+    )
+    return fields
+
+
+def create_campaign(state: SandboxState, call: Call) -> Response:
+    try:
+        fields = {
+            "campaign_name": required(call, "campaign_name"),
+            "objective_type": enum(required(call, "objective_type"), "objective_type", OBJECTIVES),
+            "operation_status": enum(
+                param(call, "operation_status", "ENABLE"), "operation_status", OPERATION_STATUSES
+            ),
+            **_budget(call, mode_required=False),
+        }
+    except TikTokProblem as problem:
+        return problem.response()
+    return tiktok_ok(_store(state, call.account or "", "campaign", fields))
+
+
+def create_adgroup(state: SandboxState, call: Call) -> Response:
+    advertiser = call.account or ""
+    try:
+        campaign = _object(state, advertiser, "campaign", required(call, "campaign_id"))
+        fields: dict[str, Any] = {
+            "campaign_id": campaign["id"],
+            "adgroup_name": required(call, "adgroup_name"),
+            "placement_type": param(call, "placement_type", "PLACEMENT_TYPE_AUTOMATIC"),
+            "location_ids": _list(call, "location_ids"),
+            "schedule_type": enum(required(call, "schedule_type"), "schedule_type", SCHEDULE_TYPES),
+            "schedule_start_time": _time(
+                required(call, "schedule_start_time"), "schedule_start_time"
+            ),
+            "optimization_goal": enum(
+                required(call, "optimization_goal"), "optimization_goal", OPTIMIZATION_GOALS
+            ),
+            "billing_event": enum(required(call, "billing_event"), "billing_event", BILLING_EVENTS),
+            "operation_status": enum(
+                param(call, "operation_status", "ENABLE"), "operation_status", OPERATION_STATUSES
+            ),
+        }
+        if fields["schedule_type"] == "SCHEDULE_START_END":
+            fields["schedule_end_time"] = _time(
+                required(call, "schedule_end_time"), "schedule_end_time"
+            )
+        if campaign["fields"]["budget_mode"] == "BUDGET_MODE_INFINITE":
+            fields.update(_budget(call, mode_required=True))
+        if fields["optimization_goal"] in ("CONVERT", "VALUE"):
+            fields["pixel_id"] = required(call, "pixel_id")
+            fields["optimization_event"] = required(call, "optimization_event")
+        for key in ("audience_ids", "excluded_audience_ids"):
+            ids = param(call, key) or []
+            if not isinstance(ids, list):
+                raise TikTokProblem(f"{key}: must be a list.")
+            for audience_id in ids:
+                _object(state, advertiser, "audience", audience_id)
+            fields[key] = [str(i) for i in ids]
+        for key in ("bid_type", "bid_price", "gender", "age_groups", "languages"):
+            if param(call, key) is not None:
+                fields[key] = param(call, key)
+    except TikTokProblem as problem:
+        return problem.response()
+    return tiktok_ok(_store(state, advertiser, "adgroup", fields))
+
+
+def _list(call: Call, name: str) -> list[Any]:
+    value = required(call, name)
+    if not isinstance(value, list):
+        raise TikTokProblem(f"{name}: must be a list.")
+    return value
+
+
+def _time(value: Any, name: str) -> str:
+    try:
+        datetime.strptime(str(value), TIME_FORMAT)
+    except ValueError as exc:
+        raise TikTokProblem(f"{name}: must look like 2026-01-31 12:00:00 (UTC).") from exc
+    return str(value)
+
+
+def create_ad(state: SandboxState, call: Call) -> Response:
+    advertiser = call.account or ""
+    try:
+        adgroup = _object(state, advertiser, "adgroup", required(call, "adgroup_id"))
+        creatives = _list(call, "creatives")
+        for index, creative in enumerate(creatives):
+            if not isinstance(creative, dict):
+                raise TikTokProblem(f"creatives[{index}]: must be an object.")
+            for key in ("ad_name", "ad_text", "landing_page_url"):
+                if not creative.get(key):
+                    raise TikTokProblem(
+                        f"creatives[{index}].{key}: Missing data for required field."
+                    )
+            if not (creative.get("video_id") or creative.get("image_ids")):
+                raise TikTokProblem(f"creatives[{index}]: needs a video_id or image_ids.")
+    except TikTokProblem as problem:
+        return problem.response()
+    ad_ids = []
+    for creative in creatives:
+        fields = dict(
+            creative, adgroup_id=adgroup["id"], campaign_id=adgroup["fields"]["campaign_id"]
+        )
+        ad_ids.append(_store(state, advertiser, "ad", fields)["ad_id"])
+    return tiktok_ok({"ad_ids": ad_ids})
+
+
+def update_object(state: SandboxState, call: Call) -> Response:
+    """campaign/update/ and adgroup/update/: names, budgets, targeting lists."""
+    kind = call.params["kind"]
+    try:
+        obj = _object(state, call.account or "", kind, required(call, f"{kind}_id"))
+        if obj["fields"].get("operation_status") == "DELETE":
+            raise TikTokProblem(f"{kind}_id: a deleted {kind} cannot be edited.")
+        changes: dict[str, Any] = {}
+        for key in UPDATABLE[kind]:
+            value = param(call, key)
+            if value is None:
+                continue
+            if key == "budget":
+                if obj["fields"].get("budget_mode") in (None, "BUDGET_MODE_INFINITE"):
+                    raise TikTokProblem(
+                        "budget: this object has no budget of its own (BUDGET_MODE_INFINITE)."
+                    )
+                value = as_number(value)
+                if value is None or value <= 0:
+                    raise TikTokProblem("budget: must be a positive number (account currency).")
+            changes[key] = value
+    except TikTokProblem as problem:
+        return problem.response()
+    obj["fields"].update(
+        changes, modify_time=datetime.fromtimestamp(state.now(), UTC).strftime(TIME_FORMAT)
+    )
+    state.dirty = True
+    return tiktok_ok(obj["fields"])
+
+
+def update_status(state: SandboxState, call: Call) -> Response:
+    kind = call.params["kind"]
+    try:
+        ids = id_list(call, f"{kind}_ids", limit=100)
+        status = enum(required(call, "operation_status"), "operation_status", STATUS_ACTIONS)
+        objects = [_object(state, call.account or "", kind, object_id) for object_id in ids]
+    except TikTokProblem as problem:
+        return problem.response()
+    for obj in objects:
+        obj["fields"]["operation_status"] = status
+    state.dirty = True
+    return tiktok_ok({f"{kind}_ids": ids, "status": status})
+
+
+def get_objects(state: SandboxState, call: Call) -> Response:
+    kind = call.params["kind"]
+    try:
+        filtering = param(call, "filtering") or {}
+        if not isinstance(filtering, dict):
+            raise TikTokProblem("filtering: must be an object.")
+        page = max(1, as_int(param(call, "page", 1)) or 1)
+        page_size = min(MAX_PAGE_SIZE, max(1, as_int(param(call, "page_size", 10)) or 10))
+    except TikTokProblem as problem:
+        return problem.response()
+    wanted = {str(i) for i in list_or_empty(filtering.get(f"{kind}_ids"))}
+    objects = [
+        obj["fields"]
+        for obj in state.objects_of(TIKTOK, call.account or "", kind)
+        if (not wanted or obj["id"] in wanted) and obj["fields"].get("operation_status") != "DELETE"
+    ]
+    return tiktok_ok(
+        {
+            "list": objects[(page - 1) * page_size : page * page_size],
+            "page_info": _page_info(page, page_size, len(objects)),
+        }
+    )
+
+
+def _page_info(page: int, page_size: int, total_number: int) -> dict[str, int]:
+    return {
+        "page": page,
+        "page_size": page_size,
+        "total_number": total_number,
+        "total_page": math.ceil(total_number / page_size),
+    }
+
+
+def report(state: SandboxState, call: Call) -> Response:
+    """report/integrated/get/ (BASIC): one row per object (and per day with stat_time_day)."""
+    advertiser = call.account or ""
+    try:
+        enum(required(call, "report_type"), "report_type", frozenset({"BASIC"}))
+        level = enum(required(call, "data_level"), "data_level", frozenset(DATA_LEVELS))
+        kind, id_dimension = DATA_LEVELS[level]
+        dimensions = _list(call, "dimensions")
+        if len(dimensions) > MAX_REPORT_DIMENSIONS or any(
+            d not in (id_dimension, "stat_time_day") for d in dimensions
+        ):
+            raise TikTokProblem(f"dimensions: use {id_dimension} and/or stat_time_day for {level}.")
+        metrics = param(call, "metrics") or ["spend", "impressions"]
+        if not isinstance(metrics, list):
+            raise TikTokProblem("metrics: must be a JSON list.")
+        unknown = [m for m in metrics if m not in REPORT_METRICS]
+        if unknown:
+            raise TikTokProblem(f"metrics: unknown metrics {', '.join(map(str, unknown))}.")
+        if param(call, "query_lifetime") in (True, "true"):
+            today = datetime.fromtimestamp(state.now(), UTC).date()
+            start, end = date(today.year - 1, today.month, 1), today
+        else:
+            start = date.fromisoformat(str(required(call, "start_date")))
+            end = date.fromisoformat(str(required(call, "end_date")))
+            if start > end:
+                raise TikTokProblem("start_date: must not be after end_date.")
+        page = max(1, as_int(param(call, "page", 1)) or 1)
+        page_size = min(MAX_PAGE_SIZE, max(1, as_int(param(call, "page_size", 10)) or 10))
+    except TikTokProblem as problem:
+        return problem.response()
+    except ValueError:
+        return TikTokProblem("start_date/end_date: must look like 2026-01-31.").response()
+    objects = (
+        [advertiser]
+        if kind == "advertiser"
+        else [o["id"] for o in state.objects_of(TIKTOK, advertiser, kind)]
+    )
+    periods = (
+        [(day, day) for day in days_between(start, end)]
+        if "stat_time_day" in dimensions
+        else [(start, end)]
+    )
+    rows = []
+    for object_id in objects:
+        for first, last in periods:
+            m = total(
+                state.metrics.metrics_for(TIKTOK, advertiser, kind, object_id, day)
+                for day in days_between(first, last)
+            )
+            values = {
+                "spend": f"{m.spend:.2f}",
+                "impressions": str(m.impressions),
+                "clicks": str(m.clicks),
+                "reach": str(m.reach),
+                "ctr": f"{m.ctr:.2f}",
+                "cpc": f"{m.cpc:.2f}",
+                "cpm": f"{m.cpm:.2f}",
+                "conversion": f"{m.conversions:g}",
+                "complete_payment": f"{m.conversions:g}",
+                "cost_per_conversion": f"{(m.spend / int(m.conversions)) if m.conversions >= 1 else 0:.2f}",
+                "conversion_rate": f"{(m.conversions / m.clicks * 100) if m.clicks else 0:.2f}",
+                "total_purchase_value": f"{m.conversion_value:.2f}",
+                "complete_payment_roas": f"{(m.conversion_value / m.spend) if m.spend else 0:.2f}",
+            }
+            row_dimensions = {id_dimension: object_id}
+            if "stat_time_day" in dimensions:
+                row_dimensions["stat_time_day"] = f"{first.isoformat()} 00:00:00"
+            rows.append(
+                {
+                    "dimensions": {d: row_dimensions[d] for d in dimensions},
+                    "metrics": {m_: values[m_] for m_ in metrics},
+                }
+            )
+    return tiktok_ok(
+        {
+            "list": rows[(page - 1) * page_size : page * page_size],
+            "page_info": _page_info(page, page_size, len(rows)),
+        }
+    )

@@ -1,0 +1,267 @@
+"""TikTok custom audiences: DMP file uploads, create/update, lookalikes, segment API.
+
+PLATFORMS.md §8.3: upload a .csv/.txt of hashes (with its MD5 as `file_signature`),
+create an audience from file paths, append/remove/replace, lookalikes from a seed of
+at least 100 that is not itself a lookalike; or the streaming `segment/*` endpoints.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from werkzeug.wrappers import Response
+
+from usher.sandbox.platform import Call
+from usher.sandbox.state import SandboxState
+from usher.sandbox.tiktok_common import (
+    TIKTOK,
+    TIKTOK_ID_BASE,
+    TikTokProblem,
+    enum,
+    id_list,
+    param,
+    required,
+    tiktok_ok,
+)
+from usher.sandbox.validation import as_int, is_one_of, is_sha256, list_or_empty
+
+CALCULATE_TYPES = frozenset(
+    {
+        "EMAIL_SHA256",
+        "PHONE_SHA256",
+        "IDFA_SHA256",
+        "GAID_SHA256",
+        "MAID_SHA256",
+        "FIRST_SHA256",
+        "EMAIL_MD5",
+        "PHONE_MD5",
+        "IDFA_MD5",
+        "GAID_MD5",
+        "MULTIPLE_TYPES",
+    }
+)
+UPDATE_ACTIONS = frozenset({"APPEND", "REMOVE", "REPLACE"})
+AUDIENCE_SIZES = frozenset({"NARROW", "BALANCED", "BROAD"})
+MAX_NAME_CHARS = 128
+RETENTION_DAYS = (1, 365)
+# PLATFORMS.md §8.3: an update fails if the audience would end below 1,000 members.
+MIN_AUDIENCE_AFTER_UPDATE = 1000
+LOOKALIKE_MIN_SEED_SIZE = 100
+
+
+def _audience(state: SandboxState, advertiser: str, audience_id: str) -> dict[str, Any]:
+    audience = state.get_object(TIKTOK, audience_id)
+    if not audience or audience["type"] != "audience" or audience["account"] != advertiser:
+        raise TikTokProblem(f"custom_audience_id: audience {audience_id} does not exist.")
+    return audience
+
+
+def _name(call: Call) -> str:
+    name = required(call, "custom_audience_name")
+    if not isinstance(name, str) or len(name) > MAX_NAME_CHARS:
+        raise TikTokProblem(f"custom_audience_name: at most {MAX_NAME_CHARS} characters.")
+    return name
+
+
+def _store_audience(state: SandboxState, advertiser: str, fields: dict[str, Any]) -> str:
+    audience_id = state.next_id(TIKTOK, TIKTOK_ID_BASE)
+    fields.update(audience_id=audience_id, create_time=int(state.now()), is_valid=True)
+    state.put_object(
+        TIKTOK,
+        audience_id,
+        {"id": audience_id, "type": "audience", "account": advertiser, "fields": fields},
+    )
+    return audience_id
+
+
+def upload_file(state: SandboxState, call: Call) -> Response:
+    """dmp/custom_audience/file/upload/ (multipart): one hash per line."""
+    try:
+        calculate_type = enum(required(call, "calculate_type"), "calculate_type", CALCULATE_TYPES)
+        upload = call.request.files.get("file")
+        if upload is None:
+            raise TikTokProblem("file: Missing data for required field.")
+        if not (upload.filename or "").lower().endswith((".csv", ".txt")):
+            raise TikTokProblem("file: only .csv or .txt files are accepted.")
+        content = upload.read()
+        if (
+            required(call, "file_signature")
+            != hashlib.md5(content, usedforsecurity=False).hexdigest()
+        ):
+            raise TikTokProblem("file_signature: does not match the file's MD5.")
+        lines = [
+            line.strip() for line in content.decode("utf-8", "replace").splitlines() if line.strip()
+        ]
+        if calculate_type.endswith("_SHA256") and not all(is_sha256(line) for line in lines):
+            raise TikTokProblem(
+                "file: every line must be a SHA-256 hash for calculate_type " + calculate_type + "."
+            )
+    except TikTokProblem as problem:
+        return problem.response()
+    file_path = f"sandbox/{hashlib.md5(content, usedforsecurity=False).hexdigest()}"
+    state.put_object(
+        TIKTOK,
+        f"file:{file_path}",
+        {
+            "id": file_path,
+            "type": "audience_file",
+            "account": call.account,
+            "fields": {"calculate_type": calculate_type, "members": sorted(set(lines))},
+        },
+    )
+    return tiktok_ok({"file_path": file_path})
+
+
+def _file_members(state: SandboxState, call: Call, calculate_type: str | None) -> set[str]:
+    paths = required(call, "file_paths")
+    if not isinstance(paths, list):
+        raise TikTokProblem("file_paths: must be a list.")
+    members: set[str] = set()
+    for path in paths:
+        stored = state.get_object(TIKTOK, f"file:{path}")
+        if not stored or stored["account"] != call.account:
+            raise TikTokProblem(f"file_paths: {path} was not uploaded for this advertiser.")
+        if calculate_type and stored["fields"]["calculate_type"] != calculate_type:
+            raise TikTokProblem("calculate_type: does not match the uploaded files.")
+        members.update(stored["fields"]["members"])
+    return members
+
+
+def create_audience(state: SandboxState, call: Call) -> Response:
+    try:
+        name = _name(call)
+        calculate_type = enum(required(call, "calculate_type"), "calculate_type", CALCULATE_TYPES)
+        members = _file_members(state, call, calculate_type)
+        retention = param(call, "retention_in_days")
+        low, high = RETENTION_DAYS
+        if retention is not None and not (
+            as_int(retention) is not None and low <= as_int(retention) <= high
+        ):
+            raise TikTokProblem(f"retention_in_days: must be between {low} and {high}.")
+    except TikTokProblem as problem:
+        return problem.response()
+    audience_id = _store_audience(
+        state,
+        call.account or "",
+        {
+            "name": name,
+            "audience_type": "Customer File",
+            "calculate_type": calculate_type,
+            "retention_in_days": retention,
+        },
+    )
+    state.members_of(TIKTOK, audience_id).update(members)
+    return tiktok_ok({"custom_audience_id": audience_id})
+
+
+def update_audience(state: SandboxState, call: Call) -> Response:
+    try:
+        audience = _audience(state, call.account or "", str(required(call, "custom_audience_id")))
+        action = enum(param(call, "action", "REPLACE"), "action", UPDATE_ACTIONS)
+        incoming = _file_members(state, call, audience["fields"].get("calculate_type"))
+        members = state.members_of(TIKTOK, audience["id"])
+        after = {
+            "APPEND": members | incoming,
+            "REMOVE": members - incoming,
+            "REPLACE": set(incoming),
+        }[action]
+        if action != "APPEND" and len(after) < MIN_AUDIENCE_AFTER_UPDATE:
+            raise TikTokProblem(
+                f"The audience would have fewer than {MIN_AUDIENCE_AFTER_UPDATE} members after this update."
+            )
+    except TikTokProblem as problem:
+        return problem.response()
+    members.clear()
+    members.update(after)
+    state.dirty = True
+    return tiktok_ok({})
+
+
+def create_lookalike(state: SandboxState, call: Call) -> Response:
+    try:
+        name = _name(call)
+        spec = required(call, "lookalike_spec")
+        if not isinstance(spec, dict):
+            raise TikTokProblem("lookalike_spec: must be an object.")
+        seed = _audience(state, call.account or "", str(spec.get("source_audience_id")))
+        if seed["fields"].get("audience_type") == "Lookalike":
+            raise TikTokProblem("lookalike_spec.source_audience_id: a lookalike cannot be a seed.")
+        if len(state.members_of(TIKTOK, seed["id"])) < LOOKALIKE_MIN_SEED_SIZE:
+            raise TikTokProblem(
+                f"lookalike_spec.source_audience_id: the seed needs at least {LOOKALIKE_MIN_SEED_SIZE} members."
+            )
+        enum(spec.get("audience_size"), "lookalike_spec.audience_size", AUDIENCE_SIZES)
+        if not isinstance(spec.get("location_ids"), list) or not spec["location_ids"]:
+            raise TikTokProblem("lookalike_spec.location_ids: Missing data for required field.")
+    except TikTokProblem as problem:
+        return problem.response()
+    audience_id = _store_audience(
+        state,
+        call.account or "",
+        {"name": name, "audience_type": "Lookalike", "lookalike_spec": spec},
+    )
+    return tiktok_ok({"custom_audience_id": audience_id})
+
+
+def get_audiences(state: SandboxState, call: Call) -> Response:
+    try:
+        ids = id_list(call, "custom_audience_ids")
+        audiences = [_audience(state, call.account or "", audience_id) for audience_id in ids]
+    except TikTokProblem as problem:
+        return problem.response()
+    details = [
+        {"audience_details": dict(a["fields"], cover_num=len(state.members_of(TIKTOK, a["id"])))}
+        for a in audiences
+    ]
+    return tiktok_ok({"list": details})
+
+
+def segment_audience(state: SandboxState, call: Call) -> Response:
+    """segment/audience/ with action=create: an empty audience fed by segment/mapping/."""
+    try:
+        name = _name(call)
+        if param(call, "action") != "create":
+            raise TikTokProblem("action: must be create.")
+    except TikTokProblem as problem:
+        return problem.response()
+    audience_id = _store_audience(
+        state, call.account or "", {"name": name, "audience_type": "Segment"}
+    )
+    return tiktok_ok({"audience_id": audience_id})
+
+
+def segment_mapping(state: SandboxState, call: Call) -> Response:
+    """segment/mapping/: add or delete hashed ids, batch_data rows aligned with id_schema."""
+    try:
+        action = enum(required(call, "action"), "action", frozenset({"add", "delete"}))
+        schema = required(call, "id_schema")
+        if not isinstance(schema, list) or not all(is_one_of(s, CALCULATE_TYPES) for s in schema):
+            raise TikTokProblem("id_schema: must list id types such as EMAIL_SHA256.")
+        batches = required(call, "batch_data")
+        if not isinstance(batches, list):
+            raise TikTokProblem("batch_data: must be a list of rows.")
+        changes: list[tuple[str, str]] = []
+        for row_index, row in enumerate(batches):
+            if not isinstance(row, list) or len(row) != len(schema):
+                raise TikTokProblem(f"batch_data[{row_index}]: needs one entry per id_schema item.")
+            for id_type, entry in zip(schema, row, strict=True):
+                if not isinstance(entry, dict) or not entry.get("id"):
+                    continue
+                if id_type.endswith("_SHA256") and not is_sha256(entry["id"]):
+                    raise TikTokProblem(
+                        f"batch_data[{row_index}]: {id_type} value is not SHA-256 hashed."
+                    )
+                for audience_id in list_or_empty(entry.get("audience_ids")):
+                    _audience(state, call.account or "", str(audience_id))
+                    changes.append((str(audience_id), f"{id_type}:{entry['id']}"))
+    except TikTokProblem as problem:
+        return problem.response()
+    for audience_id, member in changes:
+        members = state.members_of(TIKTOK, audience_id)
+        if action == "add":
+            members.add(member)
+        else:
+            members.discard(member)
+    state.dirty = True
+    return tiktok_ok({})

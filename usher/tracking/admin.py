@@ -1,0 +1,205 @@
+"""Marketplace staff's admin for all organizers' tracking codes and the marketplace's own.
+
+Writes go through `usher.tracking.services`, so the admin validates exactly like the API.
+Credentials are write-only form fields (a password input that never renders its value;
+empty keeps the stored one); lists and pages show only whether one is set.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import Http404, HttpRequest
+
+from usher.lib.admin import ClientScopedAdmin
+from usher.lib.errors import Conflict, InvalidInput
+from usher.tracking import services
+from usher.tracking.models import SECRET_NAMES, EventTrackingCode, MarketplaceTrackingCode
+from usher.tracking.providers import clean_settings
+
+WRITE_ONLY_HELP = "Write-only: never shown again. Leave empty to keep the current one."
+
+
+class SecretFieldsForm(forms.ModelForm):
+    """Adds write-only credential fields and turns service errors into form errors."""
+
+    access_token = forms.CharField(
+        required=False,
+        strip=True,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
+        help_text=f"Meta, TikTok, Google Ads: for server-side sending. {WRITE_ONLY_HELP}",
+    )
+    clear_access_token = forms.BooleanField(required=False, label="Remove the access token")
+    api_secret = forms.CharField(
+        required=False,
+        strip=True,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
+        help_text=f"GA4 Measurement Protocol API secret. {WRITE_ONLY_HELP}",
+    )
+    clear_api_secret = forms.BooleanField(required=False, label="Remove the API secret")
+
+    def code_input(self) -> services.CodeInput:
+        data = self.cleaned_data
+        settings = dict(data.get("settings") or {})
+        for name in SECRET_NAMES:
+            if data.get(f"clear_{name}"):
+                settings[name] = None
+            elif data.get(name):
+                settings[name] = data[name]
+        return services.CodeInput(
+            provider=data.get("provider") or "",
+            settings=settings,
+            enabled=bool(data.get("enabled")),
+            event_id=data["event"].pk if data.get("event") else None,
+            name=data.get("name") or "",
+        )
+
+    def add_service_error(self, exc: InvalidInput) -> None:
+        """Show a service error beside the field it names (settings keys under settings)."""
+        loc = [str(part) for part in exc.loc]
+        if loc[-1:] == ["provider"]:
+            self.add_error("provider", exc.message)
+        elif loc[-1] in SECRET_NAMES:
+            self.add_error(loc[-1], exc.message)
+        else:
+            self.add_error("settings", f"{'.'.join(loc[2:]) or 'settings'}: {exc.message}")
+
+
+class EventTrackingCodeForm(SecretFieldsForm):
+    class Meta:
+        model = EventTrackingCode
+        fields = ["organizer", "event", "provider", "enabled", "settings"]
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        organizer = cleaned.get("organizer")
+        if organizer is not None and not self.errors:
+            instance = self.instance if self.instance.pk else None
+            try:
+                services.clean_code_input(organizer, self.code_input(), instance)
+            except InvalidInput as exc:
+                self.add_service_error(exc)
+            except Http404:
+                self.add_error("event", "This event does not belong to the selected organizer.")
+            except Conflict:
+                pass  # the model's unique constraints report it on full_clean
+        return cleaned
+
+
+class MarketplaceTrackingCodeForm(SecretFieldsForm):
+    class Meta:
+        model = MarketplaceTrackingCode
+        fields = ["client", "name", "provider", "enabled", "settings"]
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        if not self.errors:
+            try:
+                clean_settings(cleaned.get("provider") or "", self.code_input().settings)
+            except InvalidInput as exc:
+                self.add_service_error(exc)
+        return cleaned
+
+
+class TokenStatusMixin:
+    @admin.display(description="token set", boolean=False)
+    def token_set(self, obj: EventTrackingCode | MarketplaceTrackingCode) -> str:
+        return "yes" if obj.has_access_token or obj.has_api_secret else "no"
+
+    @admin.display(description="id")
+    def tag(self, obj: EventTrackingCode | MarketplaceTrackingCode) -> str:
+        return obj.tag_id
+
+
+@admin.register(EventTrackingCode)
+class EventTrackingCodeAdmin(TokenStatusMixin, ClientScopedAdmin):
+    form = EventTrackingCodeForm
+    list_display = [
+        "id",
+        "organizer",
+        "event",
+        "provider",
+        "tag",
+        "enabled",
+        "token_set",
+        "updated_at",
+    ]
+    list_filter = [
+        "provider",
+        "enabled",
+        ("organizer", admin.RelatedOnlyFieldListFilter),
+        ("event", admin.RelatedOnlyFieldListFilter),
+    ]
+    list_select_related = ["organizer", "event"]
+    search_fields = ["organizer__name", "event__name", "event__slug"]
+    readonly_fields = ["token_set", "created_at", "updated_at"]
+    fieldsets = [
+        (None, {"fields": ["organizer", "event", "provider", "enabled", "settings"]}),
+        (
+            "Server-side credentials (write-only)",
+            {
+                "fields": [
+                    "token_set",
+                    "access_token",
+                    "clear_access_token",
+                    "api_secret",
+                    "clear_api_secret",
+                ]
+            },
+        ),
+        (None, {"fields": ["created_at", "updated_at"]}),
+    ]
+
+    def save_model(
+        self, request: HttpRequest, obj: EventTrackingCode, form: Any, change: bool
+    ) -> None:
+        services.save_code(obj, form.cleaned_data["organizer"], form.code_input())
+
+    def delete_model(self, request: HttpRequest, obj: EventTrackingCode) -> None:
+        services.delete_code(obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[EventTrackingCode]) -> None:
+        for code in queryset:
+            services.delete_code(code)
+
+
+@admin.register(MarketplaceTrackingCode)
+class MarketplaceTrackingCodeAdmin(TokenStatusMixin, ClientScopedAdmin):
+    form = MarketplaceTrackingCodeForm
+    list_display = ["id", "name", "client", "provider", "tag", "enabled", "token_set", "updated_at"]
+    list_filter = ["provider", "enabled"]
+    search_fields = ["name"]
+    readonly_fields = ["token_set", "created_at", "updated_at"]
+    fieldsets = [
+        (None, {"fields": ["client", "name", "provider", "enabled", "settings"]}),
+        (
+            "Server-side credentials (write-only)",
+            {
+                "fields": [
+                    "token_set",
+                    "access_token",
+                    "clear_access_token",
+                    "api_secret",
+                    "clear_api_secret",
+                ]
+            },
+        ),
+        (None, {"fields": ["created_at", "updated_at"]}),
+    ]
+
+    def save_model(
+        self, request: HttpRequest, obj: MarketplaceTrackingCode, form: Any, change: bool
+    ) -> None:
+        services.save_marketplace_code(obj, form.cleaned_data["client"], form.code_input())
+
+    def delete_model(self, request: HttpRequest, obj: MarketplaceTrackingCode) -> None:
+        services.delete_marketplace_code(obj)
+
+    def delete_queryset(
+        self, request: HttpRequest, queryset: QuerySet[MarketplaceTrackingCode]
+    ) -> None:
+        for code in queryset:
+            services.delete_marketplace_code(code)

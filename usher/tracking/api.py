@@ -1,0 +1,199 @@
+"""Tracking-code API: the organizer's CRUD (organizer token) and the public
+tracking-config documents tracker.js fetches (identified by the client's site key).
+
+Thin: validation and writes are in `services`, resolution in `resolver`, the document in
+`public_config`, CORS in `cors`.
+"""
+
+from collections.abc import Callable
+
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotModified, JsonResponse
+from ninja import Query, Router, Status
+from ninja.pagination import paginate
+
+from usher.lib.errors import InvalidInput
+from usher.lib.tenancy import get_for_organizer_or_404
+from usher.marketplace.auth import OrganizerTokenAuth
+from usher.marketplace.models import MarketplaceClient
+from usher.tracking import services
+from usher.tracking.cors import SITE_KEY_HEADER, apply_cors, preflight
+from usher.tracking.models import EventTrackingCode
+from usher.tracking.public_config import (
+    ConfigDocument,
+    etag_matches,
+    event_config,
+    organizer_config,
+)
+from usher.tracking.resolved import Provider
+from usher.tracking.schemas import (
+    ConflictOut,
+    EventTrackingConfigOut,
+    OrganizerTrackingConfigOut,
+    TrackingCodeIn,
+    TrackingCodeOut,
+)
+
+# Browsers and CDNs may reuse a config this long; the ETag makes revalidation cheap.
+CONFIG_MAX_AGE_SECONDS = 60
+
+tracking_codes_router = Router(auth=OrganizerTokenAuth(), tags=["organizer tracking codes"])
+tracking_config_router = Router(auth=None, tags=["tracking config (public)"])
+
+
+# --- organizer CRUD ---
+
+
+def _input(payload: TrackingCodeIn) -> services.CodeInput:
+    return services.CodeInput(
+        provider=payload.provider.value,
+        settings=payload.settings,
+        enabled=payload.enabled,
+        event_id=payload.event,
+    )
+
+
+@tracking_codes_router.post(
+    "",
+    response={201: TrackingCodeOut, 409: ConflictOut},
+    summary="Add a tracking code (for one event, or your default for all events)",
+)
+def create_tracking_code(request: HttpRequest, payload: TrackingCodeIn):
+    return Status(201, services.create_code(request.auth, _input(payload)))
+
+
+@tracking_codes_router.get("", response=list[TrackingCodeOut], summary="Your tracking codes")
+@paginate
+def list_tracking_codes(
+    request: HttpRequest,
+    provider: Provider | None = None,
+    event: str | None = Query(None, description="An event id, or `default` for defaults."),
+    enabled: bool | None = None,
+):
+    codes = EventTrackingCode.objects.for_organizer(request.auth)
+    if provider is not None:
+        codes = codes.filter(provider=provider)
+    if event == "default":
+        codes = codes.filter(event__isnull=True)
+    elif event:
+        if not event.isdigit():
+            raise InvalidInput(["query", "event"], "use an event id or `default`.")
+        codes = codes.filter(event_id=int(event))
+    if enabled is not None:
+        codes = codes.filter(enabled=enabled)
+    return codes
+
+
+@tracking_codes_router.get("/{code_id}", response=TrackingCodeOut, summary="One tracking code")
+def get_tracking_code(request: HttpRequest, code_id: int):
+    return get_for_organizer_or_404(EventTrackingCode, request.auth, pk=code_id)
+
+
+@tracking_codes_router.put(
+    "/{code_id}",
+    response={200: TrackingCodeOut, 409: ConflictOut},
+    summary="Replace a tracking code (credentials left out are kept)",
+)
+def update_tracking_code(request: HttpRequest, code_id: int, payload: TrackingCodeIn):
+    code = get_for_organizer_or_404(EventTrackingCode, request.auth, pk=code_id)
+    return services.update_code(code, _input(payload))
+
+
+@tracking_codes_router.delete("/{code_id}", response={204: None}, summary="Delete a tracking code")
+def delete_tracking_code(request: HttpRequest, code_id: int):
+    services.delete_code(get_for_organizer_or_404(EventTrackingCode, request.auth, pk=code_id))
+    return Status(204, None)
+
+
+# --- public tracking config ---
+
+
+def _site_key(request: HttpRequest, site_key: str | None) -> str | None:
+    return site_key or request.headers.get(SITE_KEY_HEADER)
+
+
+def _client_by_site_key(key: str) -> MarketplaceClient | None:
+    return MarketplaceClient.objects.filter(site_key=key, is_active=True).first()
+
+
+def _config_response(
+    request: HttpRequest, site_key: str | None, build: Callable[[MarketplaceClient], ConfigDocument]
+) -> HttpResponse:
+    key = _site_key(request, site_key)
+    if not key:
+        return JsonResponse(
+            {"detail": f"site_key (query) or {SITE_KEY_HEADER} (header) is required"}, status=401
+        )
+    client = _client_by_site_key(key)
+    if client is None:
+        return JsonResponse({"detail": "Not Found"}, status=404)
+    try:
+        document = build(client)
+    except Http404:
+        return apply_cors(JsonResponse({"detail": "Not Found"}, status=404), request, [client])
+    if etag_matches(request.headers.get("If-None-Match"), document.etag):
+        response: HttpResponse = HttpResponseNotModified()
+    else:
+        response = HttpResponse(document.body, content_type="application/json")
+    response["ETag"] = document.etag
+    response["Cache-Control"] = f"public, max-age={CONFIG_MAX_AGE_SECONDS}"
+    return apply_cors(response, request, [client])
+
+
+def _preflight_clients(
+    request: HttpRequest, site_key: str | None, **lookup: str
+) -> list[MarketplaceClient]:
+    """A preflight carries no custom headers: without a site key in the query, allow the
+    origins of any active client that has the requested page."""
+    key = _site_key(request, site_key)
+    if key:
+        client = _client_by_site_key(key)
+        return [client] if client else []
+    return list(MarketplaceClient.objects.filter(is_active=True, **lookup).distinct())
+
+
+@tracking_config_router.get(
+    "/events/{slug}/tracking-config",
+    response={200: EventTrackingConfigOut, 304: None, 401: dict, 404: dict},
+    summary="Tracking config of an event page (public; site key)",
+    description=(
+        "What tracker.js needs for an event page: the organizer's codes (event-specific, "
+        "else default) and the marketplace's. Identified by the client's public site key "
+        f"(`?site_key=` or `{SITE_KEY_HEADER}`). CORS for the client's origins; ETag / "
+        f"If-None-Match; cacheable for {CONFIG_MAX_AGE_SECONDS} s."
+    ),
+)
+def event_tracking_config(request: HttpRequest, slug: str, site_key: str | None = None):
+    return _config_response(request, site_key, lambda client: event_config(client, slug))
+
+
+@tracking_config_router.api_operation(
+    ["OPTIONS"], "/events/{slug}/tracking-config", include_in_schema=False
+)
+def event_tracking_config_preflight(request: HttpRequest, slug: str, site_key: str | None = None):
+    return preflight(request, _preflight_clients(request, site_key, events__slug=slug))
+
+
+@tracking_config_router.get(
+    "/organizers/{organizer_external_id}/tracking-config",
+    response={200: OrganizerTrackingConfigOut, 304: None, 401: dict, 404: dict},
+    summary="Tracking config of an organizer's profile page (public; site key)",
+    description="The organizer's default codes plus the marketplace's; as the event variant.",
+)
+def organizer_tracking_config(
+    request: HttpRequest, organizer_external_id: str, site_key: str | None = None
+):
+    return _config_response(
+        request, site_key, lambda client: organizer_config(client, organizer_external_id)
+    )
+
+
+@tracking_config_router.api_operation(
+    ["OPTIONS"], "/organizers/{organizer_external_id}/tracking-config", include_in_schema=False
+)
+def organizer_tracking_config_preflight(
+    request: HttpRequest, organizer_external_id: str, site_key: str | None = None
+):
+    return preflight(
+        request,
+        _preflight_clients(request, site_key, organizers__external_id=organizer_external_id),
+    )

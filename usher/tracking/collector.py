@@ -1,0 +1,248 @@
+"""The browser event collector: validates what tracker.js posts and stores it in bulk.
+
+A batch is all-or-nothing: any invalid event (unknown name, bad type, an event slug
+of another client) rejects it and nothing is stored. Stored events are announced
+through `events_collected` once the transaction commits; the conversions app listens
+and fans them out to the server-side destinations.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from functools import partial
+from typing import Annotated, Literal
+
+import django.dispatch
+from django.db import transaction
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+from usher.lib.errors import InvalidInput
+from usher.marketplace.models import MarketplaceClient, MarketplaceEvent
+from usher.tracking.event_store import TrackingEvent, VisitorTouch
+
+MAX_EVENTS_PER_REQUEST = 50
+MAX_BODY_BYTES = 64 * 1024
+# Browser clocks drift; a time outside this window is replaced by the time of receipt.
+CLIENT_CLOCK_PAST_TOLERANCE = timedelta(hours=24)
+CLIENT_CLOCK_FUTURE_TOLERANCE = timedelta(minutes=5)
+USER_AGENT_MAX_CHARS = 500
+
+# sender=None; kwargs: client_id, event_ids (the batch's ids, new or resent).
+events_collected = django.dispatch.Signal()
+
+Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
+Identifier = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True, min_length=8, max_length=100, pattern=r"^[A-Za-z0-9._:-]+$"
+    ),
+]
+
+
+class Strict(BaseModel):
+    # Unknown keys are refused too: a typo should fail loudly, not silently drop data.
+    model_config = ConfigDict(extra="forbid")
+
+
+class ClickIds(Strict):
+    fbclid: Annotated[str, StringConstraints(max_length=450)] = ""
+    gclid: Text = ""
+    gbraid: Text = ""
+    wbraid: Text = ""
+    ttclid: Text = ""
+    clicked_at: datetime | None = None
+
+
+class Cookies(Strict):
+    fbc: Annotated[str, StringConstraints(max_length=500, pattern=r"^(fb\.\d+\.\d{13}\..+)?$")] = ""
+    fbp: Annotated[str, StringConstraints(max_length=200, pattern=r"^(fb\.\d+\.\d{13}\.\d+)?$")] = (
+        ""
+    )
+    ttp: Text = ""
+    # GA's `_ga` cookie, GA1.<domain depth>.<random>.<first visit>; the last two parts
+    # are the client id the Measurement Protocol wants.
+    ga: Annotated[str, StringConstraints(max_length=100, pattern=r"^(GA\d\.\d+\.\d+\.\d+)?$")] = ""
+
+    @property
+    def ga_client_id(self) -> str:
+        return ".".join(self.ga.split(".")[2:]) if self.ga else ""
+
+
+class Utm(Strict):
+    source: Text = ""
+    medium: Text = ""
+    campaign: Text = ""
+    content: Text = ""
+    term: Text = ""
+
+
+class Consent(Strict):
+    ad_storage: bool | None = None
+    analytics_storage: bool | None = None
+    ad_user_data: bool | None = None
+    ad_personalization: bool | None = None
+
+
+class CollectedEvent(Strict):
+    event_id: Identifier
+    name: Literal["page_view", "view_item", "add_to_cart", "begin_checkout", "purchase"]
+    time: datetime | None = Field(None, description="When it happened (ISO 8601 or epoch ms).")
+    event: Annotated[str, StringConstraints(max_length=200)] | None = Field(
+        None, description="The marketplace event's slug, when the page is an event's."
+    )
+    visitor_id: Annotated[str, StringConstraints(max_length=64, pattern=r"^[A-Za-z0-9._-]*$")] = ""
+    page_url: Annotated[str, StringConstraints(max_length=2000, pattern=r"^(https?://\S+)?$")] = ""
+    value: Decimal | None = Field(None, ge=0, max_digits=12, decimal_places=2)
+    currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")] | None = None
+    content_ids: list[Text] = Field(default_factory=list, max_length=50)
+    num_items: int | None = Field(None, ge=0, le=10_000)
+    order_id: Text = ""
+    click: ClickIds = Field(default_factory=ClickIds)
+    cookies: Cookies = Field(default_factory=Cookies)
+    utm: Utm = Field(default_factory=Utm)
+    consent: Consent = Field(default_factory=Consent)
+
+    @field_validator("currency", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.strip().upper() if isinstance(value, str) else value
+
+
+class CollectBatch(Strict):
+    events: list[CollectedEvent] = Field(min_length=1, max_length=MAX_EVENTS_PER_REQUEST)
+    site_key: str | None = None
+
+
+@dataclass(frozen=True)
+class RequestContext:
+    ip_address: str | None
+    user_agent: str
+    received_at: datetime
+
+
+def _event_time(sent: datetime | None, received_at: datetime) -> datetime:
+    if sent is None:
+        return received_at
+    sent = sent if sent.tzinfo else sent.replace(tzinfo=UTC)
+    if not (
+        received_at - CLIENT_CLOCK_PAST_TOLERANCE
+        <= sent
+        <= received_at + CLIENT_CLOCK_FUTURE_TOLERANCE
+    ):
+        return received_at
+    return sent
+
+
+def _fbc(event: CollectedEvent, occurred_at: datetime) -> str:
+    """Meta's `_fbc`: the cookie if the pixel set one, else built from the landing's fbclid."""
+    if event.cookies.fbc:
+        return event.cookies.fbc
+    if not event.click.fbclid:
+        return ""
+    clicked_at = event.click.clicked_at or occurred_at
+    return f"fb.1.{int(clicked_at.timestamp() * 1000)}.{event.click.fbclid}"
+
+
+def _events_by_slug(
+    client: MarketplaceClient, events: Sequence[CollectedEvent]
+) -> dict[str, MarketplaceEvent]:
+    slugs = {event.event for event in events if event.event}
+    found = {e.slug: e for e in MarketplaceEvent.objects.filter(client=client, slug__in=slugs)}
+    for index, event in enumerate(events):
+        if event.event and event.event not in found:
+            raise InvalidInput(
+                ["body", "events", index, "event"], f"no event {event.event!r} in this marketplace"
+            )
+    return found
+
+
+def _touch(client: MarketplaceClient, row: TrackingEvent) -> VisitorTouch | None:
+    marks = [
+        row.fbc,
+        row.gclid,
+        row.gbraid,
+        row.wbraid,
+        row.ttclid,
+        row.utm_source,
+        row.utm_medium,
+        row.utm_campaign,
+        row.utm_content,
+        row.utm_term,
+    ]
+    if not row.visitor_id or not any(marks):
+        return None
+    digest = hashlib.sha256("\x1f".join(marks).encode()).hexdigest()
+    return VisitorTouch(
+        client=client,
+        visitor_id=row.visitor_id,
+        touched_at=row.occurred_at,
+        marketplace_event=row.marketplace_event,
+        landing_url=row.page_url,
+        fbc=row.fbc,
+        gclid=row.gclid,
+        gbraid=row.gbraid,
+        wbraid=row.wbraid,
+        ttclid=row.ttclid,
+        utm_source=row.utm_source,
+        utm_medium=row.utm_medium,
+        utm_campaign=row.utm_campaign,
+        utm_content=row.utm_content,
+        utm_term=row.utm_term,
+        touch_key=digest,
+    )
+
+
+def store_events(client: MarketplaceClient, batch: CollectBatch, context: RequestContext) -> int:
+    """Validate references and store the batch in bulk; returns how many events it held."""
+    marketplace_events = _events_by_slug(client, batch.events)
+    rows = []
+    for event in batch.events:
+        occurred_at = _event_time(event.time, context.received_at)
+        page_event = marketplace_events.get(event.event) if event.event else None
+        rows.append(
+            TrackingEvent(
+                client=client,
+                marketplace_event=page_event,
+                organizer_id=page_event.organizer_id if page_event else None,
+                event_id=event.event_id,
+                name=event.name,
+                occurred_at=occurred_at,
+                visitor_id=event.visitor_id,
+                page_url=event.page_url,
+                ip_address=context.ip_address,
+                user_agent=context.user_agent[:USER_AGENT_MAX_CHARS],
+                value=event.value,
+                currency=event.currency or "",
+                content_ids=event.content_ids,
+                num_items=event.num_items,
+                order_external_id=event.order_id,
+                fbc=_fbc(event, occurred_at),
+                fbp=event.cookies.fbp,
+                gclid=event.click.gclid,
+                gbraid=event.click.gbraid,
+                wbraid=event.click.wbraid,
+                ttclid=event.click.ttclid,
+                ttp=event.cookies.ttp,
+                ga_client_id=event.cookies.ga_client_id,
+                utm_source=event.utm.source,
+                utm_medium=event.utm.medium,
+                utm_campaign=event.utm.campaign,
+                utm_content=event.utm.content,
+                utm_term=event.utm.term,
+                consent=event.consent.model_dump(exclude_none=True),
+            )
+        )
+    touches = [touch for row in rows if (touch := _touch(client, row)) is not None]
+    event_ids = [row.event_id for row in rows]
+    with transaction.atomic():
+        # A resent event (same event_id) is stored once: the first copy wins.
+        TrackingEvent.objects.bulk_create(rows, ignore_conflicts=True)
+        VisitorTouch.objects.bulk_create(touches, ignore_conflicts=True)
+        transaction.on_commit(
+            partial(events_collected.send, sender=None, client_id=client.pk, event_ids=event_ids)
+        )
+    return len(rows)

@@ -1,0 +1,134 @@
+"""A sample marketplace event page carrying the tracking codes, for people and for the
+browser test: what a real marketplace page has to do, in one template.
+
+It loads tracker.js with a per-request CSP nonce and answers with a strict
+Content-Security-Policy (`'nonce-…' 'strict-dynamic'`), so a demo that works proves the
+pixels work under such a policy too. `?mode=server` renders the same codes with the
+server-side snippets (`usher.tracking.snippets`) instead of tracker.js.
+
+Variants: `?page=checkout`, `?page=thank_you&order=<order id>`; `?client=<client slug>`
+picks the marketplace when several have an event with this slug.
+"""
+
+from __future__ import annotations
+
+import secrets
+from decimal import Decimal
+from typing import Any
+from urllib.parse import urlencode
+
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from usher.marketplace.models import MarketplaceEvent, Order
+from usher.tracking.resolver import resolve_for_event
+from usher.tracking.snippets import PageContext, PageType, render_snippets
+
+# The demo has no ticket catalog: every ticket costs this, in the event's currency.
+DEMO_TICKET_PRICE = Decimal("120.00")
+NONCE_BYTES = 18
+ORDER_ID_MAX_CHARS = 100
+PAGE_TYPES = (PageType.EVENT, PageType.CHECKOUT, PageType.THANK_YOU)
+
+
+def content_security_policy(nonce: str) -> str:
+    """A strict CSP: only scripts carrying the nonce, and what they load ('strict-dynamic').
+
+    `https:` and `'unsafe-inline'` are ignored by browsers that understand nonces and
+    'strict-dynamic'; they only keep very old browsers working (Google's strict-CSP advice).
+    """
+    return (
+        f"script-src 'nonce-{nonce}' 'strict-dynamic' https: 'unsafe-inline'; "
+        "object-src 'none'; base-uri 'none'"
+    )
+
+
+def _event_for(request: HttpRequest, slug: str) -> MarketplaceEvent:
+    events = MarketplaceEvent.objects.select_related("client", "organizer").filter(slug=slug)
+    client_slug = request.GET.get("client")
+    if client_slug:
+        events = events.filter(client__slug=client_slug)
+    event = events.order_by("id").first()
+    if event is None:
+        raise Http404("No such event.")
+    return event
+
+
+def _order_for(event: MarketplaceEvent, order_id: str) -> dict[str, Any]:
+    """The order shown on the thank-you page: the real one when the core sent it, else a
+    demo order of one ticket (so any `?order=` works in the demo)."""
+    order = Order.objects.filter(client_id=event.client_id, external_id=order_id).first()
+    if order is not None:
+        return {
+            "id": order.external_id,
+            "value": float(order.value),
+            "currency": order.currency,
+            "quantity": order.tickets_count,
+        }
+    return {
+        "id": order_id,
+        "value": float(DEMO_TICKET_PRICE),
+        "currency": event.currency,
+        "quantity": 1,
+    }
+
+
+def demo_event(request: HttpRequest, slug: str) -> HttpResponse:
+    event = _event_for(request, slug)
+    requested = request.GET.get("page", PageType.EVENT)
+    page_type = PageType(requested) if requested in PAGE_TYPES else PageType.EVENT
+    server_mode = request.GET.get("mode") == "server"
+    nonce = secrets.token_urlsafe(NONCE_BYTES)
+
+    order = None
+    if page_type == PageType.THANK_YOU:
+        order_id = request.GET.get("order", "")[:ORDER_ID_MAX_CHARS]
+        order = _order_for(event, order_id or f"demo-{secrets.token_hex(4)}")
+
+    codes = resolve_for_event(event)
+    options: dict[str, Any] = {
+        "client": event.client.site_key,
+        "event": event.slug,
+        "pageType": str(page_type),
+        "nonce": nonce,
+        "value": float(DEMO_TICKET_PRICE),
+        "quantity": 1,
+    }
+    if order is not None:
+        options["order"] = order
+
+    snippets = {"head": "", "body": ""}
+    if server_mode:
+        snippets = render_snippets(
+            codes,
+            nonce=nonce,
+            page=PageContext(
+                page_type=page_type,
+                event_slug=event.slug,
+                event_name=event.name,
+                currency=order["currency"] if order else event.currency,
+                value=Decimal(str(order["value"])) if order else DEMO_TICKET_PRICE,
+                quantity=order["quantity"] if order else 1,
+                order_id=order["id"] if order else "",
+            ),
+        )
+
+    # Links between the variants keep the marketplace and the rendering mode.
+    kept = {key: request.GET[key] for key in ("client", "mode") if request.GET.get(key)}
+    context = {
+        "link_prefix": f"?{urlencode(kept)}&" if kept else "?",
+        "event": event,
+        "page_type": str(page_type),
+        "nonce": nonce,
+        "options": options,
+        "order": order,
+        "price": DEMO_TICKET_PRICE,
+        "codes": codes,
+        "server_mode": server_mode,
+        "snippets": snippets,
+    }
+    response = render(request, "tracking/demo_event.html", context)
+    response["Content-Security-Policy"] = content_security_policy(nonce)
+    # Each response carries its own nonce: a cached copy would carry a stale one.
+    response["Cache-Control"] = "no-store"
+    return response

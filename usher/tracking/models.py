@@ -1,0 +1,179 @@
+"""Tracking codes: the organizers' (per event, or a default for all their events) and the
+marketplace's own (dual tracking).
+
+Uniqueness lives in the database as two partial unique indexes (supported by PostgreSQL
+and SQLite alike): a plain unique (organizer, event, provider) would let any number of
+defaults through, because NULLs never compare equal. Credentials are Fernet-encrypted in
+their own columns, so `settings` can be returned and logged freely.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from django.db import models
+from django.db.models import Q
+
+from usher.lib.crypto import decrypt_secret, encrypt_secret
+from usher.lib.tenancy import TenantManager
+from usher.marketplace.models import MarketplaceClient, MarketplaceEvent, MarketplaceOrganizer
+from usher.tracking.resolved import Provider
+
+# Secrets a code may carry, named as the API accepts them inside `settings`; each is
+# stored in the column `<name>_encrypted` and is write-only everywhere.
+SECRET_NAMES: tuple[str, ...] = ("access_token", "api_secret")
+
+
+class TrackingCodeBase(models.Model):
+    """What organizer and marketplace codes share: provider, settings and credentials."""
+
+    provider = models.CharField(max_length=20, choices=Provider.choices)
+    enabled = models.BooleanField(default=True)
+    settings = models.JSONField(
+        default=dict, blank=True, help_text="The provider's id and options; never secrets."
+    )
+    access_token_encrypted = models.TextField(blank=True, default="", editable=False)
+    api_secret_encrypted = models.TextField(blank=True, default="", editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    # Columns `manage.py rotate_secrets` re-encrypts under the newest key.
+    ENCRYPTED_FIELDS: ClassVar[tuple[str, ...]] = tuple(f"{n}_encrypted" for n in SECRET_NAMES)
+
+    class Meta:
+        abstract = True
+
+    # --- credentials: written encrypted, read only through these methods ---
+
+    def set_secret(self, name: str, plaintext: str | None) -> None:
+        """Store (or with an empty value, remove) a credential; the plaintext is not kept."""
+        column = self._secret_column(name)
+        setattr(self, column, encrypt_secret(plaintext) if plaintext else "")
+
+    def has_secret(self, name: str) -> bool:
+        return bool(getattr(self, self._secret_column(name)))
+
+    def get_secret(self, name: str) -> str | None:
+        """The decrypted credential, for the server-side senders only; never render it."""
+        stored = getattr(self, self._secret_column(name))
+        return decrypt_secret(stored) if stored else None
+
+    @property
+    def has_access_token(self) -> bool:
+        return self.has_secret("access_token")
+
+    @property
+    def has_api_secret(self) -> bool:
+        return self.has_secret("api_secret")
+
+    @staticmethod
+    def _secret_column(name: str) -> str:
+        if name not in SECRET_NAMES:
+            raise ValueError(f"unknown secret {name!r}")
+        return f"{name}_encrypted"
+
+    # --- display helpers ---
+
+    @property
+    def tag_id(self) -> str:
+        """The provider's id (pixel id, measurement id...), whichever key it lives under."""
+        from usher.tracking.providers import get_spec
+
+        return str(self.settings.get(get_spec(self.provider).id_field, ""))
+
+
+class EventTrackingCode(TrackingCodeBase):
+    """An organizer's code: for one event, or (event NULL) the default for all its events."""
+
+    client = models.ForeignKey(
+        MarketplaceClient, on_delete=models.CASCADE, related_name="tracking_codes"
+    )
+    organizer = models.ForeignKey(
+        MarketplaceOrganizer, on_delete=models.CASCADE, related_name="tracking_codes"
+    )
+    event = models.ForeignKey(
+        MarketplaceEvent,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="tracking_codes",
+        help_text="Empty: the organizer's default for all its events.",
+    )
+
+    objects = TenantManager()
+
+    class Meta:
+        ordering = ["provider", "event_id", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organizer", "event", "provider"],
+                condition=Q(event__isnull=False),
+                name="uniq_tracking_code_per_event",
+                violation_error_message="This event already has a code for this provider.",
+            ),
+            models.UniqueConstraint(
+                fields=["organizer", "provider"],
+                condition=Q(event__isnull=True),
+                name="uniq_tracking_code_default",
+                violation_error_message="This organizer already has a default for this provider.",
+            ),
+            models.CheckConstraint(
+                condition=Q(provider__in=Provider.values), name="tracking_code_known_provider"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["event", "provider", "enabled"], name="tracking_event_prov_idx"),
+            models.Index(fields=["organizer", "enabled"], name="tracking_org_enabled_idx"),
+        ]
+
+    def __str__(self) -> str:
+        scope = f"event {self.event_id}" if self.event_id else "default"
+        return f"{self.get_provider_display()} {self.tag_id} ({self.organizer_id}, {scope})"
+
+    @property
+    def is_default(self) -> bool:
+        return self.event_id is None
+
+
+class MarketplaceTrackingCode(TrackingCodeBase):
+    """The marketplace's own pixels and accounts, on every event page beside the
+    organizer's; managed by the marketplace's staff only (no organizer path)."""
+
+    client = models.ForeignKey(
+        MarketplaceClient, on_delete=models.CASCADE, related_name="own_tracking_codes"
+    )
+    name = models.CharField(max_length=100, blank=True, help_text="A label for staff.")
+
+    # No organizer owns these rows: organizer-scoped queries find none.
+    TENANT_ORGANIZER_PATH: ClassVar[str | None] = None
+    objects = TenantManager()
+
+    class Meta:
+        ordering = ["provider", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(provider__in=Provider.values),
+                name="marketplace_tracking_code_known_provider",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["client", "enabled"], name="tracking_mkt_client_idx"),
+        ]
+
+    def __str__(self) -> str:
+        label = self.name or self.tag_id
+        return f"{self.get_provider_display()} {label} (marketplace)"
+
+
+# The event store lives in its own module (another area of the app); importing it here is
+# what registers its models with the tracking app.
+from usher.tracking.event_store import TrackingEvent, VisitorTouch  # noqa: E402
+
+__all__ = [
+    "SECRET_NAMES",
+    "EventTrackingCode",
+    "MarketplaceTrackingCode",
+    "TrackingCodeBase",
+    "TrackingEvent",
+    "VisitorTouch",
+]

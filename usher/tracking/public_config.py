@@ -1,0 +1,85 @@
+"""The tracking-config document tracker.js fetches for a page, with its ETag.
+
+The document (and its hash) is built once per client version and reused from the cache
+until something it depends on changes, so a busy event page costs one indexed query (the
+site key) per request.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from django.http import Http404
+
+from usher.marketplace.models import MarketplaceClient, MarketplaceEvent, MarketplaceOrganizer
+from usher.tracking.cache import cached_for_client
+from usher.tracking.resolver import resolve_for_event, resolve_for_organizer
+
+# Opt-in (GDPR): nothing reaches a platform before the visitor consents. The client's
+# own policy would be read here once clients can choose another mode.
+DEFAULT_CONSENT_MODE = "opt_in"
+# Where tracker.js posts its events (the collector of the conversions issue).
+COLLECTOR_URL = "/api/collect"
+
+
+@dataclass(frozen=True)
+class ConfigDocument:
+    body: bytes
+    etag: str  # a strong validator, quoted as the header wants it
+
+
+def _document(payload: dict[str, Any]) -> ConfigDocument:
+    body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    return ConfigDocument(body=body, etag=f'"{hashlib.sha256(body).hexdigest()[:32]}"')
+
+
+def _common(codes: list) -> dict[str, Any]:
+    return {
+        "codes": [code.to_public_dict() for code in codes],
+        "consent": {"mode": DEFAULT_CONSENT_MODE},
+        "collector_url": COLLECTOR_URL,
+    }
+
+
+def event_config(client: MarketplaceClient, slug: str) -> ConfigDocument:
+    """The config of the client's event `slug`; Http404 when it has none by that slug."""
+
+    def build() -> ConfigDocument:
+        event = MarketplaceEvent.objects.filter(client_id=client.pk, slug=slug).first()
+        if event is None:
+            raise Http404("event not found")
+        event_part = {
+            "slug": event.slug,
+            "name": event.name,
+            "currency": event.currency,
+            "external_id": event.external_id,
+        }
+        return _document({"event": event_part, **_common(resolve_for_event(event))})
+
+    return cached_for_client(client.pk, f"config:event:{slug}", build)
+
+
+def organizer_config(client: MarketplaceClient, external_id: str) -> ConfigDocument:
+    """The config of an organizer's profile page: its defaults plus the marketplace's."""
+
+    def build() -> ConfigDocument:
+        organizer = MarketplaceOrganizer.objects.filter(
+            client_id=client.pk, external_id=external_id
+        ).first()
+        if organizer is None:
+            raise Http404("organizer not found")
+        organizer_part = {"external_id": organizer.external_id, "name": organizer.name}
+        return _document({"organizer": organizer_part, **_common(resolve_for_organizer(organizer))})
+
+    return cached_for_client(client.pk, f"config:organizer:{external_id}", build)
+
+
+def etag_matches(if_none_match: str | None, etag: str) -> bool:
+    """RFC 9110 weak comparison of If-None-Match against our ETag."""
+    if not if_none_match:
+        return False
+    candidates = {tag.strip().removeprefix("W/") for tag in if_none_match.split(",")}
+    return "*" in candidates or etag in candidates

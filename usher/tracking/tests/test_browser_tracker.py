@@ -1,0 +1,617 @@
+"""tracker.js in headless Chromium, on the demo event page served by the live server.
+
+The platforms' libraries are unreachable (and must never be called from tests), so every
+request to their hosts is answered by a small local "recording stand-in": JavaScript
+that takes over the page's `fbq` / `gtag` / GTM dataLayer / `ttq` stubs the way the real
+library does (replaying the queued calls) and records, per pixel, what it was asked to
+do in `window.__recorded`. Any other external host is aborted. So these tests prove what
+the real libraries would have been told, and that nothing left the page before consent.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+from playwright.sync_api import Page, Route, sync_playwright
+
+from usher.marketplace.tests.factories import (
+    EventFactory,
+    MarketplaceClientFactory,
+    OrganizerFactory,
+)
+from usher.tracking.models import EventTrackingCode, MarketplaceTrackingCode
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+WAIT_MS = 10_000
+# How long "nothing happened" is watched for before consent.
+QUIET_PERIOD_MS = 500
+
+ORGANIZER_PIXEL = "111111111111111"
+MARKETPLACE_PIXEL = "222222222222222"
+ORGANIZER_GA4 = "G-ORGTEST01"
+MARKETPLACE_GA4 = "G-MKTTEST01"
+ORGANIZER_TIKTOK = "CORGTIKTOKPIXEL00001"
+MARKETPLACE_GTM = "GTM-MKT1234"
+ORGANIZER_ADS = "AW-736702401"
+ADS_PURCHASE_LABEL = "3hJnCKSw6KEBEMHfpN8C"
+
+ALL_GRANTED = {
+    "ad_storage": "granted",
+    "analytics_storage": "granted",
+    "ad_user_data": "granted",
+    "ad_personalization": "granted",
+}
+
+# --- the recording stand-ins ---
+
+RECORDER_PRELUDE = """
+var rec = window.__recorded = window.__recorded || {};
+function slice(a) { return Array.prototype.slice.call(a); }
+function copy(v) { return v === undefined ? v : JSON.parse(JSON.stringify(v)); }
+function isArgs(v) { return Object.prototype.toString.call(v) === '[object Arguments]'; }
+"""
+
+# fbevents.js: replays fbq.queue, then records every call; like the real library it
+# ignores trackSingle for a pixel that was never initialised.
+FBEVENTS_STAND_IN = (
+    "(function () {"
+    + RECORDER_PRELUDE
+    + """
+var meta = rec.meta = rec.meta || {loads: 0, calls: [], inits: [], events: [], untargeted: [],
+                                   ignored: []};
+meta.loads += 1;
+var fbq = window.fbq;
+if (fbq.__standIn) return;
+fbq.__standIn = true;
+var consent = 'grant';
+function handle(args) {
+  args = slice(args);
+  meta.calls.push([args[0], args[1]]);
+  if (args[0] === 'consent') consent = args[1];
+  else if (args[0] === 'init') { if (meta.inits.indexOf(args[1]) === -1) meta.inits.push(args[1]); }
+  else if (args[0] === 'trackSingle') {
+    if (meta.inits.indexOf(args[1]) === -1) { meta.ignored.push(copy(args)); return; }
+    meta.events.push({pixel: args[1], name: args[2], params: copy(args[3] || {}),
+                      eventID: (args[4] || {}).eventID, consent: consent});
+  } else if (args[0] === 'track' || args[0] === 'trackCustom') meta.untargeted.push(copy(args));
+}
+var queued = fbq.queue.slice();
+fbq.queue = [];
+fbq.callMethod = function () { handle(arguments); };
+queued.forEach(handle);
+})();"""
+)
+
+# gtag.js: processes `arguments` entries of dataLayer (as gtag does; arrays are ignored),
+# resolves send_to groups to the configured ids and records each event per target.
+GTAG_STAND_IN = (
+    "(function () {"
+    + RECORDER_PRELUDE
+    + """
+var g = rec.gtag = rec.gtag || {loads: 0, configs: [], events: [], consent: [], defaultsFirst: null};
+g.loads += 1;
+if (window.__gtagStandIn) return;
+window.__gtagStandIn = true;
+var dl = window.dataLayer = window.dataLayer || [];
+var groups = {};
+var state = {};
+function process(entry) {
+  if (!isArgs(entry)) return;
+  var a = slice(entry);
+  if (a[0] === 'consent') {
+    if (g.defaultsFirst === null) g.defaultsFirst = a[1] === 'default';
+    for (var k in a[2]) state[k] = a[2][k];
+    g.consent.push([a[1], copy(a[2])]);
+  } else if (a[0] === 'config') {
+    if (g.defaultsFirst === null) g.defaultsFirst = false;
+    var opts = a[2] || {};
+    g.configs.push({id: a[1], options: copy(opts)});
+    [].concat(opts.groups || 'default').forEach(function (name) {
+      (groups[name] = groups[name] || []).push(a[1]);
+    });
+  } else if (a[0] === 'event') {
+    var p = a[2] || {};
+    var targets = [];
+    [].concat(p.send_to || 'default').forEach(function (t) { targets = targets.concat(groups[t] || [t]); });
+    g.events.push({name: a[1], params: copy(p), targets: targets, consent: copy(state)});
+  }
+}
+dl.forEach(process);
+var push = dl.push;
+dl.push = function () { for (var i = 0; i < arguments.length; i++) process(arguments[i]); return push.apply(dl, arguments); };
+})();"""
+)
+
+# gtm.js: one container per script (its id and dataLayer from the script's own URL).
+GTM_STAND_IN = (
+    "(function () {"
+    + RECORDER_PRELUDE
+    + """
+var script = document.currentScript;
+var url = new URL(script.src);
+var id = url.searchParams.get('id'), layer = url.searchParams.get('l') || 'dataLayer';
+var gtm = rec.gtm = rec.gtm || {};
+var box = gtm[id] = {layer: layer, nonce: script.nonce, events: [], consent: []};
+var dl = window[layer] = window[layer] || [];
+function process(e) {
+  if (isArgs(e)) { var a = slice(e); if (a[0] === 'consent') box.consent.push([a[1], copy(a[2])]); }
+  else if (e && e.event && e.event !== 'gtm.js') box.events.push(copy(e));
+}
+dl.forEach(process);
+var push = dl.push;
+dl.push = function () { for (var i = 0; i < arguments.length; i++) process(arguments[i]); return push.apply(dl, arguments); };
+})();"""
+)
+
+# events.js: replays the global queue and each pixel's instance queue, then records
+# calls made through ttq and ttq.instance(id) directly.
+TIKTOK_STAND_IN = (
+    "(function () {"
+    + RECORDER_PRELUDE
+    + """
+var tt = rec.tiktok = rec.tiktok || {loads: [], consent: [], pages: [], events: [], global: []};
+tt.loads.push(new URL(document.currentScript.src).searchParams.get('sdkid'));
+var ttq = window.ttq;
+function record(pixel, method, args) {
+  if (/Consent$/.test(method)) tt.consent.push(method);
+  else if (pixel === '*') tt.global.push([method].concat(copy(args)));
+  else if (method === 'page') tt.pages.push(pixel);
+  else if (method === 'track') tt.events.push({pixel: pixel, name: args[0], props: copy(args[1] || {}),
+                                               event_id: (args[2] || {}).event_id});
+}
+if (!ttq.__standIn) {
+  ttq.__standIn = true;
+  var queued = ttq.slice();
+  ttq.length = 0;
+  ttq.methods.forEach(function (m) { ttq[m] = function () { record('*', m, slice(arguments)); }; });
+  queued.forEach(function (item) { record('*', item[0], item.slice(1)); });
+  ttq.instance = function (id) {
+    var pixel = {};
+    ttq.methods.forEach(function (m) { pixel[m] = function () { record(id, m, slice(arguments)); }; });
+    return pixel;
+  };
+}
+var instances = ttq._i || {};
+Object.keys(instances).forEach(function (id) {
+  var q = instances[id];
+  while (q.length) { var item = q.shift(); record(id, item[0], item.slice(1)); }
+});
+})();"""
+)
+
+PLATFORM_HOSTS = {
+    "connect.facebook.net",
+    "www.facebook.com",
+    "www.googletagmanager.com",
+    "analytics.tiktok.com",
+}
+
+
+@dataclass
+class Network:
+    """Answers every request of the page: the live server passes, platform libraries get
+    their stand-ins, everything else is aborted; all of it is remembered."""
+
+    origin: str
+    external: list[str] = field(default_factory=list)
+    collector: list[dict[str, Any]] = field(default_factory=list)
+
+    def handle(self, route: Route) -> None:
+        request = route.request
+        url = urlsplit(request.url)
+        if f"{url.scheme}://{url.netloc}" == self.origin:
+            if url.path == "/api/collect" and request.method == "POST":
+                batch = json.loads(request.post_data or "{}")
+                self.collector.extend(
+                    {**event, "site_key": batch["site_key"]} for event in batch["events"]
+                )
+            route.continue_()
+            return
+        self.external.append(request.url)
+        host, path = url.hostname or "", url.path
+        if host == "connect.facebook.net" and path.endswith("/fbevents.js"):
+            route.fulfill(status=200, content_type="text/javascript", body=FBEVENTS_STAND_IN)
+        elif host == "www.googletagmanager.com" and path == "/gtag/js":
+            route.fulfill(status=200, content_type="text/javascript", body=GTAG_STAND_IN)
+        elif host == "www.googletagmanager.com" and path == "/gtm.js":
+            route.fulfill(status=200, content_type="text/javascript", body=GTM_STAND_IN)
+        elif host == "analytics.tiktok.com" and path == "/i18n/pixel/events.js":
+            route.fulfill(status=200, content_type="text/javascript", body=TIKTOK_STAND_IN)
+        elif host == "www.facebook.com" and path.startswith("/tr"):
+            route.fulfill(status=204, body="")
+        else:
+            route.abort()
+
+
+@dataclass
+class Browser:
+    page: Page
+    network: Network
+    console: list[str]
+
+    def recorded(self) -> dict[str, Any]:
+        return self.page.evaluate("() => JSON.parse(JSON.stringify(window.__recorded || {}))")
+
+    def wait_for(self, predicate_js: str) -> None:
+        self.page.wait_for_function(predicate_js, timeout=WAIT_MS)
+
+    def wait_for_collected(self, count: int) -> None:
+        """Until `count` events were posted to the collector (route handlers run while
+        Playwright waits, so the wait has to happen in Playwright)."""
+        deadline = time.monotonic() + WAIT_MS / 1000
+        while len(self.network.collector) < count:
+            assert time.monotonic() < deadline, f"{len(self.network.collector)} events collected"
+            self.page.wait_for_timeout(50)
+
+    def grant_consent(self) -> None:
+        self.page.click("#consent-accept")
+
+
+@contextmanager
+def chromium(origin: str) -> Iterator[Browser]:
+    """A fresh browser for one test; started after the test's data is written, because
+    Django refuses ORM calls from a thread where Playwright's event loop runs."""
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            context = browser.new_context()
+            network = Network(origin=origin)
+            context.route("**/*", network.handle)
+            page = context.new_page()
+            console: list[str] = []
+            page.on("console", lambda message: console.append(message.text))
+            yield Browser(page=page, network=network, console=console)
+        finally:
+            browser.close()
+
+
+# --- data ---
+
+
+@dataclass
+class Demo:
+    slug: str
+    site_key: str
+
+
+def create_codes() -> Demo:
+    """An event page carrying codes at all three levels: the organizer's event-specific
+    Meta pixel, its default GA4, TikTok and Google Ads codes, and the marketplace's own
+    Meta pixel, GA4 property and GTM container."""
+    client = MarketplaceClientFactory(currency="RON")
+    organizer = OrganizerFactory(client=client)
+    event = EventFactory(organizer=organizer, client=client, slug="summer-fest", name="Summer Fest")
+    # Another event's code must not show up on this page.
+    other_event = EventFactory(organizer=organizer, client=client, slug="other-fest")
+
+    def organizer_code(provider: str, settings: dict[str, Any], *, for_event=None) -> None:
+        EventTrackingCode.objects.create(
+            client=client, organizer=organizer, event=for_event, provider=provider,
+            enabled=True, settings=settings,
+        )  # fmt: skip
+
+    def marketplace_code(provider: str, settings: dict[str, Any]) -> None:
+        MarketplaceTrackingCode.objects.create(
+            client=client, provider=provider, enabled=True, settings=settings
+        )
+
+    funnel = ["page_view", "view_item", "begin_checkout", "purchase"]  # no add_to_cart
+    everything = [*funnel, "add_to_cart"]
+    organizer_code(
+        "meta", {"pixel_id": ORGANIZER_PIXEL, "conversion_events": funnel}, for_event=event
+    )
+    organizer_code("meta", {"pixel_id": "999999999999999", "conversion_events": everything})
+    organizer_code("meta", {"pixel_id": "888888888888888", "conversion_events": everything},
+                   for_event=other_event)  # fmt: skip
+    organizer_code("ga4", {"measurement_id": ORGANIZER_GA4, "conversion_events": everything})
+    organizer_code(
+        "tiktok",
+        {
+            "pixel_code": ORGANIZER_TIKTOK,
+            "conversion_events": everything,
+            "custom_params": {"brand": "</script><script>alert(1)</script>"},
+        },
+    )
+    organizer_code(
+        "google_ads",
+        {
+            "conversion_id": ORGANIZER_ADS,
+            "conversion_events": ["purchase"],
+            "conversion_labels": {"purchase": ADS_PURCHASE_LABEL},
+        },
+    )
+    marketplace_code("meta", {"pixel_id": MARKETPLACE_PIXEL, "conversion_events": everything})
+    marketplace_code("ga4", {"measurement_id": MARKETPLACE_GA4, "conversion_events": everything})
+    marketplace_code("gtm", {"container_id": MARKETPLACE_GTM, "conversion_events": everything})
+    return Demo(slug=event.slug, site_key=client.site_key)
+
+
+def open_page(browser: Browser, url: str) -> None:
+    browser.page.goto(url)
+    assert browser.page.evaluate("() => Usher.ready()") is True, "tracking config not loaded"
+
+
+def meta_events(recorded: dict[str, Any], name: str) -> dict[str, dict[str, Any]]:
+    """pixel -> its one `name` event (fails if a pixel got it twice)."""
+    found: dict[str, dict[str, Any]] = {}
+    for event in recorded["meta"]["events"]:
+        if event["name"] == name:
+            assert event["pixel"] not in found, f"{event['pixel']} received {name} twice"
+            found[event["pixel"]] = event
+    return found
+
+
+def gtag_events(recorded: dict[str, Any], name: str) -> dict[str, dict[str, Any]]:
+    found: dict[str, dict[str, Any]] = {}
+    for event in recorded["gtag"]["events"]:
+        if event["name"] == name:
+            assert len(event["targets"]) == 1, f"{name} was not addressed to one code"
+            assert event["targets"][0] not in found, f"{event['targets'][0]} got {name} twice"
+            found[event["targets"][0]] = event
+    return found
+
+
+# --- tests ---
+
+
+def test_nothing_reaches_a_platform_before_consent_then_every_code_gets_its_events(
+    live_server,
+):
+    demo = create_codes()
+    with chromium(live_server.url) as browser:
+        open_page(browser, f"{live_server.url}/demo/events/{demo.slug}/")
+        browser.page.wait_for_timeout(QUIET_PERIOD_MS)
+
+        assert browser.network.external == []
+        assert browser.network.collector == []
+        assert browser.recorded() == {}
+        assert browser.page.evaluate(
+            "() => [typeof window.fbq, typeof window.gtag, typeof window.ttq]"
+        ) == ["undefined", "undefined", "undefined"]
+        assert "usher_vid" not in {c["name"] for c in browser.page.context.cookies()}
+
+        browser.grant_consent()
+        browser.wait_for(
+            """() => {
+              const r = window.__recorded || {};
+              const meta = (r.meta && r.meta.events) || [], gtag = (r.gtag && r.gtag.events) || [];
+              const tt = (r.tiktok && r.tiktok.events) || [], gtm = r.gtm || {};
+              return meta.filter(e => e.name === 'ViewContent').length === 2
+                && gtag.filter(e => e.name === 'view_item').length === 2
+                && tt.some(e => e.name === 'ViewContent')
+                && Object.values(gtm).some(c => c.events.some(e => e.event === 'view_item'));
+            }"""
+        )
+        recorded = browser.recorded()
+
+    # Meta: one base code, both pixels initialised once after consent was revoked, and
+    # each gets ViewContent through trackSingle with one shared event id.
+    meta = recorded["meta"]
+    assert meta["loads"] == 1
+    assert sorted(meta["inits"]) == sorted([ORGANIZER_PIXEL, MARKETPLACE_PIXEL])
+    calls = [tuple(call) for call in meta["calls"]]
+    assert calls.index(("consent", "revoke")) < calls.index(("init", ORGANIZER_PIXEL))
+    assert ("consent", "grant") in calls
+    assert meta["untargeted"] == [] and meta["ignored"] == []
+    view_content = meta_events(recorded, "ViewContent")
+    assert set(view_content) == {ORGANIZER_PIXEL, MARKETPLACE_PIXEL}
+    event_id = view_content[ORGANIZER_PIXEL]["eventID"]
+    assert event_id and view_content[MARKETPLACE_PIXEL]["eventID"] == event_id
+    for event in view_content.values():
+        assert event["consent"] == "grant"
+        assert event["params"]["content_ids"] == [demo.slug]
+        assert event["params"]["currency"] == "RON"
+    page_view = meta_events(recorded, "PageView")
+    assert set(page_view) == {ORGANIZER_PIXEL, MARKETPLACE_PIXEL}
+    assert len({e["eventID"] for e in page_view.values()}) == 1
+    assert page_view[ORGANIZER_PIXEL]["eventID"] != event_id
+
+    # GA4: consent defaults before any config, one group per code, view_item to each.
+    gtag = recorded["gtag"]
+    assert gtag["loads"] == 1 and gtag["defaultsFirst"] is True
+    assert gtag["consent"][0] == [
+        "default",
+        {**dict.fromkeys(ALL_GRANTED, "denied"), "wait_for_update": 500},
+    ]
+    assert sorted(c["id"] for c in gtag["configs"]) == [
+        ORGANIZER_ADS,
+        MARKETPLACE_GA4,
+        ORGANIZER_GA4,
+    ]
+    assert len({c["options"]["groups"] for c in gtag["configs"]}) == 3
+    view_item = gtag_events(recorded, "view_item")
+    assert set(view_item) == {ORGANIZER_GA4, MARKETPLACE_GA4}
+    for event in view_item.values():
+        assert event["params"]["event_id"] == event_id
+        assert event["consent"]["analytics_storage"] == "granted"
+    # Google Ads gets only its purchase conversion, which this page does not fire.
+    assert not [e for e in gtag["events"] if ORGANIZER_ADS in e["targets"][0]]
+
+    # TikTok: held before load, granted after; ViewContent with the shared id.
+    tiktok = recorded["tiktok"]
+    assert tiktok["loads"] == [ORGANIZER_TIKTOK]
+    assert tiktok["consent"][0] == "holdConsent" and "grantConsent" in tiktok["consent"]
+    assert tiktok["global"] == [] and tiktok["pages"] == [ORGANIZER_TIKTOK]
+    (tt_view,) = [e for e in tiktok["events"] if e["name"] == "ViewContent"]
+    assert tt_view["pixel"] == ORGANIZER_TIKTOK and tt_view["event_id"] == event_id
+    assert tt_view["props"]["brand"] == "</script><script>alert(1)</script>"
+
+    # GTM: its own dataLayer, consent default then update, the nonce propagated.
+    container = recorded["gtm"][MARKETPLACE_GTM]
+    assert container["layer"] != "dataLayer" and container["nonce"]
+    assert [c[0] for c in container["consent"]][:2] == ["default", "update"]
+    (gtm_view,) = [e for e in container["events"] if e["event"] == "view_item"]
+    assert gtm_view["event_id"] == event_id
+
+    # Nothing but the platforms' libraries left the page; the CSP blocked nothing.
+    assert {urlsplit(url).hostname for url in browser.network.external} <= PLATFORM_HOSTS
+    assert not [m for m in browser.console if "Content Security Policy" in m]
+
+
+def test_events_go_to_the_collector_with_the_pixels_event_ids_and_a_visitor_id(live_server):
+    demo = create_codes()
+    url = f"{live_server.url}/demo/events/{demo.slug}/?utm_source=tiktok&ttclid=TT.click-1&fbclid=AbC_1"
+    with chromium(live_server.url) as browser:
+        open_page(browser, url)
+        browser.grant_consent()
+        browser.wait_for(
+            "() => ((window.__recorded || {}).meta || {events: []}).events.length >= 4"
+        )
+        browser.wait_for_collected(2)
+        recorded = browser.recorded()
+        cookies = {c["name"]: c for c in browser.page.context.cookies()}
+        stored = browser.page.evaluate(
+            "() => JSON.parse(localStorage.getItem('usher_attribution'))"
+        )
+
+    view_content = meta_events(recorded, "ViewContent")[ORGANIZER_PIXEL]["eventID"]
+    page_view = meta_events(recorded, "PageView")[ORGANIZER_PIXEL]["eventID"]
+    posted = {p["name"]: p for p in browser.network.collector}
+    assert len(browser.network.collector) == 2
+    assert posted["view_item"]["event_id"] == view_content
+    assert posted["page_view"]["event_id"] == page_view
+    assert posted["view_item"]["value"] == 120 and posted["view_item"]["currency"] == "RON"
+    visitor = cookies["usher_vid"]
+    days = (visitor["expires"] - time.time()) / 86400
+    assert 389 < days <= 390
+    for payload in posted.values():
+        assert payload["visitor_id"] == visitor["value"]
+        assert payload["consent"] == dict.fromkeys(ALL_GRANTED, True)
+        assert payload["site_key"] == demo.site_key and payload["event"] == demo.slug
+        assert {k: v for k, v in payload["click"].items() if k != "clicked_at"} == {
+            "ttclid": "TT.click-1",
+            "fbclid": "AbC_1",
+        }
+        assert payload["click"]["clicked_at"].endswith("Z")
+        assert payload["utm"] == {"source": "tiktok"}
+    assert stored["click_ids"]["ttclid"]["value"] == "TT.click-1"
+    assert stored["click_ids"]["ttclid"]["at"] > 0
+
+
+def test_add_to_cart_reaches_only_the_codes_that_want_it_with_one_event_id(live_server):
+    demo = create_codes()
+    with chromium(live_server.url) as browser:
+        open_page(browser, f"{live_server.url}/demo/events/{demo.slug}/")
+        browser.grant_consent()
+        browser.wait_for(
+            "() => ((window.__recorded || {}).meta || {events: []}).events.length >= 4"
+        )
+        browser.page.click("#add-to-cart")
+        browser.wait_for(
+            "() => window.__recorded.meta.events.some(e => e.name === 'AddToCart')"
+            " && window.__recorded.tiktok.events.some(e => e.name === 'AddToCart')"
+        )
+        browser.page.wait_for_timeout(200)
+        recorded = browser.recorded()
+
+    add_to_cart = meta_events(recorded, "AddToCart")
+    # The organizer's event pixel does not take add_to_cart; the marketplace's does.
+    assert set(add_to_cart) == {MARKETPLACE_PIXEL}
+    event_id = add_to_cart[MARKETPLACE_PIXEL]["eventID"]
+    assert add_to_cart[MARKETPLACE_PIXEL]["params"]["value"] == 120
+    ga4 = gtag_events(recorded, "add_to_cart")
+    assert set(ga4) == {ORGANIZER_GA4, MARKETPLACE_GA4}
+    assert {e["params"]["event_id"] for e in ga4.values()} == {event_id}
+    (tt_cart,) = [e for e in recorded["tiktok"]["events"] if e["name"] == "AddToCart"]
+    assert tt_cart["event_id"] == event_id
+
+
+def test_thank_you_page_fires_purchase_with_the_order_derived_event_id(live_server):
+    demo = create_codes()
+    url = f"{live_server.url}/demo/events/{demo.slug}/?page=thank_you&order=A-1001"
+    with chromium(live_server.url) as browser:
+        open_page(browser, url)
+        browser.grant_consent()
+        browser.wait_for(
+            "() => ((window.__recorded || {}).gtag || {events: []}).events"
+            ".some(e => e.name === 'conversion')"
+            " && window.__recorded.meta.events.filter(e => e.name === 'Purchase').length === 2"
+        )
+        recorded = browser.recorded()
+
+    purchase = meta_events(recorded, "Purchase")
+    assert set(purchase) == {ORGANIZER_PIXEL, MARKETPLACE_PIXEL}
+    for event in purchase.values():
+        assert event["eventID"] == "order-A-1001"
+        assert event["params"]["value"] == 120 and event["params"]["currency"] == "RON"
+        assert event["params"]["order_id"] == "A-1001"
+        assert event["params"]["content_ids"] == [demo.slug]
+    assert not meta_events(recorded, "ViewContent")
+    ga4 = gtag_events(recorded, "purchase")
+    assert {e["params"]["transaction_id"] for e in ga4.values()} == {"A-1001"}
+    (conversion,) = [e for e in recorded["gtag"]["events"] if e["name"] == "conversion"]
+    assert conversion["params"]["send_to"] == f"{ORGANIZER_ADS}/{ADS_PURCHASE_LABEL}"
+    assert conversion["params"]["transaction_id"] == "A-1001"
+    (tt_purchase,) = [e for e in recorded["tiktok"]["events"] if e["name"] == "Purchase"]
+    assert tt_purchase["event_id"] == "order-A-1001"
+
+
+def test_rejecting_consent_keeps_every_platform_away(live_server):
+    demo = create_codes()
+    with chromium(live_server.url) as browser:
+        open_page(browser, f"{live_server.url}/demo/events/{demo.slug}/?gclid=G-1")
+        browser.page.click("#consent-reject")
+        browser.wait_for_collected(2)
+        browser.page.wait_for_timeout(QUIET_PERIOD_MS)
+        recorded = browser.recorded()
+        cookies = {c["name"] for c in browser.page.context.cookies()}
+        stored = browser.page.evaluate("() => localStorage.getItem('usher_attribution')")
+
+    assert browser.network.external == []
+    assert recorded == {}
+    assert "usher_vid" not in cookies and stored is None
+    # Usher still counts the events, without identifiers, under the visitor's choice.
+    assert {p["name"] for p in browser.network.collector} == {"page_view", "view_item"}
+    for payload in browser.network.collector:
+        assert payload["consent"] == dict.fromkeys(ALL_GRANTED, False)
+        assert "visitor_id" not in payload and payload["click"] == {} and payload["cookies"] == {}
+        assert "gclid" not in payload["page_url"]
+
+
+def test_server_rendered_snippets_address_every_pixel_and_hold_consent(live_server):
+    demo = create_codes()
+    with chromium(live_server.url) as browser:
+        open_page_url = f"{live_server.url}/demo/events/{demo.slug}/?mode=server"
+        browser.page.goto(open_page_url)
+        browser.wait_for(
+            "() => ((window.__recorded || {}).meta || {events: []}).events"
+            ".filter(e => e.name === 'ViewContent').length === 2"
+        )
+        before = browser.recorded()
+        browser.grant_consent()
+        browser.wait_for("() => window.__recorded.tiktok.consent.includes('grantConsent')")
+        after = browser.recorded()
+
+    # The official base codes load at once but hold everything until consent.
+    view_content = meta_events(before, "ViewContent")
+    assert set(view_content) == {ORGANIZER_PIXEL, MARKETPLACE_PIXEL}
+    assert len({e["eventID"] for e in view_content.values()}) == 1
+    assert {e["consent"] for e in before["meta"]["events"]} == {"revoke"}
+    assert before["meta"]["untargeted"] == []
+    assert ["consent", "grant"] in after["meta"]["calls"]
+    assert before["gtag"]["defaultsFirst"] is True
+    assert set(gtag_events(before, "view_item")) == {ORGANIZER_GA4, MARKETPLACE_GA4}
+    assert before["tiktok"]["consent"] == ["holdConsent"]
+    assert after["gtag"]["consent"][-1] == ["update", ALL_GRANTED]
+    assert not [m for m in browser.console if "Content Security Policy" in m]

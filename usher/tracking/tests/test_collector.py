@@ -1,0 +1,201 @@
+"""The browser event collector: durable bulk storage, dedup, hostile input, limits."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+
+from usher.marketplace.tests.factories import EventFactory, MarketplaceClientFactory
+from usher.tracking import collector_api
+from usher.tracking.event_store import TrackingEvent, VisitorTouch
+
+pytestmark = pytest.mark.django_db
+URL = "/api/collect"
+
+
+def page_event(**overrides):
+    return {
+        "event_id": "evt-00000001",
+        "name": "view_item",
+        "time": timezone.now().isoformat(),
+        "event": "summer-fest",
+        "visitor_id": "v-123456",
+        "page_url": "https://marketplace-0.example/events/summer-fest?fbclid=abc",
+        "value": "120.00",
+        "currency": "ron",
+        "content_ids": ["ev-1"],
+        "click": {"fbclid": "IwAR-abc", "gclid": "Cj0K"},
+        "cookies": {"fbp": "fb.1.1596403881668.1116446470"},
+        "utm": {"source": "facebook", "medium": "paid_social"},
+        "consent": {"ad_storage": True, "ad_user_data": True},
+        **overrides,
+    }
+
+
+@pytest.fixture
+def page(organizer):
+    return EventFactory(organizer=organizer, slug="summer-fest")
+
+
+def post(
+    body, *, site_key=None, origin=None, ip="203.0.113.9", raw=None, content_type="application/json"
+):
+    headers = {"Origin": origin} if origin else {}
+    query = f"?site_key={site_key}" if site_key else ""
+    data = raw if raw is not None else json.dumps(body)
+    return Client(REMOTE_ADDR=ip).post(
+        f"{URL}{query}", data=data, content_type=content_type, headers=headers
+    )
+
+
+def test_it_stores_a_batch_and_answers_202(marketplace, page, django_capture_on_commit_callbacks):
+    events = [page_event(event_id=f"evt-0000000{i}") for i in range(3)]
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = post(
+            {"events": events},
+            site_key=marketplace.site_key,
+            origin="https://marketplace-0.example",
+        )
+    assert response.status_code == 202, response.content
+    assert response.json() == {"accepted": 3}
+    assert len(callbacks) == 1  # one announcement per batch, after commit
+    stored = TrackingEvent.objects.get(event_id="evt-00000001")
+    assert (stored.marketplace_event, stored.organizer_id, stored.currency) == (
+        page,
+        page.organizer_id,
+        "RON",
+    )
+    assert stored.ip_address == "203.0.113.9"
+    assert stored.fbc.startswith("fb.1.") and stored.fbc.endswith(".IwAR-abc")
+    assert stored.consent == {"ad_storage": True, "ad_user_data": True}
+
+
+def test_cors_echoes_only_the_clients_own_origin(marketplace, page):
+    allowed = marketplace.allowed_origins[0]
+    ok = post(page_event(), site_key=marketplace.site_key, origin=allowed)
+    assert ok["Access-Control-Allow-Origin"] == allowed
+    other = post(
+        page_event(event_id="evt-00000002"),
+        site_key=marketplace.site_key,
+        origin="https://evil.example",
+    )
+    assert "Access-Control-Allow-Origin" not in other
+
+
+def test_a_resent_event_is_stored_once(marketplace, page):
+    for _ in range(2):
+        assert post(page_event(), site_key=marketplace.site_key).status_code == 202
+    assert TrackingEvent.objects.filter(event_id="evt-00000001").count() == 1
+
+
+def test_a_bare_event_and_a_body_site_key_are_accepted(marketplace, page):
+    response = post({**page_event(), "site_key": marketplace.site_key}, content_type="text/plain")
+    assert response.status_code == 202, response.content
+
+
+def test_landing_click_ids_and_utm_become_one_visitor_touch(marketplace, page):
+    post(
+        {"events": [page_event(), page_event(event_id="evt-00000002")]},
+        site_key=marketplace.site_key,
+    )
+    touch = VisitorTouch.objects.get()
+    assert (touch.visitor_id, touch.gclid, touch.utm_source) == ("v-123456", "Cj0K", "facebook")
+
+
+def test_a_time_far_from_the_server_clock_is_replaced_by_the_time_of_receipt(marketplace, page):
+    skewed = (timezone.now() + timedelta(days=3)).isoformat()
+    post(page_event(time=skewed), site_key=marketplace.site_key)
+    stored = TrackingEvent.objects.get()
+    assert abs(stored.occurred_at - timezone.now()) < timedelta(minutes=1)
+
+
+@pytest.mark.parametrize(
+    ("event", "field"),
+    [
+        ({"name": "buy_now"}, "name"),
+        ({"value": "free"}, "value"),
+        ({"value": -5}, "value"),
+        ({"event_id": "<script>"}, "event_id"),
+        ({"page_url": "javascript:alert(1)"}, "page_url"),
+        ({"currency": "EURO"}, "currency"),
+        ({"content_ids": "ev-1"}, "content_ids"),
+        ({"cookies": {"fbp": "not-a-cookie"}}, "fbp"),
+        ({"surprise": 1}, "surprise"),
+    ],
+)
+def test_invalid_events_are_422_naming_the_field_and_store_nothing(marketplace, page, event, field):
+    batch = {"events": [page_event(event_id="evt-00000009"), page_event(**event)]}
+    response = post(batch, site_key=marketplace.site_key)
+    assert response.status_code == 422
+    assert field in json.dumps(response.json()["detail"])
+    assert not TrackingEvent.objects.exists()
+
+
+def test_an_event_slug_of_another_client_is_422_and_stores_nothing(marketplace, page):
+    EventFactory(client=MarketplaceClientFactory(), slug="elsewhere")
+    batch = {"events": [page_event(), page_event(event_id="evt-00000002", event="elsewhere")]}
+    response = post(batch, site_key=marketplace.site_key)
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["body", "events", 1, "event"]
+    assert not TrackingEvent.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("raw", "status"),
+    [("{not json", 400), ("[1, 2]", 400), ("null", 400), ('{"events": []}', 422)],
+)
+def test_broken_bodies_are_4xx(marketplace, raw, status):
+    assert post(None, raw=raw, site_key=marketplace.site_key).status_code == status
+
+
+def test_an_oversized_body_is_413(marketplace, page):
+    huge = {"events": [page_event(order_id="x" * 200)] * 50, "padding": "y" * 70_000}
+    assert post(huge, site_key=marketplace.site_key).status_code == 413
+    assert not TrackingEvent.objects.exists()
+
+
+def test_too_many_events_in_one_batch_is_422(marketplace, page):
+    events = [page_event(event_id=f"evt-{i:08d}") for i in range(51)]
+    assert post({"events": events}, site_key=marketplace.site_key).status_code == 422
+
+
+def test_a_missing_or_unknown_site_key_is_401(marketplace, page):
+    assert post(page_event()).status_code == 401
+    assert post(page_event(), site_key="ush_site_unknown").status_code == 401
+
+
+def test_a_flood_from_one_address_is_429_and_other_addresses_go_on(marketplace, page, monkeypatch):
+    monkeypatch.setattr(collector_api, "COLLECTOR_REQUESTS_PER_IP_PER_MINUTE", 3)
+    codes = [
+        post(page_event(event_id=f"evt-{i:08d}"), site_key=marketplace.site_key).status_code
+        for i in range(5)
+    ]
+    assert codes == [202, 202, 202, 429, 429]
+    other = post(
+        page_event(event_id="evt-99999999"), site_key=marketplace.site_key, ip="198.51.100.7"
+    )
+    assert other.status_code == 202
+
+
+def test_a_flood_on_one_site_key_is_429(marketplace, page, monkeypatch):
+    monkeypatch.setattr(collector_api, "COLLECTOR_REQUESTS_PER_SITE_KEY_PER_MINUTE", 2)
+    codes = [
+        post(
+            page_event(event_id=f"evt-{i:08d}"), site_key=marketplace.site_key, ip=f"198.51.100.{i}"
+        ).status_code
+        for i in range(3)
+    ]
+    assert codes == [202, 202, 429]
+
+
+def test_preflight_allows_post_from_a_listed_origin(marketplace):
+    response = Client().options(
+        f"{URL}?site_key={marketplace.site_key}",
+        headers={"Origin": marketplace.allowed_origins[0], "Access-Control-Request-Method": "POST"},
+    )
+    assert response.status_code == 204
+    assert "POST" in response["Access-Control-Allow-Methods"]

@@ -1,0 +1,200 @@
+"""The public tracking-config endpoints: site key, document shape, CORS, ETag, caching."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+
+from usher.marketplace.tests.factories import EventFactory, MarketplaceClientFactory
+from usher.tracking.tests.factories import EventTrackingCodeFactory, MarketplaceTrackingCodeFactory
+
+pytestmark = pytest.mark.django_db
+
+ALLOWED = "https://shop.example"
+
+
+@pytest.fixture
+def browser() -> Client:
+    return Client()
+
+
+@pytest.fixture
+def setup(marketplace, organizer, event):
+    marketplace.allowed_origins = [ALLOWED, "https://www.shop.example/"]
+    marketplace.save()
+    organizer_code = EventTrackingCodeFactory(organizer=organizer, provider="meta")
+    own = MarketplaceTrackingCodeFactory(
+        client=marketplace, provider="ga4", settings={"measurement_id": "G-PSW1MY7HB4"}
+    )
+    own.set_secret("api_secret", "GA4-SECRET-VALUE")
+    own.save()
+    return marketplace, organizer_code, own
+
+
+def _url(event, site_key: str | None = None) -> str:
+    query = f"?site_key={site_key}" if site_key else ""
+    return f"/api/marketplace-client/events/{event.slug}/tracking-config{query}"
+
+
+def test_it_returns_the_resolved_codes_of_the_event(browser, setup, event):
+    marketplace, organizer_code, _ = setup
+    response = browser.get(_url(event, marketplace.site_key))
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/json"
+    body = response.json()
+    assert body["event"] == {
+        "slug": "summer-fest",
+        "name": event.name,
+        "currency": "RON",
+        "external_id": event.external_id,
+    }
+    assert [(c["provider"], c["source"], c["id"]) for c in body["codes"]] == [
+        ("meta", "organizer_default", organizer_code.tag_id),
+        ("ga4", "marketplace", "G-PSW1MY7HB4"),
+    ]
+    assert body["codes"][0] == {
+        "provider": "meta",
+        "source": "organizer_default",
+        "id": organizer_code.tag_id,
+        "events": ["page_view", "view_item", "add_to_cart", "begin_checkout", "purchase"],
+        "advanced_matching": False,
+        "params": {},
+        "labels": {},
+    }
+    assert body["consent"] == {"mode": "opt_in"}
+    assert body["collector_url"] == "/api/collect"
+    assert "GA4-SECRET-VALUE" not in response.content.decode()
+
+
+def test_the_site_key_may_come_as_a_header(browser, setup, event):
+    marketplace, *_ = setup
+    response = browser.get(_url(event), headers={"X-Usher-Site-Key": marketplace.site_key})
+    assert response.status_code == 200 and len(response.json()["codes"]) == 2
+
+
+def test_without_a_valid_site_key_there_is_no_config(browser, setup, event):
+    assert browser.get(_url(event)).status_code == 401
+    assert browser.get(_url(event, "ush_site_unknown")).status_code == 404
+    other = MarketplaceClientFactory()
+    # Another marketplace's key does not reach this marketplace's event.
+    assert browser.get(_url(event, other.site_key)).status_code == 404
+    setup[0].is_active = False
+    setup[0].save()
+    assert browser.get(_url(event, setup[0].site_key)).status_code == 404
+
+
+def test_an_unknown_slug_is_a_404(browser, setup):
+    marketplace, *_ = setup
+    url = f"/api/marketplace-client/events/nope/tracking-config?site_key={marketplace.site_key}"
+    response = browser.get(url, headers={"Origin": ALLOWED})
+    assert response.status_code == 404
+    assert response["Access-Control-Allow-Origin"] == ALLOWED  # so tracker.js can read it
+
+
+def test_cors_echoes_only_the_clients_allowed_origins(browser, setup, event):
+    marketplace, *_ = setup
+    allowed = browser.get(_url(event, marketplace.site_key), headers={"Origin": ALLOWED})
+    assert allowed["Access-Control-Allow-Origin"] == ALLOWED
+    assert "ETag" in allowed["Access-Control-Expose-Headers"]
+    assert "Origin" in allowed["Vary"]
+    trailing = browser.get(
+        _url(event, marketplace.site_key), headers={"Origin": "https://www.shop.example"}
+    )
+    assert trailing["Access-Control-Allow-Origin"] == "https://www.shop.example"
+    foreign = browser.get(
+        _url(event, marketplace.site_key), headers={"Origin": "https://evil.example"}
+    )
+    assert foreign.status_code == 200
+    assert not foreign.has_header("Access-Control-Allow-Origin")
+    assert "Origin" in foreign["Vary"]
+
+
+def test_a_preflight_allows_the_clients_origins_only(browser, setup, event):
+    marketplace, *_ = setup
+    headers = {
+        "Origin": ALLOWED,
+        "Access-Control-Request-Method": "GET",
+        "Access-Control-Request-Headers": "x-usher-site-key",
+    }
+    response = browser.options(_url(event), headers=headers)
+    assert response.status_code == 204
+    assert response["Access-Control-Allow-Origin"] == ALLOWED
+    assert "X-Usher-Site-Key" in response["Access-Control-Allow-Headers"]
+    assert "GET" in response["Access-Control-Allow-Methods"]
+    with_key = browser.options(_url(event, marketplace.site_key), headers=headers)
+    assert with_key["Access-Control-Allow-Origin"] == ALLOWED
+    evil = browser.options(_url(event), headers={**headers, "Origin": "https://evil.example"})
+    assert not evil.has_header("Access-Control-Allow-Origin")
+
+
+def test_etag_and_cache_control_allow_a_304(browser, setup, event):
+    marketplace, *_ = setup
+    first = browser.get(_url(event, marketplace.site_key), headers={"Origin": ALLOWED})
+    etag = first["ETag"]
+    assert etag.startswith('"') and etag.endswith('"')
+    assert first["Cache-Control"] == "public, max-age=60"
+    again = browser.get(
+        _url(event, marketplace.site_key), headers={"If-None-Match": etag, "Origin": ALLOWED}
+    )
+    assert again.status_code == 304 and again.content == b""
+    assert again["ETag"] == etag and again["Access-Control-Allow-Origin"] == ALLOWED
+    weak = browser.get(
+        _url(event, marketplace.site_key), headers={"If-None-Match": f'"x", W/{etag}'}
+    )
+    assert weak.status_code == 304
+    stale = browser.get(_url(event, marketplace.site_key), headers={"If-None-Match": '"stale"'})
+    assert stale.status_code == 200
+
+
+def test_an_edit_changes_the_etag_at_once(browser, setup, event):
+    marketplace, organizer_code, _ = setup
+    etag = browser.get(_url(event, marketplace.site_key))["ETag"]
+    organizer_code.settings = {**organizer_code.settings, "advanced_matching": True}
+    organizer_code.save()
+    response = browser.get(_url(event, marketplace.site_key), headers={"If-None-Match": etag})
+    assert response.status_code == 200 and response["ETag"] != etag
+    assert response.json()["codes"][0]["advanced_matching"] is True
+
+
+def test_a_cached_config_costs_one_query(browser, setup, event, django_assert_num_queries):
+    marketplace, *_ = setup
+    browser.get(_url(event, marketplace.site_key))
+    with django_assert_num_queries(1):  # the site key
+        assert browser.get(_url(event, marketplace.site_key)).status_code == 200
+
+
+def test_the_organizer_profile_config_has_defaults_and_marketplace_codes(
+    browser, setup, organizer, event
+):
+    marketplace, *_ = setup
+    EventTrackingCodeFactory(
+        organizer=organizer,
+        event=event,
+        provider="tiktok",
+        settings={"pixel_code": "COQDA8RC77U2TMR44LI0"},
+    )
+    url = (
+        f"/api/marketplace-client/organizers/{organizer.external_id}/tracking-config"
+        f"?site_key={marketplace.site_key}"
+    )
+    response = browser.get(url, headers={"Origin": ALLOWED})
+    assert response.status_code == 200
+    body = response.json()
+    assert body["organizer"] == {"external_id": organizer.external_id, "name": organizer.name}
+    assert [(c["provider"], c["source"]) for c in body["codes"]] == [
+        ("meta", "organizer_default"),
+        ("ga4", "marketplace"),
+    ]
+    assert response["Access-Control-Allow-Origin"] == ALLOWED and response.has_header("ETag")
+    missing = url.replace(organizer.external_id, "org-missing")
+    assert browser.get(missing).status_code == 404
+
+
+def test_the_same_slug_in_two_marketplaces_stays_apart(browser, setup, event):
+    marketplace, *_ = setup
+    other_event = EventFactory(slug=event.slug)
+    MarketplaceTrackingCodeFactory(client=other_event.client)
+    mine = browser.get(_url(event, marketplace.site_key)).json()
+    theirs = browser.get(_url(other_event, other_event.client.site_key)).json()
+    assert [c["source"] for c in theirs["codes"]] == ["marketplace"]
+    assert mine["codes"] != theirs["codes"]
