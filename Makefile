@@ -38,6 +38,11 @@ format: $(BIN)/.installed
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+# Benchmarks (PostgreSQL + Redis, own database usher_bench); see bench/README.md.
+bench: $(BIN)/.installed
+	cd bench && ../$(BIN)/python collector_throughput.py
+	cd bench && ../$(BIN)/python delivery_throughput.py
+
 # Re-pin every dependency after editing pyproject.toml.
 lock:
 	uv pip compile pyproject.toml --extra dev --generate-hashes --no-emit-index-url --python-version 3.11 -o requirements/dev.lock -q

@@ -164,6 +164,11 @@ if not USHER_ENCRYPTION_KEYS and not DEBUG:
     raise ImproperlyConfigured("USHER_ENCRYPTION_KEYS must be set when DEBUG is off.")
 
 NINJA_PAGINATION_PER_PAGE = 50
+# Collector flood limits: requests per minute from one address, and for one site key.
+COLLECTOR_REQUESTS_PER_IP_PER_MINUTE = int(os.environ.get("COLLECTOR_REQUESTS_PER_IP_PER_MINUTE", "300"))
+COLLECTOR_REQUESTS_PER_SITE_KEY_PER_MINUTE = int(
+    os.environ.get("COLLECTOR_REQUESTS_PER_SITE_KEY_PER_MINUTE", "30000")
+)
 # How many reverse proxies in front of Usher append to X-Forwarded-For (0: use REMOTE_ADDR).
 TRUSTED_PROXY_HOPS = int(os.environ.get("TRUSTED_PROXY_HOPS", "0"))
 

@@ -63,6 +63,9 @@ def start_autosave(state: SandboxState, path: Path, interval: float) -> threadin
 
 def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    # Werkzeug's access log prints whole URLs, and GA4 carries its api_secret in the query
+    # string: what was received is inspected through /_sandbox/requests instead.
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
     args = parse_args(argv)
     state = load_state(args.state_file)
     stop = None

@@ -22,9 +22,7 @@ from usher.marketplace.models import MarketplaceClient
 from usher.tracking.collector import MAX_BODY_BYTES, CollectBatch, RequestContext, store_events
 from usher.tracking.cors import SITE_KEY_HEADER, apply_cors, preflight
 
-COLLECTOR_REQUESTS_PER_IP_PER_MINUTE = 300
-COLLECTOR_REQUESTS_PER_SITE_KEY_PER_MINUTE = 30_000
-RATE_WINDOW_SECONDS = 60
+RATE_WINDOW_SECONDS = 60  # the limits (settings.COLLECTOR_*) count requests per minute
 
 collector_router = Router(tags=["collector"])
 
@@ -88,7 +86,7 @@ def _validation_detail(exc: ValidationError) -> list[dict]:
 def collect(request: HttpRequest, site_key: str | None = None):
     ip = client_ip(request)
     if ip and not hit_window(
-        f"collect:ip:{ip}", COLLECTOR_REQUESTS_PER_IP_PER_MINUTE, RATE_WINDOW_SECONDS
+        f"collect:ip:{ip}", settings.COLLECTOR_REQUESTS_PER_IP_PER_MINUTE, RATE_WINDOW_SECONDS
     ):
         response = JsonResponse({"detail": "too many requests from this address"}, status=429)
         response["Retry-After"] = str(RATE_WINDOW_SECONDS)
@@ -107,7 +105,9 @@ def collect(request: HttpRequest, site_key: str | None = None):
             401, "a valid site_key (query, body or X-Usher-Site-Key) is required", request, None
         )
     if not hit_window(
-        f"collect:site:{client.pk}", COLLECTOR_REQUESTS_PER_SITE_KEY_PER_MINUTE, RATE_WINDOW_SECONDS
+        f"collect:site:{client.pk}",
+        settings.COLLECTOR_REQUESTS_PER_SITE_KEY_PER_MINUTE,
+        RATE_WINDOW_SECONDS,
     ):
         response = _error(429, "too many requests for this site", request, client)
         response["Retry-After"] = str(RATE_WINDOW_SECONDS)

@@ -8,6 +8,10 @@ server-side snippets (`usher.tracking.snippets`) instead of tracker.js.
 
 Variants: `?page=checkout`, `?page=thank_you&order=<order id>`; `?client=<client slug>`
 picks the marketplace when several have an event with this slug.
+
+Served only with DEBUG on or `USHER_DEMO_PAGES = True` in settings: on a production
+database the page would feed real organizers' pixels (and, through the collector, their
+server-side conversions) with made-up visits and purchases.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 
@@ -41,6 +46,10 @@ def content_security_policy(nonce: str) -> str:
         f"script-src 'nonce-{nonce}' 'strict-dynamic' https: 'unsafe-inline'; "
         "object-src 'none'; base-uri 'none'"
     )
+
+
+def demo_pages_enabled() -> bool:
+    return bool(getattr(settings, "USHER_DEMO_PAGES", settings.DEBUG))
 
 
 def _event_for(request: HttpRequest, slug: str) -> MarketplaceEvent:
@@ -74,6 +83,8 @@ def _order_for(event: MarketplaceEvent, order_id: str) -> dict[str, Any]:
 
 
 def demo_event(request: HttpRequest, slug: str) -> HttpResponse:
+    if not demo_pages_enabled():
+        raise Http404("Demo pages are off (DEBUG or USHER_DEMO_PAGES).")
     event = _event_for(request, slug)
     requested = request.GET.get("page", PageType.EVENT)
     page_type = PageType(requested) if requested in PAGE_TYPES else PageType.EVENT

@@ -11,6 +11,7 @@ the real libraries would have been told, and that nothing left the page before c
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -27,9 +28,17 @@ from usher.marketplace.tests.factories import (
     MarketplaceClientFactory,
     OrganizerFactory,
 )
+from usher.tracking.event_store import TrackingEvent
 from usher.tracking.models import EventTrackingCode, MarketplaceTrackingCode
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture(autouse=True)
+def _demo_pages_on(settings):
+    """pytest-django turns DEBUG off, and with it the demo pages."""
+    settings.USHER_DEMO_PAGES = True
+
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -214,6 +223,7 @@ class Network:
     origin: str
     external: list[str] = field(default_factory=list)
     collector: list[dict[str, Any]] = field(default_factory=list)
+    collector_statuses: list[int] = field(default_factory=list)
 
     def handle(self, route: Route) -> None:
         request = route.request
@@ -224,6 +234,10 @@ class Network:
                 self.collector.extend(
                     {**event, "site_key": batch["site_key"]} for event in batch["events"]
                 )
+                response = route.fetch()
+                self.collector_statuses.append(response.status)
+                route.fulfill(response=response)
+                return
             route.continue_()
             return
         self.external.append(request.url)
@@ -469,7 +483,7 @@ def test_nothing_reaches_a_platform_before_consent_then_every_code_gets_its_even
     assert not [m for m in browser.console if "Content Security Policy" in m]
 
 
-def test_events_go_to_the_collector_with_the_pixels_event_ids_and_a_visitor_id(live_server):
+def test_events_reach_the_collector_with_the_pixels_event_ids_and_a_visitor_id(live_server):
     demo = create_codes()
     url = f"{live_server.url}/demo/events/{demo.slug}/?utm_source=tiktok&ttclid=TT.click-1&fbclid=AbC_1"
     with chromium(live_server.url) as browser:
@@ -506,6 +520,13 @@ def test_events_go_to_the_collector_with_the_pixels_event_ids_and_a_visitor_id(l
         assert payload["click"]["clicked_at"].endswith("Z")
         assert payload["utm"] == {"source": "tiktok"}
     assert stored["click_ids"]["ttclid"]["value"] == "TT.click-1"
+    # The collector accepted the batch and stored the events under the pixels' ids.
+    assert browser.network.collector_statuses == [202]
+    rows = TrackingEvent.objects.filter(event_id__in=[view_content, page_view])
+    assert {(r.name, r.visitor_id) for r in rows} == {
+        ("view_item", visitor["value"]),
+        ("page_view", visitor["value"]),
+    }
     assert stored["click_ids"]["ttclid"]["at"] > 0
 
 
@@ -615,3 +636,28 @@ def test_server_rendered_snippets_address_every_pixel_and_hold_consent(live_serv
     assert before["tiktok"]["consent"] == ["holdConsent"]
     assert after["gtag"]["consent"][-1] == ["update", ALL_GRANTED]
     assert not [m for m in browser.console if "Content Security Policy" in m]
+
+
+# --- the demo page itself (no browser needed) ---
+
+
+def test_demo_pages_are_off_unless_enabled(client, settings):
+    demo = create_codes()
+    settings.USHER_DEMO_PAGES = False
+    assert client.get(f"/demo/events/{demo.slug}/").status_code == 404
+
+
+def test_demo_page_sends_a_nonce_csp_and_escapes_what_the_url_says(client):
+    demo = create_codes()
+    hostile = "</script><script>alert(1)</script>"
+    response = client.get(f"/demo/events/{demo.slug}/", {"page": "thank_you", "order": hostile})
+
+    html = response.content.decode()
+    nonce = re.search(
+        r"script-src 'nonce-([^']+)' 'strict-dynamic'", response["Content-Security-Policy"]
+    )
+    assert nonce is not None
+    scripts = re.findall(r"<script\b[^>]*>", html)
+    assert scripts and all(f'nonce="{nonce.group(1)}"' in s for s in scripts if "json" not in s)
+    assert hostile not in html
+    assert response["Cache-Control"] == "no-store"

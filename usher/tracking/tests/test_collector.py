@@ -10,7 +10,6 @@ from django.test import Client
 from django.utils import timezone
 
 from usher.marketplace.tests.factories import EventFactory, MarketplaceClientFactory
-from usher.tracking import collector_api
 from usher.tracking.event_store import TrackingEvent, VisitorTouch
 
 pytestmark = pytest.mark.django_db
@@ -168,8 +167,8 @@ def test_a_missing_or_unknown_site_key_is_401(marketplace, page):
     assert post(page_event(), site_key="ush_site_unknown").status_code == 401
 
 
-def test_a_flood_from_one_address_is_429_and_other_addresses_go_on(marketplace, page, monkeypatch):
-    monkeypatch.setattr(collector_api, "COLLECTOR_REQUESTS_PER_IP_PER_MINUTE", 3)
+def test_a_flood_from_one_address_is_429_and_other_addresses_go_on(marketplace, page, settings):
+    settings.COLLECTOR_REQUESTS_PER_IP_PER_MINUTE = 3
     codes = [
         post(page_event(event_id=f"evt-{i:08d}"), site_key=marketplace.site_key).status_code
         for i in range(5)
@@ -181,8 +180,8 @@ def test_a_flood_from_one_address_is_429_and_other_addresses_go_on(marketplace, 
     assert other.status_code == 202
 
 
-def test_a_flood_on_one_site_key_is_429(marketplace, page, monkeypatch):
-    monkeypatch.setattr(collector_api, "COLLECTOR_REQUESTS_PER_SITE_KEY_PER_MINUTE", 2)
+def test_a_flood_on_one_site_key_is_429(marketplace, page, settings):
+    settings.COLLECTOR_REQUESTS_PER_SITE_KEY_PER_MINUTE = 2
     codes = [
         post(
             page_event(event_id=f"evt-{i:08d}"), site_key=marketplace.site_key, ip=f"198.51.100.{i}"

@@ -439,6 +439,8 @@
     },
     gtm: {
       loader: 'gtm',
+      // A container holds both kinds of tags; its Google tags follow the Consent Mode
+      // state pushed into its dataLayer, other tags must use GTM's consent checks.
       allowed: function (c) { return ads(c) || analytics(c); },
       send: function (code, ev, d) {
         var layer = window[code.layer];

@@ -1,0 +1,90 @@
+"""Shared setup of the benchmarks: a dedicated PostgreSQL database and Redis db, Django
+configured for them, and one marketplace with an event page."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH_DATABASE_URL = os.environ.get(
+    "BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/usher_bench"
+)
+BENCH_REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/9")
+
+
+def configure_environment(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """Point this process (and the servers it starts) at the bench database and Redis."""
+    os.environ.update(
+        {
+            "DATABASE_URL": BENCH_DATABASE_URL,
+            "REDIS_URL": BENCH_REDIS_URL,
+            "DJANGO_SETTINGS_MODULE": "usher.settings",
+            "LOG_LEVEL": "WARNING",
+            **(extra or {}),
+        }
+    )
+    sys.path.insert(0, str(ROOT))
+    return dict(os.environ)
+
+
+def prepare_database() -> None:
+    """Create the bench database if missing, and migrate it."""
+    name = BENCH_DATABASE_URL.rsplit("/", 1)[1]
+    admin_url = BENCH_DATABASE_URL.rsplit("/", 1)[0] + "/postgres"
+    exists = subprocess.run(
+        ["psql", admin_url, "-tAc", f"SELECT 1 FROM pg_database WHERE datname = '{name}'"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    if not exists:
+        subprocess.run(["psql", admin_url, "-c", f'CREATE DATABASE "{name}"'], check=True)
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, check=True
+    )
+
+
+def setup_django() -> None:
+    import django
+
+    django.setup()
+
+
+def fresh_marketplace(slug: str):
+    """A new client with one organizer and one published event page."""
+    from datetime import timedelta
+    from uuid import uuid4
+
+    from django.utils import timezone
+
+    from usher.marketplace.models import MarketplaceClient, MarketplaceEvent, MarketplaceOrganizer
+
+    tag = uuid4().hex[:8]
+    client = MarketplaceClient.objects.create(
+        name=f"Bench {tag}",
+        slug=f"{slug}-{tag}",
+        currency="RON",
+        allowed_origins=["https://bench.example"],
+    )
+    organizer = MarketplaceOrganizer.objects.create(
+        client=client, external_id="org", name="Bench organizer"
+    )
+    event = MarketplaceEvent.objects.create(
+        client=client,
+        organizer=organizer,
+        external_id="ev",
+        slug="bench-event",
+        name="Bench event",
+        starts_at=timezone.now() + timedelta(days=30),
+        currency="RON",
+        status="published",
+    )
+    return client, organizer, event
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * fraction))] if ordered else 0.0
