@@ -4,6 +4,7 @@ from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError
 
+from usher.conversions.api import conversions_router
 from usher.lib.errors import Conflict, InvalidInput
 from usher.marketplace.api import ingest_router, organizer_router
 from usher.tracking.api import tracking_codes_router, tracking_config_router
@@ -46,3 +47,4 @@ api.add_router("/marketplace-client/organizer", organizer_router)
 api.add_router("/marketplace-client/organizer/tracking-codes", tracking_codes_router)
 api.add_router("/marketplace-client", tracking_config_router)
 api.add_router("", collector_router)
+api.add_router("/marketplace-client/organizer/conversions", conversions_router)

@@ -164,8 +164,13 @@ if not USHER_ENCRYPTION_KEYS and not DEBUG:
     raise ImproperlyConfigured("USHER_ENCRYPTION_KEYS must be set when DEBUG is off.")
 
 NINJA_PAGINATION_PER_PAGE = 50
+# The sample event pages at /demo/events/<slug>/ fire real pixels and conversions for the
+# event's codes: on by default only in development.
+USHER_DEMO_PAGES = env_bool("USHER_DEMO_PAGES", DEBUG)
 # Collector flood limits: requests per minute from one address, and for one site key.
-COLLECTOR_REQUESTS_PER_IP_PER_MINUTE = int(os.environ.get("COLLECTOR_REQUESTS_PER_IP_PER_MINUTE", "300"))
+COLLECTOR_REQUESTS_PER_IP_PER_MINUTE = int(
+    os.environ.get("COLLECTOR_REQUESTS_PER_IP_PER_MINUTE", "300")
+)
 COLLECTOR_REQUESTS_PER_SITE_KEY_PER_MINUTE = int(
     os.environ.get("COLLECTOR_REQUESTS_PER_SITE_KEY_PER_MINUTE", "30000")
 )

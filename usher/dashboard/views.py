@@ -18,6 +18,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
+from usher.conversions.services import status_for_codes
 from usher.lib.errors import Conflict, InvalidInput
 from usher.lib.tenancy import get_for_organizer_or_404
 from usher.marketplace.models import MarketplaceEvent
@@ -58,6 +59,10 @@ def tracking_code_list(request: HttpRequest) -> HttpResponse:
         codes = codes.filter(event__isnull=True)
     elif event.isdigit():
         codes = codes.filter(event_id=int(event))
+    codes = list(codes)
+    statuses = status_for_codes(code.pk for code in codes)
+    for code in codes:
+        code.delivery = statuses.get(code.pk)
     return render(
         request,
         "dashboard/tracking_code_list.html",

@@ -35,10 +35,12 @@ USER_AGENT_MAX_CHARS = 500
 events_collected = django.dispatch.Signal()
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
+# Pixel event ids are UUIDs, or `order-<the core's order id>` on the thank-you page: any
+# visible characters but quotes and angle brackets (they end up in JSON and admin pages).
 Identifier = Annotated[
     str,
     StringConstraints(
-        strip_whitespace=True, min_length=8, max_length=100, pattern=r"^[A-Za-z0-9._:-]+$"
+        strip_whitespace=True, min_length=1, max_length=100, pattern=r"^[^\s<>\"']+$"
     ),
 ]
 

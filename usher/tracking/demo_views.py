@@ -49,7 +49,7 @@ def content_security_policy(nonce: str) -> str:
 
 
 def demo_pages_enabled() -> bool:
-    return bool(getattr(settings, "USHER_DEMO_PAGES", settings.DEBUG))
+    return settings.USHER_DEMO_PAGES
 
 
 def _event_for(request: HttpRequest, slug: str) -> MarketplaceEvent:

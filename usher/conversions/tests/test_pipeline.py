@@ -289,3 +289,33 @@ def test_browser_events_fan_out_to_the_codes_that_want_them(
     assert ga4["client_id"] == "123456789.1700000000"
     google = deliveries.get(provider="google_ads")
     assert google.status == DeliveryStatus.REJECTED and "conversion action" in google.last_error
+
+
+def test_the_organizer_sees_per_code_status_and_failures(
+    sandbox, ingest, wiring, organizer, django_capture_on_commit_callbacks, client
+):
+    from conftest import JsonClient
+    from usher.marketplace.models import OrganizerApiToken, User
+
+    sandbox.account(platform="tiktok", account_id=TIKTOK_PIXEL, tokens=["sandbox-not-this-one"])
+    ingest_order(ingest, wiring, django_capture_on_commit_callbacks)
+    _, token = OrganizerApiToken.issue(organizer)
+    api = JsonClient(token)
+
+    statuses = {
+        s["provider"]: s
+        for s in api.get("/api/marketplace-client/organizer/conversions/status").json()
+    }
+    assert (statuses["meta"]["delivered"], statuses["meta"]["last_error"]) == (1, "")
+    assert statuses["tiktok"]["rejected"] == 1 and statuses["tiktok"]["last_error"]
+    failures = api.get(
+        "/api/marketplace-client/organizer/conversions/deliveries", status="rejected"
+    ).json()
+    assert [f["code_id"] for f in failures["items"]] == [wiring.tiktok.pk]
+
+    user = User.objects.create_user(
+        "panel-user", password="pw-12345678", client=organizer.client, organizer=organizer
+    )
+    client.force_login(user)
+    page = client.get("/panel/tracking-codes/").content.decode()
+    assert "1 delivered" in page and "1 rejected" in page and "last error" in page

@@ -20,7 +20,12 @@ from usher.tracking.event_store import TrackingEvent
     [
         (ConsentPolicy.MARKETING_CONSENT, {"ad_user_data": True}, True, False),
         (ConsentPolicy.MARKETING_CONSENT, {"ad_storage": True}, True, False),
-        (ConsentPolicy.MARKETING_CONSENT, {"ad_storage": True, "ad_user_data": False}, False, False),
+        (
+            ConsentPolicy.MARKETING_CONSENT,
+            {"ad_storage": True, "ad_user_data": False},
+            False,
+            False,
+        ),
         (ConsentPolicy.MARKETING_CONSENT, {}, False, False),
         (ConsentPolicy.LEGITIMATE_INTEREST, {}, True, True),
         (ConsentPolicy.LEGITIMATE_INTEREST, {"ad_user_data": True}, True, False),

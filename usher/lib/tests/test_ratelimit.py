@@ -44,4 +44,9 @@ def test_buckets_with_different_keys_are_independent():
 
 def test_a_fixed_window_counts_hits_up_to_its_limit():
     key = f"test:{uuid.uuid4()}"
-    assert [hit_window(key, limit=2, window_seconds=60) for _ in range(4)] == [True, True, False, False]
+    assert [hit_window(key, limit=2, window_seconds=60) for _ in range(4)] == [
+        True,
+        True,
+        False,
+        False,
+    ]

@@ -1,0 +1,90 @@
+"""The organizer's view of server-side delivery: per code, what was delivered and what
+failed (and why), plus the recent failures themselves."""
+
+from datetime import datetime
+
+from django.http import HttpRequest
+from ninja import Router, Schema
+from ninja.pagination import paginate
+
+from usher.conversions.models import ConversionDelivery, DeliveryStatus
+from usher.conversions.services import status_for_codes
+from usher.marketplace.auth import OrganizerTokenAuth
+from usher.tracking.models import EventTrackingCode
+
+conversions_router = Router(auth=OrganizerTokenAuth(), tags=["conversions"])
+
+
+class CodeStatusOut(Schema):
+    code_id: int
+    provider: str
+    tag_id: str
+    event_id: int | None
+    delivered: int
+    pending: int
+    rejected: int
+    dead: int
+    last_success_at: datetime | None
+    last_error: str
+    last_error_at: datetime | None
+
+
+class DeliveryOut(Schema):
+    id: int
+    code_id: int | None
+    provider: str
+    event_id: str
+    event_name: str
+    status: str
+    attempts: int
+    last_error: str
+    last_attempt_at: datetime | None
+    delivered_at: datetime | None
+
+    @staticmethod
+    def resolve_code_id(row: ConversionDelivery) -> int | None:
+        return row.organizer_code_id
+
+
+@conversions_router.get(
+    "/status", response=list[CodeStatusOut], summary="Server-side delivery status per code"
+)
+def delivery_status(request: HttpRequest):
+    codes = list(EventTrackingCode.objects.for_organizer(request.auth))
+    statuses = status_for_codes(code.pk for code in codes)
+    empty = {
+        "delivered": 0,
+        "pending": 0,
+        "rejected": 0,
+        "dead": 0,
+        "last_success_at": None,
+        "last_error": "",
+        "last_error_at": None,
+    }
+    return [
+        {
+            "code_id": code.pk,
+            "provider": code.provider,
+            "tag_id": code.tag_id,
+            "event_id": code.event_id,
+            **(vars(statuses[code.pk]) if code.pk in statuses else empty),
+        }
+        for code in codes
+    ]
+
+
+@conversions_router.get(
+    "/deliveries", response=list[DeliveryOut], summary="The organizer's deliveries, newest first"
+)
+@paginate
+def list_deliveries(
+    request: HttpRequest, status: DeliveryStatus | None = None, code_id: int | None = None
+):
+    rows = ConversionDelivery.objects.for_organizer(request.auth).filter(
+        organizer_code__isnull=False
+    )
+    if status:
+        rows = rows.filter(status=status)
+    if code_id is not None:
+        rows = rows.filter(organizer_code_id=code_id)
+    return rows.order_by("-created_at")
