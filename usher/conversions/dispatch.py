@@ -25,7 +25,16 @@ from django.utils import timezone
 from usher.conversions.events import DestinationUnavailable, conversion_events, destination_for
 from usher.conversions.models import ConversionDelivery, DeliveryBatch, DeliveryStatus
 from usher.lib.ratelimit import TokenBucket
-from usher.platforms.base import BatchResult, EventOutcome, OutcomeStatus, PlatformError
+from usher.platforms.base import (
+    BatchResult,
+    ConversionEvent,
+    ConversionsConnector,
+    Destination,
+    ErrorKind,
+    EventOutcome,
+    OutcomeStatus,
+    PlatformError,
+)
 from usher.platforms.registry import get_connector
 
 logger = logging.getLogger(__name__)
@@ -151,14 +160,27 @@ def _send(
         return
     events = conversion_events(claimed, limited_data_use=first.client.meta_limited_data_use)
     started = timezone.now()
-    error: PlatformError | None = None
-    try:
-        result = connector.send_conversions(destination, events)
-    except PlatformError as exc:
-        error = exc
-        result = BatchResult.for_error(events, exc)
+    result, error = send_isolating(connector, destination, events)
     elapsed = int((timezone.now() - started).total_seconds() * 1000)
     _record(claimed, result, error, now, summary, duration_ms=elapsed)
+
+
+def send_isolating(
+    connector: ConversionsConnector, destination: Destination, events: Sequence[ConversionEvent]
+) -> tuple[BatchResult, PlatformError | None]:
+    """Send a batch; when the platform refuses it whole for what one event holds (Meta
+    and TikTok reject every event of a request with one invalid event), split it in
+    halves until the bad events stand alone, so the good ones still get through."""
+    try:
+        return connector.send_conversions(destination, events), None
+    except PlatformError as exc:
+        if exc.kind != ErrorKind.PERMANENT or len(events) == 1:
+            return BatchResult.for_error(events, exc), exc
+        middle = len(events) // 2
+        left, _ = send_isolating(connector, destination, events[:middle])
+        right, _ = send_isolating(connector, destination, events[middle:])
+        outcomes = left.outcomes + right.outcomes
+        return BatchResult(outcomes, request=exc.request, response=exc.response), exc
 
 
 def _record(

@@ -178,7 +178,42 @@ class OrderStatus(models.TextChoices):
     CANCELLED = "cancelled", "Cancelled"
 
 
-class Order(models.Model):
+class AdClickAttribution(models.Model):
+    """The ad click ids and campaign tags a visit arrived with: shared by orders, stored
+    browser events and visitor touches, so attribution reads one set of columns."""
+
+    fbc = models.CharField(max_length=500, blank=True)  # Meta's _fbc, built from fbclid if need be
+    gclid = models.CharField(max_length=200, blank=True)
+    gbraid = models.CharField(max_length=200, blank=True)
+    wbraid = models.CharField(max_length=200, blank=True)
+    ttclid = models.CharField(max_length=200, blank=True)
+    utm_source = models.CharField(max_length=200, blank=True)
+    utm_medium = models.CharField(max_length=200, blank=True)
+    utm_campaign = models.CharField(max_length=200, blank=True)
+    utm_content = models.CharField(max_length=200, blank=True)
+    utm_term = models.CharField(max_length=200, blank=True)
+
+    FIELD_NAMES: ClassVar[tuple[str, ...]] = (
+        "fbc",
+        "gclid",
+        "gbraid",
+        "wbraid",
+        "ttclid",
+        "utm_source",
+        "utm_medium",
+        "utm_campaign",
+        "utm_content",
+        "utm_term",
+    )
+
+    class Meta:
+        abstract = True
+
+    def ad_click_values(self) -> dict[str, str]:
+        return {name: getattr(self, name) for name in self.FIELD_NAMES}
+
+
+class Order(AdClickAttribution):
     """A ticket order from the core: the authoritative source of purchase conversions."""
 
     client = models.ForeignKey(MarketplaceClient, on_delete=models.CASCADE, related_name="orders")
@@ -198,18 +233,8 @@ class Order(models.Model):
     customer_country = models.CharField(max_length=2, blank=True)
     # What the checkout saw, when the core passes it: used for matching and attribution.
     visitor_id = models.CharField(max_length=64, blank=True, db_index=True)
-    fbc = models.CharField(max_length=500, blank=True)
     fbp = models.CharField(max_length=200, blank=True)
-    gclid = models.CharField(max_length=200, blank=True)
-    gbraid = models.CharField(max_length=200, blank=True)
-    wbraid = models.CharField(max_length=200, blank=True)
-    ttclid = models.CharField(max_length=200, blank=True)
     ttp = models.CharField(max_length=200, blank=True)
-    utm_source = models.CharField(max_length=200, blank=True)
-    utm_medium = models.CharField(max_length=200, blank=True)
-    utm_campaign = models.CharField(max_length=200, blank=True)
-    utm_content = models.CharField(max_length=200, blank=True)
-    utm_term = models.CharField(max_length=200, blank=True)
     # The checkout request's network data, when the core passes it (Meta needs a user
     # agent for website events); purged once no delivery needs it.
     client_ip = models.GenericIPAddressField(null=True, blank=True)

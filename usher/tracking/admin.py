@@ -104,7 +104,34 @@ class MarketplaceTrackingCodeForm(SecretFieldsForm):
         return cleaned
 
 
+CREDENTIALS_FIELDSET = (
+    "Server-side credentials (write-only)",
+    {
+        "fields": [
+            "token_set",
+            "access_token",
+            "clear_access_token",
+            "api_secret",
+            "clear_api_secret",
+        ]
+    },
+)
+TIMESTAMPS_FIELDSET = (None, {"fields": ["created_at", "updated_at"]})
+
+
 class TokenStatusMixin:
+    """What both code admins share: credential status, the tag id, and writes and deletes
+    that go through the services (validation, cache invalidation, logging)."""
+
+    readonly_fields = ["token_set", "created_at", "updated_at"]
+
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
+        self.delete_code(obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet) -> None:
+        for code in queryset:
+            self.delete_code(code)
+
     @admin.display(description="token set", boolean=False)
     def token_set(self, obj: EventTrackingCode | MarketplaceTrackingCode) -> str:
         return "yes" if obj.has_access_token or obj.has_api_secret else "no"
@@ -135,35 +162,17 @@ class EventTrackingCodeAdmin(TokenStatusMixin, ClientScopedAdmin):
     ]
     list_select_related = ["organizer", "event"]
     search_fields = ["organizer__name", "event__name", "event__slug"]
-    readonly_fields = ["token_set", "created_at", "updated_at"]
     fieldsets = [
         (None, {"fields": ["organizer", "event", "provider", "enabled", "settings"]}),
-        (
-            "Server-side credentials (write-only)",
-            {
-                "fields": [
-                    "token_set",
-                    "access_token",
-                    "clear_access_token",
-                    "api_secret",
-                    "clear_api_secret",
-                ]
-            },
-        ),
-        (None, {"fields": ["created_at", "updated_at"]}),
+        CREDENTIALS_FIELDSET,
+        TIMESTAMPS_FIELDSET,
     ]
+    delete_code = staticmethod(services.delete_code)
 
     def save_model(
         self, request: HttpRequest, obj: EventTrackingCode, form: Any, change: bool
     ) -> None:
         services.save_code(obj, form.cleaned_data["organizer"], form.code_input())
-
-    def delete_model(self, request: HttpRequest, obj: EventTrackingCode) -> None:
-        services.delete_code(obj)
-
-    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[EventTrackingCode]) -> None:
-        for code in queryset:
-            services.delete_code(code)
 
 
 @admin.register(MarketplaceTrackingCode)
@@ -172,34 +181,14 @@ class MarketplaceTrackingCodeAdmin(TokenStatusMixin, ClientScopedAdmin):
     list_display = ["id", "name", "client", "provider", "tag", "enabled", "token_set", "updated_at"]
     list_filter = ["provider", "enabled"]
     search_fields = ["name"]
-    readonly_fields = ["token_set", "created_at", "updated_at"]
     fieldsets = [
         (None, {"fields": ["client", "name", "provider", "enabled", "settings"]}),
-        (
-            "Server-side credentials (write-only)",
-            {
-                "fields": [
-                    "token_set",
-                    "access_token",
-                    "clear_access_token",
-                    "api_secret",
-                    "clear_api_secret",
-                ]
-            },
-        ),
-        (None, {"fields": ["created_at", "updated_at"]}),
+        CREDENTIALS_FIELDSET,
+        TIMESTAMPS_FIELDSET,
     ]
+    delete_code = staticmethod(services.delete_marketplace_code)
 
     def save_model(
         self, request: HttpRequest, obj: MarketplaceTrackingCode, form: Any, change: bool
     ) -> None:
         services.save_marketplace_code(obj, form.cleaned_data["client"], form.code_input())
-
-    def delete_model(self, request: HttpRequest, obj: MarketplaceTrackingCode) -> None:
-        services.delete_marketplace_code(obj)
-
-    def delete_queryset(
-        self, request: HttpRequest, queryset: QuerySet[MarketplaceTrackingCode]
-    ) -> None:
-        for code in queryset:
-            services.delete_marketplace_code(code)

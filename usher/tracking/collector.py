@@ -163,38 +163,19 @@ def _events_by_slug(
 
 
 def _touch(client: MarketplaceClient, row: TrackingEvent) -> VisitorTouch | None:
-    marks = [
-        row.fbc,
-        row.gclid,
-        row.gbraid,
-        row.wbraid,
-        row.ttclid,
-        row.utm_source,
-        row.utm_medium,
-        row.utm_campaign,
-        row.utm_content,
-        row.utm_term,
-    ]
-    if not row.visitor_id or not any(marks):
+    """A landing with click ids or campaign tags; the same marks twice are one touch."""
+    marks = row.ad_click_values()
+    if not row.visitor_id or not any(marks.values()):
         return None
-    digest = hashlib.sha256("\x1f".join(marks).encode()).hexdigest()
+    digest = hashlib.sha256("\x1f".join(marks.values()).encode()).hexdigest()
     return VisitorTouch(
         client=client,
         visitor_id=row.visitor_id,
         touched_at=row.occurred_at,
         marketplace_event=row.marketplace_event,
         landing_url=row.page_url,
-        fbc=row.fbc,
-        gclid=row.gclid,
-        gbraid=row.gbraid,
-        wbraid=row.wbraid,
-        ttclid=row.ttclid,
-        utm_source=row.utm_source,
-        utm_medium=row.utm_medium,
-        utm_campaign=row.utm_campaign,
-        utm_content=row.utm_content,
-        utm_term=row.utm_term,
         touch_key=digest,
+        **marks,
     )
 
 

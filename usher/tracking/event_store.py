@@ -13,14 +13,16 @@ from __future__ import annotations
 from django.db import models
 
 from usher.lib.tenancy import TenantManager
-from usher.marketplace.models import MarketplaceClient, MarketplaceEvent, MarketplaceOrganizer
+from usher.marketplace.models import (
+    AdClickAttribution,
+    MarketplaceClient,
+    MarketplaceEvent,
+    MarketplaceOrganizer,
+)
 from usher.tracking.resolved import StandardEvent
 
-CLICK_ID_FIELDS = ("fbc", "gclid", "gbraid", "wbraid", "ttclid")
-UTM_FIELDS = ("utm_source", "utm_medium", "utm_campaign", "utm_content", "utm_term")
 
-
-class TrackingEvent(models.Model):
+class TrackingEvent(AdClickAttribution):
     client = models.ForeignKey(MarketplaceClient, on_delete=models.CASCADE, related_name="+")
     # Named apart from `event_id`, which is the dedup key shared with the pixels.
     marketplace_event = models.ForeignKey(
@@ -51,20 +53,10 @@ class TrackingEvent(models.Model):
     content_ids = models.JSONField(default=list, blank=True)
     num_items = models.PositiveIntegerField(null=True, blank=True)
     order_external_id = models.CharField(max_length=100, blank=True)
-    fbc = models.CharField(max_length=500, blank=True)
     fbp = models.CharField(max_length=200, blank=True)
-    gclid = models.CharField(max_length=200, blank=True)
-    gbraid = models.CharField(max_length=200, blank=True)
-    wbraid = models.CharField(max_length=200, blank=True)
-    ttclid = models.CharField(max_length=200, blank=True)
     ttp = models.CharField(max_length=200, blank=True)
     # GA's client id (from the `_ga` cookie), so GA4 joins the server copy to the session.
     ga_client_id = models.CharField(max_length=100, blank=True)
-    utm_source = models.CharField(max_length=200, blank=True)
-    utm_medium = models.CharField(max_length=200, blank=True)
-    utm_campaign = models.CharField(max_length=200, blank=True)
-    utm_content = models.CharField(max_length=200, blank=True)
-    utm_term = models.CharField(max_length=200, blank=True)
     # The visitor's choices when the event happened: ad_storage, analytics_storage,
     # ad_user_data, ad_personalization -> bool. Missing means not granted (opt-in).
     consent = models.JSONField(default=dict, blank=True)
@@ -92,7 +84,7 @@ class TrackingEvent(models.Model):
         return self.consent.get(purpose) is True
 
 
-class VisitorTouch(models.Model):
+class VisitorTouch(AdClickAttribution):
     """A landing that carried click ids or UTM tags: the raw material of attribution."""
 
     client = models.ForeignKey(MarketplaceClient, on_delete=models.CASCADE, related_name="+")
@@ -102,16 +94,6 @@ class VisitorTouch(models.Model):
         MarketplaceEvent, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     landing_url = models.URLField(max_length=2000, blank=True)
-    fbc = models.CharField(max_length=500, blank=True)
-    gclid = models.CharField(max_length=200, blank=True)
-    gbraid = models.CharField(max_length=200, blank=True)
-    wbraid = models.CharField(max_length=200, blank=True)
-    ttclid = models.CharField(max_length=200, blank=True)
-    utm_source = models.CharField(max_length=200, blank=True)
-    utm_medium = models.CharField(max_length=200, blank=True)
-    utm_campaign = models.CharField(max_length=200, blank=True)
-    utm_content = models.CharField(max_length=200, blank=True)
-    utm_term = models.CharField(max_length=200, blank=True)
     # A digest of the click ids and tags: the same landing reported twice is one touch.
     touch_key = models.CharField(max_length=64)
 

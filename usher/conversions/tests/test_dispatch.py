@@ -1,0 +1,71 @@
+"""Batch isolation: one invalid event must not sink the good ones sent with it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from usher.conversions.dispatch import send_isolating
+from usher.platforms.base import (
+    BatchResult,
+    ConversionEvent,
+    Destination,
+    EventOutcome,
+    OutcomeStatus,
+    PlatformError,
+)
+
+
+class WholeBatchRejecter:
+    """Behaves like Meta: one bad event in a request rejects the whole request."""
+
+    max_batch_size = 100
+
+    def __init__(self, kind: str = "permanent") -> None:
+        self.kind = kind
+        self.calls: list[int] = []
+
+    def send_conversions(
+        self, destination: Destination, events: Sequence[ConversionEvent]
+    ) -> BatchResult:
+        self.calls.append(len(events))
+        if any(event.event_id.startswith("bad") for event in events):
+            raise PlatformError(
+                self.kind, "Invalid parameter", status_code=400, platform_code="100"
+            )
+        return BatchResult([EventOutcome(e.event_id, OutcomeStatus.DELIVERED) for e in events])
+
+
+def events(*ids: str) -> list[ConversionEvent]:
+    return [
+        ConversionEvent(event_id=i, event_name="view_item", event_time=datetime.now(UTC))
+        for i in ids
+    ]
+
+
+DESTINATION = Destination(platform="meta", account_id="111111111111111", access_token="sandbox-x")
+
+
+def test_an_invalid_event_is_isolated_and_the_others_delivered():
+    connector = WholeBatchRejecter()
+    batch = events("e1", "e2", "bad3", "e4", "e5", "e6", "e7", "e8")
+    result, error = send_isolating(connector, DESTINATION, batch)
+    statuses = {o.event_id: o.status for o in result.outcomes}
+    assert statuses.pop("bad3") == OutcomeStatus.REJECTED
+    assert set(statuses.values()) == {OutcomeStatus.DELIVERED}
+    assert error is not None and error.platform_code == "100"
+    assert len(connector.calls) <= 1 + 2 * 3  # a binary search, not one call per event
+
+
+def test_transient_failures_are_not_split_but_retried_whole():
+    connector = WholeBatchRejecter(kind="transient")
+    result, _ = send_isolating(connector, DESTINATION, events("bad1", "e2", "e3"))
+    assert connector.calls == [3]
+    assert {o.status for o in result.outcomes} == {OutcomeStatus.RETRY}
+
+
+def test_auth_failures_reject_everything_at_once():
+    connector = WholeBatchRejecter(kind="auth")
+    result, _ = send_isolating(connector, DESTINATION, events("bad1", "e2"))
+    assert connector.calls == [2]
+    assert {o.status for o in result.outcomes} == {OutcomeStatus.REJECTED}
