@@ -3,8 +3,8 @@
 The marketplace's own Meta pixel and GA4 property appear on every page; each organizer
 has defaults; Sunwave Festival 2027 overrides its organizer's Meta pixel, so its page
 shows the fallback order at work (event code, organizer defaults, marketplace codes).
-Ids match the providers' formats but belong to nobody; the credentials only work
-against the local sandbox. Loading twice changes nothing.
+Ids match the providers' formats but belong to nobody; the credentials (`sandbox-` tokens)
+only work against the local sandbox. Loading twice changes nothing.
 """
 
 from __future__ import annotations
@@ -24,25 +24,39 @@ MARKETPLACE_CODES: list[tuple[str, str, dict[str, Any]]] = [
         {
             "pixel_id": "419316141842990",
             "advanced_matching": True,
-            "access_token": "demo-meta-token",
+            "access_token": "sandbox-demo-tixello-meta",
         },
     ),
     (
         "Tixello GA4",
         "ga4",
-        {"measurement_id": "G-TIXELLO01", "api_secret": "demo-ga4-api-secret"},
+        {"measurement_id": "G-TIXELLO01", "api_secret": "sandbox-demo-tixello-ga4"},
     ),
 ]
 
 # (organizer external id, event external id or None for the default, provider, settings)
 ORGANIZER_CODES: list[tuple[str, str | None, str, dict[str, Any]]] = [
-    ("org-sunwave", None, "meta", {"pixel_id": "557085890510243", "access_token": "demo-sunwave"}),
-    ("org-sunwave", None, "ga4", {"measurement_id": "G-SUNWAVE27"}),
+    (
+        "org-sunwave",
+        None,
+        "meta",
+        {"pixel_id": "557085890510243", "access_token": "sandbox-demo-sunwave-meta"},
+    ),
+    (
+        "org-sunwave",
+        None,
+        "ga4",
+        {"measurement_id": "G-SUNWAVE27", "api_secret": "sandbox-demo-sunwave-ga4"},
+    ),
     (
         "org-sunwave",
         None,
         "tiktok",
-        {"pixel_code": "COQDA8RC77U2TMR44LI0", "custom_params": {"brand": "sunwave"}},
+        {
+            "pixel_code": "COQDA8RC77U2TMR44LI0",
+            "custom_params": {"brand": "sunwave"},
+            "access_token": "sandbox-demo-sunwave-tiktok",
+        },
     ),
     (
         "org-sunwave",
@@ -52,6 +66,7 @@ ORGANIZER_CODES: list[tuple[str, str | None, str, dict[str, Any]]] = [
             "pixel_id": "1994206721399887",
             "conversion_events": ["page_view", "view_item", "begin_checkout", "purchase"],
             "test_event_code": "TEST12345",
+            "access_token": "sandbox-demo-sunwave-festival-meta",
         },
     ),
     ("org-nottara", None, "meta", {"pixel_id": "3106559256268506"}),
@@ -62,7 +77,9 @@ ORGANIZER_CODES: list[tuple[str, str | None, str, dict[str, Any]]] = [
         {
             "conversion_id": "AW-736702401",
             "conversion_labels": {"purchase": "3hJnCKSw6KEBEMHfpN8C"},
+            "conversion_actions": {"purchase": "6543210987"},
             "customer_id": "123-456-7890",
+            "access_token": "sandbox-demo-rocknights-google",
         },
     ),
     ("org-jazzpark", None, "gtm", {"container_id": "GTM-T37L75D"}),

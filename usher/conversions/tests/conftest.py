@@ -108,3 +108,10 @@ def order_payload(
         },
         "attribution": attribution,
     }
+
+
+def ingest_order(ingest, wiring: Wiring, capture_on_commit, **payload_options) -> None:
+    """Upload an order through the ingest API and run what its commit triggers."""
+    with capture_on_commit(execute=True):
+        response = ingest.put("/api/ingest/orders", order_payload(wiring.event, **payload_options))
+    assert response.status_code == 200, response.content

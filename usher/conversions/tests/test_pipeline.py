@@ -17,6 +17,7 @@ from usher.conversions.tests.conftest import (
     MARKETPLACE_PIXEL,
     ORGANIZER_PIXEL,
     TIKTOK_PIXEL,
+    ingest_order,
     order_payload,
 )
 from usher.marketplace.models import ConsentPolicy
@@ -30,12 +31,6 @@ ACCOUNTS = {
     "google_ads": GOOGLE_CUSTOMER,
     "ga4": GA4_ID,
 }
-
-
-def ingest_order(ingest, wiring, django_capture_on_commit_callbacks, **kw):
-    with django_capture_on_commit_callbacks(execute=True):
-        response = ingest.put("/api/ingest/orders", order_payload(wiring.event, **kw))
-    assert response.status_code == 200, response.content
 
 
 def bodies(sandbox, platform, account):
@@ -319,3 +314,58 @@ def test_the_organizer_sees_per_code_status_and_failures(
     client.force_login(user)
     page = client.get("/panel/tracking-codes/").content.decode()
     assert "1 delivered" in page and "1 rejected" in page and "last error" in page
+
+
+@pytest.fixture
+def sandbox_server(settings):
+    """The sandbox on a real socket, so client timeouts happen as in production."""
+    import threading
+
+    import httpx
+    from werkzeug.serving import make_server
+
+    from usher.lib.http import reset_clients
+    from usher.sandbox import create_app
+
+    server = make_server("127.0.0.1", 0, create_app(), threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{server.server_port}"
+    settings.PLATFORM_BASE_URLS = {
+        "meta": f"{base}/meta",
+        "google_ads": f"{base}/google-ads",
+        "tiktok": f"{base}/tiktok",
+        "ga4": f"{base}/ga4",
+    }
+    settings.PLATFORM_HTTP_TIMEOUT_SECONDS = 0.3
+    reset_clients()
+    with httpx.Client(base_url=base) as control:
+        yield control
+    server.shutdown()
+    reset_clients()
+
+
+def test_a_timed_out_call_is_retried_and_counted_once(
+    sandbox_server, ingest, wiring, django_capture_on_commit_callbacks
+):
+    sandbox_server.post(
+        "/_sandbox/faults",
+        json={
+            "platform": "meta",
+            "account": ORGANIZER_PIXEL,
+            "mode": "slow",
+            "delay_seconds": 1.0,
+            "count": 1,
+        },
+    ).raise_for_status()
+    ingest_order(ingest, wiring, django_capture_on_commit_callbacks)
+    delivery = wiring.meta.deliveries.get()
+    assert delivery.status == DeliveryStatus.RETRYING
+    assert delivery.last_error_code == "transient"
+
+    redispatch_all(later())
+    assert wiring.meta.deliveries.get().status == DeliveryStatus.DELIVERED
+    counted = sandbox_server.get(
+        "/_sandbox/events", params={"platform": "meta", "account": ORGANIZER_PIXEL}
+    ).json()
+    assert counted["unique"] == 1  # the slow copy may have landed too: Meta counts it once
