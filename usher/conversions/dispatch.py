@@ -56,6 +56,8 @@ class DispatchSummary:
     dead: int = 0
     batches: int = 0
     outcomes: list[EventOutcome] = field(default_factory=list)
+    # Set when work is left: the run hit its batch cap (now) or the rate limit (later).
+    resume_at: datetime | None = None
 
 
 def backoff_seconds(attempts: int) -> float:
@@ -127,11 +129,14 @@ def dispatch_destination(destination_key: str, now: datetime | None = None) -> D
             break
         wait = _bucket(destination_key, provider).take()
         if wait > RATE_LIMIT_WAIT_INLINE_SECONDS:
-            _release(claimed, moment + timedelta(seconds=wait))
-            break
+            summary.resume_at = moment + timedelta(seconds=wait)
+            _release(claimed, summary.resume_at)
+            return summary
         if wait:
             time.sleep(wait)
         _send(connector, claimed, moment, summary)
+    else:
+        summary.resume_at = now or timezone.now()  # the cap was hit: more may be due
     return summary
 
 

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 
 from celery import shared_task
 from django.core.cache import cache
+from django.utils import timezone
 
 from usher.conversions import dispatch, fanout, services
 
@@ -38,7 +39,12 @@ def fan_out_order_task(order_id: int) -> None:
 def dispatch_destination_task(destination_key: str) -> None:
     # Events stored from now on schedule a new run instead of waiting for the sweep.
     cache.delete(_queued_key(destination_key))
-    dispatch.dispatch_destination(destination_key)
+    summary = dispatch.dispatch_destination(destination_key)
+    if summary.resume_at is not None:
+        # Work is left (batch cap or rate limit): come back for it, after other
+        # destinations had their turn, rather than waiting for the 5-minute sweep.
+        delay = max(0.0, (summary.resume_at - timezone.now()).total_seconds())
+        dispatch_destination_task.apply_async((destination_key,), countdown=delay)
 
 
 @shared_task(ignore_result=True)

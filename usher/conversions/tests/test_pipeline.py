@@ -319,6 +319,7 @@ def test_the_organizer_sees_per_code_status_and_failures(
 @pytest.fixture
 def sandbox_server(settings):
     """The sandbox on a real socket, so client timeouts happen as in production."""
+    import logging
     import threading
 
     import httpx
@@ -327,6 +328,7 @@ def sandbox_server(settings):
     from usher.lib.http import reset_clients
     from usher.sandbox import create_app
 
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # its access log shows URLs
     server = make_server("127.0.0.1", 0, create_app(), threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -369,3 +371,28 @@ def test_a_timed_out_call_is_retried_and_counted_once(
         "/_sandbox/events", params={"platform": "meta", "account": ORGANIZER_PIXEL}
     ).json()
     assert counted["unique"] == 1  # the slow copy may have landed too: Meta counts it once
+
+
+def test_a_run_that_hits_its_batch_cap_comes_back_for_the_rest(
+    sandbox, ingest, wiring, django_capture_on_commit_callbacks, monkeypatch
+):
+    from usher.conversions.tasks import dispatch_destination_task
+
+    real_get_connector = dispatch.get_connector
+
+    def one_event_batches(name):
+        connector = real_get_connector(name)
+        connector.max_batch_size = 1
+        return connector
+
+    monkeypatch.setattr("usher.conversions.tasks.schedule_dispatch", lambda keys: None)
+    monkeypatch.setattr(dispatch, "get_connector", one_event_batches)
+    monkeypatch.setattr(dispatch, "MAX_BATCHES_PER_RUN", 1)
+    for n in range(3):
+        ingest_order(ingest, wiring, django_capture_on_commit_callbacks, external_id=f"ord-{n}")
+    assert wiring.meta.deliveries.filter(status=DeliveryStatus.PENDING).count() == 3
+
+    dispatch_destination_task(wiring.meta.deliveries.first().destination_key)
+    # One batch per run; each run queues the next while work is left.
+    assert wiring.meta.deliveries.filter(status=DeliveryStatus.DELIVERED).count() == 3
+    assert len(sandbox.requests(platform="meta", account=ORGANIZER_PIXEL)) == 3
