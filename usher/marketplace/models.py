@@ -100,7 +100,7 @@ class MarketplaceOrganizer(models.Model):
     external_id = models.CharField(max_length=100)
     name = models.CharField(max_length=200)
     email = models.EmailField(blank=True)
-    website = models.URLField(blank=True)
+    website = models.URLField(max_length=500, blank=True)
     status = models.CharField(
         max_length=20, choices=OrganizerStatus.choices, default=OrganizerStatus.ACTIVE
     )

@@ -102,7 +102,7 @@ class CollectedEvent(Strict):
     currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")] | None = None
     content_ids: list[Text] = Field(default_factory=list, max_length=50)
     num_items: int | None = Field(None, ge=0, le=10_000)
-    order_id: Text = ""
+    order_id: Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)] = ""
     click: ClickIds = Field(default_factory=ClickIds)
     cookies: Cookies = Field(default_factory=Cookies)
     utm: Utm = Field(default_factory=Utm)

@@ -238,3 +238,53 @@ def test_an_oversized_batch_is_rejected(ingest, marketplace):
     response = ingest.post("/api/ingest/organizers/batch", {"items": items})
     assert response.status_code == 422
     assert MarketplaceOrganizer.objects.filter(client=organizer.client).count() == 1
+
+
+def test_every_field_at_its_longest_is_stored_not_a_500(ingest, marketplace):
+    organizer = {
+        "external_id": "o" * 100,
+        "name": "n" * 200,
+        "email": f"{'e' * 240}@example.com",
+        "website": "https://x.example/" + "w" * 480,
+    }
+    assert ingest.put("/api/ingest/organizers", organizer).status_code == 200
+    event = event_payload(
+        MarketplaceOrganizer.objects.get(),
+        external_id="x" * 100,
+        slug="s" * 200,
+        name="n" * 300,
+        venue="v" * 200,
+        city="c" * 120,
+        category="k" * 80,
+        genre="g" * 80,
+        public_url="https://x.example/" + "p" * 480,
+    )
+    assert ingest.put("/api/ingest/events", event).status_code == 200
+    order = order_payload(
+        MarketplaceEvent.objects.get(),
+        external_id="y" * 100,
+        value="9999999999.99",
+        attribution={
+            "visitor_id": "v" * 64,
+            "fbclid": "f" * 450,
+            "user_agent": "u" * 500,
+            **{
+                key: "t" * 200
+                for key in (
+                    "fbp",
+                    "gclid",
+                    "gbraid",
+                    "wbraid",
+                    "ttclid",
+                    "ttp",
+                    "utm_source",
+                    "utm_medium",
+                    "utm_campaign",
+                    "utm_content",
+                    "utm_term",
+                )
+            },
+        },
+    )
+    response = ingest.put("/api/ingest/orders", order)
+    assert response.status_code == 200, response.content

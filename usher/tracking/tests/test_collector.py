@@ -198,3 +198,29 @@ def test_preflight_allows_post_from_a_listed_origin(marketplace):
     )
     assert response.status_code == 204
     assert "POST" in response["Access-Control-Allow-Methods"]
+
+
+def test_every_field_at_its_longest_is_stored_not_a_500(marketplace, page):
+    longest = page_event(
+        event_id="e" * 100,
+        visitor_id="v" * 64,
+        page_url="https://x.example/" + "p" * 1980,
+        order_id="o" * 100,
+        content_ids=["c" * 200] * 50,
+        click={
+            "fbclid": "f" * 450,
+            "gclid": "g" * 200,
+            "gbraid": "b" * 200,
+            "wbraid": "w" * 200,
+            "ttclid": "t" * 200,
+        },
+        cookies={
+            "fbp": "fb.1.1596403881668.1116446470",
+            "ttp": "t" * 200,
+            "ga": "GA1.1.123456789.1700000000",
+        },
+        utm={key: "u" * 200 for key in ("source", "medium", "campaign", "content", "term")},
+    )
+    response = post({"events": [longest]}, site_key=marketplace.site_key)
+    assert response.status_code == 202, response.content
+    assert TrackingEvent.objects.get().order_external_id == "o" * 100
