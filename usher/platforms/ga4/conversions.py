@@ -9,8 +9,7 @@ requests (one per visitor, 25 events each), all sent inside one `send_conversion
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from collections.abc import Sequence
 from typing import Any
 
 from usher.lib.http import PlatformResponse, get_client
@@ -18,16 +17,17 @@ from usher.platforms.base import (
     BatchResult,
     ConversionEvent,
     Destination,
-    ErrorKind,
     EventOutcome,
     OutcomeStatus,
     PlatformError,
     RequestRecord,
     ResponseRecord,
 )
+from usher.platforms.conversions_base import BatchConnector, Clock, Delivery, delivered, utc_now
 from usher.platforms.ga4.payloads import (
     MAX_EVENTS_PER_REQUEST,
     PLATFORM,
+    GA4Batch,
     GA4Request,
     build_requests,
 )
@@ -39,7 +39,7 @@ VALIDATE_PATH = "/debug/mp/collect"  # validates only; GA4 records nothing it re
 MAX_RECORDED_CHARS = 64_000
 
 
-class GA4ConversionsConnector:
+class GA4ConversionsConnector(BatchConnector[GA4Batch]):
     """`ConversionsConnector` for GA4: `destination.account_id` is the measurement id (G-…).
 
     The credential is the stream's Measurement Protocol API secret:
@@ -49,56 +49,47 @@ class GA4ConversionsConnector:
     events with neither are rejected.
     """
 
+    platform = PLATFORM
+    too_many_events = "at most {limit} events per call"
+    missing_credential = "no Measurement Protocol api_secret"
+
     def __init__(
         self,
         max_batch_size: int = DEFAULT_BATCH_SIZE,
         *,
         validate_only: bool = False,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Clock = utc_now,
     ) -> None:
-        if not 1 <= max_batch_size <= MAX_BATCH_SIZE:
-            raise ValueError(f"max_batch_size must be 1..{MAX_BATCH_SIZE}")
-        self.max_batch_size = max_batch_size
+        super().__init__(max_batch_size, max_events_per_call=MAX_BATCH_SIZE, clock=clock)
         self.validate_only = validate_only
-        self._clock = clock
 
-    def send_conversions(
-        self, destination: Destination, events: Sequence[ConversionEvent]
-    ) -> BatchResult:
-        if len(events) > MAX_BATCH_SIZE:
-            raise ValueError(f"at most {MAX_BATCH_SIZE} events per call")
-        if not events:
-            return BatchResult([])
-        secret = str(destination.settings.get("api_secret") or destination.access_token or "")
-        if not secret:
-            raise PlatformError(
-                ErrorKind.AUTH, "no Measurement Protocol api_secret", platform=PLATFORM
-            )
-        batch = build_requests(events, self._clock())
-        outcomes = {id(event): outcome for event, outcome in batch.rejected}
+    def credential(self, destination: Destination) -> str:
+        return str(destination.settings.get("api_secret") or destination.access_token or "")
+
+    def build(self, destination: Destination, events: Sequence[ConversionEvent]) -> GA4Batch:
+        return build_requests(events, self._clock())
+
+    def deliver(self, destination: Destination, credential: str, built: GA4Batch) -> Delivery:
+        outcomes: list[tuple[ConversionEvent, EventOutcome]] = []
         exchanges: list[PlatformResponse] = []
         failure: PlatformError | None = None
-        for request in batch.requests:
+        for request in built.requests:
             if failure is not None:
                 # After a failed call the rest share its fate: the stream or secret is the
                 # same for all, and hammering a failing endpoint helps nobody.
-                _fail(request, failure, outcomes)
+                outcomes.extend(_failed(request, failure))
                 continue
             try:
-                response = self._post(destination, secret, request)
+                response = self._post(destination, credential, request)
             except PlatformError as error:
                 if not exchanges:
                     raise  # nothing went out: the whole call failed, the outbox decides
                 failure = error
-                _fail(request, failure, outcomes)
+                outcomes.extend(_failed(request, failure))
                 continue
             exchanges.append(response)
-            for event, outcome in zip(
-                request.events, self._outcomes(request, response), strict=True
-            ):
-                outcomes[id(event)] = outcome
-        record, answer = _records(exchanges)
-        return BatchResult([outcomes[id(event)] for event in events], record, answer)
+            outcomes.extend(self._outcomes(request, response))
+        return Delivery(outcomes, *_records(exchanges))
 
     def _post(self, destination: Destination, secret: str, request: GA4Request) -> PlatformResponse:
         return get_client(PLATFORM).request(
@@ -109,10 +100,13 @@ class GA4ConversionsConnector:
             secrets=[secret],
         )
 
-    def _outcomes(self, request: GA4Request, response: PlatformResponse) -> list[EventOutcome]:
+    def _outcomes(
+        self, request: GA4Request, response: PlatformResponse
+    ) -> list[tuple[ConversionEvent, EventOutcome]]:
         if not self.validate_only:
-            return [EventOutcome(e.event_id, OutcomeStatus.DELIVERED) for e in request.events]
-        return validation_outcomes(request.events, response.json)
+            return delivered(request.events)
+        verdicts = validation_outcomes(request.events, response.json)
+        return list(zip(request.events, verdicts, strict=True))
 
 
 def validation_outcomes(events: Sequence[ConversionEvent], answer: Any) -> list[EventOutcome]:
@@ -155,12 +149,13 @@ def _event_index(field_path: str) -> int | None:
     return int(digits) if digits.isdigit() else None
 
 
-def _fail(request: GA4Request, error: PlatformError, outcomes: dict[int, EventOutcome]) -> None:
-    status = OutcomeStatus.REJECTED if error.permanent else OutcomeStatus.RETRY
-    for event in request.events:
-        outcomes[id(event)] = EventOutcome(
-            event.event_id, status, error.message, error.platform_code or str(error.kind)
-        )
+def _failed(
+    request: GA4Request, error: PlatformError
+) -> list[tuple[ConversionEvent, EventOutcome]]:
+    """The request's events share the failed call's fate, as a whole batch would."""
+    return list(
+        zip(request.events, BatchResult.for_error(request.events, error).outcomes, strict=True)
+    )
 
 
 def _records(

@@ -12,11 +12,17 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
-from usher.platforms.base import ConversionEvent, EventOutcome, OutcomeStatus
+from usher.platforms.base import ConversionEvent, EventOutcome
 from usher.platforms.normalize import normalize_user_data
+from usher.platforms.payload_common import (
+    consent_status,
+    partition,
+    rejection,
+    too_old,
+    value_and_currency,
+)
 
 PLATFORM = "ga4"
 MAX_EVENTS_PER_REQUEST = 25  # MP limit per request (PLATFORMS.md §7)
@@ -35,9 +41,8 @@ SESSION_ID_KEY = "ga_session_id"
 _GA_COOKIE = re.compile(r"GA\d+\.\d+\.(\d+\.\d+)")
 
 NO_CLIENT_ID = "no_client_id"
-EVENT_TOO_OLD = "event_too_old"
 
-# Our names are GA4's recommended ecommerce events already (same as ga4/snippet.py).
+# Our names are GA4's recommended ecommerce events already (ga4/snippet.py imports them).
 EVENT_NAMES: dict[str, str] = {
     "page_view": "page_view",
     "view_item": "view_item",
@@ -70,9 +75,10 @@ class GA4Batch:
     requests: list[GA4Request] = field(default_factory=list)
     rejected: list[tuple[ConversionEvent, EventOutcome]] = field(default_factory=list)
 
-
-def money(value: Decimal) -> float:
-    return float(value)
+    @property
+    def events(self) -> list[ConversionEvent]:
+        """Every event to send, over all requests (none: no call is made)."""
+        return [event for request in self.requests for event in request.events]
 
 
 def timestamp_micros(moment: datetime) -> int:
@@ -97,7 +103,7 @@ def client_id(event: ConversionEvent) -> str | None:
 def consent(event: ConversionEvent) -> dict[str, str]:
     """MP `consent`; GA4 knows only GRANTED/DENIED, so unknown choices are left out."""
     flags = {"ad_user_data": event.ad_user_data, "ad_personalization": event.ad_personalization}
-    return {key: "GRANTED" if flag else "DENIED" for key, flag in flags.items() if flag is not None}
+    return {key: consent_status(flag) for key, flag in flags.items() if flag is not None}
 
 
 def user_data(event: ConversionEvent) -> dict[str, Any]:
@@ -124,10 +130,7 @@ def build_event(event: ConversionEvent) -> dict[str, Any]:
     params: dict[str, Any] = {"event_id": event.event_id}  # GA4 does not dedupe on it; traces
     if event.event_source_url:
         params["page_location"] = event.event_source_url
-    if event.value is not None:
-        params["value"] = money(event.value)
-    if event.currency:
-        params["currency"] = event.currency.upper()
+    params.update(value_and_currency(event))
     if event.order_id:
         params["transaction_id"] = event.order_id  # GA4 dedupes purchases on it
     if event.content_ids:
@@ -144,20 +147,17 @@ def build_event(event: ConversionEvent) -> dict[str, Any]:
 
 def check_event(event: ConversionEvent, now: datetime) -> EventOutcome | None:
     if client_id(event) is None:
-        return EventOutcome(
-            event.event_id,
-            OutcomeStatus.REJECTED,
-            "GA4 needs a client_id (the _ga cookie, or a visitor id); this event has neither",
+        return rejection(
+            event,
             NO_CLIENT_ID,
+            "GA4 needs a client_id (the _ga cookie, or a visitor id); this event has neither",
         )
-    if event.event_time < now - MAX_EVENT_AGE:
-        return EventOutcome(
-            event.event_id,
-            OutcomeStatus.REJECTED,
-            "event_time is more than 72 hours old; GA4 would silently drop it",
-            EVENT_TOO_OLD,
-        )
-    return None
+    return too_old(
+        event,
+        now,
+        MAX_EVENT_AGE,
+        "event_time is more than 72 hours old; GA4 would silently drop it",
+    )
 
 
 def request_context(event: ConversionEvent) -> dict[str, Any]:
@@ -174,13 +174,10 @@ def request_context(event: ConversionEvent) -> dict[str, Any]:
 
 def build_requests(events: Sequence[ConversionEvent], now: datetime) -> GA4Batch:
     """One request per visitor context, at most 25 events each, in first-seen order."""
-    batch = GA4Batch()
+    accepted, rejected = partition(events, lambda event: check_event(event, now))
+    batch = GA4Batch(rejected=rejected)
     groups: dict[str, tuple[dict[str, Any], list[ConversionEvent]]] = {}
-    for event in events:
-        problem = check_event(event, now)
-        if problem is not None:
-            batch.rejected.append((event, problem))
-            continue
+    for event in accepted:
         context = request_context(event)
         key = json.dumps(context, sort_keys=True)
         groups.setdefault(key, (context, []))[1].append(event)

@@ -13,6 +13,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from usher.platforms.ga4.payloads import EVENT_NAMES
+from usher.platforms.snippet_common import matching_fields
 from usher.tracking.resolved import ResolvedCode
 from usher.tracking.snippets import (
     EventData,
@@ -27,14 +29,8 @@ from usher.tracking.snippets import (
 LOADER = "gtag"
 LIBRARY_URL = "https://www.googletagmanager.com/gtag/js"
 
-# Our event names -> GA4's recommended events (PLATFORMS.md 1.6).
-EVENT_NAMES: dict[str, str] = {
-    "page_view": "page_view",
-    "view_item": "view_item",
-    "add_to_cart": "add_to_cart",
-    "begin_checkout": "begin_checkout",
-    "purchase": "purchase",
-}
+# EVENT_NAMES (ours -> GA4's recommended events, PLATFORMS.md 1.6) come from payloads.py,
+# so the tag and the Measurement Protocol report the same names.
 
 # Our advanced-matching keys -> gtag `user_data` keys (Google hashes them).
 USER_DATA_KEYS: dict[str, str] = {"email": "email", "phone": "phone_number"}
@@ -62,9 +58,7 @@ def setup_js(codes: Sequence[ResolvedCode], ctx: SnippetContext) -> str:
     ]
     for code in codes:
         options: dict[str, Any] = {"groups": group_name(code), "send_page_view": False}
-        user_data = {
-            USER_DATA_KEYS[k]: v for k, v in ctx.user_data.items() if k in USER_DATA_KEYS and v
-        }
+        user_data = matching_fields(ctx.user_data, USER_DATA_KEYS)
         if code.advanced_matching and user_data:
             options["user_data"] = user_data
         parts.append(js_call("gtag", "config", code.tag_id, options))

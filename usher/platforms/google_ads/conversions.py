@@ -14,19 +14,11 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 
 from usher.lib.http import get_client
-from usher.platforms.base import (
-    BatchResult,
-    ConversionEvent,
-    Destination,
-    ErrorKind,
-    EventOutcome,
-    PlatformError,
-    ResponseRecord,
-)
-from usher.platforms.google_ads.payloads import GoogleAdsUploadApi, GoogleRequest
+from usher.platforms.base import ConversionEvent, Destination, EventOutcome
+from usher.platforms.conversions_base import BatchConnector, Delivery
+from usher.platforms.google_ads.payloads import PLATFORM, GoogleAdsUploadApi, GoogleRequest
 
 DEFAULT_BATCH_SIZE = 2000  # UploadClickConversions' limit per request (PLATFORMS.md §6.1)
-MAX_RECORDED_RESPONSE_CHARS = 4000
 
 
 class GoogleConversionsApi(Protocol):
@@ -47,7 +39,7 @@ class GoogleConversionsApi(Protocol):
     def outcomes(self, answer: Any, events: Sequence[ConversionEvent]) -> list[EventOutcome]: ...
 
 
-class GoogleAdsConversionsConnector:
+class GoogleAdsConversionsConnector(BatchConnector[GoogleRequest]):
     """`ConversionsConnector` for Google Ads: `destination.account_id` is the customer id.
 
     Uses `destination.access_token` (OAuth, `Authorization: Bearer`) and
@@ -56,42 +48,23 @@ class GoogleAdsConversionsConnector:
     `login_customer_id` (optional, for access through a manager account).
     """
 
+    platform = PLATFORM
+    too_many_events = "Google takes at most {limit} conversions per request"
+    missing_credential = "no OAuth access token for this customer"
+
     def __init__(
         self, max_batch_size: int = DEFAULT_BATCH_SIZE, *, api: GoogleConversionsApi | None = None
     ) -> None:
         self.api: GoogleConversionsApi = api or GoogleAdsUploadApi()
-        if not 1 <= max_batch_size <= self.api.max_events_per_request:
-            raise ValueError(f"max_batch_size must be 1..{self.api.max_events_per_request}")
-        self.max_batch_size = max_batch_size
+        super().__init__(max_batch_size, max_events_per_call=self.api.max_events_per_request)
 
-    def send_conversions(
-        self, destination: Destination, events: Sequence[ConversionEvent]
-    ) -> BatchResult:
-        limit = self.api.max_events_per_request
-        if len(events) > limit:
-            raise ValueError(f"Google takes at most {limit} conversions per request")
-        if not events:
-            return BatchResult([])
-        if not destination.access_token:
-            raise PlatformError(
-                ErrorKind.AUTH, "no OAuth access token for this customer", platform="google_ads"
-            )
-        built = self.api.build_request(destination, events)
-        outcomes = {id(event): outcome for event, outcome in built.rejected}
-        if not built.events:
-            return BatchResult([outcomes[id(event)] for event in events])
+    def build(self, destination: Destination, events: Sequence[ConversionEvent]) -> GoogleRequest:
+        return self.api.build_request(destination, events)
+
+    def deliver(self, destination: Destination, credential: str, built: GoogleRequest) -> Delivery:
+        # The request carries its own headers and secrets: the API decides how it signs.
         response = get_client(self.api.http_platform).request(
             "POST", built.path, json=built.body, headers=built.headers, secrets=built.secrets
         )
         row_outcomes = self.api.outcomes(response.json, built.events)
-        for event, outcome in zip(built.events, row_outcomes, strict=True):
-            outcomes[id(event)] = outcome
-        return BatchResult(
-            [outcomes[id(event)] for event in events],
-            request=response.request,
-            response=ResponseRecord(
-                status_code=response.status_code,
-                body=response.text[:MAX_RECORDED_RESPONSE_CHARS],
-                elapsed_ms=response.elapsed_ms,
-            ),
-        )
+        return Delivery.of(list(zip(built.events, row_outcomes, strict=True)), response)

@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC
-from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
@@ -25,6 +24,7 @@ from usher.platforms.base import (
     PlatformError,
 )
 from usher.platforms.normalize import normalize_user_data
+from usher.platforms.payload_common import consent_status, money, rejection
 
 PLATFORM = "google_ads"
 MAX_CONVERSIONS_PER_REQUEST = 2000  # TOO_MANY_CONVERSIONS_IN_REQUEST above (PLATFORMS.md §6.1)
@@ -69,20 +69,8 @@ def customer_id(account_id: str) -> str:
     return "".join(ch for ch in str(account_id) if ch.isdigit())
 
 
-def consent_status(flag: bool | None) -> str:
-    """Our tri-state consent flag as Google's ConsentStatus."""
-    if flag is None:
-        return "UNSPECIFIED"
-    return "GRANTED" if flag else "DENIED"
-
-
 def conversion_date_time(event: ConversionEvent) -> str:
     return event.event_time.astimezone(UTC).strftime(CONVERSION_DATE_TIME_FORMAT)
-
-
-def money(value: Decimal) -> float:
-    """Decimal in Usher, a JSON double on the wire (`conversionValue`)."""
-    return float(value)
 
 
 def conversion_action(destination: Destination, cid: str, event_name: str) -> str | None:
@@ -216,17 +204,15 @@ class GoogleAdsUploadApi:
 
 def _local_rejection(event: ConversionEvent, action: str | None) -> EventOutcome:
     if action is None:
-        return EventOutcome(
-            event.event_id,
-            OutcomeStatus.REJECTED,
-            f"no Google Ads conversion action configured for {event.event_name!r}",
+        return rejection(
+            event,
             NO_CONVERSION_ACTION,
+            f"no Google Ads conversion action configured for {event.event_name!r}",
         )
-    return EventOutcome(
-        event.event_id,
-        OutcomeStatus.REJECTED,
-        "no gclid, gbraid or wbraid, and no hashed email or phone (or ad_user_data denied)",
+    return rejection(
+        event,
         NO_MATCH_KEY,
+        "no gclid, gbraid or wbraid, and no hashed email or phone (or ad_user_data denied)",
     )
 
 

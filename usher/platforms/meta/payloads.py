@@ -9,13 +9,21 @@ here with the reason and the rest of the batch still goes out.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
-from usher.platforms.base import ConversionEvent, Destination, EventOutcome, OutcomeStatus
+from usher.platforms.base import ConversionEvent, Destination, EventOutcome
 from usher.platforms.normalize import normalize_user_data
+from usher.platforms.payload_common import (
+    CONTENT_TYPE_PRODUCT,
+    EventsRequest,
+    commerce_data,
+    events_request,
+    present,
+    rejection,
+    too_old,
+    unix_seconds,
+)
 
 PLATFORM = "meta"
 MAX_EVENTS_PER_REQUEST = 1000  # Meta's hard limit per /events call (PLATFORMS.md §3.1)
@@ -24,10 +32,9 @@ ACTION_SOURCE = "website"
 MAX_EVENT_AGE = timedelta(days=7)
 LDU_OPTIONS = ["LDU"]
 LDU_GEOLOCATE = 0  # data_processing_options_country/state 0: Meta geolocates by IP (§3.6)
-CONTENT_TYPE_PRODUCT = "product"
 
-# Our event names -> Meta standard events; the same names the pixel fires (meta/snippet.py),
-# because Meta deduplicates pixel and server copies on event_name + event_id (§3.5).
+# Our event names -> Meta standard events; the pixel fires these too (meta/snippet.py
+# imports them): Meta deduplicates pixel and server copies on event_name + event_id (§3.5).
 EVENT_NAMES: dict[str, str] = {
     "page_view": "PageView",
     "view_item": "ViewContent",
@@ -55,47 +62,30 @@ USER_DATA_KEYS: dict[str, str] = {
 MISSING_USER_AGENT = "missing_user_agent"
 MISSING_SOURCE_URL = "missing_event_source_url"
 MISSING_VALUE = "missing_value_or_currency"
-EVENT_TOO_OLD = "event_too_old"
-
-
-@dataclass
-class MetaRequest:
-    """One `/events` call: the JSON body, the events in `data` order, and the local rejections."""
-
-    body: dict[str, Any]
-    events: list[ConversionEvent] = field(default_factory=list)
-    rejected: list[tuple[ConversionEvent, EventOutcome]] = field(default_factory=list)
-
-
-def money(value: Decimal) -> float:
-    """Decimal in Usher, a JSON number on the wire (Meta's `value` is a float)."""
-    return float(value)
-
-
-def unix_seconds(moment: datetime) -> int:
-    return int(moment.timestamp())
 
 
 def check_event(event: ConversionEvent, now: datetime) -> EventOutcome | None:
     """The REJECTED outcome for an event Meta would refuse (and fail its batch), else None."""
-
-    def reject(code: str, message: str) -> EventOutcome:
-        return EventOutcome(event.event_id, OutcomeStatus.REJECTED, message, code)
-
     if not event.user_agent:
-        return reject(
-            MISSING_USER_AGENT, "Meta requires client_user_agent for website events (none stored)"
+        return rejection(
+            event,
+            MISSING_USER_AGENT,
+            "Meta requires client_user_agent for website events (none stored)",
         )
     if not event.event_source_url:
-        return reject(MISSING_SOURCE_URL, "Meta requires event_source_url for website events")
-    if event.event_name == "purchase" and (event.value is None or not event.currency):
-        return reject(MISSING_VALUE, "Meta requires value and currency on Purchase events")
-    if event.event_time < now - MAX_EVENT_AGE:
-        return reject(
-            EVENT_TOO_OLD,
-            "event_time is more than 7 days old; Meta would reject the whole request",
+        return rejection(
+            event, MISSING_SOURCE_URL, "Meta requires event_source_url for website events"
         )
-    return None
+    if event.event_name == "purchase" and (event.value is None or not event.currency):
+        return rejection(
+            event, MISSING_VALUE, "Meta requires value and currency on Purchase events"
+        )
+    return too_old(
+        event,
+        now,
+        MAX_EVENT_AGE,
+        "event_time is more than 7 days old; Meta would reject the whole request",
+    )
 
 
 def user_data(event: ConversionEvent) -> dict[str, Any]:
@@ -111,25 +101,15 @@ def user_data(event: ConversionEvent) -> dict[str, Any]:
         "fbc": event.fbc,
         "fbp": event.fbp,
     }
-    wire.update({key: value for key, value in clear.items() if value})
+    wire.update(present(clear))
     return wire
 
 
 def custom_data(event: ConversionEvent) -> dict[str, Any]:
-    data: dict[str, Any] = {}
-    if event.value is not None:
-        data["value"] = money(event.value)
-    if event.currency:
-        data["currency"] = event.currency.upper()
-    if event.content_ids:
-        data["content_ids"] = [str(content_id) for content_id in event.content_ids]
-        # content_type goes with content_ids so catalog (Advantage+) ads can match them.
-        data["content_type"] = CONTENT_TYPE_PRODUCT
-    if event.num_items is not None:
-        data["num_items"] = event.num_items
-    if event.order_id:
-        data["order_id"] = event.order_id
-    return data
+    # content_type goes with content_ids so catalog (Advantage+) ads can match them.
+    return commerce_data(
+        event, lambda ids: {"content_ids": ids, "content_type": CONTENT_TYPE_PRODUCT}
+    )
 
 
 def build_event(event: ConversionEvent) -> dict[str, Any]:
@@ -154,18 +134,9 @@ def build_event(event: ConversionEvent) -> dict[str, Any]:
 
 def build_request(
     destination: Destination, events: Sequence[ConversionEvent], now: datetime
-) -> MetaRequest:
+) -> EventsRequest:
     """The body for `POST /{version}/{pixel_id}/events`, with locally rejected events apart."""
-    request = MetaRequest(body={})
-    data: list[dict[str, Any]] = []
-    for event in events:
-        problem = check_event(event, now)
-        if problem is not None:
-            request.rejected.append((event, problem))
-            continue
-        data.append(build_event(event))
-        request.events.append(event)
-    request.body["data"] = data
+    request = events_request(events, lambda event: check_event(event, now), build_event)
     if destination.test_event_code:
         # Routes the events to Events Manager -> Test Events instead of the live data.
         request.body["test_event_code"] = destination.test_event_code

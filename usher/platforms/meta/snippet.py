@@ -10,9 +10,10 @@ There is no `<noscript>` image: it would fire PageView before the visitor consen
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
 
+from usher.platforms.meta.payloads import EVENT_NAMES
+from usher.platforms.snippet_common import matching_fields, pixel_params
 from usher.tracking.resolved import ResolvedCode
 from usher.tracking.snippets import (
     EventData,
@@ -20,24 +21,25 @@ from usher.tracking.snippets import (
     js_call,
     js_literal,
     loader_nonce_js,
-    merged_params,
 )
 
 LOADER = "meta"
 LIBRARY_URL = "https://connect.facebook.net/en_US/fbevents.js"
 
-# Our event names -> Meta's standard events (PLATFORMS.md 1.6).
-EVENT_NAMES: dict[str, str] = {
-    "page_view": "PageView",
-    "view_item": "ViewContent",
-    "add_to_cart": "AddToCart",
-    "begin_checkout": "InitiateCheckout",
-    "purchase": "Purchase",
-}
+# EVENT_NAMES (ours -> Meta's standard events, PLATFORMS.md 1.6) come from payloads.py:
+# Meta deduplicates pixel and server copies on event name + event_id.
 
 # Our advanced-matching keys -> the keys of `fbq('init', id, {...})`; the pixel
 # normalizes and hashes them before sending.
 USER_DATA_KEYS: dict[str, str] = {"email": "em", "phone": "ph", "external_id": "external_id"}
+# Our `EventData` fields -> Meta's standard event parameters.
+PARAM_KEYS: dict[str, str] = {
+    "content_name": "content_name",
+    "value": "value",
+    "currency": "currency",
+    "quantity": "num_items",
+    "order_id": "order_id",
+}
 
 
 def _base_code(nonce: str | None) -> str:
@@ -52,10 +54,6 @@ def _base_code(nonce: str | None) -> str:
     )
 
 
-def advanced_matching(user_data: Mapping[str, str]) -> dict[str, str]:
-    return {USER_DATA_KEYS[k]: v for k, v in user_data.items() if k in USER_DATA_KEYS and v}
-
-
 def setup_js(codes: Sequence[ResolvedCode], ctx: SnippetContext) -> str:
     """Base code, consent revoked before any init (Meta's GDPR guidance), one init per
     pixel. Automatic button/metadata collection is off: it would fire unaddressed
@@ -63,25 +61,12 @@ def setup_js(codes: Sequence[ResolvedCode], ctx: SnippetContext) -> str:
     parts = [_base_code(ctx.nonce), js_call("fbq", "consent", "revoke")]
     for code in codes:
         parts.append(js_call("fbq", "set", "autoConfig", False, code.tag_id))
-        matching = advanced_matching(ctx.user_data) if code.advanced_matching else {}
+        matching = matching_fields(ctx.user_data, USER_DATA_KEYS) if code.advanced_matching else {}
         if matching:
             parts.append(js_call("fbq", "init", code.tag_id, matching))
         else:
             parts.append(js_call("fbq", "init", code.tag_id))
     return "".join(parts)
-
-
-def event_params(code: ResolvedCode, event: EventData) -> dict[str, Any]:
-    standard: dict[str, Any] = {
-        "content_ids": list(event.content_ids) or None,
-        "content_type": "product" if event.content_ids else None,
-        "content_name": event.content_name,
-        "value": event.value,
-        "currency": event.currency,
-        "num_items": event.quantity,
-        "order_id": event.order_id,
-    }
-    return merged_params(code, standard)
 
 
 def event_js(code: ResolvedCode, event: EventData, ctx: SnippetContext) -> str:
@@ -93,7 +78,7 @@ def event_js(code: ResolvedCode, event: EventData, ctx: SnippetContext) -> str:
         "trackSingle",
         code.tag_id,
         name,
-        event_params(code, event),
+        pixel_params(code, event, PARAM_KEYS),
         {"eventID": event.event_id},
     )
 

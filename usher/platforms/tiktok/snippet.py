@@ -7,34 +7,37 @@ reach every loaded pixel. Events carry `event_id`, the dedup key with the Events
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
 
+from usher.platforms.snippet_common import matching_fields, pixel_params
+from usher.platforms.tiktok.payloads import EVENT_NAMES
 from usher.tracking.resolved import ResolvedCode
 from usher.tracking.snippets import (
     EventData,
     SnippetContext,
     js_literal,
     loader_nonce_js,
-    merged_params,
 )
 
 LOADER = "tiktok"
 
-# Our event names -> TikTok's standard events; page_view is `ttq.page()` (PLATFORMS.md 1.6).
-EVENT_NAMES: dict[str, str] = {
-    "page_view": "PageView",
-    "view_item": "ViewContent",
-    "add_to_cart": "AddToCart",
-    "begin_checkout": "InitiateCheckout",
-    "purchase": "Purchase",
-}
+# EVENT_NAMES (ours -> TikTok's standard events, PLATFORMS.md 1.6) come from payloads.py:
+# TikTok deduplicates pixel and API copies on event name + event_id. page_view is
+# `ttq.page()`.
 
 # Our advanced-matching keys -> `identify` keys (the pixel hashes plain values).
 USER_DATA_KEYS: dict[str, str] = {
     "email": "email",
     "phone": "phone_number",
     "external_id": "external_id",
+}
+# Our `EventData` fields -> TikTok's standard event parameters.
+PARAM_KEYS: dict[str, str] = {
+    "content_name": "description",
+    "quantity": "quantity",
+    "value": "value",
+    "currency": "currency",
+    "order_id": "order_id",
 }
 
 
@@ -65,31 +68,14 @@ def _instance(code: ResolvedCode) -> str:
     return f"ttq.instance({js_literal(code.tag_id)})"
 
 
-def identity(user_data: Mapping[str, str]) -> dict[str, str]:
-    return {USER_DATA_KEYS[k]: v for k, v in user_data.items() if k in USER_DATA_KEYS and v}
-
-
 def setup_js(codes: Sequence[ResolvedCode], ctx: SnippetContext) -> str:
     parts = [_base_code(ctx.nonce), "ttq.holdConsent();"]
     parts.extend(f"ttq.load({js_literal(code.tag_id)});" for code in codes)
     for code in codes:
-        matching = identity(ctx.user_data) if code.advanced_matching else {}
+        matching = matching_fields(ctx.user_data, USER_DATA_KEYS) if code.advanced_matching else {}
         if matching:
             parts.append(f"{_instance(code)}.identify({js_literal(matching)});")
     return "".join(parts)
-
-
-def event_params(code: ResolvedCode, event: EventData) -> dict[str, Any]:
-    standard: dict[str, Any] = {
-        "content_ids": list(event.content_ids) or None,
-        "content_type": "product" if event.content_ids else None,
-        "description": event.content_name,
-        "quantity": event.quantity,
-        "value": event.value,
-        "currency": event.currency,
-        "order_id": event.order_id,
-    }
-    return merged_params(code, standard)
 
 
 def event_js(code: ResolvedCode, event: EventData, ctx: SnippetContext) -> str:
@@ -98,8 +84,9 @@ def event_js(code: ResolvedCode, event: EventData, ctx: SnippetContext) -> str:
         return ""
     if event.name == "page_view":
         return f"{_instance(code)}.page();"
+    params = pixel_params(code, event, PARAM_KEYS)
     return (
-        f"{_instance(code)}.track({js_literal(name)},{js_literal(event_params(code, event))},"
+        f"{_instance(code)}.track({js_literal(name)},{js_literal(params)},"
         f"{js_literal({'event_id': event.event_id})});"
     )
 

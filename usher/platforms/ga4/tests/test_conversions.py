@@ -1,67 +1,26 @@
-"""GA4 Measurement Protocol connector against the sandbox: format, per-visitor split, errors."""
+"""GA4 Measurement Protocol connector against the sandbox: format, per-visitor split, errors.
+
+What every connector does (errors, secrets, limits, registry) is in
+usher/platforms/tests/test_connectors_common.py.
+"""
 
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 import httpx
-import pytest
 
 from usher.lib.http import set_transport_for_tests
-from usher.platforms.base import (
-    ConversionEvent,
-    ConversionsConnector,
-    Destination,
-    ErrorKind,
-    OutcomeStatus,
-    PlatformError,
-)
+from usher.platforms.base import ConversionEvent, OutcomeStatus
 from usher.platforms.ga4.conversions import GA4ConversionsConnector
 from usher.platforms.ga4.payloads import timestamp_micros
-from usher.platforms.registry import get_connector
+from usher.platforms.ga4.tests.builders import MEASUREMENT_ID, destination, purchase
 from usher.sandbox.testing import MountedSandbox as Sandbox
 from usher.sandbox.testing import sha
 
-MEASUREMENT_ID = "G-PSW1MY7HB4"
-SECRET = "sandbox-ga4-api-secret-33e1f0"
 FIXTURES = Path(__file__).parent / "fixtures"
-USER = {
-    "email": " Ana.Silva+tix@GMail.com ",
-    "phone": "030 1234567",
-    "first_name": "Ana",
-    "last_name": "O'Neil",
-    "city": "Berlin",
-    "zip": "10115",
-    "country": "de",
-    "ga_client_id": "GA1.1.1234567890.1700000000",
-}
-
-
-def destination(**settings: Any) -> Destination:
-    return Destination("ga4", MEASUREMENT_ID, settings={"api_secret": SECRET} | settings)
-
-
-def purchase(**changes: Any) -> ConversionEvent:
-    fields: dict[str, Any] = {
-        "event_id": "order-1001:purchase",
-        "event_name": "purchase",
-        "event_time": datetime.now(UTC) - timedelta(minutes=5),
-        "event_source_url": "https://tickets.example/e/gala",
-        "value": Decimal("59.90"),
-        "currency": "eur",
-        "content_ids": ["evt-77"],
-        "order_id": "order-1001",
-        "user_data": dict(USER),
-        "ad_user_data": True,
-        "ad_personalization": False,
-    }
-    return ConversionEvent(**(fields | changes))
 
 
 def visitor(client_id: str, index: int) -> ConversionEvent:
@@ -195,20 +154,6 @@ def test_validation_messages_reject_the_events_they_point_at(sandbox: Sandbox) -
     assert "events[1].params.currency" in (bad.error_message or "")
 
 
-@pytest.mark.parametrize(
-    ("mode", "kind"), [("5xx", ErrorKind.TRANSIENT), ("429", ErrorKind.RATE_LIMITED)]
-)
-def test_injected_outages_and_throttling_raise_retryable_errors(
-    sandbox: Sandbox, mode: str, kind: ErrorKind
-) -> None:
-    sandbox.fault(platform="ga4", mode=mode)
-
-    with pytest.raises(PlatformError) as caught:
-        GA4ConversionsConnector().send_conversions(destination(), [purchase()])
-
-    assert caught.value.kind is kind and not caught.value.permanent
-
-
 def test_a_failure_after_a_delivered_request_keeps_what_was_delivered(sandbox: Sandbox) -> None:
     answers: Iterator[int] = iter([204, 503])
     calls: list[httpx.Request] = []
@@ -240,28 +185,3 @@ def test_a_wrong_api_secret_cannot_be_seen_because_collect_always_answers_2xx(
     assert result.outcomes[0].status is OutcomeStatus.DELIVERED
     assert "dropped by GA4" in sandbox.requests(platform="ga4")[0]["notes"][0]
     assert sandbox.events(platform="ga4")["received"] == 0
-
-
-def test_the_api_secret_never_reaches_the_request_log_records_or_logs(
-    sandbox: Sandbox, caplog: pytest.LogCaptureFixture
-) -> None:
-    caplog.set_level(logging.DEBUG)
-    connector = GA4ConversionsConnector()
-    result = connector.send_conversions(destination(), [purchase()])
-    sandbox.fault(platform="ga4", mode="5xx")
-    with pytest.raises(PlatformError) as caught:
-        connector.send_conversions(destination(), [purchase()])
-
-    stored = [result.request, result.response, caught.value.request, caught.value.response]
-    assert SECRET not in repr(stored)
-    assert SECRET not in json.dumps(sandbox.requests())
-    assert SECRET not in caplog.text
-    assert result.request is not None and "api_secret=***" in result.request.url
-
-
-def test_the_registry_builds_the_ga4_connector() -> None:
-    connector = get_connector("ga4")
-
-    assert isinstance(connector, GA4ConversionsConnector)
-    assert isinstance(connector, ConversionsConnector)
-    assert connector.max_batch_size == 25

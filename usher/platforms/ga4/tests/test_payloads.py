@@ -8,9 +8,7 @@ from typing import Any
 import pytest
 
 from usher.platforms.base import ConversionEvent
-from usher.platforms.ga4 import snippet
 from usher.platforms.ga4.payloads import (
-    EVENT_NAMES,
     build_requests,
     check_event,
     client_id,
@@ -72,7 +70,3 @@ def test_one_visitor_with_different_consent_needs_separate_requests() -> None:
     assert [[e.event_id for e in request.events] for request in batch.requests] == [["a"], ["b"]]
     assert batch.requests[0].body["consent"] == {"ad_personalization": "GRANTED"}
     assert "consent" not in batch.requests[1].body
-
-
-def test_event_names_match_the_gtag_events() -> None:
-    assert snippet.EVENT_NAMES == EVENT_NAMES

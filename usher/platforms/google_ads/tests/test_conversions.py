@@ -1,13 +1,15 @@
-"""Google Ads click-conversion connector against the sandbox: format, partial failure, errors."""
+"""Google Ads click-conversion connector against the sandbox: format, partial failure, errors.
+
+What every connector does (errors, secrets, limits, registry) is in
+usher/platforms/tests/test_connectors_common.py.
+"""
 
 from __future__ import annotations
 
 import json
-import logging
 import re
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
-from decimal import Decimal
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
@@ -17,57 +19,31 @@ import pytest
 from usher.lib.http import set_transport_for_tests
 from usher.platforms.base import (
     ConversionEvent,
-    ConversionsConnector,
     Destination,
-    ErrorKind,
     EventOutcome,
     OutcomeStatus,
     PlatformError,
 )
 from usher.platforms.google_ads.conversions import GoogleAdsConversionsConnector
 from usher.platforms.google_ads.payloads import GoogleRequest
-from usher.platforms.registry import get_connector
+from usher.platforms.google_ads.tests.builders import (
+    ACTIONS,
+    CUSTOMER,
+    GCLID,
+    destination,
+    purchase,
+    register_actions,
+)
 from usher.sandbox.testing import MountedSandbox as Sandbox
 from usher.sandbox.testing import sha
 
-CUSTOMER = "1234567890"
-TOKEN = "sandbox-google-oauth-access-token-5d6e"
-DEVELOPER_TOKEN = "dev-token-marketplace-0a1b2c3d"
 FIXTURES = Path(__file__).parent / "fixtures"
-ACTIONS = {"purchase": "111", "begin_checkout": f"customers/{CUSTOMER}/conversionActions/222"}
-USER = {"email": " Ana.Silva+tix@GMail.com ", "phone": "030 1234567", "country": "DE"}
-GCLID = "EAIaIQobChMIgclid0001"
 
 
 @pytest.fixture
 def google(sandbox: Sandbox) -> Sandbox:
-    # The sandbox then answers NO_CONVERSION_ACTION_FOUND for any other action id.
-    sandbox.account(
-        platform="google_ads", account_id=CUSTOMER, settings={"conversion_actions": ["111", "222"]}
-    )
+    register_actions(sandbox)
     return sandbox
-
-
-def destination(**settings: Any) -> Destination:
-    base = {"developer_token": DEVELOPER_TOKEN, "conversion_actions": ACTIONS}
-    return Destination("google_ads", "123-456-7890", TOKEN, settings=base | settings)
-
-
-def purchase(**changes: Any) -> ConversionEvent:
-    fields: dict[str, Any] = {
-        "event_id": "order-1001:purchase",
-        "event_name": "purchase",
-        "event_time": datetime.now(UTC) - timedelta(minutes=5),
-        "value": Decimal("59.90"),
-        "currency": "eur",
-        "order_id": "order-1001",
-        "user_data": dict(USER),
-        "gclid": GCLID,
-        "wbraid": "WBRAIDwbraid0001",
-        "ad_user_data": True,
-        "ad_personalization": False,
-    }
-    return ConversionEvent(**(fields | changes))
 
 
 def rows(sandbox: Sandbox) -> list[dict[str, Any]]:
@@ -222,43 +198,6 @@ def test_every_partial_failure_detail_is_read_and_retryable_rows_retry(sandbox: 
     ]
 
 
-def test_a_full_batch_of_2000_goes_in_one_request_and_2001_is_refused(google: Sandbox) -> None:
-    connector = GoogleAdsConversionsConnector()
-    events = [purchase(event_id=f"e{i}", order_id=f"o{i}", user_data={}) for i in range(2001)]
-
-    with pytest.raises(ValueError, match="at most 2000"):
-        connector.send_conversions(destination(), events)
-    result = connector.send_conversions(destination(), events[:2000])
-
-    assert len(result.with_status(OutcomeStatus.DELIVERED)) == 2000
-    assert len(google.requests(platform="google_ads")) == 1  # (its body is too big to log)
-    assert google.events(platform="google_ads")["received"] == 2000
-
-
-def test_an_invalid_token_raises_a_permanent_auth_error(google: Sandbox) -> None:
-    bad = Destination("google_ads", CUSTOMER, "ya29.revoked", settings=destination().settings)
-
-    with pytest.raises(PlatformError) as caught:
-        GoogleAdsConversionsConnector().send_conversions(bad, [purchase()])
-
-    assert caught.value.kind is ErrorKind.AUTH and caught.value.permanent
-    assert caught.value.platform_code == "OAUTH_TOKEN_INVALID"
-
-
-@pytest.mark.parametrize(
-    ("mode", "kind"), [("5xx", ErrorKind.TRANSIENT), ("429", ErrorKind.RATE_LIMITED)]
-)
-def test_injected_outages_and_quota_errors_raise_retryable_errors(
-    google: Sandbox, mode: str, kind: ErrorKind
-) -> None:
-    google.fault(platform="google_ads", mode=mode)
-
-    with pytest.raises(PlatformError) as caught:
-        GoogleAdsConversionsConnector().send_conversions(destination(), [purchase()])
-
-    assert caught.value.kind is kind and not caught.value.permanent
-
-
 def test_a_missing_developer_token_fails_before_any_call(google: Sandbox) -> None:
     with pytest.raises(PlatformError) as caught:
         GoogleAdsConversionsConnector().send_conversions(
@@ -267,23 +206,6 @@ def test_a_missing_developer_token_fails_before_any_call(google: Sandbox) -> Non
 
     assert caught.value.permanent and "developer_token" in caught.value.message
     assert google.requests() == []
-
-
-def test_tokens_never_reach_the_request_log_records_or_logs(
-    google: Sandbox, caplog: pytest.LogCaptureFixture
-) -> None:
-    caplog.set_level(logging.DEBUG)
-    connector = GoogleAdsConversionsConnector()
-    result = connector.send_conversions(destination(), [purchase()])
-    google.fault(platform="google_ads", mode="5xx")
-    with pytest.raises(PlatformError) as caught:
-        connector.send_conversions(destination(), [purchase(order_id="o9")])
-
-    stored = repr([result.request, result.response, caught.value.request, caught.value.response])
-    for secret in (TOKEN, DEVELOPER_TOKEN):
-        assert secret not in stored
-        assert secret not in json.dumps(google.requests())
-        assert secret not in caplog.text
 
 
 class FakeDataManagerApi:
@@ -317,11 +239,3 @@ def test_another_google_api_can_sit_behind_the_connector(sandbox: Sandbox) -> No
     assert seen[0].url.path.endswith("/v1/events:ingest")
     assert json.loads(seen[0].content) == {"events": [{"transactionId": "order-1001"}]}
     assert result.outcomes[0].error_message == "ingested"
-
-
-def test_the_registry_builds_the_google_ads_connector() -> None:
-    connector = get_connector("google_ads")
-
-    assert isinstance(connector, GoogleAdsConversionsConnector)
-    assert isinstance(connector, ConversionsConnector)
-    assert connector.max_batch_size == 2000

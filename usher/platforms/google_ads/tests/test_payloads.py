@@ -10,7 +10,6 @@ import pytest
 from usher.platforms.base import ConversionEvent, Destination, OutcomeStatus
 from usher.platforms.google_ads.payloads import (
     GoogleAdsUploadApi,
-    consent_status,
     conversion_action,
     conversion_date_time,
     customer_id,
@@ -54,13 +53,6 @@ def test_the_conversion_action_comes_from_the_destination_settings(
 
 def test_conversion_time_is_utc_with_an_explicit_offset_and_no_fraction() -> None:
     assert conversion_date_time(event()) == "2026-03-01 12:04:05+00:00"
-
-
-@pytest.mark.parametrize(
-    ("flag", "status"), [(True, "GRANTED"), (False, "DENIED"), (None, "UNSPECIFIED")]
-)
-def test_consent_maps_to_google_consent_status(flag: bool | None, status: str) -> None:
-    assert consent_status(flag) == status
 
 
 def test_the_event_id_is_the_order_id_when_there_is_no_order() -> None:
