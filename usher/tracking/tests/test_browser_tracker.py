@@ -268,6 +268,13 @@ class Browser:
     def wait_for(self, predicate_js: str) -> None:
         self.page.wait_for_function(predicate_js, timeout=WAIT_MS)
 
+    def wait_for_collector_answers(self, count: int) -> None:
+        """Until the collector answered `count` posts (the answer comes after the post)."""
+        deadline = time.monotonic() + WAIT_MS / 1000
+        while len(self.network.collector_statuses) < count:
+            assert time.monotonic() < deadline, "the collector did not answer"
+            self.page.wait_for_timeout(50)
+
     def wait_for_collected(self, count: int) -> None:
         """Until `count` events were posted to the collector (route handlers run while
         Playwright waits, so the wait has to happen in Playwright)."""
@@ -493,6 +500,7 @@ def test_events_reach_the_collector_with_the_pixels_event_ids_and_a_visitor_id(l
             "() => ((window.__recorded || {}).meta || {events: []}).events.length >= 4"
         )
         browser.wait_for_collected(2)
+        browser.wait_for_collector_answers(1)
         recorded = browser.recorded()
         cookies = {c["name"]: c for c in browser.page.context.cookies()}
         stored = browser.page.evaluate(
