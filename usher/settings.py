@@ -60,6 +60,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
+    "usher.lib.middleware.RejectNulMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -67,6 +68,9 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "usher.urls"
+# Secrets shown once in the admin (new API keys and tokens) travel in a message; the
+# default cookie storage would put them in a readable, merely signed cookie.
+MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
 WSGI_APPLICATION = "usher.wsgi.application"
 
 TEMPLATES = [
@@ -122,7 +126,14 @@ if REDIS_URL:
         }
     }
 else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    # Files, not process memory: the web server, the worker's processes and beat must see
+    # one cache, or an edited tracking code would linger in a worker for minutes.
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(VAR_DIR / f"cache{_xdist_worker}"),
+        }
+    }
 
 # --- Celery: Redis broker in production; a filesystem broker (no server) by default. ---
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL") or REDIS_URL or "filesystem://"
@@ -164,6 +175,7 @@ if not USHER_ENCRYPTION_KEYS and not DEBUG:
     raise ImproperlyConfigured("USHER_ENCRYPTION_KEYS must be set when DEBUG is off.")
 
 NINJA_PAGINATION_PER_PAGE = 50
+NINJA_PAGINATION_CLASS = "usher.lib.pagination.BoundedLimitOffsetPagination"
 # The sample event pages at /demo/events/<slug>/ fire real pixels and conversions for the
 # event's codes: on by default only in development.
 USHER_DEMO_PAGES = env_bool("USHER_DEMO_PAGES", DEBUG)

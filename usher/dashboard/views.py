@@ -21,6 +21,7 @@ from django.views.decorators.http import require_http_methods
 from usher.conversions.services import status_for_codes
 from usher.lib.errors import Conflict, InvalidInput
 from usher.lib.tenancy import get_for_organizer_or_404
+from usher.lib.validation import parse_id
 from usher.marketplace.models import MarketplaceEvent
 from usher.tracking import services
 from usher.tracking.models import EventTrackingCode
@@ -41,6 +42,9 @@ def organizer_required(view: View) -> View:
         organizer = getattr(request.user, "organizer", None)
         if organizer is None:
             raise PermissionDenied("The panel is for organizer accounts.")
+        if not organizer.is_active:
+            # The same rule as the API tokens: a suspended organizer cannot change its codes.
+            raise PermissionDenied("This organizer account is suspended.")
         request.organizer = organizer
         return view(request, *args, **kwargs)
 
@@ -57,8 +61,8 @@ def tracking_code_list(request: HttpRequest) -> HttpResponse:
     event = request.GET.get("event", "")
     if event == "default":
         codes = codes.filter(event__isnull=True)
-    elif event.isdigit():
-        codes = codes.filter(event_id=int(event))
+    elif (event_id := parse_id(event)) is not None:
+        codes = codes.filter(event_id=event_id)
     codes = list(codes)
     statuses = status_for_codes(code.pk for code in codes)
     for code in codes:

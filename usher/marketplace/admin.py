@@ -39,6 +39,16 @@ class MarketplaceClientAdmin(ClientScopedAdmin):
     readonly_fields = ["site_key", "api_key_prefix", "created_at", "updated_at"]
     actions = ["rotate_api_key"]
 
+    # Marketplaces are created by Usher's operators (`manage.py create_client`), and
+    # deleting one would cascade to everything it owns: superusers only.
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return request.user.is_superuser
+
+    def has_delete_permission(
+        self, request: HttpRequest, obj: MarketplaceClient | None = None
+    ) -> bool:
+        return request.user.is_superuser
+
     @admin.action(description="Issue a new secret API key (shown once)")
     def rotate_api_key(self, request: HttpRequest, queryset: QuerySet[MarketplaceClient]) -> None:
         for client in queryset:
@@ -53,7 +63,7 @@ class MarketplaceClientAdmin(ClientScopedAdmin):
 @admin.register(MarketplaceOrganizer)
 class MarketplaceOrganizerAdmin(ClientScopedAdmin):
     list_display = ["name", "external_id", "client", "status", "created_at"]
-    list_filter = ["status", "client"]
+    list_filter = ["status", ("client", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["name", "external_id", "email"]
     actions = ["issue_api_token"]
 
@@ -73,7 +83,13 @@ class MarketplaceOrganizerAdmin(ClientScopedAdmin):
 @admin.register(MarketplaceEvent)
 class MarketplaceEventAdmin(ClientScopedAdmin):
     list_display = ["name", "slug", "organizer", "city", "genre", "starts_at", "status"]
-    list_filter = ["status", "category", "genre", "country", "client"]
+    list_filter = [
+        "status",
+        "category",
+        "genre",
+        "country",
+        ("client", admin.RelatedOnlyFieldListFilter),
+    ]
     search_fields = ["name", "slug", "external_id", "city", "venue"]
     list_select_related = ["organizer"]
     date_hierarchy = "starts_at"
@@ -91,7 +107,7 @@ class OrderAdmin(ClientScopedAdmin):
         "status",
         "placed_at",
     ]
-    list_filter = ["status", "currency", "client"]
+    list_filter = ["status", "currency", ("client", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["external_id", "visitor_id"]
     list_select_related = ["event", "organizer"]
     date_hierarchy = "placed_at"
@@ -104,7 +120,8 @@ class OrganizerApiTokenAdmin(ClientScopedAdmin):
     list_display = ["token_prefix", "name", "organizer", "created_at", "last_used_at", "revoked_at"]
     list_filter = ["revoked_at"]
     search_fields = ["token_prefix", "name", "organizer__name"]
-    readonly_fields = ["token_prefix", "created_at", "last_used_at", "revoked_at"]
+    # A token never changes hands: moving it would let its holder act as another organizer.
+    readonly_fields = ["organizer", "token_prefix", "created_at", "last_used_at", "revoked_at"]
     fields = ["organizer", "name", "token_prefix", "created_at", "last_used_at", "revoked_at"]
     actions = ["revoke"]
 
@@ -121,16 +138,26 @@ class OrganizerApiTokenAdmin(ClientScopedAdmin):
 @admin.register(User)
 class UsherUserAdmin(UserAdmin, ClientScopedAdmin):
     list_display = ["username", "email", "client", "organizer", "is_staff", "is_superuser"]
-    list_filter = ["is_staff", "is_superuser", "client"]
+    list_filter = ["is_staff", "is_superuser", ("client", admin.RelatedOnlyFieldListFilter)]
     fieldsets = [
         *UserAdmin.fieldsets,
         ("Marketplace", {"fields": ["client", "organizer"]}),
     ]
+
+    def save_model(self, request: HttpRequest, obj: User, form: object, change: bool) -> None:
+        if not request.user.is_superuser:
+            obj.client_id = request.user.client_id  # staff add people to their own marketplace
+        super().save_model(request, obj, form, change)
 
     def get_readonly_fields(self, request: HttpRequest, obj: User | None = None) -> list[str]:
         readonly = list(super().get_readonly_fields(request, obj))
         if not request.user.is_superuser:
             # Client staff manage their own people but cannot mint superusers or move them
             # to another marketplace.
-            readonly += ["is_superuser", "user_permissions", "groups", "client"]
+            readonly += [
+                "is_superuser",
+                "user_permissions",
+                "groups",
+                ("client", admin.RelatedOnlyFieldListFilter),
+            ]
         return readonly

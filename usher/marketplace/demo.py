@@ -341,9 +341,13 @@ def _ensure_user(
             from django.contrib.auth.models import Permission
 
             user.user_permissions.set(
-                Permission.objects.filter(content_type__app_label__in=_STAFF_APPS)
+                Permission.objects.filter(content_type__app_label__in=_STAFF_APPS).exclude(
+                    codename__in=_OPERATOR_ONLY_PERMISSIONS
+                )
             )
     return user
 
 
 _STAFF_APPS = ["marketplace", "tracking", "conversions", "audiences", "campaigns"]
+# Creating or deleting a whole marketplace is for Usher's operators, not its staff.
+_OPERATOR_ONLY_PERMISSIONS = ["add_marketplaceclient", "delete_marketplaceclient"]

@@ -11,6 +11,7 @@ import secrets
 from typing import ClassVar
 
 from django.contrib.auth.models import AbstractUser
+from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
@@ -120,6 +121,10 @@ class MarketplaceOrganizer(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def is_active(self) -> bool:
+        return self.status == OrganizerStatus.ACTIVE and self.client.is_active
 
 
 class EventStatus(models.TextChoices):
@@ -336,6 +341,15 @@ class User(AbstractUser):
                 name="organizer_user_has_client",
             )
         ]
+
+    def clean(self) -> None:
+        super().clean()
+        if self.organizer_id is None:
+            return
+        if self.client_id is None:
+            self.client_id = self.organizer.client_id
+        elif self.organizer.client_id != self.client_id:
+            raise ValidationError({"organizer": "This organizer sells on another marketplace."})
 
     @property
     def is_organizer_user(self) -> bool:

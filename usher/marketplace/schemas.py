@@ -12,7 +12,6 @@ from typing import Annotated
 
 from ninja import Schema
 from pydantic import (
-    AwareDatetime,
     BeforeValidator,
     Field,
     IPvAnyAddress,
@@ -20,6 +19,7 @@ from pydantic import (
     model_validator,
 )
 
+from usher.lib.validation import UtcDatetime
 from usher.marketplace.models import EventStatus, OrderStatus, OrganizerStatus
 
 ExternalId = Annotated[
@@ -62,8 +62,8 @@ class EventIn(Schema):
     organizer_external_id: ExternalId
     slug: Slug = Field(min_length=1)
     name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
-    starts_at: AwareDatetime
-    ends_at: AwareDatetime | None = None
+    starts_at: UtcDatetime
+    ends_at: UtcDatetime | None = None
     venue: ShortText = ""
     city: Annotated[str, StringConstraints(strip_whitespace=True, max_length=120)] = ""
     country: Country | None = None
@@ -136,7 +136,7 @@ class OrderIn(Schema):
     currency: Currency
     tickets_count: int = Field(1, ge=1, le=100_000)
     status: OrderStatus = OrderStatus.PAID
-    placed_at: AwareDatetime
+    placed_at: UtcDatetime
     customer: CustomerIn | None = None
     attribution: AttributionIn | None = None
 

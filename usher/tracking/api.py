@@ -13,6 +13,7 @@ from ninja.pagination import paginate
 
 from usher.lib.errors import InvalidInput
 from usher.lib.tenancy import get_for_organizer_or_404
+from usher.lib.validation import parse_id
 from usher.marketplace.auth import OrganizerTokenAuth
 from usher.marketplace.models import MarketplaceClient
 from usher.tracking import services
@@ -34,7 +35,9 @@ from usher.tracking.schemas import (
 )
 
 # Browsers and CDNs may reuse a config this long; the ETag makes revalidation cheap.
-CONFIG_MAX_AGE_SECONDS = 60
+# Browsers and CDNs may keep the answer but must revalidate it on every page load (a
+# cheap 304 through the ETag), so an edited code shows on the very next load.
+CONFIG_CACHE_CONTROL = "public, no-cache"
 
 tracking_codes_router = Router(auth=OrganizerTokenAuth(), tags=["organizer tracking codes"])
 tracking_config_router = Router(auth=None, tags=["tracking config (public)"])
@@ -75,9 +78,10 @@ def list_tracking_codes(
     if event == "default":
         codes = codes.filter(event__isnull=True)
     elif event:
-        if not event.isdigit():
+        event_id = parse_id(event)
+        if event_id is None:
             raise InvalidInput(["query", "event"], "use an event id or `default`.")
-        codes = codes.filter(event_id=int(event))
+        codes = codes.filter(event_id=event_id)
     if enabled is not None:
         codes = codes.filter(enabled=enabled)
     return codes
@@ -135,7 +139,7 @@ def _config_response(
     else:
         response = HttpResponse(document.body, content_type="application/json")
     response["ETag"] = document.etag
-    response["Cache-Control"] = f"public, max-age={CONFIG_MAX_AGE_SECONDS}"
+    response["Cache-Control"] = CONFIG_CACHE_CONTROL
     return apply_cors(response, request, [client])
 
 
@@ -159,7 +163,7 @@ def _preflight_clients(
         "What tracker.js needs for an event page: the organizer's codes (event-specific, "
         "else default) and the marketplace's. Identified by the client's public site key "
         f"(`?site_key=` or `{SITE_KEY_HEADER}`). CORS for the client's origins; ETag / "
-        f"If-None-Match; cacheable for {CONFIG_MAX_AGE_SECONDS} s."
+        "If-None-Match; revalidated on every load (`Cache-Control: no-cache`)."
     ),
 )
 def event_tracking_config(request: HttpRequest, slug: str, site_key: str | None = None):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from functools import partial
 from typing import Annotated, Literal
@@ -21,6 +21,7 @@ from django.db import transaction
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from usher.lib.errors import InvalidInput
+from usher.lib.validation import UtcDatetime
 from usher.marketplace.models import MarketplaceClient, MarketplaceEvent
 from usher.tracking.event_store import TrackingEvent, VisitorTouch
 
@@ -56,7 +57,7 @@ class ClickIds(Strict):
     gbraid: Text = ""
     wbraid: Text = ""
     ttclid: Text = ""
-    clicked_at: datetime | None = None
+    clicked_at: UtcDatetime | None = None
 
 
 class Cookies(Strict):
@@ -92,7 +93,9 @@ class Consent(Strict):
 class CollectedEvent(Strict):
     event_id: Identifier
     name: Literal["page_view", "view_item", "add_to_cart", "begin_checkout", "purchase"]
-    time: datetime | None = Field(None, description="When it happened (ISO 8601 or epoch ms).")
+    time: UtcDatetime | None = Field(
+        None, description="When it happened (ISO 8601 with a zone, or epoch ms)."
+    )
     event: Annotated[str, StringConstraints(max_length=200)] | None = Field(
         None, description="The marketplace event's slug, when the page is an event's."
     )
@@ -129,7 +132,6 @@ class RequestContext:
 def _event_time(sent: datetime | None, received_at: datetime) -> datetime:
     if sent is None:
         return received_at
-    sent = sent if sent.tzinfo else sent.replace(tzinfo=UTC)
     if not (
         received_at - CLIENT_CLOCK_PAST_TOLERANCE
         <= sent

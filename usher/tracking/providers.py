@@ -225,8 +225,18 @@ def _clean_test_event_code(value: Any) -> str:
     return value.strip()
 
 
+JS_SAFE_INTEGER = 2**53 - 1
+# Names that would reach into a JavaScript object's prototype when tracker.js merges them.
+RESERVED_JS_NAMES = frozenset({"__proto__", "constructor", "prototype"})
+
+
 def _clean_scalar(value: Any, loc: tuple[str, ...]) -> str | int | float | bool:
-    if isinstance(value, bool | int):
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        # JavaScript numbers hold integers exactly only up to 2**53.
+        if abs(value) > JS_SAFE_INTEGER:
+            raise _fail(loc, f"must be between -{JS_SAFE_INTEGER} and {JS_SAFE_INTEGER}.")
         return value
     if isinstance(value, float):
         if not math.isfinite(value):
@@ -247,7 +257,7 @@ def clean_custom_params(value: Any) -> dict[str, str | int | float | bool]:
         raise _fail(loc, f"at most {CUSTOM_PARAMS_MAX_COUNT} parameters.")
     cleaned = {}
     for key, item in value.items():
-        if not CUSTOM_PARAM_KEY_RE.fullmatch(key):
+        if not CUSTOM_PARAM_KEY_RE.fullmatch(key) or key in RESERVED_JS_NAMES:
             raise _fail(
                 (*loc, key[:CUSTOM_PARAM_KEY_MAX_CHARS]),
                 f"names are letters, digits and '_', at most {CUSTOM_PARAM_KEY_MAX_CHARS}.",

@@ -26,7 +26,17 @@ def _on_client_change(sender: type, instance: MarketplaceClient, **kwargs: Any) 
     invalidate_client(instance.pk)
 
 
+def _on_event_saved(sender: type, instance: MarketplaceEvent, **kwargs: Any) -> None:
+    """An event moved to another organizer (by ingest) takes none of the previous
+    organizer's event-specific codes along: they would still show in that organizer's
+    list and come back if the event moved back."""
+    EventTrackingCode.objects.filter(event=instance).exclude(
+        organizer_id=instance.organizer_id
+    ).delete()
+
+
 def connect() -> None:
+    post_save.connect(_on_event_saved, sender=MarketplaceEvent, dispatch_uid="tracking-event-moved")
     for model in (
         EventTrackingCode,
         MarketplaceTrackingCode,

@@ -1,4 +1,4 @@
-"""Server-rendered tracking snippets: the `<head>` and `<body>` HTML for resolved codes.
+"""Server-rendered tracking snippets: the `<head>` HTML for resolved codes.
 
 For marketplace pages rendered on the server; pages that cannot call Python load
 tracker.js instead, which does the same in the browser. Both follow the providers'
@@ -10,9 +10,14 @@ carrying several tenants' codes:
   a per-code group, `ttq.instance(id)`, a per-container GTM dataLayer), so no pixel
   swallows or duplicates another's events, and only codes whose `conversion_events`
   include an event receive it;
-- consent is opt-in: Meta is revoked and TikTok held before any init, Google Consent
-  Mode v2 defaults to denied before any config. `Usher.consent({...})` (defined here
-  unless tracker.js already did) applies the visitor's choice.
+- consent is opt-in and nothing reaches a platform before it. What runs at once only
+  defines the platforms' stubs and holds their consent (Meta revoked, TikTok held,
+  Google Consent Mode v2 defaulting to denied): no library is requested. Each code's
+  init and events wait in a registry until `Usher.consent({...})` grants a purpose that
+  covers the code (the same mapping as tracker.js: Meta, Google Ads and TikTok need
+  `ad_storage`, GA4 `analytics_storage`, GTM either); then its library is loaded, the
+  code initialised, the platform's consent updated and its events, with the ids
+  rendered here, delivered. Advanced matching additionally needs `ad_user_data`.
 
 Everything that comes from a user (ids, custom params, event names, order ids) reaches
 the HTML only through `js_literal` (inside scripts) or Django's escaping (attributes),
@@ -127,20 +132,38 @@ class SnippetContext:
 class ProviderSnippet(Protocol):
     """What each `usher/platforms/<name>/snippet.py` module provides.
 
+    The pieces are split by *when* they may run, because opt-in consent decides what may
+    leave the page: `setup_js` runs at once and must send and load nothing; `load_js`,
+    `init_js` and the events run only after the visitor granted one of `CONSENT_ANY_OF`.
+
     Providers that share one loader (GA4 and Google Ads share gtag.js) declare the same
-    `LOADER`; its `setup_js`, `consent_js` and `body_html` then run once for all their
-    codes, while `event_js` stays per code.
+    `LOADER`; its `setup_js`, `load_js` and `consent_js` then run once for all their
+    codes, while `init_js` and `event_js` stay per code.
     """
 
     LOADER: str
+    # The Consent Mode purposes of which any one lets a code of this provider run.
+    CONSENT_ANY_OF: tuple[str, ...]
 
-    def setup_js(self, codes: Sequence[ResolvedCode], ctx: SnippetContext) -> str: ...
+    def setup_js(self, codes: Sequence[ResolvedCode], ctx: SnippetContext) -> str:
+        """Stubs/queues and the consent hold, run at once: nothing is loaded or sent."""
+        ...
 
-    def event_js(self, code: ResolvedCode, event: EventData, ctx: SnippetContext) -> str: ...
+    def load_js(self, ctx: SnippetContext) -> str:
+        """Body of `function(id)` injecting the platform library; run once, on grant."""
+        ...
 
-    def consent_js(self, codes: Sequence[ResolvedCode]) -> str: ...
+    def init_js(self, code: ResolvedCode, ctx: SnippetContext) -> str:
+        """Body of `function(c)` initialising `code` on grant; `c` is the consent state."""
+        ...
 
-    def body_html(self, codes: Sequence[ResolvedCode], ctx: SnippetContext) -> str: ...
+    def event_js(self, code: ResolvedCode, event: EventData, ctx: SnippetContext) -> str:
+        """One event for `code`, delivered after its init and the consent update."""
+        ...
+
+    def consent_js(self, codes: Sequence[ResolvedCode]) -> str:
+        """Body of `function(c)` passing the visitor's choice `c` to the platform."""
+        ...
 
 
 # --- escaping helpers shared by the provider modules ---
@@ -183,6 +206,32 @@ def loader_nonce_js(element: str, nonce: str | None) -> str:
     nonces would otherwise block the platforms' libraries.
     """
     return f"{element}.setAttribute('nonce',{js_literal(nonce)});" if nonce else ""
+
+
+def inject_script_js(src_js: str, nonce: str | None) -> str:
+    """JS adding an async `<script>` whose URL is the JS expression `src_js`.
+
+    Used only inside the functions `Usher.consent` runs on grant: injecting a platform's
+    library is the first request to that platform.
+    """
+    return (
+        f"var t=document.createElement('script');t.async=!0;t.src={src_js};"
+        f"{loader_nonce_js('t', nonce)}(document.head||document.documentElement).appendChild(t);"
+    )
+
+
+# Inside the functions `Usher.consent` runs, `c` is the visitor's consent state.
+AD_USER_DATA_GRANTED_JS = "c.ad_user_data==='granted'"
+
+
+def if_user_data_granted(with_data_js: str, without_data_js: str = "") -> str:
+    """`with_data_js` when the visitor allowed user data for ads, else `without_data_js`.
+
+    Advanced matching sends the visitor's email and phone to the platform: Consent Mode
+    names that purpose `ad_user_data`, and `ad_storage` alone does not cover it.
+    """
+    fallback = f"else{{{without_data_js}}}" if without_data_js else ""
+    return f"if({AD_USER_DATA_GRANTED_JS}){{{with_data_js}}}{fallback}"
 
 
 def consent_defaults() -> dict[str, Any]:
@@ -288,14 +337,67 @@ def _by_loader(codes: Sequence[ResolvedCode]) -> list[tuple[ProviderSnippet, lis
     return list(groups.values())
 
 
-CONSENT_FUNCTION_JS = (
-    "window.Usher=window.Usher||{};"
-    "if(!window.Usher.consent){window.Usher.consent=function(choice){"
-    "var c={},k=" + js_literal(list(CONSENT_PURPOSES)) + ",i,v;"
-    "for(i=0;i!==k.length;i++){v=choice&&choice[k[i]];"
-    "c[k[i]]=(v===true||v==='granted')?'granted':'denied';}"
-    "__BODY__};}"
+# The registry the loader scripts fill and `Usher.consent` drains: `loaders` (library
+# injection, once each), `consents` (consent updates) and `codes` (per code: the
+# purposes that allow it, its init and its events). Kept on `window.Usher` so that
+# several render_snippets outputs on one page share one consent hook.
+REGISTRY_JS = "var S=U._snippets=U._snippets||{codes:[],loaders:{},consents:[]};"
+
+# `Usher.consent(choice)`: the same call and the same reading of `choice` as tracker.js
+# ('granted'/true, 'denied'/false, a purpose left out keeps its value). On each call it
+# starts every code a granted purpose now allows (library, then init), passes the
+# choice to every platform, then delivers the started codes' events: platforms get
+# their events after the consent update, as tracker.js does. An existing
+# `Usher.consent` (tracker.js on the same page) is kept and called first.
+CONSENT_RUNTIME_JS = (
+    "(function(U){var S=U._snippets;if(!S||S.hooked)return;S.hooked=true;"
+    "var k=" + js_literal(list(CONSENT_PURPOSES)) + ",prev=U.consent;"
+    "function run(f,a){try{return f.apply(null,a);}catch(e){"
+    "if(window.console&&console.warn)console.warn('[usher] a tracking call failed',e);}}"
+    "U.consent=function(choice){if(typeof prev==='function')run(prev,[choice]);"
+    "var c={},old=S.consent||{},fresh=[],i,v;"
+    "for(i=0;i!==k.length;i++){v=choice?choice[k[i]]:undefined;"
+    "c[k[i]]=(v===true||v==='granted')?'granted':(v===false||v==='denied')?'denied':"
+    "(old[k[i]]||'denied');}"
+    "S.consent=c;"
+    "S.codes.forEach(function(e){var l=S.loaders[e.loader];"
+    "if(e.on||!e.purposes.some(function(p){return c[p]==='granted';}))return;"
+    "e.on=true;if(!l.loaded){l.loaded=true;run(l.load,[e.id]);}run(e.init,[c]);fresh.push(e);});"
+    "S.consents.forEach(function(f){run(f,[c]);});"
+    "fresh.forEach(function(e){run(e.send,[c]);});"
+    "var out={};for(i=0;i!==k.length;i++)out[k[i]]=c[k[i]];return out;};"
+    "})(window.Usher);"
 )
+
+
+def _loader_script(
+    module: ProviderSnippet,
+    codes: Sequence[ResolvedCode],
+    events: Sequence[EventData],
+    ctx: SnippetContext,
+) -> str:
+    """One loader's JS: its stubs and consent hold at once; its library, each code's
+    init and each code's events registered for `Usher.consent` to run on grant."""
+    loader = js_literal(module.LOADER)
+    parts = [
+        "(function(U){",
+        REGISTRY_JS,
+        module.setup_js(codes, ctx),
+        f"S.loaders[{loader}]=S.loaders[{loader}]||{{load:function(id){{{module.load_js(ctx)}}}}};",
+        f"S.consents.push(function(c){{{module.consent_js(codes)}}});",
+    ]
+    for code in codes:
+        provider = snippet_module(code.provider)
+        sends = "".join(
+            provider.event_js(code, event, ctx) for event in events if code.receives(event.name)
+        )
+        parts.append(
+            f"S.codes.push({{loader:{loader},purposes:{js_literal(list(provider.CONSENT_ANY_OF))},"
+            f"id:{js_literal(code.tag_id)},init:function(c){{{provider.init_js(code, ctx)}}},"
+            f"send:function(c){{{sends}}}}});"
+        )
+    parts.append("})(window.Usher=window.Usher||{});")
+    return "".join(parts)
 
 
 def render_snippets(
@@ -306,28 +408,19 @@ def render_snippets(
 ) -> dict[str, str]:
     """`{"head": ..., "body": ...}` HTML for `codes` on a page described by `page`.
 
-    `head` goes at the top of <head>, `body` right after <body>. Without `page`, only
-    page_view fires. Codes of unknown providers are skipped.
+    `head` goes at the top of <head>: one script per platform library plus the consent
+    hook, none of which sends or loads anything before `Usher.consent(...)` grants it.
+    `body` is kept for templates that place it after <body> but is empty: GTM's
+    `<noscript>` iframe, its only content, cannot be consent-gated (see gtm/snippet.py).
+    Without `page`, only page_view fires. Codes of unknown providers are skipped.
     """
     page = page or PageContext(page_type=PageType.OTHER)
     ctx = SnippetContext(nonce=nonce, user_data=dict(page.user_data))
     known = merge_duplicates(code for code in codes if code.provider in PROVIDER_SNIPPETS)
+    if not known:
+        return {"head": "", "body": ""}
     events = page_events(page)
-
-    head: list[str] = []
-    body: list[str] = []
-    consent_parts: list[str] = []
-    for module, group in _by_loader(known):
-        parts = [module.setup_js(group, ctx)]
-        for event in events:
-            for code in group:
-                if code.receives(event.name):
-                    parts.append(snippet_module(code.provider).event_js(code, event, ctx))
-        head.append(script_tag("".join(parts), nonce))
-        consent_parts.append(module.consent_js(group))
-        body.append(module.body_html(group, ctx))
-    if consent_parts:
-        head.append(
-            script_tag(CONSENT_FUNCTION_JS.replace("__BODY__", "".join(consent_parts)), nonce)
-        )
-    return {"head": "\n".join(head), "body": "\n".join(part for part in body if part)}
+    head = [script_tag(_loader_script(module, group, events, ctx), nonce)
+            for module, group in _by_loader(known)]  # fmt: skip
+    head.append(script_tag(CONSENT_RUNTIME_JS, nonce))
+    return {"head": "\n".join(head), "body": ""}

@@ -183,3 +183,15 @@ def test_another_organizers_event_cannot_be_chosen(panel, organizer):
     foreign_event = EventFactory(organizer=OrganizerFactory(client=organizer.client))
     response = panel.post(NEW, _form(event=foreign_event.pk))
     assert response.status_code == 200 and EventTrackingCode.objects.count() == 0
+
+
+def test_a_suspended_organizer_cannot_use_the_panel(panel, organizer):
+    organizer.status = "suspended"
+    organizer.save()
+    assert panel.get("/panel/tracking-codes/").status_code == 403
+    assert panel.get("/panel/tracking-codes/?event=²").status_code == 403
+
+
+def test_odd_event_filters_show_every_code_rather_than_fail(panel, organizer):
+    for value in ["²", "9" * 5000, "99999999999999999999999"]:
+        assert panel.get("/panel/tracking-codes/", {"event": value}).status_code == 200

@@ -192,3 +192,14 @@ def test_a_credential_the_provider_does_not_use_is_rejected_without_echoing_it()
 
 def test_an_unknown_provider_names_the_provider_field():
     assert _loc("snapchat", {}) == ["body", "provider"]
+
+
+@pytest.mark.parametrize(
+    "params", [{"__proto__": "x"}, {"constructor": 1}, {"big": 10**30}, {"neg": -(2**60)}]
+)
+def test_custom_params_that_javascript_would_mangle_are_refused(params):
+    from usher.lib.errors import InvalidInput
+    from usher.tracking.providers import clean_custom_params
+
+    with pytest.raises(InvalidInput):
+        clean_custom_params(params)

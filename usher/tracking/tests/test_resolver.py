@@ -282,3 +282,16 @@ def test_google_ads_needs_a_customer_id_to_send_server_side(organizer, event):
     code.save()
     (ads,) = server_side_codes(event)
     assert ads.settings["customer_id"] == "1234567890" and ads.credential() == "ADS-TOKEN"
+
+
+def test_an_event_moved_to_another_organizer_drops_the_previous_organizers_codes(organizer):
+    from usher.marketplace.tests.factories import EventFactory, OrganizerFactory
+    from usher.tracking.models import EventTrackingCode
+    from usher.tracking.tests.factories import EventTrackingCodeFactory
+
+    event = EventFactory(organizer=organizer)
+    EventTrackingCodeFactory(organizer=organizer, event=event)
+    newcomer = OrganizerFactory(client=organizer.client)
+    event.organizer = newcomer
+    event.save()
+    assert not EventTrackingCode.objects.filter(event=event).exists()
