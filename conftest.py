@@ -7,8 +7,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.core.cache import cache
-from django.test import Client
+from django.test import Client, override_settings
 
 from usher import celery_app
 from usher.marketplace.models import OrganizerApiToken
@@ -58,6 +59,20 @@ def _celery_runs_tasks_inline():
     process, so a test sees their effects; the broker is not involved."""
     celery_app.conf.task_always_eager = True
     celery_app.conf.task_eager_propagates = True
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _private_file_cache(tmp_path_factory):
+    """With the embedded file cache, each test run gets its own directory: runs going on
+    side by side (or a `make run` on the same checkout) must not flush each other."""
+    if not settings.CACHES["default"]["BACKEND"].endswith("FileBasedCache"):
+        yield
+        return
+    location = str(tmp_path_factory.mktemp("cache"))
+    with override_settings(
+        CACHES={"default": {**settings.CACHES["default"], "LOCATION": location}}
+    ):
+        yield
 
 
 @pytest.fixture(autouse=True)

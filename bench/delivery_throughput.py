@@ -53,7 +53,7 @@ def main() -> None:
             "conversion_id": "AW-123456789",
             "customer_id": "1234567890",
             "conversion_actions": {"view_item": "111"},
-            "access_token": "sandbox-bench",
+            "refresh_token": "sandbox-bench",
         },
         "ga4": {"measurement_id": "G-BENCH123", "api_secret": "sandbox-bench"},
     }.items():

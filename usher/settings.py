@@ -253,6 +253,8 @@ PLATFORM_BASE_URLS = {
     "google_ads": os.environ.get("GOOGLE_ADS_BASE_URL", f"{SANDBOX_URL}/google-ads"),
     "tiktok": os.environ.get("TIKTOK_BASE_URL", f"{SANDBOX_URL}/tiktok"),
     "ga4": os.environ.get("GA4_BASE_URL", f"{SANDBOX_URL}/ga4"),
+    # Google's OAuth token endpoint: organizers' refresh tokens become access tokens here.
+    "google_oauth": os.environ.get("GOOGLE_OAUTH_BASE_URL", f"{SANDBOX_URL}/google-oauth"),
 }
 PLATFORM_HTTP_TIMEOUT_SECONDS = float(os.environ.get("PLATFORM_HTTP_TIMEOUT_SECONDS", "10"))
 
@@ -269,7 +271,13 @@ PLATFORM_RATE_LIMITS = {
 }
 
 # Usher-wide credentials some platforms need beside the organizer's own: Google Ads
-# calls carry the developer token of the app (and a manager account id, if any).
+# calls carry the developer token of the app (and a manager account id, if any), and
+# organizers' OAuth refresh tokens are exchanged for access tokens with Usher's OAuth
+# client (the one organizers granted access to when they connected Google Ads).
+GOOGLE_ADS_CLIENT_ID = os.environ.get(
+    "GOOGLE_ADS_CLIENT_ID", "sandbox-client-id.apps.googleusercontent.com"
+)
+GOOGLE_ADS_CLIENT_SECRET = os.environ.get("GOOGLE_ADS_CLIENT_SECRET", "sandbox-client-secret")
 PLATFORM_DESTINATION_SETTINGS = {
     "google_ads": {
         key: value

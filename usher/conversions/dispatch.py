@@ -4,17 +4,15 @@ Claiming sets a lease (`status=sending`, `lease_expires_at`) inside a row-lockin
 transaction (SKIP LOCKED on PostgreSQL), so concurrent workers never take the same rows.
 A worker killed mid-batch leaves its rows leased; once the lease runs out the sweeper
 claims them again and they are resent — the shared event id lets the platform count
-them once. Transient failures back off exponentially with jitter; permanent ones stop
-at once and never block the other destinations, which are dispatched separately.
+them once. Each destination is dispatched on its own, so a failing one never blocks the
+others; calls are paced by a token bucket per platform account shared by all workers.
 """
 
 from __future__ import annotations
 
 import logging
-import random
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -23,7 +21,13 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from usher.conversions.events import DestinationUnavailable, conversion_events, destination_for
-from usher.conversions.models import ConversionDelivery, DeliveryBatch, DeliveryStatus
+from usher.conversions.models import ConversionDelivery, DeliveryStatus
+from usher.conversions.outcomes import (
+    MAX_ATTEMPTS,
+    DispatchSummary,
+    backoff_seconds,
+    record,
+)
 from usher.lib.ratelimit import TokenBucket
 from usher.platforms.base import (
     BatchResult,
@@ -37,33 +41,12 @@ from usher.platforms.base import (
 )
 from usher.platforms.registry import get_connector
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger("usher.conversions")
 
-LEASE_SECONDS = 120  # longer than the slowest batch (HTTP timeout plus processing)
-MAX_ATTEMPTS = 8  # about a day of backoff before a delivery is dead
-BACKOFF_BASE_SECONDS = 30
-BACKOFF_CAP_SECONDS = 6 * 3600
+# Longer than the slowest batch: GA4 makes up to 25 calls of up to 10 s each.
+LEASE_SECONDS = 600
 MAX_BATCHES_PER_RUN = 20  # then the task yields the worker to other destinations
 RATE_LIMIT_WAIT_INLINE_SECONDS = 2.0  # shorter waits are slept; longer ones reschedule
-RESPONSE_BODY_LOG_CHARS = 4000
-
-
-@dataclass
-class DispatchSummary:
-    delivered: int = 0
-    rejected: int = 0
-    retrying: int = 0
-    dead: int = 0
-    batches: int = 0
-    outcomes: list[EventOutcome] = field(default_factory=list)
-    # Set when work is left: the run hit its batch cap (now) or the rate limit (later).
-    resume_at: datetime | None = None
-
-
-def backoff_seconds(attempts: int) -> float:
-    """Exponential backoff with full jitter, so retries of many workers spread out."""
-    ceiling = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** max(0, attempts - 1))
-    return random.uniform(ceiling / 2, ceiling)
 
 
 def due_filter(now: datetime) -> Q:
@@ -74,15 +57,31 @@ def due_filter(now: datetime) -> Q:
 
 def due_destination_keys(now: datetime | None = None) -> list[str]:
     now = now or timezone.now()
-    keys = ConversionDelivery.objects.filter(due_filter(now)).values_list(
-        "destination_key", flat=True
+    keys = (
+        ConversionDelivery.objects.filter(due_filter(now))
+        .order_by("destination_key")
+        .values_list("destination_key", flat=True)
+        .distinct()
     )
-    return sorted(set(keys))
+    return list(keys)
 
 
 def claim_batch(destination_key: str, batch_size: int, now: datetime) -> list[ConversionDelivery]:
     """Lease up to `batch_size` due deliveries of one destination to this worker."""
     with transaction.atomic():
+        # A batch whose worker died on every attempt (a crash, not a platform answer)
+        # is given up here, or it would be leased again forever.
+        ConversionDelivery.objects.filter(
+            destination_key=destination_key,
+            status=DeliveryStatus.SENDING,
+            lease_expires_at__lt=now,
+            attempts__gte=MAX_ATTEMPTS,
+        ).update(
+            status=DeliveryStatus.DEAD,
+            lease_expires_at=None,
+            last_error="gave up: the batch failed inside Usher on every attempt",
+            last_error_code="internal_error",
+        )
         ids = list(
             ConversionDelivery.objects.select_for_update(skip_locked=True)
             .filter(due_filter(now), destination_key=destination_key)
@@ -106,53 +105,58 @@ def claim_batch(destination_key: str, batch_size: int, now: datetime) -> list[Co
     )
 
 
-def _bucket(destination: str, provider: str) -> TokenBucket:
-    rate, capacity = settings.PLATFORM_RATE_LIMITS[provider]
-    return TokenBucket(f"dest:{destination}", rate_per_second=rate, capacity=capacity)
-
-
 def dispatch_destination(destination_key: str, now: datetime | None = None) -> DispatchSummary:
     """Send everything due for one destination, batch after batch."""
     summary = DispatchSummary()
+    provider = (
+        ConversionDelivery.objects.filter(destination_key=destination_key)
+        .order_by()
+        .values_list("provider", flat=True)
+        .first()
+    )
+    if provider is None:
+        return summary
+    connector = get_connector(provider)
     for _ in range(MAX_BATCHES_PER_RUN):
         moment = now or timezone.now()
-        provider = (
-            ConversionDelivery.objects.filter(destination_key=destination_key)
-            .values_list("provider", flat=True)
-            .first()
-        )
-        if provider is None:
-            break
-        connector = get_connector(provider)
         claimed = claim_batch(destination_key, connector.max_batch_size, moment)
         if not claimed:
-            break
-        wait = _bucket(destination_key, provider).take()
-        if wait > RATE_LIMIT_WAIT_INLINE_SECONDS:
-            summary.resume_at = moment + timedelta(seconds=wait)
-            _release(claimed, summary.resume_at)
             return summary
-        if wait:
-            time.sleep(wait)
-        _send(connector, claimed, moment, summary)
-    else:
-        summary.resume_at = now or timezone.now()  # the cap was hit: more may be due
+        summary.resume_at = _send(connector, claimed, moment, summary)
+        if summary.resume_at is not None:
+            return summary  # throttled: leave the rest until the platform lets us in
+    summary.resume_at = now or timezone.now()  # the cap was hit: more may be due
     return summary
 
 
+def _bucket(provider: str, account_id: str) -> TokenBucket:
+    """One bucket per platform account, whichever codes (and workers) send to it."""
+    rate, capacity = settings.PLATFORM_RATE_LIMITS[provider]
+    return TokenBucket(f"{provider}:{account_id}", rate_per_second=rate, capacity=capacity)
+
+
 def _release(claimed: Sequence[ConversionDelivery], retry_at: datetime) -> None:
-    """Give leased rows back untouched (rate limited before sending): no attempt used."""
-    ConversionDelivery.objects.filter(id__in=[d.id for d in claimed]).update(
-        status=DeliveryStatus.RETRYING,
-        next_attempt_at=retry_at,
-        lease_expires_at=None,
-        attempts=F("attempts") - 1,
-    )
+    """Give leased rows back untouched (throttled before sending): no attempt used."""
+    for delivery in claimed:
+        ConversionDelivery.objects.filter(
+            pk=delivery.pk,
+            status=DeliveryStatus.SENDING,
+            lease_expires_at=delivery.lease_expires_at,
+        ).update(
+            status=DeliveryStatus.RETRYING,
+            next_attempt_at=retry_at,
+            lease_expires_at=None,
+            attempts=F("attempts") - 1,
+        )
 
 
 def _send(
-    connector, claimed: list[ConversionDelivery], now: datetime, summary: DispatchSummary
-) -> None:
+    connector: ConversionsConnector,
+    claimed: list[ConversionDelivery],
+    now: datetime,
+    summary: DispatchSummary,
+) -> datetime | None:
+    """Send one claimed batch; returns when to resume if the destination is throttled."""
     first = claimed[0]
     try:
         destination = destination_for(first)
@@ -161,136 +165,76 @@ def _send(
             EventOutcome(d.event_id, OutcomeStatus.REJECTED, str(exc), "destination_unavailable")
             for d in claimed
         ]
-        _record(claimed, BatchResult(outcomes), None, now, summary, duration_ms=0)
-        return
-    events = conversion_events(claimed, limited_data_use=first.client.meta_limited_data_use)
+        record(claimed, BatchResult(outcomes), None, now, summary, duration_ms=0)
+        return None
     started = timezone.now()
-    result, error = send_isolating(connector, destination, events)
+    try:
+        events = conversion_events(claimed, limited_data_use=first.client.meta_limited_data_use)
+        wait = _bucket(first.provider, destination.account_id).take(
+            connector.http_calls_for(events)
+        )
+        if wait > RATE_LIMIT_WAIT_INLINE_SECONDS:
+            resume_at = now + timedelta(seconds=wait)
+            _release(claimed, resume_at)
+            return resume_at
+        time.sleep(wait)
+        result, error = send_isolating(connector, destination, events)
+    except Exception as exc:  # a bug or a crash inside Usher: record it, retry later
+        logger.exception("conversions batch failed inside Usher: %s", first.destination_key)
+        error = PlatformError(ErrorKind.TRANSIENT, f"internal error: {type(exc).__name__}")
+        result = BatchResult(
+            [
+                EventOutcome(d.event_id, OutcomeStatus.RETRY, error.message, "internal_error")
+                for d in claimed
+            ]
+        )
     elapsed = int((timezone.now() - started).total_seconds() * 1000)
-    _record(claimed, result, error, now, summary, duration_ms=elapsed)
+    record(claimed, result, error, now, summary, duration_ms=elapsed)
+    if error is not None and error.kind == ErrorKind.RATE_LIMITED:
+        return now + timedelta(seconds=error.retry_after_seconds or backoff_seconds(1))
+    return None
 
 
 def send_isolating(
     connector: ConversionsConnector, destination: Destination, events: Sequence[ConversionEvent]
 ) -> tuple[BatchResult, PlatformError | None]:
-    """Send a batch; when the platform refuses it whole for what one event holds (Meta
-    and TikTok reject every event of a request with one invalid event), split it in
-    halves until the bad events stand alone, so the good ones still get through."""
+    """Send a batch; if the platform refuses it whole, find out whether one event is to
+    blame (Meta and TikTok reject every event of a request for one invalid event)."""
     try:
         return connector.send_conversions(destination, events), None
     except PlatformError as exc:
-        if exc.kind != ErrorKind.PERMANENT or len(events) == 1:
-            return BatchResult.for_error(events, exc), exc
-        middle = len(events) // 2
-        left, _ = send_isolating(connector, destination, events[:middle])
-        right, _ = send_isolating(connector, destination, events[middle:])
-        outcomes = left.outcomes + right.outcomes
-        return BatchResult(outcomes, request=exc.request, response=exc.response), exc
+        return _isolate(connector, destination, events, exc), exc
 
 
-def _record(
-    claimed: list[ConversionDelivery],
-    result: BatchResult,
-    error: PlatformError | None,
-    now: datetime,
-    summary: DispatchSummary,
-    *,
-    duration_ms: int,
-) -> None:
-    """Store the batch log and each delivery's outcome in one transaction."""
-    by_event = {outcome.event_id: outcome for outcome in result.outcomes}
-    first = claimed[0]
-    with transaction.atomic():
-        batch = DeliveryBatch.objects.create(
-            client_id=first.client_id,
-            destination_key=first.destination_key,
-            provider=first.provider,
-            events_count=len(claimed),
-            error_kind=str(error.kind) if error else "",
-            error_message=error.message if error else "",
-            request_summary=_request_summary(result),
-            response_status=result.response.status_code if result.response else None,
-            response_body=(result.response.body if result.response else "")[
-                :RESPONSE_BODY_LOG_CHARS
-            ],
-            duration_ms=duration_ms,
-        )
-        counts = {"delivered": 0, "rejected": 0, "retry": 0}
-        for delivery in claimed:
-            outcome = by_event.get(delivery.event_id) or EventOutcome(
-                delivery.event_id, OutcomeStatus.RETRY, "no outcome reported for this event"
-            )
-            _apply(delivery, outcome, error, now, batch, summary)
-            counts[str(outcome.status)] += 1
-        DeliveryBatch.objects.filter(pk=batch.pk).update(
-            delivered_count=counts["delivered"],
-            rejected_count=counts["rejected"],
-            retry_count=counts["retry"],
-        )
-    summary.batches += 1
-    summary.outcomes.extend(result.outcomes)
-    logger.info(
-        "conversions batch destination=%s provider=%s events=%d delivered=%d rejected=%d retry=%d",
-        first.destination_key,
-        first.provider,
-        len(claimed),
-        counts["delivered"],
-        counts["rejected"],
-        counts["retry"],
-    )
+def _isolate(
+    connector: ConversionsConnector,
+    destination: Destination,
+    events: Sequence[ConversionEvent],
+    error: PlatformError,
+) -> BatchResult:
+    """Split a refused batch in halves and follow the failing half, so the good events
+    still get through. When both halves fail the fault is not in one event (a bad pixel,
+    a revoked permission): the batch takes the error after two more calls, rather than
+    one call per event."""
+    if error.kind != ErrorKind.PERMANENT or len(events) == 1:
+        return BatchResult.for_error(events, error)
+    middle = len(events) // 2
+    halves = [events[:middle], events[middle:]]
+    attempts = [_try(connector, destination, half) for half in halves]
+    if all(isinstance(attempt, PlatformError) for attempt in attempts):
+        return BatchResult.for_error(events, error)
+    outcomes: list[EventOutcome] = []
+    for half, attempt in zip(halves, attempts, strict=True):
+        if isinstance(attempt, PlatformError):
+            attempt = _isolate(connector, destination, half, attempt)
+        outcomes.extend(attempt.outcomes)
+    return BatchResult(outcomes, request=error.request, response=error.response)
 
 
-def _apply(
-    delivery: ConversionDelivery,
-    outcome: EventOutcome,
-    error: PlatformError | None,
-    now: datetime,
-    batch: DeliveryBatch,
-    summary: DispatchSummary,
-) -> None:
-    changes: dict = {"last_batch": batch, "lease_expires_at": None}
-    if outcome.status == OutcomeStatus.DELIVERED:
-        changes.update(
-            status=DeliveryStatus.DELIVERED, delivered_at=now, last_error="", last_error_code=""
-        )
-        summary.delivered += 1
-    elif outcome.status == OutcomeStatus.REJECTED:
-        changes.update(
-            status=DeliveryStatus.REJECTED,
-            last_error=outcome.error_message or "",
-            last_error_code=outcome.error_code or "",
-        )
-        summary.rejected += 1
-    elif delivery.attempts >= MAX_ATTEMPTS:
-        changes.update(
-            status=DeliveryStatus.DEAD,
-            last_error=outcome.error_message or "",
-            last_error_code=outcome.error_code or "",
-        )
-        summary.dead += 1
-    else:
-        delay = backoff_seconds(delivery.attempts)
-        if error is not None and error.retry_after_seconds:
-            delay = max(delay, error.retry_after_seconds)
-        changes.update(
-            status=DeliveryStatus.RETRYING,
-            next_attempt_at=now + timedelta(seconds=delay),
-            last_error=outcome.error_message or "",
-            last_error_code=outcome.error_code or "",
-        )
-        summary.retrying += 1
-    # Only rows this worker still holds (same lease): a row whose lease ran out and was
-    # re-claimed by another worker is that worker's to record.
-    ConversionDelivery.objects.filter(
-        pk=delivery.pk, status=DeliveryStatus.SENDING, lease_expires_at=delivery.lease_expires_at
-    ).update(**changes)
-
-
-def _request_summary(result: BatchResult) -> dict:
-    if result.request is None:
-        return {}
-    return {
-        "method": result.request.method,
-        "url": result.request.url,
-        "body": (result.request.body or "")[:RESPONSE_BODY_LOG_CHARS],
-    }
+def _try(
+    connector: ConversionsConnector, destination: Destination, events: Sequence[ConversionEvent]
+) -> BatchResult | PlatformError:
+    try:
+        return connector.send_conversions(destination, events)
+    except PlatformError as exc:
+        return exc

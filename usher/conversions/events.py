@@ -8,17 +8,22 @@ legitimate interest) carry no personal data: no hashed identifiers, no IP, no co
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Q
+from django.utils import timezone
 
 from usher.conversions.models import ConversionDelivery
 from usher.platforms.base import ConversionEvent, Destination
 from usher.tracking.event_store import TrackingEvent
 from usher.tracking.models import TrackingCodeBase
 from usher.tracking.providers import get_spec
+
+# The platforms take events up to 7 days old; older browser data cannot help an order.
+BROWSER_EVENT_LOOKBACK_DAYS = 7
 
 
 class DestinationUnavailable(Exception):
@@ -46,29 +51,27 @@ def destination_for(delivery: ConversionDelivery) -> Destination:
 
 
 def _browser_events_by_id(deliveries: Sequence[ConversionDelivery]) -> dict[str, TrackingEvent]:
-    """Per order delivery, the browser event that best describes the buyer's browser:
-    the thank-you page's purchase (same event id), else the visitor's latest event."""
-    orders = [d for d in deliveries if d.order_id is not None]
+    """Per order delivery, the buyer's browser event that best describes their browser:
+    the checkout's purchase (same event id), else their latest. Only the order's own
+    visitor's events count (see `fanout.buyer_browser_events`)."""
+    orders = [d for d in deliveries if d.order_id is not None and d.order.visitor_id]
     if not orders:
         return {}
-    client_id = deliveries[0].client_id
-    event_ids = [d.event_id for d in orders]
-    visitor_ids = {d.order.visitor_id for d in orders if d.order.visitor_id}
-    candidates = TrackingEvent.objects.filter(client_id=client_id).filter(
-        Q(event_id__in=event_ids) | Q(visitor_id__in=visitor_ids)
-    )
-    same_event = {}
-    latest_by_visitor: dict[str, TrackingEvent] = {}
-    for event in candidates.order_by("occurred_at"):
-        if event.event_id in event_ids:
-            same_event[event.event_id] = event
-        if event.visitor_id:
-            latest_by_visitor[event.visitor_id] = event
-    return {
-        d.event_id: same_event.get(d.event_id) or latest_by_visitor.get(d.order.visitor_id)
-        for d in orders
-        if d.event_id in same_event or d.order.visitor_id in latest_by_visitor
-    }
+    recent = timezone.now() - timedelta(days=BROWSER_EVENT_LOOKBACK_DAYS)
+    by_visitor: dict[str, list[TrackingEvent]] = defaultdict(list)
+    for event in TrackingEvent.objects.filter(
+        client_id=orders[0].client_id,
+        visitor_id__in={d.order.visitor_id for d in orders},
+        occurred_at__gte=recent,
+    ).order_by("-occurred_at"):
+        by_visitor[event.visitor_id].append(event)
+    chosen = {}
+    for delivery in orders:
+        events = by_visitor.get(delivery.order.visitor_id, [])
+        checkout = next((e for e in events if e.event_id == delivery.event_id), None)
+        if checkout or events:
+            chosen[delivery.event_id] = checkout or events[0]
+    return chosen
 
 
 def conversion_events(
@@ -161,9 +164,13 @@ def _from_order(delivery: ConversionDelivery, browser: TrackingEvent | None) -> 
 
 
 def _strip_personal_data(event: ConversionEvent) -> None:
+    """The minimal form: the conversion itself (name, time, value, order id) and the
+    browser's user agent, nothing that identifies a person or a click."""
     event.user_data = {}
     event.client_ip = None
-    event.fbp = None
-    event.ttp = None
+    event.fbp = event.ttp = event.fbc = None
+    event.gclid = event.gbraid = event.wbraid = event.ttclid = None
+    if event.event_source_url:  # a landing URL's query carries click ids and UTM tags
+        event.event_source_url = event.event_source_url.split("?", 1)[0].split("#", 1)[0]
     event.ad_user_data = False
     event.ad_personalization = False

@@ -8,23 +8,32 @@ organizer's event-specific code before its default) or one of the marketplace's 
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
 
-from django.db.models import Q
+from django.db import transaction
+from django.db.models import Case, QuerySet, When
 from django.utils import timezone
 
 from usher.conversions.models import ConversionDelivery
 from usher.conversions.policy import decide
 from usher.marketplace.models import Order, OrderStatus
+from usher.platforms.registry import get_connector
+from usher.tracking.collector import ORDER_EVENT_ID_PREFIX
 from usher.tracking.event_store import TrackingEvent
 from usher.tracking.resolved import CodeSource, StandardEvent
 from usher.tracking.resolver import ServerSideCode, server_side_codes
+
+# Fan-out normally runs seconds after the commit; past this the sweep assumes it was lost.
+STRAGGLER_GRACE_SECONDS = 120
+STRAGGLERS_PER_SWEEP = 5000
 
 
 def order_event_id(order: Order) -> str:
     """The event id of an order's purchase; tracker.js derives the same on the thank-you
     page, so the pixel's purchase and the server's are one conversion."""
-    return f"order-{order.external_id}"
+    return f"{ORDER_EVENT_ID_PREFIX}{order.external_id}"
 
 
 def _delivery(code: ServerSideCode, *, minimal: bool, **source) -> ConversionDelivery:
@@ -46,6 +55,14 @@ def _save(deliveries: Iterable[ConversionDelivery]) -> set[str]:
     return {row.destination_key for row in rows}
 
 
+def _sendable(code: ServerSideCode, event_name: str, minimal: bool) -> bool:
+    """The code wants this event, and (minimal form) its platform can count an event
+    that carries no identifier at all."""
+    if not code.receives(event_name):
+        return False
+    return not minimal or get_connector(code.provider).accepts_anonymous_events
+
+
 def fan_out_tracking_events(client_id: int, event_ids: Sequence[str]) -> set[str]:
     """Deliveries for a client's browser events; returns the destination keys that got work.
 
@@ -65,7 +82,7 @@ def fan_out_tracking_events(client_id: int, event_ids: Sequence[str]) -> set[str
         if not decision.send:
             continue
         for code in server_side_codes(tracking_event.marketplace_event):
-            if code.receives(tracking_event.name):
+            if _sendable(code, tracking_event.name, decision.minimal):
                 rows.append(
                     _delivery(
                         code,
@@ -77,19 +94,33 @@ def fan_out_tracking_events(client_id: int, event_ids: Sequence[str]) -> set[str
                         tracking_event=tracking_event,
                     )
                 )
-    return _save(rows)
+    with transaction.atomic():
+        keys = _save(rows)
+        TrackingEvent.objects.filter(
+            client_id=client_id, event_id__in=event_ids, fanned_out_at__isnull=True
+        ).update(fanned_out_at=timezone.now())
+    return keys
+
+
+def buyer_browser_events(order: Order) -> QuerySet[TrackingEvent]:
+    """The buyer's own browser events, the checkout's purchase first, then the latest.
+
+    Only events of the order's visitor count: an event id alone (`order-<id>`) can be
+    posted by anyone, and must not lend an order its consent or its browser data.
+    """
+    if not order.visitor_id:
+        return TrackingEvent.objects.none()
+    checkout_first = Case(When(event_id=order_event_id(order), then=0), default=1)
+    return TrackingEvent.objects.filter(
+        client_id=order.client_id, visitor_id=order.visitor_id
+    ).order_by(checkout_first, "-occurred_at")
 
 
 def order_consent(order: Order) -> dict:
-    """The buyer's consent: as the core recorded it, else as the checkout's browser
-    event (same event id) or the visitor's latest event carried it."""
+    """The buyer's consent: as the core recorded it, else as the buyer's browser said."""
     if order.consent:
         return order.consent
-    browser = TrackingEvent.objects.filter(client_id=order.client_id).filter(
-        Q(event_id=order_event_id(order)) | Q(visitor_id=order.visitor_id) & ~Q(visitor_id="")
-    )
-    latest = browser.order_by("-occurred_at").values_list("consent", flat=True).first()
-    return latest or {}
+    return buyer_browser_events(order).values_list("consent", flat=True).first() or {}
 
 
 def fan_out_order(order_id: int) -> set[str]:
@@ -98,18 +129,45 @@ def fan_out_order(order_id: int) -> set[str]:
     if order is None or order.status != OrderStatus.PAID:
         return set()
     decision = decide(order.client, order_consent(order))
-    if not decision.send:
-        return set()
-    return _save(
-        _delivery(
-            code,
-            minimal=decision.minimal,
-            client_id=order.client_id,
-            organizer_id=order.organizer_id,
-            event_id=order_event_id(order),
-            event_name=StandardEvent.PURCHASE,
-            order=order,
-        )
-        for code in server_side_codes(order.event)
-        if code.receives(StandardEvent.PURCHASE)
+    rows = []
+    if decision.send:
+        rows = [
+            _delivery(
+                code,
+                minimal=decision.minimal,
+                client_id=order.client_id,
+                organizer_id=order.organizer_id,
+                event_id=order_event_id(order),
+                event_name=StandardEvent.PURCHASE,
+                order=order,
+            )
+            for code in server_side_codes(order.event)
+            if _sendable(code, StandardEvent.PURCHASE, decision.minimal)
+        ]
+    with transaction.atomic():
+        keys = _save(rows)
+        Order.objects.filter(pk=order.pk).update(fanned_out_at=timezone.now())
+    return keys
+
+
+def fan_out_stragglers(now: datetime | None = None) -> set[str]:
+    """Fan out what the broker never delivered to a worker (it was down, or the task was
+    lost): events and paid orders older than a grace period and still not fanned out."""
+    cutoff = (now or timezone.now()) - timedelta(seconds=STRAGGLER_GRACE_SECONDS)
+    keys: set[str] = set()
+    pending = (
+        TrackingEvent.objects.filter(fanned_out_at__isnull=True, received_at__lt=cutoff)
+        .order_by("received_at")
+        .values_list("client_id", "event_id")[:STRAGGLERS_PER_SWEEP]
     )
+    by_client: dict[int, list[str]] = defaultdict(list)
+    for client_id, event_id in pending:
+        by_client[client_id].append(event_id)
+    for client_id, event_ids in by_client.items():
+        keys |= fan_out_tracking_events(client_id, event_ids)
+    orders = Order.objects.filter(
+        fanned_out_at__isnull=True, status=OrderStatus.PAID, updated_at__lt=cutoff
+    ).values_list("pk", flat=True)[:STRAGGLERS_PER_SWEEP]
+    for order_id in orders:
+        keys |= fan_out_order(order_id)
+    return keys

@@ -10,7 +10,12 @@ from django.db import transaction
 from django.db.models import Count, Max, Q
 from django.utils import timezone
 
-from usher.conversions.models import OPEN_STATUSES, ConversionDelivery, DeliveryStatus
+from usher.conversions.models import (
+    OPEN_STATUSES,
+    ConversionDelivery,
+    DeliveryBatch,
+    DeliveryStatus,
+)
 from usher.marketplace.models import Order
 from usher.tracking.event_store import TrackingEvent
 
@@ -18,6 +23,9 @@ REPLAYABLE_STATUSES = (DeliveryStatus.DEAD, DeliveryStatus.REJECTED)
 # IP and user agent are kept this long at most, and never past the event's last delivery.
 NETWORK_DATA_RETENTION_DAYS = 7
 NETWORK_DATA_GRACE_HOURS = 1  # a late order may still want its browser event's data
+# Open deliveries, and dead ones, which staff may still replay within the retention.
+NEEDS_NETWORK_DATA = (*OPEN_STATUSES, DeliveryStatus.DEAD)
+DELIVERY_LOG_RETENTION_DAYS = 30
 
 
 def replay(deliveries: Iterable[ConversionDelivery]) -> set[str]:
@@ -80,20 +88,27 @@ def status_for_codes(code_ids: Iterable[int]) -> dict[int, CodeDeliveryStatus]:
 
 
 def purge_network_data(now: datetime | None = None) -> int:
-    """Forget IP addresses and user agents once no delivery needs them any more (and
-    after NETWORK_DATA_RETENTION_DAYS in any case); returns the rows purged."""
+    """Forget IP addresses and user agents once no delivery needs them any more (dead
+    ones may still be replayed), and after NETWORK_DATA_RETENTION_DAYS in any case;
+    returns the rows purged."""
     now = now or timezone.now()
     expired = now - timedelta(days=NETWORK_DATA_RETENTION_DAYS)
     settled = now - timedelta(hours=NETWORK_DATA_GRACE_HOURS)
-    open_deliveries = ConversionDelivery.objects.filter(status__in=OPEN_STATUSES)
+    needing = ConversionDelivery.objects.filter(status__in=NEEDS_NETWORK_DATA)
+    event_deliveries = needing.filter(tracking_event__isnull=False)
+    order_deliveries = needing.filter(order__isnull=False)
     events = (
         TrackingEvent.objects.filter(network_data_purged_at__isnull=True)
         .filter(
             Q(occurred_at__lt=expired)
             | Q(received_at__lt=settled)
-            & ~Q(pk__in=open_deliveries.values("tracking_event_id"))
-            # an order's purchase may still borrow its browser event's data
-            & ~Q(event_id__in=open_deliveries.filter(order__isnull=False).values("event_id"))
+            & ~Q(pk__in=event_deliveries.values("tracking_event_id"))
+            # an order's purchase may still borrow its buyer's browser data
+            & ~Q(
+                visitor_id__in=order_deliveries.exclude(order__visitor_id="").values(
+                    "order__visitor_id"
+                )
+            )
         )
         .update(ip_address=None, user_agent="", network_data_purged_at=now)
     )
@@ -101,8 +116,16 @@ def purge_network_data(now: datetime | None = None) -> int:
         Order.objects.exclude(client_ip__isnull=True, user_agent="")
         .filter(
             Q(placed_at__lt=expired)
-            | Q(placed_at__lt=settled) & ~Q(pk__in=open_deliveries.values("order_id"))
+            | Q(placed_at__lt=settled) & ~Q(pk__in=order_deliveries.values("order_id"))
         )
         .update(client_ip=None, user_agent="")
     )
     return events + orders
+
+
+def purge_delivery_logs(now: datetime | None = None) -> int:
+    """Drop batch logs past their retention (they hold hashed identifiers)."""
+    cutoff = (now or timezone.now()) - timedelta(days=DELIVERY_LOG_RETENTION_DAYS)
+    ConversionDelivery.objects.filter(last_batch__created_at__lt=cutoff).update(last_batch=None)
+    deleted, _ = DeliveryBatch.objects.filter(created_at__lt=cutoff).delete()
+    return deleted

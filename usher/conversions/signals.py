@@ -3,8 +3,6 @@ both only once their transaction has committed."""
 
 from __future__ import annotations
 
-from functools import partial
-
 from django.db import transaction
 from django.db.models.signals import post_save
 from django.dispatch import receiver
@@ -18,7 +16,14 @@ from usher.tracking.collector import events_collected
 def order_saved(sender: type[Order], instance: Order, **kwargs: object) -> None:
     if instance.status != OrderStatus.PAID:
         return
-    transaction.on_commit(partial(fan_out_order_task.delay, instance.pk))
+    # robust: with the broker down the order is still stored (the ingest answers 200) and
+    # the sweep fans it out later; see fanout.fan_out_stragglers.
+    order_id = instance.pk
+
+    def enqueue_fan_out() -> None:  # named: Django logs a robust callback's __qualname__
+        fan_out_order_task.delay(order_id)
+
+    transaction.on_commit(enqueue_fan_out, robust=True)
 
 
 @receiver(events_collected, dispatch_uid="conversions.events_collected")

@@ -49,10 +49,13 @@ def dispatch_destination_task(destination_key: str) -> None:
 
 @shared_task(ignore_result=True)
 def sweep_deliveries_task() -> None:
-    """Every 5 minutes: retries that came due, and leases of crashed workers that ran out."""
+    """Every 5 minutes: events and orders whose fan-out task was lost, retries that came
+    due, and leases of crashed workers that ran out."""
+    fanout.fan_out_stragglers()
     schedule_dispatch(dispatch.due_destination_keys())
 
 
 @shared_task(ignore_result=True)
 def purge_network_data_task() -> None:
     services.purge_network_data()
+    services.purge_delivery_logs()

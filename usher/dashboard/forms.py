@@ -61,7 +61,7 @@ class TrackingCodeForm(forms.Form):
     access_token = forms.CharField(
         required=False,
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
-        help_text=f"Meta, TikTok or Google Ads, for server-side sending. {WRITE_ONLY_HELP}",
+        help_text=f"Meta or TikTok, for server-side sending. {WRITE_ONLY_HELP}",
     )
     clear_access_token = forms.BooleanField(required=False, label="Remove the stored token")
     api_secret = forms.CharField(
@@ -73,6 +73,18 @@ class TrackingCodeForm(forms.Form):
     clear_api_secret = forms.BooleanField(required=False, label="Remove the stored secret")
     customer_id = forms.CharField(
         required=False, max_length=12, label="Customer ID (Google Ads)", help_text="123-456-7890"
+    )
+    refresh_token = forms.CharField(
+        required=False,
+        label="OAuth refresh token (Google Ads)",
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
+        help_text=(
+            "From connecting your Google Ads account to the marketplace's app, for "
+            f"server-side sending (access tokens expire within an hour). {WRITE_ONLY_HELP}"
+        ),
+    )
+    clear_refresh_token = forms.BooleanField(
+        required=False, label="Remove the stored refresh token"
     )
 
     def __init__(

@@ -14,16 +14,18 @@ from dataclasses import dataclass
 
 from django.core.cache import cache
 
-# KEYS[1] = bucket; ARGV = rate per second, capacity, now (s), tokens wanted.
-# Returns the seconds to wait before the tokens are available (0 = taken now).
+# KEYS[1] = bucket; ARGV = rate per second, capacity, tokens wanted. The clock is Redis's
+# own (TIME), so workers with skewed clocks cannot refill the bucket, and `at` never runs
+# backwards. Returns the seconds to wait before the tokens are available (0 = taken now).
 _TAKE_LUA = """
 local rate = tonumber(ARGV[1])
 local capacity = tonumber(ARGV[2])
-local now = tonumber(ARGV[3])
-local wanted = tonumber(ARGV[4])
+local wanted = tonumber(ARGV[3])
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
 local state = redis.call('HMGET', KEYS[1], 'tokens', 'at')
 local tokens = tonumber(state[1]) or capacity
-local at = tonumber(state[2]) or now
+local at = math.min(tonumber(state[2]) or now, now)
 tokens = math.min(capacity, tokens + math.max(0, now - at) * rate)
 local wait = 0
 if tokens >= wanted then
@@ -51,7 +53,6 @@ class TokenBucket:
     def take(self, tokens: float = 1.0) -> float:
         """Take `tokens` if available and return 0; otherwise take nothing and return
         the seconds to wait."""
-        now = time.time()
         client = _redis_client()
         if client is not None:
             wait = client.eval(
@@ -60,11 +61,10 @@ class TokenBucket:
                 f"usher:bucket:{self.key}",
                 self.rate_per_second,
                 self.capacity,
-                now,
                 tokens,
             )
             return float(wait)
-        return self._take_locally(now, tokens)
+        return self._take_locally(time.time(), tokens)
 
     def _take_locally(self, now: float, tokens: float) -> float:
         with _local_lock:

@@ -247,6 +247,8 @@ class Order(AdClickAttribution):
     # The buyer's consent choices as the core recorded them (same keys as the collector's);
     # empty when the core does not know, and then the checkout's browser event decides.
     consent = models.JSONField(default=dict, blank=True)
+    # Set once the paid order has been turned into deliveries (see TrackingEvent).
+    fanned_out_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -262,6 +264,11 @@ class Order(AdClickAttribution):
         indexes = [
             models.Index(fields=["organizer", "placed_at"]),
             models.Index(fields=["event", "status"]),
+            models.Index(
+                fields=["updated_at"],
+                condition=Q(fanned_out_at__isnull=True, status="paid"),
+                name="order_not_fanned_out_idx",
+            ),
         ]
 
     def __str__(self) -> str:

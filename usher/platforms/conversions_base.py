@@ -104,6 +104,9 @@ class BatchConnector(ABC, Generic[BuiltT]):
     platform: ClassVar[str]
     too_many_events: ClassVar[str]
     missing_credential: ClassVar[str]
+    # Whether an event without any identifier (the minimal form sent without marketing
+    # consent) can count on this platform; where it cannot, the outbox does not queue it.
+    accepts_anonymous_events: ClassVar[bool] = True
 
     def __init__(
         self, max_batch_size: int, *, max_events_per_call: int, clock: Clock = utc_now
@@ -113,6 +116,10 @@ class BatchConnector(ABC, Generic[BuiltT]):
         self.max_batch_size = max_batch_size
         self.max_events_per_call = max_events_per_call
         self._clock = clock
+
+    def http_calls_for(self, events: Sequence[ConversionEvent]) -> int:
+        """How many HTTP calls sending `events` costs, for the shared outbound rate limit."""
+        return 1
 
     def send_conversions(
         self, destination: Destination, events: Sequence[ConversionEvent]

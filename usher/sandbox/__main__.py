@@ -30,7 +30,7 @@ log = logging.getLogger("usher.sandbox")
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m usher.sandbox",
-        description="Local stand-in for the Meta, Google Ads, TikTok and GA4 APIs.",
+        description="Local stand-in for the Meta, Google Ads, TikTok, GA4 and Google OAuth APIs.",
     )
     parser.add_argument("--host", default=DEFAULT_HOST)
     parser.add_argument("--port", type=int, default=DEFAULT_PORT)

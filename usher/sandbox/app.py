@@ -19,6 +19,7 @@ from usher.sandbox import control
 from usher.sandbox.faults import drop_connection
 from usher.sandbox.ga4 import GA4API
 from usher.sandbox.google_ads import GoogleAdsAPI
+from usher.sandbox.google_oauth import GoogleOAuthAPI
 from usher.sandbox.meta import MetaAPI
 from usher.sandbox.platform import BodyError, Call, PlatformAPI, json_response
 from usher.sandbox.state import SandboxState
@@ -30,6 +31,7 @@ PLATFORM_PREFIXES = (
     ("/google-ads", "google_ads"),
     ("/tiktok", "tiktok"),
     ("/ga4", "ga4"),
+    ("/google-oauth", "google_oauth"),
 )
 LOGGED_HEADERS = (
     "Content-Type",
@@ -40,7 +42,16 @@ LOGGED_HEADERS = (
     "login-customer-id",
 )
 SECRET_NAMES = frozenset(
-    {"authorization", "access-token", "access_token", "developer-token", "api_secret"}
+    {
+        "authorization",
+        "access-token",
+        "access_token",
+        "developer-token",
+        "api_secret",
+        "client_secret",
+        "refresh_token",
+        "token",  # Google OAuth's /revoke?token=
+    }
 )
 MASK_KEEP_CHARS = 10
 MAX_LOGGED_TEXT_CHARS = 2000
@@ -66,6 +77,7 @@ class SandboxApp:
             "google_ads": GoogleAdsAPI(),
             "tiktok": TikTokAPI(),
             "ga4": GA4API(),
+            "google_oauth": GoogleOAuthAPI(),
         }
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
@@ -203,9 +215,16 @@ def _response_body(response: Response) -> Any:
         return None
     if response.mimetype == "application/json":
         try:
-            return json.loads(data)
+            body = json.loads(data)
         except ValueError:
             pass
+        else:
+            # Google OAuth answers carry the access token it minted.
+            if isinstance(body, dict) and any(key.lower() in SECRET_NAMES for key in body):
+                body = {
+                    k: mask(str(v)) if k.lower() in SECRET_NAMES else v for k, v in body.items()
+                }
+            return body
     return data.decode("utf-8", "replace")[:MAX_LOGGED_TEXT_CHARS]
 
 

@@ -15,7 +15,12 @@ from usher.sandbox.faults import parse_fault
 from usher.sandbox.platform import json_response
 from usher.sandbox.state import PLATFORMS, SANDBOX_TOKEN_PREFIX, Account, SandboxState
 
-PLATFORM_ALIASES = {"google-ads": "google_ads", "googleads": "google_ads", "facebook": "meta"}
+PLATFORM_ALIASES = {
+    "google-ads": "google_ads",
+    "googleads": "google_ads",
+    "google-oauth": "google_oauth",
+    "facebook": "meta",
+}
 
 
 class ControlError(ValueError):

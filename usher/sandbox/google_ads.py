@@ -3,7 +3,9 @@
 Paths below `/google-ads` are Google's, e.g.
 `POST /google-ads/v25/customers/1234567890:uploadClickConversions`. Conversions live
 in `google_ads_conversions`, Customer Match jobs in `google_ads_jobs`, mutates in
-`google_ads_mutate`, GAQL search in `google_ads_search`.
+`google_ads_mutate`, GAQL search in `google_ads_search`. Bearer tokens minted by the
+OAuth stand-in (`google_oauth`) expire and can be revoked; other `sandbox-` tokens follow
+the sandbox's plain token rule.
 """
 
 from __future__ import annotations
@@ -23,8 +25,10 @@ from usher.sandbox.google_common import (
     AdsError,
     failure_detail,
     google_error,
+    permission_denied,
     snake_keys,
 )
+from usher.sandbox.google_oauth import ACCESS_TOKEN_PREFIX, access_token_refusal
 from usher.sandbox.platform import Call, PlatformAPI, json_response, parse_body, route
 from usher.sandbox.state import SandboxState
 from usher.sandbox.validation import GOOGLE_CUSTOMER_ID
@@ -72,7 +76,12 @@ class GoogleAdsAPI(PlatformAPI):
                 "Request is missing required authentication credential. Expected OAuth 2 access token, login cookie or other valid authentication credential.",
             )
         customer_id = call.account or ""
-        if not state.token_valid(GOOGLE, customer_id, token):
+        if token.startswith(ACCESS_TOKEN_PREFIX):
+            # Minted by the sandbox's OAuth endpoint: it expires and can be revoked.
+            refusal = access_token_refusal(state, version, token, customer_id)
+            if refusal is not None:
+                return refusal
+        elif not state.token_valid(GOOGLE, customer_id, token):
             return google_error(
                 version,
                 401,
@@ -115,18 +124,9 @@ class GoogleAdsAPI(PlatformAPI):
                 ],
             )
         if not state.is_known(GOOGLE, customer_id):
-            return google_error(
+            return permission_denied(
                 version,
-                403,
-                "PERMISSION_DENIED",
-                "The caller does not have permission",
-                [
-                    AdsError(
-                        "authorizationError",
-                        "USER_PERMISSION_DENIED",
-                        "User doesn't have permission to access customer. Note: If you're accessing a client customer, the manager's customer id must be set in the 'login-customer-id' header.",
-                    )
-                ],
+                "User doesn't have permission to access customer. Note: If you're accessing a client customer, the manager's customer id must be set in the 'login-customer-id' header.",
             )
         return None
 

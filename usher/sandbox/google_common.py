@@ -186,3 +186,14 @@ def resource_id(resource_name: Any, customer_id: str, collection: str) -> str | 
     if not found or found.group(1) != customer_id:
         return None
     return found.group(2)
+
+
+def permission_denied(version: str, message: str) -> Response:
+    """Google's answer when the caller may not act on a customer account."""
+    return google_error(
+        version,
+        403,
+        "PERMISSION_DENIED",
+        "The caller does not have permission",
+        [AdsError("authorizationError", "USER_PERMISSION_DENIED", message)],
+    )

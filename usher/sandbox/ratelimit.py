@@ -16,6 +16,7 @@ DEFAULT_LIMITS: dict[str, tuple[int, float] | None] = {
     "google_ads": (600, 60.0),
     "tiktok": (600, 60.0),
     "ga4": None,
+    "google_oauth": None,  # Usher caches access tokens; tests throttle it explicitly
 }
 _UNSET = object()
 

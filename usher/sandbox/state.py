@@ -22,7 +22,8 @@ from usher.sandbox.faults import FaultBook
 from usher.sandbox.metrics import MetricsSource, ZeroMetrics
 from usher.sandbox.ratelimit import RateLimiter
 
-PLATFORMS = ("meta", "google_ads", "tiktok", "ga4")
+# google_oauth is Google's OAuth token endpoint, whose "accounts" are OAuth clients.
+PLATFORMS = ("meta", "google_ads", "tiktok", "ga4", "google_oauth")
 # A token (or GA4 api_secret) starting with this is valid for any account that has no
 # tokens of its own registered. Documented in docs/sandbox.md.
 SANDBOX_TOKEN_PREFIX = "sandbox-"

@@ -20,6 +20,7 @@ MOUNTED_BASE_URLS = {
     "google_ads": "http://sandbox/google-ads",
     "tiktok": "http://sandbox/tiktok",
     "ga4": "http://sandbox/ga4",
+    "google_oauth": "http://sandbox/google-oauth",
 }
 
 

@@ -30,7 +30,7 @@ class SecretFieldsForm(forms.ModelForm):
         required=False,
         strip=True,
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
-        help_text=f"Meta, TikTok, Google Ads: for server-side sending. {WRITE_ONLY_HELP}",
+        help_text=f"Meta, TikTok: for server-side sending. {WRITE_ONLY_HELP}",
     )
     clear_access_token = forms.BooleanField(required=False, label="Remove the access token")
     api_secret = forms.CharField(
@@ -40,6 +40,14 @@ class SecretFieldsForm(forms.ModelForm):
         help_text=f"GA4 Measurement Protocol API secret. {WRITE_ONLY_HELP}",
     )
     clear_api_secret = forms.BooleanField(required=False, label="Remove the API secret")
+    refresh_token = forms.CharField(
+        required=False,
+        strip=True,
+        label="OAuth refresh token",
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
+        help_text=f"Google Ads: the organizer's OAuth refresh token. {WRITE_ONLY_HELP}",
+    )
+    clear_refresh_token = forms.BooleanField(required=False, label="Remove the OAuth refresh token")
 
     def code_input(self) -> services.CodeInput:
         data = self.cleaned_data
@@ -113,6 +121,8 @@ CREDENTIALS_FIELDSET = (
             "clear_access_token",
             "api_secret",
             "clear_api_secret",
+            "refresh_token",
+            "clear_refresh_token",
         ]
     },
 )
@@ -134,7 +144,7 @@ class TokenStatusMixin:
 
     @admin.display(description="token set", boolean=False)
     def token_set(self, obj: EventTrackingCode | MarketplaceTrackingCode) -> str:
-        return "yes" if obj.has_access_token or obj.has_api_secret else "no"
+        return "yes" if obj.has_credential else "no"
 
     @admin.display(description="id")
     def tag(self, obj: EventTrackingCode | MarketplaceTrackingCode) -> str:

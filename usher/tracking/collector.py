@@ -12,13 +12,19 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import Decimal
-from functools import partial
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Annotated, Literal
 
 import django.dispatch
 from django.db import transaction
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
 from usher.lib.errors import InvalidInput
 from usher.lib.validation import UtcDatetime
@@ -26,10 +32,12 @@ from usher.marketplace.models import MarketplaceClient, MarketplaceEvent
 from usher.tracking.event_store import TrackingEvent, VisitorTouch
 
 MAX_EVENTS_PER_REQUEST = 50
+ORDER_EVENT_ID_PREFIX = "order-"
+CENT = Decimal("0.01")
 MAX_BODY_BYTES = 64 * 1024
 # Browser clocks drift; a time outside this window is replaced by the time of receipt.
 CLIENT_CLOCK_PAST_TOLERANCE = timedelta(hours=24)
-CLIENT_CLOCK_FUTURE_TOLERANCE = timedelta(minutes=5)
+CLICK_MAX_AGE = timedelta(days=90)  # Meta's attribution window is far shorter
 USER_AGENT_MAX_CHARS = 500
 
 # sender=None; kwargs: client_id, event_ids (the batch's ids, new or resent).
@@ -102,6 +110,8 @@ class CollectedEvent(Strict):
     visitor_id: Annotated[str, StringConstraints(max_length=64, pattern=r"^[A-Za-z0-9._-]*$")] = ""
     page_url: Annotated[str, StringConstraints(max_length=2000, pattern=r"^(https?://\S+)?$")] = ""
     value: Decimal | None = Field(None, ge=0, max_digits=12, decimal_places=2)
+    # `order-<id>` is the purchase's id on the thank-you page; no other event may take it,
+    # or a forged page view could stand in for (and swallow) the order's conversion.
     currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")] | None = None
     content_ids: list[Text] = Field(default_factory=list, max_length=50)
     num_items: int | None = Field(None, ge=0, le=10_000)
@@ -115,6 +125,23 @@ class CollectedEvent(Strict):
     @classmethod
     def _upper(cls, value: object) -> object:
         return value.strip().upper() if isinstance(value, str) else value
+
+    @field_validator("value", mode="before")
+    @classmethod
+    def _to_cents(cls, value: object) -> object:
+        """Browsers compute prices in floats (19.999999999999); round, don't refuse."""
+        if isinstance(value, float | int | str) and not isinstance(value, bool):
+            try:
+                return Decimal(str(value)).quantize(CENT, rounding=ROUND_HALF_UP)
+            except (InvalidOperation, ValueError):
+                return value  # the field's own validation names the problem
+        return value
+
+    @model_validator(mode="after")
+    def _order_ids_are_purchases(self) -> CollectedEvent:
+        if self.event_id.startswith(ORDER_EVENT_ID_PREFIX) and self.name != "purchase":
+            raise ValueError(f"event ids starting with {ORDER_EVENT_ID_PREFIX!r} are purchases'")
+        return self
 
 
 class CollectBatch(Strict):
@@ -130,15 +157,11 @@ class RequestContext:
 
 
 def _event_time(sent: datetime | None, received_at: datetime) -> datetime:
-    if sent is None:
+    """The browser's time, unless its clock is off: never later than receipt (platforms
+    reject future times), never older than the tolerance."""
+    if sent is None or sent < received_at - CLIENT_CLOCK_PAST_TOLERANCE:
         return received_at
-    if not (
-        received_at - CLIENT_CLOCK_PAST_TOLERANCE
-        <= sent
-        <= received_at + CLIENT_CLOCK_FUTURE_TOLERANCE
-    ):
-        return received_at
-    return sent
+    return min(sent, received_at)
 
 
 def _fbc(event: CollectedEvent, occurred_at: datetime) -> str:
@@ -147,7 +170,9 @@ def _fbc(event: CollectedEvent, occurred_at: datetime) -> str:
         return event.cookies.fbc
     if not event.click.fbclid:
         return ""
-    clicked_at = event.click.clicked_at or occurred_at
+    clicked_at = event.click.clicked_at
+    if clicked_at is None or not occurred_at - CLICK_MAX_AGE <= clicked_at <= occurred_at:
+        clicked_at = occurred_at  # a click after the event, or from another era, is a bad clock
     return f"fb.1.{int(clicked_at.timestamp() * 1000)}.{event.click.fbclid}"
 
 
@@ -227,7 +252,11 @@ def store_events(client: MarketplaceClient, batch: CollectBatch, context: Reques
         # A resent event (same event_id) is stored once: the first copy wins.
         TrackingEvent.objects.bulk_create(rows, ignore_conflicts=True)
         VisitorTouch.objects.bulk_create(touches, ignore_conflicts=True)
-        transaction.on_commit(
-            partial(events_collected.send, sender=None, client_id=client.pk, event_ids=event_ids)
-        )
+
+        # robust: a broker outage must not turn stored events into a 500; the sweep
+        # fans out whatever was not announced (TrackingEvent.fanned_out_at).
+        def announce() -> None:  # named: Django logs a robust callback's __qualname__
+            events_collected.send(sender=None, client_id=client.pk, event_ids=event_ids)
+
+        transaction.on_commit(announce, robust=True)
     return len(rows)

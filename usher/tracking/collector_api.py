@@ -8,6 +8,7 @@ clear 4xx that stores nothing; nothing in here can answer 500 for a visitor's in
 
 from __future__ import annotations
 
+import ipaddress
 import json
 
 from django.conf import settings
@@ -29,8 +30,10 @@ collector_router = Router(tags=["collector"])
 
 def client_ip(request: HttpRequest) -> str | None:
     """The visitor's address: REMOTE_ADDR, or the address `TRUSTED_PROXY_HOPS` proxies in
-    front of Usher saw (never a client-supplied X-Forwarded-For beyond them)."""
+    front of Usher saw (never a client-supplied X-Forwarded-For beyond them). Anything
+    that is not an IP address (a port, `unknown`) counts as no address."""
     hops = settings.TRUSTED_PROXY_HOPS
+    candidate = request.META.get("REMOTE_ADDR") or ""
     if hops:
         forwarded = [
             part.strip()
@@ -38,8 +41,20 @@ def client_ip(request: HttpRequest) -> str | None:
             if part.strip()
         ]
         if len(forwarded) >= hops:
-            return forwarded[-hops]
-    return request.META.get("REMOTE_ADDR") or None
+            candidate = forwarded[-hops]
+    return _ip_or_none(candidate)
+
+
+def _ip_or_none(raw: str) -> str | None:
+    host = raw.strip()
+    if host.startswith("[") and "]" in host:  # [2001:db8::1]:443
+        host = host[1 : host.index("]")]
+    elif host.count(":") == 1:  # 203.0.113.5:4711
+        host = host.split(":", 1)[0]
+    try:
+        return str(ipaddress.ip_address(host))
+    except ValueError:
+        return None
 
 
 def _error(
@@ -85,8 +100,11 @@ def _validation_detail(exc: ValidationError) -> list[dict]:
 )
 def collect(request: HttpRequest, site_key: str | None = None):
     ip = client_ip(request)
-    if ip and not hit_window(
-        f"collect:ip:{ip}", settings.COLLECTOR_REQUESTS_PER_IP_PER_MINUTE, RATE_WINDOW_SECONDS
+    # Requests without a usable address share one bucket rather than escaping the limit.
+    if not hit_window(
+        f"collect:ip:{ip or 'unknown'}",
+        settings.COLLECTOR_REQUESTS_PER_IP_PER_MINUTE,
+        RATE_WINDOW_SECONDS,
     ):
         response = JsonResponse({"detail": "too many requests from this address"}, status=429)
         response["Retry-After"] = str(RATE_WINDOW_SECONDS)

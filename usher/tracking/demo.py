@@ -79,7 +79,7 @@ ORGANIZER_CODES: list[tuple[str, str | None, str, dict[str, Any]]] = [
             "conversion_labels": {"purchase": "3hJnCKSw6KEBEMHfpN8C"},
             "conversion_actions": {"purchase": "6543210987"},
             "customer_id": "123-456-7890",
-            "access_token": "sandbox-demo-rocknights-google",
+            "refresh_token": "sandbox-demo-rocknights-google",
         },
     ),
     ("org-jazzpark", None, "gtm", {"container_id": "GTM-T37L75D"}),

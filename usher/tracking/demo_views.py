@@ -7,7 +7,9 @@ pixels work under such a policy too. `?mode=server` renders the same codes with 
 server-side snippets (`usher.tracking.snippets`) instead of tracker.js.
 
 Variants: `?page=checkout`, `?page=thank_you&order=<order id>`; `?client=<client slug>`
-picks the marketplace when several have an event with this slug.
+picks the marketplace when several have an event with this slug; `?signed_in=1` plays a
+signed-in buyer, whose (made-up) email and phone go to the codes with advanced matching
+once the visitor grants `ad_user_data`.
 
 Served only with DEBUG on or `USHER_DEMO_PAGES = True` in settings: on a production
 database the page would feed real organizers' pixels (and, through the collector, their
@@ -34,6 +36,13 @@ DEMO_TICKET_PRICE = Decimal("120.00")
 NONCE_BYTES = 18
 ORDER_ID_MAX_CHARS = 100
 PAGE_TYPES = (PageType.EVENT, PageType.CHECKOUT, PageType.THANK_YOU)
+# The signed-in buyer of `?signed_in=1`: a marketplace page knows its buyer only then.
+# example.com, so that no real person can be matched.
+DEMO_VISITOR: dict[str, str] = {
+    "email": "buyer@example.com",
+    "phone": "+40700000000",
+    "external_id": "demo-buyer-1",
+}
 
 
 def content_security_policy(nonce: str) -> str:
@@ -89,6 +98,7 @@ def demo_event(request: HttpRequest, slug: str) -> HttpResponse:
     requested = request.GET.get("page", PageType.EVENT)
     page_type = PageType(requested) if requested in PAGE_TYPES else PageType.EVENT
     server_mode = request.GET.get("mode") == "server"
+    visitor = DEMO_VISITOR if request.GET.get("signed_in") == "1" else {}
     nonce = secrets.token_urlsafe(NONCE_BYTES)
 
     order = None
@@ -107,6 +117,8 @@ def demo_event(request: HttpRequest, slug: str) -> HttpResponse:
     }
     if order is not None:
         options["order"] = order
+    if visitor:
+        options["user"] = visitor
 
     snippets = {"head": "", "body": ""}
     if server_mode:
@@ -121,11 +133,14 @@ def demo_event(request: HttpRequest, slug: str) -> HttpResponse:
                 value=Decimal(str(order["value"])) if order else DEMO_TICKET_PRICE,
                 quantity=order["quantity"] if order else 1,
                 order_id=order["id"] if order else "",
+                user_data=visitor,
             ),
         )
 
     # Links between the variants keep the marketplace and the rendering mode.
-    kept = {key: request.GET[key] for key in ("client", "mode") if request.GET.get(key)}
+    kept = {
+        key: request.GET[key] for key in ("client", "mode", "signed_in") if request.GET.get(key)
+    }
     context = {
         "link_prefix": f"?{urlencode(kept)}&" if kept else "?",
         "event": event,

@@ -48,6 +48,9 @@ class TrackingEvent(AdClickAttribution):
     ip_address = models.GenericIPAddressField(null=True, blank=True)
     user_agent = models.CharField(max_length=500, blank=True)
     network_data_purged_at = models.DateTimeField(null=True, blank=True)
+    # Set once the event has been turned into deliveries; the sweep catches up on any the
+    # broker never got to (the outbox must not depend on the broker being up).
+    fanned_out_at = models.DateTimeField(null=True, blank=True)
     value = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
     currency = models.CharField(max_length=3, blank=True)
     content_ids = models.JSONField(default=list, blank=True)
@@ -74,6 +77,11 @@ class TrackingEvent(AdClickAttribution):
             ),
             models.Index(
                 fields=["marketplace_event", "name", "occurred_at"], name="tracking_event_name_idx"
+            ),
+            models.Index(
+                fields=["received_at"],
+                condition=models.Q(fanned_out_at__isnull=True),
+                name="tracking_not_fanned_out_idx",
             ),
         ]
 

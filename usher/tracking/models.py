@@ -20,8 +20,9 @@ from usher.marketplace.models import MarketplaceClient, MarketplaceEvent, Market
 from usher.tracking.resolved import Provider
 
 # Secrets a code may carry, named as the API accepts them inside `settings`; each is
-# stored in the column `<name>_encrypted` and is write-only everywhere.
-SECRET_NAMES: tuple[str, ...] = ("access_token", "api_secret")
+# stored in the column `<name>_encrypted` and is write-only everywhere. Which one a
+# provider uses is its spec's `secret` (Google Ads: the OAuth refresh token).
+SECRET_NAMES: tuple[str, ...] = ("access_token", "api_secret", "refresh_token")
 
 
 class TrackingCodeBase(models.Model):
@@ -34,6 +35,7 @@ class TrackingCodeBase(models.Model):
     )
     access_token_encrypted = models.TextField(blank=True, default="", editable=False)
     api_secret_encrypted = models.TextField(blank=True, default="", editable=False)
+    refresh_token_encrypted = models.TextField(blank=True, default="", editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -65,6 +67,18 @@ class TrackingCodeBase(models.Model):
     @property
     def has_api_secret(self) -> bool:
         return self.has_secret("api_secret")
+
+    @property
+    def has_refresh_token(self) -> bool:
+        return self.has_secret("refresh_token")
+
+    @property
+    def has_credential(self) -> bool:
+        """Whether the credential this provider sends with (its spec's secret) is set."""
+        from usher.tracking.providers import get_spec
+
+        secret = get_spec(self.provider).secret
+        return bool(secret) and self.has_secret(secret)
 
     @staticmethod
     def _secret_column(name: str) -> str:

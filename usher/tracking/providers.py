@@ -57,6 +57,9 @@ class ProviderSpec:
     secret: str | None = None  # the credential that enables server-side sending
     # Settings besides the secret that server-side sending needs (e.g. the Ads customer).
     server_side_settings: tuple[str, ...] = ()
+    # A settings key mapping event names to what the platform needs per event server-side
+    # (Google Ads: a conversion action); events without an entry are not sent.
+    server_side_events_setting: str | None = None
     extra_fields: Mapping[str, Cleaner] = field(default_factory=dict)
 
     def clean_id(self, value: Any) -> str:
@@ -156,10 +159,13 @@ SPECS: dict[str, ProviderSpec] = {
                 "Google Ads → Goals → Conversions → your conversion action → Tag setup → "
                 "Install the tag yourself: send_to is AW-123456789/AbCdEfGhIj; the part "
                 "before the slash is the Conversion ID, the part after it the label of that "
-                "conversion. The customer id (123-456-7890) is at the top right of Google Ads."
+                "conversion. The customer id (123-456-7890) is at the top right of Google Ads. "
+                "Server-side sending uses the OAuth refresh token from connecting your Google "
+                "Ads account to the marketplace's app (access tokens expire within an hour)."
             ),
-            secret="access_token",
+            secret="refresh_token",
             server_side_settings=("customer_id",),
+            server_side_events_setting="conversion_actions",
             extra_fields={
                 "conversion_labels": _clean_per_event(ADS_LABEL_RE, "conversion label"),
                 "conversion_actions": _clean_per_event(
@@ -268,7 +274,8 @@ def clean_custom_params(value: Any) -> dict[str, str | int | float | bool]:
 
 def _clean_secret(spec: ProviderSpec, name: str, value: Any) -> str | None:
     if spec.secret != name:
-        raise _fail((name,), f"{spec.provider.label} codes do not use {name}.")
+        instead = f"; they use {spec.secret}" if spec.secret else ""
+        raise _fail((name,), f"{spec.provider.label} codes do not use {name}{instead}.")
     if value is None or value == "":
         return None
     if not isinstance(value, str) or len(value) > SECRET_MAX_CHARS or not value.strip():

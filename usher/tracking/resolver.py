@@ -20,7 +20,7 @@ from usher.lib.crypto import decrypt_secret
 from usher.marketplace.models import MarketplaceEvent, MarketplaceOrganizer, OrganizerStatus
 from usher.tracking.cache import RESOLUTION_CACHE_SECONDS, cached_for_client
 from usher.tracking.models import EventTrackingCode, MarketplaceTrackingCode, TrackingCodeBase
-from usher.tracking.providers import get_spec, server_side_ready
+from usher.tracking.providers import ProviderSpec, get_spec, server_side_ready
 from usher.tracking.resolved import CodeSource, Provider, ResolvedCode
 
 __all__ = [
@@ -135,6 +135,14 @@ def _to_resolved(row: TrackingCodeBase, source: CodeSource) -> ResolvedCode:
     )
 
 
+def _server_side_events(spec: ProviderSpec, settings: dict[str, Any]) -> tuple[str, ...]:
+    events = tuple(settings.get("conversion_events", ()))
+    if spec.server_side_events_setting is None:
+        return events
+    configured = settings.get(spec.server_side_events_setting) or {}
+    return tuple(event for event in events if event in configured)
+
+
 def _to_server_side(row: TrackingCodeBase, source: CodeSource) -> ServerSideCode | None:
     spec = get_spec(row.provider)
     if spec.secret is None:
@@ -149,7 +157,7 @@ def _to_server_side(row: TrackingCodeBase, source: CodeSource) -> ServerSideCode
         source=source.value,
         code_id=row.pk,
         tag_id=row.tag_id,
-        conversion_events=tuple(settings.get("conversion_events", ())),
+        conversion_events=_server_side_events(spec, settings),
         settings=public,
         encrypted_credential=encrypted,
     )

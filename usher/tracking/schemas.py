@@ -21,8 +21,8 @@ SETTINGS_DESCRIPTION = (
     "google_ads `conversion_id` with `conversion_labels` per event and `customer_id`, "
     "tiktok `pixel_code`); `conversion_events` (default: all), `advanced_matching`, "
     "`test_event_code`, `custom_params` (a flat object of scalars). Credentials for "
-    "server-side sending (`access_token`; GA4 `api_secret`) are write-only: left out keeps "
-    "the stored one, null removes it."
+    "server-side sending (meta and tiktok `access_token`, google_ads OAuth `refresh_token`, "
+    "ga4 `api_secret`) are write-only: left out keeps the stored one, null removes it."
 )
 
 
@@ -44,6 +44,7 @@ class TrackingCodeOut(Schema):
     settings: dict[str, Any]
     has_access_token: bool
     has_api_secret: bool
+    has_refresh_token: bool
     created_at: datetime
     updated_at: datetime
 

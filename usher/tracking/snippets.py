@@ -420,7 +420,9 @@ def render_snippets(
     if not known:
         return {"head": "", "body": ""}
     events = page_events(page)
-    head = [script_tag(_loader_script(module, group, events, ctx), nonce)
-            for module, group in _by_loader(known)]  # fmt: skip
+    head = [
+        script_tag(_loader_script(module, group, events, ctx), nonce)
+        for module, group in _by_loader(known)
+    ]
     head.append(script_tag(CONSENT_RUNTIME_JS, nonce))
     return {"head": "\n".join(head), "body": ""}

@@ -57,7 +57,7 @@ def wiring(marketplace, organizer) -> Wiring:
                 "conversion_id": "AW-736702401",
                 "customer_id": "123-456-7890",
                 "conversion_actions": {"purchase": "987654321"},
-                "access_token": "sandbox-organizer-google",
+                "refresh_token": "sandbox-organizer-google",
             },
         ),
         ga4=code("ga4", {"measurement_id": GA4_ID, "api_secret": "sandbox-organizer-ga4"}),

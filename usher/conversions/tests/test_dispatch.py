@@ -69,3 +69,17 @@ def test_auth_failures_reject_everything_at_once():
     result, _ = send_isolating(connector, DESTINATION, events("bad1", "e2"))
     assert connector.calls == [2]
     assert {o.status for o in result.outcomes} == {OutcomeStatus.REJECTED}
+
+
+def test_an_account_level_refusal_is_not_chased_event_by_event():
+    class RefusesEverything(WholeBatchRejecter):
+        def send_conversions(self, destination, events):
+            self.calls.append(len(events))
+            raise PlatformError(
+                "permanent", "Unsupported post request: object does not exist", platform_code="100"
+            )
+
+    connector = RefusesEverything()
+    result, _ = send_isolating(connector, DESTINATION, events(*[f"e{i}" for i in range(64)]))
+    assert connector.calls == [64, 32, 32]
+    assert {o.status for o in result.outcomes} == {OutcomeStatus.REJECTED}

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from usher.conversions import dispatch, services
+from usher.conversions import outcomes, services
 from usher.conversions.models import ConversionDelivery, DeliveryStatus
 from usher.conversions.policy import decide
 from usher.marketplace.models import ConsentPolicy
@@ -38,11 +38,19 @@ def test_consent_policy_decides_what_goes_out(policy, consent, send, minimal):
 
 
 def test_backoff_grows_exponentially_and_stays_under_the_cap():
-    first = [dispatch.backoff_seconds(1) for _ in range(50)]
-    fifth = [dispatch.backoff_seconds(5) for _ in range(50)]
-    assert all(15 <= s <= 30 for s in first)
-    assert all(240 <= s <= 480 for s in fifth)
-    assert max(dispatch.backoff_seconds(40) for _ in range(50)) <= dispatch.BACKOFF_CAP_SECONDS
+    first = [outcomes.backoff_seconds(1) for _ in range(50)]
+    fifth = [outcomes.backoff_seconds(5) for _ in range(50)]
+    assert all(30 <= s <= 60 for s in first)
+    assert all(480 <= s <= 960 for s in fifth)
+    assert max(outcomes.backoff_seconds(40) for _ in range(50)) <= outcomes.BACKOFF_CAP_SECONDS
+
+
+def test_the_retry_budget_outlasts_most_of_a_day_of_outage():
+    ceilings = [
+        min(outcomes.BACKOFF_CAP_SECONDS, outcomes.BACKOFF_BASE_SECONDS * 2 ** (n - 1))
+        for n in range(1, outcomes.MAX_ATTEMPTS)
+    ]
+    assert sum(ceilings) / 2 >= 12 * 3600  # even with the shortest jitter
 
 
 def tracking_event(client, event_id, received_hours_ago, **fields):
@@ -61,6 +69,22 @@ def tracking_event(client, event_id, received_hours_ago, **fields):
     return event
 
 
+def delivery_for(organizer, status, *, event=None, order=None):
+    """A delivery of a browser event or an order, in the given state."""
+    return ConversionDelivery.objects.create(
+        client=organizer.client,
+        organizer=organizer,
+        destination_key="organizer:1",
+        provider="meta",
+        event_id=event.event_id if event else f"order-{order.external_id}",
+        event_name=event.name if event else "purchase",
+        tracking_event=event,
+        order=order,
+        status=status,
+        next_attempt_at=timezone.now(),
+    )
+
+
 @pytest.mark.django_db
 def test_network_data_is_purged_once_no_open_delivery_needs_it(marketplace, organizer):
     page = EventFactory(organizer=organizer)
@@ -69,17 +93,7 @@ def test_network_data_is_purged_once_no_open_delivery_needs_it(marketplace, orga
     fresh = tracking_event(marketplace, "evt-fresh", 0)
     ancient = tracking_event(marketplace, "evt-ancient", 24 * 8, marketplace_event=page)
     for event in (waiting, ancient):
-        ConversionDelivery.objects.create(
-            client=marketplace,
-            organizer=organizer,
-            destination_key="organizer:1",
-            provider="meta",
-            event_id=event.event_id,
-            event_name="view_item",
-            tracking_event=event,
-            status=DeliveryStatus.RETRYING,
-            next_attempt_at=timezone.now(),
-        )
+        delivery_for(organizer, DeliveryStatus.RETRYING, event=event)
 
     services.purge_network_data()
 
@@ -105,3 +119,23 @@ def test_an_orders_checkout_network_data_is_purged_after_delivery(marketplace, o
     services.purge_network_data()
     order.refresh_from_db()
     assert (order.client_ip, order.user_agent) == (None, "")
+
+
+@pytest.mark.django_db
+def test_a_dead_delivery_keeps_its_network_data_for_a_replay(marketplace, organizer):
+    page = EventFactory(organizer=organizer)
+    event = tracking_event(marketplace, "evt-dead", 3, marketplace_event=page)
+    delivery_for(organizer, DeliveryStatus.DEAD, event=event)
+    services.purge_network_data()
+    assert TrackingEvent.objects.get(pk=event.pk).ip_address == "203.0.113.1"
+
+
+@pytest.mark.django_db
+def test_an_open_order_delivery_does_not_hold_back_unrelated_purges(marketplace, organizer):
+    order = OrderFactory(event=EventFactory(organizer=organizer), visitor_id="v-buyer")
+    delivery_for(organizer, DeliveryStatus.RETRYING, order=order)
+    unrelated = tracking_event(marketplace, "evt-other", 2, visitor_id="v-someone-else")
+    buyers = tracking_event(marketplace, "evt-buyer", 2, visitor_id="v-buyer")
+    services.purge_network_data()
+    assert TrackingEvent.objects.get(pk=unrelated.pk).ip_address is None
+    assert TrackingEvent.objects.get(pk=buyers.pk).ip_address == "203.0.113.1"

@@ -137,7 +137,7 @@ def test_a_google_ads_code_takes_labels_and_customer_id(panel):
             tag_id="aw-736702401",
             label_purchase="3hJnCKSw6KEBEMHfpN8C",
             customer_id="123-456-7890",
-            access_token="ADS-TOKEN",
+            refresh_token="1//ads-refresh-token",
         ),
     )
     assert response.status_code == 302
@@ -145,6 +145,10 @@ def test_a_google_ads_code_takes_labels_and_customer_id(panel):
     assert code.settings["conversion_id"] == "AW-736702401"
     assert code.settings["conversion_labels"] == {"purchase": "3hJnCKSw6KEBEMHfpN8C"}
     assert code.settings["customer_id"] == "1234567890"
+    assert code.get_secret("refresh_token") == "1//ads-refresh-token"
+    edit = panel.get(f"/panel/tracking-codes/{code.pk}/").content.decode()
+    assert "OAuth refresh token" in edit and "1//ads-refresh-token" not in edit
+    assert "Server-side credential: <strong>set</strong>" in edit
 
 
 def test_a_duplicate_is_explained_on_the_form(panel, organizer):

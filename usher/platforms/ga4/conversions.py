@@ -30,6 +30,7 @@ from usher.platforms.ga4.payloads import (
     GA4Batch,
     GA4Request,
     build_requests,
+    client_id,
 )
 
 DEFAULT_BATCH_SIZE = MAX_EVENTS_PER_REQUEST
@@ -52,6 +53,11 @@ class GA4ConversionsConnector(BatchConnector[GA4Batch]):
     platform = PLATFORM
     too_many_events = "at most {limit} events per call"
     missing_credential = "no Measurement Protocol api_secret"
+    accepts_anonymous_events = False  # every MP request needs a client id
+
+    def http_calls_for(self, events: Sequence[ConversionEvent]) -> int:
+        # The Measurement Protocol takes one visitor per request.
+        return max(1, len({client_id(event) for event in events}))
 
     def __init__(
         self,

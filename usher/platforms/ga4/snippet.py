@@ -1,8 +1,9 @@
 """GA4 through the Google tag (gtag.js) for server-rendered pages (PLATFORMS.md 1.2, 1.7).
 
-gtag.js is loaded once per page and shared with Google Ads (`LOADER = "gtag"`), so the
-setup here configures every Google tag id on the page. Consent Mode v2 defaults come
-before `js` and any `config`. Each code is configured in its own group and every event
+gtag.js is loaded once per page and shared with Google Ads (`LOADER = "gtag"`). Consent
+Mode v2 defaults (denied) are queued at once, before `js` and any `config`; gtag.js is
+loaded, and a code configured, only when `Usher.consent` grants the code's purpose
+(`analytics_storage` for GA4), and the update is passed on. Each code is configured in its own group and every event
 is sent to that group only: an event without `send_to` would reach every configured
 id, the organizer's and the marketplace's alike. `config` sends no automatic page_view,
 so page_view too reaches only the codes that asked for it.
@@ -20,13 +21,15 @@ from usher.tracking.snippets import (
     EventData,
     SnippetContext,
     consent_defaults,
+    if_user_data_granted,
+    inject_script_js,
     js_call,
     js_literal,
-    loader_nonce_js,
     merged_params,
 )
 
 LOADER = "gtag"
+CONSENT_ANY_OF: tuple[str, ...] = ("analytics_storage",)
 LIBRARY_URL = "https://www.googletagmanager.com/gtag/js"
 
 # EVENT_NAMES (ours -> GA4's recommended events, PLATFORMS.md 1.6) come from payloads.py,
@@ -42,27 +45,37 @@ def group_name(code: ResolvedCode) -> str:
 
 
 def setup_js(codes: Sequence[ResolvedCode], ctx: SnippetContext) -> str:
-    """The one Google tag of the page: stub, consent defaults, loader, one config per id."""
-    parts = [
-        "window.dataLayer=window.dataLayer||[];",
-        "if(typeof window.gtag!=='function'){window.gtag=function(){dataLayer.push(arguments);};}",
-        js_call("gtag", "consent", "default", consent_defaults()),
-        # Redact ad click ids while ad_storage is denied (Consent Mode).
-        js_call("gtag", "set", "ads_data_redaction", True),
-        "gtag('js',new Date());",
-        # The loader, as in Google's snippet; any configured id loads the same library.
-        f"(function(d,u,i){{var t=d.createElement('script');t.async=!0;"
-        f"t.src=u+'?id='+encodeURIComponent(i);{loader_nonce_js('t', ctx.nonce)}"
-        "(d.head||d.documentElement).appendChild(t);})"
-        f"(document,{js_literal(LIBRARY_URL)},{js_literal(codes[0].tag_id)});",
-    ]
-    for code in codes:
-        options: dict[str, Any] = {"groups": group_name(code), "send_page_view": False}
-        user_data = matching_fields(ctx.user_data, USER_DATA_KEYS)
-        if code.advanced_matching and user_data:
-            options["user_data"] = user_data
-        parts.append(js_call("gtag", "config", code.tag_id, options))
-    return "".join(parts)
+    """The page's one Google tag queue: stub and Consent Mode v2 defaults (all denied)
+    before `js` and any `config`. Only dataLayer entries: nothing is loaded or sent."""
+    return "".join(
+        [
+            "window.dataLayer=window.dataLayer||[];",
+            "if(typeof window.gtag!=='function')"
+            "{window.gtag=function(){dataLayer.push(arguments);};}",
+            js_call("gtag", "consent", "default", consent_defaults()),
+            # Redact ad click ids while ad_storage is denied (Consent Mode).
+            js_call("gtag", "set", "ads_data_redaction", True),
+            "gtag('js',new Date());",
+        ]
+    )
+
+
+def load_js(ctx: SnippetContext) -> str:
+    """gtag.js, as Google's snippet loads it: any configured id loads the same library,
+    so the first code the visitor's consent allows names it."""
+    return inject_script_js(f"{js_literal(LIBRARY_URL)}+'?id='+encodeURIComponent(id)", ctx.nonce)
+
+
+def init_js(code: ResolvedCode, ctx: SnippetContext) -> str:
+    """The code's `config`, in its own group and without the automatic page_view.
+    Enhanced-conversion `user_data` rides on it only with `ad_user_data` granted."""
+    options: dict[str, Any] = {"groups": group_name(code), "send_page_view": False}
+    user_data = matching_fields(ctx.user_data, USER_DATA_KEYS) if code.advanced_matching else {}
+    plain = js_call("gtag", "config", code.tag_id, options)
+    if not user_data:
+        return plain
+    with_data = js_call("gtag", "config", code.tag_id, {**options, "user_data": user_data})
+    return if_user_data_granted(with_data, plain)
 
 
 def event_params(code: ResolvedCode, event: EventData) -> dict[str, Any]:
@@ -95,7 +108,3 @@ def event_js(code: ResolvedCode, event: EventData, ctx: SnippetContext) -> str:
 def consent_js(codes: Sequence[ResolvedCode]) -> str:
     """Inside `Usher.consent`: `c` holds exactly the four Consent Mode purposes."""
     return "gtag('consent','update',c);"
-
-
-def body_html(codes: Sequence[ResolvedCode], ctx: SnippetContext) -> str:
-    return ""

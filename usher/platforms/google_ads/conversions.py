@@ -14,11 +14,13 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 
 from usher.lib.http import get_client
-from usher.platforms.base import ConversionEvent, Destination, EventOutcome
+from usher.platforms.base import ConversionEvent, Destination, EventOutcome, PlatformError
 from usher.platforms.conversions_base import BatchConnector, Delivery
+from usher.platforms.google_ads import oauth
 from usher.platforms.google_ads.payloads import PLATFORM, GoogleAdsUploadApi, GoogleRequest
 
 DEFAULT_BATCH_SIZE = 2000  # UploadClickConversions' limit per request (PLATFORMS.md §6.1)
+UNAUTHORIZED = 401  # Google's answer to an expired or revoked access token
 
 
 class GoogleConversionsApi(Protocol):
@@ -26,7 +28,9 @@ class GoogleConversionsApi(Protocol):
 
     `build_request` maps events to one call (locally rejecting what cannot be sent),
     `outcomes` maps the successful answer back to one outcome per sent event.
-    `http_platform` names the `usher.lib.http` client (and base URL) to use.
+    `http_platform` names the `usher.lib.http` client (and base URL) to use. Google's
+    APIs all take an OAuth access token (the organizer's grant decides which scopes), so
+    the connector adds `Authorization`; the API adds its own headers (`developer-token`).
     """
 
     http_platform: str
@@ -42,7 +46,8 @@ class GoogleConversionsApi(Protocol):
 class GoogleAdsConversionsConnector(BatchConnector[GoogleRequest]):
     """`ConversionsConnector` for Google Ads: `destination.account_id` is the customer id.
 
-    Uses `destination.access_token` (OAuth, `Authorization: Bearer`) and
+    `destination.access_token` holds the organizer's OAuth *refresh token*: each call is
+    signed with an access token exchanged for it (cached; oauth.py). Uses
     `destination.settings`: `developer_token` (required), `conversion_actions`
     ({our event name: action id or resource name}; events without one are rejected) and
     `login_customer_id` (optional, for access through a manager account).
@@ -50,7 +55,10 @@ class GoogleAdsConversionsConnector(BatchConnector[GoogleRequest]):
 
     platform = PLATFORM
     too_many_events = "Google takes at most {limit} conversions per request"
-    missing_credential = "no OAuth access token for this customer"
+    missing_credential = "no OAuth refresh token for this customer"
+    # A click conversion matches on a click id or hashed email/phone; without any of
+    # them Google has nothing to attribute (payloads.py rejects such rows locally).
+    accepts_anonymous_events = False
 
     def __init__(
         self, max_batch_size: int = DEFAULT_BATCH_SIZE, *, api: GoogleConversionsApi | None = None
@@ -62,9 +70,35 @@ class GoogleAdsConversionsConnector(BatchConnector[GoogleRequest]):
         return self.api.build_request(destination, events)
 
     def deliver(self, destination: Destination, credential: str, built: GoogleRequest) -> Delivery:
-        # The request carries its own headers and secrets: the API decides how it signs.
+        """Send with the cached access token; on a 401, once more with a fresh one.
+
+        Google may refuse a cached token before its stated expiry (revoked, or the
+        organizer reconnected); a token just exchanged that is refused is refused for
+        good, so it is dropped but not exchanged again within this call.
+        """
+        cached = oauth.cached_access_token(credential)
+        if cached is not None:
+            try:
+                return self._send(built, credential, cached)
+            except PlatformError as exc:
+                if exc.status_code != UNAUTHORIZED:
+                    raise
+                oauth.forget(credential)
+        try:
+            return self._send(built, credential, oauth.exchange(credential))
+        except PlatformError as exc:
+            if exc.status_code == UNAUTHORIZED:
+                oauth.forget(credential)
+            raise
+
+    def _send(self, built: GoogleRequest, refresh_token: str, access_token: str) -> Delivery:
+        headers = {**built.headers, "Authorization": f"Bearer {access_token}"}
         response = get_client(self.api.http_platform).request(
-            "POST", built.path, json=built.body, headers=built.headers, secrets=built.secrets
+            "POST",
+            built.path,
+            json=built.body,
+            headers=headers,
+            secrets=[*built.secrets, access_token, refresh_token],
         )
         row_outcomes = self.api.outcomes(response.json, built.events)
         return Delivery.of(list(zip(built.events, row_outcomes, strict=True)), response)

@@ -154,8 +154,9 @@ class GoogleAdsUploadApi:
                 "destination.settings has no developer_token (required by the Google Ads API)",
                 platform=PLATFORM,
             )
-        token = destination.access_token
-        headers = {"Authorization": f"Bearer {token}", "developer-token": developer_token}
+        # No Authorization here: the connector signs the call with an OAuth access token
+        # it exchanges for the destination's refresh token (oauth.py).
+        headers = {"developer-token": developer_token}
         login_customer_id = customer_id(destination.settings.get("login_customer_id") or "")
         if login_customer_id:
             headers["login-customer-id"] = login_customer_id  # acting through a manager account
@@ -163,7 +164,7 @@ class GoogleAdsUploadApi:
             path=f"/{settings.GOOGLE_ADS_API_VERSION}/customers/{cid}:uploadClickConversions",
             body={},
             headers=headers,
-            secrets=[token, developer_token],
+            secrets=[developer_token],
         )
         rows: list[dict[str, Any]] = []
         for event in events:

@@ -1,9 +1,10 @@
 """Google Ads conversion tracking for server-rendered pages (PLATFORMS.md 1.2, 1.6).
 
 Google Ads rides on the page's one Google tag, set up by the GA4 module (same
-`LOADER`), so setup, consent and body are GA4's. Events differ: Ads has no standard
-events, only conversions, each addressed as `AW-<id>/<label>`; an event fires for a
-code only when the organizer configured a label for it. page_view, when wanted, is a
+`LOADER`), so setup, loading, `config` and consent are GA4's; only the purpose that
+allows it differs. Events differ: Ads has no standard events, only conversions, each
+addressed as `AW-<id>/<label>`; an event fires for a code only when the organizer
+configured a label for it. page_view, when wanted, is a
 plain event to the code's group (the remarketing hit that `config` would otherwise send).
 """
 
@@ -11,11 +12,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from usher.platforms.ga4.snippet import LOADER, body_html, consent_js, group_name, setup_js
+from usher.platforms.ga4.snippet import (
+    LOADER,
+    consent_js,
+    group_name,
+    init_js,
+    load_js,
+    setup_js,
+)
 from usher.tracking.resolved import ResolvedCode
 from usher.tracking.snippets import EventData, SnippetContext, js_call, merged_params
 
-__all__ = ["LOADER", "body_html", "consent_js", "event_js", "setup_js"]
+__all__ = ["CONSENT_ANY_OF", "LOADER", "consent_js", "event_js", "init_js", "load_js", "setup_js"]
+
+# Conversions and remarketing are advertising: unlike GA4, Ads needs ad_storage.
+CONSENT_ANY_OF: tuple[str, ...] = ("ad_storage",)
 
 
 def conversion_params(code: ResolvedCode, event: EventData, label: str) -> dict[str, Any]:

@@ -6,17 +6,17 @@ on everything pushed to its dataLayer, including gtag.js commands, so containers
 defaults are pushed into each container's dataLayer before `gtm.js`, and events are
 pushed in GA4's ecommerce shape, which is what GTM triggers and tags expect.
 
-The head part is Google's nonce-aware snippet, which copies the nonce onto gtm.js; GTM
-then propagates it to the tags it adds. The `<noscript>` iframe goes in `body`.
+Consent: the defaults (denied) are queued at once; Google's nonce-aware snippet, which
+pushes `gtm.start` and injects gtm.js (copying the nonce, which GTM then propagates to
+the tags it adds), runs only when `Usher.consent` grants `ad_storage` or
+`analytics_storage`: a container holds both kinds of tags, its Google tags follow the
+Consent Mode state in its dataLayer, other tags must use GTM's consent checks.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
-from urllib.parse import urlencode
-
-from django.utils.html import format_html
 
 from usher.platforms.ga4.snippet import EVENT_NAMES
 from usher.tracking.resolved import ResolvedCode
@@ -29,9 +29,19 @@ from usher.tracking.snippets import (
 )
 
 LOADER = "gtm"
-NOSCRIPT_URL = "https://www.googletagmanager.com/ns.html"
+CONSENT_ANY_OF: tuple[str, ...] = ("ad_storage", "analytics_storage")
+# No `<noscript>` ns.html iframe in `body`: it loads without JavaScript, so no consent can gate it.
 
-__all__ = ["EVENT_NAMES", "LOADER", "body_html", "consent_js", "event_js", "setup_js"]
+__all__ = [
+    "CONSENT_ANY_OF",
+    "EVENT_NAMES",
+    "LOADER",
+    "consent_js",
+    "event_js",
+    "init_js",
+    "load_js",
+    "setup_js",
+]
 
 
 def data_layer_name(code: ResolvedCode) -> str:
@@ -39,8 +49,23 @@ def data_layer_name(code: ResolvedCode) -> str:
     return f"usherDataLayer_{code.source}_{code.code_id}"
 
 
-def _container_js(code: ResolvedCode) -> str:
-    # Google's snippet, with the nonce copy from its CSP guide; ids are URL-encoded.
+def setup_js(codes: Sequence[ResolvedCode], ctx: SnippetContext) -> str:
+    """Each container's dataLayer with the Consent Mode defaults, before gtm.js exists."""
+    return "".join(
+        f"(function(l){{var q=window[l]=window[l]||[];function g(){{q.push(arguments);}}"
+        f"g('consent','default',{js_literal(consent_defaults())});}})"
+        f"({js_literal(data_layer_name(code))});"
+        for code in codes
+    )
+
+
+def load_js(ctx: SnippetContext) -> str:
+    """Nothing shared: each container loads its own gtm.js in `init_js`."""
+    return ""
+
+
+def init_js(code: ResolvedCode, ctx: SnippetContext) -> str:
+    """Google's snippet, with the nonce copy from its CSP guide; ids are URL-encoded."""
     return (
         "(function(w,d,s,l,i){w[l]=w[l]||[];w[l].push({'gtm.start':new Date().getTime(),"
         "event:'gtm.js'});var f=d.getElementsByTagName(s)[0],j=d.createElement(s),"
@@ -50,18 +75,6 @@ def _container_js(code: ResolvedCode) -> str:
         "n.getAttribute('nonce'));f.parentNode.insertBefore(j,f);})(window,document,"
         f"'script',{js_literal(data_layer_name(code))},{js_literal(code.tag_id)});"
     )
-
-
-def setup_js(codes: Sequence[ResolvedCode], ctx: SnippetContext) -> str:
-    parts = []
-    for code in codes:
-        layer = js_literal(data_layer_name(code))
-        parts.append(
-            f"(function(l){{var q=window[l]=window[l]||[];function g(){{q.push(arguments);}}"
-            f"g('consent','default',{js_literal(consent_defaults())});}})({layer});"
-        )
-        parts.append(_container_js(code))
-    return "".join(parts)
 
 
 def event_payload(code: ResolvedCode, event: EventData) -> dict[str, Any]:
@@ -109,19 +122,4 @@ def consent_js(codes: Sequence[ResolvedCode]) -> str:
     return (
         f"{layers}.forEach(function(l){{var q=window[l]=window[l]||[];"
         "(function(){q.push(arguments);})('consent','update',c);});"
-    )
-
-
-def body_html(codes: Sequence[ResolvedCode], ctx: SnippetContext) -> str:
-    """GTM's noscript fallback, right after <body> (for visitors without JavaScript)."""
-    return "".join(
-        str(
-            format_html(
-                '<noscript><iframe src="{}?{}" height="0" width="0" '
-                'style="display:none;visibility:hidden"></iframe></noscript>',
-                NOSCRIPT_URL,
-                urlencode({"id": code.tag_id}),
-            )
-        )
-        for code in codes
     )

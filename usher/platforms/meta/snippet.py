@@ -5,7 +5,10 @@ pixel is initialised once, and every event goes out with `trackSingle`: once two
 are initialised, plain `track` fires for all of them, so an organizer's pixel would
 receive the marketplace's events and the other way round.
 
-There is no `<noscript>` image: it would fire PageView before the visitor consents.
+The base code is split by consent: its `fbq` stub and `consent revoke` run at once,
+fbevents.js is injected and the pixels initialised only when `Usher.consent` grants
+`ad_storage`. There is no `<noscript>` image: it would fire PageView before the visitor
+consents.
 """
 
 from __future__ import annotations
@@ -18,12 +21,14 @@ from usher.tracking.resolved import ResolvedCode
 from usher.tracking.snippets import (
     EventData,
     SnippetContext,
+    if_user_data_granted,
+    inject_script_js,
     js_call,
     js_literal,
-    loader_nonce_js,
 )
 
 LOADER = "meta"
+CONSENT_ANY_OF: tuple[str, ...] = ("ad_storage",)
 LIBRARY_URL = "https://connect.facebook.net/en_US/fbevents.js"
 
 # EVENT_NAMES (ours -> Meta's standard events, PLATFORMS.md 1.6) come from payloads.py:
@@ -42,30 +47,39 @@ PARAM_KEYS: dict[str, str] = {
 }
 
 
-def _base_code(nonce: str | None) -> str:
-    # Meta's base code, verbatim except that the injected library carries the nonce.
+def _stub_js() -> str:
+    """Meta's base-code stub: `fbq` queues calls until fbevents.js replays them.
+
+    The base code's other half, injecting fbevents.js, is `load_js`: it runs on grant.
+    """
     return (
-        "!function(f,b,e,v,n,t,s){if(f.fbq)return;n=f.fbq=function(){n.callMethod?"
+        "!function(f){if(f.fbq)return;var n=f.fbq=function(){n.callMethod?"
         "n.callMethod.apply(n,arguments):n.queue.push(arguments)};if(!f._fbq)f._fbq=n;"
-        "n.push=n;n.loaded=!0;n.version='2.0';n.queue=[];t=b.createElement(e);t.async=!0;"
-        f"t.src=v;{loader_nonce_js('t', nonce)}s=b.getElementsByTagName(e)[0];"
-        "s.parentNode.insertBefore(t,s)}(window,document,'script',"
-        f"{js_literal(LIBRARY_URL)});"
+        "n.push=n;n.loaded=!0;n.version='2.0';n.queue=[];}(window);"
     )
 
 
 def setup_js(codes: Sequence[ResolvedCode], ctx: SnippetContext) -> str:
-    """Base code, consent revoked before any init (Meta's GDPR guidance), one init per
-    pixel. Automatic button/metadata collection is off: it would fire unaddressed
-    events to every pixel on the page."""
-    parts = [_base_code(ctx.nonce), js_call("fbq", "consent", "revoke")]
-    for code in codes:
-        parts.append(js_call("fbq", "set", "autoConfig", False, code.tag_id))
-        matching = matching_fields(ctx.user_data, USER_DATA_KEYS) if code.advanced_matching else {}
-        if matching:
-            parts.append(js_call("fbq", "init", code.tag_id, matching))
-        else:
-            parts.append(js_call("fbq", "init", code.tag_id))
+    """The stub and consent revoked before any init, on every page (Meta's GDPR guidance)."""
+    return _stub_js() + js_call("fbq", "consent", "revoke")
+
+
+def load_js(ctx: SnippetContext) -> str:
+    """fbevents.js, as the base code injects it, with the nonce."""
+    return inject_script_js(js_literal(LIBRARY_URL), ctx.nonce)
+
+
+def init_js(code: ResolvedCode, ctx: SnippetContext) -> str:
+    """One init per pixel. Automatic button/metadata collection is off: it would fire
+    unaddressed events to every pixel on the page. Advanced matching goes in `init`, so
+    it is there only if the visitor also granted `ad_user_data` by then."""
+    parts = [js_call("fbq", "set", "autoConfig", False, code.tag_id)]
+    plain = js_call("fbq", "init", code.tag_id)
+    matching = matching_fields(ctx.user_data, USER_DATA_KEYS) if code.advanced_matching else {}
+    if matching:
+        parts.append(if_user_data_granted(js_call("fbq", "init", code.tag_id, matching), plain))
+    else:
+        parts.append(plain)
     return "".join(parts)
 
 
@@ -86,7 +100,3 @@ def event_js(code: ResolvedCode, event: EventData, ctx: SnippetContext) -> str:
 def consent_js(codes: Sequence[ResolvedCode]) -> str:
     """Inside `Usher.consent`: `c` holds the visitor's Consent Mode choice."""
     return "fbq('consent',c.ad_storage==='granted'?'grant':'revoke');"
-
-
-def body_html(codes: Sequence[ResolvedCode], ctx: SnippetContext) -> str:
-    return ""

@@ -87,6 +87,20 @@ def test_the_token_is_write_only_in_the_admin(staff, organizer):
     assert ">no<" in staff.get(CODES).content.decode()
 
 
+def test_a_google_ads_code_takes_a_write_only_refresh_token_in_the_admin(staff, organizer):
+    refresh_token = "1//0g-admin-refresh-token"
+    ads = '{"conversion_id": "AW-736702401", "customer_id": "123-456-7890"}'
+    response = staff.post(
+        f"{CODES}add/",
+        _form(organizer, provider="google_ads", settings=ads, refresh_token=refresh_token),
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    code = EventTrackingCode.objects.get()
+    assert code.get_secret("refresh_token") == refresh_token and code.has_credential
+    assert refresh_token not in staff.get(f"{CODES}{code.pk}/change/").content.decode()
+    assert ">yes<" in staff.get(CODES).content.decode()
+
+
 def test_the_admin_validates_like_the_api(staff, organizer):
     response = staff.post(f"{CODES}add/", _form(organizer, settings='{"pixel_id": "123"}'))
     assert response.status_code == 200

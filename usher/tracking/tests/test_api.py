@@ -179,6 +179,22 @@ def test_delete_removes_the_code(organizer_api):
     assert not EventTrackingCode.objects.filter(pk=created["id"]).exists()
 
 
+def test_a_google_ads_refresh_token_is_write_only(organizer_api):
+    refresh_token = "1//0g-google-ads-refresh-token"
+    ads = {"conversion_id": "AW-736702401", "customer_id": "123-456-7890"}
+    response = organizer_api.post(
+        URL, {"provider": "google_ads", "settings": {**ads, "refresh_token": refresh_token}}
+    )
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert body["has_refresh_token"] is True and body["has_access_token"] is False
+    assert refresh_token not in response.content.decode()
+    assert refresh_token not in organizer_api.get(f"{URL}/{body['id']}").content.decode()
+    assert EventTrackingCode.objects.get(pk=body["id"]).get_secret("refresh_token") == (
+        refresh_token
+    )
+
+
 def test_the_access_token_is_write_only_and_never_logged(organizer_api, caplog):
     caplog.set_level(logging.DEBUG)
     created = _create(organizer_api, settings={**META, "access_token": TOKEN})

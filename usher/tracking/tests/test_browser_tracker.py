@@ -51,8 +51,6 @@ CHROMIUM_ARGS = [
     "--disable-quic",
 ]
 WAIT_MS = 10_000
-# How long "nothing happened" is watched for before consent.
-QUIET_PERIOD_MS = 500
 
 ORGANIZER_PIXEL = "111111111111111"
 MARKETPLACE_PIXEL = "222222222222222"
@@ -68,6 +66,13 @@ ALL_GRANTED = {
     "analytics_storage": "granted",
     "ad_user_data": "granted",
     "ad_personalization": "granted",
+}
+ADS_WITHOUT_USER_DATA = {**ALL_GRANTED, "ad_user_data": "denied"}
+# The demo's signed-in buyer (demo_views.DEMO_VISITOR), as Meta's init would carry it.
+DEMO_BUYER_MATCHING = {
+    "em": "buyer@example.com",
+    "ph": "+40700000000",
+    "external_id": "demo-buyer-1",
 }
 
 # --- the recording stand-ins ---
@@ -85,8 +90,8 @@ FBEVENTS_STAND_IN = (
     "(function () {"
     + RECORDER_PRELUDE
     + """
-var meta = rec.meta = rec.meta || {loads: 0, calls: [], inits: [], events: [], untargeted: [],
-                                   ignored: []};
+var meta = rec.meta = rec.meta || {loads: 0, calls: [], inits: [], initArgs: {}, events: [],
+                                   untargeted: [], ignored: []};
 meta.loads += 1;
 var fbq = window.fbq;
 if (fbq.__standIn) return;
@@ -96,7 +101,10 @@ function handle(args) {
   args = slice(args);
   meta.calls.push([args[0], args[1]]);
   if (args[0] === 'consent') consent = args[1];
-  else if (args[0] === 'init') { if (meta.inits.indexOf(args[1]) === -1) meta.inits.push(args[1]); }
+  else if (args[0] === 'init') {
+    if (meta.inits.indexOf(args[1]) === -1) meta.inits.push(args[1]);
+    meta.initArgs[args[1]] = copy(args.slice(2)); // advanced matching, when given
+  }
   else if (args[0] === 'trackSingle') {
     if (meta.inits.indexOf(args[1]) === -1) { meta.ignored.push(copy(args)); return; }
     meta.events.push({pixel: args[1], name: args[2], params: copy(args[3] || {}),
@@ -177,15 +185,17 @@ TIKTOK_STAND_IN = (
     "(function () {"
     + RECORDER_PRELUDE
     + """
-var tt = rec.tiktok = rec.tiktok || {loads: [], consent: [], pages: [], events: [], global: []};
+var tt = rec.tiktok = rec.tiktok || {loads: [], consent: [], pages: [], events: [], global: [],
+                                     identify: [], state: null};
 tt.loads.push(new URL(document.currentScript.src).searchParams.get('sdkid'));
 var ttq = window.ttq;
 function record(pixel, method, args) {
-  if (/Consent$/.test(method)) tt.consent.push(method);
+  if (/Consent$/.test(method)) { tt.consent.push(method); tt.state = method; }
   else if (pixel === '*') tt.global.push([method].concat(copy(args)));
   else if (method === 'page') tt.pages.push(pixel);
+  else if (method === 'identify') tt.identify.push({pixel: pixel, data: copy(args[0])});
   else if (method === 'track') tt.events.push({pixel: pixel, name: args[0], props: copy(args[1] || {}),
-                                               event_id: (args[2] || {}).event_id});
+                                               event_id: (args[2] || {}).event_id, consent: tt.state});
 }
 if (!ttq.__standIn) {
   ttq.__standIn = true;
@@ -286,6 +296,29 @@ class Browser:
     def grant_consent(self) -> None:
         self.page.click("#consent-accept")
 
+    def consent(self, choice: dict[str, str]) -> dict[str, str]:
+        """What a consent banner does: one call to the page's `Usher.consent`."""
+        return self.page.evaluate("(choice) => Usher.consent(choice)", choice)
+
+    def assert_nothing_reached_a_platform(self) -> None:
+        """No request to any platform host, nor anything in the page that could make one.
+
+        Waits for the network to be idle first (no request for 500 ms: Playwright's
+        condition, not a fixed pause); every request the page made has then passed
+        through `Network.handle`. The DOM and the resource timings are checked as well,
+        so a library that was injected but not yet requested would fail too.
+        """
+        self.page.wait_for_load_state("networkidle")
+        assert [u for u in self.network.external if urlsplit(u).hostname in PLATFORM_HOSTS] == []
+        assert self.network.external == []
+        assert self.recorded() == {}
+        urls = self.page.evaluate(
+            """() => Array.from(document.querySelectorAll('script[src],img[src],iframe[src]'))
+                      .map(e => e.src)
+                      .concat(performance.getEntriesByType('resource').map(e => e.name))"""
+        )
+        assert not [u for u in urls if urlsplit(u).hostname in PLATFORM_HOSTS], urls
+
 
 @contextmanager
 def chromium(origin: str) -> Iterator[Browser]:
@@ -316,10 +349,11 @@ class Demo:
     site_key: str
 
 
-def create_codes() -> Demo:
+def create_codes(*, advanced_matching: bool = False) -> Demo:
     """An event page carrying codes at all three levels: the organizer's event-specific
     Meta pixel, its default GA4, TikTok and Google Ads codes, and the marketplace's own
-    Meta pixel, GA4 property and GTM container."""
+    Meta pixel, GA4 property and GTM container. `advanced_matching` turns it on for the
+    organizer's codes (Meta, TikTok, GA4)."""
     client = MarketplaceClientFactory(currency="RON")
     organizer = OrganizerFactory(client=client)
     event = EventFactory(organizer=organizer, client=client, slug="summer-fest", name="Summer Fest")
@@ -339,19 +373,25 @@ def create_codes() -> Demo:
 
     funnel = ["page_view", "view_item", "begin_checkout", "purchase"]  # no add_to_cart
     everything = [*funnel, "add_to_cart"]
+    matching = {"advanced_matching": True} if advanced_matching else {}
     organizer_code(
-        "meta", {"pixel_id": ORGANIZER_PIXEL, "conversion_events": funnel}, for_event=event
+        "meta",
+        {"pixel_id": ORGANIZER_PIXEL, "conversion_events": funnel, **matching},
+        for_event=event,
     )
     organizer_code("meta", {"pixel_id": "999999999999999", "conversion_events": everything})
     organizer_code("meta", {"pixel_id": "888888888888888", "conversion_events": everything},
                    for_event=other_event)  # fmt: skip
-    organizer_code("ga4", {"measurement_id": ORGANIZER_GA4, "conversion_events": everything})
+    organizer_code(
+        "ga4", {"measurement_id": ORGANIZER_GA4, "conversion_events": everything, **matching}
+    )
     organizer_code(
         "tiktok",
         {
             "pixel_code": ORGANIZER_TIKTOK,
             "conversion_events": everything,
             "custom_params": {"brand": "</script><script>alert(1)</script>"},
+            **matching,
         },
     )
     organizer_code(
@@ -402,11 +442,8 @@ def test_nothing_reaches_a_platform_before_consent_then_every_code_gets_its_even
     demo = create_codes()
     with chromium(live_server.url) as browser:
         open_page(browser, f"{live_server.url}/demo/events/{demo.slug}/")
-        browser.page.wait_for_timeout(QUIET_PERIOD_MS)
-
-        assert browser.network.external == []
+        browser.assert_nothing_reached_a_platform()
         assert browser.network.collector == []
-        assert browser.recorded() == {}
         assert browser.page.evaluate(
             "() => [typeof window.fbq, typeof window.gtag, typeof window.ttq]"
         ) == ["undefined", "undefined", "undefined"]
@@ -547,11 +584,13 @@ def test_add_to_cart_reaches_only_the_codes_that_want_it_with_one_event_id(live_
             "() => ((window.__recorded || {}).meta || {events: []}).events.length >= 4"
         )
         browser.page.click("#add-to-cart")
+        # tracker.js hands one event to every pixel in one go; waiting for all of them
+        # is enough to see a duplicate too.
         browser.wait_for(
             "() => window.__recorded.meta.events.some(e => e.name === 'AddToCart')"
             " && window.__recorded.tiktok.events.some(e => e.name === 'AddToCart')"
+            " && window.__recorded.gtag.events.filter(e => e.name === 'add_to_cart').length === 2"
         )
-        browser.page.wait_for_timeout(200)
         recorded = browser.recorded()
 
     add_to_cart = meta_events(recorded, "AddToCart")
@@ -602,13 +641,10 @@ def test_rejecting_consent_keeps_every_platform_away(live_server):
         open_page(browser, f"{live_server.url}/demo/events/{demo.slug}/?gclid=G-1")
         browser.page.click("#consent-reject")
         browser.wait_for_collected(2)
-        browser.page.wait_for_timeout(QUIET_PERIOD_MS)
-        recorded = browser.recorded()
+        browser.assert_nothing_reached_a_platform()
         cookies = {c["name"] for c in browser.page.context.cookies()}
         stored = browser.page.evaluate("() => localStorage.getItem('usher_attribution')")
 
-    assert browser.network.external == []
-    assert recorded == {}
     assert "usher_vid" not in cookies and stored is None
     # Usher still counts the events, without identifiers, under the visitor's choice.
     assert {p["name"] for p in browser.network.collector} == {"page_view", "view_item"}
@@ -618,32 +654,146 @@ def test_rejecting_consent_keeps_every_platform_away(live_server):
         assert "gclid" not in payload["page_url"]
 
 
-def test_server_rendered_snippets_address_every_pixel_and_hold_consent(live_server):
+def test_server_rendered_snippets_send_nothing_before_consent_then_deliver_the_queued_events(
+    live_server,
+):
     demo = create_codes()
     with chromium(live_server.url) as browser:
-        open_page_url = f"{live_server.url}/demo/events/{demo.slug}/?mode=server"
-        browser.page.goto(open_page_url)
-        browser.wait_for(
-            "() => ((window.__recorded || {}).meta || {events: []}).events"
-            ".filter(e => e.name === 'ViewContent').length === 2"
-        )
-        before = browser.recorded()
-        browser.grant_consent()
-        browser.wait_for("() => window.__recorded.tiktok.consent.includes('grantConsent')")
-        after = browser.recorded()
+        browser.page.goto(f"{live_server.url}/demo/events/{demo.slug}/?mode=server")
+        browser.assert_nothing_reached_a_platform()
+        # The stubs are there, holding consent; the ids are rendered into the page.
+        assert browser.page.evaluate(
+            "() => [typeof window.fbq, typeof window.gtag, typeof window.ttq.instance,"
+            " typeof window.ttq.load, window.fbq.queue.length]"
+        ) == ["function", "function", "function", "undefined", 1]
+        rendered_ids = set(re.findall(r'"(?:eventID|event_id)":"([^"]+)"', browser.page.content()))
 
-    # The official base codes load at once but hold everything until consent.
-    view_content = meta_events(before, "ViewContent")
+        returned = browser.consent(ALL_GRANTED)
+        browser.wait_for(
+            """() => {
+              const r = window.__recorded || {};
+              const meta = (r.meta && r.meta.events) || [], gtag = (r.gtag && r.gtag.events) || [];
+              const tt = (r.tiktok && r.tiktok.events) || [], gtm = r.gtm || {};
+              return meta.filter(e => e.name === 'ViewContent').length === 2
+                && meta.filter(e => e.name === 'PageView').length === 2
+                && gtag.filter(e => e.name === 'view_item').length === 2
+                && tt.some(e => e.name === 'ViewContent')
+                && Object.values(gtm).some(c => c.events.some(e => e.event === 'view_item'));
+            }"""
+        )
+        recorded = browser.recorded()
+
+    assert returned == ALL_GRANTED
+    # Meta: fbevents.js once; both pixels initialised while revoked, then granted; each
+    # gets PageView and ViewContent through trackSingle, after the grant.
+    meta = recorded["meta"]
+    assert meta["loads"] == 1
+    assert sorted(meta["inits"]) == sorted([ORGANIZER_PIXEL, MARKETPLACE_PIXEL])
+    calls = [tuple(call) for call in meta["calls"]]
+    assert calls[0] == ("consent", "revoke")
+    assert calls.index(("init", ORGANIZER_PIXEL)) < calls.index(("consent", "grant"))
+    assert meta["untargeted"] == [] and meta["ignored"] == []
+    assert {e["consent"] for e in meta["events"]} == {"grant"}
+    view_content = meta_events(recorded, "ViewContent")
     assert set(view_content) == {ORGANIZER_PIXEL, MARKETPLACE_PIXEL}
-    assert len({e["eventID"] for e in view_content.values()}) == 1
-    assert {e["consent"] for e in before["meta"]["events"]} == {"revoke"}
-    assert before["meta"]["untargeted"] == []
-    assert ["consent", "grant"] in after["meta"]["calls"]
-    assert before["gtag"]["defaultsFirst"] is True
-    assert set(gtag_events(before, "view_item")) == {ORGANIZER_GA4, MARKETPLACE_GA4}
-    assert before["tiktok"]["consent"] == ["holdConsent"]
-    assert after["gtag"]["consent"][-1] == ["update", ALL_GRANTED]
+    event_id = view_content[ORGANIZER_PIXEL]["eventID"]
+    assert view_content[MARKETPLACE_PIXEL]["eventID"] == event_id
+    page_view_id = meta_events(recorded, "PageView")[ORGANIZER_PIXEL]["eventID"]
+    # The two ids rendered before consent, and no other, are the ones delivered.
+    assert rendered_ids == {event_id, page_view_id}
+    for event in view_content.values():
+        assert event["params"]["content_ids"] == [demo.slug]
+        assert event["params"]["currency"] == "RON"
+
+    # Google: defaults before any config, the update, then view_item to each GA4 group.
+    gtag = recorded["gtag"]
+    assert gtag["loads"] == 1 and gtag["defaultsFirst"] is True
+    assert [c[0] for c in gtag["consent"]] == ["default", "update"]
+    assert gtag["consent"][1] == ["update", ALL_GRANTED]
+    assert sorted(c["id"] for c in gtag["configs"]) == [
+        ORGANIZER_ADS,
+        MARKETPLACE_GA4,
+        ORGANIZER_GA4,
+    ]
+    view_item = gtag_events(recorded, "view_item")
+    assert set(view_item) == {ORGANIZER_GA4, MARKETPLACE_GA4}
+    for event in view_item.values():
+        assert event["params"]["event_id"] == event_id
+        assert event["consent"]["analytics_storage"] == "granted"
+
+    # TikTok: held, loaded, granted; ViewContent with the shared id, after the grant.
+    tiktok = recorded["tiktok"]
+    assert tiktok["loads"] == [ORGANIZER_TIKTOK]
+    assert tiktok["consent"] == ["holdConsent", "grantConsent"]
+    assert tiktok["global"] == [] and tiktok["pages"] == [ORGANIZER_TIKTOK]
+    (tt_view,) = [e for e in tiktok["events"] if e["name"] == "ViewContent"]
+    assert tt_view["event_id"] == event_id and tt_view["consent"] == "grantConsent"
+    assert tt_view["props"]["brand"] == "</script><script>alert(1)</script>"
+
+    # GTM: its own dataLayer, default then update, the nonce propagated.
+    container = recorded["gtm"][MARKETPLACE_GTM]
+    assert container["layer"] != "dataLayer" and container["nonce"]
+    assert [c[0] for c in container["consent"]] == ["default", "update"]
+    (gtm_view,) = [e for e in container["events"] if e["event"] == "view_item"]
+    assert gtm_view["event_id"] == event_id
+
+    assert {urlsplit(url).hostname for url in browser.network.external} <= PLATFORM_HOSTS
+    assert not [url for url in browser.network.external if "ns.html" in url]
     assert not [m for m in browser.console if "Content Security Policy" in m]
+
+
+@pytest.mark.parametrize("mode", ["tracker", "server"])
+@pytest.mark.parametrize(
+    ("choice", "matched"),
+    [(ADS_WITHOUT_USER_DATA, False), (ALL_GRANTED, True)],
+    ids=["ad_user_data-denied", "all-granted"],
+)
+def test_advanced_matching_waits_for_ad_user_data(live_server, mode, choice, matched):
+    """ad_storage loads the pixels; the buyer's email and phone need ad_user_data too."""
+    demo = create_codes(advanced_matching=True)
+    url = f"{live_server.url}/demo/events/{demo.slug}/?signed_in=1"
+    with chromium(live_server.url) as browser:
+        if mode == "server":
+            browser.page.goto(f"{url}&mode=server")
+        else:
+            open_page(browser, url)
+        browser.consent(choice)
+        browser.wait_for(
+            """() => {
+              const r = window.__recorded || {};
+              return r.meta && r.meta.events.filter(e => e.name === 'ViewContent').length === 2
+                && r.tiktok && r.tiktok.events.some(e => e.name === 'ViewContent')
+                && r.gtag && r.gtag.events.filter(e => e.name === 'view_item').length === 2;
+            }"""
+        )
+        recorded = browser.recorded()
+
+    init_args = recorded["meta"]["initArgs"]
+    assert init_args[MARKETPLACE_PIXEL] == []  # its code does not ask for matching
+    identify = recorded["tiktok"]["identify"]
+    ga4_options = {c["id"]: c["options"] for c in recorded["gtag"]["configs"]}
+    assert "user_data" not in ga4_options[MARKETPLACE_GA4]
+    if matched:
+        assert init_args[ORGANIZER_PIXEL] == [DEMO_BUYER_MATCHING]
+        assert identify == [
+            {
+                "pixel": ORGANIZER_TIKTOK,
+                "data": {
+                    "email": "buyer@example.com",
+                    "phone_number": "+40700000000",
+                    "external_id": "demo-buyer-1",
+                },
+            }
+        ]
+        assert ga4_options[ORGANIZER_GA4]["user_data"] == {
+            "email": "buyer@example.com",
+            "phone_number": "+40700000000",
+        }
+    else:
+        assert init_args[ORGANIZER_PIXEL] == []
+        assert identify == []
+        assert "user_data" not in ga4_options[ORGANIZER_GA4]
+        assert "buyer@example.com" not in json.dumps(recorded)
 
 
 # --- the demo page itself (no browser needed) ---

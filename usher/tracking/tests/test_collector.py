@@ -224,3 +224,61 @@ def test_every_field_at_its_longest_is_stored_not_a_500(marketplace, page):
     response = post({"events": [longest]}, site_key=marketplace.site_key)
     assert response.status_code == 202, response.content
     assert TrackingEvent.objects.get().order_external_id == "o" * 100
+
+
+def test_an_order_event_id_on_anything_but_a_purchase_is_refused(marketplace, page):
+    response = post(
+        page_event(event_id="order-1001", name="page_view"), site_key=marketplace.site_key
+    )
+    assert response.status_code == 422
+    assert (
+        post(
+            page_event(event_id="order-1001", name="purchase"), site_key=marketplace.site_key
+        ).status_code
+        == 202
+    )
+
+
+def test_a_fast_browser_clock_never_yields_a_future_event(marketplace, page):
+    post(
+        page_event(time=(timezone.now() + timedelta(minutes=3)).isoformat()),
+        site_key=marketplace.site_key,
+    )
+    assert TrackingEvent.objects.get().occurred_at <= timezone.now()
+
+
+def test_a_click_time_from_another_era_does_not_shape_the_fbc(marketplace, page):
+    post(
+        page_event(click={"fbclid": "IwAR-x", "clicked_at": "2150-01-01T00:00:00Z"}),
+        site_key=marketplace.site_key,
+    )
+    fbc = TrackingEvent.objects.get().fbc
+    assert len(fbc.split(".")[2]) == 13
+
+
+def test_float_prices_are_rounded_to_cents(marketplace, page):
+    post(page_event(value=19.999999999999), site_key=marketplace.site_key)
+    assert str(TrackingEvent.objects.get().value) == "20.00"
+
+
+@pytest.mark.parametrize(
+    ("forwarded", "stored"),
+    [
+        ("203.0.113.5:4711", "203.0.113.5"),
+        ("[2001:db8::1]:443", "2001:db8::1"),
+        ("unknown", None),
+        ("198.51.100.1, 203.0.113.5", "203.0.113.5"),
+    ],
+)
+def test_forwarded_addresses_are_parsed_not_trusted_blindly(
+    marketplace, page, settings, forwarded, stored
+):
+    settings.TRUSTED_PROXY_HOPS = 1
+    response = Client(REMOTE_ADDR="10.0.0.1").post(
+        f"{URL}?site_key={marketplace.site_key}",
+        data=json.dumps(page_event()),
+        content_type="application/json",
+        headers={"X-Forwarded-For": forwarded},
+    )
+    assert response.status_code == 202
+    assert TrackingEvent.objects.get().ip_address == stored

@@ -178,6 +178,22 @@ def test_credentials_are_split_from_the_stored_settings():
     assert removed.secrets == {"access_token": None}
 
 
+def test_google_ads_sends_with_an_oauth_refresh_token_not_an_access_token():
+    ads = {"conversion_id": "AW-736702401", "customer_id": "123-456-7890"}
+    cleaned = clean_settings("google_ads", {**ads, "refresh_token": " 1//0g-refresh "})
+    assert cleaned.secrets == {"refresh_token": "1//0g-refresh"}
+    assert "refresh_token" not in cleaned.settings
+    with pytest.raises(InvalidInput) as caught:
+        clean_settings("google_ads", {**ads, "access_token": "ya29.expires-in-an-hour"})
+    assert caught.value.loc == ["body", "settings", "access_token"]
+    assert "refresh_token" in caught.value.message
+    assert _loc("meta", {"pixel_id": "557085890510243", "refresh_token": "x"}) == [
+        "body",
+        "settings",
+        "refresh_token",
+    ]
+
+
 def test_a_credential_the_provider_does_not_use_is_rejected_without_echoing_it():
     with pytest.raises(InvalidInput) as caught:
         clean_settings("gtm", {"container_id": "GTM-T37L75D", "access_token": "TOPSECRET"})

@@ -109,7 +109,7 @@ def test_resolved_codes_carry_their_public_settings(organizer, event):
                 "conversion_events": ["purchase"],
                 "advanced_matching": True,
                 "custom_params": {"brand": "x"},
-                "access_token": "SECRET-TOKEN",
+                "refresh_token": "SECRET-TOKEN",
             },
         ),
     )
@@ -274,7 +274,7 @@ def test_google_ads_needs_a_customer_id_to_send_server_side(organizer, event):
         EventTrackingCodeFactory(
             organizer=organizer, provider="google_ads", settings={"conversion_id": "AW-736702401"}
         ),
-        "access_token",
+        "refresh_token",
         "ADS-TOKEN",
     )
     assert server_side_codes(event) == []

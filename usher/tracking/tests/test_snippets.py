@@ -1,5 +1,9 @@
 """Server-rendered snippets: safe with hostile values, nonce everywhere, every code
-addressed on its own, consent held before anything initialises."""
+addressed on its own, and nothing loaded or sent before the visitor consents.
+
+The consent tests run the rendered scripts in node against a minimal DOM: the platforms'
+stub queues are exactly what their libraries would replay once loaded, and the scripts
+created are every request the page could make to them."""
 
 from __future__ import annotations
 
@@ -8,15 +12,17 @@ import json
 import re
 import shutil
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from html.parser import HTMLParser
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
 from usher.tracking.resolved import ResolvedCode
 from usher.tracking.snippets import (
+    CONSENT_PURPOSES,
     PageContext,
     PageType,
     js_literal,
@@ -28,6 +34,11 @@ from usher.tracking.snippets import (
 HOSTILE = "</script><script>alert(1)</script>\"'<!--\u2028\u2029&amp;"
 NONCE = "r4nd0m-N0nce_1"
 ALL_EVENTS = ("page_view", "view_item", "add_to_cart", "begin_checkout", "purchase")
+ALL_GRANTED = dict.fromkeys(CONSENT_PURPOSES, "granted")
+ALL_DENIED = dict.fromkeys(CONSENT_PURPOSES, "denied")
+ADS_WITHOUT_USER_DATA = {**ALL_GRANTED, "ad_user_data": "denied"}
+
+needs_node = pytest.mark.skipif(shutil.which("node") is None, reason="needs node to run scripts")
 
 EVENT_PAGE = PageContext(
     page_type=PageType.EVENT,
@@ -38,6 +49,8 @@ EVENT_PAGE = PageContext(
     quantity=1,
 )
 
+# A signed-in buyer's page: advanced-matching data is on the page, for codes that want it.
+SIGNED_IN_PAGE = replace(EVENT_PAGE, user_data={"email": "a@b.example", "phone": "+40700"})
 
 _code_ids = itertools.count(1)
 
@@ -115,7 +128,7 @@ def test_script_tag_refuses_a_body_that_would_end_the_script():
 def test_hostile_ids_params_and_page_values_stay_inside_their_scripts():
     hostile = dict(custom_params={HOSTILE[:20]: HOSTILE, "ok": HOSTILE},
                    conversion_labels={"view_item": HOSTILE})  # fmt: skip
-    codes = every_provider(HOSTILE, **hostile)
+    codes = every_provider(HOSTILE, advanced_matching=True, **hostile)
     page = PageContext(
         page_type=PageType.THANK_YOU,
         event_slug=HOSTILE,
@@ -134,36 +147,34 @@ def test_hostile_ids_params_and_page_values_stay_inside_their_scripts():
         assert element.attrs["nonce"] == f'{NONCE}"><script>alert(1)</script>'
         assert "alert(1)</script>" not in element.text
         assert "\u2028" not in element.text and "<!--" not in element.text
-    body = parse(html["body"])
-    assert [e.tag for e in body] == ["noscript", "iframe"]
-    assert (
-        body[1].attrs["src"].startswith("https://www.googletagmanager.com/ns.html?id=%3C%2Fscript")
-    )
-    assert "<script" not in html["body"] and "alert(1)</script>" not in html["body"]
+    assert html["body"] == ""
 
 
-@pytest.mark.skipif(shutil.which("node") is None, reason="needs node to run the scripts")
+@needs_node
 def test_hostile_values_arrive_intact_in_the_platform_calls():
     codes = [
-        code("meta", "111111111111111", custom_params={"note": HOSTILE}),
+        code("meta", "111111111111111", custom_params={"note": HOSTILE}, advanced_matching=True),
         code("tiktok", "COQDA8RC77U2TMR44LI0", custom_params={"note": HOSTILE}),
         code("ga4", "G-ORGTEST01", custom_params={"note": HOSTILE}),
     ]
-    page = PageContext(page_type=PageType.THANK_YOU, event_slug=HOSTILE, order_id=HOSTILE, value=5)
-    calls = run_in_node(render_snippets(codes, nonce=NONCE, page=page)["head"])
+    page = PageContext(page_type=PageType.THANK_YOU, event_slug=HOSTILE, order_id=HOSTILE,
+                       value=5, user_data={"email": HOSTILE})  # fmt: skip
+    calls = run_in_node(render_snippets(codes, nonce=NONCE, page=page)["head"], ALL_GRANTED)
+    after = calls["steps"][-1]
 
+    assert ["init", "111111111111111", {"em": HOSTILE}] in after["fbq"]
     meta_purchase = [
-        c for c in calls["fbq"] if c[:3] == ["trackSingle", "111111111111111", "Purchase"]
+        c for c in after["fbq"] if c[:3] == ["trackSingle", "111111111111111", "Purchase"]
     ]
     assert meta_purchase[0][3]["note"] == HOSTILE
     assert meta_purchase[0][3]["content_ids"] == [HOSTILE]
     assert meta_purchase[0][4] == {"eventID": f"order-{HOSTILE}"}
-    tiktok = calls["ttq_instances"]["COQDA8RC77U2TMR44LI0"]
+    tiktok = after["ttq_instances"]["COQDA8RC77U2TMR44LI0"]
     assert tiktok[-1][:2] == ["track", "Purchase"] and tiktok[-1][2]["note"] == HOSTILE
-    ga4 = [c for c in calls["dataLayer"] if c[:2] == ["event", "purchase"]]
+    ga4 = [c for c in after["dataLayer"] if c[:2] == ["event", "purchase"]]
     assert ga4[0][2]["transaction_id"] == HOSTILE
     # Every library the snippets inject carries the nonce.
-    assert calls["injected"] and {s["nonce"] for s in calls["injected"]} == {NONCE}
+    assert after["injected"] and {s["nonce"] for s in after["injected"]} == {NONCE}
 
 
 # --- nonce ---
@@ -361,15 +372,14 @@ def test_advanced_matching_data_goes_only_to_codes_that_enable_it():
 # --- GTM ---
 
 
-def test_gtm_noscript_goes_in_body_and_each_container_gets_its_own_data_layer():
+def test_gtm_has_no_noscript_part_and_each_container_gets_its_own_data_layer():
     codes = [code("gtm", "GTM-T37L75D"), code("gtm", "GTM-57VKP3XQ", source="marketplace")]
     html = render_snippets(codes, nonce=NONCE, page=EVENT_PAGE)
 
-    body = parse(html["body"])
-    assert [e.tag for e in body] == ["noscript", "iframe"] * 2
-    assert "https://www.googletagmanager.com/ns.html?id=GTM-T37L75D" in html["body"]
-    assert "https://www.googletagmanager.com/ns.html?id=GTM-57VKP3XQ" in html["body"]
-    assert "ns.html" not in html["head"]
+    # The <noscript> iframe would load GTM for visitors without JavaScript, who can
+    # never be asked for consent: it is not rendered at all.
+    assert html["body"] == ""
+    assert "ns.html" not in html["head"] and "noscript" not in html["head"]
     layers = re.findall(
         r"\(window,document,'script',\"([^\"]+)\",\"(GTM-[A-Z0-9]+)\"\)", html["head"]
     )
@@ -381,7 +391,40 @@ def test_gtm_noscript_goes_in_body_and_each_container_gets_its_own_data_layer():
         assert f'window["{layer}"].push({{"event":"view_item"' in html["head"]
 
 
-# --- consent ---
+# --- consent: nothing leaves the page before it ---
+
+LIBRARY_HOSTS = (
+    "connect.facebook.net",
+    "googletagmanager.com",
+    "analytics.tiktok.com",
+    "facebook.com",
+    "tiktok.com",
+)
+
+
+def rendered_event_ids(head: str) -> set[str]:
+    return set(re.findall(r'"(?:eventID|event_id)":"([^"]+)"', head))
+
+
+def queued_event_ids(snapshot: dict[str, Any]) -> dict[str, set[str]]:
+    """platform -> the event ids its library would receive from the queues."""
+    meta = {c[4]["eventID"] for c in snapshot["fbq"] if c[0] == "trackSingle"}
+    gtag = {
+        c[2]["event_id"] for c in snapshot["dataLayer"] if c[0] == "event" and "event_id" in c[2]
+    }
+    tiktok = {
+        c[3]["event_id"]
+        for calls in snapshot["ttq_instances"].values()
+        for c in calls
+        if c[0] == "track"
+    }
+    gtm = {
+        e["event_id"]
+        for layer in snapshot["gtm_layers"].values()
+        for e in layer
+        if isinstance(e, dict) and "event_id" in e
+    }
+    return {"meta": meta, "gtag": gtag, "tiktok": tiktok, "gtm": gtm}
 
 
 def test_consent_is_held_before_anything_initialises():
@@ -397,27 +440,217 @@ def test_consent_is_held_before_anything_initialises():
     assert head.index("g('consent','default'") < head.index("'gtm.start'")
     # Meta: revoked before the first init; TikTok: held before the first load.
     assert head.index('fbq("consent","revoke");') < head.index('fbq("init"')
-    assert head.index("ttq.holdConsent();") < head.index("ttq.load(")
-    # The banner's hook grants each of them.
-    consent = parse(head)[-1].text
-    assert "window.Usher.consent=function(choice)" in consent
-    for grant in ("fbq('consent',c.ad_storage==='granted'?'grant':'revoke')",
-                  "gtag('consent','update',c)", "ttq.grantConsent()", "('consent','update',c)"):  # fmt: skip
-        assert grant in consent
+    assert head.index("ttq.holdConsent();") < head.index('ttq.load("')
+    # Each platform's consent follows the banner's choice.
+    for update in ("fbq('consent',c.ad_storage==='granted'?'grant':'revoke')",
+                   "gtag('consent','update',c)", "ttq.grantConsent()", "('consent','update',c)"):  # fmt: skip
+        assert update in head
+    assert "U.consent=function(choice)" in parse(head)[-1].text
 
 
-@pytest.mark.skipif(shutil.which("node") is None, reason="needs node to run the scripts")
-def test_the_consent_hook_grants_every_provider():
-    html = render_snippets(every_provider(), nonce=NONCE, page=EVENT_PAGE)
-    calls = run_in_node(html["head"], consent={"ad_storage": True, "analytics_storage": "granted"})
+@needs_node
+def test_before_consent_no_library_is_requested_and_nothing_is_queued_but_the_consent_hold():
+    head = render_snippets(every_provider(advanced_matching=True), page=SIGNED_IN_PAGE)["head"]
+    before = run_in_node(head)["steps"][0]
 
-    assert calls["fbq"][0] == ["consent", "revoke"] and calls["fbq"][-1] == ["consent", "grant"]
-    update = {"ad_storage": "granted", "analytics_storage": "granted",
-              "ad_user_data": "denied", "ad_personalization": "denied"}  # fmt: skip
-    assert ["consent", "update", update] in calls["dataLayer"]
-    assert calls["ttq"][0] == ["holdConsent"] and calls["ttq"][-1] == ["grantConsent"]
-    (gtm_layer,) = calls["gtm_layers"].values()
-    assert gtm_layer[0][:2] == ["consent", "default"] and ["consent", "update", update] in gtm_layer
+    assert before["injected"] == []  # no <script src> at all, so no request to anyone
+    assert before["fbq"] == [["consent", "revoke"]]
+    assert [c[0] for c in before["dataLayer"]] == ["consent", "set", "js"]
+    assert before["dataLayer"][0][2] == {**ALL_DENIED, "wait_for_update": 500}
+    assert before["ttq"] == [["holdConsent"]] and before["ttq_instances"] == {}
+    (layer,) = before["gtm_layers"].values()
+    assert layer == [["consent", "default", {**ALL_DENIED, "wait_for_update": 500}]]
+    assert not any(queued_event_ids(before).values())
+
+
+@needs_node
+def test_no_loader_url_and_no_platform_call_outside_the_consent_gated_functions():
+    head = render_snippets(every_provider(advanced_matching=True), page=SIGNED_IN_PAGE)["head"]
+    result = run_in_node(head)
+    gated = result["gated"]
+    outside = [e.text for e in parse(head)]
+    for source in sorted(gated, key=len, reverse=True):
+        outside = [text.replace(source, "") for text in outside]
+    rest = "".join(outside)
+
+    # Removing the gated functions removed something from every script, and with it
+    # every URL and every element creation: nothing else can make a request.
+    assert all(len(r) < len(e.text) for r, e in zip(outside, parse(head), strict=True))
+    assert "http" not in rest and "createElement" not in rest
+    for host in LIBRARY_HOSTS:
+        assert host not in rest
+    assert "fbevents.js" not in rest and "gtag/js" not in rest and "gtm.js" not in rest
+    # The only platform calls left are the consent holds.
+    fbq_calls = re.findall(r"fbq\([^;]*\)", rest)
+    gtag_calls = re.findall(r"gtag\([^;]*\)", rest)
+    ttq_calls = [c for c in re.findall(r"ttq\.(\w+)\(", rest) if c != "setAndDefer"]
+    assert fbq_calls == ['fbq("consent","revoke")']
+    assert [c.split("{")[0] for c in gtag_calls] == [
+        'gtag("consent","default",',
+        'gtag("set","ads_data_redaction",true)',
+        "gtag('js',new Date())",
+    ]
+    assert ttq_calls == ["holdConsent"]
+    platform_calls = (
+        '"init"',
+        "trackSingle",
+        '"config"',
+        "send_to",
+        "eventID",
+        "event_id",
+        "gtm.start",
+        ".page(",
+        ".track(",
+        ".identify(",
+        "ttq.load(",
+    )
+    for forbidden in platform_calls:
+        assert forbidden not in rest, forbidden
+    # ...and every rendered event id, and the visitor's data, sits inside a gated function.
+    assert rendered_event_ids(head) and not rendered_event_ids(rest)
+    assert "a@b.example" in head and "a@b.example" not in rest
+
+
+@needs_node
+def test_on_grant_each_library_loads_once_and_the_queued_events_keep_their_ids():
+    head = render_snippets(every_provider(), nonce=NONCE, page=EVENT_PAGE)["head"]
+    result = run_in_node(head, ALL_GRANTED)
+    before, after = result["steps"]
+    rendered = rendered_event_ids(head)
+
+    assert not any(queued_event_ids(before).values())
+    delivered = queued_event_ids(after)
+    assert all(delivered.values()) and set().union(*delivered.values()) == rendered
+    # One shared id per event: page_view and view_item, the same on every platform.
+    assert len(rendered) == 2 and delivered["meta"] == delivered["gtag"] == rendered
+    srcs = sorted(urlsplit(s["src"]).netloc + urlsplit(s["src"]).path for s in after["injected"])
+    assert srcs == [
+        "analytics.tiktok.com/i18n/pixel/events.js",
+        "connect.facebook.net/en_US/fbevents.js",
+        "www.googletagmanager.com/gtag/js",
+        "www.googletagmanager.com/gtm.js",
+    ]
+    # Meta: revoked, initialised, granted, then the events (after the grant, as tracker.js).
+    fbq = [c[:2] for c in after["fbq"]]
+    first_event = fbq.index(["trackSingle", "111111111111111"])
+    assert fbq.index(["consent", "revoke"]) < fbq.index(["init", "111111111111111"])
+    assert fbq.index(["init", "111111111111111"]) < fbq.index(["consent", "grant"]) < first_event
+    # Google: update after the configs, events after the update.
+    dl = [c[:2] for c in after["dataLayer"]]
+    update = dl.index(["consent", "update"])
+    assert dl.index(["config", "G-ORGTEST01"]) < update < dl.index(["event", "page_view"])
+    assert after["dataLayer"][update][2] == ALL_GRANTED
+    # TikTok: held, loaded, granted; the instance's calls follow in events.js's replay.
+    assert after["ttq"] == [["holdConsent"], ["grantConsent"]]
+    assert [c[0] for c in after["ttq_instances"]["COQDA8RC77U2TMR44LI0"]] == ["page", "track"]
+    (layer,) = after["gtm_layers"].values()
+    assert [e[1] if isinstance(e, list) else e.get("event") for e in layer][:3] == [
+        "default",
+        "gtm.js",
+        "update",
+    ]
+    assert result["returns"] == [ALL_GRANTED] and result["warnings"] == []
+
+
+@needs_node
+def test_each_code_waits_for_the_purpose_that_covers_it():
+    head = render_snippets(every_provider(), nonce=NONCE, page=EVENT_PAGE)["head"]
+    analytics_only = {**ALL_DENIED, "analytics_storage": "granted"}
+    result = run_in_node(head, analytics_only, {"ad_storage": "granted"}, ALL_GRANTED)
+    _, analytics, ads, again = result["steps"]
+
+    def hosts(snapshot: dict[str, Any]) -> list[str]:
+        return sorted(urlsplit(s["src"]).path for s in snapshot["injected"])
+
+    # analytics_storage: GA4 (gtag.js, named by GA4's id) and GTM; nothing for ads.
+    assert hosts(analytics) == ["/gtag/js", "/gtm.js"]
+    assert "id=G-ORGTEST01" in analytics["injected"][0]["src"]
+    configs = [c[1] for c in analytics["dataLayer"] if c[0] == "config"]
+    assert configs == ["G-ORGTEST01"]
+    assert analytics["fbq"] == [["consent", "revoke"], ["consent", "revoke"]]
+    assert analytics["ttq"] == [["holdConsent"], ["revokeConsent"]]
+    assert analytics["ttq_instances"] == {}
+    # ad_storage added later (analytics kept: a purpose left out keeps its value).
+    assert result["returns"][1] == {**analytics_only, "ad_storage": "granted"}
+    assert hosts(ads) == ["/en_US/fbevents.js", "/gtag/js", "/gtm.js", "/i18n/pixel/events.js"]
+    configs = [c[1] for c in ads["dataLayer"] if c[0] == "config"]
+    assert configs == ["G-ORGTEST01", "AW-736702401"]
+    # GA4's events went out once, on the first grant; Ads and Meta got theirs now.
+    page_views = [c for c in ads["dataLayer"] if c[:2] == ["event", "page_view"]]
+    assert [c[2]["send_to"] for c in page_views] == [
+        "usher_ga4_organizer_default_" + configs_group_suffix(head, "G-ORGTEST01"),
+        "usher_google_ads_organizer_default_" + configs_group_suffix(head, "AW-736702401"),
+    ]
+    assert [c[0] for c in ads["fbq"]].count("trackSingle") == 2
+    # Granting again sends nothing twice.
+    assert again["injected"] == ads["injected"]
+    assert queued_event_ids(again) == queued_event_ids(ads)
+    assert len([c for c in again["fbq"] if c[0] == "trackSingle"]) == 2
+
+
+def configs_group_suffix(head: str, tag_id: str) -> str:
+    match = re.search(rf'gtag\("config","{tag_id}",\{{"groups":"usher_[a-z0-9_]+?_(\d+)"', head)
+    assert match is not None
+    return match.group(1)
+
+
+@needs_node
+def test_rejecting_everything_loads_nothing_and_passes_the_refusal_on():
+    head = render_snippets(every_provider(), nonce=NONCE, page=EVENT_PAGE)["head"]
+    result = run_in_node(head, ALL_DENIED)
+    after = result["steps"][-1]
+
+    assert after["injected"] == [] and not any(queued_event_ids(after).values())
+    assert after["fbq"] == [["consent", "revoke"], ["consent", "revoke"]]
+    assert after["ttq"] == [["holdConsent"], ["revokeConsent"]]
+    assert ["consent", "update", ALL_DENIED] in after["dataLayer"]
+    assert result["returns"] == [ALL_DENIED]
+
+
+@needs_node
+@pytest.mark.parametrize(
+    ("consent", "matched"), [(ADS_WITHOUT_USER_DATA, False), (ALL_GRANTED, True)]
+)
+def test_advanced_matching_needs_ad_user_data(consent, matched):
+    user = {"email": "a@b.example", "phone": "+40700", "external_id": "u-1"}
+    codes = [
+        code("meta", "111111111111111", advanced_matching=True),
+        code("tiktok", "COQDA8RC77U2TMR44LI0", advanced_matching=True),
+        code("ga4", "G-ORGTEST01", advanced_matching=True),
+    ]
+    head = render_snippets(codes, page=PageContext(page_type=PageType.EVENT, user_data=user))[
+        "head"
+    ]
+    after = run_in_node(head, consent)["steps"][-1]
+
+    (init,) = [c for c in after["fbq"] if c[0] == "init"]
+    identify = [c for c in after["ttq_instances"]["COQDA8RC77U2TMR44LI0"] if c[0] == "identify"]
+    (config,) = [c for c in after["dataLayer"] if c[0] == "config"]
+    if matched:
+        meta_matching = {"em": "a@b.example", "ph": "+40700", "external_id": "u-1"}
+        tiktok_matching = {"email": "a@b.example", "phone_number": "+40700", "external_id": "u-1"}
+        assert init == ["init", "111111111111111", meta_matching]
+        assert identify == [["identify", tiktok_matching]]
+        assert config[2]["user_data"] == {"email": "a@b.example", "phone_number": "+40700"}
+    else:
+        assert init == ["init", "111111111111111"]
+        assert identify == []
+        assert "user_data" not in config[2]
+        assert "a@b.example" not in json.dumps(after)
+    # Either way the pixels and their events are there: ad_storage allows them.
+    assert [c[0] for c in after["fbq"]].count("trackSingle") == 2  # page_view, view_item
+    assert after["ttq_instances"]["COQDA8RC77U2TMR44LI0"][-1][0] == "track"
+
+
+@needs_node
+def test_an_existing_usher_consent_is_kept_and_called_with_the_same_choice():
+    """tracker.js on the same page: the banner's one call reaches both."""
+    head = render_snippets([code("meta", "111111111111111")], page=EVENT_PAGE)["head"]
+    prelude = "window.Usher={version:'x',consent:function(c){window.seen=(window.seen||[]).concat([c]);}};"
+    result = run_in_node(head, {"ad_storage": True}, prelude=prelude, read="seen")
+
+    assert result["read"] == [{"ad_storage": True}]
+    assert ["consent", "grant"] in result["steps"][-1]["fbq"]
 
 
 # --- running the scripts ---
@@ -426,8 +659,10 @@ NODE_HARNESS = r"""
 const vm = require('vm');
 const input = JSON.parse(require('fs').readFileSync(0, 'utf8'));
 const injected = [];
+const warnings = [];
 const element = (tag) => ({tag, attrs: {}, setAttribute(k, v) { this.attrs[k] = v; }});
 const sandbox = {
+  console: {warn: (...args) => warnings.push(args.map(String).join(' '))},
   document: {
     createElement: (tag) => { const e = element(tag); injected.push(e); return e; },
     getElementsByTagName: () => [{parentNode: {insertBefore() {}}}],
@@ -438,32 +673,62 @@ const sandbox = {
 };
 sandbox.window = sandbox;
 vm.createContext(sandbox);
+if (input.prelude) vm.runInContext(input.prelude, sandbox);
 for (const script of input.scripts) vm.runInContext(script, sandbox);
-if (input.consent) vm.runInContext('Usher.consent(' + JSON.stringify(input.consent) + ')', sandbox);
 const list = (q) => Array.from(q || [], (e) => (typeof e === 'object' && e && e.length !== undefined ? Array.from(e) : e));
-const ttq = sandbox.ttq || [];
-const instances = {};
-for (const id of Object.keys(ttq._i || {})) instances[id] = list(ttq._i[id]);
-const layers = {};
-for (const key of Object.keys(sandbox)) if (key.startsWith('usherDataLayer_')) layers[key] = list(sandbox[key]);
-console.log(JSON.stringify({
-  fbq: list(sandbox.fbq && sandbox.fbq.queue),
-  dataLayer: list(sandbox.dataLayer),
-  ttq: list(ttq),
-  ttq_instances: instances,
-  gtm_layers: layers,
-  injected: injected.filter((e) => e.src).map((e) => ({src: e.src, nonce: e.attrs.nonce})),
-}));
+const copy = (v) => JSON.parse(JSON.stringify(v));
+function snapshot() {
+  const ttq = sandbox.ttq || [];
+  const instances = {};
+  for (const id of Object.keys(ttq._i || {})) instances[id] = list(ttq._i[id]);
+  const layers = {};
+  for (const key of Object.keys(sandbox)) if (key.startsWith('usherDataLayer_')) layers[key] = list(sandbox[key]);
+  return copy({
+    fbq: list(sandbox.fbq && sandbox.fbq.queue),
+    dataLayer: list(sandbox.dataLayer),
+    ttq: list(ttq),
+    ttq_instances: instances,
+    gtm_layers: layers,
+    injected: injected.filter((e) => e.src).map((e) => ({src: e.src, nonce: e.attrs.nonce})),
+  });
+}
+// The source text of every function that only Usher.consent runs.
+const gated = [];
+const registry = sandbox.Usher && sandbox.Usher._snippets;
+if (registry) {
+  for (const name of Object.keys(registry.loaders)) gated.push(String(registry.loaders[name].load));
+  registry.consents.forEach((f) => gated.push(String(f)));
+  registry.codes.forEach((e) => { gated.push(String(e.init)); gated.push(String(e.send)); });
+  gated.push(String(sandbox.Usher.consent));
+}
+const steps = [snapshot()];
+const returns = [];
+for (const choice of input.consents) {
+  returns.push(JSON.parse(vm.runInContext('JSON.stringify(Usher.consent(' + JSON.stringify(choice) + '))', sandbox)));
+  steps.push(snapshot());
+}
+const read = input.read ? copy(sandbox[input.read]) : null;
+console.log(JSON.stringify({steps, returns, gated, warnings, read}));
 """
 
 
-def run_in_node(head_html: str, consent: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Run the head's scripts in node with a minimal DOM and return the calls queued for
-    each platform library (what the real library would replay)."""
+def run_in_node(
+    head_html: str,
+    *consents: dict[str, Any],
+    prelude: str = "",
+    read: str = "",
+) -> dict[str, Any]:
+    """Run the head's scripts in node with a minimal DOM, then `Usher.consent(choice)` for
+    each of `consents` in turn. Returns `steps`, a snapshot of what each platform's
+    library would replay (its stub queues) and of the scripts injected, before any
+    consent and after each call; `returns`, what each call returned; `gated`, the
+    source of every function only `Usher.consent` runs; `warnings`; and the global
+    named `read`, if any."""
     scripts = [e.text for e in parse(head_html) if e.tag == "script"]
+    payload = {"scripts": scripts, "consents": list(consents), "prelude": prelude, "read": read}
     result = subprocess.run(
         ["node", "-e", NODE_HARNESS],
-        input=json.dumps({"scripts": scripts, "consent": consent}),
+        input=json.dumps(payload),
         capture_output=True,
         text=True,
         timeout=30,

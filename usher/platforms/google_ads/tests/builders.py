@@ -1,5 +1,8 @@
 """Google Ads test setup: the customer, its tokens and conversion actions, a deliverable
-purchase and the shared case."""
+purchase and the shared case.
+
+The destination carries the organizer's OAuth refresh token; the connector exchanges it
+at the sandbox's token endpoint for the access tokens the Ads API takes."""
 
 from __future__ import annotations
 
@@ -12,7 +15,8 @@ from usher.platforms.tests.helpers import ConnectorCase, order_event
 from usher.sandbox.testing import MountedSandbox as Sandbox
 
 CUSTOMER = "1234567890"
-TOKEN = "sandbox-google-oauth-access-token-5d6e"
+REFRESH_TOKEN = "sandbox-google-oauth-refresh-token-5d6e"
+CLIENT_SECRET = "sandbox-client-secret"  # settings.GOOGLE_ADS_CLIENT_SECRET's default
 DEVELOPER_TOKEN = "dev-token-marketplace-0a1b2c3d"
 ACTIONS = {"purchase": "111", "begin_checkout": f"customers/{CUSTOMER}/conversionActions/222"}
 USER = {"email": " Ana.Silva+tix@GMail.com ", "phone": "030 1234567", "country": "DE"}
@@ -28,7 +32,7 @@ def register_actions(sandbox: Sandbox) -> None:
 
 def destination(**settings: Any) -> Destination:
     base = {"developer_token": DEVELOPER_TOKEN, "conversion_actions": ACTIONS}
-    return Destination("google_ads", "123-456-7890", TOKEN, settings=base | settings)
+    return Destination("google_ads", "123-456-7890", REFRESH_TOKEN, settings=base | settings)
 
 
 def purchase(**changes: Any) -> ConversionEvent:
@@ -48,7 +52,7 @@ CASE = ConnectorCase(
     destination=destination,
     purchase=purchase,
     without_credential=Destination("google_ads", CUSTOMER, "", settings=destination().settings),
-    secrets=(TOKEN, DEVELOPER_TOKEN),
+    secrets=(REFRESH_TOKEN, DEVELOPER_TOKEN, CLIENT_SECRET),
     masked=lambda request: (
         request.headers["authorization"] == "***" and request.headers["developer-token"] == "***"
     ),
@@ -57,6 +61,7 @@ CASE = ConnectorCase(
     max_events_per_request=MAX_CONVERSIONS_PER_REQUEST,
     # Distinct order ids: Google takes one conversion per order and action.
     bulk_event=lambda i: purchase(event_id=f"e{i}", order_id=f"o{i}", user_data={}),
-    revoked=Destination("google_ads", CUSTOMER, "ya29.revoked", settings=destination().settings),
-    auth_error_code="OAUTH_TOKEN_INVALID",
+    # A refresh token Google no longer honours: the token endpoint answers invalid_grant.
+    revoked=Destination("google_ads", CUSTOMER, "1//revoked", settings=destination().settings),
+    auth_error_code="invalid_grant",
 )

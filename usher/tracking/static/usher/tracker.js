@@ -12,7 +12,8 @@
  * Plain ES5, no dependencies and no build step, so the file is served as written. The
  * rules it keeps (PLATFORMS.md section 1):
  * - Opt-in: until Usher.consent() grants a purpose, no platform library is requested
- *   and nothing is sent anywhere except the tracking-config request to Usher.
+ *   and nothing is sent anywhere except the tracking-config request to Usher. Advanced
+ *   matching (Usher.init({user: {email, phone}})) also needs ad_user_data granted.
  * - Several tenants' codes share the page, so every event is addressed to one code at a
  *   time: Meta trackSingle, gtag send_to a per-code group, ttq.instance(id), one
  *   dataLayer per GTM container. A code receives only the events in its `events`.
@@ -27,6 +28,9 @@
   if (previous && previous.version) {
     return; // loaded twice: the first copy keeps its state
   }
+  // Server-rendered snippets (usher/tracking/snippets.py) on the same page define
+  // Usher.consent first; the banner calls one Usher.consent, so theirs keeps being called.
+  var previousConsent = previous && typeof previous.consent === 'function' ? previous.consent : null;
 
   var VERSION = '1.0.0';
   var CONFIG_PATH = '/api/marketplace-client/events/';
@@ -282,8 +286,7 @@
       add: function (code) {
         // Automatic button events would go to every pixel on the page.
         window.fbq('set', 'autoConfig', false, code.id);
-        var matching = code.advanced_matching &&
-          advancedMatching({email: 'em', phone: 'ph', external_id: 'external_id'});
+        var matching = advancedMatching(code, {email: 'em', phone: 'ph', external_id: 'external_id'});
         if (matching) window.fbq('init', code.id, matching); else window.fbq('init', code.id);
       },
       consent: function (c) {
@@ -303,8 +306,7 @@
       },
       add: function (code) {
         var options = {groups: code.group, send_page_view: false};
-        var matching = code.advanced_matching &&
-          advancedMatching({email: 'email', phone: 'phone_number'});
+        var matching = advancedMatching(code, {email: 'email', phone: 'phone_number'});
         if (matching) options.user_data = matching;
         window.gtag('config', code.id, options);
       },
@@ -361,8 +363,8 @@
       },
       add: function (code) {
         window.ttq.load(code.id);
-        var matching = code.advanced_matching &&
-          advancedMatching({email: 'email', phone: 'phone_number', external_id: 'external_id'});
+        var matching = advancedMatching(code,
+          {email: 'email', phone: 'phone_number', external_id: 'external_id'});
         if (matching) window.ttq.instance(code.id).identify(matching);
       },
       consent: function (c) {
@@ -373,8 +375,12 @@
   };
 
   // Visitor data for advanced matching, renamed for one platform; only for codes that
-  // enable it, and only what the page passed in Usher.init({user: ...}).
-  function advancedMatching(keys) {
+  // enable it, only what the page passed in Usher.init({user: ...}), and only when the
+  // visitor allowed user data for ads: Consent Mode calls that purpose ad_user_data, and
+  // ad_storage (which loads the pixel) does not cover it. Decided when the code starts:
+  // Meta takes matching data only in init, which runs once per pixel.
+  function advancedMatching(code, keys) {
+    if (!code.advanced_matching || !granted('ad_user_data')) return null;
     var user = (state.options && state.options.user) || {};
     var out = {};
     for (var ours in keys) {
@@ -753,6 +759,7 @@
         else next[p] = prev[p] || 'denied';
       });
       state.consent = next;
+      if (previousConsent) safely(previousConsent, [choice]);
       if (storageAllowed()) {
         visitorId();
         attribution(); // persist the landing's click ids and UTM now that storing is allowed
@@ -790,6 +797,7 @@
     }
   };
 
+  if (previous && previous._snippets) api._snippets = previous._snippets; // their registry
   window.Usher = api;
   // Calls made through an async-loading stub (window.Usher = {q: [[method, args], ...]}).
   ((previous && previous.q) || []).forEach(function (call) {

@@ -1,0 +1,166 @@
+"""Recording what a platform said: each delivery's new state and the batch's log row.
+
+Transient failures back off exponentially with full jitter over about a day; permanent
+ones stop at once. The batch log keeps the masked request and answer for the admin,
+minus the visitor's IP address and user agent, which the outbox may keep only while a
+delivery needs them.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.db import transaction
+
+from usher.conversions.models import ConversionDelivery, DeliveryBatch, DeliveryStatus
+from usher.platforms.base import BatchResult, EventOutcome, OutcomeStatus, PlatformError
+
+logger = logging.getLogger("usher.conversions")
+
+# 13 attempts, waits from 1 minute doubling to a 6-hour cap: 13 to 26 hours in all before a
+# delivery is dead, so a platform outage of most of a day loses nothing.
+MAX_ATTEMPTS = 13
+BACKOFF_BASE_SECONDS = 60
+BACKOFF_CAP_SECONDS = 6 * 3600
+LOG_BODY_CHARS = 4000
+# Request fields that identify a visitor's device; kept out of the long-lived batch log.
+NETWORK_FIELDS = frozenset(
+    {"client_ip_address", "client_user_agent", "ip", "user_agent", "ip_override", "userAgent"}
+)
+REDACTED = "[redacted]"
+
+
+@dataclass
+class DispatchSummary:
+    delivered: int = 0
+    rejected: int = 0
+    retrying: int = 0
+    dead: int = 0
+    batches: int = 0
+    outcomes: list[EventOutcome] = field(default_factory=list)
+    # Set when work is left: the run hit its batch cap (now) or a rate limit (later).
+    resume_at: datetime | None = None
+
+
+def backoff_seconds(attempts: int) -> float:
+    """Exponential backoff with full jitter, so the retries of many workers spread out."""
+    ceiling = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** max(0, attempts - 1))
+    return random.uniform(ceiling / 2, ceiling)
+
+
+def record(
+    claimed: list[ConversionDelivery],
+    result: BatchResult,
+    error: PlatformError | None,
+    now: datetime,
+    summary: DispatchSummary,
+    *,
+    duration_ms: int,
+) -> None:
+    """Store the batch log and each delivery's outcome in one transaction."""
+    by_event = {outcome.event_id: outcome for outcome in result.outcomes}
+    first = claimed[0]
+    counts = {status: 0 for status in OutcomeStatus}
+    with transaction.atomic():
+        batch = DeliveryBatch.objects.create(
+            client_id=first.client_id,
+            destination_key=first.destination_key,
+            provider=first.provider,
+            events_count=len(claimed),
+            error_kind=str(error.kind) if error else "",
+            error_message=error.message if error else "",
+            request_summary=_request_summary(result),
+            response_status=result.response.status_code if result.response else None,
+            response_body=(result.response.body if result.response else "")[:LOG_BODY_CHARS],
+            duration_ms=duration_ms,
+        )
+        for delivery in claimed:
+            outcome = by_event.get(delivery.event_id) or EventOutcome(
+                delivery.event_id, OutcomeStatus.RETRY, "no outcome reported for this event"
+            )
+            _apply(delivery, outcome, error, now, batch, summary)
+            counts[outcome.status] += 1
+        DeliveryBatch.objects.filter(pk=batch.pk).update(
+            delivered_count=counts[OutcomeStatus.DELIVERED],
+            rejected_count=counts[OutcomeStatus.REJECTED],
+            retry_count=counts[OutcomeStatus.RETRY],
+        )
+    summary.batches += 1
+    summary.outcomes.extend(result.outcomes)
+    logger.info(
+        "conversions batch destination=%s provider=%s events=%d delivered=%d rejected=%d retry=%d",
+        first.destination_key,
+        first.provider,
+        len(claimed),
+        counts[OutcomeStatus.DELIVERED],
+        counts[OutcomeStatus.REJECTED],
+        counts[OutcomeStatus.RETRY],
+    )
+
+
+def _apply(
+    delivery: ConversionDelivery,
+    outcome: EventOutcome,
+    error: PlatformError | None,
+    now: datetime,
+    batch: DeliveryBatch,
+    summary: DispatchSummary,
+) -> None:
+    changes: dict = {
+        "last_batch": batch,
+        "lease_expires_at": None,
+        "last_error": outcome.error_message or "",
+        "last_error_code": outcome.error_code or "",
+    }
+    if outcome.status == OutcomeStatus.DELIVERED:
+        changes.update(status=DeliveryStatus.DELIVERED, delivered_at=now)
+        summary.delivered += 1
+    elif outcome.status == OutcomeStatus.REJECTED:
+        changes.update(status=DeliveryStatus.REJECTED)
+        summary.rejected += 1
+    elif delivery.attempts >= MAX_ATTEMPTS:
+        changes.update(status=DeliveryStatus.DEAD)
+        summary.dead += 1
+    else:
+        delay = backoff_seconds(delivery.attempts)
+        if error is not None and error.retry_after_seconds:
+            delay = max(delay, error.retry_after_seconds)
+        changes.update(
+            status=DeliveryStatus.RETRYING, next_attempt_at=now + timedelta(seconds=delay)
+        )
+        summary.retrying += 1
+    # Only rows this worker still holds (same lease): a row whose lease ran out and was
+    # re-claimed by another worker is that worker's to record.
+    ConversionDelivery.objects.filter(
+        pk=delivery.pk, status=DeliveryStatus.SENDING, lease_expires_at=delivery.lease_expires_at
+    ).update(**changes)
+
+
+def _request_summary(result: BatchResult) -> dict:
+    if result.request is None:
+        return {}
+    return {
+        "method": result.request.method,
+        "url": result.request.url,
+        "body": _redact_network_fields(result.request.body or "")[:LOG_BODY_CHARS],
+    }
+
+
+def _redact_network_fields(body: str) -> str:
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        return body
+    return json.dumps(_redact(parsed), ensure_ascii=False)
+
+
+def _redact(value: object) -> object:
+    if isinstance(value, dict):
+        return {k: REDACTED if k in NETWORK_FIELDS else _redact(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_redact(item) for item in value]
+    return value
