@@ -92,10 +92,6 @@ def main() -> None:
     )
     try:
         _wait_for(sandbox_url)
-        httpx.post(
-            f"{sandbox_url}/_sandbox/rate-limits",
-            json={"platform": "meta", "calls": 1_000_000, "per_seconds": 60},
-        )
         started = time.monotonic()
         keys = set()
         for chunk in range(0, len(event_ids), 1000):
