@@ -23,7 +23,11 @@ from usher.platforms.registry import get_connector
 from usher.tracking.collector import ORDER_EVENT_ID_PREFIX
 from usher.tracking.event_store import TrackingEvent
 from usher.tracking.resolved import CodeSource, StandardEvent
-from usher.tracking.resolver import ServerSideCode, server_side_codes
+from usher.tracking.resolver import (
+    ServerSideCode,
+    marketplace_server_side_codes,
+    server_side_codes,
+)
 
 # Fan-out normally runs seconds after the commit; past this the sweep assumes it was lost.
 STRAGGLER_GRACE_SECONDS = 120
@@ -66,13 +70,14 @@ def _sendable(code: ServerSideCode, event_name: str, minimal: bool) -> bool:
 def fan_out_tracking_events(client_id: int, event_ids: Sequence[str]) -> set[str]:
     """Deliveries for a client's browser events; returns the destination keys that got work.
 
+    Events on an event's page go to that page's codes (the organizer's and the
+    marketplace's); events on other pages to the marketplace's own accounts.
+
     Browser purchases are skipped: the order from the core is the authoritative copy
     (same event id), and it is enriched with the browser event's network data.
     """
     events = (
-        TrackingEvent.objects.filter(
-            client_id=client_id, event_id__in=event_ids, marketplace_event__isnull=False
-        )
+        TrackingEvent.objects.filter(client_id=client_id, event_id__in=event_ids)
         .exclude(name=StandardEvent.PURCHASE)
         .select_related("client", "marketplace_event")
     )
@@ -81,14 +86,16 @@ def fan_out_tracking_events(client_id: int, event_ids: Sequence[str]) -> set[str
         decision = decide(tracking_event.client, tracking_event.consent)
         if not decision.send:
             continue
-        for code in server_side_codes(tracking_event.marketplace_event):
+        page = tracking_event.marketplace_event
+        codes = server_side_codes(page) if page else marketplace_server_side_codes(client_id)
+        for code in codes:
             if _sendable(code, tracking_event.name, decision.minimal):
                 rows.append(
                     _delivery(
                         code,
                         minimal=decision.minimal,
                         client_id=tracking_event.client_id,
-                        organizer_id=tracking_event.marketplace_event.organizer_id,
+                        organizer_id=page.organizer_id if page else None,
                         event_id=tracking_event.event_id,
                         event_name=tracking_event.name,
                         tracking_event=tracking_event,

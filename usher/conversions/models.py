@@ -61,8 +61,13 @@ class ConversionDelivery(models.Model):
     """One conversion on its way to one destination (an organizer's or the marketplace's)."""
 
     client = models.ForeignKey(MarketplaceClient, on_delete=models.CASCADE, related_name="+")
+    # Empty for events on pages of no organizer, sent to the marketplace's accounts only.
     organizer = models.ForeignKey(
-        MarketplaceOrganizer, on_delete=models.CASCADE, related_name="conversion_deliveries"
+        MarketplaceOrganizer,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="conversion_deliveries",
     )
     destination_key = models.CharField(max_length=40)
     provider = models.CharField(max_length=20, choices=Provider.choices)

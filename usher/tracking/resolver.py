@@ -26,6 +26,7 @@ from usher.tracking.resolved import CodeSource, Provider, ResolvedCode
 __all__ = [
     "RESOLUTION_CACHE_SECONDS",
     "ServerSideCode",
+    "marketplace_server_side_codes",
     "resolve_for_event",
     "resolve_for_organizer",
     "server_side_codes",
@@ -194,3 +195,16 @@ def server_side_codes(event: MarketplaceEvent) -> list[ServerSideCode]:
         return [code for code in found if code is not None]
 
     return cached_for_client(event.client_id, f"server:event:{event.pk}", compute)
+
+
+def marketplace_server_side_codes(client_id: int) -> list[ServerSideCode]:
+    """The marketplace's own server-side codes: the destinations of events on pages that
+    belong to no event (home, search, an organizer's profile), which carry only the
+    marketplace's codes."""
+
+    def compute() -> list[ServerSideCode]:
+        rows = _marketplace_rows(client_id)
+        found = (_to_server_side(row, CodeSource.MARKETPLACE) for row in rows)
+        return [code for code in found if code is not None]
+
+    return cached_for_client(client_id, "server:marketplace", compute)

@@ -484,3 +484,40 @@ def test_batch_logs_keep_no_ip_address_or_user_agent(
     logged = json.dumps(list(DeliveryBatch.objects.values_list("request_summary", flat=True)))
     assert "203.0.113.7" not in logged and "Mozilla" not in logged
     assert "[redacted]" in logged
+
+
+def test_events_of_pages_without_an_event_go_to_the_marketplaces_accounts_only(
+    sandbox, marketplace, wiring, django_capture_on_commit_callbacks, client
+):
+    from usher.tracking import services as tracking
+
+    tracking.save_marketplace_code(
+        wiring.marketplace_meta,
+        marketplace,
+        tracking.CodeInput(
+            provider="meta",
+            settings={
+                "pixel_id": MARKETPLACE_PIXEL,
+                "conversion_events": ["page_view", "purchase"],
+            },
+        ),
+    )
+    home = {
+        "event_id": "evt-home-0001",
+        "name": "page_view",
+        "page_url": "https://tix.example/",
+        "consent": {"ad_user_data": True},
+    }
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(
+            f"/api/collect?site_key={marketplace.site_key}",
+            json.dumps(home),
+            content_type="application/json",
+            HTTP_USER_AGENT="Mozilla/5.0",
+        )
+    delivery = ConversionDelivery.objects.get(event_id="evt-home-0001")
+    assert (delivery.marketplace_code, delivery.organizer, delivery.status) == (
+        wiring.marketplace_meta,
+        None,
+        DeliveryStatus.DELIVERED,
+    )
