@@ -26,6 +26,7 @@ from usher.tracking.resolved import CodeSource, StandardEvent
 from usher.tracking.resolver import (
     ServerSideCode,
     marketplace_server_side_codes,
+    organizer_server_side_codes,
     server_side_codes,
 )
 
@@ -67,11 +68,20 @@ def _sendable(code: ServerSideCode, event_name: str, minimal: bool) -> bool:
     return not minimal or get_connector(code.provider).accepts_anonymous_events
 
 
+def _page_codes(event: TrackingEvent) -> list[ServerSideCode]:
+    """The server-side codes of the page the event happened on, as the page resolved."""
+    if event.marketplace_event is not None:
+        return server_side_codes(event.marketplace_event)
+    if event.organizer is not None:
+        return organizer_server_side_codes(event.organizer)
+    return marketplace_server_side_codes(event.client_id)
+
+
 def fan_out_tracking_events(client_id: int, event_ids: Sequence[str]) -> set[str]:
     """Deliveries for a client's browser events; returns the destination keys that got work.
 
-    Events on an event's page go to that page's codes (the organizer's and the
-    marketplace's); events on other pages to the marketplace's own accounts.
+    Events go to the codes of the page they happened on: an event's page, an organizer's
+    profile (its defaults), or any other page (the marketplace's own accounts only).
 
     Browser purchases are skipped: the order from the core is the authoritative copy
     (same event id), and it is enriched with the browser event's network data.
@@ -79,23 +89,21 @@ def fan_out_tracking_events(client_id: int, event_ids: Sequence[str]) -> set[str
     events = (
         TrackingEvent.objects.filter(client_id=client_id, event_id__in=event_ids)
         .exclude(name=StandardEvent.PURCHASE)
-        .select_related("client", "marketplace_event")
+        .select_related("client", "marketplace_event", "organizer")
     )
     rows = []
     for tracking_event in events:
         decision = decide(tracking_event.client, tracking_event.consent)
         if not decision.send:
             continue
-        page = tracking_event.marketplace_event
-        codes = server_side_codes(page) if page else marketplace_server_side_codes(client_id)
-        for code in codes:
+        for code in _page_codes(tracking_event):
             if _sendable(code, tracking_event.name, decision.minimal):
                 rows.append(
                     _delivery(
                         code,
                         minimal=decision.minimal,
                         client_id=tracking_event.client_id,
-                        organizer_id=page.organizer_id if page else None,
+                        organizer_id=tracking_event.organizer_id,
                         event_id=tracking_event.event_id,
                         event_name=tracking_event.name,
                         tracking_event=tracking_event,

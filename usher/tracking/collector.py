@@ -28,7 +28,7 @@ from pydantic import (
 
 from usher.lib.errors import InvalidInput
 from usher.lib.validation import UtcDatetime
-from usher.marketplace.models import MarketplaceClient, MarketplaceEvent
+from usher.marketplace.models import MarketplaceClient, MarketplaceEvent, MarketplaceOrganizer
 from usher.tracking.event_store import TrackingEvent, VisitorTouch
 
 MAX_EVENTS_PER_REQUEST = 50
@@ -107,6 +107,9 @@ class CollectedEvent(Strict):
     event: Annotated[str, StringConstraints(max_length=200)] | None = Field(
         None, description="The marketplace event's slug, when the page is an event's."
     )
+    organizer: Annotated[str, StringConstraints(max_length=100)] | None = Field(
+        None, description="The organizer's external id, on an organizer's profile page."
+    )
     visitor_id: Annotated[str, StringConstraints(max_length=64, pattern=r"^[A-Za-z0-9._-]*$")] = ""
     page_url: Annotated[str, StringConstraints(max_length=2000, pattern=r"^(https?://\S+)?$")] = ""
     value: Decimal | None = Field(None, ge=0, max_digits=12, decimal_places=2)
@@ -176,17 +179,29 @@ def _fbc(event: CollectedEvent, occurred_at: datetime) -> str:
     return f"fb.1.{int(clicked_at.timestamp() * 1000)}.{event.click.fbclid}"
 
 
-def _events_by_slug(
+def _pages(
     client: MarketplaceClient, events: Sequence[CollectedEvent]
-) -> dict[str, MarketplaceEvent]:
+) -> tuple[dict[str, MarketplaceEvent], dict[str, MarketplaceOrganizer]]:
+    """The event pages and organizer profiles the batch names (two queries); a name of
+    another marketplace (or of nothing) rejects the batch."""
     slugs = {event.event for event in events if event.event}
-    found = {e.slug: e for e in MarketplaceEvent.objects.filter(client=client, slug__in=slugs)}
+    organizer_ids = {event.organizer for event in events if event.organizer}
+    pages = {e.slug: e for e in MarketplaceEvent.objects.filter(client=client, slug__in=slugs)}
+    profiles = {
+        o.external_id: o
+        for o in MarketplaceOrganizer.objects.filter(client=client, external_id__in=organizer_ids)
+    }
     for index, event in enumerate(events):
-        if event.event and event.event not in found:
+        if event.event and event.event not in pages:
             raise InvalidInput(
                 ["body", "events", index, "event"], f"no event {event.event!r} in this marketplace"
             )
-    return found
+        if event.organizer and event.organizer not in profiles:
+            raise InvalidInput(
+                ["body", "events", index, "organizer"],
+                f"no organizer {event.organizer!r} in this marketplace",
+            )
+    return pages, profiles
 
 
 def _touch(client: MarketplaceClient, row: TrackingEvent) -> VisitorTouch | None:
@@ -208,16 +223,19 @@ def _touch(client: MarketplaceClient, row: TrackingEvent) -> VisitorTouch | None
 
 def store_events(client: MarketplaceClient, batch: CollectBatch, context: RequestContext) -> int:
     """Validate references and store the batch in bulk; returns how many events it held."""
-    marketplace_events = _events_by_slug(client, batch.events)
+    pages, profiles = _pages(client, batch.events)
     rows = []
     for event in batch.events:
         occurred_at = _event_time(event.time, context.received_at)
-        page_event = marketplace_events.get(event.event) if event.event else None
+        page_event = pages.get(event.event) if event.event else None
+        profile = profiles.get(event.organizer) if event.organizer else None
         rows.append(
             TrackingEvent(
                 client=client,
                 marketplace_event=page_event,
-                organizer_id=page_event.organizer_id if page_event else None,
+                organizer_id=page_event.organizer_id
+                if page_event
+                else getattr(profile, "pk", None),
                 event_id=event.event_id,
                 name=event.name,
                 occurred_at=occurred_at,

@@ -27,6 +27,7 @@ __all__ = [
     "RESOLUTION_CACHE_SECONDS",
     "ServerSideCode",
     "marketplace_server_side_codes",
+    "organizer_server_side_codes",
     "resolve_for_event",
     "resolve_for_organizer",
     "server_side_codes",
@@ -186,25 +187,36 @@ def resolve_for_organizer(organizer: MarketplaceOrganizer) -> list[ResolvedCode]
     )
 
 
+def _server_side(rows: list[tuple[TrackingCodeBase, CodeSource]]) -> list[ServerSideCode]:
+    found = (_to_server_side(row, source) for row, source in rows)
+    return [code for code in found if code is not None]
+
+
 def server_side_codes(event: MarketplaceEvent) -> list[ServerSideCode]:
     """The resolved codes of an event (organizer's and marketplace's) that have the
     credentials to send conversions server-side."""
+    return cached_for_client(
+        event.client_id, f"server:event:{event.pk}", lambda: _server_side(_rows_for_event(event))
+    )
 
-    def compute() -> list[ServerSideCode]:
-        found = (_to_server_side(row, source) for row, source in _rows_for_event(event))
-        return [code for code in found if code is not None]
 
-    return cached_for_client(event.client_id, f"server:event:{event.pk}", compute)
+def organizer_server_side_codes(organizer: MarketplaceOrganizer) -> list[ServerSideCode]:
+    """The server-side destinations of an organizer's profile page: its defaults and
+    the marketplace's codes."""
+    return cached_for_client(
+        organizer.client_id,
+        f"server:organizer:{organizer.pk}",
+        lambda: _server_side(_rows_for_organizer(organizer)),
+    )
 
 
 def marketplace_server_side_codes(client_id: int) -> list[ServerSideCode]:
-    """The marketplace's own server-side codes: the destinations of events on pages that
-    belong to no event (home, search, an organizer's profile), which carry only the
-    marketplace's codes."""
-
-    def compute() -> list[ServerSideCode]:
-        rows = _marketplace_rows(client_id)
-        found = (_to_server_side(row, CodeSource.MARKETPLACE) for row in rows)
-        return [code for code in found if code is not None]
-
-    return cached_for_client(client_id, "server:marketplace", compute)
+    """The marketplace's own server-side codes: the destinations of events on pages of
+    no event and no organizer (home, search), which carry only the marketplace's codes."""
+    return cached_for_client(
+        client_id,
+        "server:marketplace",
+        lambda: _server_side(
+            [(row, CodeSource.MARKETPLACE) for row in _marketplace_rows(client_id)]
+        ),
+    )

@@ -521,3 +521,30 @@ def test_events_of_pages_without_an_event_go_to_the_marketplaces_accounts_only(
         None,
         DeliveryStatus.DELIVERED,
     )
+
+
+def test_an_organizer_profile_page_event_goes_to_its_defaults_and_the_marketplace(
+    sandbox, marketplace, organizer, wiring, django_capture_on_commit_callbacks, client
+):
+    profile = {
+        "event_id": "evt-profile-0001",
+        "name": "page_view",
+        "organizer": organizer.external_id,
+        "page_url": "https://tix.example/organizers/sunwave",
+        "consent": {"ad_user_data": True},
+    }
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(
+            f"/api/collect?site_key={marketplace.site_key}",
+            json.dumps(profile),
+            content_type="application/json",
+            HTTP_USER_AGENT="Mozilla/5.0",
+        )
+    deliveries = ConversionDelivery.objects.filter(event_id="evt-profile-0001")
+    # The organizer's default codes take page views; the marketplace pixel only purchases.
+    assert set(deliveries.values_list("organizer_code_id", flat=True)) == {
+        wiring.meta.pk,
+        wiring.tiktok.pk,
+        wiring.ga4.pk,
+    }
+    assert all(d.organizer_id == organizer.pk for d in deliveries)

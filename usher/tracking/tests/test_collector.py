@@ -282,3 +282,21 @@ def test_forwarded_addresses_are_parsed_not_trusted_blindly(
     )
     assert response.status_code == 202
     assert TrackingEvent.objects.get().ip_address == stored
+
+
+def test_an_organizer_profile_event_is_stored_with_its_organizer(marketplace, organizer):
+    body = page_event(event=None, organizer=organizer.external_id)
+    assert post(body, site_key=marketplace.site_key).status_code == 202
+    stored = TrackingEvent.objects.get()
+    assert (stored.organizer, stored.marketplace_event) == (organizer, None)
+
+
+def test_an_organizer_of_another_marketplace_is_422(marketplace, page):
+    from usher.marketplace.tests.factories import OrganizerFactory
+
+    foreign = OrganizerFactory()
+    response = post(
+        page_event(event=None, organizer=foreign.external_id), site_key=marketplace.site_key
+    )
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["body", "events", 0, "organizer"]
