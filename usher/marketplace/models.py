@@ -68,6 +68,13 @@ class MarketplaceClient(models.Model):
         default=False,
         help_text="Flag events sent to Meta for Limited Data Use (US state privacy laws).",
     )
+    allow_organizer_tag_managers = models.BooleanField(
+        default=True,
+        help_text=(
+            "Let organizers add tag managers (GTM), whose containers run any script they "
+            "configure on this marketplace's pages, checkout included."
+        ),
+    )
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -60,6 +60,8 @@ class ProviderSpec:
     # A settings key mapping event names to what the platform needs per event server-side
     # (Google Ads: a conversion action); events without an entry are not sent.
     server_side_events_setting: str | None = None
+    # A tag manager runs whatever its container holds: the marketplace may refuse them.
+    tag_manager: bool = False
     extra_fields: Mapping[str, Cleaner] = field(default_factory=dict)
 
     def clean_id(self, value: Any) -> str:
@@ -142,6 +144,7 @@ SPECS: dict[str, ProviderSpec] = {
             id_label="Container ID",
             id_pattern=re.compile(r"^GTM-[A-Z0-9]{4,10}$"),
             id_format="GTM- followed by 4-10 letters or digits, e.g. GTM-T37L75D",
+            tag_manager=True,
             uppercase=True,
             help_text=(
                 "Google Tag Manager → your workspace: the Container ID (GTM-…) shown at the "

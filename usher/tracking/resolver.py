@@ -20,7 +20,7 @@ from usher.lib.crypto import decrypt_secret
 from usher.marketplace.models import MarketplaceEvent, MarketplaceOrganizer, OrganizerStatus
 from usher.tracking.cache import RESOLUTION_CACHE_SECONDS, cached_for_client
 from usher.tracking.models import EventTrackingCode, MarketplaceTrackingCode, TrackingCodeBase
-from usher.tracking.providers import ProviderSpec, get_spec, server_side_ready
+from usher.tracking.providers import SPECS, ProviderSpec, get_spec, server_side_ready
 from usher.tracking.resolved import CodeSource, Provider, ResolvedCode
 
 __all__ = [
@@ -33,6 +33,7 @@ __all__ = [
     "server_side_codes",
 ]
 
+TAG_MANAGER_PROVIDERS = [name for name, spec in SPECS.items() if spec.tag_manager]
 _PROVIDER_ORDER = {value: index for index, value in enumerate(Provider.values)}
 
 
@@ -81,6 +82,10 @@ def _organizer_rows(organizer_id: int, client_id: int, event_id: int | None) -> 
             enabled=True,
             # A suspended organizer's pixels leave the pages with it.
             organizer__status=OrganizerStatus.ACTIVE,
+        ).exclude(
+            # ...and tag managers, from the day the marketplace stops allowing them.
+            provider__in=TAG_MANAGER_PROVIDERS,
+            client__allow_organizer_tag_managers=False,
         )
     )
 

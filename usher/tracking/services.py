@@ -14,7 +14,7 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 
-from usher.lib.errors import Conflict
+from usher.lib.errors import Conflict, InvalidInput
 from usher.lib.tenancy import get_for_organizer_or_404
 from usher.marketplace.models import MarketplaceClient, MarketplaceEvent, MarketplaceOrganizer
 from usher.tracking.models import SECRET_NAMES, EventTrackingCode, MarketplaceTrackingCode
@@ -75,6 +75,10 @@ def clean_code_input(
     Raises InvalidInput (bad settings), Http404 (an event that is not the organizer's)
     and Conflict (the organizer already has that code)."""
     clean = clean_settings(data.provider, data.settings)
+    if get_spec(data.provider).tag_manager and not organizer.client.allow_organizer_tag_managers:
+        raise InvalidInput(
+            ["body", "provider"], "this marketplace does not allow organizers' tag managers."
+        )
     event = _event_of(organizer, data.event_id)
     existing = _existing_duplicate(
         organizer, data.provider, event.pk if event else None, instance.pk if instance else None

@@ -295,3 +295,27 @@ def test_an_event_moved_to_another_organizer_drops_the_previous_organizers_codes
     event.organizer = newcomer
     event.save()
     assert not EventTrackingCode.objects.filter(event=event).exists()
+
+
+def test_a_marketplace_can_refuse_organizers_tag_managers(organizer, organizer_api):
+    from usher.marketplace.tests.factories import EventFactory
+    from usher.tracking.tests.factories import EventTrackingCodeFactory
+
+    event = EventFactory(organizer=organizer)
+    EventTrackingCodeFactory(
+        organizer=organizer,
+        provider="gtm",
+        settings={"container_id": "GTM-T37L75D", "conversion_events": []},
+    )
+    assert "gtm" in {code.provider for code in resolve_for_event(event)}
+
+    client = organizer.client
+    client.allow_organizer_tag_managers = False
+    client.save()
+    assert "gtm" not in {code.provider for code in resolve_for_event(event)}
+    response = organizer_api.post(
+        "/api/marketplace-client/organizer/tracking-codes",
+        {"provider": "gtm", "event_id": event.pk, "settings": {"container_id": "GTM-ABCD123"}},
+    )
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["body", "provider"]
