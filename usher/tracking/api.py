@@ -23,18 +23,19 @@ from usher.tracking.public_config import (
     ConfigDocument,
     etag_matches,
     event_config,
+    marketplace_config,
     organizer_config,
 )
 from usher.tracking.resolved import Provider
 from usher.tracking.schemas import (
     ConflictOut,
     EventTrackingConfigOut,
+    MarketplaceTrackingConfigOut,
     OrganizerTrackingConfigOut,
     TrackingCodeIn,
     TrackingCodeOut,
 )
 
-# Browsers and CDNs may reuse a config this long; the ETag makes revalidation cheap.
 # Browsers and CDNs may keep the answer but must revalidate it on every page load (a
 # cheap 304 through the ETag), so an edited code shows on the very next load.
 CONFIG_CACHE_CONTROL = "public, no-cache"
@@ -201,3 +202,18 @@ def organizer_tracking_config_preflight(
         request,
         _preflight_clients(request, site_key, organizers__external_id=organizer_external_id),
     )
+
+
+@tracking_config_router.get(
+    "/tracking-config",
+    response={200: MarketplaceTrackingConfigOut, 304: None, 401: dict, 404: dict},
+    summary="Tracking config of the marketplace's other pages (public; site key)",
+    description="Home, search and other pages of no event or organizer: the marketplace's codes.",
+)
+def marketplace_tracking_config(request: HttpRequest, site_key: str | None = None):
+    return _config_response(request, site_key, marketplace_config)
+
+
+@tracking_config_router.api_operation(["OPTIONS"], "/tracking-config", include_in_schema=False)
+def marketplace_tracking_config_preflight(request: HttpRequest, site_key: str | None = None):
+    return preflight(request, _preflight_clients(request, site_key))

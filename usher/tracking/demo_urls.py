@@ -2,10 +2,11 @@
 
 from django.urls import path
 
-from usher.tracking.demo_views import demo_event
+from usher.tracking.demo_views import demo_event, demo_organizer
 
 app_name = "tracking_demo"
 
 urlpatterns = [
     path("events/<slug:slug>/", demo_event, name="event"),
+    path("organizers/<str:external_id>/", demo_organizer, name="organizer"),
 ]

@@ -1,15 +1,17 @@
-"""A sample marketplace event page carrying the tracking codes, for people and for the
-browser test: what a real marketplace page has to do, in one template.
+"""Sample marketplace pages carrying the tracking codes, for people and for the browser
+tests: what a real marketplace page has to do. An event page (`/demo/events/<slug>/`) and
+an organizer's profile page (`/demo/organizers/<external id>/`, its default codes plus
+the marketplace's, page_view only), sharing one frame (`tracking/demo_base.html`).
 
 It loads tracker.js with a per-request CSP nonce and answers with a strict
 Content-Security-Policy (`'nonce-…' 'strict-dynamic'`), so a demo that works proves the
-pixels work under such a policy too. `?mode=server` renders the same codes with the
-server-side snippets (`usher.tracking.snippets`) instead of tracker.js.
+pixels work under such a policy too. `?client=<client slug>` picks the marketplace when
+several have an event with this slug (an organizer with this external id).
 
-Variants: `?page=checkout`, `?page=thank_you&order=<order id>`; `?client=<client slug>`
-picks the marketplace when several have an event with this slug; `?signed_in=1` plays a
-signed-in buyer, whose (made-up) email and phone go to the codes with advanced matching
-once the visitor grants `ad_user_data`.
+Event page variants: `?page=checkout`, `?page=thank_you&order=<order id>`; `?mode=server`
+renders the same codes with the server-side snippets (`usher.tracking.snippets`) instead
+of tracker.js; `?signed_in=1` plays a signed-in buyer, whose (made-up) email and phone go
+to the codes with advanced matching once the visitor grants `ad_user_data`.
 
 Served only with DEBUG on or `USHER_DEMO_PAGES = True` in settings: on a production
 database the page would feed real organizers' pixels (and, through the collector, their
@@ -26,15 +28,17 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.urls import NoReverseMatch, reverse
 
-from usher.marketplace.models import MarketplaceEvent, Order
-from usher.tracking.resolver import resolve_for_event
+from usher.marketplace.models import MarketplaceEvent, MarketplaceOrganizer, Order
+from usher.tracking.resolver import resolve_for_event, resolve_for_organizer
 from usher.tracking.snippets import PageContext, PageType, render_snippets
 
 # The demo has no ticket catalog: every ticket costs this, in the event's currency.
 DEMO_TICKET_PRICE = Decimal("120.00")
 NONCE_BYTES = 18
 ORDER_ID_MAX_CHARS = 100
+ORGANIZER_EVENTS_SHOWN = 20
 PAGE_TYPES = (PageType.EVENT, PageType.CHECKOUT, PageType.THANK_YOU)
 # The signed-in buyer of `?signed_in=1`: a marketplace page knows its buyer only then.
 # example.com, so that no real person can be matched.
@@ -59,6 +63,36 @@ def content_security_policy(nonce: str) -> str:
 
 def demo_pages_enabled() -> bool:
     return settings.USHER_DEMO_PAGES
+
+
+def _require_demo_pages() -> None:
+    if not demo_pages_enabled():
+        raise Http404("Demo pages are off (DEBUG or USHER_DEMO_PAGES).")
+
+
+def _demo_url(name: str, key: str, client_slug: str) -> str:
+    """Another demo page of the same marketplace; "" when `key` cannot be part of a URL."""
+    try:
+        path = reverse(f"tracking_demo:{name}", args=[key])
+    except NoReverseMatch:
+        return ""
+    return f"{path}?{urlencode({'client': client_slug})}"
+
+
+def _link_prefix(request: HttpRequest, *kept_params: str) -> str:
+    """The start of links between a page's variants, keeping these query parameters."""
+    kept = {key: request.GET[key] for key in kept_params if request.GET.get(key)}
+    return f"?{urlencode(kept)}&" if kept else "?"
+
+
+def _render_demo(
+    request: HttpRequest, template: str, context: dict[str, Any], nonce: str
+) -> HttpResponse:
+    response = render(request, template, context)
+    response["Content-Security-Policy"] = content_security_policy(nonce)
+    # Each response carries its own nonce: a cached copy would carry a stale one.
+    response["Cache-Control"] = "no-store"
+    return response
 
 
 def _event_for(request: HttpRequest, slug: str) -> MarketplaceEvent:
@@ -92,8 +126,7 @@ def _order_for(event: MarketplaceEvent, order_id: str) -> dict[str, Any]:
 
 
 def demo_event(request: HttpRequest, slug: str) -> HttpResponse:
-    if not demo_pages_enabled():
-        raise Http404("Demo pages are off (DEBUG or USHER_DEMO_PAGES).")
+    _require_demo_pages()
     event = _event_for(request, slug)
     requested = request.GET.get("page", PageType.EVENT)
     page_type = PageType(requested) if requested in PAGE_TYPES else PageType.EVENT
@@ -137,13 +170,12 @@ def demo_event(request: HttpRequest, slug: str) -> HttpResponse:
             ),
         )
 
-    # Links between the variants keep the marketplace and the rendering mode.
-    kept = {
-        key: request.GET[key] for key in ("client", "mode", "signed_in") if request.GET.get(key)
-    }
     context = {
-        "link_prefix": f"?{urlencode(kept)}&" if kept else "?",
+        # Links between the variants keep the marketplace and the rendering mode.
+        "link_prefix": _link_prefix(request, "client", "mode", "signed_in"),
+        "client": event.client,
         "event": event,
+        "organizer_url": _demo_url("organizer", event.organizer.external_id, event.client.slug),
         "page_type": str(page_type),
         "nonce": nonce,
         "options": options,
@@ -153,8 +185,45 @@ def demo_event(request: HttpRequest, slug: str) -> HttpResponse:
         "server_mode": server_mode,
         "snippets": snippets,
     }
-    response = render(request, "tracking/demo_event.html", context)
-    response["Content-Security-Policy"] = content_security_policy(nonce)
-    # Each response carries its own nonce: a cached copy would carry a stale one.
-    response["Cache-Control"] = "no-store"
-    return response
+    return _render_demo(request, "tracking/demo_event.html", context, nonce)
+
+
+def _organizer_for(request: HttpRequest, external_id: str) -> MarketplaceOrganizer:
+    organizers = MarketplaceOrganizer.objects.select_related("client").filter(
+        external_id=external_id
+    )
+    client_slug = request.GET.get("client")
+    if client_slug:
+        organizers = organizers.filter(client__slug=client_slug)
+    organizer = organizers.order_by("id").first()
+    if organizer is None:
+        raise Http404("No such organizer.")
+    return organizer
+
+
+def demo_organizer(request: HttpRequest, external_id: str) -> HttpResponse:
+    """An organizer's profile page: tracker.js with `organizer` (page_view only)."""
+    _require_demo_pages()
+    organizer = _organizer_for(request, external_id)
+    client = organizer.client
+    nonce = secrets.token_urlsafe(NONCE_BYTES)
+    events = organizer.events.order_by("starts_at", "id")[:ORGANIZER_EVENTS_SHOWN]
+    context = {
+        "link_prefix": _link_prefix(request, "client"),
+        "client": client,
+        "organizer": organizer,
+        "events": [
+            {"event": event, "url": _demo_url("event", event.slug, client.slug)} for event in events
+        ],
+        "nonce": nonce,
+        "options": {
+            "client": client.site_key,
+            "organizer": organizer.external_id,
+            "pageType": "organizer",
+            "nonce": nonce,
+        },
+        "codes": resolve_for_organizer(organizer),
+        "server_mode": False,
+        "snippets": {"head": "", "body": ""},
+    }
+    return _render_demo(request, "tracking/demo_organizer.html", context, nonce)

@@ -16,7 +16,11 @@ from django.http import Http404
 
 from usher.marketplace.models import MarketplaceClient, MarketplaceEvent, MarketplaceOrganizer
 from usher.tracking.cache import cached_for_client
-from usher.tracking.resolver import resolve_for_event, resolve_for_organizer
+from usher.tracking.resolver import (
+    resolve_for_event,
+    resolve_for_marketplace,
+    resolve_for_organizer,
+)
 
 # Opt-in (GDPR): nothing reaches a platform before the visitor consents. The client's
 # own policy would be read here once clients can choose another mode.
@@ -75,6 +79,17 @@ def organizer_config(client: MarketplaceClient, external_id: str) -> ConfigDocum
         return _document({"organizer": organizer_part, **_common(resolve_for_organizer(organizer))})
 
     return cached_for_client(client.pk, f"config:organizer:{external_id}", build)
+
+
+def marketplace_config(client: MarketplaceClient) -> ConfigDocument:
+    """The config of the marketplace's other pages (home, search): its own codes only."""
+    return cached_for_client(
+        client.pk,
+        "config:marketplace",
+        lambda: _document(
+            {"marketplace": {"name": client.name}, **_common(resolve_for_marketplace(client.pk))}
+        ),
+    )
 
 
 def etag_matches(if_none_match: str | None, etag: str) -> bool:

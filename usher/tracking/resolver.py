@@ -29,6 +29,7 @@ __all__ = [
     "marketplace_server_side_codes",
     "organizer_server_side_codes",
     "resolve_for_event",
+    "resolve_for_marketplace",
     "resolve_for_organizer",
     "server_side_codes",
 ]
@@ -195,6 +196,15 @@ def resolve_for_organizer(organizer: MarketplaceOrganizer) -> list[ResolvedCode]
 def _server_side(rows: list[tuple[TrackingCodeBase, CodeSource]]) -> list[ServerSideCode]:
     found = (_to_server_side(row, source) for row, source in rows)
     return [code for code in found if code is not None]
+
+
+def resolve_for_marketplace(client_id: int) -> list[ResolvedCode]:
+    """The codes of a page of no event and no organizer (home, search): the marketplace's."""
+    return cached_for_client(
+        client_id,
+        "resolve:marketplace",
+        lambda: [_to_resolved(row, CodeSource.MARKETPLACE) for row in _marketplace_rows(client_id)],
+    )
 
 
 def server_side_codes(event: MarketplaceEvent) -> list[ServerSideCode]:

@@ -98,6 +98,17 @@ class EventTrackingConfigOut(Schema):
     collector_url: str
 
 
+class ConfigMarketplaceOut(Schema):
+    name: str
+
+
+class MarketplaceTrackingConfigOut(Schema):
+    marketplace: ConfigMarketplaceOut
+    codes: list[PublicCodeOut]
+    consent: ConsentOut
+    collector_url: str
+
+
 class OrganizerTrackingConfigOut(Schema):
     organizer: ConfigOrganizerOut
     codes: list[PublicCodeOut]

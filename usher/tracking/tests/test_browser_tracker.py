@@ -1,4 +1,5 @@
-"""tracker.js in headless Chromium, on the demo event page served by the live server.
+"""tracker.js in headless Chromium, on the demo event and organizer pages served by the
+live server.
 
 The platforms' libraries are unreachable (and must never be called from tests), so every
 request to their hosts is answered by a small local "recording stand-in": JavaScript
@@ -53,6 +54,7 @@ CHROMIUM_ARGS = [
 WAIT_MS = 10_000
 
 ORGANIZER_PIXEL = "111111111111111"
+ORGANIZER_DEFAULT_PIXEL = "999999999999999"  # the organizer's default Meta pixel
 MARKETPLACE_PIXEL = "222222222222222"
 ORGANIZER_GA4 = "G-ORGTEST01"
 MARKETPLACE_GA4 = "G-MKTTEST01"
@@ -347,6 +349,7 @@ def chromium(origin: str) -> Iterator[Browser]:
 class Demo:
     slug: str
     site_key: str
+    organizer: str  # its external id
 
 
 def create_codes(*, advanced_matching: bool = False) -> Demo:
@@ -379,7 +382,7 @@ def create_codes(*, advanced_matching: bool = False) -> Demo:
         {"pixel_id": ORGANIZER_PIXEL, "conversion_events": funnel, **matching},
         for_event=event,
     )
-    organizer_code("meta", {"pixel_id": "999999999999999", "conversion_events": everything})
+    organizer_code("meta", {"pixel_id": ORGANIZER_DEFAULT_PIXEL, "conversion_events": everything})
     organizer_code("meta", {"pixel_id": "888888888888888", "conversion_events": everything},
                    for_event=other_event)  # fmt: skip
     organizer_code(
@@ -405,7 +408,7 @@ def create_codes(*, advanced_matching: bool = False) -> Demo:
     marketplace_code("meta", {"pixel_id": MARKETPLACE_PIXEL, "conversion_events": everything})
     marketplace_code("ga4", {"measurement_id": MARKETPLACE_GA4, "conversion_events": everything})
     marketplace_code("gtm", {"container_id": MARKETPLACE_GTM, "conversion_events": everything})
-    return Demo(slug=event.slug, site_key=client.site_key)
+    return Demo(slug=event.slug, site_key=client.site_key, organizer=organizer.external_id)
 
 
 def open_page(browser: Browser, url: str) -> None:
@@ -796,6 +799,101 @@ def test_advanced_matching_waits_for_ad_user_data(live_server, mode, choice, mat
         assert "buyer@example.com" not in json.dumps(recorded)
 
 
+def test_organizer_page_sends_page_view_to_its_defaults_and_the_marketplace_with_one_event_id(
+    live_server,
+):
+    demo = create_codes()
+    with chromium(live_server.url) as browser:
+        open_page(browser, f"{live_server.url}/demo/organizers/{demo.organizer}/")
+        browser.assert_nothing_reached_a_platform()
+        assert browser.network.collector == []
+        assert [e["name"] for e in browser.page.evaluate("() => Usher.events()")] == ["page_view"]
+
+        browser.grant_consent()
+        browser.wait_for(
+            """() => {
+              const r = window.__recorded || {};
+              return r.meta && r.meta.events.filter(e => e.name === 'PageView').length === 2
+                && r.gtag && r.gtag.events.filter(e => e.name === 'page_view').length === 2;
+            }"""
+        )
+        browser.wait_for_collected(1)
+        browser.wait_for_collector_answers(1)
+        recorded = browser.recorded()
+
+    # Meta: the organizer's default pixel (not its event-specific ones) and the
+    # marketplace's, initialised after consent was revoked; PageView only, one event id.
+    meta = recorded["meta"]
+    assert meta["loads"] == 1
+    assert sorted(meta["inits"]) == sorted([ORGANIZER_DEFAULT_PIXEL, MARKETPLACE_PIXEL])
+    calls = [tuple(call) for call in meta["calls"]]
+    assert calls.index(("consent", "revoke")) < calls.index(("init", ORGANIZER_DEFAULT_PIXEL))
+    assert ("consent", "grant") in calls
+    assert meta["untargeted"] == [] and meta["ignored"] == []
+    assert {e["name"] for e in meta["events"]} == {"PageView"}
+    page_view = meta_events(recorded, "PageView")
+    assert set(page_view) == {ORGANIZER_DEFAULT_PIXEL, MARKETPLACE_PIXEL}
+    event_id = page_view[MARKETPLACE_PIXEL]["eventID"]
+    assert event_id and page_view[ORGANIZER_DEFAULT_PIXEL]["eventID"] == event_id
+    assert {e["consent"] for e in page_view.values()} == {"grant"}
+    # GA4 as well: the organizer's default property and the marketplace's, the same id.
+    ga4 = gtag_events(recorded, "page_view")
+    assert set(ga4) == {ORGANIZER_GA4, MARKETPLACE_GA4}
+    assert {e["params"]["event_id"] for e in ga4.values()} == {event_id}
+    assert {e["name"] for e in recorded["gtag"]["events"]} == {"page_view"}
+
+    # The collector got the page view under the organizer, with the pixels' id, and took it.
+    (posted,) = browser.network.collector
+    assert posted["name"] == "page_view" and posted["event_id"] == event_id
+    assert posted["organizer"] == demo.organizer and "event" not in posted
+    assert posted["site_key"] == demo.site_key
+    assert browser.network.collector_statuses == [202]
+    row = TrackingEvent.objects.select_related("organizer").get(event_id=event_id)
+    assert row.marketplace_event_id is None and row.organizer.external_id == demo.organizer
+
+    assert {urlsplit(url).hostname for url in browser.network.external} <= PLATFORM_HOSTS
+    assert not [m for m in browser.console if "Content Security Policy" in m or "[usher]" in m]
+
+
+def test_a_page_of_no_event_and_no_organizer_carries_only_the_marketplaces_codes(live_server):
+    """A home or search page: the marketplace's own pixels (after consent) and the
+    collector, which sends the page view on to the marketplace's server-side accounts."""
+    demo = create_codes()
+    url = f"{live_server.url}/a-marketplace-home-page/"
+    html = (
+        '<!doctype html><script src="/static/usher/tracker.js"></script>'
+        f"<script>Usher.init({{client: {json.dumps(demo.site_key)}}});</script>"
+    )
+    with chromium(live_server.url) as browser:
+        browser.page.route(url, lambda route: route.fulfill(content_type="text/html", body=html))
+        browser.page.goto(url)
+        assert browser.page.evaluate("() => Usher.ready()") is True
+        browser.assert_nothing_reached_a_platform()
+        assert browser.network.collector == []
+
+        browser.consent(ALL_GRANTED)
+        browser.wait_for(
+            "() => ((window.__recorded || {}).meta || {events: []}).events.length >= 1"
+        )
+        browser.wait_for_collected(1)
+        browser.wait_for_collector_answers(1)
+        recorded = browser.recorded()
+        requested = browser.page.evaluate(
+            "() => performance.getEntriesByType('resource').map(e => e.name)"
+        )
+
+    assert [u for u in requested if "/api/marketplace-client/tracking-config?" in u]
+    assert recorded["meta"]["inits"] == [MARKETPLACE_PIXEL]  # no organizer's pixel
+    page_view = meta_events(recorded, "PageView")
+    (posted,) = browser.network.collector
+    assert posted["name"] == "page_view" and posted["site_key"] == demo.site_key
+    assert page_view[MARKETPLACE_PIXEL]["eventID"] == posted["event_id"]
+    assert "event" not in posted and "organizer" not in posted
+    assert browser.network.collector_statuses == [202]
+    row = TrackingEvent.objects.get(event_id=posted["event_id"])
+    assert row.marketplace_event_id is None and row.organizer_id is None
+
+
 # --- the demo page itself (no browser needed) ---
 
 
@@ -803,6 +901,7 @@ def test_demo_pages_are_off_unless_enabled(client, settings):
     demo = create_codes()
     settings.USHER_DEMO_PAGES = False
     assert client.get(f"/demo/events/{demo.slug}/").status_code == 404
+    assert client.get(f"/demo/organizers/{demo.organizer}/").status_code == 404
 
 
 def test_demo_page_sends_a_nonce_csp_and_escapes_what_the_url_says(client):
@@ -819,3 +918,29 @@ def test_demo_page_sends_a_nonce_csp_and_escapes_what_the_url_says(client):
     assert scripts and all(f'nonce="{nonce.group(1)}"' in s for s in scripts if "json" not in s)
     assert hostile not in html
     assert response["Cache-Control"] == "no-store"
+
+
+def test_demo_organizer_page_carries_its_defaults_under_a_nonce_csp(client):
+    demo = create_codes()
+    assert client.get("/demo/organizers/no-such-organizer/").status_code == 404
+    response = client.get(f"/demo/organizers/{demo.organizer}/")
+
+    assert response.status_code == 200 and response["Cache-Control"] == "no-store"
+    html = response.content.decode()
+    nonce = re.search(
+        r"script-src 'nonce-([^']+)' 'strict-dynamic'", response["Content-Security-Policy"]
+    )
+    assert nonce is not None
+    scripts = re.findall(r"<script\b[^>]*>", html)
+    assert scripts and all(f'nonce="{nonce.group(1)}"' in s for s in scripts if "json" not in s)
+    options = json.loads(re.search(r'id="usher-options"[^>]*>([^<]*)<', html).group(1))
+    assert options == {
+        "client": demo.site_key,
+        "organizer": demo.organizer,
+        "pageType": "organizer",
+        "nonce": nonce.group(1),
+    }
+    # The codes table: the organizer's defaults and the marketplace's, no event's code.
+    assert ORGANIZER_DEFAULT_PIXEL in html and MARKETPLACE_PIXEL in html
+    assert ORGANIZER_PIXEL not in html and "888888888888888" not in html
+    assert f'href="/demo/events/{demo.slug}/?client=' in html

@@ -198,3 +198,21 @@ def test_the_same_slug_in_two_marketplaces_stays_apart(browser, setup, event):
     theirs = browser.get(_url(other_event, other_event.client.site_key)).json()
     assert [c["source"] for c in theirs["codes"]] == ["marketplace"]
     assert mine["codes"] != theirs["codes"]
+
+
+def test_the_marketplace_config_carries_only_the_marketplaces_codes(client, marketplace, organizer):
+    from usher.tracking.tests.factories import (
+        EventTrackingCodeFactory,
+        MarketplaceTrackingCodeFactory,
+    )
+
+    own = MarketplaceTrackingCodeFactory(client=marketplace)
+    EventTrackingCodeFactory(organizer=organizer)
+    response = client.get(
+        "/api/marketplace-client/tracking-config", {"site_key": marketplace.site_key}
+    )
+    assert response.status_code == 200
+    body = response.json()
+    assert [c["id"] for c in body["codes"]] == [own.tag_id]
+    assert {c["source"] for c in body["codes"]} == {"marketplace"}
+    assert body["marketplace"]["name"] == marketplace.name

@@ -4,6 +4,8 @@
  *   <script src="https://USHER/static/usher/tracker.js" nonce="NONCE"></script>
  *   <script nonce="NONCE">
  *     Usher.init({client: 'ush_site_...', event: 'event-slug', pageType: 'event'});
+ *     // an organizer's profile page: Usher.init({client: 'ush_site_...', organizer: 'org-id',
+ *     //                                          pageType: 'organizer'});
  *     // consent banner:  Usher.consent({ad_storage: 'granted', analytics_storage: 'granted',
  *     //                                 ad_user_data: 'granted', ad_personalization: 'granted'});
  *     // user actions:    Usher.track('add_to_cart', {value: 120, quantity: 2});
@@ -20,6 +22,10 @@
  * - One event id per event, shared by every pixel and by the copy posted to Usher's
  *   collector, so the platforms can deduplicate it against the server-side copy; a
  *   purchase's id is derived from the order ("order-<id>"), as the server derives it.
+ * - The page is an event's (`event`: its codes, funnel events), an organizer's profile
+ *   (`organizer`: its defaults plus the marketplace's, page_view only) or any other
+ *   marketplace page (neither: no pixels, only page_view to the collector, which sends it
+ *   to the marketplace's own server-side accounts).
  */
 (function (window, document) {
   'use strict';
@@ -33,7 +39,10 @@
   var previousConsent = previous && typeof previous.consent === 'function' ? previous.consent : null;
 
   var VERSION = '1.0.0';
-  var CONFIG_PATH = '/api/marketplace-client/events/';
+  var CONFIG_PATHS = {event: '/api/marketplace-client/events/',
+    organizer: '/api/marketplace-client/organizers/'};
+  var MARKETPLACE_CONFIG_PATH = '/api/marketplace-client/tracking-config';
+  // Where events go on pages without a tracking config; a config names its own.
   var VISITOR_COOKIE = 'usher_vid';
   var VISITOR_MAX_AGE_S = 390 * 24 * 60 * 60; // the longest first-party cookie browsers keep
   var ATTRIBUTION_KEY = 'usher_attribution';
@@ -49,6 +58,7 @@
     event: ['page_view', 'view_item'],
     checkout: ['page_view', 'begin_checkout'],
     thank_you: ['page_view', 'purchase'],
+    organizer: ['page_view'],
     other: ['page_view']
   };
   var META_EVENTS = {
@@ -60,6 +70,7 @@
   var currentScript = document.currentScript;
   var state = {
     options: null,
+    page: null, // {event: slug} or {organizer: external id}; {} on other pages
     config: null,
     consent: null, // null until the visitor (or the client's policy) decides
     nonce: '',
@@ -550,7 +561,8 @@
       event_id: ev.event_id,
       name: ev.name,
       time: ev.time,
-      event: state.options.event,
+      event: state.page.event,
+      organizer: state.page.organizer,
       visitor_id: storage ? visitorId() : '',
       page_url: storage ? loc.href : loc.protocol + '//' + loc.host + loc.pathname,
       value: money(d.value),
@@ -664,9 +676,12 @@
   }
 
   function fetchConfig() {
-    var o = state.options;
-    var url = state.apiBase + CONFIG_PATH + encodeURIComponent(o.event) +
-      '/tracking-config?site_key=' + encodeURIComponent(o.client);
+    // An event's page, an organizer's profile, or any other page (the marketplace's codes).
+    var kind = state.page.event ? 'event' : (state.page.organizer ? 'organizer' : null);
+    var path = kind ?
+      CONFIG_PATHS[kind] + encodeURIComponent(state.page[kind]) + '/tracking-config' :
+      MARKETPLACE_CONFIG_PATH;
+    var url = state.apiBase + path + '?site_key=' + encodeURIComponent(state.options.client);
     return window.fetch(url, {credentials: 'omit', mode: 'cors'}).then(function (response) {
       if (!response.ok) throw new Error('tracking config answered ' + response.status);
       return response.json();
@@ -683,6 +698,26 @@
         ad_storage: true, analytics_storage: true, ad_user_data: true, ad_personalization: true
       });
     }
+  }
+
+  // The page the events belong to: an event's (which names its organizer itself), an
+  // organizer's profile, or neither.
+  function pageOf(o) {
+    if (!isEmpty(o.event)) return {event: String(o.event)};
+    if (!isEmpty(o.organizer)) return {organizer: String(o.organizer)};
+    return {};
+  }
+
+  // The funnel steps (view_item, begin_checkout, purchase) are an event's; other pages
+  // fire page_view only.
+  function pageEvents(o) {
+    var type = state.page.event ? o.pageType : (state.page.organizer ? 'organizer' : 'other');
+    var names = PAGE_EVENTS[type] || PAGE_EVENTS.other;
+    if (!state.page.event && o.pageType && PAGE_EVENTS[o.pageType] &&
+        PAGE_EVENTS[o.pageType].length > names.length) {
+      warn('pageType ' + o.pageType + ' needs {event: slug}; firing page_view only');
+    }
+    return names;
   }
 
   function pageEventData(name, o) {
@@ -709,15 +744,16 @@
         return state.ready;
       }
       var o = state.options = options || {};
-      if (!o.client || !o.event) {
-        warn('Usher.init needs {client: siteKey, event: slug}');
+      if (!o.client) {
+        warn('Usher.init needs {client: siteKey}');
         state.ready = Promise.resolve(false);
         return state.ready;
       }
+      state.page = pageOf(o);
       state.nonce = o.nonce ||
         (currentScript && (currentScript.nonce || currentScript.getAttribute('nonce'))) || '';
       state.apiBase = String(o.apiBase !== undefined ? o.apiBase : scriptOrigin()).replace(/\/+$/, '');
-      (PAGE_EVENTS[o.pageType] || PAGE_EVENTS.other).forEach(function (name) {
+      pageEvents(o).forEach(function (name) {
         api.track(name, pageEventData(name, o));
       });
       if (!window.fetch) {
@@ -735,7 +771,8 @@
       return state.ready;
     },
 
-    /** Resolves to true once the tracking config is loaded (false if it could not be). */
+    /** Resolves to true once the tracking config is loaded (false if it could not be, or
+     *  the page has none: neither event nor organizer). */
     ready: function () {
       return state.ready || Promise.resolve(false);
     },
