@@ -26,6 +26,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django.conf import settings
+from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import NoReverseMatch, reverse
@@ -95,15 +96,21 @@ def _render_demo(
     return response
 
 
-def _event_for(request: HttpRequest, slug: str) -> MarketplaceEvent:
-    events = MarketplaceEvent.objects.select_related("client", "organizer").filter(slug=slug)
+def _first_of_client(request: HttpRequest, rows: QuerySet, what: str) -> Any:
+    """The demo row by its public name, in `?client=<slug>` when several marketplaces
+    share the name."""
     client_slug = request.GET.get("client")
     if client_slug:
-        events = events.filter(client__slug=client_slug)
-    event = events.order_by("id").first()
-    if event is None:
-        raise Http404("No such event.")
-    return event
+        rows = rows.filter(client__slug=client_slug)
+    row = rows.order_by("id").first()
+    if row is None:
+        raise Http404(f"No such {what}.")
+    return row
+
+
+def _event_for(request: HttpRequest, slug: str) -> MarketplaceEvent:
+    events = MarketplaceEvent.objects.select_related("client", "organizer").filter(slug=slug)
+    return _first_of_client(request, events, "event")
 
 
 def _order_for(event: MarketplaceEvent, order_id: str) -> dict[str, Any]:
@@ -189,16 +196,8 @@ def demo_event(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 def _organizer_for(request: HttpRequest, external_id: str) -> MarketplaceOrganizer:
-    organizers = MarketplaceOrganizer.objects.select_related("client").filter(
-        external_id=external_id
-    )
-    client_slug = request.GET.get("client")
-    if client_slug:
-        organizers = organizers.filter(client__slug=client_slug)
-    organizer = organizers.order_by("id").first()
-    if organizer is None:
-        raise Http404("No such organizer.")
-    return organizer
+    organizers = MarketplaceOrganizer.objects.select_related("client")
+    return _first_of_client(request, organizers.filter(external_id=external_id), "organizer")
 
 
 def demo_organizer(request: HttpRequest, external_id: str) -> HttpResponse:

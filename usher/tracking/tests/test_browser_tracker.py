@@ -416,6 +416,21 @@ def open_page(browser: Browser, url: str) -> None:
     assert browser.page.evaluate("() => Usher.ready()") is True, "tracking config not loaded"
 
 
+def assert_meta_pixels_started_after_consent(
+    recorded: dict[str, Any], *pixels: str
+) -> dict[str, Any]:
+    """One Meta base code; exactly these pixels initialised, after consent was revoked
+    and then granted; every event addressed to one pixel. Returns Meta's recording."""
+    meta = recorded["meta"]
+    assert meta["loads"] == 1
+    assert sorted(meta["inits"]) == sorted(pixels)
+    calls = [tuple(call) for call in meta["calls"]]
+    assert calls.index(("consent", "revoke")) < min(calls.index(("init", p)) for p in pixels)
+    assert ("consent", "grant") in calls
+    assert meta["untargeted"] == [] and meta["ignored"] == []
+    return meta
+
+
 def meta_events(recorded: dict[str, Any], name: str) -> dict[str, dict[str, Any]]:
     """pixel -> its one `name` event (fails if a pixel got it twice)."""
     found: dict[str, dict[str, Any]] = {}
@@ -468,13 +483,7 @@ def test_nothing_reaches_a_platform_before_consent_then_every_code_gets_its_even
 
     # Meta: one base code, both pixels initialised once after consent was revoked, and
     # each gets ViewContent through trackSingle with one shared event id.
-    meta = recorded["meta"]
-    assert meta["loads"] == 1
-    assert sorted(meta["inits"]) == sorted([ORGANIZER_PIXEL, MARKETPLACE_PIXEL])
-    calls = [tuple(call) for call in meta["calls"]]
-    assert calls.index(("consent", "revoke")) < calls.index(("init", ORGANIZER_PIXEL))
-    assert ("consent", "grant") in calls
-    assert meta["untargeted"] == [] and meta["ignored"] == []
+    assert_meta_pixels_started_after_consent(recorded, ORGANIZER_PIXEL, MARKETPLACE_PIXEL)
     view_content = meta_events(recorded, "ViewContent")
     assert set(view_content) == {ORGANIZER_PIXEL, MARKETPLACE_PIXEL}
     event_id = view_content[ORGANIZER_PIXEL]["eventID"]
@@ -823,13 +832,9 @@ def test_organizer_page_sends_page_view_to_its_defaults_and_the_marketplace_with
 
     # Meta: the organizer's default pixel (not its event-specific ones) and the
     # marketplace's, initialised after consent was revoked; PageView only, one event id.
-    meta = recorded["meta"]
-    assert meta["loads"] == 1
-    assert sorted(meta["inits"]) == sorted([ORGANIZER_DEFAULT_PIXEL, MARKETPLACE_PIXEL])
-    calls = [tuple(call) for call in meta["calls"]]
-    assert calls.index(("consent", "revoke")) < calls.index(("init", ORGANIZER_DEFAULT_PIXEL))
-    assert ("consent", "grant") in calls
-    assert meta["untargeted"] == [] and meta["ignored"] == []
+    meta = assert_meta_pixels_started_after_consent(
+        recorded, ORGANIZER_DEFAULT_PIXEL, MARKETPLACE_PIXEL
+    )
     assert {e["name"] for e in meta["events"]} == {"PageView"}
     page_view = meta_events(recorded, "PageView")
     assert set(page_view) == {ORGANIZER_DEFAULT_PIXEL, MARKETPLACE_PIXEL}
