@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import transaction
@@ -41,7 +41,6 @@ class DispatchSummary:
     retrying: int = 0
     dead: int = 0
     batches: int = 0
-    outcomes: list[EventOutcome] = field(default_factory=list)
     # Set when work is left: the run hit its batch cap (now) or a rate limit (later).
     resume_at: datetime | None = None
 
@@ -90,7 +89,6 @@ def record(
             retry_count=counts[OutcomeStatus.RETRY],
         )
     summary.batches += 1
-    summary.outcomes.extend(result.outcomes)
     logger.info(
         "conversions batch destination=%s provider=%s events=%d delivered=%d rejected=%d retry=%d",
         first.destination_key,

@@ -3,6 +3,7 @@ twice (fan-out is idempotent on its unique key; dispatch claims rows under a lea
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 
 from celery import shared_task
@@ -10,6 +11,8 @@ from django.core.cache import cache
 from django.utils import timezone
 
 from usher.conversions import dispatch, fanout, services
+
+logger = logging.getLogger("usher.conversions")
 
 # Many events for one destination within this window share one queued dispatch task.
 DISPATCH_DEBOUNCE_SECONDS = 2
@@ -40,6 +43,15 @@ def dispatch_destination_task(destination_key: str) -> None:
     # Events stored from now on schedule a new run instead of waiting for the sweep.
     cache.delete(_queued_key(destination_key))
     summary = dispatch.dispatch_destination(destination_key)
+    logger.info(
+        "dispatch run destination=%s batches=%d delivered=%d rejected=%d retrying=%d dead=%d",
+        destination_key,
+        summary.batches,
+        summary.delivered,
+        summary.rejected,
+        summary.retrying,
+        summary.dead,
+    )
     if summary.resume_at is not None:
         # Work is left (batch cap or rate limit): come back for it, after other
         # destinations had their turn, rather than waiting for the 5-minute sweep.

@@ -8,7 +8,6 @@ secret scanners find leaked ones).
 from __future__ import annotations
 
 import hashlib
-import hmac
 import secrets
 
 SECRET_RANDOM_BYTES = 32
@@ -27,7 +26,3 @@ def hash_secret(secret: str) -> str:
 def display_prefix(secret: str) -> str:
     """The part of a secret that may be shown again (admin lists, logs) to identify it."""
     return secret[:DISPLAY_PREFIX_CHARS]
-
-
-def secrets_match(secret: str, stored_hash: str) -> bool:
-    return hmac.compare_digest(hash_secret(secret), stored_hash)

@@ -364,11 +364,3 @@ class User(AbstractUser):
             self.client_id = self.organizer.client_id
         elif self.organizer.client_id != self.client_id:
             raise ValidationError({"organizer": "This organizer sells on another marketplace."})
-
-    @property
-    def is_organizer_user(self) -> bool:
-        return self.organizer_id is not None
-
-    @property
-    def is_marketplace_staff(self) -> bool:
-        return self.is_staff and self.organizer_id is None

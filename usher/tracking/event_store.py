@@ -88,9 +88,6 @@ class TrackingEvent(AdClickAttribution):
     def __str__(self) -> str:
         return f"{self.name} {self.event_id}"
 
-    def consented(self, purpose: str) -> bool:
-        return self.consent.get(purpose) is True
-
 
 class VisitorTouch(AdClickAttribution):
     """A landing that carried click ids or UTM tags: the raw material of attribution."""

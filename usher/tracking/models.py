@@ -144,10 +144,6 @@ class EventTrackingCode(TrackingCodeBase):
         scope = f"event {self.event_id}" if self.event_id else "default"
         return f"{self.get_provider_display()} {self.tag_id} ({self.organizer_id}, {scope})"
 
-    @property
-    def is_default(self) -> bool:
-        return self.event_id is None
-
 
 class MarketplaceTrackingCode(TrackingCodeBase):
     """The marketplace's own pixels and accounts, on every event page beside the

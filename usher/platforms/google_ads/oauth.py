@@ -64,11 +64,6 @@ def cache_key(refresh_token: str) -> str:
     return CACHE_KEY_PREFIX + hashlib.sha256(refresh_token.encode("utf-8")).hexdigest()
 
 
-def access_token_for(refresh_token: str) -> str:
-    """A valid access token for `refresh_token`: the cached one, else a fresh exchange."""
-    return cached_access_token(refresh_token) or exchange(refresh_token)
-
-
 def cached_access_token(refresh_token: str) -> str | None:
     """The cached access token, or None when there is none still comfortably valid."""
     entry = cache.get(cache_key(refresh_token))
