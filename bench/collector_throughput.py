@@ -43,6 +43,7 @@ def main() -> None:
             "SECRET_KEY": "bench-only-secret",
             "USHER_ENCRYPTION_KEYS": "Xw4sgVzE2N1kBqxUB1Qd9gK0vZ0Yl1S2lJw1dJ0n1ZY=",
             "ALLOWED_HOSTS": "127.0.0.1",
+            "SECURE_SSL_REDIRECT": "false",  # plain HTTP on loopback
             "COLLECTOR_REQUESTS_PER_IP_PER_MINUTE": "100000000",
             "COLLECTOR_REQUESTS_PER_SITE_KEY_PER_MINUTE": "100000000",
         }

@@ -238,6 +238,10 @@ if not DEBUG:
     SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", True)
     CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", True)
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    # HTTPS only: redirect plain HTTP, and tell browsers to stick to HTTPS (HSTS). Both
+    # can be turned down for a deployment that terminates TLS elsewhere and knows why.
+    SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
+    SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", str(30 * 24 * 3600)))
 
 VAR_DIR.mkdir(parents=True, exist_ok=True)
 
