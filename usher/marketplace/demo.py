@@ -21,7 +21,14 @@ from usher.marketplace.models import (
     OrganizerApiToken,
     User,
 )
-from usher.marketplace.schemas import AttributionIn, CustomerIn, EventIn, OrderIn, OrganizerIn
+from usher.marketplace.schemas import (
+    AttributionIn,
+    ConsentIn,
+    CustomerIn,
+    EventIn,
+    OrderIn,
+    OrganizerIn,
+)
 from usher.tracking.demo import load_demo_tracking_codes
 
 DEMO_CLIENT_SLUG = "tixello"
@@ -185,6 +192,7 @@ FIRST_NAMES = [
 ]
 LAST_NAMES = ["Popescu", "Ionescu", "Dumitru", "Stan", "Gheorghe", "Marin", "Tudor", "Munteanu"]
 ORDERS_PER_EVENT = 6
+DEMO_CONSENT_RATE = 0.8
 
 
 @dataclass(frozen=True)
@@ -231,7 +239,20 @@ def _attribution(rng: random.Random, index: int) -> AttributionIn:
         },
         "direct": {},
     }[source]
-    return AttributionIn(visitor_id=f"v-{rng.getrandbits(64):016x}", **clicks)
+    # Most buyers accepted the cookie banner; the rest are never sent server-side.
+    granted = rng.random() < DEMO_CONSENT_RATE
+    return AttributionIn(
+        visitor_id=f"v-{rng.getrandbits(64):016x}",
+        user_agent="Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/130.0",
+        client_ip=f"198.51.100.{rng.randint(1, 254)}",
+        consent=ConsentIn(
+            ad_storage=granted,
+            analytics_storage=granted,
+            ad_user_data=granted,
+            ad_personalization=granted,
+        ),
+        **clicks,
+    )
 
 
 def load_demo_marketplace() -> MarketplaceClient:
@@ -286,7 +307,8 @@ def load_demo_marketplace() -> MarketplaceClient:
                         currency="RON",
                         tickets_count=tickets,
                         status=rng.choices(["paid", "refunded", "cancelled"], [90, 6, 4])[0],
-                        placed_at=datetime.now(UTC) - timedelta(hours=rng.randint(1, 24 * 20)),
+                        # within every platform's window (GA4 takes 72 hours), so all can be sent
+                        placed_at=datetime.now(UTC) - timedelta(hours=rng.randint(1, 70)),
                         customer=_customer(rng),
                         attribution=_attribution(rng, index),
                     )
