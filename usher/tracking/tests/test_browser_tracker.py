@@ -12,6 +12,7 @@ the real libraries would have been told, and that nothing left the page before c
 from __future__ import annotations
 
 import json
+import os
 import re
 import time
 from collections.abc import Iterator
@@ -327,7 +328,10 @@ def chromium(origin: str) -> Iterator[Browser]:
     """A fresh browser for one test; started after the test's data is written, because
     Django refuses ORM calls from a thread where Playwright's event loop runs."""
     if not Path(CHROMIUM).exists():
-        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
+        missing = "Debian's chromium is not installed (apt-get install chromium)"
+        if os.environ.get("CI"):
+            pytest.fail(missing)  # CI installs it: a missing browser is a broken run
+        pytest.skip(missing)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
