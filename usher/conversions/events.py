@@ -8,7 +8,6 @@ legitimate interest) carry no personal data: no hashed identifiers, no IP, no co
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
@@ -16,7 +15,9 @@ from typing import Any
 from django.conf import settings
 from django.utils import timezone
 
+from usher.conversions.buyers import buyer_browser_events
 from usher.conversions.models import ConversionDelivery
+from usher.conversions.policy import ad_user_data_choice
 from usher.platforms.base import ConversionEvent, Destination
 from usher.tracking.event_store import TrackingEvent
 from usher.tracking.models import TrackingCodeBase
@@ -50,39 +51,16 @@ def destination_for(delivery: ConversionDelivery) -> Destination:
     )
 
 
-def _browser_events_by_id(deliveries: Sequence[ConversionDelivery]) -> dict[str, TrackingEvent]:
-    """Per order delivery, the buyer's browser event that best describes their browser:
-    the checkout's purchase (same event id), else their latest. Only the order's own
-    visitor's events count (see `fanout.buyer_browser_events`)."""
-    orders = [d for d in deliveries if d.order_id is not None and d.order.visitor_id]
-    if not orders:
-        return {}
-    recent = timezone.now() - timedelta(days=BROWSER_EVENT_LOOKBACK_DAYS)
-    by_visitor: dict[str, list[TrackingEvent]] = defaultdict(list)
-    for event in TrackingEvent.objects.filter(
-        client_id=orders[0].client_id,
-        visitor_id__in={d.order.visitor_id for d in orders},
-        occurred_at__gte=recent,
-    ).order_by("-occurred_at"):
-        by_visitor[event.visitor_id].append(event)
-    chosen = {}
-    for delivery in orders:
-        events = by_visitor.get(delivery.order.visitor_id, [])
-        checkout = next((e for e in events if e.event_id == delivery.event_id), None)
-        if checkout or events:
-            chosen[delivery.event_id] = checkout or events[0]
-    return chosen
-
-
 def conversion_events(
     deliveries: Sequence[ConversionDelivery], *, limited_data_use: bool
 ) -> list[ConversionEvent]:
     """One ConversionEvent per delivery, in the same order (all share one destination)."""
-    browser = _browser_events_by_id(deliveries)
+    since = timezone.now() - timedelta(days=BROWSER_EVENT_LOOKBACK_DAYS)
+    browser = buyer_browser_events([d.order for d in deliveries if d.order_id], since=since)
     built = []
     for delivery in deliveries:
         if delivery.order_id is not None:
-            event = _from_order(delivery, browser.get(delivery.event_id))
+            event = _from_order(delivery, browser.get(delivery.order_id))
         else:
             event = _from_tracking_event(delivery, delivery.tracking_event)
         event.limited_data_use = limited_data_use
@@ -92,9 +70,9 @@ def conversion_events(
     return built
 
 
-def _consent_flags(consent: dict) -> dict[str, bool | None]:
+def _consent_flags(consent: dict) -> dict[str, object]:
     return {
-        "ad_user_data": consent.get("ad_user_data", consent.get("ad_storage")),
+        "ad_user_data": ad_user_data_choice(consent),
         "ad_personalization": consent.get("ad_personalization"),
     }
 

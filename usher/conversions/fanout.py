@@ -13,14 +13,13 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
 from django.db import transaction
-from django.db.models import Case, QuerySet, When
 from django.utils import timezone
 
+from usher.conversions.buyers import buyer_browser_events, order_event_id
 from usher.conversions.models import ConversionDelivery
 from usher.conversions.policy import decide
 from usher.marketplace.models import Order, OrderStatus
 from usher.platforms.registry import get_connector
-from usher.tracking.collector import ORDER_EVENT_ID_PREFIX
 from usher.tracking.event_store import TrackingEvent
 from usher.tracking.resolved import CodeSource, StandardEvent
 from usher.tracking.resolver import (
@@ -33,12 +32,6 @@ from usher.tracking.resolver import (
 # Fan-out normally runs seconds after the commit; past this the sweep assumes it was lost.
 STRAGGLER_GRACE_SECONDS = 120
 STRAGGLERS_PER_SWEEP = 5000
-
-
-def order_event_id(order: Order) -> str:
-    """The event id of an order's purchase; tracker.js derives the same on the thank-you
-    page, so the pixel's purchase and the server's are one conversion."""
-    return f"{ORDER_EVENT_ID_PREFIX}{order.external_id}"
 
 
 def _delivery(code: ServerSideCode, *, minimal: bool, **source) -> ConversionDelivery:
@@ -117,25 +110,12 @@ def fan_out_tracking_events(client_id: int, event_ids: Sequence[str]) -> set[str
     return keys
 
 
-def buyer_browser_events(order: Order) -> QuerySet[TrackingEvent]:
-    """The buyer's own browser events, the checkout's purchase first, then the latest.
-
-    Only events of the order's visitor count: an event id alone (`order-<id>`) can be
-    posted by anyone, and must not lend an order its consent or its browser data.
-    """
-    if not order.visitor_id:
-        return TrackingEvent.objects.none()
-    checkout_first = Case(When(event_id=order_event_id(order), then=0), default=1)
-    return TrackingEvent.objects.filter(
-        client_id=order.client_id, visitor_id=order.visitor_id
-    ).order_by(checkout_first, "-occurred_at")
-
-
 def order_consent(order: Order) -> dict:
     """The buyer's consent: as the core recorded it, else as the buyer's browser said."""
     if order.consent:
         return order.consent
-    return buyer_browser_events(order).values_list("consent", flat=True).first() or {}
+    browser = buyer_browser_events([order]).get(order.pk)
+    return browser.consent if browser else {}
 
 
 def fan_out_order(order_id: int) -> set[str]:

@@ -23,11 +23,15 @@ class SendDecision:
 NOT_SENT = SendDecision(send=False)
 
 
+def ad_user_data_choice(consent: Mapping[str, object]) -> object:
+    """The visitor's choice on sending their data for ads (None when unknown): Consent
+    Mode v2's `ad_user_data`; older banners only report `ad_storage`, which then stands
+    for it."""
+    return consent.get("ad_user_data", consent.get("ad_storage"))
+
+
 def has_marketing_consent(consent: Mapping[str, object]) -> bool:
-    """Consent Mode v2's `ad_user_data` is the consent to send user data for ads; older
-    banners only report `ad_storage`, which then stands for it."""
-    granted = consent.get("ad_user_data", consent.get("ad_storage"))
-    return granted is True
+    return ad_user_data_choice(consent) is True
 
 
 def decide(client: MarketplaceClient, consent: Mapping[str, object]) -> SendDecision:

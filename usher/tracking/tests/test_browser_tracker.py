@@ -85,6 +85,15 @@ var rec = window.__recorded = window.__recorded || {};
 function slice(a) { return Array.prototype.slice.call(a); }
 function copy(v) { return v === undefined ? v : JSON.parse(JSON.stringify(v)); }
 function isArgs(v) { return Object.prototype.toString.call(v) === '[object Arguments]'; }
+// What a Google library does with its dataLayer: read what is queued, then every push.
+function recordDataLayer(dl, process) {
+  dl.forEach(process);
+  var push = dl.push;
+  dl.push = function () {
+    for (var i = 0; i < arguments.length; i++) process(arguments[i]);
+    return push.apply(dl, arguments);
+  };
+}
 """
 
 # fbevents.js: replays fbq.queue, then records every call; like the real library it
@@ -155,9 +164,7 @@ function process(entry) {
     g.events.push({name: a[1], params: copy(p), targets: targets, consent: copy(state)});
   }
 }
-dl.forEach(process);
-var push = dl.push;
-dl.push = function () { for (var i = 0; i < arguments.length; i++) process(arguments[i]); return push.apply(dl, arguments); };
+recordDataLayer(dl, process);
 })();"""
 )
 
@@ -176,9 +183,7 @@ function process(e) {
   if (isArgs(e)) { var a = slice(e); if (a[0] === 'consent') box.consent.push([a[1], copy(a[2])]); }
   else if (e && e.event && e.event !== 'gtm.js') box.events.push(copy(e));
 }
-dl.forEach(process);
-var push = dl.push;
-dl.push = function () { for (var i = 0; i < arguments.length; i++) process(arguments[i]); return push.apply(dl, arguments); };
+recordDataLayer(dl, process);
 })();"""
 )
 
