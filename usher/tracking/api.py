@@ -17,7 +17,13 @@ from usher.lib.validation import parse_id
 from usher.marketplace.auth import OrganizerTokenAuth
 from usher.marketplace.models import MarketplaceClient
 from usher.tracking import services
-from usher.tracking.cors import SITE_KEY_HEADER, apply_cors, preflight
+from usher.tracking.cors import (
+    SITE_KEY_HEADER,
+    apply_cors,
+    client_by_site_key,
+    preflight,
+    site_key_of,
+)
 from usher.tracking.models import EventTrackingCode
 from usher.tracking.public_config import (
     ConfigDocument,
@@ -112,23 +118,15 @@ def delete_tracking_code(request: HttpRequest, code_id: int):
 # --- public tracking config ---
 
 
-def _site_key(request: HttpRequest, site_key: str | None) -> str | None:
-    return site_key or request.headers.get(SITE_KEY_HEADER)
-
-
-def _client_by_site_key(key: str) -> MarketplaceClient | None:
-    return MarketplaceClient.objects.filter(site_key=key, is_active=True).first()
-
-
 def _config_response(
     request: HttpRequest, site_key: str | None, build: Callable[[MarketplaceClient], ConfigDocument]
 ) -> HttpResponse:
-    key = _site_key(request, site_key)
+    key = site_key_of(request, site_key)
     if not key:
         return JsonResponse(
             {"detail": f"site_key (query) or {SITE_KEY_HEADER} (header) is required"}, status=401
         )
-    client = _client_by_site_key(key)
+    client = client_by_site_key(key)
     if client is None:
         return JsonResponse({"detail": "Not Found"}, status=404)
     try:
@@ -149,9 +147,9 @@ def _preflight_clients(
 ) -> list[MarketplaceClient]:
     """A preflight carries no custom headers: without a site key in the query, allow the
     origins of any active client that has the requested page."""
-    key = _site_key(request, site_key)
+    key = site_key_of(request, site_key)
     if key:
-        client = _client_by_site_key(key)
+        client = client_by_site_key(key)
         return [client] if client else []
     return list(MarketplaceClient.objects.filter(is_active=True, **lookup).distinct())
 

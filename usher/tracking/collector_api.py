@@ -21,7 +21,13 @@ from usher.lib.errors import InvalidInput
 from usher.lib.ratelimit import hit_window
 from usher.marketplace.models import MarketplaceClient
 from usher.tracking.collector import MAX_BODY_BYTES, CollectBatch, RequestContext, store_events
-from usher.tracking.cors import SITE_KEY_HEADER, apply_cors, preflight
+from usher.tracking.cors import (
+    SITE_KEY_HEADER,
+    apply_cors,
+    client_by_site_key,
+    preflight,
+    site_key_of,
+)
 
 RATE_WINDOW_SECONDS = 60  # the limits (settings.COLLECTOR_*) count requests per minute
 
@@ -62,6 +68,12 @@ def _error(
 ) -> HttpResponse:
     response = JsonResponse({"detail": detail}, status=status)
     return apply_cors(response, request, [client] if client else [])
+
+
+def _too_many(detail: str, request: HttpRequest, client: MarketplaceClient | None) -> HttpResponse:
+    response = _error(429, detail, request, client)
+    response["Retry-After"] = str(RATE_WINDOW_SECONDS)
+    return response
 
 
 def _parse(request: HttpRequest) -> dict | HttpResponse:
@@ -106,18 +118,11 @@ def collect(request: HttpRequest, site_key: str | None = None):
         settings.COLLECTOR_REQUESTS_PER_IP_PER_MINUTE,
         RATE_WINDOW_SECONDS,
     ):
-        response = JsonResponse({"detail": "too many requests from this address"}, status=429)
-        response["Retry-After"] = str(RATE_WINDOW_SECONDS)
-        return response
+        return _too_many("too many requests from this address", request, None)
     payload = _parse(request)
     if isinstance(payload, HttpResponse):
         return payload
-    key = site_key or request.headers.get(SITE_KEY_HEADER) or payload.get("site_key")
-    client = (
-        MarketplaceClient.objects.filter(site_key=key, is_active=True).first()
-        if isinstance(key, str)
-        else None
-    )
+    client = client_by_site_key(site_key_of(request, site_key) or payload.get("site_key"))
     if client is None:
         return _error(
             401, "a valid site_key (query, body or X-Usher-Site-Key) is required", request, None
@@ -127,9 +132,7 @@ def collect(request: HttpRequest, site_key: str | None = None):
         settings.COLLECTOR_REQUESTS_PER_SITE_KEY_PER_MINUTE,
         RATE_WINDOW_SECONDS,
     ):
-        response = _error(429, "too many requests for this site", request, client)
-        response["Retry-After"] = str(RATE_WINDOW_SECONDS)
-        return response
+        return _too_many("too many requests for this site", request, client)
     try:
         batch = CollectBatch.model_validate(payload)
     except ValidationError as exc:
@@ -146,14 +149,14 @@ def collect(request: HttpRequest, site_key: str | None = None):
 
 @collector_router.api_operation(["OPTIONS"], "/collect", auth=None, include_in_schema=False)
 def collect_preflight(request: HttpRequest, site_key: str | None = None):
-    key = site_key or request.headers.get(SITE_KEY_HEADER)
-    clients = list(MarketplaceClient.objects.filter(site_key=key, is_active=True)) if key else []
-    if not clients:
-        # The browser sends no site key on preflight unless it is in the query: allow
-        # any client's listed origin; the POST itself is checked against its own client.
-        clients = list(MarketplaceClient.objects.filter(is_active=True).only("allowed_origins"))
-    response = preflight(request, clients)
-    if response.has_header("Access-Control-Allow-Origin"):
-        response["Access-Control-Allow-Methods"] = "POST, OPTIONS"
-        response["Access-Control-Allow-Headers"] = f"Content-Type, {SITE_KEY_HEADER}"
-    return response
+    client = client_by_site_key(site_key_of(request, site_key))
+    # The browser sends no site key on preflight unless it is in the query: allow any
+    # client's listed origin; the POST itself is checked against its own client.
+    clients = (
+        [client]
+        if client
+        else list(MarketplaceClient.objects.filter(is_active=True).only("allowed_origins"))
+    )
+    return preflight(
+        request, clients, methods="POST, OPTIONS", headers=f"Content-Type, {SITE_KEY_HEADER}"
+    )

@@ -45,11 +45,29 @@ def apply_cors(
     return response
 
 
-def preflight(request: HttpRequest, clients: Iterable[MarketplaceClient]) -> HttpResponse:
+def preflight(
+    request: HttpRequest,
+    clients: Iterable[MarketplaceClient],
+    *,
+    methods: str = ALLOWED_METHODS,
+    headers: str = ALLOWED_HEADERS,
+) -> HttpResponse:
     response = HttpResponse(status=204)
     apply_cors(response, request, clients)
     if response.has_header("Access-Control-Allow-Origin"):
-        response["Access-Control-Allow-Methods"] = ALLOWED_METHODS
-        response["Access-Control-Allow-Headers"] = ALLOWED_HEADERS
+        response["Access-Control-Allow-Methods"] = methods
+        response["Access-Control-Allow-Headers"] = headers
         response["Access-Control-Max-Age"] = str(PREFLIGHT_MAX_AGE_SECONDS)
     return response
+
+
+def site_key_of(request: HttpRequest, site_key: str | None) -> str | None:
+    """The public site key a browser call carries: in the query, else in the header."""
+    return site_key or request.headers.get(SITE_KEY_HEADER)
+
+
+def client_by_site_key(key: object) -> MarketplaceClient | None:
+    """The active marketplace client a site key names, or None."""
+    if not isinstance(key, str) or not key:
+        return None
+    return MarketplaceClient.objects.filter(site_key=key, is_active=True).first()
