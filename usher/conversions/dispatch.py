@@ -136,18 +136,20 @@ def _bucket(provider: str, account_id: str) -> TokenBucket:
 
 
 def _release(claimed: Sequence[ConversionDelivery], retry_at: datetime) -> None:
-    """Give leased rows back untouched (throttled before sending): no attempt used."""
-    for delivery in claimed:
-        ConversionDelivery.objects.filter(
-            pk=delivery.pk,
-            status=DeliveryStatus.SENDING,
-            lease_expires_at=delivery.lease_expires_at,
-        ).update(
-            status=DeliveryStatus.RETRYING,
-            next_attempt_at=retry_at,
-            lease_expires_at=None,
-            attempts=F("attempts") - 1,
-        )
+    """Give leased rows back untouched (throttled before sending): no attempt used.
+
+    One claim leases its rows with one expiry, which still marks them as this worker's.
+    """
+    ConversionDelivery.objects.filter(
+        pk__in=[delivery.pk for delivery in claimed],
+        status=DeliveryStatus.SENDING,
+        lease_expires_at=claimed[0].lease_expires_at,
+    ).update(
+        status=DeliveryStatus.RETRYING,
+        next_attempt_at=retry_at,
+        lease_expires_at=None,
+        attempts=F("attempts") - 1,
+    )
 
 
 def _send(

@@ -548,3 +548,22 @@ def test_an_organizer_profile_page_event_goes_to_its_defaults_and_the_marketplac
         wiring.ga4.pk,
     }
     assert all(d.organizer_id == organizer.pk for d in deliveries)
+
+
+def test_a_batch_over_the_accounts_rate_is_given_back_without_using_an_attempt(
+    sandbox, ingest, wiring, django_capture_on_commit_callbacks, monkeypatch, settings
+):
+    from usher.lib.ratelimit import reset_local_buckets
+
+    reset_local_buckets()
+    settings.PLATFORM_RATE_LIMITS = {**settings.PLATFORM_RATE_LIMITS, "meta": (0.01, 1.0)}
+    one_event_batches(monkeypatch)
+    for n in range(2):
+        ingest_order(ingest, wiring, django_capture_on_commit_callbacks, external_id=f"ord-{n}")
+    summary = dispatch.dispatch_destination(wiring.meta.deliveries.first().destination_key)
+
+    assert summary.batches == 1 and summary.resume_at > timezone.now()
+    waiting = wiring.meta.deliveries.get(status=DeliveryStatus.RETRYING)
+    assert (waiting.attempts, waiting.lease_expires_at) == (0, None)
+    assert waiting.next_attempt_at == summary.resume_at
+    assert len(sandbox.requests(platform="meta", account=ORGANIZER_PIXEL)) == 1
