@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import random
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -62,14 +63,22 @@ def record(
 ) -> None:
     """Store the batch log and each delivery's outcome in one transaction."""
     by_event = {outcome.event_id: outcome for outcome in result.outcomes}
+    missing = "no outcome reported for this event"
+    outcomes = [
+        by_event.get(d.event_id) or EventOutcome(d.event_id, OutcomeStatus.RETRY, missing)
+        for d in claimed
+    ]
+    counts = Counter(outcome.status for outcome in outcomes)
     first = claimed[0]
-    counts = {status: 0 for status in OutcomeStatus}
     with transaction.atomic():
         batch = DeliveryBatch.objects.create(
             client_id=first.client_id,
             destination_key=first.destination_key,
             provider=first.provider,
             events_count=len(claimed),
+            delivered_count=counts[OutcomeStatus.DELIVERED],
+            rejected_count=counts[OutcomeStatus.REJECTED],
+            retry_count=counts[OutcomeStatus.RETRY],
             error_kind=str(error.kind) if error else "",
             error_message=error.message if error else "",
             request_summary=_request_summary(result),
@@ -77,17 +86,8 @@ def record(
             response_body=(result.response.body if result.response else "")[:LOG_BODY_CHARS],
             duration_ms=duration_ms,
         )
-        for delivery in claimed:
-            outcome = by_event.get(delivery.event_id) or EventOutcome(
-                delivery.event_id, OutcomeStatus.RETRY, "no outcome reported for this event"
-            )
+        for delivery, outcome in zip(claimed, outcomes, strict=True):
             _apply(delivery, outcome, error, now, batch, summary)
-            counts[outcome.status] += 1
-        DeliveryBatch.objects.filter(pk=batch.pk).update(
-            delivered_count=counts[OutcomeStatus.DELIVERED],
-            rejected_count=counts[OutcomeStatus.REJECTED],
-            retry_count=counts[OutcomeStatus.RETRY],
-        )
     summary.batches += 1
     logger.info(
         "conversions batch destination=%s provider=%s events=%d delivered=%d rejected=%d retry=%d",
