@@ -1,6 +1,7 @@
 """The organizer's view of server-side delivery: per code, what was delivered and what
 failed (and why), plus the recent failures themselves."""
 
+from dataclasses import asdict
 from datetime import datetime
 
 from django.http import HttpRequest
@@ -8,7 +9,7 @@ from ninja import Router, Schema
 from ninja.pagination import paginate
 
 from usher.conversions.models import ConversionDelivery, DeliveryStatus
-from usher.conversions.services import status_for_codes
+from usher.conversions.services import NO_DELIVERIES, status_for_codes
 from usher.marketplace.auth import OrganizerTokenAuth
 from usher.tracking.models import EventTrackingCode
 
@@ -52,22 +53,13 @@ class DeliveryOut(Schema):
 def delivery_status(request: HttpRequest):
     codes = list(EventTrackingCode.objects.for_organizer(request.auth))
     statuses = status_for_codes(code.pk for code in codes)
-    empty = {
-        "delivered": 0,
-        "pending": 0,
-        "rejected": 0,
-        "dead": 0,
-        "last_success_at": None,
-        "last_error": "",
-        "last_error_at": None,
-    }
     return [
         {
             "code_id": code.pk,
             "provider": code.provider,
             "tag_id": code.tag_id,
             "event_id": code.event_id,
-            **(vars(statuses[code.pk]) if code.pk in statuses else empty),
+            **asdict(statuses.get(code.pk, NO_DELIVERIES)),
         }
         for code in codes
     ]

@@ -55,6 +55,10 @@ class CodeDeliveryStatus:
     last_error_at: datetime | None
 
 
+# What a code that has sent nothing yet reports.
+NO_DELIVERIES = CodeDeliveryStatus(0, 0, 0, 0, None, "", None)
+
+
 def status_for_codes(code_ids: Iterable[int]) -> dict[int, CodeDeliveryStatus]:
     """Per organizer code: what was delivered, what failed and the latest error (two
     queries, whatever the number of codes)."""

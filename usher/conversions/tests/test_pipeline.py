@@ -567,3 +567,17 @@ def test_a_batch_over_the_accounts_rate_is_given_back_without_using_an_attempt(
     assert (waiting.attempts, waiting.lease_expires_at) == (0, None)
     assert waiting.next_attempt_at == summary.resume_at
     assert len(sandbox.requests(platform="meta", account=ORGANIZER_PIXEL)) == 1
+
+
+def test_a_code_that_sent_nothing_reports_zeros(organizer, organizer_api):
+    from usher.tracking.tests.factories import EventTrackingCodeFactory
+
+    code = EventTrackingCodeFactory(organizer=organizer)
+    (status,) = organizer_api.get("/api/marketplace-client/organizer/conversions/status").json()
+    assert status["code_id"] == code.pk
+    assert (
+        status["delivered"],
+        status["pending"],
+        status["last_error"],
+        status["last_success_at"],
+    ) == (0, 0, "", None)
