@@ -29,6 +29,7 @@ from pydantic import (
 from usher.lib.errors import InvalidInput
 from usher.lib.validation import UtcDatetime
 from usher.marketplace.models import MarketplaceClient, MarketplaceEvent, MarketplaceOrganizer
+from usher.marketplace.schemas import Currency
 from usher.tracking.event_store import TrackingEvent, VisitorTouch
 
 MAX_EVENTS_PER_REQUEST = 50
@@ -115,7 +116,7 @@ class CollectedEvent(Strict):
     value: Decimal | None = Field(None, ge=0, max_digits=12, decimal_places=2)
     # `order-<id>` is the purchase's id on the thank-you page; no other event may take it,
     # or a forged page view could stand in for (and swallow) the order's conversion.
-    currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")] | None = None
+    currency: Currency | None = None
     content_ids: list[Text] = Field(default_factory=list, max_length=50)
     num_items: int | None = Field(None, ge=0, le=10_000)
     order_id: Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)] = ""
@@ -123,11 +124,6 @@ class CollectedEvent(Strict):
     cookies: Cookies = Field(default_factory=Cookies)
     utm: Utm = Field(default_factory=Utm)
     consent: Consent = Field(default_factory=Consent)
-
-    @field_validator("currency", mode="before")
-    @classmethod
-    def _upper(cls, value: object) -> object:
-        return value.strip().upper() if isinstance(value, str) else value
 
     @field_validator("value", mode="before")
     @classmethod
