@@ -9,4 +9,5 @@ urlpatterns = [
     path("demo/", include("usher.tracking.demo_urls")),
     path("accounts/", include("django.contrib.auth.urls")),
     path("panel/", include("usher.dashboard.urls")),
+    path("", include("usher.ops.urls")),
 ]

@@ -15,4 +15,5 @@ urlpatterns = [
         views.tracking_code_delete,
         name="tracking-code-delete",
     ),
+    path("notifications/", views.notification_list, name="notifications"),
 ]

@@ -23,6 +23,8 @@ from usher.lib.errors import Conflict, InvalidInput
 from usher.lib.tenancy import get_for_organizer_or_404
 from usher.lib.validation import parse_id
 from usher.marketplace.models import MarketplaceEvent
+from usher.notifications import services as notifications
+from usher.notifications.models import Notification
 from usher.tracking import services
 from usher.tracking.models import EventTrackingCode
 from usher.tracking.providers import SPECS
@@ -129,4 +131,26 @@ def tracking_code_delete(request: HttpRequest, pk: int) -> HttpResponse:
         request,
         "dashboard/tracking_code_confirm_delete.html",
         {"organizer": request.organizer, "code": code},
+    )
+
+
+# The panel lists this many notices, newest first; older ones stay in the admin.
+NOTIFICATIONS_SHOWN = 100
+
+
+@organizer_required
+@require_http_methods(["GET", "POST"])
+def notification_list(request: HttpRequest) -> HttpResponse:
+    """The organizer's notices; POST marks the listed ones read."""
+    organizer = request.organizer
+    if request.method == "POST":
+        ids = [parsed for raw in request.POST.getlist("id") if (parsed := parse_id(raw))]
+        marked = notifications.mark_read(organizer, ids)
+        messages.success(request, f"{marked} notice(s) marked as read.")
+        return redirect("dashboard:notifications")
+    rows = Notification.objects.for_organizer(organizer)[:NOTIFICATIONS_SHOWN]
+    return render(
+        request,
+        "dashboard/notification_list.html",
+        {"organizer": organizer, "notifications": rows},
     )
