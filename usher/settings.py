@@ -108,11 +108,14 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
         "timeout": 20,
     }
     DATABASES["default"]["CONN_MAX_AGE"] = 0
+if os.environ.get("TEST_DATABASE_NAME"):
+    # Two test runs against one PostgreSQL server each need their own test database.
+    DATABASES["default"]["TEST"] = {"NAME": os.environ["TEST_DATABASE_NAME"]}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "marketplace.User"
 LOGIN_URL = "/accounts/login/"
-LOGIN_REDIRECT_URL = "/panel/tracking-codes/"
+LOGIN_REDIRECT_URL = "/panel/"  # organizers to their panel, staff on to the admin
 
 # --- Cache (tracking-config answers, rate-limit buckets, locks): Redis or local memory. ---
 REDIS_URL = os.environ.get("REDIS_URL", "")

@@ -11,9 +11,9 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
@@ -43,10 +43,10 @@ def organizer_required(view: View) -> View:
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         organizer = getattr(request.user, "organizer", None)
         if organizer is None:
-            raise PermissionDenied("The panel is for organizer accounts.")
+            return render(request, "dashboard/not_an_organizer.html", status=403)
         if not organizer.is_active:
             # The same rule as the API tokens: a suspended organizer cannot change its codes.
-            raise PermissionDenied("This organizer account is suspended.")
+            return render(request, "dashboard/not_an_organizer.html", status=403)
         request.organizer = organizer
         return view(request, *args, **kwargs)
 
@@ -154,3 +154,33 @@ def notification_list(request: HttpRequest) -> HttpResponse:
         "dashboard/notification_list.html",
         {"organizer": organizer, "notifications": rows},
     )
+
+
+# The start page links this many demo event pages.
+DEMO_EVENTS_LINKED = 4
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    """Where `/` (and the admin's "View site") lands: the ways into Usher, and in the
+    demo the sample marketplace pages."""
+    demo_events = demo_organizers = ()
+    if settings.USHER_DEMO_PAGES:
+        demo_events = MarketplaceEvent.objects.select_related("organizer").order_by(
+            "starts_at", "pk"
+        )[:DEMO_EVENTS_LINKED]
+        demo_organizers = {event.organizer for event in demo_events}
+    return render(
+        request,
+        "dashboard/home.html",
+        {"demo_events": demo_events, "demo_organizers": sorted(demo_organizers, key=str)},
+    )
+
+
+@login_required
+def panel_index(request: HttpRequest) -> HttpResponse:
+    """/panel/ (where logins land): organizers go to their panel, staff to the admin."""
+    if getattr(request.user, "organizer", None) is not None:
+        return redirect("dashboard:tracking-codes")
+    if request.user.is_staff:
+        return redirect("admin:index")
+    return render(request, "dashboard/not_an_organizer.html", status=403)
