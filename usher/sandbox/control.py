@@ -11,6 +11,7 @@ from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
+from usher.sandbox.behaviour import check_switches
 from usher.sandbox.faults import parse_fault
 from usher.sandbox.platform import json_response
 from usher.sandbox.state import PLATFORMS, SANDBOX_TOKEN_PREFIX, Account, SandboxState
@@ -62,6 +63,10 @@ def _account(payload: Any) -> Account:
     settings = payload.get("settings", {})
     if not isinstance(settings, dict):
         raise ControlError("settings must be an object")
+    try:
+        check_switches(settings)
+    except ValueError as exc:
+        raise ControlError(str(exc)) from exc
     return Account(
         platform=platform,
         account_id=normalize_account_id(platform, raw_id),

@@ -147,7 +147,12 @@ def test_junk_deep_inside_valid_requests_is_answered_not_crashed(client: httpx.C
     act = f"/meta/v25.0/act_{META_AD_ACCOUNT}"
     campaign = client.post(
         f"{act}/campaigns",
-        json={"name": "c", "objective": "OUTCOME_SALES", "special_ad_categories": []},
+        json={
+            "name": "c",
+            "objective": "OUTCOME_SALES",
+            "special_ad_categories": [],
+            "is_adset_budget_sharing_enabled": False,
+        },
         **meta,
     ).json()["id"]
     adset = {
