@@ -16,7 +16,7 @@ import math
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any
 
-from usher.sandbox.validation import is_int, is_number
+from usher.sandbox.validation import GOOGLE_CUSTOMER_ID, is_int, is_number
 
 if TYPE_CHECKING:
     from usher.sandbox.state import SandboxState
@@ -36,6 +36,7 @@ LEARNING_WINDOW_SECONDS = 7 * 24 * 3600
 # Below this, platforms hide an audience's size instead of reporting it [U: Meta and
 # TikTok both show "below 1,000"-style answers; the exact cut-off is unverified].
 SMALLEST_REPORTED_AUDIENCE = 1000
+MAX_UNDECLARED_CAMPAIGNS = 100
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,13 @@ class Behaviour:
     audience_fill_seconds: float = DEFAULT_AUDIENCE_FILL_SECONDS
     lookalike_fill_seconds: float = DEFAULT_LOOKALIKE_FILL_SECONDS
     rounded_audience_sizes: bool = True
+    # Google: the Ads API's Customer Match is closed to new adopters since April 2026.
     customer_match_allowlisted: bool = False
+    # Google: campaigns created before the EU political ads declaration existed; while
+    # one is undeclared, the account's mutates are blocked.
+    undeclared_campaigns: int = 0
+    # Google: manager accounts the customer is reached through (login-customer-id).
+    managers: tuple[str, ...] = ()
 
 
 SWITCHES = frozenset(f.name for f in fields(Behaviour))
@@ -67,6 +74,16 @@ def check_switches(settings: dict[str, Any]) -> None:
         elif name in ("learning_phase", "rounded_audience_sizes", "customer_match_allowlisted"):
             if not isinstance(value, bool):
                 raise ValueError(f"settings.{name} must be true or false")
+        elif name == "managers":
+            if not isinstance(value, list) or not all(
+                isinstance(m, str) and GOOGLE_CUSTOMER_ID.match(m) for m in value
+            ):
+                raise ValueError(f"settings.{name} must be a list of 10-digit customer ids")
+        elif name == "undeclared_campaigns":
+            if not (is_int(value) and 0 <= value <= MAX_UNDECLARED_CAMPAIGNS):
+                raise ValueError(
+                    f"settings.{name} must be an integer from 0 to {MAX_UNDECLARED_CAMPAIGNS}"
+                )
         elif name == "budget_changes_per_hour":
             if value is not None and not (is_int(value) and value >= 0):
                 raise ValueError(f"settings.{name} must be a non-negative integer or null")
@@ -77,6 +94,8 @@ def check_switches(settings: dict[str, Any]) -> None:
 def behaviour_of(settings: dict[str, Any] | None) -> Behaviour:
     """The switches of an account from its (already checked) settings."""
     chosen = {name: value for name, value in (settings or {}).items() if name in SWITCHES}
+    if "managers" in chosen:
+        chosen["managers"] = tuple(chosen["managers"])
     return Behaviour(**chosen)
 
 

@@ -13,6 +13,7 @@ from werkzeug.wrappers import Request, Response
 
 from usher.sandbox.behaviour import check_switches
 from usher.sandbox.faults import parse_fault
+from usher.sandbox.google_ads_mutate import seed_undeclared_campaigns
 from usher.sandbox.platform import json_response
 from usher.sandbox.state import PLATFORMS, SANDBOX_TOKEN_PREFIX, Account, SandboxState
 
@@ -113,8 +114,11 @@ def _route(state: SandboxState, request: Request) -> Response:
             if not isinstance(items, list):
                 raise ControlError("accounts must be a list")
             accounts = [_account(item) for item in items]
-            for account in accounts:
-                state.register_account(account)
+            with state.lock:
+                for account in accounts:
+                    state.register_account(account)
+                    if account.platform == "google_ads":
+                        seed_undeclared_campaigns(state, account.account_id)
             return json_response({"accounts": [_account_json(a) for a in accounts]}, status=201)
         if method == "GET":
             wanted = platform_name(args.get("platform"), required=False)

@@ -17,6 +17,7 @@ from usher.sandbox.tests.conftest import (
     META_PIXEL,
     TIKTOK_ADVERTISER,
     TOKEN,
+    configure,
     google_headers,
 )
 
@@ -208,6 +209,7 @@ def test_junk_deep_inside_valid_requests_is_answered_not_crashed(client: httpx.C
 
     google = {"headers": google_headers()}
     base = f"/google-ads/v25/customers/{GOOGLE_CUSTOMER}"
+    configure(client, "google_ads", GOOGLE_CUSTOMER, customer_match_allowlisted=True)
     odd_job = client.post(
         f"{base}/offlineUserDataJobs:create",
         json={"job": {"type": "CUSTOMER_MATCH_USER_LIST", "customerMatchUserListMetadata": []}},
