@@ -312,6 +312,9 @@ def adgroup_body(campaign: str, **overrides: Any) -> dict[str, Any]:
         "billing_event": "OCPM",
         "pixel_id": TIKTOK_PIXEL,
         "optimization_event": "COMPLETE_PAYMENT",
+        "budget_mode": "BUDGET_MODE_DAY",
+        "budget": 20.0,
+        "pacing": "PACING_MODE_SMOOTH",
         **overrides,
     }
 
@@ -402,17 +405,16 @@ def test_an_invalid_ad_group_is_rejected_with_40002(
     assert answer["code"] == 40002 and words in answer["message"]
 
 
-def test_an_ad_group_under_a_campaign_without_budget_needs_its_own(client: httpx.Client) -> None:
+@pytest.mark.parametrize("missing", ["budget_mode", "budget", "pacing"])
+def test_an_ad_group_without_campaign_budget_optimization_needs_its_own_budget(
+    client: httpx.Client, missing: str
+) -> None:
     campaign_id = new_campaign(client, budget_mode="BUDGET_MODE_INFINITE", budget=None)
-    assert "budget_mode" in post(client, "/adgroup/create/", adgroup_body(campaign_id))["message"]
-    assert (
-        post(
-            client,
-            "/adgroup/create/",
-            adgroup_body(campaign_id, budget_mode="BUDGET_MODE_DAY", budget=20),
-        )["code"]
-        == 0
-    )
+    body = adgroup_body(campaign_id)
+    del body[missing]
+    answer = post(client, "/adgroup/create/", body)
+    assert answer["code"] == 40002 and missing in answer["message"]
+    assert post(client, "/adgroup/create/", adgroup_body(campaign_id))["code"] == 0
 
 
 def test_calls_without_an_advertiser_are_rejected(client: httpx.Client) -> None:
@@ -468,8 +470,11 @@ def test_reports_answer_zero_metrics_per_campaign_and_day(client: httpx.Client) 
 
 
 def test_ad_group_budgets_change_only_where_the_ad_group_has_one(client: httpx.Client) -> None:
-    with_budget = new_campaign(client)  # the campaign holds the budget
-    adgroup_id = post(client, "/adgroup/create/", adgroup_body(with_budget))["data"]["adgroup_id"]
+    with_budget = new_campaign(client, budget_optimize_on=True)  # the campaign holds the budget
+    body = {
+        k: v for k, v in adgroup_body(with_budget).items() if k not in ("budget", "budget_mode")
+    }
+    adgroup_id = post(client, "/adgroup/create/", body)["data"]["adgroup_id"]
     refused = post(client, "/adgroup/update/", {"adgroup_id": adgroup_id, "budget": 30})
     assert refused["code"] == 40002 and "BUDGET_MODE_INFINITE" in refused["message"]
     renamed = post(
