@@ -12,6 +12,7 @@ from typing import Any
 
 from werkzeug.wrappers import Response
 
+from usher.sandbox.behaviour import account_behaviour, review_status
 from usher.sandbox.metrics import days_between, total
 from usher.sandbox.platform import Call
 from usher.sandbox.state import SandboxState
@@ -56,6 +57,13 @@ MIN_CAMPAIGN_BUDGET = 50.0
 MIN_ADGROUP_DAILY_BUDGET = 20.0
 DAY_SECONDS = 86_400
 OPERATION_STATUSES = frozenset({"ENABLE", "DISABLE"})
+# An ad's secondary_status by review state [U: the partial-approval value].
+AD_REVIEW_STATUSES = {
+    "IN_REVIEW": "AD_STATUS_IN_REVIEW",
+    "DISAPPROVED": "AD_STATUS_REVIEW_FAIL",
+    "WITH_ISSUES": "AD_STATUS_PARTIAL_AUDIT_DELIVERY_OK",
+    "APPROVED": "AD_STATUS_DELIVERY_OK",
+}
 STATUS_ACTIONS = frozenset({"ENABLE", "DISABLE", "DELETE"})
 SCHEDULE_TYPES = frozenset({"SCHEDULE_START_END", "SCHEDULE_FROM_NOW"})
 OPTIMIZATION_GOALS = frozenset(
@@ -384,7 +392,7 @@ def get_objects(state: SandboxState, call: Call) -> Response:
         return problem.response()
     wanted = {str(i) for i in list_or_empty(filtering.get(f"{kind}_ids"))}
     objects = [
-        obj["fields"]
+        _shown(state, obj)
         for obj in state.objects_of(TIKTOK, call.account or "", kind)
         if (not wanted or obj["id"] in wanted) and obj["fields"].get("operation_status") != "DELETE"
     ]
@@ -394,6 +402,21 @@ def get_objects(state: SandboxState, call: Call) -> Response:
             "page_info": _page_info(page, page_size, len(objects)),
         }
     )
+
+
+def _shown(state: SandboxState, obj: dict[str, Any]) -> dict[str, Any]:
+    """An object as /get/ lists it; ads add their review-driven secondary_status."""
+    if obj["type"] != "ad":
+        return obj["fields"]
+    behaviour = account_behaviour(state, TIKTOK, obj["account"])
+    review = review_status(behaviour, obj.get("created_at", 0.0), state.now())
+    if review in ("IN_REVIEW", "DISAPPROVED"):
+        status = AD_REVIEW_STATUSES[review]
+    elif obj["fields"].get("operation_status") == "DISABLE":
+        status = "AD_STATUS_DISABLE"
+    else:
+        status = AD_REVIEW_STATUSES[review]
+    return dict(obj["fields"], secondary_status=status)
 
 
 def _page_info(page: int, page_size: int, total_number: int) -> dict[str, int]:
