@@ -434,6 +434,9 @@ def test_usersreplace_needs_a_session(client: httpx.Client) -> None:
         ({"ad_review_seconds": -1}, "ad_review_seconds"),
         ({"learning_phase": "yes"}, "learning_phase"),
         ({"budget_changes_per_hour": 1.5}, "budget_changes_per_hour"),
+        ({"minimum_budgets": {"min_daily_budget_imp": "a lot"}}, "minimum_budgets"),
+        ({"managers": ["123"]}, "managers"),
+        ({"undeclared_campaigns": -1}, "undeclared_campaigns"),
     ],
 )
 def test_the_control_api_refuses_bad_switch_values(
