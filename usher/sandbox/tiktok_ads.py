@@ -342,28 +342,30 @@ def _check_budget_update(obj: dict[str, Any], changes: dict[str, Any]) -> None:
     """Budgets change only where the object has one; a live budget keeps its type."""
     fields = obj["fields"]
     mode = fields.get("budget_mode")
-    if "budget_mode" in changes and changes["budget_mode"] != mode:
+    new_mode = changes.get("budget_mode", mode)
+    if new_mode != mode:
         if fields.get("operation_status") == "ENABLE":
             raise TikTokProblem(
                 "budget_mode: the budget type of a live campaign or ad group cannot change."
             )
-        enum(changes["budget_mode"], "budget_mode", BUDGET_MODES)
-    if "budget" not in changes:
+        allowed = AD_GROUP_BUDGET_MODES if obj["type"] == "adgroup" else BUDGET_MODES
+        enum(new_mode, "budget_mode", allowed)
+    if "budget" not in changes and new_mode == mode:
         return
-    if changes.get("budget_mode", mode) in (None, "BUDGET_MODE_INFINITE"):
-        raise TikTokProblem(
-            "budget: this object has no budget of its own (BUDGET_MODE_INFINITE, or an ad "
-            "group under campaign budget optimization)."
-        )
-    changes["budget"] = _positive_budget(changes["budget"])
+    if new_mode in (None, "BUDGET_MODE_INFINITE"):
+        if "budget" in changes:
+            raise TikTokProblem(
+                "budget: this object has no budget of its own (BUDGET_MODE_INFINITE, or an ad "
+                "group under campaign budget optimization)."
+            )
+        return
+    changes["budget"] = _positive_budget(changes.get("budget", fields.get("budget")))
     if obj["type"] == "campaign" and changes["budget"] < MIN_CAMPAIGN_BUDGET:
         raise TikTokProblem(
             f"budget: the campaign budget must be at least {MIN_CAMPAIGN_BUDGET:g}."
         )
     if obj["type"] == "adgroup":
-        _check_adgroup_minimum(
-            changes.get("budget_mode", mode), changes["budget"], _schedule_days(fields)
-        )
+        _check_adgroup_minimum(new_mode, changes["budget"], _schedule_days(fields))
 
 
 def update_status(state: SandboxState, call: Call) -> Response:

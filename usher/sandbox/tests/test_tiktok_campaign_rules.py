@@ -110,6 +110,24 @@ def test_a_live_budget_keeps_its_type(client: httpx.Client) -> None:
     )
 
 
+def test_a_paused_budget_may_change_type_only_to_one_that_fits(client: httpx.Client) -> None:
+    campaign = new_campaign(client, budget_mode="BUDGET_MODE_INFINITE", budget=None)
+    no_budget = post(
+        client, "/campaign/update/", {"campaign_id": campaign, "budget_mode": "BUDGET_MODE_DAY"}
+    )
+    assert refused(no_budget, "budget")
+    adgroup = post(client, "/adgroup/create/", adgroup_body(campaign))["data"]["adgroup_id"]
+    post(
+        client, "/adgroup/status/update/", {"adgroup_ids": [adgroup], "operation_status": "DISABLE"}
+    )
+    unlimited = post(
+        client,
+        "/adgroup/update/",
+        {"adgroup_id": adgroup, "budget_mode": "BUDGET_MODE_INFINITE"},
+    )
+    assert refused(unlimited, "budget_mode")
+
+
 # --- audiences ---
 
 
