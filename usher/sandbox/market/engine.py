@@ -25,14 +25,13 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
 
 from usher.sandbox.market import campaigns, model
 from usher.sandbox.market.objects import CLICK_ID_PARAMS, AdSlot, DeliveryUnit, delivery_units
 from usher.sandbox.market.scenario import HOURS_PER_DAY, Scenario, Segment
-from usher.sandbox.metrics import Metrics
+from usher.sandbox.metrics import Metrics, account_zone
 from usher.sandbox.state import SandboxState
 
 SECONDS_PER_HOUR = 3600
@@ -498,7 +497,7 @@ class Market:
         per_hour = self._ledger.get((platform, account, object_type, object_id))
         if not per_hour:
             return
-        zone = self._zone(platform, account)
+        zone = account_zone(self.state, platform, account)
         midnight = datetime(day.year, day.month, day.day, tzinfo=zone)
         first = math.floor((midnight.timestamp() - self.start_ts) / SECONDS_PER_HOUR)
         last = math.floor(
@@ -514,17 +513,6 @@ class Market:
                 break
             local = datetime.fromtimestamp(ended - SECONDS_PER_HOUR, zone)
             yield local.hour, row
-
-    def _zone(self, platform: str, account: str) -> ZoneInfo:
-        registered = self.state.account(platform, account)
-        settings = registered.settings if registered else {}
-        name = (
-            settings.get("timezone_name") or settings.get("time_zone") or settings.get("timezone")
-        )
-        try:
-            return ZoneInfo(str(name)) if name else ZoneInfo("UTC")
-        except (ZoneInfoNotFoundError, ValueError):
-            return ZoneInfo("UTC")
 
     def outage(self, platform: str) -> str | None:
         """The error mode of a scenario outage of this platform now, if any."""
