@@ -545,12 +545,10 @@ class Market:
                     "expected_revenue": round(sum(r.expected_revenue for r in rows), 6),
                     "realized_revenue": round(sum(r.revenue for r in rows), 6),
                     "conversions": sum(r.conversions for r in rows),
-                    "expected_conversions": round(sum(r.expected_conversions for r in rows), 6),
                 }
             )
         return {
             "scenario": self.scenario.name,
-            "seed": self.scenario.seed,
             "expected_revenue": round(sum(s["expected_revenue"] for s in segments), 6),
             "realized_revenue": round(sum(s["realized_revenue"] for s in segments), 6),
             "spend": round(sum(s["spend"] for s in segments), 6),
