@@ -20,7 +20,7 @@ import math
 import zlib
 from collections import defaultdict
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -166,6 +166,7 @@ class Market:
         self._overdelivery: dict[tuple[str, int], float] = {}
         self._truth: list[HourTruth] = []
         self._purchases: list[Purchase] = []
+        self._hour_purchases: list[Purchase] = []
         self._clicks: dict[int, dict[AdSlot, int]] = defaultdict(dict)
         self._warned: set[str] = set()
         self._saved_clock = self.state.clock
@@ -286,6 +287,13 @@ class Market:
             self._deliver_segment(
                 scenario.segments[index], hour, day, began, share, by_segment[index]
             )
+        self._hour_purchases.sort(key=lambda p: (p.time, p.ad_id))
+        for purchase in self._hour_purchases:
+            seq = len(self._purchases) + 1
+            self._purchases.append(
+                replace(purchase, seq=seq, order_id=f"SIM-{self.scenario.seed}-{seq:07d}")
+            )
+        self._hour_purchases.clear()
 
     def _hour_spend(
         self, units: list[DeliveryUnit], day: int, began: datetime, share: float
@@ -440,13 +448,13 @@ class Market:
         value: float,
         tickets: int,
     ) -> None:
+        """Book a purchase of this hour; numbered once the hour's are in time order."""
         param = CLICK_ID_PARAMS[ad.platform]
         click_id = self._click_id(ad.platform, rng)
-        seq = len(self._purchases) + 1
-        self._purchases.append(
+        self._hour_purchases.append(
             Purchase(
-                seq=seq,
-                order_id=f"SIM-{self.scenario.seed}-{seq:07d}",
+                seq=0,
+                order_id="",
                 time=at,
                 platform=ad.platform,
                 account=ad.account,
