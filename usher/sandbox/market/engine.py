@@ -20,7 +20,7 @@ import math
 import zlib
 from collections import defaultdict
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -56,8 +56,17 @@ IMPRESSIONS, CLICKS, SPEND, CONVERSIONS, VALUE, REPORTED_CONVERSIONS, REPORTED_V
 LEDGER_COLUMNS = 7
 
 
+class _TimedRecord:
+    """A record with a `time`, answered as JSON with the time in ISO 8601."""
+
+    time: datetime
+
+    def to_json(self) -> dict[str, Any]:
+        return dict(asdict(self), time=self.time.isoformat())  # type: ignore[call-overload]
+
+
 @dataclass(frozen=True)
-class HourTruth:
+class HourTruth(_TimedRecord):
     """What really happened in one segment in one hour (never shown to Usher)."""
 
     hour: int
@@ -73,37 +82,9 @@ class HourTruth:
     clicks: int
     tickets: int
 
-    def to_json(self) -> dict[str, Any]:
-        return dict(asdict(self), time=self.time.isoformat())
-
 
 @dataclass(frozen=True)
-class Purchase:
-    """A realized conversion as the marketplace sees it: an order after an ad click."""
-
-    seq: int
-    order_id: str
-    time: datetime
-    platform: str
-    account: str
-    campaign_id: str
-    group_id: str
-    ad_id: str
-    campaign_type: str
-    click_id_param: str
-    click_id: str
-    landing_url: str
-    utm: dict[str, str]
-    value: float
-    currency: str
-    tickets: int
-
-    def to_json(self) -> dict[str, Any]:
-        return dict(asdict(self), time=self.time.isoformat())
-
-
-@dataclass(frozen=True)
-class Visit:
+class Visit(_TimedRecord):
     """A click that landed on the event page (sampled; see Market.visits)."""
 
     time: datetime
@@ -115,8 +96,19 @@ class Visit:
     landing_url: str
     utm: dict[str, str]
 
-    def to_json(self) -> dict[str, Any]:
-        return dict(asdict(self), time=self.time.isoformat())
+
+@dataclass(frozen=True)
+class Purchase(Visit):
+    """A realized conversion as the marketplace sees it: an order after an ad click."""
+
+    seq: int
+    order_id: str
+    account: str
+    campaign_id: str
+    group_id: str
+    value: float
+    currency: str
+    tickets: int
 
 
 @dataclass
@@ -589,18 +581,9 @@ class Market:
             wanted = clicks if per_ad is None else min(clicks, per_ad)
             campaign_type = self.scenario.segments[ad.segment].campaign_type
             for purchase in bought.get(ad.ad_id, [])[:wanted]:
-                visits.append(
-                    Visit(
-                        max(purchase.time - VISIT_BEFORE_PURCHASE, began),
-                        ad.platform,
-                        ad.ad_id,
-                        campaign_type,
-                        purchase.click_id_param,
-                        purchase.click_id,
-                        purchase.landing_url,
-                        purchase.utm,
-                    )
-                )
+                landed = {f.name: getattr(purchase, f.name) for f in fields(Visit)}
+                landed["time"] = max(purchase.time - VISIT_BEFORE_PURCHASE, began)
+                visits.append(Visit(**landed))
             extra = wanted - min(wanted, len(bought.get(ad.ad_id, [])))
             rng = _rng(self.scenario.seed, STREAM_VISITS, _stable_hash(ad.ad_id), hour)
             for offset in np.sort(rng.random(extra)) * SECONDS_PER_HOUR:
