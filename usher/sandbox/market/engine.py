@@ -178,6 +178,7 @@ class Market:
         creatives: list[str] | None = None,
         name: str | None = None,
         account: str | None = None,
+        landing_url: str = campaigns.DEFAULT_LANDING_URL,
     ) -> campaigns.CampaignRef:
         """A live campaign tagged for the segment, one ad per creative (all by default)."""
         segment = self.scenario.segment_for(platform, campaign_type)
@@ -189,6 +190,7 @@ class Market:
             name or f"{self.scenario.name} · {campaign_type} [{campaign_type}]",
             daily_budget,
             creatives or [creative.name for creative in segment.creatives],
+            landing_url=landing_url,
             account=account,
         )
 
