@@ -185,17 +185,15 @@ class Marketplace:
         self.http = DjangoClient()
 
     def land_visits(self, visits: list[dict[str, Any]]) -> int:
-        for start in range(0, len(visits), MAX_EVENTS_PER_REQUEST):
-            batch = visits[start : start + MAX_EVENTS_PER_REQUEST]
-            answer = self.http.post(
+        """Page views through the collector, as the event page's tracker.js posts them."""
+        for batch in _batches(visits, MAX_EVENTS_PER_REQUEST):
+            self._post(
                 "/api/collect",
                 {"events": [self._page_view(v) for v in batch]},
-                content_type="application/json",
+                202,
                 headers={SITE_KEY_HEADER: self.client.site_key, "User-Agent": SIMULATED_USER_AGENT},
                 REMOTE_ADDR=_visitor_ip(batch[0]["click_id"]),
             )
-            if answer.status_code != 202:
-                raise DriverError(f"collector: {answer.status_code} {answer.content[:300]!r}")
         return len(visits)
 
     def _page_view(self, visit: dict[str, Any]) -> dict[str, Any]:
@@ -213,17 +211,20 @@ class Marketplace:
         }
 
     def place_orders(self, purchases: list[dict[str, Any]]) -> int:
-        for start in range(0, len(purchases), INGEST_MAX_BATCH_ITEMS):
-            batch = purchases[start : start + INGEST_MAX_BATCH_ITEMS]
-            answer = self.http.post(
+        """Paid orders through the ingest API, as the ticketing core pushes them."""
+        for batch in _batches(purchases, INGEST_MAX_BATCH_ITEMS):
+            self._post(
                 "/api/ingest/orders/batch",
                 {"items": [self._order(p) for p in batch]},
-                content_type="application/json",
+                200,
                 headers={"Authorization": f"Bearer {self.api_key}"},
             )
-            if answer.status_code != 200:
-                raise DriverError(f"ingest: {answer.status_code} {answer.content[:300]!r}")
         return len(purchases)
+
+    def _post(self, path: str, body: dict[str, Any], expected: int, **request: Any) -> None:
+        answer = self.http.post(path, body, content_type="application/json", **request)
+        if answer.status_code != expected:
+            raise DriverError(f"{path}: {answer.status_code} {answer.content[:300]!r}")
 
     def _order(self, purchase: dict[str, Any]) -> dict[str, Any]:
         click_id = purchase["click_id"]
@@ -245,6 +246,11 @@ class Marketplace:
                 "consent": GRANTED,
             },
         }
+
+
+def _batches(items: list[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
 
 
 def _digest(text: str) -> str:

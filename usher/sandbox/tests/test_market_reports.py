@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from usher.sandbox import google_ads_search
+from usher.sandbox import create_app, google_ads_search, sandbox_transport
 from usher.sandbox.market import Market
 from usher.sandbox.market.campaigns import DEFAULT_ACCOUNTS
 from usher.sandbox.meta_insights import DATE_PRESETS
@@ -253,8 +253,6 @@ def test_tiktok_reports_days_hours_and_complete_payments_with_its_over_counting(
 
 
 def test_identical_scenarios_and_seeds_give_identical_reports() -> None:
-    from usher.sandbox import create_app, sandbox_transport
-
     answers = []
     for _ in range(2):
         state = SandboxState()
