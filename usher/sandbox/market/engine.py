@@ -39,7 +39,7 @@ SECONDS_PER_HOUR = 3600
 STREAM_OVERDELIVERY = 1
 STREAM_HOUR = 2
 STREAM_VISITS = 3
-# Meta's rule (MARKETS.md): at most 7 daily budgets a calendar week; TikTok is held to it
+# Meta's rule (docs/simulator.md): at most 7 daily budgets a calendar week; TikTok is held to it
 # too. Google: 2 daily budgets a day and 30.4 a month.
 WEEKLY_CAP_DAILY_BUDGETS = 7.0
 GOOGLE_DAILY_CAP_DAILY_BUDGETS = 2.0
@@ -152,7 +152,6 @@ class Market:
         self.start_ts = self.scenario.start.timestamp()
         self.now_ts = self.start_ts
         self._snapshot: list[DeliveryUnit] = []
-        self._snapshot_hour = -1
         # (platform, account, object type, id) -> flight hour -> LEDGER columns
         self._ledger: dict[tuple[str, str, str, str], dict[int, list[float]]] = {}
         self._spent: dict[str, _UnitSpend] = defaultdict(_UnitSpend)
@@ -196,7 +195,7 @@ class Market:
         )
 
     def launch_equal_split(self) -> list[campaigns.CampaignRef]:
-        """MARKETS.md's equal_split: one campaign per segment, same daily budget, all on."""
+        """The equal_split strategy: one campaign per segment, same daily budget, all on."""
         budget = model.equal_split_daily_budget(self.scenario)
         return [
             self.create_campaign(segment.platform, segment.campaign_type, budget)
@@ -238,8 +237,6 @@ class Market:
                 boundary = self.start_ts + (self.hour + 1) * SECONDS_PER_HOUR
                 if boundary > target:
                     break
-                if self._snapshot_hour != self.hour:  # the clock was moved under us
-                    self._take_snapshot()
                 self._deliver(self.hour, self._snapshot)
                 delivered += 1
                 self.now_ts = boundary
@@ -259,7 +256,6 @@ class Market:
     def _take_snapshot(self) -> None:
         at = datetime.fromtimestamp(self.now_ts, UTC)
         self._snapshot = delivery_units(self.state, self.scenario, at, self._warned)
-        self._snapshot_hour = self.hour
 
     # --- delivery of one hour ---
 
