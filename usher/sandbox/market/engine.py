@@ -384,11 +384,12 @@ class Market:
             impressions = round(amount / segment.cpm * 1000)
             clicks = int(rng.binomial(impressions, min(1.0, segment.ctr * perf)))
             self._clicks[hour][ad] = clicks
-            values = (
+            values = np.round(  # orders are in cents, and revenue is their sum
                 segment.average_order_value
                 * rng.lognormal(-sigma2 / 2, math.sqrt(sigma2), size=int(count))
                 if sigma2 > 0
-                else np.full(int(count), segment.average_order_value)
+                else np.full(int(count), segment.average_order_value),
+                2,
             )
             tickets = 1 + rng.poisson(max(segment.tickets_per_order - 1, 0.0), size=int(count))
             offsets = np.sort(rng.random(int(count))) * SECONDS_PER_HOUR
@@ -463,7 +464,7 @@ class Market:
                 click_id=click_id,
                 landing_url=_click_url(ad.landing_url, param, click_id),
                 utm=_utm(ad.landing_url),
-                value=round(float(value), 2),
+                value=float(value),
                 currency=self.scenario.currency,
                 tickets=int(tickets),
             )

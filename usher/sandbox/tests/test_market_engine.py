@@ -235,6 +235,8 @@ def test_purchases_carry_click_ids_utm_tags_values_and_tickets_in_time_order() -
     assert sum(p.tickets for p in google) / len(google) == pytest.approx(2.5, abs=0.4)
     assert all(p.tickets >= 1 for p in google)
     assert m.purchases(after_seq=len(purchases) - 1) == purchases[-1:]
+    assert sum(p.value for p in purchases) == pytest.approx(sum(r.revenue for r in m.truth()))
+    assert sum(p.tickets for p in purchases) == sum(r.tickets for r in m.truth())
 
 
 def test_visits_include_every_buyers_click_and_a_capped_sample_of_the_rest() -> None:
