@@ -377,36 +377,33 @@ class Market:
         rng = _rng(self.scenario.seed, STREAM_HOUR, segment.index, hour)
         realized = int(rng.poisson(expected))
         counts = rng.multinomial(realized, np.array(weighted) / sum(weighted))
+        # Whole-segment draws (one numpy call each), then split over the ads by counts.
+        amounts = np.array([amount for _, amount in ads])
+        impressions = np.rint(amounts / segment.cpm * 1000).astype(np.int64)
+        clicks = rng.binomial(impressions, np.minimum(1.0, segment.ctr * np.array(performance)))
         sigma2 = math.log1p(segment.order_value_cv**2)
-        revenue = 0.0
-        impressions_total = clicks_total = tickets_total = 0
-        for (ad, amount), perf, count in zip(ads, performance, counts, strict=True):
-            impressions = round(amount / segment.cpm * 1000)
-            clicks = int(rng.binomial(impressions, min(1.0, segment.ctr * perf)))
-            self._clicks[hour][ad] = clicks
-            values = np.round(  # orders are in cents, and revenue is their sum
-                segment.average_order_value
-                * rng.lognormal(-sigma2 / 2, math.sqrt(sigma2), size=int(count))
-                if sigma2 > 0
-                else np.full(int(count), segment.average_order_value),
-                2,
-            )
-            tickets = 1 + rng.poisson(max(segment.tickets_per_order - 1, 0.0), size=int(count))
-            offsets = np.sort(rng.random(int(count))) * SECONDS_PER_HOUR
-            for value, ticket_count, offset in zip(values, tickets, offsets, strict=True):
-                self._purchase(
-                    ad, segment, began + timedelta(seconds=float(offset)), rng, value, ticket_count
-                )
-            value_sum = float(values.sum())
-            revenue += value_sum
-            impressions_total += impressions
-            clicks_total += clicks
-            tickets_total += int(tickets.sum())
-            factor = segment.platform_reporting_factor
-            count = int(count)
+        factors = (
+            rng.lognormal(-sigma2 / 2, math.sqrt(sigma2), size=realized)
+            if sigma2 > 0
+            else np.ones(realized)
+        )
+        values = np.round(segment.average_order_value * factors, 2)  # orders are in cents
+        tickets = 1 + rng.poisson(max(segment.tickets_per_order - 1, 0.0), size=realized)
+        offsets = rng.random(realized) * SECONDS_PER_HOUR
+        ends = np.cumsum(counts)
+        factor = segment.platform_reporting_factor
+        for index, (ad, amount) in enumerate(ads):
+            self._clicks[hour][ad] = int(clicks[index])
+            mine = slice(int(ends[index] - counts[index]), int(ends[index]))
+            for offset, value, ticket_count in zip(
+                np.sort(offsets[mine]), values[mine], tickets[mine], strict=True
+            ):
+                at = began + timedelta(seconds=float(offset))
+                self._purchase(ad, segment, at, rng, value, ticket_count)
+            count, value_sum = int(counts[index]), float(values[mine].sum())
             row = (
-                impressions,
-                clicks,
+                int(impressions[index]),
+                int(clicks[index]),
                 amount,
                 count,
                 value_sum,
@@ -420,6 +417,9 @@ class Market:
                 booked = per_hour.setdefault(hour, [0.0] * LEDGER_COLUMNS)
                 for column, value in enumerate(row):
                     booked[column] += value
+        revenue = float(values.sum())
+        impressions_total, clicks_total = int(impressions.sum()), int(clicks.sum())
+        tickets_total = int(tickets.sum())
         self._truth.append(
             HourTruth(
                 hour=hour,

@@ -17,6 +17,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from usher.sandbox.market.scenario import Scenario, Segment
@@ -27,6 +28,7 @@ log = logging.getLogger("usher.sandbox.market")
 TAG = re.compile(r"\[([a-z_]+)\]")
 META_CENTS_PER_UNIT = 100  # Meta budgets are in the currency's minor unit
 MICROS_PER_UNIT = 1_000_000
+PARSE_CACHE_SIZE = 4096
 TIKTOK_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 # Rollup levels per platform, ad first, account last: the keys reports are read by.
 LEVELS = {
@@ -96,9 +98,13 @@ def segment_of(scenario: Scenario, platform: str, name: Any, warned: set[str]) -
 
 def creative_of(segment: Segment, *names: Any) -> int:
     """The creative whose name is in one of `names` (longest match wins), else 0."""
+    return _creative_index(segment, tuple(str(name or "").lower() for name in names))
+
+
+@lru_cache(maxsize=PARSE_CACHE_SIZE)  # asked for every ad every simulated hour
+def _creative_index(segment: Segment, names: tuple[str, ...]) -> int:
     best, best_length = 0, -1
-    for text in names:
-        lowered = str(text or "").lower()
+    for lowered in names:
         for index, creative in enumerate(segment.creatives):
             if creative.name.lower() in lowered and len(creative.name) > best_length:
                 best, best_length = index, len(creative.name)
@@ -116,7 +122,12 @@ def _meta_time(value: Any) -> datetime | None:
         return None
     if isinstance(value, int | float):
         return datetime.fromtimestamp(value, UTC)
-    text = str(value).replace("Z", "+00:00")
+    return _parse_meta_time(str(value))
+
+
+@lru_cache(maxsize=PARSE_CACHE_SIZE)  # parsed for every ad set every simulated hour
+def _parse_meta_time(value: str) -> datetime | None:
+    text = value.replace("Z", "+00:00")
     if re.search(r"[+-]\d{4}$", text):
         text = f"{text[:-2]}:{text[-2:]}"
     try:
@@ -127,8 +138,13 @@ def _meta_time(value: Any) -> datetime | None:
 
 
 def _tiktok_time(value: Any) -> datetime | None:
+    return _parse_tiktok_time(str(value))
+
+
+@lru_cache(maxsize=PARSE_CACHE_SIZE)  # parsed for every ad group every simulated hour
+def _parse_tiktok_time(value: str) -> datetime | None:
     try:
-        return datetime.strptime(str(value), TIKTOK_TIME_FORMAT).replace(tzinfo=UTC)
+        return datetime.strptime(value, TIKTOK_TIME_FORMAT).replace(tzinfo=UTC)
     except ValueError:
         return None
 
