@@ -159,6 +159,7 @@ class Market:
         self._truth: list[HourTruth] = []
         self._purchases: list[Purchase] = []
         self._hour_purchases: list[Purchase] = []
+        self._purchases_of_hour: dict[int, tuple[int, int]] = {}  # flight hour -> slice
         self._clicks: dict[int, dict[AdSlot, int]] = defaultdict(dict)
         self._warned: set[str] = set()
         self._saved_clock = self.state.clock
@@ -279,11 +280,13 @@ class Market:
                 scenario.segments[index], hour, day, began, share, by_segment[index]
             )
         self._hour_purchases.sort(key=lambda p: (p.time, p.ad_id))
+        first = len(self._purchases)
         for purchase in self._hour_purchases:
             seq = len(self._purchases) + 1
             self._purchases.append(
                 replace(purchase, seq=seq, order_id=f"SIM-{self.scenario.seed}-{seq:07d}")
             )
+        self._purchases_of_hour[hour] = (first, len(self._purchases))
         self._hour_purchases.clear()
 
     def _hour_spend(
@@ -575,11 +578,10 @@ class Market:
         if not 0 <= hour < self.scenario.hours:
             return []
         began = self.scenario.start + timedelta(hours=hour)
-        ended = began + timedelta(hours=1)
         bought = defaultdict(list)
-        for purchase in self._purchases:
-            if began <= purchase.time < ended:
-                bought[purchase.ad_id].append(purchase)
+        first, last = self._purchases_of_hour.get(hour, (0, 0))
+        for purchase in self._purchases[first:last]:
+            bought[purchase.ad_id].append(purchase)
         visits = []
         param = CLICK_ID_PARAMS
         for ad, clicks in sorted(self._clicks.get(hour, {}).items(), key=lambda i: i[0].ad_id):
