@@ -293,13 +293,22 @@ class Market:
         self, units: list[DeliveryUnit], day: int, began: datetime, share: float
     ) -> Iterator[dict[AdSlot, float]]:
         """Each unit's spend this hour per ad, within the segment and platform caps."""
+        unit_day = {
+            unit.key: self._day_budget(unit, day) * self._overdelivery_factor(unit, day)
+            for unit in units
+        }
+        capped: dict[str, float] = defaultdict(float)
+        for unit in units:
+            if unit.cap_key:
+                capped[unit.cap_key] += unit_day[unit.key]
+        for unit in units:
+            if unit.cap_key and unit.cap_daily and capped[unit.cap_key] > unit.cap_daily:
+                unit_day[unit.key] *= unit.cap_daily / capped[unit.cap_key]
         desired: dict[tuple[str, AdSlot], float] = {}
         campaign_day: dict[tuple[str, str], float] = defaultdict(float)
         for unit in units:
-            budget = self._day_budget(unit, day)
-            factor = self._overdelivery_factor(unit, day)
             for ad in unit.ads:
-                amount = budget * factor * ad.weight
+                amount = unit_day[unit.key] * ad.weight
                 desired[(unit.key, ad)] = amount
                 campaign_day[(ad.platform, ad.campaign_id)] += amount
         for unit in units:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
@@ -76,6 +76,8 @@ class DeliveryUnit:
     lifetime_budget: float | None
     end_time: datetime | None  # when a lifetime budget must be spent by
     ads: tuple[AdSlot, ...]
+    cap_key: str | None = None  # budgets sharing one daily cap (their campaign's)
+    cap_daily: float | None = None
 
 
 def segment_of(scenario: Scenario, platform: str, name: Any, warned: set[str]) -> Segment | None:
@@ -253,17 +255,24 @@ def _hierarchy_units(
         if not _scheduled(start, end, at):
             continue
         campaign_id = slots[0].campaign_id
-        campaign = state.get_object(shape.platform, campaign_id)
-        if campaign and shape.budget(campaign["fields"]) != (None, None):
+        campaign_daily, campaign_lifetime = shape.budget(
+            state.get_object(shape.platform, campaign_id)["fields"]  # type: ignore[index]
+        )
+        daily, lifetime = shape.budget(group["fields"])  # type: ignore[index]
+        if daily or lifetime:
+            # the ad group's own budget; a campaign budget beside it (TikTok without
+            # budget optimization) caps what the campaign's groups spend together
+            key = f"{shape.platform}:{shape.group_kind}:{group_id}"
+            unit = _unit(key, shape.platform, daily, lifetime, end or scenario.end, [slots])
+            if unit and campaign_daily:
+                cap_key = f"{shape.platform}:campaign:{campaign_id}"
+                unit = replace(unit, cap_key=cap_key, cap_daily=campaign_daily)
+            if unit:
+                units.append(unit)
+        elif campaign_daily or campaign_lifetime:
             by_campaign.setdefault(campaign_id, []).append(slots)
             if end:
                 ends[campaign_id] = max(end, ends.get(campaign_id, end))
-            continue
-        daily, lifetime = shape.budget(group["fields"])  # type: ignore[index]
-        key = f"{shape.platform}:{shape.group_kind}:{group_id}"
-        unit = _unit(key, shape.platform, daily, lifetime, end or scenario.end, [slots])
-        if unit:
-            units.append(unit)
     for campaign_id, groups in by_campaign.items():
         fields = state.get_object(shape.platform, campaign_id)["fields"]  # type: ignore[index]
         daily, lifetime = shape.budget(fields)
