@@ -122,6 +122,18 @@ def review_status(behaviour: Behaviour, submitted_at: float, now: float) -> str:
     ]
 
 
+# Ads in these review states are not served (the others deliver, WITH_ISSUES with limits).
+UNSERVED_REVIEW_STATES = frozenset({"IN_REVIEW", "DISAPPROVED"})
+
+
+def ad_is_served(state: SandboxState, platform: str, ad: dict[str, Any]) -> bool:
+    """Whether the platform would serve the ad now, as far as its review goes."""
+    behaviour = account_behaviour(state, platform, ad["account"])
+    return review_status(behaviour, ad.get("created_at", 0.0), state.now()) not in (
+        UNSERVED_REVIEW_STATES
+    )
+
+
 def learning_status(conversions: float, last_significant_edit: float, now: float) -> str:
     """Meta's learning_stage_info.status: SUCCESS past 50 events, FAIL after 7 days without."""
     if conversions >= LEARNING_EXIT_CONVERSIONS:

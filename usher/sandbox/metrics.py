@@ -1,19 +1,27 @@
 """Delivery metrics behind insights, Google search and TikTok reports.
 
-This is the seam for the market simulator (a later issue): it will implement
-`MetricsSource` and be installed with `state.metrics = ...`. Until then every
-campaign object reports zeros, which is what a paused, brand-new campaign shows.
-Platform modules only format these numbers into their own shapes (Meta strings,
-Google micros, TikTok strings), so the simulator stays platform-neutral.
+The market simulator (`usher.sandbox.market`) implements `MetricsSource` and installs
+itself with `state.metrics = ...` when a scenario is loaded; without one every campaign
+object reports zeros, which is what a paused, brand-new campaign shows. Days are days
+of the account's time zone. Platform modules only format these numbers into their own
+shapes (Meta strings, Google micros, TikTok strings), so the simulator stays
+platform-neutral. `outage` lets a scenario take a platform's whole API down.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+if TYPE_CHECKING:
+    from usher.sandbox.state import SandboxState
+
+# The account setting naming its reporting time zone, per platform (their field names).
+TIME_ZONE_SETTINGS = {"meta": "timezone_name", "google_ads": "time_zone", "tiktok": "timezone"}
 
 
 @dataclass(frozen=True)
@@ -51,11 +59,21 @@ class Metrics:
 
 
 class MetricsSource(Protocol):
-    """Answers 'how did this object deliver on this day?'."""
+    """Answers 'how did this object deliver on this day (and in each of its hours)?'."""
 
     def metrics_for(
         self, platform: str, account: str, object_type: str, object_id: str, day: date
     ) -> Metrics: ...
+
+    def hourly_for(
+        self, platform: str, account: str, object_type: str, object_id: str, day: date
+    ) -> list[tuple[int, Metrics]]:
+        """(hour of the day, delivery) for the hours that delivered something."""
+        ...
+
+    def outage(self, platform: str) -> str | None:
+        """ "5xx", "429" or "timeout" while the platform's API is down, else None."""
+        ...
 
 
 class ZeroMetrics:
@@ -65,6 +83,14 @@ class ZeroMetrics:
         self, platform: str, account: str, object_type: str, object_id: str, day: date
     ) -> Metrics:
         return Metrics()
+
+    def hourly_for(
+        self, platform: str, account: str, object_type: str, object_id: str, day: date
+    ) -> list[tuple[int, Metrics]]:
+        return []
+
+    def outage(self, platform: str) -> str | None:
+        return None
 
 
 def days_between(start: date, end: date) -> list[date]:
@@ -77,3 +103,25 @@ def total(items: Iterable[Metrics]) -> Metrics:
     for item in items:
         result = result + item
     return result
+
+
+def account_zone(state: SandboxState, platform: str, account: str) -> ZoneInfo:
+    """The account's reporting time zone (its registered setting), UTC by default.
+
+    Platforms cut reporting days at the account's midnight, not UTC's.
+    """
+    registered = state.account(platform, account)
+    name = registered.settings.get(TIME_ZONE_SETTINGS.get(platform, "")) if registered else None
+    try:
+        return ZoneInfo(str(name)) if name else ZoneInfo("UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+def account_today(state: SandboxState, platform: str, account: str) -> date:
+    """Today in the account's time zone, by the sandbox's (maybe simulated) clock."""
+    return (
+        datetime.fromtimestamp(state.now(), UTC)
+        .astimezone(account_zone(state, platform, account))
+        .date()
+    )

@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from usher.sandbox import Metrics, SandboxState
+from usher.sandbox.metrics import ZeroMetrics
 from usher.sandbox.tests.conftest import META_AD_ACCOUNT, FakeClock, configure, sha
 from usher.sandbox.tests.meta_helpers import (
     ACT,
@@ -256,7 +257,7 @@ def test_ads_with_issues_read_issues_info(client: httpx.Client, clock: FakeClock
     assert read["issues_info"][0]["error_type"] == "SOFT_ERROR"
 
 
-class Conversions:
+class Conversions(ZeroMetrics):
     """A metrics source giving every ad set `per_day` conversions a day."""
 
     def __init__(self, per_day: float) -> None:
