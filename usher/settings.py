@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "ninja",
     "usher.marketplace",
     "usher.tracking",
+    "usher.events",
     "usher.conversions",
     "usher.audiences",
     "usher.campaigns",

@@ -173,17 +173,3 @@ class MarketplaceTrackingCode(TrackingCodeBase):
     def __str__(self) -> str:
         label = self.name or self.tag_id
         return f"{self.get_provider_display()} {label} (marketplace)"
-
-
-# The event store lives in its own module (another area of the app); importing it here is
-# what registers its models with the tracking app.
-from usher.tracking.event_store import TrackingEvent, VisitorTouch  # noqa: E402
-
-__all__ = [
-    "SECRET_NAMES",
-    "EventTrackingCode",
-    "MarketplaceTrackingCode",
-    "TrackingCodeBase",
-    "TrackingEvent",
-    "VisitorTouch",
-]

@@ -19,9 +19,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from usher.events.names import StandardEvent
 from usher.lib.errors import InvalidInput
 from usher.tracking.models import SECRET_NAMES
-from usher.tracking.resolved import Provider, StandardEvent
+from usher.tracking.resolved import Provider
 
 SETTINGS_LOC: tuple[str, ...] = ("body", "settings")
 
