@@ -72,11 +72,6 @@ class TrackingCodeOut(Schema):
         return CodeSource.ORGANIZER_DEFAULT if obj.event_id is None else CodeSource.EVENT
 
 
-class ConflictOut(Schema):
-    detail: str
-    existing_id: int | None
-
-
 # --- the public tracking-config document (documented here; built in public_config) ---
 
 
