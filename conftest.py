@@ -12,7 +12,7 @@ from django.core.cache import cache
 from django.test import Client, override_settings
 
 from usher import celery_app
-from usher.lib import cacheguard
+from usher.lib import outages
 from usher.lib.ratelimit import reset_local_buckets
 from usher.marketplace.models import OrganizerApiToken
 from usher.marketplace.tests.factories import MarketplaceClientFactory, OrganizerFactory
@@ -122,8 +122,8 @@ def unreachable_cache(settings) -> Iterator[None]:
     """Redis down: every cache call fails as it would in production; the outage warning
     and the per-process rate limits start fresh."""
     settings.CACHES = {"default": {"BACKEND": "usher.lib.tests.unreachable_cache.UnreachableCache"}}
-    cacheguard.reset()
+    outages.reset()
     reset_local_buckets()
     yield
-    cacheguard.reset()
+    outages.reset()
     reset_local_buckets()

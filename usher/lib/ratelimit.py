@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from django.core.cache import cache
 
-from usher.lib.cacheguard import cache_or
+from usher.lib.outages import cache_or
 
 # KEYS[1] = bucket; ARGV = rate per second, capacity, tokens wanted. The clock is Redis's
 # own (TIME), so workers with skewed clocks cannot refill the bucket, and `at` never runs

@@ -21,7 +21,7 @@ from typing import TypeVar
 from django.core.cache import cache
 from django.db import transaction
 
-from usher.lib.cacheguard import cache_or
+from usher.lib.outages import cache_or
 
 # How long a resolution is reused; changes invalidate it at once through the version.
 RESOLUTION_CACHE_SECONDS = 5 * 60

@@ -93,7 +93,7 @@ def test_bucket_keys_carry_the_cache_key_prefix(settings, monkeypatch):
 
 def test_limits_hold_per_process_while_the_cache_is_down(unreachable_cache, caplog):
     key = f"test:{uuid.uuid4()}"
-    with caplog.at_level(logging.WARNING, logger="usher.lib.cacheguard"):
+    with caplog.at_level(logging.WARNING, logger="usher.lib.outages"):
         assert hits(key, 4, at=1_000_000.0, limit=2) == [True, True, False, False]
         limited = bucket(rate=1.0, capacity=1.0)
         assert limited.take() == 0.0

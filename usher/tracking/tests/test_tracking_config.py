@@ -224,7 +224,7 @@ def test_with_the_cache_down_the_config_is_computed_from_the_database(
     browser, setup, event, unreachable_cache, caplog
 ):
     marketplace, organizer_code, _ = setup
-    with caplog.at_level(logging.WARNING, logger="usher.lib.cacheguard"):
+    with caplog.at_level(logging.WARNING, logger="usher.lib.outages"):
         answers = [browser.get(_url(event, marketplace.site_key)) for _ in range(3)]
     assert [a.status_code for a in answers] == [200, 200, 200]
     assert [c["id"] for c in answers[0].json()["codes"]] == [organizer_code.tag_id, "G-PSW1MY7HB4"]
