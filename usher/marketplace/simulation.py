@@ -34,12 +34,12 @@ from django.test import Client as DjangoClient
 from django.utils import timezone
 
 from usher.celery import app as celery_app
+from usher.events.collector import MAX_EVENTS_PER_REQUEST
+from usher.lib.cors import SITE_KEY_HEADER
 from usher.marketplace.models import MarketplaceClient, MarketplaceEvent
 from usher.marketplace.schemas import INGEST_MAX_BATCH_ITEMS
 from usher.sandbox.market import model
 from usher.sandbox.market.scenario import Scenario
-from usher.tracking.collector import MAX_EVENTS_PER_REQUEST
-from usher.tracking.cors import SITE_KEY_HEADER
 
 MARKET = "/_sandbox/market"
 MINUTES_PER_HOUR = 60

@@ -11,6 +11,7 @@ from celery import shared_task
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
+from usher.events.models import TrackingEvent
 from usher.marketplace.models import Order
 from usher.marketplace.simulation import (
     BeatJobs,
@@ -22,7 +23,6 @@ from usher.marketplace.simulation import (
 from usher.marketplace.tests.factories import EventFactory
 from usher.sandbox.market import load_scenario
 from usher.sandbox.tests.market_helpers import EXAMPLE, scenario_dict, segment
-from usher.tracking.event_store import TrackingEvent
 
 COUNTED_TASK = "usher.marketplace.tests.test_simulation.count_me"
 RUNS: list[datetime] = []
