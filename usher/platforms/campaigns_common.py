@@ -193,6 +193,14 @@ def int_or_zero(value: Any) -> int:
         return 0
 
 
+def minimum_daily_budget(table: Mapping[str, Decimal], currency: str, platform: str) -> Decimal:
+    """A platform's daily minimum in `currency`; ValueError for currencies Usher has none for."""
+    try:
+        return table[currency.upper()]
+    except KeyError:
+        raise ValueError(f"no known {platform} minimum daily budget in {currency!r}") from None
+
+
 def quantize_money(amount: Decimal) -> Decimal:
     return amount.quantize(Decimal("0.01"))
 

@@ -43,6 +43,7 @@ from usher.platforms.campaigns_common import (
     ad_label,
     is_named_for,
     management_request,
+    minimum_daily_budget,
     object_name,
     require_token,
     setting,
@@ -101,13 +102,6 @@ def account_path(account: AdAccount) -> str:
     """`act_<id>` whichever way the account id was stored."""
     raw = account.account_id.strip()
     return raw if raw.startswith("act_") else f"act_{raw}"
-
-
-def minimum_daily_budget(table: dict[str, Decimal], currency: str, platform: str) -> Decimal:
-    try:
-        return table[currency.upper()]
-    except KeyError:
-        raise ValueError(f"no known {platform} minimum daily budget in {currency!r}") from None
 
 
 # --- Pure request builders ---
