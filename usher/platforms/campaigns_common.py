@@ -201,8 +201,9 @@ def minimum_daily_budget(table: Mapping[str, Decimal], currency: str, platform: 
         raise ValueError(f"no known {platform} minimum daily budget in {currency!r}") from None
 
 
-def quantize_money(amount: Decimal) -> Decimal:
-    return amount.quantize(Decimal("0.01"))
+def round_down_to_cents(amount: Decimal) -> Decimal:
+    """A budget in major units with two decimals, rounded down (never more than asked)."""
+    return amount.quantize(Decimal("0.01"), rounding=ROUND_DOWN)
 
 
 # --- Dates ---

@@ -16,7 +16,7 @@ campaign is created PAUSED and enabled last. Ads are known by their AdGroupAd id
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from decimal import ROUND_DOWN, Decimal
+from decimal import Decimal
 from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
@@ -40,6 +40,7 @@ from usher.platforms.campaigns_common import (
     is_named_for,
     minimum_daily_budget,
     object_name,
+    round_down_to_cents,
     to_micros,
     unexpected,
 )
@@ -94,7 +95,7 @@ def budget_micros(spec: CampaignSpec, currency: str, now: datetime) -> int:
 
 def daily_share(lifetime: Decimal, end_time: datetime, now: datetime) -> Decimal:
     days = max(1, -(-int((end_time - now).total_seconds()) // SECONDS_PER_DAY))
-    return (lifetime / days).quantize(Decimal("0.01"), rounding=ROUND_DOWN)
+    return round_down_to_cents(lifetime / days)
 
 
 def budget_operation(name: str, micros: int) -> dict[str, Any]:
