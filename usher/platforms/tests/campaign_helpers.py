@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -19,6 +19,7 @@ from usher.platforms.campaigns_base import (
     Objective,
     TargetingSpec,
 )
+from usher.sandbox.metrics import Metrics
 from usher.sandbox.testing import MountedSandbox
 from usher.sandbox.transport import sandbox_transport
 
@@ -116,3 +117,26 @@ def lose_answers(sandbox: MountedSandbox, platform: str, path: str, lose: int = 
 
 def sandbox_objects(sandbox: MountedSandbox, platform: str, kind: str) -> list[dict[str, Any]]:
     return [obj for obj in sandbox.state.objects[platform].values() if obj["type"] == kind]
+
+
+class RecordedDelivery:
+    """A sandbox `MetricsSource` that reports what a test put in, zeros elsewhere."""
+
+    def __init__(self) -> None:
+        self.table: dict[tuple[str, str, str, date], Metrics] = {}
+
+    def put(
+        self, platform: str, object_type: str, object_id: str, day: date, **values: Any
+    ) -> None:
+        self.table[(platform, object_type, object_id, day)] = Metrics(**values)
+
+    def metrics_for(
+        self, platform: str, account: str, object_type: str, object_id: str, day: date
+    ) -> Metrics:
+        return self.table.get((platform, object_type, object_id, day), Metrics())
+
+
+def record_delivery(sandbox: MountedSandbox) -> RecordedDelivery:
+    source = RecordedDelivery()
+    sandbox.state.metrics = source
+    return source
