@@ -75,6 +75,8 @@ ROAS_FLOOR_SCALE = 10_000  # Meta's roas_average_floor: 1.5x is 15000
 # Kinds that must reach exactly the audience Usher chose; Advantage+ audience may
 # widen prospecting and lookalike delivery beyond the suggestions.
 EXACT_AUDIENCE_TYPES = frozenset({CampaignType.RETARGETING, CampaignType.DYNAMIC_REMARKETING})
+ADVANTAGE_AGE_MAX = 65
+ADVANTAGE_AGE_MIN_LIMIT = 25
 EFFECTIVE_STATUSES = {
     "ACTIVE": DeliveryStatus.ACTIVE,
     "PAUSED": DeliveryStatus.PAUSED,
@@ -143,7 +145,14 @@ def targeting_body(targeting: TargetingSpec, campaign_type: CampaignType) -> dic
         body["excluded_custom_audiences"] = [{"id": i} for i in targeting.exclude_audience_ids]
     # Free-text interests are not sent: Meta wants interest ids from its Targeting
     # Search. Prospecting relies on Advantage+ audience around the venue instead.
-    exact = campaign_type in EXACT_AUDIENCE_TYPES or bool(targeting.include_audience_ids)
+    # Advantage+ audience treats ages as suggestions and only takes age_max 65 and
+    # age_min up to 25 (#9b); a narrower range is a hard limit, so it must be off.
+    narrow_ages = (targeting.age_max not in (None, ADVANTAGE_AGE_MAX)) or (
+        targeting.age_min is not None and targeting.age_min > ADVANTAGE_AGE_MIN_LIMIT
+    )
+    exact = (
+        campaign_type in EXACT_AUDIENCE_TYPES or bool(targeting.include_audience_ids) or narrow_ages
+    )
     body["targeting_automation"] = {"advantage_audience": 0 if exact else 1}
     return body
 

@@ -66,7 +66,16 @@ def test_it_sends_what_meta_requires_in_2026(sandbox) -> None:
     assert bodies["campaigns"]["is_adset_budget_sharing_enabled"] is False
     assert bodies["adsets"]["dsa_beneficiary"] == "Sunwave SRL"
     assert bodies["adsets"]["dsa_payor"] == "Tixello SRL"
-    assert bodies["adsets"]["targeting"]["targeting_automation"] == {"advantage_audience": 1}
+    # The spec's 18-45 is a hard range, which Advantage+ audience would widen.
+    assert bodies["adsets"]["targeting"]["targeting_automation"] == {"advantage_audience": 0}
+
+
+def test_prospecting_with_open_ages_uses_advantage_audience() -> None:
+    targeting = targeting_body(
+        TargetingSpec(countries=["RO"], age_min=21), CampaignType.PROSPECTING
+    )
+
+    assert targeting["targeting_automation"] == {"advantage_audience": 1}
 
 
 def test_retargeting_keeps_exactly_its_audience() -> None:
@@ -242,3 +251,29 @@ def test_a_missing_token_is_an_auth_error_before_any_call(sandbox) -> None:
 def _fresh_clients():
     yield
     reset_clients()
+
+
+def test_new_ads_wait_in_review_and_the_adset_starts_learning(sandbox) -> None:
+    connector = MetaCampaignsConnector()
+    published = connector.publish(ACCOUNT, a_spec())
+
+    state = connector.read_state(ACCOUNT, published)
+
+    assert {ad.review_status for ad in state.ads} == {ReviewStatus.PENDING}
+    assert state.learning_phase == "LEARNING"
+
+
+def test_a_disapproved_ad_is_read_with_metas_reason(sandbox) -> None:
+    sandbox.account(
+        platform="meta",
+        account_id="1234567890",
+        settings={"ad_review_outcome": "disapprove", "ad_review_seconds": 0},
+    )
+    connector = MetaCampaignsConnector()
+    published = connector.publish(ACCOUNT, a_spec())
+
+    state = connector.read_state(ACCOUNT, published)
+
+    assert len(state.disapproved_ads) == 2
+    assert all(ad.review_feedback for ad in state.disapproved_ads)
+    assert {ad.status for ad in state.ads} == {DeliveryStatus.DISAPPROVED}
