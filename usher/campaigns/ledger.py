@@ -74,7 +74,9 @@ def balances(budget: AdCampaignBudget) -> Balances:
         )
     )
     for row in signed:
-        open_amount = (row["committed"] or ZERO) - (row["released"] or ZERO) - (row["spent"] or ZERO)
+        open_amount = (
+            (row["committed"] or ZERO) - (row["released"] or ZERO) - (row["spent"] or ZERO)
+        )
         per_campaign[row["campaign_id"]] = max(open_amount, ZERO)
     return Balances(
         paid_in=_sum(rows, kind=LedgerKind.PAID_IN),

@@ -9,6 +9,7 @@ Campaign-management credentials are Fernet-encrypted and write-only, like tracki
 from __future__ import annotations
 
 from decimal import Decimal
+from enum import StrEnum
 from typing import ClassVar
 
 from django.conf import settings
@@ -25,6 +26,7 @@ from usher.marketplace.models import (
     Order,
     currency_validator,
 )
+from usher.platforms import campaigns_base as contract
 
 ZERO = Decimal("0.00")
 MONEY = {"max_digits": 12, "decimal_places": 2}
@@ -46,6 +48,11 @@ class AdPlatform(models.TextChoices):
 class AdAccountStatus(models.TextChoices):
     ACTIVE = "active", "Active"
     DISABLED = "disabled", "Disabled"
+
+
+class CredentialKind(models.TextChoices):
+    ACCESS_TOKEN = "access_token", "Access token (Meta, TikTok)"
+    REFRESH_TOKEN = "refresh_token", "OAuth refresh token (Google Ads)"
 
 
 class AdAccount(models.Model):
@@ -77,6 +84,9 @@ class AdAccount(models.Model):
         default=dict,
         blank=True,
         help_text="Non-secret options: pixel id, conversion action id, DSA beneficiary/payor.",
+    )
+    credential_kind = models.CharField(
+        max_length=20, choices=CredentialKind.choices, default=CredentialKind.ACCESS_TOKEN
     )
     credential_encrypted = models.TextField(blank=True, default="", editable=False)
     status = models.CharField(
@@ -293,11 +303,18 @@ class BudgetLedgerEntry(models.Model):
 # --- campaigns ---
 
 
-class CampaignType(models.TextChoices):
-    PROSPECTING = "prospecting", "Prospecting"
-    RETARGETING = "retargeting", "Retargeting"
-    LOOKALIKE = "lookalike", "Lookalike"
-    DYNAMIC_REMARKETING = "dynamic_remarketing", "Dynamic remarketing"
+def _choices_of(name: str, values: type[StrEnum]) -> type[models.TextChoices]:
+    """Database choices that mirror the connector contract's enum, so the two vocabularies
+    cannot drift apart."""
+    return models.TextChoices(
+        name, [(m.name, (m.value, m.value.replace("_", " ").capitalize())) for m in values]
+    )
+
+
+CampaignType = _choices_of("CampaignType", contract.CampaignType)
+Objective = _choices_of("Objective", contract.Objective)
+BidStrategy = _choices_of("BidStrategy", contract.BidStrategy)
+MetricsLevel = _choices_of("MetricsLevel", contract.MetricsLevel)
 
 
 class CampaignStatus(models.TextChoices):
@@ -314,18 +331,6 @@ class CampaignStatus(models.TextChoices):
 
 # Statuses in which a campaign exists on its platform and may spend or be resumed.
 LIVE_STATUSES = (CampaignStatus.ACTIVE, CampaignStatus.PAUSED)
-
-
-class Objective(models.TextChoices):
-    CONVERSIONS = "conversions", "Conversions"
-    TRAFFIC = "traffic", "Traffic"
-    AWARENESS = "awareness", "Awareness"
-
-
-class BidStrategy(models.TextChoices):
-    LOWEST_COST = "lowest_cost", "Lowest cost"
-    COST_CAP = "cost_cap", "Cost cap"
-    BID_CAP = "bid_cap", "Bid cap"
 
 
 class AutomatedCampaign(models.Model):
@@ -359,8 +364,20 @@ class AutomatedCampaign(models.Model):
         max_length=20, choices=BidStrategy.choices, default=BidStrategy.LOWEST_COST
     )
     bid_amount = models.DecimalField(**MONEY, null=True, blank=True, validators=[positive])
+    roas_floor = models.DecimalField(
+        max_digits=8, decimal_places=2, null=True, blank=True, validators=[positive]
+    )
     daily_budget = models.DecimalField(**MONEY, null=True, blank=True, validators=[not_negative])
     lifetime_budget = models.DecimalField(**MONEY, null=True, blank=True, validators=[not_negative])
+    # What the allocator (or optimizer) wants per day; spend control decides what is set
+    # on the platform (`daily_budget` / `lifetime_budget`) so that it never overspends.
+    desired_daily_budget = models.DecimalField(**MONEY, default=ZERO, validators=[not_negative])
+    # Bumped by every commitment or platform budget write, so a worker releases money
+    # only if nobody raised the campaign's budget since it looked (compare-and-set).
+    budget_version = models.PositiveIntegerField(default=0, editable=False)
+    # Paused by spend control (or with its budget), so it resumes when money allows;
+    # a campaign paused by staff or the organizer stays paused.
+    auto_paused = models.BooleanField(default=False, editable=False)
     budget_allocated = models.DecimalField(**MONEY, default=ZERO)
     budget_spent = models.DecimalField(**MONEY, default=ZERO, editable=False)
     external_campaign_id = models.CharField(max_length=255, blank=True)
@@ -445,12 +462,6 @@ class CampaignCreative(models.Model):
 
 
 # --- metrics, attribution, decisions ---
-
-
-class MetricsLevel(models.TextChoices):
-    CAMPAIGN = "campaign", "Campaign"
-    AD_GROUP = "ad_group", "Ad set / ad group"
-    AD = "ad", "Ad"
 
 
 class CampaignMetrics(models.Model):

@@ -14,29 +14,21 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from usher.campaigns import ledger
+from usher.campaigns import ledger, publishing
+from usher.campaigns.accounts import ad_account_for, allowed_platforms, campaign_settings
+from usher.campaigns.decisions import log_decision
 from usher.campaigns.models import (
-    AdAccount,
-    AdAccountStatus,
     AdCampaignBudget,
-    AdPlatform,
     AllocationStrategy,
-    AutomatedCampaign,
     BudgetStatus,
-    CampaignSettings,
     DecisionKind,
     LedgerKind,
-    OptimizationLogEntry,
 )
 from usher.lib.errors import InvalidInput
 from usher.lib.tenancy import get_for_organizer_or_404
 from usher.marketplace.models import MarketplaceClient, MarketplaceEvent, MarketplaceOrganizer, User
 
 logger = logging.getLogger("usher.campaigns")
-
-# Marketplace defaults when a client has no CampaignSettings row.
-DEFAULT_TARGET_ROAS = Decimal("3.00")
-DEFAULT_MAX_ACTIVE_CAMPAIGNS_PER_ORGANIZER = 24
 
 # Which status a staff action may move a budget to, from which.
 BUDGET_TRANSITIONS: dict[str, set[str]] = {
@@ -46,66 +38,6 @@ BUDGET_TRANSITIONS: dict[str, set[str]] = {
     BudgetStatus.EXHAUSTED: {BudgetStatus.ACTIVE, BudgetStatus.CANCELLED},
     BudgetStatus.CANCELLED: set(),
 }
-
-
-def campaign_settings(client: MarketplaceClient) -> CampaignSettings:
-    """The client's settings row, or unsaved defaults."""
-    found = CampaignSettings.objects.filter(client=client).first()
-    return found or CampaignSettings(
-        client=client,
-        default_target_roas=DEFAULT_TARGET_ROAS,
-        max_active_campaigns_per_organizer=DEFAULT_MAX_ACTIVE_CAMPAIGNS_PER_ORGANIZER,
-    )
-
-
-def allowed_platforms(client: MarketplaceClient) -> list[str]:
-    return list(campaign_settings(client).allowed_platforms or AdPlatform.values)
-
-
-def ad_account_for(organizer: MarketplaceOrganizer, platform: str) -> AdAccount | None:
-    """The account campaigns run on: the organizer's own when connected (with a
-    credential), else the marketplace's (plan flow, step 5)."""
-    accounts = AdAccount.objects.filter(
-        client_id=organizer.client_id, platform=platform, status=AdAccountStatus.ACTIVE
-    ).exclude(credential_encrypted="")
-    own = accounts.filter(organizer=organizer).order_by("id").first()
-    return own or accounts.filter(organizer__isnull=True).order_by("id").first()
-
-
-def log_decision(
-    budget: AdCampaignBudget,
-    kind: DecisionKind,
-    reason: str,
-    *,
-    campaign: AutomatedCampaign | None = None,
-    numbers: dict[str, Any] | None = None,
-    expected_effect: str = "",
-    user: User | None = None,
-    applied: bool = True,
-    overridden: bool = False,
-) -> OptimizationLogEntry:
-    entry = OptimizationLogEntry.objects.create(
-        client_id=budget.client_id,
-        budget=budget,
-        campaign=campaign,
-        kind=kind,
-        reason=reason[:1000],
-        numbers={k: str(v) if isinstance(v, Decimal) else v for k, v in (numbers or {}).items()},
-        expected_effect=expected_effect[:500],
-        applied=applied,
-        overridden=overridden,
-        actor=user,
-        actor_label=user.get_username() if user else "system",
-    )
-    logger.info(
-        "campaign decision: budget=%s campaign=%s kind=%s applied=%s actor=%s",
-        budget.pk,
-        campaign.pk if campaign else None,
-        kind,
-        applied,
-        entry.actor_label,
-    )
-    return entry
 
 
 # --- asking for a budget ---
@@ -215,9 +147,7 @@ def confirm_payment(
         budget = ledger.lock_budget(budget_id)
         if budget.status == BudgetStatus.CANCELLED:
             raise InvalidInput(["status"], "a cancelled budget cannot be paid into.")
-        ledger.append(
-            budget, LedgerKind.PAID_IN, amount_received, reference=reference, user=user
-        )
+        ledger.append(budget, LedgerKind.PAID_IN, amount_received, reference=reference, user=user)
         now = timezone.now()
         budget.payment_reference = reference
         budget.paid_at = now
@@ -225,6 +155,7 @@ def confirm_payment(
             _set_status(budget, BudgetStatus.ACTIVE, user, "payment received")
             budget.started_at = budget.started_at or now
         budget.save()
+        _create_suites_on_commit(budget)
         log_decision(
             budget,
             DecisionKind.PAYMENT,
@@ -233,6 +164,14 @@ def confirm_payment(
             user=user,
         )
     return budget
+
+
+def _create_suites_on_commit(budget: AdCampaignBudget) -> None:
+    """A paid budget gets its suites (for review), and its live campaigns a new pace."""
+    from usher.campaigns.tasks import create_suites_task
+
+    transaction.on_commit(lambda: create_suites_task.delay(budget.pk))
+    publishing.rebalance_on_commit(budget)
 
 
 def _set_status(budget: AdCampaignBudget, status: str, user: User | None, reason: str) -> None:
@@ -247,21 +186,16 @@ def change_budget_status(
 ) -> AdCampaignBudget:
     """Pause, resume or cancel a budget (exhaustion comes from spend_control). Its
     campaigns follow on their platforms (`usher.campaigns.publishing`)."""
-    from usher.campaigns import publishing
-
     with transaction.atomic():
         budget = ledger.lock_budget(budget_id)
         if status == budget.status:
             return budget
         if status not in BUDGET_TRANSITIONS[budget.status]:
-            raise InvalidInput(
-                ["status"], f"a {budget.status} budget cannot become {status}."
-            )
+            raise InvalidInput(["status"], f"a {budget.status} budget cannot become {status}.")
         _set_status(budget, status, user, reason or f"set to {status}")
         budget.save()
         log_decision(budget, DecisionKind.STATUS, budget.status_reason, user=user)
-        if status != BudgetStatus.ACTIVE:
-            publishing.pause_budget_campaigns_on_commit(budget)
+        publishing.rebalance_on_commit(budget)
     return budget
 
 
@@ -278,7 +212,9 @@ def adjust_budget(
         if amount < 0 and -amount > ledger.balances(budget).available:
             raise InvalidInput(["amount"], "more than the uncommitted remainder.")
         ledger.append(budget, LedgerKind.ADJUSTMENT, amount, note=note, user=user)
-        log_decision(budget, DecisionKind.BUDGET_CHANGE, note, numbers={"amount": amount}, user=user)
+        log_decision(
+            budget, DecisionKind.BUDGET_CHANGE, note, numbers={"amount": amount}, user=user
+        )
     return budget
 
 
