@@ -33,7 +33,11 @@ class GoogleAdsApi:
 
     def __init__(self, account: AdAccount) -> None:
         self.account = account
-        self.refresh_token = require_token(account)
+        # The contract keeps Google's OAuth refresh token in settings; a bare
+        # access_token field holding it is accepted too.
+        self.refresh_token = str(account.settings.get("refresh_token") or "") or require_token(
+            account
+        )
         self.customer_id = customer_id(account.account_id)
         if len(self.customer_id) != 10:
             raise PlatformError(

@@ -250,8 +250,9 @@ def review_of(ad_group_ad: dict[str, Any]) -> tuple[ReviewStatus, str | None]:
 class GoogleAdsCampaignsConnector:
     """`CampaignsConnector` for Google Ads; `account.account_id` is the customer id.
 
-    `account.access_token` is the OAuth refresh token; settings used:
-    `login_customer_id` (manager account) and `developer_token` (else Usher's).
+    Settings used: `refresh_token` (the OAuth refresh token; `account.access_token` is
+    read when it is absent), `login_customer_id` (manager account) and
+    `developer_token` (else Usher's).
     """
 
     platform: ClassVar[str] = PLATFORM

@@ -37,10 +37,9 @@ ACCOUNTS = {
     "google_ads": AdAccount(
         "google_ads",
         "1234567890",
-        "sandbox-refresh-token",
         currency="EUR",
         timezone="Europe/Bucharest",
-        settings={"developer_token": "sandbox-developer-token"},
+        settings={"refresh_token": "sandbox-refresh-token"},
     ),
     "tiktok": AdAccount(
         "tiktok",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -175,16 +176,27 @@ def test_a_disapproved_ad_carries_its_policy_topics() -> None:
     assert review_of({})[0] == ReviewStatus.PENDING
 
 
-def test_it_sends_the_manager_account_as_login_customer_id(sandbox) -> None:
-    account = ACCOUNTS["google_ads"]
-    managed = type(account)(
-        **{**account.__dict__, "settings": {"login_customer_id": "111-222-3333"}}
+def test_it_reaches_a_managed_account_through_its_manager(sandbox) -> None:
+    sandbox.account(
+        platform="google_ads", account_id="1234567890", settings={"managers": ["1112223333"]}
     )
+    managed = replace(ACCOUNT, settings={**ACCOUNT.settings, "login_customer_id": "111-222-3333"})
 
-    connector().publish(managed, a_spec(targeting=TargetingSpec(countries=["RO"])))
+    connector().publish(managed, a_spec())
 
     headers = [r["headers"] for r in sandbox.requests(platform="google_ads")]
     assert headers and all(h.get("login-customer-id") == "1112223333" for h in headers)
+
+
+def test_a_managed_account_without_its_manager_is_refused(sandbox) -> None:
+    sandbox.account(
+        platform="google_ads", account_id="1234567890", settings={"managers": ["1112223333"]}
+    )
+
+    with pytest.raises(PlatformError) as caught:
+        connector().publish(ACCOUNT, a_spec())
+
+    assert caught.value.kind == ErrorKind.AUTH
 
 
 def test_an_unknown_country_fails_before_anything_is_created(sandbox) -> None:
