@@ -163,6 +163,10 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "usher.conversions.tasks.sweep_deliveries_task",
         "schedule": 300.0,  # every 5 minutes: due retries and expired worker leases
     },
+    "sync-campaign-metrics": {
+        "task": "usher.campaigns.tasks.sync_campaign_metrics_task",
+        "schedule": 1800.0,  # every 30 minutes: platform delivery, spend into the ledger
+    },
     "purge-network-data": {
         "task": "usher.conversions.tasks.purge_network_data_task",
         "schedule": 3600.0,  # hourly: IP/user agent kept only while deliveries need them
