@@ -62,6 +62,17 @@ def test_matched_by_names_the_campaign_platforms_click_id() -> None:
 # --- against the database ---
 
 
+def landed(campaign, visitor_id: str, *, days_before: int) -> VisitorTouch:
+    """The visitor landed from one of the campaign's ads `days_before` the order."""
+    return VisitorTouch.objects.create(
+        client=campaign.client,
+        visitor_id=visitor_id,
+        touched_at=PLACED - timedelta(days=days_before),
+        utm_campaign=campaign.reference,
+        touch_key=f"{visitor_id}-{days_before}",
+    )
+
+
 @pytest.fixture
 def place_order(django_capture_on_commit_callbacks):
     """An order saved as the ingest saves one: the attribution hook runs on commit."""
@@ -98,13 +109,7 @@ def test_an_order_from_a_campaign_landing_is_attributed(db, campaign, place_orde
 
 
 def test_an_earlier_visit_carries_the_click_to_a_later_order(db, campaign, place_order) -> None:
-    VisitorTouch.objects.create(
-        client=campaign.client,
-        visitor_id="v-1",
-        touched_at=PLACED - timedelta(days=3),
-        utm_campaign=campaign.reference,
-        touch_key="k1",
-    )
+    landed(campaign, "v-1", days_before=3)
 
     order = place_order(event=campaign.event, placed_at=PLACED, visitor_id="v-1")
 
@@ -112,13 +117,7 @@ def test_an_earlier_visit_carries_the_click_to_a_later_order(db, campaign, place
 
 
 def test_a_later_click_elsewhere_takes_the_credit_away(db, campaign, place_order) -> None:
-    VisitorTouch.objects.create(
-        client=campaign.client,
-        visitor_id="v-1",
-        touched_at=PLACED - timedelta(days=3),
-        utm_campaign=campaign.reference,
-        touch_key="k1",
-    )
+    landed(campaign, "v-1", days_before=3)
 
     order = place_order(
         event=campaign.event, placed_at=PLACED, visitor_id="v-1", fbc="fb.1.someone-else"
@@ -153,13 +152,7 @@ def test_attributing_twice_keeps_one_row_and_a_refund_removes_it(
 
 def test_the_window_is_configurable(db, campaign, place_order, settings) -> None:
     settings.ATTRIBUTION_CLICK_WINDOW_DAYS = 1
-    VisitorTouch.objects.create(
-        client=campaign.client,
-        visitor_id="v-9",
-        touched_at=PLACED - timedelta(days=2),
-        utm_campaign=campaign.reference,
-        touch_key="k9",
-    )
+    landed(campaign, "v-9", days_before=2)
 
     order = place_order(event=campaign.event, placed_at=PLACED, visitor_id="v-9")
 
