@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 
 from django.db import transaction
@@ -37,8 +37,10 @@ from usher.campaigns.models import (
     CampaignOverride,
     CampaignStatus,
     DecisionKind,
+    LedgerKind,
     OverrideKind,
 )
+from usher.campaigns.specs import campaign_spec, published_of, store_published
 from usher.campaigns.spend_safety import (
     BudgetMode,
     BudgetSetting,
@@ -53,15 +55,6 @@ from usher.platforms.base import PlatformError
 from usher.platforms.registry import get_campaigns_connector
 
 logger = logging.getLogger("usher.campaigns")
-
-
-def published_of(campaign: AutomatedCampaign) -> contract.PublishedCampaign:
-    return contract.PublishedCampaign(
-        campaign_id=campaign.external_campaign_id,
-        ad_group_id=campaign.external_adset_id,
-        budget_id=campaign.external_budget_id or None,
-        ads={c.reference: c.external_ad_id for c in campaign.creatives.all() if c.external_ad_id},
-    )
 
 
 def overdelivery_rule(connector: contract.CampaignsConnector) -> OverdeliveryRule:
@@ -127,6 +120,7 @@ class Applied:
     setting: BudgetSetting
     ok: bool
     reason: str = ""
+    error: PlatformError | None = None
 
 
 def reserve(budget_id: int, campaign_id: int, exposure: Decimal) -> bool:
@@ -163,9 +157,19 @@ def release(budget_id: int, campaign_id: int, exposure: Decimal, seen_version: i
 
 
 def _set_on_platform(
-    campaign: AutomatedCampaign, connector: contract.CampaignsConnector, setting: BudgetSetting
+    campaign: AutomatedCampaign,
+    connector: contract.CampaignsConnector,
+    setting: BudgetSetting,
+    now: datetime,
 ) -> None:
     account = contract_account(campaign.ad_account)
+    if not campaign.external_campaign_id:
+        # Publishing: idempotent by the campaign's reference on the platform's side, and
+        # the ids are stored before anything else can fail.
+        published = connector.publish(account, campaign_spec(campaign, setting, now))
+        store_published(campaign, published)
+        connector.set_status(account, published, True)
+        return
     published = published_of(campaign)
     if setting.mode == BudgetMode.PAUSED:
         if campaign.status == CampaignStatus.ACTIVE:
@@ -186,6 +190,47 @@ def _set_on_platform(
         connector.set_status(account, published, True)
 
 
+def _record_result(
+    campaign: AutomatedCampaign, setting: BudgetSetting, reason: str, now: datetime
+) -> None:
+    paused = setting.mode == BudgetMode.PAUSED
+    fields = {
+        "status": CampaignStatus.PAUSED if paused else CampaignStatus.ACTIVE,
+        "auto_paused": paused,
+        "status_reason": reason if paused else "",
+        "last_error": "",
+        "updated_at": now,
+    }
+    if not paused:
+        fields.update(daily_budget=setting.daily_budget, lifetime_budget=setting.lifetime_budget)
+    if campaign.status == CampaignStatus.APPROVED:
+        fields.update(published_at=now, started_at=campaign.started_at or now)
+        log_decision(
+            campaign.budget,
+            DecisionKind.PUBLISH,
+            f"published on {campaign.platform}",
+            campaign=campaign,
+            numbers={
+                "daily_budget": setting.daily_budget,
+                "lifetime_budget": setting.lifetime_budget,
+                "reserved": setting.exposure,
+            },
+        )
+    AutomatedCampaign.objects.filter(pk=campaign.pk).update(**fields)
+
+
+def _fail(campaign: AutomatedCampaign, error: PlatformError) -> None:
+    """The platform refused the campaign for good: nothing of it spends (a refused
+    publish leaves at most paused objects), so its money is released."""
+    AutomatedCampaign.objects.filter(pk=campaign.pk).update(
+        status=CampaignStatus.FAILED,
+        last_error=str(error)[:2000],
+        status_reason=error.message[:500],
+    )
+    version = AutomatedCampaign.objects.values_list("budget_version", flat=True).get(pk=campaign.pk)
+    release(campaign.budget_id, campaign.pk, ZERO, version)
+
+
 def apply_setting(
     campaign: AutomatedCampaign,
     connector: contract.CampaignsConnector,
@@ -193,42 +238,46 @@ def apply_setting(
     setting: BudgetSetting,
     *,
     reason: str,
+    now: datetime | None = None,
 ) -> Applied:
-    """Put one campaign's new setting on its platform, reserving before raising and
-    releasing after lowering."""
+    """Put one campaign's new setting on its platform (publishing it if it is approved
+    and not yet there), reserving before raising and releasing after lowering."""
+    now = now or timezone.now()
+    unpublished = not campaign.external_campaign_id
+    if unpublished and setting.mode == BudgetMode.PAUSED:
+        AutomatedCampaign.objects.filter(pk=campaign.pk).update(
+            status_reason="waiting for funds: the remainder cannot fund its minimum budget"
+        )
+        return Applied(campaign.pk, setting, False, "not funded")
     before = current_exposure(campaign, need)
-    raising = setting.exposure > before
-    if raising and not reserve(campaign.budget_id, campaign.pk, setting.exposure):
+    if setting.exposure > before and not reserve(campaign.budget_id, campaign.pk, setting.exposure):
         return Applied(campaign.pk, setting, False, "the remainder does not cover it")
     seen_version = AutomatedCampaign.objects.values_list("budget_version", flat=True).get(
         pk=campaign.pk
     )
     try:
-        _set_on_platform(campaign, connector, setting)
+        _set_on_platform(campaign, connector, setting, now)
     except PlatformError as exc:
         record_health(campaign.ad_account, exc)
+        if unpublished and exc.permanent:
+            _fail(campaign, exc)
         # A failed raise keeps its reservation, a failed cut keeps the old one: safe.
-        return Applied(campaign.pk, setting, False, str(exc))
+        return Applied(campaign.pk, setting, False, str(exc), exc)
     record_health(campaign.ad_account)
-    paused = setting.mode == BudgetMode.PAUSED
-    AutomatedCampaign.objects.filter(pk=campaign.pk).update(
-        status=CampaignStatus.PAUSED if paused else CampaignStatus.ACTIVE,
-        daily_budget=campaign.daily_budget if paused else setting.daily_budget,
-        lifetime_budget=campaign.lifetime_budget if paused else setting.lifetime_budget,
-        auto_paused=paused,
-        status_reason=reason if paused else "",
-        updated_at=timezone.now(),
-    )
+    _record_result(campaign, setting, reason, now)
     release(campaign.budget_id, campaign.pk, setting.exposure, seen_version)
     return Applied(campaign.pk, setting, True)
 
 
 def controlled_campaigns(budget: AdCampaignBudget) -> list[AutomatedCampaign]:
-    """The campaigns spend control steers: live ones, and those it paused itself."""
+    """The campaigns spend control steers: live ones, those it paused itself, and
+    approved ones waiting to be published."""
+    live = Q(status=CampaignStatus.ACTIVE) | Q(status=CampaignStatus.PAUSED, auto_paused=True)
     return list(
-        budget.campaigns.exclude(external_campaign_id="")
-        .filter(Q(status=CampaignStatus.ACTIVE) | Q(status=CampaignStatus.PAUSED, auto_paused=True))
-        .select_related("ad_account")
+        budget.campaigns.filter(
+            (live & ~Q(external_campaign_id="")) | Q(status=CampaignStatus.APPROVED)
+        )
+        .select_related("ad_account", "budget", "organizer", "client")
         .order_by("pk")
     )
 
@@ -268,11 +317,14 @@ def rebalance_budget(budget_id: int, *, now: datetime | None = None) -> Rebalanc
     )
     reason = "budget exhausted" if exhausted else "spend control"
     applied = [
-        apply_setting(by_campaign[s.key], connectors[s.key], needs[s.key], s, reason=reason)
+        apply_setting(
+            by_campaign[s.key], connectors[s.key], needs[s.key], s, reason=reason, now=now
+        )
         for s in ordered
     ]
     for result in applied:
-        if result.setting.mode != BudgetMode.PAUSED or not result.ok:
+        was_live = by_campaign[result.campaign_id].status == CampaignStatus.ACTIVE
+        if result.setting.mode != BudgetMode.PAUSED or not result.ok or not was_live:
             continue
         log_decision(
             budget,
@@ -303,3 +355,26 @@ def _mark_exhausted(budget_id: int, remaining: Decimal) -> None:
             numbers={"remaining": remaining},
             expected_effect="every campaign of the budget paused on its platform",
         )
+
+
+def record_spend(campaign_id: int, day: date, reported_total: Decimal) -> Decimal:
+    """The platform's spend of a campaign for `day` (its total so far, as reported):
+    the ledger gets the difference from what it already holds for that day, so a
+    re-read replaces the day rather than adding it twice. Returns the difference."""
+    with transaction.atomic():
+        campaign = AutomatedCampaign.objects.get(pk=campaign_id)
+        budget = ledger.lock_budget(campaign.budget_id)
+        delta = reported_total - ledger.spent_on(campaign, day)
+        if delta:
+            ledger.append(
+                budget,
+                LedgerKind.SPENT,
+                delta,
+                campaign=campaign,
+                spend_date=day,
+                note="as reported by the platform",
+            )
+            AutomatedCampaign.objects.filter(pk=campaign_id).update(
+                budget_spent=ledger.spent_on(campaign)
+            )
+    return delta
