@@ -23,10 +23,10 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Q, Sum
 from django.utils import timezone
 
-from usher.campaigns import ledger
+from usher.campaigns import allocation, ledger
 from usher.campaigns.accounts import contract_account, record_health
 from usher.campaigns.decisions import log_decision
 from usher.campaigns.models import (
@@ -378,3 +378,59 @@ def record_spend(campaign_id: int, day: date, reported_total: Decimal) -> Decima
                 budget_spent=ledger.spent_on(campaign)
             )
     return delta
+
+
+def allocate_budget(budget_id: int, *, now: datetime | None = None) -> dict[int, Decimal]:
+    """The plan's `allocateBudget`: each live or approved campaign's wished daily budget
+    by the budget's strategy (performance from Usher-attributed revenue over reported
+    spend), stored as `desired_daily_budget`; then spend control re-paces the platforms.
+    """
+    now = now or timezone.now()
+    budget = AdCampaignBudget.objects.get(pk=budget_id)
+    campaigns = controlled_campaigns(budget)
+    slots = []
+    for c in campaigns:
+        weeks = flight_weeks(now, c.ends_at, c.ad_account.timezone) if c.ends_at else []
+        slots.append(allocation.CampaignSlot(c.pk, c.platform, sum(weeks), attributed_roas(c)))
+    platforms = {
+        name: allocation.PlatformShare(
+            percentage=Decimal(spec["percentage"]) if "percentage" in spec else None,
+            daily_limit=Decimal(spec["daily_limit"]) if spec.get("daily_limit") else None,
+        )
+        for name, spec in budget.platform_allocations.items()
+    }
+    wishes = allocation.allocate(
+        budget.allocation_strategy,
+        ledger.balances(budget).remaining,
+        slots,
+        platforms=platforms,
+        daily_limit=budget.daily_budget_limit,
+        target_roas=budget.target_roas,
+    )
+    for campaign in campaigns:
+        wish = wishes[campaign.pk]
+        if wish != campaign.desired_daily_budget:
+            AutomatedCampaign.objects.filter(pk=campaign.pk).update(desired_daily_budget=wish)
+            log_decision(
+                budget,
+                DecisionKind.REALLOCATION,
+                f"{budget.allocation_strategy}: daily budget {campaign.desired_daily_budget} -> {wish}",
+                campaign=campaign,
+                numbers={"before": campaign.desired_daily_budget, "after": wish},
+            )
+    rebalance_budget(budget_id, now=now)
+    return {pk: wishes[pk] for pk in wishes}
+
+
+# Below this much reported spend a campaign's ROAS is noise: the allocator treats it as new.
+MIN_SPEND_FOR_ROAS = Decimal("20.00")
+
+
+def attributed_roas(campaign: AutomatedCampaign) -> Decimal | None:
+    """Usher-attributed revenue over the spend the platform reported (platforms
+    over-count their own conversions, so their revenue is not used here)."""
+    spent = ledger.spent_on(campaign)
+    if spent < MIN_SPEND_FOR_ROAS:
+        return None
+    revenue = campaign.attributions.aggregate(total=Sum("value"))["total"] or ZERO
+    return revenue / spent

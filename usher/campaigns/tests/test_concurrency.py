@@ -25,8 +25,7 @@ def test_two_workers_cannot_commit_more_than_the_remainder(organizer):
     budget = BudgetFactory(organizer=organizer)
     services.confirm_payment(budget.pk, reference="T", amount_received=Decimal("1000"), user=None)
     campaigns = [
-        CampaignFactory(budget=budget, ad_account=account, status="active")
-        for _ in range(WORKERS)
+        CampaignFactory(budget=budget, ad_account=account, status="active") for _ in range(WORKERS)
     ]
     start = threading.Barrier(WORKERS)
     results: dict[int, bool] = {}
