@@ -8,7 +8,7 @@ import logging
 
 from celery import shared_task
 
-from usher.campaigns import publishing, spend_control, suite
+from usher.campaigns import metrics_sync, publishing, spend_control, suite
 from usher.campaigns.models import AdCampaignBudget, BudgetStatus
 from usher.platforms.base import PlatformError
 
@@ -54,4 +54,13 @@ def rebalance_all_budgets_task() -> None:
         status__in=[BudgetStatus.PENDING_PAYMENT, BudgetStatus.CANCELLED]
     ).values_list("pk", flat=True)
     for budget_id in ids:
+        rebalance_budget_task.delay(budget_id)
+
+
+@shared_task(ignore_result=True)
+def sync_campaign_metrics_task() -> None:
+    """Every 30 minutes: platform-reported delivery in, then re-pace the budgets whose
+    spend moved (spend control pauses an exhausted budget's campaigns)."""
+    summary = metrics_sync.sync_campaign_metrics()
+    for budget_id in sorted(summary.budget_ids):
         rebalance_budget_task.delay(budget_id)

@@ -15,9 +15,15 @@ from typing import Any
 from usher.platforms.base import ConversionsConnector
 from usher.platforms.campaigns_base import CampaignsConnector, InsightsConnector
 from usher.platforms.ga4.conversions import GA4ConversionsConnector
+from usher.platforms.google_ads.campaigns import GoogleAdsCampaignsConnector
 from usher.platforms.google_ads.conversions import GoogleAdsConversionsConnector
+from usher.platforms.google_ads.insights import GoogleAdsInsightsConnector
+from usher.platforms.meta.campaigns import MetaCampaignsConnector
 from usher.platforms.meta.conversions import MetaConversionsConnector
+from usher.platforms.meta.insights import MetaInsightsConnector
+from usher.platforms.tiktok.campaigns import TikTokCampaignsConnector
 from usher.platforms.tiktok.conversions import TikTokConversionsConnector
+from usher.platforms.tiktok.insights import TikTokInsightsConnector
 
 ConnectorFactory = Callable[[], ConversionsConnector]
 CampaignsFactory = Callable[[], CampaignsConnector]
@@ -97,3 +103,11 @@ register("meta", MetaConversionsConnector)
 register("google_ads", GoogleAdsConversionsConnector)
 register("tiktok", TikTokConversionsConnector)
 register("ga4", GA4ConversionsConnector)
+
+register_campaigns("meta", MetaCampaignsConnector)
+register_campaigns("google_ads", GoogleAdsCampaignsConnector)
+register_campaigns("tiktok", TikTokCampaignsConnector)
+
+register_insights("meta", MetaInsightsConnector)
+register_insights("google_ads", GoogleAdsInsightsConnector)
+register_insights("tiktok", TikTokInsightsConnector)

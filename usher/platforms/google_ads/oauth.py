@@ -23,7 +23,8 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.core.cache import cache
@@ -53,6 +54,9 @@ ERROR_MESSAGES = {
     ),
 }
 RETRYABLE_KINDS = frozenset({ErrorKind.TRANSIENT, ErrorKind.RATE_LIMITED})
+UNAUTHORIZED = 401  # Google's answer to an expired or revoked access token
+
+T = TypeVar("T")
 
 
 def now_seconds() -> float:
@@ -78,6 +82,30 @@ def cached_access_token(refresh_token: str) -> str | None:
 def forget(refresh_token: str) -> None:
     """Drop the cached access token (Google refused it, or the organizer reconnected)."""
     cache.delete(cache_key(refresh_token))
+
+
+def with_access_token(refresh_token: str, send: Callable[[str], T]) -> T:
+    """Run `send(access_token)` with the cached token; on a 401, once more with a fresh one.
+
+    Google may refuse a cached token before its stated expiry (revoked, or the
+    organizer reconnected); a token just exchanged that is refused is refused for
+    good, so it is dropped but not exchanged again within this call. Used by every
+    Google Ads API call (conversions, campaigns, insights).
+    """
+    cached = cached_access_token(refresh_token)
+    if cached is not None:
+        try:
+            return send(cached)
+        except PlatformError as exc:
+            if exc.status_code != UNAUTHORIZED:
+                raise
+            forget(refresh_token)
+    try:
+        return send(exchange(refresh_token))
+    except PlatformError as exc:
+        if exc.status_code == UNAUTHORIZED:
+            forget(refresh_token)
+        raise
 
 
 def exchange(refresh_token: str) -> str:

@@ -1,0 +1,17 @@
+"""Fixtures for every platform package's tests."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from usher.lib.ratelimit import reset_local_buckets
+
+
+@pytest.fixture(autouse=True)
+def _fresh_rate_limit_buckets() -> Iterator[None]:
+    """Management-call buckets (in-process without Redis) start full in every test."""
+    reset_local_buckets()
+    yield
+    reset_local_buckets()
