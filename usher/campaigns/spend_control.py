@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from decimal import Decimal
 
 from django.db import transaction
@@ -37,7 +37,6 @@ from usher.campaigns.models import (
     CampaignOverride,
     CampaignStatus,
     DecisionKind,
-    LedgerKind,
     OverrideKind,
 )
 from usher.campaigns.specs import campaign_spec, published_of, store_published
@@ -355,29 +354,6 @@ def _mark_exhausted(budget_id: int, remaining: Decimal) -> None:
             numbers={"remaining": remaining},
             expected_effect="every campaign of the budget paused on its platform",
         )
-
-
-def record_spend(campaign_id: int, day: date, reported_total: Decimal) -> Decimal:
-    """The platform's spend of a campaign for `day` (its total so far, as reported):
-    the ledger gets the difference from what it already holds for that day, so a
-    re-read replaces the day rather than adding it twice. Returns the difference."""
-    with transaction.atomic():
-        campaign = AutomatedCampaign.objects.get(pk=campaign_id)
-        budget = ledger.lock_budget(campaign.budget_id)
-        delta = reported_total - ledger.spent_on(campaign, day)
-        if delta:
-            ledger.append(
-                budget,
-                LedgerKind.SPENT,
-                delta,
-                campaign=campaign,
-                spend_date=day,
-                note="as reported by the platform",
-            )
-            AutomatedCampaign.objects.filter(pk=campaign_id).update(
-                budget_spent=ledger.spent_on(campaign)
-            )
-    return delta
 
 
 def allocate_budget(budget_id: int, *, now: datetime | None = None) -> dict[int, Decimal]:

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from usher.campaigns import spend_control
 from usher.campaigns.allocation import CampaignSlot, PlatformShare, allocate
 from usher.campaigns.models import AutomatedCampaign, CampaignAttribution, CampaignStatus
-from usher.campaigns.tests.factories import CampaignFactory
+from usher.campaigns.tests.factories import CampaignFactory, report_spend
 from usher.marketplace.tests.factories import OrderFactory
 
 
@@ -112,7 +112,7 @@ def test_allocate_budget_sets_wishes_logs_them_and_paces_the_platforms(
         campaign.creatives.create(headline="h", landing_url="https://tix.example/e")
     spend_control.allocate_budget(paid_budget.pk)
     for campaign in campaigns:
-        spend_control.record_spend(campaign.pk, timezone.localdate(), Decimal("50"))
+        report_spend(campaign, timezone.localdate(), Decimal("50"))
     order = OrderFactory(event=event, value=Decimal("400"))
     CampaignAttribution.objects.create(
         order=order, campaign=campaigns[0], matched_by="fbc", value=Decimal("400"), currency="RON"

@@ -17,7 +17,7 @@ from usher.campaigns.models import (
     CampaignStatus,
     OptimizationLogEntry,
 )
-from usher.campaigns.tests.factories import CampaignFactory
+from usher.campaigns.tests.factories import CampaignFactory, report_spend
 from usher.platforms.base import PlatformError
 
 pytestmark = pytest.mark.django_db
@@ -70,7 +70,7 @@ def test_a_whole_flight_of_maximal_overdelivery_never_overspends(live_campaigns,
             key = (campaign.pk, *week)
             amount = overdeliver(platform, campaign, spent_by_week.get(key, Decimal(0)))
             spent_by_week[key] = spent_by_week.get(key, Decimal(0)) + amount
-            spend_control.record_spend(campaign.pk, local_day, amount)
+            report_spend(campaign, local_day, amount)
         balances = ledger.balances(budget)
         assert balances.spent <= balances.total, f"overspent on day {day}"
         assert balances.spent + balances.outstanding <= balances.total
@@ -85,7 +85,7 @@ def test_a_shrinking_remainder_lowers_daily_budgets_then_moves_to_lifetime(
     budget = live_campaigns[0].budget
     before = {c.pk: platform.campaigns[c.reference].daily_budget for c in live_campaigns}
     for campaign in live_campaigns:
-        spend_control.record_spend(campaign.pk, timezone.localdate(), Decimal("150"))
+        report_spend(campaign, timezone.localdate(), Decimal("150"))
     spend_control.rebalance_budget(budget.pk)
     after = [platform.campaigns[c.reference] for c in live_campaigns]
     assert all(
@@ -99,7 +99,7 @@ def test_a_shrinking_remainder_lowers_daily_budgets_then_moves_to_lifetime(
 def test_exhaustion_pauses_every_campaign_on_its_platform(live_campaigns, platform):
     budget = live_campaigns[0].budget
     for campaign in live_campaigns:
-        spend_control.record_spend(campaign.pk, timezone.localdate(), Decimal("333"))
+        report_spend(campaign, timezone.localdate(), Decimal("333"))
     result = spend_control.rebalance_budget(budget.pk)
     assert result.exhausted
     assert not any(platform.campaigns[c.reference].active for c in live_campaigns)
@@ -125,17 +125,6 @@ def test_pausing_a_budget_pauses_its_campaigns_and_resuming_restores_them(
     with django_capture_on_commit_callbacks(execute=True):
         services.change_budget_status(budget.pk, BudgetStatus.ACTIVE, user=None)
     assert all(platform.campaigns[c.reference].active for c in live_campaigns)
-
-
-def test_a_reread_day_replaces_its_spend(live_campaigns):
-    campaign = live_campaigns[0]
-    today = timezone.localdate()
-    spend_control.record_spend(campaign.pk, today, Decimal("30"))
-    spend_control.record_spend(campaign.pk, today, Decimal("45"))
-    spend_control.record_spend(campaign.pk, today, Decimal("45"))
-    assert ledger.spent_on(campaign) == Decimal("45")
-    campaign.refresh_from_db()
-    assert campaign.budget_spent == Decimal("45")
 
 
 def test_a_failed_platform_cut_keeps_the_money_reserved(live_campaigns, platform):
