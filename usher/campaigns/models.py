@@ -148,6 +148,9 @@ class CampaignSettings(models.Model):
     allowed_platforms = models.JSONField(
         default=list, blank=True, help_text="Platforms suites may use; empty: all."
     )
+    default_image_url = models.URLField(
+        max_length=1000, blank=True, help_text="Ad image when a budget brings none."
+    )
 
     def __str__(self) -> str:
         return f"Campaign settings of {self.client}"
@@ -208,6 +211,9 @@ class AdCampaignBudget(models.Model):
     target_roas = models.DecimalField(
         max_digits=8, decimal_places=2, null=True, blank=True, validators=[positive]
     )
+    # The organizer's ad visuals for every campaign the budget funds (TikTok needs one).
+    image_url = models.URLField(max_length=1000, blank=True)
+    video_url = models.URLField(max_length=1000, blank=True)
     payment_reference = models.CharField(max_length=255, blank=True)
     paid_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)

@@ -56,6 +56,8 @@ class BudgetRequest:
     starts_at: datetime | None = None
     ends_at: datetime | None = None
     notes: str = ""
+    image_url: str = ""
+    video_url: str = ""
 
 
 def _clean_allocations(client: MarketplaceClient, raw: dict[str, dict[str, Any]], strategy: str):
@@ -118,6 +120,8 @@ def request_budget(organizer: MarketplaceOrganizer, data: BudgetRequest) -> AdCa
         started_at=data.starts_at,
         ends_at=data.ends_at,
         notes=data.notes,
+        image_url=data.image_url,
+        video_url=data.video_url,
     )
     for platform in budget_platforms(budget):
         account = ad_account_for(organizer, platform)

@@ -65,6 +65,13 @@ def overdelivery_rule(connector: contract.CampaignsConnector) -> OverdeliveryRul
     )
 
 
+def lifetime_is_hard_cap(connector: contract.CampaignsConnector) -> bool:
+    """Whether the platform never spends past a lifetime budget. Opt-in (a connector
+    declares `lifetime_budget_hard_cap = True`): Google, for one, turns a lifetime
+    amount into a daily one that may over-deliver, so it must not count as a cap."""
+    return bool(getattr(connector, "lifetime_budget_hard_cap", False))
+
+
 def active_overrides(campaign: AutomatedCampaign) -> dict[str, CampaignOverride]:
     rows = CampaignOverride.objects.filter(campaign=campaign, lifted_at__isnull=True)
     return {row.kind: row for row in rows}
@@ -78,6 +85,15 @@ def desired_daily(campaign: AutomatedCampaign) -> Decimal:
     if OverrideKind.DAILY_BUDGET in overrides:
         return overrides[OverrideKind.DAILY_BUDGET].daily_budget or ZERO
     return campaign.desired_daily_budget
+
+
+def _minimum(connector: contract.CampaignsConnector, currency: str) -> Decimal:
+    """The platform's daily minimum; a currency the connector knows none for can fund
+    nothing (rather than guess a minimum the platform would refuse)."""
+    try:
+        return connector.minimum_daily_budget(currency)
+    except ValueError:
+        return Decimal("Infinity")
 
 
 def campaign_need(
@@ -96,11 +112,14 @@ def campaign_need(
         desired_daily_budget=desired_daily(campaign) if desired is None else desired,
         days_left=sum(weeks),
         daily_multiplier=daily_budget_multiplier(overdelivery_rule(connector), weeks),
-        minimum_daily_budget=connector.minimum_daily_budget(campaign.ad_account.currency),
+        minimum_daily_budget=_minimum(connector, campaign.ad_account.currency),
         lifetime_spent=ledger.spent_on(campaign),
         mode=BudgetMode.LIFETIME if campaign.lifetime_budget is not None else BudgetMode.DAILY,
-        can_use_lifetime=campaign.status != CampaignStatus.ACTIVE
-        or not getattr(connector, "budget_type_locked_once_live", False),
+        can_use_lifetime=lifetime_is_hard_cap(connector)
+        and (
+            campaign.status != CampaignStatus.ACTIVE
+            or not getattr(connector, "budget_type_locked_once_live", False)
+        ),
     )
 
 

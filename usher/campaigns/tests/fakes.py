@@ -39,6 +39,7 @@ class FakeCampaignsConnector:
     platform: ClassVar[str] = "meta"
     daily_overdelivery_factor: ClassVar[Decimal] = Decimal("1.75")
     weekly_overdelivery_factor: ClassVar[Decimal | None] = Decimal("7")
+    lifetime_budget_hard_cap: ClassVar[bool] = True
     state: ClassVar[FakePlatform]
 
     def _call(self, name: str, ref: str) -> None:
