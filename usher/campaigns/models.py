@@ -29,6 +29,7 @@ from usher.marketplace.models import (
 from usher.platforms import campaigns_base as contract
 
 ZERO = Decimal("0.00")
+CENTS = Decimal("0.01")
 MONEY = {"max_digits": 12, "decimal_places": 2}
 positive = MinValueValidator(Decimal("0.01"))
 not_negative = MinValueValidator(ZERO)

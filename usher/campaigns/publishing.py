@@ -108,7 +108,9 @@ def publish_campaign(campaign_id: int) -> AutomatedCampaign:
 # --- pause and resume ---
 
 
-def pause_campaign(campaign_id: int, *, user: User | None, reason: str) -> AutomatedCampaign:
+def pause_campaign(
+    campaign_id: int, *, user: User | None, reason: str, actor: str = ""
+) -> AutomatedCampaign:
     """Pause on the platform now and keep it paused (a staff override the optimizer and
     spend control respect) until resumed."""
     campaign = AutomatedCampaign.objects.select_related("ad_account").get(pk=campaign_id)
@@ -131,6 +133,7 @@ def pause_campaign(campaign_id: int, *, user: User | None, reason: str) -> Autom
         reason or "paused",
         campaign=campaign,
         user=user,
+        actor=actor,
         applied=result.ok,
     )
     if not result.ok:
@@ -139,7 +142,7 @@ def pause_campaign(campaign_id: int, *, user: User | None, reason: str) -> Autom
     return campaign
 
 
-def resume_campaign(campaign_id: int, *, user: User | None) -> AutomatedCampaign:
+def resume_campaign(campaign_id: int, *, user: User | None, actor: str = "") -> AutomatedCampaign:
     """Lift the pause; spend control gives it the budget the remainder allows."""
     campaign = AutomatedCampaign.objects.get(pk=campaign_id)
     if campaign.status != CampaignStatus.PAUSED:
@@ -148,7 +151,9 @@ def resume_campaign(campaign_id: int, *, user: User | None) -> AutomatedCampaign
         campaign=campaign, kind=OverrideKind.PAUSE, lifted_at__isnull=True
     ).update(lifted_at=timezone.now(), lifted_by=user)
     AutomatedCampaign.objects.filter(pk=campaign.pk).update(auto_paused=True)
-    log_decision(campaign.budget, DecisionKind.RESUME, "resumed", campaign=campaign, user=user)
+    log_decision(
+        campaign.budget, DecisionKind.RESUME, "resumed", campaign=campaign, user=user, actor=actor
+    )
     spend_control.rebalance_budget(campaign.budget_id)
     campaign.refresh_from_db()
     return campaign
