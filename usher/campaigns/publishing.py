@@ -191,6 +191,26 @@ def override_daily_budget(
     return campaign
 
 
+def lift_budget_override(campaign_id: int, *, user: User | None) -> AutomatedCampaign:
+    """The allocator's (and optimizer's) wish applies again."""
+    campaign = AutomatedCampaign.objects.get(pk=campaign_id)
+    lifted = CampaignOverride.objects.filter(
+        campaign=campaign, kind=OverrideKind.DAILY_BUDGET, lifted_at__isnull=True
+    ).update(lifted_at=timezone.now(), lifted_by=user)
+    if not lifted:
+        raise InvalidInput(["override"], "the campaign has no daily budget override.")
+    log_decision(
+        campaign.budget,
+        DecisionKind.OVERRIDE,
+        "daily budget override lifted",
+        campaign=campaign,
+        user=user,
+    )
+    spend_control.rebalance_budget(campaign.budget_id)
+    campaign.refresh_from_db()
+    return campaign
+
+
 def rebalance_on_commit(budget: AdCampaignBudget) -> None:
     """Once a budget's money or status changes, spend control re-paces its campaigns:
     a stopped budget (paused, cancelled, exhausted) has every campaign paused on its
