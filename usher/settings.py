@@ -278,6 +278,9 @@ PLATFORM_RATE_LIMITS = {
     **{k: tuple(v) for k, v in json.loads(os.environ.get("PLATFORM_RATE_LIMITS", "{}")).items()},
 }
 
+# Usher's own attribution of orders to campaigns: last ad click within this many days.
+ATTRIBUTION_CLICK_WINDOW_DAYS = int(os.environ.get("ATTRIBUTION_CLICK_WINDOW_DAYS", "7"))
+
 # Campaign-management calls per platform account, per kind of call: [calls per hour,
 # burst], shared by all workers (Redis token buckets; usher/platforms/campaigns_common.py).
 # The defaults fit the platforms' smallest tiers (Meta's development tier allows about

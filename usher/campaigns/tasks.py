@@ -8,8 +8,9 @@ import logging
 
 from celery import shared_task
 
-from usher.campaigns import metrics_sync, publishing, spend_control, suite
+from usher.campaigns import attribution, metrics_sync, publishing, spend_control, suite
 from usher.campaigns.models import AdCampaignBudget, BudgetStatus
+from usher.marketplace.models import Order
 from usher.platforms.base import PlatformError
 
 logger = logging.getLogger("usher.campaigns")
@@ -64,3 +65,11 @@ def sync_campaign_metrics_task() -> None:
     summary = metrics_sync.sync_campaign_metrics()
     for budget_id in sorted(summary.budget_ids):
         rebalance_budget_task.delay(budget_id)
+
+
+@shared_task(ignore_result=True)
+def attribute_order_task(order_id: int) -> None:
+    """After an order is stored or changed; safe to run twice (one row per order)."""
+    order = Order.objects.filter(pk=order_id).first()
+    if order is not None:
+        attribution.attribute_conversion(order)

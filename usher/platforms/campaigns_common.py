@@ -16,7 +16,8 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from decimal import ROUND_DOWN, Decimal, InvalidOperation
 from enum import StrEnum
@@ -27,7 +28,7 @@ from django.conf import settings
 from usher.lib.http import PlatformResponse, get_client
 from usher.lib.ratelimit import TokenBucket
 from usher.platforms.base import ErrorKind, PlatformError
-from usher.platforms.campaigns_base import AdAccount
+from usher.platforms.campaigns_base import AdAccount, MetricsLevel, MetricsRow
 
 SECONDS_PER_HOUR = 3600
 # A wait this short is slept inline (a burst just ran dry); longer ones go back to the
@@ -123,6 +124,51 @@ def setting(account: AdAccount, key: str, what: str) -> str:
 def unexpected(platform: str, what: str) -> PlatformError:
     """A 2xx answer without what the platform documents: retrying may get a good one."""
     return PlatformError(ErrorKind.TRANSIENT, f"unexpected answer: {what}", platform=platform)
+
+
+def one_budget(daily: Decimal | None, lifetime: Decimal | None) -> tuple[str, Decimal]:
+    """("daily", amount) or ("lifetime", amount) for `set_budget`'s two keywords."""
+    if daily is not None and lifetime is None:
+        return "daily", daily
+    if lifetime is not None and daily is None:
+        return "lifetime", lifetime
+    raise ValueError("give exactly one of daily_budget and lifetime_budget")
+
+
+class BatchedInsights(ABC):
+    """The part of `InsightsConnector.fetch_metrics` every platform shares: the date
+    range checked, an empty campaign filter answered without a call, and rows of other
+    campaigns dropped (some platforms ignore a filter they cannot apply). `read` is the
+    platform's own batched, paged call(s) for one account and level."""
+
+    def fetch_metrics(
+        self,
+        account: AdAccount,
+        *,
+        level: MetricsLevel,
+        since: date,
+        until: date,
+        hourly: bool,
+        campaign_ids: Sequence[str] | None = None,
+    ) -> list[MetricsRow]:
+        check_range(since, until)
+        if campaign_ids is not None and not campaign_ids:
+            return []
+        rows = self.read(account, level, since, until, hourly, campaign_ids)
+        wanted = set(campaign_ids) if campaign_ids is not None else None
+        return [row for row in rows if wanted is None or row.campaign_id in wanted]
+
+    @abstractmethod
+    def read(
+        self,
+        account: AdAccount,
+        level: MetricsLevel,
+        since: date,
+        until: date,
+        hourly: bool,
+        campaign_ids: Sequence[str] | None,
+    ) -> list[MetricsRow]:
+        """The account's rows at `level`, filtered to `campaign_ids` where possible."""
 
 
 # --- Naming ---

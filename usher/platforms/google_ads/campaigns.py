@@ -40,6 +40,7 @@ from usher.platforms.campaigns_common import (
     is_named_for,
     minimum_daily_budget,
     object_name,
+    one_budget,
     round_down_to_cents,
     to_micros,
     unexpected,
@@ -363,17 +364,13 @@ class GoogleAdsCampaignsConnector:
     ) -> None:
         """Change the campaign budget's daily amount; a lifetime amount is spread over
         the days left until the campaign's end (read back from Google)."""
-        if (daily_budget is None) == (lifetime_budget is None):
-            raise ValueError("give exactly one of daily_budget and lifetime_budget")
+        kind, amount = one_budget(daily_budget, lifetime_budget)
         if not published.budget_id:
             raise ValueError("a Google Ads campaign is published with its budget id")
         api = GoogleAdsApi(account)
-        if lifetime_budget is not None:
-            daily_budget = daily_share(
-                lifetime_budget, self._end_time(api, published), self._clock()
-            )
-        assert daily_budget is not None
-        micros = to_micros(daily_budget, account.currency)
+        if kind == "lifetime":
+            amount = daily_share(amount, self._end_time(api, published), self._clock())
+        micros = to_micros(amount, account.currency)
         api.mutate(
             "campaignBudgets",
             [

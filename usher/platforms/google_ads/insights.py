@@ -13,8 +13,8 @@ from typing import Any, ClassVar
 
 from usher.platforms.campaigns_base import AdAccount, MetricsLevel, MetricsRow
 from usher.platforms.campaigns_common import (
+    BatchedInsights,
     CallKind,
-    check_range,
     decimal_or_zero,
     from_micros,
     int_or_zero,
@@ -73,25 +73,22 @@ def metrics_row(level: MetricsLevel, row: dict[str, Any], hourly: bool) -> Metri
     )
 
 
-class GoogleAdsInsightsConnector:
+class GoogleAdsInsightsConnector(BatchedInsights):
     """`InsightsConnector` for Google Ads; `account.account_id` is the customer id."""
 
     platform: ClassVar[str] = PLATFORM
 
-    def fetch_metrics(
+    def read(
         self,
         account: AdAccount,
-        *,
         level: MetricsLevel,
         since: date,
         until: date,
         hourly: bool,
-        campaign_ids: Sequence[str] | None = None,
+        campaign_ids: Sequence[str] | None,
     ) -> list[MetricsRow]:
-        check_range(since, until)
-        if campaign_ids is not None and not campaign_ids:
-            return []
-        api = GoogleAdsApi(account)
-        rows = api.search(gaql(level, since, until, hourly, campaign_ids), CallKind.METRICS)
+        rows = GoogleAdsApi(account).search(
+            gaql(level, since, until, hourly, campaign_ids), CallKind.METRICS
+        )
         found = (metrics_row(level, row, hourly) for row in rows)
         return [row for row in found if row is not None]

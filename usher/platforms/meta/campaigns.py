@@ -45,6 +45,7 @@ from usher.platforms.campaigns_common import (
     management_request,
     minimum_daily_budget,
     object_name,
+    one_budget,
     require_token,
     setting,
     targets_eu,
@@ -324,21 +325,14 @@ class MetaCampaignsConnector:
     ) -> None:
         """Change the ad set's budget. Meta allows about 4 changes per ad set per hour;
         the fifth answers error 17, raised as RATE_LIMITED."""
-        if (daily_budget is None) == (lifetime_budget is None):
-            raise ValueError("give exactly one of daily_budget and lifetime_budget")
+        kind, amount = one_budget(daily_budget, lifetime_budget)
         token = require_token(account)
-        key, amount = (
-            ("daily_budget", daily_budget)
-            if daily_budget is not None
-            else ("lifetime_budget", lifetime_budget)
-        )
-        assert amount is not None
         self._post(
             account,
             token,
             CallKind.WRITE,
             published.ad_group_id,
-            {key: to_minor_units(amount, account.currency)},
+            {f"{kind}_budget": to_minor_units(amount, account.currency)},
         )
 
     def read_state(self, account: AdAccount, published: PublishedCampaign) -> CampaignState:

@@ -18,8 +18,8 @@ from django.conf import settings
 
 from usher.platforms.campaigns_base import AdAccount, MetricsLevel, MetricsRow
 from usher.platforms.campaigns_common import (
+    BatchedInsights,
     CallKind,
-    check_range,
     decimal_or_zero,
     int_or_zero,
     management_request,
@@ -78,22 +78,20 @@ def metrics_row(level: MetricsLevel, item: dict[str, Any], hourly: bool) -> Metr
     )
 
 
-class MetaInsightsConnector:
+class MetaInsightsConnector(BatchedInsights):
     """`InsightsConnector` for Meta; `account.account_id` is the ad account."""
 
     platform: ClassVar[str] = PLATFORM
 
-    def fetch_metrics(
+    def read(
         self,
         account: AdAccount,
-        *,
         level: MetricsLevel,
         since: date,
         until: date,
         hourly: bool,
-        campaign_ids: Sequence[str] | None = None,
+        campaign_ids: Sequence[str] | None,
     ) -> list[MetricsRow]:
-        check_range(since, until)
         token = require_token(account)
         params: dict[str, Any] = {
             "level": LEVELS[level],
@@ -104,12 +102,9 @@ class MetaInsightsConnector:
         }
         if hourly:
             params["breakdowns"] = HOURLY_BREAKDOWN
-        wanted = set(campaign_ids) if campaign_ids is not None else None
-        if wanted is not None:
-            if not wanted:
-                return []
+        if campaign_ids is not None:
             params["filtering"] = json.dumps(
-                [{"field": "campaign.id", "operator": "IN", "value": sorted(wanted)}]
+                [{"field": "campaign.id", "operator": "IN", "value": sorted(campaign_ids)}]
             )
         rows: list[MetricsRow] = []
         for _ in range(MAX_PAGES):
@@ -124,10 +119,12 @@ class MetaInsightsConnector:
             ).json
             if not isinstance(answer, dict) or not isinstance(answer.get("data"), list):
                 raise unexpected(PLATFORM, "insights without data")
-            for item in answer["data"]:
-                row = metrics_row(level, item, hourly) if isinstance(item, dict) else None
-                if row is not None and (wanted is None or row.campaign_id in wanted):
-                    rows.append(row)
+            found = (
+                metrics_row(level, item, hourly)
+                for item in answer["data"]
+                if isinstance(item, dict)
+            )
+            rows.extend(row for row in found if row is not None)
             after = next_cursor(answer)
             if after is None:
                 break

@@ -38,6 +38,7 @@ from usher.platforms.campaigns_common import (
     is_named_for,
     minimum_daily_budget,
     object_name,
+    one_budget,
     round_down_to_cents,
     setting,
     tiktok_location_id,
@@ -287,12 +288,10 @@ class TikTokCampaignsConnector:
     ) -> None:
         """Change the ad group's budget amount. TikTok cannot change a live budget's type,
         so the amount must be of the kind the campaign was published with."""
-        if (daily_budget is None) == (lifetime_budget is None):
-            raise ValueError("give exactly one of daily_budget and lifetime_budget")
-        amount = budget_fields(daily_budget, lifetime_budget)["budget"]
+        _, amount = one_budget(daily_budget, lifetime_budget)
         TikTokApi(account).post(
             "adgroup/update",
-            {"adgroup_id": published.ad_group_id, "budget": amount},
+            {"adgroup_id": published.ad_group_id, "budget": float(round_down_to_cents(amount))},
             CallKind.WRITE,
         )
 

@@ -16,8 +16,8 @@ from typing import Any, ClassVar
 
 from usher.platforms.campaigns_base import AdAccount, MetricsLevel, MetricsRow
 from usher.platforms.campaigns_common import (
+    BatchedInsights,
     CallKind,
-    check_range,
     decimal_or_zero,
     int_or_zero,
     parse_day,
@@ -60,24 +60,20 @@ def metrics_row(
     )
 
 
-class TikTokInsightsConnector:
+class TikTokInsightsConnector(BatchedInsights):
     """`InsightsConnector` for TikTok; `account.account_id` is the advertiser id."""
 
     platform: ClassVar[str] = PLATFORM
 
-    def fetch_metrics(
+    def read(
         self,
         account: AdAccount,
-        *,
         level: MetricsLevel,
         since: date,
         until: date,
         hourly: bool,
-        campaign_ids: Sequence[str] | None = None,
+        campaign_ids: Sequence[str] | None,
     ) -> list[MetricsRow]:
-        check_range(since, until)
-        if campaign_ids is not None and not campaign_ids:
-            return []
         api = TikTokApi(account)
         data_level, id_key, kind = DATA_LEVELS[level]
         time_key = "stat_time_hour" if hourly else "stat_time_day"

@@ -8,7 +8,7 @@ from decimal import Decimal
 import httpx
 import pytest
 
-from usher.lib.http import reset_clients, set_transport_for_tests
+from usher.lib.http import set_transport_for_tests
 from usher.platforms.base import ErrorKind, PlatformError
 from usher.platforms.campaigns_base import (
     CampaignsConnector,
@@ -245,12 +245,6 @@ def test_a_missing_token_is_an_auth_error_before_any_call(sandbox) -> None:
 
     assert caught.value.kind == ErrorKind.AUTH
     assert sandbox.requests(platform="meta") == []
-
-
-@pytest.fixture(autouse=True)
-def _fresh_clients():
-    yield
-    reset_clients()
 
 
 def test_new_ads_wait_in_review_and_the_adset_starts_learning(sandbox) -> None:

@@ -6,9 +6,8 @@ from datetime import date
 from decimal import Decimal
 
 import httpx
-import pytest
 
-from usher.lib.http import reset_clients, set_transport_for_tests
+from usher.lib.http import set_transport_for_tests
 from usher.platforms.campaigns_base import InsightsConnector, MetricsLevel, MetricsRow
 from usher.platforms.meta.campaigns import MetaCampaignsConnector
 from usher.platforms.meta.insights import MetaInsightsConnector, metrics_row
@@ -16,12 +15,6 @@ from usher.platforms.tests.campaign_helpers import ACCOUNTS, a_spec, record_deli
 
 ACCOUNT = ACCOUNTS["meta"]
 DAY = date(2026, 12, 2)
-
-
-@pytest.fixture(autouse=True)
-def _fresh_clients():
-    yield
-    reset_clients()
 
 
 def test_it_satisfies_the_insights_contract() -> None:
