@@ -17,6 +17,7 @@ from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Q
 
+from usher.audiences.models import AudiencePlatform
 from usher.lib.crypto import decrypt_secret, encrypt_secret
 from usher.lib.tenancy import TenantManager
 from usher.marketplace.models import (
@@ -35,12 +36,8 @@ positive = MinValueValidator(Decimal("0.01"))
 not_negative = MinValueValidator(ZERO)
 
 
-class AdPlatform(models.TextChoices):
-    """Platforms Usher runs campaigns on (GA4 and GTM only measure)."""
-
-    META = "meta", "Meta"
-    GOOGLE_ADS = "google_ads", "Google Ads"
-    TIKTOK = "tiktok", "TikTok"
+# The ad platforms (GA4 and GTM only measure): the same three run audiences and campaigns.
+AdPlatform = AudiencePlatform
 
 
 # --- ad accounts ---

@@ -16,17 +16,15 @@ from __future__ import annotations
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from decimal import ROUND_DOWN, ROUND_UP, Decimal
+from decimal import ROUND_UP, Decimal
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
+# Rounding down to the cent: rounding up could expose a cent too many.
+from usher.platforms.campaigns_common import round_down_to_cents as floor_cents
+
 CENT = Decimal("0.01")
 ZERO = Decimal("0")
-
-
-def floor_cents(amount: Decimal) -> Decimal:
-    """Round towards zero to the cent: rounding up could expose a cent too many."""
-    return amount.quantize(CENT, rounding=ROUND_DOWN)
 
 
 def ceil_cents(amount: Decimal) -> Decimal:
