@@ -341,19 +341,39 @@ def rebalance_budget(budget_id: int, *, now: datetime | None = None) -> Rebalanc
         for s in ordered
     ]
     for result in applied:
-        was_live = by_campaign[result.campaign_id].status == CampaignStatus.ACTIVE
+        campaign = by_campaign[result.campaign_id]
+        ended = campaign.ends_at is not None and campaign.ends_at <= now
+        was_live = campaign.status == CampaignStatus.ACTIVE
         if result.setting.mode != BudgetMode.PAUSED or not result.ok or not was_live:
             continue
         log_decision(
             budget,
-            DecisionKind.SPEND_CAP,
-            f"paused: {reason}",
-            campaign=by_campaign[result.campaign_id],
+            DecisionKind.STATUS if ended else DecisionKind.SPEND_CAP,
+            "completed: the flight ended" if ended else f"paused: {reason}",
+            campaign=campaign,
             numbers={"remaining": balances.remaining},
         )
+    _complete_ended(budget, [by_campaign[a.campaign_id] for a in applied if a.ok], now)
     if exhausted:
         _mark_exhausted(budget.pk, balances.remaining)
     return RebalanceResult(applied, exhausted)
+
+
+def _complete_ended(
+    budget: AdCampaignBudget, paused: list[AutomatedCampaign], now: datetime
+) -> None:
+    """Campaigns whose flight is over (paused on their platform by this run, or never
+    published) are completed: spend control no longer steers them."""
+    ended = [c.pk for c in paused if c.ends_at and c.ends_at <= now]
+    ended += [
+        c.pk
+        for c in controlled_campaigns(budget)
+        if c.status == CampaignStatus.APPROVED and c.ends_at and c.ends_at <= now
+    ]
+    if ended:
+        AutomatedCampaign.objects.filter(pk__in=ended).update(
+            status=CampaignStatus.COMPLETED, auto_paused=False, status_reason="the flight ended"
+        )
 
 
 def _mark_exhausted(budget_id: int, remaining: Decimal) -> None:

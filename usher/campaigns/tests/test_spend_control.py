@@ -141,3 +141,14 @@ def test_a_failed_platform_cut_keeps_the_money_reserved(live_campaigns, platform
     )
     spend_control.rebalance_budget(budget.pk)  # the platform is back: the cut and release
     assert ledger.balances(budget).outstanding < sum(before.values())
+
+
+def test_campaigns_complete_when_their_flight_ends_and_free_their_money(live_campaigns, platform):
+    budget = live_campaigns[0].budget
+    after_the_event = live_campaigns[0].ends_at + timedelta(hours=1)
+    spend_control.rebalance_budget(budget.pk, now=after_the_event)
+    for campaign in live_campaigns:
+        campaign.refresh_from_db()
+        assert campaign.status == CampaignStatus.COMPLETED
+        assert not platform.campaigns[campaign.reference].active
+    assert ledger.balances(budget).outstanding == 0
