@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -166,6 +167,10 @@ CELERY_BEAT_SCHEDULE: dict = {
     "sync-campaign-metrics": {
         "task": "usher.campaigns.tasks.sync_campaign_metrics_task",
         "schedule": 1800.0,  # every 30 minutes: platform delivery, spend into the ledger
+    },
+    "rebalance-budgets": {
+        "task": "usher.campaigns.tasks.rebalance_all_budgets_task",
+        "schedule": crontab(hour=6, minute=0),  # daily 06:00 UTC: flights end, remainders shrink
     },
     "purge-network-data": {
         "task": "usher.conversions.tasks.purge_network_data_task",

@@ -31,6 +31,7 @@ def log_decision(
     numbers: dict[str, Any] | None = None,
     expected_effect: str = "",
     user: User | None = None,
+    actor: str = "",
     applied: bool = True,
     overridden: bool = False,
 ) -> OptimizationLogEntry:
@@ -45,7 +46,7 @@ def log_decision(
         applied=applied,
         overridden=overridden,
         actor=user,
-        actor_label=user.get_username() if user else "system",
+        actor_label=actor or (user.get_username() if user else "system"),
     )
     logger.info(
         "campaign decision: budget=%s campaign=%s kind=%s applied=%s actor=%s",

@@ -16,6 +16,7 @@ from django.db import transaction
 from django.db.models import Q, Sum
 
 from usher.campaigns.models import (
+    CENTS,
     ZERO,
     AdCampaignBudget,
     AutomatedCampaign,
@@ -57,8 +58,13 @@ class Balances:
         return self.remaining - self.outstanding
 
 
+def _cents(amount: Decimal | None) -> Decimal:
+    """Sums come back unscaled from some databases (SQLite): answer in cents."""
+    return (amount or ZERO).quantize(CENTS)
+
+
 def _sum(rows, **filters) -> Decimal:
-    return rows.filter(**filters).aggregate(s=Sum("amount"))["s"] or ZERO
+    return _cents(rows.filter(**filters).aggregate(s=Sum("amount"))["s"])
 
 
 def balances(budget: AdCampaignBudget) -> Balances:
@@ -143,4 +149,4 @@ def spent_on(campaign: AutomatedCampaign, spend_date: date | None = None) -> Dec
     rows = BudgetLedgerEntry.objects.filter(campaign=campaign, kind=LedgerKind.SPENT)
     if spend_date is not None:
         rows = rows.filter(spend_date=spend_date)
-    return rows.aggregate(s=Sum("amount"))["s"] or ZERO
+    return _cents(rows.aggregate(s=Sum("amount"))["s"])

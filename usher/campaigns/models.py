@@ -17,6 +17,7 @@ from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Q
 
+from usher.audiences.models import AudiencePlatform
 from usher.lib.crypto import decrypt_secret, encrypt_secret
 from usher.lib.tenancy import TenantManager
 from usher.marketplace.models import (
@@ -29,17 +30,14 @@ from usher.marketplace.models import (
 from usher.platforms import campaigns_base as contract
 
 ZERO = Decimal("0.00")
+CENTS = Decimal("0.01")
 MONEY = {"max_digits": 12, "decimal_places": 2}
 positive = MinValueValidator(Decimal("0.01"))
 not_negative = MinValueValidator(ZERO)
 
 
-class AdPlatform(models.TextChoices):
-    """Platforms Usher runs campaigns on (GA4 and GTM only measure)."""
-
-    META = "meta", "Meta"
-    GOOGLE_ADS = "google_ads", "Google Ads"
-    TIKTOK = "tiktok", "TikTok"
+# The ad platforms (GA4 and GTM only measure): the same three run audiences and campaigns.
+AdPlatform = AudiencePlatform
 
 
 # --- ad accounts ---
@@ -148,6 +146,9 @@ class CampaignSettings(models.Model):
     allowed_platforms = models.JSONField(
         default=list, blank=True, help_text="Platforms suites may use; empty: all."
     )
+    default_image_url = models.URLField(
+        max_length=1000, blank=True, help_text="Ad image when a budget brings none."
+    )
 
     def __str__(self) -> str:
         return f"Campaign settings of {self.client}"
@@ -208,6 +209,9 @@ class AdCampaignBudget(models.Model):
     target_roas = models.DecimalField(
         max_digits=8, decimal_places=2, null=True, blank=True, validators=[positive]
     )
+    # The organizer's ad visuals for every campaign the budget funds (TikTok needs one).
+    image_url = models.URLField(max_length=1000, blank=True)
+    video_url = models.URLField(max_length=1000, blank=True)
     payment_reference = models.CharField(max_length=255, blank=True)
     paid_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)

@@ -16,24 +16,21 @@ from decimal import Decimal
 from django.db import transaction
 from django.utils import timezone
 
-from usher.campaigns import ledger, spend_control
-from usher.campaigns.accounts import campaign_settings, contract_account, record_health
+from usher.campaigns import spend_control
+from usher.campaigns.accounts import campaign_settings
 from usher.campaigns.decisions import log_decision
 from usher.campaigns.models import (
     ZERO,
     AdCampaignBudget,
     AutomatedCampaign,
-    BudgetStatus,
-    CampaignCreative,
     CampaignOverride,
     CampaignStatus,
     DecisionKind,
     OverrideKind,
 )
-from usher.campaigns.spend_safety import BudgetMode, BudgetSetting, plan_budgets
+from usher.campaigns.spend_safety import BudgetMode, BudgetSetting
 from usher.lib.errors import InvalidInput
 from usher.marketplace.models import User
-from usher.platforms import campaigns_base as contract
 from usher.platforms.base import PlatformError
 from usher.platforms.registry import get_campaigns_connector
 
@@ -89,150 +86,31 @@ def reject_campaign(campaign_id: int, *, user: User | None, reason: str) -> Auto
 # --- publishing ---
 
 
-def campaign_spec(
-    campaign: AutomatedCampaign, setting: BudgetSetting, now
-) -> contract.CampaignSpec:
-    account = campaign.ad_account
-    targeting = campaign.targeting or {}
-    return contract.CampaignSpec(
-        reference=campaign.reference,
-        name=campaign.name,
-        campaign_type=contract.CampaignType(campaign.campaign_type),
-        objective=contract.Objective(campaign.objective),
-        currency=account.currency,
-        start_time=now,
-        end_time=campaign.ends_at,
-        targeting=contract.TargetingSpec(
-            countries=list(targeting.get("countries", [])),
-            age_min=targeting.get("age_min"),
-            age_max=targeting.get("age_max"),
-            interests=list(targeting.get("interests", [])),
-            include_audience_ids=list(targeting.get("include_audience_ids", [])),
-            exclude_audience_ids=list(targeting.get("exclude_audience_ids", [])),
-        ),
-        creatives=[
-            contract.CreativeSpec(
-                reference=creative.reference,
-                headline=creative.headline,
-                description=creative.description,
-                landing_url=creative.landing_url,
-                call_to_action=creative.call_to_action,
-                image_url=creative.image_url or None,
-                video_url=creative.video_url or None,
-            )
-            for creative in campaign.creatives.filter(is_active=True)
-        ],
-        daily_budget=setting.daily_budget,
-        lifetime_budget=setting.lifetime_budget,
-        bid_strategy=contract.BidStrategy(campaign.bid_strategy),
-        bid_amount=campaign.bid_amount,
-        roas_floor=campaign.roas_floor,
-        conversion_id=account.settings.get("conversion_id"),
-        dsa_beneficiary=account.settings.get("dsa_beneficiary") or campaign.organizer.name,
-        dsa_payor=account.settings.get("dsa_payor") or campaign.client.name,
-    )
-
-
-def _store_published(campaign: AutomatedCampaign, published: contract.PublishedCampaign) -> None:
-    campaign.external_campaign_id = published.campaign_id
-    campaign.external_adset_id = published.ad_group_id
-    campaign.external_budget_id = published.budget_id or ""
-    campaign.save(
-        update_fields=[
-            "external_campaign_id",
-            "external_adset_id",
-            "external_budget_id",
-            "updated_at",
-        ]
-    )
-    for creative in campaign.creatives.all():
-        ad_id = published.ads.get(creative.reference)
-        if ad_id and ad_id != creative.external_ad_id:
-            CampaignCreative.objects.filter(pk=creative.pk).update(external_ad_id=ad_id)
-
-
 def publish_campaign(campaign_id: int) -> AutomatedCampaign:
-    """Publish an approved campaign with the budget spend control allows.
+    """Publish an approved campaign with the budget spend control allows, as part of a
+    re-pacing of its whole budget (others are lowered first to make room, fairly).
 
     Raises PlatformError for transient failures (the task retries; the reservation is
     kept, and the retry finds what was created). A permanent failure marks the
     campaign failed and releases its money.
     """
-    campaign = AutomatedCampaign.objects.select_related(
-        "ad_account", "budget", "organizer", "client"
-    ).get(pk=campaign_id)
+    campaign = AutomatedCampaign.objects.get(pk=campaign_id)
     if campaign.status != CampaignStatus.APPROVED:
         return campaign  # published already, rejected since, or paused: nothing to do
-    budget = campaign.budget
-    connector = get_campaigns_connector(campaign.platform)
-    now = timezone.now()
-    need = spend_control.campaign_need(campaign, connector, now)
-    balances = ledger.balances(budget)
-    own = balances.outstanding_by_campaign.get(campaign.pk, ZERO)
-    [setting] = plan_budgets(balances.available + own, [need])
-    if budget.status != BudgetStatus.ACTIVE or setting.mode == BudgetMode.PAUSED:
-        _note(campaign, "waiting for funds: the remainder cannot fund its minimum budget")
-        return campaign
-    if not spend_control.reserve(budget.pk, campaign.pk, setting.exposure):
-        _note(campaign, "waiting for funds: another campaign took the remainder")
-        return campaign
-    account = contract_account(campaign.ad_account)
-    try:
-        published = connector.publish(account, campaign_spec(campaign, setting, now))
-        _store_published(campaign, published)
-        connector.set_status(account, published, True)
-    except PlatformError as exc:
-        record_health(campaign.ad_account, exc)
-        if not exc.permanent:
-            raise
-        _fail(campaign, exc)
-        return campaign
-    record_health(campaign.ad_account)
-    AutomatedCampaign.objects.filter(pk=campaign.pk).update(
-        status=CampaignStatus.ACTIVE,
-        daily_budget=setting.daily_budget,
-        lifetime_budget=setting.lifetime_budget,
-        budget_allocated=setting.exposure,
-        published_at=now,
-        started_at=campaign.started_at or now,
-        status_reason="",
-        last_error="",
-    )
-    log_decision(
-        budget,
-        DecisionKind.PUBLISH,
-        f"published on {campaign.platform}",
-        campaign=campaign,
-        numbers={
-            "daily_budget": setting.daily_budget,
-            "lifetime_budget": setting.lifetime_budget,
-            "reserved": setting.exposure,
-        },
-    )
+    result = spend_control.rebalance_budget(campaign.budget_id)
+    for applied in result.applied:
+        if applied.campaign_id == campaign_id and applied.error and not applied.error.permanent:
+            raise applied.error
     campaign.refresh_from_db()
     return campaign
-
-
-def _note(campaign: AutomatedCampaign, reason: str) -> None:
-    AutomatedCampaign.objects.filter(pk=campaign.pk).update(status_reason=reason)
-
-
-def _fail(campaign: AutomatedCampaign, exc: PlatformError) -> None:
-    AutomatedCampaign.objects.filter(pk=campaign.pk).update(
-        status=CampaignStatus.FAILED, last_error=str(exc)[:2000], status_reason=exc.message[:500]
-    )
-    # Nothing of it spends: a permanent refusal leaves at most paused objects behind.
-    spend_control.release(campaign.budget_id, campaign.pk, ZERO, _version(campaign.pk))
-
-
-def _version(campaign_id: int) -> int:
-    return AutomatedCampaign.objects.values_list("budget_version", flat=True).get(pk=campaign_id)
 
 
 # --- pause and resume ---
 
 
-def pause_campaign(campaign_id: int, *, user: User | None, reason: str) -> AutomatedCampaign:
+def pause_campaign(
+    campaign_id: int, *, user: User | None, reason: str, actor: str = ""
+) -> AutomatedCampaign:
     """Pause on the platform now and keep it paused (a staff override the optimizer and
     spend control respect) until resumed."""
     campaign = AutomatedCampaign.objects.select_related("ad_account").get(pk=campaign_id)
@@ -255,6 +133,7 @@ def pause_campaign(campaign_id: int, *, user: User | None, reason: str) -> Autom
         reason or "paused",
         campaign=campaign,
         user=user,
+        actor=actor,
         applied=result.ok,
     )
     if not result.ok:
@@ -263,7 +142,7 @@ def pause_campaign(campaign_id: int, *, user: User | None, reason: str) -> Autom
     return campaign
 
 
-def resume_campaign(campaign_id: int, *, user: User | None) -> AutomatedCampaign:
+def resume_campaign(campaign_id: int, *, user: User | None, actor: str = "") -> AutomatedCampaign:
     """Lift the pause; spend control gives it the budget the remainder allows."""
     campaign = AutomatedCampaign.objects.get(pk=campaign_id)
     if campaign.status != CampaignStatus.PAUSED:
@@ -272,7 +151,9 @@ def resume_campaign(campaign_id: int, *, user: User | None) -> AutomatedCampaign
         campaign=campaign, kind=OverrideKind.PAUSE, lifted_at__isnull=True
     ).update(lifted_at=timezone.now(), lifted_by=user)
     AutomatedCampaign.objects.filter(pk=campaign.pk).update(auto_paused=True)
-    log_decision(campaign.budget, DecisionKind.RESUME, "resumed", campaign=campaign, user=user)
+    log_decision(
+        campaign.budget, DecisionKind.RESUME, "resumed", campaign=campaign, user=user, actor=actor
+    )
     spend_control.rebalance_budget(campaign.budget_id)
     campaign.refresh_from_db()
     return campaign
@@ -305,6 +186,26 @@ def override_daily_budget(
             numbers={"daily_budget": daily_budget},
             user=user,
         )
+    spend_control.rebalance_budget(campaign.budget_id)
+    campaign.refresh_from_db()
+    return campaign
+
+
+def lift_budget_override(campaign_id: int, *, user: User | None) -> AutomatedCampaign:
+    """The allocator's (and optimizer's) wish applies again."""
+    campaign = AutomatedCampaign.objects.get(pk=campaign_id)
+    lifted = CampaignOverride.objects.filter(
+        campaign=campaign, kind=OverrideKind.DAILY_BUDGET, lifted_at__isnull=True
+    ).update(lifted_at=timezone.now(), lifted_by=user)
+    if not lifted:
+        raise InvalidInput(["override"], "the campaign has no daily budget override.")
+    log_decision(
+        campaign.budget,
+        DecisionKind.OVERRIDE,
+        "daily budget override lifted",
+        campaign=campaign,
+        user=user,
+    )
     spend_control.rebalance_budget(campaign.budget_id)
     campaign.refresh_from_db()
     return campaign

@@ -56,6 +56,8 @@ class BudgetRequest:
     starts_at: datetime | None = None
     ends_at: datetime | None = None
     notes: str = ""
+    image_url: str = ""
+    video_url: str = ""
 
 
 def _clean_allocations(client: MarketplaceClient, raw: dict[str, dict[str, Any]], strategy: str):
@@ -118,6 +120,8 @@ def request_budget(organizer: MarketplaceOrganizer, data: BudgetRequest) -> AdCa
         started_at=data.starts_at,
         ends_at=data.ends_at,
         notes=data.notes,
+        image_url=data.image_url,
+        video_url=data.video_url,
     )
     for platform in budget_platforms(budget):
         account = ad_account_for(organizer, platform)
@@ -127,6 +131,7 @@ def request_budget(organizer: MarketplaceOrganizer, data: BudgetRequest) -> AdCa
                 f"the {platform} ad account bills in {account.currency}; ask in that currency.",
             )
     budget.save()
+    budget.refresh_from_db()  # answer with the stored (quantized) amounts
     logger.info("budget requested: id=%s organizer=%s", budget.pk, organizer.pk)
     return budget
 
@@ -230,4 +235,25 @@ def refund_budget(
             raise InvalidInput(["amount"], "more than the uncommitted remainder.")
         ledger.append(budget, LedgerKind.REFUNDED, amount, reference=reference, user=user)
         log_decision(budget, DecisionKind.BUDGET_CHANGE, f"refund {reference}", user=user)
+    return budget
+
+
+def set_targets(
+    budget_id: int, target_cpa: Decimal | None, target_roas: Decimal | None
+) -> AdCampaignBudget:
+    """The organizer's targets the optimizer pauses and boosts by; empty restores the
+    marketplace's defaults."""
+    with transaction.atomic():
+        budget = ledger.lock_budget(budget_id)
+        defaults = campaign_settings(budget.client)
+        budget.target_cpa = target_cpa or defaults.default_target_cpa
+        budget.target_roas = target_roas or defaults.default_target_roas
+        budget.save(update_fields=["target_cpa", "target_roas", "updated_at"])
+        log_decision(
+            budget,
+            DecisionKind.BUDGET_CHANGE,
+            "targets changed by the organizer",
+            numbers={"target_cpa": budget.target_cpa, "target_roas": budget.target_roas},
+            actor="organizer",
+        )
     return budget

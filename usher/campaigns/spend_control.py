@@ -23,10 +23,10 @@ from datetime import datetime
 from decimal import Decimal
 
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Q, Sum
 from django.utils import timezone
 
-from usher.campaigns import ledger
+from usher.campaigns import allocation, ledger
 from usher.campaigns.accounts import contract_account, record_health
 from usher.campaigns.decisions import log_decision
 from usher.campaigns.models import (
@@ -39,6 +39,7 @@ from usher.campaigns.models import (
     DecisionKind,
     OverrideKind,
 )
+from usher.campaigns.specs import campaign_spec, published_of, store_published
 from usher.campaigns.spend_safety import (
     BudgetMode,
     BudgetSetting,
@@ -55,15 +56,6 @@ from usher.platforms.registry import get_campaigns_connector
 logger = logging.getLogger("usher.campaigns")
 
 
-def published_of(campaign: AutomatedCampaign) -> contract.PublishedCampaign:
-    return contract.PublishedCampaign(
-        campaign_id=campaign.external_campaign_id,
-        ad_group_id=campaign.external_adset_id,
-        budget_id=campaign.external_budget_id or None,
-        ads={c.reference: c.external_ad_id for c in campaign.creatives.all() if c.external_ad_id},
-    )
-
-
 def overdelivery_rule(connector: contract.CampaignsConnector) -> OverdeliveryRule:
     return OverdeliveryRule(
         Decimal(connector.daily_overdelivery_factor),
@@ -71,6 +63,13 @@ def overdelivery_rule(connector: contract.CampaignsConnector) -> OverdeliveryRul
         if connector.weekly_overdelivery_factor is None
         else Decimal(connector.weekly_overdelivery_factor),
     )
+
+
+def lifetime_is_hard_cap(connector: contract.CampaignsConnector) -> bool:
+    """Whether the platform never spends past a lifetime budget. Opt-in (a connector
+    declares `lifetime_budget_hard_cap = True`): Google, for one, turns a lifetime
+    amount into a daily one that may over-deliver, so it must not count as a cap."""
+    return bool(getattr(connector, "lifetime_budget_hard_cap", False))
 
 
 def active_overrides(campaign: AutomatedCampaign) -> dict[str, CampaignOverride]:
@@ -86,6 +85,15 @@ def desired_daily(campaign: AutomatedCampaign) -> Decimal:
     if OverrideKind.DAILY_BUDGET in overrides:
         return overrides[OverrideKind.DAILY_BUDGET].daily_budget or ZERO
     return campaign.desired_daily_budget
+
+
+def _minimum(connector: contract.CampaignsConnector, currency: str) -> Decimal:
+    """The platform's daily minimum; a currency the connector knows none for can fund
+    nothing (rather than guess a minimum the platform would refuse)."""
+    try:
+        return connector.minimum_daily_budget(currency)
+    except ValueError:
+        return Decimal("Infinity")
 
 
 def campaign_need(
@@ -104,11 +112,14 @@ def campaign_need(
         desired_daily_budget=desired_daily(campaign) if desired is None else desired,
         days_left=sum(weeks),
         daily_multiplier=daily_budget_multiplier(overdelivery_rule(connector), weeks),
-        minimum_daily_budget=connector.minimum_daily_budget(campaign.ad_account.currency),
+        minimum_daily_budget=_minimum(connector, campaign.ad_account.currency),
         lifetime_spent=ledger.spent_on(campaign),
         mode=BudgetMode.LIFETIME if campaign.lifetime_budget is not None else BudgetMode.DAILY,
-        can_use_lifetime=campaign.status != CampaignStatus.ACTIVE
-        or not getattr(connector, "budget_type_locked_once_live", False),
+        can_use_lifetime=lifetime_is_hard_cap(connector)
+        and (
+            campaign.status != CampaignStatus.ACTIVE
+            or not getattr(connector, "budget_type_locked_once_live", False)
+        ),
     )
 
 
@@ -127,6 +138,7 @@ class Applied:
     setting: BudgetSetting
     ok: bool
     reason: str = ""
+    error: PlatformError | None = None
 
 
 def reserve(budget_id: int, campaign_id: int, exposure: Decimal) -> bool:
@@ -163,9 +175,19 @@ def release(budget_id: int, campaign_id: int, exposure: Decimal, seen_version: i
 
 
 def _set_on_platform(
-    campaign: AutomatedCampaign, connector: contract.CampaignsConnector, setting: BudgetSetting
+    campaign: AutomatedCampaign,
+    connector: contract.CampaignsConnector,
+    setting: BudgetSetting,
+    now: datetime,
 ) -> None:
     account = contract_account(campaign.ad_account)
+    if not campaign.external_campaign_id:
+        # Publishing: idempotent by the campaign's reference on the platform's side, and
+        # the ids are stored before anything else can fail.
+        published = connector.publish(account, campaign_spec(campaign, setting, now))
+        store_published(campaign, published)
+        connector.set_status(account, published, True)
+        return
     published = published_of(campaign)
     if setting.mode == BudgetMode.PAUSED:
         if campaign.status == CampaignStatus.ACTIVE:
@@ -186,6 +208,47 @@ def _set_on_platform(
         connector.set_status(account, published, True)
 
 
+def _record_result(
+    campaign: AutomatedCampaign, setting: BudgetSetting, reason: str, now: datetime
+) -> None:
+    paused = setting.mode == BudgetMode.PAUSED
+    fields = {
+        "status": CampaignStatus.PAUSED if paused else CampaignStatus.ACTIVE,
+        "auto_paused": paused,
+        "status_reason": reason if paused else "",
+        "last_error": "",
+        "updated_at": now,
+    }
+    if not paused:
+        fields.update(daily_budget=setting.daily_budget, lifetime_budget=setting.lifetime_budget)
+    if campaign.status == CampaignStatus.APPROVED:
+        fields.update(published_at=now, started_at=campaign.started_at or now)
+        log_decision(
+            campaign.budget,
+            DecisionKind.PUBLISH,
+            f"published on {campaign.platform}",
+            campaign=campaign,
+            numbers={
+                "daily_budget": setting.daily_budget,
+                "lifetime_budget": setting.lifetime_budget,
+                "reserved": setting.exposure,
+            },
+        )
+    AutomatedCampaign.objects.filter(pk=campaign.pk).update(**fields)
+
+
+def _fail(campaign: AutomatedCampaign, error: PlatformError) -> None:
+    """The platform refused the campaign for good: nothing of it spends (a refused
+    publish leaves at most paused objects), so its money is released."""
+    AutomatedCampaign.objects.filter(pk=campaign.pk).update(
+        status=CampaignStatus.FAILED,
+        last_error=str(error)[:2000],
+        status_reason=error.message[:500],
+    )
+    version = AutomatedCampaign.objects.values_list("budget_version", flat=True).get(pk=campaign.pk)
+    release(campaign.budget_id, campaign.pk, ZERO, version)
+
+
 def apply_setting(
     campaign: AutomatedCampaign,
     connector: contract.CampaignsConnector,
@@ -193,42 +256,46 @@ def apply_setting(
     setting: BudgetSetting,
     *,
     reason: str,
+    now: datetime | None = None,
 ) -> Applied:
-    """Put one campaign's new setting on its platform, reserving before raising and
-    releasing after lowering."""
+    """Put one campaign's new setting on its platform (publishing it if it is approved
+    and not yet there), reserving before raising and releasing after lowering."""
+    now = now or timezone.now()
+    unpublished = not campaign.external_campaign_id
+    if unpublished and setting.mode == BudgetMode.PAUSED:
+        AutomatedCampaign.objects.filter(pk=campaign.pk).update(
+            status_reason="waiting for funds: the remainder cannot fund its minimum budget"
+        )
+        return Applied(campaign.pk, setting, False, "not funded")
     before = current_exposure(campaign, need)
-    raising = setting.exposure > before
-    if raising and not reserve(campaign.budget_id, campaign.pk, setting.exposure):
+    if setting.exposure > before and not reserve(campaign.budget_id, campaign.pk, setting.exposure):
         return Applied(campaign.pk, setting, False, "the remainder does not cover it")
     seen_version = AutomatedCampaign.objects.values_list("budget_version", flat=True).get(
         pk=campaign.pk
     )
     try:
-        _set_on_platform(campaign, connector, setting)
+        _set_on_platform(campaign, connector, setting, now)
     except PlatformError as exc:
         record_health(campaign.ad_account, exc)
+        if unpublished and exc.permanent:
+            _fail(campaign, exc)
         # A failed raise keeps its reservation, a failed cut keeps the old one: safe.
-        return Applied(campaign.pk, setting, False, str(exc))
+        return Applied(campaign.pk, setting, False, str(exc), exc)
     record_health(campaign.ad_account)
-    paused = setting.mode == BudgetMode.PAUSED
-    AutomatedCampaign.objects.filter(pk=campaign.pk).update(
-        status=CampaignStatus.PAUSED if paused else CampaignStatus.ACTIVE,
-        daily_budget=campaign.daily_budget if paused else setting.daily_budget,
-        lifetime_budget=campaign.lifetime_budget if paused else setting.lifetime_budget,
-        auto_paused=paused,
-        status_reason=reason if paused else "",
-        updated_at=timezone.now(),
-    )
+    _record_result(campaign, setting, reason, now)
     release(campaign.budget_id, campaign.pk, setting.exposure, seen_version)
     return Applied(campaign.pk, setting, True)
 
 
 def controlled_campaigns(budget: AdCampaignBudget) -> list[AutomatedCampaign]:
-    """The campaigns spend control steers: live ones, and those it paused itself."""
+    """The campaigns spend control steers: live ones, those it paused itself, and
+    approved ones waiting to be published."""
+    live = Q(status=CampaignStatus.ACTIVE) | Q(status=CampaignStatus.PAUSED, auto_paused=True)
     return list(
-        budget.campaigns.exclude(external_campaign_id="")
-        .filter(Q(status=CampaignStatus.ACTIVE) | Q(status=CampaignStatus.PAUSED, auto_paused=True))
-        .select_related("ad_account")
+        budget.campaigns.filter(
+            (live & ~Q(external_campaign_id="")) | Q(status=CampaignStatus.APPROVED)
+        )
+        .select_related("ad_account", "budget", "organizer", "client")
         .order_by("pk")
     )
 
@@ -268,22 +335,45 @@ def rebalance_budget(budget_id: int, *, now: datetime | None = None) -> Rebalanc
     )
     reason = "budget exhausted" if exhausted else "spend control"
     applied = [
-        apply_setting(by_campaign[s.key], connectors[s.key], needs[s.key], s, reason=reason)
+        apply_setting(
+            by_campaign[s.key], connectors[s.key], needs[s.key], s, reason=reason, now=now
+        )
         for s in ordered
     ]
     for result in applied:
-        if result.setting.mode != BudgetMode.PAUSED or not result.ok:
+        campaign = by_campaign[result.campaign_id]
+        ended = campaign.ends_at is not None and campaign.ends_at <= now
+        was_live = campaign.status == CampaignStatus.ACTIVE
+        if result.setting.mode != BudgetMode.PAUSED or not result.ok or not was_live:
             continue
         log_decision(
             budget,
-            DecisionKind.SPEND_CAP,
-            f"paused: {reason}",
-            campaign=by_campaign[result.campaign_id],
+            DecisionKind.STATUS if ended else DecisionKind.SPEND_CAP,
+            "completed: the flight ended" if ended else f"paused: {reason}",
+            campaign=campaign,
             numbers={"remaining": balances.remaining},
         )
+    _complete_ended(budget, [by_campaign[a.campaign_id] for a in applied if a.ok], now)
     if exhausted:
         _mark_exhausted(budget.pk, balances.remaining)
     return RebalanceResult(applied, exhausted)
+
+
+def _complete_ended(
+    budget: AdCampaignBudget, paused: list[AutomatedCampaign], now: datetime
+) -> None:
+    """Campaigns whose flight is over (paused on their platform by this run, or never
+    published) are completed: spend control no longer steers them."""
+    ended = [c.pk for c in paused if c.ends_at and c.ends_at <= now]
+    ended += [
+        c.pk
+        for c in controlled_campaigns(budget)
+        if c.status == CampaignStatus.APPROVED and c.ends_at and c.ends_at <= now
+    ]
+    if ended:
+        AutomatedCampaign.objects.filter(pk__in=ended).update(
+            status=CampaignStatus.COMPLETED, auto_paused=False, status_reason="the flight ended"
+        )
 
 
 def _mark_exhausted(budget_id: int, remaining: Decimal) -> None:
@@ -303,3 +393,59 @@ def _mark_exhausted(budget_id: int, remaining: Decimal) -> None:
             numbers={"remaining": remaining},
             expected_effect="every campaign of the budget paused on its platform",
         )
+
+
+def allocate_budget(budget_id: int, *, now: datetime | None = None) -> dict[int, Decimal]:
+    """The plan's `allocateBudget`: each live or approved campaign's wished daily budget
+    by the budget's strategy (performance from Usher-attributed revenue over reported
+    spend), stored as `desired_daily_budget`; then spend control re-paces the platforms.
+    """
+    now = now or timezone.now()
+    budget = AdCampaignBudget.objects.get(pk=budget_id)
+    campaigns = controlled_campaigns(budget)
+    slots = []
+    for c in campaigns:
+        weeks = flight_weeks(now, c.ends_at, c.ad_account.timezone) if c.ends_at else []
+        slots.append(allocation.CampaignSlot(c.pk, c.platform, sum(weeks), attributed_roas(c)))
+    platforms = {
+        name: allocation.PlatformShare(
+            percentage=Decimal(spec["percentage"]) if "percentage" in spec else None,
+            daily_limit=Decimal(spec["daily_limit"]) if spec.get("daily_limit") else None,
+        )
+        for name, spec in budget.platform_allocations.items()
+    }
+    wishes = allocation.allocate(
+        budget.allocation_strategy,
+        ledger.balances(budget).remaining,
+        slots,
+        platforms=platforms,
+        daily_limit=budget.daily_budget_limit,
+        target_roas=budget.target_roas,
+    )
+    for campaign in campaigns:
+        wish = wishes[campaign.pk]
+        if wish != campaign.desired_daily_budget:
+            AutomatedCampaign.objects.filter(pk=campaign.pk).update(desired_daily_budget=wish)
+            log_decision(
+                budget,
+                DecisionKind.REALLOCATION,
+                f"{budget.allocation_strategy}: daily budget {campaign.desired_daily_budget} -> {wish}",
+                campaign=campaign,
+                numbers={"before": campaign.desired_daily_budget, "after": wish},
+            )
+    rebalance_budget(budget_id, now=now)
+    return {pk: wishes[pk] for pk in wishes}
+
+
+# Below this much reported spend a campaign's ROAS is noise: the allocator treats it as new.
+MIN_SPEND_FOR_ROAS = Decimal("20.00")
+
+
+def attributed_roas(campaign: AutomatedCampaign) -> Decimal | None:
+    """Usher-attributed revenue over the spend the platform reported (platforms
+    over-count their own conversions, so their revenue is not used here)."""
+    spent = ledger.spent_on(campaign)
+    if spent < MIN_SPEND_FOR_ROAS:
+        return None
+    revenue = campaign.attributions.aggregate(total=Sum("value"))["total"] or ZERO
+    return revenue / spent

@@ -16,17 +16,20 @@ from __future__ import annotations
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from decimal import ROUND_DOWN, Decimal
+from decimal import ROUND_UP, Decimal
 from enum import StrEnum
 from zoneinfo import ZoneInfo
+
+# Rounding down to the cent: rounding up could expose a cent too many.
+from usher.platforms.campaigns_common import round_down_to_cents as floor_cents
 
 CENT = Decimal("0.01")
 ZERO = Decimal("0")
 
 
-def floor_cents(amount: Decimal) -> Decimal:
-    """Round towards zero to the cent: rounding up could expose a cent too many."""
-    return amount.quantize(CENT, rounding=ROUND_DOWN)
+def ceil_cents(amount: Decimal) -> Decimal:
+    """Round away from zero to the cent: an exposure is never under-reserved."""
+    return amount.quantize(CENT, rounding=ROUND_UP)
 
 
 @dataclass(frozen=True)
@@ -111,14 +114,20 @@ def _mode_for(need: CampaignNeed, squeezed: bool) -> BudgetMode:
     return BudgetMode.DAILY
 
 
-def _setting(need: CampaignNeed, mode: BudgetMode, scale: Decimal) -> BudgetSetting:
+def _wanted(need: CampaignNeed, mode: BudgetMode) -> Decimal:
+    return ceil_cents(need.desired_daily_budget * _unit_exposure(need, mode))
+
+
+def _setting(need: CampaignNeed, mode: BudgetMode, cap: Decimal) -> BudgetSetting:
+    """The budget whose exposure fits in `cap` (whole cents), or a pause."""
     paused = BudgetSetting(need.key, BudgetMode.PAUSED, None, None, ZERO)
     if mode == BudgetMode.DAILY:
-        daily = floor_cents(need.desired_daily_budget * scale)
+        daily = min(need.desired_daily_budget, floor_cents(cap / need.daily_multiplier))
         if daily <= 0 or daily < need.minimum_daily_budget:
             return paused
-        return BudgetSetting(need.key, mode, daily, None, daily * need.daily_multiplier)
-    share = floor_cents(need.desired_daily_budget * scale * need.days_left)
+        exposure = ceil_cents(daily * need.daily_multiplier)  # <= cap: cap is whole cents
+        return BudgetSetting(need.key, mode, daily, None, exposure)
+    share = min(cap, floor_cents(need.desired_daily_budget * need.days_left))
     if share <= 0 or share < need.minimum_daily_budget * need.days_left:
         return paused
     return BudgetSetting(need.key, mode, None, need.lifetime_spent + share, share)
@@ -136,12 +145,15 @@ def plan_budgets(available: Decimal, needs: Sequence[CampaignNeed]) -> list[Budg
     available = max(available, ZERO)
     live = [n for n in needs if n.desired_daily_budget > 0 and n.days_left > 0]
     settings: dict[Hashable, BudgetSetting] = {}
-    squeezed = sum(n.desired_daily_budget * n.daily_multiplier for n in live) > available
+    squeezed = sum(_wanted(n, n.mode) for n in live) > available
     while True:
         modes = {n.key: _mode_for(n, squeezed) for n in live}
-        wanted = sum(n.desired_daily_budget * _unit_exposure(n, modes[n.key]) for n in live)
-        scale = min(Decimal(1), available / wanted) if wanted > 0 else ZERO
-        settings = {n.key: _setting(n, modes[n.key], scale) for n in live}
+        wanted = {n.key: _wanted(n, modes[n.key]) for n in live}
+        total = sum(wanted.values(), ZERO)
+        scale = min(Decimal(1), available / total) if total > 0 else ZERO
+        settings = {
+            n.key: _setting(n, modes[n.key], floor_cents(wanted[n.key] * scale)) for n in live
+        }
         still = [n for n in live if settings[n.key].mode != BudgetMode.PAUSED]
         if len(still) == len(live) or scale == 1:
             break

@@ -82,7 +82,10 @@ def _targeting(event: MarketplaceEvent, audience_id: str | None) -> dict:
     }
 
 
-def _creatives(event: MarketplaceEvent, campaign: AutomatedCampaign) -> list[CampaignCreative]:
+def _creatives(
+    event: MarketplaceEvent, campaign: AutomatedCampaign, budget: AdCampaignBudget
+) -> list[CampaignCreative]:
+    image = budget.image_url or accounts.campaign_settings(budget.client).default_image_url
     when = event.starts_at.strftime("%d %b %Y")
     place = event.venue or event.city
     variants = {
@@ -96,6 +99,8 @@ def _creatives(event: MarketplaceEvent, campaign: AutomatedCampaign) -> list[Cam
             headline=headline[:255],
             description=description,
             landing_url=landing_url(event, campaign, variant),
+            image_url=image,
+            video_url=budget.video_url,
         )
         for variant, (headline, description) in variants.items()
     ]
@@ -175,7 +180,7 @@ def create_campaign_suite(
                 if not reason:
                     counted += 1
                     if not campaign.creatives.exists():
-                        CampaignCreative.objects.bulk_create(_creatives(event, campaign))
+                        CampaignCreative.objects.bulk_create(_creatives(event, campaign, budget))
                 suite.append(campaign)
     logger.info(
         "campaign suite: budget=%s event=%s campaigns=%d skipped=%d",

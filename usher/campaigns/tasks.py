@@ -49,12 +49,17 @@ def rebalance_budget_task(budget_id: int) -> None:
 
 @shared_task(ignore_result=True)
 def rebalance_all_budgets_task() -> None:
-    """Daily (and after each metrics sync): re-pace every running budget, so shrinking
-    remainders and ending flights lower what the platforms may spend."""
-    ids = AdCampaignBudget.objects.exclude(
+    """Daily: suites for general budgets' new events, and every running budget re-paced,
+    so shrinking remainders and ending flights lower what the platforms may spend."""
+    budgets = AdCampaignBudget.objects.exclude(
         status__in=[BudgetStatus.PENDING_PAYMENT, BudgetStatus.CANCELLED]
-    ).values_list("pk", flat=True)
-    for budget_id in ids:
+    )
+    # General budgets fund events published since: their suites go to review first.
+    for budget_id in budgets.filter(status=BudgetStatus.ACTIVE, event__isnull=True).values_list(
+        "pk", flat=True
+    ):
+        create_suites_task.delay(budget_id)
+    for budget_id in budgets.values_list("pk", flat=True):
         rebalance_budget_task.delay(budget_id)
 
 

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 
 import factory
 from django.utils import timezone
 
+from usher.campaigns import metrics_sync
 from usher.campaigns.models import (
     AdAccount,
     AdCampaignBudget,
     AutomatedCampaign,
     BudgetStatus,
+    CampaignMetrics,
     CampaignStatus,
 )
 from usher.marketplace.tests.factories import EventFactory, OrganizerFactory
@@ -68,3 +70,17 @@ class CampaignFactory(factory.django.DjangoModelFactory):
     name = factory.LazyAttribute(lambda c: f"{c.event.name} · prospecting [prospecting]")
     status = CampaignStatus.PENDING_REVIEW
     ends_at = factory.LazyFunction(lambda: timezone.now() + timedelta(days=10))
+
+
+def report_spend(campaign: AutomatedCampaign, day: date, total: Decimal) -> None:
+    """The platform reports `total` spent on `day`: stored as metrics sync stores it,
+    and brought into the ledger by metrics sync's own path."""
+    CampaignMetrics.objects.update_or_create(
+        campaign=campaign,
+        level="campaign",
+        object_id=campaign.external_campaign_id or str(campaign.pk),
+        date=day,
+        hour=None,
+        defaults={"spend": total},
+    )
+    metrics_sync.record_spend(campaign, day, day)

@@ -29,6 +29,7 @@ class FakePlatform:
     calls: list[tuple[str, str]] = field(default_factory=list)
     fail_next: list[PlatformError] = field(default_factory=list)
     minimum: Decimal = Decimal("5.00")
+    lose_next_answer: bool = False  # publish creates, then the answer times out
 
     def by_id(self, campaign_id: str) -> FakeCampaign:
         return next(c for c in self.campaigns.values() if c.published.campaign_id == campaign_id)
@@ -38,6 +39,7 @@ class FakeCampaignsConnector:
     platform: ClassVar[str] = "meta"
     daily_overdelivery_factor: ClassVar[Decimal] = Decimal("1.75")
     weekly_overdelivery_factor: ClassVar[Decimal | None] = Decimal("7")
+    lifetime_budget_hard_cap: ClassVar[bool] = True
     state: ClassVar[FakePlatform]
 
     def _call(self, name: str, ref: str) -> None:
@@ -63,6 +65,9 @@ class FakeCampaignsConnector:
             self.state.campaigns[spec.reference] = FakeCampaign(
                 spec, published, False, spec.daily_budget, spec.lifetime_budget
             )
+        if self.state.lose_next_answer:
+            self.state.lose_next_answer = False
+            raise PlatformError("transient", "read timeout", platform=self.platform)
         return self.state.campaigns[spec.reference].published
 
     def set_status(

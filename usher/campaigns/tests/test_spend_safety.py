@@ -12,6 +12,7 @@ from usher.campaigns.spend_safety import (
     BudgetMode,
     CampaignNeed,
     OverdeliveryRule,
+    ceil_cents,
     daily_budget_multiplier,
     flight_weeks,
     plan_budgets,
@@ -114,7 +115,7 @@ def test_the_exposures_never_exceed_the_money_available(available, needs):
         assert s.key == n.key and s.exposure >= 0
         if s.mode == BudgetMode.DAILY:
             assert n.minimum_daily_budget <= s.daily_budget <= n.desired_daily_budget
-            assert s.exposure == s.daily_budget * n.daily_multiplier
+            assert s.exposure == ceil_cents(s.daily_budget * n.daily_multiplier)
         elif s.mode == BudgetMode.LIFETIME:
             assert s.lifetime_budget - n.lifetime_spent == s.exposure
             assert s.exposure <= n.desired_daily_budget * n.days_left
