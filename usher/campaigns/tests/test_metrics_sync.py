@@ -205,6 +205,21 @@ def test_rows_of_unknown_campaigns_and_days_outside_the_window_are_ignored(
     assert ledger.spent_on(campaign) == Decimal("0")
 
 
+def test_a_campaign_that_ended_lately_still_has_its_late_spend_read(db, insights, account) -> None:
+    ended = live_campaign(account, "c1")
+    ended.status, ended.ends_at = CampaignStatus.COMPLETED, NOW - timedelta(days=1)
+    ended.save()
+    long_ago = live_campaign(account, "c2")
+    long_ago.status, long_ago.ends_at = CampaignStatus.COMPLETED, NOW - timedelta(days=30)
+    long_ago.save()
+    insights.rows["act_1"] = [hourly("c1", YESTERDAY, 23, "6.10")]
+
+    sync_campaign_metrics(now=NOW)
+
+    assert ledger.spent_on(ended) == Decimal("6.10")
+    assert insights.calls[0][3] == ("c1",)
+
+
 def test_paused_campaigns_are_read_but_unpublished_ones_are_not(db, insights, account) -> None:
     live_campaign(account, "c1")
     draft = live_campaign(account, "c2")
