@@ -261,6 +261,9 @@ class GoogleAdsCampaignsConnector:
     # 30.4 daily budgets in a month; it states no weekly cap.
     daily_overdelivery_factor: ClassVar[Decimal] = Decimal("2.0")
     weekly_overdelivery_factor: ClassVar[Decimal | None] = None
+    # A lifetime amount becomes a daily budget here, which may over-deliver.
+    lifetime_budget_hard_cap: ClassVar[bool] = False
+    budget_type_locked_once_live: ClassVar[bool] = False
 
     def __init__(self, clock: Any = None) -> None:
         self._clock = clock or (lambda: datetime.now(UTC))
