@@ -46,7 +46,7 @@ from usher.campaigns.models import (
     CampaignStatus,
     LedgerKind,
 )
-from usher.platforms.base import PlatformError
+from usher.platforms.base import ErrorKind, PlatformError
 from usher.platforms.campaigns_base import MetricsLevel, MetricsRow
 from usher.platforms.registry import get_insights_connector
 
@@ -107,6 +107,16 @@ def sync_campaign_metrics(*, now: datetime | None = None) -> SyncSummary:
             summary.rows += sync_account(account, campaigns, now=now)
         except PlatformError as error:
             logger.warning("metrics sync account=%s failed: %s", account.pk, error)
+            record_health(account, error)
+            summary.failed_accounts[account.pk] = str(error)
+            continue
+        except Exception as exc:  # a bug or bad data in one account must not stop the rest
+            logger.exception("metrics sync account=%s failed inside Usher", account.pk)
+            error = PlatformError(
+                ErrorKind.TRANSIENT,
+                f"internal error: {type(exc).__name__}",
+                platform=account.platform,
+            )
             record_health(account, error)
             summary.failed_accounts[account.pk] = str(error)
             continue

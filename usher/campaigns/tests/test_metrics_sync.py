@@ -42,6 +42,7 @@ class FakeInsights:
     rows: ClassVar[dict[str, list[MetricsRow]]] = {}
     calls: ClassVar[list[tuple[str, MetricsLevel, bool, tuple[str, ...]]]] = []
     failing: ClassVar[set[str]] = set()
+    broken: ClassVar[set[str]] = set()
 
     def fetch_metrics(
         self,
@@ -56,6 +57,8 @@ class FakeInsights:
         self.calls.append((account.account_id, level, hourly, tuple(campaign_ids or ())))
         if account.account_id in self.failing:
             raise PlatformError(ErrorKind.TRANSIENT, "insights outage", platform="meta")
+        if account.account_id in self.broken:
+            raise KeyError("a platform answer Usher did not expect")
         return [
             row
             for row in self.rows.get(account.account_id, [])
@@ -67,7 +70,8 @@ class FakeInsights:
 
 @pytest.fixture
 def insights(monkeypatch) -> type[FakeInsights]:
-    FakeInsights.rows, FakeInsights.calls, FakeInsights.failing = {}, [], set()
+    FakeInsights.rows, FakeInsights.calls = {}, []
+    FakeInsights.failing, FakeInsights.broken = set(), set()
     monkeypatch.setitem(registry._insights_factories, "meta", FakeInsights)
     return FakeInsights
 
@@ -191,6 +195,21 @@ def test_a_failing_account_does_not_stop_the_others(db, insights, account, marke
     other.refresh_from_db()
     assert "insights outage" in account.last_error
     assert other.last_success_at is not None
+
+
+def test_an_unexpected_error_in_one_account_is_recorded_and_the_rest_go_on(
+    db, insights, account, marketplace
+) -> None:
+    other = AdAccountFactory(client=marketplace, platform="meta", account_id="act_2")
+    live_campaign(account, "c1")
+    working = live_campaign(other, "c2")
+    insights.broken = {"act_1"}
+    insights.rows["act_2"] = [hourly("c2", TODAY, 7, "3.00")]
+
+    summary = sync_campaign_metrics(now=NOW)
+
+    assert "internal error: KeyError" in summary.failed_accounts[account.pk]
+    assert ledger.spent_on(working) == Decimal("3.00")
 
 
 def test_rows_of_unknown_campaigns_and_days_outside_the_window_are_ignored(
