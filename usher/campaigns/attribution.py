@@ -22,11 +22,13 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from urllib.parse import parse_qs, urlsplit
 
 from django.conf import settings
 from django.db import transaction
 
 from usher.campaigns.models import AutomatedCampaign, CampaignAttribution
+from usher.campaigns.suite import CAMPAIGN_ID_PARAM
 from usher.marketplace.models import Order, OrderStatus
 from usher.tracking.event_store import VisitorTouch
 
@@ -38,15 +40,18 @@ CLICK_ID_PLATFORMS = {
     "wbraid": "google_ads",
     "ttclid": "tiktok",
 }
-REFERENCE = re.compile(r"^usher-c-([0-9]{1,18})$")
+MAX_ID_DIGITS = 18
+REFERENCE = re.compile(rf"^usher-c-([0-9]{{1,{MAX_ID_DIGITS}}})$")
 
 
 @dataclass(frozen=True)
 class Click:
-    """One landing's click ids and tags, and when it happened."""
+    """One landing's click ids and tags, and when it happened; `landing_url` when known
+    (visitor touches keep it), for the campaign id Usher adds beside the UTM tags."""
 
     at: datetime
     values: Mapping[str, str]
+    landing_url: str = ""
 
     @property
     def is_ad_click(self) -> bool:
@@ -56,8 +61,13 @@ class Click:
 
     @property
     def campaign_id(self) -> int | None:
+        """Usher's campaign: `utm_campaign=usher-c-<id>`, else the landing URL's own
+        `usher_campaign=<id>` (kept when a tag manager rewrote the UTM tags)."""
         found = REFERENCE.match((self.values.get("utm_campaign") or "").strip())
-        return int(found.group(1)) if found else None
+        if found:
+            return int(found.group(1))
+        ids = parse_qs(urlsplit(self.landing_url).query).get(CAMPAIGN_ID_PARAM, [])
+        return int(ids[0]) if ids and ids[0].isdigit() and len(ids[0]) <= MAX_ID_DIGITS else None
 
     def matched_by(self, platform: str) -> str:
         return next(
@@ -92,7 +102,9 @@ def clicks_of(order: Order, window: timedelta) -> list[Click]:
             visitor_id=order.visitor_id,
             touched_at__range=(order.placed_at - window, order.placed_at),
         )
-        clicks += [Click(touch.touched_at, touch.ad_click_values()) for touch in touches]
+        clicks += [
+            Click(touch.touched_at, touch.ad_click_values(), touch.landing_url) for touch in touches
+        ]
     return clicks
 
 

@@ -52,6 +52,13 @@ def test_the_campaign_reference_is_read_from_utm_campaign_only_when_it_is_ours()
     assert click(1, utm_campaign="usher-c-42x").campaign_id is None
 
 
+def test_the_landing_urls_own_campaign_id_stands_in_for_rewritten_utm_tags() -> None:
+    landing = Click(PLACED, {"gclid": "Cj0"}, "https://tix.example/e/1?usher_campaign=42")
+
+    assert landing.campaign_id == 42
+    assert Click(PLACED, {}, "https://tix.example/e/1?usher_campaign=x").campaign_id is None
+
+
 def test_matched_by_names_the_campaign_platforms_click_id() -> None:
     landing = click(1, utm_campaign="usher-c-1", gclid="Cj0", fbc="fb.1.x")
 
