@@ -18,7 +18,7 @@ from __future__ import annotations
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
-from datetime import date, datetime
+from datetime import date
 from decimal import ROUND_DOWN, Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any
@@ -206,10 +206,6 @@ def to_minor_units(amount: Decimal, currency: str) -> int:
     return int((amount * (10**exponent)).to_integral_value(rounding=ROUND_DOWN))
 
 
-def from_minor_units(value: Any, currency: str) -> Decimal:
-    return decimal_or_zero(value) / (10 ** minor_exponent(currency))
-
-
 def to_micros(amount: Decimal, currency: str) -> int:
     """Micros of a budget, a multiple of the currency's smallest unit (Google refuses
     others: NON_MULTIPLE_OF_MINIMUM_CURRENCY_UNIT), rounded down."""
@@ -266,12 +262,6 @@ def parse_day(value: Any) -> date | None:
 def check_range(since: date, until: date) -> None:
     if since > until:
         raise ValueError("since must not be after until")
-
-
-def aware(moment: datetime) -> datetime:
-    if moment.tzinfo is None or moment.utcoffset() is None:
-        raise ValueError("datetimes crossing the connector contract must be aware")
-    return moment
 
 
 # --- Geography ---

@@ -12,7 +12,6 @@ from usher.platforms.campaigns_base import CampaignsConnector, InsightsConnector
 from usher.platforms.campaigns_common import (
     CallKind,
     from_micros,
-    from_minor_units,
     is_named_for,
     object_name,
     take_management_call,
@@ -120,7 +119,6 @@ def test_budgets_convert_to_platform_units_rounding_down(
 
 
 def test_platform_units_read_back_as_exact_decimals() -> None:
-    assert from_minor_units("2500", "EUR") == Decimal("25")
     assert from_micros("7123456") == Decimal("7.123456")
     assert from_micros("junk") == Decimal("0")
 
