@@ -323,6 +323,10 @@ for _platform, _kinds in json.loads(
         {kind: tuple(value) for kind, value in _kinds.items()}
     )
 
+# Google Ads operations a day for Usher's developer token, across all accounts (Basic
+# access: 15,000; Explorer 2,880; Standard unlimited: set it high).
+GOOGLE_ADS_DAILY_OPERATIONS = int(os.environ.get("GOOGLE_ADS_DAILY_OPERATIONS", "15000"))
+
 # Usher-wide credentials some platforms need beside the organizer's own: Google Ads
 # calls carry the developer token of the app (and a manager account id, if any), and
 # organizers' OAuth refresh tokens are exchanged for access tokens with Usher's OAuth

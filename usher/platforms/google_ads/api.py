@@ -9,11 +9,13 @@ manager account, `login-customer-id`; each takes a management-call token first
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from django.conf import settings
 
 from usher.lib.http import get_client
+from usher.lib.ratelimit import TokenBucket
 from usher.platforms.base import ErrorKind, PlatformError
 from usher.platforms.campaigns_base import AdAccount
 from usher.platforms.campaigns_common import (
@@ -26,6 +28,21 @@ from usher.platforms.google_ads import oauth
 from usher.platforms.google_ads.payloads import PLATFORM, customer_id
 
 MAX_SEARCH_PAGES = 100  # pages hold 10,000 rows: a million rows is beyond any one read
+SECONDS_PER_DAY = 86_400
+HOURS_PER_DAY = 24
+
+
+def developer_bucket(developer_token: str) -> TokenBucket:
+    """Google's daily operations quota belongs to the developer token, shared by every
+    account Usher manages: a search is one operation, a mutate one per operation.
+    The bucket refills over 24 hours and holds an hour's worth for bursts."""
+    per_day = float(settings.GOOGLE_ADS_DAILY_OPERATIONS)
+    digest = hashlib.sha256(developer_token.encode()).hexdigest()[:16]
+    return TokenBucket(
+        f"mgmt:google_ads:developer:{digest}",
+        rate_per_second=per_day / SECONDS_PER_DAY,
+        capacity=per_day / HOURS_PER_DAY,
+    )
 
 
 class GoogleAdsApi:
@@ -82,7 +99,9 @@ class GoogleAdsApi:
         self, collection: str, operations: list[dict[str, Any]], kind: CallKind
     ) -> list[str]:
         """Apply `operations` all-or-nothing; the resource names, in operation order."""
-        answer = self._post(f"{collection}:mutate", {"operations": operations}, kind)
+        answer = self._post(
+            f"{collection}:mutate", {"operations": operations}, kind, len(operations)
+        )
         results = answer.get("results")
         names = [
             str(result.get("resourceName") or "")
@@ -93,8 +112,18 @@ class GoogleAdsApi:
             raise unexpected(PLATFORM, f"{collection} mutate without a resource name per operation")
         return names
 
-    def _post(self, method: str, body: dict[str, Any], kind: CallKind) -> dict[str, Any]:
+    def _post(
+        self, method: str, body: dict[str, Any], kind: CallKind, operations: int = 1
+    ) -> dict[str, Any]:
         take_management_call(PLATFORM, self.customer_id, kind)
+        wait = developer_bucket(self.developer_token).take(operations)
+        if wait > 0:
+            raise PlatformError(
+                ErrorKind.RATE_LIMITED,
+                "the Google Ads developer token's daily operations are used up",
+                platform=PLATFORM,
+                retry_after_seconds=wait,
+            )
         path = f"/{settings.GOOGLE_ADS_API_VERSION}/customers/{self.customer_id}/{method}"
         headers = {"developer-token": self.developer_token}
         if self.login_customer_id:

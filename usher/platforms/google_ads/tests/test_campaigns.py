@@ -213,3 +213,19 @@ def test_an_unknown_country_fails_before_anything_is_created(sandbox) -> None:
 
     assert caught.value.kind == ErrorKind.PERMANENT
     assert sandbox.state.objects["google_ads"] == {}
+
+
+def test_the_developer_tokens_daily_operations_are_shared_by_all_accounts(
+    sandbox, settings
+) -> None:
+    settings.GOOGLE_ADS_DAILY_OPERATIONS = 24 * 20  # 20 operations an hour in all
+    other = replace(ACCOUNT, account_id="9876543210")
+    connector().publish(ACCOUNT, a_spec(targeting=TargetingSpec(countries=["RO"])))
+    sent = len(sandbox.requests(platform="google_ads"))
+
+    with pytest.raises(PlatformError) as caught:
+        connector().publish(other, a_spec(reference="usher-c-2"))
+
+    assert caught.value.kind == ErrorKind.RATE_LIMITED
+    assert caught.value.retry_after_seconds > 0
+    assert len(sandbox.requests(platform="google_ads")) - sent < 13  # stopped half-way
