@@ -85,6 +85,15 @@ def test_bad_input_is_a_422_naming_the_field(organizer_api, body, loc):
     assert not AdCampaignBudget.objects.exists()
 
 
+@pytest.mark.parametrize(
+    ("path", "name"),
+    [("campaigns", "event"), ("campaigns", "budget"), ("budgets", "event"), ("report", "budget")],
+)
+def test_odd_id_filters_are_422_not_500(organizer_api, path, name):
+    response = organizer_api.get(f"{ADS}/{path}", **{name: "99999999999999999999999"})
+    assert response.status_code == 422
+
+
 def test_another_organizers_event_is_a_404(organizer_api):
     response = organizer_api.post(
         f"{ADS}/budgets", {"amount": "10", "event": OrganizerFactory().pk}
