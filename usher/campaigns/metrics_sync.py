@@ -30,7 +30,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo
 
 from django.db import transaction
-from django.db.models import Count, Max, Sum
+from django.db.models import Count, Max, Q, Sum
 from django.utils import timezone
 
 from usher.campaigns import ledger
@@ -43,6 +43,7 @@ from usher.campaigns.models import (
     BudgetLedgerEntry,
     CampaignAttribution,
     CampaignMetrics,
+    CampaignStatus,
     LedgerKind,
 )
 from usher.platforms.base import PlatformError
@@ -72,10 +73,18 @@ class SyncSummary:
     budget_ids: set[int] = field(default_factory=set)  # budgets whose spend was re-read
 
 
-def live_campaigns() -> Iterable[AutomatedCampaign]:
-    """Campaigns that exist on their platform and may have spent."""
+def live_campaigns(now: datetime) -> Iterable[AutomatedCampaign]:
+    """Campaigns that exist on their platform and may have spent: live ones, and those
+    completed within the look-back window, whose last days platforms still report late
+    (their spend must reach the ledger all the same)."""
+    recently_completed = Q(
+        status=CampaignStatus.COMPLETED,
+        ends_at__gte=now - timedelta(days=METRICS_LOOKBACK_DAYS),
+    )
     return (
-        AutomatedCampaign.objects.filter(status__in=LIVE_STATUSES, ad_account__isnull=False)
+        AutomatedCampaign.objects.filter(
+            Q(status__in=LIVE_STATUSES) | recently_completed, ad_account__isnull=False
+        )
         .exclude(external_campaign_id="")
         .select_related("ad_account", "budget")
         .order_by("ad_account_id", "id")
@@ -87,7 +96,7 @@ def sync_campaign_metrics(*, now: datetime | None = None) -> SyncSummary:
     now = now or timezone.now()
     by_account: dict[int, list[AutomatedCampaign]] = defaultdict(list)
     accounts: dict[int, AdAccount] = {}
-    for campaign in live_campaigns():
+    for campaign in live_campaigns(now):
         assert campaign.ad_account is not None
         by_account[campaign.ad_account_id].append(campaign)
         accounts[campaign.ad_account_id] = campaign.ad_account

@@ -270,6 +270,12 @@ class CampaignsConnector(Protocol):
     platform may spend in one day (Meta 1.75, Google 2.0); `weekly_overdelivery_factor`
     is how many daily budgets it may spend in a calendar week (Meta 7; None where the
     platform states no weekly cap).
+
+    Two optional class attributes (read with `getattr(..., False)`, so fakes need not
+    declare them): `lifetime_budget_hard_cap` (the platform never spends past a lifetime
+    budget: Meta, TikTok; not Google, whose connector spreads a lifetime amount into a
+    daily one) and `budget_type_locked_once_live` (a live campaign cannot switch between
+    daily and lifetime budgets: Meta, TikTok).
     """
 
     platform: ClassVar[str]

@@ -10,12 +10,13 @@ the sandbox's plain token rule.
 
 from __future__ import annotations
 
+import copy
 import math
 from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
-from usher.sandbox.behaviour import account_behaviour
+from usher.sandbox.behaviour import account_behaviour, review_status
 from usher.sandbox.google_ads_conversions import upload_click_conversions
 from usher.sandbox.google_ads_jobs import add_job_operations, create_job, run_job
 from usher.sandbox.google_ads_mutate import mutate
@@ -30,7 +31,7 @@ from usher.sandbox.google_common import (
     snake_keys,
 )
 from usher.sandbox.google_oauth import ACCESS_TOKEN_PREFIX, access_token_refusal
-from usher.sandbox.platform import Call, PlatformAPI, json_response, parse_body, route
+from usher.sandbox.platform import Call, Handler, PlatformAPI, json_response, parse_body, route
 from usher.sandbox.state import SandboxState
 from usher.sandbox.validation import GOOGLE_CUSTOMER_ID
 
@@ -43,6 +44,37 @@ JOB = r"offlineUserDataJobs/(?P<job_id>[0-9]+)"
 MUTABLE = (
     r"campaignBudgets|campaigns|userLists|adGroups|adGroupAds|adGroupCriteria|campaignCriteria"
 )
+
+
+# policy_summary by review state [U: what Google shows while an ad is in review].
+POLICY_SUMMARIES = {
+    "IN_REVIEW": {"review_status": "REVIEW_IN_PROGRESS", "approval_status": "UNKNOWN"},
+    "APPROVED": {"review_status": "REVIEWED", "approval_status": "APPROVED"},
+    "DISAPPROVED": {
+        "review_status": "REVIEWED",
+        "approval_status": "DISAPPROVED",
+        "policy_topic_entries": [{"topic": "DESTINATION_NOT_WORKING", "type": "PROHIBITED"}],
+    },
+    "WITH_ISSUES": {
+        "review_status": "REVIEWED",
+        "approval_status": "APPROVED_LIMITED",
+        "policy_topic_entries": [{"topic": "TRADEMARKS_IN_AD_TEXT", "type": "LIMITED"}],
+    },
+}
+
+
+def reviewed(handler: Handler) -> Handler:
+    """Bring ads' policy summaries up to the sandbox clock before a GAQL read."""
+
+    def run(state: SandboxState, call: Call) -> Response:
+        customer = call.account or ""
+        behaviour = account_behaviour(state, GOOGLE, customer)
+        for ad in state.objects_of(GOOGLE, customer, "ad_group_ad"):
+            status = review_status(behaviour, ad.get("created_at", 0.0), state.now())
+            ad["fields"]["policy_summary"] = copy.deepcopy(POLICY_SUMMARIES[status])
+        return handler(state, call)
+
+    return run
 
 
 LOGIN_CUSTOMER_ID_HINT = (
@@ -85,8 +117,8 @@ class GoogleAdsAPI(PlatformAPI):
         route("POST", f"/{V}/{CID}/{JOB}:addOperations", add_job_operations, "customer_match"),
         route("POST", f"/{V}/{CID}/{JOB}:run", run_job, "customer_match"),
         route("POST", f"/{V}/{CID}/(?P<collection>{MUTABLE}):mutate", mutate, "mutate"),
-        route("POST", f"/{V}/{CID}/googleAds:search", search, "search"),
-        route("POST", f"/{V}/{CID}/googleAds:searchStream", search_stream, "search"),
+        route("POST", f"/{V}/{CID}/googleAds:search", reviewed(search), "search"),
+        route("POST", f"/{V}/{CID}/googleAds:searchStream", reviewed(search_stream), "search"),
     )
 
     def parse(self, request: Request) -> Any:

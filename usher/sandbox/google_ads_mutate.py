@@ -328,10 +328,9 @@ def _declaration_problem(
     if not undeclared or not isinstance(operation, dict):
         return None
     update = operation.get("update")
+    mask = {snake(part.strip()) for part in str(operation.get("update_mask", "")).split(",")}
     declares = (
-        collection == "campaigns"
-        and isinstance(update, dict)
-        and EU_DECLARATION_FIELD in str(operation.get("update_mask", ""))
+        collection == "campaigns" and isinstance(update, dict) and EU_DECLARATION_FIELD in mask
     )
     if state.now() >= ACCOUNT_BLOCK_STARTS_AT:
         if declares:

@@ -4,26 +4,31 @@ ledger, and one failing account that does not stop the others."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import ClassVar
+from zoneinfo import ZoneInfo
 
 import pytest
+from django.utils import timezone
 
-from usher.campaigns import ledger, services
+from usher.campaigns import ledger, publishing, services
 from usher.campaigns.metrics_sync import sync_campaign_metrics
 from usher.campaigns.models import (
     AdAccount,
     BudgetLedgerEntry,
+    CampaignCreative,
     CampaignMetrics,
     CampaignStatus,
     LedgerKind,
 )
 from usher.campaigns.tests.factories import AdAccountFactory, BudgetFactory, CampaignFactory
+from usher.marketplace.tests.factories import EventFactory
 from usher.platforms import registry
 from usher.platforms.base import ErrorKind, PlatformError
 from usher.platforms.campaigns_base import AdAccount as ContractAccount
 from usher.platforms.campaigns_base import MetricsLevel, MetricsRow
+from usher.platforms.tests.campaign_helpers import record_delivery
 
 NOW = datetime(2026, 12, 3, 9, 0, tzinfo=UTC)  # 11:00 in Bucharest
 TODAY = date(2026, 12, 3)
@@ -200,6 +205,21 @@ def test_rows_of_unknown_campaigns_and_days_outside_the_window_are_ignored(
     assert ledger.spent_on(campaign) == Decimal("0")
 
 
+def test_a_campaign_that_ended_lately_still_has_its_late_spend_read(db, insights, account) -> None:
+    ended = live_campaign(account, "c1")
+    ended.status, ended.ends_at = CampaignStatus.COMPLETED, NOW - timedelta(days=1)
+    ended.save()
+    long_ago = live_campaign(account, "c2")
+    long_ago.status, long_ago.ends_at = CampaignStatus.COMPLETED, NOW - timedelta(days=30)
+    long_ago.save()
+    insights.rows["act_1"] = [hourly("c1", YESTERDAY, 23, "6.10")]
+
+    sync_campaign_metrics(now=NOW)
+
+    assert ledger.spent_on(ended) == Decimal("6.10")
+    assert insights.calls[0][3] == ("c1",)
+
+
 def test_paused_campaigns_are_read_but_unpublished_ones_are_not(db, insights, account) -> None:
     live_campaign(account, "c1")
     draft = live_campaign(account, "c2")
@@ -209,3 +229,45 @@ def test_paused_campaigns_are_read_but_unpublished_ones_are_not(db, insights, ac
     sync_campaign_metrics(now=NOW)
 
     assert insights.calls[0][3] == ("c1",)
+
+
+def test_a_campaign_published_on_the_sandbox_has_its_spend_read_into_the_ledger(
+    db, sandbox, marketplace, organizer
+) -> None:
+    account = AdAccountFactory(
+        client=marketplace,
+        platform="meta",
+        account_id="act_1234567890",
+        settings={"page_id": "1029384756", "pixel_id": "123456789012345"},
+    )
+    event = EventFactory(organizer=organizer, public_url="https://tix.example/e/rock")
+    budget = BudgetFactory(organizer=organizer, event=event, requested_amount=Decimal("1000"))
+    services.confirm_payment(budget.pk, reference="T", amount_received=Decimal("1000"), user=None)
+    campaign = CampaignFactory(
+        budget=budget,
+        event=event,
+        ad_account=account,
+        status=CampaignStatus.APPROVED,
+        targeting={"countries": ["RO"]},
+        desired_daily_budget=Decimal("50.00"),
+    )
+    CampaignCreative.objects.create(
+        campaign=campaign,
+        headline="Rock Night",
+        description="Tickets on sale",
+        image_url="https://img.example/rock.jpg",
+        landing_url=f"https://tix.example/e/rock?utm_campaign={campaign.reference}",
+    )
+    campaign = publishing.publish_campaign(campaign.pk)
+    assert campaign.status == CampaignStatus.ACTIVE, campaign.status_reason
+    day = timezone.now().astimezone(ZoneInfo(account.timezone)).date() - timedelta(days=1)
+    record_delivery(sandbox).put(
+        "meta", "campaign", campaign.external_campaign_id, day, spend=Decimal("37.50")
+    )
+
+    summary = sync_campaign_metrics()
+
+    assert summary.failed_accounts == {}
+    assert ledger.spent_on(campaign, day) == Decimal("37.50")
+    campaign.refresh_from_db()
+    assert campaign.budget_spent == Decimal("37.50")

@@ -51,6 +51,8 @@ from usher.platforms.google_ads.payloads import PLATFORM
 HEADLINE_MAX_CHARS = 30
 DESCRIPTION_MAX_CHARS = 90
 MIN_HEADLINES = 3
+KEYWORD_MAX_WORDS = 10
+KEYWORD_MAX_CHARS = 80
 MIN_DESCRIPTIONS = 2
 # Filler lines so every responsive search ad has Google's minimum of 3 headlines and
 # 2 descriptions when a creative brings one of each.
@@ -181,10 +183,15 @@ def campaign_criteria(spec: CampaignSpec, campaign: str, user_list: Any) -> list
     return [{"create": criterion} for criterion in criteria]
 
 
+def keyword_text(text: str) -> str:
+    """Google's keyword limits: at most 10 words and 80 characters."""
+    return " ".join(text.split()[:KEYWORD_MAX_WORDS])[:KEYWORD_MAX_CHARS].strip()
+
+
 def ad_group_criteria(spec: CampaignSpec, ad_group: str, user_list: Any) -> list[dict[str, Any]]:
     """Keywords (the interests, else the headlines) and the audiences to reach."""
     words = spec.targeting.interests or [creative.headline for creative in spec.creatives]
-    keywords = list(dict.fromkeys(word.strip() for word in words if word.strip()))
+    keywords = list(dict.fromkeys(keyword_text(word) for word in words if word.strip()))
     criteria: list[dict[str, Any]] = [
         {"adGroup": ad_group, "status": "ENABLED", "keyword": {"text": word, "matchType": "BROAD"}}
         for word in keywords
@@ -261,6 +268,9 @@ class GoogleAdsCampaignsConnector:
     # 30.4 daily budgets in a month; it states no weekly cap.
     daily_overdelivery_factor: ClassVar[Decimal] = Decimal("2.0")
     weekly_overdelivery_factor: ClassVar[Decimal | None] = None
+    # A lifetime amount becomes a daily budget here, which may over-deliver.
+    lifetime_budget_hard_cap: ClassVar[bool] = False
+    budget_type_locked_once_live: ClassVar[bool] = False
 
     def __init__(self, clock: Any = None) -> None:
         self._clock = clock or (lambda: datetime.now(UTC))

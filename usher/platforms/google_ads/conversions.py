@@ -69,7 +69,6 @@ class GoogleAdsConversionsConnector(BatchConnector[GoogleRequest]):
         return self.api.build_request(destination, events)
 
     def deliver(self, destination: Destination, credential: str, built: GoogleRequest) -> Delivery:
-        """Send signed with an access token for the destination's refresh token."""
         return oauth.with_access_token(
             credential, lambda access_token: self._send(built, credential, access_token)
         )

@@ -272,6 +272,9 @@ class MetaCampaignsConnector:
     # A day may spend 75% over the daily budget, a calendar week at most 7 daily budgets.
     daily_overdelivery_factor: ClassVar[Decimal] = Decimal("1.75")
     weekly_overdelivery_factor: ClassVar[Decimal | None] = Decimal("7")
+    # An ad set never spends past its lifetime budget; its budget type is fixed.
+    lifetime_budget_hard_cap: ClassVar[bool] = True
+    budget_type_locked_once_live: ClassVar[bool] = True
 
     def minimum_daily_budget(self, currency: str) -> Decimal:
         return minimum_daily_budget(MINIMUM_DAILY_BUDGETS, currency, PLATFORM)

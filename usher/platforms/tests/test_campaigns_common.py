@@ -123,3 +123,16 @@ def test_platform_units_read_back_as_exact_decimals() -> None:
     assert from_minor_units("2500", "EUR") == Decimal("25")
     assert from_micros("7123456") == Decimal("7.123456")
     assert from_micros("junk") == Decimal("0")
+
+
+@pytest.mark.parametrize(
+    ("platform", "hard_cap", "locked"),
+    [("meta", True, True), ("google_ads", False, False), ("tiktok", True, True)],
+)
+def test_connectors_say_whether_a_lifetime_budget_is_a_cap_and_its_type_is_fixed(
+    platform: str, hard_cap: bool, locked: bool
+) -> None:
+    connector = registry.get_campaigns_connector(platform)
+
+    assert connector.lifetime_budget_hard_cap is hard_cap
+    assert connector.budget_type_locked_once_live is locked

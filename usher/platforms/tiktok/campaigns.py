@@ -214,6 +214,9 @@ class TikTokCampaignsConnector:
     # no figure; TikTok's help centre states up to 25%]; no weekly cap is stated.
     daily_overdelivery_factor: ClassVar[Decimal] = Decimal("1.25")
     weekly_overdelivery_factor: ClassVar[Decimal | None] = None
+    # BUDGET_MODE_TOTAL is a cap; a live ad group keeps its budget type (#9b).
+    lifetime_budget_hard_cap: ClassVar[bool] = True
+    budget_type_locked_once_live: ClassVar[bool] = True
 
     def minimum_daily_budget(self, currency: str) -> Decimal:
         return minimum_daily_budget(MINIMUM_DAILY_BUDGETS, currency, PLATFORM)

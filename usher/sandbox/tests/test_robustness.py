@@ -113,7 +113,7 @@ def concrete_paths(app: SandboxApp) -> list[tuple[str, str, str]]:
 def auth(platform: str) -> dict[str, Any]:
     if platform == "meta":
         return {"params": {"access_token": TOKEN}}
-    if platform == "google_ads":
+    if platform in ("google_ads", "data_manager"):
         return {"headers": google_headers()}
     if platform == "tiktok":
         return {"headers": {"Access-Token": TOKEN}, "params": {"advertiser_id": TIKTOK_ADVERTISER}}

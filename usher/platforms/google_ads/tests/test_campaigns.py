@@ -19,6 +19,7 @@ from usher.platforms.google_ads.campaigns import (
     GoogleAdsCampaignsConnector,
     ad_operation,
     budget_micros,
+    keyword_text,
     review_of,
 )
 from usher.platforms.tests.campaign_helpers import (
@@ -83,6 +84,13 @@ def test_a_responsive_search_ad_has_googles_minimum_lines() -> None:
     rsa = ad["create"]["ad"]["responsiveSearchAd"]
     assert len(rsa["headlines"]) >= 3 and len(rsa["descriptions"]) >= 2
     assert all(len(line["text"]) <= 30 for line in rsa["headlines"])
+
+
+def test_keywords_keep_within_googles_limits() -> None:
+    text = keyword_text("one two three four five six seven eight nine ten eleven")
+
+    assert text == "one two three four five six seven eight nine ten"
+    assert len(keyword_text("x" * 200)) == 80
 
 
 def test_a_lifetime_budget_becomes_an_even_daily_amount_rounded_down() -> None:
