@@ -391,7 +391,7 @@ def _mark_exhausted(budget_id: int, remaining: Decimal) -> None:
         )
 
 
-def allocate_budget(budget_id: int, *, now: datetime | None = None) -> dict[int, Decimal]:
+def allocate_budget(budget_id: int, *, now: datetime | None = None) -> RebalanceResult:
     """The plan's `allocateBudget`: each live or approved campaign's wished daily budget
     by the budget's strategy (performance from Usher-attributed revenue over reported
     spend), stored as `desired_daily_budget`; then spend control re-paces the platforms.
@@ -429,8 +429,7 @@ def allocate_budget(budget_id: int, *, now: datetime | None = None) -> dict[int,
                 campaign=campaign,
                 numbers={"before": campaign.desired_daily_budget, "after": wish},
             )
-    rebalance_budget(budget_id, now=now)
-    return {pk: wishes[pk] for pk in wishes}
+    return rebalance_budget(budget_id, now=now)
 
 
 # Below this much reported spend a campaign's ROAS is noise: the allocator treats it as new.
