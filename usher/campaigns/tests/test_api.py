@@ -7,6 +7,8 @@ from decimal import Decimal
 
 import pytest
 from django.utils import timezone
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from conftest import JsonClient
 from usher.campaigns import ledger, spend_control
@@ -192,3 +194,43 @@ def test_the_report_counts_attributed_sales_beside_platform_claims(organizer_api
         "platform_conversions": "0.00",
         "platform_revenue": "0.00",
     }
+
+
+scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(10**30), max_value=10**30),
+    st.floats(allow_nan=False),
+    st.text(max_size=30),
+)
+budget_bodies = st.fixed_dictionaries(
+    {},
+    optional={
+        "amount": scalars,
+        "event": scalars,
+        "currency": scalars,
+        "daily_budget_limit": scalars,
+        "allocation_strategy": scalars,
+        "platform_allocations": st.one_of(
+            scalars,
+            st.dictionaries(
+                st.sampled_from(["meta", "tiktok", "x"]),
+                st.dictionaries(st.sampled_from(["percentage", "daily_limit"]), scalars),
+            ),
+        ),
+        "target_cpa": scalars,
+        "target_roas": scalars,
+        "starts_at": st.one_of(scalars, st.datetimes().map(lambda d: d.isoformat() + "Z")),
+        "ends_at": scalars,
+        "image_url": scalars,
+    },
+)
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(body=budget_bodies)
+def test_any_budget_request_is_answered_without_a_server_error(organizer_api, body):
+    response = organizer_api.post(f"{ADS}/budgets", body)
+    assert response.status_code in (201, 404, 422), (body, response.content[:300])
