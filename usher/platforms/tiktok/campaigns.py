@@ -83,6 +83,7 @@ MINIMUM_DAILY_BUDGETS = {"USD": Decimal("20"), "EUR": Decimal("20"), "GBP": Deci
     "PLN": Decimal("90"),
 }
 OPERATION_STATUSES = {"ENABLE": DeliveryStatus.ACTIVE, "DISABLE": DeliveryStatus.PAUSED}
+DISAPPROVED_WORDS = ("REVIEW_FAIL", "NOT_APPROVE", "REJECT", "AUDIT_DENY")
 
 
 # --- Pure request builders ---
@@ -187,16 +188,31 @@ def creative_body(
 
 
 def delivery_status(item: dict[str, Any]) -> tuple[DeliveryStatus, ReviewStatus, str | None]:
-    """From `operation_status` and `secondary_status` (e.g. AD_STATUS_NOT_APPROVE)."""
+    """From `operation_status` and `secondary_status` (AD_STATUS_IN_REVIEW,
+    AD_STATUS_REVIEW_FAIL, AD_STATUS_PARTIAL_AUDIT_DELIVERY_OK, AD_STATUS_DELIVERY_OK...).
+    A paused ad reads as paused whatever its review says; the review is kept apart."""
     secondary = str(item.get("secondary_status") or "")
-    status = OPERATION_STATUSES.get(str(item.get("operation_status")), DeliveryStatus.WITH_ISSUES)
-    if any(word in secondary for word in ("NOT_APPROVE", "REJECT", "AUDIT_DENY")):
-        return DeliveryStatus.DISAPPROVED, ReviewStatus.DISAPPROVED, secondary
-    if "REVIEW" in secondary or secondary.endswith("_AUDIT"):
-        return DeliveryStatus.PENDING_REVIEW, ReviewStatus.PENDING, None
-    if "DELETE" in secondary or item.get("operation_status") == "DELETE":
-        return DeliveryStatus.DELETED, ReviewStatus.APPROVED, None
-    return status, ReviewStatus.APPROVED, None
+    operation = str(item.get("operation_status") or "")
+    feedback = None
+    if any(word in secondary for word in DISAPPROVED_WORDS):
+        review, feedback = ReviewStatus.DISAPPROVED, secondary
+    elif "IN_REVIEW" in secondary or secondary.endswith("_REVIEW"):
+        review = ReviewStatus.PENDING
+    else:
+        review = ReviewStatus.APPROVED
+    if operation == "DELETE" or "DELETE" in secondary:
+        status = DeliveryStatus.DELETED
+    elif operation == "DISABLE":
+        status = DeliveryStatus.PAUSED
+    elif review == ReviewStatus.DISAPPROVED:
+        status = DeliveryStatus.DISAPPROVED
+    elif review == ReviewStatus.PENDING:
+        status = DeliveryStatus.PENDING_REVIEW
+    elif "PARTIAL" in secondary:
+        status = DeliveryStatus.WITH_ISSUES
+    else:
+        status = OPERATION_STATUSES.get(operation, DeliveryStatus.WITH_ISSUES)
+    return status, review, feedback
 
 
 # --- The connector ---

@@ -110,20 +110,41 @@ def test_it_reads_the_state_of_a_campaign_and_its_ads(sandbox) -> None:
     state = connector.read_state(ACCOUNT, published)
 
     assert state.status == DeliveryStatus.ACTIVE
-    assert {ad.ad_id: ad.status for ad in state.ads} == {
-        published.ads["cr-1"]: DeliveryStatus.ACTIVE,
-        published.ads["cr-2"]: DeliveryStatus.PAUSED,
+    assert {ad.ad_id: (ad.status, ad.review_status) for ad in state.ads} == {
+        published.ads["cr-1"]: (DeliveryStatus.PENDING_REVIEW, ReviewStatus.PENDING),
+        published.ads["cr-2"]: (DeliveryStatus.PAUSED, ReviewStatus.PENDING),
     }
 
 
+def test_a_failed_review_reads_as_disapproved_with_tiktoks_status(sandbox) -> None:
+    sandbox.account(
+        platform="tiktok",
+        account_id=ACCOUNT.account_id,
+        settings={"ad_review_outcome": "disapprove", "ad_review_seconds": 0},
+    )
+    connector = TikTokCampaignsConnector()
+    published = connector.publish(ACCOUNT, a_spec())
+
+    state = connector.read_state(ACCOUNT, published)
+
+    assert len(state.disapproved_ads) == 2
+    assert {ad.status for ad in state.ads} == {DeliveryStatus.DISAPPROVED}
+    assert all(ad.review_feedback for ad in state.ads)
+
+
 def test_a_rejected_ad_reads_as_disapproved() -> None:
-    item = {"operation_status": "ENABLE", "secondary_status": "AD_STATUS_NOT_APPROVE"}
+    item = {"operation_status": "ENABLE", "secondary_status": "AD_STATUS_REVIEW_FAIL"}
 
     assert delivery_status(item) == (
         DeliveryStatus.DISAPPROVED,
         ReviewStatus.DISAPPROVED,
-        "AD_STATUS_NOT_APPROVE",
+        "AD_STATUS_REVIEW_FAIL",
     )
+    partly = {
+        "operation_status": "ENABLE",
+        "secondary_status": "AD_STATUS_PARTIAL_AUDIT_DELIVERY_OK",
+    }
+    assert delivery_status(partly)[:2] == (DeliveryStatus.WITH_ISSUES, ReviewStatus.APPROVED)
 
 
 def test_a_spec_without_countries_fails_before_any_call(sandbox) -> None:
