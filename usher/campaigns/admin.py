@@ -16,10 +16,11 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ActionForm
+from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from usher.campaigns import publishing, services
+from usher.campaigns import accounts, publishing, services
 from usher.campaigns.models import (
     AdAccount,
     AdCampaignBudget,
@@ -36,6 +37,8 @@ from usher.lib.errors import InvalidInput
 from usher.platforms.base import PlatformError
 
 WRITE_ONLY_HELP = "Write-only: never shown again. Leave empty to keep the current one."
+# Ad images and landing pages are served over HTTPS: a bare host gets https://.
+HTTPS_URLS = {models.URLField: {"assume_scheme": "https"}}
 
 
 class StaffActionForm(ActionForm):
@@ -115,6 +118,7 @@ class OverrideInline(ReadOnlyInline):
 
 class CreativeInline(admin.TabularInline):
     model = CampaignCreative
+    formfield_overrides = HTTPS_URLS
     extra = 0
     fields = ["variant", "headline", "description", "call_to_action", "image_url", "landing_url"]
     readonly_fields = ["landing_url"]
@@ -123,6 +127,7 @@ class CreativeInline(admin.TabularInline):
 @admin.register(AdCampaignBudget)
 class AdCampaignBudgetAdmin(ClientScopedAdmin):
     action_form = StaffActionForm
+    formfield_overrides = HTTPS_URLS
     list_display = [
         "id",
         "organizer",
@@ -153,6 +158,7 @@ class AdCampaignBudgetAdmin(ClientScopedAdmin):
         "payment_reference",
         "paid_at",
         "created_at",
+        "ad_accounts",
     ]
     fields = [
         *readonly_fields,
@@ -178,6 +184,12 @@ class AdCampaignBudgetAdmin(ClientScopedAdmin):
     @admin.display(description="remaining")
     def remaining(self, obj: AdCampaignBudget) -> Decimal:
         return obj.remaining
+
+    @admin.display(description="ad accounts")
+    def ad_accounts(self, obj: AdCampaignBudget) -> str:
+        """Where each of the budget's platforms publishes (the organizer's own first)."""
+        found = [accounts.ad_account_for(obj.organizer, p) for p in services.budget_platforms(obj)]
+        return ", ".join(str(a) for a in found if a is not None) or "none connected"
 
     @admin.action(description="Confirm the transfer (amount received, reference)")
     def confirm_payment(self, request: HttpRequest, queryset: QuerySet) -> None:
@@ -427,6 +439,7 @@ class AdAccountAdmin(ClientScopedAdmin):
 
 @admin.register(CampaignSettings)
 class CampaignSettingsAdmin(ClientScopedAdmin):
+    formfield_overrides = HTTPS_URLS
     list_display = ["client", "default_target_roas", "max_active_campaigns_per_organizer"]
 
 

@@ -26,6 +26,7 @@ from usher.campaigns.schemas import (
     LedgerEntryOut,
     PauseIn,
     ReportOut,
+    RowId,
     TargetsIn,
 )
 from usher.lib.errors import InvalidInput
@@ -62,7 +63,7 @@ def ask_for_budget(request: HttpRequest, payload: BudgetIn):
 @campaigns_router.get("/budgets", response=list[BudgetOut], summary="Your budgets")
 @paginate
 def list_budgets(
-    request: HttpRequest, status: BudgetStatus | None = None, event: int | None = None
+    request: HttpRequest, status: BudgetStatus | None = None, event: RowId | None = None
 ):
     budgets = AdCampaignBudget.objects.for_organizer(request.auth)
     if status is not None:
@@ -105,8 +106,8 @@ def set_targets(request: HttpRequest, budget_id: int, payload: TargetsIn):
 @paginate
 def list_campaigns(
     request: HttpRequest,
-    budget: int | None = None,
-    event: int | None = None,
+    budget: RowId | None = None,
+    event: RowId | None = None,
     status: CampaignStatus | None = None,
     platform: str | None = None,
 ):
@@ -167,7 +168,7 @@ def resume(request: HttpRequest, campaign_id: int):
 @campaigns_router.get(
     "/report", response=ReportOut, summary="Invested, sales, tickets and ROAS of your campaigns"
 )
-def get_report(request: HttpRequest, budget: int | None = None, event: int | None = None):
+def get_report(request: HttpRequest, budget: RowId | None = None, event: RowId | None = None):
     campaigns = AutomatedCampaign.objects.for_organizer(request.auth)
     if budget is not None:
         campaigns = campaigns.filter(

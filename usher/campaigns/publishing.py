@@ -88,7 +88,8 @@ def reject_campaign(campaign_id: int, *, user: User | None, reason: str) -> Auto
 
 def publish_campaign(campaign_id: int) -> AutomatedCampaign:
     """Publish an approved campaign with the budget spend control allows, as part of a
-    re-pacing of its whole budget (others are lowered first to make room, fairly).
+    new allocation of its whole budget (the newcomer gets its share; others are lowered
+    first to make room).
 
     Raises PlatformError for transient failures (the task retries; the reservation is
     kept, and the retry finds what was created). A permanent failure marks the
@@ -97,7 +98,7 @@ def publish_campaign(campaign_id: int) -> AutomatedCampaign:
     campaign = AutomatedCampaign.objects.get(pk=campaign_id)
     if campaign.status != CampaignStatus.APPROVED:
         return campaign  # published already, rejected since, or paused: nothing to do
-    result = spend_control.rebalance_budget(campaign.budget_id)
+    result = spend_control.allocate_budget(campaign.budget_id)
     for applied in result.applied:
         if applied.campaign_id == campaign_id and applied.error and not applied.error.permanent:
             raise applied.error

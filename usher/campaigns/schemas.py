@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 
 from ninja import Schema
 from pydantic import Field, HttpUrl
@@ -19,8 +19,11 @@ from usher.campaigns.models import (
     CampaignCreative,
     OptimizationLogEntry,
 )
-from usher.lib.validation import UtcDatetime
+from usher.lib.validation import MAX_ID_DIGITS, UtcDatetime
 from usher.marketplace.schemas import Currency
+
+# A row id the database can hold (a larger one is a 422, not an overflow).
+RowId = Annotated[int, Field(ge=1, le=10**MAX_ID_DIGITS - 1)]
 
 # Rows of the ledger and decision log a detail answer carries (the rest is paginated).
 DETAIL_ROWS = 50
@@ -33,7 +36,7 @@ class PlatformAllocationIn(Schema):
 
 class BudgetIn(Schema):
     amount: Decimal = Field(gt=0, max_digits=12, decimal_places=2)
-    event: int | None = Field(None, description="One of your event ids; empty: all your events.")
+    event: RowId | None = Field(None, description="One of your event ids; empty: all your events.")
     currency: Currency | None = Field(None, description="Defaults to the marketplace's currency.")
     daily_budget_limit: Decimal | None = Field(None, gt=0, max_digits=12, decimal_places=2)
     allocation_strategy: AllocationStrategy = AllocationStrategy.EQUAL_SPLIT

@@ -65,13 +65,6 @@ def overdelivery_rule(connector: contract.CampaignsConnector) -> OverdeliveryRul
     )
 
 
-def lifetime_is_hard_cap(connector: contract.CampaignsConnector) -> bool:
-    """Whether the platform never spends past a lifetime budget. Opt-in (a connector
-    declares `lifetime_budget_hard_cap = True`): Google, for one, turns a lifetime
-    amount into a daily one that may over-deliver, so it must not count as a cap."""
-    return bool(getattr(connector, "lifetime_budget_hard_cap", False))
-
-
 def active_overrides(campaign: AutomatedCampaign) -> dict[str, CampaignOverride]:
     rows = CampaignOverride.objects.filter(campaign=campaign, lifted_at__isnull=True)
     return {row.kind: row for row in rows}
@@ -115,7 +108,10 @@ def campaign_need(
         minimum_daily_budget=_minimum(connector, campaign.ad_account.currency),
         lifetime_spent=ledger.spent_on(campaign),
         mode=BudgetMode.LIFETIME if campaign.lifetime_budget is not None else BudgetMode.DAILY,
-        can_use_lifetime=lifetime_is_hard_cap(connector)
+        # Only a hard cap counts as one (Google spreads a lifetime amount into a daily
+        # budget that over-delivers); some platforms fix the budget type once live.
+        # The contract's optional flags, read as it says (absent means False).
+        can_use_lifetime=getattr(connector, "lifetime_budget_hard_cap", False)
         and (
             campaign.status != CampaignStatus.ACTIVE
             or not getattr(connector, "budget_type_locked_once_live", False)
@@ -395,7 +391,7 @@ def _mark_exhausted(budget_id: int, remaining: Decimal) -> None:
         )
 
 
-def allocate_budget(budget_id: int, *, now: datetime | None = None) -> dict[int, Decimal]:
+def allocate_budget(budget_id: int, *, now: datetime | None = None) -> RebalanceResult:
     """The plan's `allocateBudget`: each live or approved campaign's wished daily budget
     by the budget's strategy (performance from Usher-attributed revenue over reported
     spend), stored as `desired_daily_budget`; then spend control re-paces the platforms.
@@ -433,8 +429,7 @@ def allocate_budget(budget_id: int, *, now: datetime | None = None) -> dict[int,
                 campaign=campaign,
                 numbers={"before": campaign.desired_daily_budget, "after": wish},
             )
-    rebalance_budget(budget_id, now=now)
-    return {pk: wishes[pk] for pk in wishes}
+    return rebalance_budget(budget_id, now=now)
 
 
 # Below this much reported spend a campaign's ROAS is noise: the allocator treats it as new.

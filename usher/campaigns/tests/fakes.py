@@ -40,6 +40,7 @@ class FakeCampaignsConnector:
     daily_overdelivery_factor: ClassVar[Decimal] = Decimal("1.75")
     weekly_overdelivery_factor: ClassVar[Decimal | None] = Decimal("7")
     lifetime_budget_hard_cap: ClassVar[bool] = True
+    budget_type_locked_once_live: ClassVar[bool] = False
     state: ClassVar[FakePlatform]
 
     def _call(self, name: str, ref: str) -> None:

@@ -58,6 +58,13 @@ def test_staff_confirm_a_transfer_and_it_is_logged_with_their_name(staff, client
     assert LogEntry.objects.filter(object_id=str(budget.pk), user=staff).exists()
 
 
+def test_the_budget_page_shows_the_accounts_it_publishes_on(staff, client, organizer):
+    account = AdAccountFactory(client=organizer.client, account_id="act_4242")
+    budget = BudgetFactory(organizer=organizer, platform_allocations={"meta": {"percentage": 100}})
+    page = client.get(f"{ADMIN}/adcampaignbudget/{budget.pk}/change/").content.decode()
+    assert str(account) in page
+
+
 def test_a_bad_action_input_is_a_message_not_a_500(staff, client, organizer):
     budget = BudgetFactory(organizer=organizer)
     response = act(

@@ -117,12 +117,9 @@ def test_allocate_budget_sets_wishes_logs_them_and_paces_the_platforms(
     CampaignAttribution.objects.create(
         order=order, campaign=campaigns[0], matched_by="fbc", value=Decimal("400"), currency="RON"
     )
-    wishes = spend_control.allocate_budget(paid_budget.pk)
-    assert wishes[campaigns[0].pk] > wishes[campaigns[1].pk]  # ROAS 8 against 0
-    assert (
-        AutomatedCampaign.objects.get(pk=campaigns[0].pk).desired_daily_budget
-        == (wishes[campaigns[0].pk])
-    )
+    spend_control.allocate_budget(paid_budget.pk)
+    good, bad = (AutomatedCampaign.objects.get(pk=c.pk) for c in campaigns)
+    assert good.desired_daily_budget > bad.desired_daily_budget > 0  # ROAS 8 against 0
     assert paid_budget.log.filter(kind="reallocation").count() >= 2
     assert platform.campaigns[campaigns[0].reference].active
     assert len(platform.campaigns) == 2  # published once, by the first allocation

@@ -7,6 +7,8 @@ from decimal import Decimal
 
 import pytest
 from django.utils import timezone
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from conftest import JsonClient
 from usher.campaigns import ledger, spend_control
@@ -83,6 +85,15 @@ def test_bad_input_is_a_422_naming_the_field(organizer_api, body, loc):
     assert response.status_code == 422
     assert response.json()["detail"][0]["loc"] == loc
     assert not AdCampaignBudget.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("path", "name"),
+    [("campaigns", "event"), ("campaigns", "budget"), ("budgets", "event"), ("report", "budget")],
+)
+def test_odd_id_filters_are_422_not_500(organizer_api, path, name):
+    response = organizer_api.get(f"{ADS}/{path}", **{name: "99999999999999999999999"})
+    assert response.status_code == 422
 
 
 def test_another_organizers_event_is_a_404(organizer_api):
@@ -183,3 +194,43 @@ def test_the_report_counts_attributed_sales_beside_platform_claims(organizer_api
         "platform_conversions": "0.00",
         "platform_revenue": "0.00",
     }
+
+
+scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(10**30), max_value=10**30),
+    st.floats(allow_nan=False),
+    st.text(max_size=30),
+)
+budget_bodies = st.fixed_dictionaries(
+    {},
+    optional={
+        "amount": scalars,
+        "event": scalars,
+        "currency": scalars,
+        "daily_budget_limit": scalars,
+        "allocation_strategy": scalars,
+        "platform_allocations": st.one_of(
+            scalars,
+            st.dictionaries(
+                st.sampled_from(["meta", "tiktok", "x"]),
+                st.dictionaries(st.sampled_from(["percentage", "daily_limit"]), scalars),
+            ),
+        ),
+        "target_cpa": scalars,
+        "target_roas": scalars,
+        "starts_at": st.one_of(scalars, st.datetimes().map(lambda d: d.isoformat() + "Z")),
+        "ends_at": scalars,
+        "image_url": scalars,
+    },
+)
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(body=budget_bodies)
+def test_any_budget_request_is_answered_without_a_server_error(organizer_api, body):
+    response = organizer_api.post(f"{ADS}/budgets", body)
+    assert response.status_code in (201, 404, 422), (body, response.content[:300])

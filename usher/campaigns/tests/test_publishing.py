@@ -10,7 +10,7 @@ from django.utils import timezone
 from usher.campaigns import ledger, publishing
 from usher.campaigns.models import CampaignStatus, OptimizationLogEntry
 from usher.campaigns.spend_control import rebalance_budget
-from usher.campaigns.spend_safety import OverdeliveryRule, daily_budget_multiplier, flight_weeks
+from usher.campaigns.spend_safety import flight_weeks
 from usher.campaigns.suite import create_campaign_suite
 from usher.lib.errors import InvalidInput
 from usher.platforms.base import PlatformError
@@ -36,21 +36,26 @@ def test_approval_publishes_once_the_transaction_commits(
     prospecting.refresh_from_db()
     assert prospecting.status == CampaignStatus.ACTIVE
     fake = platform.campaigns[prospecting.reference]
-    assert fake.active and fake.daily_budget == Decimal("20.00")
+    assert fake.active
     assert prospecting.external_campaign_id == fake.published.campaign_id
     assert {c.external_ad_id for c in prospecting.creatives.all()} == set(
         fake.published.ads.values()
     )
     assert fake.spec.name.endswith("[prospecting]")
     assert fake.spec.dsa_beneficiary == prospecting.organizer.name
-    # The money it may spend (20/day, up to 1.75x a day, 7x a week) is reserved first.
+    # The allocator spreads the 1000 over the flight; reserving 1.75x a day (7x a week)
+    # for that would not fit, so it publishes with a lifetime budget, a hard cap,
+    # and the money for all of it is reserved first.
     open_amount = ledger.balances(prospecting.budget).outstanding_by_campaign[prospecting.pk]
-    assert open_amount == fake.daily_budget * prospecting_multiplier(prospecting)
+    assert fake.daily_budget is None
+    assert open_amount == fake.lifetime_budget <= Decimal("1000")
+    assert fake.lifetime_budget == Decimal(flight_days(prospecting)) * (
+        prospecting.desired_daily_budget
+    )
 
 
-def prospecting_multiplier(campaign) -> Decimal:
-    weeks = flight_weeks(timezone.now(), campaign.ends_at, campaign.ad_account.timezone)
-    return daily_budget_multiplier(OverdeliveryRule(Decimal("1.75"), Decimal("7")), weeks)
+def flight_days(campaign) -> int:
+    return sum(flight_weeks(timezone.now(), campaign.ends_at, campaign.ad_account.timezone))
 
 
 def test_a_retry_after_a_timeout_never_creates_a_second_campaign(prospecting, platform):
@@ -123,4 +128,6 @@ def test_a_staff_daily_budget_wins_over_the_allocator(prospecting, platform):
     publishing.approve_campaign(prospecting.pk, user=None)
     publishing.publish_campaign(prospecting.pk)
     publishing.override_daily_budget(prospecting.pk, Decimal("8.00"), user=None, reason="test")
-    assert platform.campaigns[prospecting.reference].daily_budget == Decimal("8.00")
+    lifetime = platform.campaigns[prospecting.reference].lifetime_budget
+    assert lifetime == Decimal("8.00") * flight_days(prospecting)
+    assert ledger.balances(prospecting.budget).outstanding == lifetime
