@@ -119,20 +119,39 @@ def sandbox_objects(sandbox: MountedSandbox, platform: str, kind: str) -> list[d
 
 
 class RecordedDelivery:
-    """A sandbox `MetricsSource` that reports what a test put in, zeros elsewhere."""
+    """A sandbox `MetricsSource` that reports what a test put in, zeros elsewhere.
+
+    `put(..., hour=h)` records one hour; the day's total is the sum of its hours. It
+    answers `hourly_for` and `outage` too, as the market simulator's sandbox asks.
+    """
 
     def __init__(self) -> None:
-        self.table: dict[tuple[str, str, str, date], Metrics] = {}
+        self.hours: dict[tuple[str, str, str, date], dict[int, Metrics]] = {}
 
     def put(
-        self, platform: str, object_type: str, object_id: str, day: date, **values: Any
+        self,
+        platform: str,
+        object_type: str,
+        object_id: str,
+        day: date,
+        hour: int = 12,
+        **values: Any,
     ) -> None:
-        self.table[(platform, object_type, object_id, day)] = Metrics(**values)
+        self.hours.setdefault((platform, object_type, object_id, day), {})[hour] = Metrics(**values)
 
     def metrics_for(
         self, platform: str, account: str, object_type: str, object_id: str, day: date
     ) -> Metrics:
-        return self.table.get((platform, object_type, object_id, day), Metrics())
+        hours = self.hours.get((platform, object_type, object_id, day), {})
+        return sum(hours.values(), Metrics())
+
+    def hourly_for(
+        self, platform: str, account: str, object_type: str, object_id: str, day: date
+    ) -> list[tuple[int, Metrics]]:
+        return sorted(self.hours.get((platform, object_type, object_id, day), {}).items())
+
+    def outage(self, platform: str) -> str | None:
+        return None
 
 
 def record_delivery(sandbox: MountedSandbox) -> RecordedDelivery:

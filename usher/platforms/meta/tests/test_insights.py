@@ -31,6 +31,7 @@ def test_it_reads_daily_rows_for_every_campaign_in_one_call(sandbox) -> None:
         impressions=1200, clicks=30, spend=Decimal("14.37"), conversions=3.0,
         conversion_value=Decimal("450.00"),
     )  # fmt: skip
+    delivery.put("meta", "campaign", second.campaign_id, DAY, spend=Decimal("0.99"))
     before = len(sandbox.requests(platform="meta"))
 
     rows = MetaInsightsConnector().fetch_metrics(
@@ -49,7 +50,7 @@ def test_it_reads_daily_rows_for_every_campaign_in_one_call(sandbox) -> None:
         conversions=Decimal("3"),
         conversion_value=Decimal("450.00"),
     )
-    assert by_campaign[second.campaign_id].spend == Decimal("0")
+    assert by_campaign[second.campaign_id].spend == Decimal("0.99")
 
 
 def test_it_reads_ad_rows_with_their_parents(sandbox) -> None:

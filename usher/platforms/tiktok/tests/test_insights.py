@@ -31,6 +31,7 @@ def test_it_reads_ad_rows_with_their_campaign_and_ad_group(sandbox) -> None:
         impressions=900, clicks=12, spend=Decimal("8.40"), conversions=2.0,
         conversion_value=Decimal("240.00"),
     )  # fmt: skip
+    delivery.put("tiktok", "ad", first.ads["cr-2"], DAY, spend=Decimal("1.10"))
     before = len(sandbox.requests(platform="tiktok"))
 
     rows = TikTokInsightsConnector().fetch_metrics(
@@ -38,7 +39,6 @@ def test_it_reads_ad_rows_with_their_campaign_and_ad_group(sandbox) -> None:
     )
 
     assert len(sandbox.requests(platform="tiktok")) == before + 2  # ad/get + one report
-    assert len(rows) == 4
     row = next(row for row in rows if row.ad_id == second.ads["cr-1"])
     assert (row.campaign_id, row.ad_group_id) == (second.campaign_id, second.ad_group_id)
     assert (row.spend, row.conversions, row.conversion_value) == (
@@ -46,13 +46,17 @@ def test_it_reads_ad_rows_with_their_campaign_and_ad_group(sandbox) -> None:
         Decimal("2"),
         Decimal("240.00"),
     )
-    assert {r.campaign_id for r in rows} == {first.campaign_id, second.campaign_id}
+    other = next(row for row in rows if row.ad_id == first.ads["cr-2"])
+    assert (other.campaign_id, other.spend) == (first.campaign_id, Decimal("1.10"))
 
 
 def test_it_keeps_only_the_asked_campaigns(sandbox) -> None:
     connector = TikTokCampaignsConnector()
     first = connector.publish(ACCOUNT, a_spec())
-    connector.publish(ACCOUNT, a_spec(reference="usher-c-2"))
+    second = connector.publish(ACCOUNT, a_spec(reference="usher-c-2"))
+    delivery = record_delivery(sandbox)
+    for published in (first, second):
+        delivery.put("tiktok", "campaign", published.campaign_id, DAY, spend=Decimal("5"))
 
     rows = TikTokInsightsConnector().fetch_metrics(
         ACCOUNT,
