@@ -68,12 +68,12 @@ def management_bucket(platform: str, account_id: str, kind: CallKind) -> TokenBu
 
 def take_management_call(platform: str, account_id: str, kind: CallKind, calls: int = 1) -> None:
     """Take `calls` tokens or raise RATE_LIMITED (with retry_after) without sending."""
-    wait = management_bucket(platform, account_id, kind).take(calls)
-    if wait <= 0:
-        return
-    if wait <= MANAGEMENT_WAIT_INLINE_SECONDS:
+    bucket = management_bucket(platform, account_id, kind)
+    wait = bucket.take(calls)
+    if 0 < wait <= MANAGEMENT_WAIT_INLINE_SECONDS:
         time.sleep(wait)
-        management_bucket(platform, account_id, kind).take(calls)  # the tokens are there now
+        wait = bucket.take(calls)  # another worker may have taken them meanwhile
+    if wait <= 0:
         return
     raise PlatformError(
         ErrorKind.RATE_LIMITED,
