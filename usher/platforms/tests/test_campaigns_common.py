@@ -134,3 +134,17 @@ def test_connectors_say_whether_a_lifetime_budget_is_a_cap_and_its_type_is_fixed
 
     assert connector.lifetime_budget_hard_cap is hard_cap
     assert connector.budget_type_locked_once_live is locked
+
+
+def test_a_short_wait_is_slept_and_the_token_taken_again(settings, monkeypatch) -> None:
+    settings.PLATFORM_MANAGEMENT_RATE_LIMITS = {"meta": {"write": (3600.0, 1.0)}}  # 1/s
+    slept: list[float] = []
+    # No time passes while "sleeping", as if another worker took the refilled token.
+    monkeypatch.setattr("usher.platforms.campaigns_common.time.sleep", slept.append)
+    take_management_call("meta", "act_9", CallKind.WRITE)
+
+    with pytest.raises(PlatformError) as caught:
+        take_management_call("meta", "act_9", CallKind.WRITE)
+
+    assert len(slept) == 1 and 0 < slept[0] <= 1.0
+    assert caught.value.kind == ErrorKind.RATE_LIMITED
