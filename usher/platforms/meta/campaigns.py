@@ -225,7 +225,9 @@ def creative_body(spec: CampaignSpec, creative: CreativeSpec, page_id: str) -> d
     }
 
 
-def ad_body(spec: CampaignSpec, creative: CreativeSpec, adset_id: str, creative_id: str) -> dict:
+def ad_body(
+    spec: CampaignSpec, creative: CreativeSpec, adset_id: str, creative_id: str
+) -> dict[str, Any]:
     return {
         "name": ad_label(spec.reference, creative.reference),
         "adset_id": adset_id,
