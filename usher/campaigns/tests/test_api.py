@@ -233,4 +233,5 @@ budget_bodies = st.fixed_dictionaries(
 @given(body=budget_bodies)
 def test_any_budget_request_is_answered_without_a_server_error(organizer_api, body):
     response = organizer_api.post(f"{ADS}/budgets", body)
-    assert response.status_code in (201, 404, 422), (body, response.content[:300])
+    # 400: a NUL character, refused by the middleware before any view.
+    assert response.status_code in (201, 400, 404, 422), (body, response.content[:300])
