@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -173,6 +174,14 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "usher.conversions.tasks.sweep_deliveries_task",
         "schedule": 300.0,  # every 5 minutes: due retries and expired worker leases
     },
+    "sync-campaign-metrics": {
+        "task": "usher.campaigns.tasks.sync_campaign_metrics_task",
+        "schedule": 1800.0,  # every 30 minutes: platform delivery, spend into the ledger
+    },
+    "rebalance-budgets": {
+        "task": "usher.campaigns.tasks.rebalance_all_budgets_task",
+        "schedule": crontab(hour=6, minute=0),  # daily 06:00 UTC: flights end, remainders shrink
+    },
     "purge-network-data": {
         "task": "usher.conversions.tasks.purge_network_data_task",
         "schedule": 3600.0,  # hourly: IP/user agent kept only while deliveries need them
@@ -318,6 +327,50 @@ PLATFORM_RATE_LIMITS = {
     "ga4": (20.0, 40.0),
     **{k: tuple(v) for k, v in json.loads(os.environ.get("PLATFORM_RATE_LIMITS", "{}")).items()},
 }
+
+# Usher's own attribution of orders to campaigns: last ad click within this many days.
+ATTRIBUTION_CLICK_WINDOW_DAYS = int(os.environ.get("ATTRIBUTION_CLICK_WINDOW_DAYS", "7"))
+
+# Campaign-management calls per platform account, per kind of call: [calls per hour,
+# burst], shared by all workers (Redis token buckets; usher/platforms/campaigns_common.py).
+# The defaults fit the platforms' smallest tiers (Meta's development tier allows about
+# 300 ads_management and 600 ads_insights calls per account-hour; Google's Basic access
+# 15,000 operations a day per developer token); docs/campaign-connectors.md says how
+# many campaigns they carry. Override per platform and kind with JSON, e.g.
+# PLATFORM_MANAGEMENT_RATE_LIMITS='{"meta": {"write": [600, 60]}}'.
+PLATFORM_MANAGEMENT_RATE_LIMITS = {
+    "meta": {
+        "publish": (120.0, 40.0),
+        "write": (120.0, 20.0),
+        "read": (60.0, 10.0),
+        "metrics": (300.0, 30.0),
+        "audiences": (1000.0, 50.0),
+    },
+    "google_ads": {
+        "publish": (300.0, 50.0),
+        "write": (300.0, 30.0),
+        "read": (120.0, 10.0),
+        "metrics": (120.0, 20.0),
+        "audiences": (200.0, 20.0),
+    },
+    "tiktok": {
+        "publish": (600.0, 30.0),
+        "write": (600.0, 20.0),
+        "read": (300.0, 10.0),
+        "metrics": (600.0, 10.0),
+        "audiences": (600.0, 20.0),
+    },
+}
+for _platform, _kinds in json.loads(
+    os.environ.get("PLATFORM_MANAGEMENT_RATE_LIMITS", "{}")
+).items():
+    PLATFORM_MANAGEMENT_RATE_LIMITS.setdefault(_platform, {}).update(
+        {kind: tuple(value) for kind, value in _kinds.items()}
+    )
+
+# Google Ads operations a day for Usher's developer token, across all accounts (Basic
+# access: 15,000; Explorer 2,880; Standard unlimited: set it high).
+GOOGLE_ADS_DAILY_OPERATIONS = int(os.environ.get("GOOGLE_ADS_DAILY_OPERATIONS", "15000"))
 
 # Usher-wide credentials some platforms need beside the organizer's own: Google Ads
 # calls carry the developer token of the app (and a manager account id, if any), and

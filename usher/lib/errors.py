@@ -63,6 +63,7 @@ ERROR_SCHEMAS: dict[int, type[Schema]] = {
     413: ErrorOut,  # body over the limit
     422: ValidationErrorOut,  # a field is wrong; `loc` names it
     429: ErrorOut,  # flood limit; see Retry-After
+    503: ErrorOut,  # an ad platform did not answer an action that must reach it now
 }
 # What any API request can be answered before its view runs: the input guard (400, 413,
 # a lone surrogate's 422) and parameter validation (422).

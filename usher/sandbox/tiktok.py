@@ -44,6 +44,7 @@ from usher.sandbox.tiktok_common import (
     tiktok_error,
     tiktok_ok,
 )
+from usher.sandbox.tiktok_files import upload_material
 from usher.sandbox.validation import (
     CURRENCY,
     TIKTOK_ADVERTISER_ID,
@@ -155,6 +156,7 @@ class TikTokAPI(PlatformAPI):
         route("GET", f"{BASE}/dmp/custom_audience/get/", get_audiences, "audiences"),
         route("POST", f"{BASE}/segment/audience/", segment_audience, "audiences"),
         route("POST", f"{BASE}/segment/mapping/", segment_mapping, "audiences"),
+        route("POST", f"{BASE}/file/(?P<material>image|video)/ad/upload/", upload_material, "ads"),
         route("POST", f"{BASE}/campaign/create/", create_campaign, "ads"),
         route("POST", f"{BASE}/adgroup/create/", create_adgroup, "ads"),
         route("POST", f"{BASE}/ad/create/", create_ad, "ads"),

@@ -10,6 +10,7 @@ import pytest
 from django.test import Client
 
 from conftest import JsonClient
+from usher.campaigns.tests.factories import BudgetFactory, CampaignFactory
 from usher.marketplace.models import OrganizerApiToken
 from usher.marketplace.tests.factories import EventFactory, OrganizerFactory
 from usher.tracking.tests.factories import EventTrackingCodeFactory
@@ -21,6 +22,8 @@ ORGANIZER_API = "/api/marketplace-client/organizer/"
 FOREIGN_ROWS = {
     "event_id": lambda other: EventFactory(organizer=other).pk,
     "code_id": lambda other: EventTrackingCodeFactory(organizer=other).pk,
+    "budget_id": lambda other: BudgetFactory(organizer=other).pk,
+    "campaign_id": lambda other: CampaignFactory(budget__organizer=other).pk,
 }
 VALID_BODIES = {
     "put": {"provider": "meta", "settings": {"pixel_id": "123456789012345"}},

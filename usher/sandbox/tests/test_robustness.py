@@ -29,6 +29,7 @@ GROUP_VALUES = {
     "job_id": "20000000001",
     "collection": "campaigns",
     "kind": "campaign",
+    "material": "image",
 }
 VERSIONS = {"meta": "v25.0", "google_ads": "v25", "tiktok": "v1.3", "ga4": ""}
 JUNK_BODIES: list[Any] = [

@@ -1,0 +1,152 @@
+"""The budget ledger: every change of a budget's money is one appended row, and the
+budget's cached totals are recomputed from the rows in the same transaction.
+
+Callers hold the budget's row lock (`lock_budget`) for the whole decision: reading the
+balances, deciding and writing happen under it, so two workers (or a worker and a staff
+edit) cannot both spend the same remainder.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from django.db import transaction
+from django.db.models import Q, Sum
+
+from usher.campaigns.models import (
+    CENTS,
+    ZERO,
+    AdCampaignBudget,
+    AutomatedCampaign,
+    BudgetLedgerEntry,
+    LedgerKind,
+)
+from usher.marketplace.models import User
+
+
+def lock_budget(budget_id: int) -> AdCampaignBudget:
+    """The budget, locked until the surrounding transaction ends."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("lock_budget must run inside transaction.atomic()")
+    return AdCampaignBudget.objects.select_for_update().get(pk=budget_id)
+
+
+@dataclass(frozen=True)
+class Balances:
+    """A budget's money as its ledger explains it."""
+
+    paid_in: Decimal
+    adjustments: Decimal
+    refunded: Decimal
+    spent: Decimal
+    outstanding: Decimal  # committed to campaigns and not yet spent
+    outstanding_by_campaign: dict[int, Decimal]
+
+    @property
+    def total(self) -> Decimal:
+        return self.paid_in + self.adjustments - self.refunded
+
+    @property
+    def remaining(self) -> Decimal:
+        return self.total - self.spent
+
+    @property
+    def available(self) -> Decimal:
+        """What may still be committed: the remainder less every open commitment."""
+        return self.remaining - self.outstanding
+
+
+def _cents(amount: Decimal | None) -> Decimal:
+    """Sums come back unscaled from some databases (SQLite): answer in cents."""
+    return (amount or ZERO).quantize(CENTS)
+
+
+def _sum(rows, **filters) -> Decimal:
+    return _cents(rows.filter(**filters).aggregate(s=Sum("amount"))["s"])
+
+
+def balances(budget: AdCampaignBudget) -> Balances:
+    rows = BudgetLedgerEntry.objects.filter(budget=budget)
+    per_campaign: dict[int, Decimal] = {}
+    signed = (
+        rows.filter(campaign__isnull=False)
+        .values("campaign_id")
+        .annotate(
+            committed=Sum("amount", filter=Q(kind=LedgerKind.COMMITTED)),
+            released=Sum("amount", filter=Q(kind=LedgerKind.RELEASED)),
+            spent=Sum("amount", filter=Q(kind=LedgerKind.SPENT)),
+        )
+    )
+    for row in signed:
+        open_amount = (
+            (row["committed"] or ZERO) - (row["released"] or ZERO) - (row["spent"] or ZERO)
+        )
+        per_campaign[row["campaign_id"]] = max(open_amount, ZERO)
+    return Balances(
+        paid_in=_sum(rows, kind=LedgerKind.PAID_IN),
+        adjustments=_sum(rows, kind=LedgerKind.ADJUSTMENT),
+        refunded=_sum(rows, kind=LedgerKind.REFUNDED),
+        spent=_sum(rows, kind=LedgerKind.SPENT),
+        outstanding=sum(per_campaign.values(), ZERO),
+        outstanding_by_campaign=per_campaign,
+    )
+
+
+def append(
+    budget: AdCampaignBudget,
+    kind: LedgerKind,
+    amount: Decimal,
+    *,
+    campaign: AutomatedCampaign | None = None,
+    spend_date: date | None = None,
+    reference: str = "",
+    note: str = "",
+    user: User | None = None,
+) -> BudgetLedgerEntry:
+    """Append one row and refresh the budget's cached totals from the ledger."""
+    entry = BudgetLedgerEntry.objects.create(
+        budget=budget,
+        campaign=campaign,
+        kind=kind,
+        amount=amount,
+        currency=budget.currency,
+        spend_date=spend_date,
+        reference=reference[:255],
+        note=note[:500],
+        created_by=user,
+    )
+    refresh_totals(budget)
+    return entry
+
+
+def refresh_totals(budget: AdCampaignBudget) -> Balances:
+    current = balances(budget)
+    budget.total_budget = current.total
+    budget.spent_budget = current.spent
+    AdCampaignBudget.objects.filter(pk=budget.pk).update(
+        total_budget=current.total, spent_budget=current.spent
+    )
+    return current
+
+
+def commit_to(
+    budget: AdCampaignBudget, campaign: AutomatedCampaign, outstanding: Decimal, note: str
+) -> Decimal:
+    """Make `campaign`'s open commitment exactly `outstanding` (commit or release the
+    difference); returns the change. The caller checked `available` under the lock."""
+    current = balances(budget).outstanding_by_campaign.get(campaign.pk, ZERO)
+    delta = outstanding - current
+    if delta > 0:
+        append(budget, LedgerKind.COMMITTED, delta, campaign=campaign, note=note)
+    elif delta < 0:
+        append(budget, LedgerKind.RELEASED, -delta, campaign=campaign, note=note)
+    return delta
+
+
+def spent_on(campaign: AutomatedCampaign, spend_date: date | None = None) -> Decimal:
+    rows = BudgetLedgerEntry.objects.filter(campaign=campaign, kind=LedgerKind.SPENT)
+    if spend_date is not None:
+        rows = rows.filter(spend_date=spend_date)
+    return _cents(rows.aggregate(s=Sum("amount"))["s"])

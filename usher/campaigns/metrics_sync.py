@@ -1,0 +1,321 @@
+"""`sync_campaign_metrics`: platform-reported delivery of every live campaign, every 30 min.
+
+Per ad account (never per campaign) it reads the insights connector three times: the
+campaign level by the hour (the time series charts and the optimizer read) and the ad
+group and ad levels by the day. It re-reads the last `METRICS_LOOKBACK_DAYS` days of the
+account's own calendar on every run, because platforms report late (Meta and TikTok
+by hours, Google up to a day) and revise what they reported: a re-read day *replaces*
+the stored rows of that day (delete and insert in one transaction), so nothing counts
+twice and a revision downwards lowers the numbers.
+
+From the stored campaign-level rows it then updates, per campaign, `budget_spent`,
+`performance_metrics` (the platform's numbers beside Usher's own attribution) and the
+budget's ledger: one SPENT row per campaign and day for the difference between what the
+platform reports now and what the ledger already holds for that day (negative when the
+platform revised down), under the budget's row lock (`usher.campaigns.ledger`).
+
+A failing account (outage, throttling, revoked credential) is recorded on the account
+(`record_health`) and skipped; the others go on, and the next run catches up, since
+every run re-reads the whole look-back window.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from zoneinfo import ZoneInfo
+
+from django.db import transaction
+from django.db.models import Count, Max, Q, Sum
+from django.utils import timezone
+
+from usher.campaigns import ledger
+from usher.campaigns.accounts import contract_account, record_health
+from usher.campaigns.models import (
+    LIVE_STATUSES,
+    ZERO,
+    AdAccount,
+    AutomatedCampaign,
+    BudgetLedgerEntry,
+    CampaignAttribution,
+    CampaignMetrics,
+    CampaignStatus,
+    LedgerKind,
+)
+from usher.platforms.base import ErrorKind, PlatformError
+from usher.platforms.campaigns_base import MetricsLevel, MetricsRow
+from usher.platforms.registry import get_insights_connector
+
+logger = logging.getLogger("usher.campaigns")
+
+# Days re-read on every run, today included: platforms revise yesterday's numbers.
+METRICS_LOOKBACK_DAYS = 3
+CENT = Decimal("0.01")
+CONVERSIONS_QUANTUM = Decimal("0.0001")
+# (level, hourly): the reads of one account per run.
+READS = (
+    (MetricsLevel.CAMPAIGN, True),
+    (MetricsLevel.AD_GROUP, False),
+    (MetricsLevel.AD, False),
+)
+
+
+@dataclass
+class SyncSummary:
+    accounts: int = 0
+    campaigns: int = 0
+    rows: int = 0
+    failed_accounts: dict[int, str] = field(default_factory=dict)
+    budget_ids: set[int] = field(default_factory=set)  # budgets whose spend was re-read
+
+
+def live_campaigns(now: datetime) -> Iterable[AutomatedCampaign]:
+    """Campaigns that exist on their platform and may have spent: live ones, and those
+    completed within the look-back window, whose last days platforms still report late
+    (their spend must reach the ledger all the same)."""
+    recently_completed = Q(
+        status=CampaignStatus.COMPLETED,
+        ends_at__gte=now - timedelta(days=METRICS_LOOKBACK_DAYS),
+    )
+    return (
+        AutomatedCampaign.objects.filter(
+            Q(status__in=LIVE_STATUSES) | recently_completed, ad_account__isnull=False
+        )
+        .exclude(external_campaign_id="")
+        .select_related("ad_account", "budget")
+        .order_by("ad_account_id", "id")
+    )
+
+
+def sync_campaign_metrics(*, now: datetime | None = None) -> SyncSummary:
+    """Read and store every live campaign's delivery; one account's failure is its own."""
+    now = now or timezone.now()
+    by_account: dict[int, list[AutomatedCampaign]] = defaultdict(list)
+    accounts: dict[int, AdAccount] = {}
+    for campaign in live_campaigns(now):
+        assert campaign.ad_account is not None
+        by_account[campaign.ad_account_id].append(campaign)
+        accounts[campaign.ad_account_id] = campaign.ad_account
+    summary = SyncSummary()
+    for account_id, campaigns in by_account.items():
+        account = accounts[account_id]
+        try:
+            summary.rows += sync_account(account, campaigns, now=now)
+        except PlatformError as error:
+            logger.warning("metrics sync account=%s failed: %s", account.pk, error)
+            record_health(account, error)
+            summary.failed_accounts[account.pk] = str(error)
+            continue
+        except Exception as exc:  # a bug or bad data in one account must not stop the rest
+            logger.exception("metrics sync account=%s failed inside Usher", account.pk)
+            error = PlatformError(
+                ErrorKind.TRANSIENT,
+                f"internal error: {type(exc).__name__}",
+                platform=account.platform,
+            )
+            record_health(account, error)
+            summary.failed_accounts[account.pk] = str(error)
+            continue
+        record_health(account)
+        summary.accounts += 1
+        summary.campaigns += len(campaigns)
+        summary.budget_ids.update(campaign.budget_id for campaign in campaigns)
+    logger.info(
+        "metrics sync: accounts=%d campaigns=%d rows=%d failed=%d",
+        summary.accounts,
+        summary.campaigns,
+        summary.rows,
+        len(summary.failed_accounts),
+    )
+    return summary
+
+
+def window(account: AdAccount, now: datetime) -> tuple[date, date]:
+    """The look-back days in the account's time zone, today included."""
+    today = now.astimezone(ZoneInfo(account.timezone or "UTC")).date()
+    return today - timedelta(days=METRICS_LOOKBACK_DAYS - 1), today
+
+
+def sync_account(account: AdAccount, campaigns: list[AutomatedCampaign], *, now: datetime) -> int:
+    """Read the account's three levels, then store them; nothing is written unless every
+    read succeeded (a half-read account would replace days with partial rows)."""
+    connector = get_insights_connector(account.platform)
+    target = contract_account(account)
+    since, until = window(account, now)
+    by_external = {campaign.external_campaign_id: campaign for campaign in campaigns}
+    reads: list[tuple[MetricsLevel, bool, list[MetricsRow]]] = []
+    for level, hourly in READS:
+        rows = connector.fetch_metrics(
+            target,
+            level=level,
+            since=since,
+            until=until,
+            hourly=hourly,
+            campaign_ids=sorted(by_external),
+        )
+        reads.append((level, hourly, rows))
+    stored = 0
+    with transaction.atomic():
+        # One writer per account at a time: two overlapping runs would both delete and
+        # insert the same days and collide on the unique slots.
+        AdAccount.objects.select_for_update().filter(pk=account.pk).first()
+        for level, hourly, rows in reads:
+            stored += replace_days(by_external, level, hourly, since, until, rows)
+    for campaign in campaigns:
+        record_spend(campaign, since, until)
+        refresh_performance(campaign)
+    return stored
+
+
+def object_id(row: MetricsRow) -> str | None:
+    return {
+        MetricsLevel.CAMPAIGN: row.campaign_id,
+        MetricsLevel.AD_GROUP: row.ad_group_id,
+        MetricsLevel.AD: row.ad_id,
+    }[row.level]
+
+
+def replace_days(
+    by_external: dict[str, AutomatedCampaign],
+    level: MetricsLevel,
+    hourly: bool,
+    since: date,
+    until: date,
+    rows: list[MetricsRow],
+) -> int:
+    """Replace the stored rows of these campaigns, level and days with `rows`."""
+    CampaignMetrics.objects.filter(
+        campaign__in=list(by_external.values()),
+        level=level,
+        date__range=(since, until),
+        hour__isnull=not hourly,
+    ).delete()
+    merged: dict[tuple[int, str, date, int | None], CampaignMetrics] = {}
+    for row in rows:
+        campaign = by_external.get(row.campaign_id)
+        key_id = object_id(row)
+        if campaign is None or not key_id or not since <= row.date <= until:
+            continue
+        key = (campaign.pk, key_id, row.date, row.hour if hourly else None)
+        slot = merged.get(key)
+        if slot is None:
+            slot = merged[key] = CampaignMetrics(
+                campaign=campaign, level=level, object_id=key_id, date=row.date, hour=key[3]
+            )
+        # Platforms may split one slot (e.g. by attribution window); the slot is their sum.
+        slot.impressions += row.impressions
+        slot.clicks += row.clicks
+        slot.spend += row.spend
+        slot.conversions += row.conversions
+        slot.conversion_value += row.conversion_value
+    for slot in merged.values():
+        slot.spend = slot.spend.quantize(CENT, rounding=ROUND_HALF_UP)
+        slot.conversion_value = slot.conversion_value.quantize(CENT, rounding=ROUND_HALF_UP)
+        slot.conversions = slot.conversions.quantize(CONVERSIONS_QUANTUM, rounding=ROUND_HALF_UP)
+    CampaignMetrics.objects.bulk_create(merged.values())
+    return len(merged)
+
+
+def reported_spend_by_day(
+    campaign: AutomatedCampaign, since: date, until: date
+) -> dict[date, Decimal]:
+    rows = (
+        CampaignMetrics.objects.filter(
+            campaign=campaign, level=MetricsLevel.CAMPAIGN, date__range=(since, until)
+        )
+        .values("date")
+        .annotate(spend=Sum("spend"))
+    )
+    return {row["date"]: row["spend"] or ZERO for row in rows}
+
+
+def record_spend(campaign: AutomatedCampaign, since: date, until: date) -> None:
+    """Bring the ledger's SPENT rows of each day to what the platform reports now."""
+    reported = reported_spend_by_day(campaign, since, until)
+    days = sorted(set(reported) | set(_ledger_days(campaign, since, until)))
+    with transaction.atomic():
+        budget = ledger.lock_budget(campaign.budget_id)
+        for day in days:
+            delta = reported.get(day, ZERO) - ledger.spent_on(campaign, day)
+            if delta != 0:
+                ledger.append(
+                    budget,
+                    LedgerKind.SPENT,
+                    delta,
+                    campaign=campaign,
+                    spend_date=day,
+                    reference=f"{campaign.platform}:{campaign.external_campaign_id}",
+                    note="spend as reported by the platform",
+                )
+        total = ledger.spent_on(campaign)
+        AutomatedCampaign.objects.filter(pk=campaign.pk).update(budget_spent=total)
+        campaign.budget_spent = total
+
+
+def _ledger_days(campaign: AutomatedCampaign, since: date, until: date) -> list[date]:
+    return list(
+        BudgetLedgerEntry.objects.filter(
+            campaign=campaign, kind=LedgerKind.SPENT, spend_date__range=(since, until)
+        )
+        .values_list("spend_date", flat=True)
+        .distinct()
+    )
+
+
+def ratio(numerator: Decimal, denominator: Decimal, places: str = "0.01") -> str | None:
+    if not denominator:
+        return None
+    return str((numerator / denominator).quantize(Decimal(places), rounding=ROUND_HALF_UP))
+
+
+def refresh_performance(campaign: AutomatedCampaign) -> dict[str, object]:
+    """Lifetime totals as the platform reports them, beside Usher's own attribution
+    (platforms over-count), stored on the campaign for the API and the dashboards."""
+    totals = CampaignMetrics.objects.filter(
+        campaign=campaign, level=MetricsLevel.CAMPAIGN
+    ).aggregate(
+        impressions=Sum("impressions"),
+        clicks=Sum("clicks"),
+        spend=Sum("spend"),
+        conversions=Sum("conversions"),
+        conversion_value=Sum("conversion_value"),
+        last_date=Max("date"),
+    )
+    attributed = CampaignAttribution.objects.filter(campaign=campaign).aggregate(
+        orders=Count("id"), revenue=Sum("value"), tickets=Sum("tickets")
+    )
+    spend = totals["spend"] or ZERO
+    conversions = totals["conversions"] or ZERO
+    value = totals["conversion_value"] or ZERO
+    revenue = attributed["revenue"] or ZERO
+    impressions = totals["impressions"] or 0
+    clicks = totals["clicks"] or 0
+    metrics: dict[str, object] = {
+        "impressions": impressions,
+        "clicks": clicks,
+        "spend": str(spend),
+        "ctr": ratio(Decimal(clicks) * 100, Decimal(impressions), "0.0001"),
+        "cpc": ratio(spend, Decimal(clicks)),
+        "platform": {
+            "conversions": str(conversions),
+            "revenue": str(value),
+            "cpa": ratio(spend, conversions),
+            "roas": ratio(value, spend),
+        },
+        "usher": {
+            "conversions": attributed["orders"] or 0,
+            "tickets": attributed["tickets"] or 0,
+            "revenue": str(revenue),
+            "cpa": ratio(spend, Decimal(attributed["orders"] or 0)),
+            "roas": ratio(revenue, spend),
+        },
+        "reported_until": totals["last_date"].isoformat() if totals["last_date"] else None,
+        "synced_at": timezone.now().isoformat(),
+    }
+    AutomatedCampaign.objects.filter(pk=campaign.pk).update(performance_metrics=metrics)
+    campaign.performance_metrics = metrics
+    return metrics

@@ -1,0 +1,446 @@
+"""Spend control: turns the allocator's wishes into budgets set on the platforms without
+ever letting what is spent plus what the platforms may still spend exceed the budget.
+
+The invariant, per campaign: its open commitment in the ledger (committed - released -
+spent) is at least what its platform may still spend under the settings in force. So:
+
+- raising a campaign's exposure (a higher budget, a resume, a publish) first commits
+  the money in its own transaction under the budget's row lock, and only then calls the
+  platform; a crash in between leaves money reserved, never unreserved;
+- lowering it (a lower budget, a pause) calls the platform first and releases the money
+  afterwards, and only if no other worker raised the campaign in between
+  (`budget_version` compare-and-set); otherwise the money stays reserved.
+
+Two workers therefore cannot commit more than the remainder: each commitment is checked
+against the balance read under the same lock. The arithmetic is `spend_safety` (pure).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from django.db import transaction
+from django.db.models import Q, Sum
+from django.utils import timezone
+
+from usher.campaigns import allocation, ledger
+from usher.campaigns.accounts import contract_account, record_health
+from usher.campaigns.decisions import log_decision
+from usher.campaigns.models import (
+    ZERO,
+    AdCampaignBudget,
+    AutomatedCampaign,
+    BudgetStatus,
+    CampaignOverride,
+    CampaignStatus,
+    DecisionKind,
+    OverrideKind,
+)
+from usher.campaigns.specs import campaign_spec, published_of, store_published
+from usher.campaigns.spend_safety import (
+    BudgetMode,
+    BudgetSetting,
+    CampaignNeed,
+    OverdeliveryRule,
+    daily_budget_multiplier,
+    flight_weeks,
+    plan_budgets,
+)
+from usher.platforms import campaigns_base as contract
+from usher.platforms.base import PlatformError
+from usher.platforms.registry import get_campaigns_connector
+
+logger = logging.getLogger("usher.campaigns")
+
+
+def overdelivery_rule(connector: contract.CampaignsConnector) -> OverdeliveryRule:
+    return OverdeliveryRule(
+        Decimal(connector.daily_overdelivery_factor),
+        None
+        if connector.weekly_overdelivery_factor is None
+        else Decimal(connector.weekly_overdelivery_factor),
+    )
+
+
+def active_overrides(campaign: AutomatedCampaign) -> dict[str, CampaignOverride]:
+    rows = CampaignOverride.objects.filter(campaign=campaign, lifted_at__isnull=True)
+    return {row.kind: row for row in rows}
+
+
+def desired_daily(campaign: AutomatedCampaign) -> Decimal:
+    """What the campaign should get per day: a staff override wins over the allocator."""
+    overrides = active_overrides(campaign)
+    if OverrideKind.PAUSE in overrides:
+        return ZERO
+    if OverrideKind.DAILY_BUDGET in overrides:
+        return overrides[OverrideKind.DAILY_BUDGET].daily_budget or ZERO
+    return campaign.desired_daily_budget
+
+
+def _minimum(connector: contract.CampaignsConnector, currency: str) -> Decimal:
+    """The platform's daily minimum; a currency the connector knows none for can fund
+    nothing (rather than guess a minimum the platform would refuse)."""
+    try:
+        return connector.minimum_daily_budget(currency)
+    except ValueError:
+        return Decimal("Infinity")
+
+
+def campaign_need(
+    campaign: AutomatedCampaign,
+    connector: contract.CampaignsConnector,
+    now: datetime,
+    desired: Decimal | None = None,
+) -> CampaignNeed:
+    weeks = (
+        flight_weeks(now, campaign.ends_at, campaign.ad_account.timezone)
+        if campaign.ends_at
+        else []  # no end: no finite exposure, so spend control never funds it
+    )
+    return CampaignNeed(
+        key=campaign.pk,
+        desired_daily_budget=desired_daily(campaign) if desired is None else desired,
+        days_left=sum(weeks),
+        daily_multiplier=daily_budget_multiplier(overdelivery_rule(connector), weeks),
+        minimum_daily_budget=_minimum(connector, campaign.ad_account.currency),
+        lifetime_spent=ledger.spent_on(campaign),
+        mode=BudgetMode.LIFETIME if campaign.lifetime_budget is not None else BudgetMode.DAILY,
+        # Only a hard cap counts as one (Google spreads a lifetime amount into a daily
+        # budget that over-delivers); some platforms fix the budget type once live.
+        # The contract's optional flags, read as it says (absent means False).
+        can_use_lifetime=getattr(connector, "lifetime_budget_hard_cap", False)
+        and (
+            campaign.status != CampaignStatus.ACTIVE
+            or not getattr(connector, "budget_type_locked_once_live", False)
+        ),
+    )
+
+
+def current_exposure(campaign: AutomatedCampaign, need: CampaignNeed) -> Decimal:
+    """What the platform may still spend under the campaign's settings in force."""
+    if campaign.status != CampaignStatus.ACTIVE:
+        return ZERO
+    if campaign.lifetime_budget is not None:
+        return max(campaign.lifetime_budget - need.lifetime_spent, ZERO)
+    return (campaign.daily_budget or ZERO) * need.daily_multiplier
+
+
+@dataclass(frozen=True)
+class Applied:
+    campaign_id: int
+    setting: BudgetSetting
+    ok: bool
+    reason: str = ""
+    error: PlatformError | None = None
+
+
+def reserve(budget_id: int, campaign_id: int, exposure: Decimal) -> bool:
+    """Commit money so that `campaign_id` may expose `exposure`, if the remainder allows;
+    one transaction under the budget's lock. Returns whether it was reserved."""
+    with transaction.atomic():
+        budget = ledger.lock_budget(budget_id)
+        campaign = AutomatedCampaign.objects.select_for_update().get(pk=campaign_id)
+        current = ledger.balances(budget)
+        open_now = current.outstanding_by_campaign.get(campaign_id, ZERO)
+        if exposure <= open_now:
+            return True
+        if budget.status != BudgetStatus.ACTIVE or exposure - open_now > current.available:
+            return False
+        ledger.commit_to(budget, campaign, exposure, note="reserved before a platform change")
+        campaign.budget_version += 1
+        campaign.save(update_fields=["budget_version", "updated_at"])
+    return True
+
+
+def release(budget_id: int, campaign_id: int, exposure: Decimal, seen_version: int) -> bool:
+    """Lower the campaign's commitment to `exposure` after its platform confirmed the
+    lower setting, unless someone raised it since `seen_version`."""
+    with transaction.atomic():
+        budget = ledger.lock_budget(budget_id)
+        campaign = AutomatedCampaign.objects.select_for_update().get(pk=campaign_id)
+        if campaign.budget_version != seen_version:
+            return False
+        delta = ledger.commit_to(budget, campaign, exposure, note="released after a change")
+        if delta:
+            campaign.budget_version += 1
+            campaign.save(update_fields=["budget_version", "updated_at"])
+    return True
+
+
+def _set_on_platform(
+    campaign: AutomatedCampaign,
+    connector: contract.CampaignsConnector,
+    setting: BudgetSetting,
+    now: datetime,
+) -> None:
+    account = contract_account(campaign.ad_account)
+    if not campaign.external_campaign_id:
+        # Publishing: idempotent by the campaign's reference on the platform's side, and
+        # the ids are stored before anything else can fail.
+        published = connector.publish(account, campaign_spec(campaign, setting, now))
+        store_published(campaign, published)
+        connector.set_status(account, published, True)
+        return
+    published = published_of(campaign)
+    if setting.mode == BudgetMode.PAUSED:
+        if campaign.status == CampaignStatus.ACTIVE:
+            connector.set_status(account, published, False)
+        return
+    changed = (setting.daily_budget, setting.lifetime_budget) != (
+        campaign.daily_budget,
+        campaign.lifetime_budget,
+    )
+    if changed:
+        connector.set_budget(
+            account,
+            published,
+            daily_budget=setting.daily_budget,
+            lifetime_budget=setting.lifetime_budget,
+        )
+    if campaign.status != CampaignStatus.ACTIVE:
+        connector.set_status(account, published, True)
+
+
+def _record_result(
+    campaign: AutomatedCampaign, setting: BudgetSetting, reason: str, now: datetime
+) -> None:
+    paused = setting.mode == BudgetMode.PAUSED
+    fields = {
+        "status": CampaignStatus.PAUSED if paused else CampaignStatus.ACTIVE,
+        "auto_paused": paused,
+        "status_reason": reason if paused else "",
+        "last_error": "",
+        "updated_at": now,
+    }
+    if not paused:
+        fields.update(daily_budget=setting.daily_budget, lifetime_budget=setting.lifetime_budget)
+    if campaign.status == CampaignStatus.APPROVED:
+        fields.update(published_at=now, started_at=campaign.started_at or now)
+        log_decision(
+            campaign.budget,
+            DecisionKind.PUBLISH,
+            f"published on {campaign.platform}",
+            campaign=campaign,
+            numbers={
+                "daily_budget": setting.daily_budget,
+                "lifetime_budget": setting.lifetime_budget,
+                "reserved": setting.exposure,
+            },
+        )
+    AutomatedCampaign.objects.filter(pk=campaign.pk).update(**fields)
+
+
+def _fail(campaign: AutomatedCampaign, error: PlatformError) -> None:
+    """The platform refused the campaign for good: nothing of it spends (a refused
+    publish leaves at most paused objects), so its money is released."""
+    AutomatedCampaign.objects.filter(pk=campaign.pk).update(
+        status=CampaignStatus.FAILED,
+        last_error=str(error)[:2000],
+        status_reason=error.message[:500],
+    )
+    version = AutomatedCampaign.objects.values_list("budget_version", flat=True).get(pk=campaign.pk)
+    release(campaign.budget_id, campaign.pk, ZERO, version)
+
+
+def apply_setting(
+    campaign: AutomatedCampaign,
+    connector: contract.CampaignsConnector,
+    need: CampaignNeed,
+    setting: BudgetSetting,
+    *,
+    reason: str,
+    now: datetime | None = None,
+) -> Applied:
+    """Put one campaign's new setting on its platform (publishing it if it is approved
+    and not yet there), reserving before raising and releasing after lowering."""
+    now = now or timezone.now()
+    unpublished = not campaign.external_campaign_id
+    if unpublished and setting.mode == BudgetMode.PAUSED:
+        AutomatedCampaign.objects.filter(pk=campaign.pk).update(
+            status_reason="waiting for funds: the remainder cannot fund its minimum budget"
+        )
+        return Applied(campaign.pk, setting, False, "not funded")
+    before = current_exposure(campaign, need)
+    if setting.exposure > before and not reserve(campaign.budget_id, campaign.pk, setting.exposure):
+        return Applied(campaign.pk, setting, False, "the remainder does not cover it")
+    seen_version = AutomatedCampaign.objects.values_list("budget_version", flat=True).get(
+        pk=campaign.pk
+    )
+    try:
+        _set_on_platform(campaign, connector, setting, now)
+    except PlatformError as exc:
+        record_health(campaign.ad_account, exc)
+        if unpublished and exc.permanent:
+            _fail(campaign, exc)
+        # A failed raise keeps its reservation, a failed cut keeps the old one: safe.
+        return Applied(campaign.pk, setting, False, str(exc), exc)
+    record_health(campaign.ad_account)
+    _record_result(campaign, setting, reason, now)
+    release(campaign.budget_id, campaign.pk, setting.exposure, seen_version)
+    return Applied(campaign.pk, setting, True)
+
+
+def controlled_campaigns(budget: AdCampaignBudget) -> list[AutomatedCampaign]:
+    """The campaigns spend control steers: live ones, those it paused itself, and
+    approved ones waiting to be published."""
+    live = Q(status=CampaignStatus.ACTIVE) | Q(status=CampaignStatus.PAUSED, auto_paused=True)
+    return list(
+        budget.campaigns.filter(
+            (live & ~Q(external_campaign_id="")) | Q(status=CampaignStatus.APPROVED)
+        )
+        .select_related("ad_account", "budget", "organizer", "client")
+        .order_by("pk")
+    )
+
+
+@dataclass(frozen=True)
+class RebalanceResult:
+    applied: list[Applied]
+    exhausted: bool
+
+
+def rebalance_budget(budget_id: int, *, now: datetime | None = None) -> RebalanceResult:
+    """Set every live campaign of the budget to what spend control allows now: lower
+    ones first (their money is then free), raised ones after; pause everything when
+    nothing can be funded any more (exhaustion)."""
+    now = now or timezone.now()
+    budget = AdCampaignBudget.objects.select_related("client").get(pk=budget_id)
+    campaigns = controlled_campaigns(budget)
+    if not campaigns:
+        return RebalanceResult([], False)
+    connectors = {c.pk: get_campaigns_connector(c.platform) for c in campaigns}
+    funded = budget.status == BudgetStatus.ACTIVE
+    needs = {
+        c.pk: campaign_need(c, connectors[c.pk], now, None if funded else ZERO) for c in campaigns
+    }
+    balances = ledger.balances(budget)
+    others = sum((v for k, v in balances.outstanding_by_campaign.items() if k not in needs), ZERO)
+    plan = plan_budgets(balances.remaining - others, list(needs.values()))
+    by_campaign = {c.pk: c for c in campaigns}
+    ordered = sorted(
+        plan, key=lambda s: s.exposure > current_exposure(by_campaign[s.key], needs[s.key])
+    )
+    wanting = [k for k, n in needs.items() if n.desired_daily_budget > 0 and n.days_left > 0]
+    exhausted = (
+        funded
+        and bool(wanting)
+        and all(s.mode == BudgetMode.PAUSED for s in plan if s.key in wanting)
+    )
+    reason = "budget exhausted" if exhausted else "spend control"
+    applied = [
+        apply_setting(
+            by_campaign[s.key], connectors[s.key], needs[s.key], s, reason=reason, now=now
+        )
+        for s in ordered
+    ]
+    for result in applied:
+        campaign = by_campaign[result.campaign_id]
+        ended = campaign.ends_at is not None and campaign.ends_at <= now
+        was_live = campaign.status == CampaignStatus.ACTIVE
+        if result.setting.mode != BudgetMode.PAUSED or not result.ok or not was_live:
+            continue
+        log_decision(
+            budget,
+            DecisionKind.STATUS if ended else DecisionKind.SPEND_CAP,
+            "completed: the flight ended" if ended else f"paused: {reason}",
+            campaign=campaign,
+            numbers={"remaining": balances.remaining},
+        )
+    _complete_ended(budget, [by_campaign[a.campaign_id] for a in applied if a.ok], now)
+    if exhausted:
+        _mark_exhausted(budget.pk, balances.remaining)
+    return RebalanceResult(applied, exhausted)
+
+
+def _complete_ended(
+    budget: AdCampaignBudget, paused: list[AutomatedCampaign], now: datetime
+) -> None:
+    """Campaigns whose flight is over (paused on their platform by this run, or never
+    published) are completed: spend control no longer steers them."""
+    ended = [c.pk for c in paused if c.ends_at and c.ends_at <= now]
+    ended += [
+        c.pk
+        for c in controlled_campaigns(budget)
+        if c.status == CampaignStatus.APPROVED and c.ends_at and c.ends_at <= now
+    ]
+    if ended:
+        AutomatedCampaign.objects.filter(pk__in=ended).update(
+            status=CampaignStatus.COMPLETED, auto_paused=False, status_reason="the flight ended"
+        )
+
+
+def _mark_exhausted(budget_id: int, remaining: Decimal) -> None:
+    with transaction.atomic():
+        budget = ledger.lock_budget(budget_id)
+        if budget.status != BudgetStatus.ACTIVE:
+            return
+        budget.status = BudgetStatus.EXHAUSTED
+        budget.status_reason = "the remainder cannot fund any campaign"
+        budget.status_changed_at = timezone.now()
+        budget.status_changed_by = None
+        budget.save()
+        log_decision(
+            budget,
+            DecisionKind.EXHAUSTION,
+            budget.status_reason,
+            numbers={"remaining": remaining},
+            expected_effect="every campaign of the budget paused on its platform",
+        )
+
+
+def allocate_budget(budget_id: int, *, now: datetime | None = None) -> RebalanceResult:
+    """The plan's `allocateBudget`: each live or approved campaign's wished daily budget
+    by the budget's strategy (performance from Usher-attributed revenue over reported
+    spend), stored as `desired_daily_budget`; then spend control re-paces the platforms.
+    """
+    now = now or timezone.now()
+    budget = AdCampaignBudget.objects.get(pk=budget_id)
+    campaigns = controlled_campaigns(budget)
+    slots = []
+    for c in campaigns:
+        weeks = flight_weeks(now, c.ends_at, c.ad_account.timezone) if c.ends_at else []
+        slots.append(allocation.CampaignSlot(c.pk, c.platform, sum(weeks), attributed_roas(c)))
+    platforms = {
+        name: allocation.PlatformShare(
+            percentage=Decimal(spec["percentage"]) if "percentage" in spec else None,
+            daily_limit=Decimal(spec["daily_limit"]) if spec.get("daily_limit") else None,
+        )
+        for name, spec in budget.platform_allocations.items()
+    }
+    wishes = allocation.allocate(
+        budget.allocation_strategy,
+        ledger.balances(budget).remaining,
+        slots,
+        platforms=platforms,
+        daily_limit=budget.daily_budget_limit,
+        target_roas=budget.target_roas,
+    )
+    for campaign in campaigns:
+        wish = wishes[campaign.pk]
+        if wish != campaign.desired_daily_budget:
+            AutomatedCampaign.objects.filter(pk=campaign.pk).update(desired_daily_budget=wish)
+            log_decision(
+                budget,
+                DecisionKind.REALLOCATION,
+                f"{budget.allocation_strategy}: daily budget {campaign.desired_daily_budget} -> {wish}",
+                campaign=campaign,
+                numbers={"before": campaign.desired_daily_budget, "after": wish},
+            )
+    return rebalance_budget(budget_id, now=now)
+
+
+# Below this much reported spend a campaign's ROAS is noise: the allocator treats it as new.
+MIN_SPEND_FOR_ROAS = Decimal("20.00")
+
+
+def attributed_roas(campaign: AutomatedCampaign) -> Decimal | None:
+    """Usher-attributed revenue over the spend the platform reported (platforms
+    over-count their own conversions, so their revenue is not used here)."""
+    spent = ledger.spent_on(campaign)
+    if spent < MIN_SPEND_FOR_ROAS:
+        return None
+    revenue = campaign.attributions.aggregate(total=Sum("value"))["total"] or ZERO
+    return revenue / spent

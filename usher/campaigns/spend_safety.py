@@ -1,0 +1,164 @@
+"""How much each campaign of a budget may be given without the budget ever being
+overspent: pure arithmetic, no database, no platform.
+
+The rule: what the platforms may still spend under the budgets in force, with no further
+action by Usher, never exceeds the budget's remainder. A platform may spend more than a
+daily budget on a given day (Meta up to 75 % more, within 7 daily budgets per calendar
+week; Google up to 2x), so a daily budget `d` of a campaign that runs `n` more days
+exposes `d x (over-delivery allowance over those days)`, not `d x n`. A lifetime budget
+is a hard cap: it exposes exactly what is left of it. So as the remainder shrinks, daily
+budgets are scaled down together, moved to lifetime budgets where the platform allows,
+and campaigns that would fall below the platform's minimum are paused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import ROUND_UP, Decimal
+from enum import StrEnum
+from zoneinfo import ZoneInfo
+
+# Rounding down to the cent: rounding up could expose a cent too many.
+from usher.platforms.campaigns_common import round_down_to_cents as floor_cents
+
+CENT = Decimal("0.01")
+ZERO = Decimal("0")
+
+
+def ceil_cents(amount: Decimal) -> Decimal:
+    """Round away from zero to the cent: an exposure is never under-reserved."""
+    return amount.quantize(CENT, rounding=ROUND_UP)
+
+
+@dataclass(frozen=True)
+class OverdeliveryRule:
+    """What a platform may spend per daily budget (from its connector)."""
+
+    daily_factor: Decimal  # at most this many daily budgets on one day
+    weekly_factor: Decimal | None  # at most this many daily budgets per calendar week
+
+
+def flight_weeks(now: datetime, ends_at: datetime, timezone: str) -> list[int]:
+    """The platform days left in the flight (today included, in the account's time
+    zone), grouped by calendar week (Monday first): `[3, 7, 2]` is the rest of this week,
+    a full week and two days. Empty once the flight is over."""
+    zone = ZoneInfo(timezone)
+    first: date = now.astimezone(zone).date()
+    last: date = ends_at.astimezone(zone).date()
+    if ends_at <= now or last < first:
+        return []
+    weeks: list[int] = []
+    day = first
+    while day <= last:
+        week_end = min(last, day + timedelta(days=6 - day.weekday()))
+        weeks.append((week_end - day).days + 1)
+        day = week_end + timedelta(days=1)
+    return weeks
+
+
+def daily_budget_multiplier(rule: OverdeliveryRule, weeks: Sequence[int]) -> Decimal:
+    """The most a platform may spend, in daily budgets, over the days in `weeks`."""
+    total = ZERO
+    for days in weeks:
+        per_week = rule.daily_factor * days
+        if rule.weekly_factor is not None:
+            per_week = min(per_week, rule.weekly_factor)
+        total += per_week
+    return total
+
+
+class BudgetMode(StrEnum):
+    DAILY = "daily"
+    LIFETIME = "lifetime"
+    PAUSED = "paused"
+
+
+@dataclass(frozen=True)
+class CampaignNeed:
+    """One campaign's wish and its platform's rules, as the allocator sees them."""
+
+    key: Hashable
+    desired_daily_budget: Decimal
+    days_left: int
+    daily_multiplier: Decimal  # `daily_budget_multiplier` over the days left
+    minimum_daily_budget: Decimal
+    lifetime_spent: Decimal = ZERO  # reported spend so far (lifetime budgets include it)
+    mode: BudgetMode = BudgetMode.DAILY  # its budget type on the platform now
+    can_use_lifetime: bool = True  # the platform lets it move to a lifetime budget
+
+
+@dataclass(frozen=True)
+class BudgetSetting:
+    """What to set on the platform, and the most it may spend from now on under it."""
+
+    key: Hashable
+    mode: BudgetMode
+    daily_budget: Decimal | None
+    lifetime_budget: Decimal | None
+    exposure: Decimal
+
+
+def _unit_exposure(need: CampaignNeed, mode: BudgetMode) -> Decimal:
+    """Exposure per unit of daily budget in `mode`: over-delivery for daily budgets, the
+    plain number of days for lifetime budgets (a hard cap, paced by the platform)."""
+    return need.daily_multiplier if mode == BudgetMode.DAILY else Decimal(need.days_left)
+
+
+def _mode_for(need: CampaignNeed, squeezed: bool) -> BudgetMode:
+    if need.mode == BudgetMode.LIFETIME:
+        return BudgetMode.LIFETIME  # platforms do not reliably switch back
+    if squeezed and need.can_use_lifetime:
+        return BudgetMode.LIFETIME
+    return BudgetMode.DAILY
+
+
+def _wanted(need: CampaignNeed, mode: BudgetMode) -> Decimal:
+    return ceil_cents(need.desired_daily_budget * _unit_exposure(need, mode))
+
+
+def _setting(need: CampaignNeed, mode: BudgetMode, cap: Decimal) -> BudgetSetting:
+    """The budget whose exposure fits in `cap` (whole cents), or a pause."""
+    paused = BudgetSetting(need.key, BudgetMode.PAUSED, None, None, ZERO)
+    if mode == BudgetMode.DAILY:
+        daily = min(need.desired_daily_budget, floor_cents(cap / need.daily_multiplier))
+        if daily <= 0 or daily < need.minimum_daily_budget:
+            return paused
+        exposure = ceil_cents(daily * need.daily_multiplier)  # <= cap: cap is whole cents
+        return BudgetSetting(need.key, mode, daily, None, exposure)
+    share = min(cap, floor_cents(need.desired_daily_budget * need.days_left))
+    if share <= 0 or share < need.minimum_daily_budget * need.days_left:
+        return paused
+    return BudgetSetting(need.key, mode, None, need.lifetime_spent + share, share)
+
+
+def plan_budgets(available: Decimal, needs: Sequence[CampaignNeed]) -> list[BudgetSetting]:
+    """Budgets for `needs` whose exposures sum to at most `available`.
+
+    Campaigns get what they ask for when it fits. Otherwise every campaign is scaled by
+    one factor (so the allocator's proportions survive), daily budgets move to lifetime
+    budgets where allowed (a lifetime budget exposes only what it is), and a campaign the
+    scaled amount puts below its platform's minimum is paused, its share handed to the
+    others on the next round.
+    """
+    available = max(available, ZERO)
+    live = [n for n in needs if n.desired_daily_budget > 0 and n.days_left > 0]
+    settings: dict[Hashable, BudgetSetting] = {}
+    squeezed = sum(_wanted(n, n.mode) for n in live) > available
+    while True:
+        modes = {n.key: _mode_for(n, squeezed) for n in live}
+        wanted = {n.key: _wanted(n, modes[n.key]) for n in live}
+        total = sum(wanted.values(), ZERO)
+        scale = min(Decimal(1), available / total) if total > 0 else ZERO
+        settings = {
+            n.key: _setting(n, modes[n.key], floor_cents(wanted[n.key] * scale)) for n in live
+        }
+        still = [n for n in live if settings[n.key].mode != BudgetMode.PAUSED]
+        if len(still) == len(live) or scale == 1:
+            break
+        live = still  # pausing freed money: share it among the rest
+    return [
+        settings.get(n.key) or BudgetSetting(n.key, BudgetMode.PAUSED, None, None, ZERO)
+        for n in needs
+    ]

@@ -1,0 +1,46 @@
+"""Fixtures of the campaigns tests: a fake platform behind the registry for each
+campaign platform, ad accounts for the marketplace, a paid budget."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from usher.campaigns import services
+from usher.campaigns.tests.factories import AdAccountFactory, BudgetFactory
+from usher.campaigns.tests.fakes import FakeCampaignsConnector, FakePlatform
+from usher.marketplace.tests.factories import EventFactory
+from usher.platforms import registry
+
+
+@pytest.fixture
+def platform(monkeypatch) -> FakePlatform:
+    """Every campaign platform is served by one in-memory fake."""
+    state = FakePlatform()
+    for name in ("meta", "google_ads", "tiktok"):
+        connector = type(
+            f"Fake{name}", (FakeCampaignsConnector,), {"platform": name, "state": state}
+        )
+        monkeypatch.setitem(registry._campaigns_factories, name, connector)
+    return state
+
+
+@pytest.fixture
+def meta_account(marketplace):
+    return AdAccountFactory(client=marketplace, platform="meta")
+
+
+@pytest.fixture
+def event(organizer):
+    return EventFactory(organizer=organizer, public_url="https://tix.example/e/rock-night")
+
+
+@pytest.fixture
+def paid_budget(organizer, event, meta_account):
+    budget = BudgetFactory(
+        organizer=organizer, event=event, platform_allocations={"meta": {"percentage": 100}}
+    )
+    return services.confirm_payment(
+        budget.pk, reference="TRF-1", amount_received=Decimal("1000.00"), user=None
+    )

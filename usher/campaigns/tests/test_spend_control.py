@@ -1,0 +1,154 @@
+"""Spend control against a platform that over-delivers as much as it is allowed to:
+the budget is never overspent, and exhaustion pauses everything at once."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.utils import timezone
+
+from usher.campaigns import ledger, publishing, services, spend_control
+from usher.campaigns.models import (
+    AutomatedCampaign,
+    BudgetStatus,
+    CampaignStatus,
+    OptimizationLogEntry,
+)
+from usher.campaigns.tests.factories import CampaignFactory, report_spend
+from usher.platforms.base import PlatformError
+
+pytestmark = pytest.mark.django_db
+
+KINDS = ("prospecting", "retargeting", "lookalike")
+
+
+@pytest.fixture
+def live_campaigns(platform, paid_budget, event, meta_account):
+    campaigns = []
+    for kind in KINDS:
+        campaign = CampaignFactory(
+            budget=paid_budget,
+            event=event,
+            ad_account=meta_account,
+            campaign_type=kind,
+            status=CampaignStatus.APPROVED,
+            desired_daily_budget=Decimal("40.00"),
+            ends_at=timezone.now() + timedelta(days=20),
+        )
+        campaign.creatives.create(headline="h", landing_url="https://tix.example/e")
+        publishing.publish_campaign(campaign.pk)
+        campaigns.append(campaign)
+    return campaigns
+
+
+def overdeliver(platform, campaign: AutomatedCampaign, week_spent: Decimal) -> Decimal:
+    """The most the platform may spend on one day under the campaign's settings."""
+    fake = platform.campaigns[campaign.reference]
+    if not fake.active:
+        return Decimal(0)
+    if fake.lifetime_budget is not None:
+        return fake.lifetime_budget - ledger.spent_on(campaign)  # all of it, today
+    daily = fake.daily_budget
+    return max(Decimal(0), min(daily * Decimal("1.75"), daily * 7 - week_spent))
+
+
+def test_a_whole_flight_of_maximal_overdelivery_never_overspends(live_campaigns, platform):
+    budget = live_campaigns[0].budget
+    zone = ZoneInfo("Europe/Bucharest")
+    spent_by_week: dict[tuple[int, int], Decimal] = {}
+    day_start = timezone.now()
+    for day in range(21):
+        now = day_start + timedelta(days=day)
+        spend_control.rebalance_budget(budget.pk, now=now)
+        local_day = now.astimezone(zone).date()
+        week = local_day.isocalendar()[:2]
+        for campaign in live_campaigns:
+            campaign.refresh_from_db()
+            key = (campaign.pk, *week)
+            amount = overdeliver(platform, campaign, spent_by_week.get(key, Decimal(0)))
+            spent_by_week[key] = spent_by_week.get(key, Decimal(0)) + amount
+            report_spend(campaign, local_day, amount)
+        balances = ledger.balances(budget)
+        assert balances.spent <= balances.total, f"overspent on day {day}"
+        assert balances.spent + balances.outstanding <= balances.total
+    budget.refresh_from_db()
+    assert budget.spent_budget > Decimal("900")  # the money was used, not just hoarded
+    assert budget.spent_budget <= budget.total_budget
+
+
+def test_a_shrinking_remainder_lowers_daily_budgets_then_moves_to_lifetime(
+    live_campaigns, platform
+):
+    budget = live_campaigns[0].budget
+    before = {c.pk: platform.campaigns[c.reference].daily_budget for c in live_campaigns}
+    for campaign in live_campaigns:
+        report_spend(campaign, timezone.localdate(), Decimal("150"))
+    spend_control.rebalance_budget(budget.pk)
+    after = [platform.campaigns[c.reference] for c in live_campaigns]
+    assert all(
+        f.lifetime_budget is not None or f.daily_budget < before[c.pk]
+        for f, c in zip(after, live_campaigns, strict=True)
+    )
+    balances = ledger.balances(budget)
+    assert balances.spent + balances.outstanding <= balances.total
+
+
+def test_exhaustion_pauses_every_campaign_on_its_platform(live_campaigns, platform):
+    budget = live_campaigns[0].budget
+    for campaign in live_campaigns:
+        report_spend(campaign, timezone.localdate(), Decimal("333"))
+    result = spend_control.rebalance_budget(budget.pk)
+    assert result.exhausted
+    assert not any(platform.campaigns[c.reference].active for c in live_campaigns)
+    budget.refresh_from_db()
+    assert budget.status == BudgetStatus.EXHAUSTED
+    assert OptimizationLogEntry.objects.filter(budget=budget, kind="exhaustion").exists()
+    # A top-up brings them back.
+    services.confirm_payment(
+        budget.pk, reference="TRF-2", amount_received=Decimal("500"), user=None
+    )
+    spend_control.rebalance_budget(budget.pk)
+    assert all(platform.campaigns[c.reference].active for c in live_campaigns)
+
+
+def test_pausing_a_budget_pauses_its_campaigns_and_resuming_restores_them(
+    live_campaigns, platform, django_capture_on_commit_callbacks
+):
+    budget = live_campaigns[0].budget
+    with django_capture_on_commit_callbacks(execute=True):
+        services.change_budget_status(budget.pk, BudgetStatus.PAUSED, user=None)
+    assert not any(platform.campaigns[c.reference].active for c in live_campaigns)
+    assert ledger.balances(budget).outstanding == 0
+    with django_capture_on_commit_callbacks(execute=True):
+        services.change_budget_status(budget.pk, BudgetStatus.ACTIVE, user=None)
+    assert all(platform.campaigns[c.reference].active for c in live_campaigns)
+
+
+def test_a_failed_platform_cut_keeps_the_money_reserved(live_campaigns, platform):
+    budget = live_campaigns[0].budget
+    before = ledger.balances(budget).outstanding_by_campaign
+    on_platform = {c.pk: platform.campaigns[c.reference].lifetime_budget for c in live_campaigns}
+    AutomatedCampaign.objects.update(desired_daily_budget=Decimal("6.00"))  # cut them all
+    platform.fail_next.extend([PlatformError("transient", "down")] * len(live_campaigns))
+    result = spend_control.rebalance_budget(budget.pk)
+    assert [a.ok for a in result.applied] == [False] * len(live_campaigns)
+    assert ledger.balances(budget).outstanding_by_campaign == before
+    assert {c.pk: platform.campaigns[c.reference].lifetime_budget for c in live_campaigns} == (
+        on_platform
+    )
+    spend_control.rebalance_budget(budget.pk)  # the platform is back: the cut and release
+    assert ledger.balances(budget).outstanding < sum(before.values())
+
+
+def test_campaigns_complete_when_their_flight_ends_and_free_their_money(live_campaigns, platform):
+    budget = live_campaigns[0].budget
+    after_the_event = live_campaigns[0].ends_at + timedelta(hours=1)
+    spend_control.rebalance_budget(budget.pk, now=after_the_event)
+    for campaign in live_campaigns:
+        campaign.refresh_from_db()
+        assert campaign.status == CampaignStatus.COMPLETED
+        assert not platform.campaigns[campaign.reference].active
+    assert ledger.balances(budget).outstanding == 0

@@ -1,0 +1,134 @@
+"""The spend-safety arithmetic, without a database: exposures never exceed the money."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from usher.campaigns.spend_safety import (
+    BudgetMode,
+    CampaignNeed,
+    OverdeliveryRule,
+    ceil_cents,
+    daily_budget_multiplier,
+    flight_weeks,
+    plan_budgets,
+)
+
+META = OverdeliveryRule(Decimal("1.75"), Decimal("7"))
+GOOGLE = OverdeliveryRule(Decimal("2"), None)
+
+
+def need(key, daily, days=10, rule=GOOGLE, minimum="1", **kw) -> CampaignNeed:
+    weeks = [7] * (days // 7) + ([days % 7] if days % 7 else [])
+    return CampaignNeed(
+        key=key,
+        desired_daily_budget=Decimal(daily),
+        days_left=days,
+        daily_multiplier=daily_budget_multiplier(rule, weeks),
+        minimum_daily_budget=Decimal(minimum),
+        **kw,
+    )
+
+
+def test_flight_weeks_split_the_days_left_by_calendar_week_in_the_account_zone():
+    # Wednesday 2026-12-02 22:30 UTC is already Thursday in Bucharest.
+    now = datetime(2026, 12, 2, 22, 30, tzinfo=UTC)
+    ends = datetime(2026, 12, 15, 12, 0, tzinfo=UTC)  # a Tuesday
+    assert flight_weeks(now, ends, "Europe/Bucharest") == [4, 7, 2]
+    assert flight_weeks(now, ends, "UTC") == [5, 7, 2]
+    assert flight_weeks(ends, now, "UTC") == []
+
+
+def test_meta_weekly_cap_bounds_a_full_week_below_seven_days_of_daily_overdelivery():
+    assert daily_budget_multiplier(META, [7]) == Decimal("7")
+    assert daily_budget_multiplier(META, [2]) == Decimal("3.50")
+    assert daily_budget_multiplier(GOOGLE, [7, 2]) == Decimal("18")
+
+
+def test_campaigns_get_what_they_ask_when_the_remainder_covers_the_overdelivery():
+    plan = plan_budgets(Decimal("1000"), [need("a", "20"), need("b", "30")])
+    assert [(s.mode, s.daily_budget) for s in plan] == [
+        (BudgetMode.DAILY, Decimal("20.00")),
+        (BudgetMode.DAILY, Decimal("30.00")),
+    ]
+    assert sum(s.exposure for s in plan) == Decimal("1000")  # (20 + 30) x 2 x 10 days
+
+
+def test_a_shrinking_remainder_moves_daily_budgets_to_lifetime_budgets():
+    plan = plan_budgets(
+        Decimal("300"), [need("a", "20", lifetime_spent=Decimal("55")), need("b", "20")]
+    )
+    assert all(s.mode == BudgetMode.LIFETIME for s in plan)
+    # 400 wanted over 10 days at face value, 300 left: each gets 150 more than it spent.
+    assert [s.lifetime_budget for s in plan] == [Decimal("205.00"), Decimal("150.00")]
+
+
+def test_a_platform_that_cannot_switch_keeps_a_lower_daily_budget():
+    plan = plan_budgets(Decimal("200"), [need("a", "20", can_use_lifetime=False)])
+    assert plan[0].mode == BudgetMode.DAILY
+    assert plan[0].daily_budget == Decimal("10.00")
+
+
+def test_a_campaign_below_the_platform_minimum_is_paused_and_its_share_goes_to_others():
+    plan = plan_budgets(
+        Decimal("100"),
+        [
+            need("small", "1", minimum="5", can_use_lifetime=False),
+            need("big", "20", can_use_lifetime=False),
+        ],
+    )
+    assert plan[0].mode == BudgetMode.PAUSED and plan[0].exposure == 0
+    assert plan[1].daily_budget == Decimal("5.00")  # 100 / (2 x 10 days)
+
+
+def test_nothing_left_pauses_everything():
+    plan = plan_budgets(Decimal("0"), [need("a", "20"), need("b", "5")])
+    assert {s.mode for s in plan} == {BudgetMode.PAUSED}
+
+
+money = st.decimals(min_value="0", max_value="5000", places=2)
+needs_strategy = st.lists(
+    st.builds(
+        need,
+        key=st.uuids(),
+        daily=st.decimals(min_value="0", max_value="500", places=2),
+        days=st.integers(min_value=0, max_value=60),
+        rule=st.sampled_from([META, GOOGLE, OverdeliveryRule(Decimal("1.25"), None)]),
+        minimum=st.decimals(min_value="0", max_value="50", places=2),
+        lifetime_spent=st.decimals(min_value="0", max_value="1000", places=2),
+        mode=st.sampled_from([BudgetMode.DAILY, BudgetMode.LIFETIME]),
+        can_use_lifetime=st.booleans(),
+    ),
+    max_size=12,
+)
+
+
+@given(available=money, needs=needs_strategy)
+def test_the_exposures_never_exceed_the_money_available(available, needs):
+    plan = plan_budgets(available, needs)
+    assert sum(s.exposure for s in plan) <= available
+    for n, s in zip(needs, plan, strict=True):
+        assert s.key == n.key and s.exposure >= 0
+        if s.mode == BudgetMode.DAILY:
+            assert n.minimum_daily_budget <= s.daily_budget <= n.desired_daily_budget
+            assert s.exposure == ceil_cents(s.daily_budget * n.daily_multiplier)
+        elif s.mode == BudgetMode.LIFETIME:
+            assert s.lifetime_budget - n.lifetime_spent == s.exposure
+            assert s.exposure <= n.desired_daily_budget * n.days_left
+        else:
+            assert s.daily_budget is None and s.lifetime_budget is None and s.exposure == 0
+
+
+@given(needs=needs_strategy)
+def test_with_enough_money_every_campaign_keeps_its_wish(needs):
+    plan = plan_budgets(Decimal("10000000"), needs)
+    for n, s in zip(needs, plan, strict=True):
+        runnable = n.desired_daily_budget >= max(n.minimum_daily_budget, Decimal("0.01"))
+        if runnable and n.days_left > 0:
+            assert s.mode == n.mode
+            if s.mode == BudgetMode.DAILY:
+                assert s.daily_budget == n.desired_daily_budget
