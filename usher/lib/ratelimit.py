@@ -77,6 +77,12 @@ class TokenBucket:
             return (tokens - available) / self.rate_per_second
 
 
+def account_bucket(platform: str, account_id: str, rate: float, capacity: float) -> TokenBucket:
+    """The one bucket of outbound calls to a platform account: conversions, audiences and
+    campaigns calls to the same account draw from it, as the platform counts them together."""
+    return TokenBucket(f"{platform}:{account_id}", rate_per_second=rate, capacity=capacity)
+
+
 def hit_window(key: str, limit: int, window_seconds: int) -> bool:
     """Count one hit in the current fixed window; False once `limit` is exceeded."""
     window = int(time.time() // window_seconds)

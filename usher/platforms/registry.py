@@ -9,15 +9,25 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from usher.platforms.audiences_common import AudiencesConnector
 from usher.platforms.base import ConversionsConnector
 from usher.platforms.ga4.conversions import GA4ConversionsConnector
+from usher.platforms.google_ads.audiences import GoogleAdsAudiencesConnector
 from usher.platforms.google_ads.conversions import GoogleAdsConversionsConnector
+from usher.platforms.meta.audiences import MetaAudiencesConnector
 from usher.platforms.meta.conversions import MetaConversionsConnector
+from usher.platforms.tiktok.audiences import TikTokAudiencesConnector
 from usher.platforms.tiktok.conversions import TikTokConversionsConnector
 
 ConnectorFactory = Callable[[], ConversionsConnector]
 
 _factories: dict[str, ConnectorFactory] = {}
+# Audiences: only the ad platforms (GA4 takes no audience uploads).
+_audiences: dict[str, Callable[[], AudiencesConnector]] = {
+    "meta": MetaAudiencesConnector,
+    "google_ads": GoogleAdsAudiencesConnector,
+    "tiktok": TikTokAudiencesConnector,
+}
 
 
 def register(name: str, connector_factory: ConnectorFactory) -> None:
@@ -44,6 +54,19 @@ def get_connector(name: str) -> ConversionsConnector:
     except KeyError:
         raise KeyError(f"no connector registered for platform {name!r}") from None
     return factory()
+
+
+def get_audiences_connector(name: str) -> AudiencesConnector:
+    """The audiences connector of `name`; KeyError for platforms without audiences."""
+    try:
+        factory = _audiences[name]
+    except KeyError:
+        raise KeyError(f"no audiences connector for platform {name!r}") from None
+    return factory()
+
+
+def audience_platform_names() -> list[str]:
+    return sorted(_audiences)
 
 
 def platform_names() -> list[str]:

@@ -14,13 +14,12 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 
 from usher.lib.http import get_client
-from usher.platforms.base import ConversionEvent, Destination, EventOutcome, PlatformError
+from usher.platforms.base import ConversionEvent, Destination, EventOutcome
 from usher.platforms.conversions_base import BatchConnector, Delivery
 from usher.platforms.google_ads import oauth
 from usher.platforms.google_ads.payloads import PLATFORM, GoogleAdsUploadApi, GoogleRequest
 
 DEFAULT_BATCH_SIZE = 2000  # UploadClickConversions' limit per request (PLATFORMS.md §6.1)
-UNAUTHORIZED = 401  # Google's answer to an expired or revoked access token
 
 
 class GoogleConversionsApi(Protocol):
@@ -70,26 +69,9 @@ class GoogleAdsConversionsConnector(BatchConnector[GoogleRequest]):
         return self.api.build_request(destination, events)
 
     def deliver(self, destination: Destination, credential: str, built: GoogleRequest) -> Delivery:
-        """Send with the cached access token; on a 401, once more with a fresh one.
-
-        Google may refuse a cached token before its stated expiry (revoked, or the
-        organizer reconnected); a token just exchanged that is refused is refused for
-        good, so it is dropped but not exchanged again within this call.
-        """
-        cached = oauth.cached_access_token(credential)
-        if cached is not None:
-            try:
-                return self._send(built, credential, cached)
-            except PlatformError as exc:
-                if exc.status_code != UNAUTHORIZED:
-                    raise
-                oauth.forget(credential)
-        try:
-            return self._send(built, credential, oauth.exchange(credential))
-        except PlatformError as exc:
-            if exc.status_code == UNAUTHORIZED:
-                oauth.forget(credential)
-            raise
+        return oauth.with_access_token(
+            credential, lambda access_token: self._send(built, credential, access_token)
+        )
 
     def _send(self, built: GoogleRequest, refresh_token: str, access_token: str) -> Delivery:
         headers = {**built.headers, "Authorization": f"Bearer {access_token}"}

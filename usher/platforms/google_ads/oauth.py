@@ -23,7 +23,8 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.core.cache import cache
@@ -38,6 +39,8 @@ CACHE_KEY_PREFIX = "google-oauth:access:"
 # Renew this long before Google's expiry: clock skew, and a batch that is still being
 # built or retried when the token runs out.
 EXPIRY_MARGIN_SECONDS = 300
+UNAUTHORIZED = 401  # Google's answer to an expired or revoked access token
+T = TypeVar("T")
 # The token endpoint's error codes (RFC 6749 §5.2) and what each tells the operator.
 ERROR_MESSAGES = {
     "invalid_grant": (
@@ -78,6 +81,30 @@ def cached_access_token(refresh_token: str) -> str | None:
 def forget(refresh_token: str) -> None:
     """Drop the cached access token (Google refused it, or the organizer reconnected)."""
     cache.delete(cache_key(refresh_token))
+
+
+def with_access_token(refresh_token: str, call: Callable[[str], T]) -> T:
+    """`call(access_token)` with the cached access token; on a 401, once more with a
+    fresh one.
+
+    Google may refuse a cached token before its stated expiry (revoked, or the
+    organizer reconnected); a token just exchanged that is refused is refused for
+    good, so it is dropped but not exchanged again within this call.
+    """
+    cached = cached_access_token(refresh_token)
+    if cached is not None:
+        try:
+            return call(cached)
+        except PlatformError as exc:
+            if exc.status_code != UNAUTHORIZED:
+                raise
+            forget(refresh_token)
+    try:
+        return call(exchange(refresh_token))
+    except PlatformError as exc:
+        if exc.status_code == UNAUTHORIZED:
+            forget(refresh_token)
+        raise
 
 
 def exchange(refresh_token: str) -> str:
