@@ -1,0 +1,128 @@
+"""Set-based audience builders: one SQL statement per audience, over the event store and
+the orders, the same on SQLite and PostgreSQL (the ORM writes it; no Python loop ever
+walks the events).
+
+Two kinds of membership, because platforms match two kinds of identity:
+
+- visitors (`visitor_query`): browser ids from the event store: website visitors,
+  event viewers, cart abandoners. Only the platform's own pixel can recognise a browser,
+  so these become rule-based pixel audiences on the platform; the query gives their
+  size and the minimums.
+- buyers (`buyer_query`): hashed email/phone from paid orders of buyers who allowed ad
+  personalization: ticket buyers and custom segments, uploaded as customer lists. One
+  row per identity (the platform's email hash, else its phone hash), carrying the
+  identifiers of the buyer's latest order in the platform's audience form.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db.models import Count, F, Max, Q, QuerySet, Sum, TextField, Value
+from django.db.models.fields.json import KT
+from django.db.models.functions import Coalesce, NullIf
+
+from usher.audiences.criteria import Criteria
+from usher.audiences.models import AudienceType, RemarketingAudience
+from usher.marketplace.models import Order, OrderStatus
+from usher.tracking.models import TrackingEvent
+
+VISITOR_TYPES = frozenset(
+    {AudienceType.WEBSITE_VISITORS, AudienceType.EVENT_VIEWERS, AudienceType.CART_ABANDONERS}
+)
+BUYER_TYPES = frozenset({AudienceType.TICKET_BUYERS, AudienceType.CUSTOM_SEGMENT})
+# The consent a buyer or visitor gave for ads shown to them personally (Consent Mode v2).
+PERSONALIZATION_CONSENT = Q(consent__ad_personalization=True)
+
+
+def visitor_query(audience: RemarketingAudience, criteria: Criteria, now: datetime) -> QuerySet:
+    """Visitor ids with at least `min_actions` of the source events in the window, on
+    the audience's event (or any of the organizer's), minus buyers if asked."""
+    since = now - timedelta(days=criteria.time_window_days)
+    events = _scoped_events(audience).filter(
+        PERSONALIZATION_CONSENT,
+        name__in=criteria.source_events,
+        occurred_at__gte=since,
+    )
+    if criteria.exclude_purchasers:
+        bought = _scoped_events(audience).filter(name="purchase", occurred_at__gte=since)
+        orders = _scoped_orders(audience).filter(placed_at__gte=since).exclude(visitor_id="")
+        events = events.exclude(visitor_id__in=bought.values("visitor_id")).exclude(
+            visitor_id__in=orders.values("visitor_id")
+        )
+    return (
+        events.exclude(visitor_id="")
+        .values("visitor_id")
+        .annotate(actions=Count("id"))
+        .filter(actions__gte=criteria.min_actions)
+        .values_list("visitor_id", flat=True)
+    )
+
+
+def buyer_query(
+    audience: RemarketingAudience,
+    criteria: Criteria,
+    now: datetime,
+    identity_fields: tuple[str, ...] = ("email", "phone"),
+) -> QuerySet:
+    """One row per matchable buyer: `member_key` and `identifiers` (the platform's
+    audience form of the buyer's latest order), filtered by the custom filters."""
+    key = _identity(audience.platform, identity_fields)
+    grouped = (
+        _scoped_orders(audience)
+        .filter(
+            PERSONALIZATION_CONSENT, placed_at__gte=now - timedelta(days=criteria.time_window_days)
+        )
+        .annotate(member_key=key)
+        .filter(member_key__isnull=False)
+        .values("member_key")
+        .annotate(
+            latest=Max("id"), spend=Sum("value"), orders=Count("id"), last_at=Max("placed_at")
+        )
+    )
+    filters = criteria.custom_filters
+    if filters.min_spend is not None:
+        grouped = grouped.filter(spend__gte=filters.min_spend)
+    if filters.min_orders is not None:
+        grouped = grouped.filter(orders__gte=filters.min_orders)
+    if filters.max_days_since_last_order is not None:
+        grouped = grouped.filter(
+            last_at__gte=now - timedelta(days=filters.max_days_since_last_order)
+        )
+    return (
+        Order.objects.filter(id__in=grouped.values("latest"))
+        .annotate(
+            member_key=key, identifiers=F(f"hashed_user_data__audiences__{audience.platform}")
+        )
+        .values_list("member_key", "identifiers")
+    )
+
+
+def _identity(platform: str, fields: tuple[str, ...]) -> Any:
+    """The first of the platform's hashed `fields` the order has (empty counts as none)."""
+    parts = [
+        NullIf(
+            KT(f"hashed_user_data__audiences__{platform}__{name}"),
+            Value(""),
+            output_field=TextField(),
+        )
+        for name in fields
+    ]
+    return Coalesce(*parts, output_field=TextField()) if len(parts) > 1 else parts[0]
+
+
+def _scoped_events(audience: RemarketingAudience) -> QuerySet:
+    events = TrackingEvent.objects.filter(client_id=audience.client_id)
+    if audience.event_id:
+        return events.filter(marketplace_event_id=audience.event_id)
+    return events.filter(organizer_id=audience.organizer_id)
+
+
+def _scoped_orders(audience: RemarketingAudience) -> QuerySet:
+    orders = Order.objects.filter(
+        client_id=audience.client_id, organizer_id=audience.organizer_id, status=OrderStatus.PAID
+    )
+    if audience.event_id:
+        orders = orders.filter(event_id=audience.event_id)
+    return orders
