@@ -90,8 +90,6 @@ class SyncProgress(Protocol):
 
     def committed(self, keys: Sequence[str], *, removed: bool) -> None: ...
 
-    def called(self) -> None: ...
-
 
 SessionT = TypeVar("SessionT")
 
@@ -110,6 +108,8 @@ class AudiencesConnector(ABC, Generic[SessionT]):
     min_members: ClassVar[int]
     # The smallest seed a lookalike accepts; None: the platform has no lookalikes.
     min_lookalike_seed: ClassVar[int | None]
+    # The identifiers a member is keyed on, best first (the first one a buyer has).
+    identity_fields: ClassVar[tuple[str, ...]] = ("email", "phone")
     # True: a batch is the platform's as soon as `send` returns; False: only once
     # `finish` returns (Google applies a job's operations when it runs).
     commits_per_call: ClassVar[bool] = True

@@ -47,6 +47,7 @@ class TikTokAudiencesConnector(AudiencesConnector[None]):
     min_members = 1000
     min_lookalike_seed = 100
     creates_with_members = True
+    identity_fields = ("email",)  # a file holds one kind of hash: the one every buyer has
 
     def create_list(
         self, account: AudienceAccount, target: CustomerList, first: Sequence[Member]

@@ -1,0 +1,289 @@
+"""Diff sync against the sandbox: creation, adds and removes, resume, minimums, expiry."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from usher.audiences.membership import build_audience
+from usher.audiences.models import (
+    AudienceMember,
+    AudienceStatus,
+    AudienceType,
+    MemberState,
+    RemarketingAudience,
+    SyncStatus,
+)
+from usher.audiences.services import ensure_lookalike_audience, ensure_standard_audience
+from usher.audiences.sync import sync_audience
+from usher.audiences.tests.helpers import buy, visit
+from usher.platforms.base import PlatformError
+from usher.platforms.meta.audiences import MetaAudiencesConnector
+from usher.platforms.normalize import normalize_user_data
+
+pytestmark = pytest.mark.django_db
+
+
+def refresh(audience):
+    now = timezone.now()
+    build_audience(audience, now)
+    log = sync_audience(audience.pk, now)
+    audience.refresh_from_db()
+    return log
+
+
+def buyers_audience(event, platform):
+    return ensure_standard_audience(event.organizer, platform, AudienceType.TICKET_BUYERS)
+
+
+def hashed(platform, email):
+    return normalize_user_data(platform, {"email": email}, "audiences")["email"]
+
+
+def meta_members(sandbox, audience):
+    # the sandbox keys a multi-key row by its values joined; the email comes first
+    return {
+        key.split("\x1f")[0]
+        for key in sandbox.state.members_of("meta", audience.external_audience_id)
+    }
+
+
+def user_calls(sandbox, method):
+    return [r for r in sandbox.requests(platform="meta", path="/users") if r["method"] == method]
+
+
+def test_meta_list_is_created_then_only_the_difference_is_sent(
+    sandbox, codes, event, small_minimums
+):
+    first = [buy(event, f"b{i}@example.com") for i in range(3)]
+    audience = buyers_audience(event, "meta")
+
+    log = refresh(audience)
+
+    assert log.status == SyncStatus.SUCCEEDED and log.added_count == 3
+    assert audience.status == AudienceStatus.ACTIVE and audience.external_audience_id
+    assert meta_members(sandbox, audience) == {
+        hashed("meta", f"b{i}@example.com") for i in range(3)
+    }
+
+    first[0].status = "refunded"
+    first[0].save()
+    buy(event, "new@example.com")
+    log = refresh(audience)
+
+    assert (log.added_count, log.removed_count) == (1, 1)
+    posts, deletes = user_calls(sandbox, "POST"), user_calls(sandbox, "DELETE")
+    assert [len(p["body"]["payload"]["data"]) for p in posts] == [3, 1]
+    assert [len(d["body"]["payload"]["data"]) for d in deletes] == [1]
+    assert meta_members(sandbox, audience) == {
+        hashed("meta", "b1@example.com"),
+        hashed("meta", "b2@example.com"),
+        hashed("meta", "new@example.com"),
+    }
+    assert not AudienceMember.objects.exclude(state=MemberState.SYNCED).exists()
+
+
+def test_meta_batches_share_one_session_counting_up(
+    sandbox, codes, event, small_minimums, monkeypatch
+):
+    monkeypatch.setattr(MetaAudiencesConnector, "max_members_per_call", 2)
+    for i in range(5):
+        buy(event, f"b{i}@example.com")
+    refresh(buyers_audience(event, "meta"))
+    sessions = [p["body"]["session"] for p in user_calls(sandbox, "POST")]
+    assert len({s["session_id"] for s in sessions}) == 1
+    assert [s["batch_seq"] for s in sessions] == [1, 2, 3]
+    assert [s["last_batch_flag"] for s in sessions] == [False, False, True]
+    assert {s["estimated_num_total"] for s in sessions} == {5}
+
+
+def test_a_failed_sync_resumes_without_resending_what_went_through(
+    sandbox, codes, event, small_minimums, monkeypatch
+):
+    monkeypatch.setattr(MetaAudiencesConnector, "max_members_per_call", 2)
+    for i in range(5):
+        buy(event, f"b{i}@example.com")
+    audience = buyers_audience(event, "meta")
+    build_audience(audience, timezone.now())
+    sandbox.fault(platform="meta", mode="5xx", path="/users", count=1)
+    # the first batch fails; nothing is marked sent, the list exists
+    with pytest.raises(PlatformError):
+        sync_audience(audience.pk, timezone.now())
+    audience.refresh_from_db()
+    assert audience.external_audience_id and audience.status == AudienceStatus.READY
+    assert AudienceMember.objects.filter(state=MemberState.PENDING_ADD).count() == 5
+
+    log = sync_audience(audience.pk, timezone.now())
+
+    assert log.status == SyncStatus.SUCCEEDED
+    assert len(meta_members(sandbox, audience)) == 5
+
+
+def test_a_sync_stopped_half_way_sends_only_the_rest(
+    sandbox, codes, event, small_minimums, monkeypatch
+):
+    monkeypatch.setattr(MetaAudiencesConnector, "max_members_per_call", 2)
+    for i in range(5):
+        buy(event, f"b{i}@example.com")
+    audience = buyers_audience(event, "meta")
+    build_audience(audience, timezone.now())
+    sync_audience(audience.pk, timezone.now())  # all 5 out in 3 batches
+    assert len(user_calls(sandbox, "POST")) == 3
+    # a crash after the second batch: its members stay pending, the first batch is done
+    AudienceMember.objects.filter(
+        member_key__in=[hashed("meta", f"b{i}@example.com") for i in (2, 3, 4)]
+    ).update(state=MemberState.PENDING_ADD)
+    sync_audience(audience.pk, timezone.now())
+    resent = [
+        row[0] for p in user_calls(sandbox, "POST")[3:] for row in p["body"]["payload"]["data"]
+    ]
+    assert sorted(resent) == sorted(hashed("meta", f"b{i}@example.com") for i in (2, 3, 4))
+
+
+def test_throttling_stops_the_sync_and_keeps_members_pending(sandbox, codes, event, small_minimums):
+    for i in range(3):
+        buy(event, f"b{i}@example.com")
+    audience = buyers_audience(event, "meta")
+    build_audience(audience, timezone.now())
+    sandbox.fault(platform="meta", mode="429", path="/users", count=1)
+    with pytest.raises(PlatformError) as raised:
+        sync_audience(audience.pk, timezone.now())
+    assert raised.value.kind == "rate_limited"
+    assert AudienceMember.objects.filter(state=MemberState.PENDING_ADD).count() == 3
+    assert sync_audience(audience.pk, timezone.now()).status == SyncStatus.SUCCEEDED
+    audience.refresh_from_db()
+    assert len(meta_members(sandbox, audience)) == 3
+
+
+def test_below_the_platform_minimum_the_audience_waits_with_the_reason(sandbox, codes, event):
+    buy(event, "only@example.com")
+    audience = buyers_audience(event, "meta")
+    log = refresh(audience)
+    assert audience.status == AudienceStatus.BUILDING
+    assert audience.status_reason == "1 matchable buyers; Meta needs at least 100."
+    assert log.status == SyncStatus.WAITING
+    assert sandbox.requests(platform="meta") == []
+
+
+def test_without_a_credential_the_audience_waits_and_says_so(sandbox, event, small_minimums):
+    for i in range(3):
+        buy(event, f"b{i}@example.com")
+    audience = buyers_audience(event, "meta")
+    log = refresh(audience)
+    assert log.status == SyncStatus.WAITING
+    assert "No Meta tracking code with a credential" in audience.status_reason
+
+
+def test_an_expired_audience_removes_its_members_from_the_platform(
+    sandbox, codes, event, small_minimums
+):
+    for i in range(3):
+        buy(event, f"b{i}@example.com")
+    audience = buyers_audience(event, "meta")
+    refresh(audience)
+    audience.expires_at = timezone.now() - timedelta(minutes=1)
+    audience.save()
+    log = refresh(audience)
+    assert log.removed_count == 3
+    assert audience.status == AudienceStatus.EXPIRED
+    assert meta_members(sandbox, audience) == set()
+    assert not AudienceMember.objects.exists()
+
+
+def test_members_out_of_the_window_leave_the_platform(sandbox, codes, event, small_minimums):
+    old = buy(event, "old@example.com")
+    for i in range(2):
+        buy(event, f"b{i}@example.com")
+    audience = buyers_audience(event, "meta")
+    refresh(audience)
+    old.placed_at = timezone.now() - timedelta(days=600)
+    old.save()
+    assert refresh(audience).removed_count == 1
+    assert hashed("meta", "old@example.com") not in meta_members(sandbox, audience)
+
+
+def test_tiktok_list_is_created_from_the_first_file_then_appended(
+    sandbox, codes, event, small_minimums, monkeypatch
+):
+    from usher.platforms.tiktok.audiences import TikTokAudiencesConnector
+
+    monkeypatch.setattr(TikTokAudiencesConnector, "max_members_per_call", 2)
+    for i in range(3):
+        buy(event, f"b{i}@example.com")
+    buy(event, phone="+40722000111")  # no email: TikTok's files hold email hashes
+    audience = buyers_audience(event, "tiktok")
+    log = refresh(audience)
+    assert log.status == SyncStatus.SUCCEEDED, log.message
+    members = sandbox.state.members_of("tiktok", audience.external_audience_id)
+    assert members == {hashed("tiktok", f"b{i}@example.com") for i in range(3)}
+    updates = sandbox.requests(platform="tiktok", path="custom_audience/update/")
+    assert [u["body"]["action"] for u in updates] == ["APPEND"]
+
+
+def test_google_customer_match_goes_through_one_job_run_once(sandbox, codes, event, small_minimums):
+    for i in range(3):
+        buy(event, f"b{i}@example.com")
+    audience = buyers_audience(event, "google_ads")
+    log = refresh(audience)
+    assert log.status == SyncStatus.SUCCEEDED, log.message
+    assert len(sandbox.requests(platform="google_ads", path=":run")) == 1
+    job = sandbox.requests(platform="google_ads", path="offlineUserDataJobs:create")[0]
+    metadata = job["body"]["job"]["customer_match_user_list_metadata"]
+    assert metadata["consent"] == {"ad_user_data": "GRANTED", "ad_personalization": "GRANTED"}
+    assert metadata["user_list"].endswith(f"/userLists/{audience.external_audience_id}")
+    ops = sandbox.requests(platform="google_ads", path=":addOperations")[0]["body"]["operations"]
+    assert {op["create"]["user_identifiers"][0]["hashed_email"] for op in ops} == {
+        hashed("google_ads", f"b{i}@example.com") for i in range(3)
+    }
+
+
+def test_event_viewers_become_a_meta_website_audience_on_the_events_pages(sandbox, codes, event):
+    visit(event, "v1")
+    audience = ensure_standard_audience(event.organizer, "meta", AudienceType.EVENT_VIEWERS, event)
+    log = refresh(audience)
+    assert log.status == SyncStatus.SUCCEEDED, log.message
+    assert audience.status == AudienceStatus.ACTIVE
+    assert audience.status_reason == "1 visitors so far; Meta serves it from 100."
+    stored = sandbox.state.get_object("meta", audience.external_audience_id)["fields"]
+    rule = stored["rule"] if isinstance(stored["rule"], dict) else json.loads(stored["rule"])
+    inclusion = rule["inclusions"]["rules"][0]
+    assert inclusion["event_sources"] == [{"id": codes["meta"].tag_id, "type": "pixel"}]
+    assert inclusion["retention_seconds"] == 30 * 86400
+    assert {"field": "url", "operator": "i_contains", "value": event.slug} in inclusion["filter"][
+        "filters"
+    ]
+    assert rule["exclusions"]["rules"][0]["filter"]["filters"][0]["filters"] == [
+        {"field": "event", "operator": "=", "value": "Purchase"}
+    ]
+
+
+def test_a_meta_lookalike_waits_for_its_seed_then_is_built_at_one_percent(sandbox, codes, event):
+    for i in range(100):
+        buy(event, f"b{i}@example.com")
+    buyers = buyers_audience(event, "meta")
+    lookalike = ensure_lookalike_audience(buyers)
+    build_audience(buyers, timezone.now())
+    refresh(lookalike)
+    assert lookalike.status == AudienceStatus.READY and not lookalike.external_audience_id
+    assert "source audience is not on the platform" in lookalike.status_reason
+
+    refresh(buyers)
+    refresh(lookalike)
+    assert lookalike.status == AudienceStatus.ACTIVE
+    stored = sandbox.state.get_object("meta", lookalike.external_audience_id)["fields"]
+    assert stored["origin_audience_id"] == buyers.external_audience_id
+    assert stored["lookalike_spec"] == {"ratio": 0.01, "country": "RO"}
+
+
+def test_a_lookalike_below_the_seed_minimum_waits_with_the_reason(sandbox, codes, event):
+    for i in range(3):
+        buy(event, f"b{i}@example.com")
+    lookalike = ensure_lookalike_audience(buyers_audience(event, "meta"))
+    buyers = RemarketingAudience.objects.get(audience_type=AudienceType.TICKET_BUYERS)
+    build_audience(buyers, timezone.now())
+    refresh(lookalike)
+    assert lookalike.status == AudienceStatus.BUILDING
+    assert lookalike.status_reason == "3 matchable people in the source; Meta needs at least 100."
