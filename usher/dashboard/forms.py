@@ -11,11 +11,12 @@ from typing import Any
 
 from django import forms
 
+from usher.events.names import StandardEvent
 from usher.lib.errors import InvalidInput
 from usher.marketplace.models import MarketplaceEvent, MarketplaceOrganizer
 from usher.tracking.models import SECRET_NAMES, EventTrackingCode
 from usher.tracking.providers import SPECS, get_spec
-from usher.tracking.resolved import Provider, StandardEvent
+from usher.tracking.resolved import Provider
 from usher.tracking.services import CodeInput
 
 WRITE_ONLY_HELP = "Write-only: it is never shown again. Leave empty to keep the current one."

@@ -11,19 +11,14 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotModif
 from ninja import Query, Router, Status
 from ninja.pagination import paginate
 
+from usher.lib.cors import SITE_KEY_HEADER, apply_cors, preflight, site_key_of
 from usher.lib.errors import InvalidInput
 from usher.lib.tenancy import get_for_organizer_or_404
 from usher.lib.validation import parse_id
 from usher.marketplace.auth import OrganizerTokenAuth
 from usher.marketplace.models import MarketplaceClient
+from usher.marketplace.services import client_by_site_key
 from usher.tracking import services
-from usher.tracking.cors import (
-    SITE_KEY_HEADER,
-    apply_cors,
-    client_by_site_key,
-    preflight,
-    site_key_of,
-)
 from usher.tracking.models import EventTrackingCode
 from usher.tracking.public_config import (
     ConfigDocument,

@@ -25,12 +25,12 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import Page, Route, sync_playwright
 
+from usher.events.models import TrackingEvent
 from usher.marketplace.tests.factories import (
     EventFactory,
     MarketplaceClientFactory,
     OrganizerFactory,
 )
-from usher.tracking.event_store import TrackingEvent
 from usher.tracking.models import EventTrackingCode, MarketplaceTrackingCode
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

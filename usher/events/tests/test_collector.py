@@ -9,8 +9,8 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
+from usher.events.models import TrackingEvent, VisitorTouch
 from usher.marketplace.tests.factories import EventFactory, MarketplaceClientFactory
-from usher.tracking.event_store import TrackingEvent, VisitorTouch
 
 pytestmark = pytest.mark.django_db
 URL = "/api/collect"

@@ -1,4 +1,5 @@
-"""`POST /api/collect`: the public endpoint tracker.js posts events to.
+"""`POST /api/collect`: the public endpoint tracker.js posts events to (the collector's
+router).
 
 Identified by the client's public site key (header, query or body: sendBeacon cannot
 set headers), CORS for the client's origins, rate limited per IP and per site key, and
@@ -17,17 +18,12 @@ from django.utils import timezone
 from ninja import Router
 from pydantic import ValidationError
 
+from usher.events.collector import MAX_BODY_BYTES, CollectBatch, RequestContext, store_events
+from usher.lib.cors import SITE_KEY_HEADER, apply_cors, preflight, site_key_of
 from usher.lib.errors import InvalidInput
 from usher.lib.ratelimit import hit_window
 from usher.marketplace.models import MarketplaceClient
-from usher.tracking.collector import MAX_BODY_BYTES, CollectBatch, RequestContext, store_events
-from usher.tracking.cors import (
-    SITE_KEY_HEADER,
-    apply_cors,
-    client_by_site_key,
-    preflight,
-    site_key_of,
-)
+from usher.marketplace.services import client_by_site_key
 
 RATE_WINDOW_SECONDS = 60  # the limits (settings.COLLECTOR_*) count requests per minute
 
