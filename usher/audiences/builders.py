@@ -25,8 +25,8 @@ from django.db.models.functions import Coalesce, NullIf
 
 from usher.audiences.criteria import Criteria
 from usher.audiences.models import AudienceType, RemarketingAudience
+from usher.events.models import TrackingEvent
 from usher.marketplace.models import Order, OrderStatus
-from usher.tracking.models import TrackingEvent
 
 VISITOR_TYPES = frozenset(
     {AudienceType.WEBSITE_VISITORS, AudienceType.EVENT_VIEWERS, AudienceType.CART_ABANDONERS}

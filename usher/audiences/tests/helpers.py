@@ -8,11 +8,11 @@ from decimal import Decimal
 
 from django.utils import timezone
 
+from usher.events.models import TrackingEvent
 from usher.marketplace.models import MarketplaceEvent, Order
 from usher.marketplace.schemas import CustomerIn
 from usher.marketplace.services import hash_customer
 from usher.marketplace.tests.factories import OrderFactory
-from usher.tracking.models import TrackingEvent
 
 GRANTED = {"ad_storage": True, "ad_user_data": True, "ad_personalization": True}
 _ids = itertools.count(1)
