@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -160,6 +161,11 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_TIMEZONE = "UTC"
 # The schedule of every periodic job; apps add their entries here, nowhere else.
 CELERY_BEAT_SCHEDULE: dict = {
+    "refresh-audiences": {
+        "task": "usher.audiences.tasks.refresh_due_audiences_task",
+        # hourly on the hour: each marketplace's audiences refresh at 03:00 its local time
+        "schedule": crontab(minute=0),
+    },
     "sweep-conversion-deliveries": {
         "task": "usher.conversions.tasks.sweep_deliveries_task",
         "schedule": 300.0,  # every 5 minutes: due retries and expired worker leases

@@ -9,17 +9,21 @@ platform audience is ready, and if not, why.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.db import transaction
+from django.db.models import Q
 
 from usher.audiences.criteria import Criteria
 from usher.audiences.models import (
     AudiencePlatform,
     AudienceStatus,
     AudienceType,
+    RefreshFrequency,
     RemarketingAudience,
 )
-from usher.marketplace.models import MarketplaceEvent, MarketplaceOrganizer
+from usher.marketplace.models import MarketplaceClient, MarketplaceEvent, MarketplaceOrganizer
 
 # Campaign kinds of a suite (the campaigns app's names) and the audience each targets.
 PROSPECTING = "prospecting"
@@ -199,3 +203,53 @@ def _describe(criteria: Criteria) -> str:
     if criteria.exclude_purchasers:
         text += ", who have not bought"
     return text + "."
+
+
+# --- the daily refresh (plan 2.7: 03:00) ---
+
+REFRESH_LOCAL_HOUR = 3  # in each marketplace's own time zone: its quietest hour
+# Built less than this long ago: not due again (the hourly beat may fire twice in an hour).
+MIN_AGE_FOR_REFRESH = {
+    RefreshFrequency.DAILY: timedelta(hours=20),
+    RefreshFrequency.WEEKLY: timedelta(days=6, hours=20),
+}
+
+
+def due_audience_ids(now: datetime) -> list[int]:
+    """Audiences to refresh now: auto-refreshed, not expired, of marketplaces where it
+    is 03:00, and not built within their frequency."""
+    clients = [
+        client.pk
+        for client in MarketplaceClient.objects.filter(is_active=True).only("timezone")
+        if now.astimezone(_zone(client.timezone)).hour == REFRESH_LOCAL_HOUR
+    ]
+    due = Q()
+    for frequency, age in MIN_AGE_FOR_REFRESH.items():
+        due |= Q(refresh_frequency=frequency) & (
+            Q(last_built_at__isnull=True) | Q(last_built_at__lt=now - age)
+        )
+    return list(
+        RemarketingAudience.objects.filter(due, client_id__in=clients, auto_refresh=True)
+        .exclude(status=AudienceStatus.EXPIRED)
+        .order_by("id")
+        .values_list("id", flat=True)
+    )
+
+
+def refresh_audience(audience_id: int, now: datetime) -> None:
+    """Build one audience and sync it (the daily job's unit of work, and "refresh now")."""
+    from usher.audiences.membership import build_audience
+    from usher.audiences.sync import sync_audience
+
+    audience = RemarketingAudience.objects.filter(pk=audience_id).first()
+    if audience is None or audience.status == AudienceStatus.EXPIRED:
+        return
+    build_audience(audience, now)
+    sync_audience(audience_id, now)
+
+
+def _zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
