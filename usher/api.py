@@ -4,6 +4,7 @@ from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError
 
+from usher.audiences.api import audiences_router, erasure_router
 from usher.conversions.api import conversions_router
 from usher.events.api import collector_router
 from usher.lib.errors import Conflict, InvalidInput
@@ -48,3 +49,5 @@ api.add_router("/marketplace-client/organizer/tracking-codes", tracking_codes_ro
 api.add_router("/marketplace-client", tracking_config_router)
 api.add_router("", collector_router)
 api.add_router("/marketplace-client/organizer/conversions", conversions_router)
+api.add_router("/marketplace-client/organizer/audiences", audiences_router)
+api.add_router("/ingest/buyers", erasure_router)

@@ -23,6 +23,7 @@ from usher.audiences.models import (
     RefreshFrequency,
     RemarketingAudience,
 )
+from usher.lib.errors import InvalidInput
 from usher.marketplace.models import MarketplaceClient, MarketplaceEvent, MarketplaceOrganizer
 
 # Campaign kinds of a suite (the campaigns app's names) and the audience each targets.
@@ -253,3 +254,47 @@ def _zone(name: str) -> ZoneInfo:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
         return ZoneInfo("UTC")
+
+
+# --- organizers' own segments ---
+
+
+@dataclass(frozen=True)
+class SegmentInput:
+    platform: str
+    name: str
+    description: str = ""
+    event_id: int | None = None
+    criteria: dict | None = None
+    refresh_frequency: str = RefreshFrequency.DAILY
+    auto_refresh: bool = True
+    expires_at: datetime | None = None
+
+
+def create_custom_segment(
+    organizer: MarketplaceOrganizer, data: SegmentInput
+) -> RemarketingAudience:
+    """A custom segment of the organizer's buyers (spend, orders, recency); it is built
+    and synced by the next refresh, or at once with "refresh now"."""
+    criteria = Criteria.from_json(data.criteria)
+    if criteria.lookalike_source_id is not None or criteria.lookalike_percentage is not None:
+        raise InvalidInput(("body", "criteria"), "lookalike criteria belong to lookalike audiences")
+    event = None
+    if data.event_id is not None:
+        event = MarketplaceEvent.objects.for_organizer(organizer).filter(pk=data.event_id).first()
+        if event is None:
+            raise InvalidInput(("body", "event_id"), "no such event of yours")
+    return RemarketingAudience.objects.create(
+        client_id=organizer.client_id,
+        organizer=organizer,
+        event=event,
+        platform=data.platform,
+        audience_type=AudienceType.CUSTOM_SEGMENT,
+        name=data.name,
+        description=data.description,
+        criteria=criteria.to_json(),
+        refresh_frequency=data.refresh_frequency,
+        auto_refresh=data.auto_refresh,
+        expires_at=data.expires_at,
+        ad_account_id=default_ad_account(organizer, data.platform),
+    )

@@ -10,6 +10,8 @@ import pytest
 from django.test import Client
 
 from conftest import JsonClient
+from usher.audiences.models import AudienceType
+from usher.audiences.services import ensure_standard_audience
 from usher.marketplace.models import OrganizerApiToken
 from usher.marketplace.tests.factories import EventFactory, OrganizerFactory
 from usher.tracking.tests.factories import EventTrackingCodeFactory
@@ -21,6 +23,9 @@ ORGANIZER_API = "/api/marketplace-client/organizer/"
 FOREIGN_ROWS = {
     "event_id": lambda other: EventFactory(organizer=other).pk,
     "code_id": lambda other: EventTrackingCodeFactory(organizer=other).pk,
+    "audience_id": lambda other: (
+        ensure_standard_audience(other, "meta", AudienceType.TICKET_BUYERS).pk
+    ),
 }
 VALID_BODIES = {"put": {"provider": "meta", "settings": {"pixel_id": "123456789012345"}}}
 
