@@ -16,6 +16,7 @@ from typing import Any
 from werkzeug.wrappers import Request, Response
 
 from usher.sandbox import control
+from usher.sandbox.data_manager import DataManagerAPI
 from usher.sandbox.faults import drop_connection
 from usher.sandbox.ga4 import GA4API
 from usher.sandbox.google_ads import GoogleAdsAPI
@@ -32,6 +33,8 @@ PLATFORM_PREFIXES = (
     ("/tiktok", "tiktok"),
     ("/ga4", "ga4"),
     ("/google-oauth", "google_oauth"),
+    # Google's Data Manager API; its accounts are Google Ads customers (data_manager.py)
+    ("/data-manager", "data_manager"),
 )
 LOGGED_HEADERS = (
     "Content-Type",
@@ -78,6 +81,7 @@ class SandboxApp:
             "tiktok": TikTokAPI(),
             "ga4": GA4API(),
             "google_oauth": GoogleOAuthAPI(),
+            "data_manager": DataManagerAPI(),
         }
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:

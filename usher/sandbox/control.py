@@ -11,7 +11,9 @@ from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
+from usher.sandbox.behaviour import check_switches
 from usher.sandbox.faults import parse_fault
+from usher.sandbox.google_ads_mutate import seed_undeclared_campaigns
 from usher.sandbox.platform import json_response
 from usher.sandbox.state import PLATFORMS, SANDBOX_TOKEN_PREFIX, Account, SandboxState
 
@@ -62,6 +64,10 @@ def _account(payload: Any) -> Account:
     settings = payload.get("settings", {})
     if not isinstance(settings, dict):
         raise ControlError("settings must be an object")
+    try:
+        check_switches(settings)
+    except ValueError as exc:
+        raise ControlError(str(exc)) from exc
     return Account(
         platform=platform,
         account_id=normalize_account_id(platform, raw_id),
@@ -108,8 +114,11 @@ def _route(state: SandboxState, request: Request) -> Response:
             if not isinstance(items, list):
                 raise ControlError("accounts must be a list")
             accounts = [_account(item) for item in items]
-            for account in accounts:
-                state.register_account(account)
+            with state.lock:
+                for account in accounts:
+                    state.register_account(account)
+                    if account.platform == "google_ads":
+                        seed_undeclared_campaigns(state, account.account_id)
             return json_response({"accounts": [_account_json(a) for a in accounts]}, status=201)
         if method == "GET":
             wanted = platform_name(args.get("platform"), required=False)

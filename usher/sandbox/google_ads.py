@@ -10,11 +10,13 @@ the sandbox's plain token rule.
 
 from __future__ import annotations
 
+import copy
 import math
 from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
+from usher.sandbox.behaviour import account_behaviour, review_status
 from usher.sandbox.google_ads_conversions import upload_click_conversions
 from usher.sandbox.google_ads_jobs import add_job_operations, create_job, run_job
 from usher.sandbox.google_ads_mutate import mutate
@@ -29,11 +31,12 @@ from usher.sandbox.google_common import (
     snake_keys,
 )
 from usher.sandbox.google_oauth import ACCESS_TOKEN_PREFIX, access_token_refusal
-from usher.sandbox.platform import Call, PlatformAPI, json_response, parse_body, route
+from usher.sandbox.platform import Call, Handler, PlatformAPI, json_response, parse_body, route
 from usher.sandbox.state import SandboxState
 from usher.sandbox.validation import GOOGLE_CUSTOMER_ID
 
-OLDEST_SUPPORTED_VERSION = 20
+# v20-v22 are sunset (PLATFORMS.md §9b): their URLs answer 404.
+OLDEST_SUPPORTED_VERSION = 23
 
 V = r"(?P<version>v[0-9]+)"
 CID = r"customers/(?P<customer_id>[^/:]+)"
@@ -41,6 +44,67 @@ JOB = r"offlineUserDataJobs/(?P<job_id>[0-9]+)"
 MUTABLE = (
     r"campaignBudgets|campaigns|userLists|adGroups|adGroupAds|adGroupCriteria|campaignCriteria"
 )
+
+
+# policy_summary by review state [U: what Google shows while an ad is in review].
+POLICY_SUMMARIES = {
+    "IN_REVIEW": {"review_status": "REVIEW_IN_PROGRESS", "approval_status": "UNKNOWN"},
+    "APPROVED": {"review_status": "REVIEWED", "approval_status": "APPROVED"},
+    "DISAPPROVED": {
+        "review_status": "REVIEWED",
+        "approval_status": "DISAPPROVED",
+        "policy_topic_entries": [{"topic": "DESTINATION_NOT_WORKING", "type": "PROHIBITED"}],
+    },
+    "WITH_ISSUES": {
+        "review_status": "REVIEWED",
+        "approval_status": "APPROVED_LIMITED",
+        "policy_topic_entries": [{"topic": "TRADEMARKS_IN_AD_TEXT", "type": "LIMITED"}],
+    },
+}
+
+
+def reviewed(handler: Handler) -> Handler:
+    """Bring ads' policy summaries up to the sandbox clock before a GAQL read."""
+
+    def run(state: SandboxState, call: Call) -> Response:
+        customer = call.account or ""
+        behaviour = account_behaviour(state, GOOGLE, customer)
+        for ad in state.objects_of(GOOGLE, customer, "ad_group_ad"):
+            status = review_status(behaviour, ad.get("created_at", 0.0), state.now())
+            ad["fields"]["policy_summary"] = copy.deepcopy(POLICY_SUMMARIES[status])
+        return handler(state, call)
+
+    return run
+
+
+LOGIN_CUSTOMER_ID_HINT = (
+    "User doesn't have permission to access customer. Note: If you're accessing a client "
+    "customer, the manager's customer id must be set in the 'login-customer-id' header."
+)
+
+
+def login_customer_refusal(state: SandboxState, call: Call, version: str) -> Response | None:
+    """A customer reached through managers (setting `managers`) needs one as login-customer-id."""
+    managers = account_behaviour(state, GOOGLE, call.account).managers
+    login = call.request.headers.get("login-customer-id", "").strip()
+    if not managers or login in managers:
+        return None
+    if not login:
+        return permission_denied(version, LOGIN_CUSTOMER_ID_HINT)
+    return google_error(
+        version,
+        403,
+        "PERMISSION_DENIED",
+        "The caller does not have permission",
+        [
+            AdsError(
+                "authorizationError",
+                "INVALID_LOGIN_CUSTOMER_ID_SERVING_CUSTOMER_ID_COMBINATION",
+                "The login customer specified does not have access to the account "
+                "specified, so the request is invalid.",
+            )
+        ],
+    )
 
 
 class GoogleAdsAPI(PlatformAPI):
@@ -53,8 +117,8 @@ class GoogleAdsAPI(PlatformAPI):
         route("POST", f"/{V}/{CID}/{JOB}:addOperations", add_job_operations, "customer_match"),
         route("POST", f"/{V}/{CID}/{JOB}:run", run_job, "customer_match"),
         route("POST", f"/{V}/{CID}/(?P<collection>{MUTABLE}):mutate", mutate, "mutate"),
-        route("POST", f"/{V}/{CID}/googleAds:search", search, "search"),
-        route("POST", f"/{V}/{CID}/googleAds:searchStream", search_stream, "search"),
+        route("POST", f"/{V}/{CID}/googleAds:search", reviewed(search), "search"),
+        route("POST", f"/{V}/{CID}/googleAds:searchStream", reviewed(search_stream), "search"),
     )
 
     def parse(self, request: Request) -> Any:
@@ -124,26 +188,25 @@ class GoogleAdsAPI(PlatformAPI):
                 ],
             )
         if not state.is_known(GOOGLE, customer_id):
-            return permission_denied(
-                version,
-                "User doesn't have permission to access customer. Note: If you're accessing a client customer, the manager's customer id must be set in the 'login-customer-id' header.",
-            )
-        return None
+            return permission_denied(version, LOGIN_CUSTOMER_ID_HINT)
+        return login_customer_refusal(state, call, version)
 
     def throttled(self, state: SandboxState, call: Call, retry_after: float) -> Response:
         """429 RESOURCE_EXHAUSTED with the delay twice: Ads' quotaErrorDetails and rpc RetryInfo."""
         delay = f"{max(1, math.ceil(retry_after))}s"
         error = AdsError(
-            "quotaError", "RESOURCE_EXHAUSTED", f"Too many requests. Retry in {delay}."
+            "quotaError",
+            "RESOURCE_EXHAUSTED",
+            f"Too many requests. Retry in {delay}.",
+            details={
+                "quotaErrorDetails": {
+                    "rateScope": "ACCOUNT",
+                    "rateName": "Requests per customer",
+                    "retryDelay": delay,
+                }
+            },
         )
         detail = failure_detail(call.params["version"], [error])
-        detail["errors"][0]["details"] = {
-            "quotaErrorDetails": {
-                "rateScope": "ACCOUNT",
-                "rateName": "Requests per customer",
-                "retryDelay": delay,
-            }
-        }
         body = {
             "error": {
                 "code": 429,

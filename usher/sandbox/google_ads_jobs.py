@@ -12,6 +12,7 @@ from typing import Any
 
 from werkzeug.wrappers import Response
 
+from usher.sandbox.behaviour import account_behaviour
 from usher.sandbox.google_common import (
     GOOGLE,
     GOOGLE_ID_BASE,
@@ -31,6 +32,56 @@ HASHED_KEYS = ("hashed_email", "hashed_phone_number")
 ADDRESS_HASHED_KEYS = ("hashed_first_name", "hashed_last_name", "hashed_street_address")
 RAW_KEYS = ("mobile_id", "third_party_user_id")
 CONSENT_VALUES = frozenset({"UNSPECIFIED", "UNKNOWN", "GRANTED", "DENIED"})
+# Which identifiers a CRM-based list takes, by its upload_key_type.
+IDENTIFIERS_BY_UPLOAD_KEY = {
+    "CONTACT_INFO": frozenset({"hashed_email", "hashed_phone_number", "address_info"}),
+    "CRM_ID": frozenset({"third_party_user_id"}),
+    "MOBILE_ADVERTISING_ID": frozenset({"mobile_id"}),
+}
+NOT_ALLOWLISTED_MESSAGE = (
+    "Customer Match uploads aren't supported in the Google Ads API for the developer token "
+    "of the request. Use the Data Manager API for Customer Match workflows."
+)
+
+
+def customer_match_refusal(state: SandboxState, customer_id: str) -> AdsFailure | None:
+    """Why this customer may not upload Customer Match data, if it may not.
+
+    Since 1 April 2026 the Ads API refuses Customer Match from developers that were not
+    already using it (PLATFORMS.md §6.3); the customer must also have accepted the
+    customer data terms.
+    """
+    if not account_behaviour(state, GOOGLE, customer_id).customer_match_allowlisted:
+        return AdsFailure(
+            [
+                AdsError(
+                    "notAllowlistedError",
+                    "CUSTOMER_NOT_ALLOWLISTED_FOR_THIS_FEATURE",
+                    NOT_ALLOWLISTED_MESSAGE,
+                )
+            ],
+            status=403,
+            rpc_status="PERMISSION_DENIED",
+            message="The caller does not have permission",
+        )
+    if not customer_data_terms_accepted(state, customer_id):
+        return AdsFailure(
+            [
+                _job_error(
+                    "CUSTOMER_NOT_ACCEPTED_CUSTOMER_DATA_TERMS",
+                    "The customer has not accepted the customer data terms.",
+                    [],
+                )
+            ]
+        )
+    return None
+
+
+def customer_data_terms_accepted(state: SandboxState, customer_id: str) -> bool:
+    registered = state.account(GOOGLE, customer_id)
+    return (
+        bool(registered.settings.get("accepted_customer_data_terms", True)) if registered else True
+    )
 
 
 def _job_error(code: str, message: str, path: list[tuple[str, int | None]]) -> AdsError:
@@ -44,6 +95,9 @@ def create_job(state: SandboxState, call: Call) -> Response:
     body = call.body if isinstance(call.body, dict) else {}
     job = body.get("job")
     try:
+        refusal = customer_match_refusal(state, customer_id)
+        if refusal is not None:
+            raise refusal
         if not isinstance(job, dict) or not is_one_of(job.get("type"), JOB_TYPES):
             raise AdsFailure(
                 [
@@ -184,8 +238,9 @@ def add_job_operations(state: SandboxState, call: Call) -> Response:
         return failure.response(version)
     accepted: list[tuple[str, list[str]]] = []
     errors: list[AdsError] = []
+    allowed = IDENTIFIERS_BY_UPLOAD_KEY[_upload_key_type(state, call.account or "", job)]
     for index, operation in enumerate(operations):
-        result = _operation(operation, index)
+        result = _operation(operation, index, allowed)
         if isinstance(result, AdsError):
             errors.append(result)
         else:
@@ -201,7 +256,18 @@ def add_job_operations(state: SandboxState, call: Call) -> Response:
     return json_response(answer)
 
 
-def _operation(operation: Any, index: int) -> tuple[str, list[str]] | AdsError:
+def _upload_key_type(state: SandboxState, customer_id: str, job: dict[str, Any]) -> str:
+    metadata = job["fields"]["customer_match_user_list_metadata"]
+    list_id = resource_id(metadata.get("user_list"), customer_id, "userLists")
+    user_list = state.get_object(GOOGLE, f"userLists:{customer_id}:{list_id}")
+    crm = user_list["fields"].get("crm_based_user_list") if user_list else None
+    key_type = crm.get("upload_key_type") if isinstance(crm, dict) else None
+    return key_type if key_type in IDENTIFIERS_BY_UPLOAD_KEY else "CONTACT_INFO"
+
+
+def _operation(
+    operation: Any, index: int, allowed: frozenset[str]
+) -> tuple[str, list[str]] | AdsError:
     """("create"|"remove"|"remove_all", member keys) or the operation's error."""
     where: list[tuple[str, int | None]] = [("operations", index)]
     kinds = [
@@ -243,6 +309,12 @@ def _operation(operation: Any, index: int) -> tuple[str, list[str]] | AdsError:
     keys = []
     for position, identifier in enumerate(identifiers):
         path = [*where, (kind, None), ("user_identifiers", position)]
+        if isinstance(identifier, dict) and not set(identifier) <= allowed:
+            return _job_error(
+                "INCOMPATIBLE_UPLOAD_KEY_TYPE",
+                f"The user list takes only {', '.join(sorted(allowed))} identifiers.",
+                path,
+            )
         key = _identifier_key(identifier, path)
         if isinstance(key, AdsError):
             return key

@@ -8,10 +8,12 @@ so GAQL reads them back. Stored under `{collection}:{customer}:{id}`.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from werkzeug.wrappers import Response
 
+from usher.sandbox.behaviour import account_behaviour
 from usher.sandbox.google_common import (
     GOOGLE,
     GOOGLE_ID_BASE,
@@ -46,6 +48,20 @@ BIDDING_FIELDS = (
     "bidding_strategy",
 )
 UPLOAD_KEY_TYPES = frozenset({"CONTACT_INFO", "CRM_ID", "MOBILE_ADVERTISING_ID"})
+# Every campaign declares whether it carries EU political ads (required since v19.2/v20.1).
+EU_POLITICAL_DECLARATIONS = frozenset(
+    {"CONTAINS_EU_POLITICAL_ADVERTISING", "DOES_NOT_CONTAIN_EU_POLITICAL_ADVERTISING"}
+)
+EU_DECLARATION_FIELD = "contains_eu_political_advertising"
+# Performance Max and Demand Gen cannot use shared budgets (PLATFORMS.md §9b).
+NO_SHARED_BUDGET_CHANNELS = frozenset({"PERFORMANCE_MAX", "DEMAND_GEN"})
+# Demand Gen needs at least 5 USD a day [V-3p: BUDGET_BELOW_PER_DAY_MINIMUM with
+# budgetPerDayMinimumMicros 5000000]; the sandbox applies it in the account currency.
+CHANNEL_MINIMUM_DAILY_MICROS = {"DEMAND_GEN": 5_000_000}
+# From 1 April 2026 one undeclared campaign blocks the account's mutates; before, only
+# location targeting of an undeclared campaign was refused.
+ACCOUNT_BLOCK_STARTS_AT = datetime(2026, 4, 1, tzinfo=UTC).timestamp()
+LEGACY_BUDGET_MICROS = 10_000_000
 
 Path = list[tuple[str, int | None]]
 Check = Callable[[SandboxState, str, dict[str, Any], Path], None]
@@ -141,6 +157,11 @@ def check_budget(state: SandboxState, customer: str, fields: dict[str, Any], pat
     _unique_name(
         state, customer, "campaign_budget", fields, "campaignBudgetError", "DUPLICATE_NAME", path
     )
+    for campaign in state.objects_of(GOOGLE, customer, "campaign"):
+        if campaign["fields"].get("campaign_budget") == fields["resource_name"]:
+            _check_budget_for_channel(
+                state, customer, campaign["fields"]["advertising_channel_type"], fields, path
+            )
 
 
 def check_campaign(state: SandboxState, customer: str, fields: dict[str, Any], path: Path) -> None:
@@ -151,6 +172,21 @@ def check_campaign(state: SandboxState, customer: str, fields: dict[str, Any], p
     _enum(fields, "status", STATUSES, path)
     _required(fields, "campaign_budget", path)
     _parent(state, customer, fields, "campaign_budget", "campaignBudgets", path)
+    _required(fields, EU_DECLARATION_FIELD, path)
+    _enum(fields, EU_DECLARATION_FIELD, EU_POLITICAL_DECLARATIONS, path)
+    budget_id = resource_id(fields["campaign_budget"], customer, "campaignBudgets")
+    budget = state.get_object(GOOGLE, f"campaignBudgets:{customer}:{budget_id}")
+    assert budget is not None  # _parent checked it
+    channel = fields["advertising_channel_type"]
+    if channel in NO_SHARED_BUDGET_CHANNELS and budget["fields"].get("explicitly_shared"):
+        raise _fail(
+            "campaignError",
+            "CAMPAIGN_CANNOT_USE_SHARED_BUDGET",
+            f"{channel} campaigns cannot use a shared budget; create one with "
+            "explicitly_shared false.",
+            [*path, ("campaign_budget", None)],
+        )
+    _check_budget_for_channel(state, customer, channel, budget["fields"], path)
     if not any(key in fields for key in BIDDING_FIELDS):
         raise _fail(
             "fieldError",
@@ -163,11 +199,39 @@ def check_campaign(state: SandboxState, customer: str, fields: dict[str, Any], p
     )
 
 
+def _check_budget_for_channel(
+    state: SandboxState, customer: str, channel: str, budget: dict[str, Any], path: Path
+) -> None:
+    minimum = CHANNEL_MINIMUM_DAILY_MICROS.get(channel)
+    if minimum is None or int(budget["amount_micros"]) >= minimum:
+        return
+    failure = _fail(
+        "campaignBudgetError",
+        "BUDGET_BELOW_PER_DAY_MINIMUM",
+        f"{channel} campaigns need a budget of at least {minimum} micros a day.",
+        [*path, ("campaign_budget", None)],
+    )
+    failure.errors[0].details = {
+        "budgetPerDayMinimumErrorDetails": {
+            "budgetPerDayMinimumMicros": str(minimum),
+            "currencyCode": _currency(state, customer),
+        }
+    }
+    raise failure
+
+
+def _currency(state: SandboxState, customer: str) -> str:
+    registered = state.account(GOOGLE, customer)
+    return str(registered.settings.get("currency_code", "EUR")) if registered else "EUR"
+
+
 def check_user_list(state: SandboxState, customer: str, fields: dict[str, Any], path: Path) -> None:
     _required(fields, "name", path)
     crm = fields.get("crm_based_user_list")
     if isinstance(crm, dict):
-        _enum(crm, "upload_key_type", UPLOAD_KEY_TYPES, [*path, ("crm_based_user_list", None)])
+        crm_path: Path = [*path, ("crm_based_user_list", None)]
+        _required(crm, "upload_key_type", crm_path)
+        _enum(crm, "upload_key_type", UPLOAD_KEY_TYPES, crm_path)
     span = int64(fields.get("membership_life_span", 540))
     if span is None or not 0 <= span <= MAX_MEMBERSHIP_LIFE_SPAN_DAYS:
         raise _fail(
@@ -207,6 +271,95 @@ COLLECTIONS: dict[str, tuple[str, str | None, Check]] = {
 }
 
 
+def seed_undeclared_campaigns(state: SandboxState, customer: str) -> None:
+    """Create the account's legacy campaigns (setting `undeclared_campaigns`), once each.
+
+    They stand for campaigns made before the declaration existed: paused, on their
+    own budget, and without `contains_eu_political_advertising`.
+    """
+    wanted = account_behaviour(state, GOOGLE, customer).undeclared_campaigns
+    existing = [c for c in state.objects_of(GOOGLE, customer, "campaign") if c.get("legacy")]
+    for number in range(len(existing) + 1, wanted + 1):
+        budget_id = state.next_id(GOOGLE, GOOGLE_ID_BASE)
+        budget = {
+            "id": budget_id,
+            "resource_name": f"customers/{customer}/campaignBudgets/{budget_id}",
+            "name": f"Legacy budget {number}",
+            "amount_micros": str(LEGACY_BUDGET_MICROS),
+            "delivery_method": "STANDARD",
+            "period": "DAILY",
+            "explicitly_shared": False,
+            "status": "ENABLED",
+        }
+        state.put_object(
+            GOOGLE,
+            f"campaignBudgets:{customer}:{budget_id}",
+            _stored("campaign_budget", customer, budget),
+        )
+        campaign_id = state.next_id(GOOGLE, GOOGLE_ID_BASE)
+        campaign = {
+            "id": campaign_id,
+            "resource_name": f"customers/{customer}/campaigns/{campaign_id}",
+            "name": f"Legacy campaign {number}",
+            "advertising_channel_type": "SEARCH",
+            "status": "PAUSED",
+            "campaign_budget": budget["resource_name"],
+            "manual_cpc": {},
+        }
+        stored = _stored("campaign", customer, campaign)
+        stored["legacy"] = True
+        state.put_object(GOOGLE, f"campaigns:{customer}:{campaign_id}", stored)
+
+
+def _undeclared(state: SandboxState, customer: str) -> set[str]:
+    """Resource names of the account's live campaigns that have not declared EU political ads."""
+    return {
+        c["resource_name"]
+        for c in state.objects_of(GOOGLE, customer, "campaign")
+        if c["fields"].get("status") != "REMOVED" and not c["fields"].get(EU_DECLARATION_FIELD)
+    }
+
+
+def _declaration_problem(
+    state: SandboxState, customer: str, collection: str, operation: Any, index: int
+) -> AdsError | None:
+    """The EU political ads refusal for this operation, if any (PLATFORMS.md §9b)."""
+    undeclared = _undeclared(state, customer)
+    if not undeclared or not isinstance(operation, dict):
+        return None
+    update = operation.get("update")
+    mask = {snake(part.strip()) for part in str(operation.get("update_mask", "")).split(",")}
+    declares = (
+        collection == "campaigns" and isinstance(update, dict) and EU_DECLARATION_FIELD in mask
+    )
+    if state.now() >= ACCOUNT_BLOCK_STARTS_AT:
+        if declares:
+            return None
+        return AdsError(
+            "mutateError",
+            "EU_POLITICAL_ADVERTISING_DECLARATION_REQUIRED",
+            "Mutates are not allowed while the customer has campaigns without the EU "
+            "political advertising declaration.",
+            [("operations", index)],
+        )
+    create = operation.get("create")
+    if (
+        collection == "campaignCriteria"
+        and isinstance(create, dict)
+        and "location" in create
+        and create.get("campaign") in undeclared
+    ):
+        # [U] the error category of this code was not read; campaignCriterionError fits.
+        return AdsError(
+            "campaignCriterionError",
+            "MISSING_EU_POLITICAL_ADVERTISING_SELF_DECLARATION",
+            "The campaign must declare whether it contains EU political advertising before "
+            "it can target locations.",
+            [("operations", index), ("create", None), ("campaign", None)],
+        )
+    return None
+
+
 def mutate(state: SandboxState, call: Call) -> Response:
     version = call.params["version"]
     collection = call.params["collection"]
@@ -233,6 +386,11 @@ def mutate(state: SandboxState, call: Call) -> Response:
     planned: list[tuple[str, dict[str, Any]] | None] = []
     errors: list[AdsError] = []
     for index, operation in enumerate(operations):
+        refusal = _declaration_problem(state, customer, collection, operation, index)
+        if refusal is not None:
+            errors.append(refusal)
+            planned.append(None)
+            continue
         try:
             planned.append(_plan(state, customer, collection, operation, index))
         except AdsFailure as failure:
@@ -266,7 +424,7 @@ def _plan(
     ]
     if len(kinds) != 1:
         raise _fail(
-            "mutateError",
+            "requestError",
             "OPERATION_REQUIRED",
             "Each operation needs exactly one of create, update or remove.",
             path,
@@ -307,7 +465,7 @@ def _plan(
     mask = operation.get("update_mask")
     if not mask:
         raise _fail(
-            "requestError",
+            "fieldMaskError",
             "FIELD_MASK_MISSING",
             "Field mask is required for update operations.",
             [*path, ("update_mask", None)],

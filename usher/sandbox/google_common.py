@@ -66,11 +66,15 @@ class AdsError:
     message: str
     path: Path = field(default_factory=list)
     trigger: str | None = None
+    # ErrorDetails (e.g. budgetPerDayMinimumErrorDetails), already in camelCase
+    details: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         error: dict[str, Any] = {"errorCode": {self.category: self.code}, "message": self.message}
         if self.trigger is not None:
             error["trigger"] = {"stringValue": self.trigger}
+        if self.details is not None:
+            error["details"] = self.details
         if self.path:
             error["location"] = {
                 "fieldPathElements": [

@@ -13,8 +13,14 @@ from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
-from usher.sandbox.meta_ads import create_ad_object, delete_object, update_object, upload_image
-from usher.sandbox.meta_audiences import add_users, create_audience, remove_users
+from usher.sandbox.meta_ads import (
+    create_ad_object,
+    delete_object,
+    minimum_budgets_edge,
+    update_object,
+    upload_image,
+)
+from usher.sandbox.meta_audiences import add_users, create_audience, remove_users, replace_users
 from usher.sandbox.meta_common import META, MetaProblem, meta_error, unknown_object
 from usher.sandbox.meta_insights import insights
 from usher.sandbox.meta_read import is_pixel_read, list_edge, read_ad_account, read_object
@@ -37,7 +43,8 @@ EVENT_MAX_AGE_SECONDS = 7 * 24 * 3600
 # Meta documents no tolerance for future times [U]; a minute absorbs clock skew.
 EVENT_FUTURE_TOLERANCE_SECONDS = 60
 DEDUP_WINDOW_SECONDS = 48 * 3600
-OLDEST_SUPPORTED_VERSION = 22.0
+# Graph v23 and older are retired (PLATFORMS.md §9b; FB-SDK 25.0 pins v25.0).
+OLDEST_SUPPORTED_VERSION = 24.0
 ACTION_SOURCES = frozenset(
     {
         "email",
@@ -282,6 +289,7 @@ class MetaAPI(PlatformAPI):
         route("GET", f"/{V}/{ACT}/(?P<edge>customaudiences)", list_edge, "custom_audience"),
         route("POST", f"/{V}/{OBJ}/users", add_users, "custom_audience"),
         route("DELETE", f"/{V}/{OBJ}/users", remove_users, "custom_audience"),
+        route("POST", f"/{V}/{OBJ}/usersreplace", replace_users, "custom_audience"),
         route(
             "POST",
             f"/{V}/{ACT}/(?P<edge>campaigns|adsets|ads|adcreatives)",
@@ -295,6 +303,7 @@ class MetaAPI(PlatformAPI):
             list_edge,
             "ads_management",
         ),
+        route("GET", f"/{V}/{ACT}/minimum_budgets", minimum_budgets_edge, "ads_management"),
         route("GET", f"/{V}/{ACT}/insights", insights, "ads_insights"),
         route("GET", f"/{V}/{OBJ}/insights", insights, "ads_insights"),
         route("GET", f"/{V}/{ACT}", read_ad_account, "ads_management"),

@@ -14,6 +14,7 @@ from typing import Any
 
 from werkzeug.wrappers import Response
 
+from usher.sandbox.behaviour import account_behaviour
 from usher.sandbox.meta_common import (
     META,
     META_OBJECT_ID_BASE,
@@ -32,11 +33,14 @@ from usher.sandbox.meta_specs import (
     adset_fields,
     budget_of,
     campaign_fields,
+    check_minimum,
     check_targeting,
     creative_fields,
+    minimum_budgets,
 )
 from usher.sandbox.platform import Call, json_response
 from usher.sandbox.state import SandboxState
+from usher.sandbox.validation import is_one_of
 
 BUILDERS = {
     "campaign": campaign_fields,
@@ -60,25 +64,59 @@ UPDATE_FIELDS = {
     "adcreative": {"name"},
     "customaudience": {"name", "description", "retention_days", "rule"},
 }
-BUDGET_CHANGES_PER_HOUR = 4
+EXECUTION_OPTIONS = frozenset({"validate_only", "include_recommendations"})
+# Edits that restart an ad set's learning phase (Meta's "significant edits").
+SIGNIFICANT_EDITS = frozenset({"daily_budget", "lifetime_budget", "targeting", "bid_amount"})
 
 
 def create_ad_object(state: SandboxState, call: Call) -> Response:
     """POST /act_<id>/{campaigns|adsets|ads|adcreatives}."""
     account = call.params["ad_account"]
     object_type = EDGE_TYPES[call.params["edge"]]
+    params = graph_params(call)
     try:
-        fields = BUILDERS[object_type](state, account, graph_params(call))
+        validate_only = _validate_only(params.pop("execution_options", None))
+        fields = BUILDERS[object_type](state, account, params)
     except MetaProblem as problem:
         return problem.response()
+    if validate_only:
+        return json_response({"success": True})
     object_id = state.next_id(META, META_OBJECT_ID_BASE)
-    fields["created_time"] = fields["updated_time"] = now_iso(state.now())
+    now = state.now()
+    fields["created_time"] = fields["updated_time"] = now_iso(now)
     state.put_object(
         META,
         object_id,
-        {"id": object_id, "type": object_type, "account": account, "fields": fields},
+        {
+            "id": object_id,
+            "type": object_type,
+            "account": account,
+            "fields": fields,
+            # review and learning clocks: an ad is reviewed from creation, an ad set
+            # learns from its last significant edit (creation, budget, targeting)
+            "created_at": now,
+            "significant_edit_at": now,
+        },
     )
     return json_response({"id": object_id})
+
+
+def _validate_only(options: Any) -> bool:
+    """`execution_options=["validate_only"]`: check everything, create nothing."""
+    if options is None:
+        return False
+    if not isinstance(options, list) or not all(is_one_of(o, EXECUTION_OPTIONS) for o in options):
+        raise MetaProblem(
+            "Invalid execution_options",
+            f"execution_options must be an array of {', '.join(sorted(EXECUTION_OPTIONS))}.",
+            blame=["execution_options"],
+        )
+    return "validate_only" in options
+
+
+def minimum_budgets_edge(state: SandboxState, call: Call) -> Response:
+    """GET /act_<id>/minimum_budgets: the floors ad set budgets are checked against."""
+    return json_response({"data": [minimum_budgets(state, call.params["ad_account"])]})
 
 
 def upload_image(state: SandboxState, call: Call) -> Response:
@@ -124,6 +162,8 @@ def update_object(state: SandboxState, call: Call) -> Response:
         return problem.response()
     obj["fields"].update(changes)
     obj["fields"]["updated_time"] = now_iso(state.now())
+    if SIGNIFICANT_EDITS & set(changes):
+        obj["significant_edit_at"] = state.now()
     state.dirty = True
     return json_response({"success": True})
 
@@ -175,12 +215,22 @@ def _check_budget_change(
         )
     if current and current[1] == changes[key]:
         return
+    fields = obj["fields"]
+    if obj["type"] == "adset":
+        check_minimum(
+            state,
+            obj["account"],
+            {key: changes[key]},
+            fields["billing_event"],
+            (fields.get("start_time"), fields.get("end_time")),
+        )
+    limit = account_behaviour(state, META, obj["account"]).budget_changes_per_hour
     now = state.now()
     recent = [t for t in state.budget_changes.get(obj["id"], []) if t > now - 3600]
-    if len(recent) >= BUDGET_CHANGES_PER_HOUR:
+    if limit is not None and len(recent) >= limit:
         raise MetaProblem(
             "Budget Change Limit Reached",
-            f"The budget of this {obj['type']} was changed {BUDGET_CHANGES_PER_HOUR} times in "
+            f"The budget of this {obj['type']} was changed {limit} times in "
             "the last hour; try again later.",
             code=17,
             message="(#17) User request limit reached",

@@ -20,6 +20,7 @@ from usher.sandbox.meta_common import (
     graph_params,
     now_iso,
     required_str,
+    truthy,
     unknown_object,
 )
 from usher.sandbox.platform import Call, json_response
@@ -90,17 +91,18 @@ def create_audience(state: SandboxState, call: Call) -> Response:
     except MetaProblem as problem:
         return problem.response()
     audience_id = state.next_id(META, META_OBJECT_ID_BASE)
-    stored.update(
-        subtype=subtype,
-        operation_status={"code": 200, "description": "Normal"},
-        delivery_status={"code": 200, "description": "This audience is ready for use."},
-        time_created=int(state.now()),
-        time_updated=int(state.now()),
-    )
+    stored.update(subtype=subtype, time_created=int(state.now()), time_updated=int(state.now()))
     state.put_object(
         META,
         audience_id,
-        {"id": audience_id, "type": "customaudience", "account": account, "fields": stored},
+        {
+            "id": audience_id,
+            "type": "customaudience",
+            "account": account,
+            "fields": stored,
+            # sizes stay unknown until the audience has filled (meta_read)
+            "content_updated_at": state.now(),
+        },
     )
     return json_response({"id": audience_id})
 
@@ -142,14 +144,19 @@ def _lookalike_fields(state: SandboxState, account: str, fields: dict[str, Any])
 
 
 def add_users(state: SandboxState, call: Call) -> Response:
-    return _change_users(state, call, add=True)
+    return _change_users(state, call, "add")
 
 
 def remove_users(state: SandboxState, call: Call) -> Response:
-    return _change_users(state, call, add=False)
+    return _change_users(state, call, "remove")
 
 
-def _change_users(state: SandboxState, call: Call, add: bool) -> Response:
+def replace_users(state: SandboxState, call: Call) -> Response:
+    """POST /{audience}/usersreplace: batches of one session become the whole list at its end."""
+    return _change_users(state, call, "replace")
+
+
+def _change_users(state: SandboxState, call: Call, mode: str) -> Response:
     audience_id = call.params["object_id"]
     audience = state.get_object(META, audience_id)
     if not audience or audience["type"] != "customaudience":
@@ -161,10 +168,19 @@ def _change_users(state: SandboxState, call: Call, add: bool) -> Response:
                 "Users can only be added to or removed from customer list (CUSTOM) audiences.",
             )
         schema, rows = _payload(call.json_field("payload"))
-        session = _session(call.json_field("session"))
+        session = _session(call.json_field("session"), required=mode == "replace")
+        open_session = audience.get("replace_session")
+        if mode != "replace" and open_session:
+            raise MetaProblem(
+                "Replace In Progress",
+                "A usersreplace session is running on this audience; add or remove users "
+                "after its last batch (last_batch_flag: true).",
+            )
+        if mode == "replace":
+            _check_replace_batch(open_session, session)
     except MetaProblem as problem:
         return problem.response()
-    members = state.members_of(META, audience_id)
+    keys: list[str] = []
     invalid: dict[str, str] = {}
     num_invalid = 0
     for row in rows:
@@ -174,22 +190,72 @@ def _change_users(state: SandboxState, call: Call, add: bool) -> Response:
             if len(invalid) < MAX_INVALID_SAMPLES:
                 invalid[str(row)[:80]] = reason
             continue
-        if add:
-            members.add(key)
-        else:
-            members.discard(key)
+        keys.append(key)
+    members = state.members_of(META, audience_id)
+    if mode == "add":
+        members.update(keys)
+    elif mode == "remove":
+        members.difference_update(keys)
+    else:
+        _replace_batch(audience, members, session, keys)
+    _touch(state, audience)
+    answer: dict[str, Any] = {
+        "session_id": str(session.get("session_id", "")) or None,
+        "num_received": len(rows),
+        "num_invalid_entries": num_invalid,
+        "invalid_entry_samples": invalid,
+    }
+    owner = (
+        {"account_id": audience["account"]} if mode == "replace" else {"audience_id": audience_id}
+    )
+    return json_response({**owner, **answer})
+
+
+def _check_replace_batch(open_session: dict[str, Any] | None, session: dict[str, Any]) -> None:
+    """Batches of a replace session come in order; another session waits for this one."""
+    session_id = str(session["session_id"])
+    batch_seq = as_int(session.get("batch_seq", 1))
+    if open_session is None:
+        if batch_seq != 1:
+            raise MetaProblem("Invalid session", "A new replace session starts at batch_seq 1.")
+        return
+    if open_session["session_id"] != session_id:
+        raise MetaProblem(
+            "Replace In Progress",
+            f"Replace session {open_session['session_id']} is still running on this audience.",
+        )
+    if batch_seq != open_session["batch_seq"] + 1:
+        raise MetaProblem(
+            "Invalid session",
+            f"session.batch_seq must be {open_session['batch_seq'] + 1} (the next batch).",
+        )
+
+
+def _replace_batch(
+    audience: dict[str, Any], members: set[str], session: dict[str, Any], keys: list[str]
+) -> None:
+    """Collect the session's rows; the last batch swaps them in for the old members."""
+    open_session = audience.get("replace_session") or {
+        "session_id": str(session["session_id"]),
+        "batch_seq": 0,
+        "keys": [],
+    }
+    open_session["batch_seq"] = as_int(session.get("batch_seq", 1))
+    open_session["keys"].extend(keys)
+    if truthy(session.get("last_batch_flag")):
+        members.clear()
+        members.update(open_session["keys"])
+        audience.pop("replace_session", None)
+    else:
+        audience["replace_session"] = open_session
+
+
+def _touch(state: SandboxState, audience: dict[str, Any]) -> None:
+    """A content change: the audience fills again before its size is known."""
     audience["fields"]["time_updated"] = int(state.now())
     audience["fields"]["time_content_updated"] = now_iso(state.now())
+    audience["content_updated_at"] = state.now()
     state.dirty = True
-    return json_response(
-        {
-            "audience_id": audience_id,
-            "session_id": str(session.get("session_id", "")) or None,
-            "num_received": len(rows),
-            "num_invalid_entries": num_invalid,
-            "invalid_entry_samples": invalid,
-        }
-    )
 
 
 def _payload(payload: Any) -> tuple[str | list[str], list[Any]]:
@@ -218,7 +284,12 @@ def _payload(payload: Any) -> tuple[str | list[str], list[Any]]:
     return schema, data
 
 
-def _session(session: Any) -> dict[str, Any]:
+def _session(session: Any, required: bool) -> dict[str, Any]:
+    if session is None and required:
+        raise MetaProblem(
+            "Missing session",
+            "usersreplace needs session {session_id, batch_seq, last_batch_flag}.",
+        )
     if session is None:
         return {}
     if not isinstance(session, dict) or as_int(session.get("session_id")) is None:

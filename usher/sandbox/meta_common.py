@@ -15,7 +15,7 @@ from typing import Any
 from werkzeug.wrappers import Response
 
 from usher.sandbox.platform import Call, json_response, trace_id
-from usher.sandbox.validation import as_int, is_one_of
+from usher.sandbox.validation import as_int, is_int, is_one_of
 
 META = "meta"
 # Graph object ids look like 1202xxxxxxxxxxxxxx; deterministic so tests can predict them.
@@ -149,3 +149,12 @@ def positive_int_param(value: Any, name: str) -> int:
             message=f"(#100) Param {name} must be a positive integer",
         )
     return number
+
+
+def truthy(value: Any) -> bool | None:
+    """Graph booleans arrive as JSON booleans or, in form bodies, as text; None if neither."""
+    if value is True or value in ("true", "1") or (is_int(value) and value == 1):
+        return True
+    if value is False or value in ("false", "0") or (is_int(value) and value == 0):
+        return False
+    return None

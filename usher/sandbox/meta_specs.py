@@ -6,7 +6,9 @@ MetaProblem with the reason Meta would give.
 
 from __future__ import annotations
 
+import math
 import re
+from datetime import datetime
 from typing import Any
 
 from usher.sandbox.meta_common import (
@@ -15,10 +17,13 @@ from usher.sandbox.meta_common import (
     enum_param,
     positive_int_param,
     required_str,
+    truthy,
 )
 from usher.sandbox.state import SandboxState
-from usher.sandbox.validation import as_int
+from usher.sandbox.validation import as_int, is_one_of
 
+# Only outcome-based objectives can create campaigns since v17 (PLATFORMS.md §9b);
+# the legacy names are still in the SDK's enum, so they get their own refusal.
 OBJECTIVES = frozenset(
     {
         "OUTCOME_SALES",
@@ -27,11 +32,23 @@ OBJECTIVES = frozenset(
         "OUTCOME_ENGAGEMENT",
         "OUTCOME_LEADS",
         "OUTCOME_APP_PROMOTION",
-        # legacy values still in the enum
+    }
+)
+LEGACY_OBJECTIVES = frozenset(
+    {
         "CONVERSIONS",
         "LINK_CLICKS",
         "REACH",
         "BRAND_AWARENESS",
+        "POST_ENGAGEMENT",
+        "PAGE_LIKES",
+        "VIDEO_VIEWS",
+        "LEAD_GENERATION",
+        "APP_INSTALLS",
+        "MESSAGES",
+        "PRODUCT_CATALOG_SALES",
+        "STORE_VISITS",
+        "EVENT_RESPONSES",
     }
 )
 SPECIAL_AD_CATEGORIES = frozenset(
@@ -54,20 +71,53 @@ CAPPED_BID_STRATEGIES = frozenset({"LOWEST_COST_WITH_BID_CAP", "COST_CAP"})
 BILLING_EVENTS = frozenset(
     {"IMPRESSIONS", "LINK_CLICKS", "CLICKS", "THRUPLAY", "PURCHASE", "POST_ENGAGEMENT"}
 )
-OPTIMIZATION_GOALS = frozenset(
-    {
-        "OFFSITE_CONVERSIONS",
-        "VALUE",
-        "LINK_CLICKS",
-        "LANDING_PAGE_VIEWS",
-        "IMPRESSIONS",
-        "REACH",
-        "THRUPLAY",
-        "POST_ENGAGEMENT",
-        "LEAD_GENERATION",
-        "CONVERSATIONS",
-    }
-)
+# Which optimisation goals each objective takes, after Meta's outcome-based objectives
+# mapping [U: the mapping table was not read in full; these are the common pairs].
+GOALS_BY_OBJECTIVE = {
+    "OUTCOME_SALES": frozenset(
+        {
+            "OFFSITE_CONVERSIONS",
+            "VALUE",
+            "LINK_CLICKS",
+            "LANDING_PAGE_VIEWS",
+            "IMPRESSIONS",
+            "REACH",
+            "CONVERSATIONS",
+        }
+    ),
+    "OUTCOME_TRAFFIC": frozenset(
+        {"LINK_CLICKS", "LANDING_PAGE_VIEWS", "IMPRESSIONS", "REACH", "CONVERSATIONS"}
+    ),
+    "OUTCOME_AWARENESS": frozenset({"REACH", "IMPRESSIONS", "THRUPLAY", "AD_RECALL_LIFT"}),
+    "OUTCOME_ENGAGEMENT": frozenset(
+        {
+            "POST_ENGAGEMENT",
+            "THRUPLAY",
+            "LINK_CLICKS",
+            "LANDING_PAGE_VIEWS",
+            "IMPRESSIONS",
+            "REACH",
+            "CONVERSATIONS",
+            "OFFSITE_CONVERSIONS",
+        }
+    ),
+    "OUTCOME_LEADS": frozenset(
+        {
+            "LEAD_GENERATION",
+            "QUALITY_LEAD",
+            "OFFSITE_CONVERSIONS",
+            "LINK_CLICKS",
+            "LANDING_PAGE_VIEWS",
+            "CONVERSATIONS",
+            "IMPRESSIONS",
+            "REACH",
+        }
+    ),
+    "OUTCOME_APP_PROMOTION": frozenset(
+        {"APP_INSTALLS", "OFFSITE_CONVERSIONS", "VALUE", "LINK_CLICKS"}
+    ),
+}
+OPTIMIZATION_GOALS = frozenset().union(*GOALS_BY_OBJECTIVE.values())
 CONVERSION_GOALS = frozenset({"OFFSITE_CONVERSIONS", "VALUE"})
 CUSTOM_EVENT_TYPES = frozenset(
     {
@@ -101,7 +151,64 @@ LOCATION_KEYS = ("countries", "regions", "cities", "zips", "custom_locations", "
 PUBLISHER_PLATFORMS = frozenset({"facebook", "instagram", "audience_network", "messenger"})
 # Meta's age bounds are unverified [U]; 13-65 is what Ads Manager offers.
 AGE_RANGE = (13, 65)
+# With Advantage+ audience on, age is a suggestion: only age_min up to 25 stays a hard
+# limit and age_max must stay 65 (subcode 1870189 [V-3p]).
+ADVANTAGE_AUDIENCE_MAX_AGE_MIN = 25
 COUNTRY = re.compile(r"^[A-Z]{2}$")
+# The Digital Services Act makes ad sets that reach the EU name who benefits and who pays.
+EU_COUNTRIES = frozenset(
+    [
+        "AT",
+        "BE",
+        "BG",
+        "HR",
+        "CY",
+        "CZ",
+        "DK",
+        "EE",
+        "FI",
+        "FR",
+        "DE",
+        "GR",
+        "HU",
+        "IE",
+        "IT",
+        "LV",
+        "LT",
+        "LU",
+        "MT",
+        "NL",
+        "PL",
+        "PT",
+        "RO",
+        "SK",
+        "SI",
+        "ES",
+        "SE",
+    ]
+)
+# GET /act_<id>/minimum_budgets, in minor units of EUR/USD-like currencies [U: Meta's
+# values vary by currency; these are its documented USD figures: $1 for impressions,
+# $5 for frequent events such as clicks, $40 for rare ones such as purchases].
+DEFAULT_MINIMUM_BUDGETS = {
+    "min_daily_budget_imp": 100,
+    "min_daily_budget_video_views": 100,
+    "min_daily_budget_high_freq": 500,
+    "min_daily_budget_low_freq": 4000,
+}
+MINIMUM_BY_BILLING_EVENT = {
+    "IMPRESSIONS": "min_daily_budget_imp",
+    "THRUPLAY": "min_daily_budget_video_views",
+    "LINK_CLICKS": "min_daily_budget_high_freq",
+    "CLICKS": "min_daily_budget_high_freq",
+    "POST_ENGAGEMENT": "min_daily_budget_high_freq",
+    "PURCHASE": "min_daily_budget_low_freq",
+}
+BUDGET_TOO_LOW_SUBCODE = 1885272  # [U] the subcode integrations report for low budgets
+ADVANTAGE_AUDIENCE_REQUIRED_SUBCODE = 1870227  # [V-3p]
+ADVANTAGE_AUDIENCE_AGE_SUBCODE = 1870189  # [V-3p]
+BUDGET_SET_TWICE_SUBCODE = 1885621  # [V-3p]
+DAY_SECONDS = 86_400
 
 
 def budget_of(fields: dict[str, Any]) -> tuple[str, int] | None:
@@ -111,9 +218,28 @@ def budget_of(fields: dict[str, Any]) -> tuple[str, int] | None:
     return None
 
 
+def minimum_budgets(state: SandboxState, account: str) -> dict[str, Any]:
+    """The account's `minimum_budgets` row: Meta's defaults, overridable per account."""
+    registered = state.account(META, account)
+    settings = registered.settings if registered else {}
+    overrides = settings.get("minimum_budgets")
+    row: dict[str, Any] = {"currency": settings.get("currency", "EUR"), **DEFAULT_MINIMUM_BUDGETS}
+    if isinstance(overrides, dict):
+        row.update({k: v for k, v in overrides.items() if k in DEFAULT_MINIMUM_BUDGETS})
+    return row
+
+
 def campaign_fields(state: SandboxState, account: str, params: dict[str, Any]) -> dict[str, Any]:
     fields: dict[str, Any] = {"name": required_str(params, "name", "campaign")}
-    fields["objective"] = enum_param(params.get("objective"), "objective", OBJECTIVES)
+    objective = params.get("objective")
+    if is_one_of(objective, LEGACY_OBJECTIVES):
+        raise MetaProblem(
+            "Objective Is Invalid",
+            f"{objective} is a legacy objective and can no longer create campaigns. Use an "
+            f"outcome-based objective: {', '.join(sorted(OBJECTIVES))}.",
+            message=f"(#100) Param objective must be one of {{{', '.join(sorted(OBJECTIVES))}}}",
+        )
+    fields["objective"] = enum_param(objective, "objective", OBJECTIVES)
     categories = params.get("special_ad_categories")
     if not isinstance(categories, list):
         raise MetaProblem(
@@ -126,14 +252,21 @@ def campaign_fields(state: SandboxState, account: str, params: dict[str, Any]) -
     fields["special_ad_categories"] = categories
     fields["status"] = enum_param(params.get("status", "ACTIVE"), "status", CREATE_STATUSES)
     fields.update(_budgets(params))
+    if budget_of(fields):
+        check_minimum(state, account, fields, "IMPRESSIONS", None)
     if "bid_strategy" in params:
         fields["bid_strategy"] = enum_param(params["bid_strategy"], "bid_strategy", BID_STRATEGIES)
-    if "is_adset_budget_sharing_enabled" in params:
-        fields["is_adset_budget_sharing_enabled"] = params["is_adset_budget_sharing_enabled"] in (
-            True,
-            "true",
-            "1",
+    sharing = truthy(params.get("is_adset_budget_sharing_enabled"))
+    if sharing is None and not budget_of(fields):
+        # [V-3p] required since 2026 for campaigns whose ad sets hold the budgets.
+        raise MetaProblem(
+            "Budget Sharing Not Specified",
+            "Must specify True or False in is_adset_budget_sharing_enabled field",
+            message="Invalid parameter",
+            blame=["is_adset_budget_sharing_enabled"],
         )
+    if sharing is not None:
+        fields["is_adset_budget_sharing_enabled"] = sharing
     fields["buying_type"] = "AUCTION"
     return fields
 
@@ -145,6 +278,50 @@ def _budgets(params: dict[str, Any]) -> dict[str, int]:
             "Only One Budget Allowed", "Set either daily_budget or lifetime_budget, not both."
         )
     return {key: positive_int_param(value, key) for key, value in given.items()}
+
+
+def check_minimum(
+    state: SandboxState,
+    account: str,
+    fields: dict[str, Any],
+    billing_event: str,
+    schedule: tuple[Any, Any] | None,
+) -> None:
+    """Refuse a budget under the account's minimum (a lifetime budget: the daily minimum times its days)."""
+    budget = budget_of(fields)
+    if budget is None:
+        return
+    row = minimum_budgets(state, account)
+    daily_minimum = int(row[MINIMUM_BY_BILLING_EVENT.get(billing_event, "min_daily_budget_imp")])
+    key, amount = budget
+    minimum = daily_minimum
+    if key == "lifetime_budget" and schedule is not None:
+        days = _schedule_days(*schedule)
+        minimum = daily_minimum * days
+    if amount < minimum:
+        raise MetaProblem(
+            "Your Budget Is Too Low",
+            f"The {key} must be at least {minimum} ({row['currency']} minor units) for "
+            f"{billing_event} billing; see GET /act_{account}/minimum_budgets.",
+            subcode=BUDGET_TOO_LOW_SUBCODE,
+            blame=[key],
+        )
+
+
+def _schedule_days(start: Any, end: Any) -> int:
+    """Whole days an ad set runs (at least one), from Graph's ISO 8601 times."""
+    try:
+        first = datetime.fromisoformat(str(start)) if start else None
+        last = datetime.fromisoformat(str(end))
+    except ValueError as exc:
+        raise MetaProblem(
+            "Invalid Schedule", "start_time and end_time must be ISO 8601 times."
+        ) from exc
+    if first is None:
+        return 1
+    if first.tzinfo is None or last.tzinfo is None:
+        raise MetaProblem("Invalid Schedule", "start_time and end_time need a UTC offset.")
+    return max(1, math.ceil((last - first).total_seconds() / DAY_SECONDS))
 
 
 def adset_fields(state: SandboxState, account: str, params: dict[str, Any]) -> dict[str, Any]:
@@ -161,15 +338,25 @@ def adset_fields(state: SandboxState, account: str, params: dict[str, Any]) -> d
     fields["billing_event"] = enum_param(
         params.get("billing_event"), "billing_event", BILLING_EVENTS
     )
-    goal = params.get("optimization_goal", "LINK_CLICKS")
-    fields["optimization_goal"] = enum_param(goal, "optimization_goal", OPTIMIZATION_GOALS)
+    goal = enum_param(
+        params.get("optimization_goal", "LINK_CLICKS"), "optimization_goal", OPTIMIZATION_GOALS
+    )
+    objective = campaign["fields"]["objective"]
+    if goal not in GOALS_BY_OBJECTIVE.get(objective, frozenset()):
+        raise MetaProblem(
+            "Optimization Goal Not Available",
+            f"{goal} cannot be used with a campaign whose objective is {objective}. Use one "
+            f"of {', '.join(sorted(GOALS_BY_OBJECTIVE[objective]))}.",
+            blame=["optimization_goal"],
+        )
+    fields["optimization_goal"] = goal
     fields.update(_budgets(params))
     if budget_of(campaign["fields"]) and budget_of(fields):
         raise MetaProblem(
             "Budget Set Twice",
             "The campaign has a budget (campaign budget optimisation); ad sets under it "
             "cannot have their own.",
-            subcode=1885621,
+            subcode=BUDGET_SET_TWICE_SUBCODE,
         )
     if not budget_of(campaign["fields"]) and not budget_of(fields):
         raise MetaProblem(
@@ -180,12 +367,41 @@ def adset_fields(state: SandboxState, account: str, params: dict[str, Any]) -> d
             fields[key] = params[key]
     if fields.get("lifetime_budget") and not fields.get("end_time"):
         raise MetaProblem("Missing End Time", "An ad set with a lifetime_budget needs an end_time.")
+    check_minimum(
+        state,
+        account,
+        fields,
+        fields["billing_event"],
+        (fields.get("start_time"), fields.get("end_time")),
+    )
+    fields.update(_dsa(params, fields["targeting"]))
     fields.update(_bidding(params))
     if fields["optimization_goal"] in CONVERSION_GOALS:
         fields["promoted_object"] = _promoted_object(params.get("promoted_object"))
     elif isinstance(params.get("promoted_object"), dict):
         fields["promoted_object"] = params["promoted_object"]
     return fields
+
+
+def _dsa(params: dict[str, Any], targeting: dict[str, Any]) -> dict[str, str]:
+    """Ad sets reaching the EU name their beneficiary and payor (DSA, since August 2023)."""
+    countries = set(targeting["geo_locations"].get("countries") or [])
+    found = {
+        key: params[key]
+        for key in ("dsa_beneficiary", "dsa_payor")
+        if isinstance(params.get(key), str) and params[key].strip()
+    }
+    if countries & EU_COUNTRIES:
+        for key, role in (("dsa_beneficiary", "beneficiary"), ("dsa_payor", "payor")):
+            if key not in found:
+                raise MetaProblem(
+                    f"No {role.title()} Specified",
+                    f"Ad sets that target the European Union must name a {role} "
+                    f"({key}): who benefits from and who pays for the ads, as the "
+                    "Digital Services Act requires.",
+                    blame=[key],
+                )
+    return found
 
 
 def _bidding(params: dict[str, Any]) -> dict[str, Any]:
@@ -234,13 +450,9 @@ def check_targeting(state: SandboxState, account: str, targeting: Any) -> dict[s
                 "Invalid Country", f"{country!r} is not an ISO 3166-1 alpha-2 country code."
             )
     low, high = AGE_RANGE
-    age_min = targeting.get("age_min", low)
-    age_max = targeting.get("age_max", high)
-    if (
-        as_int(age_min) is None
-        or as_int(age_max) is None
-        or not low <= as_int(age_min) <= as_int(age_max) <= high
-    ):
+    age_min = as_int(targeting.get("age_min", low))
+    age_max = as_int(targeting.get("age_max", high))
+    if age_min is None or age_max is None or not low <= age_min <= age_max <= high:
         raise MetaProblem(
             "Invalid Age Range", f"age_min and age_max must satisfy {low} <= min <= max <= {high}."
         )
@@ -264,7 +476,31 @@ def check_targeting(state: SandboxState, account: str, targeting: Any) -> dict[s
                 )
     for platform in targeting.get("publisher_platforms") or []:
         enum_param(platform, "publisher_platforms", PUBLISHER_PLATFORMS)
+    _advantage_audience(targeting, age_min, age_max)
     return targeting
+
+
+def _advantage_audience(targeting: dict[str, Any], age_min: int, age_max: int) -> None:
+    """From v23 every ad set says whether Advantage+ audience may widen its targeting."""
+    automation = targeting.get("targeting_automation")
+    flag = automation.get("advantage_audience") if isinstance(automation, dict) else None
+    if as_int(flag) not in (0, 1):
+        raise MetaProblem(
+            "Advantage Audience Flag Required",
+            "To create your ad set, you need to enable or disable the Advantage audience "
+            "feature. Set targeting.targeting_automation.advantage_audience to 1 or 0.",
+            subcode=ADVANTAGE_AUDIENCE_REQUIRED_SUBCODE,
+            blame=["targeting", "targeting_automation", "advantage_audience"],
+        )
+    if as_int(flag) == 1 and (age_max < AGE_RANGE[1] or age_min > ADVANTAGE_AUDIENCE_MAX_AGE_MIN):
+        raise MetaProblem(
+            "Age Range Not Available With Advantage Audience",
+            f"With Advantage audience on, age_max must be {AGE_RANGE[1]} and age_min at most "
+            f"{ADVANTAGE_AUDIENCE_MAX_AGE_MIN}; turn it off (advantage_audience: 0) to keep a "
+            "narrower age range.",
+            subcode=ADVANTAGE_AUDIENCE_AGE_SUBCODE,
+            blame=["targeting", "age_max"],
+        )
 
 
 def creative_fields(state: SandboxState, account: str, params: dict[str, Any]) -> dict[str, Any]:

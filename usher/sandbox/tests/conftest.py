@@ -117,3 +117,21 @@ def tiktok_track(
     return client.post(
         "/tiktok/open_api/v1.3/event/track/", headers={"Access-Token": token}, json=body
     )
+
+
+# Audiences that report their exact size at once: for tests about membership, not about
+# the platforms' fill delays and rounding (those have their own tests).
+EXACT_AUDIENCES = {
+    "audience_fill_seconds": 0,
+    "lookalike_fill_seconds": 0,
+    "rounded_audience_sizes": False,
+}
+
+
+def configure(client: httpx.Client, platform: str, account: str, **settings: Any) -> None:
+    """Register an account's settings (the per-account switches) through the control API."""
+    response = client.post(
+        "/_sandbox/accounts",
+        json={"platform": platform, "account_id": account, "settings": settings},
+    )
+    assert response.status_code == 201, response.text

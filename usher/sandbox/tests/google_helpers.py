@@ -85,7 +85,9 @@ def job_call(client: httpx.Client, job: str, action: str, body: dict[str, Any]) 
     return client.post(f"/google-ads/v25/{job}:{action}", headers=google_headers(), json=body)
 
 
-def new_budget(client: httpx.Client, name: str = "Budget A", micros: str = "25000000") -> str:
+def new_budget(
+    client: httpx.Client, name: str = "Budget A", micros: str = "25000000", shared: bool = False
+) -> str:
     response = call(
         client,
         "/campaignBudgets:mutate",
@@ -96,7 +98,7 @@ def new_budget(client: httpx.Client, name: str = "Budget A", micros: str = "2500
                         "name": name,
                         "amountMicros": micros,
                         "deliveryMethod": "STANDARD",
-                        "explicitlyShared": False,
+                        "explicitlyShared": shared,
                     }
                 }
             ]
@@ -106,15 +108,22 @@ def new_budget(client: httpx.Client, name: str = "Budget A", micros: str = "2500
     return response.json()["results"][0]["resourceName"]
 
 
-def new_campaign(client: httpx.Client, budget: str, name: str = "Search A") -> str:
-    create = {
+def campaign_create(budget: str, name: str = "Search A", **overrides: Any) -> dict[str, Any]:
+    return {
         "name": name,
         "advertisingChannelType": "SEARCH",
         "status": "PAUSED",
         "campaignBudget": budget,
         "manualCpc": {},
         "containsEuPoliticalAdvertising": "DOES_NOT_CONTAIN_EU_POLITICAL_ADVERTISING",
+        **overrides,
     }
+
+
+def new_campaign(
+    client: httpx.Client, budget: str, name: str = "Search A", **overrides: Any
+) -> str:
+    create = campaign_create(budget, name, **overrides)
     response = call(client, "/campaigns:mutate", {"operations": [{"create": create}]})
     assert response.status_code == 200, response.text
     return response.json()["results"][0]["resourceName"]

@@ -9,6 +9,7 @@ import pytest
 
 from usher.sandbox import SandboxState, create_app, sandbox_transport
 from usher.sandbox.tests.conftest import (
+    EXACT_AUDIENCES,
     GA4_ID,
     GOOGLE_CUSTOMER,
     META_AD_ACCOUNT,
@@ -17,6 +18,7 @@ from usher.sandbox.tests.conftest import (
     TOKEN,
     FakeClock,
     capi,
+    configure,
     google_headers,
     meta_event,
     tiktok_event,
@@ -306,6 +308,7 @@ def test_state_file_round_trip_keeps_accounts_objects_members_events_and_dedup(
         "/_sandbox/accounts",
         json={"platform": "meta", "account_id": "111111111111111", "known": False},
     )
+    configure(client, "meta", META_AD_ACCOUNT, **EXACT_AUDIENCES)
     capi(client, [meta_event(clock)])
     created = client.post(
         f"/meta/v25.0/act_{META_AD_ACCOUNT}/customaudiences",

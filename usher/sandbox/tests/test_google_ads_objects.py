@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 import pytest
 
-from usher.sandbox.tests.conftest import GOOGLE_CUSTOMER, sha
+from usher.sandbox.tests.conftest import GOOGLE_CUSTOMER, configure, sha
 from usher.sandbox.tests.google_helpers import (
     call,
     failure_codes,
@@ -24,6 +24,7 @@ from usher.sandbox.tests.google_helpers import (
 
 
 def test_customer_match_job_adds_members_after_it_runs(client: httpx.Client) -> None:
+    configure(client, "google_ads", GOOGLE_CUSTOMER, customer_match_allowlisted=True)
     user_list = new_user_list(client)
     job = new_job(client, user_list)
     operations = [
@@ -76,6 +77,7 @@ def test_customer_match_job_adds_members_after_it_runs(client: httpx.Client) -> 
 
 
 def test_customer_match_rejects_bad_jobs_and_operations(client: httpx.Client) -> None:
+    configure(client, "google_ads", GOOGLE_CUSTOMER, customer_match_allowlisted=True)
     unknown_list = call(
         client,
         "/offlineUserDataJobs:create",
@@ -200,7 +202,7 @@ def test_campaigns_and_budgets_keep_their_status_and_amount(client: httpx.Client
         (
             "campaigns",
             {"update": {"resourceName": "CAMPAIGN", "status": "PAUSED"}},
-            {"requestError": "FIELD_MASK_MISSING"},
+            {"fieldMaskError": "FIELD_MASK_MISSING"},
         ),
         (
             "campaigns",

@@ -11,75 +11,26 @@ import httpx
 import pytest
 
 from usher.sandbox import Metrics, SandboxState
-from usher.sandbox.tests.conftest import META_AD_ACCOUNT, META_PIXEL, TOKEN, FakeClock, sha
-
-G = "/meta/v25.0"
-ACT = f"{G}/act_{META_AD_ACCOUNT}"
-AUTH = {"access_token": TOKEN}
-TARGETING = {"geo_locations": {"countries": ["RO"]}, "age_min": 18, "age_max": 45}
-
-
-def post(client: httpx.Client, path: str, body: dict[str, Any]) -> httpx.Response:
-    return client.post(path, params=AUTH, json=body)
-
-
-def get(client: httpx.Client, path: str, **params: Any) -> httpx.Response:
-    return client.get(path, params={**AUTH, **params})
-
-
-def new_audience(client: httpx.Client, size: int = 0) -> str:
-    audience_id = post(
-        client,
-        f"{ACT}/customaudiences",
-        {"name": "Buyers", "subtype": "CUSTOM", "customer_file_source": "USER_PROVIDED_ONLY"},
-    ).json()["id"]
-    if size:
-        rows = [sha(f"user{n}@example.com") for n in range(size)]
-        post(
-            client,
-            f"{G}/{audience_id}/users",
-            {"payload": {"schema": "EMAIL_SHA256", "data": rows}},
-        )
-    return audience_id
-
-
-def new_campaign(client: httpx.Client, **overrides: Any) -> str:
-    body = {
-        "name": "Concert prospecting",
-        "objective": "OUTCOME_SALES",
-        "status": "PAUSED",
-        "special_ad_categories": [],
-        **overrides,
-    }
-    response = post(client, f"{ACT}/campaigns", body)
-    assert response.status_code == 200, response.text
-    return response.json()["id"]
-
-
-def adset_body(campaign: str, **overrides: Any) -> dict[str, Any]:
-    return {
-        "name": "Romania 18-45",
-        "campaign_id": campaign,
-        "daily_budget": 2000,
-        "billing_event": "IMPRESSIONS",
-        "optimization_goal": "OFFSITE_CONVERSIONS",
-        "promoted_object": {"pixel_id": META_PIXEL, "custom_event_type": "PURCHASE"},
-        "targeting": TARGETING,
-        "status": "PAUSED",
-        **overrides,
-    }
-
-
-def new_adset(client: httpx.Client, campaign_id: str, **overrides: Any) -> str:
-    response = post(client, f"{ACT}/adsets", adset_body(campaign_id, **overrides))
-    assert response.status_code == 200, response.text
-    return response.json()["id"]
-
-
-def error_of(response: httpx.Response) -> dict[str, Any]:
-    assert response.status_code == 400, response.text
-    return response.json()["error"]
-
+from usher.sandbox.tests.conftest import (
+    EXACT_AUDIENCES,
+    META_AD_ACCOUNT,
+    FakeClock,
+    configure,
+    sha,
+)
+from usher.sandbox.tests.meta_helpers import (
+    ACT,
+    AUTH,
+    TARGETING,
+    G,
+    adset_body,
+    error_of,
+    get,
+    new_adset,
+    new_audience,
+    new_campaign,
+    post,
+)
 
 # --- custom audiences ---
 
@@ -87,6 +38,7 @@ def error_of(response: httpx.Response) -> dict[str, Any]:
 def test_users_are_added_and_removed_and_unhashed_rows_counted_invalid(
     client: httpx.Client,
 ) -> None:
+    configure(client, "meta", META_AD_ACCOUNT, **EXACT_AUDIENCES)
     audience_id = new_audience(client)
     rows = [sha("a@example.com"), sha("b@example.com"), "c@example.com"]
     added = post(
@@ -312,7 +264,9 @@ def test_a_budget_on_both_campaign_and_ad_set_is_rejected_with_subcode_1885621(
     assert post(client, f"{ACT}/adsets", body).status_code == 200
 
 
-def test_creatives_need_an_uploaded_image_and_ads_need_a_creative(client: httpx.Client) -> None:
+def test_creatives_need_an_uploaded_image_and_ads_need_a_creative(
+    client: httpx.Client, clock: FakeClock
+) -> None:
     spec = {
         "page_id": "1000",
         "link_data": {
@@ -360,6 +314,9 @@ def test_creatives_need_an_uploaded_image_and_ads_need_a_creative(client: httpx.
     ).json()["id"]
     ad = get(client, f"{G}/{ad_id}", fields="creative,campaign_id,effective_status").json()
     assert ad["creative"] == {"id": creative_id}
+    assert ad["effective_status"] == "PENDING_REVIEW"  # new ads start in review
+    clock.advance(3600)
+    ad = get(client, f"{G}/{ad_id}", fields="effective_status").json()
     assert ad["effective_status"] == "ADSET_PAUSED"  # its ad set was created PAUSED
 
 
@@ -510,6 +467,7 @@ def test_insights_reject_unknown_fields_presets_and_levels(client: httpx.Client)
 
 
 def test_audiences_are_listed_with_their_sizes(client: httpx.Client) -> None:
+    configure(client, "meta", META_AD_ACCOUNT, **EXACT_AUDIENCES)
     audience_id = new_audience(client, size=3)
     listed = get(
         client, f"{ACT}/customaudiences", fields="name,approximate_count_lower_bound"

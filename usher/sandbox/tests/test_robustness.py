@@ -17,6 +17,7 @@ from usher.sandbox.tests.conftest import (
     META_PIXEL,
     TIKTOK_ADVERTISER,
     TOKEN,
+    configure,
     google_headers,
 )
 
@@ -111,7 +112,7 @@ def concrete_paths(app: SandboxApp) -> list[tuple[str, str, str]]:
 def auth(platform: str) -> dict[str, Any]:
     if platform == "meta":
         return {"params": {"access_token": TOKEN}}
-    if platform == "google_ads":
+    if platform in ("google_ads", "data_manager"):
         return {"headers": google_headers()}
     if platform == "tiktok":
         return {"headers": {"Access-Token": TOKEN}, "params": {"advertiser_id": TIKTOK_ADVERTISER}}
@@ -147,7 +148,12 @@ def test_junk_deep_inside_valid_requests_is_answered_not_crashed(client: httpx.C
     act = f"/meta/v25.0/act_{META_AD_ACCOUNT}"
     campaign = client.post(
         f"{act}/campaigns",
-        json={"name": "c", "objective": "OUTCOME_SALES", "special_ad_categories": []},
+        json={
+            "name": "c",
+            "objective": "OUTCOME_SALES",
+            "special_ad_categories": [],
+            "is_adset_budget_sharing_enabled": False,
+        },
         **meta,
     ).json()["id"]
     adset = {
@@ -203,6 +209,7 @@ def test_junk_deep_inside_valid_requests_is_answered_not_crashed(client: httpx.C
 
     google = {"headers": google_headers()}
     base = f"/google-ads/v25/customers/{GOOGLE_CUSTOMER}"
+    configure(client, "google_ads", GOOGLE_CUSTOMER, customer_match_allowlisted=True)
     odd_job = client.post(
         f"{base}/offlineUserDataJobs:create",
         json={"job": {"type": "CUSTOMER_MATCH_USER_LIST", "customerMatchUserListMetadata": []}},
