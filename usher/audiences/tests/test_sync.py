@@ -19,6 +19,7 @@ from usher.audiences.models import (
 )
 from usher.audiences.services import ensure_lookalike_audience, ensure_standard_audience
 from usher.audiences.sync import sync_audience
+from usher.audiences.tests.conftest import GOOGLE_CUSTOMER
 from usher.audiences.tests.helpers import buy, visit
 from usher.platforms.base import PlatformError
 from usher.platforms.meta.audiences import MetaAudiencesConnector
@@ -223,7 +224,46 @@ def test_tiktok_list_is_created_from_the_first_file_then_appended(
     assert [u["body"]["action"] for u in updates] == ["APPEND"]
 
 
-def test_google_customer_match_goes_through_one_job_run_once(sandbox, codes, event, small_minimums):
+def test_google_members_go_through_the_data_manager_api_by_default(
+    sandbox, codes, event, small_minimums
+):
+    for i in range(3):
+        buy(event, f"b{i}@example.com")
+    audience = buyers_audience(event, "google_ads")
+    log = refresh(audience)
+    assert log.status == SyncStatus.SUCCEEDED, log.message
+    assert sandbox.requests(platform="google_ads", path="offlineUserDataJobs") == []
+    members = sandbox.state.members_of(
+        "google_ads", f"userLists:{GOOGLE_CUSTOMER}:{audience.external_audience_id}"
+    )
+    assert members == {
+        f"hashed_email:{hashed('google_ads', f'b{i}@example.com')}" for i in range(3)
+    }
+
+
+def test_google_removals_go_through_the_data_manager_api(sandbox, codes, event, small_minimums):
+    orders = [buy(event, f"b{i}@example.com") for i in range(3)]
+    audience = buyers_audience(event, "google_ads")
+    refresh(audience)
+    orders[0].status = "refunded"
+    orders[0].save()
+    assert refresh(audience).removed_count == 1
+    members = sandbox.state.members_of(
+        "google_ads", f"userLists:{GOOGLE_CUSTOMER}:{audience.external_audience_id}"
+    )
+    assert f"hashed_email:{hashed('google_ads', 'b0@example.com')}" not in members
+    assert len(members) == 2
+
+
+def test_allowlisted_developers_use_one_offline_job_run_once(
+    sandbox, codes, event, small_minimums, settings
+):
+    settings.GOOGLE_CUSTOMER_MATCH_API = "ads_api"
+    sandbox.account(
+        platform="google_ads",
+        account_id=GOOGLE_CUSTOMER,
+        settings={"customer_match_allowlisted": True},
+    )
     for i in range(3):
         buy(event, f"b{i}@example.com")
     audience = buyers_audience(event, "google_ads")
@@ -238,6 +278,20 @@ def test_google_customer_match_goes_through_one_job_run_once(sandbox, codes, eve
     assert {op["create"]["user_identifiers"][0]["hashed_email"] for op in ops} == {
         hashed("google_ads", f"b{i}@example.com") for i in range(3)
     }
+
+
+def test_a_google_refusal_is_shown_as_the_audiences_reason(
+    sandbox, codes, event, small_minimums, settings
+):
+    settings.GOOGLE_CUSTOMER_MATCH_API = "ads_api"  # not allowlisted: Google refuses the job
+    for i in range(3):
+        buy(event, f"b{i}@example.com")
+    audience = buyers_audience(event, "google_ads")
+    log = refresh(audience)
+    assert log.status == SyncStatus.FAILED
+    assert audience.status == AudienceStatus.READY
+    assert "CUSTOMER_NOT_ALLOWLISTED_FOR_THIS_FEATURE" in log.message
+    assert audience.status_reason
 
 
 def test_event_viewers_become_a_meta_website_audience_on_the_events_pages(sandbox, codes, event):

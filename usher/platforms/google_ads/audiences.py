@@ -1,16 +1,17 @@
 """Google Ads audiences: Customer Match lists and rule-based remarketing lists.
 
-Customer Match (PLATFORMS.md §6.3): a CRM-based `UserList` (CONTACT_INFO), filled by an
-offline user data job per upload: create the job with the buyers' consent, add
-operations (one per member, at most 20 identifiers each; ~10,000 members per call, as
-Google advises), then run it. Google applies the operations only when the job runs, so
-members count as sent only after `run` (`commits_per_call = False`): a sync that fails
-before it resends into a new job, and nothing reaches the list twice.
+Customer Match (PLATFORMS.md §6.3): a CRM-based `UserList` (CONTACT_INFO) created with
+the Ads API, and its members sent by one of two routes (`GOOGLE_CUSTOMER_MATCH_API`):
 
-Since April 2026 Google refuses Customer Match through the Ads API for developers not
-already allowlisted (`CUSTOMER_NOT_ALLOWLISTED_FOR_THIS_FEATURE`, a permanent error the
-audience shows as its reason); the Data Manager API is Google's route for them and fits
-behind this same connector (create the list here, ingest members there).
+- `data_manager` (default): Google's Data Manager API, `audienceMembers:ingest` and
+  `:remove`, 10,000 members a call, each call final. Since April 2026 the Ads API
+  refuses Customer Match from developers it has not allowlisted
+  (`CUSTOMER_NOT_ALLOWLISTED_FOR_THIS_FEATURE`) and sends them here.
+- `ads_api`: an offline user data job per upload, for developers still allowlisted:
+  create the job with the buyers' consent, add operations (one per member, ~10,000 a
+  call as Google advises), run it. Google applies the operations only when the job
+  runs, so members count as sent only after `run`: a sync that fails before resends
+  into a new job, and nothing reaches the list twice.
 
 Similar audiences are retired: Google has no lookalikes (`min_lookalike_seed = None`);
 Usher gives the buyers' list to campaigns as an optimized-targeting signal instead.
@@ -41,6 +42,9 @@ MEMBERS_PER_CALL = 10_000
 MAX_MEMBERSHIP_DAYS = 540
 # Usher uploads only buyers who granted both (the audiences app filters on consent).
 CONSENT = {"ad_user_data": "GRANTED", "ad_personalization": "GRANTED"}
+DATA_MANAGER_CONSENT = {"adUserData": "CONSENT_GRANTED", "adPersonalization": "CONSENT_GRANTED"}
+DATA_MANAGER = "data_manager"
+DATA_MANAGER_CLIENT = "google_data_manager"  # the `usher.lib.http` client and base URL
 
 
 class GoogleAdsAudiencesConnector(AudiencesConnector[str]):
@@ -54,7 +58,12 @@ class GoogleAdsAudiencesConnector(AudiencesConnector[str]):
     # active members, so Usher waits for 1,000.
     min_members = 1000
     min_lookalike_seed = None
-    commits_per_call = False
+
+    def __init__(self, *, members_api: str | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.members_api = members_api or settings.GOOGLE_CUSTOMER_MATCH_API
+        # Data Manager calls are final one by one; a job's operations only once it runs.
+        self.commits_per_call = self.members_api == DATA_MANAGER
 
     def create_list(
         self, account: AudienceAccount, target: CustomerList, first: Sequence[Member]
@@ -73,6 +82,9 @@ class GoogleAdsAudiencesConnector(AudiencesConnector[str]):
         )
 
     def begin(self, account: AudienceAccount, audience_id: str, total: int, *, remove: bool) -> str:
+        """The offline user data job of this upload (no session on the Data Manager)."""
+        if self.members_api == DATA_MANAGER:
+            return ""
         cid = customer_id(account.account_id)
         answer = self._request(
             account,
@@ -102,6 +114,9 @@ class GoogleAdsAudiencesConnector(AudiencesConnector[str]):
         remove: bool,
         last: bool,
     ) -> None:
+        if self.members_api == DATA_MANAGER:
+            self._ingest(account, audience_id, batch, remove)
+            return
         kind = "remove" if remove else "create"
         operations = [{kind: {"user_identifiers": user_identifiers(m)}} for m in batch]
         self._request(
@@ -111,7 +126,44 @@ class GoogleAdsAudiencesConnector(AudiencesConnector[str]):
         )
 
     def finish(self, account: AudienceAccount, session: str) -> None:
-        self._request(account, f"{session.split('/', 2)[2]}:run", {})
+        if session:
+            self._request(account, f"{session.split('/', 2)[2]}:run", {})
+
+    def _ingest(
+        self, account: AudienceAccount, list_id: str, batch: Sequence[Member], remove: bool
+    ) -> None:
+        body: dict[str, Any] = {
+            "destinations": [
+                {
+                    "operatingAccount": {
+                        "accountType": "GOOGLE_ADS",
+                        "accountId": customer_id(account.account_id),
+                    },
+                    "productDestinationId": list_id,
+                }
+            ],
+            "audienceMembers": [
+                {"userData": {"userIdentifiers": data_manager_identifiers(m)}} for m in batch
+            ],
+            "encoding": "HEX",
+        }
+        if not remove:
+            body["consent"] = DATA_MANAGER_CONSENT
+            # The organizer accepts Customer Match's terms when connecting Google Ads.
+            body["termsOfService"] = {"customerMatchTermsOfServiceStatus": "ACCEPTED"}
+        refresh_token = require_token(account)
+
+        def send(access_token: str) -> Any:
+            self.call(account)
+            return get_client(DATA_MANAGER_CLIENT).request(
+                "POST",
+                f"/v1/audienceMembers:{'remove' if remove else 'ingest'}",
+                json=body,
+                headers={"Authorization": f"Bearer {access_token}"},
+                secrets=[access_token, refresh_token],
+            )
+
+        oauth.with_access_token(refresh_token, send)
 
     def create_pixel_audience(self, account: AudienceAccount, rule: PixelRule) -> str:
         def operand(events: Sequence[str]) -> dict[str, Any]:
@@ -211,4 +263,34 @@ def user_identifiers(member: Member) -> list[dict[str, Any]]:
         if ids.get("zip"):
             address["postal_code"] = ids["zip"]
         found.append({"address_info": address})
+    return found
+
+
+def data_manager_identifiers(member: Member) -> list[dict[str, Any]]:
+    """The Data Manager API's userIdentifiers for one member (same hashes, its names)."""
+    renamed = {
+        "hashed_email": "emailAddress",
+        "hashed_phone_number": "phoneNumber",
+    }
+    found: list[dict[str, Any]] = []
+    for identifier in user_identifiers(member):
+        if "address_info" in identifier:
+            address = identifier["address_info"]
+            found.append(
+                {
+                    "address": {
+                        "givenName": address["hashed_first_name"],
+                        "familyName": address["hashed_last_name"],
+                        "regionCode": address["country_code"],
+                        **(
+                            {"postalCode": address["postal_code"]}
+                            if "postal_code" in address
+                            else {}
+                        ),
+                    }
+                }
+            )
+        else:
+            ((key, value),) = identifier.items()
+            found.append({renamed[key]: value})
     return found
