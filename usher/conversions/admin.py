@@ -9,17 +9,7 @@ from django.http import HttpRequest
 from usher.conversions import services
 from usher.conversions.models import ConversionDelivery, DeliveryBatch
 from usher.conversions.tasks import schedule_dispatch
-from usher.lib.admin import ClientScopedAdmin
-
-
-class ReadOnlyAdmin(ClientScopedAdmin):
-    """The outbox and its log are written by the pipeline only."""
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
+from usher.lib.admin import ReadOnlyAdmin
 
 
 @admin.register(ConversionDelivery)

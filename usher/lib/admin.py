@@ -60,3 +60,13 @@ class ClientScopedAdmin(admin.ModelAdmin):
         if hasattr(related, "client") or path == "pk":
             kwargs["queryset"] = self._scope(request, related._default_manager.all(), path)
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+class ReadOnlyAdmin(ClientScopedAdmin):
+    """Rows written by a pipeline only (the delivery outbox, sync logs): staff read them."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
