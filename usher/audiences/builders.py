@@ -19,7 +19,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import Count, F, Max, Q, QuerySet, Sum, TextField, Value
+from django.db.models import Count, Exists, F, Max, OuterRef, Q, QuerySet, Sum, TextField, Value
 from django.db.models.fields.json import KT
 from django.db.models.functions import Coalesce, NullIf
 
@@ -38,7 +38,7 @@ PERSONALIZATION_CONSENT = Q(consent__ad_personalization=True)
 
 def visitor_query(audience: RemarketingAudience, criteria: Criteria, now: datetime) -> QuerySet:
     """Visitor ids with at least `min_actions` of the source events in the window, on
-    the audience's event (or any of the organizer's), minus buyers if asked."""
+    the audience's event (or any of the organizer's), minus its buyers if asked."""
     since = now - timedelta(days=criteria.time_window_days)
     events = _scoped_events(audience).filter(
         PERSONALIZATION_CONSENT,
@@ -46,11 +46,12 @@ def visitor_query(audience: RemarketingAudience, criteria: Criteria, now: dateti
         occurred_at__gte=since,
     )
     if criteria.exclude_purchasers:
-        bought = _scoped_events(audience).filter(name="purchase", occurred_at__gte=since)
-        orders = _scoped_orders(audience).filter(placed_at__gte=since).exclude(visitor_id="")
-        events = events.exclude(visitor_id__in=bought.values("visitor_id")).exclude(
-            visitor_id__in=orders.values("visitor_id")
-        )
+        # Buyers of the event (or the organizer's events) at any time: NOT EXISTS, which
+        # PostgreSQL runs as an anti-join on the visitor indexes.
+        visitor = OuterRef("visitor_id")
+        bought = _scoped_events(audience).filter(name="purchase", visitor_id=visitor)
+        ordered = _scoped_orders(audience).filter(visitor_id=visitor)
+        events = events.filter(~Exists(bought), ~Exists(ordered))
     return (
         events.exclude(visitor_id="")
         .values("visitor_id")

@@ -42,6 +42,8 @@ def test_event_viewers_are_the_window_s_viewers_minus_its_buyers():
     visit(event, "v-bought-pixel", name="purchase")
     visit(event, "v-bought-core")
     buy(event, "core@example.com", visitor="v-bought-core")
+    visit(event, "v-bought-long-ago")
+    visit(event, "v-bought-long-ago", name="purchase", days_ago=90)  # a buyer stays a buyer
     visit(event, "v-no-consent", consent={"ad_storage": True})
     visit(other, "v-other-event")
     visit(event, "v-cart", name="add_to_cart")
@@ -52,6 +54,7 @@ def test_event_viewers_are_the_window_s_viewers_minus_its_buyers():
         "v-recent",
         "v-bought-pixel",
         "v-bought-core",
+        "v-bought-long-ago",
     }
 
 
