@@ -68,6 +68,7 @@ def main() -> None:
         _compare("retargeting (event viewers minus buyers, 30 d)", *_retargeting(event), args),
         _compare("cart abandoners (event, 30 d, min 2 actions)", *_cart_abandoners(event), args),
         _compare("ticket buyers (organizer, Meta form, 540 d)", *_buyers(organizer), args),
+        _compare("website visitors (organizer, 30 d)", *_website_visitors(organizer), args),
     ]
     print("\nsummary")
     for label, builder_ms, hand_ms, size in results:
@@ -160,6 +161,32 @@ def _cart_abandoners(event):
         "client": event.client_id,
         "event": event.pk,
         "organizer": event.organizer_id,
+        "since": now - timedelta(days=30),
+    }
+    return builder, lambda: _raw_set(sql, params)
+
+
+def _website_visitors(organizer):
+    from usher.audiences.builders import visitor_query
+    from usher.audiences.criteria import Criteria
+
+    criteria = Criteria(source_events=("page_view", "view_item"))
+    audience = _audience(organizer, None, "website_visitors", criteria.to_json())
+    now = datetime.now(UTC)
+
+    def builder() -> set:
+        return set(visitor_query(audience, criteria, now))
+
+    sql = """
+        SELECT e.visitor_id FROM events_trackingevent e
+        WHERE e.client_id = %(client)s AND e.organizer_id = %(organizer)s
+          AND e.name IN ('page_view', 'view_item') AND e.occurred_at >= %(since)s
+          AND e.consent @> '{"ad_personalization": true}' AND e.visitor_id <> ''
+        GROUP BY e.visitor_id
+    """
+    params = {
+        "client": organizer.client_id,
+        "organizer": organizer.pk,
         "since": now - timedelta(days=30),
     }
     return builder, lambda: _raw_set(sql, params)

@@ -74,9 +74,11 @@ def visitor_query(audience: RemarketingAudience, criteria: Criteria, now: dateti
         bought = _scoped_events(audience).filter(name="purchase", visitor_id=visitor)
         ordered = _scoped_orders(audience).filter(visitor_id=visitor)
         events = events.filter(~Exists(bought), ~Exists(ordered))
+    visitors = events.exclude(visitor_id="").order_by()
+    if criteria.min_actions == 1:
+        return visitors.values_list("visitor_id", flat=True).distinct()
     return (
-        events.exclude(visitor_id="")
-        .values("visitor_id")
+        visitors.values("visitor_id")
         .annotate(actions=Count("id"))
         .filter(actions__gte=criteria.min_actions)
         .values_list("visitor_id", flat=True)
