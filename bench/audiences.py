@@ -96,48 +96,26 @@ def _audience(organizer, event, audience_type: str, criteria: dict):
 
 
 def _retargeting(event):
-    from usher.audiences.builders import visitor_query
     from usher.audiences.criteria import Criteria
 
     criteria = Criteria(source_events=("page_view", "view_item"), exclude_purchasers=True)
-    audience = _audience(event.organizer, event, "event_viewers", criteria.to_json())
-    now = datetime.now(UTC)
-    since = now - timedelta(days=30)
-
-    def builder() -> set:
-        return set(visitor_query(audience, criteria, now))
-
-    sql = """
-        SELECT e.visitor_id FROM events_trackingevent e
-        WHERE e.client_id = %(client)s AND e.marketplace_event_id = %(event)s
-          AND e.name IN ('page_view', 'view_item') AND e.occurred_at >= %(since)s
-          AND e.consent @> '{"ad_personalization": true}' AND e.visitor_id <> ''
-          AND NOT EXISTS (SELECT 1 FROM events_trackingevent p
-                          WHERE p.client_id = %(client)s AND p.marketplace_event_id = %(event)s
-                            AND p.name = 'purchase' AND p.visitor_id = e.visitor_id)
-          AND NOT EXISTS (SELECT 1 FROM marketplace_order o
-                          WHERE o.client_id = %(client)s AND o.organizer_id = %(organizer)s
-                            AND o.event_id = %(event)s AND o.status = 'paid'
-                            AND o.visitor_id = e.visitor_id)
-        GROUP BY e.visitor_id
-    """
-    params = {
-        "client": event.client_id,
-        "event": event.pk,
-        "organizer": event.organizer_id,
-        "since": since,
-    }
-    return builder, lambda: _raw_set(sql, params)
+    return _event_visitors(event, "event_viewers", criteria)
 
 
 def _cart_abandoners(event):
-    from usher.audiences.builders import visitor_query
     from usher.audiences.criteria import Criteria
 
     criteria = Criteria(
         source_events=("add_to_cart", "begin_checkout"), exclude_purchasers=True, min_actions=2
     )
-    audience = _audience(event.organizer, event, "cart_abandoners", criteria.to_json())
+    return _event_visitors(event, "cart_abandoners", criteria)
+
+
+def _event_visitors(event, audience_type: str, criteria):
+    """An event's visitors minus its buyers: the builder, and the same set written by hand."""
+    from usher.audiences.builders import visitor_query
+
+    audience = _audience(event.organizer, event, audience_type, criteria.to_json())
     now = datetime.now(UTC)
 
     def builder() -> set:
@@ -146,7 +124,7 @@ def _cart_abandoners(event):
     sql = """
         SELECT e.visitor_id FROM events_trackingevent e
         WHERE e.client_id = %(client)s AND e.marketplace_event_id = %(event)s
-          AND e.name IN ('add_to_cart', 'begin_checkout') AND e.occurred_at >= %(since)s
+          AND e.name = ANY(%(names)s) AND e.occurred_at >= %(since)s
           AND e.consent @> '{"ad_personalization": true}' AND e.visitor_id <> ''
           AND NOT EXISTS (SELECT 1 FROM events_trackingevent p
                           WHERE p.client_id = %(client)s AND p.marketplace_event_id = %(event)s
@@ -155,13 +133,15 @@ def _cart_abandoners(event):
                           WHERE o.client_id = %(client)s AND o.organizer_id = %(organizer)s
                             AND o.event_id = %(event)s AND o.status = 'paid'
                             AND o.visitor_id = e.visitor_id)
-        GROUP BY e.visitor_id HAVING count(*) >= 2
+        GROUP BY e.visitor_id HAVING count(*) >= %(min_actions)s
     """
     params = {
         "client": event.client_id,
         "event": event.pk,
         "organizer": event.organizer_id,
-        "since": now - timedelta(days=30),
+        "names": list(criteria.source_events),
+        "since": now - timedelta(days=criteria.time_window_days),
+        "min_actions": criteria.min_actions,
     }
     return builder, lambda: _raw_set(sql, params)
 

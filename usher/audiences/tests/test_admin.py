@@ -3,22 +3,16 @@
 from __future__ import annotations
 
 import pytest
-from django.contrib.auth.models import Permission
 
 from usher.audiences.models import AudienceType
 from usher.audiences.services import ensure_standard_audience
-from usher.marketplace.models import User
-from usher.marketplace.tests.factories import OrganizerFactory
+from usher.marketplace.tests.factories import OrganizerFactory, staff_user
 
 pytestmark = pytest.mark.django_db
 
 
 def staff(client_model, username="staff"):
-    user = User.objects.create_user(
-        username, password="pw-12345678", client=client_model, is_staff=True
-    )
-    user.user_permissions.set(Permission.objects.filter(content_type__app_label="audiences"))
-    return user
+    return staff_user(client_model, "audiences", username)
 
 
 def test_staff_see_their_marketplaces_audiences_and_sync_log_only(client):

@@ -87,13 +87,21 @@ def test_meta_list_is_created_then_only_the_difference_is_sent(
     assert not AudienceMember.objects.exclude(state=MemberState.SYNCED).exists()
 
 
-def test_meta_batches_share_one_session_counting_up(
-    sandbox, codes, event, small_minimums, monkeypatch
-):
+@pytest.fixture
+def five_buyers_in_batches_of_two(event, monkeypatch):
+    """Five buyers on a Meta list sent two a call: three batches."""
     monkeypatch.setattr(MetaAudiencesConnector, "max_members_per_call", 2)
     for i in range(5):
         buy(event, f"b{i}@example.com")
-    refresh(buyers_audience(event, "meta"))
+    audience = buyers_audience(event, "meta")
+    build_audience(audience, timezone.now())
+    return audience
+
+
+def test_meta_batches_share_one_session_counting_up(
+    sandbox, codes, small_minimums, five_buyers_in_batches_of_two
+):
+    sync_audience(five_buyers_in_batches_of_two.pk, timezone.now())
     sessions = [p["body"]["session"] for p in user_calls(sandbox, "POST")]
     assert len({s["session_id"] for s in sessions}) == 1
     assert [s["batch_seq"] for s in sessions] == [1, 2, 3]
@@ -101,47 +109,35 @@ def test_meta_batches_share_one_session_counting_up(
     assert {s["estimated_num_total"] for s in sessions} == {5}
 
 
-def test_a_failed_sync_resumes_without_resending_what_went_through(
-    sandbox, codes, event, small_minimums, monkeypatch
+def test_a_sync_failing_half_way_resumes_with_only_the_rest(
+    sandbox, codes, small_minimums, five_buyers_in_batches_of_two, monkeypatch
 ):
-    monkeypatch.setattr(MetaAudiencesConnector, "max_members_per_call", 2)
-    for i in range(5):
-        buy(event, f"b{i}@example.com")
-    audience = buyers_audience(event, "meta")
-    build_audience(audience, timezone.now())
-    sandbox.fault(platform="meta", mode="5xx", path="/users", count=1)
-    # the first batch fails; nothing is marked sent, the list exists
+    audience = five_buyers_in_batches_of_two
+    send = MetaAudiencesConnector.send
+    calls = []
+
+    def second_call_fails(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            sandbox.fault(platform="meta", mode="5xx", path="/users", count=1)
+        return send(self, *args, **kwargs)
+
+    monkeypatch.setattr(MetaAudiencesConnector, "send", second_call_fails)
     with pytest.raises(PlatformError):
         sync_audience(audience.pk, timezone.now())
     audience.refresh_from_db()
     assert audience.external_audience_id and audience.status == AudienceStatus.READY
-    assert AudienceMember.objects.filter(state=MemberState.PENDING_ADD).count() == 5
+    assert AudienceMember.objects.filter(state=MemberState.SYNCED).count() == 2
+    first_batch = {row[0] for row in user_calls(sandbox, "POST")[0]["body"]["payload"]["data"]}
 
     log = sync_audience(audience.pk, timezone.now())
 
-    assert log.status == SyncStatus.SUCCEEDED
-    assert len(meta_members(sandbox, audience)) == 5
-
-
-def test_a_sync_stopped_half_way_sends_only_the_rest(
-    sandbox, codes, event, small_minimums, monkeypatch
-):
-    monkeypatch.setattr(MetaAudiencesConnector, "max_members_per_call", 2)
-    for i in range(5):
-        buy(event, f"b{i}@example.com")
-    audience = buyers_audience(event, "meta")
-    build_audience(audience, timezone.now())
-    sync_audience(audience.pk, timezone.now())  # all 5 out in 3 batches
-    assert len(user_calls(sandbox, "POST")) == 3
-    # a crash after the second batch: its members stay pending, the first batch is done
-    AudienceMember.objects.filter(
-        member_key__in=[hashed("meta", f"b{i}@example.com") for i in (2, 3, 4)]
-    ).update(state=MemberState.PENDING_ADD)
-    sync_audience(audience.pk, timezone.now())
+    assert (log.status, log.added_count) == (SyncStatus.SUCCEEDED, 3)
     resent = [
-        row[0] for p in user_calls(sandbox, "POST")[3:] for row in p["body"]["payload"]["data"]
+        row[0] for p in user_calls(sandbox, "POST")[2:] for row in p["body"]["payload"]["data"]
     ]
-    assert sorted(resent) == sorted(hashed("meta", f"b{i}@example.com") for i in (2, 3, 4))
+    assert len(resent) == 3 and not first_batch & set(resent)
+    assert len(meta_members(sandbox, audience)) == 5
 
 
 def test_throttling_stops_the_sync_and_keeps_members_pending(sandbox, codes, event, small_minimums):
