@@ -42,6 +42,7 @@ class AudienceOut(Schema):
     status: str
     status_reason: str = Field(description="Why the audience waits, when it does.")
     external_audience_id: str
+    ad_account_id: str
     auto_refresh: bool
     refresh_frequency: str
     last_built_at: datetime | None
@@ -78,6 +79,13 @@ class SegmentIn(Schema):
     refresh_frequency: RefreshFrequency = RefreshFrequency.DAILY
     auto_refresh: bool = True
     expires_at: datetime | None = None
+    ad_account_id: Annotated[str, StringConstraints(pattern=r"^[0-9]{1,30}$")] = Field(
+        "",
+        description=(
+            "The account to create it in (Meta ad account number, Google Ads customer id, "
+            "TikTok advertiser id; digits only); default: your tracking code's."
+        ),
+    )
 
 
 class RefreshOut(Schema):
@@ -142,6 +150,7 @@ def create_segment(request: HttpRequest, payload: SegmentIn):
         refresh_frequency=payload.refresh_frequency.value,
         auto_refresh=payload.auto_refresh,
         expires_at=payload.expires_at,
+        ad_account_id=payload.ad_account_id,
     )
     return Status(201, services.create_custom_segment(request.auth, data))
 

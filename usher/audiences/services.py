@@ -25,6 +25,7 @@ from usher.audiences.models import (
 )
 from usher.lib.errors import InvalidInput
 from usher.marketplace.models import MarketplaceClient, MarketplaceEvent, MarketplaceOrganizer
+from usher.platforms.registry import get_audiences_connector
 
 # Campaign kinds of a suite (the campaigns app's names) and the audience each targets.
 PROSPECTING = "prospecting"
@@ -58,15 +59,16 @@ class CampaignAudience:
 
 
 def audience_for_campaign(
-    event: MarketplaceEvent, platform: str, campaign_type: str
+    event: MarketplaceEvent, platform: str, campaign_type: str, *, ad_account_id: str = ""
 ) -> CampaignAudience:
     """Which platform audience a `campaign_type` campaign for `event` targets.
 
     Prospecting needs none. Retargeting targets the event's viewers who did not buy,
     dynamic remarketing its cart abandoners, lookalike a lookalike of the organizer's
-    buyers. On Google, which retired similar audiences, "lookalike" answers with the
-    buyers' Customer Match list, used as an optimized-targeting signal instead.
-    Missing audiences are created (in `building`) so the next build picks them up.
+    buyers. On a platform without lookalikes (Google retired similar audiences)
+    "lookalike" answers with the buyers' customer list, used as an optimized-targeting
+    signal instead. Missing audiences are created (in `building`) so the next build
+    picks them up, in `ad_account_id` (the campaign's account) when given.
     """
     if platform not in AudiencePlatform.values:
         raise ValueError(f"unknown platform {platform!r}")
@@ -74,21 +76,24 @@ def audience_for_campaign(
         raise ValueError(f"unknown campaign type {campaign_type!r}; expected {CAMPAIGN_TYPES}")
     if campaign_type == PROSPECTING:
         return CampaignAudience(None, True, "Prospecting reaches new people: no audience needed.")
+    organizer = event.organizer
     if campaign_type == RETARGETING:
         audience = ensure_standard_audience(
-            event.organizer, platform, AudienceType.EVENT_VIEWERS, event
+            organizer, platform, AudienceType.EVENT_VIEWERS, event, ad_account_id=ad_account_id
         )
     elif campaign_type == DYNAMIC_REMARKETING:
         audience = ensure_standard_audience(
-            event.organizer, platform, AudienceType.CART_ABANDONERS, event
+            organizer, platform, AudienceType.CART_ABANDONERS, event, ad_account_id=ad_account_id
         )
     else:
-        buyers = ensure_standard_audience(event.organizer, platform, AudienceType.TICKET_BUYERS)
-        if platform == AudiencePlatform.GOOGLE_ADS:
+        buyers = ensure_standard_audience(
+            organizer, platform, AudienceType.TICKET_BUYERS, ad_account_id=ad_account_id
+        )
+        if get_audiences_connector(platform).min_lookalike_seed is None:
             decision = _readiness(buyers)
             note = (
-                "Google retired similar audiences; the buyers' list is the signal for "
-                "optimized targeting."
+                f"{buyers.get_platform_display()} has no lookalikes (Google retired similar "
+                "audiences); the buyers' list is the signal for optimized targeting."
             )
             return CampaignAudience(
                 decision.external_audience_id, decision.ready, f"{note} {decision.reason}".strip()
@@ -109,8 +114,11 @@ def ensure_standard_audience(
     platform: str,
     audience_type: str,
     event: MarketplaceEvent | None = None,
+    *,
+    ad_account_id: str = "",
 ) -> RemarketingAudience:
-    """The organizer's standard audience of this type (for `event`, or organizer-wide)."""
+    """The organizer's standard audience of this type (for `event`, or organizer-wide),
+    in `ad_account_id` when given, else the organizer's default account."""
     criteria = STANDARD_CRITERIA[audience_type]
     with transaction.atomic():
         existing = (
@@ -122,6 +130,9 @@ def ensure_standard_audience(
             .first()
         )
         if existing is not None:
+            if ad_account_id and not existing.ad_account_id:
+                existing.ad_account_id = ad_account_id
+                existing.save(update_fields=["ad_account_id", "updated_at"])
             return existing
         label = AudienceType(audience_type).label
         scope = event.name if event is not None else organizer.name
@@ -134,7 +145,7 @@ def ensure_standard_audience(
             name=f"{label}: {scope}"[:255],
             description=_describe(criteria),
             criteria=criteria.to_json(),
-            ad_account_id=default_ad_account(organizer, platform),
+            ad_account_id=ad_account_id or default_ad_account(organizer, platform),
         )
 
 
@@ -156,6 +167,9 @@ def ensure_lookalike_audience(
             .first()
         )
         if existing is not None:
+            if source.ad_account_id and not existing.ad_account_id:
+                existing.ad_account_id = source.ad_account_id
+                existing.save(update_fields=["ad_account_id", "updated_at"])
             return existing
         criteria = Criteria(lookalike_source_id=source.pk, lookalike_percentage=percentage)
         return RemarketingAudience.objects.create(
@@ -269,6 +283,7 @@ class SegmentInput:
     refresh_frequency: str = RefreshFrequency.DAILY
     auto_refresh: bool = True
     expires_at: datetime | None = None
+    ad_account_id: str = ""
 
 
 def create_custom_segment(
@@ -296,5 +311,5 @@ def create_custom_segment(
         refresh_frequency=data.refresh_frequency,
         auto_refresh=data.auto_refresh,
         expires_at=data.expires_at,
-        ad_account_id=default_ad_account(organizer, data.platform),
+        ad_account_id=data.ad_account_id or default_ad_account(organizer, data.platform),
     )

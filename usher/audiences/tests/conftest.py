@@ -20,7 +20,11 @@ TOKENS = {
 }
 SETTINGS = {
     "meta": {**meta_settings(1), "ad_account_id": META_ACCOUNT},
-    "tiktok": {"pixel_code": "C4A1B2C3D4E5F6G7H8I9", "advertiser_id": TIKTOK_ADVERTISER},
+    "tiktok": {
+        "pixel_code": "C4A1B2C3D4E5F6G7H8I9",
+        "advertiser_id": TIKTOK_ADVERTISER,
+        "location_ids": ["798549"],
+    },
     "google_ads": {"conversion_id": "AW-123456789", "customer_id": GOOGLE_CUSTOMER},
 }
 

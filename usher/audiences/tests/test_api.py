@@ -98,6 +98,7 @@ def test_a_custom_segment_is_created_with_validated_criteria(organizer, organize
         ),
         ({"criteria": {"lookalike_percentage": 3}}, ["body", "criteria"]),
         ({"event_id": "foreign"}, ["body", "event_id"]),
+        ({"ad_account_id": "act_12; DROP"}, ["body", "payload", "ad_account_id"]),
     ],
 )
 def test_bad_segments_are_a_422_naming_the_field_and_write_nothing(

@@ -337,3 +337,31 @@ def test_a_lookalike_below_the_seed_minimum_waits_with_the_reason(sandbox, codes
     refresh(lookalike)
     assert lookalike.status == AudienceStatus.BUILDING
     assert lookalike.status_reason == "3 matchable people in the source; Meta needs at least 100."
+
+
+def test_a_tiktok_lookalike_is_built_from_the_buyers_list(sandbox, codes, event, small_minimums):
+    for i in range(100):
+        buy(event, f"b{i}@example.com")
+    buyers = buyers_audience(event, "tiktok")
+    refresh(buyers)
+    lookalike = ensure_lookalike_audience(buyers, percentage=5)
+    log = refresh(lookalike)
+    assert log.status == SyncStatus.SUCCEEDED, log.message
+    stored = sandbox.state.get_object("tiktok", lookalike.external_audience_id)["fields"]
+    spec = stored["lookalike_spec"]
+    assert (spec["source_audience_id"], spec["audience_size"]) == (
+        buyers.external_audience_id,
+        "BALANCED",
+    )
+    assert spec["location_ids"] == ["798549"]
+
+
+def test_a_tiktok_visitor_audience_waits_for_ads_manager(sandbox, codes, event):
+    visit(event, "v1")
+    audience = ensure_standard_audience(
+        event.organizer, "tiktok", AudienceType.EVENT_VIEWERS, event
+    )
+    log = refresh(audience)
+    assert log.status == SyncStatus.FAILED
+    assert "created in TikTok Ads Manager" in audience.status_reason
+    assert sandbox.requests(platform="tiktok") == []
