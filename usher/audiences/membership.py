@@ -89,10 +89,11 @@ def _status_after_build(
         what = (
             "people in the source" if audience.audience_type == AudienceType.LOOKALIKE else "buyers"
         )
-        return (
-            AudienceStatus.BUILDING,
-            f"{size} matchable {what}; {platform} needs at least {minimum}.",
-        )
+        reason = f"{size} matchable {what}; {platform} needs at least {minimum}."
+        # Not yet on the platform: wait. Already there: keep it in step (leavers must
+        # leave), and say why it does not serve.
+        status = AudienceStatus.READY if audience.external_audience_id else AudienceStatus.BUILDING
+        return status, reason
     return AudienceStatus.READY, ""
 
 

@@ -103,7 +103,12 @@ def audience_for_campaign(
 
 
 def _readiness(audience: RemarketingAudience) -> CampaignAudience:
-    if audience.status == AudienceStatus.ACTIVE and audience.external_audience_id:
+    # Active with a note means on the platform but below what it serves.
+    if (
+        audience.status == AudienceStatus.ACTIVE
+        and audience.external_audience_id
+        and not audience.status_reason
+    ):
         return CampaignAudience(audience.external_audience_id, True, "")
     reason = audience.status_reason or f"The audience is {audience.get_status_display().lower()}."
     return CampaignAudience(None, False, reason)

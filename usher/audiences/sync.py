@@ -100,8 +100,7 @@ def _sync(audience: RemarketingAudience, now: datetime) -> AudienceSyncLog:
     final = AudienceStatus.EXPIRED if expired else AudienceStatus.ACTIVE
     audience.last_synced_at = now
     audience.save(update_fields=["last_synced_at", "updated_at"])
-    reason = "" if audience.audience_type in BUYER_TYPES else audience.status_reason
-    _set_status(audience, final, reason)
+    _set_status(audience, final, audience.status_reason)  # the build's note, if any
     _finish(log, SyncStatus.SUCCEEDED, "")
     return log
 

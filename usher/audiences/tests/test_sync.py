@@ -365,3 +365,21 @@ def test_a_tiktok_visitor_audience_waits_for_ads_manager(sandbox, codes, event):
     assert log.status == SyncStatus.FAILED
     assert "created in TikTok Ads Manager" in audience.status_reason
     assert sandbox.requests(platform="tiktok") == []
+
+
+def test_a_list_falling_below_the_minimum_still_loses_its_leavers_and_says_why(
+    sandbox, codes, event, small_minimums
+):
+    orders = [buy(event, f"b{i}@example.com") for i in range(3)]
+    audience = buyers_audience(event, "meta")
+    refresh(audience)
+    for order in orders[:2]:
+        order.status = "refunded"
+        order.save()
+
+    log = refresh(audience)
+
+    assert log.removed_count == 2
+    assert meta_members(sandbox, audience) == {hashed("meta", "b2@example.com")}
+    assert audience.status == AudienceStatus.ACTIVE
+    assert audience.status_reason == "1 matchable buyers; Meta needs at least 2."
