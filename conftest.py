@@ -12,6 +12,8 @@ from django.core.cache import cache
 from django.test import Client, override_settings
 
 from usher import celery_app
+from usher.lib import outages
+from usher.lib.ratelimit import reset_local_buckets
 from usher.marketplace.models import OrganizerApiToken
 from usher.marketplace.tests.factories import MarketplaceClientFactory, OrganizerFactory
 from usher.sandbox.testing import MOUNTED_BASE_URLS, MountedSandbox
@@ -113,3 +115,15 @@ def sandbox(settings) -> Iterator[MountedSandbox]:
     box = MountedSandbox()
     yield box
     box.close()
+
+
+@pytest.fixture
+def unreachable_cache(settings) -> Iterator[None]:
+    """Redis down: every cache call fails as it would in production; the outage warning
+    and the per-process rate limits start fresh."""
+    settings.CACHES = {"default": {"BACKEND": "usher.lib.tests.unreachable_cache.UnreachableCache"}}
+    outages.reset()
+    reset_local_buckets()
+    yield
+    outages.reset()
+    reset_local_buckets()

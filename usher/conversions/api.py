@@ -5,11 +5,12 @@ from dataclasses import asdict
 from datetime import datetime
 
 from django.http import HttpRequest
-from ninja import Router, Schema
+from ninja import Field, Router, Schema
 from ninja.pagination import paginate
 
 from usher.conversions.models import ConversionDelivery, DeliveryStatus
 from usher.conversions.services import NO_DELIVERIES, status_for_codes
+from usher.lib.errors import error_responses
 from usher.marketplace.auth import OrganizerTokenAuth
 from usher.tracking.models import EventTrackingCode
 
@@ -20,7 +21,10 @@ class CodeStatusOut(Schema):
     code_id: int
     provider: str
     tag_id: str
-    event_id: int | None
+    # Two different things were both called `event_id`; each name now says which.
+    marketplace_event_id: int | None = Field(
+        description="The code's event (one of yours); null for your default code."
+    )
     delivered: int
     pending: int
     rejected: int
@@ -34,7 +38,12 @@ class DeliveryOut(Schema):
     id: int
     code_id: int | None
     provider: str
-    event_id: str
+    conversion_event_id: str = Field(
+        description=(
+            "The conversion's id shared with the browser pixels (`order-<id>` for a "
+            "purchase), which the platforms deduplicate on."
+        )
+    )
     event_name: str
     status: str
     attempts: int
@@ -46,9 +55,15 @@ class DeliveryOut(Schema):
     def resolve_code_id(row: ConversionDelivery) -> int | None:
         return row.organizer_code_id
 
+    @staticmethod
+    def resolve_conversion_event_id(row: ConversionDelivery) -> str:
+        return row.event_id
+
 
 @conversions_router.get(
-    "/status", response=list[CodeStatusOut], summary="Server-side delivery status per code"
+    "/status",
+    response={200: list[CodeStatusOut], **error_responses(401)},
+    summary="Server-side delivery status per code",
 )
 def delivery_status(request: HttpRequest):
     codes = list(EventTrackingCode.objects.for_organizer(request.auth))
@@ -58,7 +73,7 @@ def delivery_status(request: HttpRequest):
             "code_id": code.pk,
             "provider": code.provider,
             "tag_id": code.tag_id,
-            "event_id": code.event_id,
+            "marketplace_event_id": code.event_id,
             **asdict(statuses.get(code.pk, NO_DELIVERIES)),
         }
         for code in codes
@@ -66,7 +81,9 @@ def delivery_status(request: HttpRequest):
 
 
 @conversions_router.get(
-    "/deliveries", response=list[DeliveryOut], summary="The organizer's deliveries, newest first"
+    "/deliveries",
+    response={200: list[DeliveryOut], **error_responses(401)},
+    summary="The organizer's deliveries, newest first",
 )
 @paginate
 def list_deliveries(

@@ -11,6 +11,7 @@ from django.core.cache import cache
 from django.utils import timezone
 
 from usher.conversions import dispatch, fanout, services
+from usher.lib.outages import broker_or, cache_or
 
 logger = logging.getLogger("usher.conversions")
 
@@ -23,9 +24,15 @@ def _queued_key(destination_key: str) -> str:
 
 
 def schedule_dispatch(destination_keys: Iterable[str]) -> None:
+    """Queue one dispatch run per destination (debounced); with the cache down every
+    destination is queued, with the broker down the sweep runs them."""
     for key in destination_keys:
-        if cache.add(_queued_key(key), 1, timeout=DISPATCH_DEBOUNCE_SECONDS):
-            dispatch_destination_task.delay(key)
+        first = cache_or(
+            lambda key=key: cache.add(_queued_key(key), 1, timeout=DISPATCH_DEBOUNCE_SECONDS),
+            lambda: True,
+        )
+        if first:
+            broker_or(lambda key=key: dispatch_destination_task.delay(key), lambda: None)
 
 
 @shared_task(ignore_result=True)
@@ -41,7 +48,7 @@ def fan_out_order_task(order_id: int) -> None:
 @shared_task(ignore_result=True)
 def dispatch_destination_task(destination_key: str) -> None:
     # Events stored from now on schedule a new run instead of waiting for the sweep.
-    cache.delete(_queued_key(destination_key))
+    cache_or(lambda: cache.delete(_queued_key(destination_key)), lambda: None)
     summary = dispatch.dispatch_destination(destination_key)
     logger.info(
         "dispatch run destination=%s batches=%d delivered=%d rejected=%d retrying=%d dead=%d",

@@ -11,23 +11,48 @@ from __future__ import annotations
 
 import ipaddress
 import json
+from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
-from ninja import Router
+from ninja import Field, Router, Schema
 from pydantic import ValidationError
 
 from usher.events.collector import MAX_BODY_BYTES, CollectBatch, RequestContext, store_events
 from usher.lib.cors import SITE_KEY_HEADER, apply_cors, preflight, site_key_of
-from usher.lib.errors import InvalidInput
-from usher.lib.ratelimit import hit_window
+from usher.lib.errors import InvalidInput, error_responses
+from usher.lib.ratelimit import hit_sliding_window
 from usher.marketplace.models import MarketplaceClient
 from usher.marketplace.services import client_by_site_key
 
-RATE_WINDOW_SECONDS = 60  # the limits (settings.COLLECTOR_*) count requests per minute
+RATE_WINDOW_SECONDS = 60  # the limits (settings.COLLECTOR_*) count requests per minute,
+# in a window that slides (a burst across a minute boundary cannot pass twice the limit)
 
 collector_router = Router(tags=["collector"])
+
+
+class CollectedOut(Schema):
+    accepted: int = Field(description="How many events the batch held (resent ones included).")
+
+
+def inline_json_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    """A pydantic JSON schema with its `$defs` written in place: OpenAPI resolves
+    `#/$defs/...` from the document's root, where they do not exist, so left as
+    references they dangle for every client generator and fuzzer."""
+    defs = schema.get("$defs", {})
+
+    def resolve(node: Any) -> Any:
+        if isinstance(node, dict):
+            if "$ref" in node:
+                target = resolve(defs[node["$ref"].rsplit("/", 1)[-1]])
+                return {**target, **{k: resolve(v) for k, v in node.items() if k != "$ref"}}
+            return {k: resolve(v) for k, v in node.items() if k != "$defs"}
+        if isinstance(node, list):
+            return [resolve(item) for item in node]
+        return node
+
+    return resolve(schema)
 
 
 def client_ip(request: HttpRequest) -> str | None:
@@ -98,10 +123,12 @@ def _validation_detail(exc: ValidationError) -> list[dict]:
     "/collect",
     auth=None,
     summary="Collect browser events (tracker.js)",
-    response={202: dict},
+    response={202: CollectedOut, **error_responses(401, 429)},
     openapi_extra={
         "requestBody": {
-            "content": {"application/json": {"schema": CollectBatch.model_json_schema()}},
+            "content": {
+                "application/json": {"schema": inline_json_schema(CollectBatch.model_json_schema())}
+            },
             "required": True,
         }
     },
@@ -109,7 +136,7 @@ def _validation_detail(exc: ValidationError) -> list[dict]:
 def collect(request: HttpRequest, site_key: str | None = None):
     ip = client_ip(request)
     # Requests without a usable address share one bucket rather than escaping the limit.
-    if not hit_window(
+    if not hit_sliding_window(
         f"collect:ip:{ip or 'unknown'}",
         settings.COLLECTOR_REQUESTS_PER_IP_PER_MINUTE,
         RATE_WINDOW_SECONDS,
@@ -123,7 +150,7 @@ def collect(request: HttpRequest, site_key: str | None = None):
         return _error(
             401, "a valid site_key (query, body or X-Usher-Site-Key) is required", request, None
         )
-    if not hit_window(
+    if not hit_sliding_window(
         f"collect:site:{client.pk}",
         settings.COLLECTOR_REQUESTS_PER_SITE_KEY_PER_MINUTE,
         RATE_WINDOW_SECONDS,

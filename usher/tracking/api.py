@@ -12,7 +12,7 @@ from ninja import Query, Router, Status
 from ninja.pagination import paginate
 
 from usher.lib.cors import SITE_KEY_HEADER, apply_cors, preflight, site_key_of
-from usher.lib.errors import InvalidInput
+from usher.lib.errors import InvalidInput, error_responses
 from usher.lib.tenancy import get_for_organizer_or_404
 from usher.lib.validation import parse_id
 from usher.marketplace.auth import OrganizerTokenAuth
@@ -29,12 +29,12 @@ from usher.tracking.public_config import (
 )
 from usher.tracking.resolved import Provider
 from usher.tracking.schemas import (
-    ConflictOut,
     EventTrackingConfigOut,
     MarketplaceTrackingConfigOut,
     OrganizerTrackingConfigOut,
     TrackingCodeIn,
     TrackingCodeOut,
+    TrackingCodePatch,
 )
 
 # Browsers and CDNs may keep the answer but must revalidate it on every page load (a
@@ -59,14 +59,18 @@ def _input(payload: TrackingCodeIn) -> services.CodeInput:
 
 @tracking_codes_router.post(
     "",
-    response={201: TrackingCodeOut, 409: ConflictOut},
+    response={201: TrackingCodeOut, **error_responses(401, 404, 409)},
     summary="Add a tracking code (for one event, or your default for all events)",
 )
 def create_tracking_code(request: HttpRequest, payload: TrackingCodeIn):
     return Status(201, services.create_code(request.auth, _input(payload)))
 
 
-@tracking_codes_router.get("", response=list[TrackingCodeOut], summary="Your tracking codes")
+@tracking_codes_router.get(
+    "",
+    response={200: list[TrackingCodeOut], **error_responses(401)},
+    summary="Your tracking codes",
+)
 @paginate
 def list_tracking_codes(
     request: HttpRequest,
@@ -89,14 +93,18 @@ def list_tracking_codes(
     return codes
 
 
-@tracking_codes_router.get("/{code_id}", response=TrackingCodeOut, summary="One tracking code")
+@tracking_codes_router.get(
+    "/{code_id}",
+    response={200: TrackingCodeOut, **error_responses(401, 404)},
+    summary="One tracking code",
+)
 def get_tracking_code(request: HttpRequest, code_id: int):
     return get_for_organizer_or_404(EventTrackingCode, request.auth, pk=code_id)
 
 
 @tracking_codes_router.put(
     "/{code_id}",
-    response={200: TrackingCodeOut, 409: ConflictOut},
+    response={200: TrackingCodeOut, **error_responses(401, 404, 409)},
     summary="Replace a tracking code (credentials left out are kept)",
 )
 def update_tracking_code(request: HttpRequest, code_id: int, payload: TrackingCodeIn):
@@ -104,7 +112,22 @@ def update_tracking_code(request: HttpRequest, code_id: int, payload: TrackingCo
     return services.update_code(code, _input(payload))
 
 
-@tracking_codes_router.delete("/{code_id}", response={204: None}, summary="Delete a tracking code")
+@tracking_codes_router.patch(
+    "/{code_id}",
+    response={200: TrackingCodeOut, **error_responses(401, 404, 409)},
+    summary="Change some fields of a tracking code (the same checks as a replacement)",
+)
+def patch_tracking_code(request: HttpRequest, code_id: int, payload: TrackingCodePatch):
+    code = get_for_organizer_or_404(EventTrackingCode, request.auth, pk=code_id)
+    changes = payload.dict(exclude_unset=True)
+    return services.update_code(code, services.patched_input(code, changes))
+
+
+@tracking_codes_router.delete(
+    "/{code_id}",
+    response={204: None, **error_responses(401, 404)},
+    summary="Delete a tracking code",
+)
 def delete_tracking_code(request: HttpRequest, code_id: int):
     services.delete_code(get_for_organizer_or_404(EventTrackingCode, request.auth, pk=code_id))
     return Status(204, None)
@@ -151,7 +174,7 @@ def _preflight_clients(
 
 @tracking_config_router.get(
     "/events/{slug}/tracking-config",
-    response={200: EventTrackingConfigOut, 304: None, 401: dict, 404: dict},
+    response={200: EventTrackingConfigOut, 304: None, **error_responses(401, 404)},
     summary="Tracking config of an event page (public; site key)",
     description=(
         "What tracker.js needs for an event page: the organizer's codes (event-specific, "
@@ -173,7 +196,7 @@ def event_tracking_config_preflight(request: HttpRequest, slug: str, site_key: s
 
 @tracking_config_router.get(
     "/organizers/{organizer_external_id}/tracking-config",
-    response={200: OrganizerTrackingConfigOut, 304: None, 401: dict, 404: dict},
+    response={200: OrganizerTrackingConfigOut, 304: None, **error_responses(401, 404)},
     summary="Tracking config of an organizer's profile page (public; site key)",
     description="The organizer's default codes plus the marketplace's; as the event variant.",
 )
@@ -199,7 +222,7 @@ def organizer_tracking_config_preflight(
 
 @tracking_config_router.get(
     "/tracking-config",
-    response={200: MarketplaceTrackingConfigOut, 304: None, 401: dict, 404: dict},
+    response={200: MarketplaceTrackingConfigOut, 304: None, **error_responses(401, 404)},
     summary="Tracking config of the marketplace's other pages (public; site key)",
     description="Home, search and other pages of no event or organizer: the marketplace's codes.",
 )

@@ -581,3 +581,28 @@ def test_a_code_that_sent_nothing_reports_zeros(organizer, organizer_api):
         status["last_error"],
         status["last_success_at"],
     ) == (0, 0, "", None)
+
+
+def test_status_and_deliveries_name_their_two_event_ids_apart(organizer, organizer_api):
+    from usher.marketplace.tests.factories import EventFactory, OrderFactory
+    from usher.tracking.tests.factories import EventTrackingCodeFactory
+
+    page = EventFactory(organizer=organizer, client=organizer.client)
+    code = EventTrackingCodeFactory(organizer=organizer, event=page)
+    ConversionDelivery.objects.create(
+        client=organizer.client,
+        organizer=organizer,
+        destination_key="meta:1",
+        provider="meta",
+        organizer_code=code,
+        event_id="order-A-1",
+        event_name="purchase",
+        order=OrderFactory(event=page),
+        next_attempt_at=timezone.now(),
+    )
+    (status,) = organizer_api.get("/api/marketplace-client/organizer/conversions/status").json()
+    assert status["marketplace_event_id"] == page.pk and "event_id" not in status
+    (delivery,) = organizer_api.get(
+        "/api/marketplace-client/organizer/conversions/deliveries"
+    ).json()["items"]
+    assert delivery["conversion_event_id"] == "order-A-1" and "event_id" not in delivery

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+import logging
 from datetime import timedelta
 
 import pytest
 from django.test import Client
 from django.utils import timezone
+from kombu.exceptions import OperationalError
 
+from usher.conversions import tasks
 from usher.events.models import TrackingEvent, VisitorTouch
+from usher.lib import outages
 from usher.marketplace.tests.factories import EventFactory, MarketplaceClientFactory
 
 pytestmark = pytest.mark.django_db
@@ -300,3 +304,43 @@ def test_an_organizer_of_another_marketplace_is_422(marketplace, page):
     )
     assert response.status_code == 422
     assert response.json()["detail"][0]["loc"] == ["body", "events", 0, "organizer"]
+
+
+def test_with_the_cache_down_events_are_stored_and_floods_still_limited(
+    marketplace, page, unreachable_cache, settings, caplog
+):
+    settings.COLLECTOR_REQUESTS_PER_IP_PER_MINUTE = 3
+    with caplog.at_level(logging.WARNING, logger="usher.lib.outages"):
+        statuses = [
+            post(
+                {"events": [page_event(event_id=f"evt-down-{i}")]}, site_key=marketplace.site_key
+            ).status_code
+            for i in range(4)
+        ]
+    assert statuses == [202, 202, 202, 429]  # the per-process limit stands in
+    assert TrackingEvent.objects.count() == 3
+    assert len([r for r in caplog.records if "cache unreachable" in r.message]) == 1
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+def test_with_the_broker_down_events_are_stored_for_the_sweep(
+    marketplace, page, monkeypatch, caplog, django_capture_on_commit_callbacks
+):
+    def refuse(*args, **kwargs):
+        raise OperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    monkeypatch.setattr(tasks.fan_out_tracking_events_task, "delay", refuse)
+    outages.reset()
+    with caplog.at_level(logging.WARNING), django_capture_on_commit_callbacks(execute=True):
+        statuses = [
+            post(
+                {"events": [page_event(event_id=f"evt-q-{i}")]}, site_key=marketplace.site_key
+            ).status_code
+            for i in range(3)
+        ]
+    outages.reset()
+    assert statuses == [202, 202, 202]
+    assert not TrackingEvent.objects.filter(fanned_out_at__isnull=False).exists()
+    assert TrackingEvent.objects.count() == 3  # left for the sweep (fanned_out_at empty)
+    assert len([r for r in caplog.records if "task broker unreachable" in r.message]) == 1
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]

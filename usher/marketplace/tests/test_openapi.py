@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import re
+
 from django.test import Client
 
 
@@ -31,3 +34,24 @@ def test_the_openapi_schema_lists_every_public_endpoint():
 def test_the_docs_page_is_served_with_local_assets():
     page = Client().get("/api/docs").content.decode()
     assert "/static/ninja/swagger-ui-bundle.js" in page
+
+
+def test_every_reference_resolves_and_every_operation_declares_its_errors():
+    schema = Client().get("/api/openapi.json").json()
+    components = schema["components"]["schemas"]
+    for ref in re.findall(r'"\$ref": "([^"]+)"', json.dumps(schema)):
+        prefix, _, name = ref.rpartition("/")
+        assert prefix == "#/components/schemas" and name in components, ref
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            declared = set(operation["responses"])
+            where = f"{method.upper()} {path}"
+            assert {"400", "413", "422"} <= declared, where
+            if operation.get("security") or path.startswith("/api/marketplace-client/events"):
+                assert "401" in declared, where
+            if "{" in path:
+                assert "404" in declared, where
+    collect = schema["paths"]["/api/collect"]["post"]
+    assert {"202", "401", "429"} <= set(collect["responses"])
+    body = collect["requestBody"]["content"]["application/json"]["schema"]
+    assert body["properties"]["events"]["items"]["properties"]["click"]["properties"]["gclid"]

@@ -27,7 +27,10 @@ FOREIGN_ROWS = {
         ensure_standard_audience(other, "meta", AudienceType.TICKET_BUYERS).pk
     ),
 }
-VALID_BODIES = {"put": {"provider": "meta", "settings": {"pixel_id": "123456789012345"}}}
+VALID_BODIES = {
+    "put": {"provider": "meta", "settings": {"pixel_id": "123456789012345"}},
+    "patch": {"enabled": False},
+}
 
 
 def organizer_routes() -> list[tuple[str, str]]:
