@@ -16,6 +16,7 @@ import math
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any
 
+from usher.sandbox.meta_specs import DEFAULT_MINIMUM_BUDGETS
 from usher.sandbox.validation import GOOGLE_CUSTOMER_ID, is_int, is_number
 
 if TYPE_CHECKING:
@@ -62,8 +63,21 @@ class Behaviour:
 SWITCHES = frozenset(f.name for f in fields(Behaviour))
 
 
+MINIMUM_BUDGET_KEYS = frozenset(DEFAULT_MINIMUM_BUDGETS)
+
+
 def check_switches(settings: dict[str, Any]) -> None:
     """Raise ValueError naming the first switch with a value of the wrong kind."""
+    minimums = settings.get("minimum_budgets")
+    if minimums is not None and not (
+        isinstance(minimums, dict)
+        and set(minimums) <= MINIMUM_BUDGET_KEYS
+        and all(is_int(v) and v > 0 for v in minimums.values())
+    ):
+        raise ValueError(
+            "settings.minimum_budgets must map "
+            f"{', '.join(sorted(MINIMUM_BUDGET_KEYS))} to positive integers (minor units)"
+        )
     for name in SWITCHES & set(settings):
         value = settings[name]
         if name == "ad_review_outcome":

@@ -44,6 +44,11 @@ NOT_ALLOWLISTED_MESSAGE = (
 )
 
 
+def _job_failure(code: str, message: str) -> AdsFailure:
+    """A whole-request offlineUserDataJobError (no field to point at)."""
+    return AdsFailure([_job_error(code, message, [])])
+
+
 def customer_match_refusal(state: SandboxState, customer_id: str) -> AdsFailure | None:
     """Why this customer may not upload Customer Match data, if it may not.
 
@@ -65,14 +70,9 @@ def customer_match_refusal(state: SandboxState, customer_id: str) -> AdsFailure 
             message="The caller does not have permission",
         )
     if not customer_data_terms_accepted(state, customer_id):
-        return AdsFailure(
-            [
-                _job_error(
-                    "CUSTOMER_NOT_ACCEPTED_CUSTOMER_DATA_TERMS",
-                    "The customer has not accepted the customer data terms.",
-                    [],
-                )
-            ]
+        return _job_failure(
+            "CUSTOMER_NOT_ACCEPTED_CUSTOMER_DATA_TERMS",
+            "The customer has not accepted the customer data terms.",
         )
     return None
 
@@ -187,14 +187,8 @@ def _job(state: SandboxState, call: Call) -> dict[str, Any]:
             ]
         )
     if job["fields"]["status"] != "PENDING":
-        raise AdsFailure(
-            [
-                _job_error(
-                    "JOB_ALREADY_STARTED",
-                    "Operations can't be added to a job that has already started.",
-                    [],
-                )
-            ]
+        raise _job_failure(
+            "JOB_ALREADY_STARTED", "Operations can't be added to a job that has already started."
         )
     return job
 

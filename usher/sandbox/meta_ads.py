@@ -163,9 +163,22 @@ def update_object(state: SandboxState, call: Call) -> Response:
     obj["fields"].update(changes)
     obj["fields"]["updated_time"] = now_iso(state.now())
     if SIGNIFICANT_EDITS & set(changes):
-        obj["significant_edit_at"] = state.now()
+        _restart_learning(state, obj)
     state.dirty = True
     return json_response({"success": True})
+
+
+def _restart_learning(state: SandboxState, obj: dict[str, Any]) -> None:
+    """A significant edit restarts learning: of the ad set, or of every ad set of a CBO campaign."""
+    adsets = [obj]
+    if obj["type"] == "campaign":
+        adsets = [
+            adset
+            for adset in state.objects_of(META, obj["account"], "adset")
+            if adset["fields"].get("campaign_id") == obj["id"]
+        ]
+    for adset in adsets:
+        adset["significant_edit_at"] = state.now()
 
 
 def _updates(state: SandboxState, obj: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:

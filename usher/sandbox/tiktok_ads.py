@@ -12,6 +12,7 @@ from typing import Any
 
 from werkzeug.wrappers import Response
 
+from usher.sandbox.behaviour import account_behaviour, review_status
 from usher.sandbox.metrics import days_between, total
 from usher.sandbox.platform import Call
 from usher.sandbox.state import SandboxState
@@ -47,7 +48,22 @@ BUDGET_MODES = frozenset(
         "BUDGET_MODE_DYNAMIC_DAILY_BUDGET",
     }
 )
+AD_GROUP_BUDGET_MODES = frozenset({"BUDGET_MODE_DAY", "BUDGET_MODE_TOTAL"})
+PACING_MODES = frozenset({"PACING_MODE_SMOOTH", "PACING_MODE_FAST"})
+# PLATFORMS.md §9b: daily budgets above $50 a campaign and $20 an ad group (a lifetime
+# ad group budget: $20 x its days) [U: applied in the account currency; the campaign
+# lifetime minimum is taken to be the same $50].
+MIN_CAMPAIGN_BUDGET = 50.0
+MIN_ADGROUP_DAILY_BUDGET = 20.0
+DAY_SECONDS = 86_400
 OPERATION_STATUSES = frozenset({"ENABLE", "DISABLE"})
+# An ad's secondary_status by review state [U: the partial-approval value].
+AD_REVIEW_STATUSES = {
+    "IN_REVIEW": "AD_STATUS_IN_REVIEW",
+    "DISAPPROVED": "AD_STATUS_REVIEW_FAIL",
+    "WITH_ISSUES": "AD_STATUS_PARTIAL_AUDIT_DELIVERY_OK",
+    "APPROVED": "AD_STATUS_DELIVERY_OK",
+}
 STATUS_ACTIONS = frozenset({"ENABLE", "DISABLE", "DELETE"})
 SCHEDULE_TYPES = frozenset({"SCHEDULE_START_END", "SCHEDULE_FROM_NOW"})
 OPTIMIZATION_GOALS = frozenset(
@@ -81,10 +97,11 @@ MAX_REPORT_DIMENSIONS = 4
 MAX_PAGE_SIZE = 1000
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 UPDATABLE = {
-    "campaign": {"campaign_name", "budget"},
+    "campaign": {"campaign_name", "budget", "budget_mode"},
     "adgroup": {
         "adgroup_name",
         "budget",
+        "budget_mode",
         "location_ids",
         "audience_ids",
         "excluded_audience_ids",
@@ -101,18 +118,67 @@ def _object(state: SandboxState, advertiser: str, kind: str, object_id: Any) -> 
     return found
 
 
-def _budget(call: Call, mode_required: bool) -> dict[str, Any]:
-    mode = param(call, "budget_mode", "BUDGET_MODE_INFINITE" if not mode_required else None)
-    if mode is None:
-        raise TikTokProblem("budget_mode: Missing data for required field.")
-    enum(mode, "budget_mode", BUDGET_MODES)
-    fields: dict[str, Any] = {"budget_mode": mode}
-    if mode != "BUDGET_MODE_INFINITE":
-        budget = as_number(param(call, "budget"))
-        if budget is None or budget <= 0 or not math.isfinite(budget):
-            raise TikTokProblem("budget: must be a positive number (account currency).")
-        fields["budget"] = budget
+def _positive_budget(value: Any) -> float:
+    budget = as_number(value)
+    if budget is None or budget <= 0 or not math.isfinite(budget):
+        raise TikTokProblem("budget: must be a positive number (account currency).")
+    return budget
+
+
+def _campaign_budget(call: Call) -> dict[str, Any]:
+    """budget_mode and budget of a campaign; CBO (budget_optimize_on) needs a real budget."""
+    cbo = param(call, "budget_optimize_on", False)
+    if cbo not in (True, False):
+        raise TikTokProblem("budget_optimize_on: must be true or false.")
+    mode = enum(param(call, "budget_mode", "BUDGET_MODE_INFINITE"), "budget_mode", BUDGET_MODES)
+    fields: dict[str, Any] = {"budget_mode": mode, "budget_optimize_on": cbo}
+    if mode == "BUDGET_MODE_INFINITE":
+        if cbo:
+            raise TikTokProblem(
+                "budget_mode: campaign budget optimization needs BUDGET_MODE_DAY or "
+                "BUDGET_MODE_TOTAL with a budget."
+            )
+        return fields
+    fields["budget"] = _positive_budget(param(call, "budget"))
+    if fields["budget"] < MIN_CAMPAIGN_BUDGET:
+        raise TikTokProblem(
+            f"budget: the campaign budget must be at least {MIN_CAMPAIGN_BUDGET:g}."
+        )
     return fields
+
+
+def _adgroup_budget(call: Call, schedule_days: int | None) -> dict[str, Any]:
+    """An ad group's own budget_mode, budget and pacing (required unless the campaign has CBO)."""
+    fields: dict[str, Any] = {
+        "budget_mode": enum(required(call, "budget_mode"), "budget_mode", AD_GROUP_BUDGET_MODES),
+        "budget": _positive_budget(required(call, "budget")),
+        "pacing": enum(required(call, "pacing"), "pacing", PACING_MODES),
+    }
+    _check_adgroup_minimum(fields["budget_mode"], fields["budget"], schedule_days)
+    return fields
+
+
+def _check_adgroup_minimum(mode: str, budget: float, schedule_days: int | None) -> None:
+    if mode == "BUDGET_MODE_TOTAL":
+        if schedule_days is None:
+            raise TikTokProblem(
+                "schedule_type: a BUDGET_MODE_TOTAL ad group needs SCHEDULE_START_END."
+            )
+        minimum = MIN_ADGROUP_DAILY_BUDGET * schedule_days
+    else:
+        minimum = MIN_ADGROUP_DAILY_BUDGET
+    if budget < minimum:
+        raise TikTokProblem(f"budget: the ad group budget must be at least {minimum:g}.")
+
+
+def _schedule_days(fields: dict[str, Any]) -> int | None:
+    if fields["schedule_type"] != "SCHEDULE_START_END":
+        return None
+    start = datetime.strptime(fields["schedule_start_time"], TIME_FORMAT)
+    end = datetime.strptime(fields["schedule_end_time"], TIME_FORMAT)
+    if end <= start:
+        raise TikTokProblem("schedule_end_time: must be after schedule_start_time.")
+    return max(1, math.ceil((end - start).total_seconds() / DAY_SECONDS))
 
 
 def _store(
@@ -151,7 +217,7 @@ def create_campaign(state: SandboxState, call: Call) -> Response:
             "operation_status": enum(
                 param(call, "operation_status", "ENABLE"), "operation_status", OPERATION_STATUSES
             ),
-            **_budget(call, mode_required=False),
+            **_campaign_budget(call),
         }
     except TikTokProblem as problem:
         return problem.response()
@@ -183,8 +249,14 @@ def create_adgroup(state: SandboxState, call: Call) -> Response:
             fields["schedule_end_time"] = _time(
                 required(call, "schedule_end_time"), "schedule_end_time"
             )
-        if campaign["fields"]["budget_mode"] == "BUDGET_MODE_INFINITE":
-            fields.update(_budget(call, mode_required=True))
+        if campaign["fields"].get("budget_optimize_on"):
+            if param(call, "budget") is not None:
+                raise TikTokProblem(
+                    "budget: the campaign uses campaign budget optimization; its ad groups "
+                    "take no budget of their own."
+                )
+        else:
+            fields.update(_adgroup_budget(call, _schedule_days(fields)))
         if fields["optimization_goal"] in ("CONVERT", "VALUE"):
             fields["pixel_id"] = required(call, "pixel_id")
             fields["optimization_event"] = required(call, "optimization_event")
@@ -254,17 +326,9 @@ def update_object(state: SandboxState, call: Call) -> Response:
         changes: dict[str, Any] = {}
         for key in UPDATABLE[kind]:
             value = param(call, key)
-            if value is None:
-                continue
-            if key == "budget":
-                if obj["fields"].get("budget_mode") in (None, "BUDGET_MODE_INFINITE"):
-                    raise TikTokProblem(
-                        "budget: this object has no budget of its own (BUDGET_MODE_INFINITE)."
-                    )
-                value = as_number(value)
-                if value is None or value <= 0:
-                    raise TikTokProblem("budget: must be a positive number (account currency).")
-            changes[key] = value
+            if value is not None:
+                changes[key] = value
+        _check_budget_update(obj, changes)
     except TikTokProblem as problem:
         return problem.response()
     obj["fields"].update(
@@ -272,6 +336,36 @@ def update_object(state: SandboxState, call: Call) -> Response:
     )
     state.dirty = True
     return tiktok_ok(obj["fields"])
+
+
+def _check_budget_update(obj: dict[str, Any], changes: dict[str, Any]) -> None:
+    """Budgets change only where the object has one; a live budget keeps its type."""
+    fields = obj["fields"]
+    mode = fields.get("budget_mode")
+    new_mode = changes.get("budget_mode", mode)
+    if new_mode != mode:
+        if fields.get("operation_status") == "ENABLE":
+            raise TikTokProblem(
+                "budget_mode: the budget type of a live campaign or ad group cannot change."
+            )
+        allowed = AD_GROUP_BUDGET_MODES if obj["type"] == "adgroup" else BUDGET_MODES
+        enum(new_mode, "budget_mode", allowed)
+    if "budget" not in changes and new_mode == mode:
+        return
+    if new_mode in (None, "BUDGET_MODE_INFINITE"):
+        if "budget" in changes:
+            raise TikTokProblem(
+                "budget: this object has no budget of its own (BUDGET_MODE_INFINITE, or an ad "
+                "group under campaign budget optimization)."
+            )
+        return
+    changes["budget"] = _positive_budget(changes.get("budget", fields.get("budget")))
+    if obj["type"] == "campaign" and changes["budget"] < MIN_CAMPAIGN_BUDGET:
+        raise TikTokProblem(
+            f"budget: the campaign budget must be at least {MIN_CAMPAIGN_BUDGET:g}."
+        )
+    if obj["type"] == "adgroup":
+        _check_adgroup_minimum(new_mode, changes["budget"], _schedule_days(fields))
 
 
 def update_status(state: SandboxState, call: Call) -> Response:
@@ -300,7 +394,7 @@ def get_objects(state: SandboxState, call: Call) -> Response:
         return problem.response()
     wanted = {str(i) for i in list_or_empty(filtering.get(f"{kind}_ids"))}
     objects = [
-        obj["fields"]
+        _shown(state, obj)
         for obj in state.objects_of(TIKTOK, call.account or "", kind)
         if (not wanted or obj["id"] in wanted) and obj["fields"].get("operation_status") != "DELETE"
     ]
@@ -310,6 +404,21 @@ def get_objects(state: SandboxState, call: Call) -> Response:
             "page_info": _page_info(page, page_size, len(objects)),
         }
     )
+
+
+def _shown(state: SandboxState, obj: dict[str, Any]) -> dict[str, Any]:
+    """An object as /get/ lists it; ads add their review-driven secondary_status."""
+    if obj["type"] != "ad":
+        return obj["fields"]
+    behaviour = account_behaviour(state, TIKTOK, obj["account"])
+    review = review_status(behaviour, obj.get("created_at", 0.0), state.now())
+    if review in ("IN_REVIEW", "DISAPPROVED"):
+        status = AD_REVIEW_STATUSES[review]
+    elif obj["fields"].get("operation_status") == "DISABLE":
+        status = "AD_STATUS_DISABLE"
+    else:
+        status = AD_REVIEW_STATUSES[review]
+    return dict(obj["fields"], secondary_status=status)
 
 
 def _page_info(page: int, page_size: int, total_number: int) -> dict[str, int]:

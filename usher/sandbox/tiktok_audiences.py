@@ -8,10 +8,12 @@ at least 100 that is not itself a lookalike; or the streaming `segment/*` endpoi
 from __future__ import annotations
 
 import hashlib
+from datetime import UTC, datetime
 from typing import Any
 
 from werkzeug.wrappers import Response
 
+from usher.sandbox.behaviour import account_behaviour, reported_size
 from usher.sandbox.platform import Call
 from usher.sandbox.state import SandboxState
 from usher.sandbox.tiktok_common import (
@@ -48,6 +50,16 @@ RETENTION_DAYS = (1, 365)
 # PLATFORMS.md §8.3: an update fails if the audience would end below 1,000 members.
 MIN_AUDIENCE_AFTER_UPDATE = 1000
 LOOKALIKE_MIN_SEED_SIZE = 100
+MOBILE_OS = frozenset({"ALL", "ANDROID", "IOS"})
+PLACEMENTS = frozenset({"TIKTOK", "PANGLE", "GLOBAL_APP_BUNDLE"})
+DEFAULT_RETENTION_DAYS = 365
+# [U] when TikTok starts flagging an audience as about to expire.
+EXPIRING_WITHIN_SECONDS = 7 * 86_400
+DAY_SECONDS = 86_400
+# What a read shows while the size is unknown (filling or too small) [U].
+UNKNOWN_COVER_NUM = -1
+# audience `type` by how it was made [U: TikTok's exact values were not read].
+TYPES = {"Customer File": "CUSTOMER_FILE", "Lookalike": "LOOKALIKE", "Segment": "PARTNER_SEGMENT"}
 
 
 def _audience(state: SandboxState, advertiser: str, audience_id: str) -> dict[str, Any]:
@@ -66,13 +78,25 @@ def _name(call: Call) -> str:
 
 def _store_audience(state: SandboxState, advertiser: str, fields: dict[str, Any]) -> str:
     audience_id = state.next_id(TIKTOK, TIKTOK_ID_BASE)
-    fields.update(audience_id=audience_id, create_time=int(state.now()), is_valid=True)
-    state.put_object(
-        TIKTOK,
-        audience_id,
-        {"id": audience_id, "type": "audience", "account": advertiser, "fields": fields},
-    )
+    fields.update(audience_id=audience_id, create_time=int(state.now()))
+    audience = {"id": audience_id, "type": "audience", "account": advertiser, "fields": fields}
+    state.put_object(TIKTOK, audience_id, audience)
+    _record(state, audience, "CREATE")
     return audience_id
+
+
+def _record(state: SandboxState, audience: dict[str, Any], action: str) -> None:
+    """An audience_history entry; the audience fills again before its size is known [U]."""
+    now = state.now()
+    audience.setdefault("history", []).append(
+        {"action": action, "opt_time": _time_text(now), "msg": f"{action} accepted"}
+    )
+    audience["content_updated_at"] = now
+    state.dirty = True
+
+
+def _time_text(seconds: float) -> str:
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def upload_file(state: SandboxState, call: Call) -> Response:
@@ -166,7 +190,7 @@ def update_audience(state: SandboxState, call: Call) -> Response:
             "REMOVE": members - incoming,
             "REPLACE": set(incoming),
         }[action]
-        if action != "APPEND" and len(after) < MIN_AUDIENCE_AFTER_UPDATE:
+        if len(after) < MIN_AUDIENCE_AFTER_UPDATE:
             raise TikTokProblem(
                 f"The audience would have fewer than {MIN_AUDIENCE_AFTER_UPDATE} members after this update."
             )
@@ -174,7 +198,7 @@ def update_audience(state: SandboxState, call: Call) -> Response:
         return problem.response()
     members.clear()
     members.update(after)
-    state.dirty = True
+    _record(state, audience, action)
     return tiktok_ok({})
 
 
@@ -194,6 +218,14 @@ def create_lookalike(state: SandboxState, call: Call) -> Response:
         enum(spec.get("audience_size"), "lookalike_spec.audience_size", AUDIENCE_SIZES)
         if not isinstance(spec.get("location_ids"), list) or not spec["location_ids"]:
             raise TikTokProblem("lookalike_spec.location_ids: Missing data for required field.")
+        if not isinstance(spec.get("include_source"), bool):
+            raise TikTokProblem("lookalike_spec.include_source: Missing data for required field.")
+        enum(spec.get("mobile_os"), "lookalike_spec.mobile_os", MOBILE_OS)
+        placements = spec.get("placements")
+        if not isinstance(placements, list) or not placements:
+            raise TikTokProblem("lookalike_spec.placements: Missing data for required field.")
+        for placement in placements:
+            enum(placement, "lookalike_spec.placements", PLACEMENTS)
     except TikTokProblem as problem:
         return problem.response()
     audience_id = _store_audience(
@@ -210,11 +242,32 @@ def get_audiences(state: SandboxState, call: Call) -> Response:
         audiences = [_audience(state, call.account or "", audience_id) for audience_id in ids]
     except TikTokProblem as problem:
         return problem.response()
-    details = [
-        {"audience_details": dict(a["fields"], cover_num=len(state.members_of(TIKTOK, a["id"])))}
-        for a in audiences
-    ]
-    return tiktok_ok({"list": details})
+    return tiktok_ok({"list": [_read(state, audience) for audience in audiences]})
+
+
+def _read(state: SandboxState, audience: dict[str, Any]) -> dict[str, Any]:
+    """One audience as custom_audience/get/ shows it: details plus its history."""
+    fields = audience["fields"]
+    behaviour = account_behaviour(state, TIKTOK, audience["account"])
+    fill = (
+        behaviour.lookalike_fill_seconds
+        if fields.get("audience_type") == "Lookalike"
+        else behaviour.audience_fill_seconds
+    )
+    changed = float(audience.get("content_updated_at", 0.0))
+    ready = state.now() >= changed + fill
+    size = reported_size(behaviour, len(state.members_of(TIKTOK, audience["id"])), ready)
+    retention = as_int(fields.get("retention_in_days")) or DEFAULT_RETENTION_DAYS
+    expires = changed + retention * DAY_SECONDS
+    details = dict(
+        fields,
+        type=TYPES.get(fields.get("audience_type", ""), "CUSTOMER_FILE"),
+        cover_num=UNKNOWN_COVER_NUM if size is None else size,
+        is_valid=ready,
+        is_expiring=expires - state.now() <= EXPIRING_WITHIN_SECONDS,
+        expired_time=_time_text(expires),
+    )
+    return {"audience_details": details, "audience_history": list(audience.get("history", []))}
 
 
 def segment_audience(state: SandboxState, call: Call) -> Response:
@@ -263,5 +316,6 @@ def segment_mapping(state: SandboxState, call: Call) -> Response:
             members.add(member)
         else:
             members.discard(member)
-    state.dirty = True
+    for audience_id in {audience_id for audience_id, _ in changes}:
+        _record(state, _audience(state, call.account or "", audience_id), action.upper())
     return tiktok_ok({})

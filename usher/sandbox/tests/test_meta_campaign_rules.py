@@ -288,6 +288,18 @@ def test_ad_sets_learn_until_50_conversions_and_restart_after_a_budget_change(
     assert (info["status"], info["last_sig_edit_ts"]) == ("LEARNING", int(clock.now))
 
 
+def test_a_campaign_budget_change_restarts_learning_of_its_ad_sets(
+    client: httpx.Client, clock: FakeClock
+) -> None:
+    campaign = new_campaign(client, daily_budget=5000, is_adset_budget_sharing_enabled=None)
+    body = {k: v for k, v in adset_body(campaign).items() if k != "daily_budget"}
+    adset = post(client, f"{ACT}/adsets", body).json()["id"]
+    clock.advance(HOUR)
+    assert post(client, f"{G}/{campaign}", {"daily_budget": 6000}).status_code == 200
+    info = get(client, f"{G}/{adset}", fields="learning_stage_info").json()["learning_stage_info"]
+    assert info["last_sig_edit_ts"] == int(clock.now)
+
+
 def test_ad_sets_without_enough_conversions_in_7_days_fail_learning(
     client: httpx.Client, clock: FakeClock
 ) -> None:
@@ -434,6 +446,9 @@ def test_usersreplace_needs_a_session(client: httpx.Client) -> None:
         ({"ad_review_seconds": -1}, "ad_review_seconds"),
         ({"learning_phase": "yes"}, "learning_phase"),
         ({"budget_changes_per_hour": 1.5}, "budget_changes_per_hour"),
+        ({"minimum_budgets": {"min_daily_budget_imp": "a lot"}}, "minimum_budgets"),
+        ({"managers": ["123"]}, "managers"),
+        ({"undeclared_campaigns": -1}, "undeclared_campaigns"),
     ],
 )
 def test_the_control_api_refuses_bad_switch_values(

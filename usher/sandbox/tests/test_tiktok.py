@@ -2,41 +2,33 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 from typing import Any
 
 import httpx
 import pytest
 
 from usher.sandbox.tests.conftest import (
+    EXACT_AUDIENCES,
     TIKTOK_ADVERTISER,
     TIKTOK_PIXEL,
-    TOKEN,
     FakeClock,
+    configure,
     sha,
     tiktok_event,
     tiktok_track,
 )
+from usher.sandbox.tests.tiktok_helpers import (
+    API,
+    HEADERS,
+    LOOKALIKE_SPEC,
+    adgroup_body,
+    get,
+    new_campaign,
+    post,
+    upload,
+)
 
-API = "/tiktok/open_api/v1.3"
-HEADERS = {"Access-Token": TOKEN}
 DAY = 24 * 3600
-
-
-def post(client: httpx.Client, path: str, body: dict[str, Any]) -> dict[str, Any]:
-    response = client.post(
-        f"{API}{path}", headers=HEADERS, json={"advertiser_id": TIKTOK_ADVERTISER, **body}
-    )
-    assert response.status_code == 200
-    return response.json()
-
-
-def get(client: httpx.Client, path: str, **params: Any) -> dict[str, Any]:
-    encoded = {k: json.dumps(v) if isinstance(v, list | dict) else v for k, v in params.items()}
-    return client.get(
-        f"{API}{path}", headers=HEADERS, params={"advertiser_id": TIKTOK_ADVERTISER, **encoded}
-    ).json()
 
 
 # --- Events API ---
@@ -148,24 +140,8 @@ def test_dedup_counts_the_same_event_and_event_id_once_within_48_hours(
 # --- audiences ---
 
 
-def upload(
-    client: httpx.Client, lines: list[str], name: str = "buyers.csv", signature: str | None = None
-) -> dict[str, Any]:
-    content = "\n".join(lines).encode()
-    form = {
-        "advertiser_id": TIKTOK_ADVERTISER,
-        "calculate_type": "EMAIL_SHA256",
-        "file_signature": signature or hashlib.md5(content).hexdigest(),
-    }
-    return client.post(
-        f"{API}/dmp/custom_audience/file/upload/",
-        headers=HEADERS,
-        data=form,
-        files={"file": (name, content)},
-    ).json()
-
-
 def test_file_audiences_are_created_updated_and_read(client: httpx.Client) -> None:
+    configure(client, "tiktok", TIKTOK_ADVERTISER, **EXACT_AUDIENCES)
     big = upload(client, [sha(f"user{n}@x.io") for n in range(1200)])["data"]["file_path"]
     created = post(
         client,
@@ -218,7 +194,7 @@ def test_lookalikes_need_a_seed_of_100_that_is_not_a_lookalike(client: httpx.Cli
             },
         )["data"]["custom_audience_id"]
 
-    spec = {"audience_size": "BALANCED", "location_ids": ["798549"]}
+    spec = LOOKALIKE_SPEC
     small = post(
         client,
         "/dmp/custom_audience/lookalike/create/",
@@ -252,6 +228,7 @@ def test_lookalikes_need_a_seed_of_100_that_is_not_a_lookalike(client: httpx.Cli
 
 
 def test_segment_audiences_take_hashed_ids_through_mapping(client: httpx.Client) -> None:
+    configure(client, "tiktok", TIKTOK_ADVERTISER, **EXACT_AUDIENCES)
     audience_id = post(
         client, "/segment/audience/", {"custom_audience_name": "Viewers", "action": "create"}
     )["data"]["audience_id"]
@@ -282,38 +259,6 @@ def test_segment_audiences_take_hashed_ids_through_mapping(client: httpx.Client)
 
 
 # --- campaigns, ad groups, ads, reports ---
-
-
-def new_campaign(client: httpx.Client, **overrides: Any) -> str:
-    body = post(
-        client,
-        "/campaign/create/",
-        {
-            "campaign_name": "Concert",
-            "objective_type": "WEB_CONVERSIONS",
-            "budget_mode": "BUDGET_MODE_DAY",
-            "budget": 50.0,
-            "operation_status": "DISABLE",
-            **overrides,
-        },
-    )
-    assert body["code"] == 0, body
-    return body["data"]["campaign_id"]
-
-
-def adgroup_body(campaign: str, **overrides: Any) -> dict[str, Any]:
-    return {
-        "campaign_id": campaign,
-        "adgroup_name": "RO 18-45",
-        "location_ids": ["798549"],
-        "schedule_type": "SCHEDULE_FROM_NOW",
-        "schedule_start_time": "2026-01-02 00:00:00",
-        "optimization_goal": "CONVERT",
-        "billing_event": "OCPM",
-        "pixel_id": TIKTOK_PIXEL,
-        "optimization_event": "COMPLETE_PAYMENT",
-        **overrides,
-    }
 
 
 def test_campaigns_and_ad_groups_keep_status_and_budget(client: httpx.Client) -> None:
@@ -402,17 +347,16 @@ def test_an_invalid_ad_group_is_rejected_with_40002(
     assert answer["code"] == 40002 and words in answer["message"]
 
 
-def test_an_ad_group_under_a_campaign_without_budget_needs_its_own(client: httpx.Client) -> None:
+@pytest.mark.parametrize("missing", ["budget_mode", "budget", "pacing"])
+def test_an_ad_group_without_campaign_budget_optimization_needs_its_own_budget(
+    client: httpx.Client, missing: str
+) -> None:
     campaign_id = new_campaign(client, budget_mode="BUDGET_MODE_INFINITE", budget=None)
-    assert "budget_mode" in post(client, "/adgroup/create/", adgroup_body(campaign_id))["message"]
-    assert (
-        post(
-            client,
-            "/adgroup/create/",
-            adgroup_body(campaign_id, budget_mode="BUDGET_MODE_DAY", budget=20),
-        )["code"]
-        == 0
-    )
+    body = adgroup_body(campaign_id)
+    del body[missing]
+    answer = post(client, "/adgroup/create/", body)
+    assert answer["code"] == 40002 and missing in answer["message"]
+    assert post(client, "/adgroup/create/", adgroup_body(campaign_id))["code"] == 0
 
 
 def test_calls_without_an_advertiser_are_rejected(client: httpx.Client) -> None:
@@ -468,8 +412,11 @@ def test_reports_answer_zero_metrics_per_campaign_and_day(client: httpx.Client) 
 
 
 def test_ad_group_budgets_change_only_where_the_ad_group_has_one(client: httpx.Client) -> None:
-    with_budget = new_campaign(client)  # the campaign holds the budget
-    adgroup_id = post(client, "/adgroup/create/", adgroup_body(with_budget))["data"]["adgroup_id"]
+    with_budget = new_campaign(client, budget_optimize_on=True)  # the campaign holds the budget
+    body = {
+        k: v for k, v in adgroup_body(with_budget).items() if k not in ("budget", "budget_mode")
+    }
+    adgroup_id = post(client, "/adgroup/create/", body)["data"]["adgroup_id"]
     refused = post(client, "/adgroup/update/", {"adgroup_id": adgroup_id, "budget": 30})
     assert refused["code"] == 40002 and "BUDGET_MODE_INFINITE" in refused["message"]
     renamed = post(
