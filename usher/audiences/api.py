@@ -21,6 +21,7 @@ from usher.audiences.models import (
     RemarketingAudience,
 )
 from usher.audiences.tasks import refresh_audience_task
+from usher.lib.errors import error_responses
 from usher.lib.tenancy import get_for_organizer_or_404
 from usher.marketplace.auth import ClientKeyAuth, OrganizerTokenAuth
 
@@ -109,7 +110,9 @@ class ErasureOut(Schema):
 
 
 @audiences_router.get(
-    "", response=list[AudienceOut], summary="Your audiences, with size and sync status"
+    "",
+    response={200: list[AudienceOut], **error_responses(401)},
+    summary="Your audiences, with size and sync status",
 )
 @paginate
 def list_audiences(
@@ -129,7 +132,9 @@ def list_audiences(
 
 
 @audiences_router.get(
-    "/{audience_id}", response=AudienceDetailOut, summary="One audience and its recent syncs"
+    "/{audience_id}",
+    response={200: AudienceDetailOut, **error_responses(401, 404)},
+    summary="One audience and its recent syncs",
 )
 def get_audience(request: HttpRequest, audience_id: int):
     audience = get_for_organizer_or_404(RemarketingAudience, request.auth, pk=audience_id)
@@ -138,7 +143,9 @@ def get_audience(request: HttpRequest, audience_id: int):
 
 
 @audiences_router.post(
-    "", response={201: AudienceOut}, summary="Create a custom segment of your buyers"
+    "",
+    response={201: AudienceOut, **error_responses(401)},
+    summary="Create a custom segment of your buyers",
 )
 def create_segment(request: HttpRequest, payload: SegmentIn):
     data = services.SegmentInput(
@@ -156,7 +163,9 @@ def create_segment(request: HttpRequest, payload: SegmentIn):
 
 
 @audiences_router.post(
-    "/{audience_id}/refresh", response={202: RefreshOut}, summary="Rebuild and sync now"
+    "/{audience_id}/refresh",
+    response={202: RefreshOut, **error_responses(401, 404)},
+    summary="Rebuild and sync now",
 )
 def refresh_now(request: HttpRequest, audience_id: int):
     audience = get_for_organizer_or_404(RemarketingAudience, request.auth, pk=audience_id)
@@ -166,7 +175,9 @@ def refresh_now(request: HttpRequest, audience_id: int):
     return Status(202, {"id": audience.pk, "queued": queued})
 
 
-@erasure_router.post("/erasure", response={200: ErasureOut}, summary="Forget a buyer")
+@erasure_router.post(
+    "/erasure", response={200: ErasureOut, **error_responses(401)}, summary="Forget a buyer"
+)
 def erase_buyer(request: HttpRequest, payload: ErasureIn):
     """Removes the buyer from every audience (at the next sync, queued now) and deletes
     their browser events; their orders stay, without any personal data."""

@@ -113,9 +113,9 @@ class AudiencesConnector(ABC, Generic[SessionT]):
     # True: a batch is the platform's as soon as `send` returns; False: only once
     # `finish` returns (Google applies a job's operations when it runs).
     commits_per_call: ClassVar[bool] = True
-    # True: the platform cannot create an empty list (TikTok): the first batch of adds
-    # creates it.
-    creates_with_members: ClassVar[bool] = False
+    # The platform cannot create an empty list (TikTok): up to this many of the adds
+    # create it (0: lists are created empty).
+    max_members_on_create: ClassVar[int] = 0
 
     def __init__(self, *, throttle: Callable[[AudienceAccount], None] | None = None) -> None:
         self._throttle = throttle or take_rate_limit_token
@@ -126,7 +126,7 @@ class AudiencesConnector(ABC, Generic[SessionT]):
     def create_list(
         self, account: AudienceAccount, target: CustomerList, first: Sequence[Member]
     ) -> str:
-        """Create the list; `first` holds members only when `creates_with_members`."""
+        """Create the list; `first` holds up to `max_members_on_create` members."""
 
     @abstractmethod
     def begin(
@@ -180,7 +180,7 @@ class AudiencesConnector(ABC, Generic[SessionT]):
         returns the platform's id of the list."""
         audience_id = target.external_id
         if not audience_id:
-            first = list(adds[: self.max_members_per_call]) if self.creates_with_members else []
+            first = list(adds[: self.max_members_on_create])
             audience_id = self.create_list(account, target, first)
             progress.created(audience_id)
             if first:

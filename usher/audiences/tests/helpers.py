@@ -60,3 +60,23 @@ def buy(
         visitor_id=visitor,
         consent=GRANTED if consent is None else consent,
     )
+
+
+def many_buyers(event: MarketplaceEvent, count: int, start: int = 0) -> list[Order]:
+    """`count` buyers (buyer{n}@example.com) with consent, written in one statement."""
+    now = timezone.now()
+    orders = [
+        Order(
+            client_id=event.client_id,
+            organizer_id=event.organizer_id,
+            event=event,
+            external_id=f"bulk-{n}",
+            value=Decimal("100.00"),
+            currency="RON",
+            placed_at=now - timedelta(days=1),
+            hashed_user_data=hash_customer(CustomerIn(email=f"buyer{n}@example.com")),
+            consent=GRANTED,
+        )
+        for n in range(start, start + count)
+    ]
+    return Order.objects.bulk_create(orders)

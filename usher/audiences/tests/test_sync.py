@@ -20,10 +20,11 @@ from usher.audiences.models import (
 from usher.audiences.services import ensure_lookalike_audience, ensure_standard_audience
 from usher.audiences.sync import sync_audience
 from usher.audiences.tests.conftest import GOOGLE_CUSTOMER
-from usher.audiences.tests.helpers import buy, visit
+from usher.audiences.tests.helpers import buy, many_buyers, visit
 from usher.platforms.base import PlatformError
 from usher.platforms.meta.audiences import MetaAudiencesConnector
 from usher.platforms.normalize import normalize_user_data
+from usher.platforms.tiktok.audiences import TikTokAudiencesConnector
 
 pytestmark = pytest.mark.django_db
 
@@ -202,11 +203,9 @@ def test_members_out_of_the_window_leave_the_platform(sandbox, codes, event, sma
     assert hashed("meta", "old@example.com") not in meta_members(sandbox, audience)
 
 
-def test_tiktok_list_is_created_from_the_first_file_then_appended(
+def test_a_tiktok_list_is_created_whole_from_files_of_email_hashes(
     sandbox, codes, event, small_minimums, monkeypatch
 ):
-    from usher.platforms.tiktok.audiences import TikTokAudiencesConnector
-
     monkeypatch.setattr(TikTokAudiencesConnector, "max_members_per_call", 2)
     for i in range(3):
         buy(event, f"b{i}@example.com")
@@ -216,8 +215,26 @@ def test_tiktok_list_is_created_from_the_first_file_then_appended(
     assert log.status == SyncStatus.SUCCEEDED, log.message
     members = sandbox.state.members_of("tiktok", audience.external_audience_id)
     assert members == {hashed("tiktok", f"b{i}@example.com") for i in range(3)}
+    create = sandbox.requests(platform="tiktok", path="custom_audience/create/")[0]
+    assert len(create["body"]["file_paths"]) == 2
+    assert sandbox.requests(platform="tiktok", path="custom_audience/update/") == []
+
+
+def test_a_tiktok_list_of_a_thousand_gets_appends_and_removals(sandbox, codes, event):
+    orders = many_buyers(event, 1001)
+    audience = buyers_audience(event, "tiktok")
+    refresh(audience)
+    assert audience.status == AudienceStatus.ACTIVE, audience.status_reason
+    many_buyers(event, 2, start=5000)
+    orders[0].status = "refunded"
+    orders[0].save()
+
+    log = refresh(audience)
+
+    assert (log.status, log.added_count, log.removed_count) == (SyncStatus.SUCCEEDED, 2, 1)
     updates = sandbox.requests(platform="tiktok", path="custom_audience/update/")
-    assert [u["body"]["action"] for u in updates] == ["APPEND"]
+    assert [u["body"]["action"] for u in updates] == ["APPEND", "REMOVE"]
+    assert len(sandbox.state.members_of("tiktok", audience.external_audience_id)) == 1002
 
 
 def test_google_members_go_through_the_data_manager_api_by_default(

@@ -106,7 +106,7 @@ def test_a_failed_call_leaves_later_batches_unreported():
 def test_a_platform_that_creates_lists_with_members_gets_the_first_batch():
     log = Recorder()
     connector = FakeConnector(log)
-    connector.creates_with_members = True
+    connector.max_members_on_create = 2
     connector.push_members(ACCOUNT, CustomerList("l"), members("a", "b", "c"), [], log)
     assert log.events[:3] == [
         ("create", ("a", "b")),

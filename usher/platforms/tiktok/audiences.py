@@ -2,9 +2,9 @@
 
 PLATFORMS.md §8.3: a customer file is uploaded first (multipart, with its MD5), then an
 audience is created from file paths, and changed with `update` APPEND / REMOVE of
-further files. TikTok cannot create an empty audience, so the first batch creates it;
-APPEND/REMOVE/REPLACE fail when the audience would end below 1,000 members, which is why
-Usher holds TikTok lists until they have 1,000. Files hold one kind of hash: Usher
+further files. TikTok cannot create an empty audience, so the pending members create it (several
+files in one call); APPEND/REMOVE/REPLACE fail when the audience would end below 1,000
+members, which is why Usher holds TikTok lists until they have 1,000. Files hold one kind of hash: Usher
 uploads the buyers' email hashes (EMAIL_SHA256), the identifier every buyer has.
 Website (pixel) audiences are not offered by TikTok's public API used here: they are
 created in TikTok Ads Manager, and Usher says so on the audience.
@@ -32,6 +32,7 @@ from usher.platforms.base import ErrorKind, PlatformError
 from usher.platforms.tiktok.payloads import PLATFORM
 
 MEMBERS_PER_FILE = 10_000  # no documented cap; small files keep a failed upload cheap
+MAX_FILES_ON_CREATE = 50  # "fewer than 50 recommended" per create call
 CALCULATE_TYPE = "EMAIL_SHA256"
 MAX_RETENTION_DAYS = 365
 # Lookalike size by the organizer's percentage: TikTok offers three sizes, not percents.
@@ -46,19 +47,24 @@ class TikTokAudiencesConnector(AudiencesConnector[None]):
     max_members_per_call = MEMBERS_PER_FILE
     min_members = 1000
     min_lookalike_seed = 100
-    creates_with_members = True
+    # Every update must leave 1,000 members, so a list starts whole: the pending adds,
+    # in files of 10,000, up to TikTok's recommended 50 files.
+    max_members_on_create = MEMBERS_PER_FILE * MAX_FILES_ON_CREATE
     identity_fields = ("email",)  # a file holds one kind of hash: the one every buyer has
 
     def create_list(
         self, account: AudienceAccount, target: CustomerList, first: Sequence[Member]
     ) -> str:
-        path = self._upload_file(account, first)
+        paths = [
+            self._upload_file(account, first[start : start + self.max_members_per_call])
+            for start in range(0, len(first), self.max_members_per_call)
+        ]
         answer = self._post(
             account,
             "dmp/custom_audience/create/",
             {
                 "custom_audience_name": target.name[:128],
-                "file_paths": [path],
+                "file_paths": paths,
                 "calculate_type": CALCULATE_TYPE,
                 "retention_in_days": min(target.retention_days, MAX_RETENTION_DAYS),
             },
