@@ -97,6 +97,10 @@ def _sync(audience: RemarketingAudience, now: datetime) -> AudienceSyncLog:
         if not error.permanent:
             raise
         return log
+    except Exception as exc:  # a bug inside Usher: recorded, never left "syncing"
+        _finish(log, SyncStatus.FAILED, f"internal error: {type(exc).__name__}")
+        _set_status(audience, AudienceStatus.READY, "")
+        raise
     final = AudienceStatus.EXPIRED if expired else AudienceStatus.ACTIVE
     audience.last_synced_at = now
     audience.save(update_fields=["last_synced_at", "updated_at"])

@@ -400,3 +400,22 @@ def test_a_list_falling_below_the_minimum_still_loses_its_leavers_and_says_why(
     assert meta_members(sandbox, audience) == {hashed("meta", "b2@example.com")}
     assert audience.status == AudienceStatus.ACTIVE
     assert audience.status_reason == "1 matchable buyers; Meta needs at least 2."
+
+
+def test_a_bug_during_a_sync_is_logged_and_never_leaves_it_syncing(
+    sandbox, codes, event, small_minimums, monkeypatch
+):
+    for i in range(3):
+        buy(event, f"b{i}@example.com")
+    audience = buyers_audience(event, "meta")
+    build_audience(audience, timezone.now())
+
+    def broken(*args, **kwargs):
+        raise ZeroDivisionError
+
+    monkeypatch.setattr(MetaAudiencesConnector, "push_members", broken)
+    with pytest.raises(ZeroDivisionError):
+        sync_audience(audience.pk, timezone.now())
+    audience.refresh_from_db()
+    assert audience.status == AudienceStatus.READY
+    assert audience.sync_logs.get().message == "internal error: ZeroDivisionError"
