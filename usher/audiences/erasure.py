@@ -6,7 +6,7 @@ so it hashes them the way each platform and API were hashed at ingest and finds 
 buyer's orders and audience members by those hashes. In one transaction: the orders
 keep their business facts (amount, event, date) but lose every personal field; the
 browser events and landings of the buyer's visitor ids are deleted; audience members
-are marked for removal (or dropped if never sent). The removals then go out with a
+are marked for removal. The removals then go out with a
 sync of each affected audience; the member rows, the last copy of the hashes, are
 deleted as soon as the platform confirms. Rule-based pixel audiences live on the
 platforms' side: the platforms honour erasure for their own pixel data.
@@ -72,11 +72,12 @@ def forget_buyer(
         )
         members = AudienceMember.objects.filter(audience__client=client, member_key__in=keys)
         audience_ids = tuple(sorted(set(members.values_list("audience_id", flat=True))))
-        dropped, _ = members.filter(state=MemberState.PENDING_ADD).delete()
+        # All marked for removal, even those never sent: a sync may be sending them now,
+        # and removing someone a list does not hold is harmless.
         leaving = members.update(state=MemberState.PENDING_REMOVE)
     return ErasureResult(
         orders=len(order_ids),
-        audience_members=dropped + leaving,
+        audience_members=leaving,
         events=events,
         touches=touches,
         audience_ids=audience_ids,

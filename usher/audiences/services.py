@@ -259,13 +259,14 @@ def due_audience_ids(now: datetime) -> list[int]:
 def refresh_audience(audience_id: int, now: datetime) -> None:
     """Build one audience and sync it (the daily job's unit of work, and "refresh now")."""
     from usher.audiences.membership import build_audience
-    from usher.audiences.sync import sync_audience
+    from usher.audiences.sync import audience_lock, sync_locked
 
-    audience = RemarketingAudience.objects.filter(pk=audience_id).first()
-    if audience is None or audience.status == AudienceStatus.EXPIRED:
-        return
-    build_audience(audience, now)
-    sync_audience(audience_id, now)
+    with audience_lock(audience_id) as acquired:
+        audience = RemarketingAudience.objects.filter(pk=audience_id).first()
+        if not acquired or audience is None or audience.status == AudienceStatus.EXPIRED:
+            return  # another worker has it (and will send what this one would)
+        build_audience(audience, now)
+        sync_locked(audience_id, now)
 
 
 def _zone(name: str) -> ZoneInfo:

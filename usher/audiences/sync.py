@@ -12,7 +12,8 @@ are raised for the task to retry later.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 
 from django.conf import settings
@@ -55,18 +56,29 @@ class AudienceWaiting(Exception):
     """The audience cannot sync yet; the message says why (shown to the organizer)."""
 
 
-def sync_audience(audience_id: int, now: datetime) -> AudienceSyncLog | None:
-    """Sync one audience; None when another worker is syncing it right now."""
-    lock = f"audience-sync:{audience_id}"
-    if not cache.add(lock, 1, timeout=SYNC_LOCK_SECONDS):
-        return None
+@contextmanager
+def audience_lock(audience_id: int) -> Iterator[bool]:
+    """Whether this worker holds the audience: builds and syncs of one audience never
+    overlap (a build must not drop a member a sync is sending)."""
+    key = f"audience-sync:{audience_id}"
+    acquired = cache.add(key, 1, timeout=SYNC_LOCK_SECONDS)
     try:
-        audience = RemarketingAudience.objects.select_related("organizer", "event").get(
-            pk=audience_id
-        )
-        return _sync(audience, now)
+        yield acquired
     finally:
-        cache.delete(lock)
+        if acquired:
+            cache.delete(key)
+
+
+def sync_audience(audience_id: int, now: datetime) -> AudienceSyncLog | None:
+    """Sync one audience; None when another worker holds it right now."""
+    with audience_lock(audience_id) as acquired:
+        return sync_locked(audience_id, now) if acquired else None
+
+
+def sync_locked(audience_id: int, now: datetime) -> AudienceSyncLog:
+    """Sync one audience whose lock the caller holds."""
+    audience = RemarketingAudience.objects.select_related("organizer", "event").get(pk=audience_id)
+    return _sync(audience, now)
 
 
 def _sync(audience: RemarketingAudience, now: datetime) -> AudienceSyncLog:

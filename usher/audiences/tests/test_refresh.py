@@ -8,7 +8,8 @@ import pytest
 from django.utils import timezone
 
 from usher.audiences.models import AudienceStatus, AudienceType, RemarketingAudience
-from usher.audiences.services import due_audience_ids, ensure_standard_audience
+from usher.audiences.services import due_audience_ids, ensure_standard_audience, refresh_audience
+from usher.audiences.sync import audience_lock
 from usher.audiences.tasks import refresh_due_audiences_task
 from usher.audiences.tests.helpers import buy
 
@@ -76,3 +77,14 @@ def test_the_job_run_twice_sends_the_members_once(sandbox, codes, event, small_m
     posts = [r for r in sandbox.requests(platform="meta", path="/users") if r["method"] == "POST"]
     assert len(posts) == 1
     assert found.sync_logs.count() == 1
+
+
+def test_a_refresh_while_another_worker_holds_the_audience_does_nothing(event):
+    found = audience(event)
+    with audience_lock(found.pk):
+        refresh_audience(found.pk, timezone.now())
+    found.refresh_from_db()
+    assert found.last_built_at is None and not found.sync_logs.exists()
+    refresh_audience(found.pk, timezone.now())
+    found.refresh_from_db()
+    assert found.last_built_at is not None
