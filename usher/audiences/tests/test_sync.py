@@ -419,3 +419,30 @@ def test_a_bug_during_a_sync_is_logged_and_never_leaves_it_syncing(
     audience.refresh_from_db()
     assert audience.status == AudienceStatus.READY
     assert audience.sync_logs.get().message == "internal error: ZeroDivisionError"
+
+
+def test_cart_abandoners_become_a_google_rule_based_list(sandbox, codes, event):
+    visit(event, "v1", name="add_to_cart")
+    audience = ensure_standard_audience(
+        event.organizer, "google_ads", AudienceType.CART_ABANDONERS, event
+    )
+    log = refresh(audience)
+    assert log.status == SyncStatus.SUCCEEDED, log.message
+    stored = sandbox.state.get_object(
+        "google_ads", f"userLists:{GOOGLE_CUSTOMER}:{audience.external_audience_id}"
+    )["fields"]
+    rule = stored["rule_based_user_list"]["flexible_rule_user_list"]
+    included = rule["inclusive_operands"][0]
+    assert included["lookback_window_days"] == 30
+    items = [group["rule_items"] for group in included["rule"]["rule_item_groups"]]
+    assert [item[-1]["string_rule_item"]["value"] for item in items] == [
+        "add_to_cart",
+        "begin_checkout",
+    ]
+    assert all(item[0]["string_rule_item"]["value"] == event.slug for item in items)
+    assert (
+        rule["exclusive_operands"][0]["rule"]["rule_item_groups"][0]["rule_items"][-1][
+            "string_rule_item"
+        ]["value"]
+        == "purchase"
+    )
