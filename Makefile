@@ -4,6 +4,9 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 LOCK := requirements/dev.lock
+# `make run PORT=8080 SANDBOX_PORT=8180` when the defaults are taken.
+PORT ?= 8000
+SANDBOX_PORT ?= 8100
 
 # Optional local configuration (see .env.example); the embedded defaults need none.
 ifneq (,$(wildcard .env))
@@ -20,12 +23,12 @@ $(BIN)/.installed: $(LOCK)
 
 run: $(BIN)/.installed
 	$(BIN)/python manage.py migrate --noinput
-	$(BIN)/python manage.py load_demo --once
-	$(BIN)/python manage.py run_all
+	SANDBOX_URL=http://127.0.0.1:$(SANDBOX_PORT) $(BIN)/python manage.py load_demo --once --no-credentials
+	SANDBOX_URL=http://127.0.0.1:$(SANDBOX_PORT) $(BIN)/python manage.py run_all --demo --port $(PORT) --sandbox-port $(SANDBOX_PORT)
 
 # The ad-platform sandbox alone, on port 8100 (`make run` starts it too).
 sandbox: $(BIN)/.installed
-	$(BIN)/python -m usher.sandbox --port 8100 --state-file var/sandbox.json
+	$(BIN)/python -m usher.sandbox --port $(SANDBOX_PORT) --state-file var/sandbox.json
 
 test: $(BIN)/.installed
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -77,11 +78,39 @@ def _private_file_cache(tmp_path_factory):
         yield
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _private_redis_prefix():
+    """With Redis, each test run writes under its own key prefix and clears only those
+    keys: two runs (or a `make run`) sharing one Redis server leave each other alone."""
+    if not settings.CACHES["default"]["BACKEND"].endswith("RedisCache"):
+        yield
+        return
+    prefix = f"usher-test-{uuid.uuid4().hex[:12]}"
+    with override_settings(
+        CACHES={"default": {**settings.CACHES["default"], "KEY_PREFIX": prefix}}
+    ):
+        yield
+        _clear_redis_prefix(prefix)
+
+
+def _clear_redis_prefix(prefix: str) -> None:
+    client = cache._cache.get_client(write=True)
+    for key in client.scan_iter(match=f"{prefix}:*", count=1000):
+        client.delete(key)
+
+
+def _clear_this_runs_cache() -> None:
+    if settings.CACHES["default"]["BACKEND"].endswith("RedisCache"):
+        _clear_redis_prefix(settings.CACHES["default"]["KEY_PREFIX"])
+    else:
+        cache.clear()
+
+
 @pytest.fixture(autouse=True)
 def _clear_cache():
-    cache.clear()
+    _clear_this_runs_cache()
     yield
-    cache.clear()
+    _clear_this_runs_cache()
 
 
 @pytest.fixture

@@ -56,9 +56,12 @@ INSTALLED_APPS = [
     "usher.campaigns",
     "usher.platforms",
     "usher.dashboard",
+    "usher.ops",
+    "usher.notifications",
 ]
 
 MIDDLEWARE = [
+    "usher.ops.request_ids.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -85,6 +88,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "usher.notifications.context.unread_notifications",
             ],
         },
     },
@@ -106,11 +110,14 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
         "timeout": 20,
     }
     DATABASES["default"]["CONN_MAX_AGE"] = 0
+if os.environ.get("TEST_DATABASE_NAME"):
+    # Two test runs against one PostgreSQL server each need their own test database.
+    DATABASES["default"]["TEST"] = {"NAME": os.environ["TEST_DATABASE_NAME"]}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "marketplace.User"
 LOGIN_URL = "/accounts/login/"
-LOGIN_REDIRECT_URL = "/panel/tracking-codes/"
+LOGIN_REDIRECT_URL = "/panel/"  # organizers to their panel, staff on to the admin
 
 # --- Cache (tracking-config answers, rate-limit buckets, locks): Redis or local memory. ---
 REDIS_URL = os.environ.get("REDIS_URL", "")
@@ -159,6 +166,8 @@ CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_TIMEZONE = "UTC"
+# Workers log through Django's LOGGING (JSON in production, task ids as request ids).
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # The schedule of every periodic job; apps add their entries here, nowhere else.
 CELERY_BEAT_SCHEDULE: dict = {
     "refresh-audiences": {
@@ -174,7 +183,30 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "usher.conversions.tasks.purge_network_data_task",
         "schedule": 3600.0,  # hourly: IP/user agent kept only while deliveries need them
     },
+    "notification-watchers": {
+        "task": "usher.notifications.tasks.watch_task",
+        "schedule": 900.0,  # every 15 minutes: failing deliveries and jobs become notices
+    },
 }
+
+# --- Email: notifications to organizers and staff. SMTP when EMAIL_HOST is set; else
+# each message is written as a file under var/mail (and shown in the panel anyway). ---
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "")
+EMAIL_BACKEND = os.environ.get(
+    "EMAIL_BACKEND",
+    "django.core.mail.backends.smtp.EmailBackend"
+    if EMAIL_HOST
+    else "django.core.mail.backends.filebased.EmailBackend",
+)
+EMAIL_FILE_PATH = str(VAR_DIR / "mail")
+EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "587"))
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", True)
+EMAIL_TIMEOUT = 10
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Usher <usher@localhost>")
+# Where people reach Usher: links in emails point here.
+USHER_PUBLIC_URL = os.environ.get("USHER_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
 
 # --- Secrets at rest: Fernet keys, newest first (MultiFernet rotation). ---
 USHER_ENCRYPTION_KEYS = env_list("USHER_ENCRYPTION_KEYS")
@@ -213,7 +245,7 @@ STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", BASE_DIR / "staticfiles"))
 if not DEBUG:
     # In production Usher serves tracker.js and the admin's and API docs' assets itself
     # (collected by `collectstatic`); in development runserver does.
-    MIDDLEWARE.insert(1, "whitenoise.middleware.WhiteNoiseMiddleware")
+    MIDDLEWARE.insert(2, "whitenoise.middleware.WhiteNoiseMiddleware")
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -226,11 +258,23 @@ STORAGES = {
 }
 
 LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
+# `json`: one JSON object per line (production log pipelines); `plain` for people.
+LOG_FORMAT = os.environ.get("LOG_FORMAT", "plain" if DEBUG else "json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"request_id": {"()": "usher.ops.request_ids.RequestIdFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+        "json": {"()": "usher.ops.logs.JsonFormatter"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["request_id"],
+        }
+    },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},

@@ -2,11 +2,14 @@ from django.contrib import admin
 from django.urls import include, path
 
 from usher.api import api
+from usher.dashboard.views import home
 
 urlpatterns = [
+    path("", home, name="home"),
     path("admin/", admin.site.urls),
     path("api/", api.urls),
     path("demo/", include("usher.tracking.demo_urls")),
     path("accounts/", include("django.contrib.auth.urls")),
     path("panel/", include("usher.dashboard.urls")),
+    path("", include("usher.ops.urls")),
 ]

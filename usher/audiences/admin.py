@@ -11,7 +11,7 @@ from django.http import HttpRequest
 
 from usher.audiences.models import AudienceStatus, AudienceSyncLog, RemarketingAudience
 from usher.audiences.tasks import refresh_audience_task
-from usher.lib.admin import ReadOnlyAdmin
+from usher.lib.admin import ReadOnlyScopedAdmin
 
 
 class SyncLogInline(admin.TabularInline):
@@ -25,7 +25,7 @@ class SyncLogInline(admin.TabularInline):
 
 
 @admin.register(RemarketingAudience)
-class RemarketingAudienceAdmin(ReadOnlyAdmin):
+class RemarketingAudienceAdmin(ReadOnlyScopedAdmin):
     list_display = [
         "name",
         "organizer",
@@ -56,7 +56,7 @@ class RemarketingAudienceAdmin(ReadOnlyAdmin):
 
 
 @admin.register(AudienceSyncLog)
-class AudienceSyncLogAdmin(ReadOnlyAdmin):
+class AudienceSyncLogAdmin(ReadOnlyScopedAdmin):
     client_path = "audience__client"
     list_display = [
         "started_at",

@@ -11,20 +11,28 @@ from django.utils import timezone
 
 from usher.audiences import services
 from usher.conversions.outcomes import backoff_seconds
+from usher.ops.jobs import JobContext, run_job
 from usher.platforms.base import PlatformError
 
 logger = logging.getLogger("usher.audiences")
 
 MAX_SYNC_RETRIES = 6
+QUEUE_DUE_MAX_SECONDS = 10 * 60  # finding and queueing the due audiences; well under an hour
 
 
 @shared_task(ignore_result=True)
 def refresh_due_audiences_task() -> None:
-    """Hourly: audiences of marketplaces where it is now 03:00, one task each."""
-    ids = services.due_audience_ids(timezone.now())
-    for audience_id in ids:
-        refresh_audience_task.delay(audience_id)
-    logger.info("audience refresh: %d audiences due", len(ids))
+    """Hourly: audiences of marketplaces where it is now 03:00, one task each (a run
+    recorded for staff, and skipped while another holds the job)."""
+
+    def work(context: JobContext) -> None:
+        ids = services.due_audience_ids(timezone.now())
+        for audience_id in ids:
+            refresh_audience_task.delay(audience_id)
+        context.counts["queued"] += len(ids)
+        logger.info("audience refresh: %d audiences due", len(ids))
+
+    run_job("refresh-audiences", work, max_seconds=QUEUE_DUE_MAX_SECONDS)
 
 
 @shared_task(bind=True, ignore_result=True, max_retries=MAX_SYNC_RETRIES)

@@ -9,11 +9,11 @@ from django.http import HttpRequest
 from usher.conversions import services
 from usher.conversions.models import ConversionDelivery, DeliveryBatch
 from usher.conversions.tasks import schedule_dispatch
-from usher.lib.admin import ReadOnlyAdmin
+from usher.lib.admin import ReadOnlyScopedAdmin
 
 
 @admin.register(ConversionDelivery)
-class ConversionDeliveryAdmin(ReadOnlyAdmin):
+class ConversionDeliveryAdmin(ReadOnlyScopedAdmin):
     list_display = [
         "event_name",
         "event_id",
@@ -40,7 +40,7 @@ class ConversionDeliveryAdmin(ReadOnlyAdmin):
 
 
 @admin.register(DeliveryBatch)
-class DeliveryBatchAdmin(ReadOnlyAdmin):
+class DeliveryBatchAdmin(ReadOnlyScopedAdmin):
     list_display = [
         "created_at",
         "provider",

@@ -7,6 +7,7 @@ from . import views
 app_name = "dashboard"
 
 urlpatterns = [
+    path("", views.panel_index, name="index"),
     path("tracking-codes/", views.tracking_code_list, name="tracking-codes"),
     path("tracking-codes/new/", views.tracking_code_form, name="tracking-code-new"),
     path("tracking-codes/<int:pk>/", views.tracking_code_form, name="tracking-code-edit"),
@@ -15,4 +16,5 @@ urlpatterns = [
         views.tracking_code_delete,
         name="tracking-code-delete",
     ),
+    path("notifications/", views.notification_list, name="notifications"),
 ]

@@ -11,9 +11,9 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
@@ -23,6 +23,8 @@ from usher.lib.errors import Conflict, InvalidInput
 from usher.lib.tenancy import get_for_organizer_or_404
 from usher.lib.validation import parse_id
 from usher.marketplace.models import MarketplaceEvent
+from usher.notifications import services as notifications
+from usher.notifications.models import Notification
 from usher.tracking import services
 from usher.tracking.models import EventTrackingCode
 from usher.tracking.providers import SPECS
@@ -41,10 +43,10 @@ def organizer_required(view: View) -> View:
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         organizer = getattr(request.user, "organizer", None)
         if organizer is None:
-            raise PermissionDenied("The panel is for organizer accounts.")
+            return render(request, "dashboard/not_an_organizer.html", status=403)
         if not organizer.is_active:
             # The same rule as the API tokens: a suspended organizer cannot change its codes.
-            raise PermissionDenied("This organizer account is suspended.")
+            return render(request, "dashboard/not_an_organizer.html", status=403)
         request.organizer = organizer
         return view(request, *args, **kwargs)
 
@@ -130,3 +132,55 @@ def tracking_code_delete(request: HttpRequest, pk: int) -> HttpResponse:
         "dashboard/tracking_code_confirm_delete.html",
         {"organizer": request.organizer, "code": code},
     )
+
+
+# The panel lists this many notices, newest first; older ones stay in the admin.
+NOTIFICATIONS_SHOWN = 100
+
+
+@organizer_required
+@require_http_methods(["GET", "POST"])
+def notification_list(request: HttpRequest) -> HttpResponse:
+    """The organizer's notices; POST marks the listed ones read."""
+    organizer = request.organizer
+    if request.method == "POST":
+        ids = [parsed for raw in request.POST.getlist("id") if (parsed := parse_id(raw))]
+        marked = notifications.mark_read(organizer, ids)
+        messages.success(request, f"{marked} notice(s) marked as read.")
+        return redirect("dashboard:notifications")
+    rows = Notification.objects.for_organizer(organizer)[:NOTIFICATIONS_SHOWN]
+    return render(
+        request,
+        "dashboard/notification_list.html",
+        {"organizer": organizer, "notifications": rows},
+    )
+
+
+# The start page links this many demo event pages.
+DEMO_EVENTS_LINKED = 4
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    """Where `/` (and the admin's "View site") lands: the ways into Usher, and in the
+    demo the sample marketplace pages."""
+    demo_events = demo_organizers = ()
+    if settings.USHER_DEMO_PAGES:
+        demo_events = MarketplaceEvent.objects.select_related("organizer").order_by(
+            "starts_at", "pk"
+        )[:DEMO_EVENTS_LINKED]
+        demo_organizers = {event.organizer for event in demo_events}
+    return render(
+        request,
+        "dashboard/home.html",
+        {"demo_events": demo_events, "demo_organizers": sorted(demo_organizers, key=str)},
+    )
+
+
+@login_required
+def panel_index(request: HttpRequest) -> HttpResponse:
+    """/panel/ (where logins land): organizers go to their panel, staff to the admin."""
+    if getattr(request.user, "organizer", None) is not None:
+        return redirect("dashboard:tracking-codes")
+    if request.user.is_staff:
+        return redirect("admin:index")
+    return render(request, "dashboard/not_an_organizer.html", status=403)

@@ -62,8 +62,8 @@ class ClientScopedAdmin(admin.ModelAdmin):
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
 
-class ReadOnlyAdmin(ClientScopedAdmin):
-    """Rows written by a pipeline only (the delivery outbox, sync logs): staff read them."""
+class ReadOnlyScopedAdmin(ClientScopedAdmin):
+    """Rows written only by the service itself (outbox, logs, job runs): staff look."""
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -27,6 +27,7 @@ from urllib.parse import quote, quote_plus
 import httpx
 from django.conf import settings
 
+from usher.ops.counters import record_platform_call
 from usher.platforms.base import (
     MASK,
     ErrorKind,
@@ -219,6 +220,7 @@ class PlatformHttpClient:
     ) -> None:
         """The one log line per call; `path` is already masked."""
         outcome = str(kind) if kind else OK_OUTCOME
+        record_platform_call(self.platform, outcome, elapsed_ms)
         logger.log(
             logging.WARNING if kind else logging.INFO,
             "platform_http platform=%s method=%s path=%s status=%s elapsed_ms=%.1f outcome=%s",

@@ -10,6 +10,7 @@ import random
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from urllib.parse import urlsplit
 
 from django.db import transaction
 from django.utils import timezone
@@ -18,6 +19,7 @@ from usher.audiences.demo import load_demo_audiences
 from usher.marketplace import services
 from usher.marketplace.models import (
     MarketplaceClient,
+    MarketplaceEvent,
     MarketplaceOrganizer,
     OrganizerApiToken,
     User,
@@ -35,6 +37,8 @@ from usher.tracking.demo import load_demo_tracking_codes
 DEMO_CLIENT_SLUG = "tixello"
 DEMO_PASSWORD = "usher-demo"
 DEMO_TOKEN_NAME = "demo token"
+# Where `make run` serves the demo unless PORT says otherwise.
+DEMO_BASE_URL = "http://127.0.0.1:8000"
 
 ORGANIZERS = [
     ("org-sunwave", "Sunwave Events", "hello@sunwave.example"),
@@ -267,7 +271,7 @@ def load_demo_marketplace() -> MarketplaceClient:
                 "name": "Tixello",
                 "currency": "RON",
                 "timezone": "Europe/Bucharest",
-                "allowed_origins": ["http://127.0.0.1:8000", "http://localhost:8000"],
+                "allowed_origins": demo_origins(DEMO_BASE_URL),
             },
         )
         services.upsert_organizers(
@@ -320,16 +324,71 @@ def load_demo_marketplace() -> MarketplaceClient:
     return client
 
 
+def demo_origins(base_url: str) -> list[str]:
+    """The origins a local demo is opened from: the base URL, and localhost for it."""
+    parts = urlsplit(base_url)
+    port = f":{parts.port}" if parts.port else ""
+    return sorted({f"{parts.scheme}://{parts.hostname}{port}", f"{parts.scheme}://localhost{port}"})
+
+
+def demo_banner(creds: DemoCredentials, base_url: str, sandbox_url: str) -> str:
+    """What a person needs after `make run`: where to click, and how to log in."""
+    client = creds.client
+    event = MarketplaceEvent.objects.filter(client=client).order_by("external_id").first()
+    rows = [
+        ("Start page", f"{base_url}/"),
+        ("Admin (staff)", f"{base_url}/admin/  login staff / {DEMO_PASSWORD}"),
+        (
+            "Organizer panel",
+            f"{base_url}/panel/  login organizer / {DEMO_PASSWORD} ({creds.organizer.name})",
+        ),
+        ("API docs", f"{base_url}/api/docs"),
+        ("Demo event page", f"{base_url}/demo/events/{event.slug}/" if event else "-"),
+        ("Demo organizer page", f"{base_url}/demo/organizers/{creds.organizer.external_id}/"),
+        ("Sandbox request log", f"{sandbox_url}/_sandbox/requests"),
+        ("Ingest API key", creds.api_key),
+        ("Organizer API token", creds.organizer_token),
+        ("Site key", client.site_key),
+    ]
+    width = max(len(label) for label, _ in rows)
+    lines = [f"  {label + ':':<{width + 1}} {value}" for label, value in rows]
+    curl = (
+        f"  Try: curl -H 'Authorization: Bearer {creds.organizer_token}' "
+        f"{base_url}/api/marketplace-client/organizer/events"
+    )
+    rule = "=" * 78
+    return "\n".join(
+        [
+            "",
+            rule,
+            "  Usher is running. Demo marketplace: " + client.name,
+            rule,
+            *lines,
+            curl,
+            rule,
+            "",
+        ]
+    )
+
+
 def _slugify(name: str) -> str:
     from django.utils.text import slugify
 
     return slugify(name.replace("ț", "t").replace("ă", "a").replace("ș", "s"))
 
 
-def issue_demo_credentials(client: MarketplaceClient) -> DemoCredentials:
-    """Fresh demo secrets on every run: the plaintext of old ones cannot be shown again."""
+def issue_demo_credentials(client: MarketplaceClient, base_url: str) -> DemoCredentials:
+    """Fresh demo secrets on every run: the plaintext of old ones cannot be shown again.
+
+    The demo pages are served from `base_url` (its port may change between runs), so
+    the client's allowed origins follow it, or tracker.js there would be refused.
+    """
     organizer = client.organizers.get(external_id=ORGANIZERS[0][0])
+    origins = demo_origins(base_url)
     with transaction.atomic():
+        if not set(origins) <= set(client.allowed_origins):
+            client.allowed_origins = sorted({*client.allowed_origins, *origins})
+            client.save(update_fields=["allowed_origins"])
         api_key = client.rotate_api_key()
         OrganizerApiToken.objects.active().filter(
             organizer__client=client, name=DEMO_TOKEN_NAME
@@ -372,6 +431,14 @@ def _ensure_user(
     return user
 
 
-_STAFF_APPS = ["marketplace", "tracking", "conversions", "audiences", "campaigns"]
+_STAFF_APPS = [
+    "marketplace",
+    "tracking",
+    "conversions",
+    "audiences",
+    "campaigns",
+    "ops",
+    "notifications",
+]
 # Creating or deleting a whole marketplace is for Usher's operators, not its staff.
 _OPERATOR_ONLY_PERMISSIONS = ["add_marketplaceclient", "delete_marketplaceclient"]

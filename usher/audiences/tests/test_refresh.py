@@ -12,6 +12,7 @@ from usher.audiences.services import due_audience_ids, ensure_standard_audience,
 from usher.audiences.sync import audience_lock
 from usher.audiences.tasks import refresh_due_audiences_task
 from usher.audiences.tests.helpers import buy
+from usher.ops.models import JobRun
 
 pytestmark = pytest.mark.django_db
 
@@ -77,6 +78,8 @@ def test_the_job_run_twice_sends_the_members_once(sandbox, codes, event, small_m
     posts = [r for r in sandbox.requests(platform="meta", path="/users") if r["method"] == "POST"]
     assert len(posts) == 1
     assert found.sync_logs.count() == 1
+    runs = JobRun.objects.filter(job="refresh-audiences")
+    assert [run.counts for run in runs.order_by("id")] == [{"queued": 1}, {"queued": 0}]
 
 
 def test_a_refresh_while_another_worker_holds_the_audience_does_nothing(event):

@@ -59,9 +59,11 @@ def test_an_organizer_logs_in_through_the_login_page(organizer):
     )
     browser = Client()
     assert browser.get("/accounts/login/").status_code == 200
-    response = browser.post("/accounts/login/", {"username": "org", "password": "pw-12345-x"})
-    assert response.status_code == 302 and response["Location"] == LIST
-    assert browser.get(LIST).status_code == 200
+    response = browser.post(
+        "/accounts/login/", {"username": "org", "password": "pw-12345-x"}, follow=True
+    )
+    assert response.redirect_chain == [("/panel/", 302), (LIST, 302)]
+    assert response.status_code == 200
 
 
 def test_the_list_shows_only_own_codes_with_filters(panel, organizer, event):

@@ -7,6 +7,7 @@ import json
 import pytest
 from django.test import Client
 
+from usher.lib.middleware import MAX_JSON_DEPTH, json_depth_exceeds
 from usher.marketplace.models import MarketplaceOrganizer, User
 from usher.tracking.models import EventTrackingCode, MarketplaceTrackingCode
 
@@ -174,3 +175,22 @@ def test_bodies_over_the_upload_limit_are_a_json_413_everywhere(marketplace, ing
     ):
         assert response.status_code == 413
         assert "over" in response.json()["detail"]
+
+
+def _nested(depth: int) -> bytes:
+    return json.dumps(json.loads("[" * depth + "]" * depth)).encode()
+
+
+@pytest.mark.parametrize(
+    ("body", "too_deep"),
+    [
+        (_nested(MAX_JSON_DEPTH), False),
+        (_nested(MAX_JSON_DEPTH + 1), True),
+        (b'{"a": [' * 20 + b"1" + b"]}" * 20, True),  # 40 levels, mixed
+        (b'["' + b"[" * 100 + b'"]', False),  # brackets inside a string
+        (json.dumps(["\\", '"' + "[" * 40, []]).encode(), False),  # escaped \\ and "
+        (b"[" * 40, False),  # unbalanced: the parser's 400, not a depth verdict
+    ],
+)
+def test_the_depth_check_counts_nesting_outside_strings(body, too_deep):
+    assert json_depth_exceeds(body, MAX_JSON_DEPTH) is too_deep

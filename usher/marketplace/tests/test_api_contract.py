@@ -1,6 +1,11 @@
-"""A schema fuzzer (schemathesis) over the whole API: whatever it sends, every answer
-is one the OpenAPI schema declares for that operation, in the declared shape, and never
-a 5xx. Examples are bounded so the run stays well under a minute."""
+"""A schema fuzzer (schemathesis) over the whole API: whatever it sends, valid or not,
+every answer is one the OpenAPI schema declares for that operation, in the declared
+shape, and never a 5xx.
+
+Bounded to stay under a minute: 25 generated examples per operation (positive and
+negative), derandomized so a failure reproduces. Schemathesis's coverage phase (every
+boundary case of every parameter, some 2,000 requests) is left to manual runs: drop
+`phases=` below to include it."""
 
 from __future__ import annotations
 
@@ -23,7 +28,7 @@ from usher.marketplace.models import OrganizerApiToken
 from usher.marketplace.tests.factories import EventFactory
 from usher.tracking.tests.factories import EventTrackingCodeFactory
 
-EXAMPLES_PER_OPERATION = 10
+EXAMPLES_PER_OPERATION = 25
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
@@ -66,7 +71,7 @@ def _authorize(case, keys: dict[str, str]) -> dict[str, str]:
     max_examples=EXAMPLES_PER_OPERATION,
     deadline=None,
     derandomize=True,
-    phases=[Phase.explicit, Phase.generate],
+    phases=[Phase.generate],
     suppress_health_check=list(HealthCheck),
 )
 @pytest.mark.django_db

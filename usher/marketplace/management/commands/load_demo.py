@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
 from usher.marketplace.demo import (
-    DEMO_PASSWORD,
+    DEMO_BASE_URL,
+    demo_banner,
     demo_loaded,
     issue_demo_credentials,
     load_demo_marketplace,
@@ -20,6 +22,14 @@ class Command(BaseCommand):
         parser.add_argument(
             "--once", action="store_true", help="Skip loading if the demo client already exists."
         )
+        parser.add_argument(
+            "--base-url", default=DEMO_BASE_URL, help="Where the demo is served (printed links)."
+        )
+        parser.add_argument(
+            "--no-credentials",
+            action="store_true",
+            help="Load only; `run_all --demo` issues and prints the credentials once it is up.",
+        )
 
     def handle(self, *args, **options) -> None:
         if options["once"] and demo_loaded():
@@ -28,20 +38,8 @@ class Command(BaseCommand):
         else:
             client = load_demo_marketplace()
             self.stdout.write(self.style.SUCCESS("Demo marketplace loaded."))
-        creds = issue_demo_credentials(client)
-        base = "http://127.0.0.1:8000"
-        self.stdout.write(
-            "\n".join(
-                [
-                    "",
-                    f"  Admin:            {base}/admin/  (staff / {DEMO_PASSWORD}, marketplace staff of {client.name})",
-                    f"  Organizer login:  organizer / {DEMO_PASSWORD}  ({creds.organizer.name})",
-                    f"  API docs:         {base}/api/docs",
-                    f"  Ingest API key:   {creds.api_key}",
-                    f"  Organizer token:  {creds.organizer_token}",
-                    f"  Site key:         {client.site_key}",
-                    f"  Try:  curl -H 'Authorization: Bearer {creds.organizer_token}' {base}/api/marketplace-client/organizer/events",
-                    "",
-                ]
-            )
-        )
+        if options["no_credentials"]:
+            return
+        base_url = options["base_url"].rstrip("/")
+        creds = issue_demo_credentials(client, base_url)
+        self.stdout.write(demo_banner(creds, base_url, settings.SANDBOX_URL))

@@ -1,31 +1,56 @@
 """Serve everything `make run` needs: web server, Celery worker with beat, and the
-ad-platform sandbox, as child processes that stop together."""
+ad-platform sandbox, as child processes that stop together.
+
+With `--demo`, the demo's fresh credentials and links are printed last, once the web
+server answers, so they are the last thing on the screen rather than lost above the
+children's start-up lines.
+"""
 
 from __future__ import annotations
 
+import os
 import signal
+import socket
 import subprocess
 import sys
 import time
 from importlib.util import find_spec
 
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
+from usher.marketplace.demo import DEMO_CLIENT_SLUG, demo_banner, issue_demo_credentials
+from usher.marketplace.models import MarketplaceClient
+
 POLL_INTERVAL_SECONDS = 0.5
+# How long to wait for the web server before printing the banner anyway.
+WEB_START_TIMEOUT_SECONDS = 30.0
 
 
 class Command(BaseCommand):
     help = "Run the web server, a Celery worker with beat, and the sandbox together."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--addr", default="127.0.0.1:8000")
-        parser.add_argument("--sandbox-port", default="8100")
+        parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+        parser.add_argument(
+            "--sandbox-port", type=int, default=int(os.environ.get("SANDBOX_PORT", "8100"))
+        )
+        parser.add_argument(
+            "--worker-loglevel",
+            default="WARNING",
+            help="The Celery worker's console log level (INFO shows every task).",
+        )
+        parser.add_argument(
+            "--demo", action="store_true", help="Print the demo's credentials once up."
+        )
 
     def handle(self, *args, **options) -> None:
+        port, sandbox_port = options["port"], options["sandbox_port"]
+        sandbox_url = f"http://127.0.0.1:{sandbox_port}"
+        # Every child (and the platform URLs they derive) talks to this sandbox.
+        env = {**os.environ, "SANDBOX_URL": sandbox_url, "PORT": str(port)}
         python = sys.executable
         commands = {
-            "web": [python, "manage.py", "runserver", options["addr"]],
+            "web": [python, "manage.py", "runserver", f"127.0.0.1:{port}"],
             "worker": [
                 python,
                 "-m",
@@ -34,21 +59,23 @@ class Command(BaseCommand):
                 "usher",
                 "worker",
                 "--beat",
-                "--loglevel=INFO",
+                f"--loglevel={options['worker_loglevel']}",
                 "--concurrency=2",
             ],
         }
         if find_spec("usher.sandbox.__main__") is not None:
+            from django.conf import settings
+
             commands["sandbox"] = [
                 python,
                 "-m",
                 "usher.sandbox",
                 "--port",
-                options["sandbox_port"],
+                str(sandbox_port),
                 "--state-file",
                 str(settings.VAR_DIR / "sandbox.json"),
             ]
-        children = {name: subprocess.Popen(cmd) for name, cmd in commands.items()}
+        children = {name: subprocess.Popen(cmd, env=env) for name, cmd in commands.items()}
         stop = False
 
         def request_stop(signum: int, frame: object) -> None:
@@ -58,6 +85,8 @@ class Command(BaseCommand):
         signal.signal(signal.SIGINT, request_stop)
         signal.signal(signal.SIGTERM, request_stop)
         try:
+            if options["demo"]:
+                self._print_demo_banner(port, sandbox_url)
             while not stop:
                 exited = [name for name, child in children.items() if child.poll() is not None]
                 if exited:
@@ -73,3 +102,21 @@ class Command(BaseCommand):
                     child.wait(timeout=10)
                 except subprocess.TimeoutExpired:
                     child.kill()
+
+    def _print_demo_banner(self, port: int, sandbox_url: str) -> None:
+        _wait_for_port(port, WEB_START_TIMEOUT_SECONDS)
+        base_url = f"http://127.0.0.1:{port}"
+        client = MarketplaceClient.objects.get(slug=DEMO_CLIENT_SLUG)
+        creds = issue_demo_credentials(client, base_url)
+        self.stdout.write(demo_banner(creds, base_url, sandbox_url) + "\nStop with Ctrl-C.\n")
+
+
+def _wait_for_port(port: int, timeout_seconds: float) -> bool:
+    deadline = time.monotonic() + timeout_seconds
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return True
+        except OSError:
+            time.sleep(POLL_INTERVAL_SECONDS)
+    return False

@@ -1,0 +1,90 @@
+"""Watchers: periodic looks at the tables that turn a bad state into a notice.
+
+Each is safe to run as often as beat likes: `notify` sends once per cause. The cause
+keys carry the day where a problem that comes back tomorrow deserves a new notice.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from django.db.models import Count, Max
+
+from usher.conversions.models import ConversionDelivery, DeliveryStatus
+from usher.notifications.models import NotificationKind
+from usher.notifications.services import Notice, notify
+from usher.ops.models import JobOutcome, JobRun
+from usher.tracking.models import EventTrackingCode
+
+# Deliveries refused within this window make a code "failing".
+FAILING_WINDOW_HOURS = 1
+# A job part failing this many times in a row alerts the marketplace's staff.
+JOB_FAILURES_IN_A_ROW = 3
+PANEL_TRACKING_CODES_PATH = "/panel/tracking-codes/"
+
+
+def notify_failing_codes(now: datetime) -> int:
+    """Tell organizers whose codes' conversions a platform refuses (permanent errors:
+    a wrong pixel id, an expired token): at most one notice per code and day."""
+    since = now - timedelta(hours=FAILING_WINDOW_HOURS)
+    failing = (
+        ConversionDelivery.objects.filter(
+            status=DeliveryStatus.REJECTED,
+            updated_at__gte=since,
+            organizer_code__isnull=False,
+        )
+        .values("organizer_code")
+        .annotate(refused=Count("id"), last_error=Max("last_error"))
+    )
+    codes = EventTrackingCode.objects.in_bulk([row["organizer_code"] for row in failing])
+    sent = 0
+    for row in failing:
+        code = codes[row["organizer_code"]]
+        notice = Notice(
+            kind=NotificationKind.DELIVERIES_FAILING,
+            cause_key=f"code:{code.pk}:{now:%Y-%m-%d}",
+            title=f"{code.get_provider_display()} refuses your conversions",
+            body=(
+                f"{row['refused']} conversion(s) for {code.get_provider_display()} "
+                f"{code.tag_id} were refused in the last hour: {row['last_error'] or 'no reason given'}. "
+                "Check the code's settings and credentials."
+            ),
+            link=f"{PANEL_TRACKING_CODES_PATH}{code.pk}/",
+        )
+        if notify(code.client, notice, organizer=code.organizer):
+            sent += 1
+    return sent
+
+
+def notify_failing_jobs(now: datetime) -> int:
+    """Alert a marketplace's staff when a part of a job working for it (a budget's
+    optimization, an audience's sync) failed its last runs in a row."""
+    parts = (
+        JobRun.objects.filter(client__isnull=False)
+        .exclude(outcome__in=[JobOutcome.RUNNING, JobOutcome.SKIPPED])
+        .values("job", "key", "client")
+        .distinct()
+    )
+    sent = 0
+    for part in parts:
+        last = list(
+            JobRun.objects.filter(job=part["job"], key=part["key"], client=part["client"])
+            .exclude(outcome__in=[JobOutcome.RUNNING, JobOutcome.SKIPPED])
+            .order_by("-started_at")[:JOB_FAILURES_IN_A_ROW]
+            .select_related("client")
+        )
+        if len(last) < JOB_FAILURES_IN_A_ROW or any(
+            run.outcome == JobOutcome.SUCCEEDED for run in last
+        ):
+            continue
+        latest = last[0]
+        notice = Notice(
+            kind=NotificationKind.JOB_FAILING,
+            cause_key=f"job:{latest.job}:{latest.key}:{now:%Y-%m-%d}",
+            title=f"Job {latest.job} [{latest.key}] failed {JOB_FAILURES_IN_A_ROW} times in a row",
+            body=f"Last error: {latest.error or 'none recorded'}",
+            link="/admin/ops/jobrun/",
+        )
+        if notify(latest.client, notice):
+            sent += 1
+    return sent

@@ -1,0 +1,119 @@
+"""Run a scheduled job (or one part of it) under a lock, and record the run.
+
+Every periodic job goes through `run_job`: a second run of the same (job, key) while
+one is going on is skipped with a log line and a `skipped` row, so beat firing twice,
+a slow run overlapping the next tick, or two beat processes by mistake cannot do the
+work twice; the lock is a row in the database, so it holds across machines. A run
+that dies with its worker keeps the lock only until its lease (the job's time bound)
+passes. Outcomes, counts and errors land in `JobRun` for staff to see.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from usher.ops.models import JobOutcome, JobRun
+
+logger = logging.getLogger(__name__)
+
+# A failed run keeps this much of its error for the admin (tracebacks stay in the logs).
+MAX_ERROR_CHARS = 2000
+
+
+@dataclass
+class JobContext:
+    """What the work sees: counters to fill, and the time it must be done by."""
+
+    deadline: datetime
+    counts: Counter[str] = field(default_factory=Counter)
+
+    def time_left(self) -> timedelta:
+        return self.deadline - timezone.now()
+
+    @property
+    def out_of_time(self) -> bool:
+        """True once the job's time bound has passed: stop and leave the rest for the
+        next run rather than overlap it."""
+        return self.time_left() <= timedelta(0)
+
+
+def run_job(
+    job: str,
+    work: Callable[[JobContext], None],
+    *,
+    key: str = "",
+    max_seconds: float,
+    client_id: int | None = None,
+) -> JobRun:
+    """Run `work` unless another run of (job, key) holds the lock; return the run's row.
+
+    An exception in `work` is recorded (outcome `failed`, the message kept) and raised
+    again, so Celery logs and counts it like any failed task.
+    """
+    run = _acquire(job, key, max_seconds, client_id)
+    if run.outcome == JobOutcome.SKIPPED:
+        logger.info("job %s%s skipped: another run holds the lock", job, _part(key))
+        return run
+    context = JobContext(deadline=run.lease_expires_at)
+    try:
+        work(context)
+    except Exception as error:
+        _finish(run, JobOutcome.FAILED, context, f"{type(error).__name__}: {error}")
+        raise
+    _finish(run, JobOutcome.SUCCEEDED, context)
+    return run
+
+
+def _acquire(job: str, key: str, max_seconds: float, client_id: int | None) -> JobRun:
+    now = timezone.now()
+    # A running row past its lease belongs to a worker that died: release its lock.
+    JobRun.objects.filter(
+        job=job, key=key, outcome=JobOutcome.RUNNING, lease_expires_at__lt=now
+    ).update(outcome=JobOutcome.LOST, finished_at=now)
+    try:
+        with transaction.atomic():
+            return JobRun.objects.create(
+                job=job,
+                key=key,
+                client_id=client_id,
+                outcome=JobOutcome.RUNNING,
+                started_at=now,
+                lease_expires_at=now + timedelta(seconds=max_seconds),
+            )
+    except IntegrityError:
+        return JobRun.objects.create(
+            job=job,
+            key=key,
+            client_id=client_id,
+            outcome=JobOutcome.SKIPPED,
+            started_at=now,
+            lease_expires_at=now,
+            finished_at=now,
+        )
+
+
+def _finish(run: JobRun, outcome: str, context: JobContext, error: str = "") -> None:
+    run.outcome = outcome
+    run.finished_at = timezone.now()
+    run.counts = dict(context.counts)
+    run.error = error[:MAX_ERROR_CHARS]
+    run.save(update_fields=["outcome", "finished_at", "counts", "error"])
+    logger.info(
+        "job %s%s %s in %.1f s %s",
+        run.job,
+        _part(run.key),
+        outcome,
+        run.duration_seconds or 0.0,
+        dict(context.counts),
+    )
+
+
+def _part(key: str) -> str:
+    return f" [{key}]" if key else ""
