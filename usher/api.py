@@ -4,6 +4,7 @@ from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError
 
+from usher.audiences.api import audiences_router, erasure_router
 from usher.campaigns.api import campaigns_router
 from usher.conversions.api import conversions_router
 from usher.events.api import collector_router
@@ -50,3 +51,5 @@ api.add_router("/marketplace-client", tracking_config_router)
 api.add_router("", collector_router)
 api.add_router("/marketplace-client/organizer/conversions", conversions_router)
 api.add_router("/marketplace-client/organizer/ads", campaigns_router)
+api.add_router("/marketplace-client/organizer/audiences", audiences_router)
+api.add_router("/ingest/buyers", erasure_router)

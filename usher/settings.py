@@ -170,6 +170,11 @@ CELERY_TIMEZONE = "UTC"
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # The schedule of every periodic job; apps add their entries here, nowhere else.
 CELERY_BEAT_SCHEDULE: dict = {
+    "refresh-audiences": {
+        "task": "usher.audiences.tasks.refresh_due_audiences_task",
+        # hourly on the hour: each marketplace's audiences refresh at 03:00 its local time
+        "schedule": crontab(minute=0),
+    },
     "sweep-conversion-deliveries": {
         "task": "usher.conversions.tasks.sweep_deliveries_task",
         "schedule": 300.0,  # every 5 minutes: due retries and expired worker leases
@@ -313,7 +318,17 @@ PLATFORM_BASE_URLS = {
     "ga4": os.environ.get("GA4_BASE_URL", f"{SANDBOX_URL}/ga4"),
     # Google's OAuth token endpoint: organizers' refresh tokens become access tokens here.
     "google_oauth": os.environ.get("GOOGLE_OAUTH_BASE_URL", f"{SANDBOX_URL}/google-oauth"),
+    # Google's Data Manager API: Customer Match uploads for developers Google has not
+    # allowlisted on the Ads API (all new ones since April 2026).
+    "google_data_manager": os.environ.get(
+        "GOOGLE_DATA_MANAGER_BASE_URL", f"{SANDBOX_URL}/data-manager"
+    ),
 }
+# How Customer Match members reach Google: "data_manager" (the default, and the only
+# route for developers not allowlisted) or "ads_api" (offline user data jobs).
+GOOGLE_CUSTOMER_MATCH_API = os.environ.get("GOOGLE_CUSTOMER_MATCH_API", "data_manager")
+if GOOGLE_CUSTOMER_MATCH_API not in ("data_manager", "ads_api"):
+    raise ImproperlyConfigured("GOOGLE_CUSTOMER_MATCH_API must be data_manager or ads_api.")
 PLATFORM_HTTP_TIMEOUT_SECONDS = float(os.environ.get("PLATFORM_HTTP_TIMEOUT_SECONDS", "10"))
 
 # Outbound requests per second and burst per destination account, shared by all workers

@@ -174,7 +174,7 @@ class AudienceSyncLog(models.Model):
     status = models.CharField(max_length=20, choices=SyncStatus.choices, default=SyncStatus.RUNNING)
     added_count = models.PositiveIntegerField(default=0)
     removed_count = models.PositiveIntegerField(default=0)
-    calls_count = models.PositiveIntegerField(default=0)
+    batches_count = models.PositiveIntegerField(default=0)  # confirmed by the platform
     message = models.TextField(blank=True)
 
     TENANT_ORGANIZER_PATH: ClassVar[str] = "audience__organizer"

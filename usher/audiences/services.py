@@ -9,17 +9,23 @@ platform audience is ready, and if not, why.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.db import transaction
+from django.db.models import Q
 
 from usher.audiences.criteria import Criteria
 from usher.audiences.models import (
     AudiencePlatform,
     AudienceStatus,
     AudienceType,
+    RefreshFrequency,
     RemarketingAudience,
 )
-from usher.marketplace.models import MarketplaceEvent, MarketplaceOrganizer
+from usher.lib.errors import InvalidInput
+from usher.marketplace.models import MarketplaceClient, MarketplaceEvent, MarketplaceOrganizer
+from usher.platforms.registry import get_audiences_connector
 
 # Campaign kinds of a suite (the campaigns app's names) and the audience each targets.
 PROSPECTING = "prospecting"
@@ -53,15 +59,16 @@ class CampaignAudience:
 
 
 def audience_for_campaign(
-    event: MarketplaceEvent, platform: str, campaign_type: str
+    event: MarketplaceEvent, platform: str, campaign_type: str, *, ad_account_id: str = ""
 ) -> CampaignAudience:
     """Which platform audience a `campaign_type` campaign for `event` targets.
 
     Prospecting needs none. Retargeting targets the event's viewers who did not buy,
     dynamic remarketing its cart abandoners, lookalike a lookalike of the organizer's
-    buyers. On Google, which retired similar audiences, "lookalike" answers with the
-    buyers' Customer Match list, used as an optimized-targeting signal instead.
-    Missing audiences are created (in `building`) so the next build picks them up.
+    buyers. On a platform without lookalikes (Google retired similar audiences)
+    "lookalike" answers with the buyers' customer list, used as an optimized-targeting
+    signal instead. Missing audiences are created (in `building`) so the next build
+    picks them up, in `ad_account_id` (the campaign's account) when given.
     """
     if platform not in AudiencePlatform.values:
         raise ValueError(f"unknown platform {platform!r}")
@@ -69,21 +76,24 @@ def audience_for_campaign(
         raise ValueError(f"unknown campaign type {campaign_type!r}; expected {CAMPAIGN_TYPES}")
     if campaign_type == PROSPECTING:
         return CampaignAudience(None, True, "Prospecting reaches new people: no audience needed.")
+    organizer = event.organizer
     if campaign_type == RETARGETING:
         audience = ensure_standard_audience(
-            event.organizer, platform, AudienceType.EVENT_VIEWERS, event
+            organizer, platform, AudienceType.EVENT_VIEWERS, event, ad_account_id=ad_account_id
         )
     elif campaign_type == DYNAMIC_REMARKETING:
         audience = ensure_standard_audience(
-            event.organizer, platform, AudienceType.CART_ABANDONERS, event
+            organizer, platform, AudienceType.CART_ABANDONERS, event, ad_account_id=ad_account_id
         )
     else:
-        buyers = ensure_standard_audience(event.organizer, platform, AudienceType.TICKET_BUYERS)
-        if platform == AudiencePlatform.GOOGLE_ADS:
+        buyers = ensure_standard_audience(
+            organizer, platform, AudienceType.TICKET_BUYERS, ad_account_id=ad_account_id
+        )
+        if get_audiences_connector(platform).min_lookalike_seed is None:
             decision = _readiness(buyers)
             note = (
-                "Google retired similar audiences; the buyers' list is the signal for "
-                "optimized targeting."
+                f"{buyers.get_platform_display()} has no lookalikes (Google retired similar "
+                "audiences); the buyers' list is the signal for optimized targeting."
             )
             return CampaignAudience(
                 decision.external_audience_id, decision.ready, f"{note} {decision.reason}".strip()
@@ -93,7 +103,12 @@ def audience_for_campaign(
 
 
 def _readiness(audience: RemarketingAudience) -> CampaignAudience:
-    if audience.status == AudienceStatus.ACTIVE and audience.external_audience_id:
+    # Active with a note means on the platform but below what it serves.
+    if (
+        audience.status == AudienceStatus.ACTIVE
+        and audience.external_audience_id
+        and not audience.status_reason
+    ):
         return CampaignAudience(audience.external_audience_id, True, "")
     reason = audience.status_reason or f"The audience is {audience.get_status_display().lower()}."
     return CampaignAudience(None, False, reason)
@@ -104,8 +119,11 @@ def ensure_standard_audience(
     platform: str,
     audience_type: str,
     event: MarketplaceEvent | None = None,
+    *,
+    ad_account_id: str = "",
 ) -> RemarketingAudience:
-    """The organizer's standard audience of this type (for `event`, or organizer-wide)."""
+    """The organizer's standard audience of this type (for `event`, or organizer-wide),
+    in `ad_account_id` when given, else the organizer's default account."""
     criteria = STANDARD_CRITERIA[audience_type]
     with transaction.atomic():
         existing = (
@@ -117,6 +135,9 @@ def ensure_standard_audience(
             .first()
         )
         if existing is not None:
+            if ad_account_id and not existing.ad_account_id:
+                existing.ad_account_id = ad_account_id
+                existing.save(update_fields=["ad_account_id", "updated_at"])
             return existing
         label = AudienceType(audience_type).label
         scope = event.name if event is not None else organizer.name
@@ -129,7 +150,7 @@ def ensure_standard_audience(
             name=f"{label}: {scope}"[:255],
             description=_describe(criteria),
             criteria=criteria.to_json(),
-            ad_account_id=default_ad_account(organizer, platform),
+            ad_account_id=ad_account_id or default_ad_account(organizer, platform),
         )
 
 
@@ -151,6 +172,9 @@ def ensure_lookalike_audience(
             .first()
         )
         if existing is not None:
+            if source.ad_account_id and not existing.ad_account_id:
+                existing.ad_account_id = source.ad_account_id
+                existing.save(update_fields=["ad_account_id", "updated_at"])
             return existing
         criteria = Criteria(lookalike_source_id=source.pk, lookalike_percentage=percentage)
         return RemarketingAudience.objects.create(
@@ -199,3 +223,99 @@ def _describe(criteria: Criteria) -> str:
     if criteria.exclude_purchasers:
         text += ", who have not bought"
     return text + "."
+
+
+# --- the daily refresh (plan 2.7: 03:00) ---
+
+REFRESH_LOCAL_HOUR = 3  # in each marketplace's own time zone: its quietest hour
+# Built less than this long ago: not due again (the hourly beat may fire twice in an hour).
+MIN_AGE_FOR_REFRESH = {
+    RefreshFrequency.DAILY: timedelta(hours=20),
+    RefreshFrequency.WEEKLY: timedelta(days=6, hours=20),
+}
+
+
+def due_audience_ids(now: datetime) -> list[int]:
+    """Audiences to refresh now: auto-refreshed, not expired, of marketplaces where it
+    is 03:00, and not built within their frequency."""
+    clients = [
+        client.pk
+        for client in MarketplaceClient.objects.filter(is_active=True).only("timezone")
+        if now.astimezone(_zone(client.timezone)).hour == REFRESH_LOCAL_HOUR
+    ]
+    due = Q()
+    for frequency, age in MIN_AGE_FOR_REFRESH.items():
+        due |= Q(refresh_frequency=frequency) & (
+            Q(last_built_at__isnull=True) | Q(last_built_at__lt=now - age)
+        )
+    return list(
+        RemarketingAudience.objects.filter(due, client_id__in=clients, auto_refresh=True)
+        .exclude(status=AudienceStatus.EXPIRED)
+        .order_by("id")
+        .values_list("id", flat=True)
+    )
+
+
+def refresh_audience(audience_id: int, now: datetime) -> None:
+    """Build one audience and sync it (the daily job's unit of work, and "refresh now")."""
+    from usher.audiences.membership import build_audience
+    from usher.audiences.sync import audience_lock, sync_locked
+
+    with audience_lock(audience_id) as acquired:
+        audience = RemarketingAudience.objects.filter(pk=audience_id).first()
+        if not acquired or audience is None or audience.status == AudienceStatus.EXPIRED:
+            return  # another worker has it (and will send what this one would)
+        build_audience(audience, now)
+        sync_locked(audience_id, now)
+
+
+def _zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+# --- organizers' own segments ---
+
+
+@dataclass(frozen=True)
+class SegmentInput:
+    platform: str
+    name: str
+    description: str = ""
+    event_id: int | None = None
+    criteria: dict | None = None
+    refresh_frequency: str = RefreshFrequency.DAILY
+    auto_refresh: bool = True
+    expires_at: datetime | None = None
+    ad_account_id: str = ""
+
+
+def create_custom_segment(
+    organizer: MarketplaceOrganizer, data: SegmentInput
+) -> RemarketingAudience:
+    """A custom segment of the organizer's buyers (spend, orders, recency); it is built
+    and synced by the next refresh, or at once with "refresh now"."""
+    criteria = Criteria.from_json(data.criteria)
+    if criteria.lookalike_source_id is not None or criteria.lookalike_percentage is not None:
+        raise InvalidInput(("body", "criteria"), "lookalike criteria belong to lookalike audiences")
+    event = None
+    if data.event_id is not None:
+        event = MarketplaceEvent.objects.for_organizer(organizer).filter(pk=data.event_id).first()
+        if event is None:
+            raise InvalidInput(("body", "event_id"), "no such event of yours")
+    return RemarketingAudience.objects.create(
+        client_id=organizer.client_id,
+        organizer=organizer,
+        event=event,
+        platform=data.platform,
+        audience_type=AudienceType.CUSTOM_SEGMENT,
+        name=data.name,
+        description=data.description,
+        criteria=criteria.to_json(),
+        refresh_frequency=data.refresh_frequency,
+        auto_refresh=data.auto_refresh,
+        expires_at=data.expires_at,
+        ad_account_id=data.ad_account_id or default_ad_account(organizer, data.platform),
+    )

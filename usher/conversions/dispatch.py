@@ -28,7 +28,7 @@ from usher.conversions.outcomes import (
     backoff_seconds,
     record,
 )
-from usher.lib.ratelimit import TokenBucket
+from usher.lib.ratelimit import TokenBucket, account_bucket
 from usher.platforms.base import (
     BatchResult,
     ConversionEvent,
@@ -132,7 +132,7 @@ def dispatch_destination(destination_key: str, now: datetime | None = None) -> D
 def _bucket(provider: str, account_id: str) -> TokenBucket:
     """One bucket per platform account, whichever codes (and workers) send to it."""
     rate, capacity = settings.PLATFORM_RATE_LIMITS[provider]
-    return TokenBucket(f"{provider}:{account_id}", rate_per_second=rate, capacity=capacity)
+    return account_bucket(provider, account_id, rate, capacity)
 
 
 def _release(claimed: Sequence[ConversionDelivery], retry_at: datetime) -> None:

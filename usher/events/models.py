@@ -80,6 +80,9 @@ class TrackingEvent(AdClickAttribution):
             models.Index(
                 fields=["marketplace_event", "name", "occurred_at"], name="tracking_event_name_idx"
             ),
+            # Organizer-wide audiences (website visitors): 5x faster than a full scan at
+            # 1M events (bench/audiences.py); the per-event index cannot serve them.
+            models.Index(fields=["organizer", "name", "occurred_at"], name="tracking_org_name_idx"),
             models.Index(
                 fields=["received_at"],
                 condition=models.Q(fanned_out_at__isnull=True),

@@ -112,6 +112,7 @@ class PlatformHttpClient:
         params: Mapping[str, Any] | None = None,
         json: Any = None,
         data: Mapping[str, Any] | None = None,
+        files: Mapping[str, tuple[str, bytes, str]] | None = None,
         headers: Mapping[str, str] | None = None,
         secrets: Sequence[str] = (),
     ) -> PlatformResponse:
@@ -119,9 +120,11 @@ class PlatformHttpClient:
 
         `secrets` lists values to mask wherever they appear; values under the keys in
         `SECRET_KEYS` (query, headers, form or JSON body) are masked without being listed.
+        `files` (name -> (filename, content, content type)) makes a multipart upload;
+        the record keeps the form fields, not the files' content.
         """
         outgoing = self._client.build_request(
-            method, path, params=params, json=json, data=data, headers=headers
+            method, path, params=params, json=json, data=data, files=files, headers=headers
         )
         masker = _Masker([*secrets, *_secret_values(params, headers, json, data)])
         target = masker.target(outgoing.url)

@@ -81,6 +81,12 @@ class TokenBucket:
             return (tokens - available) / self.rate_per_second
 
 
+def account_bucket(platform: str, account_id: str, rate: float, capacity: float) -> TokenBucket:
+    """The one bucket of outbound calls to a platform account: conversions, audiences and
+    campaigns calls to the same account draw from it, as the platform counts them together."""
+    return TokenBucket(f"{platform}:{account_id}", rate_per_second=rate, capacity=capacity)
+
+
 # Per-process sliding windows while the cache is down: key -> (window, previous, current).
 _local_windows: dict[str, tuple[int, int, int]] = {}
 LOCAL_WINDOWS_MAX_KEYS = 50_000  # bounded memory under a flood of distinct addresses

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 from django.db import transaction
 from django.utils import timezone
 
+from usher.audiences.demo import load_demo_audiences
 from usher.marketplace import services
 from usher.marketplace.models import (
     MarketplaceClient,
@@ -319,6 +320,7 @@ def load_demo_marketplace() -> MarketplaceClient:
                 )
         services.upsert_orders(client, orders)
         load_demo_tracking_codes(client)
+        load_demo_audiences(client)
     return client
 
 

@@ -153,6 +153,7 @@ BODY_CLASSIFIERS: dict[str, ClassifyHook] = {
     "meta": classify_meta,
     "tiktok": classify_tiktok,
     "google_ads": classify_google,
+    "google_data_manager": classify_google,  # the same google.rpc error bodies
 }
 
 

@@ -3,8 +3,9 @@
 Adding a platform is one package under `usher/platforms/` plus one `register...(...)`
 call per capability it has; nothing else in Usher switches on platform names. There is
 one table per capability: conversions (`register` / `get_connector`), campaign
-management (`register_campaigns` / `get_campaigns_connector`) and delivery read-back
-(`register_insights` / `get_insights_connector`).
+management (`register_campaigns` / `get_campaigns_connector`), delivery read-back
+(`register_insights` / `get_insights_connector`) and audiences (`register_audiences` /
+`get_audiences_connector`).
 """
 
 from __future__ import annotations
@@ -12,15 +13,19 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from usher.platforms.audiences_common import AudiencesConnector
 from usher.platforms.base import ConversionsConnector
 from usher.platforms.campaigns_base import CampaignsConnector, InsightsConnector
 from usher.platforms.ga4.conversions import GA4ConversionsConnector
+from usher.platforms.google_ads.audiences import GoogleAdsAudiencesConnector
 from usher.platforms.google_ads.campaigns import GoogleAdsCampaignsConnector
 from usher.platforms.google_ads.conversions import GoogleAdsConversionsConnector
 from usher.platforms.google_ads.insights import GoogleAdsInsightsConnector
+from usher.platforms.meta.audiences import MetaAudiencesConnector
 from usher.platforms.meta.campaigns import MetaCampaignsConnector
 from usher.platforms.meta.conversions import MetaConversionsConnector
 from usher.platforms.meta.insights import MetaInsightsConnector
+from usher.platforms.tiktok.audiences import TikTokAudiencesConnector
 from usher.platforms.tiktok.campaigns import TikTokCampaignsConnector
 from usher.platforms.tiktok.conversions import TikTokConversionsConnector
 from usher.platforms.tiktok.insights import TikTokInsightsConnector
@@ -28,10 +33,13 @@ from usher.platforms.tiktok.insights import TikTokInsightsConnector
 ConnectorFactory = Callable[[], ConversionsConnector]
 CampaignsFactory = Callable[[], CampaignsConnector]
 InsightsFactory = Callable[[], InsightsConnector]
+AudiencesFactory = Callable[[], AudiencesConnector]
 
 _factories: dict[str, ConnectorFactory] = {}
 _campaigns_factories: dict[str, CampaignsFactory] = {}
 _insights_factories: dict[str, InsightsFactory] = {}
+# Audiences: only the ad platforms (GA4 takes no audience uploads).
+_audiences_factories: dict[str, AudiencesFactory] = {}
 
 
 def _add(table: dict[str, Any], name: str, factory: Callable[[], Any]) -> None:
@@ -89,6 +97,21 @@ def get_insights_connector(name: str) -> InsightsConnector:
     return _build(_insights_factories, name, "insights")
 
 
+def register_audiences(name: str, connector_factory: AudiencesFactory) -> None:
+    """Register the audiences (customer lists, pixel rules, lookalikes) connector of `name`."""
+    _add(_audiences_factories, name, connector_factory)
+
+
+def get_audiences_connector(name: str) -> AudiencesConnector:
+    """The audiences connector of `name`; KeyError for platforms without audiences."""
+    return _build(_audiences_factories, name, "audiences")
+
+
+def audience_platform_names() -> list[str]:
+    """Platforms Usher keeps audiences on, sorted."""
+    return sorted(_audiences_factories)
+
+
 def platform_names() -> list[str]:
     """Platforms with a conversions connector, sorted (stable for admin choices and tests)."""
     return sorted(_factories)
@@ -111,3 +134,7 @@ register_campaigns("tiktok", TikTokCampaignsConnector)
 register_insights("meta", MetaInsightsConnector)
 register_insights("google_ads", GoogleAdsInsightsConnector)
 register_insights("tiktok", TikTokInsightsConnector)
+
+register_audiences("meta", MetaAudiencesConnector)
+register_audiences("google_ads", GoogleAdsAudiencesConnector)
+register_audiences("tiktok", TikTokAudiencesConnector)

@@ -11,7 +11,7 @@ import httpx
 
 from usher.lib.http import reset_clients, set_transport_for_tests
 from usher.sandbox.app import create_app
-from usher.sandbox.state import PLATFORMS, SandboxState
+from usher.sandbox.state import SandboxState
 from usher.sandbox.transport import sandbox_transport
 
 # Explicit base URLs: the sandbox is mounted by transport, whatever the environment says.
@@ -21,6 +21,7 @@ MOUNTED_BASE_URLS = {
     "tiktok": "http://sandbox/tiktok",
     "ga4": "http://sandbox/ga4",
     "google_oauth": "http://sandbox/google-oauth",
+    "google_data_manager": "http://sandbox/data-manager",
 }
 
 
@@ -36,8 +37,8 @@ class MountedSandbox:
         self.app = create_app(self.state)
         self.control = httpx.Client(transport=sandbox_transport(self.app), base_url="http://sb")
         reset_clients()
-        for platform in PLATFORMS:
-            set_transport_for_tests(platform, sandbox_transport(self.app))
+        for client_name in MOUNTED_BASE_URLS:
+            set_transport_for_tests(client_name, sandbox_transport(self.app))
 
     def requests(self, **params: Any) -> list[dict[str, Any]]:
         answer = self.control.get("/_sandbox/requests", params=params)

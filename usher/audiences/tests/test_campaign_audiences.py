@@ -72,3 +72,9 @@ def test_lookalike_on_google_uses_the_buyers_list_as_a_signal():
 def test_unknown_platforms_and_kinds_are_refused(platform, kind):
     with pytest.raises(ValueError):
         audience_for_campaign(EventFactory(), platform, kind)
+
+
+def test_the_campaigns_account_is_where_a_new_audience_is_made():
+    event = EventFactory()
+    audience_for_campaign(event, "meta", "lookalike", ad_account_id="998877")
+    assert set(RemarketingAudience.objects.values_list("ad_account_id", flat=True)) == {"998877"}

@@ -3,22 +3,16 @@
 from __future__ import annotations
 
 import pytest
-from django.contrib.auth.models import Permission
 
 from usher.conversions.models import ConversionDelivery, DeliveryStatus
 from usher.conversions.tests.conftest import TIKTOK_PIXEL, ingest_order
-from usher.marketplace.models import User
-from usher.marketplace.tests.factories import MarketplaceClientFactory
+from usher.marketplace.tests.factories import MarketplaceClientFactory, staff_user
 
 pytestmark = pytest.mark.django_db
 
 
 def staff(client_model, username="staff"):
-    user = User.objects.create_user(
-        username, password="pw-12345678", client=client_model, is_staff=True
-    )
-    user.user_permissions.set(Permission.objects.filter(content_type__app_label="conversions"))
-    return user
+    return staff_user(client_model, "conversions", username)
 
 
 def test_staff_see_their_deliveries_and_batches_without_secrets(

@@ -6,6 +6,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 import factory
+from django.contrib.auth.models import Permission
 from django.utils import timezone
 
 from usher.marketplace.models import (
@@ -13,6 +14,7 @@ from usher.marketplace.models import (
     MarketplaceEvent,
     MarketplaceOrganizer,
     Order,
+    User,
 )
 
 
@@ -64,3 +66,10 @@ class OrderFactory(factory.django.DjangoModelFactory):
     currency = "RON"
     tickets_count = 2
     placed_at = factory.LazyFunction(timezone.now)
+
+
+def staff_user(client: MarketplaceClient, app_label: str, username: str = "staff") -> User:
+    """A staff user of `client` with every permission of `app_label`'s models."""
+    user = User.objects.create_user(username, password="pw-12345678", client=client, is_staff=True)
+    user.user_permissions.set(Permission.objects.filter(content_type__app_label=app_label))
+    return user

@@ -19,6 +19,10 @@ def test_the_openapi_schema_lists_every_public_endpoint():
         "/api/marketplace-client/events/{slug}/tracking-config",
         "/api/collect",
         "/api/marketplace-client/organizer/conversions/status",
+        "/api/marketplace-client/organizer/audiences",
+        "/api/marketplace-client/organizer/audiences/{audience_id}",
+        "/api/marketplace-client/organizer/audiences/{audience_id}/refresh",
+        "/api/ingest/buyers/erasure",
     ]:
         assert path in paths, path
     schemes = schema["components"]["securitySchemes"].values()

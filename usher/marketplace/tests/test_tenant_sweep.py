@@ -10,9 +10,11 @@ import pytest
 from django.test import Client
 
 from conftest import JsonClient
+from usher.audiences.models import AudienceType
+from usher.audiences.services import ensure_standard_audience
 from usher.campaigns.tests.factories import BudgetFactory, CampaignFactory
 from usher.marketplace.models import OrganizerApiToken
-from usher.marketplace.tests.factories import EventFactory, OrganizerFactory
+from usher.marketplace.tests.factories import EventFactory, OrderFactory, OrganizerFactory
 from usher.tracking.tests.factories import EventTrackingCodeFactory
 
 pytestmark = pytest.mark.django_db
@@ -24,6 +26,9 @@ FOREIGN_ROWS = {
     "code_id": lambda other: EventTrackingCodeFactory(organizer=other).pk,
     "budget_id": lambda other: BudgetFactory(organizer=other).pk,
     "campaign_id": lambda other: CampaignFactory(budget__organizer=other).pk,
+    "audience_id": lambda other: (
+        ensure_standard_audience(other, "meta", AudienceType.TICKET_BUYERS).pk
+    ),
 }
 VALID_BODIES = {
     "put": {"provider": "meta", "settings": {"pixel_id": "123456789012345"}},
@@ -61,3 +66,69 @@ def test_every_organizer_route_hides_other_tenants_rows(organizer, same_marketpl
         path = template.format(**foreign_ids)
         response = api.request(method.upper(), path, VALID_BODIES.get(method))
         assert response.status_code == 404, (method, template, response.status_code)
+
+
+def foreign_delivery(other) -> int:
+    from django.utils import timezone
+
+    from usher.conversions.models import ConversionDelivery
+
+    code = EventTrackingCodeFactory(organizer=other)
+    return ConversionDelivery.objects.create(
+        client=other.client,
+        organizer=other,
+        organizer_code=code,
+        order=OrderFactory(event__organizer=other),
+        destination_key=f"code:{code.pk}",
+        provider="meta",
+        event_id="foreign-1",
+        event_name="purchase",
+        next_attempt_at=timezone.now(),
+        last_error="",
+        last_error_code="",
+    ).pk
+
+
+# Every paginated organizer list, and how to make another tenant's row it could leak.
+LIST_ROUTES = {
+    "events": lambda other: EventFactory(organizer=other).pk,
+    "orders": lambda other: OrderFactory(event__organizer=other).pk,
+    "tracking-codes": lambda other: EventTrackingCodeFactory(organizer=other).pk,
+    "conversions/deliveries": foreign_delivery,
+    "audiences": lambda other: (
+        ensure_standard_audience(other, "meta", AudienceType.TICKET_BUYERS).pk
+    ),
+    "ads/budgets": lambda other: BudgetFactory(organizer=other).pk,
+    "ads/campaigns": lambda other: CampaignFactory(budget__organizer=other).pk,
+}
+
+
+def organizer_list_routes() -> set[str]:
+    schema = Client().get("/api/openapi.json").json()
+    return {
+        path.removeprefix(ORGANIZER_API)
+        for path, operations in schema["paths"].items()
+        if path.startswith(ORGANIZER_API)
+        and "{" not in path
+        and "get" in operations
+        and "Paged"
+        in operations["get"]["responses"]["200"]["content"]["application/json"]["schema"].get(
+            "$ref", ""
+        )
+    }
+
+
+def test_every_organizer_list_is_swept():
+    assert organizer_list_routes() == set(LIST_ROUTES)
+
+
+@pytest.mark.parametrize("route", sorted(LIST_ROUTES))
+def test_organizer_lists_show_their_own_rows_and_no_other_tenants(organizer, route):
+    _, token = OrganizerApiToken.issue(organizer)
+    own = LIST_ROUTES[route](organizer)
+    foreign = {LIST_ROUTES[route](OrganizerFactory(client=organizer.client))}
+    foreign.add(LIST_ROUTES[route](OrganizerFactory()))
+    answer = JsonClient(token).get(f"{ORGANIZER_API}{route}", limit=200)
+    assert answer.status_code == 200
+    listed = {row["id"] for row in answer.json()["items"]}
+    assert own in listed and not foreign & listed
