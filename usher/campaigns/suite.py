@@ -112,11 +112,15 @@ def _skip_reason(
     """Why this slot cannot run (empty when it can), and its audience id."""
     if platform not in campaign_platform_names():
         return f"Usher cannot run campaigns on {platform} yet.", None
-    if accounts.ad_account_for(event.organizer, platform) is None:
+    account = accounts.ad_account_for(event.organizer, platform)
+    if account is None:
         return f"No {platform} ad account with a credential is connected.", None
     if not event.public_url:
         return "The event has no public page to send people to.", None
-    audience = audience_for_campaign(event, platform, campaign_type)
+    # The audience lives in the account the campaign runs on, or the campaign cannot use it.
+    audience = audience_for_campaign(
+        event, platform, campaign_type, ad_account_id=account.account_id
+    )
     if not audience.ready:
         return audience.reason or "Its audience is not ready.", None
     return "", audience.external_audience_id
