@@ -161,7 +161,13 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE: dict = {
     "sweep-conversion-deliveries": {
         "task": "usher.conversions.tasks.sweep_deliveries_task",
-        "schedule": 300.0,  # every 5 minutes: due retries and expired worker leases
+        "schedule": 300.0,  # every 5 minutes: events and orders whose fan-out was lost
+    },
+    "dispatch-due-deliveries": {
+        "task": "usher.conversions.tasks.dispatch_due_task",
+        # Due retries whose follow-up task was lost and expired worker leases: with
+        # leases of ~30 s, a crashed worker's rows are sent again within a minute.
+        "schedule": 15.0,
     },
     "purge-network-data": {
         "task": "usher.conversions.tasks.purge_network_data_task",

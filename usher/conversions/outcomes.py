@@ -22,10 +22,11 @@ from usher.platforms.base import BatchResult, EventOutcome, OutcomeStatus, Platf
 
 logger = logging.getLogger("usher.conversions")
 
-# 13 attempts, waits from 1 minute doubling to a 6-hour cap: 13 to 26 hours in all before a
-# delivery is dead, so a platform outage of most of a day loses nothing.
-MAX_ATTEMPTS = 13
-BACKOFF_BASE_SECONDS = 60
+# 16 attempts, waits from 10 seconds doubling to a 6-hour cap: 14 to 29 hours in all
+# before a delivery is dead, so a platform outage of most of a day loses nothing, while a
+# one-off failure (a dropped connection, one 5xx) is retried within seconds.
+MAX_ATTEMPTS = 16
+BACKOFF_BASE_SECONDS = 10
 BACKOFF_CAP_SECONDS = 6 * 3600
 LOG_BODY_CHARS = 4000
 # Request fields that identify a visitor's device; kept out of the long-lived batch log.
@@ -42,14 +43,32 @@ class DispatchSummary:
     retrying: int = 0
     dead: int = 0
     batches: int = 0
-    # Set when work is left: the run hit its batch cap (now) or a rate limit (later).
+    # The run stopped at its batch cap with work left: it should be run again at once.
+    capped: bool = False
+    # The destination is throttled: nothing should be sent to it before then.
     resume_at: datetime | None = None
 
 
+def backoff_ceiling_seconds(attempts: int) -> float:
+    """The longest wait after the `attempts`-th failed attempt: doubling, then capped."""
+    return min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** max(0, attempts - 1))
+
+
 def backoff_seconds(attempts: int) -> float:
-    """Exponential backoff with full jitter, so the retries of many workers spread out."""
-    ceiling = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** max(0, attempts - 1))
+    """Exponential backoff with jitter over the upper half of the ceiling, so the retries
+    of many workers spread out yet never come back sooner than half the step."""
+    ceiling = backoff_ceiling_seconds(attempts)
     return random.uniform(ceiling / 2, ceiling)
+
+
+def retry_delay_seconds(attempts: int, error: PlatformError | None) -> float:
+    """How long a delivery waits after its `attempts`-th try failed: its backoff, or the
+    platform's Retry-After when that asks for longer (coming back sooner would only be
+    throttled again)."""
+    delay = backoff_seconds(attempts)
+    if error is not None and error.retry_after_seconds:
+        delay = max(delay, error.retry_after_seconds)
+    return delay
 
 
 def record(
@@ -124,9 +143,7 @@ def _apply(
         changes.update(status=DeliveryStatus.DEAD)
         summary.dead += 1
     else:
-        delay = backoff_seconds(delivery.attempts)
-        if error is not None and error.retry_after_seconds:
-            delay = max(delay, error.retry_after_seconds)
+        delay = retry_delay_seconds(delivery.attempts, error)
         changes.update(
             status=DeliveryStatus.RETRYING, next_attempt_at=now + timedelta(seconds=delay)
         )

@@ -207,6 +207,10 @@ class ConversionsConnector(Protocol):
 
     max_batch_size: int
 
+    def http_calls_for(self, events: Sequence[ConversionEvent]) -> int:
+        """How many HTTP calls sending `events` costs (rate limits, lease length)."""
+        ...
+
     def send_conversions(
         self, destination: Destination, events: Sequence[ConversionEvent]
     ) -> BatchResult: ...
