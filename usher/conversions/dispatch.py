@@ -235,10 +235,20 @@ def _send(
                 for d in claimed
             ]
         )
-    elapsed = int((timezone.now() - started).total_seconds() * 1000)
-    record(claimed, result, error, now, summary, duration_ms=elapsed)
+    elapsed = timezone.now() - started
+    # Outcomes are dated when the platform answered: deliveries' `delivered_at`, and the
+    # backoff counted from the end of the failed call, not from the claim.
+    finished = now + elapsed
+    record(
+        claimed,
+        result,
+        error,
+        finished,
+        summary,
+        duration_ms=int(elapsed.total_seconds() * 1000),
+    )
     if error is not None and error.kind == ErrorKind.RATE_LIMITED:
-        return now + timedelta(seconds=error.retry_after_seconds or backoff_seconds(1))
+        return finished + timedelta(seconds=error.retry_after_seconds or backoff_seconds(1))
     return None
 
 

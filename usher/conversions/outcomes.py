@@ -105,6 +105,10 @@ def record(
             response_body=(result.response.body if result.response else "")[:LOG_BODY_CHARS],
             duration_ms=duration_ms,
         )
+        DeliveryBatch.deliveries.through.objects.bulk_create(
+            DeliveryBatch.deliveries.through(deliverybatch=batch, conversiondelivery=delivery)
+            for delivery in claimed
+        )
         for delivery, outcome in zip(claimed, outcomes, strict=True):
             _apply(delivery, outcome, error, now, batch, summary)
     summary.batches += 1
