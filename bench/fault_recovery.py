@@ -102,6 +102,7 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=10, help="browser events per second")
     parser.add_argument("--fault-rate", type=float, default=0.3)
     parser.add_argument("--workers", type=int, default=2, help="Celery workers (one is killed)")
+    parser.add_argument("--concurrency", type=int, default=6, help="processes per worker")
     args = parser.parse_args()
 
     var_dir = tempfile.mkdtemp(prefix="usher-bench-")
@@ -159,7 +160,18 @@ def main() -> None:
     spawn([sys.executable, "-m", "usher.sandbox", "--port", str(SANDBOX_PORT)])
     celery = [sys.executable, "-m", "celery", "-A", "usher"]
     workers = [
-        spawn([*celery, "worker", "-n", f"w{n}@%h", "-c", "2", "--loglevel", "ERROR"])
+        spawn(
+            [
+                *celery,
+                "worker",
+                "-n",
+                f"w{n}@%h",
+                "-c",
+                str(args.concurrency),
+                "--loglevel",
+                "ERROR",
+            ]
+        )
         for n in range(args.workers)
     ]
     spawn([*celery, "beat", "--loglevel", "ERROR", "-s", os.path.join(var_dir, "beat")])

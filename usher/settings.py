@@ -161,7 +161,7 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE: dict = {
     "sweep-conversion-deliveries": {
         "task": "usher.conversions.tasks.sweep_deliveries_task",
-        "schedule": 300.0,  # every 5 minutes: events and orders whose fan-out was lost
+        "schedule": 30.0,  # events and orders whose fan-out task was lost
     },
     "dispatch-due-deliveries": {
         "task": "usher.conversions.tasks.dispatch_due_task",
