@@ -47,6 +47,9 @@ logger = logging.getLogger("usher.conversions")
 # What a lease covers beyond its HTTP calls: building the request, the inline rate-limit
 # wait and recording the outcome. Small, so a crashed worker's rows are soon due again.
 LEASE_MARGIN_SECONDS = 20
+# Consecutive calls of one batch that may fail transiently (a timeout, a 5xx) before the
+# calls left are put off: one failure is noise, two in a row look like an outage.
+TRANSIENT_FAILURES_PER_BATCH = 2
 MAX_BATCHES_PER_RUN = 20  # then the task yields the worker to other destinations
 RATE_LIMIT_WAIT_INLINE_SECONDS = 2.0  # shorter waits are slept; longer ones reschedule
 
@@ -212,44 +215,70 @@ def _send(
         record(claimed, BatchResult(outcomes), None, now, summary, duration_ms=0)
         return None
     started = timezone.now()
+
+    def clock() -> datetime:  # the dispatch's own timeline (tests move `now`)
+        return now + (timezone.now() - started)
+
     try:
         events = conversion_events(claimed, limited_data_use=first.client.meta_limited_data_use)
-        wait = _bucket(first.provider, destination.account_id).take(
-            connector.http_calls_for(events)
-        )
+        calls = connector.split_calls(events)  # one list of events per HTTP call
+        wait = _bucket(first.provider, destination.account_id).take(len(calls))
         if wait > RATE_LIMIT_WAIT_INLINE_SECONDS:
             resume_at = now + timedelta(seconds=wait)
             _release(claimed, resume_at)
             return resume_at
         time.sleep(wait)
-        lease = Lease(claimed, clock=lambda: now + (timezone.now() - started))
-        result, error = send_isolating(
-            connector, destination, events, before_call=lambda part: lease.renew(part, connector)
-        )
     except Exception as exc:  # a bug or a crash inside Usher: record it, retry later
-        logger.exception("conversions batch failed inside Usher: %s", first.destination_key)
-        error = PlatformError(ErrorKind.TRANSIENT, f"internal error: {type(exc).__name__}")
-        result = BatchResult(
-            [
-                EventOutcome(d.event_id, OutcomeStatus.RETRY, error.message, "internal_error")
-                for d in claimed
-            ]
-        )
-    elapsed = timezone.now() - started
-    # Outcomes are dated when the platform answered: deliveries' `delivered_at`, and the
-    # backoff counted from the end of the failed call, not from the claim.
-    finished = now + elapsed
-    record(
-        claimed,
-        result,
-        error,
-        finished,
-        summary,
-        duration_ms=int(elapsed.total_seconds() * 1000),
-    )
-    if error is not None and error.kind == ErrorKind.RATE_LIMITED:
-        return finished + timedelta(seconds=error.retry_after_seconds or backoff_seconds(1))
+        _record_internal_error(claimed, exc, clock(), summary)
+        return None
+    by_event = {delivery.event_id: delivery for delivery in claimed}
+    carried = [[by_event[event.event_id] for event in call] for call in calls]
+    lease = Lease(claimed, clock=clock)
+    transient_failures = 0
+    # One call at a time, each recorded as soon as it is answered: a crash loses only the
+    # call in flight, and a failure puts off only the events that call carried.
+    for index, call in enumerate(calls):
+        rest = [delivery for later in carried[index + 1 :] for delivery in later]
+        call_started = timezone.now()
+        try:
+            result, error = send_isolating(
+                connector, destination, call, before_call=lambda part: lease.renew(part, connector)
+            )
+        except Exception as exc:
+            _record_internal_error(carried[index] + rest, exc, clock(), summary)
+            return None
+        finished = clock()
+        elapsed_ms = int((timezone.now() - call_started).total_seconds() * 1000)
+        record(carried[index], result, error, finished, summary, duration_ms=elapsed_ms)
+        if error is None:
+            transient_failures = 0
+            continue
+        if error.kind == ErrorKind.RATE_LIMITED:
+            resume_at = finished + timedelta(
+                seconds=error.retry_after_seconds or backoff_seconds(1)
+            )
+            if rest:
+                _release(rest, resume_at)
+            return resume_at
+        transient_failures += error.kind == ErrorKind.TRANSIENT
+        if rest and transient_failures >= TRANSIENT_FAILURES_PER_BATCH:
+            # The platform looks down: the calls not made wait, without using an attempt.
+            _release(rest, finished + timedelta(seconds=backoff_seconds(1)))
+            return None
     return None
+
+
+def _record_internal_error(
+    claimed: list[ConversionDelivery], exc: Exception, now: datetime, summary: DispatchSummary
+) -> None:
+    """A bug or a crash inside Usher: recorded like a transient failure, retried later."""
+    logger.exception("conversions batch failed inside Usher: %s", claimed[0].destination_key)
+    error = PlatformError(ErrorKind.TRANSIENT, f"internal error: {type(exc).__name__}")
+    outcomes = [
+        EventOutcome(d.event_id, OutcomeStatus.RETRY, error.message, "internal_error")
+        for d in claimed
+    ]
+    record(claimed, BatchResult(outcomes), error, now, summary, duration_ms=0)
 
 
 BeforeCall = Callable[[Sequence[ConversionEvent]], object]

@@ -117,9 +117,14 @@ class BatchConnector(ABC, Generic[BuiltT]):
         self.max_events_per_call = max_events_per_call
         self._clock = clock
 
+    def split_calls(self, events: Sequence[ConversionEvent]) -> list[Sequence[ConversionEvent]]:
+        """The events of each HTTP call sending `events` makes: one call, unless the
+        platform takes fewer per request (GA4: one visitor)."""
+        return [events]
+
     def http_calls_for(self, events: Sequence[ConversionEvent]) -> int:
-        """How many HTTP calls sending `events` costs, for the shared outbound rate limit."""
-        return 1
+        """How many HTTP calls sending `events` costs (the outbound rate limit, leases)."""
+        return len(self.split_calls(events))
 
     def send_conversions(
         self, destination: Destination, events: Sequence[ConversionEvent]

@@ -331,3 +331,102 @@ def test_the_periodic_dispatch_picks_up_a_dead_workers_rows(meta_key, clock, mon
     clock.advance(dispatch.lease_seconds() + 1)
     tasks.dispatch_due_task()
     assert meta_key not in scheduled[0] and meta_key in scheduled[1]
+
+
+# One call at a time
+
+
+@pytest.fixture
+def three_orders(ingest, wiring, django_capture_on_commit_callbacks, monkeypatch) -> str:
+    monkeypatch.setattr(tasks, "schedule_dispatch", lambda keys: None)
+    for external_id in ["ord-1", "ord-2", "ord-3"]:
+        ingest_order(ingest, wiring, django_capture_on_commit_callbacks, external_id=external_id)
+    return wiring.meta.deliveries.first().destination_key
+
+
+def one_call_per_event(monkeypatch, answers: dict[str, PlatformError]) -> list[str]:
+    """The Meta connector sending each event in its own call (as GA4 does per visitor),
+    failing the calls of the events in `answers`; returns the events sent, in order."""
+    connector = dispatch.get_connector("meta")
+    sent: list[str] = []
+
+    def send(destination, events):
+        (event,) = events
+        sent.append(event.event_id)
+        if event.event_id in answers:
+            raise answers[event.event_id]
+        return BatchResult([EventOutcome(event.event_id, OutcomeStatus.DELIVERED)])
+
+    monkeypatch.setattr(connector, "split_calls", lambda events: [[e] for e in events])
+    monkeypatch.setattr(connector, "send_conversions", send)
+    monkeypatch.setattr(dispatch, "get_connector", lambda provider: connector)
+    return sent
+
+
+def states(key):
+    return {
+        d.event_id: (d.status, d.attempts, d.batches.count())
+        for d in ConversionDelivery.objects.filter(destination_key=key)
+    }
+
+
+def test_a_failed_call_puts_off_only_the_events_it_carried(three_orders, monkeypatch):
+    sent = one_call_per_event(
+        monkeypatch, {"order-ord-2": PlatformError(ErrorKind.TRANSIENT, "HTTP 503")}
+    )
+    dispatch.dispatch_destination(three_orders)
+    assert sent == ["order-ord-1", "order-ord-2", "order-ord-3"]
+    assert states(three_orders) == {
+        "order-ord-1": (DeliveryStatus.DELIVERED, 1, 1),
+        "order-ord-2": (DeliveryStatus.RETRYING, 1, 1),
+        "order-ord-3": (DeliveryStatus.DELIVERED, 1, 1),
+    }
+
+
+def test_two_failed_calls_in_a_row_put_off_the_calls_not_made_without_an_attempt(
+    three_orders, monkeypatch, clock
+):
+    down = PlatformError(ErrorKind.TRANSIENT, "timed out")
+    sent = one_call_per_event(monkeypatch, {"order-ord-1": down, "order-ord-2": down})
+    dispatch.dispatch_destination(three_orders)
+    assert sent == ["order-ord-1", "order-ord-2"]
+    untried = ConversionDelivery.objects.get(destination_key=three_orders, event_id="order-ord-3")
+    assert (untried.status, untried.attempts, untried.batches.count()) == (
+        DeliveryStatus.RETRYING,
+        0,
+        0,
+    )
+    assert untried.next_attempt_at > clock.now
+
+
+def test_a_throttled_call_gives_the_calls_not_made_back_until_the_platform_lets_us_in(
+    three_orders, monkeypatch, clock
+):
+    throttled = PlatformError(ErrorKind.RATE_LIMITED, "slow down", retry_after_seconds=120)
+    sent = one_call_per_event(monkeypatch, {"order-ord-2": throttled})
+    summary = dispatch.dispatch_destination(three_orders)
+    assert sent == ["order-ord-1", "order-ord-2"]
+    assert summary.resume_at == clock.now + timedelta(seconds=120)
+    assert states(three_orders)["order-ord-3"] == (DeliveryStatus.RETRYING, 0, 0)
+    assert ConversionDelivery.objects.get(
+        destination_key=three_orders, event_id="order-ord-3"
+    ).next_attempt_at == (summary.resume_at)
+
+
+def test_a_crash_inside_usher_mid_batch_keeps_what_was_already_delivered(three_orders, monkeypatch):
+    sent = one_call_per_event(monkeypatch, {})
+    real_isolating = dispatch.send_isolating
+
+    def crashes_on_the_second(connector, destination, events, before_call):
+        if len(sent) == 1:
+            raise RuntimeError("bug")
+        return real_isolating(connector, destination, events, before_call)
+
+    monkeypatch.setattr(dispatch, "send_isolating", crashes_on_the_second)
+    dispatch.dispatch_destination(three_orders)
+    result = states(three_orders)
+    assert result["order-ord-1"][0] == DeliveryStatus.DELIVERED
+    assert {result["order-ord-2"][0], result["order-ord-3"][0]} == {DeliveryStatus.RETRYING}
+    assert ConversionDelivery.objects.get(
+        destination_key=three_orders, event_id="order-ord-2"
+    ).last_error_code == ("internal_error")

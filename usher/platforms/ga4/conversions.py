@@ -30,7 +30,7 @@ from usher.platforms.ga4.payloads import (
     GA4Batch,
     GA4Request,
     build_requests,
-    client_id,
+    group_by_request,
 )
 
 DEFAULT_BATCH_SIZE = MAX_EVENTS_PER_REQUEST
@@ -55,9 +55,9 @@ class GA4ConversionsConnector(BatchConnector[GA4Batch]):
     missing_credential = "no Measurement Protocol api_secret"
     accepts_anonymous_events = False  # every MP request needs a client id
 
-    def http_calls_for(self, events: Sequence[ConversionEvent]) -> int:
-        # The Measurement Protocol takes one visitor per request.
-        return max(1, len({client_id(event) for event in events}))
+    def split_calls(self, events: Sequence[ConversionEvent]) -> list[Sequence[ConversionEvent]]:
+        # The Measurement Protocol takes one visitor (25 events at most) per request.
+        return group_by_request(events) or [events]
 
     def __init__(
         self,
