@@ -14,6 +14,7 @@ from django.core.cache import cache
 from django.test import Client, override_settings
 
 from usher import celery_app
+from usher.lib import cacheguard
 from usher.lib.ratelimit import reset_local_buckets
 from usher.marketplace.models import OrganizerApiToken
 from usher.marketplace.tests.factories import MarketplaceClientFactory, OrganizerFactory
@@ -139,3 +140,15 @@ def sandbox(settings) -> Iterator[MountedSandbox]:
     box = MountedSandbox()
     yield box
     box.close()
+
+
+@pytest.fixture
+def unreachable_cache(settings) -> Iterator[None]:
+    """Redis down: every cache call fails as it would in production; the outage warning
+    and the per-process rate limits start fresh."""
+    settings.CACHES = {"default": {"BACKEND": "usher.lib.tests.unreachable_cache.UnreachableCache"}}
+    cacheguard.reset()
+    reset_local_buckets()
+    yield
+    cacheguard.reset()
+    reset_local_buckets()

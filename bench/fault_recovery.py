@@ -122,8 +122,8 @@ def main() -> None:
 
     from usher.conversions.models import OPEN_STATUSES, ConversionDelivery, DeliveryStatus
     from usher.conversions.tasks import fan_out_tracking_events_task
+    from usher.events.models import TrackingEvent
     from usher.tracking import services as tracking
-    from usher.tracking.event_store import TrackingEvent
 
     subprocess.run(
         ["redis-cli", "-u", os.environ["REDIS_URL"], "FLUSHDB"], check=True, capture_output=True

@@ -18,10 +18,11 @@ from django.utils import timezone
 from usher.conversions.buyers import buyer_browser_events, order_event_id
 from usher.conversions.models import ConversionDelivery
 from usher.conversions.policy import decide
+from usher.events.models import TrackingEvent
+from usher.events.names import StandardEvent
 from usher.marketplace.models import Order, OrderStatus
 from usher.platforms.registry import get_connector
-from usher.tracking.event_store import TrackingEvent
-from usher.tracking.resolved import CodeSource, StandardEvent
+from usher.tracking.resolved import CodeSource
 from usher.tracking.resolver import (
     ServerSideCode,
     marketplace_server_side_codes,

@@ -12,10 +12,12 @@ from __future__ import annotations
 from django.db import models
 from django.db.models import Q
 
+from usher.events.models import TrackingEvent
+from usher.events.names import StandardEvent
 from usher.lib.tenancy import TenantManager
 from usher.marketplace.models import MarketplaceClient, MarketplaceOrganizer, Order
-from usher.tracking.models import EventTrackingCode, MarketplaceTrackingCode, TrackingEvent
-from usher.tracking.resolved import Provider, StandardEvent
+from usher.tracking.models import EventTrackingCode, MarketplaceTrackingCode
+from usher.tracking.resolved import Provider
 
 
 class DeliveryStatus(models.TextChoices):

@@ -10,9 +10,9 @@ from django.utils import timezone
 from usher.conversions import services
 from usher.conversions.models import ConversionDelivery, DeliveryStatus
 from usher.conversions.policy import decide
+from usher.events.models import TrackingEvent
 from usher.marketplace.models import ConsentPolicy
 from usher.marketplace.tests.factories import EventFactory, MarketplaceClientFactory, OrderFactory
-from usher.tracking.event_store import TrackingEvent
 
 
 @pytest.mark.parametrize(

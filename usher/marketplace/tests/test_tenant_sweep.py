@@ -27,7 +27,10 @@ FOREIGN_ROWS = {
     "event_id": lambda other: EventFactory(organizer=other).pk,
     "code_id": lambda other: EventTrackingCodeFactory(organizer=other).pk,
 }
-VALID_BODIES = {"put": {"provider": "meta", "settings": {"pixel_id": "123456789012345"}}}
+VALID_BODIES = {
+    "put": {"provider": "meta", "settings": {"pixel_id": "123456789012345"}},
+    "patch": {"enabled": False},
+}
 
 
 def organizer_routes() -> list[tuple[str, str]]:

@@ -25,12 +25,12 @@ import pytest
 from playwright.sync_api import Page, Route, sync_playwright
 
 from conftest import require_tool
+from usher.events.models import TrackingEvent
 from usher.marketplace.tests.factories import (
     EventFactory,
     MarketplaceClientFactory,
     OrganizerFactory,
 )
-from usher.tracking.event_store import TrackingEvent
 from usher.tracking.models import EventTrackingCode, MarketplaceTrackingCode
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

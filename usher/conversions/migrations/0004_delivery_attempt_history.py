@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('conversions', '0002_alter_conversiondelivery_organizer'),
+        ('conversions', '0003_delivery_tracking_event_in_events_app'),
     ]
 
     operations = [

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import json
+import logging
 from datetime import timedelta
 
 import pytest
 from django.test import Client
 from django.utils import timezone
 
+from usher.events.models import TrackingEvent, VisitorTouch
 from usher.marketplace.tests.factories import EventFactory, MarketplaceClientFactory
-from usher.tracking.event_store import TrackingEvent, VisitorTouch
 
 pytestmark = pytest.mark.django_db
 URL = "/api/collect"
@@ -300,3 +301,19 @@ def test_an_organizer_of_another_marketplace_is_422(marketplace, page):
     )
     assert response.status_code == 422
     assert response.json()["detail"][0]["loc"] == ["body", "events", 0, "organizer"]
+
+
+def test_with_the_cache_down_events_are_stored_and_floods_still_limited(
+    marketplace, page, unreachable_cache, settings, caplog
+):
+    settings.COLLECTOR_REQUESTS_PER_IP_PER_MINUTE = 3
+    with caplog.at_level(logging.WARNING, logger="usher.lib.cacheguard"):
+        statuses = [
+            post(
+                {"events": [page_event(event_id=f"evt-down-{i}")]}, site_key=marketplace.site_key
+            ).status_code
+            for i in range(4)
+        ]
+    assert statuses == [202, 202, 202, 429]  # the per-process limit stands in
+    assert TrackingEvent.objects.count() == 3
+    assert len([r for r in caplog.records if "cache unreachable" in r.message]) == 1
