@@ -59,14 +59,17 @@ class GA4ConversionsConnector(BatchConnector[GA4Batch]):
         # The Measurement Protocol takes one visitor (25 events at most) per request.
         return group_by_request(events) or [events]
 
+    default_batch_size = DEFAULT_BATCH_SIZE
+    events_per_call = MAX_BATCH_SIZE
+
     def __init__(
         self,
-        max_batch_size: int = DEFAULT_BATCH_SIZE,
+        max_batch_size: int | None = None,
         *,
         validate_only: bool = False,
         clock: Clock = utc_now,
     ) -> None:
-        super().__init__(max_batch_size, max_events_per_call=MAX_BATCH_SIZE, clock=clock)
+        super().__init__(max_batch_size, clock=clock)
         self.validate_only = validate_only
 
     def credential(self, destination: Destination) -> str:
