@@ -22,11 +22,13 @@ from usher.platforms.base import BatchResult, EventOutcome, OutcomeStatus, Platf
 
 logger = logging.getLogger("usher.conversions")
 
-# 16 attempts, waits from 10 seconds doubling to a 6-hour cap: 14 to 29 hours in all
-# before a delivery is dead, so a platform outage of most of a day loses nothing, while a
-# one-off failure (a dropped connection, one 5xx) is retried within seconds.
-MAX_ATTEMPTS = 16
+# 22 attempts, waits from 10 seconds growing by half each time to a 6-hour cap: 12 to 24
+# hours in all before a delivery is dead, so a platform outage of most of a day loses
+# nothing, while one-off failures (a dropped connection, a 5xx) are retried within
+# seconds: even the sixth retry in a row comes within about three minutes of the event.
+MAX_ATTEMPTS = 22
 BACKOFF_BASE_SECONDS = 10
+BACKOFF_GROWTH = 1.5
 BACKOFF_CAP_SECONDS = 6 * 3600
 LOG_BODY_CHARS = 4000
 # Request fields that identify a visitor's device; kept out of the long-lived batch log.
@@ -50,8 +52,8 @@ class DispatchSummary:
 
 
 def backoff_ceiling_seconds(attempts: int) -> float:
-    """The longest wait after the `attempts`-th failed attempt: doubling, then capped."""
-    return min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** max(0, attempts - 1))
+    """The longest wait after the `attempts`-th failed attempt: growing, then capped."""
+    return min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * BACKOFF_GROWTH ** max(0, attempts - 1))
 
 
 def backoff_seconds(attempts: int) -> float:

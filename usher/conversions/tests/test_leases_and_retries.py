@@ -70,18 +70,18 @@ def rows(key):
 # Backoff
 
 
-def test_each_retry_waits_twice_as_long_as_the_one_before_until_the_cap(monkeypatch):
+def test_each_retry_waits_half_as_long_again_as_the_one_before_until_the_cap(monkeypatch):
     monkeypatch.setattr(outcomes.random, "uniform", lambda low, high: high)
     waits = [outcomes.backoff_seconds(n) for n in range(1, outcomes.MAX_ATTEMPTS)]
-    assert waits[0] == outcomes.BACKOFF_BASE_SECONDS
+    assert waits[:4] == [10, 15, 22.5, 33.75]
     for before, after in pairwise(waits):
-        assert after == min(2 * before, outcomes.BACKOFF_CAP_SECONDS)
+        assert after == pytest.approx(min(1.5 * before, outcomes.BACKOFF_CAP_SECONDS))
     assert waits[-1] == outcomes.BACKOFF_CAP_SECONDS
 
 
 def test_jitter_never_brings_a_retry_back_sooner_than_half_its_step(monkeypatch):
     monkeypatch.setattr(outcomes.random, "uniform", lambda low, high: low)
-    assert [outcomes.backoff_seconds(n) for n in (1, 2, 3)] == [5, 10, 20]
+    assert [outcomes.backoff_seconds(n) for n in (1, 2, 3)] == [5, 7.5, 11.25]
 
 
 def test_the_retries_span_most_of_a_day_even_with_the_shortest_jitter(monkeypatch):
@@ -110,7 +110,7 @@ def test_a_failing_delivery_backs_off_further_after_every_attempt(
         delivery = ConversionDelivery.objects.filter(destination_key=meta_key).first()
         waits.append((delivery.next_attempt_at - clock.now).total_seconds())
         clock.now = delivery.next_attempt_at
-    assert waits == [10, 20, 40, 80, 160]
+    assert waits == [10, 15, 22.5, 33.75, 50.625]
 
 
 def test_every_delivery_of_a_throttled_batch_waits_the_platforms_retry_after(
