@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -13,6 +15,8 @@ from django.core.cache import cache
 from django.test import Client, override_settings
 
 from usher import celery_app
+from usher.lib import cacheguard
+from usher.lib.ratelimit import reset_local_buckets
 from usher.marketplace.models import OrganizerApiToken
 from usher.marketplace.tests.factories import MarketplaceClientFactory, OrganizerFactory
 from usher.sandbox.testing import MOUNTED_BASE_URLS, MountedSandbox
@@ -52,6 +56,25 @@ class JsonClient:
 
     def delete(self, path: str, **kw: Any):
         return self.request("DELETE", path, None, **kw)
+
+
+def require_tool(found: bool, missing: str) -> None:
+    """A test that needs a tool outside Python (chromium, node). CI installs them
+    (`.ci/run`), so there a missing tool fails the run instead of skipping what it should
+    have tested; on a developer's machine the test skips and says what to install."""
+    if found:
+        return
+    if os.environ.get("CI"):
+        pytest.fail(f"{missing} (CI must install it: see .ci/run)")
+    pytest.skip(missing)
+
+
+@pytest.fixture
+def node() -> str:
+    """The path of node, for tests that run rendered scripts in it."""
+    path = shutil.which("node")
+    require_tool(path is not None, "node is not installed (apt-get install nodejs)")
+    return str(path)
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -106,9 +129,13 @@ def _clear_this_runs_cache() -> None:
 
 @pytest.fixture(autouse=True)
 def _clear_cache():
+    """A fresh cache and fresh in-process rate-limit buckets for every test: a bucket a
+    test drained must not throttle the next one."""
     _clear_this_runs_cache()
+    reset_local_buckets()
     yield
     _clear_this_runs_cache()
+    reset_local_buckets()
 
 
 @pytest.fixture
@@ -142,3 +169,15 @@ def sandbox(settings) -> Iterator[MountedSandbox]:
     box = MountedSandbox()
     yield box
     box.close()
+
+
+@pytest.fixture
+def unreachable_cache(settings) -> Iterator[None]:
+    """Redis down: every cache call fails as it would in production; the outage warning
+    and the per-process rate limits start fresh."""
+    settings.CACHES = {"default": {"BACKEND": "usher.lib.tests.unreachable_cache.UnreachableCache"}}
+    cacheguard.reset()
+    reset_local_buckets()
+    yield
+    cacheguard.reset()
+    reset_local_buckets()

@@ -50,7 +50,7 @@ def main() -> None:
     )
     prepare_database()
     setup_django()
-    from usher.tracking.event_store import TrackingEvent
+    from usher.events.models import TrackingEvent
 
     client, _, event = fresh_marketplace("collector")
     server = subprocess.Popen(

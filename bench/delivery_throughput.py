@@ -42,8 +42,8 @@ def main() -> None:
 
     from usher.conversions import dispatch, fanout
     from usher.conversions.models import ConversionDelivery, DeliveryStatus
+    from usher.events.models import TrackingEvent
     from usher.tracking import services as tracking
-    from usher.tracking.event_store import TrackingEvent
 
     client, organizer, event = fresh_marketplace("delivery")
     for provider, settings in {

@@ -5,10 +5,10 @@ from ninja import NinjaAPI
 from ninja.errors import AuthenticationError
 
 from usher.conversions.api import conversions_router
+from usher.events.api import collector_router
 from usher.lib.errors import Conflict, InvalidInput
 from usher.marketplace.api import ingest_router, organizer_router
 from usher.tracking.api import tracking_codes_router, tracking_config_router
-from usher.tracking.collector_api import collector_router
 
 api = NinjaAPI(
     title="Usher API",

@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "ninja",
     "usher.marketplace",
     "usher.tracking",
+    "usher.events",
     "usher.conversions",
     "usher.audiences",
     "usher.campaigns",
@@ -63,7 +64,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
-    "usher.lib.middleware.RejectNulMiddleware",
+    "usher.lib.middleware.ApiInputGuardMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -170,7 +171,13 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE: dict = {
     "sweep-conversion-deliveries": {
         "task": "usher.conversions.tasks.sweep_deliveries_task",
-        "schedule": 300.0,  # every 5 minutes: due retries and expired worker leases
+        "schedule": 30.0,  # events and orders whose fan-out task was lost
+    },
+    "dispatch-due-deliveries": {
+        "task": "usher.conversions.tasks.dispatch_due_task",
+        # Due retries whose follow-up task was lost and expired worker leases: with
+        # leases of ~30 s, a crashed worker's rows are sent again within a minute.
+        "schedule": 15.0,
     },
     "purge-network-data": {
         "task": "usher.conversions.tasks.purge_network_data_task",

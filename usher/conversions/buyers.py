@@ -11,9 +11,9 @@ from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
 
+from usher.events.collector import ORDER_EVENT_ID_PREFIX
+from usher.events.models import TrackingEvent
 from usher.marketplace.models import Order
-from usher.tracking.collector import ORDER_EVENT_ID_PREFIX
-from usher.tracking.event_store import TrackingEvent
 
 
 def order_event_id(order: Order) -> str:

@@ -18,8 +18,8 @@ from django.utils import timezone
 from usher.conversions.buyers import buyer_browser_events
 from usher.conversions.models import ConversionDelivery
 from usher.conversions.policy import ad_user_data_choice
+from usher.events.models import TrackingEvent
 from usher.platforms.base import ConversionEvent, Destination
-from usher.tracking.event_store import TrackingEvent
 from usher.tracking.models import TrackingCodeBase
 from usher.tracking.providers import get_spec
 

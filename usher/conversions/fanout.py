@@ -18,10 +18,11 @@ from django.utils import timezone
 from usher.conversions.buyers import buyer_browser_events, order_event_id
 from usher.conversions.models import ConversionDelivery
 from usher.conversions.policy import decide
+from usher.events.models import TrackingEvent
+from usher.events.names import StandardEvent
 from usher.marketplace.models import Order, OrderStatus
 from usher.platforms.registry import get_connector
-from usher.tracking.event_store import TrackingEvent
-from usher.tracking.resolved import CodeSource, StandardEvent
+from usher.tracking.resolved import CodeSource
 from usher.tracking.resolver import (
     ServerSideCode,
     marketplace_server_side_codes,
@@ -29,8 +30,10 @@ from usher.tracking.resolver import (
     server_side_codes,
 )
 
-# Fan-out normally runs seconds after the commit; past this the sweep assumes it was lost.
-STRAGGLER_GRACE_SECONDS = 120
+# Fan-out normally runs within a second of the commit; past this the sweep assumes its
+# task was lost (the broker was down, or a killed worker held it). Fanning out twice is
+# harmless (unique keys), so the grace is short and a lost event waits under a minute.
+STRAGGLER_GRACE_SECONDS = 30
 STRAGGLERS_PER_SWEEP = 5000
 
 

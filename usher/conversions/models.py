@@ -3,7 +3,8 @@
 One `ConversionDelivery` per (destination, event_id): the unique key is what stops Usher
 itself from sending a conversion twice to one account, however often an event is
 resent, fanned out or swept. Every platform call is kept as a `DeliveryBatch` with the
-masked request and answer, for the admin and the organizer's status page.
+masked request and answer, linked to every delivery it carried, so the admin shows all
+the tries of a delivery, not only the last.
 """
 
 from __future__ import annotations
@@ -11,10 +12,12 @@ from __future__ import annotations
 from django.db import models
 from django.db.models import Q
 
+from usher.events.models import TrackingEvent
+from usher.events.names import StandardEvent
 from usher.lib.tenancy import TenantManager
 from usher.marketplace.models import MarketplaceClient, MarketplaceOrganizer, Order
-from usher.tracking.models import EventTrackingCode, MarketplaceTrackingCode, TrackingEvent
-from usher.tracking.resolved import Provider, StandardEvent
+from usher.tracking.models import EventTrackingCode, MarketplaceTrackingCode
+from usher.tracking.resolved import Provider
 
 
 class DeliveryStatus(models.TextChoices):
@@ -46,6 +49,8 @@ class DeliveryBatch(models.Model):
     response_body = models.TextField(blank=True)
     duration_ms = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    # Every delivery this call carried (a delivery's history: `delivery.batches`).
+    deliveries = models.ManyToManyField("ConversionDelivery", related_name="batches", blank=True)
 
     class Meta:
         ordering = ["-created_at"]

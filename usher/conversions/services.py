@@ -16,8 +16,8 @@ from usher.conversions.models import (
     DeliveryBatch,
     DeliveryStatus,
 )
+from usher.events.models import TrackingEvent
 from usher.marketplace.models import Order
-from usher.tracking.event_store import TrackingEvent
 
 REPLAYABLE_STATUSES = (DeliveryStatus.DEAD, DeliveryStatus.REJECTED)
 # IP and user agent are kept this long at most, and never past the event's last delivery.

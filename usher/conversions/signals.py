@@ -8,8 +8,8 @@ from django.db.models.signals import post_save
 from django.dispatch import receiver
 
 from usher.conversions.tasks import fan_out_order_task, fan_out_tracking_events_task
+from usher.events.collector import events_collected
 from usher.marketplace.models import Order, OrderStatus
-from usher.tracking.collector import events_collected
 
 
 @receiver(post_save, sender=Order, dispatch_uid="conversions.order_saved")

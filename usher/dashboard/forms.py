@@ -11,14 +11,15 @@ from typing import Any
 
 from django import forms
 
+from usher.events.names import StandardEvent
 from usher.lib.errors import InvalidInput
 from usher.marketplace.models import MarketplaceEvent, MarketplaceOrganizer
-from usher.tracking.models import SECRET_NAMES, EventTrackingCode
+from usher.tracking.forms import CredentialFields, merge_secrets
+from usher.tracking.models import EventTrackingCode
 from usher.tracking.providers import SPECS, get_spec
-from usher.tracking.resolved import Provider, StandardEvent
+from usher.tracking.resolved import Provider
 from usher.tracking.services import CodeInput
 
-WRITE_ONLY_HELP = "Write-only: it is never shown again. Leave empty to keep the current one."
 # Settings this form edits; anything else already stored (custom params set through the
 # API, for example) is kept as it is.
 FORM_SETTINGS = ("conversion_events", "advanced_matching", "test_event_code")
@@ -29,7 +30,7 @@ def _label_field(event: StandardEvent) -> str:
     return f"label_{event.value}"
 
 
-class TrackingCodeForm(forms.Form):
+class TrackingCodeForm(CredentialFields, forms.Form):
     provider = forms.ChoiceField(choices=Provider.choices)
     tag_id = forms.CharField(
         label="ID",
@@ -58,33 +59,8 @@ class TrackingCodeForm(forms.Form):
     test_event_code = forms.CharField(
         required=False, max_length=50, help_text="Meta/TikTok test event code, while testing."
     )
-    access_token = forms.CharField(
-        required=False,
-        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
-        help_text=f"Meta or TikTok, for server-side sending. {WRITE_ONLY_HELP}",
-    )
-    clear_access_token = forms.BooleanField(required=False, label="Remove the stored token")
-    api_secret = forms.CharField(
-        required=False,
-        label="API secret (GA4)",
-        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
-        help_text=f"GA4 Measurement Protocol API secret. {WRITE_ONLY_HELP}",
-    )
-    clear_api_secret = forms.BooleanField(required=False, label="Remove the stored secret")
     customer_id = forms.CharField(
         required=False, max_length=12, label="Customer ID (Google Ads)", help_text="123-456-7890"
-    )
-    refresh_token = forms.CharField(
-        required=False,
-        label="OAuth refresh token (Google Ads)",
-        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
-        help_text=(
-            "From connecting your Google Ads account to the marketplace's app, for "
-            f"server-side sending (access tokens expire within an hour). {WRITE_ONLY_HELP}"
-        ),
-    )
-    clear_refresh_token = forms.BooleanField(
-        required=False, label="Remove the stored refresh token"
     )
 
     def __init__(
@@ -142,14 +118,9 @@ class TrackingCodeForm(forms.Form):
             }
             settings["conversion_labels"] = labels
             settings["customer_id"] = data["customer_id"].strip()
-        for name in SECRET_NAMES:
-            if data.get(f"clear_{name}"):
-                settings[name] = None
-            elif data.get(name):
-                settings[name] = data[name]
         return CodeInput(
             provider=provider,
-            settings=settings,
+            settings=merge_secrets(settings, data),
             enabled=data["enabled"],
             event_id=data["event"].pk if data.get("event") else None,
         )

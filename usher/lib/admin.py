@@ -1,10 +1,37 @@
-"""Admin helpers: marketplace staff see their own client's rows; superusers see all."""
+"""Admin helpers: marketplace staff see their own client's rows; superusers see all;
+JSON typed by staff is refused if the database could not store it."""
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
+from django import forms
 from django.contrib import admin
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.http import HttpRequest
+
+from usher.lib.validation import describe_unstorable, find_unstorable
+
+
+class StorableJSONField(forms.JSONField):
+    """A JSON form field that refuses what PostgreSQL cannot store (a lone surrogate such
+    as `"\\ud800"` is valid JSON but not text) and can re-render it: the form shown again
+    with the error must not itself fail to encode."""
+
+    def to_python(self, value: Any) -> Any:
+        converted = super().to_python(value)
+        if found := find_unstorable(converted):
+            path, char = found
+            where = ".".join(str(part) for part in path) or "value"
+            raise ValidationError(f"{where}: {describe_unstorable(char)}", code="unstorable")
+        return converted
+
+    def prepare_value(self, value: Any) -> Any:
+        if not isinstance(value, forms.fields.InvalidJSONInput) and find_unstorable(value):
+            return json.dumps(value, cls=self.encoder)  # ASCII escapes: renders as typed
+        return super().prepare_value(value)
 
 
 class ClientScopedAdmin(admin.ModelAdmin):
@@ -14,6 +41,7 @@ class ClientScopedAdmin(admin.ModelAdmin):
     """
 
     client_path = "client"
+    formfield_overrides = {models.JSONField: {"form_class": StorableJSONField}}
 
     def _scope(self, request: HttpRequest, queryset: models.QuerySet, path: str) -> models.QuerySet:
         user = request.user

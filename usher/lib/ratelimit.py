@@ -1,9 +1,11 @@
 """Rate limits shared by every process: token buckets for outbound platform calls and
-fixed windows for inbound floods.
+sliding windows for inbound floods.
 
 With Redis (production), a bucket is one Lua script run atomically on the server, so
 all workers on all machines draw from the same bucket. With the local-memory cache
-(embedded defaults, one machine) a lock-protected in-process bucket stands in.
+(embedded defaults, one machine) a lock-protected in-process bucket stands in. Both
+fall back to per-process state while the cache is unreachable (`cache_or`): a limit a
+little looser for a while beats refusing, or failing, every request.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ import time
 from dataclasses import dataclass
 
 from django.core.cache import cache
+
+from usher.lib.cacheguard import cache_or
 
 # KEYS[1] = bucket; ARGV = rate per second, capacity, tokens wanted. The clock is Redis's
 # own (TIME), so workers with skewed clocks cannot refill the bucket, and `at` never runs
@@ -54,17 +58,17 @@ class TokenBucket:
         """Take `tokens` if available and return 0; otherwise take nothing and return
         the seconds to wait."""
         client = _redis_client()
-        if client is not None:
-            wait = client.eval(
-                _TAKE_LUA,
-                1,
-                f"usher:bucket:{self.key}",
-                self.rate_per_second,
-                self.capacity,
-                tokens,
-            )
-            return float(wait)
-        return self._take_locally(time.time(), tokens)
+        if client is None:
+            return self._take_locally(time.time(), tokens)
+        # Raw Redis keys bypass the cache's own naming: make_key adds CACHE_KEY_PREFIX
+        # (and the version), so two deployments on one Redis keep separate buckets.
+        key = cache.make_key(f"bucket:{self.key}")
+        return cache_or(
+            lambda: float(
+                client.eval(_TAKE_LUA, 1, key, self.rate_per_second, self.capacity, tokens)
+            ),
+            lambda: self._take_locally(time.time(), tokens),
+        )
 
     def _take_locally(self, now: float, tokens: float) -> float:
         with _local_lock:
@@ -77,17 +81,66 @@ class TokenBucket:
             return (tokens - available) / self.rate_per_second
 
 
-def hit_window(key: str, limit: int, window_seconds: int) -> bool:
-    """Count one hit in the current fixed window; False once `limit` is exceeded."""
-    window = int(time.time() // window_seconds)
-    cache_key = f"usher:window:{key}:{window}"
-    if cache.add(cache_key, 1, timeout=window_seconds + 1):
+# Per-process sliding windows while the cache is down: key -> (window, previous, current).
+_local_windows: dict[str, tuple[int, int, int]] = {}
+LOCAL_WINDOWS_MAX_KEYS = 50_000  # bounded memory under a flood of distinct addresses
+
+
+def sliding_count(previous: int, current: int, previous_weight: float) -> float:
+    """Hits in the last window's length: the current window's, plus the previous
+    window's in proportion to how much of it still lies inside (a steady estimate that
+    a burst at a window boundary cannot double, as it can a fixed window)."""
+    return previous * previous_weight + current
+
+
+def hit_sliding_window(
+    key: str, limit: int, window_seconds: int, *, now: float | None = None
+) -> bool:
+    """Count one hit unless `limit` hits already fell within the last `window_seconds`
+    (refused hits are not counted); False when refused."""
+    now = time.time() if now is None else now
+    window = int(now // window_seconds)
+    weight = 1.0 - (now % window_seconds) / window_seconds
+    return cache_or(
+        lambda: _hit_shared(key, limit, window_seconds, window, weight),
+        lambda: _hit_locally(key, limit, window, weight),
+    )
+
+
+def _hit_shared(key: str, limit: int, window_seconds: int, window: int, weight: float) -> bool:
+    previous_key, current_key = f"window:{key}:{window - 1}", f"window:{key}:{window}"
+    counts = cache.get_many([previous_key, current_key])
+    if sliding_count(counts.get(previous_key, 0), counts.get(current_key, 0), weight) >= limit:
+        return False
+    lifetime = 2 * window_seconds + 1  # still read as the previous window
+    if not cache.add(current_key, 1, timeout=lifetime):
+        try:
+            cache.incr(current_key)
+        except ValueError:  # expired between add and incr: this hit opens the window
+            cache.add(current_key, 1, timeout=lifetime)
+    return True
+
+
+def _hit_locally(key: str, limit: int, window: int, weight: float) -> bool:
+    with _local_lock:
+        stored_window, previous, current = _local_windows.get(key, (window, 0, 0))
+        if stored_window == window - 1:
+            previous, current = current, 0
+        elif stored_window != window:
+            previous, current = 0, 0
+        if sliding_count(previous, current, weight) >= limit:
+            return False
+        if len(_local_windows) >= LOCAL_WINDOWS_MAX_KEYS and key not in _local_windows:
+            _forget_old_windows(window)
+        _local_windows[key] = (window, previous, current + 1)
         return True
-    try:
-        return cache.incr(cache_key) <= limit
-    except ValueError:  # expired between add and incr: this hit opens a new window
-        cache.add(cache_key, 1, timeout=window_seconds + 1)
-        return True
+
+
+def _forget_old_windows(window: int) -> None:
+    for stale in [k for k, (w, _, _) in _local_windows.items() if w < window - 1]:
+        del _local_windows[stale]
+    if len(_local_windows) >= LOCAL_WINDOWS_MAX_KEYS:
+        _local_windows.clear()  # a flood of live addresses: start over rather than grow
 
 
 def _redis_client():
@@ -98,6 +151,7 @@ def _redis_client():
 
 
 def reset_local_buckets() -> None:
-    """Forget the in-process buckets (tests)."""
+    """Forget the in-process buckets and windows (tests)."""
     with _local_lock:
         _local_buckets.clear()
+        _local_windows.clear()

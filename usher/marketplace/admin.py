@@ -10,7 +10,6 @@ from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin
 from django.db.models import QuerySet
 from django.http import HttpRequest
-from django.utils import timezone
 
 from usher.lib.admin import ClientScopedAdmin
 from usher.marketplace.models import (
@@ -131,7 +130,7 @@ class OrganizerApiTokenAdmin(ClientScopedAdmin):
 
     @admin.action(description="Revoke selected tokens")
     def revoke(self, request: HttpRequest, queryset: QuerySet[OrganizerApiToken]) -> None:
-        count = queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
+        count = queryset.revoke()
         self.message_user(request, f"Revoked {count} token(s).")
 
 

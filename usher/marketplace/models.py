@@ -15,6 +15,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 from usher.lib.secrets import display_prefix, generate_secret, hash_secret
 from usher.lib.tenancy import TenantManager
@@ -285,6 +286,12 @@ class Order(AdClickAttribution):
 class OrganizerApiTokenQuerySet(models.QuerySet):
     def active(self) -> OrganizerApiTokenQuerySet:
         return self.filter(revoked_at__isnull=True)
+
+    def revoke(self) -> int:
+        """Revoke the active tokens of this queryset (the admin's action, the command and
+        the demo's fresh credentials alike); already revoked ones keep their date.
+        Returns how many were revoked."""
+        return self.active().update(revoked_at=timezone.now())
 
 
 class OrganizerApiToken(models.Model):

@@ -25,6 +25,12 @@ from usher.marketplace.models import EventStatus, OrderStatus, OrganizerStatus
 ExternalId = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100, pattern=r"^\S+$")
 ]
+# An organizer's id is a path segment of its tracking-config URL and profile page: a `/`
+# (even sent as %2F, which servers decode) could never be routed there.
+OrganizerExternalId = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=100, pattern=r"^[^\s/]+$"),
+]
 
 
 def _upper(value: object) -> object:
@@ -50,7 +56,7 @@ INGEST_MAX_BATCH_ITEMS = 500
 
 
 class OrganizerIn(Schema):
-    external_id: ExternalId
+    external_id: OrganizerExternalId
     name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
     email: Annotated[str, StringConstraints(strip_whitespace=True, max_length=254)] = ""
     website: Url | None = None

@@ -31,6 +31,13 @@ ItemT = TypeVar("ItemT")
 PAYLOAD_LOC = ("body", "payload")
 
 
+def client_by_site_key(key: object) -> MarketplaceClient | None:
+    """The active marketplace client a browser call's public site key names, or None."""
+    if not isinstance(key, str) or not key:
+        return None
+    return MarketplaceClient.objects.filter(site_key=key, is_active=True).first()
+
+
 @dataclass(frozen=True)
 class UpsertResult:
     id: int

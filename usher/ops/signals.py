@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.dispatch import receiver
 
 from usher.ops.counters import COLLECTOR_EVENTS
-from usher.tracking.collector import events_collected
+from usher.events.collector import events_collected
 
 
 @receiver(events_collected, dispatch_uid="ops.count_collected_events")

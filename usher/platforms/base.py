@@ -207,6 +207,15 @@ class ConversionsConnector(Protocol):
 
     max_batch_size: int
 
+    def split_calls(self, events: Sequence[ConversionEvent]) -> list[Sequence[ConversionEvent]]:
+        """The events of each HTTP call sending `events` makes, so the outbox can send
+        and record them one call at a time."""
+        ...
+
+    def http_calls_for(self, events: Sequence[ConversionEvent]) -> int:
+        """How many HTTP calls sending `events` costs (rate limits, lease length)."""
+        ...
+
     def send_conversions(
         self, destination: Destination, events: Sequence[ConversionEvent]
     ) -> BatchResult: ...

@@ -98,7 +98,8 @@ def normalize_phone_e164(raw: object, default_country: object = None) -> str | N
     """`+<country code><number>`, or None for anything that is not a real number.
 
     National numbers are read with the buyer's country (ISO alpha-2); numbers written
-    with `+` or `00` carry their own. Numbers invalid for their region, placeholders
+    with `+` or `00` carry their own, as do both at once (`+0040 722 123 456`, common in
+    Romania: a `+` typed before the international `00` prefix). Numbers invalid for their region, placeholders
     such as `+0000000000` and runs of one digit are rejected: sending them hashes to a
     value that matches nobody (or fails a batch, PEERS.md §4).
     """
@@ -109,10 +110,10 @@ def normalize_phone_e164(raw: object, default_country: object = None) -> str | N
     digits = "".join(ch for ch in compact if ch.isdigit())
     region = _country_code(default_country)
     international = ("+" + digits, None)
-    if compact.startswith("+"):
-        candidates = [(text, None)]
-    elif compact.startswith("00"):
+    if compact.startswith(("00", "+00")):
         candidates = [("+" + digits[2:], None)]
+    elif compact.startswith("+"):
+        candidates = [(text, None)]
     elif not region:
         candidates = [international]  # Meta-style digits that already carry the code
     elif digits.startswith(str(phonenumbers.country_code_for_region(region))):
@@ -177,11 +178,11 @@ def _letters(text: str) -> str:
     return "".join(ch for ch in text if unicodedata.category(ch)[0] in "LM")
 
 
-def _ascii_letters(text: str) -> str | None:
-    """a-z only; accents folded (sao paulo), None when other letters remain (Lodz with L-stroke)."""
-    folded = unicodedata.normalize("NFKD", text.lower())
-    letters = "".join(ch for ch in folded if unicodedata.category(ch)[0] == "L")
-    return letters if letters.isascii() else None
+def _ascii_letters(text: str) -> str:
+    """a-z and nothing else: every other character dropped, not transliterated, as
+    Meta's own SDK does for customer files (São Paulo -> sopaulo), so our hashes match
+    the ones Meta computes. NFC first, so a decomposed ã is dropped like a composed one."""
+    return "".join(ch for ch in unicodedata.normalize("NFC", text).lower() if "a" <= ch <= "z")
 
 
 def _words(text: str) -> str:

@@ -17,49 +17,19 @@ from django.http import Http404, HttpRequest
 from usher.lib.admin import ClientScopedAdmin
 from usher.lib.errors import Conflict, InvalidInput
 from usher.tracking import services
+from usher.tracking.forms import CredentialFields, merge_secrets
 from usher.tracking.models import SECRET_NAMES, EventTrackingCode, MarketplaceTrackingCode
 from usher.tracking.providers import clean_settings
 
-WRITE_ONLY_HELP = "Write-only: never shown again. Leave empty to keep the current one."
 
-
-class SecretFieldsForm(forms.ModelForm):
+class SecretFieldsForm(CredentialFields, forms.ModelForm):
     """Adds write-only credential fields and turns service errors into form errors."""
-
-    access_token = forms.CharField(
-        required=False,
-        strip=True,
-        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
-        help_text=f"Meta, TikTok: for server-side sending. {WRITE_ONLY_HELP}",
-    )
-    clear_access_token = forms.BooleanField(required=False, label="Remove the access token")
-    api_secret = forms.CharField(
-        required=False,
-        strip=True,
-        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
-        help_text=f"GA4 Measurement Protocol API secret. {WRITE_ONLY_HELP}",
-    )
-    clear_api_secret = forms.BooleanField(required=False, label="Remove the API secret")
-    refresh_token = forms.CharField(
-        required=False,
-        strip=True,
-        label="OAuth refresh token",
-        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
-        help_text=f"Google Ads: the organizer's OAuth refresh token. {WRITE_ONLY_HELP}",
-    )
-    clear_refresh_token = forms.BooleanField(required=False, label="Remove the OAuth refresh token")
 
     def code_input(self) -> services.CodeInput:
         data = self.cleaned_data
-        settings = dict(data.get("settings") or {})
-        for name in SECRET_NAMES:
-            if data.get(f"clear_{name}"):
-                settings[name] = None
-            elif data.get(name):
-                settings[name] = data[name]
         return services.CodeInput(
             provider=data.get("provider") or "",
-            settings=settings,
+            settings=merge_secrets(data.get("settings") or {}, data),
             enabled=bool(data.get("enabled")),
             event_id=data["event"].pk if data.get("event") else None,
             name=data.get("name") or "",

@@ -11,19 +11,14 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotModif
 from ninja import Query, Router, Status
 from ninja.pagination import paginate
 
+from usher.lib.cors import SITE_KEY_HEADER, apply_cors, preflight, site_key_of
 from usher.lib.errors import InvalidInput
 from usher.lib.tenancy import get_for_organizer_or_404
 from usher.lib.validation import parse_id
 from usher.marketplace.auth import OrganizerTokenAuth
 from usher.marketplace.models import MarketplaceClient
+from usher.marketplace.services import client_by_site_key
 from usher.tracking import services
-from usher.tracking.cors import (
-    SITE_KEY_HEADER,
-    apply_cors,
-    client_by_site_key,
-    preflight,
-    site_key_of,
-)
 from usher.tracking.models import EventTrackingCode
 from usher.tracking.public_config import (
     ConfigDocument,
@@ -40,6 +35,7 @@ from usher.tracking.schemas import (
     OrganizerTrackingConfigOut,
     TrackingCodeIn,
     TrackingCodeOut,
+    TrackingCodePatch,
 )
 
 # Browsers and CDNs may keep the answer but must revalidate it on every page load (a
@@ -107,6 +103,17 @@ def get_tracking_code(request: HttpRequest, code_id: int):
 def update_tracking_code(request: HttpRequest, code_id: int, payload: TrackingCodeIn):
     code = get_for_organizer_or_404(EventTrackingCode, request.auth, pk=code_id)
     return services.update_code(code, _input(payload))
+
+
+@tracking_codes_router.patch(
+    "/{code_id}",
+    response={200: TrackingCodeOut, 409: ConflictOut},
+    summary="Change some fields of a tracking code (the same checks as a replacement)",
+)
+def patch_tracking_code(request: HttpRequest, code_id: int, payload: TrackingCodePatch):
+    code = get_for_organizer_or_404(EventTrackingCode, request.auth, pk=code_id)
+    changes = payload.dict(exclude_unset=True)
+    return services.update_code(code, services.patched_input(code, changes))
 
 
 @tracking_codes_router.delete("/{code_id}", response={204: None}, summary="Delete a tracking code")

@@ -6,6 +6,9 @@ Any change a resolution depends on bumps that version, so every old answer is or
 at once, without having to know which events or organizers it covered; orphans simply
 expire. A lost counter (eviction, Redis restart) restarts at the current time in
 nanoseconds, which is above any version handed out before, so no stale entry can match.
+
+The cache is only an optimization: while it is unreachable every answer is computed from
+the database (`cache_or`), and is cached again once the cache answers.
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ from typing import TypeVar
 
 from django.core.cache import cache
 from django.db import transaction
+
+from usher.lib.cacheguard import cache_or
 
 # How long a resolution is reused; changes invalidate it at once through the version.
 RESOLUTION_CACHE_SECONDS = 5 * 60
@@ -51,8 +56,12 @@ def invalidate_client(client_id: int | None) -> None:
     orphaned by the second bump."""
     if client_id is None:
         return
-    _bump(client_id)
-    transaction.on_commit(lambda: _bump(client_id))
+
+    def bump() -> None:  # an unreachable cache holds no answer to orphan
+        cache_or(lambda: _bump(client_id), lambda: None)
+
+    bump()
+    transaction.on_commit(bump)
 
 
 def cached_for_client(client_id: int, name: str, compute: Callable[[], T]) -> T:
@@ -62,10 +71,11 @@ def cached_for_client(client_id: int, name: str, compute: Callable[[], T]) -> T:
     any characters are allowed. `compute` must return a picklable value, never None.
     """
     digest = hashlib.sha256(name.encode()).hexdigest()[:32]
-    key = f"tracking:{client_id}:{client_version(client_id)}:{digest}"
-    hit = cache.get(key)
+    key = cache_or(lambda: f"tracking:{client_id}:{client_version(client_id)}:{digest}", lambda: "")
+    hit = cache_or(lambda: cache.get(key), lambda: None) if key else None
     if hit is not None:
         return hit
     value = compute()
-    cache.set(key, value, RESOLUTION_CACHE_SECONDS)
+    if key:
+        cache_or(lambda: cache.set(key, value, RESOLUTION_CACHE_SECONDS), lambda: None)
     return value

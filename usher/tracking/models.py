@@ -9,7 +9,7 @@ their own columns, so `settings` can be returned and logged freely.
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from django.db import models
 from django.db.models import Q
@@ -18,6 +18,9 @@ from usher.lib.crypto import decrypt_secret, encrypt_secret
 from usher.lib.tenancy import TenantManager
 from usher.marketplace.models import MarketplaceClient, MarketplaceEvent, MarketplaceOrganizer
 from usher.tracking.resolved import Provider
+
+if TYPE_CHECKING:
+    from usher.tracking.providers import ProviderSpec
 
 # Secrets a code may carry, named as the API accepts them inside `settings`; each is
 # stored in the column `<name>_encrypted` and is write-only everywhere. Which one a
@@ -75,10 +78,15 @@ class TrackingCodeBase(models.Model):
     @property
     def has_credential(self) -> bool:
         """Whether the credential this provider sends with (its spec's secret) is set."""
-        from usher.tracking.providers import get_spec
+        spec = self._spec()
+        return spec is not None and bool(spec.secret) and self.has_secret(spec.secret)
 
-        secret = get_spec(self.provider).secret
-        return bool(secret) and self.has_secret(secret)
+    def _spec(self) -> ProviderSpec | None:
+        """The provider's spec; None while no known provider is chosen (the admin's empty
+        "add" form renders these properties before a provider is picked)."""
+        from usher.tracking.providers import SPECS
+
+        return SPECS.get(self.provider)
 
     @staticmethod
     def _secret_column(name: str) -> str:
@@ -91,9 +99,8 @@ class TrackingCodeBase(models.Model):
     @property
     def tag_id(self) -> str:
         """The provider's id (pixel id, measurement id...), whichever key it lives under."""
-        from usher.tracking.providers import get_spec
-
-        return str(self.settings.get(get_spec(self.provider).id_field, ""))
+        spec = self._spec()
+        return str(self.settings.get(spec.id_field, "")) if spec else ""
 
 
 class EventTrackingCode(TrackingCodeBase):
@@ -173,17 +180,3 @@ class MarketplaceTrackingCode(TrackingCodeBase):
     def __str__(self) -> str:
         label = self.name or self.tag_id
         return f"{self.get_provider_display()} {label} (marketplace)"
-
-
-# The event store lives in its own module (another area of the app); importing it here is
-# what registers its models with the tracking app.
-from usher.tracking.event_store import TrackingEvent, VisitorTouch  # noqa: E402
-
-__all__ = [
-    "SECRET_NAMES",
-    "EventTrackingCode",
-    "MarketplaceTrackingCode",
-    "TrackingCodeBase",
-    "TrackingEvent",
-    "VisitorTouch",
-]

@@ -19,9 +19,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from usher.events.names import StandardEvent
 from usher.lib.errors import InvalidInput
+from usher.lib.validation import describe_unstorable, find_unstorable
 from usher.tracking.models import SECRET_NAMES
-from usher.tracking.resolved import Provider, StandardEvent
+from usher.tracking.resolved import Provider
 
 SETTINGS_LOC: tuple[str, ...] = ("body", "settings")
 
@@ -295,6 +297,11 @@ def clean_settings(provider: str, raw: Any) -> CleanSettings:
     spec = get_spec(provider)
     if not isinstance(raw, dict):
         raise InvalidInput(list(SETTINGS_LOC), "must be an object.")
+    # The admin's raw JSON reaches here without the API's middleware: refuse what the
+    # database cannot store (a lone surrogate in a custom param) before it fails a write.
+    if unstorable := find_unstorable(raw):
+        path, char = unstorable
+        raise _fail(tuple(str(part) for part in path), describe_unstorable(char))
     known = {spec.id_field, *COMMON_FIELDS, *spec.extra_fields, *SECRET_NAMES}
     for key in raw:
         if key not in known:

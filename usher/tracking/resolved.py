@@ -24,16 +24,6 @@ class Provider(models.TextChoices):
     TIKTOK = "tiktok", "TikTok Pixel"
 
 
-class StandardEvent(models.TextChoices):
-    """Our event names; each provider maps them to its own (PLATFORMS.md 1.6)."""
-
-    PAGE_VIEW = "page_view", "Page view"
-    VIEW_ITEM = "view_item", "View item"
-    ADD_TO_CART = "add_to_cart", "Add to cart"
-    BEGIN_CHECKOUT = "begin_checkout", "Begin checkout"
-    PURCHASE = "purchase", "Purchase"
-
-
 class CodeSource(models.TextChoices):
     """Where a resolved code came from, in the fallback order."""
 

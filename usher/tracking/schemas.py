@@ -35,6 +35,21 @@ class TrackingCodeIn(Schema):
     settings: dict[str, Any] = Field(default_factory=dict, description=SETTINGS_DESCRIPTION)
 
 
+class TrackingCodePatch(Schema):
+    """A partial update: only the fields sent change (PUT replaces the whole code)."""
+
+    provider: Provider | None = None
+    event: int | None = Field(None, description="An event id, or null for your default.")
+    enabled: bool | None = None
+    settings: dict[str, Any] | None = Field(
+        None,
+        description=(
+            "Merged key by key into the current settings; a key set to null goes back to "
+            "its default (a credential set to null is removed). " + SETTINGS_DESCRIPTION
+        ),
+    )
+
+
 class TrackingCodeOut(Schema):
     id: int
     provider: str

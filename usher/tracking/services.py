@@ -9,6 +9,7 @@ keeps the stored one; `null` or "" removes it. Log lines name codes by id only.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -141,6 +142,31 @@ def create_code(organizer: MarketplaceOrganizer, data: CodeInput) -> EventTracki
 
 def update_code(code: EventTrackingCode, data: CodeInput) -> EventTrackingCode:
     return save_code(code, code.organizer, data)
+
+
+# Fields a PATCH may leave out but not set to null (an event of null is the default).
+NOT_NULLABLE_FIELDS = ("provider", "enabled", "settings")
+
+
+def patched_input(code: EventTrackingCode, changes: Mapping[str, Any]) -> CodeInput:
+    """A partial update's changes over the code as it stands, for `update_code` to check
+    like a replacement. Fields left out keep their values; settings merge key by key,
+    and a key set to null goes back to its default (a credential set to null is removed)."""
+    for name in NOT_NULLABLE_FIELDS:
+        if name in changes and changes[name] is None:
+            raise InvalidInput(["body", name], "may be left out, but not null.")
+    settings = dict(code.settings)
+    for key, value in changes.get("settings", {}).items():
+        if value is None and key not in SECRET_NAMES:
+            settings.pop(key, None)
+        else:
+            settings[key] = value
+    return CodeInput(
+        provider=changes.get("provider", code.provider),
+        settings=settings,
+        enabled=changes.get("enabled", code.enabled),
+        event_id=changes.get("event", code.event_id),
+    )
 
 
 def delete_code(code: EventTrackingCode) -> None:

@@ -38,7 +38,8 @@ from typing import Any, Protocol, cast
 
 from django.utils.html import format_html
 
-from usher.tracking.resolved import ResolvedCode, StandardEvent
+from usher.events.names import StandardEvent
+from usher.tracking.resolved import ResolvedCode
 
 # provider -> the module rendering its pieces. The only place that names providers;
 # imported lazily because those modules import the helpers below.

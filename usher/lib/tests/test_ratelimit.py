@@ -1,20 +1,13 @@
-"""Token buckets (outbound platform calls) and fixed windows (inbound floods); on Redis
-in CI, on local memory with the embedded defaults."""
+"""Token buckets (outbound platform calls) and sliding windows (inbound floods); on Redis
+in CI, on local memory with the embedded defaults, per process while the cache is down."""
 
 from __future__ import annotations
 
+import logging
 import uuid
 
-import pytest
-
-from usher.lib.ratelimit import TokenBucket, hit_window, reset_local_buckets
-
-
-@pytest.fixture(autouse=True)
-def _fresh_buckets():
-    reset_local_buckets()
-    yield
-    reset_local_buckets()
+from usher.lib import ratelimit
+from usher.lib.ratelimit import TokenBucket, hit_sliding_window
 
 
 def bucket(rate: float = 1.0, capacity: float = 3.0) -> TokenBucket:
@@ -42,11 +35,74 @@ def test_buckets_with_different_keys_are_independent():
     assert other.take() == 0.0
 
 
-def test_a_fixed_window_counts_hits_up_to_its_limit():
+WINDOW_SECONDS = 60
+
+
+def hits(key: str, count: int, at: float, limit: int = 10) -> list[bool]:
+    return [hit_sliding_window(key, limit, WINDOW_SECONDS, now=at) for _ in range(count)]
+
+
+def test_a_window_counts_hits_up_to_its_limit():
+    assert hits(f"test:{uuid.uuid4()}", 4, at=1_000_000.0, limit=2) == [True, True, False, False]
+
+
+def test_a_burst_across_a_window_boundary_cannot_pass_twice_the_limit():
     key = f"test:{uuid.uuid4()}"
-    assert [hit_window(key, limit=2, window_seconds=60) for _ in range(4)] == [
-        True,
-        True,
-        False,
-        False,
-    ]
+    start = 1_000_000 * WINDOW_SECONDS  # the start of a window
+    assert sum(hits(key, 15, at=start - 1.0)) == 10  # the end of one window
+    # One second into the next, the last window's ten still count for 59/60 of ten.
+    assert sum(hits(key, 15, at=start + 1.0)) == 1
+
+
+def test_the_previous_window_weighs_in_proportion_to_its_overlap():
+    key = f"test:{uuid.uuid4()}"
+    start = 1_000_000 * WINDOW_SECONDS
+    assert sum(hits(key, 10, at=start - 30.0)) == 10
+    assert sum(hits(key, 10, at=start + 30.0)) == 5  # half of the last window still inside
+    # Half-way through the next window, half of those 5 count: 2.5 + 8 hits stay under 10.
+    assert sum(hits(key, 10, at=start + WINDOW_SECONDS + 30.0)) == 8
+
+
+def test_bucket_keys_carry_the_cache_key_prefix(settings, monkeypatch):
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "KEY_PREFIX": "tenant-b",
+        }
+    }
+    keys: list[str] = []
+
+    class Recorder:
+        def eval(self, script: str, count: int, key: str, *args: float) -> str:
+            keys.append(key)
+            return "0"
+
+    monkeypatch.setattr(ratelimit, "_redis_client", Recorder)
+    assert TokenBucket("meta:act_1", rate_per_second=1.0, capacity=1.0).take() == 0.0
+    assert keys == ["tenant-b:1:bucket:meta:act_1"]
+
+
+def test_limits_hold_per_process_while_the_cache_is_down(unreachable_cache, caplog):
+    key = f"test:{uuid.uuid4()}"
+    with caplog.at_level(logging.WARNING, logger="usher.lib.cacheguard"):
+        assert hits(key, 4, at=1_000_000.0, limit=2) == [True, True, False, False]
+        limited = bucket(rate=1.0, capacity=1.0)
+        assert limited.take() == 0.0
+        assert limited.take() > 0
+    assert [r.message for r in caplog.records].count(caplog.records[0].message) == 1
+    assert "cache unreachable" in caplog.records[0].message
+
+
+# The two tests below run in this order and share one bucket key: the second sees the
+# bucket the first drained full again, because every test starts with fresh buckets.
+SHARED_KEY = "test:shared-between-tests"
+
+
+def test_a_test_may_drain_a_bucket():
+    drained = TokenBucket(SHARED_KEY, rate_per_second=0.001, capacity=1.0)
+    assert drained.take() == 0.0
+    assert drained.take() > 0
+
+
+def test_the_next_test_finds_the_bucket_full_again():
+    assert TokenBucket(SHARED_KEY, rate_per_second=0.001, capacity=1.0).take() == 0.0

@@ -7,6 +7,9 @@ import json
 import pytest
 from django.test import Client
 
+from usher.marketplace.models import MarketplaceOrganizer, User
+from usher.tracking.models import EventTrackingCode, MarketplaceTrackingCode
+
 pytestmark = pytest.mark.django_db
 
 
@@ -82,3 +85,92 @@ def test_pagination_is_bounded(organizer_api, query):
 def test_odd_event_filters_are_422_not_500(organizer_api, event):
     response = organizer_api.get("/api/marketplace-client/organizer/tracking-codes", event=event)
     assert response.status_code == 422
+
+
+DEEP = b"[" * 5000 + b"]" * 5000
+DEEP_OBJECT = b'{"a":' * 2000 + b"1" + b"}" * 2000
+
+
+@pytest.mark.parametrize("body", [DEEP, DEEP_OBJECT, b'{"x": "\\u0000", "y": ' + DEEP + b"}"])
+@pytest.mark.parametrize(
+    "path", ["/api/collect", "/api/ingest/orders/batch", "/api/marketplace-client/tracking-config"]
+)
+def test_deeply_nested_json_is_400_before_authentication(path, body):
+    response = Client().post(path, body, content_type="application/json")
+    assert response.status_code == 400
+    assert "nested deeper" in response.json()["detail"]
+
+
+def test_brackets_inside_strings_do_not_count_as_nesting(ingest):
+    body = {"external_id": "o", "name": "[" * 100 + "{" * 90}
+    assert ingest.put("/api/ingest/organizers", body).status_code == 200
+
+
+def test_a_lone_surrogate_in_custom_params_is_422_naming_the_field(organizer_api):
+    body = (
+        '{"provider": "meta", "settings": {"pixel_id": "557085890510243", '
+        '"custom_params": {"team": "\\ud800"}}}'
+    )
+    response = organizer_api.post("/api/marketplace-client/organizer/tracking-codes", body)
+    assert response.status_code == 422
+    (error,) = response.json()["detail"]
+    assert error["loc"] == ["body", "settings", "custom_params", "team"]
+    assert "surrogate" in error["msg"]
+    assert not EventTrackingCode.objects.exists()
+
+
+def test_a_lone_surrogate_in_a_key_is_refused_and_a_valid_pair_is_kept(ingest):
+    refused = ingest.put("/api/ingest/organizers", '{"external_id": "o", "\\udfff": 1}')
+    assert refused.status_code == 422
+    assert refused.json()["detail"][0]["loc"] == ["body", "\udfff"]
+    kept = ingest.put("/api/ingest/organizers", '{"external_id": "o", "name": "\\ud83c\\udfb8"}')
+    assert kept.status_code == 200, kept.content
+    assert MarketplaceOrganizer.objects.get(external_id="o").name == "\N{GUITAR}"
+
+
+def test_a_lone_surrogate_in_the_admins_raw_settings_is_a_form_error(marketplace, organizer):
+    staff = User.objects.create_superuser("root", password="x", client=marketplace)
+    browser = Client()
+    browser.force_login(staff)
+    response = browser.post(
+        "/admin/tracking/marketplacetrackingcode/add/",
+        {
+            "client": marketplace.pk,
+            "provider": "meta",
+            "enabled": "on",
+            "settings": '{"pixel_id": "557085890510243", "custom_params": {"a": "\\ud800"}}',
+        },
+    )
+    assert response.status_code == 200  # the form again, with the error
+    assert b"surrogate" in response.content
+    assert not MarketplaceTrackingCode.objects.exists()
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-32"])
+def test_a_utf16_body_is_told_to_send_utf8(marketplace, encoding):
+    body = json.dumps({"events": [{"event_id": "e-1", "name": "page_view"}]}).encode(encoding)
+    response = Client().post(
+        f"/api/collect?site_key={marketplace.site_key}", body, content_type="application/json"
+    )
+    assert response.status_code == 400
+    assert "send JSON encoded as UTF-8" in response.json()["detail"]
+    assert encoding.split("-")[1] in response.json()["detail"]
+
+
+def test_invalid_utf8_is_400(ingest):
+    response = ingest.put("/api/ingest/organizers", b'{"external_id": "\xff"}')
+    assert response.status_code == 400
+    assert "UTF-8" in response.json()["detail"]
+
+
+@pytest.mark.parametrize("megabytes", [3, 20])
+def test_bodies_over_the_upload_limit_are_a_json_413_everywhere(marketplace, ingest, megabytes):
+    body = b'{"events": [], "padding": "' + b"y" * (megabytes << 20) + b'"}'
+    for response in (
+        Client().post(
+            f"/api/collect?site_key={marketplace.site_key}", body, content_type="text/plain"
+        ),
+        ingest.post("/api/ingest/orders/batch", body),
+    ):
+        assert response.status_code == 413
+        assert "over" in response.json()["detail"]

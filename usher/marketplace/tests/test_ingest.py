@@ -288,3 +288,9 @@ def test_every_field_at_its_longest_is_stored_not_a_500(ingest, marketplace):
     )
     response = ingest.put("/api/ingest/orders", order)
     assert response.status_code == 200, response.content
+
+
+def test_an_organizer_id_with_a_slash_is_refused_it_could_not_be_routed(ingest):
+    response = ingest.put("/api/ingest/organizers", {"external_id": "acme/live", "name": "Acme"})
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"][-1] == "external_id"

@@ -30,7 +30,7 @@ from usher.platforms.ga4.payloads import (
     GA4Batch,
     GA4Request,
     build_requests,
-    client_id,
+    group_by_request,
 )
 
 DEFAULT_BATCH_SIZE = MAX_EVENTS_PER_REQUEST
@@ -55,18 +55,21 @@ class GA4ConversionsConnector(BatchConnector[GA4Batch]):
     missing_credential = "no Measurement Protocol api_secret"
     accepts_anonymous_events = False  # every MP request needs a client id
 
-    def http_calls_for(self, events: Sequence[ConversionEvent]) -> int:
-        # The Measurement Protocol takes one visitor per request.
-        return max(1, len({client_id(event) for event in events}))
+    def split_calls(self, events: Sequence[ConversionEvent]) -> list[Sequence[ConversionEvent]]:
+        # The Measurement Protocol takes one visitor (25 events at most) per request.
+        return group_by_request(events) or [events]
+
+    default_batch_size = DEFAULT_BATCH_SIZE
+    events_per_call = MAX_BATCH_SIZE
 
     def __init__(
         self,
-        max_batch_size: int = DEFAULT_BATCH_SIZE,
+        max_batch_size: int | None = None,
         *,
         validate_only: bool = False,
         clock: Clock = utc_now,
     ) -> None:
-        super().__init__(max_batch_size, max_events_per_call=MAX_BATCH_SIZE, clock=clock)
+        super().__init__(max_batch_size, clock=clock)
         self.validate_only = validate_only
 
     def credential(self, destination: Destination) -> str:

@@ -172,18 +172,24 @@ def request_context(event: ConversionEvent) -> dict[str, Any]:
     return context
 
 
+def group_by_request(events: Sequence[ConversionEvent]) -> list[list[ConversionEvent]]:
+    """The events of each request: one visitor context, at most 25 events, in first-seen
+    order."""
+    groups: dict[str, list[ConversionEvent]] = {}
+    for event in events:
+        groups.setdefault(json.dumps(request_context(event), sort_keys=True), []).append(event)
+    return [
+        grouped[start : start + MAX_EVENTS_PER_REQUEST]
+        for grouped in groups.values()
+        for start in range(0, len(grouped), MAX_EVENTS_PER_REQUEST)
+    ]
+
+
 def build_requests(events: Sequence[ConversionEvent], now: datetime) -> GA4Batch:
     """One request per visitor context, at most 25 events each, in first-seen order."""
     accepted, rejected = partition(events, lambda event: check_event(event, now))
     batch = GA4Batch(rejected=rejected)
-    groups: dict[str, tuple[dict[str, Any], list[ConversionEvent]]] = {}
-    for event in accepted:
-        context = request_context(event)
-        key = json.dumps(context, sort_keys=True)
-        groups.setdefault(key, (context, []))[1].append(event)
-    for context, grouped in groups.values():
-        for start in range(0, len(grouped), MAX_EVENTS_PER_REQUEST):
-            chunk = grouped[start : start + MAX_EVENTS_PER_REQUEST]
-            body = {**context, "events": [build_event(event) for event in chunk]}
-            batch.requests.append(GA4Request(body, list(chunk)))
+    for chunk in group_by_request(accepted):
+        body = {**request_context(chunk[0]), "events": [build_event(event) for event in chunk]}
+        batch.requests.append(GA4Request(body, chunk))
     return batch

@@ -154,14 +154,17 @@ def test_it_drops_placeholder_and_invalid_phones(
         ("meta", "conversions", {"date_of_birth": "1990-05-17"}, {"date_of_birth": h("19900517")}),
         ("meta", "conversions", {"date_of_birth": "19900517"}, {"date_of_birth": h("19900517")}),
         ("meta", "conversions", {"external_id": " Ord-77 "}, {"external_id": h("Ord-77")}),
-        # Meta customer files: city/state a-z only, accents folded.
-        ("meta", "audiences", {"city": "São Paulo"}, {"city": h("saopaulo")}),
-        ("meta", "audiences", {"city": "Łódź"}, {}),  # no a-z spelling: dropped, not mangled
+        # Meta customer files: city/state keep a-z only, dropping the rest like Meta's SDK;
+        # the conversions form keeps every letter.
+        ("meta", "audiences", {"city": "São Paulo"}, {"city": h("sopaulo")}),
+        ("meta", "audiences", {"city": "Sa\u0303o Paulo"}, {"city": h("sopaulo")}),  # decomposed
+        ("meta", "audiences", {"city": "Łódź"}, {"city": h("d")}),
+        ("meta", "audiences", {"city": "Москва"}, {}),  # nothing left: dropped
         (
             "meta",
             "audiences",
             {"state": "Île-de-France", "country": "FR"},
-            {"state": h("iledefrance"), "country": h("fr")},
+            {"state": h("ledefrance"), "country": h("fr")},
         ),
         ("meta", "audiences", {"external_id": "Ord-77"}, {"external_id": h("Ord-77")}),
         # Google: names keep single inner spaces; city/state/zip/country travel in clear.
@@ -366,6 +369,11 @@ def test_normalize_email(raw: object, expected: str | None) -> None:
         ("+1 650 555 1212 ext. 9", None, "+16505551212"),
         ("6505551212", None, None),
         ("+0000000000", "US", None),
+        # A `+` typed before the international `00` prefix (common in Romania).
+        ("+0040 722 123 456", None, "+40722123456"),
+        ("+0040 722 123 456", "RO", "+40722123456"),
+        ("+001-800-555-1234", "RO", "+18005551234"),
+        ("0040722123456", None, "+40722123456"),
         (h("x"), "US", None),
     ],
 )

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import factory
 
+from usher.events.names import StandardEvent
 from usher.marketplace.tests.factories import MarketplaceClientFactory, OrganizerFactory
 from usher.tracking.models import EventTrackingCode, MarketplaceTrackingCode
-from usher.tracking.resolved import StandardEvent
 
 
 def meta_settings(n: int) -> dict:

@@ -142,3 +142,11 @@ def test_organizer_users_cannot_reach_the_admin(organizer):
     browser = Client()
     browser.force_login(user)
     assert browser.get(OWN).status_code == 302  # to the admin login
+
+
+@pytest.mark.parametrize("page", [CODES, OWN])
+def test_the_add_pages_open_before_a_provider_is_chosen(staff, page):
+    response = staff.get(f"{page}add/")
+
+    assert response.status_code == 200
+    assert b'name="provider"' in response.content

@@ -7,6 +7,7 @@ import logging
 import pytest
 
 from conftest import JsonClient
+from usher.events.names import StandardEvent
 from usher.marketplace.models import OrganizerApiToken
 from usher.marketplace.tests.factories import EventFactory, OrganizerFactory
 from usher.tracking.models import EventTrackingCode
@@ -235,3 +236,51 @@ def test_the_endpoints_are_documented(client):
     paths = client.get("/api/openapi.json").json()["paths"]
     assert f"{URL}" in paths and f"{URL}/{{code_id}}" in paths
     assert "/api/marketplace-client/events/{slug}/tracking-config" in paths
+
+
+def _patch(api: JsonClient, code_id: int, body):
+    return api.request("PATCH", f"{URL}/{code_id}", body)
+
+
+def test_patch_changes_only_the_fields_sent(organizer_api, event):
+    settings = {**META, "access_token": TOKEN, "custom_params": {"team": "a"}}
+    created = _create(organizer_api, event=event.pk, settings=settings).json()
+    response = _patch(organizer_api, created["id"], {"enabled": False})
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["enabled"] is False
+    assert body["event"] == event.pk
+    assert body["settings"] == created["settings"]
+    assert body["has_access_token"] is True
+
+
+def test_patch_merges_settings_and_null_resets_a_key_or_removes_a_credential(organizer_api):
+    settings = {**META, "access_token": TOKEN, "conversion_events": ["purchase"]}
+    created = _create(organizer_api, settings=settings).json()
+    response = _patch(
+        organizer_api,
+        created["id"],
+        {"settings": {"advanced_matching": True, "conversion_events": None, "access_token": None}},
+    )
+    body = response.json()
+    assert body["settings"]["pixel_id"] == META["pixel_id"]
+    assert body["settings"]["advanced_matching"] is True
+    assert body["settings"]["conversion_events"] == list(StandardEvent.values)
+    assert body["has_access_token"] is False
+
+
+def test_patch_checks_like_put(organizer_api, event, organizer):
+    default = _create(organizer_api).json()
+    event_code = _create(organizer_api, event=event.pk).json()
+    conflict = _patch(organizer_api, event_code["id"], {"event": None})
+    assert conflict.status_code == 409
+    assert conflict.json()["existing_id"] == default["id"]
+    invalid = _patch(organizer_api, default["id"], {"settings": {"pixel_id": "nope"}})
+    assert invalid.status_code == 422
+    assert invalid.json()["detail"][0]["loc"] == ["body", "settings", "pixel_id"]
+    null = _patch(organizer_api, default["id"], {"enabled": None})
+    assert null.status_code == 422
+    assert null.json()["detail"][0]["loc"] == ["body", "enabled"]
+    other = EventTrackingCodeFactory(organizer=OrganizerFactory(client=organizer.client))
+    assert _patch(organizer_api, other.pk, {"enabled": False}).status_code == 404
+    assert EventTrackingCode.objects.get(pk=default["id"]).enabled is True

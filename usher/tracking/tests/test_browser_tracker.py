@@ -12,7 +12,6 @@ the real libraries would have been told, and that nothing left the page before c
 from __future__ import annotations
 
 import json
-import os
 import re
 import time
 from collections.abc import Iterator
@@ -25,12 +24,13 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import Page, Route, sync_playwright
 
+from conftest import require_tool
+from usher.events.models import TrackingEvent
 from usher.marketplace.tests.factories import (
     EventFactory,
     MarketplaceClientFactory,
     OrganizerFactory,
 )
-from usher.tracking.event_store import TrackingEvent
 from usher.tracking.models import EventTrackingCode, MarketplaceTrackingCode
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -332,11 +332,9 @@ class Browser:
 def chromium(origin: str) -> Iterator[Browser]:
     """A fresh browser for one test; started after the test's data is written, because
     Django refuses ORM calls from a thread where Playwright's event loop runs."""
-    if not Path(CHROMIUM).exists():
-        missing = "Debian's chromium is not installed (apt-get install chromium)"
-        if os.environ.get("CI"):
-            pytest.fail(missing)  # CI installs it: a missing browser is a broken run
-        pytest.skip(missing)
+    require_tool(
+        Path(CHROMIUM).exists(), "Debian's chromium is not installed (apt-get install chromium)"
+    )
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:

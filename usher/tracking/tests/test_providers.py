@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import pytest
 
+from usher.events.names import StandardEvent
 from usher.lib.errors import InvalidInput
 from usher.tracking.providers import (
     CUSTOM_PARAMS_MAX_COUNT,
     SPECS,
     clean_settings,
 )
-from usher.tracking.resolved import Provider, StandardEvent
+from usher.tracking.resolved import Provider
 
 
 def _loc(provider: str, settings: dict) -> list:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 from django.test import Client
 
@@ -216,3 +218,42 @@ def test_the_marketplace_config_carries_only_the_marketplaces_codes(client, mark
     assert [c["id"] for c in body["codes"]] == [own.tag_id]
     assert {c["source"] for c in body["codes"]} == {"marketplace"}
     assert body["marketplace"]["name"] == marketplace.name
+
+
+def test_with_the_cache_down_the_config_is_computed_from_the_database(
+    browser, setup, event, unreachable_cache, caplog
+):
+    marketplace, organizer_code, _ = setup
+    with caplog.at_level(logging.WARNING, logger="usher.lib.cacheguard"):
+        answers = [browser.get(_url(event, marketplace.site_key)) for _ in range(3)]
+    assert [a.status_code for a in answers] == [200, 200, 200]
+    assert [c["id"] for c in answers[0].json()["codes"]] == [organizer_code.tag_id, "G-PSW1MY7HB4"]
+    # One warning for the outage, not one per request.
+    assert len([r for r in caplog.records if "cache unreachable" in r.message]) == 1
+
+
+def test_a_code_edited_during_the_outage_shows_at_once(
+    browser, organizer_api, setup, event, unreachable_cache
+):
+    marketplace, organizer_code, _ = setup
+    edited = organizer_api.request(
+        "PATCH",
+        f"/api/marketplace-client/organizer/tracking-codes/{organizer_code.pk}",
+        {"enabled": False},
+    )
+    assert edited.status_code == 200, edited.content
+    codes = browser.get(_url(event, marketplace.site_key)).json()["codes"]
+    assert [c["provider"] for c in codes] == ["ga4"]
+
+
+def test_once_the_cache_is_back_the_config_is_cached_again(
+    browser, setup, event, settings, django_assert_max_num_queries
+):
+    marketplace, *_ = setup
+    down = settings.CACHES
+    settings.CACHES = {"default": {"BACKEND": "usher.lib.tests.unreachable_cache.UnreachableCache"}}
+    assert browser.get(_url(event, marketplace.site_key)).status_code == 200
+    settings.CACHES = down
+    assert browser.get(_url(event, marketplace.site_key)).status_code == 200  # cached now
+    with django_assert_max_num_queries(1):  # the site-key lookup; the resolution is a hit
+        assert browser.get(_url(event, marketplace.site_key)).status_code == 200

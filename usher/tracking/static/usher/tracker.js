@@ -499,7 +499,7 @@
     return d;
   }
 
-  // --- Usher's collector (POST /api/collect, usher/tracking/collector.py) ---
+  // --- Usher's collector (POST /api/collect, usher/events/collector.py) ---
 
   var COLLECTOR_MAX_EVENTS = 50; // the collector's batch limit
 

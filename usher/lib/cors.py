@@ -1,17 +1,18 @@
-"""CORS for the browser endpoints: only the origins the marketplace client listed.
+"""CORS for the browser endpoints (tracking-config, the collector): only the origins the
+marketplace client listed.
 
 The allowed origin is echoed (never `*`), and responses always vary on Origin so a shared
-cache cannot hand one site's answer to another.
+cache cannot hand one site's answer to another. Clients are anything with
+`allowed_origins` (a marketplace client), so this module needs no app's models.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from typing import Protocol
 
 from django.http import HttpRequest, HttpResponse
 from django.utils.cache import patch_vary_headers
-
-from usher.marketplace.models import MarketplaceClient
 
 SITE_KEY_HEADER = "X-Usher-Site-Key"
 PREFLIGHT_MAX_AGE_SECONDS = 600
@@ -19,11 +20,17 @@ ALLOWED_METHODS = "GET, OPTIONS"
 ALLOWED_HEADERS = f"{SITE_KEY_HEADER}, If-None-Match"
 
 
+class HasOrigins(Protocol):
+    """A marketplace client, as far as CORS cares: the origins its pages are served from."""
+
+    allowed_origins: Sequence[object] | None
+
+
 def _normalize(origin: str) -> str:
     return origin.strip().rstrip("/").lower()
 
 
-def origin_allowed(origin: str | None, clients: Iterable[MarketplaceClient]) -> bool:
+def origin_allowed(origin: str | None, clients: Iterable[HasOrigins]) -> bool:
     if not origin:
         return False
     wanted = _normalize(origin)
@@ -35,7 +42,7 @@ def origin_allowed(origin: str | None, clients: Iterable[MarketplaceClient]) -> 
 
 
 def apply_cors(
-    response: HttpResponse, request: HttpRequest, clients: Iterable[MarketplaceClient]
+    response: HttpResponse, request: HttpRequest, clients: Iterable[HasOrigins]
 ) -> HttpResponse:
     origin = request.headers.get("Origin")
     if origin_allowed(origin, clients):
@@ -47,7 +54,7 @@ def apply_cors(
 
 def preflight(
     request: HttpRequest,
-    clients: Iterable[MarketplaceClient],
+    clients: Iterable[HasOrigins],
     *,
     methods: str = ALLOWED_METHODS,
     headers: str = ALLOWED_HEADERS,
@@ -64,10 +71,3 @@ def preflight(
 def site_key_of(request: HttpRequest, site_key: str | None) -> str | None:
     """The public site key a browser call carries: in the query, else in the header."""
     return site_key or request.headers.get(SITE_KEY_HEADER)
-
-
-def client_by_site_key(key: object) -> MarketplaceClient | None:
-    """The active marketplace client a site key names, or None."""
-    if not isinstance(key, str) or not key:
-        return None
-    return MarketplaceClient.objects.filter(site_key=key, is_active=True).first()

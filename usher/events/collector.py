@@ -26,11 +26,11 @@ from pydantic import (
     model_validator,
 )
 
+from usher.events.models import TrackingEvent, VisitorTouch
 from usher.lib.errors import InvalidInput
 from usher.lib.validation import UtcDatetime
 from usher.marketplace.models import MarketplaceClient, MarketplaceEvent, MarketplaceOrganizer
 from usher.marketplace.schemas import Currency
-from usher.tracking.event_store import TrackingEvent, VisitorTouch
 
 MAX_EVENTS_PER_REQUEST = 50
 ORDER_EVENT_ID_PREFIX = "order-"

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from django.db import models
 
+from usher.events.names import StandardEvent
 from usher.lib.tenancy import TenantManager
 from usher.marketplace.models import (
     AdClickAttribution,
@@ -19,10 +20,11 @@ from usher.marketplace.models import (
     MarketplaceEvent,
     MarketplaceOrganizer,
 )
-from usher.tracking.resolved import StandardEvent
 
 
 class TrackingEvent(AdClickAttribution):
+    """One browser event as the collector stored it (the dedup key shared with the pixels)."""
+
     client = models.ForeignKey(MarketplaceClient, on_delete=models.CASCADE, related_name="+")
     # Named apart from `event_id`, which is the dedup key shared with the pixels.
     marketplace_event = models.ForeignKey(

@@ -1,4 +1,5 @@
-"""`POST /api/collect`: the public endpoint tracker.js posts events to.
+"""`POST /api/collect`: the public endpoint tracker.js posts events to (the collector's
+router).
 
 Identified by the client's public site key (header, query or body: sendBeacon cannot
 set headers), CORS for the client's origins, rate limited per IP and per site key, and
@@ -17,19 +18,15 @@ from django.utils import timezone
 from ninja import Router
 from pydantic import ValidationError
 
+from usher.events.collector import MAX_BODY_BYTES, CollectBatch, RequestContext, store_events
+from usher.lib.cors import SITE_KEY_HEADER, apply_cors, preflight, site_key_of
 from usher.lib.errors import InvalidInput
-from usher.lib.ratelimit import hit_window
+from usher.lib.ratelimit import hit_sliding_window
 from usher.marketplace.models import MarketplaceClient
-from usher.tracking.collector import MAX_BODY_BYTES, CollectBatch, RequestContext, store_events
-from usher.tracking.cors import (
-    SITE_KEY_HEADER,
-    apply_cors,
-    client_by_site_key,
-    preflight,
-    site_key_of,
-)
+from usher.marketplace.services import client_by_site_key
 
-RATE_WINDOW_SECONDS = 60  # the limits (settings.COLLECTOR_*) count requests per minute
+RATE_WINDOW_SECONDS = 60  # the limits (settings.COLLECTOR_*) count requests per minute,
+# in a window that slides (a burst across a minute boundary cannot pass twice the limit)
 
 collector_router = Router(tags=["collector"])
 
@@ -113,7 +110,7 @@ def _validation_detail(exc: ValidationError) -> list[dict]:
 def collect(request: HttpRequest, site_key: str | None = None):
     ip = client_ip(request)
     # Requests without a usable address share one bucket rather than escaping the limit.
-    if not hit_window(
+    if not hit_sliding_window(
         f"collect:ip:{ip or 'unknown'}",
         settings.COLLECTOR_REQUESTS_PER_IP_PER_MINUTE,
         RATE_WINDOW_SECONDS,
@@ -127,7 +124,7 @@ def collect(request: HttpRequest, site_key: str | None = None):
         return _error(
             401, "a valid site_key (query, body or X-Usher-Site-Key) is required", request, None
         )
-    if not hit_window(
+    if not hit_sliding_window(
         f"collect:site:{client.pk}",
         settings.COLLECTOR_REQUESTS_PER_SITE_KEY_PER_MINUTE,
         RATE_WINDOW_SECONDS,
