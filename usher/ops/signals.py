@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from django.dispatch import receiver
 
-from usher.ops.counters import COLLECTOR_EVENTS
 from usher.events.collector import events_collected
+from usher.ops.counters import COLLECTOR_EVENTS
 
 
 @receiver(events_collected, dispatch_uid="ops.count_collected_events")

@@ -97,22 +97,27 @@ class GA4ConversionsConnector(BatchConnector[GA4Batch]):
                 outcomes.extend(_failed(request, failure))
                 continue
             exchanges.append(response)
-            outcomes.extend(self._outcomes(request, response))
+            outcomes.extend(self._outcomes(destination, request, response))
         return Delivery(outcomes, *_records(exchanges))
+
+    def validates_only(self, destination: Destination) -> bool:
+        """GA4 has no test-events view: a code in test mode (a test code set) goes to the
+        validation endpoint, which checks every event and records none of them."""
+        return self.validate_only or bool(destination.test_event_code)
 
     def _post(self, destination: Destination, secret: str, request: GA4Request) -> PlatformResponse:
         return get_client(PLATFORM).request(
             "POST",
-            VALIDATE_PATH if self.validate_only else COLLECT_PATH,
+            VALIDATE_PATH if self.validates_only(destination) else COLLECT_PATH,
             params={"measurement_id": destination.account_id, "api_secret": secret},
             json=request.body,
             secrets=[secret],
         )
 
     def _outcomes(
-        self, request: GA4Request, response: PlatformResponse
+        self, destination: Destination, request: GA4Request, response: PlatformResponse
     ) -> list[tuple[ConversionEvent, EventOutcome]]:
-        if not self.validate_only:
+        if not self.validates_only(destination):
             return delivered(request.events)
         verdicts = validation_outcomes(request.events, response.json)
         return list(zip(request.events, verdicts, strict=True))

@@ -41,6 +41,7 @@ SESSION_ID_KEY = "ga_session_id"
 _GA_COOKIE = re.compile(r"GA\d+\.\d+\.(\d+\.\d+)")
 
 NO_CLIENT_ID = "no_client_id"
+NO_TRANSACTION_ID = "no_transaction_id"
 
 # Our names are GA4's recommended ecommerce events already (ga4/snippet.py imports them).
 EVENT_NAMES: dict[str, str] = {
@@ -151,6 +152,12 @@ def check_event(event: ConversionEvent, now: datetime) -> EventOutcome | None:
             event,
             NO_CLIENT_ID,
             "GA4 needs a client_id (the _ga cookie, or a visitor id); this event has neither",
+        )
+    if event.event_name == "purchase" and not event.order_id:
+        # GA4 deduplicates nothing but purchases with a transaction_id: without one, the
+        # pixel's copy and every resend would each count as a sale.
+        return rejection(
+            event, NO_TRANSACTION_ID, "a GA4 purchase needs the order's id as transaction_id"
         )
     return too_old(
         event,
