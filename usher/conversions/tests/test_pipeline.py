@@ -104,6 +104,37 @@ def test_a_paid_order_reaches_every_platform_once_in_its_format(
         assert len(sandbox.requests(platform=platform, account=account)) == 1, platform
 
 
+def test_an_orders_ticket_lines_reach_every_platform_under_the_events_content_id(
+    sandbox, ingest, wiring, django_capture_on_commit_callbacks
+):
+    lines = [
+        {"ticket_type_id": "vip", "name": "VIP", "quantity": 1, "unit_price": "150.50"},
+        {"ticket_type_id": "ga", "name": "General", "quantity": 1, "unit_price": "90.00"},
+    ]
+    payload = order_payload(wiring.event) | {"lines": lines}
+    with django_capture_on_commit_callbacks(execute=True):
+        assert ingest.put("/api/ingest/orders", payload).status_code == 200
+    slug = wiring.event.slug  # the content id tracker.js sends for this event page too
+
+    meta = bodies(sandbox, "meta", ORGANIZER_PIXEL)[0]["data"][0]["custom_data"]
+    assert meta["content_ids"] == [slug] and meta["num_items"] == 2
+    assert [(c["id"], c["title"], c["quantity"]) for c in meta["contents"]] == [
+        (slug, "VIP", 1),
+        (slug, "General", 1),
+    ]
+    tiktok = bodies(sandbox, "tiktok", TIKTOK_PIXEL)[0]["data"][0]["properties"]
+    assert [(c["content_id"], c["price"]) for c in tiktok["contents"]] == [
+        (slug, 150.5),
+        (slug, 90.0),
+    ]
+    ga4 = bodies(sandbox, "ga4", GA4_ID)[0]["events"][0]["params"]
+    assert [(i["item_id"], i["item_variant"], i["quantity"]) for i in ga4["items"]] == [
+        (slug, "vip", 1),
+        (slug, "ga", 1),
+    ]
+    assert "notes" not in sandbox.requests(platform="ga4", account=GA4_ID)[0]  # GA4 kept it
+
+
 def test_dual_tracking_sends_the_marketplace_its_own_copy(
     sandbox, ingest, wiring, django_capture_on_commit_callbacks
 ):

@@ -18,7 +18,10 @@ from usher.platforms.base import ConversionEvent, EventOutcome
 from usher.platforms.normalize import normalize_user_data
 from usher.platforms.payload_common import (
     consent_status,
+    content_ids,
+    money,
     partition,
+    present,
     rejection,
     too_old,
     value_and_currency,
@@ -134,8 +137,9 @@ def build_event(event: ConversionEvent) -> dict[str, Any]:
     params.update(value_and_currency(event))
     if event.order_id:
         params["transaction_id"] = event.order_id  # GA4 dedupes purchases on it
-    if event.content_ids:
-        params["items"] = [{"item_id": str(content_id)} for content_id in event.content_ids]
+    items = ga4_items(event)
+    if items:
+        params["items"] = items
     session_id = event.user_data.get(SESSION_ID_KEY)
     if session_id:
         params["session_id"] = str(session_id)  # joins the browser's session in reports
@@ -144,6 +148,28 @@ def build_event(event: ConversionEvent) -> dict[str, Any]:
         "timestamp_micros": timestamp_micros(event.event_time),
         "params": params,
     }
+
+
+def ga4_items(event: ConversionEvent) -> list[dict[str, Any]]:
+    """GA4 `items`: one per ticket line (the event as item, the ticket type as variant),
+    else one per content id; GA4 has no item count but each item's quantity."""
+    if event.contents:
+        return [
+            present(
+                {
+                    "item_id": line.content_id,
+                    "item_variant": line.variant,
+                    "item_name": line.name,
+                    "price": money(line.unit_price),
+                    "quantity": line.quantity,
+                }
+            )
+            for line in event.contents
+        ]
+    ids = content_ids(event)
+    if len(ids) == 1 and event.num_items:
+        return [{"item_id": ids[0], "quantity": event.num_items}]
+    return [{"item_id": content_id} for content_id in ids]
 
 
 def check_event(event: ConversionEvent, now: datetime) -> EventOutcome | None:
