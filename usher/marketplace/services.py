@@ -129,7 +129,7 @@ def _bulk_upsert(
             continue
         if row is None:
             row = rows[external_id] = _Row(existing[external_id], created=False)
-        diff = [name for name, value in values.items() if getattr(row.instance, name) != value]
+        diff = [name for name, value in values.items() if _differs(row.instance, name, value)]
         for name in diff:
             setattr(row.instance, name, values[name])
         row.changed.update(diff)
@@ -159,6 +159,15 @@ def _bulk_upsert(
         for external_id, was_created, was_changed in outcomes
     ]
     return Upserted(results, rows)
+
+
+def _differs(instance: models.Model, name: str, value: Any) -> bool:
+    """Whether setting `name` to `value` changes the row; a foreign key is compared by
+    id, so that comparing does not load the related row (a query per item)."""
+    field = instance._meta.get_field(name)
+    if field.is_relation and isinstance(value, models.Model):
+        return getattr(instance, field.attname) != value.pk
+    return getattr(instance, name) != value
 
 
 def _announce(model: type[models.Model], rows: Iterable[_Row]) -> None:
