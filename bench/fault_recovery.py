@@ -100,9 +100,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=int, default=60, help="how long events arrive")
     parser.add_argument("--rate", type=float, default=10, help="browser events per second")
+    parser.add_argument("--batch", type=int, default=5, help="events per collector request")
     parser.add_argument("--fault-rate", type=float, default=0.3)
     parser.add_argument("--workers", type=int, default=2, help="Celery workers (one is killed)")
-    parser.add_argument("--concurrency", type=int, default=6, help="processes per worker")
+    parser.add_argument("--concurrency", type=int, default=12, help="processes per worker")
     args = parser.parse_args()
 
     var_dir = tempfile.mkdtemp(prefix="usher-bench-")
@@ -189,31 +190,38 @@ def main() -> None:
             flush=True,
         )
         started = time.monotonic()
-        killed_leases = 0
-        for n in range(total):
-            if n == total // 2:
+        killed_leases: int | None = None
+        for first in range(0, total, args.batch):
+            if killed_leases is None and first >= total // 2:
                 killed_leases = ConversionDelivery.objects.filter(
                     client=client, status=DeliveryStatus.SENDING
                 ).count()
                 os.killpg(workers[0].pid, signal.SIGKILL)
                 print(f"  killed worker 0 at {time.monotonic() - started:.0f}s", flush=True)
-            stored = TrackingEvent.objects.create(
-                client=client,
-                marketplace_event=event,
-                organizer=organizer,
-                event_id=f"faults-{uuid.uuid4().hex}",
-                name="view_item",
-                occurred_at=timezone.now(),
-                received_at=timezone.now(),
-                visitor_id=f"v{n}",
-                page_url="https://bench.example/events/bench-event",
-                ip_address="203.0.113.10",
-                user_agent="Mozilla/5.0 (bench)",
-                gclid=f"Cj0KCQiA{uuid.uuid4().hex}",
-                consent={"ad_storage": True, "ad_user_data": True},
+            now = timezone.now()
+            stored = TrackingEvent.objects.bulk_create(
+                [
+                    TrackingEvent(
+                        client=client,
+                        marketplace_event=event,
+                        organizer=organizer,
+                        event_id=f"faults-{uuid.uuid4().hex}",
+                        name="view_item",
+                        occurred_at=now,
+                        received_at=now,
+                        visitor_id=f"v{n}",
+                        page_url="https://bench.example/events/bench-event",
+                        ip_address="203.0.113.10",
+                        user_agent="Mozilla/5.0 (bench)",
+                        gclid=f"Cj0KCQiA{uuid.uuid4().hex}",
+                        consent={"ad_storage": True, "ad_user_data": True},
+                    )
+                    for n in range(first, min(total, first + args.batch))
+                ]
             )
-            fan_out_tracking_events_task.delay(client.pk, [stored.event_id])
-            time.sleep(max(0.0, started + (n + 1) / args.rate - time.monotonic()))
+            # As the collector does: one fan-out task per stored request.
+            fan_out_tracking_events_task.delay(client.pk, [row.event_id for row in stored])
+            time.sleep(max(0.0, started + (first + args.batch) / args.rate - time.monotonic()))
         deadline = time.monotonic() + SETTLE_LIMIT_SECONDS
         deliveries = ConversionDelivery.objects.filter(client=client)
         while time.monotonic() < deadline:
