@@ -220,7 +220,9 @@ def main() -> None:
                 os.killpg(process.pid, signal.SIGKILL)
         proxy.shutdown()
 
-    rows = list(deliveries.values_list("status", "delivered_at", "tracking_event__received_at"))
+    rows = list(
+        deliveries.values_list("status", "delivered_at", "tracking_event__received_at", "attempts")
+    )
     statuses = Counter(status for status, *_ in rows)
     latencies = [
         (delivered - received).total_seconds()
