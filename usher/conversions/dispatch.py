@@ -181,7 +181,8 @@ class Lease:
 
 
 def _release(claimed: Sequence[ConversionDelivery], retry_at: datetime) -> None:
-    """Give leased rows back untouched (throttled before sending): no attempt used.
+    """Give leased rows back unsent (throttled, or calls not made after failures in a
+    row): no attempt used.
 
     One claim leases its rows with one expiry, which still marks them as this worker's.
     """

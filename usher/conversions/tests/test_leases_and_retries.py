@@ -59,8 +59,21 @@ def meta_key(ingest, wiring, django_capture_on_commit_callbacks, monkeypatch) ->
     return wiring.meta.deliveries.first().destination_key
 
 
-def outcome_for(claimed, status):
-    return BatchResult([EventOutcome(d.event_id, status) for d in claimed])
+def record_as(claimed, status, now):
+    """A worker records the same outcome for every row it claimed."""
+    result = BatchResult([EventOutcome(d.event_id, status) for d in claimed])
+    outcomes.record(claimed, result, None, now, outcomes.DispatchSummary(), duration_ms=1)
+
+
+def two_workers(key):
+    """A slow worker claims the rows; its lease runs out and a fast one claims them too.
+    Returns both claims and the moment of the second."""
+    now = timezone.now()
+    slow = dispatch.claim_batch(key, 10, now)
+    after_lease = now + timedelta(seconds=dispatch.lease_seconds() + 1)
+    fast = dispatch.claim_batch(key, 10, after_lease)
+    assert {d.pk for d in fast} == {d.pk for d in slow}
+    return slow, fast, after_lease
 
 
 def rows(key):
@@ -142,44 +155,17 @@ def test_two_claims_at_the_same_moment_take_different_rows(meta_key):
 
 
 def test_a_late_outcome_does_not_overwrite_the_worker_that_took_the_rows_over(meta_key):
-    now = timezone.now()
-    slow = dispatch.claim_batch(meta_key, 10, now)
-    after_lease = now + timedelta(seconds=dispatch.lease_seconds() + 1)
-    fast = dispatch.claim_batch(meta_key, 10, after_lease)  # the slow worker's lease ran out
-    assert {d.pk for d in fast} == {d.pk for d in slow}
+    slow, fast, after_lease = two_workers(meta_key)
 
-    outcomes.record(
-        fast,
-        outcome_for(fast, OutcomeStatus.DELIVERED),
-        None,
-        after_lease,
-        outcomes.DispatchSummary(),
-        duration_ms=1,
-    )
-    outcomes.record(  # the slow worker comes back with an answer for the same rows
-        slow,
-        outcome_for(slow, OutcomeStatus.REJECTED),
-        None,
-        after_lease,
-        outcomes.DispatchSummary(),
-        duration_ms=1,
-    )
+    record_as(fast, OutcomeStatus.DELIVERED, after_lease)
+    # The slow worker comes back with an answer for the same rows.
+    record_as(slow, OutcomeStatus.REJECTED, after_lease)
     assert {d.status for d in rows(meta_key).values()} == {DeliveryStatus.DELIVERED}
 
 
 def test_a_late_outcome_leaves_rows_another_worker_is_still_sending(meta_key):
-    now = timezone.now()
-    slow = dispatch.claim_batch(meta_key, 10, now)
-    after_lease = now + timedelta(seconds=dispatch.lease_seconds() + 1)
-    fast = dispatch.claim_batch(meta_key, 10, after_lease)
-    outcomes.record(
-        slow,
-        outcome_for(slow, OutcomeStatus.RETRY),
-        None,
-        after_lease,
-        outcomes.DispatchSummary(),
-        duration_ms=1,
-    )
+    slow, fast, after_lease = two_workers(meta_key)
+    record_as(slow, OutcomeStatus.RETRY, after_lease)
     held = rows(meta_key)
     for delivery in fast:
         assert held[delivery.pk].status == DeliveryStatus.SENDING
@@ -187,10 +173,7 @@ def test_a_late_outcome_leaves_rows_another_worker_is_still_sending(meta_key):
 
 
 def test_giving_back_a_throttled_batch_spares_rows_another_worker_took_over(meta_key):
-    now = timezone.now()
-    slow = dispatch.claim_batch(meta_key, 10, now)
-    after_lease = now + timedelta(seconds=dispatch.lease_seconds() + 1)
-    fast = dispatch.claim_batch(meta_key, 10, after_lease)
+    slow, fast, after_lease = two_workers(meta_key)
     dispatch._release(slow, after_lease + timedelta(minutes=5))
     held = rows(meta_key)
     for delivery in fast:
@@ -203,10 +186,7 @@ def test_giving_back_a_throttled_batch_spares_rows_another_worker_took_over(meta
 
 
 def test_renewing_a_lease_another_worker_took_over_changes_nothing(meta_key):
-    now = timezone.now()
-    slow = dispatch.claim_batch(meta_key, 10, now)
-    after_lease = now + timedelta(seconds=dispatch.lease_seconds() + 1)
-    fast = dispatch.claim_batch(meta_key, 10, after_lease)
+    slow, fast, after_lease = two_workers(meta_key)
     lease = dispatch.Lease(slow, clock=lambda: after_lease)
     assert lease.renew([], dispatch.get_connector("meta")) == 0
     held = rows(meta_key)
@@ -228,14 +208,7 @@ def test_a_renewed_lease_holds_the_rows_for_the_calls_ahead(meta_key, settings):
     )
     assert {d.lease_expires_at for d in rows(meta_key).values()} == {expected}
     # ...and the outcome is still this worker's to record under the renewed lease.
-    outcomes.record(
-        claimed,
-        outcome_for(claimed, OutcomeStatus.DELIVERED),
-        None,
-        later,
-        outcomes.DispatchSummary(),
-        duration_ms=1,
-    )
+    record_as(claimed, OutcomeStatus.DELIVERED, later)
     assert {d.status for d in rows(meta_key).values()} == {DeliveryStatus.DELIVERED}
 
 
