@@ -252,13 +252,20 @@ def upsert_organizers(
 # --- events ---
 
 
-def _by_external_id(
-    model: type[ModelT], client: MarketplaceClient, external_ids: Iterable[str]
-) -> dict[str, ModelT]:
-    return {
-        row.external_id: row
-        for row in model.objects.filter(client=client, external_id__in=set(external_ids))
-    }
+def _referenced(
+    rows: models.QuerySet[ModelT], items: Sequence[Any], reference: str, what: str
+) -> list[ModelT]:
+    """The row each item names by its `reference` field (an external id), read in one
+    query; an item naming no row is refused on that field."""
+    wanted = {getattr(item, reference) for item in items}
+    found = {row.external_id: row for row in rows.filter(external_id__in=wanted)}
+    referenced = []
+    for index, item in enumerate(items):
+        external_id = getattr(item, reference)
+        if external_id not in found:
+            raise ItemError(index, reference, f"no {what} with external id {external_id!r}")
+        referenced.append(found[external_id])
+    return referenced
 
 
 def _check_slugs(client: MarketplaceClient, items: Sequence[EventIn]) -> None:
@@ -277,18 +284,14 @@ def _check_slugs(client: MarketplaceClient, items: Sequence[EventIn]) -> None:
 
 
 def _upsert_events(client: MarketplaceClient, items: Sequence[EventIn]) -> list[UpsertResult]:
-    organizers = _by_external_id(
-        MarketplaceOrganizer, client, (item.organizer_external_id for item in items)
+    organizers = _referenced(
+        MarketplaceOrganizer.objects.filter(client=client),
+        items,
+        "organizer_external_id",
+        "organizer",
     )
     values = []
-    for index, data in enumerate(items):
-        organizer = organizers.get(data.organizer_external_id)
-        if organizer is None:
-            raise ItemError(
-                index,
-                "organizer_external_id",
-                f"no organizer with external id {data.organizer_external_id!r}",
-            )
+    for data, organizer in zip(items, organizers, strict=True):
         values.append(
             (
                 data.external_id,
@@ -445,21 +448,14 @@ def _write_lines(items: Sequence[OrderIn], rows: dict[str, _Row], orders: set[st
 
 
 def _upsert_orders(client: MarketplaceClient, items: Sequence[OrderIn]) -> list[UpsertResult]:
-    events = {
-        event.external_id: event
-        for event in MarketplaceEvent.objects.select_related("organizer").filter(
-            client=client, external_id__in={item.event_external_id for item in items}
-        )
-    }
+    events = _referenced(
+        MarketplaceEvent.objects.select_related("organizer").filter(client=client),
+        items,
+        "event_external_id",
+        "event",
+    )
     values = []
-    for index, data in enumerate(items):
-        event = events.get(data.event_external_id)
-        if event is None:
-            raise ItemError(
-                index,
-                "event_external_id",
-                f"no event with external id {data.event_external_id!r}",
-            )
+    for data, event in zip(items, events, strict=True):
         values.append((data.external_id, _order_values(data, event)))
     lines_changed: set[str] = set()
 

@@ -143,23 +143,6 @@ def test_a_later_item_for_the_same_order_updates_what_the_earlier_one_wrote(inge
     assert Order.objects.get().status == "refunded"
 
 
-def test_an_item_naming_an_unknown_event_rejects_the_batch_and_names_the_item(ingest, event):
-    items = orders(event, 3)
-    items[2]["event_external_id"] = "nope"
-
-    response = post_orders(ingest, items)
-
-    assert response.status_code == 422
-    assert response.json()["detail"][0]["loc"] == [
-        "body",
-        "payload",
-        "items",
-        2,
-        "event_external_id",
-    ]
-    assert not Order.objects.exists()
-
-
 def test_two_events_of_one_batch_claiming_one_slug_name_the_second(ingest, marketplace):
     organizer = OrganizerFactory(client=marketplace)
     items = [
