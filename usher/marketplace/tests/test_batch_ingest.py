@@ -3,6 +3,7 @@ row, and the orders' ticket lines."""
 
 from __future__ import annotations
 
+import hashlib
 from decimal import Decimal
 
 import pytest
@@ -103,6 +104,26 @@ def test_only_the_changed_orders_are_written_and_announced_once_each(ingest, eve
         ("ord-new", True, None),
     ]
     assert Order.objects.get(external_id="ord-1").status == "refunded"
+
+
+def test_changed_customer_and_checkout_data_are_rewritten_in_one_batch(ingest, event):
+    post_orders(ingest, orders(event, 2))
+    items = orders(event, 2)
+    items[0]["customer"] = {"email": "new@example.com", "country": "DE"}
+    items[0]["attribution"] = {"visitor_id": "v-9", "client_ip": "2001:db8::1"}
+
+    response = post_orders(ingest, items)
+
+    assert [r["changed"] for r in response.json()["results"]] == [True, False]
+    changed = Order.objects.get(external_id="ord-0")
+    assert (changed.customer_country, changed.visitor_id, changed.client_ip) == (
+        "DE",
+        "v-9",
+        "2001:db8::1",
+    )
+    meta = changed.hashed_user_data["conversions"]["meta"]
+    assert meta["email"] == hashlib.sha256(b"new@example.com").hexdigest()
+    assert Order.objects.get(external_id="ord-1").customer_country == "RO"
 
 
 def test_paid_orders_of_a_batch_are_fanned_out_once_each(
