@@ -45,6 +45,7 @@ format: $(BIN)/.installed
 bench: $(BIN)/.installed
 	cd bench && ../$(BIN)/python collector_throughput.py
 	cd bench && ../$(BIN)/python delivery_throughput.py
+	cd bench && ../$(BIN)/python ingest_throughput.py
 
 # Mutation testing of the core (config in pyproject.toml, results in docs/mutation.md):
 # CPU-heavy, so niced and one process; one module at a time with MODULE=usher.lib.tenancy.
