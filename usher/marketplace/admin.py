@@ -17,9 +17,23 @@ from usher.marketplace.models import (
     MarketplaceEvent,
     MarketplaceOrganizer,
     Order,
+    OrderLine,
     OrganizerApiToken,
     User,
 )
+
+
+class OrderLineInline(admin.TabularInline):
+    """An order's ticket lines, as the core sent them (read-only: the core owns them)."""
+
+    model = OrderLine
+    fields = ["ticket_type_id", "name", "quantity", "unit_price"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
 
 
 @admin.register(MarketplaceClient)
@@ -111,6 +125,7 @@ class OrderAdmin(ClientScopedAdmin):
     list_select_related = ["event", "organizer"]
     date_hierarchy = "placed_at"
     readonly_fields = ["hashed_user_data"]
+    inlines = [OrderLineInline]
 
 
 @admin.register(OrganizerApiToken)
