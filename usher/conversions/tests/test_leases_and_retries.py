@@ -347,8 +347,9 @@ def test_a_failed_call_puts_off_only_the_events_it_carried(three_orders, monkeyp
     sent = one_call_per_event(
         monkeypatch, {"order-ord-2": PlatformError(ErrorKind.TRANSIENT, "HTTP 503")}
     )
-    dispatch.dispatch_destination(three_orders)
+    summary = dispatch.dispatch_destination(three_orders)
     assert sent == ["order-ord-1", "order-ord-2", "order-ord-3"]
+    assert (summary.batches, summary.delivered, summary.retrying) == (3, 2, 1)
     assert states(three_orders) == {
         "order-ord-1": (DeliveryStatus.DELIVERED, 1, 1),
         "order-ord-2": (DeliveryStatus.RETRYING, 1, 1),
