@@ -347,8 +347,9 @@ def test_a_failed_call_puts_off_only_the_events_it_carried(three_orders, monkeyp
     sent = one_call_per_event(
         monkeypatch, {"order-ord-2": PlatformError(ErrorKind.TRANSIENT, "HTTP 503")}
     )
-    dispatch.dispatch_destination(three_orders)
+    summary = dispatch.dispatch_destination(three_orders)
     assert sent == ["order-ord-1", "order-ord-2", "order-ord-3"]
+    assert (summary.batches, summary.delivered, summary.retrying) == (3, 2, 1)
     assert states(three_orders) == {
         "order-ord-1": (DeliveryStatus.DELIVERED, 1, 1),
         "order-ord-2": (DeliveryStatus.RETRYING, 1, 1),
@@ -403,3 +404,32 @@ def test_a_crash_inside_usher_mid_batch_keeps_what_was_already_delivered(three_o
     assert ConversionDelivery.objects.get(
         destination_key=three_orders, event_id="order-ord-2"
     ).last_error_code == ("internal_error")
+
+
+# What a record keeps
+
+
+def test_a_delivery_delivered_after_a_failure_is_dated_and_its_error_cleared(
+    sandbox, wiring, meta_key, clock
+):
+    sandbox.fault(platform="meta", account=ORGANIZER_PIXEL, mode="5xx", count=1)
+    dispatch.dispatch_destination(meta_key)
+    failed = ConversionDelivery.objects.filter(destination_key=meta_key).first()
+    assert failed.last_error and failed.last_error_code
+    clock.now = failed.next_attempt_at
+    dispatch.dispatch_destination(meta_key)
+    delivered = ConversionDelivery.objects.get(pk=failed.pk)
+    assert (delivered.status, delivered.delivered_at) == (DeliveryStatus.DELIVERED, clock.now)
+    assert (delivered.last_error, delivered.last_error_code) == ("", "")
+
+
+def test_the_batch_log_hides_network_fields_and_keeps_the_rest_readable():
+    body = (
+        '{"data": [{"event_name": "Purchase", "user_data": {"client_ip_address": "203.0.113.7",'
+        ' "client_user_agent": "Mozilla/5.0", "ct": ["brașov"]}}]}'
+    )
+    logged = outcomes._redact_network_fields(body)
+    assert logged == (
+        '{"data": [{"event_name": "Purchase", "user_data": {"client_ip_address": "[redacted]",'
+        ' "client_user_agent": "[redacted]", "ct": ["brașov"]}}]}'
+    )
