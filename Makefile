@@ -14,7 +14,7 @@ include .env
 export
 endif
 
-.PHONY: run test lint format lock sandbox market bench clean
+.PHONY: run test lint format lock sandbox market bench mutate clean
 
 $(BIN)/.installed: $(LOCK)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -51,6 +51,14 @@ bench: $(BIN)/.installed
 	cd bench && ../$(BIN)/python collector_throughput.py
 	cd bench && ../$(BIN)/python delivery_throughput.py
 	cd bench && ../$(BIN)/python simulator.py
+	cd bench && ../$(BIN)/python ingest_throughput.py
+
+# Mutation testing of the core (config in pyproject.toml, results in docs/mutation.md):
+# CPU-heavy, so niced and one process; one module at a time with MODULE=usher.lib.tenancy.
+MODULE ?=
+mutate: $(BIN)/.installed
+	nice -n 19 $(BIN)/mutmut run --max-children 1 $(if $(MODULE),"$(MODULE).*")
+	$(BIN)/mutmut results
 
 # Re-pin every dependency after editing pyproject.toml.
 lock:
@@ -58,4 +66,4 @@ lock:
 	uv pip compile pyproject.toml --generate-hashes --no-emit-index-url --python-version 3.11 -o requirements/prod.lock -q
 
 clean:
-	rm -rf $(VENV) var
+	rm -rf $(VENV) var mutants

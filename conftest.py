@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -54,6 +56,25 @@ class JsonClient:
 
     def delete(self, path: str, **kw: Any):
         return self.request("DELETE", path, None, **kw)
+
+
+def require_tool(found: bool, missing: str) -> None:
+    """A test that needs a tool outside Python (chromium, node). CI installs them
+    (`.ci/run`), so there a missing tool fails the run instead of skipping what it should
+    have tested; on a developer's machine the test skips and says what to install."""
+    if found:
+        return
+    if os.environ.get("CI"):
+        pytest.fail(f"{missing} (CI must install it: see .ci/run)")
+    pytest.skip(missing)
+
+
+@pytest.fixture
+def node() -> str:
+    """The path of node, for tests that run rendered scripts in it."""
+    path = shutil.which("node")
+    require_tool(path is not None, "node is not installed (apt-get install nodejs)")
+    return str(path)
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -108,9 +129,13 @@ def _clear_this_runs_cache() -> None:
 
 @pytest.fixture(autouse=True)
 def _clear_cache():
+    """A fresh cache and fresh in-process rate-limit buckets for every test: a bucket a
+    test drained must not throttle the next one."""
     _clear_this_runs_cache()
+    reset_local_buckets()
     yield
     _clear_this_runs_cache()
+    reset_local_buckets()
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from uuid import uuid4
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH_DATABASE_URL = os.environ.get(
@@ -85,6 +86,74 @@ def fresh_marketplace(slug: str):
     return client, organizer, event
 
 
+ALL_EVENTS = ["page_view", "view_item", "add_to_cart", "begin_checkout", "purchase"]
+
+
+def add_server_side_codes(organizer, meta_pixel: str) -> None:
+    """The organizer's Meta, TikTok, Google Ads and GA4 codes, every event server-side;
+    `meta_pixel` keeps each bench's Meta account apart in the sandbox."""
+    from usher.tracking import services as tracking
+
+    for provider, settings in {
+        "meta": {"pixel_id": meta_pixel, "access_token": "sandbox-bench"},
+        "tiktok": {"pixel_code": "BENCHAAAAAAAAAAAAAAA", "access_token": "sandbox-bench"},
+        "google_ads": {
+            "conversion_id": "AW-123456789",
+            "customer_id": "1234567890",
+            "conversion_actions": {"view_item": "111"},
+            "refresh_token": "sandbox-bench",
+        },
+        "ga4": {"measurement_id": "G-BENCH123", "api_secret": "sandbox-bench"},
+    }.items():
+        tracking.create_code(
+            organizer,
+            tracking.CodeInput(
+                provider=provider, settings={"conversion_events": ALL_EVENTS, **settings}
+            ),
+        )
+
+
+def browser_events(client, organizer, event, visitors, prefix: str) -> list:
+    """Unsaved consented view_item events on the bench event page, one per visitor number."""
+    from django.utils import timezone
+
+    from usher.events.models import TrackingEvent
+
+    now = timezone.now()
+    return [
+        TrackingEvent(
+            client=client,
+            marketplace_event=event,
+            organizer=organizer,
+            event_id=f"{prefix}-{uuid4().hex}",
+            name="view_item",
+            occurred_at=now,
+            visitor_id=f"v{n}",
+            page_url="https://bench.example/events/bench-event",
+            ip_address="203.0.113.10",
+            user_agent="Mozilla/5.0 (bench)",
+            gclid=f"Cj0KCQiA{uuid4().hex}",
+            consent={"ad_storage": True, "ad_user_data": True},
+        )
+        for n in visitors
+    ]
+
+
 def percentile(values: list[float], fraction: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(len(ordered) * fraction))] if ordered else 0.0
+
+
+def wait_for_sandbox(url: str) -> None:
+    """Until the sandbox server started as a subprocess answers (10 s at most)."""
+    import time
+
+    import httpx
+
+    for _ in range(100):
+        try:
+            httpx.get(f"{url}/_sandbox/requests", params={"limit": 1}, timeout=1)
+            return
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    raise SystemExit("sandbox did not start")

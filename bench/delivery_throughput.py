@@ -12,13 +12,19 @@ import json
 import subprocess
 import sys
 import time
-import uuid
 
-import httpx
-from common import ROOT, configure_environment, fresh_marketplace, prepare_database, setup_django
+from common import (
+    ROOT,
+    add_server_side_codes,
+    browser_events,
+    configure_environment,
+    fresh_marketplace,
+    prepare_database,
+    setup_django,
+    wait_for_sandbox,
+)
 
 PORT = 8766
-ALL_EVENTS = ["page_view", "view_item", "add_to_cart", "begin_checkout", "purchase"]
 
 
 def main() -> None:
@@ -38,52 +44,16 @@ def main() -> None:
     )
     prepare_database()
     setup_django()
-    from django.utils import timezone
 
     from usher.conversions import dispatch, fanout
     from usher.conversions.models import ConversionDelivery, DeliveryStatus
     from usher.events.models import TrackingEvent
-    from usher.tracking import services as tracking
 
     client, organizer, event = fresh_marketplace("delivery")
-    for provider, settings in {
-        "meta": {"pixel_id": "333333333333333", "access_token": "sandbox-bench"},
-        "tiktok": {"pixel_code": "BENCHAAAAAAAAAAAAAAA", "access_token": "sandbox-bench"},
-        "google_ads": {
-            "conversion_id": "AW-123456789",
-            "customer_id": "1234567890",
-            "conversion_actions": {"view_item": "111"},
-            "refresh_token": "sandbox-bench",
-        },
-        "ga4": {"measurement_id": "G-BENCH123", "api_secret": "sandbox-bench"},
-    }.items():
-        tracking.create_code(
-            organizer,
-            tracking.CodeInput(
-                provider=provider, settings={"conversion_events": ALL_EVENTS, **settings}
-            ),
-        )
+    add_server_side_codes(organizer, "333333333333333")
 
-    now = timezone.now()
     TrackingEvent.objects.bulk_create(
-        [
-            TrackingEvent(
-                client=client,
-                marketplace_event=event,
-                organizer=organizer,
-                event_id=f"bench-{uuid.uuid4().hex}",
-                name="view_item",
-                occurred_at=now,
-                visitor_id=f"v{i}",
-                page_url="https://bench.example/events/bench-event",
-                ip_address="203.0.113.10",
-                user_agent="Mozilla/5.0 (bench)",
-                gclid=f"Cj0KCQiA{uuid.uuid4().hex}",
-                consent={"ad_storage": True, "ad_user_data": True},
-            )
-            for i in range(args.events)
-        ],
-        batch_size=1000,
+        browser_events(client, organizer, event, range(args.events), "bench"), batch_size=1000
     )
     event_ids = list(TrackingEvent.objects.filter(client=client).values_list("event_id", flat=True))
 
@@ -91,7 +61,7 @@ def main() -> None:
         [sys.executable, "-m", "usher.sandbox", "--port", str(PORT)], cwd=ROOT
     )
     try:
-        _wait_for(sandbox_url)
+        wait_for_sandbox(sandbox_url)
         started = time.monotonic()
         keys = set()
         for chunk in range(0, len(event_ids), 1000):
@@ -116,16 +86,6 @@ def main() -> None:
         f"= {delivered / duration:,.0f} conversions/s (fan-out {fanned:.1f}s); per platform {per_provider}; "
         "sandbox over HTTP on loopback, PostgreSQL + Redis"
     )
-
-
-def _wait_for(url: str) -> None:
-    for _ in range(100):
-        try:
-            httpx.get(f"{url}/_sandbox/requests", params={"limit": 1}, timeout=1)
-            return
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    raise SystemExit("sandbox did not start")
 
 
 if __name__ == "__main__":

@@ -177,7 +177,13 @@ CELERY_BEAT_SCHEDULE: dict = {
     },
     "sweep-conversion-deliveries": {
         "task": "usher.conversions.tasks.sweep_deliveries_task",
-        "schedule": 300.0,  # every 5 minutes: due retries and expired worker leases
+        "schedule": 30.0,  # events and orders whose fan-out task was lost
+    },
+    "dispatch-due-deliveries": {
+        "task": "usher.conversions.tasks.dispatch_due_task",
+        # Due retries whose follow-up task was lost and expired worker leases: with
+        # leases of ~30 s, a crashed worker's rows are sent again within a minute.
+        "schedule": 15.0,
     },
     "sync-campaign-metrics": {
         "task": "usher.campaigns.tasks.sync_campaign_metrics_task",

@@ -2,9 +2,10 @@
 
 Claiming sets a lease (`status=sending`, `lease_expires_at`) inside a row-locking
 transaction (SKIP LOCKED on PostgreSQL), so concurrent workers never take the same rows.
-A worker killed mid-batch leaves its rows leased; once the lease runs out the sweeper
-claims them again and they are resent — the shared event id lets the platform count
-them once. Each destination is dispatched on its own, so a failing one never blocks the
+A lease lasts a little longer than the HTTP call it covers and is renewed before every
+further call (batch isolation, GA4's one call per visitor), so a worker killed mid-batch
+leaves its rows leased for well under a minute; then they are due again and resent —
+the shared event id lets the platform count them once. Each destination is dispatched on its own, so a failing one never blocks the
 others; calls are paced by a token bucket per platform account shared by all workers.
 """
 
@@ -12,16 +13,16 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F, Min, Q
 from django.utils import timezone
 
 from usher.conversions.events import DestinationUnavailable, conversion_events, destination_for
-from usher.conversions.models import ConversionDelivery, DeliveryStatus
+from usher.conversions.models import OPEN_STATUSES, ConversionDelivery, DeliveryStatus
 from usher.conversions.outcomes import (
     MAX_ATTEMPTS,
     DispatchSummary,
@@ -43,10 +44,19 @@ from usher.platforms.registry import get_connector
 
 logger = logging.getLogger("usher.conversions")
 
-# Longer than the slowest batch: GA4 makes up to 25 calls of up to 10 s each.
-LEASE_SECONDS = 600
+# What a lease covers beyond its HTTP calls: building the request, the inline rate-limit
+# wait and recording the outcome. Small, so a crashed worker's rows are soon due again.
+LEASE_MARGIN_SECONDS = 20
+# Consecutive calls of one batch that may fail transiently (a timeout, a 5xx) before the
+# calls left are put off: one failure is noise, two in a row look like an outage.
+TRANSIENT_FAILURES_PER_BATCH = 2
 MAX_BATCHES_PER_RUN = 20  # then the task yields the worker to other destinations
 RATE_LIMIT_WAIT_INLINE_SECONDS = 2.0  # shorter waits are slept; longer ones reschedule
+
+
+def lease_seconds(calls: int = 1) -> float:
+    """How long rows stay leased for `calls` HTTP calls: each may take the whole timeout."""
+    return settings.PLATFORM_HTTP_TIMEOUT_SECONDS * calls + LEASE_MARGIN_SECONDS
 
 
 def due_filter(now: datetime) -> Q:
@@ -64,6 +74,19 @@ def due_destination_keys(now: datetime | None = None) -> list[str]:
         .distinct()
     )
     return list(keys)
+
+
+def next_due_at(destination_key: str) -> datetime | None:
+    """When something of this destination is next due: its earliest retry, or the end of
+    the earliest lease (a worker that died holding it); None when nothing is open."""
+    open_rows = ConversionDelivery.objects.filter(
+        destination_key=destination_key, status__in=OPEN_STATUSES
+    )
+    moments = open_rows.aggregate(
+        retry=Min("next_attempt_at", filter=~Q(status=DeliveryStatus.SENDING)),
+        lease=Min("lease_expires_at", filter=Q(status=DeliveryStatus.SENDING)),
+    )
+    return min((m for m in moments.values() if m is not None), default=None)
 
 
 def claim_batch(destination_key: str, batch_size: int, now: datetime) -> list[ConversionDelivery]:
@@ -92,7 +115,7 @@ def claim_batch(destination_key: str, batch_size: int, now: datetime) -> list[Co
             return []
         ConversionDelivery.objects.filter(id__in=ids).update(
             status=DeliveryStatus.SENDING,
-            lease_expires_at=now + timedelta(seconds=LEASE_SECONDS),
+            lease_expires_at=now + timedelta(seconds=lease_seconds()),
             attempts=F("attempts") + 1,
             last_attempt_at=now,
         )
@@ -125,7 +148,7 @@ def dispatch_destination(destination_key: str, now: datetime | None = None) -> D
         summary.resume_at = _send(connector, claimed, moment, summary)
         if summary.resume_at is not None:
             return summary  # throttled: leave the rest until the platform lets us in
-    summary.resume_at = now or timezone.now()  # the cap was hit: more may be due
+    summary.capped = True  # more may be due
     return summary
 
 
@@ -135,8 +158,31 @@ def _bucket(provider: str, account_id: str) -> TokenBucket:
     return account_bucket(provider, account_id, rate, capacity)
 
 
+class Lease:
+    """The rows one claim holds. Renewing moves their expiry only where this worker still
+    holds them (same status and expiry), and the rows remember the new expiry, which is
+    what `record` and `_release` check before writing."""
+
+    def __init__(self, claimed: Sequence[ConversionDelivery], clock: Callable[[], datetime]):
+        self.claimed = claimed
+        self.clock = clock
+
+    def renew(self, events: Sequence[ConversionEvent], connector: ConversionsConnector) -> int:
+        """Hold the rows for the calls sending `events` costs; returns the rows still held."""
+        until = self.clock() + timedelta(seconds=lease_seconds(connector.http_calls_for(events)))
+        held = ConversionDelivery.objects.filter(
+            pk__in=[delivery.pk for delivery in self.claimed],
+            status=DeliveryStatus.SENDING,
+            lease_expires_at=self.claimed[0].lease_expires_at,
+        ).update(lease_expires_at=until)
+        for delivery in self.claimed:
+            delivery.lease_expires_at = until
+        return held
+
+
 def _release(claimed: Sequence[ConversionDelivery], retry_at: datetime) -> None:
-    """Give leased rows back untouched (throttled before sending): no attempt used.
+    """Give leased rows back unsent (throttled, or calls not made after failures in a
+    row): no attempt used.
 
     One claim leases its rows with one expiry, which still marks them as this worker's.
     """
@@ -170,42 +216,93 @@ def _send(
         record(claimed, BatchResult(outcomes), None, now, summary, duration_ms=0)
         return None
     started = timezone.now()
+
+    def clock() -> datetime:  # the dispatch's own timeline (tests move `now`)
+        return now + (timezone.now() - started)
+
     try:
         events = conversion_events(claimed, limited_data_use=first.client.meta_limited_data_use)
-        wait = _bucket(first.provider, destination.account_id).take(
-            connector.http_calls_for(events)
-        )
+        calls = connector.split_calls(events)  # one list of events per HTTP call
+        wait = _bucket(first.provider, destination.account_id).take(len(calls))
         if wait > RATE_LIMIT_WAIT_INLINE_SECONDS:
             resume_at = now + timedelta(seconds=wait)
             _release(claimed, resume_at)
             return resume_at
         time.sleep(wait)
-        result, error = send_isolating(connector, destination, events)
     except Exception as exc:  # a bug or a crash inside Usher: record it, retry later
-        logger.exception("conversions batch failed inside Usher: %s", first.destination_key)
-        error = PlatformError(ErrorKind.TRANSIENT, f"internal error: {type(exc).__name__}")
-        result = BatchResult(
-            [
-                EventOutcome(d.event_id, OutcomeStatus.RETRY, error.message, "internal_error")
-                for d in claimed
-            ]
-        )
-    elapsed = int((timezone.now() - started).total_seconds() * 1000)
-    record(claimed, result, error, now, summary, duration_ms=elapsed)
-    if error is not None and error.kind == ErrorKind.RATE_LIMITED:
-        return now + timedelta(seconds=error.retry_after_seconds or backoff_seconds(1))
+        _record_internal_error(claimed, exc, clock(), summary)
+        return None
+    by_event = {delivery.event_id: delivery for delivery in claimed}
+    carried = [[by_event[event.event_id] for event in call] for call in calls]
+    lease = Lease(claimed, clock=clock)
+    transient_failures = 0
+    # One call at a time, each recorded as soon as it is answered: a crash loses only the
+    # call in flight, and a failure puts off only the events that call carried.
+    for index, call in enumerate(calls):
+        rest = [delivery for later in carried[index + 1 :] for delivery in later]
+        call_started = timezone.now()
+        try:
+            result, error = send_isolating(
+                connector, destination, call, before_call=lambda part: lease.renew(part, connector)
+            )
+        except Exception as exc:
+            _record_internal_error(carried[index] + rest, exc, clock(), summary)
+            return None
+        finished = clock()
+        elapsed_ms = int((timezone.now() - call_started).total_seconds() * 1000)
+        record(carried[index], result, error, finished, summary, duration_ms=elapsed_ms)
+        if error is None:
+            transient_failures = 0
+            continue
+        if error.kind == ErrorKind.RATE_LIMITED:
+            resume_at = finished + timedelta(
+                seconds=error.retry_after_seconds or backoff_seconds(1)
+            )
+            if rest:
+                _release(rest, resume_at)
+            return resume_at
+        transient_failures += error.kind == ErrorKind.TRANSIENT
+        if rest and transient_failures >= TRANSIENT_FAILURES_PER_BATCH:
+            # The platform looks down: the calls not made wait, without using an attempt.
+            _release(rest, finished + timedelta(seconds=backoff_seconds(1)))
+            return None
     return None
 
 
+def _record_internal_error(
+    claimed: list[ConversionDelivery], exc: Exception, now: datetime, summary: DispatchSummary
+) -> None:
+    """A bug or a crash inside Usher: recorded like a transient failure, retried later."""
+    logger.exception("conversions batch failed inside Usher: %s", claimed[0].destination_key)
+    error = PlatformError(ErrorKind.TRANSIENT, f"internal error: {type(exc).__name__}")
+    outcomes = [
+        EventOutcome(d.event_id, OutcomeStatus.RETRY, error.message, "internal_error")
+        for d in claimed
+    ]
+    record(claimed, BatchResult(outcomes), error, now, summary, duration_ms=0)
+
+
+BeforeCall = Callable[[Sequence[ConversionEvent]], object]
+
+
+def _no_renewal(events: Sequence[ConversionEvent]) -> None:
+    """Sending outside a lease (tests, tools): nothing to keep alive."""
+
+
 def send_isolating(
-    connector: ConversionsConnector, destination: Destination, events: Sequence[ConversionEvent]
+    connector: ConversionsConnector,
+    destination: Destination,
+    events: Sequence[ConversionEvent],
+    before_call: BeforeCall = _no_renewal,
 ) -> tuple[BatchResult, PlatformError | None]:
     """Send a batch; if the platform refuses it whole, find out whether one event is to
-    blame (Meta and TikTok reject every event of a request for one invalid event)."""
+    blame (Meta and TikTok reject every event of a request for one invalid event).
+    `before_call` runs before every call with the events it sends (the lease renewal)."""
     try:
+        before_call(events)
         return connector.send_conversions(destination, events), None
     except PlatformError as exc:
-        return _isolate(connector, destination, events, exc), exc
+        return _isolate(connector, destination, events, exc, before_call), exc
 
 
 def _isolate(
@@ -213,6 +310,7 @@ def _isolate(
     destination: Destination,
     events: Sequence[ConversionEvent],
     error: PlatformError,
+    before_call: BeforeCall,
 ) -> BatchResult:
     """Split a refused batch in halves and follow the failing half, so the good events
     still get through. When both halves fail the fault is not in one event (a bad pixel,
@@ -222,21 +320,25 @@ def _isolate(
         return BatchResult.for_error(events, error)
     middle = len(events) // 2
     halves = [events[:middle], events[middle:]]
-    attempts = [_try(connector, destination, half) for half in halves]
+    attempts = [_try(connector, destination, half, before_call) for half in halves]
     if all(isinstance(attempt, PlatformError) for attempt in attempts):
         return BatchResult.for_error(events, error)
     outcomes: list[EventOutcome] = []
     for half, attempt in zip(halves, attempts, strict=True):
         if isinstance(attempt, PlatformError):
-            attempt = _isolate(connector, destination, half, attempt)
+            attempt = _isolate(connector, destination, half, attempt, before_call)
         outcomes.extend(attempt.outcomes)
     return BatchResult(outcomes, request=error.request, response=error.response)
 
 
 def _try(
-    connector: ConversionsConnector, destination: Destination, events: Sequence[ConversionEvent]
+    connector: ConversionsConnector,
+    destination: Destination,
+    events: Sequence[ConversionEvent],
+    before_call: BeforeCall,
 ) -> BatchResult | PlatformError:
     try:
+        before_call(events)
         return connector.send_conversions(destination, events)
     except PlatformError as exc:
         return exc

@@ -19,7 +19,8 @@ from usher.conversions.buyers import buyer_browser_events
 from usher.conversions.models import ConversionDelivery
 from usher.conversions.policy import ad_user_data_choice
 from usher.events.models import TrackingEvent
-from usher.platforms.base import ConversionEvent, Destination
+from usher.marketplace.models import MarketplaceEvent, OrderLine
+from usher.platforms.base import ContentLine, ConversionEvent, Destination
 from usher.tracking.models import TrackingCodeBase
 from usher.tracking.providers import get_spec
 
@@ -57,10 +58,13 @@ def conversion_events(
     """One ConversionEvent per delivery, in the same order (all share one destination)."""
     since = timezone.now() - timedelta(days=BROWSER_EVENT_LOOKBACK_DAYS)
     browser = buyer_browser_events([d.order for d in deliveries if d.order_id], since=since)
+    lines = _order_lines([d.order_id for d in deliveries if d.order_id])
     built = []
     for delivery in deliveries:
         if delivery.order_id is not None:
-            event = _from_order(delivery, browser.get(delivery.order_id))
+            event = _from_order(
+                delivery, browser.get(delivery.order_id), lines.get(delivery.order_id, [])
+            )
         else:
             event = _from_tracking_event(delivery, delivery.tracking_event)
         event.limited_data_use = limited_data_use
@@ -110,8 +114,26 @@ def _from_tracking_event(delivery: ConversionDelivery, event: TrackingEvent) -> 
     )
 
 
-def _from_order(delivery: ConversionDelivery, browser: TrackingEvent | None) -> ConversionEvent:
+def order_content_id(event: MarketplaceEvent) -> str:
+    """The content id of a marketplace event: its slug, which every pixel sends as
+    content id too (tracker.js and the server-rendered snippets), so catalog matching
+    and the platforms' reports see one id for one event, from browser and server alike."""
+    return event.slug
+
+
+def _order_lines(order_ids: Sequence[int]) -> dict[int, list[OrderLine]]:
+    """The ticket lines of these orders, in their order (one query for a whole batch)."""
+    by_order: dict[int, list[OrderLine]] = {}
+    for line in OrderLine.objects.filter(order_id__in=set(order_ids)).order_by("position"):
+        by_order.setdefault(line.order_id, []).append(line)
+    return by_order
+
+
+def _from_order(
+    delivery: ConversionDelivery, browser: TrackingEvent | None, lines: Sequence[OrderLine]
+) -> ConversionEvent:
     order = delivery.order
+    content_id = order_content_id(order.event)
     user_data = {
         **_visitor_ids(order.visitor_id, browser.ga_client_id if browser else ""),
         **order.hashed_user_data.get("conversions", {}).get(delivery.provider, {}),
@@ -124,7 +146,17 @@ def _from_order(delivery: ConversionDelivery, browser: TrackingEvent | None) -> 
         event_source_url=(browser.page_url if browser else "") or order.event.public_url or None,
         value=order.value,
         currency=order.currency,
-        content_ids=[order.event.external_id],
+        content_ids=[content_id],
+        contents=[
+            ContentLine(
+                content_id=content_id,
+                quantity=line.quantity,
+                unit_price=line.unit_price,
+                name=line.name,
+                variant=line.ticket_type_id,
+            )
+            for line in lines
+        ],
         num_items=order.tickets_count,
         order_id=order.external_id,
         user_data=user_data,

@@ -30,8 +30,10 @@ from usher.tracking.resolver import (
     server_side_codes,
 )
 
-# Fan-out normally runs seconds after the commit; past this the sweep assumes it was lost.
-STRAGGLER_GRACE_SECONDS = 120
+# Fan-out normally runs within a second of the commit; past this the sweep assumes its
+# task was lost (the broker was down, or a killed worker held it). Fanning out twice is
+# harmless (unique keys), so the grace is short and a lost event waits under a minute.
+STRAGGLER_GRACE_SECONDS = 30
 STRAGGLERS_PER_SWEEP = 5000
 
 

@@ -3,7 +3,8 @@
 One `ConversionDelivery` per (destination, event_id): the unique key is what stops Usher
 itself from sending a conversion twice to one account, however often an event is
 resent, fanned out or swept. Every platform call is kept as a `DeliveryBatch` with the
-masked request and answer, for the admin and the organizer's status page.
+masked request and answer, linked to every delivery it carried, so the admin shows all
+the tries of a delivery, not only the last.
 """
 
 from __future__ import annotations
@@ -48,6 +49,8 @@ class DeliveryBatch(models.Model):
     response_body = models.TextField(blank=True)
     duration_ms = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    # Every delivery this call carried (a delivery's history: `delivery.batches`).
+    deliveries = models.ManyToManyField("ConversionDelivery", related_name="batches", blank=True)
 
     class Meta:
         ordering = ["-created_at"]

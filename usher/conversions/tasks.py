@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from datetime import datetime
 
 from celery import shared_task
 from django.core.cache import cache
@@ -17,6 +18,10 @@ logger = logging.getLogger("usher.conversions")
 
 # Many events for one destination within this window share one queued dispatch task.
 DISPATCH_DEBOUNCE_SECONDS = 2
+# Follow-up runs are queued with a countdown up to this far ahead; later retries are
+# left to the periodic `dispatch_due_task` (a broker holds delayed messages in memory,
+# and Redis redelivers the long ones after its visibility timeout).
+FOLLOW_UP_HORIZON_SECONDS = 30 * 60
 
 
 def _queued_key(destination_key: str) -> str:
@@ -45,6 +50,20 @@ def fan_out_order_task(order_id: int) -> None:
     schedule_dispatch(fanout.fan_out_order(order_id))
 
 
+def schedule_follow_up(destination_key: str, when: datetime) -> bool:
+    """Queue one dispatch of the destination for `when` (a retry's backoff time, the end
+    of a throttle or of a dead worker's lease); one task per destination and second,
+    however many runs ask for it. Returns whether a task was queued."""
+    delay = max(0.0, (when - timezone.now()).total_seconds())
+    if delay > FOLLOW_UP_HORIZON_SECONDS:
+        return False
+    key = f"usher:dispatch-at:{destination_key}:{int(when.timestamp())}"
+    if not cache.add(key, 1, timeout=int(delay) + 60):
+        return False
+    dispatch_destination_task.apply_async((destination_key,), countdown=delay)
+    return True
+
+
 @shared_task(ignore_result=True)
 def dispatch_destination_task(destination_key: str) -> None:
     # Events stored from now on schedule a new run instead of waiting for the sweep.
@@ -59,19 +78,32 @@ def dispatch_destination_task(destination_key: str) -> None:
         summary.retrying,
         summary.dead,
     )
-    if summary.resume_at is not None:
-        # Work is left (batch cap or rate limit): come back for it, after other
-        # destinations had their turn, rather than waiting for the 5-minute sweep.
-        delay = max(0.0, (summary.resume_at - timezone.now()).total_seconds())
-        dispatch_destination_task.apply_async((destination_key,), countdown=delay)
+    if summary.capped:
+        # Work is due now: come back for it after other destinations had their turn.
+        dispatch_destination_task.apply_async((destination_key,))
+        return
+    when = dispatch.next_due_at(destination_key)
+    if when is not None:
+        # Retries at their own backoff time, not at the next sweep; never before a
+        # throttled platform lets us in again.
+        if summary.resume_at is not None:
+            when = max(when, summary.resume_at)
+        schedule_follow_up(destination_key, when)
+
+
+@shared_task(ignore_result=True)
+def dispatch_due_task() -> None:
+    """Every few seconds, the safety net of the follow-ups: retries whose queued task was
+    lost (the broker, a killed worker holding it) and leases of crashed workers that ran
+    out. Two indexed queries when nothing is due."""
+    schedule_dispatch(dispatch.due_destination_keys())
 
 
 @shared_task(ignore_result=True)
 def sweep_deliveries_task() -> None:
-    """Every 5 minutes: events and orders whose fan-out task was lost, retries that came
-    due, and leases of crashed workers that ran out."""
-    fanout.fan_out_stragglers()
-    schedule_dispatch(dispatch.due_destination_keys())
+    """Every 30 seconds: events and orders whose fan-out task was lost (an indexed query
+    of the rows not fanned out yet)."""
+    schedule_dispatch(fanout.fan_out_stragglers())
 
 
 @shared_task(ignore_result=True)

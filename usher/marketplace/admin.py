@@ -10,7 +10,6 @@ from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin
 from django.db.models import QuerySet
 from django.http import HttpRequest
-from django.utils import timezone
 
 from usher.lib.admin import ClientScopedAdmin
 from usher.marketplace.models import (
@@ -18,9 +17,23 @@ from usher.marketplace.models import (
     MarketplaceEvent,
     MarketplaceOrganizer,
     Order,
+    OrderLine,
     OrganizerApiToken,
     User,
 )
+
+
+class OrderLineInline(admin.TabularInline):
+    """An order's ticket lines, as the core sent them (read-only: the core owns them)."""
+
+    model = OrderLine
+    fields = ["ticket_type_id", "name", "quantity", "unit_price"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
 
 
 @admin.register(MarketplaceClient)
@@ -112,6 +125,7 @@ class OrderAdmin(ClientScopedAdmin):
     list_select_related = ["event", "organizer"]
     date_hierarchy = "placed_at"
     readonly_fields = ["hashed_user_data"]
+    inlines = [OrderLineInline]
 
 
 @admin.register(OrganizerApiToken)
@@ -131,7 +145,7 @@ class OrganizerApiTokenAdmin(ClientScopedAdmin):
 
     @admin.action(description="Revoke selected tokens")
     def revoke(self, request: HttpRequest, queryset: QuerySet[OrganizerApiToken]) -> None:
-        count = queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
+        count = queryset.revoke()
         self.message_user(request, f"Revoked {count} token(s).")
 
 

@@ -390,9 +390,7 @@ def issue_demo_credentials(client: MarketplaceClient, base_url: str) -> DemoCred
             client.allowed_origins = sorted({*client.allowed_origins, *origins})
             client.save(update_fields=["allowed_origins"])
         api_key = client.rotate_api_key()
-        OrganizerApiToken.objects.active().filter(
-            organizer__client=client, name=DEMO_TOKEN_NAME
-        ).update(revoked_at=timezone.now())
+        OrganizerApiToken.objects.filter(organizer__client=client, name=DEMO_TOKEN_NAME).revoke()
         _, token = OrganizerApiToken.issue(organizer, name=DEMO_TOKEN_NAME)
         _ensure_user("staff", client=client, organizer=None, is_staff=True)
         _ensure_user("organizer", client=client, organizer=organizer, is_staff=False)

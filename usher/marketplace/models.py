@@ -8,6 +8,7 @@ per-platform normalized and hashed user data.
 from __future__ import annotations
 
 import secrets
+from decimal import Decimal
 from typing import ClassVar
 
 from django.contrib.auth.models import AbstractUser
@@ -15,6 +16,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 from usher.lib.secrets import display_prefix, generate_secret, hash_secret
 from usher.lib.tenancy import TenantManager
@@ -282,9 +284,45 @@ class Order(AdClickAttribution):
         return f"Order {self.external_id}"
 
 
+class OrderLine(models.Model):
+    """One ticket line of an order (a ticket type, how many, at what unit price), sent to
+    the platforms as the purchase's contents/items."""
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines")
+    position = models.PositiveSmallIntegerField(help_text="The line's place in the order.")
+    ticket_type_id = models.CharField(max_length=100)
+    name = models.CharField(max_length=200)
+    quantity = models.PositiveIntegerField(validators=[MinValueValidator(1)])
+    unit_price = models.DecimalField(
+        max_digits=12, decimal_places=2, validators=[MinValueValidator(0)]
+    )
+
+    class Meta:
+        ordering = ["order", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["order", "position"], name="uniq_order_line_position"),
+            models.UniqueConstraint(
+                fields=["order", "ticket_type_id"], name="uniq_order_line_ticket_type"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.quantity} x {self.name}"
+
+    def as_tuple(self) -> tuple[str, str, int, Decimal]:
+        """What the core sent for this line: equal tuples mean nothing to write."""
+        return (self.ticket_type_id, self.name, self.quantity, self.unit_price)
+
+
 class OrganizerApiTokenQuerySet(models.QuerySet):
     def active(self) -> OrganizerApiTokenQuerySet:
         return self.filter(revoked_at__isnull=True)
+
+    def revoke(self) -> int:
+        """Revoke the active tokens of this queryset (the admin's action, the command and
+        the demo's fresh credentials alike); already revoked ones keep their date.
+        Returns how many were revoked."""
+        return self.active().update(revoked_at=timezone.now())
 
 
 class OrganizerApiToken(models.Model):

@@ -53,6 +53,9 @@ Token = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
 
 # One batch is one transaction; past this the core should split its upload.
 INGEST_MAX_BATCH_ITEMS = 500
+MAX_TICKETS_PER_ORDER = 100_000
+# An order holds one line per ticket type; a page of ticket types is far below this.
+MAX_LINES_PER_ORDER = 50
 
 
 class OrganizerIn(Schema):
@@ -135,16 +138,57 @@ class AttributionIn(Schema):
     consent: ConsentIn | None = None
 
 
+class OrderLineIn(Schema):
+    """One ticket line: a ticket type of the event, how many, at what unit price."""
+
+    ticket_type_id: ExternalId
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+    quantity: int = Field(ge=1, le=MAX_TICKETS_PER_ORDER)
+    unit_price: Decimal = Field(ge=0, max_digits=12, decimal_places=2)
+
+
 class OrderIn(Schema):
     external_id: ExternalId
     event_external_id: ExternalId
     value: Decimal = Field(ge=0, max_digits=12, decimal_places=2)
     currency: Currency
-    tickets_count: int = Field(1, ge=1, le=100_000)
+    tickets_count: int = Field(
+        1,
+        ge=1,
+        le=MAX_TICKETS_PER_ORDER,
+        description="Defaults to the lines' quantities when lines are sent, else 1.",
+    )
     status: OrderStatus = OrderStatus.PAID
     placed_at: UtcDatetime
     customer: CustomerIn | None = None
     attribution: AttributionIn | None = None
+    lines: list[OrderLineIn] | None = Field(
+        None,
+        max_length=MAX_LINES_PER_ORDER,
+        description=(
+            "The order's ticket lines, one per ticket type; omitted keeps the stored ones, "
+            "an empty list removes them."
+        ),
+    )
+
+    @model_validator(mode="after")
+    def lines_match_tickets_count(self) -> OrderIn:
+        if not self.lines:
+            return self
+        types = [line.ticket_type_id for line in self.lines]
+        if len(set(types)) != len(types):
+            raise ValueError("lines: each ticket_type_id may appear once")
+        quantity = sum(line.quantity for line in self.lines)
+        if "tickets_count" not in self.model_fields_set:
+            if quantity > MAX_TICKETS_PER_ORDER:
+                raise ValueError(f"lines: at most {MAX_TICKETS_PER_ORDER} tickets in all")
+            self.tickets_count = quantity
+        elif self.tickets_count != quantity:
+            raise ValueError(
+                f"tickets_count ({self.tickets_count}) must equal the lines' quantities "
+                f"({quantity})"
+            )
+        return self
 
 
 class OrganizerBatchIn(Schema):

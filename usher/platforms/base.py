@@ -103,6 +103,19 @@ def _rebuild_platform_error(kind: str, message: str, state: dict[str, Any]) -> P
     return error
 
 
+@dataclass(frozen=True)
+class ContentLine:
+    """One line of a purchase: `content_id` is the event's content id (the one scheme
+    pixels and server copies share: the marketplace event's slug), `variant` the ticket
+    type's id, `name` its name."""
+
+    content_id: str
+    quantity: int
+    unit_price: Decimal
+    name: str = ""
+    variant: str = ""
+
+
 @dataclass
 class ConversionEvent:
     """One conversion to deliver, in our vocabulary; connectors translate it.
@@ -119,6 +132,8 @@ class ConversionEvent:
     value: Decimal | None = None
     currency: str | None = None
     content_ids: list[str] = field(default_factory=list)
+    # The order's ticket lines; empty when only the content ids are known.
+    contents: list[ContentLine] = field(default_factory=list)
     num_items: int | None = None
     order_id: str | None = None
     user_data: dict[str, Any] = field(default_factory=dict)
@@ -206,6 +221,15 @@ class ConversionsConnector(Protocol):
     """
 
     max_batch_size: int
+
+    def split_calls(self, events: Sequence[ConversionEvent]) -> list[Sequence[ConversionEvent]]:
+        """The events of each HTTP call sending `events` makes, so the outbox can send
+        and record them one call at a time."""
+        ...
+
+    def http_calls_for(self, events: Sequence[ConversionEvent]) -> int:
+        """How many HTTP calls sending `events` costs (rate limits, lease length)."""
+        ...
 
     def send_conversions(
         self, destination: Destination, events: Sequence[ConversionEvent]

@@ -14,7 +14,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import ClassVar, Generic, Protocol, TypeVar
+from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 from usher.lib.http import PlatformResponse
 from usher.platforms.base import (
@@ -96,9 +96,10 @@ def in_order(
 class BatchConnector(ABC, Generic[BuiltT]):
     """A `ConversionsConnector` that sends each batch in one `send_conversions` call.
 
-    Subclasses set `platform`, `too_many_events` (a message with `{limit}`) and
-    `missing_credential`, and implement `build` and `deliver`; `credential` reads
-    `destination.access_token` unless overridden.
+    Subclasses set `platform`, `too_many_events` (a message with `{limit}`),
+    `missing_credential`, `default_batch_size` and `events_per_call`, and implement
+    `deliver`; `build` calls the platform's `build_request(destination, events, now)`
+    unless overridden, and `credential` reads `destination.access_token`.
     """
 
     platform: ClassVar[str]
@@ -108,18 +109,33 @@ class BatchConnector(ABC, Generic[BuiltT]):
     # consent) can count on this platform; where it cannot, the outbox does not queue it.
     accepts_anonymous_events: ClassVar[bool] = True
 
+    # The batch size when none is given, and the most events one call may carry.
+    default_batch_size: ClassVar[int]
+    events_per_call: ClassVar[int]
+
     def __init__(
-        self, max_batch_size: int, *, max_events_per_call: int, clock: Clock = utc_now
+        self,
+        max_batch_size: int | None = None,
+        *,
+        clock: Clock = utc_now,
+        max_events_per_call: int | None = None,
     ) -> None:
-        if not 1 <= max_batch_size <= max_events_per_call:
-            raise ValueError(f"max_batch_size must be 1..{max_events_per_call}")
-        self.max_batch_size = max_batch_size
-        self.max_events_per_call = max_events_per_call
+        size = self.default_batch_size if max_batch_size is None else max_batch_size
+        limit = self.events_per_call if max_events_per_call is None else max_events_per_call
+        if not 1 <= size <= limit:
+            raise ValueError(f"max_batch_size must be 1..{limit}")
+        self.max_batch_size = size
+        self.max_events_per_call = limit
         self._clock = clock
 
+    def split_calls(self, events: Sequence[ConversionEvent]) -> list[Sequence[ConversionEvent]]:
+        """The events of each HTTP call sending `events` makes: one call, unless the
+        platform takes fewer per request (GA4: one visitor)."""
+        return [events]
+
     def http_calls_for(self, events: Sequence[ConversionEvent]) -> int:
-        """How many HTTP calls sending `events` costs, for the shared outbound rate limit."""
-        return 1
+        """How many HTTP calls sending `events` costs (the outbound rate limit, leases)."""
+        return len(self.split_calls(events))
 
     def send_conversions(
         self, destination: Destination, events: Sequence[ConversionEvent]
@@ -144,9 +160,12 @@ class BatchConnector(ABC, Generic[BuiltT]):
         """The secret this platform needs; empty means the destination cannot be sent to."""
         return destination.access_token
 
-    @abstractmethod
+    # The platform's pure builder (payloads.py), as a staticmethod.
+    build_request: ClassVar[Callable[[Destination, Sequence[ConversionEvent], datetime], Any]]
+
     def build(self, destination: Destination, events: Sequence[ConversionEvent]) -> BuiltT:
         """The request(s) for `events`, refusing locally what the platform would refuse."""
+        return self.build_request(destination, events, self._clock())
 
     @abstractmethod
     def deliver(self, destination: Destination, credential: str, built: BuiltT) -> Delivery:

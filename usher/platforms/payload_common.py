@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from usher.platforms.base import ConversionEvent, EventOutcome, OutcomeStatus
+from usher.platforms.base import ContentLine, ConversionEvent, EventOutcome, OutcomeStatus
 
 # Local rejection code (EventOutcome.error_code) for an event past the platform's window.
 EVENT_TOO_OLD = "event_too_old"
@@ -101,18 +101,35 @@ def value_and_currency(event: ConversionEvent) -> dict[str, Any]:
 
 
 def commerce_data(
-    event: ConversionEvent, content: Callable[[list[str]], dict[str, Any]]
+    event: ConversionEvent, content: Callable[[list[str], list[ContentLine]], dict[str, Any]]
 ) -> dict[str, Any]:
     """Value, currency, content, item count and order id, as Meta's `custom_data` and
-    TikTok's `properties` both take them; `content` spells the content ids its own way."""
+    TikTok's `properties` both take them; `content` spells the content ids and the
+    order's lines its own way."""
     data = value_and_currency(event)
-    if event.content_ids:
-        data.update(content([str(content_id) for content_id in event.content_ids]))
-    if event.num_items is not None:
-        data["num_items"] = event.num_items
+    ids = content_ids(event)
+    if ids:
+        data.update(content(ids, event.contents))
+    num_items = item_count(event)
+    if num_items is not None:
+        data["num_items"] = num_items
     if event.order_id:
         data["order_id"] = event.order_id
     return data
+
+
+def content_ids(event: ConversionEvent) -> list[str]:
+    """The event's content ids, with its lines' ids, once each, in first-seen order."""
+    ids = [str(content_id) for content_id in event.content_ids]
+    ids += [line.content_id for line in event.contents]
+    return list(dict.fromkeys(ids))
+
+
+def item_count(event: ConversionEvent) -> int | None:
+    """How many items (tickets) the event is about: its own count, else its lines'."""
+    if event.num_items is not None:
+        return event.num_items
+    return sum(line.quantity for line in event.contents) if event.contents else None
 
 
 def consent_status(flag: bool | None) -> str:

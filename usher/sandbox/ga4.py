@@ -4,6 +4,10 @@ PLATFORMS.md §7: `/mp/collect` answers 2xx even for malformed payloads and sile
 drops them; `/debug/mp/collect` answers `{"validationMessages": [...]}` and records
 nothing. The sandbox records valid collect hits as events and notes in the request
 log why an invalid one was dropped, so tests can see what GA4 would have discarded.
+
+Counting follows GA4: a `purchase` is deduplicated by its `transaction_id` for the same
+user (client id); any other event, and a purchase without a transaction id, is counted
+every time it arrives, so a resend counts twice.
 """
 
 from __future__ import annotations
@@ -28,6 +32,9 @@ MAX_PARAM_VALUE_CHARS = 100
 MAX_USER_PROPERTY_VALUE_CHARS = 36
 MAX_BODY_BYTES = 130 * 1024
 BACKDATE_LIMIT_SECONDS = 72 * 3600
+PURCHASE = "purchase"
+# Google states no window for its purchase deduplication: the sandbox keeps it forever.
+PURCHASE_DEDUP_WINDOW_SECONDS = float("inf")
 NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 # Google's reserved event names (the list PLATFORMS.md §10 marks unread [U]).
 RESERVED_EVENT_NAMES = frozenset(
@@ -251,16 +258,21 @@ def collect(state: SandboxState, call: Call) -> Response:
     timestamp = (
         int(body["timestamp_micros"]) / 1_000_000 if "timestamp_micros" in body else state.now()
     )
+    client_id = body.get("client_id") or body.get("app_instance_id")
     for event in body["events"]:
         transaction = (event.get("params") or {}).get("transaction_id")
+        # GA4 deduplicates only purchases, by transaction_id for the same user; every
+        # other event (and a purchase without a transaction_id) counts each time it comes.
+        deduplicated = event["name"] == PURCHASE and bool(transaction)
         state.record_event(
             GA4,
             call.account or "",
             event["name"],
-            transaction,
+            str(transaction) if deduplicated else None,
             timestamp,
-            dict(event, client_id=body.get("client_id")),
-            None,
+            dict(event, client_id=client_id),
+            PURCHASE_DEDUP_WINDOW_SECONDS if deduplicated else None,
+            dedup_scope=client_id if deduplicated else None,
         )
     return Response(status=204)
 

@@ -1,7 +1,9 @@
 """Google Ads `customers/{id}:uploadClickConversions` (PLATFORMS.md §6.1).
 
 `partialFailure` must be true; each bad row gets its own error in
-`partialFailureError` and an empty result, the good rows are recorded. `order_id`
+`partialFailureError` and an empty result, the good rows are recorded. With
+`validateOnly` every row is checked the same way but nothing is recorded, and the answer
+carries only the errors (no results, no job id). `order_id`
 is the idempotency key: a resend answers ORDER_ID_ALREADY_IN_USE, as Google does.
 """
 
@@ -35,6 +37,7 @@ MAX_JOB_ID = 2**31
 CLICK_ID = re.compile(r"^[A-Za-z0-9_-]{10,}$")
 CONVERSION_DATE_TIME = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d+)?[+-]\d{2}:\d{2}$")
 CONSENT_VALUES = frozenset({"UNSPECIFIED", "UNKNOWN", "GRANTED", "DENIED"})
+CONVERSION_ENVIRONMENTS = frozenset({"UNSPECIFIED", "UNKNOWN", "APP", "WEB"})
 SUPPORTED_IDENTIFIERS = frozenset({"hashed_email", "hashed_phone_number"})
 
 
@@ -82,14 +85,17 @@ def upload_click_conversions(state: SandboxState, call: Call) -> Response:
             "user_identifiers",
         )
         results.append(camel_keys({key: conversion[key] for key in keep if key in conversion}))
-    if not body.get("validate_only"):
+    if body.get("validate_only"):
+        # Validated, not executed: nothing recorded, and Google answers only the errors.
+        answer: dict[str, Any] = {}
+    else:
         for conversion, action_id, when in accepted:
             _remember(state, customer_id, action_id, conversion)
             state.record_event(
                 GOOGLE, customer_id, action_id, conversion.get("order_id"), when, conversion, None
             )
-    job_id = int64(body.get("job_id")) or int(state.next_id(GOOGLE, 0))
-    answer: dict[str, Any] = {"results": results, "jobId": str(job_id)}
+        job_id = int64(body.get("job_id")) or int(state.next_id(GOOGLE, 0))
+        answer = {"results": results, "jobId": str(job_id)}
     if errors:
         answer["partialFailureError"] = partial_failure_error(version, errors)
     return json_response(answer)
@@ -180,6 +186,14 @@ def _check_types(conversions: list[Any]) -> None:
                 (
                     f"{where}.conversion_value",
                     f"Invalid value at '{where}.conversion_value' (TYPE_DOUBLE), {conversion['conversion_value']!r}",
+                )
+            )
+        environment = conversion.get("conversion_environment")
+        if environment is not None and not is_one_of(environment, CONVERSION_ENVIRONMENTS):
+            violations.append(
+                (
+                    f"{where}.conversion_environment",
+                    f"Invalid value at '{where}.conversion_environment' (type.googleapis.com/google.ads.googleads.v25.enums.ConversionEnvironmentEnum.ConversionEnvironment), {environment!r}",
                 )
             )
         consent = conversion.get("consent", {})

@@ -272,6 +272,7 @@ def _check_custom_data(custom: Any, index: int, event_name: str) -> None:
             "Invalid currency",
             "currency must be an ISO 4217 code such as EUR.",
         )
+    _check_contents(custom, index)
     if event_name == "Purchase" and ("value" not in custom or not currency):
         raise _invalid(
             index,
@@ -279,6 +280,39 @@ def _check_custom_data(custom: Any, index: int, event_name: str) -> None:
             "Missing Purchase Value",
             "Purchase events need custom_data.currency and custom_data.value.",
         )
+
+
+def _check_contents(custom: dict[str, Any], index: int) -> None:
+    """`contents`: objects with an `id` and an integer `quantity` (`item_price` a number);
+    `num_items` an integer (PLATFORMS.md §3.2 custom_data)."""
+    num_items = custom.get("num_items")
+    if num_items is not None and as_int(num_items) is None:
+        raise _invalid(
+            index,
+            ["custom_data", "num_items"],
+            "Invalid num_items",
+            "num_items must be an integer.",
+        )
+    contents = custom.get("contents")
+    if contents is None:
+        return
+    if not isinstance(contents, list):
+        raise _invalid(
+            index, ["custom_data", "contents"], "Invalid contents", "contents must be an array."
+        )
+    for position, item in enumerate(contents):
+        where = ["custom_data", "contents", str(position)]
+        if not isinstance(item, dict) or not isinstance(item.get("id"), str | int):
+            raise _invalid(index, where, "Invalid contents", "Each content needs an id.")
+        if as_int(item.get("quantity")) is None:
+            raise _invalid(
+                index, [*where, "quantity"], "Invalid contents", "quantity must be an integer."
+            )
+        price = item.get("item_price")
+        if price is not None and as_number(price) is None:
+            raise _invalid(
+                index, [*where, "item_price"], "Invalid contents", "item_price must be a number."
+            )
 
 
 class MetaAPI(PlatformAPI):

@@ -148,12 +148,14 @@ class SandboxState:
         payload: Any,
         dedup_window_seconds: float | None,
         test: bool = False,
+        dedup_scope: str | None = None,
     ) -> dict[str, Any]:
         """Store one received event, marking it a duplicate the way the platform counts.
 
-        The first event with a key stays the original; a later one with the same key
-        within the window is a duplicate (Meta and TikTok keep the first received).
-        Past the window the next one starts a new original.
+        The first event with a key (platform, account, name, event id, and `dedup_scope`
+        where the platform deduplicates per user: GA4's client id) stays the original; a
+        later one with the same key within the window is a duplicate (Meta and TikTok
+        keep the first received). Past the window the next one starts a new original.
         """
         with self.lock:
             now = self.now()
@@ -167,6 +169,7 @@ class SandboxState:
                 "event_time": event_time,
                 "received_at": now,
                 "test": test,
+                "dedup_scope": dedup_scope,
                 "duplicate_of": None,
                 "data": payload,
             }
@@ -180,7 +183,7 @@ class SandboxState:
     def _mark_duplicate(self, event: dict[str, Any], window: float | None) -> None:
         if window is None or not event["event_id"]:
             return
-        key = (event["platform"], event["account"], event["event_name"], event["event_id"])
+        key = _dedup_key(event)
         first = self._dedup_first.get(key)
         if first is not None and event["received_at"] - first["received_at"] <= window:
             event["duplicate_of"] = first["seq"]
@@ -259,13 +262,7 @@ class SandboxState:
                 self._event_seq = max(self._event_seq, event["seq"])
                 if event["duplicate_of"] is None and event["event_id"]:
                     # events are stored in arrival order: the last original is the live one
-                    key = (
-                        event["platform"],
-                        event["account"],
-                        event["event_name"],
-                        event["event_id"],
-                    )
-                    self._dedup_first[key] = event
+                    self._dedup_first[_dedup_key(event)] = event
                 self.events.append(event)
             self.requests.extend(data.get("requests", []))
             self.faults.load_json(data.get("faults", []))
@@ -292,3 +289,13 @@ class SandboxState:
         state = cls(**kwargs)
         state.load_json(json.loads(Path(path).read_text(encoding="utf-8")))
         return state
+
+
+def _dedup_key(event: dict[str, Any]) -> tuple[Any, ...]:
+    return (
+        event["platform"],
+        event["account"],
+        event["event_name"],
+        event["event_id"],
+        event.get("dedup_scope"),  # absent from states saved before it existed
+    )

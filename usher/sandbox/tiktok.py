@@ -141,6 +141,27 @@ def _check_event(event: Any, index: int, now: float) -> None:
         raise TikTokProblem(f"{where}.properties.currency: Not a valid ISO 4217 code.")
     if "content_type" in properties and not is_one_of(properties["content_type"], CONTENT_TYPES):
         raise TikTokProblem(f"{where}.properties.content_type: must be product or product_group.")
+    _check_contents(properties, f"{where}.properties")
+
+
+def _check_contents(properties: dict[str, Any], where: str) -> None:
+    """`contents`: objects with a `content_id`, an integer `quantity` and a number
+    `price` when present; `num_items` an integer (PLATFORMS.md §8.1)."""
+    if "num_items" in properties and as_int(properties["num_items"]) is None:
+        raise TikTokProblem(f"{where}.num_items: Not a valid integer.")
+    contents = properties.get("contents")
+    if contents is None:
+        return
+    if not isinstance(contents, list):
+        raise TikTokProblem(f"{where}.contents: must be an array.")
+    for position, item in enumerate(contents):
+        here = f"{where}.contents[{position}]"
+        if not isinstance(item, dict) or not isinstance(item.get("content_id"), str | int):
+            raise TikTokProblem(f"{here}.content_id: Missing data for required field.")
+        if "quantity" in item and as_int(item["quantity"]) is None:
+            raise TikTokProblem(f"{here}.quantity: Not a valid integer.")
+        if "price" in item and as_number(item["price"]) is None:
+            raise TikTokProblem(f"{here}.price: Not a valid number.")
 
 
 class TikTokAPI(PlatformAPI):

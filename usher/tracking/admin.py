@@ -1,6 +1,9 @@
 """Marketplace staff's admin for all organizers' tracking codes and the marketplace's own.
 
 Writes go through `usher.tracking.services`, so the admin validates exactly like the API.
+Staff edit a code's settings with the organizer panel's per-provider fields (one
+implementation in `usher.tracking.forms`), not as raw JSON; settings the forms do not
+edit (custom params set through the API) are kept.
 Credentials are write-only form fields (a password input that never renders its value;
 empty keeps the stored one); lists and pages show only whether one is set.
 """
@@ -14,72 +17,61 @@ from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest
 
+from usher.events.names import StandardEvent
 from usher.lib.admin import ClientScopedAdmin
 from usher.lib.errors import Conflict, InvalidInput
 from usher.tracking import services
+from usher.tracking.forms import (
+    PER_EVENT_SETTINGS,
+    CredentialFields,
+    SettingsFields,
+    merge_secrets,
+    per_event_field,
+    settings_initial,
+)
 from usher.tracking.models import SECRET_NAMES, EventTrackingCode, MarketplaceTrackingCode
 from usher.tracking.providers import clean_settings
 
-WRITE_ONLY_HELP = "Write-only: never shown again. Leave empty to keep the current one."
 
+class SecretFieldsForm(CredentialFields, SettingsFields, forms.ModelForm):
+    """The panel's per-provider settings fields and write-only credential fields (one
+    implementation, `usher.tracking.forms`), with service errors turned into form errors."""
 
-class SecretFieldsForm(forms.ModelForm):
-    """Adds write-only credential fields and turns service errors into form errors."""
-
-    access_token = forms.CharField(
-        required=False,
-        strip=True,
-        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
-        help_text=f"Meta, TikTok: for server-side sending. {WRITE_ONLY_HELP}",
-    )
-    clear_access_token = forms.BooleanField(required=False, label="Remove the access token")
-    api_secret = forms.CharField(
-        required=False,
-        strip=True,
-        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
-        help_text=f"GA4 Measurement Protocol API secret. {WRITE_ONLY_HELP}",
-    )
-    clear_api_secret = forms.BooleanField(required=False, label="Remove the API secret")
-    refresh_token = forms.CharField(
-        required=False,
-        strip=True,
-        label="OAuth refresh token",
-        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
-        help_text=f"Google Ads: the organizer's OAuth refresh token. {WRITE_ONLY_HELP}",
-    )
-    clear_refresh_token = forms.BooleanField(required=False, label="Remove the OAuth refresh token")
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        instance = kwargs.get("instance")
+        if instance is not None and instance.pk and instance.provider:
+            stored = settings_initial(instance.settings or {}, instance.provider)
+            kwargs["initial"] = {**stored, **(kwargs.get("initial") or {})}
+        super().__init__(*args, **kwargs)
 
     def code_input(self) -> services.CodeInput:
         data = self.cleaned_data
-        settings = dict(data.get("settings") or {})
-        for name in SECRET_NAMES:
-            if data.get(f"clear_{name}"):
-                settings[name] = None
-            elif data.get(name):
-                settings[name] = data[name]
+        provider = data.get("provider") or ""
+        same_provider = self.instance.pk and self.instance.provider == provider
+        stored = self.instance.settings if same_provider else None
         return services.CodeInput(
-            provider=data.get("provider") or "",
-            settings=settings,
+            provider=provider,
+            settings=merge_secrets(self.settings_from_fields(provider, stored), data),
             enabled=bool(data.get("enabled")),
             event_id=data["event"].pk if data.get("event") else None,
             name=data.get("name") or "",
         )
 
     def add_service_error(self, exc: InvalidInput) -> None:
-        """Show a service error beside the field it names (settings keys under settings)."""
+        """Show a service error beside the field it names."""
         loc = [str(part) for part in exc.loc]
         if loc[-1:] == ["provider"]:
             self.add_error("provider", exc.message)
         elif loc[-1] in SECRET_NAMES:
             self.add_error(loc[-1], exc.message)
         else:
-            self.add_error("settings", f"{'.'.join(loc[2:]) or 'settings'}: {exc.message}")
+            self.add_settings_error(exc)
 
 
 class EventTrackingCodeForm(SecretFieldsForm):
     class Meta:
         model = EventTrackingCode
-        fields = ["organizer", "event", "provider", "enabled", "settings"]
+        fields = ["organizer", "event", "provider", "enabled"]
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
@@ -100,7 +92,7 @@ class EventTrackingCodeForm(SecretFieldsForm):
 class MarketplaceTrackingCodeForm(SecretFieldsForm):
     class Meta:
         model = MarketplaceTrackingCode
-        fields = ["client", "name", "provider", "enabled", "settings"]
+        fields = ["client", "name", "provider", "enabled"]
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
@@ -112,6 +104,31 @@ class MarketplaceTrackingCodeForm(SecretFieldsForm):
         return cleaned
 
 
+SETTINGS_FIELDSET = (
+    "Settings",
+    {
+        "fields": [
+            "tag_id",
+            "conversion_events",
+            "advanced_matching",
+            "test_event_code",
+        ]
+    },
+)
+GOOGLE_ADS_FIELDSET = (
+    "Google Ads: customer, conversion labels and server-side conversion actions",
+    {
+        "classes": ["collapse"],
+        "fields": [
+            "customer_id",
+            *(
+                per_event_field(prefix, event)
+                for prefix in PER_EVENT_SETTINGS
+                for event in StandardEvent
+            ),
+        ],
+    },
+)
 CREDENTIALS_FIELDSET = (
     "Server-side credentials (write-only)",
     {
@@ -173,7 +190,9 @@ class EventTrackingCodeAdmin(TokenStatusMixin, ClientScopedAdmin):
     list_select_related = ["organizer", "event"]
     search_fields = ["organizer__name", "event__name", "event__slug"]
     fieldsets = [
-        (None, {"fields": ["organizer", "event", "provider", "enabled", "settings"]}),
+        (None, {"fields": ["organizer", "event", "provider", "enabled"]}),
+        SETTINGS_FIELDSET,
+        GOOGLE_ADS_FIELDSET,
         CREDENTIALS_FIELDSET,
         TIMESTAMPS_FIELDSET,
     ]
@@ -192,7 +211,9 @@ class MarketplaceTrackingCodeAdmin(TokenStatusMixin, ClientScopedAdmin):
     list_filter = ["provider", "enabled"]
     search_fields = ["name"]
     fieldsets = [
-        (None, {"fields": ["client", "name", "provider", "enabled", "settings"]}),
+        (None, {"fields": ["client", "name", "provider", "enabled"]}),
+        SETTINGS_FIELDSET,
+        GOOGLE_ADS_FIELDSET,
         CREDENTIALS_FIELDSET,
         TIMESTAMPS_FIELDSET,
     ]

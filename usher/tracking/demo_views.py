@@ -9,8 +9,9 @@ pixels work under such a policy too. `?client=<client slug>` picks the marketpla
 several have an event with this slug (an organizer with this external id).
 
 Event page variants: `?page=checkout`, `?page=thank_you&order=<order id>`; `?mode=server`
-renders the same codes with the server-side snippets (`usher.tracking.snippets`) instead
-of tracker.js; `?signed_in=1` plays a signed-in buyer, whose (made-up) email and phone go
+renders the same codes with the server-side snippets (`usher.tracking.snippets`), and
+loads tracker.js without pixels only to send the rendered events, under the same ids, to
+the collector after consent; `?signed_in=1` plays a signed-in buyer, whose (made-up) email and phone go
 to the codes with advanced matching once the visitor grants `ad_user_data`.
 
 Served only with DEBUG on or `USHER_DEMO_PAGES = True` in settings: on a production
@@ -33,7 +34,13 @@ from django.urls import NoReverseMatch, reverse
 
 from usher.marketplace.models import MarketplaceEvent, MarketplaceOrganizer, Order
 from usher.tracking.resolver import resolve_for_event, resolve_for_organizer
-from usher.tracking.snippets import PageContext, PageType, render_snippets
+from usher.tracking.snippets import (
+    PageContext,
+    PageType,
+    page_events,
+    render_snippets,
+    tracker_page_events,
+)
 
 # The demo has no ticket catalog: every ticket costs this, in the event's currency.
 DEMO_TICKET_PRICE = Decimal("120.00")
@@ -162,20 +169,22 @@ def demo_event(request: HttpRequest, slug: str) -> HttpResponse:
 
     snippets = {"head": "", "body": ""}
     if server_mode:
-        snippets = render_snippets(
-            codes,
-            nonce=nonce,
-            page=PageContext(
-                page_type=page_type,
-                event_slug=event.slug,
-                event_name=event.name,
-                currency=order["currency"] if order else event.currency,
-                value=Decimal(str(order["value"])) if order else DEMO_TICKET_PRICE,
-                quantity=order["quantity"] if order else 1,
-                order_id=order["id"] if order else "",
-                user_data=visitor,
-            ),
+        page = PageContext(
+            page_type=page_type,
+            event_slug=event.slug,
+            event_name=event.name,
+            currency=order["currency"] if order else event.currency,
+            value=Decimal(str(order["value"])) if order else DEMO_TICKET_PRICE,
+            quantity=order["quantity"] if order else 1,
+            order_id=order["id"] if order else "",
+            user_data=visitor,
         )
+        events = page_events(page)
+        snippets = render_snippets(codes, nonce=nonce, page=page, events=events)
+        # tracker.js loads no pixel here but posts the rendered events, under the ids
+        # the pixels got, to the collector once the visitor chose: as tracker.js mode.
+        options["pixels"] = False
+        options["pageEvents"] = tracker_page_events(events)
 
     context = {
         # Links between the variants keep the marketplace and the rendering mode.

@@ -26,10 +26,20 @@ def _on_client_change(sender: type, instance: MarketplaceClient, **kwargs: Any) 
     invalidate_client(instance.pk)
 
 
-def _on_event_saved(sender: type, instance: MarketplaceEvent, **kwargs: Any) -> None:
+def _on_event_saved(
+    sender: type,
+    instance: MarketplaceEvent,
+    created: bool = False,
+    update_fields: frozenset[str] | None = None,
+    **kwargs: Any,
+) -> None:
     """An event moved to another organizer (by ingest) takes none of the previous
     organizer's event-specific codes along: they would still show in that organizer's
-    list and come back if the event moved back."""
+    list and come back if the event moved back. A new event has no codes, and a save
+    that names its fields without the organizer moved nothing: no query then (ingest
+    sends this once per row of a batch)."""
+    if created or (update_fields is not None and "organizer" not in update_fields):
+        return
     EventTrackingCode.objects.filter(event=instance).exclude(
         organizer_id=instance.organizer_id
     ).delete()

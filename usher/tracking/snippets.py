@@ -401,11 +401,35 @@ def _loader_script(
     return "".join(parts)
 
 
+def tracker_page_events(events: Sequence[EventData]) -> list[dict[str, Any]]:
+    """The rendered events as tracker.js's `pageEvents` option takes them, so that a page
+    whose pixels are server-rendered sends the same events, under the same ids, to the
+    collector: `Usher.init({client, event, pixels: false, pageEvents: ...})`."""
+    return [
+        {
+            key: value
+            for key, value in {
+                "name": event.name,
+                "event_id": event.event_id,
+                "value": float(event.value) if event.value is not None else None,
+                "currency": event.currency,
+                "quantity": event.quantity,
+                "content_ids": list(event.content_ids),
+                "content_name": event.content_name,
+                "order_id": event.order_id,
+            }.items()
+            if value not in (None, "", [])
+        }
+        for event in events
+    ]
+
+
 def render_snippets(
     codes: Sequence[ResolvedCode],
     *,
     nonce: str | None = None,
     page: PageContext | None = None,
+    events: Sequence[EventData] | None = None,
 ) -> dict[str, str]:
     """`{"head": ..., "body": ...}` HTML for `codes` on a page described by `page`.
 
@@ -413,14 +437,16 @@ def render_snippets(
     hook, none of which sends or loads anything before `Usher.consent(...)` grants it.
     `body` is kept for templates that place it after <body> but is empty: GTM's
     `<noscript>` iframe, its only content, cannot be consent-gated (see gtm/snippet.py).
-    Without `page`, only page_view fires. Codes of unknown providers are skipped.
+    Without `page`, only page_view fires. `events` (from `page_events(page)`) fixes the
+    events and their ids, for a caller that hands the same ones to tracker.js (see
+    `tracker_page_events`). Codes of unknown providers are skipped.
     """
     page = page or PageContext(page_type=PageType.OTHER)
     ctx = SnippetContext(nonce=nonce, user_data=dict(page.user_data))
     known = merge_duplicates(code for code in codes if code.provider in PROVIDER_SNIPPETS)
     if not known:
         return {"head": "", "body": ""}
-    events = page_events(page)
+    events = page_events(page) if events is None else events
     head = [
         script_tag(_loader_script(module, group, events, ctx), nonce)
         for module, group in _by_loader(known)

@@ -235,3 +235,18 @@ def test_any_budget_request_is_answered_without_a_server_error(organizer_api, bo
     response = organizer_api.post(f"{ADS}/budgets", body)
     # 400: a NUL character, refused by the middleware before any view.
     assert response.status_code in (201, 400, 404, 422), (body, response.content[:300])
+
+
+def test_the_report_counts_no_other_organizers_campaigns(organizer_api, live, event):
+    report_spend(live, timezone.localdate(), Decimal("50"))
+    for other in (OrganizerFactory(client=live.client), OrganizerFactory()):
+        theirs = CampaignFactory(budget__organizer=other, status=CampaignStatus.ACTIVE)
+        report_spend(theirs, timezone.localdate(), Decimal("900"))
+        order = OrderFactory(event=theirs.event, value=Decimal("999"))
+        CampaignAttribution.objects.create(
+            order=order, campaign=theirs, matched_by="fbc", value=order.value, currency="RON"
+        )
+
+    body = organizer_api.get(f"{ADS}/report").json()
+
+    assert (body["invested"], body["sales"], body["revenue"]) == ("50.00", 0, "0.00")

@@ -55,3 +55,36 @@ def test_the_replay_action_resends_a_rejected_delivery(
         )
     assert response.status_code == 302
     assert ConversionDelivery.objects.get(pk=rejected.pk).status == DeliveryStatus.DELIVERED
+
+
+def test_every_try_of_a_delivery_is_kept_and_shown_to_staff(
+    sandbox, ingest, marketplace, wiring, django_capture_on_commit_callbacks, client
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from usher.conversions import dispatch
+    from usher.conversions.models import DeliveryBatch
+
+    sandbox.fault(platform="tiktok", account=TIKTOK_PIXEL, mode="5xx", count=1)
+    ingest_order(ingest, wiring, django_capture_on_commit_callbacks)  # first try: a 5xx
+    delivery = wiring.tiktok.deliveries.get()
+    dispatch.dispatch_destination(delivery.destination_key, now=timezone.now() + timedelta(hours=1))
+    delivery.refresh_from_db()
+    assert delivery.status == DeliveryStatus.DELIVERED
+
+    tries = list(delivery.batches.order_by("created_at"))
+    assert [b.response_status for b in tries] == [500, 200]
+    assert tries[-1].pk == delivery.last_batch_id
+    # Each call is linked to every delivery it carried, and only to those.
+    for batch in DeliveryBatch.objects.all():
+        assert batch.deliveries.count() == batch.events_count
+
+    client.force_login(staff(marketplace))
+    page = client.get(f"/admin/conversions/conversiondelivery/{delivery.pk}/change/")
+    html = page.content.decode()
+    assert page.status_code == 200
+    for batch in tries:
+        assert f"/admin/conversions/deliverybatch/{batch.pk}/change/" in html
+    assert "transient" in html  # the first try's error is still there

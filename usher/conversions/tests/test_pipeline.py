@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
+import httpx
 import pytest
 from django.utils import timezone
 
@@ -20,8 +21,10 @@ from usher.conversions.tests.conftest import (
     ingest_order,
     order_payload,
 )
+from usher.lib.http import set_transport_for_tests
 from usher.marketplace.models import ConsentPolicy
 from usher.sandbox.testing import sha
+from usher.sandbox.transport import sandbox_transport
 
 pytestmark = pytest.mark.django_db
 
@@ -99,6 +102,37 @@ def test_a_paid_order_reaches_every_platform_once_in_its_format(
 
     for platform, account in ACCOUNTS.items():
         assert len(sandbox.requests(platform=platform, account=account)) == 1, platform
+
+
+def test_an_orders_ticket_lines_reach_every_platform_under_the_events_content_id(
+    sandbox, ingest, wiring, django_capture_on_commit_callbacks
+):
+    lines = [
+        {"ticket_type_id": "vip", "name": "VIP", "quantity": 1, "unit_price": "150.50"},
+        {"ticket_type_id": "ga", "name": "General", "quantity": 1, "unit_price": "90.00"},
+    ]
+    payload = order_payload(wiring.event) | {"lines": lines}
+    with django_capture_on_commit_callbacks(execute=True):
+        assert ingest.put("/api/ingest/orders", payload).status_code == 200
+    slug = wiring.event.slug  # the content id tracker.js sends for this event page too
+
+    meta = bodies(sandbox, "meta", ORGANIZER_PIXEL)[0]["data"][0]["custom_data"]
+    assert meta["content_ids"] == [slug] and meta["num_items"] == 2
+    assert [(c["id"], c["title"], c["quantity"]) for c in meta["contents"]] == [
+        (slug, "VIP", 1),
+        (slug, "General", 1),
+    ]
+    tiktok = bodies(sandbox, "tiktok", TIKTOK_PIXEL)[0]["data"][0]["properties"]
+    assert [(c["content_id"], c["price"]) for c in tiktok["contents"]] == [
+        (slug, 150.5),
+        (slug, 90.0),
+    ]
+    ga4 = bodies(sandbox, "ga4", GA4_ID)[0]["events"][0]["params"]
+    assert [(i["item_id"], i["item_variant"], i["quantity"]) for i in ga4["items"]] == [
+        (slug, "vip", 1),
+        (slug, "ga", 1),
+    ]
+    assert "notes" not in sandbox.requests(platform="ga4", account=GA4_ID)[0]  # GA4 kept it
 
 
 def test_dual_tracking_sends_the_marketplace_its_own_copy(
@@ -222,9 +256,9 @@ def test_a_worker_killed_mid_batch_loses_nothing(
 
     claimed = dispatch.claim_batch(key, 10, timezone.now())  # the worker takes the batch...
     assert [d.status for d in claimed] == [DeliveryStatus.SENDING]  # ...and dies before sending
-    assert dispatch.due_destination_keys(timezone.now() + timedelta(seconds=30)).count(key) == 0
+    assert dispatch.due_destination_keys(timezone.now() + timedelta(seconds=10)).count(key) == 0
 
-    after_lease = timezone.now() + timedelta(seconds=dispatch.LEASE_SECONDS + 1)
+    after_lease = timezone.now() + timedelta(seconds=dispatch.lease_seconds() + 1)
     assert key in dispatch.due_destination_keys(after_lease)
     redispatch_all(after_lease)
     assert wiring.meta.deliveries.get().status == DeliveryStatus.DELIVERED
@@ -330,51 +364,28 @@ def test_the_organizer_sees_per_code_status_and_failures(
     assert "1 delivered" in page and "1 rejected" in page and "last error" in page
 
 
-@pytest.fixture
-def sandbox_server(settings):
-    """The sandbox on a real socket, so client timeouts happen as in production."""
-    import logging
-    import threading
+class LateAnswer(httpx.BaseTransport):
+    """The platform gets the call, but its answer comes after Usher's timeout: raises the
+    `ReadTimeout` httpx raises then, at once, instead of racing a real clock. Only calls
+    whose URL names `account` (the marketplace's pixel is on Meta too)."""
 
-    import httpx
-    from werkzeug.serving import make_server
+    def __init__(self, inner: httpx.BaseTransport, account: str, late_calls: int = 1) -> None:
+        self.inner = inner
+        self.account = account
+        self.late_calls = late_calls
 
-    from usher.lib.http import reset_clients
-    from usher.sandbox import create_app
-
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # its access log shows URLs
-    server = make_server("127.0.0.1", 0, create_app(), threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    base = f"http://127.0.0.1:{server.server_port}"
-    settings.PLATFORM_BASE_URLS = {
-        "meta": f"{base}/meta",
-        "google_ads": f"{base}/google-ads",
-        "tiktok": f"{base}/tiktok",
-        "ga4": f"{base}/ga4",
-        "google_oauth": f"{base}/google-oauth",
-    }
-    settings.PLATFORM_HTTP_TIMEOUT_SECONDS = 0.3
-    reset_clients()
-    with httpx.Client(base_url=base) as control:
-        yield control
-    server.shutdown()
-    reset_clients()
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = self.inner.handle_request(request)
+        if self.late_calls > 0 and self.account in str(request.url):
+            self.late_calls -= 1
+            raise httpx.ReadTimeout("timed out waiting for the answer", request=request)
+        return response
 
 
 def test_a_timed_out_call_is_retried_and_counted_once(
-    sandbox_server, ingest, wiring, django_capture_on_commit_callbacks
+    sandbox, ingest, wiring, django_capture_on_commit_callbacks
 ):
-    sandbox_server.post(
-        "/_sandbox/faults",
-        json={
-            "platform": "meta",
-            "account": ORGANIZER_PIXEL,
-            "mode": "slow",
-            "delay_seconds": 1.0,
-            "count": 1,
-        },
-    ).raise_for_status()
+    set_transport_for_tests("meta", LateAnswer(sandbox_transport(sandbox.app), ORGANIZER_PIXEL))
     ingest_order(ingest, wiring, django_capture_on_commit_callbacks)
     delivery = wiring.meta.deliveries.get()
     assert delivery.status == DeliveryStatus.RETRYING
@@ -382,10 +393,8 @@ def test_a_timed_out_call_is_retried_and_counted_once(
 
     redispatch_all(later())
     assert wiring.meta.deliveries.get().status == DeliveryStatus.DELIVERED
-    counted = sandbox_server.get(
-        "/_sandbox/events", params={"platform": "meta", "account": ORGANIZER_PIXEL}
-    ).json()
-    assert counted["unique"] == 1  # the slow copy may have landed too: Meta counts it once
+    counted = sandbox.events(platform="meta", account=ORGANIZER_PIXEL)
+    assert (counted["received"], counted["unique"]) == (2, 1)  # the late copy landed too
 
 
 def test_a_run_that_hits_its_batch_cap_comes_back_for_the_rest(
@@ -553,9 +562,6 @@ def test_an_organizer_profile_page_event_goes_to_its_defaults_and_the_marketplac
 def test_a_batch_over_the_accounts_rate_is_given_back_without_using_an_attempt(
     sandbox, ingest, wiring, django_capture_on_commit_callbacks, monkeypatch, settings
 ):
-    from usher.lib.ratelimit import reset_local_buckets
-
-    reset_local_buckets()
     settings.PLATFORM_RATE_LIMITS = {**settings.PLATFORM_RATE_LIMITS, "meta": (0.01, 1.0)}
     one_event_batches(monkeypatch)
     for n in range(2):

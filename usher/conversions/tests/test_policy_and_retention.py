@@ -1,4 +1,4 @@
-"""Consent decisions, backoff bounds, network-data retention and per-code status."""
+"""Consent decisions, network-data retention and per-code status."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from usher.conversions import outcomes, services
+from usher.conversions import services
 from usher.conversions.models import ConversionDelivery, DeliveryStatus
 from usher.conversions.policy import decide
 from usher.events.models import TrackingEvent
@@ -35,22 +35,6 @@ def test_consent_policy_decides_what_goes_out(policy, consent, send, minimal):
     client = MarketplaceClientFactory.build(consent_policy=policy)
     decision = decide(client, consent)
     assert (decision.send, decision.minimal) == (send, minimal)
-
-
-def test_backoff_grows_exponentially_and_stays_under_the_cap():
-    first = [outcomes.backoff_seconds(1) for _ in range(50)]
-    fifth = [outcomes.backoff_seconds(5) for _ in range(50)]
-    assert all(30 <= s <= 60 for s in first)
-    assert all(480 <= s <= 960 for s in fifth)
-    assert max(outcomes.backoff_seconds(40) for _ in range(50)) <= outcomes.BACKOFF_CAP_SECONDS
-
-
-def test_the_retry_budget_outlasts_most_of_a_day_of_outage():
-    ceilings = [
-        min(outcomes.BACKOFF_CAP_SECONDS, outcomes.BACKOFF_BASE_SECONDS * 2 ** (n - 1))
-        for n in range(1, outcomes.MAX_ATTEMPTS)
-    ]
-    assert sum(ceilings) / 2 >= 12 * 3600  # even with the shortest jitter
 
 
 def tracking_event(client, event_id, received_hours_ago, **fields):

@@ -198,6 +198,15 @@ def test_a_suspended_organizer_cannot_use_the_panel(panel, organizer):
     assert panel.get("/panel/tracking-codes/?event=²").status_code == 403
 
 
-def test_odd_event_filters_show_every_code_rather_than_fail(panel, organizer):
+def test_odd_event_filters_show_every_code_rather_than_fail(panel, organizer, event):
+    default = EventTrackingCodeFactory(organizer=organizer)
+    on_event = EventTrackingCodeFactory(
+        organizer=organizer, event=event, provider="ga4", settings={"measurement_id": "G-ODD1"}
+    )
+    foreign = EventTrackingCodeFactory(organizer=OrganizerFactory(client=organizer.client))
     for value in ["²", "9" * 5000, "99999999999999999999999"]:
-        assert panel.get("/panel/tracking-codes/", {"event": value}).status_code == 200
+        response = panel.get(LIST, {"event": value})
+        page = response.content.decode()
+        assert response.status_code == 200
+        assert default.tag_id in page and on_event.tag_id in page, value
+        assert foreign.tag_id not in page

@@ -98,6 +98,41 @@ def test_a_resent_event_is_stored_once(marketplace, page):
 def test_a_bare_event_and_a_body_site_key_are_accepted(marketplace, page):
     response = post({**page_event(), "site_key": marketplace.site_key}, content_type="text/plain")
     assert response.status_code == 202, response.content
+    stored = TrackingEvent.objects.get(event_id="evt-00000001")
+    assert (stored.client_id, stored.name) == (marketplace.pk, "view_item")
+
+
+def test_every_event_of_a_full_batch_is_stored_and_announced(
+    marketplace, page, django_capture_on_commit_callbacks, monkeypatch
+):
+    from usher.conversions import tasks
+    from usher.events.collector import MAX_EVENTS_PER_REQUEST, events_collected
+
+    monkeypatch.setattr(tasks, "schedule_dispatch", lambda keys: None)  # storage only
+
+    announced: list[list[str]] = []
+
+    def listener(sender, client_id, event_ids, **kwargs):
+        announced.append(list(event_ids))
+
+    names = ["page_view", "view_item", "add_to_cart", "begin_checkout"]
+    events = [
+        page_event(event_id=f"evt-{i:08d}", name=names[i % 4], value=f"{i}.50")
+        for i in range(MAX_EVENTS_PER_REQUEST)
+    ]
+    events_collected.connect(listener)
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            response = post({"events": events}, site_key=marketplace.site_key)
+    finally:
+        events_collected.disconnect(listener)
+    assert response.json() == {"accepted": MAX_EVENTS_PER_REQUEST}
+    stored = {
+        row.event_id: (row.name, str(row.value))
+        for row in TrackingEvent.objects.filter(client=marketplace)
+    }
+    assert stored == {e["event_id"]: (e["name"], e["value"]) for e in events}
+    assert announced == [[e["event_id"] for e in events]]
 
 
 def test_landing_click_ids_and_utm_become_one_visitor_touch(marketplace, page):
@@ -202,6 +237,15 @@ def test_preflight_allows_post_from_a_listed_origin(marketplace):
     )
     assert response.status_code == 204
     assert "POST" in response["Access-Control-Allow-Methods"]
+    assert response["Access-Control-Allow-Origin"] == marketplace.allowed_origins[0]
+
+
+def test_preflight_from_an_unlisted_origin_allows_nothing(marketplace):
+    response = Client().options(
+        f"{URL}?site_key={marketplace.site_key}",
+        headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"},
+    )
+    assert "Access-Control-Allow-Origin" not in response
 
 
 def test_every_field_at_its_longest_is_stored_not_a_500(marketplace, page):

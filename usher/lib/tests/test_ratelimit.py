@@ -6,17 +6,8 @@ from __future__ import annotations
 import logging
 import uuid
 
-import pytest
-
 from usher.lib import ratelimit
-from usher.lib.ratelimit import TokenBucket, hit_sliding_window, reset_local_buckets
-
-
-@pytest.fixture(autouse=True)
-def _fresh_buckets():
-    reset_local_buckets()
-    yield
-    reset_local_buckets()
+from usher.lib.ratelimit import TokenBucket, hit_sliding_window
 
 
 def bucket(rate: float = 1.0, capacity: float = 3.0) -> TokenBucket:
@@ -100,3 +91,18 @@ def test_limits_hold_per_process_while_the_cache_is_down(unreachable_cache, capl
         assert limited.take() > 0
     assert [r.message for r in caplog.records].count(caplog.records[0].message) == 1
     assert "cache unreachable" in caplog.records[0].message
+
+
+# The two tests below run in this order and share one bucket key: the second sees the
+# bucket the first drained full again, because every test starts with fresh buckets.
+SHARED_KEY = "test:shared-between-tests"
+
+
+def test_a_test_may_drain_a_bucket():
+    drained = TokenBucket(SHARED_KEY, rate_per_second=0.001, capacity=1.0)
+    assert drained.take() == 0.0
+    assert drained.take() > 0
+
+
+def test_the_next_test_finds_the_bucket_full_again():
+    assert TokenBucket(SHARED_KEY, rate_per_second=0.001, capacity=1.0).take() == 0.0

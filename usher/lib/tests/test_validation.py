@@ -8,8 +8,8 @@ import pytest
 from django.test import Client
 
 from usher.lib.middleware import MAX_JSON_DEPTH, json_depth_exceeds
-from usher.marketplace.models import MarketplaceOrganizer, User
-from usher.tracking.models import EventTrackingCode, MarketplaceTrackingCode
+from usher.marketplace.models import MarketplaceOrganizer
+from usher.tracking.models import EventTrackingCode
 
 pytestmark = pytest.mark.django_db
 
@@ -127,24 +127,6 @@ def test_a_lone_surrogate_in_a_key_is_refused_and_a_valid_pair_is_kept(ingest):
     kept = ingest.put("/api/ingest/organizers", '{"external_id": "o", "name": "\\ud83c\\udfb8"}')
     assert kept.status_code == 200, kept.content
     assert MarketplaceOrganizer.objects.get(external_id="o").name == "\N{GUITAR}"
-
-
-def test_a_lone_surrogate_in_the_admins_raw_settings_is_a_form_error(marketplace, organizer):
-    staff = User.objects.create_superuser("root", password="x", client=marketplace)
-    browser = Client()
-    browser.force_login(staff)
-    response = browser.post(
-        "/admin/tracking/marketplacetrackingcode/add/",
-        {
-            "client": marketplace.pk,
-            "provider": "meta",
-            "enabled": "on",
-            "settings": '{"pixel_id": "557085890510243", "custom_params": {"a": "\\ud800"}}',
-        },
-    )
-    assert response.status_code == 200  # the form again, with the error
-    assert b"surrogate" in response.content
-    assert not MarketplaceTrackingCode.objects.exists()
 
 
 @pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-32"])

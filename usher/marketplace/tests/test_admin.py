@@ -5,8 +5,12 @@ from __future__ import annotations
 import pytest
 from django.contrib.auth.models import Permission
 
-from usher.marketplace.models import MarketplaceClient, OrganizerApiToken, User
-from usher.marketplace.tests.factories import MarketplaceClientFactory, OrganizerFactory
+from usher.marketplace.models import MarketplaceClient, Order, OrganizerApiToken, User
+from usher.marketplace.tests.factories import (
+    EventFactory,
+    MarketplaceClientFactory,
+    OrganizerFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -81,3 +85,24 @@ def test_an_organizer_user_cannot_be_tied_to_another_marketplaces_organizer(mark
     user = User(username="x", client=marketplace, organizer=foreign)
     with pytest.raises(ValidationError):
         user.full_clean(exclude=["password"])
+
+
+def test_an_orders_page_shows_its_ticket_lines_read_only(staff, client, ingest, organizer):
+    event = EventFactory(organizer=organizer)
+    payload = {
+        "external_id": "ord-lines",
+        "event_external_id": event.external_id,
+        "value": "90.00",
+        "currency": "RON",
+        "placed_at": "2026-11-20T10:00:00Z",
+        "lines": [
+            {"ticket_type_id": "vip", "name": "VIP lounge", "quantity": 2, "unit_price": "45"}
+        ],
+    }
+    assert ingest.put("/api/ingest/orders", payload).status_code == 200
+    order = Order.objects.get(external_id="ord-lines")
+
+    page = client.get(f"/admin/marketplace/order/{order.pk}/change/").content.decode()
+
+    assert "VIP lounge" in page and "45.00" in page
+    assert 'name="lines-0-quantity"' not in page  # shown, not editable

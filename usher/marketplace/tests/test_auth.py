@@ -108,3 +108,18 @@ def test_issue_organizer_token_command_prints_a_working_token(organizer, capsys)
     )
     secret = capsys.readouterr().out.strip().splitlines()[-1]
     assert JsonClient(secret).get("/api/marketplace-client/organizer/me").status_code == 200
+
+
+def test_revoking_leaves_already_revoked_tokens_their_date(organizer):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    old, _ = OrganizerApiToken.issue(organizer)
+    long_ago = timezone.now() - timedelta(days=30)
+    OrganizerApiToken.objects.filter(pk=old.pk).update(revoked_at=long_ago)
+    live, _ = OrganizerApiToken.issue(organizer)
+    assert OrganizerApiToken.objects.filter(organizer=organizer).revoke() == 1
+    old.refresh_from_db()
+    live.refresh_from_db()
+    assert old.revoked_at == long_ago and live.revoked_at is not None

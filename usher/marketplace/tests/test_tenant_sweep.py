@@ -1,18 +1,23 @@
-"""Every organizer endpoint that takes an id, present and future, answers 404 for
-another organizer's row: the sweep reads the routes from the OpenAPI schema, so a new
-endpoint is covered the day it is added (or fails here until its id kind is known)."""
+"""Every organizer endpoint, present and future, hides other tenants' rows: a route
+with an id answers 404 for another organizer's row, and a list route never shows one,
+on any page, with any filter. The sweep reads the routes from the OpenAPI schema, so a
+new endpoint is covered the day it is added (or fails here until it is registered)."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 
 from conftest import JsonClient
 from usher.audiences.models import AudienceType
 from usher.audiences.services import ensure_standard_audience
 from usher.campaigns.tests.factories import BudgetFactory, CampaignFactory
+from usher.conversions.models import ConversionDelivery
 from usher.marketplace.models import OrganizerApiToken
 from usher.marketplace.tests.factories import EventFactory, OrderFactory, OrganizerFactory
 from usher.tracking.tests.factories import EventTrackingCodeFactory
@@ -29,6 +34,10 @@ FOREIGN_ROWS = {
     "audience_id": lambda other: (
         ensure_standard_audience(other, "meta", AudienceType.TICKET_BUYERS).pk
     ),
+}
+VALID_BODIES = {
+    "put": {"provider": "meta", "settings": {"pixel_id": "123456789012345"}},
+    "patch": {"enabled": False},
 }
 VALID_BODIES = {
     "put": {"provider": "meta", "settings": {"pixel_id": "123456789012345"}},
@@ -68,67 +77,132 @@ def test_every_organizer_route_hides_other_tenants_rows(organizer, same_marketpl
         assert response.status_code == 404, (method, template, response.status_code)
 
 
-def foreign_delivery(other) -> int:
-    from django.utils import timezone
-
-    from usher.conversions.models import ConversionDelivery
-
-    code = EventTrackingCodeFactory(organizer=other)
-    return ConversionDelivery.objects.create(
-        client=other.client,
-        organizer=other,
-        organizer_code=code,
-        order=OrderFactory(event__organizer=other),
-        destination_key=f"code:{code.pk}",
-        provider="meta",
-        event_id="foreign-1",
-        event_name="purchase",
-        next_attempt_at=timezone.now(),
-        last_error="",
-        last_error_code="",
-    ).pk
+# List routes: rows of two tenants, each page and each filter shows only one's own.
 
 
-# Every paginated organizer list, and how to make another tenant's row it could leak.
+@dataclass(frozen=True)
+class ListRoute:
+    """How to read one organizer list route: the kind of row its items are and the
+    field naming it, and the filters worth probing (built from the two tenants' rows)."""
+
+    kind: str
+    id_field: str = "id"
+    filters: Callable[[dict, dict], list[dict]] = lambda mine, theirs: []
+
+
+def _code_filters(mine: dict, theirs: dict) -> list[dict]:
+    return [
+        {"provider": "meta"},
+        {"enabled": "true"},
+        {"event": "default"},
+        {"event": str(theirs["event"])},
+        {"event": str(mine["event"])},
+    ]
+
+
+def _delivery_filters(mine: dict, theirs: dict) -> list[dict]:
+    return [{"status": "pending"}, {"code_id": theirs["code"]}, {"code_id": mine["code"]}]
+
+
+def _campaign_filters(mine: dict, theirs: dict) -> list[dict]:
+    return [{"budget": theirs["budget"]}, {"budget": mine["budget"]}, {"status": "draft"}]
+
+
+# Every organizer route without an id; a new one fails the sweep until it is added here.
 LIST_ROUTES = {
-    "events": lambda other: EventFactory(organizer=other).pk,
-    "orders": lambda other: OrderFactory(event__organizer=other).pk,
-    "tracking-codes": lambda other: EventTrackingCodeFactory(organizer=other).pk,
-    "conversions/deliveries": foreign_delivery,
-    "audiences": lambda other: (
-        ensure_standard_audience(other, "meta", AudienceType.TICKET_BUYERS).pk
-    ),
-    "ads/budgets": lambda other: BudgetFactory(organizer=other).pk,
-    "ads/campaigns": lambda other: CampaignFactory(budget__organizer=other).pk,
+    "me": ListRoute("organizer"),
+    "events": ListRoute("event"),
+    "orders": ListRoute("order"),
+    "tracking-codes": ListRoute("code", filters=_code_filters),
+    "conversions/status": ListRoute("code", id_field="code_id"),
+    "conversions/deliveries": ListRoute("delivery", filters=_delivery_filters),
+    "audiences": ListRoute("audience"),
+    "ads/budgets": ListRoute("budget"),
+    "ads/campaigns": ListRoute("campaign", filters=_campaign_filters),
+}
+# Routes answering one aggregate over the tenant's rows, with the test that shows no
+# other tenant's rows are counted in it.
+AGGREGATE_ROUTES = {
+    "ads/report": "usher/campaigns/tests/test_api.py::test_the_report_counts_no_other_organizers_campaigns",
 }
 
 
-def organizer_list_routes() -> set[str]:
-    schema = Client().get("/api/openapi.json").json()
+def tenant_rows(organizer) -> dict:
+    """One row of every kind the list routes show, owned by `organizer`."""
+    event = EventFactory(organizer=organizer)
+    order = OrderFactory(event=event)
+    code = EventTrackingCodeFactory(organizer=organizer, event=event)
+    EventTrackingCodeFactory(organizer=organizer)  # a default code too
+    delivery = ConversionDelivery.objects.create(
+        client=organizer.client,
+        organizer=organizer,
+        destination_key=f"organizer:{code.pk}",
+        provider=code.provider,
+        organizer_code=code,
+        event_id=f"order-{order.external_id}",
+        event_name="purchase",
+        order=order,
+        next_attempt_at=timezone.now(),
+    )
+    campaign = CampaignFactory(budget__organizer=organizer)
+    audience = ensure_standard_audience(organizer, "meta", AudienceType.TICKET_BUYERS)
     return {
-        path.removeprefix(ORGANIZER_API)
-        for path, operations in schema["paths"].items()
-        if path.startswith(ORGANIZER_API)
-        and "{" not in path
-        and "get" in operations
-        and "Paged"
-        in operations["get"]["responses"]["200"]["content"]["application/json"]["schema"].get(
-            "$ref", ""
-        )
+        "organizer": organizer.pk,
+        "event": event.pk,
+        "order": order.pk,
+        "code": code.pk,
+        "delivery": delivery.pk,
+        "budget": campaign.budget_id,
+        "campaign": campaign.pk,
+        "audience": audience.pk,
     }
 
 
-def test_every_organizer_list_is_swept():
-    assert organizer_list_routes() == set(LIST_ROUTES)
+def list_routes() -> list[str]:
+    schema = Client().get("/api/openapi.json").json()
+    return [
+        path.removeprefix(ORGANIZER_API)
+        for path, operations in schema["paths"].items()
+        if path.startswith(ORGANIZER_API) and "{" not in path and "get" in operations
+    ]
+
+
+def every_item(api: JsonClient, path: str, query: dict) -> list[dict]:
+    """All items of a list route, page by page (one item a page), or its one object."""
+    items: list[dict] = []
+    while True:
+        response = api.get(path, **query, limit=1, offset=len(items))
+        assert response.status_code == 200, (path, query, response.content)
+        body = response.json()
+        if isinstance(body, list):
+            return body
+        if "items" not in body:
+            return [body]
+        items.extend(body["items"])
+        if not body["items"] or len(items) >= body["count"]:
+            return items
+
+
+def test_every_organizer_list_route_is_registered_in_the_sweep():
+    routes = list_routes()
+    assert {"events", "tracking-codes", "conversions/deliveries"} <= set(routes)
+    unknown = [route for route in routes if route not in {**LIST_ROUTES, **AGGREGATE_ROUTES}]
+    assert not unknown, f"add {unknown} to LIST_ROUTES: say which rows they list"
 
 
 @pytest.mark.parametrize("route", sorted(LIST_ROUTES))
-def test_organizer_lists_show_their_own_rows_and_no_other_tenants(organizer, route):
+def test_every_organizer_list_route_shows_only_the_tenants_own_rows(organizer, route):
+    spec = LIST_ROUTES[route]
     _, token = OrganizerApiToken.issue(organizer)
-    own = LIST_ROUTES[route](organizer)
-    foreign = {LIST_ROUTES[route](OrganizerFactory(client=organizer.client))}
-    foreign.add(LIST_ROUTES[route](OrganizerFactory()))
-    answer = JsonClient(token).get(f"{ORGANIZER_API}{route}", limit=200)
-    assert answer.status_code == 200
-    listed = {row["id"] for row in answer.json()["items"]}
-    assert own in listed and not foreign & listed
+    api = JsonClient(token)
+    mine = tenant_rows(organizer)
+    neighbour = tenant_rows(OrganizerFactory(client=organizer.client))
+    stranger = tenant_rows(OrganizerFactory())
+    foreign = {neighbour[spec.kind], stranger[spec.kind]}
+
+    seen = {item[spec.id_field] for item in every_item(api, ORGANIZER_API + route, {})}
+    assert mine[spec.kind] in seen, "the probe must see the tenant's own row"
+    assert not seen & foreign
+    for query in spec.filters(mine, neighbour) + spec.filters(mine, stranger):
+        items = every_item(api, ORGANIZER_API + route, query)
+        assert not {item[spec.id_field] for item in items} & foreign, query

@@ -30,7 +30,7 @@ from usher.platforms.ga4.payloads import (
     GA4Batch,
     GA4Request,
     build_requests,
-    client_id,
+    group_by_request,
 )
 
 DEFAULT_BATCH_SIZE = MAX_EVENTS_PER_REQUEST
@@ -55,18 +55,21 @@ class GA4ConversionsConnector(BatchConnector[GA4Batch]):
     missing_credential = "no Measurement Protocol api_secret"
     accepts_anonymous_events = False  # every MP request needs a client id
 
-    def http_calls_for(self, events: Sequence[ConversionEvent]) -> int:
-        # The Measurement Protocol takes one visitor per request.
-        return max(1, len({client_id(event) for event in events}))
+    def split_calls(self, events: Sequence[ConversionEvent]) -> list[Sequence[ConversionEvent]]:
+        # The Measurement Protocol takes one visitor (25 events at most) per request.
+        return group_by_request(events) or [events]
+
+    default_batch_size = DEFAULT_BATCH_SIZE
+    events_per_call = MAX_BATCH_SIZE
 
     def __init__(
         self,
-        max_batch_size: int = DEFAULT_BATCH_SIZE,
+        max_batch_size: int | None = None,
         *,
         validate_only: bool = False,
         clock: Clock = utc_now,
     ) -> None:
-        super().__init__(max_batch_size, max_events_per_call=MAX_BATCH_SIZE, clock=clock)
+        super().__init__(max_batch_size, clock=clock)
         self.validate_only = validate_only
 
     def credential(self, destination: Destination) -> str:
@@ -94,22 +97,27 @@ class GA4ConversionsConnector(BatchConnector[GA4Batch]):
                 outcomes.extend(_failed(request, failure))
                 continue
             exchanges.append(response)
-            outcomes.extend(self._outcomes(request, response))
+            outcomes.extend(self._outcomes(destination, request, response))
         return Delivery(outcomes, *_records(exchanges))
+
+    def validates_only(self, destination: Destination) -> bool:
+        """GA4 has no test-events view: a code in test mode (a test code set) goes to the
+        validation endpoint, which checks every event and records none of them."""
+        return self.validate_only or bool(destination.test_event_code)
 
     def _post(self, destination: Destination, secret: str, request: GA4Request) -> PlatformResponse:
         return get_client(PLATFORM).request(
             "POST",
-            VALIDATE_PATH if self.validate_only else COLLECT_PATH,
+            VALIDATE_PATH if self.validates_only(destination) else COLLECT_PATH,
             params={"measurement_id": destination.account_id, "api_secret": secret},
             json=request.body,
             secrets=[secret],
         )
 
     def _outcomes(
-        self, request: GA4Request, response: PlatformResponse
+        self, destination: Destination, request: GA4Request, response: PlatformResponse
     ) -> list[tuple[ConversionEvent, EventOutcome]]:
-        if not self.validate_only:
+        if not self.validates_only(destination):
             return delivered(request.events)
         verdicts = validation_outcomes(request.events, response.json)
         return list(zip(request.events, verdicts, strict=True))

@@ -18,7 +18,10 @@ from usher.platforms.base import ConversionEvent, EventOutcome
 from usher.platforms.normalize import normalize_user_data
 from usher.platforms.payload_common import (
     consent_status,
+    content_ids,
+    money,
     partition,
+    present,
     rejection,
     too_old,
     value_and_currency,
@@ -41,6 +44,7 @@ SESSION_ID_KEY = "ga_session_id"
 _GA_COOKIE = re.compile(r"GA\d+\.\d+\.(\d+\.\d+)")
 
 NO_CLIENT_ID = "no_client_id"
+NO_TRANSACTION_ID = "no_transaction_id"
 
 # Our names are GA4's recommended ecommerce events already (ga4/snippet.py imports them).
 EVENT_NAMES: dict[str, str] = {
@@ -133,8 +137,9 @@ def build_event(event: ConversionEvent) -> dict[str, Any]:
     params.update(value_and_currency(event))
     if event.order_id:
         params["transaction_id"] = event.order_id  # GA4 dedupes purchases on it
-    if event.content_ids:
-        params["items"] = [{"item_id": str(content_id)} for content_id in event.content_ids]
+    items = ga4_items(event)
+    if items:
+        params["items"] = items
     session_id = event.user_data.get(SESSION_ID_KEY)
     if session_id:
         params["session_id"] = str(session_id)  # joins the browser's session in reports
@@ -145,12 +150,40 @@ def build_event(event: ConversionEvent) -> dict[str, Any]:
     }
 
 
+def ga4_items(event: ConversionEvent) -> list[dict[str, Any]]:
+    """GA4 `items`: one per ticket line (the event as item, the ticket type as variant),
+    else one per content id; GA4 has no item count but each item's quantity."""
+    if event.contents:
+        return [
+            present(
+                {
+                    "item_id": line.content_id,
+                    "item_variant": line.variant,
+                    "item_name": line.name,
+                    "price": money(line.unit_price),
+                    "quantity": line.quantity,
+                }
+            )
+            for line in event.contents
+        ]
+    ids = content_ids(event)
+    if len(ids) == 1 and event.num_items:
+        return [{"item_id": ids[0], "quantity": event.num_items}]
+    return [{"item_id": content_id} for content_id in ids]
+
+
 def check_event(event: ConversionEvent, now: datetime) -> EventOutcome | None:
     if client_id(event) is None:
         return rejection(
             event,
             NO_CLIENT_ID,
             "GA4 needs a client_id (the _ga cookie, or a visitor id); this event has neither",
+        )
+    if event.event_name == "purchase" and not event.order_id:
+        # GA4 deduplicates nothing but purchases with a transaction_id: without one, the
+        # pixel's copy and every resend would each count as a sale.
+        return rejection(
+            event, NO_TRANSACTION_ID, "a GA4 purchase needs the order's id as transaction_id"
         )
     return too_old(
         event,
@@ -172,18 +205,24 @@ def request_context(event: ConversionEvent) -> dict[str, Any]:
     return context
 
 
+def group_by_request(events: Sequence[ConversionEvent]) -> list[list[ConversionEvent]]:
+    """The events of each request: one visitor context, at most 25 events, in first-seen
+    order."""
+    groups: dict[str, list[ConversionEvent]] = {}
+    for event in events:
+        groups.setdefault(json.dumps(request_context(event), sort_keys=True), []).append(event)
+    return [
+        grouped[start : start + MAX_EVENTS_PER_REQUEST]
+        for grouped in groups.values()
+        for start in range(0, len(grouped), MAX_EVENTS_PER_REQUEST)
+    ]
+
+
 def build_requests(events: Sequence[ConversionEvent], now: datetime) -> GA4Batch:
     """One request per visitor context, at most 25 events each, in first-seen order."""
     accepted, rejected = partition(events, lambda event: check_event(event, now))
     batch = GA4Batch(rejected=rejected)
-    groups: dict[str, tuple[dict[str, Any], list[ConversionEvent]]] = {}
-    for event in accepted:
-        context = request_context(event)
-        key = json.dumps(context, sort_keys=True)
-        groups.setdefault(key, (context, []))[1].append(event)
-    for context, grouped in groups.values():
-        for start in range(0, len(grouped), MAX_EVENTS_PER_REQUEST):
-            chunk = grouped[start : start + MAX_EVENTS_PER_REQUEST]
-            body = {**context, "events": [build_event(event) for event in chunk]}
-            batch.requests.append(GA4Request(body, list(chunk)))
+    for chunk in group_by_request(accepted):
+        body = {**request_context(chunk[0]), "events": [build_event(event) for event in chunk]}
+        batch.requests.append(GA4Request(body, chunk))
     return batch

@@ -59,8 +59,10 @@ class GoogleAdsConversionsConnector(BatchConnector[GoogleRequest]):
     # them Google has nothing to attribute (payloads.py rejects such rows locally).
     accepts_anonymous_events = False
 
+    default_batch_size = DEFAULT_BATCH_SIZE
+
     def __init__(
-        self, max_batch_size: int = DEFAULT_BATCH_SIZE, *, api: GoogleConversionsApi | None = None
+        self, max_batch_size: int | None = None, *, api: GoogleConversionsApi | None = None
     ) -> None:
         self.api: GoogleConversionsApi = api or GoogleAdsUploadApi()
         super().__init__(max_batch_size, max_events_per_call=self.api.max_events_per_request)

@@ -30,6 +30,8 @@ PLATFORM = "google_ads"
 MAX_CONVERSIONS_PER_REQUEST = 2000  # TOO_MANY_CONVERSIONS_IN_REQUEST above (PLATFORMS.md §6.1)
 CONVERSION_DATE_TIME_FORMAT = "%Y-%m-%d %H:%M:%S+00:00"  # "yyyy-mm-dd hh:mm:ss+|-hh:mm", in UTC
 CLICK_ID_ORDER = ("gclid", "gbraid", "wbraid")  # exactly one may be sent; gclid is the richest
+# Every conversion Usher uploads happened on the marketplace's website (ConversionEnvironment).
+CONVERSION_ENVIRONMENT = "WEB"
 
 NO_CONVERSION_ACTION = "no_conversion_action"
 NO_MATCH_KEY = "no_click_id_or_user_identifiers"
@@ -120,6 +122,7 @@ def click_conversion(event: ConversionEvent, action: str) -> dict[str, Any] | No
         # order_id is the idempotency key per action; the event id stands in for events
         # without an order so a resend after a crash is recognized, not counted twice.
         "orderId": event.order_id or event.event_id,
+        "conversionEnvironment": CONVERSION_ENVIRONMENT,
         "consent": {
             "adUserData": consent_status(event.ad_user_data),
             "adPersonalization": consent_status(event.ad_personalization),
@@ -178,6 +181,10 @@ class GoogleAdsUploadApi:
         # partialFailure is required ("should always be true"): one bad row must not
         # cost the others, and the answer then says which rows failed.
         request.body = {"conversions": rows, "partialFailure": True}
+        if destination.test_event_code:
+            # Google Ads has no test-events view: a code in test mode has its uploads
+            # validated (every row checked, the same per-row errors) and never recorded.
+            request.body["validateOnly"] = True
         return request
 
     def outcomes(self, answer: Any, events: Sequence[ConversionEvent]) -> list[EventOutcome]:
@@ -193,7 +200,8 @@ class GoogleAdsUploadApi:
                 outcomes.append(_row_outcome(event, by_row[index]))
                 continue
             result = results[index] if index < len(results) else None
-            if failure is not None and not result:
+            # A validate-only answer has no results: a row without an error passed.
+            if failure is not None and not result and "results" in answer:
                 # An empty result is how Google marks a failed row; the error had no index.
                 code, message = (unplaced or [("PARTIAL_FAILURE", "")])[0]
                 message = message or str(failure.get("message") or "row not accepted")

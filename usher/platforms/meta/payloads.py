@@ -12,13 +12,14 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from usher.platforms.base import ConversionEvent, Destination, EventOutcome
+from usher.platforms.base import ContentLine, ConversionEvent, Destination, EventOutcome
 from usher.platforms.normalize import normalize_user_data
 from usher.platforms.payload_common import (
     CONTENT_TYPE_PRODUCT,
     EventsRequest,
     commerce_data,
     events_request,
+    money,
     present,
     rejection,
     too_old,
@@ -106,10 +107,26 @@ def user_data(event: ConversionEvent) -> dict[str, Any]:
 
 
 def custom_data(event: ConversionEvent) -> dict[str, Any]:
-    # content_type goes with content_ids so catalog (Advantage+) ads can match them.
-    return commerce_data(
-        event, lambda ids: {"content_ids": ids, "content_type": CONTENT_TYPE_PRODUCT}
-    )
+    return commerce_data(event, _contents)
+
+
+def _contents(ids: list[str], lines: list[ContentLine]) -> dict[str, Any]:
+    # content_type goes with content_ids so catalog (Advantage+) ads can match them;
+    # `contents` adds each ticket line's quantity and price (§3.2 custom_data).
+    data: dict[str, Any] = {"content_ids": ids, "content_type": CONTENT_TYPE_PRODUCT}
+    if lines:
+        data["contents"] = [
+            present(
+                {
+                    "id": line.content_id,
+                    "quantity": line.quantity,
+                    "item_price": money(line.unit_price),
+                    "title": line.name,
+                }
+            )
+            for line in lines
+        ]
+    return data
 
 
 def build_event(event: ConversionEvent) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from usher.platforms.base import ConversionEvent, EventOutcome, OutcomeStatus
+from usher.platforms.base import ContentLine, ConversionEvent, EventOutcome, OutcomeStatus
 from usher.platforms.payload_common import (
     EVENT_TOO_OLD,
     commerce_data,
@@ -70,7 +70,20 @@ def test_money_is_a_float_and_the_currency_upper_case_only_on_the_wire() -> None
 def test_commerce_data_puts_the_platform_content_fields_between_value_and_count() -> None:
     event = order_event(content_ids=["a", 7], num_items=2)
 
-    data = commerce_data(event, lambda ids: {"ids": ids})
+    data = commerce_data(event, lambda ids, lines: {"ids": ids})
 
     assert list(data) == ["value", "currency", "ids", "num_items", "order_id"]
     assert data["ids"] == ["a", "7"]
+
+
+def test_ticket_lines_give_content_ids_once_each_and_the_item_count() -> None:
+    lines = [
+        ContentLine("gala", 2, Decimal("40"), "General", "ga"),
+        ContentLine("gala", 1, Decimal("90"), "VIP", "vip"),
+    ]
+    event = order_event(content_ids=["gala"], contents=lines)
+
+    data = commerce_data(event, lambda ids, given: {"ids": ids, "lines": given})
+
+    assert data["ids"] == ["gala"] and data["lines"] == lines
+    assert data["num_items"] == 3  # no count given: the lines' quantities

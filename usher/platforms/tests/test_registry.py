@@ -22,6 +22,12 @@ from usher.platforms.base import (
 class FakeConnector:
     max_batch_size = 2
 
+    def split_calls(self, events: Sequence[ConversionEvent]) -> list[Sequence[ConversionEvent]]:
+        return [events]
+
+    def http_calls_for(self, events: Sequence[ConversionEvent]) -> int:
+        return 1
+
     def send_conversions(
         self, destination: Destination, events: Sequence[ConversionEvent]
     ) -> BatchResult:

@@ -8,13 +8,12 @@ so an answer that reaches this module means the batch was accepted.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
 
 from django.conf import settings
 
 from usher.lib.http import PlatformResponse, get_client
-from usher.platforms.base import ConversionEvent, Destination
-from usher.platforms.conversions_base import BatchConnector, Clock, Delivery, delivered, utc_now
+from usher.platforms.base import Destination
+from usher.platforms.conversions_base import BatchConnector, Delivery, delivered
 from usher.platforms.payload_common import EventsRequest
 from usher.platforms.tiktok.payloads import (
     MAX_EVENTS_PER_REQUEST,
@@ -41,11 +40,9 @@ class TikTokConversionsConnector(BatchConnector[EventsRequest]):
     too_many_events = "TikTok takes at most {limit} events per request"
     missing_credential = "no access token for this pixel"
 
-    def __init__(self, max_batch_size: int = DEFAULT_BATCH_SIZE, *, clock: Clock = utc_now) -> None:
-        super().__init__(max_batch_size, max_events_per_call=MAX_EVENTS_PER_REQUEST, clock=clock)
-
-    def build(self, destination: Destination, events: Sequence[ConversionEvent]) -> EventsRequest:
-        return build_request(destination, events, self._clock())
+    default_batch_size = DEFAULT_BATCH_SIZE
+    events_per_call = MAX_EVENTS_PER_REQUEST
+    build_request = staticmethod(build_request)
 
     def deliver(self, destination: Destination, credential: str, built: EventsRequest) -> Delivery:
         response = get_client(PLATFORM).request(

@@ -11,13 +11,14 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from usher.platforms.base import ConversionEvent, Destination, EventOutcome
+from usher.platforms.base import ContentLine, ConversionEvent, Destination, EventOutcome
 from usher.platforms.normalize import normalize_user_data
 from usher.platforms.payload_common import (
     CONTENT_TYPE_PRODUCT,
     EventsRequest,
     commerce_data,
     events_request,
+    money,
     present,
     too_old,
     unix_seconds,
@@ -88,13 +89,21 @@ def properties(event: ConversionEvent) -> dict[str, Any]:
     return commerce_data(event, _contents)
 
 
-def _contents(ids: list[str]) -> dict[str, Any]:
+def _contents(ids: list[str], lines: list[ContentLine]) -> dict[str, Any]:
     # `contents` is what TikTok documents for catalog matching; content_ids mirrors it.
-    return {
-        "content_type": CONTENT_TYPE_PRODUCT,
-        "contents": [{"content_id": content_id} for content_id in ids],
-        "content_ids": ids,
-    }
+    # An order's lines give one entry each, with the ticket type's name, price, quantity.
+    contents = [
+        present(
+            {
+                "content_id": line.content_id,
+                "content_name": line.name,
+                "price": money(line.unit_price),
+                "quantity": line.quantity,
+            }
+        )
+        for line in lines
+    ] or [{"content_id": content_id} for content_id in ids]
+    return {"content_type": CONTENT_TYPE_PRODUCT, "contents": contents, "content_ids": ids}
 
 
 def build_event(event: ConversionEvent) -> dict[str, Any]:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from usher.sandbox.state import SandboxState
 from usher.sandbox.tests.conftest import GA4_ID, TOKEN, FakeClock
 
 PARAMS = {"measurement_id": GA4_ID, "api_secret": TOKEN}
@@ -39,6 +41,43 @@ def test_collect_records_a_valid_hit_and_answers_204(client: httpx.Client) -> No
         "events"
     ]
     assert [(e["event_name"], e["event_id"]) for e in events] == [("purchase", "order-1")]
+
+
+def ga4_counts(client: httpx.Client) -> tuple[int, int]:
+    report = client.get("/_sandbox/events", params={"platform": "ga4"}).json()
+    return report["received"], report["unique"]
+
+
+def test_a_purchase_resent_by_the_same_user_counts_once(client: httpx.Client) -> None:
+    for _ in range(3):
+        client.post("/ga4/mp/collect", params=PARAMS, json=hit())
+    assert ga4_counts(client) == (3, 1)
+
+
+def test_the_same_transaction_id_from_another_user_counts_again(client: httpx.Client) -> None:
+    client.post("/ga4/mp/collect", params=PARAMS, json=hit())
+    client.post("/ga4/mp/collect", params=PARAMS, json=hit(client_id="789.012"))
+    assert ga4_counts(client) == (2, 2)
+
+
+def test_resent_non_purchase_events_and_purchases_without_transaction_id_all_count(
+    client: httpx.Client,
+) -> None:
+    view = {"name": "view_item", "params": {"event_id": "e-1", "transaction_id": "order-1"}}
+    bare_purchase = {"name": "purchase", "params": {"currency": "EUR", "value": 5.0}}
+    for _ in range(2):
+        client.post("/ga4/mp/collect", params=PARAMS, json=hit(events=[view, bare_purchase]))
+    assert ga4_counts(client) == (4, 4)
+
+
+def test_purchase_deduplication_survives_a_saved_and_reloaded_state(tmp_path: Path) -> None:
+    state = SandboxState()
+    first = state.record_event("ga4", GA4_ID, "purchase", "o-1", 0.0, {}, 1.0, dedup_scope="a")
+    state.save(tmp_path / "state.json")
+    reloaded = SandboxState.load(tmp_path / "state.json")
+    again = reloaded.record_event("ga4", GA4_ID, "purchase", "o-1", 0.0, {}, 1e9, dedup_scope="a")
+    other = reloaded.record_event("ga4", GA4_ID, "purchase", "o-1", 0.0, {}, 1e9, dedup_scope="b")
+    assert again["duplicate_of"] == first["seq"] and other["duplicate_of"] is None
 
 
 def test_collect_answers_204_but_drops_an_invalid_hit_and_says_why_in_the_log(

@@ -169,10 +169,30 @@ def test_registered_conversion_actions_are_the_only_ones_found(client: httpx.Cli
     ]
 
 
-def test_validate_only_records_nothing(client: httpx.Client) -> None:
-    assert upload(client, [conversion()], validateOnly=True).status_code == 200
+def test_validate_only_checks_every_row_answers_only_errors_and_records_nothing(
+    client: httpx.Client,
+) -> None:
+    answer = upload(
+        client, [conversion(), conversion(orderId="order-2", gclid="short")], validateOnly=True
+    )
+    assert answer.status_code == 200
+    assert "results" not in answer.json() and "jobId" not in answer.json()
+    assert failure_codes(answer.json()["partialFailureError"]) == [
+        {"conversionUploadError": "UNPARSEABLE_GCLID"}
+    ]
     assert client.get("/_sandbox/events").json()["received"] == 0
+    # Nothing was remembered either: the same order id is new when sent live.
     assert "partialFailureError" not in upload(client, [conversion()]).json()
+
+
+def test_conversion_environment_takes_googles_enum_only(client: httpx.Client) -> None:
+    assert (
+        "partialFailureError"
+        not in upload(client, [conversion(conversionEnvironment="WEB")]).json()
+    )
+    refused = upload(client, [conversion(orderId="order-2", conversionEnvironment="BROWSER")])
+    assert refused.status_code == 400
+    assert "conversion_environment" in refused.text
 
 
 # --- credentials and accounts ---

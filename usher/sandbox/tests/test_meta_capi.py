@@ -254,3 +254,41 @@ def test_a_full_batch_is_logged_as_a_head_but_every_event_is_kept(
     logged = client.get("/_sandbox/requests").json()["requests"][0]["body"]
     assert logged["truncated"] is True and logged["bytes"] > 256 * 1024
     assert client.get("/_sandbox/events").json()["unique"] == 1000
+
+
+def test_contents_with_quantity_and_price_are_accepted(
+    client: httpx.Client, clock: FakeClock
+) -> None:
+    custom = {
+        "currency": "EUR",
+        "value": 90.0,
+        "num_items": 2,
+        "contents": [{"id": "gala", "quantity": 2, "item_price": 45.0, "title": "VIP"}],
+    }
+    assert capi(client, [meta_event(clock, custom_data=custom)]).json()["events_received"] == 1
+
+
+@pytest.mark.parametrize(
+    ("custom", "field"),
+    [
+        ({"contents": {"id": "gala"}}, ["custom_data", "contents"]),
+        ({"contents": [{"quantity": 1}]}, ["custom_data", "contents", "0"]),
+        (
+            {"contents": [{"id": "gala", "quantity": 1.5}]},
+            ["custom_data", "contents", "0", "quantity"],
+        ),
+        (
+            {"contents": [{"id": "gala", "quantity": 1, "item_price": "x"}]},
+            ["custom_data", "contents", "0", "item_price"],
+        ),
+        ({"num_items": "many"}, ["custom_data", "num_items"]),
+    ],
+)
+def test_malformed_contents_or_item_counts_are_refused(
+    client: httpx.Client, clock: FakeClock, custom: dict[str, Any], field: list[str]
+) -> None:
+    event = meta_event(clock, custom_data={"currency": "EUR", "value": 1.0, **custom})
+    error = capi(client, [event]).json()["error"]
+    assert error["code"] == 100
+    assert error["error_data"]["blame_field_specs"][0] == ["data", 0, *field]
+    assert client.get("/_sandbox/events").json()["received"] == 0

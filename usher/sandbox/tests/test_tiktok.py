@@ -92,6 +92,22 @@ INVALID = {
         "data[1].properties.value",
     ),
     "bad content_type": (lambda e: {**e, "properties": {"content_type": "ticket"}}, "content_type"),
+    "contents not a list": (
+        lambda e: {**e, "properties": {"contents": {"content_id": "gala"}}},
+        "data[1].properties.contents",
+    ),
+    "content without an id": (
+        lambda e: {**e, "properties": {"contents": [{"quantity": 1}]}},
+        "data[1].properties.contents[0].content_id",
+    ),
+    "content quantity not an integer": (
+        lambda e: {**e, "properties": {"contents": [{"content_id": "gala", "quantity": "2x"}]}},
+        "data[1].properties.contents[0].quantity",
+    ),
+    "num_items not an integer": (
+        lambda e: {**e, "properties": {"num_items": 1.5}},
+        "data[1].properties.num_items",
+    ),
 }
 
 

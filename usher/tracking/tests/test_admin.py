@@ -33,7 +33,8 @@ def _form(organizer, **extra) -> dict:
         "event": "",
         "provider": "meta",
         "enabled": "on",
-        "settings": '{"pixel_id": "557085890510243"}',
+        "tag_id": "557085890510243",
+        "conversion_events": ["page_view", "purchase"],
         "access_token": "",
         "api_secret": "",
         **extra,
@@ -89,22 +90,51 @@ def test_the_token_is_write_only_in_the_admin(staff, organizer):
 
 def test_a_google_ads_code_takes_a_write_only_refresh_token_in_the_admin(staff, organizer):
     refresh_token = "1//0g-admin-refresh-token"
-    ads = '{"conversion_id": "AW-736702401", "customer_id": "123-456-7890"}'
+    ads = {
+        "tag_id": "AW-736702401",
+        "customer_id": "123-456-7890",
+        "label_purchase": "3hJnCKSw6KEBEMHfpN8C",
+        "action_purchase": "111",
+    }
     response = staff.post(
         f"{CODES}add/",
-        _form(organizer, provider="google_ads", settings=ads, refresh_token=refresh_token),
+        _form(organizer, provider="google_ads", refresh_token=refresh_token, **ads),
     )
     assert response.status_code == 302, response.content.decode()[:2000]
     code = EventTrackingCode.objects.get()
     assert code.get_secret("refresh_token") == refresh_token and code.has_credential
+    assert code.settings["customer_id"] == "1234567890"
+    assert code.settings["conversion_labels"] == {"purchase": "3hJnCKSw6KEBEMHfpN8C"}
+    assert code.settings["conversion_actions"] == {"purchase": "111"}
     assert refresh_token not in staff.get(f"{CODES}{code.pk}/change/").content.decode()
     assert ">yes<" in staff.get(CODES).content.decode()
 
 
+def test_staff_edit_settings_with_the_panels_fields_not_raw_json(staff, organizer):
+    code = EventTrackingCodeFactory(organizer=organizer)
+    code.settings = {**code.settings, "custom_params": {"team": "blue"}, "test_event_code": ""}
+    code.save()
+
+    page = staff.get(f"{CODES}{code.pk}/change/").content.decode()
+    assert 'name="settings"' not in page
+    assert f'name="tag_id" value="{code.tag_id}"' in page
+    assert 'name="test_event_code"' in page and 'name="action_purchase"' in page
+
+    response = staff.post(
+        f"{CODES}{code.pk}/change/",
+        _form(organizer, tag_id=code.tag_id, test_event_code="TEST42", advanced_matching="on"),
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    code.refresh_from_db()
+    assert code.settings["test_event_code"] == "TEST42" and code.settings["advanced_matching"]
+    assert code.settings["conversion_events"] == ["page_view", "purchase"]
+    assert code.settings["custom_params"] == {"team": "blue"}  # not on the form: kept
+
+
 def test_the_admin_validates_like_the_api(staff, organizer):
-    response = staff.post(f"{CODES}add/", _form(organizer, settings='{"pixel_id": "123"}'))
+    response = staff.post(f"{CODES}add/", _form(organizer, tag_id="123"))
     assert response.status_code == 200
-    assert "pixel_id" in response.content.decode()
+    assert "Pixel ID must look like" in response.content.decode()
     EventTrackingCodeFactory(organizer=organizer)
     duplicate = staff.post(f"{CODES}add/", _form(organizer))
     assert duplicate.status_code == 200
@@ -120,7 +150,7 @@ def test_staff_manage_the_marketplaces_own_codes(staff, marketplace):
             "name": "Our GA4",
             "provider": "ga4",
             "enabled": "on",
-            "settings": '{"measurement_id": "g-psw1my7hb4"}',
+            "tag_id": "g-psw1my7hb4",
             "api_secret": "GA4-ADMIN-SECRET",
         },
     )

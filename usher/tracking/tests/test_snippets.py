@@ -10,7 +10,6 @@ from __future__ import annotations
 import itertools
 import json
 import re
-import shutil
 import subprocess
 from dataclasses import dataclass, replace
 from decimal import Decimal
@@ -38,7 +37,7 @@ ALL_GRANTED = dict.fromkeys(CONSENT_PURPOSES, "granted")
 ALL_DENIED = dict.fromkeys(CONSENT_PURPOSES, "denied")
 ADS_WITHOUT_USER_DATA = {**ALL_GRANTED, "ad_user_data": "denied"}
 
-needs_node = pytest.mark.skipif(shutil.which("node") is None, reason="needs node to run scripts")
+needs_node = pytest.mark.usefixtures("node")  # CI fails without it, see conftest.require_tool
 
 EVENT_PAGE = PageContext(
     page_type=PageType.EVENT,

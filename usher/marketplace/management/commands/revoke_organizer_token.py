@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.utils import timezone
 
 from usher.marketplace.models import OrganizerApiToken
 
@@ -15,11 +14,7 @@ class Command(BaseCommand):
         parser.add_argument("prefix")
 
     def handle(self, *args, **options) -> None:
-        revoked = (
-            OrganizerApiToken.objects.active()
-            .filter(token_prefix=options["prefix"])
-            .update(revoked_at=timezone.now())
-        )
+        revoked = OrganizerApiToken.objects.filter(token_prefix=options["prefix"]).revoke()
         if not revoked:
             raise CommandError(f"no active token with prefix {options['prefix']!r}")
         self.stdout.write(f"Revoked {revoked} token(s).")

@@ -6,6 +6,7 @@ usher/platforms/tests/test_connectors_common.py.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -139,6 +140,40 @@ def test_validate_only_asks_the_debug_endpoint_and_records_nothing(sandbox: Sand
     assert entry["path"] == "/ga4/debug/mp/collect"
     assert entry["response"] == {"validationMessages": []}
     assert sandbox.events(platform="ga4")["received"] == 0
+
+
+def test_a_code_in_test_mode_is_only_validated_and_never_counted(sandbox: Sandbox) -> None:
+    test_mode = dataclasses.replace(destination(), test_event_code="TEST123")
+
+    result = GA4ConversionsConnector().send_conversions(test_mode, [purchase()])
+
+    assert result.outcomes[0].status is OutcomeStatus.DELIVERED  # GA4 found nothing wrong
+    assert [e["path"] for e in sandbox.requests(platform="ga4")] == ["/ga4/debug/mp/collect"]
+    assert sandbox.events(platform="ga4")["received"] == 0
+
+
+def test_a_purchase_without_an_order_id_is_rejected_since_ga4_could_not_deduplicate_it(
+    sandbox: Sandbox,
+) -> None:
+    result = GA4ConversionsConnector().send_conversions(destination(), [purchase(order_id=None)])
+
+    assert (result.outcomes[0].status, result.outcomes[0].error_code) == (
+        OutcomeStatus.REJECTED,
+        "no_transaction_id",
+    )
+    assert sandbox.requests(platform="ga4") == []
+
+
+def test_a_purchase_resent_after_a_lost_answer_is_counted_once_by_ga4(sandbox: Sandbox) -> None:
+    connector = GA4ConversionsConnector()
+
+    connector.send_conversions(destination(), [purchase()])
+    connector.send_conversions(destination(), [purchase()])
+
+    assert {k: sandbox.events(platform="ga4")[k] for k in ("received", "unique")} == {
+        "received": 2,
+        "unique": 1,
+    }
 
 
 def test_validation_messages_reject_the_events_they_point_at(sandbox: Sandbox) -> None:

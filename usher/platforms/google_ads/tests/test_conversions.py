@@ -6,6 +6,7 @@ usher/platforms/tests/test_connectors_common.py.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from collections.abc import Sequence
@@ -74,6 +75,7 @@ def test_a_purchase_with_a_gclid_reaches_google_as_a_click_conversion(google: Sa
         "conversion_action": f"customers/{CUSTOMER}/conversionActions/111",
         "conversion_date_time": expected_time,
         "order_id": "order-1001",
+        "conversion_environment": "WEB",
         "consent": {"ad_user_data": "GRANTED", "ad_personalization": "DENIED"},
         # Google's rules: Gmail dots and +tag removed, phone E.164 with "+".
         "user_identifiers": [
@@ -86,6 +88,29 @@ def test_a_purchase_with_a_gclid_reaches_google_as_a_click_conversion(google: Sa
     assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\+00:00", row["conversion_date_time"])
     assert result.request is not None and '"conversionAction"' in (result.request.body or "")
     assert google.events(platform="google_ads")["events"][0]["event_id"] == "order-1001"
+
+
+def test_a_code_in_test_mode_is_validated_by_google_and_never_recorded(google: Sandbox) -> None:
+    good = purchase()
+    bad_click = purchase(event_id="o2:purchase", order_id="o2", gclid="short")
+    test_mode = dataclasses.replace(destination(), test_event_code="TEST123")
+
+    result = GoogleAdsConversionsConnector().send_conversions(test_mode, [good, bad_click])
+
+    assert [(o.status, o.error_code) for o in result.outcomes] == [
+        (OutcomeStatus.DELIVERED, None),
+        (OutcomeStatus.REJECTED, "UNPARSEABLE_GCLID"),
+    ]
+    (entry,) = google.requests(platform="google_ads")
+    assert entry["body"]["validate_only"] is True
+    assert google.events(platform="google_ads")["received"] == 0
+    # The same order sent live afterwards is new to Google: the test left no trace.
+    live = GoogleAdsConversionsConnector().send_conversions(destination(), [purchase()])
+    assert (live.outcomes[0].status, live.outcomes[0].error_code) == (
+        OutcomeStatus.DELIVERED,
+        None,
+    )
+    assert google.events(platform="google_ads")["received"] == 1
 
 
 def test_unknown_consent_is_sent_as_unspecified(google: Sandbox) -> None:

@@ -26,6 +26,9 @@
  *   (`organizer`: its defaults plus the marketplace's, page_view only) or any other
  *   marketplace page (neither: no pixels, only page_view to the collector, which sends it
  *   to the marketplace's own server-side accounts).
+ * - Pages whose pixels are server-rendered (usher.tracking.snippets) load tracker.js with
+ *   {pixels: false, pageEvents: [...]}: the rendered events, with the ids the pixels got,
+ *   go to the collector after consent as tracker.js's own would; no pixel is loaded twice.
  */
 (function (window, document) {
   'use strict';
@@ -690,7 +693,8 @@
 
   function applyConfig(config) {
     state.config = config || {};
-    state.codes = prepareCodes(state.config.codes);
+    // {pixels: false}: the page's pixels are server-rendered snippets, not ours to load.
+    state.codes = state.options.pixels === false ? [] : prepareCodes(state.config.codes);
     var mode = state.config.consent && state.config.consent.mode;
     // Only a client whose policy does not require opt-in starts with consent granted.
     if (!state.consent && mode === 'opt_out') {
@@ -753,9 +757,16 @@
       state.nonce = o.nonce ||
         (currentScript && (currentScript.nonce || currentScript.getAttribute('nonce'))) || '';
       state.apiBase = String(o.apiBase !== undefined ? o.apiBase : scriptOrigin()).replace(/\/+$/, '');
-      pageEvents(o).forEach(function (name) {
-        api.track(name, pageEventData(name, o));
-      });
+      if (Array.isArray(o.pageEvents)) {
+        // Events the server rendered for its snippets: the same ids reach the collector.
+        o.pageEvents.forEach(function (e) {
+          if (e && e.name) api.track(e.name, e);
+        });
+      } else {
+        pageEvents(o).forEach(function (name) {
+          api.track(name, pageEventData(name, o));
+        });
+      }
       if (!window.fetch) {
         state.ready = Promise.resolve(false);
         return state.ready;

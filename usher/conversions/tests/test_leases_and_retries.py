@@ -1,0 +1,435 @@
+"""Leases and retries: two workers never overwrite each other's rows, a crashed worker's
+rows are due again within a minute, and every retry waits its own, growing backoff."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from itertools import pairwise
+
+import pytest
+from django.utils import timezone
+
+from usher.conversions import dispatch, outcomes, tasks
+from usher.conversions.models import ConversionDelivery, DeliveryStatus
+from usher.conversions.tests.conftest import ORGANIZER_PIXEL, ingest_order
+from usher.platforms.base import (
+    BatchResult,
+    ErrorKind,
+    EventOutcome,
+    OutcomeStatus,
+    PlatformError,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    """A frozen `timezone.now()` that a test moves by hand."""
+
+    class Clock:
+        now = timezone.now()
+
+        def advance(self, seconds: float) -> None:
+            self.now += timedelta(seconds=seconds)
+
+    frozen = Clock()
+    monkeypatch.setattr(timezone, "now", lambda: frozen.now)
+    return frozen
+
+
+@pytest.fixture
+def queued(monkeypatch) -> list[dict]:
+    """The follow-up dispatch tasks queued (with their countdown) instead of running."""
+    calls: list[dict] = []
+
+    def apply_async(args, countdown=None, **options):
+        calls.append({"key": args[0], "countdown": countdown})
+
+    monkeypatch.setattr(tasks.dispatch_destination_task, "apply_async", apply_async)
+    return calls
+
+
+@pytest.fixture
+def meta_key(ingest, wiring, django_capture_on_commit_callbacks, monkeypatch) -> str:
+    """Two orders queued for the organizer's Meta pixel, no worker running yet."""
+    monkeypatch.setattr(tasks, "schedule_dispatch", lambda keys: None)
+    for external_id in ["ord-1", "ord-2"]:
+        ingest_order(ingest, wiring, django_capture_on_commit_callbacks, external_id=external_id)
+    return wiring.meta.deliveries.first().destination_key
+
+
+def record_as(claimed, status, now):
+    """A worker records the same outcome for every row it claimed."""
+    result = BatchResult([EventOutcome(d.event_id, status) for d in claimed])
+    outcomes.record(claimed, result, None, now, outcomes.DispatchSummary(), duration_ms=1)
+
+
+def two_workers(key):
+    """A slow worker claims the rows; its lease runs out and a fast one claims them too.
+    Returns both claims and the moment of the second."""
+    now = timezone.now()
+    slow = dispatch.claim_batch(key, 10, now)
+    after_lease = now + timedelta(seconds=dispatch.lease_seconds() + 1)
+    fast = dispatch.claim_batch(key, 10, after_lease)
+    assert {d.pk for d in fast} == {d.pk for d in slow}
+    return slow, fast, after_lease
+
+
+def rows(key):
+    return {d.pk: d for d in ConversionDelivery.objects.filter(destination_key=key)}
+
+
+# Backoff
+
+
+def test_each_retry_waits_half_as_long_again_as_the_one_before_until_the_cap(monkeypatch):
+    monkeypatch.setattr(outcomes.random, "uniform", lambda low, high: high)
+    waits = [outcomes.backoff_seconds(n) for n in range(1, outcomes.MAX_ATTEMPTS)]
+    assert waits[:4] == [10, 15, 22.5, 33.75]
+    for before, after in pairwise(waits):
+        assert after == pytest.approx(min(1.5 * before, outcomes.BACKOFF_CAP_SECONDS))
+    assert waits[-1] == outcomes.BACKOFF_CAP_SECONDS
+
+
+def test_jitter_never_brings_a_retry_back_sooner_than_half_its_step(monkeypatch):
+    monkeypatch.setattr(outcomes.random, "uniform", lambda low, high: low)
+    assert [outcomes.backoff_seconds(n) for n in (1, 2, 3)] == [5, 7.5, 11.25]
+
+
+def test_the_retries_span_most_of_a_day_even_with_the_shortest_jitter(monkeypatch):
+    monkeypatch.setattr(outcomes.random, "uniform", lambda low, high: low)
+    shortest = sum(outcomes.backoff_seconds(n) for n in range(1, outcomes.MAX_ATTEMPTS))
+    monkeypatch.setattr(outcomes.random, "uniform", lambda low, high: high)
+    longest = sum(outcomes.backoff_seconds(n) for n in range(1, outcomes.MAX_ATTEMPTS))
+    assert shortest >= 12 * 3600 and longest <= 30 * 3600
+
+
+def test_a_platforms_retry_after_wins_over_a_shorter_backoff():
+    throttled = PlatformError(ErrorKind.RATE_LIMITED, "slow down", retry_after_seconds=3600)
+    assert outcomes.retry_delay_seconds(1, throttled) == 3600
+    brief = PlatformError(ErrorKind.RATE_LIMITED, "slow down", retry_after_seconds=1)
+    assert outcomes.retry_delay_seconds(1, brief) >= outcomes.BACKOFF_BASE_SECONDS / 2
+
+
+def test_a_failing_delivery_backs_off_further_after_every_attempt(
+    sandbox, wiring, meta_key, clock, monkeypatch
+):
+    monkeypatch.setattr(outcomes.random, "uniform", lambda low, high: high)
+    sandbox.fault(platform="meta", account=ORGANIZER_PIXEL, mode="5xx", count=100)
+    waits = []
+    for _ in range(5):
+        dispatch.dispatch_destination(meta_key)
+        delivery = ConversionDelivery.objects.filter(destination_key=meta_key).first()
+        waits.append((delivery.next_attempt_at - clock.now).total_seconds())
+        clock.now = delivery.next_attempt_at
+    assert waits == [10, 15, 22.5, 33.75, 50.625]
+
+
+def test_every_delivery_of_a_throttled_batch_waits_the_platforms_retry_after(
+    sandbox, wiring, meta_key, clock, monkeypatch
+):
+    connector = dispatch.get_connector("meta")
+
+    def throttled(destination, events):
+        raise PlatformError(ErrorKind.RATE_LIMITED, "too many calls", retry_after_seconds=7200)
+
+    monkeypatch.setattr(connector, "send_conversions", throttled)
+    monkeypatch.setattr(dispatch, "get_connector", lambda provider: connector)
+    summary = dispatch.dispatch_destination(meta_key)
+    assert summary.resume_at == clock.now + timedelta(seconds=7200)
+    waiting = ConversionDelivery.objects.filter(destination_key=meta_key)
+    assert {d.status for d in waiting} == {DeliveryStatus.RETRYING}
+    assert {d.next_attempt_at for d in waiting} == {clock.now + timedelta(seconds=7200)}
+
+
+# Leases: two workers
+
+
+def test_two_claims_at_the_same_moment_take_different_rows(meta_key):
+    now = timezone.now()
+    first = dispatch.claim_batch(meta_key, 1, now)
+    second = dispatch.claim_batch(meta_key, 1, now)
+    assert len(first) == len(second) == 1 and first[0].pk != second[0].pk
+    assert dispatch.claim_batch(meta_key, 10, now) == []
+
+
+def test_a_late_outcome_does_not_overwrite_the_worker_that_took_the_rows_over(meta_key):
+    slow, fast, after_lease = two_workers(meta_key)
+
+    record_as(fast, OutcomeStatus.DELIVERED, after_lease)
+    # The slow worker comes back with an answer for the same rows.
+    record_as(slow, OutcomeStatus.REJECTED, after_lease)
+    assert {d.status for d in rows(meta_key).values()} == {DeliveryStatus.DELIVERED}
+
+
+def test_a_late_outcome_leaves_rows_another_worker_is_still_sending(meta_key):
+    slow, fast, after_lease = two_workers(meta_key)
+    record_as(slow, OutcomeStatus.RETRY, after_lease)
+    held = rows(meta_key)
+    for delivery in fast:
+        assert held[delivery.pk].status == DeliveryStatus.SENDING
+        assert held[delivery.pk].lease_expires_at == delivery.lease_expires_at
+
+
+def test_giving_back_a_throttled_batch_spares_rows_another_worker_took_over(meta_key):
+    slow, fast, after_lease = two_workers(meta_key)
+    dispatch._release(slow, after_lease + timedelta(minutes=5))
+    held = rows(meta_key)
+    for delivery in fast:
+        row = held[delivery.pk]
+        assert (row.status, row.lease_expires_at, row.attempts) == (
+            DeliveryStatus.SENDING,
+            delivery.lease_expires_at,
+            2,  # both claims counted; the give-back of the slow one took none back
+        )
+
+
+def test_renewing_a_lease_another_worker_took_over_changes_nothing(meta_key):
+    slow, fast, after_lease = two_workers(meta_key)
+    lease = dispatch.Lease(slow, clock=lambda: after_lease)
+    assert lease.renew([], dispatch.get_connector("meta")) == 0
+    held = rows(meta_key)
+    assert all(held[d.pk].lease_expires_at == d.lease_expires_at for d in fast)
+
+
+def test_a_renewed_lease_holds_the_rows_for_the_calls_ahead(meta_key, settings):
+    now = timezone.now()
+    claimed = dispatch.claim_batch(meta_key, 10, now)
+    later = now + timedelta(seconds=15)
+
+    class ThreeCalls:
+        def http_calls_for(self, events):
+            return 3
+
+    assert dispatch.Lease(claimed, clock=lambda: later).renew([], ThreeCalls()) == 2
+    expected = later + timedelta(
+        seconds=3 * settings.PLATFORM_HTTP_TIMEOUT_SECONDS + dispatch.LEASE_MARGIN_SECONDS
+    )
+    assert {d.lease_expires_at for d in rows(meta_key).values()} == {expected}
+    # ...and the outcome is still this worker's to record under the renewed lease.
+    record_as(claimed, OutcomeStatus.DELIVERED, later)
+    assert {d.status for d in rows(meta_key).values()} == {DeliveryStatus.DELIVERED}
+
+
+def test_a_crashed_workers_rows_are_due_again_within_a_minute(meta_key, settings):
+    now = timezone.now()
+    dispatch.claim_batch(meta_key, 10, now)  # ...and the worker dies
+    lease = timedelta(
+        seconds=settings.PLATFORM_HTTP_TIMEOUT_SECONDS + dispatch.LEASE_MARGIN_SECONDS
+    )
+    assert {d.lease_expires_at for d in rows(meta_key).values()} == {now + lease}
+    assert meta_key not in dispatch.due_destination_keys(now + lease - timedelta(seconds=1))
+    assert meta_key in dispatch.due_destination_keys(now + timedelta(seconds=60))
+    assert dispatch.next_due_at(meta_key) == now + lease
+
+
+def test_the_lease_is_renewed_before_every_call_of_an_isolated_batch(
+    sandbox, wiring, meta_key, clock, monkeypatch
+):
+    connector = dispatch.get_connector("meta")
+    renewals = []
+    real_renew = dispatch.Lease.renew
+
+    def renew(self, events, conn):
+        renewals.append(len(events))
+        return real_renew(self, events, conn)
+
+    def refuses_ord_2(destination, events):
+        if any(e.event_id == "order-ord-2" for e in events):
+            raise PlatformError(ErrorKind.PERMANENT, "Invalid parameter", platform_code="100")
+        return BatchResult([EventOutcome(e.event_id, OutcomeStatus.DELIVERED) for e in events])
+
+    monkeypatch.setattr(dispatch.Lease, "renew", renew)
+    monkeypatch.setattr(connector, "send_conversions", refuses_ord_2)
+    monkeypatch.setattr(dispatch, "get_connector", lambda provider: connector)
+    dispatch.dispatch_destination(meta_key)
+    assert renewals == [2, 1, 1]  # the batch, then each half
+    statuses = {d.event_id: d.status for d in rows(meta_key).values()}
+    assert statuses == {
+        "order-ord-1": DeliveryStatus.DELIVERED,
+        "order-ord-2": DeliveryStatus.REJECTED,
+    }
+
+
+# Follow-ups: retries at their own time
+
+
+def test_a_failed_batch_is_dispatched_again_at_its_backoff_time_not_at_the_sweep(
+    sandbox, wiring, meta_key, clock, queued
+):
+    sandbox.fault(platform="meta", account=ORGANIZER_PIXEL, mode="5xx", count=1)
+    tasks.dispatch_destination_task(meta_key)
+    retry_at = min(d.next_attempt_at for d in rows(meta_key).values())
+    assert queued == [{"key": meta_key, "countdown": (retry_at - clock.now).total_seconds()}]
+    assert 0 < queued[0]["countdown"] <= outcomes.BACKOFF_BASE_SECONDS
+
+
+def test_runs_asking_for_the_same_moment_queue_one_follow_up(meta_key, clock, queued):
+    when = clock.now + timedelta(seconds=7)
+    assert tasks.schedule_follow_up(meta_key, when)
+    assert not tasks.schedule_follow_up(meta_key, when)
+    assert tasks.schedule_follow_up(meta_key, when + timedelta(seconds=1))
+    assert [q["countdown"] for q in queued] == [7, 8]
+
+
+def test_a_retry_hours_away_is_left_to_the_periodic_dispatch(meta_key, clock, queued):
+    assert not tasks.schedule_follow_up(meta_key, clock.now + timedelta(hours=2))
+    assert queued == []
+
+
+def test_a_throttled_destination_is_not_followed_up_before_the_platform_lets_us_in(
+    sandbox, wiring, meta_key, clock, queued, monkeypatch
+):
+    connector = dispatch.get_connector("meta")
+    calls = []
+
+    def throttles_once(destination, events):
+        calls.append(len(events))
+        raise PlatformError(ErrorKind.RATE_LIMITED, "too many calls", retry_after_seconds=90)
+
+    monkeypatch.setattr(connector, "send_conversions", throttles_once)
+    monkeypatch.setattr(connector, "max_batch_size", 1)
+    monkeypatch.setattr(dispatch, "get_connector", lambda provider: connector)
+    tasks.dispatch_destination_task(meta_key)
+    assert calls == [1]  # the second order waits, though it is due now
+    assert queued == [{"key": meta_key, "countdown": 90}]
+
+
+def test_the_periodic_dispatch_picks_up_a_dead_workers_rows(meta_key, clock, monkeypatch):
+    scheduled = []
+    monkeypatch.setattr(tasks, "schedule_dispatch", lambda keys: scheduled.append(list(keys)))
+    dispatch.claim_batch(meta_key, 10, clock.now)
+    tasks.dispatch_due_task()
+    clock.advance(dispatch.lease_seconds() + 1)
+    tasks.dispatch_due_task()
+    assert meta_key not in scheduled[0] and meta_key in scheduled[1]
+
+
+# One call at a time
+
+
+@pytest.fixture
+def three_orders(ingest, wiring, django_capture_on_commit_callbacks, monkeypatch) -> str:
+    monkeypatch.setattr(tasks, "schedule_dispatch", lambda keys: None)
+    for external_id in ["ord-1", "ord-2", "ord-3"]:
+        ingest_order(ingest, wiring, django_capture_on_commit_callbacks, external_id=external_id)
+    return wiring.meta.deliveries.first().destination_key
+
+
+def one_call_per_event(monkeypatch, answers: dict[str, PlatformError]) -> list[str]:
+    """The Meta connector sending each event in its own call (as GA4 does per visitor),
+    failing the calls of the events in `answers`; returns the events sent, in order."""
+    connector = dispatch.get_connector("meta")
+    sent: list[str] = []
+
+    def send(destination, events):
+        (event,) = events
+        sent.append(event.event_id)
+        if event.event_id in answers:
+            raise answers[event.event_id]
+        return BatchResult([EventOutcome(event.event_id, OutcomeStatus.DELIVERED)])
+
+    monkeypatch.setattr(connector, "split_calls", lambda events: [[e] for e in events])
+    monkeypatch.setattr(connector, "send_conversions", send)
+    monkeypatch.setattr(dispatch, "get_connector", lambda provider: connector)
+    return sent
+
+
+def states(key):
+    return {
+        d.event_id: (d.status, d.attempts, d.batches.count())
+        for d in ConversionDelivery.objects.filter(destination_key=key)
+    }
+
+
+def test_a_failed_call_puts_off_only_the_events_it_carried(three_orders, monkeypatch):
+    sent = one_call_per_event(
+        monkeypatch, {"order-ord-2": PlatformError(ErrorKind.TRANSIENT, "HTTP 503")}
+    )
+    summary = dispatch.dispatch_destination(three_orders)
+    assert sent == ["order-ord-1", "order-ord-2", "order-ord-3"]
+    assert (summary.batches, summary.delivered, summary.retrying) == (3, 2, 1)
+    assert states(three_orders) == {
+        "order-ord-1": (DeliveryStatus.DELIVERED, 1, 1),
+        "order-ord-2": (DeliveryStatus.RETRYING, 1, 1),
+        "order-ord-3": (DeliveryStatus.DELIVERED, 1, 1),
+    }
+
+
+def test_two_failed_calls_in_a_row_put_off_the_calls_not_made_without_an_attempt(
+    three_orders, monkeypatch, clock
+):
+    down = PlatformError(ErrorKind.TRANSIENT, "timed out")
+    sent = one_call_per_event(monkeypatch, {"order-ord-1": down, "order-ord-2": down})
+    dispatch.dispatch_destination(three_orders)
+    assert sent == ["order-ord-1", "order-ord-2"]
+    untried = ConversionDelivery.objects.get(destination_key=three_orders, event_id="order-ord-3")
+    assert (untried.status, untried.attempts, untried.batches.count()) == (
+        DeliveryStatus.RETRYING,
+        0,
+        0,
+    )
+    assert untried.next_attempt_at > clock.now
+
+
+def test_a_throttled_call_gives_the_calls_not_made_back_until_the_platform_lets_us_in(
+    three_orders, monkeypatch, clock
+):
+    throttled = PlatformError(ErrorKind.RATE_LIMITED, "slow down", retry_after_seconds=120)
+    sent = one_call_per_event(monkeypatch, {"order-ord-2": throttled})
+    summary = dispatch.dispatch_destination(three_orders)
+    assert sent == ["order-ord-1", "order-ord-2"]
+    assert summary.resume_at == clock.now + timedelta(seconds=120)
+    assert states(three_orders)["order-ord-3"] == (DeliveryStatus.RETRYING, 0, 0)
+    assert ConversionDelivery.objects.get(
+        destination_key=three_orders, event_id="order-ord-3"
+    ).next_attempt_at == (summary.resume_at)
+
+
+def test_a_crash_inside_usher_mid_batch_keeps_what_was_already_delivered(three_orders, monkeypatch):
+    sent = one_call_per_event(monkeypatch, {})
+    real_isolating = dispatch.send_isolating
+
+    def crashes_on_the_second(connector, destination, events, before_call):
+        if len(sent) == 1:
+            raise RuntimeError("bug")
+        return real_isolating(connector, destination, events, before_call)
+
+    monkeypatch.setattr(dispatch, "send_isolating", crashes_on_the_second)
+    dispatch.dispatch_destination(three_orders)
+    result = states(three_orders)
+    assert result["order-ord-1"][0] == DeliveryStatus.DELIVERED
+    assert {result["order-ord-2"][0], result["order-ord-3"][0]} == {DeliveryStatus.RETRYING}
+    assert ConversionDelivery.objects.get(
+        destination_key=three_orders, event_id="order-ord-2"
+    ).last_error_code == ("internal_error")
+
+
+# What a record keeps
+
+
+def test_a_delivery_delivered_after_a_failure_is_dated_and_its_error_cleared(
+    sandbox, wiring, meta_key, clock
+):
+    sandbox.fault(platform="meta", account=ORGANIZER_PIXEL, mode="5xx", count=1)
+    dispatch.dispatch_destination(meta_key)
+    failed = ConversionDelivery.objects.filter(destination_key=meta_key).first()
+    assert failed.last_error and failed.last_error_code
+    clock.now = failed.next_attempt_at
+    dispatch.dispatch_destination(meta_key)
+    delivered = ConversionDelivery.objects.get(pk=failed.pk)
+    assert (delivered.status, delivered.delivered_at) == (DeliveryStatus.DELIVERED, clock.now)
+    assert (delivered.last_error, delivered.last_error_code) == ("", "")
+
+
+def test_the_batch_log_hides_network_fields_and_keeps_the_rest_readable():
+    body = (
+        '{"data": [{"event_name": "Purchase", "user_data": {"client_ip_address": "203.0.113.7",'
+        ' "client_user_agent": "Mozilla/5.0", "ct": ["brașov"]}}]}'
+    )
+    logged = outcomes._redact_network_fields(body)
+    assert logged == (
+        '{"data": [{"event_name": "Purchase", "user_data": {"client_ip_address": "[redacted]",'
+        ' "client_user_agent": "[redacted]", "ct": ["brașov"]}}]}'
+    )
