@@ -1,10 +1,11 @@
 """Delivery metrics behind insights, Google search and TikTok reports.
 
-This is the seam for the market simulator (a later issue): it will implement
-`MetricsSource` and be installed with `state.metrics = ...`. Until then every
-campaign object reports zeros, which is what a paused, brand-new campaign shows.
-Platform modules only format these numbers into their own shapes (Meta strings,
-Google micros, TikTok strings), so the simulator stays platform-neutral.
+The market simulator (`usher.sandbox.market`) implements `MetricsSource` and installs
+itself with `state.metrics = ...` when a scenario is loaded; without one every campaign
+object reports zeros, which is what a paused, brand-new campaign shows. Days are days
+of the account's time zone. Platform modules only format these numbers into their own
+shapes (Meta strings, Google micros, TikTok strings), so the simulator stays
+platform-neutral. `outage` lets a scenario take a platform's whole API down.
 """
 
 from __future__ import annotations
@@ -51,11 +52,21 @@ class Metrics:
 
 
 class MetricsSource(Protocol):
-    """Answers 'how did this object deliver on this day?'."""
+    """Answers 'how did this object deliver on this day (and in each of its hours)?'."""
 
     def metrics_for(
         self, platform: str, account: str, object_type: str, object_id: str, day: date
     ) -> Metrics: ...
+
+    def hourly_for(
+        self, platform: str, account: str, object_type: str, object_id: str, day: date
+    ) -> list[tuple[int, Metrics]]:
+        """(hour of the day, delivery) for the hours that delivered something."""
+        ...
+
+    def outage(self, platform: str) -> str | None:
+        """ "5xx", "429" or "timeout" while the platform's API is down, else None."""
+        ...
 
 
 class ZeroMetrics:
@@ -65,6 +76,14 @@ class ZeroMetrics:
         self, platform: str, account: str, object_type: str, object_id: str, day: date
     ) -> Metrics:
         return Metrics()
+
+    def hourly_for(
+        self, platform: str, account: str, object_type: str, object_id: str, day: date
+    ) -> list[tuple[int, Metrics]]:
+        return []
+
+    def outage(self, platform: str) -> str | None:
+        return None
 
 
 def days_between(start: date, end: date) -> list[date]:

@@ -53,6 +53,9 @@ class SandboxState:
         self.lock = threading.RLock()
         self.clock = clock or time.time
         self.metrics: MetricsSource = metrics or ZeroMetrics()
+        # The loaded market scenario (usher.sandbox.market.Market), if any: it is then
+        # the clock and the metrics source too.
+        self.market: Any = None
         self.clear()
 
     def now(self) -> float:

@@ -1,0 +1,651 @@
+"""The market engine: a simulated clock, hourly delivery, reports, truth and purchases.
+
+`Market` is installed into a `SandboxState`: it becomes the state's clock and its
+`MetricsSource`, so every platform endpoint answers in simulated time from simulated
+delivery. Advancing the clock delivers every whole hour passed, for every live
+campaign object, with the configuration in force at the start of that hour: a change
+made at 10:20 counts from 11:00 (and one made while the clock stands exactly at 10:00
+counts from 10:00).
+
+Every random draw comes from a numpy Generator seeded by (scenario seed, stream,
+segment or budget, day or hour), never from a shared stream, so the same scenario
+and seed give the same numbers however the clock is advanced and whatever is asked
+in between.
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+import zlib
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import numpy as np
+
+from usher.sandbox.market import campaigns, model
+from usher.sandbox.market.objects import CLICK_ID_PARAMS, AdSlot, DeliveryUnit, delivery_units
+from usher.sandbox.market.scenario import HOURS_PER_DAY, Scenario, Segment
+from usher.sandbox.metrics import Metrics
+from usher.sandbox.state import SandboxState
+
+SECONDS_PER_HOUR = 3600
+# Independent random streams (the second entry of every seed).
+STREAM_OVERDELIVERY = 1
+STREAM_HOUR = 2
+STREAM_VISITS = 3
+# Meta's rule (MARKETS.md): at most 7 daily budgets a calendar week; TikTok is held to it
+# too. Google: 2 daily budgets a day and 30.4 a month.
+WEEKLY_CAP_DAILY_BUDGETS = 7.0
+GOOGLE_DAILY_CAP_DAILY_BUDGETS = 2.0
+GOOGLE_MONTHLY_CAP_DAILY_BUDGETS = 30.4
+CAPS_BY_WEEK = frozenset({"meta", "tiktok"})
+# Reach is not modelled; reports show impressions over this average frequency.
+REPORTED_FREQUENCY = 1.3
+CLICK_ID_PREFIXES = {"meta": "IwAR", "google_ads": "Cj0KCQ", "tiktok": "E.C.P."}
+CLICK_ID_BYTES = 24
+# A buyer lands on the event page this long before buying (the visit of a purchase).
+VISIT_BEFORE_PURCHASE = timedelta(minutes=1)
+# Ledger columns, per object and hour.
+IMPRESSIONS, CLICKS, SPEND, CONVERSIONS, VALUE, REPORTED_CONVERSIONS, REPORTED_VALUE = range(7)
+LEDGER_COLUMNS = 7
+
+
+@dataclass(frozen=True)
+class HourTruth:
+    """What really happened in one segment in one hour (never shown to Usher)."""
+
+    hour: int
+    time: datetime
+    platform: str
+    campaign_type: str
+    spend: float
+    expected_conversions: float
+    expected_revenue: float
+    conversions: int
+    revenue: float
+    impressions: int
+    clicks: int
+    tickets: int
+
+    def to_json(self) -> dict[str, Any]:
+        return dict(asdict(self), time=self.time.isoformat())
+
+
+@dataclass(frozen=True)
+class Purchase:
+    """A realized conversion as the marketplace sees it: an order after an ad click."""
+
+    seq: int
+    order_id: str
+    time: datetime
+    platform: str
+    account: str
+    campaign_id: str
+    group_id: str
+    ad_id: str
+    campaign_type: str
+    click_id_param: str
+    click_id: str
+    landing_url: str
+    utm: dict[str, str]
+    value: float
+    currency: str
+    tickets: int
+
+    def to_json(self) -> dict[str, Any]:
+        return dict(asdict(self), time=self.time.isoformat())
+
+
+@dataclass(frozen=True)
+class Visit:
+    """A click that landed on the event page (sampled; see Market.visits)."""
+
+    time: datetime
+    platform: str
+    ad_id: str
+    campaign_type: str
+    click_id_param: str
+    click_id: str
+    landing_url: str
+    utm: dict[str, str]
+
+    def to_json(self) -> dict[str, Any]:
+        return dict(asdict(self), time=self.time.isoformat())
+
+
+@dataclass
+class _UnitSpend:
+    total: float = 0.0
+    by_day: dict[int, float] = field(default_factory=lambda: defaultdict(float))
+    by_week: dict[tuple[int, int], float] = field(default_factory=lambda: defaultdict(float))
+    by_month: dict[tuple[int, int], float] = field(default_factory=lambda: defaultdict(float))
+
+
+def _rng(*entropy: int) -> np.random.Generator:
+    return np.random.default_rng(list(entropy))
+
+
+def _stable_hash(text: str) -> int:
+    return zlib.crc32(text.encode("utf-8"))
+
+
+def _utm(url: str) -> dict[str, str]:
+    return {k: v for k, v in parse_qsl(urlsplit(url).query) if k.startswith("utm_")}
+
+
+def _click_url(url: str, param: str, click_id: str) -> str:
+    return f"{url}{'&' if '?' in url else '?'}{param}={click_id}"
+
+
+class Market:
+    """A scenario's market running inside one sandbox state.
+
+    Use `Market(scenario, state)` (or `Market(scenario)` for a fresh state), create
+    campaigns through the sandbox's endpoints or `usher.sandbox.market.campaigns`, then
+    `advance(hours=...)`, and read `reports` through the endpoints, `truth()`,
+    `purchases()` and `visits()`.
+    """
+
+    def __init__(
+        self, scenario: Scenario, state: SandboxState | None = None, seed: int | None = None
+    ) -> None:
+        self.scenario = scenario if seed is None else scenario.with_changes(seed=seed)
+        self.state = state or SandboxState()
+        self.start_ts = self.scenario.start.timestamp()
+        self.now_ts = self.start_ts
+        self._snapshot: list[DeliveryUnit] = []
+        self._snapshot_hour = -1
+        self._ledger: dict[tuple[str, str, str, str], dict[int, np.ndarray]] = {}
+        self._spent: dict[str, _UnitSpend] = defaultdict(_UnitSpend)
+        self._overdelivery: dict[tuple[str, int], float] = {}
+        self._truth: list[HourTruth] = []
+        self._purchases: list[Purchase] = []
+        self._clicks: dict[int, dict[AdSlot, int]] = defaultdict(dict)
+        self._warned: set[str] = set()
+        self._saved_clock = self.state.clock
+        self._saved_metrics = self.state.metrics
+        with self.state.lock:
+            self.state.clock = self.clock
+            self.state.metrics = self
+            self.state.market = self
+
+    # --- campaigns (in-process; Usher itself goes through the platform endpoints) ---
+
+    def create_campaign(
+        self,
+        platform: str,
+        campaign_type: str,
+        daily_budget: float | Decimal,
+        creatives: list[str] | None = None,
+        name: str | None = None,
+        account: str | None = None,
+    ) -> campaigns.CampaignRef:
+        """A live campaign tagged for the segment, one ad per creative (all by default)."""
+        segment = self.scenario.segment_for(platform, campaign_type)
+        if segment is None:
+            raise ValueError(f"the scenario has no {platform} {campaign_type} segment")
+        return campaigns.create_campaign(
+            self.state,
+            platform,
+            name or f"{self.scenario.name} · {campaign_type} [{campaign_type}]",
+            daily_budget,
+            creatives or [creative.name for creative in segment.creatives],
+            account=account,
+        )
+
+    def launch_equal_split(self) -> list[campaigns.CampaignRef]:
+        """MARKETS.md's equal_split: one campaign per segment, same daily budget, all on."""
+        budget = model.equal_split_daily_budget(self.scenario)
+        return [
+            self.create_campaign(segment.platform, segment.campaign_type, budget)
+            for segment in self.scenario.segments
+        ]
+
+    # --- the clock ---
+
+    def clock(self) -> float:
+        return self.now_ts
+
+    @property
+    def now(self) -> datetime:
+        return datetime.fromtimestamp(self.now_ts, UTC)
+
+    @property
+    def hour(self) -> int:
+        """The flight hour the clock is in (negative never; past the flight allowed)."""
+        return math.floor((self.now_ts - self.start_ts) / SECONDS_PER_HOUR)
+
+    def detach(self) -> None:
+        """Give the state its own clock and metrics back (unloading the scenario)."""
+        with self.state.lock:
+            self.state.clock = self._saved_clock
+            self.state.metrics = self._saved_metrics
+            self.state.market = None
+
+    def advance(self, minutes: float = 0, hours: float = 0, days: float = 0) -> int:
+        """Move the clock forward, delivering every whole hour passed; returns hours delivered."""
+        seconds = minutes * 60 + hours * SECONDS_PER_HOUR + days * HOURS_PER_DAY * SECONDS_PER_HOUR
+        if seconds < 0 or not math.isfinite(seconds):
+            raise ValueError("the clock only moves forward")
+        target = self.now_ts + seconds
+        delivered = 0
+        with self.state.lock:
+            if self._on_boundary():
+                self._take_snapshot()
+            while True:
+                boundary = self.start_ts + (self.hour + 1) * SECONDS_PER_HOUR
+                if boundary > target:
+                    break
+                if self._snapshot_hour != self.hour:  # the clock was moved under us
+                    self._take_snapshot()
+                self._deliver(self.hour, self._snapshot)
+                delivered += 1
+                self.now_ts = boundary
+                self._take_snapshot()
+            self.now_ts = target
+            self.state.dirty = True
+        return delivered
+
+    def run_to_end(self) -> int:
+        """Advance to the end of the flight."""
+        remaining = self.scenario.end.timestamp() - self.now_ts
+        return self.advance(hours=max(remaining, 0) / SECONDS_PER_HOUR)
+
+    def _on_boundary(self) -> bool:
+        return (self.now_ts - self.start_ts) % SECONDS_PER_HOUR == 0
+
+    def _take_snapshot(self) -> None:
+        at = datetime.fromtimestamp(self.now_ts, UTC)
+        self._snapshot = delivery_units(self.state, self.scenario, at, self._warned)
+        self._snapshot_hour = self.hour
+
+    # --- delivery of one hour ---
+
+    def _deliver(self, hour: int, units: list[DeliveryUnit]) -> None:
+        scenario = self.scenario
+        if not 0 <= hour < scenario.hours:
+            return  # before or after the flight: the event's market is closed
+        day = hour // HOURS_PER_DAY
+        began = scenario.start + timedelta(hours=hour)
+        share = scenario.hourly[began.hour]
+        spend_by_ad: dict[AdSlot, float] = {}
+        for ads in self._hour_spend(units, day, began, share):
+            for ad, amount in ads.items():
+                if amount > 0:
+                    spend_by_ad[ad] = spend_by_ad.get(ad, 0.0) + amount
+        by_segment: dict[int, list[tuple[AdSlot, float]]] = defaultdict(list)
+        for ad, amount in spend_by_ad.items():
+            by_segment[ad.segment].append((ad, amount))
+        for index in sorted(by_segment):
+            self._deliver_segment(
+                scenario.segments[index], hour, day, began, share, by_segment[index]
+            )
+
+    def _hour_spend(
+        self, units: list[DeliveryUnit], day: int, began: datetime, share: float
+    ) -> Iterator[dict[AdSlot, float]]:
+        """Each unit's spend this hour per ad, within the segment and platform caps."""
+        desired: dict[tuple[str, AdSlot], float] = {}
+        campaign_day: dict[tuple[str, str], float] = defaultdict(float)
+        for unit in units:
+            budget = self._day_budget(unit, day)
+            factor = self._overdelivery_factor(unit, day)
+            for ad in unit.ads:
+                amount = budget * factor * ad.weight
+                desired[(unit.key, ad)] = amount
+                campaign_day[(ad.platform, ad.campaign_id)] += amount
+        for unit in units:
+            ads: dict[AdSlot, float] = {}
+            for ad in unit.ads:
+                amount = desired[(unit.key, ad)]
+                cap = self.scenario.segments[ad.segment].max_daily_spend
+                planned = campaign_day[(ad.platform, ad.campaign_id)]
+                if cap is not None and planned > cap:
+                    amount *= cap / planned
+                ads[ad] = share * amount
+            total = sum(ads.values())
+            allowed = self._allowance(unit, day, began)
+            if total > allowed:
+                scale = max(allowed, 0.0) / total
+                ads = {ad: amount * scale for ad, amount in ads.items()}
+                total = sum(ads.values())
+            self._book_unit(unit.key, day, began, total)
+            yield ads
+
+    def _day_budget(self, unit: DeliveryUnit, day: int) -> float:
+        if unit.daily_budget:
+            return unit.daily_budget
+        lifetime = unit.lifetime_budget or 0.0
+        spent = self._spent[unit.key]
+        before_today = spent.total - spent.by_day.get(day, 0.0)
+        day_start = self.scenario.start + timedelta(days=day)
+        end = unit.end_time or self.scenario.end
+        remaining_days = max(1, math.ceil((end - day_start).total_seconds() / 86400))
+        return max(lifetime - before_today, 0.0) / remaining_days
+
+    def _overdelivery_factor(self, unit: DeliveryUnit, day: int) -> float:
+        spread = self.scenario.overdelivery
+        if spread <= 0:
+            return 1.0
+        key = (unit.key, day)
+        if key not in self._overdelivery:
+            rng = _rng(self.scenario.seed, STREAM_OVERDELIVERY, _stable_hash(unit.key), day)
+            self._overdelivery[key] = float(rng.uniform(1 - spread, 1 + spread))
+        return self._overdelivery[key]
+
+    def _allowance(self, unit: DeliveryUnit, day: int, began: datetime) -> float:
+        """What the platform still lets this budget spend (its weekly/daily/lifetime caps)."""
+        spent = self._spent[unit.key]
+        if not unit.daily_budget:
+            return (unit.lifetime_budget or 0.0) - spent.total
+        daily = unit.daily_budget
+        if unit.platform in CAPS_BY_WEEK:
+            week = began.isocalendar()[:2]
+            return WEEKLY_CAP_DAILY_BUDGETS * daily - spent.by_week[week]
+        return min(
+            GOOGLE_DAILY_CAP_DAILY_BUDGETS * daily - spent.by_day[day],
+            GOOGLE_MONTHLY_CAP_DAILY_BUDGETS * daily - spent.by_month[(began.year, began.month)],
+        )
+
+    def _book_unit(self, key: str, day: int, began: datetime, amount: float) -> None:
+        spent = self._spent[key]
+        spent.total += amount
+        spent.by_day[day] += amount
+        spent.by_week[began.isocalendar()[:2]] += amount
+        spent.by_month[(began.year, began.month)] += amount
+
+    def _deliver_segment(
+        self,
+        segment: Segment,
+        hour: int,
+        day: int,
+        began: datetime,
+        share: float,
+        ads: list[tuple[AdSlot, float]],
+    ) -> None:
+        ads.sort(key=lambda item: (item[0].platform, item[0].ad_id))
+        spend = sum(amount for _, amount in ads)
+        performance = [segment.creatives[ad.creative].performance for ad, _ in ads]
+        weighted = [amount * perf for (_, amount), perf in zip(ads, performance, strict=True)]
+        q = sum(weighted) / spend
+        expected = model.hourly_expected_conversions(segment, self.scenario, day, share, spend, q)
+        rng = _rng(self.scenario.seed, STREAM_HOUR, segment.index, hour)
+        realized = int(rng.poisson(expected))
+        counts = rng.multinomial(realized, np.array(weighted) / sum(weighted))
+        sigma2 = math.log1p(segment.order_value_cv**2)
+        revenue = 0.0
+        impressions_total = clicks_total = tickets_total = 0
+        for (ad, amount), perf, count in zip(ads, performance, counts, strict=True):
+            impressions = round(amount / segment.cpm * 1000)
+            clicks = int(rng.binomial(impressions, min(1.0, segment.ctr * perf)))
+            self._clicks[hour][ad] = clicks
+            values = (
+                segment.average_order_value
+                * rng.lognormal(-sigma2 / 2, math.sqrt(sigma2), size=int(count))
+                if sigma2 > 0
+                else np.full(int(count), segment.average_order_value)
+            )
+            tickets = 1 + rng.poisson(max(segment.tickets_per_order - 1, 0.0), size=int(count))
+            offsets = np.sort(rng.random(int(count))) * SECONDS_PER_HOUR
+            for value, ticket_count, offset in zip(values, tickets, offsets, strict=True):
+                self._purchase(
+                    ad, segment, began + timedelta(seconds=float(offset)), rng, value, ticket_count
+                )
+            value_sum = float(values.sum())
+            revenue += value_sum
+            impressions_total += impressions
+            clicks_total += clicks
+            tickets_total += int(tickets.sum())
+            factor = segment.platform_reporting_factor
+            row = np.array(
+                [impressions, clicks, amount, count, value_sum, count * factor, value_sum * factor]
+            )
+            for object_type, object_id in ad.rollup:
+                per_hour = self._ledger.setdefault(
+                    (ad.platform, ad.account, object_type, object_id), {}
+                )
+                if hour in per_hour:
+                    per_hour[hour] = per_hour[hour] + row
+                else:
+                    per_hour[hour] = row
+        self._truth.append(
+            HourTruth(
+                hour=hour,
+                time=began,
+                platform=segment.platform,
+                campaign_type=segment.campaign_type,
+                spend=spend,
+                expected_conversions=expected,
+                expected_revenue=expected * segment.average_order_value,
+                conversions=realized,
+                revenue=revenue,
+                impressions=impressions_total,
+                clicks=clicks_total,
+                tickets=tickets_total,
+            )
+        )
+
+    def _purchase(
+        self,
+        ad: AdSlot,
+        segment: Segment,
+        at: datetime,
+        rng: np.random.Generator,
+        value: float,
+        tickets: int,
+    ) -> None:
+        param = CLICK_ID_PARAMS[ad.platform]
+        click_id = self._click_id(ad.platform, rng)
+        seq = len(self._purchases) + 1
+        self._purchases.append(
+            Purchase(
+                seq=seq,
+                order_id=f"SIM-{self.scenario.seed}-{seq:07d}",
+                time=at,
+                platform=ad.platform,
+                account=ad.account,
+                campaign_id=ad.campaign_id,
+                group_id=ad.group_id,
+                ad_id=ad.ad_id,
+                campaign_type=segment.campaign_type,
+                click_id_param=param,
+                click_id=click_id,
+                landing_url=_click_url(ad.landing_url, param, click_id),
+                utm=_utm(ad.landing_url),
+                value=round(float(value), 2),
+                currency=self.scenario.currency,
+                tickets=int(tickets),
+            )
+        )
+
+    @staticmethod
+    def _click_id(platform: str, rng: np.random.Generator) -> str:
+        raw = base64.urlsafe_b64encode(rng.bytes(CLICK_ID_BYTES)).decode().rstrip("=")
+        return CLICK_ID_PREFIXES[platform] + raw
+
+    # --- what Usher may see: reports, through the MetricsSource seam ---
+
+    def metrics_for(
+        self, platform: str, account: str, object_type: str, object_id: str, day: date
+    ) -> Metrics:
+        """One object's reported delivery on one day of the account's time zone."""
+        return _metrics(
+            sum(
+                (row for _, row in self._visible(platform, account, object_type, object_id, day)),
+                np.zeros(LEDGER_COLUMNS),
+            )
+        )
+
+    def hourly_for(
+        self, platform: str, account: str, object_type: str, object_id: str, day: date
+    ) -> list[tuple[int, Metrics]]:
+        """(hour of the local day, reported delivery) for the hours that delivered."""
+        return [
+            (local_hour, _metrics(row))
+            for local_hour, row in self._visible(platform, account, object_type, object_id, day)
+        ]
+
+    def _visible(
+        self, platform: str, account: str, object_type: str, object_id: str, day: date
+    ) -> Iterator[tuple[int, np.ndarray]]:
+        per_hour = self._ledger.get((platform, account, object_type, object_id))
+        if not per_hour:
+            return
+        zone = self._zone(platform, account)
+        midnight = datetime(day.year, day.month, day.day, tzinfo=zone)
+        first = math.floor((midnight.timestamp() - self.start_ts) / SECONDS_PER_HOUR)
+        last = math.floor(
+            ((midnight + timedelta(days=1)).timestamp() - self.start_ts) / SECONDS_PER_HOUR
+        )
+        delay = self.scenario.reporting_delay_hours * SECONDS_PER_HOUR
+        for hour in range(max(first, 0), last):
+            row = per_hour.get(hour)
+            if row is None:
+                continue
+            ended = self.start_ts + (hour + 1) * SECONDS_PER_HOUR
+            if ended + delay > self.now_ts:
+                break
+            local = datetime.fromtimestamp(ended - SECONDS_PER_HOUR, zone)
+            yield local.hour, row
+
+    def _zone(self, platform: str, account: str) -> ZoneInfo:
+        registered = self.state.account(platform, account)
+        settings = registered.settings if registered else {}
+        name = (
+            settings.get("timezone_name") or settings.get("time_zone") or settings.get("timezone")
+        )
+        try:
+            return ZoneInfo(str(name)) if name else ZoneInfo("UTC")
+        except (ZoneInfoNotFoundError, ValueError):
+            return ZoneInfo("UTC")
+
+    def outage(self, platform: str) -> str | None:
+        """The error mode of a scenario outage of this platform now, if any."""
+        elapsed = (self.now_ts - self.start_ts) / SECONDS_PER_HOUR
+        for outage in self.scenario.outages:
+            if outage.platform == platform and outage.from_hour <= elapsed < outage.to_hour:
+                return outage.error
+        return None
+
+    # --- the truth and the closed loop (benchmarks and tests; never Usher) ---
+
+    def truth(self) -> list[HourTruth]:
+        """Per segment and hour: spend, expected and realized conversions and revenue."""
+        return list(self._truth)
+
+    def totals(self) -> dict[str, Any]:
+        """The truth summed over the flight so far, in the simulate CLI's JSON shape."""
+        segments = []
+        for segment in self.scenario.segments:
+            rows = [
+                r
+                for r in self._truth
+                if (r.platform, r.campaign_type) == (segment.platform, segment.campaign_type)
+            ]
+            segments.append(
+                {
+                    "platform": segment.platform,
+                    "campaign_type": segment.campaign_type,
+                    "spend": round(sum(r.spend for r in rows), 6),
+                    "expected_revenue": round(sum(r.expected_revenue for r in rows), 6),
+                    "realized_revenue": round(sum(r.revenue for r in rows), 6),
+                    "conversions": sum(r.conversions for r in rows),
+                    "expected_conversions": round(sum(r.expected_conversions for r in rows), 6),
+                }
+            )
+        return {
+            "scenario": self.scenario.name,
+            "seed": self.scenario.seed,
+            "expected_revenue": round(sum(s["expected_revenue"] for s in segments), 6),
+            "realized_revenue": round(sum(s["realized_revenue"] for s in segments), 6),
+            "spend": round(sum(s["spend"] for s in segments), 6),
+            "segments": segments,
+        }
+
+    def purchases(self, after_seq: int = 0, until: datetime | None = None) -> list[Purchase]:
+        """Realized purchases in time order, after a sequence number, up to the clock."""
+        limit = until or self.now
+        return [p for p in self._purchases[after_seq:] if p.time <= limit]
+
+    def visits(self, hour: int, per_ad: int | None = None) -> list[Visit]:
+        """The clicks of one flight hour as landing-page visits, in time order.
+
+        Every purchase's click is a visit; other clicks get fresh click ids. `per_ad`
+        caps the visits per ad (a sample: the purchases' clicks first), since a busy
+        hour can have thousands of clicks and a demo needs only their shape.
+        """
+        if not 0 <= hour < self.scenario.hours:
+            return []
+        began = self.scenario.start + timedelta(hours=hour)
+        ended = began + timedelta(hours=1)
+        bought = defaultdict(list)
+        for purchase in self._purchases:
+            if began <= purchase.time < ended:
+                bought[purchase.ad_id].append(purchase)
+        visits = []
+        param = CLICK_ID_PARAMS
+        for ad, clicks in sorted(self._clicks.get(hour, {}).items(), key=lambda i: i[0].ad_id):
+            wanted = clicks if per_ad is None else min(clicks, per_ad)
+            campaign_type = self.scenario.segments[ad.segment].campaign_type
+            for purchase in bought.get(ad.ad_id, [])[:wanted]:
+                visits.append(
+                    Visit(
+                        max(purchase.time - VISIT_BEFORE_PURCHASE, began),
+                        ad.platform,
+                        ad.ad_id,
+                        campaign_type,
+                        purchase.click_id_param,
+                        purchase.click_id,
+                        purchase.landing_url,
+                        purchase.utm,
+                    )
+                )
+            extra = wanted - min(wanted, len(bought.get(ad.ad_id, [])))
+            rng = _rng(self.scenario.seed, STREAM_VISITS, _stable_hash(ad.ad_id), hour)
+            for offset in np.sort(rng.random(extra)) * SECONDS_PER_HOUR:
+                click_id = self._click_id(ad.platform, rng)
+                visits.append(
+                    Visit(
+                        began + timedelta(seconds=float(offset)),
+                        ad.platform,
+                        ad.ad_id,
+                        campaign_type,
+                        param[ad.platform],
+                        click_id,
+                        _click_url(ad.landing_url, param[ad.platform], click_id),
+                        _utm(ad.landing_url),
+                    )
+                )
+        return sorted(visits, key=lambda visit: (visit.time, visit.ad_id, visit.click_id))
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "scenario": self.scenario.name,
+            "seed": self.scenario.seed,
+            "start": self.scenario.start.isoformat(),
+            "end": self.scenario.end.isoformat(),
+            "now": self.now.isoformat(),
+            "hour": self.hour,
+            "hours_in_flight": self.scenario.hours,
+            "live_budgets": len(self._snapshot),
+            "purchases": len(self._purchases),
+        }
+
+
+def _metrics(row: np.ndarray) -> Metrics:
+    impressions = int(row[IMPRESSIONS])
+    return Metrics(
+        impressions=impressions,
+        reach=int(impressions / REPORTED_FREQUENCY),
+        clicks=int(row[CLICKS]),
+        spend=Decimal(f"{row[SPEND]:.6f}"),
+        conversions=float(row[REPORTED_CONVERSIONS]),
+        conversion_value=Decimal(f"{row[REPORTED_VALUE]:.6f}"),
+    )

@@ -1,0 +1,408 @@
+"""What of the sandbox's campaign objects can deliver, as plain delivery units.
+
+Each platform keeps its objects in its own shape (Meta cents and ACTIVE/PAUSED, Google
+micros and resource names, TikTok major units and ENABLE/DISABLE). This module reads
+them into one neutral form once per simulated hour: a `DeliveryUnit` is one budget
+(a campaign's, an ad set's / ad group's, or a shared Google budget) with the live ads
+it pays for, each ad carrying its segment, creative, landing URL and its share of the
+budget. A campaign maps to the segment of its platform whose `campaign_type` appears
+as a bracketed tag in its name (`Rock Night [retargeting]`); an ad is the scenario
+creative whose name appears in the ad's (or its creative's) name, else the first one.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from usher.sandbox.market.scenario import Scenario, Segment
+from usher.sandbox.state import SandboxState
+
+log = logging.getLogger("usher.sandbox.market")
+
+TAG = re.compile(r"\[([a-z_]+)\]")
+META_CENTS_PER_UNIT = 100  # Meta budgets are in the currency's minor unit
+MICROS_PER_UNIT = 1_000_000
+TIKTOK_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+# Rollup levels per platform, ad first, account last: the keys reports are read by.
+LEVELS = {
+    "meta": ("ad", "adset", "campaign", "account"),
+    "google_ads": ("ad_group_ad", "ad_group", "campaign", "customer"),
+    "tiktok": ("ad", "adgroup", "campaign", "advertiser"),
+}
+# The query parameter each platform appends to a clicked ad's landing URL.
+CLICK_ID_PARAMS = {"meta": "fbclid", "google_ads": "gclid", "tiktok": "ttclid"}
+
+
+@dataclass(frozen=True)
+class AdSlot:
+    """One live ad: where its delivery is booked and what it stands for in the scenario."""
+
+    platform: str
+    account: str
+    ad_id: str
+    group_id: str  # Meta ad set, Google ad group, TikTok ad group
+    campaign_id: str
+    segment: int
+    creative: int
+    weight: float  # share of its unit's spend
+    landing_url: str
+
+    @property
+    def rollup(self) -> tuple[tuple[str, str], ...]:
+        """(object type, id) from the ad up to the account."""
+        ad, group, campaign, account = LEVELS[self.platform]
+        return (
+            (ad, self.ad_id),
+            (group, self.group_id),
+            (campaign, self.campaign_id),
+            (account, self.account),
+        )
+
+
+@dataclass(frozen=True)
+class DeliveryUnit:
+    """One budget and the live ads it pays for, as in force at the start of an hour."""
+
+    key: str
+    platform: str
+    daily_budget: float | None  # currency units
+    lifetime_budget: float | None
+    end_time: datetime | None  # when a lifetime budget must be spent by
+    ads: tuple[AdSlot, ...]
+
+
+def segment_of(scenario: Scenario, platform: str, name: Any, warned: set[str]) -> Segment | None:
+    """The segment a campaign name's bracketed tag points to; logs an untagged one once."""
+    tags = TAG.findall(str(name or ""))
+    for tag in tags:
+        segment = scenario.segment_for(platform, tag)
+        if segment is not None:
+            return segment
+    key = f"{platform}:{name}"
+    if key not in warned:
+        warned.add(key)
+        log.info(
+            "campaign %r on %s has no segment tag of the scenario: it delivers nothing",
+            name,
+            platform,
+        )
+    return None
+
+
+def creative_of(segment: Segment, *names: Any) -> int:
+    """The creative whose name is in one of `names` (longest match wins), else 0."""
+    best, best_length = 0, -1
+    for text in names:
+        lowered = str(text or "").lower()
+        for index, creative in enumerate(segment.creatives):
+            if creative.name.lower() in lowered and len(creative.name) > best_length:
+                best, best_length = index, len(creative.name)
+    return best
+
+
+def _with_query(url: str, query: str | None) -> str:
+    if not query:
+        return url
+    return f"{url}{'&' if '?' in url else '?'}{query.lstrip('?&')}"
+
+
+def _meta_time(value: Any) -> datetime | None:
+    if not value:
+        return None
+    if isinstance(value, int | float):
+        return datetime.fromtimestamp(value, UTC)
+    text = str(value).replace("Z", "+00:00")
+    if re.search(r"[+-]\d{4}$", text):
+        text = f"{text[:-2]}:{text[-2:]}"
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _tiktok_time(value: Any) -> datetime | None:
+    try:
+        return datetime.strptime(str(value), TIKTOK_TIME_FORMAT).replace(tzinfo=UTC)
+    except ValueError:
+        return None
+
+
+def _scheduled(start: datetime | None, end: datetime | None, at: datetime) -> bool:
+    return (start is None or start <= at) and (end is None or at < end)
+
+
+def delivery_units(
+    state: SandboxState, scenario: Scenario, at: datetime, warned: set[str]
+) -> list[DeliveryUnit]:
+    """Every budget with at least one live ad, for the hour starting at `at`."""
+    with state.lock:
+        units = _meta_units(state, scenario, at, warned)
+        units += _google_units(state, scenario, at, warned)
+        units += _tiktok_units(state, scenario, at, warned)
+    return sorted(units, key=lambda unit: unit.key)
+
+
+def _unit(
+    key: str,
+    platform: str,
+    daily: float | None,
+    lifetime: float | None,
+    end: datetime | None,
+    groups: list[list[AdSlot]],
+) -> DeliveryUnit | None:
+    """Spread the budget equally over groups, then equally over each group's ads."""
+    groups = [group for group in groups if group]
+    if not groups or not (daily or lifetime):
+        return None
+    ads = []
+    for group in groups:
+        for ad in group:
+            ads.append(_reweighted(ad, 1.0 / len(groups) / len(group)))
+    return DeliveryUnit(key, platform, daily, lifetime, end, tuple(ads))
+
+
+def _reweighted(ad: AdSlot, weight: float) -> AdSlot:
+    return AdSlot(
+        ad.platform,
+        ad.account,
+        ad.ad_id,
+        ad.group_id,
+        ad.campaign_id,
+        ad.segment,
+        ad.creative,
+        weight,
+        ad.landing_url,
+    )
+
+
+# --- Meta: campaign -> ad set -> ad (-> creative); budgets in cents on campaign or ad set ---
+
+
+def _meta_units(
+    state: SandboxState, scenario: Scenario, at: datetime, warned: set[str]
+) -> list[DeliveryUnit]:
+    ads_by_adset: dict[str, list[AdSlot]] = {}
+    for ad in state.objects_of("meta", object_type="ad"):
+        fields = ad["fields"]
+        if fields.get("status") != "ACTIVE":
+            continue
+        campaign = state.get_object("meta", str(fields.get("campaign_id")))
+        if not campaign or campaign["fields"].get("status") != "ACTIVE":
+            continue
+        segment = segment_of(scenario, "meta", campaign["fields"].get("name"), warned)
+        if segment is None:
+            continue
+        creative = state.get_object("meta", str((fields.get("creative") or {}).get("id")))
+        creative_fields = creative["fields"] if creative else {}
+        link = (creative_fields.get("object_story_spec") or {}).get("link_data", {}).get("link", "")
+        slot = AdSlot(
+            "meta",
+            ad["account"],
+            ad["id"],
+            str(fields.get("adset_id")),
+            campaign["id"],
+            segment.index,
+            creative_of(segment, fields.get("name"), creative_fields.get("name")),
+            1.0,
+            _with_query(link, fields.get("url_tags") or creative_fields.get("url_tags")),
+        )
+        ads_by_adset.setdefault(slot.group_id, []).append(slot)
+    units = []
+    by_campaign: dict[str, list[list[AdSlot]]] = {}
+    for adset_id, slots in sorted(ads_by_adset.items()):
+        adset = state.get_object("meta", adset_id)
+        if not adset or adset["fields"].get("status") != "ACTIVE":
+            continue
+        fields = adset["fields"]
+        end = _meta_time(fields.get("end_time"))
+        if not _scheduled(_meta_time(fields.get("start_time")), end, at):
+            continue
+        campaign = state.get_object("meta", slots[0].campaign_id)
+        if campaign and _meta_budget(campaign["fields"]) != (None, None):
+            by_campaign.setdefault(campaign["id"], []).append(slots)
+            continue
+        daily, lifetime = _meta_budget(fields)
+        unit = _unit(f"meta:adset:{adset_id}", "meta", daily, lifetime, end, [slots])
+        if unit:
+            units.append(unit)
+    for campaign_id, groups in by_campaign.items():
+        campaign = state.get_object("meta", campaign_id)
+        daily, lifetime = _meta_budget(campaign["fields"])  # type: ignore[index]
+        end = _meta_time(campaign["fields"].get("stop_time") or campaign["fields"].get("end_time"))  # type: ignore[index]
+        unit = _unit(
+            f"meta:campaign:{campaign_id}", "meta", daily, lifetime, end or scenario.end, groups
+        )
+        if unit:
+            units.append(unit)
+    return units
+
+
+def _meta_budget(fields: dict[str, Any]) -> tuple[float | None, float | None]:
+    daily, lifetime = fields.get("daily_budget"), fields.get("lifetime_budget")
+    return (
+        int(daily) / META_CENTS_PER_UNIT if daily else None,
+        int(lifetime) / META_CENTS_PER_UNIT if lifetime else None,
+    )
+
+
+# --- Google Ads: budget (maybe shared) -> campaign -> ad group -> ad group ad ---
+
+
+def _google_units(
+    state: SandboxState, scenario: Scenario, at: datetime, warned: set[str]
+) -> list[DeliveryUnit]:
+    ads_by_group: dict[tuple[str, str], list[AdSlot]] = {}
+    for ad in state.objects_of("google_ads", object_type="ad_group_ad"):
+        fields = ad["fields"]
+        if fields.get("status") != "ENABLED":
+            continue
+        customer = ad["account"]
+        group = _google_parent(state, customer, "adGroups", fields.get("ad_group"))
+        if not group or group["fields"].get("status") != "ENABLED":
+            continue
+        campaign = _google_parent(state, customer, "campaigns", group["fields"].get("campaign"))
+        if not campaign or campaign["fields"].get("status") != "ENABLED":
+            continue
+        segment = segment_of(scenario, "google_ads", campaign["fields"].get("name"), warned)
+        if segment is None:
+            continue
+        body = fields.get("ad") or {}
+        urls = body.get("final_urls") or [""]
+        suffix = body.get("final_url_suffix") or campaign["fields"].get("final_url_suffix")
+        slot = AdSlot(
+            "google_ads",
+            customer,
+            ad["id"],
+            group["id"],
+            campaign["id"],
+            segment.index,
+            creative_of(segment, body.get("name"), group["fields"].get("name")),
+            1.0,
+            _with_query(str(urls[0]), suffix),
+        )
+        ads_by_group.setdefault((campaign["id"], group["id"]), []).append(slot)
+    by_budget: dict[str, dict[str, list[list[AdSlot]]]] = {}
+    for (campaign_id, _), slots in sorted(ads_by_group.items()):
+        campaign = state.get_object("google_ads", f"campaigns:{slots[0].account}:{campaign_id}")
+        budget_name = str(campaign["fields"].get("campaign_budget")) if campaign else ""
+        by_budget.setdefault(budget_name, {}).setdefault(campaign_id, []).append(slots)
+    units = []
+    for budget_name, campaigns in sorted(by_budget.items()):
+        customer = next(iter(campaigns.values()))[0][0].account
+        budget = _google_parent(state, customer, "campaignBudgets", budget_name)
+        if not budget or budget["fields"].get("status", "ENABLED") == "REMOVED":
+            continue
+        daily = int(budget["fields"].get("amount_micros") or 0) / MICROS_PER_UNIT
+        # a shared budget is spread equally over its campaigns, then over their ad groups
+        ads = []
+        for campaign_groups in campaigns.values():
+            for group in campaign_groups:
+                for ad in group:
+                    ads.append(
+                        _reweighted(ad, 1.0 / len(campaigns) / len(campaign_groups) / len(group))
+                    )
+        if daily > 0 and ads:
+            units.append(
+                DeliveryUnit(
+                    f"google_ads:budget:{budget['id']}", "google_ads", daily, None, None, tuple(ads)
+                )
+            )
+    return units
+
+
+def _google_parent(
+    state: SandboxState, customer: str, collection: str, resource_name: Any
+) -> dict[str, Any] | None:
+    if not isinstance(resource_name, str):
+        return None
+    return state.get_object(
+        "google_ads", f"{collection}:{customer}:{resource_name.rsplit('/', 1)[-1]}"
+    )
+
+
+# --- TikTok: campaign -> ad group -> ad; budget on the campaign or the ad group ---
+
+
+def _tiktok_units(
+    state: SandboxState, scenario: Scenario, at: datetime, warned: set[str]
+) -> list[DeliveryUnit]:
+    ads_by_group: dict[str, list[AdSlot]] = {}
+    for ad in state.objects_of("tiktok", object_type="ad"):
+        fields = ad["fields"]
+        if fields.get("operation_status") != "ENABLE":
+            continue
+        campaign = state.get_object("tiktok", str(fields.get("campaign_id")))
+        if not campaign or campaign["fields"].get("operation_status") != "ENABLE":
+            continue
+        segment = segment_of(scenario, "tiktok", campaign["fields"].get("campaign_name"), warned)
+        if segment is None:
+            continue
+        slot = AdSlot(
+            "tiktok",
+            ad["account"],
+            ad["id"],
+            str(fields.get("adgroup_id")),
+            campaign["id"],
+            segment.index,
+            creative_of(segment, fields.get("ad_name")),
+            1.0,
+            str(fields.get("landing_page_url") or ""),
+        )
+        ads_by_group.setdefault(slot.group_id, []).append(slot)
+    units = []
+    by_campaign: dict[str, list[list[AdSlot]]] = {}
+    ends: dict[str, datetime] = {}
+    for group_id, slots in sorted(ads_by_group.items()):
+        group = state.get_object("tiktok", group_id)
+        if not group or group["fields"].get("operation_status") != "ENABLE":
+            continue
+        fields = group["fields"]
+        end = _tiktok_time(fields.get("schedule_end_time"))
+        if not _scheduled(_tiktok_time(fields.get("schedule_start_time")), end, at):
+            continue
+        campaign = state.get_object("tiktok", slots[0].campaign_id)
+        if (
+            campaign
+            and campaign["fields"].get("budget_mode", "BUDGET_MODE_INFINITE")
+            != "BUDGET_MODE_INFINITE"
+        ):
+            by_campaign.setdefault(campaign["id"], []).append(slots)
+            if end:
+                ends[campaign["id"]] = max(end, ends.get(campaign["id"], end))
+            continue
+        daily, lifetime = _tiktok_budget(fields)
+        unit = _unit(
+            f"tiktok:adgroup:{group_id}", "tiktok", daily, lifetime, end or scenario.end, [slots]
+        )
+        if unit:
+            units.append(unit)
+    for campaign_id, groups in by_campaign.items():
+        campaign = state.get_object("tiktok", campaign_id)
+        daily, lifetime = _tiktok_budget(campaign["fields"])  # type: ignore[index]
+        unit = _unit(
+            f"tiktok:campaign:{campaign_id}",
+            "tiktok",
+            daily,
+            lifetime,
+            ends.get(campaign_id, scenario.end),
+            groups,
+        )
+        if unit:
+            units.append(unit)
+    return units
+
+
+def _tiktok_budget(fields: dict[str, Any]) -> tuple[float | None, float | None]:
+    mode, amount = fields.get("budget_mode"), fields.get("budget")
+    if not amount:
+        return None, None
+    if mode == "BUDGET_MODE_TOTAL":
+        return None, float(amount)
+    if mode in ("BUDGET_MODE_DAY", "BUDGET_MODE_DYNAMIC_DAILY_BUDGET"):
+        return float(amount), None
+    return None, None
