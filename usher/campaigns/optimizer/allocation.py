@@ -26,9 +26,12 @@ LOWEST_THRESHOLD_RATIO = 1e-12
 def spend_at_threshold(
     saturation_value: np.ndarray, b: np.ndarray, ceiling: np.ndarray, threshold: np.ndarray
 ) -> np.ndarray:
-    """Spend per (campaign, day) at which marginal revenue falls to the day's threshold."""
+    """Spend per (campaign, day) at which marginal revenue falls to the day's threshold.
+
+    ``saturation_value`` and ``b`` are (campaigns x days); ``ceiling`` per campaign.
+    """
     with np.errstate(divide="ignore", invalid="ignore"):
-        spend = b[:, None] * np.log(saturation_value / (b[:, None] * threshold[None, :]))
+        spend = b * np.log(saturation_value / (b * threshold[None, :]))
     spend = np.where(saturation_value > 0, np.nan_to_num(spend, nan=0.0, posinf=np.inf), 0.0)
     return np.clip(spend, 0.0, ceiling[:, None])
 
@@ -40,8 +43,9 @@ def allocate_arrays(
     budget: float,
     daily_cap: float | None,
 ) -> np.ndarray:
-    """Optimal spend (campaigns x days) for revenue curves ``A[i, d]·(1 - exp(-S/b[i]))``.
+    """Optimal spend (campaigns x days) for revenue curves ``A[i, d]·(1 - exp(-S/b[i, d]))``.
 
+    ``b`` is per campaign, or per campaign and day (a market that changes mid-flight);
     ``ceiling[i]`` is the most campaign i can spend a day (``inf`` for none); the result
     never sums above ``budget`` in total nor above ``daily_cap`` on any day.
     """
@@ -49,9 +53,9 @@ def allocate_arrays(
     n_campaigns, n_days = saturation_value.shape
     if n_campaigns == 0 or n_days == 0 or budget <= 0:
         return np.zeros((n_campaigns, n_days))
-    b = np.asarray(b, dtype=float)
+    b = np.broadcast_to(np.asarray(b, dtype=float).reshape(n_campaigns, -1), (n_campaigns, n_days))
     ceiling = np.asarray(ceiling, dtype=float)
-    steepest = float(np.max(saturation_value / b[:, None], initial=0.0))
+    steepest = float(np.max(saturation_value / b, initial=0.0))
     if steepest <= 0:
         return np.zeros((n_campaigns, n_days))
     lowest = steepest * LOWEST_THRESHOLD_RATIO

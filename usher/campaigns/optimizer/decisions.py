@@ -16,6 +16,7 @@ CENT = Decimal("0.01")
 class DecisionKind(StrEnum):
     SET_BUDGET = "set_budget"
     PAUSE_CAMPAIGN = "pause_campaign"
+    RESUME_CAMPAIGN = "resume_campaign"
     PAUSE_CREATIVE = "pause_creative"
     KEEP_OVERRIDE = "keep_override"
 
@@ -49,6 +50,9 @@ class Decision:
     expected_effect: str = ""
     daily_budget: Decimal | None = None
     creative_id: str | None = None
+    # The flight day this decision plans (the daily rebalance): once applied, the job
+    # records it as the campaign's ``budget_set_day`` so the rebalance runs once a day.
+    plan_day: int | None = None
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,661 @@
+"""The hourly optimization cycle: one budget's state in, decisions and advice out.
+
+Every hour: the spend ledger (what money is still free), the guard rails (CPA, ROAS)
+and creative tests on fully reported days, and a safety cut if budgets in force could
+spend more than is free. Once a day, as soon as yesterday is fully reported: the
+rebalance. It fits each campaign's response curve (learner), the event's demand
+pattern (pooled), then plans the free money over the remaining days by averaging the
+optimal allocations of posterior draws (Thompson sampling, averaged: it explores in
+proportion to uncertainty and starts from equal split, since the prior is the same for
+every campaign), and moves each budget at most x2 / x0.5 a day. Staff overrides are
+left alone and their budgets are taken off the money first.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+import numpy as np
+
+from usher.campaigns.optimizer import pacing
+from usher.campaigns.optimizer.allocation import allocate_arrays
+from usher.campaigns.optimizer.creatives import judge_creatives
+from usher.campaigns.optimizer.curves import DemandPattern
+from usher.campaigns.optimizer.decisions import (
+    CampaignPlan,
+    CycleResult,
+    Decision,
+    DecisionKind,
+    DecisionRule,
+    Recommendation,
+    RecommendationKind,
+    money,
+)
+from usher.campaigns.optimizer.demand import RAMP_PRIOR_MEAN, estimate_demand
+from usher.campaigns.optimizer.evidence import CampaignEvidence, gather_evidence
+from usher.campaigns.optimizer.learner import (
+    B_PRIOR_CENTER_RATIO,
+    CurvePosterior,
+    DailyObservation,
+    fit_curve,
+)
+from usher.campaigns.optimizer.rules import BOOST_FACTOR, cpa_guard, roas_guard
+from usher.campaigns.optimizer.state import CampaignState, SuiteState
+
+PLAN_DRAWS = 24
+# A budget moves at most this much per daily rebalance (platforms re-enter learning on
+# big edits; TikTok advises staying within +-50%).
+MAX_DAILY_STEP_UP = 2.0
+MAX_DAILY_STEP_DOWN = 0.5
+# The rebalance waits for yesterday's last reports, but not past this hour.
+REBALANCE_LATEST_HOUR = 6
+GUARD_LOOKBACK_DAYS = 7
+# A CPA-guard pause needs the rest of the suite to buy sales this much cheaper.
+CPA_GUARD_BETTER_USE_RATIO = 1.5
+# Below this share of its budget (relative to the suite's) a campaign meets its
+# audience's ceiling; the plan then caps it a little above what it spends.
+CEILING_DELIVERY_SHARE = 0.7
+CEILING_HEADROOM = 1.1
+CEILING_MIN_DAYS = 3
+# A safety cut smaller than this share is not worth an edit.
+SAFETY_MIN_CUT_SHARE = 0.005
+# Advice needs this many fully reported days, and saturation means the next unit of
+# money buys less than this share of the average one.
+RECOMMEND_MIN_DAYS = 2
+RAISE_BUDGET_SHARE = 0.2
+SATURATION_MARGINAL_SHARE = 1 / 3
+CREATIVE_HINT_PROBABILITY = 0.8
+# Without any sales yet, the prior expects the target CPA at the equal-split spend.
+DEFAULT_PRIOR_CONVERSIONS_PER_DAY = 1.0
+
+
+@dataclass(frozen=True)
+class _Ledger:
+    free: float
+    mean_ratio: float
+    max_ratio: float
+    fixed_daily: float  # budgets held by staff overrides
+
+
+def run_cycle(state: SuiteState, seed: int = 0, recommend: bool = True) -> CycleResult:
+    """Decide this hour's changes for one budget's suite (pure; deterministic per seed/day)."""
+    rng = np.random.default_rng([seed, state.day])
+    evidence = gather_evidence(state.campaigns)
+    ledger = _ledger(state, evidence)
+    decisions: list[Decision] = []
+    recommendations: list[Recommendation] = []
+
+    pausing = _guard_pauses(state, evidence, decisions)
+    _creative_tests(state, rng, decisions, recommendations)
+
+    managed = [
+        i
+        for i, c in enumerate(state.campaigns)
+        if c.override is None and not c.paused_by_rule and i not in pausing
+    ]
+    due = [i for i in managed if _rebalance_due(state, state.campaigns[i])]
+    plans: tuple[CampaignPlan, ...] = ()
+    if (due or recommend) and state.day < state.flight_days:
+        model = _fit(state, evidence)
+        plan, draws_value = _plan(state, evidence, model, ledger, managed, rng)
+        plans = _plans(state, evidence, model, plan, ledger)
+        if due:
+            _rebalance(state, evidence, model, ledger, managed, due, plan, decisions)
+        if recommend:
+            recommendations += _recommend(
+                state, evidence, model, ledger, managed, plan, draws_value
+            )
+    _safety(state, ledger, managed, due, decisions)
+    _overrides(state, decisions)
+    return CycleResult(tuple(decisions), tuple(recommendations), plans)
+
+
+# --- the ledger -------------------------------------------------------------------
+
+
+def _ledger(state: SuiteState, evidence: list[CampaignEvidence]) -> _Ledger:
+    ratios = np.concatenate(
+        [pacing.delivery_ratios(e.spend, e.budget) for e in evidence] or [np.zeros(0)]
+    )
+    mean_ratio = pacing.expected_delivery_ratio(ratios)
+    max_ratio = pacing.max_delivery_ratio(ratios)
+    in_force = sum(_budget_in_force(c) for c in state.campaigns)
+    unreported = pacing.unreported_spend_bound(
+        in_force, state.hour_of_flight - state.reported_hours, max_ratio
+    )
+    free = pacing.free_money(float(state.total_budget), float(state.spent), unreported)
+    fixed = sum(_budget_in_force(c) for c in state.campaigns if c.override is not None)
+    return _Ledger(free, mean_ratio, max_ratio, fixed)
+
+
+def _budget_in_force(campaign: CampaignState) -> float:
+    if campaign.override is not None:
+        if campaign.override.paused:
+            return 0.0
+        if campaign.override.daily_budget is not None:
+            return float(campaign.override.daily_budget)
+    return float(campaign.daily_budget) if campaign.active else 0.0
+
+
+# --- guard rails and creative tests --------------------------------------------------
+
+
+def _guard_pauses(
+    state: SuiteState, evidence: list[CampaignEvidence], decisions: list[Decision]
+) -> set[int]:
+    """Pause campaigns whose CPA is credibly above twice the target, if money has a better use."""
+    if not state.target_cpa:
+        return set()
+    since = state.day - GUARD_LOOKBACK_DAYS
+    windows = [e.window(since) for e in evidence]
+    pausing: set[int] = set()
+    for i, campaign in enumerate(state.campaigns):
+        if campaign.override is not None or not campaign.active or campaign.paused_by_rule:
+            continue
+        spend, conversions, days = windows[i]
+        verdict = cpa_guard(spend, conversions, days, float(state.target_cpa))
+        if not verdict.fires:
+            continue
+        others = [w for j, w in enumerate(windows) if j != i and state.campaigns[j].active]
+        other_spend = sum(w[0] for w in others)
+        other_sales = sum(w[1] for w in others)
+        if other_sales == 0:
+            continue
+        other_cpa = other_spend / other_sales
+        this_cpa = spend / conversions if conversions else float("inf")
+        if this_cpa < CPA_GUARD_BETTER_USE_RATIO * other_cpa:
+            continue
+        pausing.add(i)
+        decisions.append(
+            Decision(
+                kind=DecisionKind.PAUSE_CAMPAIGN,
+                rule=DecisionRule.CPA_GUARD,
+                campaign_id=campaign.campaign_id,
+                reason=(
+                    f"CPA above 2x the target ({float(state.target_cpa):.2f}) with probability "
+                    f"{verdict.probability:.2f} over {days} days; the rest of the suite buys at "
+                    f"{other_cpa:.2f}"
+                ),
+                numbers={
+                    "spend": round(spend, 2),
+                    "conversions": conversions,
+                    "cpa": round(this_cpa, 2) if conversions else "none",
+                    "target_cpa": float(state.target_cpa),
+                    "probability": round(verdict.probability, 3),
+                    "suite_cpa": round(other_cpa, 2),
+                },
+                expected_effect=f"about {spend / max(days, 1):.0f} a day moves to campaigns selling at {other_cpa:.0f} per sale",
+            )
+        )
+    return pausing
+
+
+def _creative_tests(
+    state: SuiteState,
+    rng: np.random.Generator,
+    decisions: list[Decision],
+    recommendations: list[Recommendation],
+) -> None:
+    for campaign in state.campaigns:
+        if not campaign.active or campaign.paused_by_rule:
+            continue
+        verdicts = judge_creatives(campaign.creatives, rng)
+        decisive = [v for v in verdicts if v.decisive]
+        if decisive and campaign.override is None:
+            worst = max(decisive, key=lambda v: v.probability_winner_better)
+            lift = worst.winner_rate / worst.loser_rate - 1 if worst.loser_rate > 0 else 0.0
+            decisions.append(
+                Decision(
+                    kind=DecisionKind.PAUSE_CREATIVE,
+                    rule=DecisionRule.CREATIVE_TEST,
+                    campaign_id=campaign.campaign_id,
+                    creative_id=worst.loser_id,
+                    reason=(
+                        f"creative {worst.winner_id} beats it with probability "
+                        f"{worst.probability_winner_better:.2f}"
+                    ),
+                    numbers={
+                        "probability_winner_better": round(worst.probability_winner_better, 3),
+                        "loser_conversions_per_1000": round(worst.loser_rate * 1000, 3),
+                        "winner_conversions_per_1000": round(worst.winner_rate * 1000, 3),
+                    },
+                    expected_effect=f"its spend goes to a creative converting {lift:.0%} better",
+                )
+            )
+            continue
+        for verdict in verdicts:
+            if verdict.probability_winner_better >= CREATIVE_HINT_PROBABILITY:
+                name = next(
+                    (c.name for c in campaign.creatives if c.creative_id == verdict.loser_id),
+                    verdict.loser_id,
+                )
+                recommendations.append(
+                    Recommendation(
+                        kind=RecommendationKind.PAUSE_CREATIVE,
+                        campaign_id=campaign.campaign_id,
+                        message=(
+                            f"creative '{name}' loses (probability "
+                            f"{verdict.probability_winner_better:.0%} that another does better): pause it"
+                        ),
+                        numbers={"probability": round(verdict.probability_winner_better, 3)},
+                    )
+                )
+
+
+# --- the model ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Model:
+    posteriors: list[CurvePosterior]
+    demand: DemandPattern
+    ceilings: np.ndarray  # per campaign, budget units (inf: none seen)
+
+
+def _spend_scale(state: SuiteState) -> float:
+    per_day = float(state.total_budget) / max(state.flight_days, 1)
+    if state.daily_limit is not None:
+        per_day = min(per_day, float(state.daily_limit))
+    return per_day / max(len(state.campaigns), 1)
+
+
+def _fit(state: SuiteState, evidence: list[CampaignEvidence]) -> _Model:
+    scale = _spend_scale(state)
+    demand = DemandPattern(state.flight_days, state.first_weekday, RAMP_PRIOR_MEAN)
+    prior_a = _prior_a(state, evidence, demand, scale)
+    posteriors = _fit_all(evidence, demand, scale, prior_a)
+    observed = [e for e in evidence if len(e.days)]
+    if observed:
+        days = np.concatenate([e.days for e in observed])
+        base = np.concatenate(
+            [
+                [p.expected_conversions(s, q) for s, q in zip(e.spend, e.quality, strict=True)]
+                for e, p in zip(evidence, posteriors, strict=True)
+                if len(e.days)
+            ]
+        )
+        sales = np.concatenate([e.conversions for e in observed])
+        unique = np.unique(days)
+        per_day_base = np.array([base[days == d].sum() for d in unique])
+        per_day_sales = np.array([sales[days == d].sum() for d in unique])
+        # The first fit's levels came with the prior ramp: take it out before re-fitting.
+        ramp_then = demand.ramp_factors()[unique]
+        demand = estimate_demand(
+            state.flight_days, state.first_weekday, unique, per_day_sales, per_day_base / ramp_then
+        )
+        prior_a = _prior_a(state, evidence, demand, scale)
+        posteriors = _fit_all(evidence, demand, scale, prior_a)
+    return _Model(posteriors, demand, _ceilings(evidence))
+
+
+def _observations(e: CampaignEvidence, demand: DemandPattern) -> list[DailyObservation]:
+    factors = demand.factors()
+    return [
+        DailyObservation(float(s), float(c), float(factors[d] * q))
+        for d, s, c, q in zip(e.days, e.spend, e.conversions, e.quality, strict=True)
+        if d < len(factors)
+    ]
+
+
+def _fit_all(evidence, demand, scale, prior_a) -> list[CurvePosterior]:
+    return [fit_curve(_observations(e, demand), scale, prior_a) for e in evidence]
+
+
+def _prior_a(
+    state: SuiteState, evidence: list[CampaignEvidence], demand: DemandPattern, scale: float
+) -> float:
+    """Empirical Bayes: the suite's pooled level, so thin campaigns lean on their siblings."""
+    saturation_at_scale = -np.expm1(-1.0 / B_PRIOR_CENTER_RATIO)
+    factors = demand.factors()
+    sales = sum(e.total_conversions for e in evidence)
+    exposure = sum(
+        float(
+            np.sum(
+                factors[e.days] * e.quality * -np.expm1(-e.spend / (B_PRIOR_CENTER_RATIO * scale))
+            )
+        )
+        for e in evidence
+        if len(e.days)
+    )
+    if sales > 0 and exposure > 0:
+        return sales / exposure
+    if state.target_cpa:
+        return scale / float(state.target_cpa) / saturation_at_scale
+    return DEFAULT_PRIOR_CONVERSIONS_PER_DAY / saturation_at_scale
+
+
+def _ceilings(evidence: list[CampaignEvidence]) -> np.ndarray:
+    """A daily ceiling for campaigns that persistently spend well under their budget."""
+    shares = []
+    for e in evidence:
+        recent = slice(-CEILING_MIN_DAYS, None)
+        budgets = e.budget[recent]
+        shares.append(
+            float(e.spend[recent].sum() / budgets.sum())
+            if len(budgets) >= CEILING_MIN_DAYS and budgets.sum() > 0
+            else np.nan
+        )
+    typical = np.nanmedian(shares) if np.isfinite(shares).any() else np.nan
+    ceilings = np.full(len(evidence), np.inf)
+    for i, e in enumerate(evidence):
+        if np.isfinite(shares[i]) and shares[i] < CEILING_DELIVERY_SHARE * typical:
+            ceilings[i] = float(e.spend[-CEILING_MIN_DAYS:].max()) * CEILING_HEADROOM / typical
+    return ceilings
+
+
+# --- planning ----------------------------------------------------------------------
+
+
+def _plan(state, evidence, model: _Model, ledger: _Ledger, managed: list[int], rng):
+    """Today's budget per managed campaign: the mean of posterior draws' optimal plans.
+
+    Returns (budgets per campaign index, and a function valuing extra money for advice).
+    """
+    remaining_days = state.flight_days - state.day
+    demand = model.demand.factors(state.day, state.flight_days)
+    budget_units = max(ledger.free / ledger.mean_ratio - ledger.fixed_daily * remaining_days, 0.0)
+    cap = None
+    if state.daily_limit is not None:
+        cap = max(float(state.daily_limit) - ledger.fixed_daily, 0.0)
+    values = np.array([evidence[i].value_per_conversion for i in managed])
+    ceilings = model.ceilings[managed]
+    draws = [model.posteriors[i].sample(rng, PLAN_DRAWS) for i in managed]
+    a = np.array([d[0] for d in draws]).reshape(len(managed), PLAN_DRAWS)
+    b = np.array([d[1] for d in draws]).reshape(len(managed), PLAN_DRAWS) / ledger.mean_ratio
+
+    def solve(money_units: float) -> tuple[np.ndarray, float, float]:
+        """(mean today's budgets, mean expected revenue, mean expected conversions)."""
+        today = np.zeros(len(managed))
+        revenue = conversions = 0.0
+        for m in range(PLAN_DRAWS):
+            sat = (values * a[:, m])[:, None] * demand[None, :]
+            plan = allocate_arrays(sat, b[:, m], ceilings, money_units, cap)
+            today += plan[:, 0]
+            gained = a[:, m, None] * demand[None, :] * -np.expm1(-plan / b[:, m, None])
+            conversions += float(gained.sum())
+            revenue += float((values[:, None] * gained).sum())
+        return today / PLAN_DRAWS, revenue / PLAN_DRAWS, conversions / PLAN_DRAWS
+
+    today, _, _ = solve(budget_units) if managed else (np.zeros(0), 0.0, 0.0)
+    budgets = {i: float(today[k]) for k, i in enumerate(managed)}
+
+    def value_of_more(extra_share: float) -> tuple[float, float, float]:
+        """Extra (revenue, conversions, money) if the free money grew by ``extra_share``."""
+        _, base_rev, base_conv = solve(budget_units)
+        _, more_rev, more_conv = solve(budget_units * (1 + extra_share))
+        return (
+            more_rev - base_rev,
+            more_conv - base_conv,
+            budget_units * extra_share * ledger.mean_ratio,
+        )
+
+    return budgets, value_of_more
+
+
+def _plans(state, evidence, model: _Model, plan: dict[int, float], ledger: _Ledger):
+    factor = (
+        float(model.demand.factors(state.day, state.day + 1)[0])
+        if state.day < state.flight_days
+        else 1.0
+    )
+    result = []
+    for i, campaign in enumerate(state.campaigns):
+        posterior = model.posteriors[i]
+        spend = plan.get(i, _budget_in_force(campaign)) * ledger.mean_ratio
+        result.append(
+            CampaignPlan(
+                campaign_id=campaign.campaign_id,
+                planned_spend_today=round(spend, 2),
+                expected_conversions_today=round(posterior.expected_conversions(spend, factor), 3),
+                value_per_conversion=round(evidence[i].value_per_conversion, 2),
+                mean_a=round(posterior.mean_a, 4),
+                mean_b=round(posterior.mean_b, 2),
+                change_day=posterior.change_day,
+            )
+        )
+    return tuple(result)
+
+
+def _rebalance_due(state: SuiteState, campaign: CampaignState) -> bool:
+    if campaign.budget_set_day == state.day:
+        return False
+    if state.day == 0 or state.hour >= REBALANCE_LATEST_HOUR:
+        return True
+    yesterday = [d for d in campaign.days if d.day == state.day - 1]
+    return bool(yesterday) and yesterday[0].complete
+
+
+def _rebalance(state, evidence, model, ledger, managed, due, plan, decisions) -> None:
+    targets = {}
+    rules = {}
+    for i in managed:
+        campaign = state.campaigns[i]
+        current = float(campaign.daily_budget)
+        target = plan[i]
+        rule = DecisionRule.ALLOCATION
+        if campaign.budget_set_day is not None and current > 0:
+            target = min(max(target, current * MAX_DAILY_STEP_DOWN), current * MAX_DAILY_STEP_UP)
+        if (
+            _boost(state, evidence[i], model.posteriors[i], current, ledger)
+            and target < current * BOOST_FACTOR
+        ):
+            target, rule = current * BOOST_FACTOR, DecisionRule.ROAS_GUARD
+        targets[i] = max(target, float(campaign.min_daily_budget))
+        rules[i] = rule
+    # Campaigns not due keep the budget they have; only the due ones are scaled to fit.
+    kept = sum(
+        float(state.campaigns[i].daily_budget)
+        for i in managed
+        if i not in due and state.campaigns[i].active
+    )
+    due_total = sum(targets[i] for i in due)
+    room = np.inf
+    if state.daily_limit is not None:
+        room = float(state.daily_limit) - ledger.fixed_daily - kept
+    safe_room = (
+        (ledger.free / (ledger.max_ratio * pacing.share_of_day(pacing.HOURS_PER_DAY - state.hour)))
+        - ledger.fixed_daily
+        - kept
+    )
+    limit = max(min(room, safe_room), 0.0)
+    scale = min(1.0, limit / due_total) if due_total > 0 else 1.0
+    factor = float(model.demand.factors(state.day, state.day + 1)[0])
+    for i in due:
+        campaign = state.campaigns[i]
+        budget = targets[i] * scale
+        posterior = model.posteriors[i]
+        spend = budget * ledger.mean_ratio
+        conversions = posterior.expected_conversions(spend, factor)
+        value = evidence[i].value_per_conversion
+        numbers = {
+            "previous_budget": float(campaign.daily_budget),
+            "new_budget": round(budget, 2),
+            "expected_conversions_today": round(conversions, 3),
+            "expected_revenue_today": round(conversions * value, 2),
+            "marginal_roas": round(posterior.expected_marginal(spend, factor) * value, 3),
+            "curve_a": round(posterior.mean_a, 4),
+            "curve_b": round(posterior.mean_b, 2),
+            "free_money": round(ledger.free, 2),
+            "days_left": state.flight_days - state.day,
+        }
+        if budget < float(campaign.min_daily_budget):
+            if campaign.active:
+                decisions.append(
+                    Decision(
+                        kind=DecisionKind.PAUSE_CAMPAIGN,
+                        rule=DecisionRule.SPEND_SAFETY,
+                        campaign_id=campaign.campaign_id,
+                        reason="the money left cannot fund this campaign's minimum budget",
+                        numbers=numbers,
+                        expected_effect="no further spend",
+                        plan_day=state.day,
+                    )
+                )
+            continue
+        if not campaign.active:
+            decisions.append(
+                Decision(
+                    kind=DecisionKind.RESUME_CAMPAIGN,
+                    rule=rules[i],
+                    campaign_id=campaign.campaign_id,
+                    reason="the plan funds it again",
+                    numbers=numbers,
+                    plan_day=state.day,
+                    expected_effect=f"about {conversions:.1f} sales today",
+                )
+            )
+        decisions.append(
+            Decision(
+                kind=DecisionKind.SET_BUDGET,
+                rule=rules[i],
+                campaign_id=campaign.campaign_id,
+                daily_budget=money(budget),
+                reason=(
+                    "ROAS credibly above twice the target and the curve is not saturated"
+                    if rules[i] == DecisionRule.ROAS_GUARD
+                    else "daily rebalance: equal marginal return across the suite over the days left"
+                ),
+                numbers=numbers,
+                expected_effect=f"about {conversions:.1f} sales ({conversions * value:.0f} revenue) today",
+                plan_day=state.day,
+            )
+        )
+
+
+def _boost(state, e: CampaignEvidence, posterior: CurvePosterior, current: float, ledger) -> bool:
+    """The ROAS guard, filtered by the model: only where more money still pays."""
+    if not state.target_roas or current <= 0:
+        return False
+    spend, conversions, days = e.window(state.day - GUARD_LOOKBACK_DAYS)
+    verdict = roas_guard(spend, conversions, e.value_per_conversion, days, float(state.target_roas))
+    if not verdict.fires:
+        return False
+    marginal = (
+        posterior.expected_marginal(current * BOOST_FACTOR * ledger.mean_ratio)
+        * e.value_per_conversion
+    )
+    return marginal >= float(state.target_roas)
+
+
+# --- safety, overrides, advice -------------------------------------------------------------
+
+
+def _safety(state: SuiteState, ledger: _Ledger, managed, due, decisions: list[Decision]) -> None:
+    """Cut budgets in force if the rest of today could spend more than is free."""
+    live = [i for i in managed if i not in due and state.campaigns[i].active]
+    if not live:
+        return
+    budgets = np.array([float(state.campaigns[i].daily_budget) for i in live])
+    hours_left = pacing.HOURS_PER_DAY - state.hour
+    room = max(
+        ledger.free - ledger.fixed_daily * ledger.max_ratio * pacing.share_of_day(hours_left), 0.0
+    )
+    capped = pacing.cap_to_remainder(budgets, room, ledger.max_ratio, hours_left)
+    for k, i in enumerate(live):
+        campaign = state.campaigns[i]
+        if capped[k] >= budgets[k] * (1 - SAFETY_MIN_CUT_SHARE):
+            continue
+        numbers = {
+            "previous_budget": round(float(budgets[k]), 2),
+            "new_budget": round(float(capped[k]), 2),
+            "free_money": round(ledger.free, 2),
+            "max_delivery_ratio": round(ledger.max_ratio, 3),
+        }
+        if capped[k] < float(campaign.min_daily_budget):
+            decisions.append(
+                Decision(
+                    kind=DecisionKind.PAUSE_CAMPAIGN,
+                    rule=DecisionRule.SPEND_SAFETY,
+                    campaign_id=campaign.campaign_id,
+                    reason="the budget is nearly spent: the worst day's delivery would overspend it",
+                    numbers=numbers,
+                    expected_effect="no further spend",
+                )
+            )
+        else:
+            decisions.append(
+                Decision(
+                    kind=DecisionKind.SET_BUDGET,
+                    rule=DecisionRule.SPEND_SAFETY,
+                    campaign_id=campaign.campaign_id,
+                    daily_budget=money(float(capped[k])),
+                    reason="the worst day's delivery of the budgets in force would overspend the budget",
+                    numbers=numbers,
+                    expected_effect="total spend stays within the paid budget",
+                )
+            )
+
+
+def _overrides(state: SuiteState, decisions: list[Decision]) -> None:
+    for campaign in state.campaigns:
+        if campaign.override is None or campaign.budget_set_day == state.day:
+            continue
+        decisions.append(
+            Decision(
+                kind=DecisionKind.KEEP_OVERRIDE,
+                rule=DecisionRule.STAFF_OVERRIDE,
+                campaign_id=campaign.campaign_id,
+                reason="a staff override holds this campaign; the optimizer leaves it alone",
+                numbers={
+                    "paused": str(campaign.override.paused),
+                    "daily_budget": str(campaign.override.daily_budget or Decimal("0")),
+                },
+                plan_day=state.day,
+            )
+        )
+
+
+def _recommend(
+    state, evidence, model, ledger, managed, plan, value_of_more
+) -> list[Recommendation]:
+    complete_days = max((len(e.days) for e in evidence), default=0)
+    if complete_days < RECOMMEND_MIN_DAYS or not managed:
+        return []
+    advice = []
+    revenue, conversions, extra_money = value_of_more(RAISE_BUDGET_SHARE)
+    threshold = float(state.target_roas) if state.target_roas else 1.0
+    if extra_money > 0 and revenue / extra_money >= threshold:
+        tickets_per_sale = float(np.mean([evidence[i].tickets_per_conversion for i in managed]))
+        roas = revenue / extra_money
+        advice.append(
+            Recommendation(
+                kind=RecommendationKind.RAISE_BUDGET,
+                message=(
+                    f"raise the budget by {RAISE_BUDGET_SHARE:.0%}: expected "
+                    f"+{conversions * tickets_per_sale:.0f} tickets at ROAS {roas:.1f}x"
+                ),
+                numbers={
+                    "extra_money": round(extra_money, 2),
+                    "extra_revenue": round(revenue, 2),
+                    "extra_tickets": round(conversions * tickets_per_sale, 1),
+                    "roas_of_extra_money": round(roas, 3),
+                },
+            )
+        )
+    factor = float(model.demand.factors(state.day, state.day + 1)[0])
+    for i in managed:
+        e, posterior = evidence[i], model.posteriors[i]
+        spend = plan.get(i, 0.0) * ledger.mean_ratio
+        if len(e.days) < RECOMMEND_MIN_DAYS or spend <= 0:
+            continue
+        average = posterior.expected_conversions(spend, factor) / spend
+        marginal = posterior.expected_marginal(spend, factor)
+        if average > 0 and marginal < SATURATION_MARGINAL_SHARE * average:
+            campaign = state.campaigns[i]
+            advice.append(
+                Recommendation(
+                    kind=RecommendationKind.SATURATED,
+                    campaign_id=campaign.campaign_id,
+                    message=(
+                        f"{campaign.campaign_type.replace('_', ' ')} on {campaign.platform} is "
+                        f"saturated: the next 100 buy {marginal * 100:.2f} sales, the average 100 "
+                        f"{average * 100:.2f}"
+                    ),
+                    numbers={
+                        "marginal_roas": round(marginal * e.value_per_conversion, 3),
+                        "average_roas": round(average * e.value_per_conversion, 3),
+                    },
+                )
+            )
+    return advice
