@@ -32,18 +32,18 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from usher.campaigns.optimizer.allocation import allocate_arrays  # noqa: E402
-from usher.campaigns.optimizer.cycle import run_cycle  # noqa: E402
-from usher.campaigns.optimizer.decisions import Decision, DecisionKind, DecisionRule  # noqa: E402
-from usher.campaigns.optimizer.state import (  # noqa: E402
+from usher.campaigns.optimizer.allocation import allocate_arrays
+from usher.campaigns.optimizer.cycle import run_cycle
+from usher.campaigns.optimizer.decisions import Decision, DecisionKind, DecisionRule
+from usher.campaigns.optimizer.state import (
     CampaignState,
     CreativeState,
     DayMetrics,
     SuiteState,
 )
-from usher.sandbox.market import Market, Scenario, load_scenario, model  # noqa: E402
-from usher.sandbox.market import campaigns as sim  # noqa: E402
-from usher.sandbox.market.objects import LEVELS  # noqa: E402
+from usher.sandbox.market import Market, Scenario, load_scenario, model
+from usher.sandbox.market import campaigns as sim
+from usher.sandbox.market.objects import LEVELS
 
 HOURS_PER_DAY = 24
 STRATEGIES = ("equal_split", "seed_rules", "usher", "oracle")
