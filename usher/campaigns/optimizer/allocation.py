@@ -12,7 +12,7 @@ campaigns over a whole flight cost a few milliseconds.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -56,53 +56,99 @@ def allocate_arrays(
     b = np.broadcast_to(np.asarray(b, dtype=float).reshape(n_campaigns, -1), (n_campaigns, n_days))
     ceiling = np.asarray(ceiling, dtype=float)
     steepest = float(np.max(saturation_value / b, initial=0.0))
-    if steepest <= 0:
-        return np.zeros((n_campaigns, n_days))
-    lowest = steepest * LOWEST_THRESHOLD_RATIO
 
+    def spend_for(threshold: np.ndarray) -> np.ndarray:
+        return spend_at_threshold(saturation_value, b, ceiling, threshold)
+
+    return water_fill(spend_for, n_days, steepest, budget, daily_cap)
+
+
+def allocate_tabulated(
+    spend_grid: np.ndarray,
+    marginal: np.ndarray,
+    demand: np.ndarray,
+    budget: float,
+    daily_cap: float | None,
+) -> np.ndarray:
+    """Optimal spend for any concave curves given as tables of their marginal revenue.
+
+    ``marginal[i, k]`` is campaign i's revenue per unit of money at spend
+    ``spend_grid[i, k]`` and demand 1 (decreasing in k; the grid's last point is the
+    campaign's ceiling); a day's marginal is that times ``demand[d]``. Used for the
+    posterior-mean curves, which are mixtures of exponentials without a closed form.
+    """
+    n_campaigns, n_days = marginal.shape[0], len(demand)
+    if n_campaigns == 0 or n_days == 0 or budget <= 0:
+        return np.zeros((n_campaigns, n_days))
+    demand = np.asarray(demand, dtype=float)
+    ascending = marginal[:, ::-1]
+    spends = spend_grid[:, ::-1]
+    steepest = float(np.max(marginal[:, 0]) * np.max(demand, initial=0.0))
+
+    def spend_for(threshold: np.ndarray) -> np.ndarray:
+        wanted = threshold[None, :] / np.maximum(demand[None, :], 1e-300)
+        out = np.empty((n_campaigns, n_days))
+        for i in range(n_campaigns):
+            out[i] = np.interp(wanted[0], ascending[i], spends[i])
+        return np.where(demand[None, :] > 0, out, 0.0)
+
+    return water_fill(spend_for, n_days, steepest, budget, daily_cap)
+
+
+def water_fill(
+    spend_for: Callable[[np.ndarray], np.ndarray],
+    n_days: int,
+    steepest: float,
+    budget: float,
+    daily_cap: float | None,
+) -> np.ndarray:
+    """Find the thresholds: one per day for its cap, one overall (lambda) for the budget.
+
+    ``spend_for(thresholds per day)`` gives the spend (campaigns x days) at which every
+    curve's marginal revenue falls to its day's threshold; it decreases with them.
+    """
+    if steepest <= 0:
+        return np.zeros_like(spend_for(np.full(n_days, np.inf)))
+    lowest = steepest * LOWEST_THRESHOLD_RATIO
     day_threshold = np.zeros(n_days)
     if daily_cap is not None:
-        day_threshold = _day_cap_thresholds(
-            saturation_value, b, ceiling, daily_cap, lowest, steepest
-        )
+        day_threshold = _day_cap_thresholds(spend_for, n_days, daily_cap, lowest, steepest)
 
-    def spend_for(lam: float) -> np.ndarray:
-        return spend_at_threshold(saturation_value, b, ceiling, np.maximum(lam, day_threshold))
+    def at(lam: float) -> np.ndarray:
+        return spend_for(np.maximum(lam, day_threshold))
 
-    at_zero = spend_for(0.0)
+    at_zero = at(0.0)
     if np.isfinite(at_zero).all() and at_zero.sum() <= budget:
         return at_zero
     lo, hi = np.log(lowest), np.log(steepest)
     for _ in range(BISECTION_STEPS):
         mid = 0.5 * (lo + hi)
-        if spend_for(float(np.exp(mid))).sum() > budget:
+        if at(float(np.exp(mid))).sum() > budget:
             lo = mid
         else:
             hi = mid
-    spend = spend_for(float(np.exp(hi)))
+    spend = at(float(np.exp(hi)))
     # The upper bracket spends at most the budget; rounding can leave a hair above it.
     total = spend.sum()
     return spend * (budget / total) if total > budget else spend
 
 
 def _day_cap_thresholds(
-    saturation_value: np.ndarray,
-    b: np.ndarray,
-    ceiling: np.ndarray,
+    spend_for: Callable[[np.ndarray], np.ndarray],
+    n_days: int,
     daily_cap: float,
     lowest: float,
     steepest: float,
 ) -> np.ndarray:
     """Per day, the lowest threshold at which that day's spend fits under the cap."""
-    n_days = saturation_value.shape[1]
     lo = np.full(n_days, np.log(lowest))
     hi = np.full(n_days, np.log(steepest))
     for _ in range(BISECTION_STEPS):
         mid = 0.5 * (lo + hi)
-        over = spend_at_threshold(saturation_value, b, ceiling, np.exp(mid)).sum(axis=0) > daily_cap
+        over = spend_for(np.exp(mid)).sum(axis=0) > daily_cap
         lo = np.where(over, mid, lo)
         hi = np.where(over, hi, mid)
-    uncapped = spend_at_threshold(saturation_value, b, ceiling, np.zeros(n_days)).sum(axis=0)
+    uncapped = spend_for(np.zeros(n_days)).sum(axis=0)
     return np.where(uncapped <= daily_cap, 0.0, np.exp(hi))
 
 

@@ -19,7 +19,7 @@ from decimal import Decimal
 import numpy as np
 
 from usher.campaigns.optimizer import pacing
-from usher.campaigns.optimizer.allocation import allocate_arrays
+from usher.campaigns.optimizer.allocation import allocate_tabulated
 from usher.campaigns.optimizer.creatives import judge_creatives
 from usher.campaigns.optimizer.curves import DemandPattern
 from usher.campaigns.optimizer.decisions import (
@@ -43,7 +43,10 @@ from usher.campaigns.optimizer.learner import (
 from usher.campaigns.optimizer.rules import BOOST_FACTOR, cpa_guard, roas_guard
 from usher.campaigns.optimizer.state import CampaignState, SuiteState
 
-PLAN_DRAWS = 24
+# The plan's spend grid per campaign, in multiples of the equal-split daily spend.
+PLAN_GRID_POINTS = 160
+PLAN_GRID_BOTTOM_SCALES = 0.005
+PLAN_GRID_TOP_SCALES = 40.0
 # A budget moves at most this much per daily rebalance (platforms re-enter learning on
 # big edits; TikTok advises staying within +-50%).
 MAX_DAILY_STEP_UP = 2.0
@@ -348,7 +351,7 @@ def _ceilings(evidence: list[CampaignEvidence]) -> np.ndarray:
 
 
 def _plan(state, evidence, model: _Model, ledger: _Ledger, managed: list[int], rng):
-    """Today's budget per managed campaign: the mean of posterior draws' optimal plans.
+    """Today's budget per managed campaign, from the posterior-mean curves over the days left.
 
     Returns (budgets per campaign index, and a function valuing extra money for advice).
     """
@@ -358,27 +361,39 @@ def _plan(state, evidence, model: _Model, ledger: _Ledger, managed: list[int], r
     cap = None
     if state.daily_limit is not None:
         cap = max(float(state.daily_limit) - ledger.fixed_daily, 0.0)
-    values = np.array([evidence[i].value_per_conversion for i in managed])
-    ceilings = model.ceilings[managed]
-    draws = [model.posteriors[i].sample(rng, PLAN_DRAWS) for i in managed]
-    a = np.array([d[0] for d in draws]).reshape(len(managed), PLAN_DRAWS)
-    b = np.array([d[1] for d in draws]).reshape(len(managed), PLAN_DRAWS) / ledger.mean_ratio
+    scale = _spend_scale(state)
+    grids, tables, curves = [], [], []
+    for i in managed:
+        top = max(min(model.ceilings[i], PLAN_GRID_TOP_SCALES * scale), 2 * PLAN_GRID_BOTTOM_SCALES * scale)
+        grid = np.concatenate(
+            [[0.0], np.geomspace(scale * PLAN_GRID_BOTTOM_SCALES, top, PLAN_GRID_POINTS - 1)]
+        )
+        spend = grid * ledger.mean_ratio
+        value = evidence[i].value_per_conversion
+        posterior = model.posteriors[i]
+        grids.append(grid)
+        tables.append(value * ledger.mean_ratio * posterior.expected_marginal(spend))
+        curves.append((posterior, value))
+    grid_a = np.array(grids).reshape(len(managed), PLAN_GRID_POINTS)
+    table_a = np.array(tables).reshape(len(managed), PLAN_GRID_POINTS)
 
     def solve(money_units: float) -> tuple[np.ndarray, float, float]:
-        """(mean today's budgets, mean expected revenue, mean expected conversions)."""
-        today = np.zeros(len(managed))
-        revenue = conversions = 0.0
-        for m in range(PLAN_DRAWS):
-            sat = (values * a[:, m])[:, None] * demand[None, :]
-            plan = allocate_arrays(sat, b[:, m], ceilings, money_units, cap)
-            today += plan[:, 0]
-            gained = a[:, m, None] * demand[None, :] * -np.expm1(-plan / b[:, m, None])
-            conversions += float(gained.sum())
-            revenue += float((values[:, None] * gained).sum())
-        return today / PLAN_DRAWS, revenue / PLAN_DRAWS, conversions / PLAN_DRAWS
+        """(the plan, its expected revenue, its expected conversions)."""
+        plan = allocate_tabulated(grid_a, table_a, demand, money_units, cap)
+        conversions = (
+            np.array(
+                [
+                    p.expected_conversions(plan[k] * ledger.mean_ratio)
+                    for k, (p, _) in enumerate(curves)
+                ]
+            ).reshape(len(managed), len(demand))
+            * demand[None, :]
+        )
+        values = np.array([v for _, v in curves])
+        return plan, float((values[:, None] * conversions).sum()), float(conversions.sum())
 
-    today, _, _ = solve(budget_units) if managed else (np.zeros(0), 0.0, 0.0)
-    budgets = {i: float(today[k]) for k, i in enumerate(managed)}
+    plan, _, _ = solve(budget_units)
+    budgets = {i: float(plan[k, 0]) for k, i in enumerate(managed)}
 
     def value_of_more(extra_share: float) -> tuple[float, float, float]:
         """Extra (revenue, conversions, money) if the free money grew by ``extra_share``."""

@@ -76,15 +76,19 @@ class CurvePosterior:
         a = rng.gamma(self.shape[index], 1.0 / self.rate[index])
         return a, self.b_grid[index]
 
-    def expected_conversions(self, spend: float, exposure: float = 1.0) -> float:
-        """Posterior-mean conversions of a day at this spend."""
-        saturation = -np.expm1(-spend / self.b_grid)
-        return float(exposure * np.sum(self.weights * self.shape / self.rate * saturation))
+    def expected_conversions(self, spend, exposure: float = 1.0):
+        """Posterior-mean conversions of a day at this spend (scalar or array)."""
+        spend = np.asarray(spend, dtype=float)
+        saturation = -np.expm1(-spend[..., None] / self.b_grid)
+        mean = exposure * (saturation @ (self.weights * self.shape / self.rate))
+        return float(mean) if mean.ndim == 0 else mean
 
-    def expected_marginal(self, spend: float, exposure: float = 1.0) -> float:
+    def expected_marginal(self, spend, exposure: float = 1.0):
         """Posterior-mean conversions bought by the next unit of money at this spend."""
-        slope = np.exp(-spend / self.b_grid) / self.b_grid
-        return float(exposure * np.sum(self.weights * self.shape / self.rate * slope))
+        spend = np.asarray(spend, dtype=float)
+        slope = np.exp(-spend[..., None] / self.b_grid) / self.b_grid
+        mean = exposure * (slope @ (self.weights * self.shape / self.rate))
+        return float(mean) if mean.ndim == 0 else mean
 
     def credible_a(self, level: float, rng: np.random.Generator, n: int = 400) -> float:
         """The ``level`` quantile of a (Monte Carlo)."""
