@@ -50,6 +50,9 @@ STRATEGIES = ("equal_split", "seed_rules", "usher", "oracle")
 OVERSPEND_TOLERANCE = 0.01  # MARKETS.md: more than one cent over the total budget
 SEED_RULES_MIN_HOURS = 48
 SEED_RULES_BOOST = 1.2
+# What Usher's connectors declare: Meta caps a calendar week at 7 daily budgets (and the
+# simulator holds TikTok to the same rule); Google caps a day at 2 instead.
+WEEKLY_CAP_DAYS = {"meta": 7.0, "tiktok": 7.0}
 
 
 @dataclass
@@ -384,6 +387,7 @@ class SimulatedUsherLoop:
                     creatives=tuple(creatives),
                     budget_set_day=self.budget_set_day.get(cid),
                     paused_by_rule=cid in self.paused_by_rule,
+                    weekly_cap_days=WEEKLY_CAP_DAYS.get(ref.platform),
                 )
             )
         spent = sum(v[0] for v in self.reports.values())

@@ -63,6 +63,10 @@ CEILING_HEADROOM = 1.1
 CEILING_MIN_DAYS = 3
 # A safety cut smaller than this share is not worth an edit.
 SAFETY_MIN_CUT_SHARE = 0.005
+# On the flight's last day budgets rise hourly (by at most this factor at once) to use
+# the money left, when the rise is worth an edit.
+LAST_DAY_MAX_RAISE = 4.0
+LAST_DAY_MIN_RAISE_SHARE = 0.05
 # Advice needs this many fully reported days, and saturation means the next unit of
 # money buys less than this share of the average one.
 RECOMMEND_MIN_DAYS = 2
@@ -109,7 +113,7 @@ def run_cycle(state: SuiteState, seed: int = 0, recommend: bool = True) -> Cycle
             recommendations += _recommend(
                 state, evidence, model, ledger, managed, plan, draws_value
             )
-    _safety(state, ledger, managed, due, decisions)
+    _pace_today(state, ledger, managed, due, decisions)
     _overrides(state, decisions)
     return CycleResult(tuple(decisions), tuple(recommendations), plans)
 
@@ -364,7 +368,10 @@ def _plan(state, evidence, model: _Model, ledger: _Ledger, managed: list[int], r
     scale = _spend_scale(state)
     grids, tables, curves = [], [], []
     for i in managed:
-        top = max(min(model.ceilings[i], PLAN_GRID_TOP_SCALES * scale), 2 * PLAN_GRID_BOTTOM_SCALES * scale)
+        top = max(
+            min(model.ceilings[i], PLAN_GRID_TOP_SCALES * scale),
+            2 * PLAN_GRID_BOTTOM_SCALES * scale,
+        )
         grid = np.concatenate(
             [[0.0], np.geomspace(scale * PLAN_GRID_BOTTOM_SCALES, top, PLAN_GRID_POINTS - 1)]
         )
@@ -458,27 +465,39 @@ def _rebalance(state, evidence, model, ledger, managed, due, plan, decisions) ->
             target, rule = current * BOOST_FACTOR, DecisionRule.ROAS_GUARD
         targets[i] = max(target, float(campaign.min_daily_budget))
         rules[i] = rule
+    # Weekly caps: a budget cut late in the week would leave no room to deliver at all.
+    for i in due:
+        room_days, week_spent = _week_room(state, state.campaigns[i])
+        if np.isfinite(room_days):
+            targets[i] = max(targets[i], (week_spent + targets[i] * ledger.mean_ratio) / room_days)
     # Campaigns not due keep the budget they have; only the due ones are scaled to fit.
-    kept = sum(
-        float(state.campaigns[i].daily_budget)
-        for i in managed
-        if i not in due and state.campaigns[i].active
+    kept = [i for i in managed if i not in due and state.campaigns[i].active]
+    hours_left = pacing.HOURS_PER_DAY - state.hour
+    kept_worst = _worst(
+        state, kept, [float(state.campaigns[i].daily_budget) for i in kept], ledger, hours_left
     )
-    due_total = sum(targets[i] for i in due)
-    room = np.inf
-    if state.daily_limit is not None:
-        room = float(state.daily_limit) - ledger.fixed_daily - kept
-    safe_room = (
-        (ledger.free / (ledger.max_ratio * pacing.share_of_day(pacing.HOURS_PER_DAY - state.hour)))
-        - ledger.fixed_daily
-        - kept
+    remaining = ledger.free - ledger.fixed_daily * ledger.max_ratio - kept_worst
+    room_days, week_spent = _week_rooms(state, due)
+    fitted = pacing.fit_to_remainder(
+        np.array([targets[i] for i in due]),
+        max(remaining, 0.0),
+        ledger.max_ratio,
+        hours_left,
+        room_days,
+        week_spent,
     )
-    limit = max(min(room, safe_room), 0.0)
-    scale = min(1.0, limit / due_total) if due_total > 0 else 1.0
+    if state.daily_limit is not None and fitted.sum() > 0:
+        room = (
+            float(state.daily_limit)
+            - ledger.fixed_daily
+            - sum(float(state.campaigns[i].daily_budget) for i in kept)
+        )
+        fitted = fitted * min(1.0, max(room, 0.0) / fitted.sum())
+    targets.update({i: float(fitted[k]) for k, i in enumerate(due)})
     factor = float(model.demand.factors(state.day, state.day + 1)[0])
     for i in due:
         campaign = state.campaigns[i]
-        budget = targets[i] * scale
+        budget = targets[i]
         posterior = model.posteriors[i]
         spend = budget * ledger.mean_ratio
         conversions = posterior.expected_conversions(spend, factor)
@@ -538,6 +557,33 @@ def _rebalance(state, evidence, model, ledger, managed, due, plan, decisions) ->
         )
 
 
+def _week_room(state: SuiteState, campaign: CampaignState) -> tuple[float, float]:
+    """(the platform's weekly cap in daily budgets, or inf; the spend of this calendar week)."""
+    if campaign.weekly_cap_days is None:
+        return np.inf, 0.0
+    week_start = state.day - (state.day + state.first_weekday) % 7
+    spent = sum(d.spend for d in campaign.days if week_start <= d.day <= state.day)
+    return float(campaign.weekly_cap_days), float(spent)
+
+
+def _week_rooms(state: SuiteState, indexes: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    pairs = [_week_room(state, state.campaigns[i]) for i in indexes]
+    return np.array([p[0] for p in pairs], dtype=float), np.array(
+        [p[1] for p in pairs], dtype=float
+    )
+
+
+def _worst(
+    state: SuiteState, indexes: list[int], budgets, ledger: _Ledger, hours_left: float
+) -> float:
+    room_days, week_spent = _week_rooms(state, indexes)
+    return float(
+        pacing.worst_spend(
+            np.array(budgets, dtype=float), ledger.max_ratio, hours_left, room_days, week_spent
+        ).sum()
+    )
+
+
 def _boost(state, e: CampaignEvidence, posterior: CurvePosterior, current: float, ledger) -> bool:
     """The ROAS guard, filtered by the model: only where more money still pays."""
     if not state.target_roas or current <= 0:
@@ -556,28 +602,62 @@ def _boost(state, e: CampaignEvidence, posterior: CurvePosterior, current: float
 # --- safety, overrides, advice -------------------------------------------------------------
 
 
-def _safety(state: SuiteState, ledger: _Ledger, managed, due, decisions: list[Decision]) -> None:
-    """Cut budgets in force if the rest of today could spend more than is free."""
+def _pace_today(
+    state: SuiteState, ledger: _Ledger, managed, due, decisions: list[Decision]
+) -> None:
+    """Keep the budgets in force within the money left; on the last day, spend what is left.
+
+    Every hour: if the rest of today, at the worst delivery ratio, could spend more than
+    is free, cut. On the flight's last day also raise: money not spent by the event is
+    money that sold nothing.
+    """
     live = [i for i in managed if i not in due and state.campaigns[i].active]
     if not live:
         return
     budgets = np.array([float(state.campaigns[i].daily_budget) for i in live])
     hours_left = pacing.HOURS_PER_DAY - state.hour
+    last_day = state.day == state.flight_days - 1
     room = max(
         ledger.free - ledger.fixed_daily * ledger.max_ratio * pacing.share_of_day(hours_left), 0.0
     )
-    capped = pacing.cap_to_remainder(budgets, room, ledger.max_ratio, hours_left)
+    room_days, week_spent = _week_rooms(state, live)
+    fitted = pacing.fit_to_remainder(
+        budgets,
+        room,
+        ledger.max_ratio,
+        hours_left,
+        room_days,
+        week_spent,
+        max_scale=LAST_DAY_MAX_RAISE if last_day else 1.0,
+    )
+    if last_day and state.daily_limit is not None and fitted.sum() > 0:
+        cap = float(state.daily_limit) - ledger.fixed_daily
+        fitted = np.minimum(fitted, budgets * max(1.0, cap / fitted.sum()))
     for k, i in enumerate(live):
         campaign = state.campaigns[i]
-        if capped[k] >= budgets[k] * (1 - SAFETY_MIN_CUT_SHARE):
+        raise_it = last_day and fitted[k] > budgets[k] * (1 + LAST_DAY_MIN_RAISE_SHARE)
+        if not raise_it and fitted[k] >= budgets[k] * (1 - SAFETY_MIN_CUT_SHARE):
             continue
         numbers = {
             "previous_budget": round(float(budgets[k]), 2),
-            "new_budget": round(float(capped[k]), 2),
+            "new_budget": round(float(fitted[k]), 2),
             "free_money": round(ledger.free, 2),
             "max_delivery_ratio": round(ledger.max_ratio, 3),
+            "hours_left_today": hours_left,
         }
-        if capped[k] < float(campaign.min_daily_budget):
+        if raise_it:
+            decisions.append(
+                Decision(
+                    kind=DecisionKind.SET_BUDGET,
+                    rule=DecisionRule.PACING,
+                    campaign_id=campaign.campaign_id,
+                    daily_budget=money(float(fitted[k])),
+                    reason="the flight's last day: spend what is left of the budget",
+                    numbers=numbers,
+                    expected_effect="the budget is used up by the event, without overspending",
+                )
+            )
+        elif fitted[k] < float(campaign.min_daily_budget):
             decisions.append(
                 Decision(
                     kind=DecisionKind.PAUSE_CAMPAIGN,
@@ -594,7 +674,7 @@ def _safety(state: SuiteState, ledger: _Ledger, managed, due, decisions: list[De
                     kind=DecisionKind.SET_BUDGET,
                     rule=DecisionRule.SPEND_SAFETY,
                     campaign_id=campaign.campaign_id,
-                    daily_budget=money(float(capped[k])),
+                    daily_budget=money(float(fitted[k])),
                     reason="the worst day's delivery of the budgets in force would overspend the budget",
                     numbers=numbers,
                     expected_effect="total spend stays within the paid budget",

@@ -29,6 +29,7 @@ class DecisionRule(StrEnum):
     ROAS_GUARD = "roas_guard"
     CREATIVE_TEST = "creative_test"
     SPEND_SAFETY = "spend_safety"
+    PACING = "pacing"
     STAFF_OVERRIDE = "staff_override"
 
 

@@ -23,7 +23,8 @@ DEFAULT_MAX_DELIVERY_RATIO = 2.0
 DELIVERY_RATIO_MARGIN = 1.05
 MIN_DELIVERY_SAMPLES = 5
 # Hours do not deliver evenly: an hour may spend up to this many times its even share.
-HOUR_SHARE_MARGIN = 2.0
+HOUR_SHARE_MARGIN = 1.5
+FIT_BISECTION_STEPS = 60
 
 
 def delivery_ratios(spends: Sequence[float], budgets: Sequence[float]) -> np.ndarray:
@@ -65,16 +66,60 @@ def free_money(total: float, reported_spent: float, unreported_bound: float) -> 
     return max(total - reported_spent - unreported_bound, 0.0)
 
 
-def cap_to_remainder(
-    budgets: np.ndarray, remaining: float, max_ratio: float, hours_left_today: float
+def worst_spend(
+    budgets: np.ndarray,
+    max_ratio: float,
+    hours_left_today: float,
+    week_room_days: np.ndarray,
+    week_spent: np.ndarray,
 ) -> np.ndarray:
-    """Scale budgets down so that the rest of today, delivered at the worst ratio, fits.
+    """The most each budget can spend in the rest of today.
 
-    Only ever lowers budgets; the result at the worst ratio never exceeds ``remaining``.
+    A platform that caps a week at ``k`` daily budgets (Meta: 7) cannot spend more than
+    ``k * budget - spent this week``, whatever its daily over-delivery; ``week_room_days``
+    is that k (``inf`` where the platform has no weekly cap).
     """
     budgets = np.maximum(np.asarray(budgets, dtype=float), 0.0)
-    worst = float(budgets.sum()) * max_ratio * share_of_day(hours_left_today)
-    if worst <= remaining or worst <= 0:
-        return budgets
-    # Round the factor down a hair so float error cannot tip the sum over.
-    return budgets * (remaining / worst) * (1 - 1e-9)
+    by_day = budgets * max_ratio * share_of_day(hours_left_today)
+    with np.errstate(invalid="ignore"):
+        by_week = np.where(
+            np.isfinite(week_room_days), week_room_days * budgets - week_spent, np.inf
+        )
+    return np.clip(np.minimum(by_day, by_week), 0.0, None)
+
+
+def fit_to_remainder(
+    budgets: np.ndarray,
+    remaining: float,
+    max_ratio: float,
+    hours_left_today: float,
+    week_room_days: np.ndarray | None = None,
+    week_spent: np.ndarray | None = None,
+    max_scale: float = 1.0,
+) -> np.ndarray:
+    """Scale budgets (by one factor, at most ``max_scale``) so the rest of today fits.
+
+    At the worst delivery ratio (and within weekly caps) the result never spends more
+    than ``remaining``; with ``max_scale`` 1 it only ever lowers budgets.
+    """
+    budgets = np.maximum(np.asarray(budgets, dtype=float), 0.0)
+    room = (
+        np.full(len(budgets), np.inf)
+        if week_room_days is None
+        else np.asarray(week_room_days, dtype=float)
+    )
+    spent = np.zeros(len(budgets)) if week_spent is None else np.asarray(week_spent, dtype=float)
+
+    def worst(scale: float) -> float:
+        return float(worst_spend(budgets * scale, max_ratio, hours_left_today, room, spent).sum())
+
+    if worst(max_scale) <= remaining:
+        return budgets * max_scale
+    lo, hi = 0.0, max_scale
+    for _ in range(FIT_BISECTION_STEPS):
+        mid = 0.5 * (lo + hi)
+        if worst(mid) <= remaining:
+            lo = mid
+        else:
+            hi = mid
+    return budgets * lo

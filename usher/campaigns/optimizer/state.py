@@ -71,6 +71,9 @@ class CampaignState:
     min_daily_budget: Decimal = Decimal("1.00")
     # Paused by a guard rail (CPA): stays paused; only staff bring it back.
     paused_by_rule: bool = False
+    # The platform's weekly delivery cap in daily budgets (Meta: 7 per calendar week),
+    # from its connector; None where the platform has none.
+    weekly_cap_days: float | None = None
 
 
 @dataclass(frozen=True)
