@@ -47,10 +47,15 @@ from usher.campaigns.optimizer.state import CampaignState, SuiteState
 PLAN_GRID_POINTS = 160
 PLAN_GRID_BOTTOM_SCALES = 0.005
 PLAN_GRID_TOP_SCALES = 40.0
+# Rounds of fitting the curves and the demand pattern in turn.
+DEMAND_PASSES = 2
 # A budget moves at most this much per daily rebalance (platforms re-enter learning on
 # big edits; TikTok advises staying within +-50%).
 MAX_DAILY_STEP_UP = 2.0
 MAX_DAILY_STEP_DOWN = 0.5
+# Exploration: budgets alternate by this share around the plan, except in the last days.
+DITHER_SHARE = 0.25
+DITHER_LAST_DAYS = 3
 # The rebalance waits for yesterday's last reports, but not past this hour.
 REBALANCE_LATEST_HOUR = 6
 GUARD_LOOKBACK_DAYS = 7
@@ -268,28 +273,29 @@ def _spend_scale(state: SuiteState) -> float:
 
 
 def _fit(state: SuiteState, evidence: list[CampaignEvidence]) -> _Model:
+    """Curves and the demand pattern, alternately (each explains the other's residual)."""
     scale = _spend_scale(state)
     demand = DemandPattern(state.flight_days, state.first_weekday, RAMP_PRIOR_MEAN)
     prior_a = _prior_a(state, evidence, demand, scale)
     posteriors = _fit_all(evidence, demand, scale, prior_a)
-    observed = [e for e in evidence if len(e.days)]
-    if observed:
-        days = np.concatenate([e.days for e in observed])
+    observed = [k for k, e in enumerate(evidence) if len(e.days)]
+    if not observed:
+        return _Model(posteriors, demand, _ceilings(evidence))
+    days = np.concatenate([evidence[k].days for k in observed])
+    sales = np.concatenate([evidence[k].conversions for k in observed])
+    unique = np.unique(days)
+    per_day_sales = np.array([sales[days == d].sum() for d in unique])
+    for _ in range(DEMAND_PASSES):
+        # What the curves predict for each day's spend at demand 1.
         base = np.concatenate(
             [
-                [p.expected_conversions(s, q) for s, q in zip(e.spend, e.quality, strict=True)]
-                for e, p in zip(evidence, posteriors, strict=True)
-                if len(e.days)
+                posteriors[k].expected_conversions(evidence[k].spend) * evidence[k].quality
+                for k in observed
             ]
         )
-        sales = np.concatenate([e.conversions for e in observed])
-        unique = np.unique(days)
         per_day_base = np.array([base[days == d].sum() for d in unique])
-        per_day_sales = np.array([sales[days == d].sum() for d in unique])
-        # The first fit's levels came with the prior ramp: take it out before re-fitting.
-        ramp_then = demand.ramp_factors()[unique]
         demand = estimate_demand(
-            state.flight_days, state.first_weekday, unique, per_day_sales, per_day_base / ramp_then
+            state.flight_days, state.first_weekday, unique, per_day_sales, per_day_base
         )
         prior_a = _prior_a(state, evidence, demand, scale)
         posteriors = _fit_all(evidence, demand, scale, prior_a)
@@ -454,7 +460,7 @@ def _rebalance(state, evidence, model, ledger, managed, due, plan, decisions) ->
     for i in managed:
         campaign = state.campaigns[i]
         current = float(campaign.daily_budget)
-        target = plan[i]
+        target = plan[i] * _dither(state, i)
         rule = DecisionRule.ALLOCATION
         if campaign.budget_set_day is not None and current > 0:
             target = min(max(target, current * MAX_DAILY_STEP_DOWN), current * MAX_DAILY_STEP_UP)
@@ -555,6 +561,19 @@ def _rebalance(state, evidence, model, ledger, managed, due, plan, decisions) ->
                 plan_day=state.day,
             )
         )
+
+
+def _dither(state: SuiteState, index: int) -> float:
+    """Exploration: alternate each budget around its plan, day by day.
+
+    Spend that only follows the plan rises with the event's ramp, so saturation and
+    demand growth look alike; an alternating +-share, out of step across campaigns,
+    varies spend independently of time and shows each curve's slope where it is used.
+    Being symmetric it costs only second-order revenue; it stops near the event.
+    """
+    if state.flight_days - state.day <= DITHER_LAST_DAYS:
+        return 1.0
+    return 1.0 + DITHER_SHARE * (1 if (state.day + index) % 2 == 0 else -1)
 
 
 def _week_room(state: SuiteState, campaign: CampaignState) -> tuple[float, float]:
