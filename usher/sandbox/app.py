@@ -16,7 +16,7 @@ from typing import Any
 from werkzeug.wrappers import Request, Response
 
 from usher.sandbox import control
-from usher.sandbox.faults import drop_connection
+from usher.sandbox.faults import drop_connection, time_out
 from usher.sandbox.ga4 import GA4API
 from usher.sandbox.google_ads import GoogleAdsAPI
 from usher.sandbox.google_oauth import GoogleOAuthAPI
@@ -60,6 +60,8 @@ MAX_LOGGED_TEXT_CHARS = 2000
 MAX_LOGGED_BODY_BYTES = 256 * 1024
 # What a "429" fault tells the client to wait (Meta in minutes, Google as retryDelay).
 FAULT_RETRY_AFTER_SECONDS = 60.0
+# A scenario's "5xx" outage answers as a platform does when its backend is down.
+OUTAGE_STATUS = 503
 
 
 def mask(value: str) -> str:
@@ -121,7 +123,18 @@ class SandboxApp:
         with state.lock:
             call.account = api.resolve_account(state, call)
             fault = state.faults.take(api.name, call.account, request.path)
+            outage = state.metrics.outage(api.name)
         entry["account"] = call.account
+        if outage is not None and fault is None:
+            entry["fault"] = f"market outage: {outage}"
+            if outage == "timeout":
+                self._finish(entry, None, started)
+                time_out(environ)
+            if outage == "429":
+                return self._finish(
+                    entry, api.throttled(state, call, FAULT_RETRY_AFTER_SECONDS), started, call
+                )
+            return self._finish(entry, api.server_error(state, call, OUTAGE_STATUS), started, call)
         if fault is not None:
             entry["fault"] = fault.mode
             if fault.mode == "drop":

@@ -12,6 +12,7 @@ from typing import Any
 from werkzeug.wrappers import Request, Response
 
 from usher.sandbox.faults import parse_fault
+from usher.sandbox.market import control as market_control
 from usher.sandbox.platform import json_response
 from usher.sandbox.state import PLATFORMS, SANDBOX_TOKEN_PREFIX, Account, SandboxState
 
@@ -95,8 +96,12 @@ def _route(state: SandboxState, request: Request) -> Response:
     if path == "/_sandbox/health":
         return json_response({"ok": True, "token_prefix": SANDBOX_TOKEN_PREFIX})
     if path == "/_sandbox/reset" and method == "POST":
+        if state.market is not None:
+            state.market.detach()
         state.clear()
         return json_response({"ok": True})
+    if path == market_control.PREFIX or path.startswith(f"{market_control.PREFIX}/"):
+        return market_control.handle(state, request)
     if path == "/_sandbox/accounts":
         if method == "POST":
             payload = _body(request)

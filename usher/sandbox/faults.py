@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import socket
+import time
 from dataclasses import asdict, dataclass
 from typing import Any, NoReturn
 
@@ -18,6 +19,9 @@ import httpx
 FAULT_MODES = ("5xx", "429", "slow", "drop")
 DEFAULT_SLOW_DELAY_SECONDS = 5.0
 MAX_DELAY_SECONDS = 600.0
+# A market outage of mode "timeout" holds a served call this long before dropping it:
+# past any sane client timeout (Usher's PLATFORM_HTTP_TIMEOUT_SECONDS is 10).
+OUTAGE_TIMEOUT_SECONDS = 30.0
 
 
 class DroppedConnection(httpx.RemoteProtocolError):
@@ -27,6 +31,11 @@ class DroppedConnection(httpx.RemoteProtocolError):
     when a real server closes the socket without answering, and Usher's HTTP layer
     takes the same path in tests as in production.
     """
+
+
+class SimulatedTimeout(httpx.ReadTimeout):
+    """Raised in-process for a market outage of mode "timeout": what httpx raises when a
+    server does not answer within the client's timeout."""
 
 
 @dataclass
@@ -130,3 +139,15 @@ def drop_connection(environ: dict[str, Any]) -> NoReturn:
             sock.shutdown(socket.SHUT_RDWR)
         raise ConnectionAbortedError("sandbox fault: connection dropped")
     raise DroppedConnection("Server disconnected without sending a response.")
+
+
+def time_out(environ: dict[str, Any]) -> NoReturn:
+    """Answer nothing in time: the client sees a read timeout.
+
+    Under Werkzeug's server the call is held past any client timeout, then dropped;
+    in-process (where httpx timeouts do not apply) SimulatedTimeout is raised at once.
+    """
+    if environ.get("werkzeug.socket") is not None:
+        time.sleep(OUTAGE_TIMEOUT_SECONDS)
+        drop_connection(environ)
+    raise SimulatedTimeout("sandbox outage: the platform did not answer in time")

@@ -1,12 +1,18 @@
 """Google Ads `googleAds:search` / `:searchStream`: GAQL over the stored objects.
 
 Resource fields come from what Usher created; metrics come from `state.metrics`
-(zeros until the market simulator), formatted as proto3 JSON does: int64 values
-(ids, impressions, clicks, cost_micros) as strings, doubles as numbers, camelCase keys.
+(the market simulator when a scenario is loaded), formatted as proto3 JSON does: int64
+values (ids, impressions, clicks, cost_micros) as strings, doubles as numbers, camelCase
+keys. Days are the customer's (`time_zone` setting). Segments: `segments.date`,
+`segments.week` (the week's Monday), `segments.hour` (0-23, only hours that delivered)
+and `segments.device` (not modelled: all delivery is reported as MOBILE). `search`
+answers pages of SEARCH_PAGE_ROWS rows with a `nextPageToken` for the next one.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import re
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -15,7 +21,7 @@ from werkzeug.wrappers import Response
 
 from usher.sandbox.gaql import Condition, GaqlError, Query, parse
 from usher.sandbox.google_common import GOOGLE, AdsError, AdsFailure, camel, camel_keys
-from usher.sandbox.metrics import Metrics, days_between, total
+from usher.sandbox.metrics import Metrics, account_today, days_between, total
 from usher.sandbox.platform import Call, json_response, trace_id
 from usher.sandbox.state import SandboxState
 
@@ -46,7 +52,10 @@ DOUBLE_METRICS = frozenset(
         "value_per_conversion",
     }
 )
-SEGMENTS = frozenset({"date"})
+SEGMENTS = frozenset({"date", "week", "hour", "device"})
+DATED_SEGMENTS = ("segments.date", "segments.week")
+REPORTED_DEVICE = "MOBILE"
+SEARCH_PAGE_ROWS = 10_000  # Google's fixed page size since v17
 DATE_LITERALS = frozenset(
     {
         "TODAY",
@@ -56,6 +65,11 @@ DATE_LITERALS = frozenset(
         "LAST_30_DAYS",
         "THIS_MONTH",
         "LAST_MONTH",
+        "THIS_WEEK_MON_TODAY",
+        "THIS_WEEK_SUN_TODAY",
+        "LAST_WEEK_MON_SUN",
+        "LAST_WEEK_SUN_SAT",
+        "LAST_BUSINESS_WEEK",
     }
 )
 LIFETIME_DAYS_CAP = 3 * 365
@@ -66,21 +80,55 @@ def _query_error(code: str, message: str) -> AdsFailure:
 
 
 def search(state: SandboxState, call: Call) -> Response:
+    body = call.body if isinstance(call.body, dict) else {}
     try:
         answer = _run(state, call)
+        results = answer.pop("results", [])
+        offset = _page_offset(body.get("page_token"), body.get("query", ""))
     except AdsFailure as failure:
         return failure.response(call.params["version"])
+    page = results[offset : offset + SEARCH_PAGE_ROWS]
+    if page:
+        answer["results"] = page
+    if offset + SEARCH_PAGE_ROWS < len(results):
+        answer["nextPageToken"] = _page_token(offset + SEARCH_PAGE_ROWS, body.get("query", ""))
+    if body.get("return_total_results_count") in (True, "true"):
+        answer["totalResultsCount"] = str(len(results))
     return json_response(answer)
 
 
 def search_stream(state: SandboxState, call: Call) -> Response:
-    """searchStream answers a JSON array of batches; one batch is enough here."""
+    """searchStream answers a JSON array of batches of up to SEARCH_PAGE_ROWS rows."""
     try:
         answer = _run(state, call)
     except AdsFailure as failure:
         return failure.response(call.params["version"])
-    answer.setdefault("results", [])
-    return json_response([answer])
+    results = answer.pop("results", [])
+    batches = [
+        dict(answer, results=results[i : i + SEARCH_PAGE_ROWS])
+        for i in range(0, len(results), SEARCH_PAGE_ROWS)
+    ]
+    return json_response(batches or [dict(answer, results=[])])
+
+
+def _page_token(offset: int, query: str) -> str:
+    digest = hashlib.sha256(query.encode()).hexdigest()[:16]
+    return base64.urlsafe_b64encode(f"{offset}:{digest}".encode()).decode()
+
+
+def _page_offset(token: Any, query: str) -> int:
+    """The row offset a page token stands for; a token of another query is refused."""
+    if not token:
+        return 0
+    try:
+        offset, digest = base64.urlsafe_b64decode(str(token)).decode().split(":")
+        if digest != hashlib.sha256(query.encode()).hexdigest()[:16]:
+            raise ValueError("token of another query")
+        return int(offset)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise AdsFailure(
+            [AdsError("requestError", "INVALID_PAGE_TOKEN", "Page token is invalid.")]
+        ) from exc
 
 
 def _run(state: SandboxState, call: Call) -> dict[str, Any]:
@@ -105,15 +153,14 @@ def _run(state: SandboxState, call: Call) -> dict[str, Any]:
         )
     _check_fields(query)
     customer = call.account or ""
-    today = datetime.fromtimestamp(state.now(), UTC).date()
+    today = account_today(state, GOOGLE, customer)
     date_range = _date_range(query, today)
-    dated = "segments.date" in query.fields
-    if dated and date_range is None:
+    if date_range is None and any(name in query.fields for name in DATED_SEGMENTS):
         raise _query_error(
             "EXPECTED_FILTERS_ON_DATE_RANGE",
-            "Selecting segments.date needs a finite date range in WHERE.",
+            "Selecting segments.date or segments.week needs a finite date range in WHERE.",
         )
-    rows = _rows(state, customer, query, date_range, dated, today)
+    rows = _rows(state, customer, query, date_range, today)
     for name, descending in reversed(query.order_by):
         rows.sort(key=lambda v, n=name: _sort_key(v.raw(n)), reverse=descending)
     if query.limit:
@@ -132,29 +179,61 @@ def _rows(
     customer: str,
     query: Query,
     date_range: tuple[date, date] | None,
-    dated: bool,
     today: date,
 ) -> list[_Values]:
-    """One row per object (per day with segments.date) that passes the WHERE clause."""
+    """One row per object and selected segment values that passes the WHERE clause."""
     wants_metrics = any(f.startswith("metrics.") for f in query.fields) or any(
         c.field.startswith("metrics.") for c in query.conditions
     )
     rows = []
+    conditions = [c for c in query.conditions if c.field != "segments.date"]
     for context in _contexts(state, customer, query.resource):
         obj = context[query.resource]
-        span = date_range or _lifetime(obj, today)
-        periods = [(day, day) for day in days_between(*span)] if dated else [span]
-        for start, stop in periods:
-            metrics = Metrics()
-            if wants_metrics:
-                metrics = total(
-                    state.metrics.metrics_for(GOOGLE, customer, query.resource, obj["id"], day)
-                    for day in days_between(start, stop)
-                )
-            values = _Values(state, customer, context, metrics, start)
-            conditions = [c for c in query.conditions if c.field != "segments.date"]
+        for segments, metrics in _segmented(
+            state, customer, query, obj["id"], date_range or _lifetime(obj, today), wants_metrics
+        ):
+            values = _Values(state, customer, context, metrics, segments)
             if all(_holds(values.raw(c.field), c) for c in conditions):
                 rows.append(values)
+    return rows
+
+
+def _segmented(
+    state: SandboxState,
+    customer: str,
+    query: Query,
+    object_id: str,
+    span: tuple[date, date],
+    wants_metrics: bool,
+) -> list[tuple[dict[str, Any], Metrics]]:
+    """(segment values, metrics) per row of one object, grouped by the selected segments."""
+    selected = {name.partition(".")[2] for name in query.fields if name.startswith("segments.")}
+    groups: dict[tuple[Any, ...], list[date]] = {}
+    for day in days_between(*span):
+        key = (
+            day.isoformat() if "date" in selected else None,
+            (day - timedelta(days=day.weekday())).isoformat() if "week" in selected else None,
+        )
+        groups.setdefault(key, []).append(day)
+    rows = []
+    for (day_value, week_value), days in groups.items():
+        base = {"date": day_value, "week": week_value, "device": REPORTED_DEVICE}
+        if "hour" in selected:
+            by_hour: dict[int, Metrics] = {}
+            for day in days:
+                for hour, metrics in state.metrics.hourly_for(
+                    GOOGLE, customer, query.resource, object_id, day
+                ):
+                    by_hour[hour] = by_hour.get(hour, Metrics()) + metrics
+            rows += [(dict(base, hour=hour), m) for hour, m in sorted(by_hour.items())]
+            continue
+        metrics = Metrics()
+        if wants_metrics:
+            metrics = total(
+                state.metrics.metrics_for(GOOGLE, customer, query.resource, object_id, day)
+                for day in days
+            )
+        rows.append((base, metrics))
     return rows
 
 
@@ -250,18 +329,18 @@ class _Values:
         customer: str,
         context: dict[str, Any],
         metrics: Metrics,
-        day: date,
+        segments: dict[str, Any],
     ) -> None:
         self.state = state
         self.customer = customer
         self.context = context
         self.metrics = metrics
-        self.day = day
+        self.segments = segments
 
     def raw(self, name: str) -> Any:
         head, _, rest = name.partition(".")
         if head == "segments":
-            return self.day.isoformat()
+            return self.segments.get(rest)
         if head == "metrics":
             return _metric(self.metrics, rest)
         obj = self.context.get(head)
@@ -359,6 +438,17 @@ def _during(literal: str, today: date) -> tuple[date, date]:
     if literal == "LAST_MONTH":
         end = today.replace(day=1) - timedelta(days=1)
         return end.replace(day=1), end
+    monday = today - timedelta(days=today.weekday())
+    sunday = today - timedelta(days=(today.weekday() + 1) % 7)
+    weeks = {
+        "THIS_WEEK_MON_TODAY": (monday, today),
+        "THIS_WEEK_SUN_TODAY": (sunday, today),
+        "LAST_WEEK_MON_SUN": (monday - timedelta(days=7), monday - timedelta(days=1)),
+        "LAST_WEEK_SUN_SAT": (sunday - timedelta(days=7), sunday - timedelta(days=1)),
+        "LAST_BUSINESS_WEEK": (monday - timedelta(days=7), monday - timedelta(days=3)),
+    }
+    if literal in weeks:
+        return weeks[literal]
     days = int(re.findall(r"\d+", literal)[0])
     return today - timedelta(days=days), yesterday
 

@@ -1,20 +1,23 @@
 """Meta insights: `GET /act_<id>/insights` and `GET /{campaign|adset|ad}/insights`.
 
-Numbers come from `state.metrics` (zeros until the market simulator exists) and
-are formatted as Graph does: counts and money as strings, purchases as
-`actions`/`action_values` rows that are omitted when there are none.
+Numbers come from `state.metrics` (the market simulator when a scenario is loaded)
+and are formatted as Graph does: counts and money as strings, purchases as
+`actions`/`action_values` rows that are omitted when there are none, no row at all for
+an object or period that delivered nothing (so `data` is empty when nothing ran).
+Days are the ad account's (`timezone_name` setting); the hourly breakdown
+`hourly_stats_aggregated_by_advertiser_time_zone` gives one row per hour that delivered.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
 from werkzeug.wrappers import Response
 
 from usher.sandbox.meta_common import META, MetaProblem, json_param, unknown_object
-from usher.sandbox.metrics import Metrics, days_between, total
+from usher.sandbox.metrics import Metrics, account_today, days_between, total
 from usher.sandbox.platform import Call, json_response
 from usher.sandbox.state import SandboxState
 from usher.sandbox.validation import as_int
@@ -56,25 +59,72 @@ DEFAULT_FIELDS = ("impressions", "spend")
 # Web purchases (pixel + CAPI) and all channels; PLATFORMS.md §5 says pick one, don't sum.
 PURCHASE_ACTION_TYPES = ("offsite_conversion.fb_pixel_purchase", "omni_purchase")
 MAXIMUM_LOOKBACK_DAYS = 37 * 30
+# Exactly the SDK's AdsInsights.DatePreset list (facebook-python-business-sdk, v25).
+DATE_PRESETS = frozenset(
+    {
+        "today",
+        "yesterday",
+        "this_month",
+        "last_month",
+        "this_quarter",
+        "maximum",
+        "data_maximum",
+        "last_3d",
+        "last_7d",
+        "last_14d",
+        "last_28d",
+        "last_30d",
+        "last_90d",
+        "last_week_mon_sun",
+        "last_week_sun_sat",
+        "last_quarter",
+        "last_year",
+        "this_week_mon_today",
+        "this_week_sun_today",
+        "this_year",
+    }
+)
+HOURLY_BREAKDOWN = "hourly_stats_aggregated_by_advertiser_time_zone"
+
+
+def _quarter_start(day: date) -> date:
+    return day.replace(month=(day.month - 1) // 3 * 3 + 1, day=1)
 
 
 def _preset_range(preset: str, today: date) -> tuple[date, date]:
+    """A preset's first and last day; `last_Nd` ends yesterday, as Meta counts."""
+    if preset not in DATE_PRESETS:
+        raise MetaProblem("Invalid date_preset", f"Unsupported date_preset {preset!r}.")
     yesterday = today - timedelta(days=1)
-    if preset == "today":
-        return today, today
-    if preset == "yesterday":
-        return yesterday, yesterday
+    monday = today - timedelta(days=today.weekday())
+    sunday = today - timedelta(days=(today.weekday() + 1) % 7)
     if preset.startswith("last_") and preset.endswith("d") and preset[5:-1].isdigit():
-        days = int(preset[5:-1])
-        return today - timedelta(days=days), yesterday
-    if preset == "this_month":
-        return today.replace(day=1), today
-    if preset == "last_month":
-        end = today.replace(day=1) - timedelta(days=1)
-        return end.replace(day=1), end
-    if preset == "maximum":
-        return today - timedelta(days=MAXIMUM_LOOKBACK_DAYS), today
-    raise MetaProblem("Invalid date_preset", f"Unsupported date_preset {preset!r}.")
+        return today - timedelta(days=int(preset[5:-1])), yesterday
+    if preset in ("last_month", "last_quarter", "last_year"):
+        this_start = {
+            "last_month": today.replace(day=1),
+            "last_quarter": _quarter_start(today),
+            "last_year": today.replace(month=1, day=1),
+        }[preset]
+        end = this_start - timedelta(days=1)
+        start = {
+            "last_month": end.replace(day=1),
+            "last_quarter": _quarter_start(end),
+            "last_year": end.replace(month=1, day=1),
+        }[preset]
+        return start, end
+    ranges = {
+        "today": (today, today),
+        "yesterday": (yesterday, yesterday),
+        "this_month": (today.replace(day=1), today),
+        "this_quarter": (_quarter_start(today), today),
+        "this_year": (today.replace(month=1, day=1), today),
+        "this_week_mon_today": (monday, today),
+        "this_week_sun_today": (sunday, today),
+        "last_week_mon_sun": (monday - timedelta(days=7), monday - timedelta(days=1)),
+        "last_week_sun_sat": (sunday - timedelta(days=7), sunday - timedelta(days=1)),
+    }
+    return ranges.get(preset, (today - timedelta(days=MAXIMUM_LOOKBACK_DAYS), today))
 
 
 def _date_range(call: Call, today: date) -> tuple[date, date]:
@@ -127,23 +177,66 @@ def insights(state: SandboxState, call: Call) -> Response:
         for name in fields:
             if name not in INSIGHT_FIELDS:
                 raise MetaProblem("", "", message=f"(#100) {name} is not valid for fields param.")
-        since, until = _date_range(call, datetime.fromtimestamp(state.now(), UTC).date())
+        since, until = _date_range(call, account_today(state, META, account))
+        hourly = _hourly_breakdown(call.field("breakdowns"))
     except MetaProblem as problem:
         return problem.response()
     buckets = _buckets(since, until, call.field("time_increment"))
     rows = []
     for start, stop in buckets:
         for obj in _objects_at_level(state, account, node, level):
-            metrics = total(
-                state.metrics.metrics_for(META, account, level, obj["id"], day)
-                for day in days_between(start, stop)
-            )
-            rows.append(
-                _row(state, account, obj, fields or list(DEFAULT_FIELDS), metrics, start, stop)
-            )
+            for hour, metrics in _delivery(state, account, level, obj["id"], start, stop, hourly):
+                row = _row(
+                    state, account, obj, fields or list(DEFAULT_FIELDS), metrics, start, stop
+                )
+                if hour is not None:
+                    row[HOURLY_BREAKDOWN] = f"{hour:02d}:00:00 - {hour:02d}:59:59"
+                rows.append(row)
     return json_response(
         {"data": rows, "paging": {"cursors": {"before": "MAZDZD", "after": "MAZDZD"}}}
     )
+
+
+def _hourly_breakdown(value: Any) -> bool:
+    """Whether the hourly breakdown was asked for; other breakdowns are not simulated."""
+    names = json_param(value) or []
+    if isinstance(names, str):
+        names = [n.strip() for n in names.split(",") if n.strip()]
+    unknown = [name for name in names if name != HOURLY_BREAKDOWN]
+    if unknown:
+        raise MetaProblem(
+            "Invalid breakdowns", f"The sandbox reports only the {HOURLY_BREAKDOWN} breakdown."
+        )
+    return bool(names)
+
+
+def _delivery(
+    state: SandboxState,
+    account: str,
+    level: str,
+    object_id: str,
+    start: date,
+    stop: date,
+    hourly: bool,
+) -> list[tuple[int | None, Metrics]]:
+    """(hour or None, metrics) per row; nothing for a period without delivery."""
+    if hourly:
+        by_hour: dict[int, Metrics] = {}
+        for day in days_between(start, stop):
+            for hour, metrics in state.metrics.hourly_for(META, account, level, object_id, day):
+                by_hour[hour] = by_hour.get(hour, Metrics()) + metrics
+        found = sorted(by_hour.items())
+    else:
+        found = [
+            (
+                None,
+                total(
+                    state.metrics.metrics_for(META, account, level, object_id, day)
+                    for day in days_between(start, stop)
+                ),
+            )
+        ]
+    return [(hour, m) for hour, m in found if m.impressions or m.spend]
 
 
 def _buckets(since: date, until: date, increment: Any) -> list[tuple[date, date]]:

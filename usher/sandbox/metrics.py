@@ -12,9 +12,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+if TYPE_CHECKING:
+    from usher.sandbox.state import SandboxState
+
+# The account setting naming its reporting time zone, per platform (their field names).
+TIME_ZONE_SETTINGS = {"meta": "timezone_name", "google_ads": "time_zone", "tiktok": "timezone"}
 
 
 @dataclass(frozen=True)
@@ -96,3 +103,25 @@ def total(items: Iterable[Metrics]) -> Metrics:
     for item in items:
         result = result + item
     return result
+
+
+def account_zone(state: SandboxState, platform: str, account: str) -> ZoneInfo:
+    """The account's reporting time zone (its registered setting), UTC by default.
+
+    Platforms cut reporting days at the account's midnight, not UTC's.
+    """
+    registered = state.account(platform, account)
+    name = registered.settings.get(TIME_ZONE_SETTINGS.get(platform, "")) if registered else None
+    try:
+        return ZoneInfo(str(name)) if name else ZoneInfo("UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+def account_today(state: SandboxState, platform: str, account: str) -> date:
+    """Today in the account's time zone, by the sandbox's (maybe simulated) clock."""
+    return (
+        datetime.fromtimestamp(state.now(), UTC)
+        .astimezone(account_zone(state, platform, account))
+        .date()
+    )

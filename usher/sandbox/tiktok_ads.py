@@ -1,18 +1,21 @@
 """TikTok campaigns, ad groups and ads (create, budget/name updates, status, get) and reports.
 
 Objects keep what Usher set. Budgets are floats in the account currency's major
-units (PLATFORMS.md §8.4 marks this [U]). Reports read `state.metrics`.
+units (PLATFORMS.md §8.4 marks this [U]). Reports read `state.metrics` (the market
+simulator when a scenario is loaded), per day or per hour (`stat_time_hour`, one day
+at most) of the advertiser's time zone (`timezone` setting).
 """
 
 from __future__ import annotations
 
 import math
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import Any
 
 from werkzeug.wrappers import Response
 
-from usher.sandbox.metrics import days_between, total
+from usher.sandbox.metrics import Metrics, account_today, days_between, total
 from usher.sandbox.platform import Call
 from usher.sandbox.state import SandboxState
 from usher.sandbox.tiktok_common import (
@@ -75,8 +78,14 @@ REPORT_METRICS = frozenset(
         "complete_payment",
         "total_purchase_value",
         "complete_payment_roas",
+        # web purchases (Complete Payment) as integrators read them
+        "cost_per_complete_payment",
+        "complete_payment_rate",
+        "total_complete_payment_rate",  # TikTok's name for the purchases' total value
+        "value_per_complete_payment",
     }
 )
+TIME_DIMENSIONS = ("stat_time_day", "stat_time_hour")
 MAX_REPORT_DIMENSIONS = 4
 MAX_PAGE_SIZE = 1000
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
@@ -312,6 +321,42 @@ def get_objects(state: SandboxState, call: Call) -> Response:
     )
 
 
+def _report_periods(
+    state: SandboxState,
+    advertiser: str,
+    kind: str,
+    object_id: str,
+    start: date,
+    end: date,
+    dimensions: list[Any],
+) -> list[tuple[dict[str, str], Metrics]]:
+    """(time dimension, metrics) per row: per day, per hour that delivered, or the range."""
+    if "stat_time_hour" in dimensions:
+        return [
+            ({"stat_time_hour": f"{start.isoformat()} {hour:02d}:00:00"}, metrics)
+            for hour, metrics in state.metrics.hourly_for(
+                TIKTOK, advertiser, kind, object_id, start
+            )
+        ]
+    if "stat_time_day" in dimensions:
+        return [
+            (
+                {"stat_time_day": f"{day.isoformat()} 00:00:00"},
+                state.metrics.metrics_for(TIKTOK, advertiser, kind, object_id, day),
+            )
+            for day in days_between(start, end)
+        ]
+    return [
+        (
+            {},
+            total(
+                state.metrics.metrics_for(TIKTOK, advertiser, kind, object_id, day)
+                for day in days_between(start, end)
+            ),
+        )
+    ]
+
+
 def _page_info(page: int, page_size: int, total_number: int) -> dict[str, int]:
     return {
         "page": page,
@@ -329,10 +374,14 @@ def report(state: SandboxState, call: Call) -> Response:
         level = enum(required(call, "data_level"), "data_level", frozenset(DATA_LEVELS))
         kind, id_dimension = DATA_LEVELS[level]
         dimensions = _list(call, "dimensions")
-        if len(dimensions) > MAX_REPORT_DIMENSIONS or any(
-            d not in (id_dimension, "stat_time_day") for d in dimensions
+        if (
+            len(dimensions) > MAX_REPORT_DIMENSIONS
+            or any(d not in (id_dimension, *TIME_DIMENSIONS) for d in dimensions)
+            or all(d in dimensions for d in TIME_DIMENSIONS)
         ):
-            raise TikTokProblem(f"dimensions: use {id_dimension} and/or stat_time_day for {level}.")
+            raise TikTokProblem(
+                f"dimensions: use {id_dimension} and stat_time_day or stat_time_hour for {level}."
+            )
         metrics = param(call, "metrics") or ["spend", "impressions"]
         if not isinstance(metrics, list):
             raise TikTokProblem("metrics: must be a JSON list.")
@@ -340,13 +389,15 @@ def report(state: SandboxState, call: Call) -> Response:
         if unknown:
             raise TikTokProblem(f"metrics: unknown metrics {', '.join(map(str, unknown))}.")
         if param(call, "query_lifetime") in (True, "true"):
-            today = datetime.fromtimestamp(state.now(), UTC).date()
+            today = account_today(state, TIKTOK, advertiser)
             start, end = date(today.year - 1, today.month, 1), today
         else:
             start = date.fromisoformat(str(required(call, "start_date")))
             end = date.fromisoformat(str(required(call, "end_date")))
             if start > end:
                 raise TikTokProblem("start_date: must not be after end_date.")
+            if "stat_time_hour" in dimensions and start != end:
+                raise TikTokProblem("start_date: an hourly report covers one day at most.")
         page = max(1, as_int(param(call, "page", 1)) or 1)
         page_size = min(MAX_PAGE_SIZE, max(1, as_int(param(call, "page_size", 10)) or 10))
     except TikTokProblem as problem:
@@ -358,18 +409,11 @@ def report(state: SandboxState, call: Call) -> Response:
         if kind == "advertiser"
         else [o["id"] for o in state.objects_of(TIKTOK, advertiser, kind)]
     )
-    periods = (
-        [(day, day) for day in days_between(start, end)]
-        if "stat_time_day" in dimensions
-        else [(start, end)]
-    )
     rows = []
     for object_id in objects:
-        for first, last in periods:
-            m = total(
-                state.metrics.metrics_for(TIKTOK, advertiser, kind, object_id, day)
-                for day in days_between(first, last)
-            )
+        for time_dimension, m in _report_periods(
+            state, advertiser, kind, object_id, start, end, dimensions
+        ):
             values = {
                 "spend": f"{m.spend:.2f}",
                 "impressions": str(m.impressions),
@@ -384,10 +428,12 @@ def report(state: SandboxState, call: Call) -> Response:
                 "conversion_rate": f"{(m.conversions / m.clicks * 100) if m.clicks else 0:.2f}",
                 "total_purchase_value": f"{m.conversion_value:.2f}",
                 "complete_payment_roas": f"{(m.conversion_value / m.spend) if m.spend else 0:.2f}",
+                "cost_per_complete_payment": f"{(m.spend / Decimal(str(m.conversions))) if m.conversions else 0:.2f}",
+                "complete_payment_rate": f"{(m.conversions / m.clicks * 100) if m.clicks else 0:.2f}",
+                "total_complete_payment_rate": f"{m.conversion_value:.2f}",
+                "value_per_complete_payment": f"{(m.conversion_value / Decimal(str(m.conversions))) if m.conversions else 0:.2f}",
             }
-            row_dimensions = {id_dimension: object_id}
-            if "stat_time_day" in dimensions:
-                row_dimensions["stat_time_day"] = f"{first.isoformat()} 00:00:00"
+            row_dimensions = {id_dimension: object_id, **time_dimension}
             rows.append(
                 {
                     "dimensions": {d: row_dimensions[d] for d in dimensions},

@@ -10,7 +10,7 @@ from __future__ import annotations
 import httpx
 
 from usher.sandbox.app import SandboxApp, create_app
-from usher.sandbox.faults import DroppedConnection
+from usher.sandbox.faults import DroppedConnection, SimulatedTimeout
 from usher.sandbox.state import SandboxState
 
 
@@ -22,6 +22,8 @@ class SandboxTransport(httpx.WSGITransport):
             return super().handle_request(request)
         except DroppedConnection as exc:
             raise httpx.RemoteProtocolError(str(exc), request=request) from None
+        except SimulatedTimeout as exc:
+            raise httpx.ReadTimeout(str(exc), request=request) from None
 
 
 def sandbox_transport(

@@ -47,6 +47,15 @@ class CampaignRef:
     ads: dict[str, str]
 
 
+@dataclass(frozen=True)
+class _Plan:
+    account: str
+    name: str
+    budget: Decimal
+    creatives: tuple[str, ...]
+    landing_url: str
+
+
 def _cents(amount: float | Decimal) -> Decimal:
     value = Decimal(str(amount)).quantize(CENT, rounding=ROUND_DOWN)
     if value <= 0:
@@ -80,7 +89,9 @@ def create_campaign(
     account = account or DEFAULT_ACCOUNTS[platform]
     builder = {"meta": _meta, "google_ads": _google, "tiktok": _tiktok}[platform]
     with state.lock:
-        return builder(state, account, name, _cents(daily_budget), creatives, landing_url)
+        return builder(
+            state, _Plan(account, name, _cents(daily_budget), tuple(creatives), landing_url)
+        )
 
 
 def _put(state: SandboxState, platform: str, key: str, obj: dict[str, Any]) -> None:
@@ -88,14 +99,9 @@ def _put(state: SandboxState, platform: str, key: str, obj: dict[str, Any]) -> N
     state.put_object(platform, key, obj)
 
 
-def _meta(
-    state: SandboxState,
-    account: str,
-    name: str,
-    budget: Decimal,
-    creatives: list[str],
-    landing_url: str,
-) -> CampaignRef:
+def _meta(state: SandboxState, plan: _Plan) -> CampaignRef:
+    account, name, budget, landing_url = plan.account, plan.name, plan.budget, plan.landing_url
+
     def new_id() -> str:
         return state.next_id("meta", META_OBJECT_ID_BASE)
 
@@ -120,7 +126,7 @@ def _meta(
         },
     })  # fmt: skip
     ads = {}
-    for creative in creatives:
+    for creative in plan.creatives:
         creative_id, ad_id = new_id(), new_id()
         _put(state, "meta", creative_id, {
             "id": creative_id, "type": "adcreative", "account": account,
@@ -141,14 +147,9 @@ def _meta(
     return CampaignRef("meta", account, campaign_id, adset_id, campaign_id, ads)
 
 
-def _google(
-    state: SandboxState,
-    account: str,
-    name: str,
-    budget: Decimal,
-    creatives: list[str],
-    landing_url: str,
-) -> CampaignRef:
+def _google(state: SandboxState, plan: _Plan) -> CampaignRef:
+    account, name, budget, landing_url = plan.account, plan.name, plan.budget, plan.landing_url
+
     def new_id() -> str:
         return state.next_id("google_ads", GOOGLE_ID_BASE)
 
@@ -176,7 +177,7 @@ def _google(
         "name": f"{name} · ad group", "campaign": campaign_name, "status": "ENABLED",
     })  # fmt: skip
     ads = {}
-    for creative in creatives:
+    for creative in plan.creatives:
         ad_id = f"{group_id}~{new_id()}"
         store("adGroupAds", "ad_group_ad", ad_id, {
             "ad_group": group_name, "status": "ENABLED",
@@ -189,14 +190,9 @@ def _google(
     return CampaignRef("google_ads", account, campaign_id, group_id, budget_id, ads)
 
 
-def _tiktok(
-    state: SandboxState,
-    account: str,
-    name: str,
-    budget: Decimal,
-    creatives: list[str],
-    landing_url: str,
-) -> CampaignRef:
+def _tiktok(state: SandboxState, plan: _Plan) -> CampaignRef:
+    account, name, budget, landing_url = plan.account, plan.name, plan.budget, plan.landing_url
+
     def store(kind: str, fields: dict[str, Any]) -> str:
         object_id = state.next_id("tiktok", TIKTOK_ID_BASE)
         stamp = datetime.fromtimestamp(state.now(), UTC).strftime(TIKTOK_TIME_FORMAT)
@@ -222,7 +218,7 @@ def _tiktok(
         "budget_mode": "BUDGET_MODE_INFINITE",
     })  # fmt: skip
     ads = {}
-    for creative in creatives:
+    for creative in plan.creatives:
         separator = "&" if "?" in landing_url else "?"
         ads[creative] = store("ad", {
             "adgroup_id": group_id, "campaign_id": campaign_id,

@@ -20,19 +20,18 @@ import math
 import zlib
 from collections import defaultdict
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
 
 from usher.sandbox.market import campaigns, model
 from usher.sandbox.market.objects import CLICK_ID_PARAMS, AdSlot, DeliveryUnit, delivery_units
 from usher.sandbox.market.scenario import HOURS_PER_DAY, Scenario, Segment
-from usher.sandbox.metrics import Metrics
+from usher.sandbox.metrics import Metrics, account_zone
 from usher.sandbox.state import SandboxState
 
 SECONDS_PER_HOUR = 3600
@@ -57,8 +56,17 @@ IMPRESSIONS, CLICKS, SPEND, CONVERSIONS, VALUE, REPORTED_CONVERSIONS, REPORTED_V
 LEDGER_COLUMNS = 7
 
 
+class _TimedRecord:
+    """A record with a `time`, answered as JSON with the time in ISO 8601."""
+
+    time: datetime
+
+    def to_json(self) -> dict[str, Any]:
+        return dict(asdict(self), time=self.time.isoformat())  # type: ignore[call-overload]
+
+
 @dataclass(frozen=True)
-class HourTruth:
+class HourTruth(_TimedRecord):
     """What really happened in one segment in one hour (never shown to Usher)."""
 
     hour: int
@@ -74,37 +82,9 @@ class HourTruth:
     clicks: int
     tickets: int
 
-    def to_json(self) -> dict[str, Any]:
-        return dict(asdict(self), time=self.time.isoformat())
-
 
 @dataclass(frozen=True)
-class Purchase:
-    """A realized conversion as the marketplace sees it: an order after an ad click."""
-
-    seq: int
-    order_id: str
-    time: datetime
-    platform: str
-    account: str
-    campaign_id: str
-    group_id: str
-    ad_id: str
-    campaign_type: str
-    click_id_param: str
-    click_id: str
-    landing_url: str
-    utm: dict[str, str]
-    value: float
-    currency: str
-    tickets: int
-
-    def to_json(self) -> dict[str, Any]:
-        return dict(asdict(self), time=self.time.isoformat())
-
-
-@dataclass(frozen=True)
-class Visit:
+class Visit(_TimedRecord):
     """A click that landed on the event page (sampled; see Market.visits)."""
 
     time: datetime
@@ -116,8 +96,19 @@ class Visit:
     landing_url: str
     utm: dict[str, str]
 
-    def to_json(self) -> dict[str, Any]:
-        return dict(asdict(self), time=self.time.isoformat())
+
+@dataclass(frozen=True)
+class Purchase(Visit):
+    """A realized conversion as the marketplace sees it: an order after an ad click."""
+
+    seq: int
+    order_id: str
+    account: str
+    campaign_id: str
+    group_id: str
+    value: float
+    currency: str
+    tickets: int
 
 
 @dataclass
@@ -167,6 +158,7 @@ class Market:
         self._overdelivery: dict[tuple[str, int], float] = {}
         self._truth: list[HourTruth] = []
         self._purchases: list[Purchase] = []
+        self._hour_purchases: list[Purchase] = []
         self._clicks: dict[int, dict[AdSlot, int]] = defaultdict(dict)
         self._warned: set[str] = set()
         self._saved_clock = self.state.clock
@@ -287,6 +279,13 @@ class Market:
             self._deliver_segment(
                 scenario.segments[index], hour, day, began, share, by_segment[index]
             )
+        self._hour_purchases.sort(key=lambda p: (p.time, p.ad_id))
+        for purchase in self._hour_purchases:
+            seq = len(self._purchases) + 1
+            self._purchases.append(
+                replace(purchase, seq=seq, order_id=f"SIM-{self.scenario.seed}-{seq:07d}")
+            )
+        self._hour_purchases.clear()
 
     def _hour_spend(
         self, units: list[DeliveryUnit], day: int, began: datetime, share: float
@@ -441,13 +440,13 @@ class Market:
         value: float,
         tickets: int,
     ) -> None:
+        """Book a purchase of this hour; numbered once the hour's are in time order."""
         param = CLICK_ID_PARAMS[ad.platform]
         click_id = self._click_id(ad.platform, rng)
-        seq = len(self._purchases) + 1
-        self._purchases.append(
+        self._hour_purchases.append(
             Purchase(
-                seq=seq,
-                order_id=f"SIM-{self.scenario.seed}-{seq:07d}",
+                seq=0,
+                order_id="",
                 time=at,
                 platform=ad.platform,
                 account=ad.account,
@@ -498,7 +497,7 @@ class Market:
         per_hour = self._ledger.get((platform, account, object_type, object_id))
         if not per_hour:
             return
-        zone = self._zone(platform, account)
+        zone = account_zone(self.state, platform, account)
         midnight = datetime(day.year, day.month, day.day, tzinfo=zone)
         first = math.floor((midnight.timestamp() - self.start_ts) / SECONDS_PER_HOUR)
         last = math.floor(
@@ -514,17 +513,6 @@ class Market:
                 break
             local = datetime.fromtimestamp(ended - SECONDS_PER_HOUR, zone)
             yield local.hour, row
-
-    def _zone(self, platform: str, account: str) -> ZoneInfo:
-        registered = self.state.account(platform, account)
-        settings = registered.settings if registered else {}
-        name = (
-            settings.get("timezone_name") or settings.get("time_zone") or settings.get("timezone")
-        )
-        try:
-            return ZoneInfo(str(name)) if name else ZoneInfo("UTC")
-        except (ZoneInfoNotFoundError, ValueError):
-            return ZoneInfo("UTC")
 
     def outage(self, platform: str) -> str | None:
         """The error mode of a scenario outage of this platform now, if any."""
@@ -557,12 +545,10 @@ class Market:
                     "expected_revenue": round(sum(r.expected_revenue for r in rows), 6),
                     "realized_revenue": round(sum(r.revenue for r in rows), 6),
                     "conversions": sum(r.conversions for r in rows),
-                    "expected_conversions": round(sum(r.expected_conversions for r in rows), 6),
                 }
             )
         return {
             "scenario": self.scenario.name,
-            "seed": self.scenario.seed,
             "expected_revenue": round(sum(s["expected_revenue"] for s in segments), 6),
             "realized_revenue": round(sum(s["realized_revenue"] for s in segments), 6),
             "spend": round(sum(s["spend"] for s in segments), 6),
@@ -595,18 +581,9 @@ class Market:
             wanted = clicks if per_ad is None else min(clicks, per_ad)
             campaign_type = self.scenario.segments[ad.segment].campaign_type
             for purchase in bought.get(ad.ad_id, [])[:wanted]:
-                visits.append(
-                    Visit(
-                        max(purchase.time - VISIT_BEFORE_PURCHASE, began),
-                        ad.platform,
-                        ad.ad_id,
-                        campaign_type,
-                        purchase.click_id_param,
-                        purchase.click_id,
-                        purchase.landing_url,
-                        purchase.utm,
-                    )
-                )
+                landed = {f.name: getattr(purchase, f.name) for f in fields(Visit)}
+                landed["time"] = max(purchase.time - VISIT_BEFORE_PURCHASE, began)
+                visits.append(Visit(**landed))
             extra = wanted - min(wanted, len(bought.get(ad.ad_id, [])))
             rng = _rng(self.scenario.seed, STREAM_VISITS, _stable_hash(ad.ad_id), hour)
             for offset in np.sort(rng.random(extra)) * SECONDS_PER_HOUR:

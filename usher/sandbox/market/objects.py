@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -141,9 +142,9 @@ def delivery_units(
 ) -> list[DeliveryUnit]:
     """Every budget with at least one live ad, for the hour starting at `at`."""
     with state.lock:
-        units = _meta_units(state, scenario, at, warned)
+        units = _hierarchy_units(state, META_HIERARCHY, scenario, at, warned)
+        units += _hierarchy_units(state, TIKTOK_HIERARCHY, scenario, at, warned)
         units += _google_units(state, scenario, at, warned)
-        units += _tiktok_units(state, scenario, at, warned)
     return sorted(units, key=lambda unit: unit.key)
 
 
@@ -180,63 +181,79 @@ def _reweighted(ad: AdSlot, weight: float) -> AdSlot:
     )
 
 
-# --- Meta: campaign -> ad set -> ad (-> creative); budgets in cents on campaign or ad set ---
+# --- Meta and TikTok: campaign -> ad set / ad group -> ad; the budget on either level ---
 
 
-def _meta_units(
-    state: SandboxState, scenario: Scenario, at: datetime, warned: set[str]
+@dataclass(frozen=True)
+class _Hierarchy:
+    """Where a campaign -> group -> ad platform keeps what delivery needs."""
+
+    platform: str
+    status_field: str
+    active: str
+    name_field: str  # the campaign's name
+    group_field: str  # the ad's ad set / ad group id
+    group_kind: str
+    budget: Callable[[dict[str, Any]], tuple[float | None, float | None]]
+    schedule: Callable[[dict[str, Any]], tuple[datetime | None, datetime | None]]
+    creative_and_url: Callable[[SandboxState, dict[str, Any], Segment], tuple[int, str]]
+
+
+def _hierarchy_units(
+    state: SandboxState, shape: _Hierarchy, scenario: Scenario, at: datetime, warned: set[str]
 ) -> list[DeliveryUnit]:
-    ads_by_adset: dict[str, list[AdSlot]] = {}
-    for ad in state.objects_of("meta", object_type="ad"):
+    def live(obj: dict[str, Any] | None) -> bool:
+        return bool(obj) and obj["fields"].get(shape.status_field) == shape.active  # type: ignore[index]
+
+    ads_by_group: dict[str, list[AdSlot]] = {}
+    for ad in state.objects_of(shape.platform, object_type="ad"):
         fields = ad["fields"]
-        if fields.get("status") != "ACTIVE":
+        campaign = state.get_object(shape.platform, str(fields.get("campaign_id")))
+        if not live(ad) or not live(campaign):
             continue
-        campaign = state.get_object("meta", str(fields.get("campaign_id")))
-        if not campaign or campaign["fields"].get("status") != "ACTIVE":
-            continue
-        segment = segment_of(scenario, "meta", campaign["fields"].get("name"), warned)
+        segment = segment_of(
+            scenario,
+            shape.platform,
+            campaign["fields"].get(shape.name_field),
+            warned,  # type: ignore[index]
+        )
         if segment is None:
             continue
-        creative = state.get_object("meta", str((fields.get("creative") or {}).get("id")))
-        creative_fields = creative["fields"] if creative else {}
-        link = (creative_fields.get("object_story_spec") or {}).get("link_data", {}).get("link", "")
+        creative, url = shape.creative_and_url(state, fields, segment)
+        group_id = str(fields.get(shape.group_field))
         slot = AdSlot(
-            "meta",
-            ad["account"],
-            ad["id"],
-            str(fields.get("adset_id")),
-            campaign["id"],
-            segment.index,
-            creative_of(segment, fields.get("name"), creative_fields.get("name")),
-            1.0,
-            _with_query(link, fields.get("url_tags") or creative_fields.get("url_tags")),
-        )
-        ads_by_adset.setdefault(slot.group_id, []).append(slot)
+            shape.platform, ad["account"], ad["id"], group_id, campaign["id"],  # type: ignore[index]
+            segment.index, creative, 1.0, url,
+        )  # fmt: skip
+        ads_by_group.setdefault(group_id, []).append(slot)
     units = []
     by_campaign: dict[str, list[list[AdSlot]]] = {}
-    for adset_id, slots in sorted(ads_by_adset.items()):
-        adset = state.get_object("meta", adset_id)
-        if not adset or adset["fields"].get("status") != "ACTIVE":
+    ends: dict[str, datetime] = {}
+    for group_id, slots in sorted(ads_by_group.items()):
+        group = state.get_object(shape.platform, group_id)
+        if not live(group):
             continue
-        fields = adset["fields"]
-        end = _meta_time(fields.get("end_time"))
-        if not _scheduled(_meta_time(fields.get("start_time")), end, at):
+        start, end = shape.schedule(group["fields"])  # type: ignore[index]
+        if not _scheduled(start, end, at):
             continue
-        campaign = state.get_object("meta", slots[0].campaign_id)
-        if campaign and _meta_budget(campaign["fields"]) != (None, None):
-            by_campaign.setdefault(campaign["id"], []).append(slots)
+        campaign_id = slots[0].campaign_id
+        campaign = state.get_object(shape.platform, campaign_id)
+        if campaign and shape.budget(campaign["fields"]) != (None, None):
+            by_campaign.setdefault(campaign_id, []).append(slots)
+            if end:
+                ends[campaign_id] = max(end, ends.get(campaign_id, end))
             continue
-        daily, lifetime = _meta_budget(fields)
-        unit = _unit(f"meta:adset:{adset_id}", "meta", daily, lifetime, end, [slots])
+        daily, lifetime = shape.budget(group["fields"])  # type: ignore[index]
+        key = f"{shape.platform}:{shape.group_kind}:{group_id}"
+        unit = _unit(key, shape.platform, daily, lifetime, end or scenario.end, [slots])
         if unit:
             units.append(unit)
     for campaign_id, groups in by_campaign.items():
-        campaign = state.get_object("meta", campaign_id)
-        daily, lifetime = _meta_budget(campaign["fields"])  # type: ignore[index]
-        end = _meta_time(campaign["fields"].get("stop_time") or campaign["fields"].get("end_time"))  # type: ignore[index]
-        unit = _unit(
-            f"meta:campaign:{campaign_id}", "meta", daily, lifetime, end or scenario.end, groups
-        )
+        fields = state.get_object(shape.platform, campaign_id)["fields"]  # type: ignore[index]
+        daily, lifetime = shape.budget(fields)
+        end = shape.schedule(fields)[1] or ends.get(campaign_id) or scenario.end
+        key = f"{shape.platform}:campaign:{campaign_id}"
+        unit = _unit(key, shape.platform, daily, lifetime, end, groups)
         if unit:
             units.append(unit)
     return units
@@ -248,6 +265,58 @@ def _meta_budget(fields: dict[str, Any]) -> tuple[float | None, float | None]:
         int(daily) / META_CENTS_PER_UNIT if daily else None,
         int(lifetime) / META_CENTS_PER_UNIT if lifetime else None,
     )
+
+
+def _meta_schedule(fields: dict[str, Any]) -> tuple[datetime | None, datetime | None]:
+    # ad sets say start_time/end_time, campaigns start_time/stop_time
+    return _meta_time(fields.get("start_time")), _meta_time(
+        fields.get("end_time") or fields.get("stop_time")
+    )
+
+
+def _meta_creative(
+    state: SandboxState, fields: dict[str, Any], segment: Segment
+) -> tuple[int, str]:
+    creative = state.get_object("meta", str((fields.get("creative") or {}).get("id")))
+    creative_fields = creative["fields"] if creative else {}
+    link = (creative_fields.get("object_story_spec") or {}).get("link_data", {}).get("link", "")
+    return (
+        creative_of(segment, fields.get("name"), creative_fields.get("name")),
+        _with_query(link, fields.get("url_tags") or creative_fields.get("url_tags")),
+    )
+
+
+def _tiktok_budget(fields: dict[str, Any]) -> tuple[float | None, float | None]:
+    mode, amount = fields.get("budget_mode"), fields.get("budget")
+    if not amount:
+        return None, None
+    if mode == "BUDGET_MODE_TOTAL":
+        return None, float(amount)
+    if mode in ("BUDGET_MODE_DAY", "BUDGET_MODE_DYNAMIC_DAILY_BUDGET"):
+        return float(amount), None
+    return None, None
+
+
+def _tiktok_schedule(fields: dict[str, Any]) -> tuple[datetime | None, datetime | None]:
+    return _tiktok_time(fields.get("schedule_start_time")), _tiktok_time(
+        fields.get("schedule_end_time")
+    )
+
+
+def _tiktok_creative(
+    state: SandboxState, fields: dict[str, Any], segment: Segment
+) -> tuple[int, str]:
+    return creative_of(segment, fields.get("ad_name")), str(fields.get("landing_page_url") or "")
+
+
+META_HIERARCHY = _Hierarchy(
+    "meta", "status", "ACTIVE", "name", "adset_id", "adset",
+    _meta_budget, _meta_schedule, _meta_creative,
+)  # fmt: skip
+TIKTOK_HIERARCHY = _Hierarchy(
+    "tiktok", "operation_status", "ENABLE", "campaign_name", "adgroup_id", "adgroup",
+    _tiktok_budget, _tiktok_schedule, _tiktok_creative,
+)  # fmt: skip
 
 
 # --- Google Ads: budget (maybe shared) -> campaign -> ad group -> ad group ad ---
@@ -323,86 +392,3 @@ def _google_parent(
     return state.get_object(
         "google_ads", f"{collection}:{customer}:{resource_name.rsplit('/', 1)[-1]}"
     )
-
-
-# --- TikTok: campaign -> ad group -> ad; budget on the campaign or the ad group ---
-
-
-def _tiktok_units(
-    state: SandboxState, scenario: Scenario, at: datetime, warned: set[str]
-) -> list[DeliveryUnit]:
-    ads_by_group: dict[str, list[AdSlot]] = {}
-    for ad in state.objects_of("tiktok", object_type="ad"):
-        fields = ad["fields"]
-        if fields.get("operation_status") != "ENABLE":
-            continue
-        campaign = state.get_object("tiktok", str(fields.get("campaign_id")))
-        if not campaign or campaign["fields"].get("operation_status") != "ENABLE":
-            continue
-        segment = segment_of(scenario, "tiktok", campaign["fields"].get("campaign_name"), warned)
-        if segment is None:
-            continue
-        slot = AdSlot(
-            "tiktok",
-            ad["account"],
-            ad["id"],
-            str(fields.get("adgroup_id")),
-            campaign["id"],
-            segment.index,
-            creative_of(segment, fields.get("ad_name")),
-            1.0,
-            str(fields.get("landing_page_url") or ""),
-        )
-        ads_by_group.setdefault(slot.group_id, []).append(slot)
-    units = []
-    by_campaign: dict[str, list[list[AdSlot]]] = {}
-    ends: dict[str, datetime] = {}
-    for group_id, slots in sorted(ads_by_group.items()):
-        group = state.get_object("tiktok", group_id)
-        if not group or group["fields"].get("operation_status") != "ENABLE":
-            continue
-        fields = group["fields"]
-        end = _tiktok_time(fields.get("schedule_end_time"))
-        if not _scheduled(_tiktok_time(fields.get("schedule_start_time")), end, at):
-            continue
-        campaign = state.get_object("tiktok", slots[0].campaign_id)
-        if (
-            campaign
-            and campaign["fields"].get("budget_mode", "BUDGET_MODE_INFINITE")
-            != "BUDGET_MODE_INFINITE"
-        ):
-            by_campaign.setdefault(campaign["id"], []).append(slots)
-            if end:
-                ends[campaign["id"]] = max(end, ends.get(campaign["id"], end))
-            continue
-        daily, lifetime = _tiktok_budget(fields)
-        unit = _unit(
-            f"tiktok:adgroup:{group_id}", "tiktok", daily, lifetime, end or scenario.end, [slots]
-        )
-        if unit:
-            units.append(unit)
-    for campaign_id, groups in by_campaign.items():
-        campaign = state.get_object("tiktok", campaign_id)
-        daily, lifetime = _tiktok_budget(campaign["fields"])  # type: ignore[index]
-        unit = _unit(
-            f"tiktok:campaign:{campaign_id}",
-            "tiktok",
-            daily,
-            lifetime,
-            ends.get(campaign_id, scenario.end),
-            groups,
-        )
-        if unit:
-            units.append(unit)
-    return units
-
-
-def _tiktok_budget(fields: dict[str, Any]) -> tuple[float | None, float | None]:
-    mode, amount = fields.get("budget_mode"), fields.get("budget")
-    if not amount:
-        return None, None
-    if mode == "BUDGET_MODE_TOTAL":
-        return None, float(amount)
-    if mode in ("BUDGET_MODE_DAY", "BUDGET_MODE_DYNAMIC_DAILY_BUDGET"):
-        return float(amount), None
-    return None, None

@@ -171,12 +171,16 @@ def parse_scenario(data: Any) -> Scenario:
         if item["to_hour"] < item["from_hour"]:
             raise ScenarioError(f"$.outages[{index}].to_hour", "must not be before from_hour")
         outages.append(Outage(**item))
+    start = _parse_time(data["start"])
+    if start.minute or start.second or start.microsecond:
+        # reports cut days and hours at whole hours of the accounts' time zones
+        raise ScenarioError("$.start", "must be on a whole hour")
     total_share = sum(hourly) if hourly is not None else 0.0
     return Scenario(
         name=data["name"],
         seed=data["seed"],
         currency=data["currency"],
-        start=_parse_time(data["start"]),
+        start=start,
         days=data["days"],
         total_budget=float(data["total_budget"]),
         segments=segments,

@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from usher.sandbox import Metrics, SandboxState
+from usher.sandbox.metrics import ZeroMetrics
 from usher.sandbox.tests.conftest import META_AD_ACCOUNT, META_PIXEL, TOKEN, FakeClock, sha
 
 G = "/meta/v25.0"
@@ -437,37 +438,22 @@ def test_the_ad_account_reads_back_its_registered_currency(client: httpx.Client)
 # --- insights ---
 
 
-def test_insights_report_zero_metrics_per_day_until_the_simulator_fills_them(
-    client: httpx.Client,
-) -> None:
+def test_insights_answer_empty_data_when_nothing_delivered(client: httpx.Client) -> None:
     campaign_id = new_campaign(client)
-    rows = get(
+    answer = get(
         client,
         f"{ACT}/insights",
         level="campaign",
         fields="campaign_id,impressions,spend,clicks",
         time_range='{"since":"2025-12-01","until":"2025-12-03"}',
         time_increment=1,
-    ).json()["data"]
-    assert rows == [
-        {
-            "campaign_id": campaign_id,
-            "impressions": "0",
-            "spend": "0.00",
-            "clicks": "0",
-            "date_start": d,
-            "date_stop": d,
-        }
-        for d in ("2025-12-01", "2025-12-02", "2025-12-03")
-    ]
-    whole = get(client, f"{G}/{campaign_id}/insights", date_preset="last_7d").json()["data"]
-    assert whole == [
-        {"impressions": "0", "spend": "0.00", "date_start": "2025-12-25", "date_stop": "2025-12-31"}
-    ]
+    ).json()
+    assert answer["data"] == []
+    assert get(client, f"{G}/{campaign_id}/insights", date_preset="last_7d").json()["data"] == []
 
 
 def test_insights_read_the_metrics_source_seam(client: httpx.Client, state: SandboxState) -> None:
-    class OneSale:
+    class OneSale(ZeroMetrics):
         def metrics_for(
             self, platform: str, account: str, object_type: str, object_id: str, day: date
         ) -> Metrics:
