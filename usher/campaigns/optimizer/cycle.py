@@ -767,8 +767,8 @@ def _recommend(
                         f"{average * 100:.2f}"
                     ),
                     numbers={
-                        "marginal_roas": round(marginal * e.value_per_conversion, 3),
-                        "average_roas": round(average * e.value_per_conversion, 3),
+                        "marginal_roas": round(float(marginal * e.value_per_conversion), 3),
+                        "average_roas": round(float(average * e.value_per_conversion), 3),
                     },
                 )
             )

@@ -118,10 +118,12 @@ def gather_evidence(campaigns: Sequence[CampaignState]) -> list[CampaignEvidence
                     [_mix_quality(quality, d.active_creatives) / current_mix for d in days],
                     dtype=float,
                 ),
-                value_per_conversion=(revenue + k * pooled_value) / (sales + k),
-                tickets_per_conversion=(tickets + k * pooled_tickets) / (sales + k)
-                if not use_platform
-                else pooled_tickets,
+                value_per_conversion=float((revenue + k * pooled_value) / (sales + k)),
+                tickets_per_conversion=float(
+                    (tickets + k * pooled_tickets) / (sales + k)
+                    if not use_platform
+                    else pooled_tickets
+                ),
                 uses_platform_counts=bool(use_platform),
             )
         )
