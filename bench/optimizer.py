@@ -254,6 +254,7 @@ class SimulatedUsherLoop:
         self.reports: dict[tuple[str, int], tuple[float, float, float]] = {}
         self.ad_reports: dict[tuple[str, int], tuple[float, float]] = {}
         self.reported_through: dict[str, int] = {ref.platform: 0 for ref in self.refs}
+        self.delay = HOURS_PER_DAY  # hours; learned from the reports (see _read_reports)
         self.orders: dict[tuple[str, int], list[float]] = defaultdict(lambda: [0, 0.0, 0])
         self.ad_orders: dict[str, int] = defaultdict(int)
         self.seen_purchases = 0
@@ -280,9 +281,15 @@ class SimulatedUsherLoop:
     # reading
 
     def _read_reports(self, hour: int) -> None:
+        """Read the platforms' reports for the days not yet final (skipping those in outage).
+
+        A platform's numbers are final up to its reporting delay; the delay is learned as
+        the smallest lag ever seen between now and the newest reported hour, so a
+        platform whose campaigns barely deliver (no rows) is not mistaken for a stale one.
+        """
         today = hour // HOURS_PER_DAY
         scenario = self.market.scenario
-        for platform in {ref.platform for ref in self.refs}:
+        for platform in sorted({ref.platform for ref in self.refs}):
             if self.market.outage(platform):
                 continue
             first_open = min(
@@ -293,16 +300,17 @@ class SimulatedUsherLoop:
                 ),
                 default=today,
             )
-            latest = self.reported_through[platform]
+            newest = None
+            level = LEVELS[platform]
             for ref in (r for r in self.refs if r.platform == platform):
                 for day in range(first_open, min(today, scenario.days - 1) + 1):
                     date = (scenario.start + timedelta(days=day)).date()
-                    level = LEVELS[platform]
                     hourly = self.market.hourly_for(
                         platform, ref.account, level[2], ref.campaign_id, date
                     )
                     if hourly:
-                        latest = max(latest, day * HOURS_PER_DAY + hourly[-1][0] + 1)
+                        last = day * HOURS_PER_DAY + hourly[-1][0] + 1
+                        newest = last if newest is None else max(newest, last)
                     metrics = self.market.metrics_for(
                         platform, ref.account, level[2], ref.campaign_id, date
                     )
@@ -314,7 +322,12 @@ class SimulatedUsherLoop:
                     for ad_id in ref.ads.values():
                         ad = self.market.metrics_for(platform, ref.account, level[0], ad_id, date)
                         self.ad_reports[(ad_id, day)] = (float(ad.spend), ad.conversions)
-            self.reported_through[platform] = latest
+            if newest is not None:
+                self.delay = min(self.delay, hour - newest)
+            final = (
+                hour - self.delay if self.delay < HOURS_PER_DAY else self.reported_through[platform]
+            )
+            self.reported_through[platform] = max(self.reported_through[platform], final)
 
     def _read_orders(self) -> None:
         for purchase in self.market.purchases(after_seq=self.seen_purchases):

@@ -47,8 +47,12 @@ from usher.campaigns.optimizer.state import CampaignState, SuiteState
 PLAN_GRID_POINTS = 160
 PLAN_GRID_BOTTOM_SCALES = 0.005
 PLAN_GRID_TOP_SCALES = 40.0
+# Log-spaced points in (0, 1], scaled to each campaign's ceiling.
+PLAN_GRID_SHAPE = np.geomspace(
+    PLAN_GRID_BOTTOM_SCALES / PLAN_GRID_TOP_SCALES, 1.0, PLAN_GRID_POINTS - 1
+)
 # Rounds of fitting the curves and the demand pattern in turn.
-DEMAND_PASSES = 2
+DEMAND_PASSES = 1
 # A budget moves at most this much per daily rebalance (platforms re-enter learning on
 # big edits; TikTok advises staying within +-50%).
 MAX_DAILY_STEP_UP = 2.0
@@ -277,7 +281,7 @@ def _fit(state: SuiteState, evidence: list[CampaignEvidence]) -> _Model:
     scale = _spend_scale(state)
     demand = DemandPattern(state.flight_days, state.first_weekday, RAMP_PRIOR_MEAN)
     prior_a = _prior_a(state, evidence, demand, scale)
-    posteriors = _fit_all(evidence, demand, scale, prior_a)
+    posteriors = _fit_all(evidence, demand, scale, prior_a, detect_changes=False)
     observed = [k for k, e in enumerate(evidence) if len(e.days)]
     if not observed:
         return _Model(posteriors, demand, _ceilings(evidence))
@@ -285,7 +289,7 @@ def _fit(state: SuiteState, evidence: list[CampaignEvidence]) -> _Model:
     sales = np.concatenate([evidence[k].conversions for k in observed])
     unique = np.unique(days)
     per_day_sales = np.array([sales[days == d].sum() for d in unique])
-    for _ in range(DEMAND_PASSES):
+    for round_ in range(DEMAND_PASSES):
         # What the curves predict for each day's spend at demand 1.
         base = np.concatenate(
             [
@@ -298,7 +302,7 @@ def _fit(state: SuiteState, evidence: list[CampaignEvidence]) -> _Model:
             state.flight_days, state.first_weekday, unique, per_day_sales, per_day_base
         )
         prior_a = _prior_a(state, evidence, demand, scale)
-        posteriors = _fit_all(evidence, demand, scale, prior_a)
+        posteriors = _fit_all(evidence, demand, scale, prior_a, round_ == DEMAND_PASSES - 1)
     return _Model(posteriors, demand, _ceilings(evidence))
 
 
@@ -311,8 +315,9 @@ def _observations(e: CampaignEvidence, demand: DemandPattern) -> list[DailyObser
     ]
 
 
-def _fit_all(evidence, demand, scale, prior_a) -> list[CurvePosterior]:
-    return [fit_curve(_observations(e, demand), scale, prior_a) for e in evidence]
+def _fit_all(evidence, demand, scale, prior_a, detect_changes=True) -> list[CurvePosterior]:
+    """Every campaign's curve; change points only in the final fit (they need the demand)."""
+    return [fit_curve(_observations(e, demand), scale, prior_a, detect_changes) for e in evidence]
 
 
 def _prior_a(
@@ -378,9 +383,7 @@ def _plan(state, evidence, model: _Model, ledger: _Ledger, managed: list[int], r
             min(model.ceilings[i], PLAN_GRID_TOP_SCALES * scale),
             2 * PLAN_GRID_BOTTOM_SCALES * scale,
         )
-        grid = np.concatenate(
-            [[0.0], np.geomspace(scale * PLAN_GRID_BOTTOM_SCALES, top, PLAN_GRID_POINTS - 1)]
-        )
+        grid = np.concatenate([[0.0], top * PLAN_GRID_SHAPE])
         spend = grid * ledger.mean_ratio
         value = evidence[i].value_per_conversion
         posterior = model.posteriors[i]
@@ -405,12 +408,11 @@ def _plan(state, evidence, model: _Model, ledger: _Ledger, managed: list[int], r
         values = np.array([v for _, v in curves])
         return plan, float((values[:, None] * conversions).sum()), float(conversions.sum())
 
-    plan, _, _ = solve(budget_units)
+    plan, base_rev, base_conv = solve(budget_units)
     budgets = {i: float(plan[k, 0]) for k, i in enumerate(managed)}
 
     def value_of_more(extra_share: float) -> tuple[float, float, float]:
         """Extra (revenue, conversions, money) if the free money grew by ``extra_share``."""
-        _, base_rev, base_conv = solve(budget_units)
         _, more_rev, more_conv = solve(budget_units * (1 + extra_share))
         return (
             more_rev - base_rev,

@@ -38,24 +38,21 @@ def estimate_demand(
     if len(observed_days) == 0 or base.sum() <= 0:
         return prior_only
     x = observed_days / max(days - 1, 1)
-    dow = (observed_days + first_weekday) % DAYS_PER_WEEK
-    log_post = np.empty(len(RAMP_GRID))
-    weekdays = np.empty((len(RAMP_GRID), DAYS_PER_WEEK))
-    for g, ramp in enumerate(RAMP_GRID):
-        ramp_base = (1.0 + ramp * x**2) * base
-        weekday = np.ones(DAYS_PER_WEEK)
-        scale = 1.0
-        for _ in range(WEEKDAY_SWEEPS):
-            scale = conversions.sum() / max((ramp_base * weekday[dow]).sum(), 1e-12)
-            exposure = np.bincount(dow, weights=ramp_base * scale, minlength=DAYS_PER_WEEK)
-            sales = np.bincount(dow, weights=conversions, minlength=DAYS_PER_WEEK)
-            weekday = (WEEKDAY_PRIOR_STRENGTH + sales) / (WEEKDAY_PRIOR_STRENGTH + exposure)
-            weekday /= weekday.mean()
-        mean = np.maximum(ramp_base * weekday[dow] * scale, 1e-12)
-        log_post[g] = np.sum(conversions * np.log(mean) - mean) - ramp / RAMP_PRIOR_MEAN
-        weekdays[g] = weekday
+    weekday_of = np.eye(DAYS_PER_WEEK)[(observed_days + first_weekday) % DAYS_PER_WEEK]  # days x 7
+    sales_by_weekday = conversions @ weekday_of
+    ramp_base = (1.0 + RAMP_GRID[:, None] * x[None, :] ** 2) * base[None, :]  # grid x days
+    weekday = np.ones((len(RAMP_GRID), DAYS_PER_WEEK))
+    for _ in range(WEEKDAY_SWEEPS):
+        fitted = ramp_base * (weekday @ weekday_of.T)
+        scale = conversions.sum() / np.maximum(fitted.sum(axis=1), 1e-12)
+        exposure = (ramp_base * scale[:, None]) @ weekday_of
+        weekday = (WEEKDAY_PRIOR_STRENGTH + sales_by_weekday) / (WEEKDAY_PRIOR_STRENGTH + exposure)
+        weekday /= weekday.mean(axis=1, keepdims=True)
+    fitted = ramp_base * (weekday @ weekday_of.T)
+    scale = conversions.sum() / np.maximum(fitted.sum(axis=1), 1e-12)
+    mean = np.maximum(fitted * scale[:, None], 1e-12)
+    log_post = (conversions * np.log(mean) - mean).sum(axis=1) - RAMP_GRID / RAMP_PRIOR_MEAN
     weights = np.exp(log_post - log_post.max())
     weights /= weights.sum()
     ramp = float(np.sum(weights * RAMP_GRID))
-    weekday = tuple(float(v) for v in weights @ weekdays)
-    return DemandPattern(days, first_weekday, ramp, weekday)
+    return DemandPattern(days, first_weekday, ramp, tuple(float(v) for v in weights @ weekday))

@@ -37,6 +37,7 @@ CHANGE_FORGET_WEIGHT = 0.1
 CHANGE_LOG_BAYES_FACTOR = 4.0
 CHANGE_MIN_DAYS_BEFORE = 3
 CHANGE_MIN_DAYS_AFTER = 2
+LGAMMA_SHIFT = 6
 
 
 @dataclass(frozen=True)
@@ -96,9 +97,12 @@ class CurvePosterior:
         return float(np.quantile(a, level))
 
 
+B_GRID_RATIOS = np.geomspace(B_GRID_LOW_RATIO, B_GRID_HIGH_RATIO, B_GRID_POINTS)
+B_PRIOR_LOG = -0.5 * (np.log(B_GRID_RATIOS / B_PRIOR_CENTER_RATIO) / B_PRIOR_LOG_SD) ** 2
+
+
 def b_grid_for(spend_scale: float) -> np.ndarray:
-    scale = max(spend_scale, 1e-6)
-    return scale * np.geomspace(B_GRID_LOW_RATIO, B_GRID_HIGH_RATIO, B_GRID_POINTS)
+    return max(spend_scale, 1e-6) * B_GRID_RATIOS
 
 
 def fit_curve(
@@ -178,8 +182,18 @@ def _change_point(counts, x, day_weight, alpha0, beta0, log_prior) -> int | None
     return int(splits[best]) if bayes[best] > CHANGE_LOG_BAYES_FACTOR else None
 
 
-# numpy has no log-gamma and scipy is not a dependency: math.lgamma, element-wise.
-lgamma_array = np.vectorize(math.lgamma, otypes=[float])
+def lgamma_array(x) -> np.ndarray:
+    """log Gamma(x) for x >= 1, vectorized (numpy has none; scipy is not a dependency).
+
+    Stirling's series after shifting x up by 6 with the recurrence, accurate to ~1e-12.
+    """
+    x = np.asarray(x, dtype=float)
+    shift = np.zeros_like(x)
+    for k in range(LGAMMA_SHIFT):
+        shift += np.log(x + k)
+    z = x + LGAMMA_SHIFT
+    series = 1 / (12 * z) - 1 / (360 * z**3) + 1 / (1260 * z**5) - 1 / (1680 * z**7)
+    return (z - 0.5) * np.log(z) - z + 0.5 * math.log(2 * math.pi) + series - shift
 
 
 def _normalize(log_weights: np.ndarray) -> np.ndarray:
