@@ -18,8 +18,8 @@ import numpy as np
 
 from usher.campaigns.optimizer.state import CreativeState
 
-AB_WIN_PROBABILITY = 0.9
-AB_MIN_CONVERSIONS = 20  # the two variants together
+AB_WIN_PROBABILITY = 0.85
+AB_MIN_CONVERSIONS = 12  # the two variants together
 AB_MIN_HOURS_LIVE = 48.0  # the plan's 48 h rotation, as a minimum rather than a clock
 AB_DRAWS = 2000
 
