@@ -58,7 +58,7 @@ DEMAND_PASSES = 1
 MAX_DAILY_STEP_UP = 2.0
 MAX_DAILY_STEP_DOWN = 0.5
 # Exploration: budgets alternate by this share around the plan, except in the last days.
-DITHER_SHARE = 0.25
+DITHER_SHARE = 0.15
 DITHER_LAST_DAYS = 3
 # The rebalance waits for yesterday's last reports, but not past this hour.
 REBALANCE_LATEST_HOUR = 6
