@@ -11,7 +11,7 @@ include .env
 export
 endif
 
-.PHONY: run test lint format lock sandbox bench clean
+.PHONY: run test lint format lock sandbox market bench clean
 
 $(BIN)/.installed: $(LOCK)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,11 @@ run: $(BIN)/.installed
 # The ad-platform sandbox alone, on port 8100 (`make run` starts it too).
 sandbox: $(BIN)/.installed
 	$(BIN)/python -m usher.sandbox --port 8100 --state-file var/sandbox.json
+
+# Three simulated days of the example ad market, driven against the running sandbox
+# (`make run` in another terminal); see docs/simulator.md. Rotates the demo's ingest key.
+market: $(BIN)/.installed
+	$(BIN)/python manage.py simulate_market --scenario bench/markets/example.json --days 3
 
 test: $(BIN)/.installed
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
@@ -42,6 +47,7 @@ format: $(BIN)/.installed
 bench: $(BIN)/.installed
 	cd bench && ../$(BIN)/python collector_throughput.py
 	cd bench && ../$(BIN)/python delivery_throughput.py
+	cd bench && ../$(BIN)/python simulator.py
 
 # Re-pin every dependency after editing pyproject.toml.
 lock:

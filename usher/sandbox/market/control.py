@@ -13,6 +13,7 @@ from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
+from usher.sandbox.market.campaigns import DEFAULT_LANDING_URL
 from usher.sandbox.market.engine import Market
 from usher.sandbox.market.scenario import PLATFORMS, ScenarioError, parse_scenario
 from usher.sandbox.platform import json_response
@@ -144,9 +145,16 @@ def _campaign(market: Market, payload: dict[str, Any]) -> Response:
     ):
         raise MarketInputError("creatives must be a list of creative names")
     budget = _number(payload, "daily_budget", minimum=0.01)
+    landing_url = payload.get("landing_url", DEFAULT_LANDING_URL)
+    if not isinstance(landing_url, str) or not landing_url.startswith(("http://", "https://")):
+        raise MarketInputError("landing_url must be an http(s) URL")
     try:
         ref = market.create_campaign(
-            platform, str(payload.get("campaign_type")), budget, creatives or None
+            platform,
+            str(payload.get("campaign_type")),
+            budget,
+            creatives or None,
+            landing_url=landing_url,
         )
     except ValueError as exc:
         raise MarketInputError(str(exc)) from exc

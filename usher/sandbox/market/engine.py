@@ -153,7 +153,8 @@ class Market:
         self.now_ts = self.start_ts
         self._snapshot: list[DeliveryUnit] = []
         self._snapshot_hour = -1
-        self._ledger: dict[tuple[str, str, str, str], dict[int, np.ndarray]] = {}
+        # (platform, account, object type, id) -> flight hour -> LEDGER columns
+        self._ledger: dict[tuple[str, str, str, str], dict[int, list[float]]] = {}
         self._spent: dict[str, _UnitSpend] = defaultdict(_UnitSpend)
         self._overdelivery: dict[tuple[str, int], float] = {}
         self._truth: list[HourTruth] = []
@@ -178,6 +179,7 @@ class Market:
         creatives: list[str] | None = None,
         name: str | None = None,
         account: str | None = None,
+        landing_url: str = campaigns.DEFAULT_LANDING_URL,
     ) -> campaigns.CampaignRef:
         """A live campaign tagged for the segment, one ad per creative (all by default)."""
         segment = self.scenario.segment_for(platform, campaign_type)
@@ -189,6 +191,7 @@ class Market:
             name or f"{self.scenario.name} · {campaign_type} [{campaign_type}]",
             daily_budget,
             creatives or [creative.name for creative in segment.creatives],
+            landing_url=landing_url,
             account=account,
         )
 
@@ -403,17 +406,23 @@ class Market:
             clicks_total += clicks
             tickets_total += int(tickets.sum())
             factor = segment.platform_reporting_factor
-            row = np.array(
-                [impressions, clicks, amount, count, value_sum, count * factor, value_sum * factor]
+            count = int(count)
+            row = (
+                impressions,
+                clicks,
+                amount,
+                count,
+                value_sum,
+                count * factor,
+                value_sum * factor,
             )
             for object_type, object_id in ad.rollup:
                 per_hour = self._ledger.setdefault(
                     (ad.platform, ad.account, object_type, object_id), {}
                 )
-                if hour in per_hour:
-                    per_hour[hour] = per_hour[hour] + row
-                else:
-                    per_hour[hour] = row
+                booked = per_hour.setdefault(hour, [0.0] * LEDGER_COLUMNS)
+                for column, value in enumerate(row):
+                    booked[column] += value
         self._truth.append(
             HourTruth(
                 hour=hour,
@@ -475,12 +484,11 @@ class Market:
         self, platform: str, account: str, object_type: str, object_id: str, day: date
     ) -> Metrics:
         """One object's reported delivery on one day of the account's time zone."""
-        return _metrics(
-            sum(
-                (row for _, row in self._visible(platform, account, object_type, object_id, day)),
-                np.zeros(LEDGER_COLUMNS),
-            )
-        )
+        totals = [0.0] * LEDGER_COLUMNS
+        for _, row in self._visible(platform, account, object_type, object_id, day):
+            for column, value in enumerate(row):
+                totals[column] += value
+        return _metrics(totals)
 
     def hourly_for(
         self, platform: str, account: str, object_type: str, object_id: str, day: date
@@ -493,7 +501,7 @@ class Market:
 
     def _visible(
         self, platform: str, account: str, object_type: str, object_id: str, day: date
-    ) -> Iterator[tuple[int, np.ndarray]]:
+    ) -> Iterator[tuple[int, list[float]]]:
         per_hour = self._ledger.get((platform, account, object_type, object_id))
         if not per_hour:
             return
@@ -616,7 +624,7 @@ class Market:
         }
 
 
-def _metrics(row: np.ndarray) -> Metrics:
+def _metrics(row: list[float]) -> Metrics:
     impressions = int(row[IMPRESSIONS])
     return Metrics(
         impressions=impressions,

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from usher.sandbox import google_ads_search
+from usher.sandbox import create_app, google_ads_search, sandbox_transport
 from usher.sandbox.market import Market
 from usher.sandbox.market.campaigns import DEFAULT_ACCOUNTS
 from usher.sandbox.meta_insights import DATE_PRESETS
@@ -253,8 +253,6 @@ def test_tiktok_reports_days_hours_and_complete_payments_with_its_over_counting(
 
 
 def test_identical_scenarios_and_seeds_give_identical_reports() -> None:
-    from usher.sandbox import create_app, sandbox_transport
-
     answers = []
     for _ in range(2):
         state = SandboxState()
@@ -313,3 +311,33 @@ def test_outages_answer_in_the_platforms_own_error_shape_while_delivery_goes_on(
     for row in market.truth():
         spend[row.hour] += row.spend
     assert spend[2] == pytest.approx(10) and spend[3] == pytest.approx(10)
+
+
+def test_account_level_reports_sum_every_campaign_of_the_account(
+    client: httpx.Client, state: SandboxState
+) -> None:
+    market = load(state, segment(), segment(platform="google_ads"), segment(platform="tiktok"))
+    for platform, budget in (("meta", 120), ("google_ads", 240), ("tiktok", 480)):
+        market.create_campaign(platform, "prospecting", budget, name="A [prospecting]")
+        market.create_campaign(platform, "prospecting", budget, name="B [prospecting]")
+    market.advance(days=1)
+    account = meta_insights(
+        client, f"act_{META_ACT}", level="account", date_preset="yesterday", fields="spend"
+    )
+    assert account[0]["spend"] == "240.00"
+    customer = gaql(
+        client,
+        CUSTOMER,
+        "SELECT metrics.cost_micros FROM customer WHERE segments.date = '2027-03-01'",
+    ).json()["results"]
+    assert customer[0]["metrics"]["costMicros"] == str(480 * 1_000_000)
+    advertiser = tiktok_report(
+        client,
+        ADVERTISER,
+        data_level="AUCTION_ADVERTISER",
+        dimensions='["advertiser_id"]',
+        metrics='["spend"]',
+        start_date="2027-03-01",
+        end_date="2027-03-01",
+    ).json()["data"]["list"]
+    assert advertiser[0]["metrics"]["spend"] == "960.00"
