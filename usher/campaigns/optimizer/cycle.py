@@ -69,7 +69,8 @@ CPA_GUARD_BETTER_USE_RATIO = 1.5
 # audience's ceiling; the plan then caps it a little above what it spends.
 CEILING_DELIVERY_SHARE = 0.7
 CEILING_HEADROOM = 1.1
-CEILING_MIN_DAYS = 3
+CEILING_MIN_DAYS = 2
+CEILING_WINDOW_DAYS = 7
 # A safety cut smaller than this share is not worth an edit.
 SAFETY_MIN_CUT_SHARE = 0.005
 # On the flight's last day budgets rise hourly (by at most this factor at once) to use
@@ -98,7 +99,8 @@ def run_cycle(state: SuiteState, seed: int = 0, recommend: bool = True) -> Cycle
     """Decide this hour's changes for one budget's suite (pure; deterministic per seed/day)."""
     rng = np.random.default_rng([seed, state.day])
     evidence = gather_evidence(state.campaigns)
-    ledger = _ledger(state, evidence)
+    ceilings = _ceilings(evidence)
+    ledger = _ledger(state, evidence, ceilings)
     decisions: list[Decision] = []
     recommendations: list[Recommendation] = []
 
@@ -113,7 +115,7 @@ def run_cycle(state: SuiteState, seed: int = 0, recommend: bool = True) -> Cycle
     due = [i for i in managed if _rebalance_due(state, state.campaigns[i])]
     plans: tuple[CampaignPlan, ...] = ()
     if (due or recommend) and state.day < state.flight_days:
-        model = _fit(state, evidence)
+        model = _fit(state, evidence, ceilings)
         plan, draws_value = _plan(state, evidence, model, ledger, managed, rng)
         plans = _plans(state, evidence, model, plan, ledger)
         if due:
@@ -130,9 +132,15 @@ def run_cycle(state: SuiteState, seed: int = 0, recommend: bool = True) -> Cycle
 # --- the ledger -------------------------------------------------------------------
 
 
-def _ledger(state: SuiteState, evidence: list[CampaignEvidence]) -> _Ledger:
+def _ledger(state: SuiteState, evidence: list[CampaignEvidence], ceilings: np.ndarray) -> _Ledger:
+    """Delivery ratios (from campaigns free of an audience ceiling) and the money still free."""
     ratios = np.concatenate(
-        [pacing.delivery_ratios(e.spend, e.budget) for e in evidence] or [np.zeros(0)]
+        [
+            pacing.delivery_ratios(e.spend, e.budget)
+            for e, ceiling in zip(evidence, ceilings, strict=True)
+            if not np.isfinite(ceiling)
+        ]
+        or [np.zeros(0)]
     )
     mean_ratio = pacing.expected_delivery_ratio(ratios)
     max_ratio = pacing.max_delivery_ratio(ratios)
@@ -266,7 +274,7 @@ def _creative_tests(
 class _Model:
     posteriors: list[CurvePosterior]
     demand: DemandPattern
-    ceilings: np.ndarray  # per campaign, budget units (inf: none seen)
+    ceilings: np.ndarray  # per campaign, daily spend (inf: none seen)
 
 
 def _spend_scale(state: SuiteState) -> float:
@@ -276,7 +284,7 @@ def _spend_scale(state: SuiteState) -> float:
     return per_day / max(len(state.campaigns), 1)
 
 
-def _fit(state: SuiteState, evidence: list[CampaignEvidence]) -> _Model:
+def _fit(state: SuiteState, evidence: list[CampaignEvidence], ceilings: np.ndarray) -> _Model:
     """Curves and the demand pattern, alternately (each explains the other's residual)."""
     scale = _spend_scale(state)
     demand = DemandPattern(state.flight_days, state.first_weekday, RAMP_PRIOR_MEAN)
@@ -284,7 +292,7 @@ def _fit(state: SuiteState, evidence: list[CampaignEvidence]) -> _Model:
     posteriors = _fit_all(evidence, demand, scale, prior_a, detect_changes=False)
     observed = [k for k, e in enumerate(evidence) if len(e.days)]
     if not observed:
-        return _Model(posteriors, demand, _ceilings(evidence))
+        return _Model(posteriors, demand, ceilings)
     days = np.concatenate([evidence[k].days for k in observed])
     sales = np.concatenate([evidence[k].conversions for k in observed])
     unique = np.unique(days)
@@ -303,7 +311,7 @@ def _fit(state: SuiteState, evidence: list[CampaignEvidence]) -> _Model:
         )
         prior_a = _prior_a(state, evidence, demand, scale)
         posteriors = _fit_all(evidence, demand, scale, prior_a, round_ == DEMAND_PASSES - 1)
-    return _Model(posteriors, demand, _ceilings(evidence))
+    return _Model(posteriors, demand, ceilings)
 
 
 def _observations(e: CampaignEvidence, demand: DemandPattern) -> list[DailyObservation]:
@@ -344,21 +352,26 @@ def _prior_a(
 
 
 def _ceilings(evidence: list[CampaignEvidence]) -> np.ndarray:
-    """A daily ceiling for campaigns that persistently spend well under their budget."""
-    shares = []
-    for e in evidence:
-        recent = slice(-CEILING_MIN_DAYS, None)
-        budgets = e.budget[recent]
-        shares.append(
-            float(e.spend[recent].sum() / budgets.sum())
-            if len(budgets) >= CEILING_MIN_DAYS and budgets.sum() > 0
-            else np.nan
-        )
-    typical = np.nanmedian(shares) if np.isfinite(shares).any() else np.nan
+    """A daily spend ceiling for campaigns whose audience cannot absorb their budget.
+
+    A day is "capped" when the campaign spent well under its budget while the suite's
+    campaigns typically spend theirs (last week); two capped days set the ceiling at the
+    most it spent on them or lately (plus headroom). It stays once the
+    budget is brought down to it (its days then look normal): capped days count from the
+    whole history.
+    """
+    shares = [e.spend / np.where(e.budget > 0, e.budget, np.nan) for e in evidence]
+    pooled = np.concatenate([s[-CEILING_WINDOW_DAYS:] for s in shares] or [np.zeros(0)])
+    typical = float(np.nanmedian(pooled)) if np.isfinite(pooled).any() else np.nan
     ceilings = np.full(len(evidence), np.inf)
+    if not np.isfinite(typical):
+        return ceilings
     for i, e in enumerate(evidence):
-        if np.isfinite(shares[i]) and shares[i] < CEILING_DELIVERY_SHARE * typical:
-            ceilings[i] = float(e.spend[-CEILING_MIN_DAYS:].max()) * CEILING_HEADROOM / typical
+        capped = np.isfinite(shares[i]) & (shares[i] < CEILING_DELIVERY_SHARE * typical)
+        if capped.sum() >= CEILING_MIN_DAYS:
+            # An audience that grows lifts the ceiling: recent days count too.
+            highest = max(e.spend[capped].max(), e.spend[-CEILING_WINDOW_DAYS:].max())
+            ceilings[i] = float(highest) * CEILING_HEADROOM
     return ceilings
 
 
@@ -380,7 +393,7 @@ def _plan(state, evidence, model: _Model, ledger: _Ledger, managed: list[int], r
     grids, tables, curves = [], [], []
     for i in managed:
         top = max(
-            min(model.ceilings[i], PLAN_GRID_TOP_SCALES * scale),
+            min(model.ceilings[i] / ledger.mean_ratio, PLAN_GRID_TOP_SCALES * scale),
             2 * PLAN_GRID_BOTTOM_SCALES * scale,
         )
         grid = np.concatenate([[0.0], top * PLAN_GRID_SHAPE])
