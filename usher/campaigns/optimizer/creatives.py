@@ -2,11 +2,12 @@
 
 Each active ad of a campaign gets an equal share of its spend, so a creative's
 conversions per unit of money measures its quality. With a flat prior, conversions C
-over spend s give the rate a Gamma(1 + C, s) posterior; Monte Carlo draws give the
-probability that the leader beats each other variant. A variant is paused only when
-that probability is high *and* both have run long enough and sold enough: daily peeks
-at small counts would otherwise crown noise (at a few sales a day, a 20% gap takes
-hundreds of sales to show).
+over spend s give the rate a Gamma(1 + C, s) posterior; Monte Carlo draws give each
+variant's probability of being the best. A variant is paused when that probability is
+small *and* the test has run long enough and sold enough: daily peeks at small counts
+would otherwise crown noise (at a few sales a day, a 20% gap takes hundreds of sales to
+show, so only large gaps are acted on early; small ones cost little either way). With
+two variants this is the probability that the other one is better.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import numpy as np
 from usher.campaigns.optimizer.state import CreativeState
 
 AB_WIN_PROBABILITY = 0.85
-AB_MIN_CONVERSIONS = 12  # the two variants together
+AB_MIN_CONVERSIONS = 12  # all live variants together
 AB_MIN_HOURS_LIVE = 48.0  # the plan's 48 h rotation, as a minimum rather than a clock
 AB_DRAWS = 2000
 
@@ -51,13 +52,14 @@ def judge_creatives(
     draws = rng.gamma(1.0 + counts[:, None], 1.0 / spend[:, None], size=(len(live), AB_DRAWS))
     means = (1.0 + counts) / spend
     leader = int(np.argmax(means))
+    best_share = np.bincount(np.argmax(draws, axis=0), minlength=len(live)) / AB_DRAWS
     verdicts = []
     for i, creative in enumerate(live):
         if i == leader:
             continue
         probability = float(np.mean(draws[leader] > draws[i]))
         enough = (
-            counts[leader] + counts[i] >= AB_MIN_CONVERSIONS
+            counts.sum() >= AB_MIN_CONVERSIONS
             and min(creative.hours_live, live[leader].hours_live) >= AB_MIN_HOURS_LIVE
         )
         verdicts.append(
@@ -67,7 +69,7 @@ def judge_creatives(
                 probability_winner_better=probability,
                 loser_rate=float(means[i]),
                 winner_rate=float(means[leader]),
-                decisive=enough and probability >= AB_WIN_PROBABILITY,
+                decisive=enough and best_share[i] <= 1 - AB_WIN_PROBABILITY,
             )
         )
     return verdicts

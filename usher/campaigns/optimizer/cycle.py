@@ -227,26 +227,26 @@ def _creative_tests(
         verdicts = judge_creatives(campaign.creatives, rng)
         decisive = [v for v in verdicts if v.decisive]
         if decisive and campaign.override is None:
-            worst = max(decisive, key=lambda v: v.probability_winner_better)
-            lift = worst.winner_rate / worst.loser_rate - 1 if worst.loser_rate > 0 else 0.0
-            decisions.append(
-                Decision(
-                    kind=DecisionKind.PAUSE_CREATIVE,
-                    rule=DecisionRule.CREATIVE_TEST,
-                    campaign_id=campaign.campaign_id,
-                    creative_id=worst.loser_id,
-                    reason=(
-                        f"creative {worst.winner_id} beats it with probability "
-                        f"{worst.probability_winner_better:.2f}"
-                    ),
-                    numbers={
-                        "probability_winner_better": round(worst.probability_winner_better, 3),
-                        "loser_conversions_per_1000": round(worst.loser_rate * 1000, 3),
-                        "winner_conversions_per_1000": round(worst.winner_rate * 1000, 3),
-                    },
-                    expected_effect=f"its spend goes to a creative converting {lift:.0%} better",
+            for loser in decisive:
+                lift = loser.winner_rate / loser.loser_rate - 1 if loser.loser_rate > 0 else 0.0
+                decisions.append(
+                    Decision(
+                        kind=DecisionKind.PAUSE_CREATIVE,
+                        rule=DecisionRule.CREATIVE_TEST,
+                        campaign_id=campaign.campaign_id,
+                        creative_id=loser.loser_id,
+                        reason=(
+                            f"creative {loser.winner_id} beats it with probability "
+                            f"{loser.probability_winner_better:.2f}"
+                        ),
+                        numbers={
+                            "probability_winner_better": round(loser.probability_winner_better, 3),
+                            "loser_conversions_per_1000": round(loser.loser_rate * 1000, 3),
+                            "winner_conversions_per_1000": round(loser.winner_rate * 1000, 3),
+                        },
+                        expected_effect=f"its spend goes to a creative converting {lift:.0%} better",
+                    )
                 )
-            )
             continue
         for verdict in verdicts:
             if verdict.probability_winner_better >= CREATIVE_HINT_PROBABILITY:
