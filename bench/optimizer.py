@@ -255,6 +255,7 @@ class SimulatedUsherLoop:
         self.ad_reports: dict[tuple[str, int], tuple[float, float]] = {}
         self.reported_through: dict[str, int] = {ref.platform: 0 for ref in self.refs}
         self.delay = HOURS_PER_DAY  # hours; learned from the reports (see _read_reports)
+        self.hourly_spend: dict[tuple[str, int], dict[int, float]] = {}
         self.orders: dict[tuple[str, int], list[float]] = defaultdict(lambda: [0, 0.0, 0])
         self.ad_orders: dict[str, int] = defaultdict(int)
         self.seen_purchases = 0
@@ -311,6 +312,9 @@ class SimulatedUsherLoop:
                     if hourly:
                         last = day * HOURS_PER_DAY + hourly[-1][0] + 1
                         newest = last if newest is None else max(newest, last)
+                        self.hourly_spend[(ref.campaign_id, day)] = {
+                            h: float(m.spend) for h, m in hourly
+                        }
                     metrics = self.market.metrics_for(
                         platform, ref.account, level[2], ref.campaign_id, date
                     )
@@ -405,6 +409,7 @@ class SimulatedUsherLoop:
             )
         spent = sum(v[0] for v in self.reports.values())
         return SuiteState(
+            hourly_profile=self._hourly_profile(today),
             budget_id=scenario.name,
             total_budget=Decimal(str(scenario.total_budget)),
             spent=Decimal(f"{spent:.2f}"),
@@ -421,6 +426,16 @@ class SimulatedUsherLoop:
             reported_hours=min(self.reported_through.values()),
             campaigns=tuple(campaigns),
         )
+
+    def _hourly_profile(self, today: int) -> tuple[float, ...] | None:
+        """Each UTC hour's share of a day's spend, from the finished days' hourly reports."""
+        by_hour = np.zeros(HOURS_PER_DAY)
+        for (_, day), hours in self.hourly_spend.items():
+            if day < today - 1:
+                for hour, amount in hours.items():
+                    by_hour[hour] += amount
+        total = by_hour.sum()
+        return tuple(float(v) for v in by_hour / total) if total > 0 else None
 
     # acting
 

@@ -145,8 +145,15 @@ def _ledger(state: SuiteState, evidence: list[CampaignEvidence], ceilings: np.nd
     mean_ratio = pacing.expected_delivery_ratio(ratios)
     max_ratio = pacing.max_delivery_ratio(ratios)
     in_force = sum(_budget_in_force(c) for c in state.campaigns)
+    # The current hour still runs at the budgets in force: it counts as unreported.
     unreported = pacing.unreported_spend_bound(
-        in_force, state.hour_of_flight - state.reported_hours, max_ratio
+        in_force,
+        pacing.share_of_hours(
+            state.reported_hours % pacing.HOURS_PER_DAY,
+            state.hour_of_flight + 1 - state.reported_hours,
+            state.hourly_profile,
+        ),
+        max_ratio,
     )
     free = pacing.free_money(float(state.total_budget), float(state.spent), unreported)
     fixed = sum(_budget_in_force(c) for c in state.campaigns if c.override is not None)
@@ -493,9 +500,9 @@ def _rebalance(state, evidence, model, ledger, managed, due, plan, decisions) ->
             targets[i] = max(targets[i], (week_spent + targets[i] * ledger.mean_ratio) / room_days)
     # Campaigns not due keep the budget they have; only the due ones are scaled to fit.
     kept = [i for i in managed if i not in due and state.campaigns[i].active]
-    hours_left = pacing.HOURS_PER_DAY - state.hour
+    share_left = _share_left(state)
     kept_worst = _worst(
-        state, kept, [float(state.campaigns[i].daily_budget) for i in kept], ledger, hours_left
+        state, kept, [float(state.campaigns[i].daily_budget) for i in kept], ledger, share_left
     )
     remaining = ledger.free - ledger.fixed_daily * ledger.max_ratio - kept_worst
     room_days, week_spent = _week_rooms(state, due)
@@ -503,7 +510,7 @@ def _rebalance(state, evidence, model, ledger, managed, due, plan, decisions) ->
         np.array([targets[i] for i in due]),
         max(remaining, 0.0),
         ledger.max_ratio,
-        hours_left,
+        share_left,
         room_days,
         week_spent,
     )
@@ -607,13 +614,23 @@ def _week_rooms(state: SuiteState, indexes: list[int]) -> tuple[np.ndarray, np.n
     )
 
 
+def _share_left(state: SuiteState) -> float:
+    """The most of a day's delivery the rest of today can hold.
+
+    It includes the current hour: a change may count from it (or from the next one).
+    """
+    return pacing.share_of_hours(
+        state.hour, pacing.HOURS_PER_DAY - state.hour, state.hourly_profile
+    )
+
+
 def _worst(
-    state: SuiteState, indexes: list[int], budgets, ledger: _Ledger, hours_left: float
+    state: SuiteState, indexes: list[int], budgets, ledger: _Ledger, share_left: float
 ) -> float:
     room_days, week_spent = _week_rooms(state, indexes)
     return float(
         pacing.worst_spend(
-            np.array(budgets, dtype=float), ledger.max_ratio, hours_left, room_days, week_spent
+            np.array(budgets, dtype=float), ledger.max_ratio, share_left, room_days, week_spent
         ).sum()
     )
 
@@ -650,16 +667,15 @@ def _pace_today(
         return
     budgets = np.array([float(state.campaigns[i].daily_budget) for i in live])
     hours_left = pacing.HOURS_PER_DAY - state.hour
+    share_left = _share_left(state)
     last_day = state.day == state.flight_days - 1
-    room = max(
-        ledger.free - ledger.fixed_daily * ledger.max_ratio * pacing.share_of_day(hours_left), 0.0
-    )
+    room = max(ledger.free - ledger.fixed_daily * ledger.max_ratio * share_left, 0.0)
     room_days, week_spent = _week_rooms(state, live)
     fitted = pacing.fit_to_remainder(
         budgets,
         room,
         ledger.max_ratio,
-        hours_left,
+        share_left,
         room_days,
         week_spent,
         max_scale=LAST_DAY_MAX_RAISE if last_day else 1.0,

@@ -24,6 +24,8 @@ DELIVERY_RATIO_MARGIN = 1.05
 MIN_DELIVERY_SAMPLES = 5
 # Hours do not deliver evenly: an hour may spend up to this many times its even share.
 HOUR_SHARE_MARGIN = 1.5
+# Margin on shares read from the hourly delivery profile (it is itself an estimate).
+PROFILE_SHARE_MARGIN = 1.15
 FIT_BISECTION_STEPS = 60
 
 
@@ -47,18 +49,29 @@ def max_delivery_ratio(ratios: np.ndarray) -> float:
     return max(float(np.max(ratios)) * DELIVERY_RATIO_MARGIN, 1.0)
 
 
-def share_of_day(hours: float) -> float:
-    """The most of a day's delivery that ``hours`` hours can hold."""
-    return float(min(1.0, max(hours, 0.0) / HOURS_PER_DAY * HOUR_SHARE_MARGIN))
+def share_of_hours(first_hour: int, hours: float, profile: Sequence[float] | None = None) -> float:
+    """The most of a day's delivery that ``hours`` hours from ``first_hour`` (UTC) can hold.
+
+    Whole days count one each. With the hourly delivery profile the platforms' hourly
+    reports show, the hours' own shares (plus a margin); without it, an even share times
+    a margin, since evening hours deliver more than night ones.
+    """
+    hours = max(hours, 0.0)
+    days = int(hours // HOURS_PER_DAY)
+    rest = hours - days * HOURS_PER_DAY
+    if profile is None:
+        partial = rest / HOURS_PER_DAY * HOUR_SHARE_MARGIN
+    else:
+        partial = (
+            sum(profile[(first_hour + k) % HOURS_PER_DAY] for k in range(int(np.ceil(rest))))
+            * PROFILE_SHARE_MARGIN
+        )
+    return days + float(min(1.0, partial))
 
 
-def unreported_spend_bound(
-    budgets_in_force: float, unreported_hours: float, max_ratio: float
-) -> float:
+def unreported_spend_bound(budgets_in_force: float, share: float, max_ratio: float) -> float:
     """The most that can have been spent in hours not reported yet (delay, outage)."""
-    days = unreported_hours // HOURS_PER_DAY
-    rest = unreported_hours - days * HOURS_PER_DAY
-    return budgets_in_force * max_ratio * (days + share_of_day(rest))
+    return budgets_in_force * max_ratio * share
 
 
 def free_money(total: float, reported_spent: float, unreported_bound: float) -> float:
@@ -69,7 +82,7 @@ def free_money(total: float, reported_spent: float, unreported_bound: float) -> 
 def worst_spend(
     budgets: np.ndarray,
     max_ratio: float,
-    hours_left_today: float,
+    share_left: float,
     week_room_days: np.ndarray,
     week_spent: np.ndarray,
 ) -> np.ndarray:
@@ -80,7 +93,7 @@ def worst_spend(
     is that k (``inf`` where the platform has no weekly cap).
     """
     budgets = np.maximum(np.asarray(budgets, dtype=float), 0.0)
-    by_day = budgets * max_ratio * share_of_day(hours_left_today)
+    by_day = budgets * max_ratio * share_left
     with np.errstate(invalid="ignore"):
         by_week = np.where(
             np.isfinite(week_room_days), week_room_days * budgets - week_spent, np.inf
@@ -92,12 +105,15 @@ def fit_to_remainder(
     budgets: np.ndarray,
     remaining: float,
     max_ratio: float,
-    hours_left_today: float,
+    share_left: float,
     week_room_days: np.ndarray | None = None,
     week_spent: np.ndarray | None = None,
     max_scale: float = 1.0,
 ) -> np.ndarray:
     """Scale budgets (by one factor, at most ``max_scale``) so the rest of today fits.
+
+    ``share_left`` is the most of a day's delivery the rest of today holds
+    (:func:`share_of_hours`).
 
     At the worst delivery ratio (and within weekly caps) the result never spends more
     than ``remaining``; with ``max_scale`` 1 it only ever lowers budgets.
@@ -111,7 +127,7 @@ def fit_to_remainder(
     spent = np.zeros(len(budgets)) if week_spent is None else np.asarray(week_spent, dtype=float)
 
     def worst(scale: float) -> float:
-        return float(worst_spend(budgets * scale, max_ratio, hours_left_today, room, spent).sum())
+        return float(worst_spend(budgets * scale, max_ratio, share_left, room, spent).sum())
 
     if worst(max_scale) <= remaining:
         return budgets * max_scale

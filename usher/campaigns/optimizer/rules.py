@@ -1,11 +1,13 @@
 """The plan's rules as guard rails: pause at CPA > 2x target, boost at ROAS > 2x target.
 
-They act only on evidence: at least two fully reported days and enough spend that the
-threshold CPA would have bought a couple of sales, and then only when the posterior
+They act only on evidence: at least three fully reported days and enough spend that the
+threshold CPA would have bought five sales, and then only when the posterior
 probability (conversions per unit of money, Gamma with a flat prior) that the rule's
 condition holds is high. One noisy hour never moves them. The probabilities use the
 Gamma-Poisson identity ``P(Gamma(C+1, s) < r) = P(Poisson(r*s) >= C+1)``, exact and
-without sampling.
+without sampling. A pause is the costliest mistake (the campaign stops learning), so
+its evidence bar is high: on a short flight a wrongly paused prospecting campaign loses
+more than a few days of a poor one.
 """
 
 from __future__ import annotations
@@ -15,9 +17,9 @@ from dataclasses import dataclass
 
 RULE_MULTIPLE = 2.0  # the plan's 2x target, for both rules
 RULE_PROBABILITY = 0.95
-RULE_MIN_DAYS = 2
+RULE_MIN_DAYS = 3
 # Evidence: spend at least this many times the threshold CPA (or the boost's break-even).
-RULE_MIN_SPEND_IN_THRESHOLD_CPAS = 3.0
+RULE_MIN_SPEND_IN_THRESHOLD_CPAS = 5.0
 BOOST_FACTOR = 1.2
 
 

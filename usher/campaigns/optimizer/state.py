@@ -96,7 +96,9 @@ class SuiteState:
     hour_of_flight: int
     reported_hours: int
     campaigns: tuple[CampaignState, ...] = field(default_factory=tuple)
-    spent_today: Decimal = Decimal("0")
+    # Share of a day's delivery per UTC hour, as the platforms' hourly reports show it
+    # (sums to 1); None until known.
+    hourly_profile: tuple[float, ...] | None = None
 
     @property
     def day(self) -> int:

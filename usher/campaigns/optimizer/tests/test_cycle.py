@@ -163,8 +163,10 @@ def test_safety_cuts_budgets_that_could_overspend_what_is_left():
     assert len(cuts) == 2
     new = sum(float(d.daily_budget or 0) for d in cuts)
     worst_ratio = cuts[0].numbers["max_delivery_ratio"]
-    assert new * worst_ratio * min(1.0, 12 / 24 * 1.5) <= 100.0 + 1e-6
-    assert new * worst_ratio * min(1.0, 12 / 24 * 1.5) >= 99.0
+    free = cuts[0].numbers["free_money"]
+    assert free < 100.0  # the hour in progress may already have spent some
+    assert new * worst_ratio * min(1.0, 12 / 24 * 1.5) <= free + 0.01  # numbers are rounded
+    assert new * worst_ratio * min(1.0, 12 / 24 * 1.5) >= 0.99 * free
 
 
 def test_on_the_last_day_budgets_rise_to_spend_what_is_left_without_overspending():
