@@ -67,9 +67,9 @@ GUARD_LOOKBACK_DAYS = 7
 CPA_GUARD_BETTER_USE_RATIO = 1.5
 # Below this share of its budget (relative to the suite's) a campaign meets its
 # audience's ceiling; the plan then caps it a little above what it spends.
-CEILING_DELIVERY_SHARE = 0.7
+CEILING_DELIVERY_SHARE = 0.6
 CEILING_HEADROOM = 1.1
-CEILING_MIN_DAYS = 2
+CEILING_MIN_DAYS = 1
 CEILING_WINDOW_DAYS = 7
 # A safety cut smaller than this share is not worth an edit.
 SAFETY_MIN_CUT_SHARE = 0.005
@@ -362,7 +362,7 @@ def _ceilings(evidence: list[CampaignEvidence]) -> np.ndarray:
     """A daily spend ceiling for campaigns whose audience cannot absorb their budget.
 
     A day is "capped" when the campaign spent well under its budget while the suite's
-    campaigns typically spend theirs (last week); two capped days set the ceiling at the
+    campaigns typically spend theirs (last week); a capped day sets the ceiling at the
     most it spent on them or lately (plus headroom). It stays once the
     budget is brought down to it (its days then look normal): capped days count from the
     whole history.
