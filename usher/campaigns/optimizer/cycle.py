@@ -60,6 +60,8 @@ MAX_DAILY_STEP_DOWN = 0.5
 # Exploration: budgets alternate by this share around the plan, except in the last days.
 DITHER_SHARE = 0.15
 DITHER_LAST_DAYS = 3
+# ... and every campaign keeps at least this share of the equal-split budget until then.
+EXPLORATION_FLOOR_SHARE = 0.1
 # The rebalance waits for yesterday's last reports, but not past this hour.
 REBALANCE_LATEST_HOUR = 6
 GUARD_LOOKBACK_DAYS = 7
@@ -296,20 +298,23 @@ def _fit(state: SuiteState, evidence: list[CampaignEvidence], ceilings: np.ndarr
     scale = _spend_scale(state)
     demand = DemandPattern(state.flight_days, state.first_weekday, RAMP_PRIOR_MEAN)
     prior_a = _prior_a(state, evidence, demand, scale)
-    posteriors = _fit_all(evidence, demand, scale, prior_a, detect_changes=False)
+    posteriors = _fit_all(evidence, demand, scale, prior_a)
     observed = [k for k, e in enumerate(evidence) if len(e.days)]
+    # A campaign whose market changed mid-flight would read as a demand change: the
+    # pattern is learned from the others (all, if every one changed).
+    steady = [k for k in observed if posteriors[k].change_day is None] or observed
     if not observed:
         return _Model(posteriors, demand, ceilings)
-    days = np.concatenate([evidence[k].days for k in observed])
-    sales = np.concatenate([evidence[k].conversions for k in observed])
+    days = np.concatenate([evidence[k].days for k in steady])
+    sales = np.concatenate([evidence[k].conversions for k in steady])
     unique = np.unique(days)
     per_day_sales = np.array([sales[days == d].sum() for d in unique])
-    for round_ in range(DEMAND_PASSES):
+    for _ in range(DEMAND_PASSES):
         # What the curves predict for each day's spend at demand 1.
         base = np.concatenate(
             [
                 posteriors[k].expected_conversions(evidence[k].spend) * evidence[k].quality
-                for k in observed
+                for k in steady
             ]
         )
         per_day_base = np.array([base[days == d].sum() for d in unique])
@@ -317,7 +322,7 @@ def _fit(state: SuiteState, evidence: list[CampaignEvidence], ceilings: np.ndarr
             state.flight_days, state.first_weekday, unique, per_day_sales, per_day_base
         )
         prior_a = _prior_a(state, evidence, demand, scale)
-        posteriors = _fit_all(evidence, demand, scale, prior_a, round_ == DEMAND_PASSES - 1)
+        posteriors = _fit_all(evidence, demand, scale, prior_a)
     return _Model(posteriors, demand, ceilings)
 
 
@@ -330,9 +335,8 @@ def _observations(e: CampaignEvidence, demand: DemandPattern) -> list[DailyObser
     ]
 
 
-def _fit_all(evidence, demand, scale, prior_a, detect_changes=True) -> list[CurvePosterior]:
-    """Every campaign's curve; change points only in the final fit (they need the demand)."""
-    return [fit_curve(_observations(e, demand), scale, prior_a, detect_changes) for e in evidence]
+def _fit_all(evidence, demand, scale, prior_a) -> list[CurvePosterior]:
+    return [fit_curve(_observations(e, demand), scale, prior_a) for e in evidence]
 
 
 def _prior_a(
@@ -367,7 +371,12 @@ def _ceilings(evidence: list[CampaignEvidence]) -> np.ndarray:
     budget is brought down to it (its days then look normal): capped days count from the
     whole history.
     """
-    shares = [e.spend / np.where(e.budget > 0, e.budget, np.nan) for e in evidence]
+    shares = []
+    for e in evidence:
+        share = e.spend / np.where(e.budget > 0, e.budget, np.nan)
+        # A budget lowered mid-week can meet the platform's weekly cap: not the audience.
+        lowered = np.concatenate([[False], e.budget[1:] < e.budget[:-1] * (1 - 1e-9)])
+        shares.append(np.where(lowered, np.nan, share))
     pooled = np.concatenate([s[-CEILING_WINDOW_DAYS:] for s in shares] or [np.zeros(0)])
     typical = float(np.nanmedian(pooled)) if np.isfinite(pooled).any() else np.nan
     ceilings = np.full(len(evidence), np.inf)
@@ -482,7 +491,7 @@ def _rebalance(state, evidence, model, ledger, managed, due, plan, decisions) ->
     for i in managed:
         campaign = state.campaigns[i]
         current = float(campaign.daily_budget)
-        target = plan[i] * _dither(state, i)
+        target = max(plan[i], _exploration_floor(state)) * _dither(state, i)
         rule = DecisionRule.ALLOCATION
         if campaign.budget_set_day is not None and current > 0:
             target = min(max(target, current * MAX_DAILY_STEP_DOWN), current * MAX_DAILY_STEP_UP)
@@ -583,6 +592,17 @@ def _rebalance(state, evidence, model, ledger, managed, due, plan, decisions) ->
                 plan_day=state.day,
             )
         )
+
+
+def _exploration_floor(state: SuiteState) -> float:
+    """The least daily budget of a managed campaign while there is time to learn.
+
+    A campaign starved to nothing cannot show that its market changed (a viral clip, a
+    new audience); a small floor keeps its data coming, and stops near the event.
+    """
+    if state.flight_days - state.day <= DITHER_LAST_DAYS:
+        return 0.0
+    return EXPLORATION_FLOOR_SHARE * _spend_scale(state)
 
 
 def _dither(state: SuiteState, index: int) -> float:

@@ -31,7 +31,7 @@ B_PRIOR_LOG_SD = 1.2
 A_PRIOR_SHAPE = 1.5
 # Passive forgetting per day of age, and the weight kept by days before a change point.
 DAILY_DISCOUNT = 0.97
-CHANGE_FORGET_WEIGHT = 0.1
+CHANGE_FORGET_WEIGHT = 0.03
 # Bayes factor (log) above which a change in the rate is accepted, and the least days
 # on each side of it.
 CHANGE_LOG_BAYES_FACTOR = 4.0
