@@ -716,40 +716,43 @@ def _pace_today(
             "hours_left_today": hours_left,
         }
         if raise_it:
-            decisions.append(
-                Decision(
-                    kind=DecisionKind.SET_BUDGET,
-                    rule=DecisionRule.PACING,
-                    campaign_id=campaign.campaign_id,
-                    daily_budget=money(float(fitted[k])),
-                    reason="the flight's last day: spend what is left of the budget",
-                    numbers=numbers,
-                    expected_effect="the budget is used up by the event, without overspending",
-                )
-            )
+            kind, rule, reason, effect = PACING_RAISE
         elif fitted[k] < float(campaign.min_daily_budget):
-            decisions.append(
-                Decision(
-                    kind=DecisionKind.PAUSE_CAMPAIGN,
-                    rule=DecisionRule.SPEND_SAFETY,
-                    campaign_id=campaign.campaign_id,
-                    reason="the budget is nearly spent: the worst day's delivery would overspend it",
-                    numbers=numbers,
-                    expected_effect="no further spend",
-                )
-            )
+            kind, rule, reason, effect = SAFETY_PAUSE
         else:
-            decisions.append(
-                Decision(
-                    kind=DecisionKind.SET_BUDGET,
-                    rule=DecisionRule.SPEND_SAFETY,
-                    campaign_id=campaign.campaign_id,
-                    daily_budget=money(float(fitted[k])),
-                    reason="the worst day's delivery of the budgets in force would overspend the budget",
-                    numbers=numbers,
-                    expected_effect="total spend stays within the paid budget",
-                )
+            kind, rule, reason, effect = SAFETY_CUT
+        decisions.append(
+            Decision(
+                kind=kind,
+                rule=rule,
+                campaign_id=campaign.campaign_id,
+                daily_budget=money(float(fitted[k])) if kind == DecisionKind.SET_BUDGET else None,
+                reason=reason,
+                numbers=numbers,
+                expected_effect=effect,
             )
+        )
+
+
+# (kind, rule, reason, expected effect) of the hourly pacing decisions.
+PACING_RAISE = (
+    DecisionKind.SET_BUDGET,
+    DecisionRule.PACING,
+    "the flight's last day: spend what is left of the budget",
+    "the budget is used up by the event, without overspending",
+)
+SAFETY_PAUSE = (
+    DecisionKind.PAUSE_CAMPAIGN,
+    DecisionRule.SPEND_SAFETY,
+    "the budget is nearly spent: the worst day's delivery would overspend it",
+    "no further spend",
+)
+SAFETY_CUT = (
+    DecisionKind.SET_BUDGET,
+    DecisionRule.SPEND_SAFETY,
+    "the worst day's delivery of the budgets in force would overspend the budget",
+    "total spend stays within the paid budget",
+)
 
 
 def _overrides(state: SuiteState, decisions: list[Decision]) -> None:
