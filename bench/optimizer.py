@@ -47,7 +47,7 @@ from usher.sandbox.market.objects import LEVELS
 
 HOURS_PER_DAY = 24
 STRATEGIES = ("equal_split", "seed_rules", "usher", "oracle")
-OVERSPEND_TOLERANCE = 0.01  # MARKETS.md: more than one cent over the total budget
+OVERSPEND_TOLERANCE = 0.01  # overspent: more than one cent over the total budget
 SEED_RULES_MIN_HOURS = 48
 SEED_RULES_BOOST = 1.2
 # What Usher's connectors declare: Meta caps a calendar week at 7 daily budgets (and the
