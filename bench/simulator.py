@@ -28,19 +28,20 @@ from usher.sandbox.state import SandboxState  # noqa: E402
 SCENARIO = ROOT / "bench" / "markets" / "thin-data.json"
 
 
-def flight(days: int, campaigns: int) -> tuple[float, float, Market, int]:
+def flight(days: int, campaigns: int) -> tuple[float, float, float, Market, int]:
     base = load_scenario(SCENARIO)
     scenario = base.with_changes(days=days, segments=base.raw["segments"][:campaigns])
     market = Market(scenario, SandboxState())
     ads = sum(len(ref.ads) for ref in market.launch_equal_split())
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     for day in range(days):
         market.advance(days=1)
         print(f"  day {day + 1}/{days}", end="\r", file=sys.stderr)
     simulated = time.perf_counter() - started
+    cpu = time.process_time() - cpu_started
     started = time.perf_counter()
     read_reports(market, days)
-    return simulated, time.perf_counter() - started, market, ads
+    return simulated, cpu, time.perf_counter() - started, market, ads
 
 
 def read_reports(market: Market, days: int) -> None:
@@ -85,20 +86,22 @@ def main() -> None:
     args = parser.parse_args()
     runs = []
     for run in range(args.repeat):
-        simulated, reports, market, ads = flight(args.days, args.campaigns)
-        runs.append((simulated, reports))
+        simulated, cpu, reports, market, ads = flight(args.days, args.campaigns)
+        runs.append((simulated, reports, cpu))
         print(
-            f"run {run + 1}/{args.repeat}: {simulated:.2f} s simulating, {reports:.2f} s "
+            f"run {run + 1}/{args.repeat}: {simulated:.2f} s simulating ({cpu:.2f} s CPU), "
+            f"{reports:.2f} s "
             f"reading reports back ({ads} ads, {len(market.purchases())} purchases)",
             file=sys.stderr,
         )
     simulate = statistics.median(r[0] for r in runs)
     read = statistics.median(r[1] for r in runs)
+    cpu = statistics.median(r[2] for r in runs)
     hours = args.days * 24
     print(
         f"{args.days}-day flight, {args.campaigns} campaigns: {simulate:.2f} s to simulate "
-        f"({hours / simulate:,.0f} simulated hours/s), {read:.2f} s to read every ad's daily "
-        f"reports back; median of {args.repeat}"
+        f"({cpu:.2f} s of CPU; {hours / simulate:,.0f} simulated hours/s), {read:.2f} s to "
+        f"read every ad's daily reports back; median of {args.repeat}"
     )
 
 

@@ -162,7 +162,7 @@ def simulated_django_clock(now: Callable[[], datetime]) -> Iterator[None]:
 def equal_split_campaigns(
     sandbox: SandboxMarket, scenario: Scenario, landing_url: str
 ) -> list[dict[str, Any]]:
-    """One campaign per segment at MARKETS.md's equal_split budget, landing on the event."""
+    """One campaign per segment at the equal_split budget, landing on the event."""
     budget = model.equal_split_daily_budget(scenario)
     return [
         sandbox.create_campaign(

@@ -39,7 +39,7 @@ SECONDS_PER_HOUR = 3600
 STREAM_OVERDELIVERY = 1
 STREAM_HOUR = 2
 STREAM_VISITS = 3
-# Meta's rule (MARKETS.md): at most 7 daily budgets a calendar week; TikTok is held to it
+# Meta's rule (docs/simulator.md): at most 7 daily budgets a calendar week; TikTok is held to it
 # too. Google: 2 daily budgets a day and 30.4 a month.
 WEEKLY_CAP_DAILY_BUDGETS = 7.0
 GOOGLE_DAILY_CAP_DAILY_BUDGETS = 2.0
@@ -152,7 +152,6 @@ class Market:
         self.start_ts = self.scenario.start.timestamp()
         self.now_ts = self.start_ts
         self._snapshot: list[DeliveryUnit] = []
-        self._snapshot_hour = -1
         # (platform, account, object type, id) -> flight hour -> LEDGER columns
         self._ledger: dict[tuple[str, str, str, str], dict[int, list[float]]] = {}
         self._spent: dict[str, _UnitSpend] = defaultdict(_UnitSpend)
@@ -160,6 +159,7 @@ class Market:
         self._truth: list[HourTruth] = []
         self._purchases: list[Purchase] = []
         self._hour_purchases: list[Purchase] = []
+        self._purchases_of_hour: dict[int, tuple[int, int]] = {}  # flight hour -> slice
         self._clicks: dict[int, dict[AdSlot, int]] = defaultdict(dict)
         self._warned: set[str] = set()
         self._saved_clock = self.state.clock
@@ -196,7 +196,7 @@ class Market:
         )
 
     def launch_equal_split(self) -> list[campaigns.CampaignRef]:
-        """MARKETS.md's equal_split: one campaign per segment, same daily budget, all on."""
+        """The equal_split strategy: one campaign per segment, same daily budget, all on."""
         budget = model.equal_split_daily_budget(self.scenario)
         return [
             self.create_campaign(segment.platform, segment.campaign_type, budget)
@@ -238,8 +238,6 @@ class Market:
                 boundary = self.start_ts + (self.hour + 1) * SECONDS_PER_HOUR
                 if boundary > target:
                     break
-                if self._snapshot_hour != self.hour:  # the clock was moved under us
-                    self._take_snapshot()
                 self._deliver(self.hour, self._snapshot)
                 delivered += 1
                 self.now_ts = boundary
@@ -259,7 +257,6 @@ class Market:
     def _take_snapshot(self) -> None:
         at = datetime.fromtimestamp(self.now_ts, UTC)
         self._snapshot = delivery_units(self.state, self.scenario, at, self._warned)
-        self._snapshot_hour = self.hour
 
     # --- delivery of one hour ---
 
@@ -283,24 +280,35 @@ class Market:
                 scenario.segments[index], hour, day, began, share, by_segment[index]
             )
         self._hour_purchases.sort(key=lambda p: (p.time, p.ad_id))
+        first = len(self._purchases)
         for purchase in self._hour_purchases:
             seq = len(self._purchases) + 1
             self._purchases.append(
                 replace(purchase, seq=seq, order_id=f"SIM-{self.scenario.seed}-{seq:07d}")
             )
+        self._purchases_of_hour[hour] = (first, len(self._purchases))
         self._hour_purchases.clear()
 
     def _hour_spend(
         self, units: list[DeliveryUnit], day: int, began: datetime, share: float
     ) -> Iterator[dict[AdSlot, float]]:
         """Each unit's spend this hour per ad, within the segment and platform caps."""
+        unit_day = {
+            unit.key: self._day_budget(unit, day) * self._overdelivery_factor(unit, day)
+            for unit in units
+        }
+        capped: dict[str, float] = defaultdict(float)
+        for unit in units:
+            if unit.cap_key:
+                capped[unit.cap_key] += unit_day[unit.key]
+        for unit in units:
+            if unit.cap_key and unit.cap_daily and capped[unit.cap_key] > unit.cap_daily:
+                unit_day[unit.key] *= unit.cap_daily / capped[unit.cap_key]
         desired: dict[tuple[str, AdSlot], float] = {}
         campaign_day: dict[tuple[str, str], float] = defaultdict(float)
         for unit in units:
-            budget = self._day_budget(unit, day)
-            factor = self._overdelivery_factor(unit, day)
             for ad in unit.ads:
-                amount = budget * factor * ad.weight
+                amount = unit_day[unit.key] * ad.weight
                 desired[(unit.key, ad)] = amount
                 campaign_day[(ad.platform, ad.campaign_id)] += amount
         for unit in units:
@@ -381,35 +389,33 @@ class Market:
         rng = _rng(self.scenario.seed, STREAM_HOUR, segment.index, hour)
         realized = int(rng.poisson(expected))
         counts = rng.multinomial(realized, np.array(weighted) / sum(weighted))
+        # Whole-segment draws (one numpy call each), then split over the ads by counts.
+        amounts = np.array([amount for _, amount in ads])
+        impressions = np.rint(amounts / segment.cpm * 1000).astype(np.int64)
+        clicks = rng.binomial(impressions, np.minimum(1.0, segment.ctr * np.array(performance)))
         sigma2 = math.log1p(segment.order_value_cv**2)
-        revenue = 0.0
-        impressions_total = clicks_total = tickets_total = 0
-        for (ad, amount), perf, count in zip(ads, performance, counts, strict=True):
-            impressions = round(amount / segment.cpm * 1000)
-            clicks = int(rng.binomial(impressions, min(1.0, segment.ctr * perf)))
-            self._clicks[hour][ad] = clicks
-            values = (
-                segment.average_order_value
-                * rng.lognormal(-sigma2 / 2, math.sqrt(sigma2), size=int(count))
-                if sigma2 > 0
-                else np.full(int(count), segment.average_order_value)
-            )
-            tickets = 1 + rng.poisson(max(segment.tickets_per_order - 1, 0.0), size=int(count))
-            offsets = np.sort(rng.random(int(count))) * SECONDS_PER_HOUR
-            for value, ticket_count, offset in zip(values, tickets, offsets, strict=True):
-                self._purchase(
-                    ad, segment, began + timedelta(seconds=float(offset)), rng, value, ticket_count
-                )
-            value_sum = float(values.sum())
-            revenue += value_sum
-            impressions_total += impressions
-            clicks_total += clicks
-            tickets_total += int(tickets.sum())
-            factor = segment.platform_reporting_factor
-            count = int(count)
+        factors = (
+            rng.lognormal(-sigma2 / 2, math.sqrt(sigma2), size=realized)
+            if sigma2 > 0
+            else np.ones(realized)
+        )
+        values = np.round(segment.average_order_value * factors, 2)  # orders are in cents
+        tickets = 1 + rng.poisson(max(segment.tickets_per_order - 1, 0.0), size=realized)
+        offsets = rng.random(realized) * SECONDS_PER_HOUR
+        ends = np.cumsum(counts)
+        factor = segment.platform_reporting_factor
+        for index, (ad, amount) in enumerate(ads):
+            self._clicks[hour][ad] = int(clicks[index])
+            mine = slice(int(ends[index] - counts[index]), int(ends[index]))
+            for offset, value, ticket_count in zip(
+                np.sort(offsets[mine]), values[mine], tickets[mine], strict=True
+            ):
+                at = began + timedelta(seconds=float(offset))
+                self._purchase(ad, segment, at, rng, value, ticket_count)
+            count, value_sum = int(counts[index]), float(values[mine].sum())
             row = (
-                impressions,
-                clicks,
+                int(impressions[index]),
+                int(clicks[index]),
                 amount,
                 count,
                 value_sum,
@@ -423,6 +429,9 @@ class Market:
                 booked = per_hour.setdefault(hour, [0.0] * LEDGER_COLUMNS)
                 for column, value in enumerate(row):
                     booked[column] += value
+        revenue = float(values.sum())
+        impressions_total, clicks_total = int(impressions.sum()), int(clicks.sum())
+        tickets_total = int(tickets.sum())
         self._truth.append(
             HourTruth(
                 hour=hour,
@@ -467,7 +476,7 @@ class Market:
                 click_id=click_id,
                 landing_url=_click_url(ad.landing_url, param, click_id),
                 utm=_utm(ad.landing_url),
-                value=round(float(value), 2),
+                value=float(value),
                 currency=self.scenario.currency,
                 tickets=int(tickets),
             )
@@ -578,11 +587,10 @@ class Market:
         if not 0 <= hour < self.scenario.hours:
             return []
         began = self.scenario.start + timedelta(hours=hour)
-        ended = began + timedelta(hours=1)
         bought = defaultdict(list)
-        for purchase in self._purchases:
-            if began <= purchase.time < ended:
-                bought[purchase.ad_id].append(purchase)
+        first, last = self._purchases_of_hour.get(hour, (0, 0))
+        for purchase in self._purchases[first:last]:
+            bought[purchase.ad_id].append(purchase)
         visits = []
         param = CLICK_ID_PARAMS
         for ad, clicks in sorted(self._clicks.get(hour, {}).items(), key=lambda i: i[0].ad_id):

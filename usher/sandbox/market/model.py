@@ -75,7 +75,7 @@ def marginal_conversions(
 
 
 def equal_split_daily_budget(scenario: Scenario) -> float:
-    """MARKETS.md's equal_split: min(total / days, daily limit) / number of segments."""
+    """The equal_split strategy's budget: min(total / days, daily limit) / segments."""
     per_day = scenario.total_budget / scenario.days
     if scenario.daily_budget_limit is not None:
         per_day = min(per_day, scenario.daily_budget_limit)

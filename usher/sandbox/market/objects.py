@@ -15,8 +15,9 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from usher.sandbox.market.scenario import Scenario, Segment
@@ -27,6 +28,7 @@ log = logging.getLogger("usher.sandbox.market")
 TAG = re.compile(r"\[([a-z_]+)\]")
 META_CENTS_PER_UNIT = 100  # Meta budgets are in the currency's minor unit
 MICROS_PER_UNIT = 1_000_000
+PARSE_CACHE_SIZE = 4096
 TIKTOK_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 # Rollup levels per platform, ad first, account last: the keys reports are read by.
 LEVELS = {
@@ -74,6 +76,8 @@ class DeliveryUnit:
     lifetime_budget: float | None
     end_time: datetime | None  # when a lifetime budget must be spent by
     ads: tuple[AdSlot, ...]
+    cap_key: str | None = None  # budgets sharing one daily cap (their campaign's)
+    cap_daily: float | None = None
 
 
 def segment_of(scenario: Scenario, platform: str, name: Any, warned: set[str]) -> Segment | None:
@@ -96,9 +100,13 @@ def segment_of(scenario: Scenario, platform: str, name: Any, warned: set[str]) -
 
 def creative_of(segment: Segment, *names: Any) -> int:
     """The creative whose name is in one of `names` (longest match wins), else 0."""
+    return _creative_index(segment, tuple(str(name or "").lower() for name in names))
+
+
+@lru_cache(maxsize=PARSE_CACHE_SIZE)  # asked for every ad every simulated hour
+def _creative_index(segment: Segment, names: tuple[str, ...]) -> int:
     best, best_length = 0, -1
-    for text in names:
-        lowered = str(text or "").lower()
+    for lowered in names:
         for index, creative in enumerate(segment.creatives):
             if creative.name.lower() in lowered and len(creative.name) > best_length:
                 best, best_length = index, len(creative.name)
@@ -116,7 +124,12 @@ def _meta_time(value: Any) -> datetime | None:
         return None
     if isinstance(value, int | float):
         return datetime.fromtimestamp(value, UTC)
-    text = str(value).replace("Z", "+00:00")
+    return _parse_meta_time(str(value))
+
+
+@lru_cache(maxsize=PARSE_CACHE_SIZE)  # parsed for every ad set every simulated hour
+def _parse_meta_time(value: str) -> datetime | None:
+    text = value.replace("Z", "+00:00")
     if re.search(r"[+-]\d{4}$", text):
         text = f"{text[:-2]}:{text[-2:]}"
     try:
@@ -127,8 +140,13 @@ def _meta_time(value: Any) -> datetime | None:
 
 
 def _tiktok_time(value: Any) -> datetime | None:
+    return _parse_tiktok_time(str(value))
+
+
+@lru_cache(maxsize=PARSE_CACHE_SIZE)  # parsed for every ad group every simulated hour
+def _parse_tiktok_time(value: str) -> datetime | None:
     try:
-        return datetime.strptime(str(value), TIKTOK_TIME_FORMAT).replace(tzinfo=UTC)
+        return datetime.strptime(value, TIKTOK_TIME_FORMAT).replace(tzinfo=UTC)
     except ValueError:
         return None
 
@@ -237,17 +255,24 @@ def _hierarchy_units(
         if not _scheduled(start, end, at):
             continue
         campaign_id = slots[0].campaign_id
-        campaign = state.get_object(shape.platform, campaign_id)
-        if campaign and shape.budget(campaign["fields"]) != (None, None):
+        campaign_daily, campaign_lifetime = shape.budget(
+            state.get_object(shape.platform, campaign_id)["fields"]  # type: ignore[index]
+        )
+        daily, lifetime = shape.budget(group["fields"])  # type: ignore[index]
+        if daily or lifetime:
+            # the ad group's own budget; a campaign budget beside it (TikTok without
+            # budget optimization) caps what the campaign's groups spend together
+            key = f"{shape.platform}:{shape.group_kind}:{group_id}"
+            unit = _unit(key, shape.platform, daily, lifetime, end or scenario.end, [slots])
+            if unit and campaign_daily:
+                cap_key = f"{shape.platform}:campaign:{campaign_id}"
+                unit = replace(unit, cap_key=cap_key, cap_daily=campaign_daily)
+            if unit:
+                units.append(unit)
+        elif campaign_daily or campaign_lifetime:
             by_campaign.setdefault(campaign_id, []).append(slots)
             if end:
                 ends[campaign_id] = max(end, ends.get(campaign_id, end))
-            continue
-        daily, lifetime = shape.budget(group["fields"])  # type: ignore[index]
-        key = f"{shape.platform}:{shape.group_kind}:{group_id}"
-        unit = _unit(key, shape.platform, daily, lifetime, end or scenario.end, [slots])
-        if unit:
-            units.append(unit)
     for campaign_id, groups in by_campaign.items():
         fields = state.get_object(shape.platform, campaign_id)["fields"]  # type: ignore[index]
         daily, lifetime = shape.budget(fields)

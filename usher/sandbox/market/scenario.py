@@ -107,7 +107,7 @@ class Scenario:
         return self.start + timedelta(days=self.days)
 
     def segment_for(self, platform: str, campaign_type: str) -> Segment | None:
-        """The first segment of this platform and type (MARKETS.md: one per pair)."""
+        """The first segment of this platform and type (scenarios hold one per pair)."""
         for segment in self.segments:
             if segment.platform == platform and segment.campaign_type == campaign_type:
                 return segment

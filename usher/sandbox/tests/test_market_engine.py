@@ -235,6 +235,8 @@ def test_purchases_carry_click_ids_utm_tags_values_and_tickets_in_time_order() -
     assert sum(p.tickets for p in google) / len(google) == pytest.approx(2.5, abs=0.4)
     assert all(p.tickets >= 1 for p in google)
     assert m.purchases(after_seq=len(purchases) - 1) == purchases[-1:]
+    assert sum(p.value for p in purchases) == pytest.approx(sum(r.revenue for r in m.truth()))
+    assert sum(p.tickets for p in purchases) == sum(r.tickets for r in m.truth())
 
 
 def test_visits_include_every_buyers_click_and_a_capped_sample_of_the_rest() -> None:
@@ -271,3 +273,23 @@ def test_the_closed_form_is_the_sum_of_daily_expectations() -> None:
     assert forecast.spend == pytest.approx(150)  # capped by max_daily_spend
     assert forecast.expected_conversions == pytest.approx(expected)
     assert forecast.expected_revenue == pytest.approx(expected * 100)
+
+
+def test_tiktok_ad_groups_spend_their_own_budgets_capped_by_the_campaigns() -> None:
+    def day_spend(campaign_budget_mode: str) -> float:
+        m = market(segment(platform="tiktok"))
+        ref = m.create_campaign("tiktok", "prospecting", 100)
+        campaign = m.state.get_object("tiktok", ref.campaign_id)["fields"]  # type: ignore[index]
+        campaign["budget_mode"] = campaign_budget_mode
+        group = m.state.get_object("tiktok", ref.group_id)
+        ad = m.state.get_object("tiktok", ref.ads["poster"])
+        group["fields"].update(budget_mode="BUDGET_MODE_DAY", budget=80.0)  # type: ignore[index]
+        twin_group = dict(group, id="9100", fields=dict(group["fields"], adgroup_id="9100"))  # type: ignore[arg-type]
+        twin_ad = dict(ad, id="9101", fields=dict(ad["fields"], adgroup_id="9100"))  # type: ignore[arg-type]
+        m.state.put_object("tiktok", "9100", twin_group)
+        m.state.put_object("tiktok", "9101", twin_ad)
+        m.advance(days=1)
+        return sum(row.spend for row in m.truth())
+
+    assert day_spend("BUDGET_MODE_DAY") == pytest.approx(100)  # two 80s, capped at 100
+    assert day_spend("BUDGET_MODE_INFINITE") == pytest.approx(160)

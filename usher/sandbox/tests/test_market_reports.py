@@ -341,3 +341,74 @@ def test_account_level_reports_sum_every_campaign_of_the_account(
         end_date="2027-03-01",
     ).json()["data"]["list"]
     assert advertiser[0]["metrics"]["spend"] == "960.00"
+
+
+def test_gaql_week_literals_and_search_stream_batches(
+    client: httpx.Client, state: SandboxState, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    market = load(state, segment(platform="google_ads"))
+    market.create_campaign("google_ads", "prospecting", 240)
+    market.advance(days=9)  # now Wednesday 2027-03-10 00:00
+    spans = {}
+    for literal in ("LAST_WEEK_MON_SUN", "THIS_WEEK_MON_TODAY", "LAST_BUSINESS_WEEK"):
+        rows = gaql(
+            client,
+            CUSTOMER,
+            f"SELECT segments.date, metrics.cost_micros FROM campaign WHERE segments.date DURING {literal}",
+        ).json()["results"]
+        spans[literal] = (rows[0]["segments"]["date"], rows[-1]["segments"]["date"])
+    assert spans == {
+        "LAST_WEEK_MON_SUN": ("2027-03-01", "2027-03-07"),
+        "THIS_WEEK_MON_TODAY": ("2027-03-08", "2027-03-10"),
+        "LAST_BUSINESS_WEEK": ("2027-03-01", "2027-03-05"),
+    }
+    monkeypatch.setattr(google_ads_search, "SEARCH_PAGE_ROWS", 100)
+    stream = client.post(
+        f"/google-ads/v25/customers/{CUSTOMER}/googleAds:searchStream",
+        headers={"Authorization": "Bearer sandbox-x", "developer-token": "x"},
+        json={
+            "query": "SELECT segments.date, segments.hour, metrics.clicks FROM campaign "
+            "WHERE segments.date BETWEEN '2027-03-01' AND '2027-03-09'"
+        },
+    ).json()
+    assert [len(batch["results"]) for batch in stream] == [100, 100, 16]
+
+
+def test_tiktok_complete_payment_ratios_follow_the_counts(
+    client: httpx.Client, state: SandboxState
+) -> None:
+    market = load(state, segment(platform="tiktok", max_daily_conversions=200))
+    market.create_campaign("tiktok", "prospecting", 500)
+    market.advance(days=1)
+    row = tiktok_report(
+        client,
+        ADVERTISER,
+        data_level="AUCTION_ADVERTISER",
+        dimensions='["advertiser_id"]',
+        metrics='["spend","clicks","complete_payment","cost_per_complete_payment",'
+        '"complete_payment_rate","total_complete_payment_rate","value_per_complete_payment",'
+        '"complete_payment_roas"]',
+        start_date="2027-03-01",
+        end_date="2027-03-01",
+    ).json()["data"]["list"][0]["metrics"]
+    count, value = float(row["complete_payment"]), float(row["total_complete_payment_rate"])
+    assert count > 0
+    assert float(row["cost_per_complete_payment"]) == pytest.approx(500 / count, abs=0.01)
+    assert float(row["value_per_complete_payment"]) == pytest.approx(value / count, abs=0.01)
+    assert float(row["complete_payment_rate"]) == pytest.approx(
+        count / int(row["clicks"]) * 100, abs=0.01
+    )
+    assert float(row["complete_payment_roas"]) == pytest.approx(value / 500, abs=0.01)
+
+
+def test_meta_refuses_breakdowns_it_does_not_simulate(
+    client: httpx.Client, state: SandboxState
+) -> None:
+    market = load(state, segment())
+    ref = market.create_campaign("meta", "prospecting", 240)
+    answer = client.get(
+        f"/meta/v25.0/{ref.campaign_id}/insights",
+        params={"access_token": "sandbox-x", "breakdowns": "age,gender"},
+    )
+    assert answer.status_code == 400
+    assert answer.json()["error"]["error_user_title"] == "Invalid breakdowns"
