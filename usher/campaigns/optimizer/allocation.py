@@ -23,6 +23,7 @@ BISECTION_STEPS = 40
 VECTORIZE_MIN_CAMPAIGNS = 64
 # Thresholds are searched between this fraction of the steepest slope and the slope.
 LOWEST_THRESHOLD_RATIO = 1e-12
+SMALLEST_SLOPE = float(np.finfo(float).tiny)
 
 
 def spend_at_threshold(
@@ -143,9 +144,10 @@ def water_fill(
     ``spend_for(thresholds per day)`` gives the spend (campaigns x days) at which every
     curve's marginal revenue falls to its day's threshold; it decreases with them.
     """
-    if steepest <= 0:
+    # Curves too flat for a float's range buy nothing: spend nothing on them.
+    if steepest <= SMALLEST_SLOPE:
         return np.zeros_like(spend_for(np.full(n_days, np.inf)))
-    lowest = steepest * LOWEST_THRESHOLD_RATIO
+    lowest = max(steepest * LOWEST_THRESHOLD_RATIO, SMALLEST_SLOPE)
 
     def solve(day_threshold: np.ndarray) -> np.ndarray:
         def at(lam: float) -> np.ndarray:
