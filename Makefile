@@ -52,6 +52,8 @@ bench: $(BIN)/.installed
 	cd bench && ../$(BIN)/python delivery_throughput.py
 	cd bench && ../$(BIN)/python simulator.py
 	cd bench && ../$(BIN)/python ingest_throughput.py
+	cd bench && ../$(BIN)/python optimizer.py --scenario markets/example.json --seeds 5
+	cd bench && ../$(BIN)/python optimizer_cycle.py
 
 # Mutation testing of the core (config in pyproject.toml, results in docs/mutation.md):
 # CPU-heavy, so niced and one process; one module at a time with MODULE=usher.lib.tenancy.
