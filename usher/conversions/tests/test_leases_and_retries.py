@@ -433,3 +433,19 @@ def test_the_batch_log_hides_network_fields_and_keeps_the_rest_readable():
         '{"data": [{"event_name": "Purchase", "user_data": {"client_ip_address": "[redacted]",'
         ' "client_user_agent": "[redacted]", "ct": ["brașov"]}}]}'
     )
+
+
+def test_a_runs_summary_adds_up_every_outcome(three_orders):
+    claimed = dispatch.claim_batch(three_orders, 10, timezone.now())
+    last = claimed[-1]
+    ConversionDelivery.objects.filter(pk=last.pk).update(attempts=outcomes.MAX_ATTEMPTS)
+    last.attempts = outcomes.MAX_ATTEMPTS  # its last attempt: a retry makes it dead
+    answers = [OutcomeStatus.REJECTED, OutcomeStatus.RETRY, OutcomeStatus.RETRY]
+    result = BatchResult(
+        [EventOutcome(d.event_id, s) for d, s in zip(claimed, answers, strict=True)]
+    )
+    summary = outcomes.DispatchSummary(delivered=1, rejected=1, dead=1, retrying=1, batches=1)
+    outcomes.record(claimed, result, None, timezone.now(), summary, duration_ms=1)
+    counts = (summary.delivered, summary.rejected, summary.dead, summary.retrying)
+    assert (counts, summary.batches) == ((1, 2, 2, 2), 2)
+    assert ConversionDelivery.objects.get(pk=last.pk).status == DeliveryStatus.DEAD

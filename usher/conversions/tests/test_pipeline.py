@@ -299,6 +299,8 @@ def test_every_call_is_logged_with_secrets_masked(
     ]:
         assert secret not in logged
     assert all(b.delivered_count == 1 for b in batches)
+    assert {b.request_summary["method"] for b in batches} == {"POST"}
+    assert all(b.request_summary["url"] and b.request_summary["body"] for b in batches)
 
 
 def test_browser_events_fan_out_to_the_codes_that_want_them(
