@@ -18,6 +18,7 @@ from usher.lib.ratelimit import reset_local_buckets
 from usher.marketplace.models import OrganizerApiToken
 from usher.marketplace.tests.factories import MarketplaceClientFactory, OrganizerFactory
 from usher.sandbox.testing import MOUNTED_BASE_URLS, MountedSandbox
+from usher.tracking.cache import forget_local_answers
 
 
 class JsonClient:
@@ -109,8 +110,10 @@ def _clear_this_runs_cache() -> None:
 @pytest.fixture(autouse=True)
 def _clear_cache():
     _clear_this_runs_cache()
+    forget_local_answers()
     yield
     _clear_this_runs_cache()
+    forget_local_answers()
 
 
 @pytest.fixture

@@ -7,6 +7,10 @@ at once, without having to know which events or organizers it covered; orphans s
 expire. A lost counter (eviction, Redis restart) restarts at the current time in
 nanoseconds, which is above any version handed out before, so no stale entry can match.
 
+Each process also keeps the answers it served last (`remember` / `recall`), checked
+against the client's version before reuse: one cache read instead of a database lookup
+and a second cache read, and still a fresh answer on the next page load after an edit.
+
 The cache is only an optimization: while it is unreachable every answer is computed from
 the database (`cache_or`), and is cached again once the cache answers.
 """
@@ -14,9 +18,11 @@ the database (`cache_or`), and is cached again once the cache answers.
 from __future__ import annotations
 
 import hashlib
+import threading
 import time
-from collections.abc import Callable
-from typing import TypeVar
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from typing import Any, TypeVar
 
 from django.core.cache import cache
 from django.db import transaction
@@ -25,6 +31,9 @@ from usher.lib.outages import cache_or
 
 # How long a resolution is reused; changes invalidate it at once through the version.
 RESOLUTION_CACHE_SECONDS = 5 * 60
+# Answers each process remembers (least recently used go first): bounded memory whatever
+# the number of pages and clients.
+LOCAL_ANSWERS_MAX_ENTRIES = 4096
 
 T = TypeVar("T")
 
@@ -40,6 +49,45 @@ def client_version(client_id: int) -> int:
         cache.add(key, time.time_ns(), timeout=None)
         version = cache.get(key, 0)
     return int(version)
+
+
+def current_version(client_id: int) -> int | None:
+    """The client's version, or None while the cache is unreachable (nothing can then be
+    checked, so nothing remembered may be reused)."""
+    return cache_or(lambda: client_version(client_id), lambda: None)
+
+
+_local_lock = threading.Lock()
+_local_answers: OrderedDict[Hashable, tuple[int, int, Any]] = OrderedDict()
+
+
+def remember(key: Hashable, client_id: int, version: int, value: object) -> None:
+    """Keep `value` in this process for `recall`, valid while the client is at `version`
+    (read before `value` was computed, so a change in between makes it a newer one)."""
+    with _local_lock:
+        _local_answers[key] = (client_id, version, value)
+        _local_answers.move_to_end(key)
+        while len(_local_answers) > LOCAL_ANSWERS_MAX_ENTRIES:
+            _local_answers.popitem(last=False)
+
+
+def recall(key: Hashable) -> Any | None:
+    """What `remember` kept under `key`, if the client's version has not moved since;
+    costs one cache read. None when unknown, outdated, or the cache is unreachable."""
+    with _local_lock:
+        entry = _local_answers.get(key)
+        if entry is not None:
+            _local_answers.move_to_end(key)
+    if entry is None:
+        return None
+    client_id, version, value = entry
+    return value if current_version(client_id) == version else None
+
+
+def forget_local_answers() -> None:
+    """Empty this process's remembered answers (tests)."""
+    with _local_lock:
+        _local_answers.clear()
 
 
 def _bump(client_id: int) -> None:
