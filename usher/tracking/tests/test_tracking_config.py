@@ -167,7 +167,9 @@ def test_a_config_served_before_costs_no_query_for_a_200_or_a_304(
     etag = browser.get(_url(event, marketplace.site_key))["ETag"]
     with django_assert_num_queries(0):  # the process remembers it; the version is checked
         assert browser.get(_url(event, marketplace.site_key)).status_code == 200
-        revalidated = browser.get(_url(event, marketplace.site_key), headers={"If-None-Match": etag})
+        revalidated = browser.get(
+            _url(event, marketplace.site_key), headers={"If-None-Match": etag}
+        )
     assert revalidated.status_code == 304
 
 
