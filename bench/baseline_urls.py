@@ -1,0 +1,15 @@
+"""Usher's URLs plus the baseline the hot-path benchmarks compare against: a trivial
+Django JSON view under /api/, so it passes the same middleware (the API's input guard
+included) as the endpoints measured. Served only by the benchmarks' gunicorn."""
+
+from django.http import HttpRequest, JsonResponse
+from django.urls import path
+
+from usher.urls import urlpatterns as usher_urlpatterns
+
+
+def trivial(request: HttpRequest) -> JsonResponse:
+    return JsonResponse({"ok": True})
+
+
+urlpatterns = [path("api/bench/trivial", trivial), *usher_urlpatterns]
