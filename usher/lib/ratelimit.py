@@ -73,7 +73,7 @@ class TokenBucket:
     def take(self, tokens: float = 1.0) -> float:
         """Take `tokens` if available and return 0; otherwise take nothing and return
         the seconds to wait."""
-        client = _redis_client()
+        client = redis_client()
         if client is None:
             return self._take_locally(time.time(), tokens)
         # Raw Redis keys bypass the cache's own naming: make_key adds CACHE_KEY_PREFIX
@@ -132,7 +132,7 @@ def hit_sliding_window(
 def _hit_shared(key: str, limit: int, window_seconds: int, window: int, weight: float) -> bool:
     previous_key, current_key = f"window:{key}:{window - 1}", f"window:{key}:{window}"
     lifetime = 2 * window_seconds + 1  # still read as the previous window
-    client = _redis_client()
+    client = redis_client()
     if client is not None:  # Redis: one script, one round trip
         keys = [cache.make_key(previous_key), cache.make_key(current_key)]
         return bool(client.eval(_SLIDING_WINDOW_LUA, 2, *keys, limit, repr(weight), lifetime))
@@ -169,7 +169,7 @@ def _forget_old_windows(window: int) -> None:
         _local_windows.clear()  # a flood of live addresses: start over rather than grow
 
 
-def _redis_client():
+def redis_client():
     """The raw Redis client behind Django's cache, or None on other cache backends."""
     backend = getattr(cache, "_cache", None)
     get_client = getattr(backend, "get_client", None)
