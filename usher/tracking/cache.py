@@ -98,18 +98,17 @@ class _Announcements:
 
     def poll(self) -> bool:
         """Apply the bumps announced since the last call; whether the subscription is live."""
-        client = redis_client()
-        if client is None:
+        if not hasattr(getattr(cache, "_cache", None), "get_client"):  # not Redis (now)
             return False
         with self._lock:
-            return self._poll(client)
+            return self._poll()
 
-    def _poll(self, client: Any) -> bool:
+    def _poll(self) -> bool:
         try:
             if self._pubsub is None or self._pid != os.getpid():  # none yet, or forked
                 self.live = False
                 self._pid = os.getpid()
-                self._pubsub = client.pubsub()
+                self._pubsub = redis_client().pubsub()
                 self._pubsub.subscribe(cache.make_key(BUMPS_CHANNEL))
             while (message := self._pubsub.get_message(timeout=0.0)) is not None:
                 if message["type"] == "subscribe":
