@@ -3,8 +3,9 @@
 One gunicorn (sync workers, DEBUG off, PostgreSQL, Redis) serves both Usher's
 `GET .../events/<slug>/tracking-config` and a trivial JSON view behind the same
 middleware (bench/baseline_urls.py). wrk loads each in turn, in interleaved rounds
-(trivial, 200, 304, trivial, 200, 304, ...), so load from other work on the machine
-falls on all three alike; the ratios are of the medians over the rounds.
+(trivial, 200, 304, trivial 304, trivial, ...), so load from other work on the machine
+falls on all alike; the ratios are of the medians over the rounds. "trivial 304" is a
+bare HttpResponseNotModified view: what a revalidation costs in the HTTP layer alone.
 """
 
 from __future__ import annotations
@@ -77,6 +78,7 @@ def main() -> None:
             "trivial view": (f"{base}/api/bench/trivial", origin),
             "config 200": (config_url, origin),
             "config 304": (config_url, {**origin, "If-None-Match": first.headers["ETag"]}),
+            "trivial 304": (f"{base}/api/bench/trivial-304", origin),
         }
         results: dict[str, list[float]] = {name: [] for name in targets}
         loads = []
@@ -105,6 +107,11 @@ def main() -> None:
         ratio = value / baseline
         verdict = "meets" if ratio >= goal else "below"
         print(f"  {name:<14} {value:8,.0f} req/s  ratio {ratio:.2f}  ({verdict} the goal {goal})")
+    trivial_304 = statistics.median(results["trivial 304"])
+    print(
+        f"  trivial 304    {trivial_304:8,.0f} req/s  ratio {trivial_304 / baseline:.2f}  (what a "
+        "bare HttpResponseNotModified costs over the same server and wrk: the HTTP layer's share)"
+    )
 
 
 if __name__ == "__main__":
