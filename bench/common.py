@@ -140,3 +140,27 @@ def stop(server: subprocess.Popen) -> None:
 def load_average() -> str:
     """The 1-minute load average: how busy the shared machine was during a run."""
     return f"{os.getloadavg()[0]:.1f}"
+
+
+def side_by_side_arguments(parser, *, rounds: int, seconds: float) -> None:
+    """The options every side-by-side benchmark takes."""
+    parser.add_argument("--rounds", type=int, default=rounds, help="interleaved A/B rounds")
+    parser.add_argument("--seconds", type=type(seconds), default=seconds, help="per side and round")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn sync workers")
+
+
+def production_setup() -> dict[str, str]:
+    """Configure, create and migrate the bench database, set Django up; the environment
+    the benchmark's gunicorn runs with."""
+    env = configure_environment(PRODUCTION_ENVIRONMENT)
+    prepare_database()
+    setup_django()
+    return env
+
+
+def median_ratio(measured: list[float], baseline: list[float]) -> float:
+    """The median of the rounds' ratios: each round's two sides ran back to back under
+    the same load, so their ratio is fairer on a shared machine than a ratio of medians."""
+    import statistics
+
+    return statistics.median(a / b for a, b in zip(measured, baseline, strict=True))
