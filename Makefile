@@ -49,6 +49,8 @@ format: $(BIN)/.installed
 # Benchmarks (PostgreSQL + Redis, own database usher_bench); see bench/README.md.
 bench: $(BIN)/.installed
 	cd bench && ../$(BIN)/python collector_throughput.py
+	cd bench && ../$(BIN)/python tracking_config.py
+	cd bench && ../$(BIN)/python collector_vs_copy.py
 	cd bench && ../$(BIN)/python delivery_throughput.py
 	cd bench && ../$(BIN)/python simulator.py
 	cd bench && ../$(BIN)/python ingest_throughput.py

@@ -20,6 +20,7 @@ from usher.lib.ratelimit import reset_local_buckets
 from usher.marketplace.models import OrganizerApiToken
 from usher.marketplace.tests.factories import MarketplaceClientFactory, OrganizerFactory
 from usher.sandbox.testing import MOUNTED_BASE_URLS, MountedSandbox
+from usher.tracking.cache import forget_local_answers
 
 
 class JsonClient:
@@ -133,9 +134,11 @@ def _clear_cache():
     test drained must not throttle the next one."""
     _clear_this_runs_cache()
     reset_local_buckets()
+    forget_local_answers()
     yield
     _clear_this_runs_cache()
     reset_local_buckets()
+    forget_local_answers()
 
 
 @pytest.fixture

@@ -157,3 +157,79 @@ def wait_for_sandbox(url: str) -> None:
         except httpx.HTTPError:
             time.sleep(0.1)
     raise SystemExit("sandbox did not start")
+
+
+# The production setup the hot-path benchmarks measure: DEBUG off, real secrets shape,
+# plain HTTP on loopback, flood limits lifted (all load comes from one address).
+PRODUCTION_ENVIRONMENT = {
+    "DEBUG": "false",
+    "SECRET_KEY": "bench-only-secret",
+    "USHER_ENCRYPTION_KEYS": "Xw4sgVzE2N1kBqxUB1Qd9gK0vZ0Yl1S2lJw1dJ0n1ZY=",
+    "ALLOWED_HOSTS": "127.0.0.1",
+    "SECURE_SSL_REDIRECT": "false",
+    "COLLECTOR_REQUESTS_PER_IP_PER_MINUTE": "100000000",
+    "COLLECTOR_REQUESTS_PER_SITE_KEY_PER_MINUTE": "100000000",
+}
+
+
+def start_gunicorn(env: dict[str, str], port: int, workers: int) -> subprocess.Popen:
+    """Usher under gunicorn (sync workers) on 127.0.0.1:`port`, with the benchmarks'
+    baseline view (bench_settings), once it answers."""
+    import time
+
+    import httpx
+
+    server = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "gunicorn", "usher.wsgi"),
+            *("-b", f"127.0.0.1:{port}", "-w", str(workers), "--log-level", "warning"),
+        ],
+        cwd=ROOT,
+        env={
+            **env,
+            "DJANGO_SETTINGS_MODULE": "bench_settings",
+            "PYTHONPATH": f"{ROOT / 'bench'}:{ROOT}",
+        },
+    )
+    for _ in range(200):
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/api/bench/trivial", timeout=1).raise_for_status()
+            return server
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    server.terminate()
+    raise SystemExit("gunicorn did not start")
+
+
+def stop(server: subprocess.Popen) -> None:
+    server.terminate()
+    server.wait(timeout=10)
+
+
+def load_average() -> str:
+    """The 1-minute load average: how busy the shared machine was during a run."""
+    return f"{os.getloadavg()[0]:.1f}"
+
+
+def side_by_side_arguments(parser, *, rounds: int, seconds: float) -> None:
+    """The options every side-by-side benchmark takes."""
+    parser.add_argument("--rounds", type=int, default=rounds, help="interleaved A/B rounds")
+    parser.add_argument("--seconds", type=type(seconds), default=seconds, help="per side and round")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn sync workers")
+
+
+def production_setup() -> dict[str, str]:
+    """Configure, create and migrate the bench database, set Django up; the environment
+    the benchmark's gunicorn runs with."""
+    env = configure_environment(PRODUCTION_ENVIRONMENT)
+    prepare_database()
+    setup_django()
+    return env
+
+
+def median_ratio(measured: list[float], baseline: list[float]) -> float:
+    """The median of the rounds' ratios: each round's two sides ran back to back under
+    the same load, so their ratio is fairer on a shared machine than a ratio of medians."""
+    import statistics
+
+    return statistics.median(a / b for a, b in zip(measured, baseline, strict=True))

@@ -42,6 +42,22 @@ redis.call('EXPIRE', KEYS[1], math.ceil(capacity / rate) + 60)
 return tostring(wait)
 """
 
+# KEYS = the previous and the current window's counters; ARGV = limit, the previous
+# window's weight, the counters' lifetime. One round trip counts a hit (1) or refuses it
+# (0, not counted), atomically: concurrent hits cannot all slip under the limit.
+_SLIDING_WINDOW_LUA = """
+local limit = tonumber(ARGV[1])
+local previous = tonumber(redis.call('GET', KEYS[1]) or '0')
+local current = tonumber(redis.call('GET', KEYS[2]) or '0')
+if previous * tonumber(ARGV[2]) + current >= limit then
+  return 0
+end
+if redis.call('INCR', KEYS[2]) == 1 then
+  redis.call('EXPIRE', KEYS[2], ARGV[3])
+end
+return 1
+"""
+
 _local_lock = threading.Lock()
 _local_buckets: dict[str, tuple[float, float]] = {}
 
@@ -57,7 +73,7 @@ class TokenBucket:
     def take(self, tokens: float = 1.0) -> float:
         """Take `tokens` if available and return 0; otherwise take nothing and return
         the seconds to wait."""
-        client = _redis_client()
+        client = redis_client()
         if client is None:
             return self._take_locally(time.time(), tokens)
         # Raw Redis keys bypass the cache's own naming: make_key adds CACHE_KEY_PREFIX
@@ -115,10 +131,14 @@ def hit_sliding_window(
 
 def _hit_shared(key: str, limit: int, window_seconds: int, window: int, weight: float) -> bool:
     previous_key, current_key = f"window:{key}:{window - 1}", f"window:{key}:{window}"
+    lifetime = 2 * window_seconds + 1  # still read as the previous window
+    client = redis_client()
+    if client is not None:  # Redis: one script, one round trip
+        keys = [cache.make_key(previous_key), cache.make_key(current_key)]
+        return bool(client.eval(_SLIDING_WINDOW_LUA, 2, *keys, limit, repr(weight), lifetime))
     counts = cache.get_many([previous_key, current_key])
     if sliding_count(counts.get(previous_key, 0), counts.get(current_key, 0), weight) >= limit:
         return False
-    lifetime = 2 * window_seconds + 1  # still read as the previous window
     if not cache.add(current_key, 1, timeout=lifetime):
         try:
             cache.incr(current_key)
@@ -149,7 +169,7 @@ def _forget_old_windows(window: int) -> None:
         _local_windows.clear()  # a flood of live addresses: start over rather than grow
 
 
-def _redis_client():
+def redis_client():
     """The raw Redis client behind Django's cache, or None on other cache backends."""
     backend = getattr(cache, "_cache", None)
     get_client = getattr(backend, "get_client", None)

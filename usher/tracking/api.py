@@ -7,7 +7,7 @@ Thin: validation and writes are in `services`, resolution in `resolver`, the doc
 
 from collections.abc import Callable
 
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotModified, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseNotModified, JsonResponse
 from ninja import Query, Router, Status
 from ninja.pagination import paginate
 
@@ -26,6 +26,7 @@ from usher.tracking.public_config import (
     event_config,
     marketplace_config,
     organizer_config,
+    serve,
 )
 from usher.tracking.resolved import Provider
 from usher.tracking.schemas import (
@@ -137,19 +138,21 @@ def delete_tracking_code(request: HttpRequest, code_id: int):
 
 
 def _config_response(
-    request: HttpRequest, site_key: str | None, build: Callable[[MarketplaceClient], ConfigDocument]
+    request: HttpRequest,
+    site_key: str | None,
+    page: str,
+    build: Callable[[MarketplaceClient], ConfigDocument],
 ) -> HttpResponse:
     key = site_key_of(request, site_key)
     if not key:
         return JsonResponse(
             {"detail": f"site_key (query) or {SITE_KEY_HEADER} (header) is required"}, status=401
         )
-    client = client_by_site_key(key)
-    if client is None:
+    served = serve(key, page, build)
+    if served is None:
         return JsonResponse({"detail": "Not Found"}, status=404)
-    try:
-        document = build(client)
-    except Http404:
+    client, document = served.client, served.document
+    if document is None:
         return apply_cors(JsonResponse({"detail": "Not Found"}, status=404), request, [client])
     if etag_matches(request.headers.get("If-None-Match"), document.etag):
         response: HttpResponse = HttpResponseNotModified()
@@ -184,7 +187,9 @@ def _preflight_clients(
     ),
 )
 def event_tracking_config(request: HttpRequest, slug: str, site_key: str | None = None):
-    return _config_response(request, site_key, lambda client: event_config(client, slug))
+    return _config_response(
+        request, site_key, f"event:{slug}", lambda client: event_config(client, slug)
+    )
 
 
 @tracking_config_router.api_operation(
@@ -204,7 +209,10 @@ def organizer_tracking_config(
     request: HttpRequest, organizer_external_id: str, site_key: str | None = None
 ):
     return _config_response(
-        request, site_key, lambda client: organizer_config(client, organizer_external_id)
+        request,
+        site_key,
+        f"organizer:{organizer_external_id}",
+        lambda client: organizer_config(client, organizer_external_id),
     )
 
 
@@ -227,7 +235,7 @@ def organizer_tracking_config_preflight(
     description="Home, search and other pages of no event or organizer: the marketplace's codes.",
 )
 def marketplace_tracking_config(request: HttpRequest, site_key: str | None = None):
-    return _config_response(request, site_key, marketplace_config)
+    return _config_response(request, site_key, "marketplace", marketplace_config)
 
 
 @tracking_config_router.api_operation(["OPTIONS"], "/tracking-config", include_in_schema=False)

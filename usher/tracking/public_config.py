@@ -1,21 +1,25 @@
 """The tracking-config document tracker.js fetches for a page, with its ETag.
 
 The document (and its hash) is built once per client version and reused from the cache
-until something it depends on changes, so a busy event page costs one indexed query (the
-site key) per request.
+until something it depends on changes. Each web process also remembers, per site key and
+page, the client and document it served (`serve`): a busy event page then costs one
+cache read (the client's version) per request, for a 200 and a 304 alike, and an edit
+still shows on the next page load because it moves the version.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from django.http import Http404
 
 from usher.marketplace.models import MarketplaceClient, MarketplaceEvent, MarketplaceOrganizer
-from usher.tracking.cache import cached_for_client
+from usher.marketplace.services import client_by_site_key
+from usher.tracking.cache import cached_for_client, current_version, recall, remember
 from usher.tracking.resolver import (
     resolve_for_event,
     resolve_for_marketplace,
@@ -90,6 +94,44 @@ def marketplace_config(client: MarketplaceClient) -> ConfigDocument:
             {"marketplace": {"name": client.name}, **_common(resolve_for_marketplace(client.pk))}
         ),
     )
+
+
+@dataclass(frozen=True)
+class Served:
+    """The active client a site key names, and its page's document (None: no such page)."""
+
+    client: MarketplaceClient
+    document: ConfigDocument | None
+
+
+def serve(
+    site_key: str, page: str, build: Callable[[MarketplaceClient], ConfigDocument]
+) -> Served | None:
+    """The client of `site_key` and its document for `page` (a name unique per kind of
+    page and its id, e.g. "event:rock-fest"); None when no active client has that key.
+
+    Reuses what this process served last while the client's version has not moved (one
+    cache read); otherwise reads the version first, then the client and the document, so
+    a change committed in between leaves a newer version and is never reused as current.
+    """
+    remembered = recall((site_key, page))
+    if remembered is not None:
+        return remembered
+    client = client_by_site_key(site_key)
+    if client is None:
+        return None
+    version = current_version(client.pk)
+    if version is not None:
+        client = client_by_site_key(site_key)  # as of that version
+        if client is None:
+            return None
+    try:
+        served = Served(client, build(client))
+    except Http404:
+        return Served(client, None)  # not remembered: unknown pages cannot crowd out real ones
+    if version is not None:
+        remember((site_key, page), client.pk, version, served)
+    return served
 
 
 def etag_matches(if_none_match: str | None, etag: str) -> bool:

@@ -77,7 +77,7 @@ def test_bucket_keys_carry_the_cache_key_prefix(settings, monkeypatch):
             keys.append(key)
             return "0"
 
-    monkeypatch.setattr(ratelimit, "_redis_client", Recorder)
+    monkeypatch.setattr(ratelimit, "redis_client", Recorder)
     assert TokenBucket("meta:act_1", rate_per_second=1.0, capacity=1.0).take() == 0.0
     assert keys == ["tenant-b:1:bucket:meta:act_1"]
 

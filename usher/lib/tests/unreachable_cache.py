@@ -16,12 +16,13 @@ def _refuse(*args: Any, **kwargs: Any) -> NoReturn:
 
 
 class _UnreachableRedis:
-    """The raw client behind the cache (what token buckets run their script on)."""
+    """The raw client behind the cache (what token buckets and sliding windows run their
+    scripts on, and tracking's bumps are announced through)."""
 
     def get_client(self, write: bool = False) -> _UnreachableRedis:
         return self
 
-    eval = staticmethod(_refuse)
+    eval = publish = pubsub = staticmethod(_refuse)
 
 
 class UnreachableCache(BaseCache):
