@@ -273,7 +273,11 @@ def drive(
     hours_per_second: float = 0.0,
     progress: Callable[[str], None] | None = None,
 ) -> DriveSummary:
-    """Run `hours` simulated hours from the sandbox's clock; the market must be loaded."""
+    """Run `hours` simulated hours from the sandbox's clock; the market must be loaded.
+
+    The clock moves a minute at a time, so a job scheduled more often than once a
+    minute runs once a simulated minute.
+    """
     assert sandbox.now is not None and sandbox.start is not None
     summary = DriveSummary()
     jobs = BeatJobs(settings.CELERY_BEAT_SCHEDULE, sandbox.now)
