@@ -51,6 +51,8 @@ bench: $(BIN)/.installed
 	cd bench && ../$(BIN)/python collector_throughput.py
 	cd bench && ../$(BIN)/python delivery_throughput.py
 	cd bench && ../$(BIN)/python simulator.py
+	cd bench && ../$(BIN)/python optimizer.py --scenario markets/example.json --seeds 5
+	cd bench && ../$(BIN)/python optimizer_cycle.py
 
 # Re-pin every dependency after editing pyproject.toml.
 lock:

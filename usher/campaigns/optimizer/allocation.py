@@ -1,0 +1,217 @@
+"""Budget allocation on known concave curves: equalize marginal revenue.
+
+For curves ``A·(1 - exp(-S/b))`` the revenue of the next unit of money is
+``(A/b)·exp(-S/b)``, decreasing in S, so the optimum under a total budget spends where
+that marginal revenue is highest until every funded (campaign, day) has the same one:
+``S = b·ln(A/(b·t))`` for a threshold t (0 if negative, at most the campaign's daily
+ceiling). A day's cap raises that day's threshold until the day fits; one threshold λ
+over all remaining days, found by bisection, spends the total budget. Concavity makes
+this the global optimum (KKT), and it is closed-form per threshold, so thousands of
+campaigns over a whole flight cost a few milliseconds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from usher.campaigns.optimizer.curves import ResponseCurve
+
+BISECTION_STEPS = 40
+# From this many campaigns on, the tabulated inverse is one vectorized search.
+VECTORIZE_MIN_CAMPAIGNS = 64
+# Thresholds are searched between this fraction of the steepest slope and the slope.
+LOWEST_THRESHOLD_RATIO = 1e-12
+SMALLEST_SLOPE = float(np.finfo(float).tiny)
+
+
+def spend_at_threshold(
+    saturation_value: np.ndarray, b: np.ndarray, ceiling: np.ndarray, threshold: np.ndarray
+) -> np.ndarray:
+    """Spend per (campaign, day) at which marginal revenue falls to the day's threshold.
+
+    ``saturation_value`` and ``b`` are (campaigns x days); ``ceiling`` per campaign.
+    """
+    with np.errstate(divide="ignore", invalid="ignore"):
+        spend = b * np.log(saturation_value / (b * threshold[None, :]))
+    spend = np.where(saturation_value > 0, np.nan_to_num(spend, nan=0.0, posinf=np.inf), 0.0)
+    return np.clip(spend, 0.0, ceiling[:, None])
+
+
+def allocate_arrays(
+    saturation_value: np.ndarray,
+    b: np.ndarray,
+    ceiling: np.ndarray,
+    budget: float,
+    daily_cap: float | None,
+) -> np.ndarray:
+    """Optimal spend (campaigns x days) for revenue curves ``A[i, d]·(1 - exp(-S/b[i, d]))``.
+
+    ``b`` is per campaign, or per campaign and day (a market that changes mid-flight);
+    ``ceiling[i]`` is the most campaign i can spend a day (``inf`` for none); the result
+    never sums above ``budget`` in total nor above ``daily_cap`` on any day.
+    """
+    saturation_value = np.asarray(saturation_value, dtype=float)
+    n_campaigns, n_days = saturation_value.shape
+    if n_campaigns == 0 or n_days == 0 or budget <= 0:
+        return np.zeros((n_campaigns, n_days))
+    b = np.broadcast_to(np.asarray(b, dtype=float).reshape(n_campaigns, -1), (n_campaigns, n_days))
+    ceiling = np.asarray(ceiling, dtype=float)
+    steepest = float(np.max(saturation_value / b, initial=0.0))
+
+    def spend_for(threshold: np.ndarray) -> np.ndarray:
+        return spend_at_threshold(saturation_value, b, ceiling, threshold)
+
+    return water_fill(spend_for, n_days, steepest, budget, daily_cap)
+
+
+def allocate_tabulated(
+    spend_grid: np.ndarray,
+    marginal: np.ndarray,
+    demand: np.ndarray,
+    budget: float,
+    daily_cap: float | None,
+) -> np.ndarray:
+    """Optimal spend for any concave curves given as tables of their marginal revenue.
+
+    ``marginal[i, k]`` is campaign i's revenue per unit of money at spend
+    ``spend_grid[i, k]`` and demand 1 (decreasing in k; the grid's last point is the
+    campaign's ceiling); a day's marginal is that times ``demand[d]``. Used for the
+    posterior-mean curves, which are mixtures of exponentials without a closed form.
+    """
+    n_campaigns, n_days = marginal.shape[0], len(demand)
+    if n_campaigns == 0 or n_days == 0 or budget <= 0:
+        return np.zeros((n_campaigns, n_days))
+    demand = np.asarray(demand, dtype=float)
+    steepest = float(np.max(marginal[:, 0]) * np.max(demand, initial=0.0))
+
+    ascending, spends = marginal[:, ::-1], spend_grid[:, ::-1]
+
+    def spend_for(threshold: np.ndarray) -> np.ndarray:
+        with np.errstate(divide="ignore"):
+            wanted = np.broadcast_to(threshold[None, :] / demand[None, :], (n_campaigns, n_days))
+        if n_campaigns >= VECTORIZE_MIN_CAMPAIGNS:
+            spend = inverse_marginal(spend_grid, marginal, wanted)
+        else:
+            # For a handful of curves one interpolation each beats the vectorized search.
+            spend = np.array(
+                [np.interp(wanted[i], ascending[i], spends[i]) for i in range(n_campaigns)]
+            )
+        return np.where(demand[None, :] > 0, spend, 0.0)
+
+    return water_fill(spend_for, n_days, steepest, budget, daily_cap)
+
+
+def inverse_marginal(
+    spend_grid: np.ndarray, marginal: np.ndarray, wanted: np.ndarray
+) -> np.ndarray:
+    """Per row, the spend at which the (decreasing) marginal table falls to each wanted value.
+
+    A binary search over the table's columns, vectorized over campaigns and days, then
+    linear interpolation between the two grid points around the answer.
+    """
+    points = marginal.shape[1]
+    lo = np.zeros(wanted.shape, dtype=int)
+    hi = np.full(wanted.shape, points - 1)
+    # Invariant: marginal[lo] >= wanted unless even the first point is below it.
+    for _ in range(int(np.ceil(np.log2(points))) + 1):
+        mid = (lo + hi + 1) // 2
+        above = np.take_along_axis(marginal, mid, axis=1) >= wanted
+        lo = np.where(above, mid, lo)
+        hi = np.where(above, hi, mid - 1)
+    upper = np.minimum(lo + 1, points - 1)
+    m_lo = np.take_along_axis(marginal, lo, axis=1)
+    m_hi = np.take_along_axis(marginal, upper, axis=1)
+    s_lo = np.take_along_axis(spend_grid, lo, axis=1)
+    s_hi = np.take_along_axis(spend_grid, upper, axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        fraction = np.clip(np.nan_to_num((m_lo - wanted) / (m_lo - m_hi)), 0.0, 1.0)
+    spend = s_lo + fraction * (s_hi - s_lo)
+    spend = np.where(marginal[:, :1] < wanted, 0.0, spend)
+    return np.where(marginal[:, -1:] >= wanted, spend_grid[:, -1:], spend)
+
+
+def water_fill(
+    spend_for: Callable[[np.ndarray], np.ndarray],
+    n_days: int,
+    steepest: float,
+    budget: float,
+    daily_cap: float | None,
+) -> np.ndarray:
+    """Find the thresholds: one per day for its cap, one overall (lambda) for the budget.
+
+    ``spend_for(thresholds per day)`` gives the spend (campaigns x days) at which every
+    curve's marginal revenue falls to its day's threshold; it decreases with them.
+    """
+    # Curves too flat for a float's range buy nothing: spend nothing on them.
+    if steepest <= SMALLEST_SLOPE:
+        return np.zeros_like(spend_for(np.full(n_days, np.inf)))
+    lowest = max(steepest * LOWEST_THRESHOLD_RATIO, SMALLEST_SLOPE)
+
+    def solve(day_threshold: np.ndarray) -> np.ndarray:
+        def at(lam: float) -> np.ndarray:
+            return spend_for(np.maximum(lam, day_threshold))
+
+        at_zero = at(0.0)
+        if np.isfinite(at_zero).all() and at_zero.sum() <= budget:
+            return at_zero
+        lo, hi = np.log(lowest), np.log(steepest)
+        for _ in range(BISECTION_STEPS):
+            mid = 0.5 * (lo + hi)
+            if at(float(np.exp(mid))).sum() > budget:
+                lo = mid
+            else:
+                hi = mid
+        return at(float(np.exp(hi)))
+
+    spend = solve(np.zeros(n_days))
+    # Days over the cap get their own, higher threshold (only computed when needed).
+    if daily_cap is not None and (spend.sum(axis=0) > daily_cap).any():
+        spend = solve(_day_cap_thresholds(spend_for, n_days, daily_cap, lowest, steepest))
+    # The upper bracket spends at most the budget; rounding can leave a hair above it.
+    total = spend.sum()
+    return spend * (budget / total) if total > budget else spend
+
+
+def _day_cap_thresholds(
+    spend_for: Callable[[np.ndarray], np.ndarray],
+    n_days: int,
+    daily_cap: float,
+    lowest: float,
+    steepest: float,
+) -> np.ndarray:
+    """Per day, the lowest threshold at which that day's spend fits under the cap."""
+    lo = np.full(n_days, np.log(lowest))
+    hi = np.full(n_days, np.log(steepest))
+    for _ in range(BISECTION_STEPS):
+        mid = 0.5 * (lo + hi)
+        over = spend_for(np.exp(mid)).sum(axis=0) > daily_cap
+        lo = np.where(over, mid, lo)
+        hi = np.where(over, hi, mid)
+    uncapped = spend_for(np.zeros(n_days)).sum(axis=0)
+    return np.where(uncapped <= daily_cap, 0.0, np.exp(hi))
+
+
+def allocate(
+    curves: Sequence[ResponseCurve],
+    demand: np.ndarray,
+    budget: float,
+    daily_cap: float | None = None,
+) -> np.ndarray:
+    """Optimal daily spend per curve (rows) and day (columns) for the given demand per day."""
+    demand = np.asarray(demand, dtype=float)
+    saturation_value = np.array([[c.value * c.a] for c in curves]).reshape(-1, 1) * demand[None, :]
+    b = np.array([c.b for c in curves], dtype=float)
+    ceiling = np.array(
+        [np.inf if c.max_daily_spend is None else c.max_daily_spend for c in curves], dtype=float
+    )
+    return allocate_arrays(saturation_value, b, ceiling, budget, daily_cap)
+
+
+def expected_revenue(
+    curves: Sequence[ResponseCurve], demand: np.ndarray, spend: np.ndarray
+) -> float:
+    """Expected revenue of a spend plan (campaigns x days) on known curves."""
+    demand = np.asarray(demand, dtype=float)
+    return float(sum(c.revenue(spend[i], demand).sum() for i, c in enumerate(curves)))

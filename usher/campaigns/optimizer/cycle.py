@@ -1,0 +1,829 @@
+"""The hourly optimization cycle: one budget's state in, decisions and advice out.
+
+Every hour: the spend ledger (what money is still free), the guard rails (CPA, ROAS)
+and creative tests on fully reported days, and a safety cut if budgets in force could
+spend more than is free. Once a day, as soon as yesterday is fully reported: the
+rebalance. It fits each campaign's response curve (learner), the event's demand
+pattern (pooled), then plans the free money over the remaining days by averaging the
+optimal allocations of posterior draws (Thompson sampling, averaged: it explores in
+proportion to uncertainty and starts from equal split, since the prior is the same for
+every campaign), and moves each budget at most x2 / x0.5 a day. Staff overrides are
+left alone and their budgets are taken off the money first.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+import numpy as np
+
+from usher.campaigns.optimizer import pacing
+from usher.campaigns.optimizer.allocation import allocate_tabulated
+from usher.campaigns.optimizer.creatives import judge_creatives
+from usher.campaigns.optimizer.curves import DemandPattern
+from usher.campaigns.optimizer.decisions import (
+    CampaignPlan,
+    CycleResult,
+    Decision,
+    DecisionKind,
+    DecisionRule,
+    Recommendation,
+    RecommendationKind,
+    money,
+)
+from usher.campaigns.optimizer.demand import RAMP_PRIOR_MEAN, estimate_demand
+from usher.campaigns.optimizer.evidence import CampaignEvidence, gather_evidence
+from usher.campaigns.optimizer.learner import (
+    B_PRIOR_CENTER_RATIO,
+    CurvePosterior,
+    DailyObservation,
+    fit_curve,
+)
+from usher.campaigns.optimizer.rules import BOOST_FACTOR, cpa_guard, roas_guard
+from usher.campaigns.optimizer.state import CampaignState, SuiteState
+
+# The plan's spend grid per campaign, in multiples of the equal-split daily spend.
+PLAN_GRID_POINTS = 160
+PLAN_GRID_BOTTOM_SCALES = 0.005
+PLAN_GRID_TOP_SCALES = 40.0
+# Log-spaced points in (0, 1], scaled to each campaign's ceiling.
+PLAN_GRID_SHAPE = np.geomspace(
+    PLAN_GRID_BOTTOM_SCALES / PLAN_GRID_TOP_SCALES, 1.0, PLAN_GRID_POINTS - 1
+)
+# Rounds of fitting the curves and the demand pattern in turn.
+DEMAND_PASSES = 1
+# A budget moves at most this much per daily rebalance (platforms re-enter learning on
+# big edits; TikTok advises staying within +-50%).
+MAX_DAILY_STEP_UP = 2.0
+MAX_DAILY_STEP_DOWN = 0.5
+# Exploration: budgets alternate by this share around the plan, except in the last days.
+DITHER_SHARE = 0.15
+DITHER_LAST_DAYS = 3
+# ... and every campaign keeps at least this share of the equal-split budget until then.
+EXPLORATION_FLOOR_SHARE = 0.1
+# The rebalance waits for yesterday's last reports, but not past this hour.
+REBALANCE_LATEST_HOUR = 6
+GUARD_LOOKBACK_DAYS = 7
+# A CPA-guard pause needs the rest of the suite to buy sales this much cheaper.
+CPA_GUARD_BETTER_USE_RATIO = 1.5
+# Below this share of its budget (relative to the suite's) a campaign meets its
+# audience's ceiling; the plan then caps it a little above what it spends.
+CEILING_DELIVERY_SHARE = 0.6
+CEILING_HEADROOM = 1.1
+CEILING_MIN_DAYS = 1
+CEILING_WINDOW_DAYS = 7
+# A safety cut smaller than this share is not worth an edit.
+SAFETY_MIN_CUT_SHARE = 0.005
+# On the flight's last day budgets rise hourly (by at most this factor at once) to use
+# the money left, when the rise is worth an edit.
+LAST_DAY_MAX_RAISE = 4.0
+LAST_DAY_MIN_RAISE_SHARE = 0.05
+# Advice needs this many fully reported days, and saturation means the next unit of
+# money buys less than this share of the average one.
+RECOMMEND_MIN_DAYS = 2
+RAISE_BUDGET_SHARE = 0.2
+SATURATION_MARGINAL_SHARE = 1 / 3
+CREATIVE_HINT_PROBABILITY = 0.8
+# Without any sales yet, the prior expects the target CPA at the equal-split spend.
+DEFAULT_PRIOR_CONVERSIONS_PER_DAY = 1.0
+
+
+@dataclass(frozen=True)
+class _Ledger:
+    free: float
+    mean_ratio: float
+    max_ratio: float
+    fixed_daily: float  # budgets held by staff overrides
+
+
+def run_cycle(state: SuiteState, seed: int = 0, recommend: bool = True) -> CycleResult:
+    """Decide this hour's changes for one budget's suite (pure; deterministic per seed/day)."""
+    rng = np.random.default_rng([seed, state.day])
+    evidence = gather_evidence(state.campaigns)
+    ceilings = _ceilings(evidence)
+    ledger = _ledger(state, evidence, ceilings)
+    decisions: list[Decision] = []
+    recommendations: list[Recommendation] = []
+
+    pausing = _guard_pauses(state, evidence, decisions)
+    _creative_tests(state, rng, decisions, recommendations)
+
+    managed = [
+        i
+        for i, c in enumerate(state.campaigns)
+        if c.override is None and not c.paused_by_rule and i not in pausing
+    ]
+    due = [i for i in managed if _rebalance_due(state, state.campaigns[i])]
+    plans: tuple[CampaignPlan, ...] = ()
+    if (due or recommend) and state.day < state.flight_days:
+        model = _fit(state, evidence, ceilings)
+        plan, draws_value = _plan(state, evidence, model, ledger, managed, rng)
+        plans = _plans(state, evidence, model, plan, ledger)
+        if due:
+            _rebalance(state, evidence, model, ledger, managed, due, plan, decisions)
+        if recommend:
+            recommendations += _recommend(
+                state, evidence, model, ledger, managed, plan, draws_value
+            )
+    _pace_today(state, ledger, managed, due, decisions)
+    _overrides(state, decisions)
+    return CycleResult(tuple(decisions), tuple(recommendations), plans)
+
+
+# --- the ledger -------------------------------------------------------------------
+
+
+def _ledger(state: SuiteState, evidence: list[CampaignEvidence], ceilings: np.ndarray) -> _Ledger:
+    """Delivery ratios (from campaigns free of an audience ceiling) and the money still free."""
+    ratios = np.concatenate(
+        [
+            pacing.delivery_ratios(e.spend, e.budget)
+            for e, ceiling in zip(evidence, ceilings, strict=True)
+            if not np.isfinite(ceiling)
+        ]
+        or [np.zeros(0)]
+    )
+    mean_ratio = pacing.expected_delivery_ratio(ratios)
+    max_ratio = pacing.max_delivery_ratio(ratios)
+    in_force = sum(_budget_in_force(c) for c in state.campaigns)
+    # The current hour still runs at the budgets in force: it counts as unreported.
+    unreported = pacing.unreported_spend_bound(
+        in_force,
+        pacing.share_of_hours(
+            state.reported_hours % pacing.HOURS_PER_DAY,
+            state.hour_of_flight + 1 - state.reported_hours,
+            state.hourly_profile,
+        ),
+        max_ratio,
+    )
+    free = pacing.free_money(float(state.total_budget), float(state.spent), unreported)
+    fixed = sum(_budget_in_force(c) for c in state.campaigns if c.override is not None)
+    return _Ledger(free, mean_ratio, max_ratio, fixed)
+
+
+def _budget_in_force(campaign: CampaignState) -> float:
+    if campaign.override is not None:
+        if campaign.override.paused:
+            return 0.0
+        if campaign.override.daily_budget is not None:
+            return float(campaign.override.daily_budget)
+    return float(campaign.daily_budget) if campaign.active else 0.0
+
+
+# --- guard rails and creative tests --------------------------------------------------
+
+
+def _guard_pauses(
+    state: SuiteState, evidence: list[CampaignEvidence], decisions: list[Decision]
+) -> set[int]:
+    """Pause campaigns whose CPA is credibly above twice the target, if money has a better use."""
+    if not state.target_cpa:
+        return set()
+    since = state.day - GUARD_LOOKBACK_DAYS
+    windows = [e.window(since) for e in evidence]
+    pausing: set[int] = set()
+    for i, campaign in enumerate(state.campaigns):
+        if campaign.override is not None or not campaign.active or campaign.paused_by_rule:
+            continue
+        spend, conversions, days = windows[i]
+        verdict = cpa_guard(spend, conversions, days, float(state.target_cpa))
+        if not verdict.fires:
+            continue
+        others = [w for j, w in enumerate(windows) if j != i and state.campaigns[j].active]
+        other_spend = sum(w[0] for w in others)
+        other_sales = sum(w[1] for w in others)
+        if other_sales == 0:
+            continue
+        other_cpa = other_spend / other_sales
+        this_cpa = spend / conversions if conversions else float("inf")
+        if this_cpa < CPA_GUARD_BETTER_USE_RATIO * other_cpa:
+            continue
+        pausing.add(i)
+        decisions.append(
+            Decision(
+                kind=DecisionKind.PAUSE_CAMPAIGN,
+                rule=DecisionRule.CPA_GUARD,
+                campaign_id=campaign.campaign_id,
+                reason=(
+                    f"CPA above 2x the target ({float(state.target_cpa):.2f}) with probability "
+                    f"{verdict.probability:.2f} over {days} days; the rest of the suite buys at "
+                    f"{other_cpa:.2f}"
+                ),
+                numbers={
+                    "spend": round(spend, 2),
+                    "conversions": conversions,
+                    "cpa": round(this_cpa, 2) if conversions else "none",
+                    "target_cpa": float(state.target_cpa),
+                    "probability": round(verdict.probability, 3),
+                    "suite_cpa": round(other_cpa, 2),
+                },
+                expected_effect=f"about {spend / max(days, 1):.0f} a day moves to campaigns selling at {other_cpa:.0f} per sale",
+            )
+        )
+    return pausing
+
+
+def _creative_tests(
+    state: SuiteState,
+    rng: np.random.Generator,
+    decisions: list[Decision],
+    recommendations: list[Recommendation],
+) -> None:
+    for campaign in state.campaigns:
+        if not campaign.active or campaign.paused_by_rule:
+            continue
+        verdicts = judge_creatives(campaign.creatives, rng)
+        decisive = [v for v in verdicts if v.decisive]
+        if decisive and campaign.override is None:
+            for loser in decisive:
+                lift = loser.winner_rate / loser.loser_rate - 1 if loser.loser_rate > 0 else 0.0
+                decisions.append(
+                    Decision(
+                        kind=DecisionKind.PAUSE_CREATIVE,
+                        rule=DecisionRule.CREATIVE_TEST,
+                        campaign_id=campaign.campaign_id,
+                        creative_id=loser.loser_id,
+                        reason=(
+                            f"creative {loser.winner_id} beats it with probability "
+                            f"{loser.probability_winner_better:.2f}"
+                        ),
+                        numbers={
+                            "probability_winner_better": round(loser.probability_winner_better, 3),
+                            "loser_conversions_per_1000": round(loser.loser_rate * 1000, 3),
+                            "winner_conversions_per_1000": round(loser.winner_rate * 1000, 3),
+                        },
+                        expected_effect=f"its spend goes to a creative converting {lift:.0%} better",
+                    )
+                )
+            continue
+        for verdict in verdicts:
+            if verdict.probability_winner_better >= CREATIVE_HINT_PROBABILITY:
+                name = next(
+                    (c.name for c in campaign.creatives if c.creative_id == verdict.loser_id),
+                    verdict.loser_id,
+                )
+                recommendations.append(
+                    Recommendation(
+                        kind=RecommendationKind.PAUSE_CREATIVE,
+                        campaign_id=campaign.campaign_id,
+                        message=(
+                            f"creative '{name}' loses (probability "
+                            f"{verdict.probability_winner_better:.0%} that another does better): pause it"
+                        ),
+                        numbers={"probability": round(verdict.probability_winner_better, 3)},
+                    )
+                )
+
+
+# --- the model ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Model:
+    posteriors: list[CurvePosterior]
+    demand: DemandPattern
+    ceilings: np.ndarray  # per campaign, daily spend (inf: none seen)
+
+
+def _spend_scale(state: SuiteState) -> float:
+    per_day = float(state.total_budget) / max(state.flight_days, 1)
+    if state.daily_limit is not None:
+        per_day = min(per_day, float(state.daily_limit))
+    return per_day / max(len(state.campaigns), 1)
+
+
+def _fit(state: SuiteState, evidence: list[CampaignEvidence], ceilings: np.ndarray) -> _Model:
+    """Curves and the demand pattern, alternately (each explains the other's residual)."""
+    scale = _spend_scale(state)
+    demand = DemandPattern(state.flight_days, state.first_weekday, RAMP_PRIOR_MEAN)
+    prior_a = _prior_a(state, evidence, demand, scale)
+    posteriors = _fit_all(evidence, demand, scale, prior_a)
+    observed = [k for k, e in enumerate(evidence) if len(e.days)]
+    # A campaign whose market changed mid-flight would read as a demand change: the
+    # pattern is learned from the others (all, if every one changed).
+    steady = [k for k in observed if posteriors[k].change_day is None] or observed
+    if not observed:
+        return _Model(posteriors, demand, ceilings)
+    days = np.concatenate([evidence[k].days for k in steady])
+    sales = np.concatenate([evidence[k].conversions for k in steady])
+    unique = np.unique(days)
+    per_day_sales = np.array([sales[days == d].sum() for d in unique])
+    for _ in range(DEMAND_PASSES):
+        # What the curves predict for each day's spend at demand 1.
+        base = np.concatenate(
+            [
+                posteriors[k].expected_conversions(evidence[k].spend) * evidence[k].quality
+                for k in steady
+            ]
+        )
+        per_day_base = np.array([base[days == d].sum() for d in unique])
+        demand = estimate_demand(
+            state.flight_days, state.first_weekday, unique, per_day_sales, per_day_base
+        )
+        prior_a = _prior_a(state, evidence, demand, scale)
+        posteriors = _fit_all(evidence, demand, scale, prior_a)
+    return _Model(posteriors, demand, ceilings)
+
+
+def _observations(e: CampaignEvidence, demand: DemandPattern) -> list[DailyObservation]:
+    factors = demand.factors()
+    return [
+        DailyObservation(float(s), float(c), float(factors[d] * q))
+        for d, s, c, q in zip(e.days, e.spend, e.conversions, e.quality, strict=True)
+        if d < len(factors)
+    ]
+
+
+def _fit_all(evidence, demand, scale, prior_a) -> list[CurvePosterior]:
+    return [fit_curve(_observations(e, demand), scale, prior_a) for e in evidence]
+
+
+def _prior_a(
+    state: SuiteState, evidence: list[CampaignEvidence], demand: DemandPattern, scale: float
+) -> float:
+    """Empirical Bayes: the suite's pooled level, so thin campaigns lean on their siblings."""
+    saturation_at_scale = -np.expm1(-1.0 / B_PRIOR_CENTER_RATIO)
+    factors = demand.factors()
+    sales = sum(e.total_conversions for e in evidence)
+    exposure = sum(
+        float(
+            np.sum(
+                factors[e.days] * e.quality * -np.expm1(-e.spend / (B_PRIOR_CENTER_RATIO * scale))
+            )
+        )
+        for e in evidence
+        if len(e.days)
+    )
+    if sales > 0 and exposure > 0:
+        return sales / exposure
+    if state.target_cpa:
+        return scale / float(state.target_cpa) / saturation_at_scale
+    return DEFAULT_PRIOR_CONVERSIONS_PER_DAY / saturation_at_scale
+
+
+def _ceilings(evidence: list[CampaignEvidence]) -> np.ndarray:
+    """A daily spend ceiling for campaigns whose audience cannot absorb their budget.
+
+    A day is "capped" when the campaign spent well under its budget while the suite's
+    campaigns typically spend theirs (last week); a capped day sets the ceiling at the
+    most it spent on them or lately (plus headroom). It stays once the
+    budget is brought down to it (its days then look normal): capped days count from the
+    whole history.
+    """
+    shares = []
+    for e in evidence:
+        share = e.spend / np.where(e.budget > 0, e.budget, np.nan)
+        # A budget lowered mid-week can meet the platform's weekly cap: not the audience.
+        lowered = np.concatenate([[False], e.budget[1:] < e.budget[:-1] * (1 - 1e-9)])
+        shares.append(np.where(lowered, np.nan, share))
+    pooled = np.concatenate([s[-CEILING_WINDOW_DAYS:] for s in shares] or [np.zeros(0)])
+    typical = float(np.nanmedian(pooled)) if np.isfinite(pooled).any() else np.nan
+    ceilings = np.full(len(evidence), np.inf)
+    if not np.isfinite(typical):
+        return ceilings
+    for i, e in enumerate(evidence):
+        capped = np.isfinite(shares[i]) & (shares[i] < CEILING_DELIVERY_SHARE * typical)
+        if capped.sum() >= CEILING_MIN_DAYS:
+            # An audience that grows lifts the ceiling: recent days count too.
+            highest = max(e.spend[capped].max(), e.spend[-CEILING_WINDOW_DAYS:].max())
+            ceilings[i] = float(highest) * CEILING_HEADROOM
+    return ceilings
+
+
+# --- planning ----------------------------------------------------------------------
+
+
+def _plan(state, evidence, model: _Model, ledger: _Ledger, managed: list[int], rng):
+    """Today's budget per managed campaign, from the posterior-mean curves over the days left.
+
+    Returns (budgets per campaign index, and a function valuing extra money for advice).
+    """
+    remaining_days = state.flight_days - state.day
+    demand = model.demand.factors(state.day, state.flight_days)
+    budget_units = max(ledger.free / ledger.mean_ratio - ledger.fixed_daily * remaining_days, 0.0)
+    cap = None
+    if state.daily_limit is not None:
+        cap = max(float(state.daily_limit) - ledger.fixed_daily, 0.0)
+    scale = _spend_scale(state)
+    grids, tables, curves = [], [], []
+    for i in managed:
+        top = max(
+            min(model.ceilings[i] / ledger.mean_ratio, PLAN_GRID_TOP_SCALES * scale),
+            2 * PLAN_GRID_BOTTOM_SCALES * scale,
+        )
+        grid = np.concatenate([[0.0], top * PLAN_GRID_SHAPE])
+        spend = grid * ledger.mean_ratio
+        value = evidence[i].value_per_conversion
+        posterior = model.posteriors[i]
+        grids.append(grid)
+        tables.append(value * ledger.mean_ratio * posterior.expected_marginal(spend))
+        curves.append((posterior, value))
+    grid_a = np.array(grids).reshape(len(managed), PLAN_GRID_POINTS)
+    table_a = np.array(tables).reshape(len(managed), PLAN_GRID_POINTS)
+
+    def solve(money_units: float) -> tuple[np.ndarray, float, float]:
+        """(the plan, its expected revenue, its expected conversions)."""
+        plan = allocate_tabulated(grid_a, table_a, demand, money_units, cap)
+        conversions = (
+            np.array(
+                [
+                    p.expected_conversions(plan[k] * ledger.mean_ratio)
+                    for k, (p, _) in enumerate(curves)
+                ]
+            ).reshape(len(managed), len(demand))
+            * demand[None, :]
+        )
+        values = np.array([v for _, v in curves])
+        return plan, float((values[:, None] * conversions).sum()), float(conversions.sum())
+
+    plan, base_rev, base_conv = solve(budget_units)
+    budgets = {i: float(plan[k, 0]) for k, i in enumerate(managed)}
+
+    def value_of_more(extra_share: float) -> tuple[float, float, float]:
+        """Extra (revenue, conversions, money) if the free money grew by ``extra_share``."""
+        _, more_rev, more_conv = solve(budget_units * (1 + extra_share))
+        return (
+            more_rev - base_rev,
+            more_conv - base_conv,
+            budget_units * extra_share * ledger.mean_ratio,
+        )
+
+    return budgets, value_of_more
+
+
+def _plans(state, evidence, model: _Model, plan: dict[int, float], ledger: _Ledger):
+    factor = (
+        float(model.demand.factors(state.day, state.day + 1)[0])
+        if state.day < state.flight_days
+        else 1.0
+    )
+    result = []
+    for i, campaign in enumerate(state.campaigns):
+        posterior = model.posteriors[i]
+        spend = plan.get(i, _budget_in_force(campaign)) * ledger.mean_ratio
+        result.append(
+            CampaignPlan(
+                campaign_id=campaign.campaign_id,
+                planned_spend_today=round(spend, 2),
+                expected_conversions_today=round(posterior.expected_conversions(spend, factor), 3),
+                value_per_conversion=round(evidence[i].value_per_conversion, 2),
+                mean_a=round(posterior.mean_a, 4),
+                mean_b=round(posterior.mean_b, 2),
+                change_day=posterior.change_day,
+            )
+        )
+    return tuple(result)
+
+
+def _rebalance_due(state: SuiteState, campaign: CampaignState) -> bool:
+    if campaign.budget_set_day == state.day:
+        return False
+    if state.day == 0 or state.hour >= REBALANCE_LATEST_HOUR:
+        return True
+    yesterday = [d for d in campaign.days if d.day == state.day - 1]
+    return bool(yesterday) and yesterday[0].complete
+
+
+def _rebalance(state, evidence, model, ledger, managed, due, plan, decisions) -> None:
+    targets = {}
+    rules = {}
+    for i in managed:
+        campaign = state.campaigns[i]
+        current = float(campaign.daily_budget)
+        target = max(plan[i], _exploration_floor(state)) * _dither(state, i)
+        rule = DecisionRule.ALLOCATION
+        if campaign.budget_set_day is not None and current > 0:
+            target = min(max(target, current * MAX_DAILY_STEP_DOWN), current * MAX_DAILY_STEP_UP)
+        if (
+            _boost(state, evidence[i], model.posteriors[i], current, ledger)
+            and target < current * BOOST_FACTOR
+        ):
+            target, rule = current * BOOST_FACTOR, DecisionRule.ROAS_GUARD
+        targets[i] = max(target, float(campaign.min_daily_budget))
+        rules[i] = rule
+    # Weekly caps: a budget cut late in the week would leave no room to deliver at all.
+    for i in due:
+        room_days, week_spent = _week_room(state, state.campaigns[i])
+        if np.isfinite(room_days):
+            targets[i] = max(targets[i], (week_spent + targets[i] * ledger.mean_ratio) / room_days)
+    # Campaigns not due keep the budget they have; only the due ones are scaled to fit.
+    kept = [i for i in managed if i not in due and state.campaigns[i].active]
+    share_left = _share_left(state)
+    kept_worst = _worst(
+        state, kept, [float(state.campaigns[i].daily_budget) for i in kept], ledger, share_left
+    )
+    remaining = ledger.free - ledger.fixed_daily * ledger.max_ratio - kept_worst
+    room_days, week_spent = _week_rooms(state, due)
+    fitted = pacing.fit_to_remainder(
+        np.array([targets[i] for i in due]),
+        max(remaining, 0.0),
+        ledger.max_ratio,
+        share_left,
+        room_days,
+        week_spent,
+    )
+    if state.daily_limit is not None and fitted.sum() > 0:
+        room = (
+            float(state.daily_limit)
+            - ledger.fixed_daily
+            - sum(float(state.campaigns[i].daily_budget) for i in kept)
+        )
+        fitted = fitted * min(1.0, max(room, 0.0) / fitted.sum())
+    targets.update({i: float(fitted[k]) for k, i in enumerate(due)})
+    factor = float(model.demand.factors(state.day, state.day + 1)[0])
+    for i in due:
+        campaign = state.campaigns[i]
+        budget = targets[i]
+        posterior = model.posteriors[i]
+        spend = budget * ledger.mean_ratio
+        conversions = posterior.expected_conversions(spend, factor)
+        value = evidence[i].value_per_conversion
+        numbers = {
+            "previous_budget": float(campaign.daily_budget),
+            "new_budget": round(budget, 2),
+            "expected_conversions_today": round(conversions, 3),
+            "expected_revenue_today": round(conversions * value, 2),
+            "marginal_roas": round(posterior.expected_marginal(spend, factor) * value, 3),
+            "curve_a": round(posterior.mean_a, 4),
+            "curve_b": round(posterior.mean_b, 2),
+            "free_money": round(ledger.free, 2),
+            "days_left": state.flight_days - state.day,
+        }
+        if budget < float(campaign.min_daily_budget):
+            if campaign.active:
+                decisions.append(
+                    Decision(
+                        kind=DecisionKind.PAUSE_CAMPAIGN,
+                        rule=DecisionRule.SPEND_SAFETY,
+                        campaign_id=campaign.campaign_id,
+                        reason="the money left cannot fund this campaign's minimum budget",
+                        numbers=numbers,
+                        expected_effect="no further spend",
+                        plan_day=state.day,
+                    )
+                )
+            continue
+        if not campaign.active:
+            decisions.append(
+                Decision(
+                    kind=DecisionKind.RESUME_CAMPAIGN,
+                    rule=rules[i],
+                    campaign_id=campaign.campaign_id,
+                    reason="the plan funds it again",
+                    numbers=numbers,
+                    plan_day=state.day,
+                    expected_effect=f"about {conversions:.1f} sales today",
+                )
+            )
+        decisions.append(
+            Decision(
+                kind=DecisionKind.SET_BUDGET,
+                rule=rules[i],
+                campaign_id=campaign.campaign_id,
+                daily_budget=money(budget),
+                reason=(
+                    "ROAS credibly above twice the target and the curve is not saturated"
+                    if rules[i] == DecisionRule.ROAS_GUARD
+                    else "daily rebalance: equal marginal return across the suite over the days left"
+                ),
+                numbers=numbers,
+                expected_effect=f"about {conversions:.1f} sales ({conversions * value:.0f} revenue) today",
+                plan_day=state.day,
+            )
+        )
+
+
+def _exploration_floor(state: SuiteState) -> float:
+    """The least daily budget of a managed campaign while there is time to learn.
+
+    A campaign starved to nothing cannot show that its market changed (a viral clip, a
+    new audience); a small floor keeps its data coming, and stops near the event.
+    """
+    if state.flight_days - state.day <= DITHER_LAST_DAYS:
+        return 0.0
+    return EXPLORATION_FLOOR_SHARE * _spend_scale(state)
+
+
+def _dither(state: SuiteState, index: int) -> float:
+    """Exploration: alternate each budget around its plan, day by day.
+
+    Spend that only follows the plan rises with the event's ramp, so saturation and
+    demand growth look alike; an alternating +-share, out of step across campaigns,
+    varies spend independently of time and shows each curve's slope where it is used.
+    Being symmetric it costs only second-order revenue; it stops near the event.
+    """
+    if state.flight_days - state.day <= DITHER_LAST_DAYS:
+        return 1.0
+    return 1.0 + DITHER_SHARE * (1 if (state.day + index) % 2 == 0 else -1)
+
+
+def _week_room(state: SuiteState, campaign: CampaignState) -> tuple[float, float]:
+    """(the platform's weekly cap in daily budgets, or inf; the spend of this calendar week)."""
+    if campaign.weekly_cap_days is None:
+        return np.inf, 0.0
+    week_start = state.day - (state.day + state.first_weekday) % 7
+    spent = sum(d.spend for d in campaign.days if week_start <= d.day <= state.day)
+    return float(campaign.weekly_cap_days), float(spent)
+
+
+def _week_rooms(state: SuiteState, indexes: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    pairs = [_week_room(state, state.campaigns[i]) for i in indexes]
+    return np.array([p[0] for p in pairs], dtype=float), np.array(
+        [p[1] for p in pairs], dtype=float
+    )
+
+
+def _share_left(state: SuiteState) -> float:
+    """The most of a day's delivery the rest of today can hold.
+
+    It includes the current hour: a change may count from it (or from the next one).
+    """
+    return pacing.share_of_hours(
+        state.hour, pacing.HOURS_PER_DAY - state.hour, state.hourly_profile
+    )
+
+
+def _worst(
+    state: SuiteState, indexes: list[int], budgets, ledger: _Ledger, share_left: float
+) -> float:
+    room_days, week_spent = _week_rooms(state, indexes)
+    return float(
+        pacing.worst_spend(
+            np.array(budgets, dtype=float), ledger.max_ratio, share_left, room_days, week_spent
+        ).sum()
+    )
+
+
+def _boost(state, e: CampaignEvidence, posterior: CurvePosterior, current: float, ledger) -> bool:
+    """The ROAS guard, filtered by the model: only where more money still pays."""
+    if not state.target_roas or current <= 0:
+        return False
+    spend, conversions, days = e.window(state.day - GUARD_LOOKBACK_DAYS)
+    verdict = roas_guard(spend, conversions, e.value_per_conversion, days, float(state.target_roas))
+    if not verdict.fires:
+        return False
+    marginal = (
+        posterior.expected_marginal(current * BOOST_FACTOR * ledger.mean_ratio)
+        * e.value_per_conversion
+    )
+    return marginal >= float(state.target_roas)
+
+
+# --- safety, overrides, advice -------------------------------------------------------------
+
+
+def _pace_today(
+    state: SuiteState, ledger: _Ledger, managed, due, decisions: list[Decision]
+) -> None:
+    """Keep the budgets in force within the money left; on the last day, spend what is left.
+
+    Every hour: if the rest of today, at the worst delivery ratio, could spend more than
+    is free, cut. On the flight's last day also raise: money not spent by the event is
+    money that sold nothing.
+    """
+    live = [i for i in managed if i not in due and state.campaigns[i].active]
+    if not live:
+        return
+    budgets = np.array([float(state.campaigns[i].daily_budget) for i in live])
+    hours_left = pacing.HOURS_PER_DAY - state.hour
+    share_left = _share_left(state)
+    last_day = state.day == state.flight_days - 1
+    room = max(ledger.free - ledger.fixed_daily * ledger.max_ratio * share_left, 0.0)
+    room_days, week_spent = _week_rooms(state, live)
+    fitted = pacing.fit_to_remainder(
+        budgets,
+        room,
+        ledger.max_ratio,
+        share_left,
+        room_days,
+        week_spent,
+        max_scale=LAST_DAY_MAX_RAISE if last_day else 1.0,
+    )
+    if last_day and state.daily_limit is not None and fitted.sum() > 0:
+        cap = float(state.daily_limit) - ledger.fixed_daily
+        fitted = np.minimum(fitted, budgets * max(1.0, cap / fitted.sum()))
+    for k, i in enumerate(live):
+        campaign = state.campaigns[i]
+        raise_it = last_day and fitted[k] > budgets[k] * (1 + LAST_DAY_MIN_RAISE_SHARE)
+        if not raise_it and fitted[k] >= budgets[k] * (1 - SAFETY_MIN_CUT_SHARE):
+            continue
+        numbers = {
+            "previous_budget": round(float(budgets[k]), 2),
+            "new_budget": round(float(fitted[k]), 2),
+            "free_money": round(ledger.free, 2),
+            "max_delivery_ratio": round(ledger.max_ratio, 3),
+            "hours_left_today": hours_left,
+        }
+        if raise_it:
+            kind, rule, reason, effect = PACING_RAISE
+        elif fitted[k] < float(campaign.min_daily_budget):
+            kind, rule, reason, effect = SAFETY_PAUSE
+        else:
+            kind, rule, reason, effect = SAFETY_CUT
+        decisions.append(
+            Decision(
+                kind=kind,
+                rule=rule,
+                campaign_id=campaign.campaign_id,
+                daily_budget=money(float(fitted[k])) if kind == DecisionKind.SET_BUDGET else None,
+                reason=reason,
+                numbers=numbers,
+                expected_effect=effect,
+            )
+        )
+
+
+# (kind, rule, reason, expected effect) of the hourly pacing decisions.
+PACING_RAISE = (
+    DecisionKind.SET_BUDGET,
+    DecisionRule.PACING,
+    "the flight's last day: spend what is left of the budget",
+    "the budget is used up by the event, without overspending",
+)
+SAFETY_PAUSE = (
+    DecisionKind.PAUSE_CAMPAIGN,
+    DecisionRule.SPEND_SAFETY,
+    "the budget is nearly spent: the worst day's delivery would overspend it",
+    "no further spend",
+)
+SAFETY_CUT = (
+    DecisionKind.SET_BUDGET,
+    DecisionRule.SPEND_SAFETY,
+    "the worst day's delivery of the budgets in force would overspend the budget",
+    "total spend stays within the paid budget",
+)
+
+
+def _overrides(state: SuiteState, decisions: list[Decision]) -> None:
+    for campaign in state.campaigns:
+        if campaign.override is None or campaign.budget_set_day == state.day:
+            continue
+        decisions.append(
+            Decision(
+                kind=DecisionKind.KEEP_OVERRIDE,
+                rule=DecisionRule.STAFF_OVERRIDE,
+                campaign_id=campaign.campaign_id,
+                reason="a staff override holds this campaign; the optimizer leaves it alone",
+                numbers={
+                    "paused": str(campaign.override.paused),
+                    "daily_budget": str(campaign.override.daily_budget or Decimal("0")),
+                },
+                plan_day=state.day,
+            )
+        )
+
+
+def _recommend(
+    state, evidence, model, ledger, managed, plan, value_of_more
+) -> list[Recommendation]:
+    complete_days = max((len(e.days) for e in evidence), default=0)
+    if complete_days < RECOMMEND_MIN_DAYS or not managed:
+        return []
+    advice = []
+    revenue, conversions, extra_money = value_of_more(RAISE_BUDGET_SHARE)
+    threshold = float(state.target_roas) if state.target_roas else 1.0
+    if extra_money > 0 and revenue / extra_money >= threshold:
+        tickets_per_sale = float(np.mean([evidence[i].tickets_per_conversion for i in managed]))
+        roas = revenue / extra_money
+        advice.append(
+            Recommendation(
+                kind=RecommendationKind.RAISE_BUDGET,
+                message=(
+                    f"raise the budget by {RAISE_BUDGET_SHARE:.0%}: expected "
+                    f"+{conversions * tickets_per_sale:.0f} tickets at ROAS {roas:.1f}x"
+                ),
+                numbers={
+                    "extra_money": round(extra_money, 2),
+                    "extra_revenue": round(revenue, 2),
+                    "extra_tickets": round(conversions * tickets_per_sale, 1),
+                    "roas_of_extra_money": round(roas, 3),
+                },
+            )
+        )
+    factor = float(model.demand.factors(state.day, state.day + 1)[0])
+    for i in managed:
+        e, posterior = evidence[i], model.posteriors[i]
+        spend = plan.get(i, 0.0) * ledger.mean_ratio
+        if len(e.days) < RECOMMEND_MIN_DAYS or spend <= 0:
+            continue
+        average = posterior.expected_conversions(spend, factor) / spend
+        marginal = posterior.expected_marginal(spend, factor)
+        if average > 0 and marginal < SATURATION_MARGINAL_SHARE * average:
+            campaign = state.campaigns[i]
+            advice.append(
+                Recommendation(
+                    kind=RecommendationKind.SATURATED,
+                    campaign_id=campaign.campaign_id,
+                    message=(
+                        f"{campaign.campaign_type.replace('_', ' ')} on {campaign.platform} is "
+                        f"saturated: the next 100 buy {marginal * 100:.2f} sales, the average 100 "
+                        f"{average * 100:.2f}"
+                    ),
+                    numbers={
+                        "marginal_roas": round(float(marginal * e.value_per_conversion), 3),
+                        "average_roas": round(float(average * e.value_per_conversion), 3),
+                    },
+                )
+            )
+    return advice

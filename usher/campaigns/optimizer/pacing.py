@@ -1,0 +1,141 @@
+"""Pacing and the spend ledger: never commit more money than the budget has left.
+
+Platforms deliver a day's budget only on average: a day may spend more (Meta up to
+75% more, Google up to 2x) or less. Usher reads spend late (reporting delay, outages),
+so the money still free is the total minus what is reported minus a bound on what was
+spent but not yet reported; a budget is then set only if its worst day (the highest
+delivery ratio seen, or the platforms' documented maximum before there is data) still
+fits. The plan itself spends the remainder at the *expected* delivery ratio, so
+over-delivery on one day is paid back by the next day's plan, and the last day's
+budget is set for its worst case.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+HOURS_PER_DAY = 24
+# Before there is data: the largest over-delivery any platform documents (Google, 2x).
+DEFAULT_MAX_DELIVERY_RATIO = 2.0
+# Margin on the highest delivery ratio seen (the next day may be a bit worse).
+DELIVERY_RATIO_MARGIN = 1.05
+MIN_DELIVERY_SAMPLES = 5
+# Hours do not deliver evenly: an hour may spend up to this many times its even share.
+HOUR_SHARE_MARGIN = 1.5
+# Margin on shares read from the hourly delivery profile (it is itself an estimate).
+PROFILE_SHARE_MARGIN = 1.15
+FIT_BISECTION_STEPS = 60
+
+
+def delivery_ratios(spends: Sequence[float], budgets: Sequence[float]) -> np.ndarray:
+    """Spend over the budget in force, for the days that had a budget."""
+    spends_a = np.asarray(spends, dtype=float)
+    budgets_a = np.asarray(budgets, dtype=float)
+    mask = budgets_a > 0
+    return spends_a[mask] / budgets_a[mask]
+
+
+def expected_delivery_ratio(ratios: np.ndarray) -> float:
+    """The mean ratio of spend to budget, 1 until there is data."""
+    return float(np.mean(ratios)) if len(ratios) >= MIN_DELIVERY_SAMPLES else 1.0
+
+
+def max_delivery_ratio(ratios: np.ndarray) -> float:
+    """The worst day's ratio to plan safety for (the documented maximum until there is data)."""
+    if len(ratios) < MIN_DELIVERY_SAMPLES:
+        return DEFAULT_MAX_DELIVERY_RATIO
+    return max(float(np.max(ratios)) * DELIVERY_RATIO_MARGIN, 1.0)
+
+
+def share_of_hours(first_hour: int, hours: float, profile: Sequence[float] | None = None) -> float:
+    """The most of a day's delivery that ``hours`` hours from ``first_hour`` (UTC) can hold.
+
+    Whole days count one each. With the hourly delivery profile the platforms' hourly
+    reports show, the hours' own shares (plus a margin); without it, an even share times
+    a margin, since evening hours deliver more than night ones.
+    """
+    hours = max(hours, 0.0)
+    days = int(hours // HOURS_PER_DAY)
+    rest = hours - days * HOURS_PER_DAY
+    if profile is None:
+        partial = rest / HOURS_PER_DAY * HOUR_SHARE_MARGIN
+    else:
+        partial = (
+            sum(profile[(first_hour + k) % HOURS_PER_DAY] for k in range(int(np.ceil(rest))))
+            * PROFILE_SHARE_MARGIN
+        )
+    return days + float(min(1.0, partial))
+
+
+def unreported_spend_bound(budgets_in_force: float, share: float, max_ratio: float) -> float:
+    """The most that can have been spent in hours not reported yet (delay, outage)."""
+    return budgets_in_force * max_ratio * share
+
+
+def free_money(total: float, reported_spent: float, unreported_bound: float) -> float:
+    """What the budget still has once the reported and the possibly unreported spend are taken."""
+    return max(total - reported_spent - unreported_bound, 0.0)
+
+
+def worst_spend(
+    budgets: np.ndarray,
+    max_ratio: float,
+    share_left: float,
+    week_room_days: np.ndarray,
+    week_spent: np.ndarray,
+) -> np.ndarray:
+    """The most each budget can spend in the rest of today.
+
+    A platform that caps a week at ``k`` daily budgets (Meta: 7) cannot spend more than
+    ``k * budget - spent this week``, whatever its daily over-delivery; ``week_room_days``
+    is that k (``inf`` where the platform has no weekly cap).
+    """
+    budgets = np.maximum(np.asarray(budgets, dtype=float), 0.0)
+    by_day = budgets * max_ratio * share_left
+    with np.errstate(invalid="ignore"):
+        by_week = np.where(
+            np.isfinite(week_room_days), week_room_days * budgets - week_spent, np.inf
+        )
+    return np.clip(np.minimum(by_day, by_week), 0.0, None)
+
+
+def fit_to_remainder(
+    budgets: np.ndarray,
+    remaining: float,
+    max_ratio: float,
+    share_left: float,
+    week_room_days: np.ndarray | None = None,
+    week_spent: np.ndarray | None = None,
+    max_scale: float = 1.0,
+) -> np.ndarray:
+    """Scale budgets (by one factor, at most ``max_scale``) so the rest of today fits.
+
+    ``share_left`` is the most of a day's delivery the rest of today holds
+    (:func:`share_of_hours`).
+
+    At the worst delivery ratio (and within weekly caps) the result never spends more
+    than ``remaining``; with ``max_scale`` 1 it only ever lowers budgets.
+    """
+    budgets = np.maximum(np.asarray(budgets, dtype=float), 0.0)
+    room = (
+        np.full(len(budgets), np.inf)
+        if week_room_days is None
+        else np.asarray(week_room_days, dtype=float)
+    )
+    spent = np.zeros(len(budgets)) if week_spent is None else np.asarray(week_spent, dtype=float)
+
+    def worst(scale: float) -> float:
+        return float(worst_spend(budgets * scale, max_ratio, share_left, room, spent).sum())
+
+    if worst(max_scale) <= remaining:
+        return budgets * max_scale
+    lo, hi = 0.0, max_scale
+    for _ in range(FIT_BISECTION_STEPS):
+        mid = 0.5 * (lo + hi)
+        if worst(mid) <= remaining:
+            lo = mid
+        else:
+            hi = mid
+    return budgets * lo

@@ -1,0 +1,41 @@
+"""The optimizer's benchmark in CI: one small scenario, one seed; usher must not overspend.
+
+Not a timing check: it runs ``bench/optimizer.py`` as a script would and reads its JSON.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[4]
+SCENARIO = Path(__file__).with_name("scenarios") / "ci-small.json"
+
+
+def load_bench():
+    spec = importlib.util.spec_from_file_location(
+        "bench_optimizer", ROOT / "bench" / "optimizer.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    # Dataclasses look their module up while the script is being loaded.
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_benchmark_runs_and_usher_never_overspends(tmp_path):
+    bench = load_bench()
+    out = tmp_path / "result.json"
+    status = bench.main(["--scenario", str(SCENARIO), "--seeds", "1", "--json", str(out)])
+    result = json.loads(out.read_text())
+    assert status == 0
+    assert result["scenario"] == "ci: three days, three platforms"
+    strategies = result["strategies"]
+    assert set(strategies) == {"equal_split", "seed_rules", "usher", "oracle"}
+    assert strategies["usher"]["overspent"] is False
+    assert strategies["usher"]["spend"] <= 1200.01
+    assert strategies["oracle"]["ratio_to_oracle"] == 1.0
+    for name in ("expected_revenue", "realized_revenue", "spend", "overspent", "ratio_to_oracle"):
+        assert name in strategies["usher"]

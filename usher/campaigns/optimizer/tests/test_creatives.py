@@ -1,0 +1,63 @@
+"""Creative A/B tests: a Bayesian probability with a minimum sample, not the clock."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from usher.campaigns.optimizer.creatives import judge_creatives, relative_quality
+from usher.campaigns.optimizer.state import CreativeState
+
+
+def creative(cid, spend, conversions, hours=72.0, active=True):
+    return CreativeState(cid, f"creative {cid}", active, spend, conversions, 0.0, hours)
+
+
+def test_a_clearly_losing_creative_is_paused_once_both_sold_enough():
+    verdicts = judge_creatives(
+        [creative("a", 1000.0, 30), creative("b", 1000.0, 10)], np.random.default_rng(1)
+    )
+    assert len(verdicts) == 1
+    assert verdicts[0].loser_id == "b" and verdicts[0].winner_id == "a"
+    assert verdicts[0].decisive
+    assert verdicts[0].probability_winner_better > 0.99
+
+
+def test_a_big_gap_on_a_small_sample_is_not_decisive():
+    verdicts = judge_creatives(
+        [creative("a", 200.0, 6), creative("b", 200.0, 1)], np.random.default_rng(1)
+    )
+    assert verdicts[0].probability_winner_better > 0.9
+    assert not verdicts[0].decisive
+
+
+def test_the_test_does_not_decide_before_48_hours_live():
+    verdicts = judge_creatives(
+        [creative("a", 1000.0, 40, hours=30), creative("b", 1000.0, 10, hours=30)],
+        np.random.default_rng(1),
+    )
+    assert not verdicts[0].decisive
+
+
+def test_a_small_gap_stays_undecided_even_with_data():
+    verdicts = judge_creatives(
+        [creative("a", 2000.0, 33), creative("b", 2000.0, 30)], np.random.default_rng(1)
+    )
+    assert 0.5 < verdicts[0].probability_winner_better < 0.9
+    assert not verdicts[0].decisive
+
+
+def test_paused_variants_and_single_creatives_are_not_tested():
+    rng = np.random.default_rng(1)
+    assert judge_creatives([creative("a", 1000.0, 30)], rng) == []
+    assert (
+        judge_creatives([creative("a", 1000.0, 30), creative("b", 900.0, 1, active=False)], rng)
+        == []
+    )
+
+
+def test_relative_quality_ranks_creatives_and_shrinks_thin_ones_toward_the_mean():
+    quality = relative_quality([creative("a", 1000.0, 40), creative("b", 1000.0, 20)])
+    assert quality["a"] > 1.0 > quality["b"]
+    # Shrinkage: the raw ratio is 2, the estimate is less extreme.
+    assert quality["a"] / quality["b"] < 2.0
+    assert relative_quality([creative("a", 0.0, 0)]) == {"a": 1.0}

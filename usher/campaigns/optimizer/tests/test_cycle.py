@@ -1,0 +1,251 @@
+"""The hourly cycle end to end on a market drawn from the model (no database, no HTTP)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from decimal import Decimal
+
+import numpy as np
+import pytest
+
+from usher.campaigns.optimizer.allocation import allocate
+from usher.campaigns.optimizer.curves import DemandPattern, ResponseCurve
+from usher.campaigns.optimizer.cycle import run_cycle
+from usher.campaigns.optimizer.decisions import DecisionKind, DecisionRule, RecommendationKind
+from usher.campaigns.optimizer.state import CampaignState, DayMetrics, Override, SuiteState
+from usher.campaigns.optimizer.tests.synthetic import SyntheticMarket, TrueCampaign
+
+RICH = SyntheticMarket(
+    campaigns=[
+        TrueCampaign(a=12.0, b=500.0, value=200.0),
+        TrueCampaign(a=5.0, b=80.0, value=220.0),
+        TrueCampaign(a=6.0, b=350.0, value=210.0),
+        TrueCampaign(a=2.5, b=400.0, value=150.0),
+    ],
+    days=21,
+    total_budget=15000.0,
+    daily_limit=1500.0,
+    ramp=1.0,
+)
+THIN = SyntheticMarket(
+    campaigns=[
+        TrueCampaign(a=1.2, b=150.0, value=200.0),
+        TrueCampaign(a=0.8, b=60.0, value=200.0),
+        TrueCampaign(a=1.0, b=250.0, value=200.0),
+        TrueCampaign(a=0.6, b=200.0, value=200.0),
+    ],
+    days=14,
+    total_budget=1400.0,
+)
+
+
+def oracle_revenue(market: SyntheticMarket) -> float:
+    curves = [ResponseCurve(c.a, c.b, c.value) for c in market.campaigns]
+    plan = allocate(curves, market.demand(), market.total_budget, market.daily_limit)
+    return market.expected_revenue(plan, np.ones_like(plan))
+
+
+def mean_revenue(market: SyntheticMarket, strategy: str, seeds=range(6)) -> float:
+    return float(np.mean([market.run(seed, strategy)[0] for seed in seeds]))
+
+
+def test_with_rich_data_the_optimizer_comes_close_to_the_oracle():
+    usher = mean_revenue(RICH, "usher", range(3))
+    assert usher >= 0.9 * oracle_revenue(RICH)
+    assert usher > mean_revenue(RICH, "equal_split", range(3))
+
+
+def test_on_thin_data_the_optimizer_is_no_worse_than_equal_split_in_expectation():
+    usher = mean_revenue(THIN, "usher")
+    equal = mean_revenue(THIN, "equal_split")
+    assert usher >= 0.98 * equal
+
+
+@pytest.mark.parametrize("market", [RICH, THIN, replace(RICH, overdelivery=0.5)])
+def test_the_optimizer_never_overspends(market):
+    for seed in range(3):
+        _, spent, _ = market.run(seed, "usher")
+        assert spent <= market.total_budget + 0.01
+
+
+def test_it_follows_a_change_point_down():
+    falling = replace(
+        RICH,
+        campaigns=[replace(RICH.campaigns[0], change=(7, 0.05)), *RICH.campaigns[1:]],
+        ramp=0.0,
+    )
+    _, _, decisions = falling.run(1, "usher")
+    budgets = {
+        d.plan_day: float(d.daily_budget)
+        for d in decisions
+        if d.campaign_id == "0" and d.kind == DecisionKind.SET_BUDGET and d.plan_day is not None
+    }
+    before = np.mean([budgets[d] for d in range(4, 7)])
+    after = np.mean([budgets[d] for d in range(16, 20)])
+    assert after < 0.6 * before
+
+
+def test_a_staff_override_wins_over_the_optimizer():
+    held = replace(RICH, overrides={1: Override(daily_budget=Decimal("50.00"))})
+    _, spent, decisions = held.run(2, "usher")
+    mine = [d for d in decisions if d.campaign_id == "1"]
+    assert mine and all(d.kind == DecisionKind.KEEP_OVERRIDE for d in mine)
+    assert all(d.rule == DecisionRule.STAFF_OVERRIDE for d in mine)
+    assert spent <= held.total_budget + 0.01
+
+
+def test_a_losing_creative_is_paused_by_the_ab_test():
+    market = replace(
+        RICH, campaigns=[replace(RICH.campaigns[0], qualities=(1.5, 0.6)), *RICH.campaigns[1:]]
+    )
+    _, _, decisions = market.run(4, "usher")
+    paused = [d for d in decisions if d.kind == DecisionKind.PAUSE_CREATIVE]
+    assert [(d.campaign_id, d.creative_id) for d in paused] == [("0", "0-1")]
+
+
+def state_on(day: int, hour: int, campaigns, total=3000.0, spent=0.0, reported=None) -> SuiteState:
+    return SuiteState(
+        budget_id="b",
+        total_budget=Decimal(str(total)),
+        spent=Decimal(str(spent)),
+        daily_limit=None,
+        target_cpa=None,
+        target_roas=Decimal("2"),
+        flight_days=10,
+        first_weekday=0,
+        hour_of_flight=day * 24 + hour,
+        reported_hours=day * 24 + hour if reported is None else reported,
+        campaigns=tuple(campaigns),
+    )
+
+
+def campaign(cid: str, budget: float, days=(), **kwargs) -> CampaignState:
+    return CampaignState(
+        cid, "meta", "prospecting", True, Decimal(str(budget)), tuple(days), **kwargs
+    )
+
+
+def steady_days(n: int, spend: float, sales: int) -> list[DayMetrics]:
+    return [
+        DayMetrics(d, spend, spend, sales, sales * 200.0, sales * 2.0, sales * 1.3, sales * 260.0)
+        for d in range(n)
+    ]
+
+
+def test_on_day_one_every_campaign_gets_the_same_plan():
+    result = run_cycle(state_on(0, 0, [campaign(str(i), 100.0) for i in range(4)]))
+    planned = {p.planned_spend_today for p in result.plans}
+    assert len(planned) == 1
+    budgets = [float(d.daily_budget) for d in result.decisions if d.kind == DecisionKind.SET_BUDGET]
+    # Exploration alternates budgets around the plan, symmetric around it.
+    assert len(budgets) == 4
+    assert np.mean(budgets) == pytest.approx(planned.pop(), rel=0.01)
+
+
+def test_every_budget_decision_says_why_with_its_numbers_and_expected_effect():
+    result = run_cycle(
+        state_on(3, 2, [campaign(str(i), 100.0, steady_days(3, 100.0, 3)) for i in range(3)])
+    )
+    assert result.decisions
+    for decision in result.decisions:
+        assert decision.reason
+        assert decision.expected_effect
+        assert "new_budget" in decision.numbers and "expected_conversions_today" in decision.numbers
+
+
+def test_safety_cuts_budgets_that_could_overspend_what_is_left():
+    # 2,900 of 3,000 reported; budgets of 300 in force at noon could spend far more.
+    campaigns = [
+        campaign(str(i), 300.0, steady_days(5, 300.0, 4), budget_set_day=5) for i in range(2)
+    ]
+    result = run_cycle(state_on(5, 12, campaigns, spent=2900.0), recommend=False)
+    cuts = [d for d in result.decisions if d.rule == DecisionRule.SPEND_SAFETY]
+    assert len(cuts) == 2
+    new = sum(float(d.daily_budget or 0) for d in cuts)
+    worst_ratio = cuts[0].numbers["max_delivery_ratio"]
+    free = cuts[0].numbers["free_money"]
+    assert free < 100.0  # the hour in progress may already have spent some
+    assert new * worst_ratio * min(1.0, 12 / 24 * 1.5) <= free + 0.01  # numbers are rounded
+    assert new * worst_ratio * min(1.0, 12 / 24 * 1.5) >= 0.99 * free
+
+
+def test_on_the_last_day_budgets_rise_to_spend_what_is_left_without_overspending():
+    campaigns = [
+        campaign(str(i), 50.0, steady_days(9, 50.0, 1), budget_set_day=9) for i in range(2)
+    ]
+    result = run_cycle(state_on(9, 10, campaigns, spent=2000.0), recommend=False)
+    raises = [d for d in result.decisions if d.rule == DecisionRule.PACING]
+    assert len(raises) == 2
+    assert all(d.daily_budget > Decimal("50") for d in raises)
+    worst_ratio = raises[0].numbers["max_delivery_ratio"]
+    worst = sum(float(d.daily_budget) for d in raises) * worst_ratio * min(1.0, 14 / 24 * 1.5)
+    assert worst <= 1000.0 + 1e-6
+
+
+def test_reporting_delay_is_held_back_as_possibly_spent():
+    days = steady_days(4, 200.0, 3)
+    fresh = run_cycle(state_on(4, 4, [campaign("0", 200.0, days)], spent=800.0), recommend=False)
+    stale = run_cycle(
+        state_on(4, 4, [campaign("0", 200.0, days)], spent=800.0, reported=60), recommend=False
+    )
+    assert stale.decisions[0].numbers["free_money"] < fresh.decisions[0].numbers["free_money"]
+
+
+def test_recommendations_flag_saturation_and_price_a_bigger_budget():
+    saturated = [
+        DayMetrics(d, s, s, c, c * 200.0, c * 2.0, c, c * 200.0)
+        for d, (s, c) in enumerate([(100, 6), (300, 7), (150, 6), (400, 7), (120, 6), (350, 7)])
+    ]
+    linear = [
+        DayMetrics(d, s, s, c, c * 200.0, c * 2.0, c, c * 200.0)
+        for d, (s, c) in enumerate([(100, 2), (300, 6), (150, 3), (400, 8), (120, 2), (350, 7)])
+    ]
+    state = replace(
+        state_on(6, 3, [replace(campaign("sat", 250.0, saturated), campaign_type="retargeting")]),
+        campaigns=(
+            replace(campaign("sat", 250.0, saturated), campaign_type="retargeting"),
+            campaign("lin", 250.0, linear),
+        ),
+        target_roas=Decimal("1.2"),
+    )
+    result = run_cycle(state)
+    kinds = {(r.kind, r.campaign_id) for r in result.recommendations}
+    assert (RecommendationKind.SATURATED, "sat") in kinds
+    assert (RecommendationKind.SATURATED, "lin") not in kinds
+    raise_advice = [r for r in result.recommendations if r.kind == RecommendationKind.RAISE_BUDGET]
+    assert raise_advice and "tickets at ROAS" in raise_advice[0].message
+    assert raise_advice[0].numbers["roas_of_extra_money"] >= 1.2
+    # The same suite with a target the extra money cannot reach gets no such advice.
+    strict = run_cycle(replace(state, target_roas=Decimal("5")))
+    assert not [r for r in strict.recommendations if r.kind == RecommendationKind.RAISE_BUDGET]
+
+
+def guard_state(days_of_bad: int) -> SuiteState:
+    good = [DayMetrics(d, 200.0, 200.0, 5, 1000.0, 10.0, 5.0, 1000.0) for d in range(days_of_bad)]
+    bad = [DayMetrics(d, 200.0, 200.0, 0, 0.0, 0.0, 0.0, 0.0) for d in range(days_of_bad)]
+    return replace(
+        state_on(days_of_bad, 3, [campaign("good", 200.0, good), campaign("bad", 200.0, bad)]),
+        target_cpa=Decimal("60"),
+    )
+
+
+def test_the_cpa_guard_pauses_a_campaign_credibly_above_twice_the_target():
+    result = run_cycle(guard_state(4), recommend=False)
+    pauses = [d for d in result.decisions if d.rule == DecisionRule.CPA_GUARD]
+    assert [(d.kind, d.campaign_id) for d in pauses] == [(DecisionKind.PAUSE_CAMPAIGN, "bad")]
+    assert pauses[0].numbers["probability"] >= 0.95
+    assert pauses[0].numbers["suite_cpa"] == 40.0
+    # Its money goes to the others: no budget decision for the paused campaign.
+    assert not [
+        d for d in result.decisions if d.campaign_id == "bad" and d.kind == DecisionKind.SET_BUDGET
+    ]
+
+
+def test_the_cpa_guard_never_acts_on_one_day():
+    result = run_cycle(guard_state(1), recommend=False)
+    assert not [d for d in result.decisions if d.rule == DecisionRule.CPA_GUARD]
+
+
+def test_demand_pattern_is_seen_from_the_suite():
+    demand = DemandPattern(21, 0, 1.5).factors()
+    assert demand[-1] == pytest.approx(2.5)

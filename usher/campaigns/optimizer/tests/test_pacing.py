@@ -1,0 +1,100 @@
+"""Pacing never commits more than the money left (property tests)."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from usher.campaigns.optimizer import pacing
+
+budgets_st = st.lists(st.floats(0.0, 5000.0), min_size=1, max_size=8)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    budgets=budgets_st,
+    remaining=st.floats(0.0, 20000.0),
+    max_ratio=st.floats(1.0, 2.0),
+    share_left=st.floats(0.0, 1.0),
+    max_scale=st.sampled_from([1.0, 4.0]),
+    weekly=st.booleans(),
+    week_spent=st.floats(0.0, 10000.0),
+)
+def test_fitted_budgets_never_spend_more_than_the_remainder(
+    budgets, remaining, max_ratio, share_left, max_scale, weekly, week_spent
+):
+    budgets = np.array(budgets)
+    rooms = np.full(len(budgets), 7.0 if weekly else np.inf)
+    spent = np.full(len(budgets), week_spent)
+    fitted = pacing.fit_to_remainder(
+        budgets, remaining, max_ratio, share_left, rooms, spent, max_scale
+    )
+    worst = pacing.worst_spend(fitted, max_ratio, share_left, rooms, spent).sum()
+    assert worst <= remaining + 1e-6
+    assert (fitted >= 0).all()
+    assert (fitted <= budgets * max_scale + 1e-9).all()
+    if max_scale == 1.0:
+        assert (fitted <= budgets + 1e-9).all()
+
+
+@settings(max_examples=100, deadline=None)
+@given(budgets=budgets_st, max_ratio=st.floats(1.0, 2.0), share_left=st.floats(0.01, 1.0))
+def test_budgets_that_fit_are_left_alone(budgets, max_ratio, share_left):
+    budgets = np.array(budgets)
+    worst = pacing.worst_spend(
+        budgets, max_ratio, share_left, np.full(len(budgets), np.inf), np.zeros(len(budgets))
+    )
+    fitted = pacing.fit_to_remainder(budgets, float(worst.sum()) + 1.0, max_ratio, share_left)
+    assert np.allclose(fitted, budgets)
+
+
+def test_a_weekly_cap_bounds_a_days_spend_below_its_over_delivery():
+    # Spent 6 daily budgets this week already: a 7x weekly cap leaves one.
+    worst = pacing.worst_spend(np.array([100.0]), 1.75, 1.0, np.array([7.0]), np.array([600.0]))
+    assert worst[0] == 100.0
+    no_cap = pacing.worst_spend(np.array([100.0]), 1.75, 1.0, np.array([np.inf]), np.array([600.0]))
+    assert no_cap[0] == 175.0
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    total=st.floats(0.0, 1e6),
+    spent=st.floats(0.0, 1e6),
+    in_force=st.floats(0.0, 1e4),
+    first=st.integers(0, 23),
+    hours=st.integers(0, 72),
+    ratio=st.floats(1.0, 2.0),
+    profile=st.one_of(st.none(), st.lists(st.floats(0.0, 1.0), min_size=24, max_size=24)),
+)
+def test_free_money_takes_off_the_worst_unreported_spend_and_is_never_negative(
+    total, spent, in_force, first, hours, ratio, profile
+):
+    if profile is not None:
+        weight = sum(profile) or 1.0
+        profile = [p / weight for p in profile]
+    share = pacing.share_of_hours(first, hours, profile)
+    bound = pacing.unreported_spend_bound(in_force, share, ratio)
+    if profile is not None:
+        # At least the hours' own delivery, day by day.
+        own = hours // 24 + min(1.0, sum(profile[(first + k) % 24] for k in range(hours % 24)))
+        assert share >= own - 1e-9
+    assert bound >= in_force * ratio * min(hours / 24, hours // 24 + 1) * (profile is None) - 1e-6
+    free = pacing.free_money(total, spent, bound)
+    assert 0.0 <= free <= max(total - spent, 0.0)
+
+
+def test_evening_hours_hold_more_of_the_day_than_night_hours():
+    profile = [0.01] * 12 + [0.07] * 12  # the second half of the day delivers 84%
+    night = pacing.share_of_hours(0, 6, profile)
+    evening = pacing.share_of_hours(18, 6, profile)
+    assert evening > 5 * night
+    assert evening >= 0.42 and pacing.share_of_hours(18, 30, profile) >= 1.42
+
+
+def test_delivery_ratios_default_to_the_documented_maximum_until_there_is_data():
+    assert pacing.max_delivery_ratio(np.array([1.1, 0.9])) == pacing.DEFAULT_MAX_DELIVERY_RATIO
+    ratios = pacing.delivery_ratios([110, 90, 120, 80, 100, 0], [100, 100, 100, 100, 100, 0])
+    assert len(ratios) == 5
+    assert 1.2 < pacing.max_delivery_ratio(ratios) < 1.3
+    assert pacing.expected_delivery_ratio(ratios) == 1.0

@@ -1,0 +1,72 @@
+"""The plan's rules as guard rails: each fires on evidence, never on one noisy day."""
+
+from __future__ import annotations
+
+import math
+from decimal import Decimal, getcontext
+
+import pytest
+
+from usher.campaigns.optimizer.rules import cpa_guard, poisson_cdf, roas_guard
+
+
+def test_poisson_cdf_matches_the_direct_sum_and_survives_large_means():
+    direct = sum(math.exp(-4.0) * 4.0**j / math.factorial(j) for j in range(6))
+    assert poisson_cdf(5, 4.0) == pytest.approx(direct)
+    # exp(-1000) underflows a float; the same sum in high-precision decimals:
+    getcontext().prec = 60
+    term = total = Decimal(-1000).exp()
+    for j in range(1, 901):
+        term = term * 1000 / j
+        total += term
+    assert poisson_cdf(900, 1000.0) == pytest.approx(float(total), rel=1e-6)
+    assert poisson_cdf(-1, 3.0) == 0.0
+
+
+def test_cpa_guard_pauses_a_campaign_credibly_above_twice_the_target():
+    # 900 spent, 2 sales: CPA 450 against a threshold of 2 x 60 = 120.
+    verdict = cpa_guard(spend=900.0, conversions=2, days=4, target_cpa=60.0)
+    assert verdict.fires
+    assert verdict.probability > 0.95
+
+
+def test_cpa_guard_waits_for_two_reported_days_however_bad_one_day_looks():
+    verdict = cpa_guard(spend=900.0, conversions=0, days=1, target_cpa=60.0)
+    assert not verdict.fires
+    assert not verdict.enough_evidence
+
+
+def test_cpa_guard_waits_for_enough_spend():
+    # 200 spent without a sale is less than 3 threshold CPAs (360): not yet evidence.
+    verdict = cpa_guard(spend=200.0, conversions=0, days=3, target_cpa=60.0)
+    assert not verdict.fires
+    assert not verdict.enough_evidence
+
+
+def test_cpa_guard_leaves_a_campaign_near_the_target_alone():
+    verdict = cpa_guard(spend=1200.0, conversions=15, days=5, target_cpa=60.0)
+    assert verdict.enough_evidence
+    assert not verdict.fires
+
+
+def test_cpa_guard_does_nothing_without_a_target():
+    assert not cpa_guard(spend=5000.0, conversions=0, days=9, target_cpa=None).fires
+
+
+def test_roas_guard_boosts_a_campaign_credibly_above_twice_the_target():
+    # 30 sales of 200 on 600 spent: ROAS 10 against 2 x 3 = 6.
+    verdict = roas_guard(600.0, 30, 200.0, days=3, target_roas=3.0)
+    assert verdict.fires
+    assert verdict.observed == pytest.approx(10.0)
+
+
+def test_roas_guard_does_not_boost_on_a_lucky_small_sample():
+    # ROAS 13 on one sale is no evidence.
+    verdict = roas_guard(15.0, 1, 200.0, days=3, target_roas=3.0)
+    assert not verdict.fires
+
+
+def test_roas_guard_does_not_boost_below_twice_the_target():
+    verdict = roas_guard(1000.0, 20, 200.0, days=5, target_roas=3.0)
+    assert verdict.enough_evidence
+    assert not verdict.fires
