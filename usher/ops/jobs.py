@@ -15,10 +15,12 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from usher.marketplace.models import MarketplaceClient
 from usher.ops.models import JobOutcome, JobRun
 
 logger = logging.getLogger(__name__)
@@ -117,3 +119,27 @@ def _finish(run: JobRun, outcome: str, context: JobContext, error: str = "") -> 
 
 def _part(key: str) -> str:
     return f" [{key}]" if key else ""
+
+
+def succeeded_before(job: str, key: str) -> bool:
+    """Whether a run of (job, key) already succeeded: a daily job keys its parts by the
+    local day, so beat firing twice (or a retry) does the day's work once."""
+    return JobRun.objects.filter(job=job, key=key, outcome=JobOutcome.SUCCEEDED).exists()
+
+
+def client_zone(client: MarketplaceClient) -> ZoneInfo:
+    """The marketplace's time zone (UTC if its name is unknown to this machine)."""
+    try:
+        return ZoneInfo(client.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+def clients_at_local_hour(now: datetime, hour: int) -> list[MarketplaceClient]:
+    """Active marketplaces where it is now `hour` o'clock: an hourly beat entry runs a
+    daily job at each marketplace's own time of day."""
+    return [
+        client
+        for client in MarketplaceClient.objects.filter(is_active=True).order_by("pk")
+        if now.astimezone(client_zone(client)).hour == hour
+    ]
