@@ -15,7 +15,7 @@ Spend anomalies (staff alerts):
 from __future__ import annotations
 
 import logging
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -28,6 +28,7 @@ from usher.campaigns.models import (
     BudgetStatus,
     CampaignMetrics,
     CampaignStatus,
+    OptimizationLogEntry,
 )
 from usher.notifications.models import NotificationKind
 from usher.notifications.services import Notice, notify
@@ -42,6 +43,7 @@ LOW_REMAINDER_SHARE = Decimal("0.20")
 # burst is normal delivery, not an anomaly).
 OVERPACE_MIN_HOURS = 6
 HOURS_PER_DAY = 24
+CENT = Decimal("0.01")
 PANEL_BUDGETS_PATH = "/panel/budgets/"
 ADMIN_CAMPAIGN_PATH = "/admin/campaigns/automatedcampaign/{}/change/"
 
@@ -128,13 +130,15 @@ def _campaign_anomalies(
         return sent
     allowed = campaign.daily_budget * factor
     for day, spend in _daily_spend(campaign, local.date()):
-        if spend > allowed:
+        day_end = datetime.combine(day + timedelta(days=1), time(), tzinfo=zone)
+        ceiling = (_highest_daily_budget(campaign, day_end) * factor).quantize(CENT)
+        if spend > ceiling:
             sent += _alert(
                 budget,
                 f"campaign:{campaign.pk}:over-report:{day:%Y-%m-%d}",
                 f"{campaign.name}: {campaign.platform} reports more spend than Usher set",
-                f"{spend} spent on {day} with a daily budget of {campaign.daily_budget} "
-                f"(the platform may spend at most {allowed} a day).",
+                f"{spend} spent on {day}, while no daily budget Usher set by then lets "
+                f"the platform spend more than {ceiling} a day.",
                 ADMIN_CAMPAIGN_PATH.format(campaign.pk),
             )
     today = dict(_daily_spend(campaign, local.date())).get(local.date(), Decimal(0))
@@ -153,6 +157,25 @@ def _campaign_anomalies(
     return sent
 
 
+# Log numbers that record a daily budget Usher set or asked for (publish, allocation,
+# optimizer).
+BUDGET_NUMBERS = ("daily_budget", "after")
+
+
+def _highest_daily_budget(campaign: AutomatedCampaign, until: datetime) -> Decimal:
+    """The highest daily budget Usher gave the campaign up to `until`, from its
+    decision log and its current setting: a day's spend is judged against the most
+    the platform could have been allowed (budgets change during a day)."""
+    highest = campaign.daily_budget or Decimal(0)
+    entries = OptimizationLogEntry.objects.filter(campaign=campaign, created_at__lt=until)
+    for numbers in entries.values_list("numbers", flat=True):
+        for name in BUDGET_NUMBERS:
+            value = (numbers or {}).get(name)
+            if value not in (None, ""):
+                highest = max(highest, Decimal(str(value)))
+    return highest
+
+
 def _daily_spend(campaign: AutomatedCampaign, until: date) -> list[tuple[date, Decimal]]:
     """The campaign's reported spend per day (its hourly rows summed; a day reported
     only as a whole counts as such), up to `until`."""
@@ -169,7 +192,7 @@ def _daily_spend(campaign: AutomatedCampaign, until: date) -> list[tuple[date, D
         target = whole if row["hour"] is None else hourly
         target[row["date"]] = target.get(row["date"], Decimal(0)) + row["spend"]
     days = {**whole, **hourly}
-    return sorted(days.items())
+    return sorted((day, spend.quantize(CENT)) for day, spend in days.items())
 
 
 def _alert(budget: AdCampaignBudget, cause: str, title: str, body: str, link: str) -> int:

@@ -3,12 +3,15 @@ campaign platform, ad accounts for the marketplace, a paid budget."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.utils import timezone
 
-from usher.campaigns import services
-from usher.campaigns.tests.factories import AdAccountFactory, BudgetFactory
+from usher.campaigns import publishing, services
+from usher.campaigns.models import CampaignStatus
+from usher.campaigns.tests.factories import AdAccountFactory, BudgetFactory, CampaignFactory
 from usher.campaigns.tests.fakes import FakeCampaignsConnector, FakePlatform
 from usher.marketplace.tests.factories import EventFactory
 from usher.platforms import registry
@@ -44,3 +47,26 @@ def paid_budget(organizer, event, meta_account):
     return services.confirm_payment(
         budget.pk, reference="TRF-1", amount_received=Decimal("1000.00"), user=None
     )
+
+
+KINDS = ("prospecting", "retargeting", "lookalike")
+
+
+@pytest.fixture
+def live_campaigns(platform, paid_budget, event, meta_account):
+    """Three published campaigns of the paid budget, 40 a day each, on the fake Meta."""
+    campaigns = []
+    for kind in KINDS:
+        campaign = CampaignFactory(
+            budget=paid_budget,
+            event=event,
+            ad_account=meta_account,
+            campaign_type=kind,
+            status=CampaignStatus.APPROVED,
+            desired_daily_budget=Decimal("40.00"),
+            ends_at=timezone.now() + timedelta(days=20),
+        )
+        campaign.creatives.create(headline="h", landing_url="https://tix.example/e")
+        publishing.publish_campaign(campaign.pk)
+        campaigns.append(campaign)
+    return campaigns
