@@ -70,3 +70,10 @@ def live_campaigns(platform, paid_budget, event, meta_account):
         publishing.publish_campaign(campaign.pk)
         campaigns.append(campaign)
     return campaigns
+
+
+@pytest.fixture
+def daily_campaigns(monkeypatch, platform, request):
+    """The live campaigns on daily budgets only (a platform without lifetime caps)."""
+    monkeypatch.setattr(FakeCampaignsConnector, "lifetime_budget_hard_cap", False)
+    return request.getfixturevalue("live_campaigns")

@@ -16,7 +16,6 @@ from django.utils import timezone
 from usher.campaigns import ledger, tasks
 from usher.campaigns.models import AutomatedCampaign, BudgetStatus
 from usher.campaigns.tests.factories import report_spend
-from usher.campaigns.tests.fakes import FakeCampaignsConnector
 from usher.marketplace.simulation import BeatJobs
 from usher.notifications.models import Notification, NotificationKind
 from usher.ops.models import JobOutcome, JobRun
@@ -101,13 +100,6 @@ def test_the_dispatchers_queue_one_part_per_budget_and_per_account(
         "optimize-budgets": 1,
         "sync-campaign-metrics": 1,
     }
-
-
-@pytest.fixture
-def daily_campaigns(monkeypatch, platform, request):
-    """The live campaigns on daily budgets only (a platform without lifetime caps)."""
-    monkeypatch.setattr(FakeCampaignsConnector, "lifetime_budget_hard_cap", False)
-    return request.getfixturevalue("live_campaigns")
 
 
 def test_the_daily_rebalance_lowers_daily_budgets_as_the_remainder_shrinks(
