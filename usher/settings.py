@@ -14,6 +14,7 @@ from pathlib import Path
 import dj_database_url
 from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
+from kombu import Exchange, Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("USHER_VAR_DIR", BASE_DIR / "var"))
@@ -176,8 +177,10 @@ CELERY_TASK_ROUTES = {
     "usher.campaigns.tasks.sync_account_metrics_task": {"queue": "campaigns"},
     "usher.audiences.tasks.refresh_audience_task": {"queue": "audiences"},
 }
-# What a worker consumes unless told otherwise (`celery worker -Q ...`).
-USHER_WORKER_QUEUES = ("celery", "campaigns", "audiences")
+# Declared, so a worker started without `-Q` consumes every one of them.
+CELERY_TASK_QUEUES = [
+    Queue(name, Exchange(name), routing_key=name) for name in ("celery", "campaigns", "audiences")
+]
 # Workers log through Django's LOGGING (JSON in production, task ids as request ids).
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # The schedule of every periodic job; apps add their entries here, nowhere else.

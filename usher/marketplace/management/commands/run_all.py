@@ -63,7 +63,7 @@ class Command(BaseCommand):
                 f"--loglevel={options['worker_loglevel']}",
                 "--concurrency=2",
                 # every queue: deliveries, the campaigns' and the audiences' job parts
-                f"--queues={','.join(settings.USHER_WORKER_QUEUES)}",
+                f"--queues={','.join(q.name for q in settings.CELERY_TASK_QUEUES)}",
             ],
         }
         if find_spec("usher.sandbox.__main__") is not None:
