@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import logging
 
-from celery import shared_task
-from django.db import transaction
+from celery import Task, shared_task
 from django.utils import timezone
 
 from usher.campaigns import (
@@ -87,13 +86,13 @@ REBALANCE_LOCAL_HOUR = 6  # the plan's daily rebalance, in each marketplace's ti
 CAMPAIGNS_QUEUE = "campaigns"
 
 
-def _dispatch(job: str, task, ids: list, context: JobContext) -> None:
-    """Queue one part per id once the dispatcher's transaction commits."""
-    for args in ids:
-        args = args if isinstance(args, tuple) else (args,)
-        transaction.on_commit(lambda args=args: task.delay(*args))
-    context.counts["queued"] += len(ids)
-    logger.info("%s: %d parts queued", job, len(ids))
+def _dispatch(job: str, task: Task, parts: list[tuple[object, ...]], context: JobContext) -> None:
+    """Queue one task per part. The ids were read from committed rows and the
+    dispatcher writes nothing before queueing, so there is no transaction to wait for."""
+    for args in parts:
+        task.delay(*args)
+    context.counts["queued"] += len(parts)
+    logger.info("%s: %d parts queued", job, len(parts))
 
 
 @shared_task(ignore_result=True)
@@ -129,7 +128,7 @@ def daily_rebalance_task(budget_id: int, local_day: str) -> None:
             logger.info("daily rebalance of budget=%s for %s done already", budget_id, local_day)
             return
         if budget.status == BudgetStatus.ACTIVE and budget.event_id is None:
-            transaction.on_commit(lambda: create_suites_task.delay(budget_id))
+            create_suites_task.delay(budget_id)
         result = spend_control.rebalance_budget(budget_id)
         context.counts["campaigns"] += len(result.applied)
         context.counts["refused"] += sum(not a.ok for a in result.applied)
@@ -148,7 +147,7 @@ def sync_campaign_metrics_task() -> None:
     failing account holds only itself."""
 
     def work(context: JobContext) -> None:
-        accounts = sorted(metrics_sync.accounts_to_sync(timezone.now()))
+        accounts = [(pk,) for pk in sorted(metrics_sync.accounts_to_sync(timezone.now()))]
         _dispatch("sync-campaign-metrics", sync_account_metrics_task, accounts, context)
 
     run_job("sync-campaign-metrics", work, max_seconds=DISPATCH_MAX_SECONDS)
@@ -167,7 +166,7 @@ def sync_account_metrics_task(account_id: int) -> None:
         if summary.failed_accounts:
             context.counts["failed"] += 1
         for budget_id in sorted(summary.budget_ids):
-            transaction.on_commit(lambda pk=budget_id: rebalance_budget_task.delay(pk))
+            rebalance_budget_task.delay(budget_id)  # the account's rows are committed
             budget = AdCampaignBudget.objects.get(pk=budget_id)
             context.counts["anomalies"] += alerts.notify_spend_anomalies(budget, timezone.now())
 
@@ -189,7 +188,7 @@ def optimize_budgets_task() -> None:
         _dispatch(
             "optimize-budgets",
             optimize_budget_task,
-            list(budgets.values_list("pk", flat=True)),
+            [(pk,) for pk in budgets.values_list("pk", flat=True)],
             context,
         )
 

@@ -15,6 +15,7 @@ from usher.campaigns.tests.factories import AdAccountFactory, BudgetFactory, Cam
 from usher.campaigns.tests.fakes import FakeCampaignsConnector, FakePlatform
 from usher.marketplace.tests.factories import EventFactory
 from usher.platforms import registry
+from usher.platforms.tests.campaign_helpers import ACCOUNTS
 
 
 @pytest.fixture
@@ -77,3 +78,28 @@ def daily_campaigns(monkeypatch, platform, request):
     """The live campaigns on daily budgets only (a platform without lifetime caps)."""
     monkeypatch.setattr(FakeCampaignsConnector, "lifetime_budget_hard_cap", False)
     return request.getfixturevalue("live_campaigns")
+
+
+CREDENTIALS = {
+    "meta": "sandbox-meta-token",
+    "google_ads": "sandbox-refresh-token",
+    "tiktok": "sandbox-tiktok-token",
+}
+
+
+@pytest.fixture
+def sandbox_accounts(marketplace):
+    """The marketplace's ad accounts on the sandbox's three campaign platforms."""
+    made = {}
+    for name, account in ACCOUNTS.items():
+        settings = {k: v for k, v in account.settings.items() if k != "refresh_token"}
+        made[name] = AdAccountFactory(
+            client=marketplace,
+            platform=name,
+            account_id=account.account_id,
+            currency="RON",
+            settings=settings,
+            credential_kind="refresh_token" if name == "google_ads" else "access_token",
+            credential=CREDENTIALS[name],
+        )
+    return made
