@@ -378,7 +378,8 @@ def _ceilings(evidence: list[CampaignEvidence]) -> np.ndarray:
         lowered = np.concatenate([[False], e.budget[1:] < e.budget[:-1] * (1 - 1e-9)])
         shares.append(np.where(lowered, np.nan, share))
     pooled = np.concatenate([s[-CEILING_WINDOW_DAYS:] for s in shares] or [np.zeros(0)])
-    typical = float(np.nanmedian(pooled)) if np.isfinite(pooled).any() else np.nan
+    # The upper quartile: capped campaigns pull a median down (two of four can be capped).
+    typical = float(np.nanpercentile(pooled, 75)) if np.isfinite(pooled).any() else np.nan
     ceilings = np.full(len(evidence), np.inf)
     if not np.isfinite(typical):
         return ceilings
