@@ -174,10 +174,11 @@ def suite_state(
                 weekly_cap_days=None if weekly is None else float(weekly),
             )
         )
+    money = ledger.balances(budget)
     return SuiteState(
         budget_id=str(budget.pk),
-        total_budget=ledger.balances(budget).total,
-        spent=ledger.balances(budget).spent,
+        total_budget=money.total,
+        spent=money.spent,
         daily_limit=budget.daily_budget_limit,
         target_cpa=budget.target_cpa,
         target_roas=budget.target_roas,
@@ -299,6 +300,10 @@ def _days(
     reported_through: int,
     history: dict[int, _History],
 ) -> tuple[DayMetrics, ...]:
+    """One DayMetrics per flight day so far. Usher keeps no history of which ads were
+    live on a past day, so every day carries today's live ads: history is not rescaled
+    to a new creative mix, and what pausing a loser gained is learned from the days
+    after it (the change-point detection keeps that from reading as noise)."""
     today = min(hour_now // HOURS_PER_DAY, flight.days - 1)
     live = tuple(
         c.external_ad_id for c in campaign.creatives.all() if c.is_active and c.external_ad_id
