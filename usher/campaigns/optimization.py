@@ -303,7 +303,7 @@ def _days(
     """One DayMetrics per flight day so far. Usher keeps no history of which ads were
     live on a past day, so every day carries today's live ads: history is not rescaled
     to a new creative mix, and what pausing a loser gained is learned from the days
-    after it (the change-point detection keeps that from reading as noise)."""
+    after it."""
     today = min(hour_now // HOURS_PER_DAY, flight.days - 1)
     live = tuple(
         c.external_ad_id for c in campaign.creatives.all() if c.is_active and c.external_ad_id
