@@ -79,11 +79,9 @@ DISPATCH_MAX_SECONDS = 5 * 60
 # One budget's or one account's part: bounded well under the hour between runs, so a
 # part that hangs on a slow platform frees its lock before the next hour's run.
 PART_MAX_SECONDS = 15 * 60
+# The parts run on the `campaigns` queue (CELERY_TASK_ROUTES; README: what to scale).
 PART_TIME_LIMITS = {"soft_time_limit": PART_MAX_SECONDS, "time_limit": PART_MAX_SECONDS + 60}
 REBALANCE_LOCAL_HOUR = 6  # the plan's daily rebalance, in each marketplace's time zone
-
-# The queue of the per-budget and per-account parts (see README: which queues to scale).
-CAMPAIGNS_QUEUE = "campaigns"
 
 
 def _dispatch(job: str, task: Task, parts: list[tuple[object, ...]], context: JobContext) -> None:
