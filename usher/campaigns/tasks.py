@@ -31,7 +31,7 @@ from usher.ops.jobs import (
     client_zone,
     clients_at_local_hour,
     run_job,
-    succeeded_before,
+    succeeded_since,
 )
 from usher.platforms.base import PlatformError
 
@@ -102,28 +102,32 @@ def rebalance_all_budgets_task() -> None:
         now = timezone.now()
         parts = []
         for client in clients_at_local_hour(now, REBALANCE_LOCAL_HOUR):
-            day = now.astimezone(client_zone(client)).date().isoformat()
             budgets = AdCampaignBudget.objects.filter(client=client).exclude(
                 status__in=[BudgetStatus.PENDING_PAYMENT, BudgetStatus.CANCELLED]
             )
-            parts += [(pk, day) for pk in budgets.order_by("pk").values_list("pk", flat=True)]
+            parts += [(pk,) for pk in budgets.order_by("pk").values_list("pk", flat=True)]
         _dispatch("rebalance-budgets", daily_rebalance_task, parts, context)
 
     run_job("rebalance-budgets", work, max_seconds=DISPATCH_MAX_SECONDS)
 
 
 @shared_task(ignore_result=True, **PART_TIME_LIMITS)
-def daily_rebalance_task(budget_id: int, local_day: str) -> None:
+def daily_rebalance_task(budget_id: int) -> None:
     """One budget's 06:00: suites for a general budget's new events, the daily budgets
     that keep spend within the remainder until the end date, the organizer told of a
     low or exhausted remainder, staff alerted of spend anomalies."""
-    budget = AdCampaignBudget.objects.get(pk=budget_id)
-    key = f"budget:{budget_id}:{local_day}"
+    budget = AdCampaignBudget.objects.select_related("client").get(pk=budget_id)
+    key = f"budget:{budget_id}"
 
     def work(context: JobContext) -> None:
-        if succeeded_before("rebalance-budget", key):
+        local_midnight = (
+            timezone.now()
+            .astimezone(client_zone(budget.client))
+            .replace(hour=0, minute=0, second=0, microsecond=0)
+        )
+        if succeeded_since("rebalance-budget", key, local_midnight):
             context.counts["already_done"] += 1
-            logger.info("daily rebalance of budget=%s for %s done already", budget_id, local_day)
+            logger.info("daily rebalance of budget=%s done already today", budget_id)
             return
         if budget.status == BudgetStatus.ACTIVE and budget.event_id is None:
             create_suites_task.delay(budget_id)
@@ -196,10 +200,15 @@ def optimize_budgets_task() -> None:
 @shared_task(ignore_result=True, **PART_TIME_LIMITS)
 def optimize_budget_task(budget_id: int) -> None:
     """One budget's hourly cycle (see `usher.campaigns.optimization`); a second run
-    while one holds the budget skips."""
+    while one holds the budget skips, and one after it in the same hour does nothing."""
     budget = AdCampaignBudget.objects.get(pk=budget_id)
 
     def work(context: JobContext) -> None:
+        hour = timezone.now().replace(minute=0, second=0, microsecond=0)
+        if succeeded_since("optimize-budget", f"budget:{budget_id}", hour):
+            context.counts["already_done"] += 1
+            logger.info("optimization of budget=%s done already this hour", budget_id)
+            return
         outcome = optimization.optimize_budget(budget_id)
         context.counts.update(
             decisions=outcome.decisions,

@@ -121,10 +121,14 @@ def _part(key: str) -> str:
     return f" [{key}]" if key else ""
 
 
-def succeeded_before(job: str, key: str) -> bool:
-    """Whether a run of (job, key) already succeeded: a daily job keys its parts by the
-    local day, so beat firing twice (or a retry) does the day's work once."""
-    return JobRun.objects.filter(job=job, key=key, outcome=JobOutcome.SUCCEEDED).exists()
+def succeeded_since(job: str, key: str, since: datetime) -> bool:
+    """Whether a run of (job, key) succeeded since `since`: a daily or hourly part done
+    already this period is not done again when beat fires twice or a message is
+    redelivered. (The key stays the same across periods, so a part that keeps failing
+    shows as failures in a row to the watchers.)"""
+    return JobRun.objects.filter(
+        job=job, key=key, outcome=JobOutcome.SUCCEEDED, started_at__gte=since
+    ).exists()
 
 
 def client_zone(client: MarketplaceClient) -> ZoneInfo:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from itertools import pairwise
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -54,17 +53,39 @@ def test_the_rebalance_reaches_a_marketplace_at_six_in_its_own_time_zone(
         monkeypatch.setattr(timezone, "now", lambda h=hour: MONDAY + timedelta(hours=h))
         with django_capture_on_commit_callbacks(execute=True):
             tasks.rebalance_all_budgets_task()
-    assert queued == [(paid_budget.pk, "2027-01-04")]  # 04:00 UTC only
+    assert queued == [(paid_budget.pk,)]  # at 04:00 UTC only
 
 
-def test_the_daily_rebalance_of_a_budget_runs_once_per_local_day(live_campaigns) -> None:
+def on_day(monkeypatch, day: int) -> None:
+    """Usher's clock `day` days from the real now."""
+    start = REAL_NOW
+    monkeypatch.setattr(timezone, "now", lambda: start + timedelta(days=day))
+
+
+REAL_NOW = timezone.now()
+
+
+def test_the_daily_rebalance_of_a_budget_runs_once_per_local_day(
+    live_campaigns, monkeypatch
+) -> None:
     budget = live_campaigns[0].budget
-    tasks.daily_rebalance_task(budget.pk, "2027-01-04")
-    tasks.daily_rebalance_task(budget.pk, "2027-01-04")
-    runs = JobRun.objects.filter(job="rebalance-budget", key=f"budget:{budget.pk}:2027-01-04")
-    assert [r.counts.get("already_done", 0) for r in runs.order_by("pk")] == [0, 1]
-    assert runs.order_by("pk").first().counts["campaigns"] == 3
+    for day in (0, 0, 1):
+        on_day(monkeypatch, day)
+        tasks.daily_rebalance_task(budget.pk)
+    runs = JobRun.objects.filter(job="rebalance-budget", key=f"budget:{budget.pk}").order_by("pk")
+    assert [r.counts.get("already_done", 0) for r in runs] == [0, 1, 0]
+    assert runs.first().counts["campaigns"] == 3
     assert {r.client_id for r in runs} == {budget.client_id}
+
+
+def test_the_optimization_of_a_budget_runs_once_per_hour(live_campaigns, platform) -> None:
+    budget = live_campaigns[0].budget
+    tasks.optimize_budget_task(budget.pk)
+    tasks.optimize_budget_task(budget.pk)
+    runs = JobRun.objects.filter(job="optimize-budget", key=f"budget:{budget.pk}").order_by("pk")
+    assert [r.outcome for r in runs] == [JobOutcome.SUCCEEDED] * 2
+    assert runs.first().counts["decisions"] > 0
+    assert runs.last().counts == {"already_done": 1}
 
 
 def test_a_part_skips_while_another_run_holds_its_lock(live_campaigns, platform) -> None:
@@ -103,7 +124,7 @@ def test_the_dispatchers_queue_one_part_per_budget_and_per_account(
 
 
 def test_the_daily_rebalance_lowers_daily_budgets_as_the_remainder_shrinks(
-    daily_campaigns, django_capture_on_commit_callbacks
+    daily_campaigns, monkeypatch, django_capture_on_commit_callbacks
 ) -> None:
     live_campaigns = daily_campaigns
     budget = live_campaigns[0].budget
@@ -115,8 +136,9 @@ def test_the_daily_rebalance_lowers_daily_budgets_as_the_remainder_shrinks(
             # Each campaign spends all the platform may: its daily budget x 1.75.
             spend = (campaign.daily_budget or Decimal(0)) * Decimal("1.75")
             report_spend(campaign, (start + timedelta(days=day)).date(), spend)
+        on_day(monkeypatch, day)
         with django_capture_on_commit_callbacks(execute=True):
-            tasks.daily_rebalance_task(budget.pk, f"day-{day}")
+            tasks.daily_rebalance_task(budget.pk)
         seen.append(
             sum(
                 (
@@ -126,38 +148,41 @@ def test_the_daily_rebalance_lowers_daily_budgets_as_the_remainder_shrinks(
                 Decimal(0),
             )
         )
+    # Spending at the platform's maximum shrinks the remainder faster than the days
+    # left: each morning's budgets fall, until they pace what is left to the end date.
+    assert seen[0] > seen[1] > seen[2] > seen[3]
     assert seen[-1] < seen[0]
-    assert all(later <= earlier for earlier, later in pairwise(seen))
     balances = ledger.balances(budget)
     assert balances.spent + balances.outstanding <= balances.total
 
 
 def test_the_organizer_is_told_once_below_twenty_percent_and_once_at_exhaustion(
-    daily_campaigns, django_capture_on_commit_callbacks
+    daily_campaigns, monkeypatch, django_capture_on_commit_callbacks
 ) -> None:
     live_campaigns = daily_campaigns
     budget = live_campaigns[0].budget
     day = timezone.now().date()
 
-    def rebalance(key: str) -> None:
+    def rebalance(day: int) -> None:
+        on_day(monkeypatch, day)
         with django_capture_on_commit_callbacks(execute=True):
-            tasks.daily_rebalance_task(budget.pk, key)
+            tasks.daily_rebalance_task(budget.pk)
 
     def spend_each(total: Decimal) -> None:
         for campaign in live_campaigns:
             report_spend(campaign, day, total / 3)
 
     spend_each(Decimal("600.00"))
-    rebalance("a")
+    rebalance(0)
     assert not Notification.objects.filter(organizer=budget.organizer).exists()
     spend_each(Decimal("850.00"))  # 150 of 1000 left
-    rebalance("b")
-    rebalance("c")
+    rebalance(1)
+    rebalance(2)
     low = Notification.objects.get(kind=NotificationKind.BUDGET_LOW)
     assert low.organizer_id == budget.organizer_id and "(15%)" in low.body
     spend_each(Decimal("1000.00"))  # nothing left
-    rebalance("d")
-    rebalance("e")
+    rebalance(3)
+    rebalance(4)
     budget.refresh_from_db()
     assert budget.status == BudgetStatus.EXHAUSTED
     exhausted = Notification.objects.filter(kind=NotificationKind.BUDGET_EXHAUSTED)
@@ -166,7 +191,7 @@ def test_the_organizer_is_told_once_below_twenty_percent_and_once_at_exhaustion(
 
 
 def test_staff_are_alerted_when_a_platform_reports_more_spend_than_usher_set(
-    daily_campaigns, django_capture_on_commit_callbacks
+    daily_campaigns, monkeypatch, django_capture_on_commit_callbacks
 ) -> None:
     live_campaigns = daily_campaigns
     campaign = live_campaigns[0]
@@ -177,9 +202,10 @@ def test_staff_are_alerted_when_a_platform_reports_more_spend_than_usher_set(
     # The most any budget Usher set lets the fake Meta spend (x1.75), and far more.
     report_spend(other, today, other.daily_budget * Decimal("1.75"))
     report_spend(campaign, today, Decimal("500.00"))
-    with django_capture_on_commit_callbacks(execute=True):
-        tasks.daily_rebalance_task(campaign.budget_id, "a")
-        tasks.daily_rebalance_task(campaign.budget_id, "b")
+    for day in (0, 1):
+        on_day(monkeypatch, day)
+        with django_capture_on_commit_callbacks(execute=True):
+            tasks.daily_rebalance_task(campaign.budget_id)
     [alert] = Notification.objects.filter(kind=NotificationKind.SPEND_ANOMALY)
     assert alert.organizer_id is None  # staff, not the organizer
     assert f"/{campaign.pk}/" in alert.link and "more spend than Usher set" in alert.title
