@@ -14,6 +14,7 @@ from pathlib import Path
 import dj_database_url
 from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
+from kombu import Exchange, Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("USHER_VAR_DIR", BASE_DIR / "var"))
@@ -166,6 +167,20 @@ CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_TIMEZONE = "UTC"
+# The scheduled jobs' parts (one per budget, ad account or audience) have queues of
+# their own, so deliveries (the default `celery` queue) never wait behind a slow
+# platform, and each kind of work scales with its own workers (README: Deploying).
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+CELERY_TASK_ROUTES = {
+    "usher.campaigns.tasks.optimize_budget_task": {"queue": "campaigns"},
+    "usher.campaigns.tasks.daily_rebalance_task": {"queue": "campaigns"},
+    "usher.campaigns.tasks.sync_account_metrics_task": {"queue": "campaigns"},
+    "usher.audiences.tasks.refresh_audience_task": {"queue": "audiences"},
+}
+# Declared, so a worker started without `-Q` consumes every one of them.
+CELERY_TASK_QUEUES = [
+    Queue(name, Exchange(name), routing_key=name) for name in ("celery", "campaigns", "audiences")
+]
 # Workers log through Django's LOGGING (JSON in production, task ids as request ids).
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # The schedule of every periodic job; apps add their entries here, nowhere else.
@@ -187,11 +202,18 @@ CELERY_BEAT_SCHEDULE: dict = {
     },
     "sync-campaign-metrics": {
         "task": "usher.campaigns.tasks.sync_campaign_metrics_task",
-        "schedule": 1800.0,  # every 30 minutes: platform delivery, spend into the ledger
+        # every 30 minutes: one task per ad account, platform delivery and spend in
+        "schedule": crontab(minute="0,30"),
+    },
+    "optimize-budgets": {
+        "task": "usher.campaigns.tasks.optimize_budgets_task",
+        # hourly, after the :00 metrics read: one optimization task per active budget
+        "schedule": crontab(minute=10),
     },
     "rebalance-budgets": {
         "task": "usher.campaigns.tasks.rebalance_all_budgets_task",
-        "schedule": crontab(hour=6, minute=0),  # daily 06:00 UTC: flights end, remainders shrink
+        # hourly on the hour: each marketplace's budgets re-paced at 06:00 its local time
+        "schedule": crontab(minute=0),
     },
     "purge-network-data": {
         "task": "usher.conversions.tasks.purge_network_data_task",

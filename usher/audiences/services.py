@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.db import transaction
 from django.db.models import Q
@@ -24,7 +23,8 @@ from usher.audiences.models import (
     RemarketingAudience,
 )
 from usher.lib.errors import InvalidInput
-from usher.marketplace.models import MarketplaceClient, MarketplaceEvent, MarketplaceOrganizer
+from usher.marketplace.models import MarketplaceEvent, MarketplaceOrganizer
+from usher.ops.jobs import clients_at_local_hour
 from usher.platforms.registry import get_audiences_connector
 
 # Campaign kinds of a suite (the campaigns app's names) and the audience each targets.
@@ -238,11 +238,7 @@ MIN_AGE_FOR_REFRESH = {
 def due_audience_ids(now: datetime) -> list[int]:
     """Audiences to refresh now: auto-refreshed, not expired, of marketplaces where it
     is 03:00, and not built within their frequency."""
-    clients = [
-        client.pk
-        for client in MarketplaceClient.objects.filter(is_active=True).only("timezone")
-        if now.astimezone(_zone(client.timezone)).hour == REFRESH_LOCAL_HOUR
-    ]
+    clients = [client.pk for client in clients_at_local_hour(now, REFRESH_LOCAL_HOUR)]
     due = Q()
     for frequency, age in MIN_AGE_FOR_REFRESH.items():
         due |= Q(refresh_frequency=frequency) & (
@@ -267,13 +263,6 @@ def refresh_audience(audience_id: int, now: datetime) -> None:
             return  # another worker has it (and will send what this one would)
         build_audience(audience, now)
         sync_locked(audience_id, now)
-
-
-def _zone(name: str) -> ZoneInfo:
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
 
 
 # --- organizers' own segments ---

@@ -23,14 +23,13 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo
 
 from django.db import transaction
-from django.db.models import Count, Max, Q, Sum
+from django.db.models import Count, Max, Q, QuerySet, Sum
 from django.utils import timezone
 
 from usher.campaigns import ledger
@@ -73,7 +72,7 @@ class SyncSummary:
     budget_ids: set[int] = field(default_factory=set)  # budgets whose spend was re-read
 
 
-def live_campaigns(now: datetime) -> Iterable[AutomatedCampaign]:
+def live_campaigns(now: datetime) -> QuerySet[AutomatedCampaign]:
     """Campaigns that exist on their platform and may have spent: live ones, and those
     completed within the look-back window, whose last days platforms still report late
     (their spend must reach the ledger all the same)."""
@@ -91,39 +90,22 @@ def live_campaigns(now: datetime) -> Iterable[AutomatedCampaign]:
     )
 
 
-def sync_campaign_metrics(*, now: datetime | None = None) -> SyncSummary:
-    """Read and store every live campaign's delivery; one account's failure is its own."""
-    now = now or timezone.now()
+def accounts_to_sync(now: datetime) -> dict[int, list[AutomatedCampaign]]:
+    """The live campaigns to read, by ad account (the unit of one read)."""
     by_account: dict[int, list[AutomatedCampaign]] = defaultdict(list)
-    accounts: dict[int, AdAccount] = {}
     for campaign in live_campaigns(now):
         assert campaign.ad_account is not None
         by_account[campaign.ad_account_id].append(campaign)
-        accounts[campaign.ad_account_id] = campaign.ad_account
+    return by_account
+
+
+def sync_campaign_metrics(*, now: datetime | None = None) -> SyncSummary:
+    """Read and store every live campaign's delivery; one account's failure is its own.
+    (The scheduled job runs `sync_account_metrics` as one task per account instead.)"""
+    now = now or timezone.now()
     summary = SyncSummary()
-    for account_id, campaigns in by_account.items():
-        account = accounts[account_id]
-        try:
-            summary.rows += sync_account(account, campaigns, now=now)
-        except PlatformError as error:
-            logger.warning("metrics sync account=%s failed: %s", account.pk, error)
-            record_health(account, error)
-            summary.failed_accounts[account.pk] = str(error)
-            continue
-        except Exception as exc:  # a bug or bad data in one account must not stop the rest
-            logger.exception("metrics sync account=%s failed inside Usher", account.pk)
-            error = PlatformError(
-                ErrorKind.TRANSIENT,
-                f"internal error: {type(exc).__name__}",
-                platform=account.platform,
-            )
-            record_health(account, error)
-            summary.failed_accounts[account.pk] = str(error)
-            continue
-        record_health(account)
-        summary.accounts += 1
-        summary.campaigns += len(campaigns)
-        summary.budget_ids.update(campaign.budget_id for campaign in campaigns)
+    for campaigns in accounts_to_sync(now).values():
+        _sync_into(summary, campaigns, now)
     logger.info(
         "metrics sync: accounts=%d campaigns=%d rows=%d failed=%d",
         summary.accounts,
@@ -132,6 +114,42 @@ def sync_campaign_metrics(*, now: datetime | None = None) -> SyncSummary:
         len(summary.failed_accounts),
     )
     return summary
+
+
+def sync_account_metrics(account_id: int, *, now: datetime | None = None) -> SyncSummary:
+    """Read and store one ad account's live campaigns (the per-account task's work)."""
+    now = now or timezone.now()
+    summary = SyncSummary()
+    campaigns = list(live_campaigns(now).filter(ad_account_id=account_id))
+    if campaigns:
+        _sync_into(summary, campaigns, now)
+    return summary
+
+
+def _sync_into(summary: SyncSummary, campaigns: list[AutomatedCampaign], now: datetime) -> None:
+    account = campaigns[0].ad_account
+    assert account is not None
+    try:
+        summary.rows += sync_account(account, campaigns, now=now)
+    except PlatformError as error:
+        logger.warning("metrics sync account=%s failed: %s", account.pk, error)
+        record_health(account, error)
+        summary.failed_accounts[account.pk] = str(error)
+        return
+    except Exception as exc:  # a bug or bad data in one account must not stop the rest
+        logger.exception("metrics sync account=%s failed inside Usher", account.pk)
+        error = PlatformError(
+            ErrorKind.TRANSIENT,
+            f"internal error: {type(exc).__name__}",
+            platform=account.platform,
+        )
+        record_health(account, error)
+        summary.failed_accounts[account.pk] = str(error)
+        return
+    record_health(account)
+    summary.accounts += 1
+    summary.campaigns += len(campaigns)
+    summary.budget_ids.update(campaign.budget_id for campaign in campaigns)
 
 
 def window(account: AdAccount, now: datetime) -> tuple[date, date]:

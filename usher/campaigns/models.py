@@ -549,6 +549,8 @@ class DecisionKind(models.TextChoices):
     PAYMENT = "payment", "Payment confirmed"
     STATUS = "status", "Status changed"
     OVERRIDE = "override", "Staff override"
+    # The optimizer's advice to the organizer (never applied by Usher itself).
+    RECOMMENDATION = "recommendation", "Recommendation"
 
 
 class OptimizationLogEntry(models.Model):

@@ -17,12 +17,13 @@ from django.db import transaction
 from django.utils import timezone
 
 from usher.campaigns import spend_control
-from usher.campaigns.accounts import campaign_settings
+from usher.campaigns.accounts import campaign_settings, contract_account, record_health
 from usher.campaigns.decisions import log_decision
 from usher.campaigns.models import (
     ZERO,
     AdCampaignBudget,
     AutomatedCampaign,
+    CampaignCreative,
     CampaignOverride,
     CampaignStatus,
     DecisionKind,
@@ -141,6 +142,23 @@ def pause_campaign(
         raise PlatformError("transient", f"the platform did not pause it: {result.reason}")
     campaign.refresh_from_db()
     return campaign
+
+
+def pause_creative(campaign: AutomatedCampaign, ad_id: str) -> None:
+    """Pause one ad (the loser of a creative test) on its platform, then mark it; the
+    campaign and its money are untouched. Raises PlatformError when the platform refuses
+    (the creative stays active and the next cycle decides again)."""
+    creative = CampaignCreative.objects.get(campaign=campaign, external_ad_id=ad_id)
+    if not creative.is_active:
+        return
+    connector = get_campaigns_connector(campaign.platform)
+    try:
+        connector.set_ad_status(contract_account(campaign.ad_account), ad_id, False)
+    except PlatformError as error:
+        record_health(campaign.ad_account, error)
+        raise
+    record_health(campaign.ad_account)
+    CampaignCreative.objects.filter(pk=creative.pk).update(is_active=False)
 
 
 def resume_campaign(campaign_id: int, *, user: User | None, actor: str = "") -> AutomatedCampaign:

@@ -80,7 +80,7 @@ def desired_daily(campaign: AutomatedCampaign) -> Decimal:
     return campaign.desired_daily_budget
 
 
-def _minimum(connector: contract.CampaignsConnector, currency: str) -> Decimal:
+def platform_minimum(connector: contract.CampaignsConnector, currency: str) -> Decimal:
     """The platform's daily minimum; a currency the connector knows none for can fund
     nothing (rather than guess a minimum the platform would refuse)."""
     try:
@@ -105,7 +105,7 @@ def campaign_need(
         desired_daily_budget=desired_daily(campaign) if desired is None else desired,
         days_left=sum(weeks),
         daily_multiplier=daily_budget_multiplier(overdelivery_rule(connector), weeks),
-        minimum_daily_budget=_minimum(connector, campaign.ad_account.currency),
+        minimum_daily_budget=platform_minimum(connector, campaign.ad_account.currency),
         lifetime_spent=ledger.spent_on(campaign),
         mode=BudgetMode.LIFETIME if campaign.lifetime_budget is not None else BudgetMode.DAILY,
         # Only a hard cap counts as one (Google spreads a lifetime amount into a daily

@@ -1,16 +1,38 @@
 """Celery tasks of the campaigns app: thin wrappers that take ids and are safe to run
 twice (publishing is idempotent by reference; spend control re-reads the ledger under
-the budget's lock)."""
+the budget's lock).
+
+The scheduled jobs (metrics every 30 minutes, optimization hourly, the rebalance at
+06:00 in each marketplace's time zone) are a dispatcher fired by beat that queues one
+task per ad account or budget; every part runs through `run_job` under its own key
+(a second run of the same part skips with a log line, bounded in time, recorded for
+staff), so many workers share the work and one slow account holds only itself."""
 
 from __future__ import annotations
 
 import logging
 
-from celery import shared_task
+from celery import Task, shared_task
+from django.utils import timezone
 
-from usher.campaigns import attribution, metrics_sync, publishing, spend_control, suite
-from usher.campaigns.models import AdCampaignBudget, BudgetStatus
+from usher.campaigns import (
+    alerts,
+    attribution,
+    metrics_sync,
+    optimization,
+    publishing,
+    spend_control,
+    suite,
+)
+from usher.campaigns.models import AdAccount, AdCampaignBudget, BudgetStatus
 from usher.marketplace.models import Order
+from usher.ops.jobs import (
+    JobContext,
+    client_zone,
+    clients_at_local_hour,
+    run_job,
+    succeeded_since,
+)
 from usher.platforms.base import PlatformError
 
 logger = logging.getLogger("usher.campaigns")
@@ -37,7 +59,10 @@ def publish_campaign_task(self, campaign_id: int) -> None:
 
 @shared_task(ignore_result=True)
 def rebalance_budget_task(budget_id: int) -> None:
+    """After a change of money or status (on commit) and after each metrics read: spend
+    control re-paces the budget; the organizer hears of a low or exhausted remainder."""
     result = spend_control.rebalance_budget(budget_id)
+    alerts.notify_budget_state(AdCampaignBudget.objects.get(pk=budget_id))
     logger.info(
         "rebalance budget=%s campaigns=%d failed=%d exhausted=%s",
         budget_id,
@@ -47,29 +72,160 @@ def rebalance_budget_task(budget_id: int) -> None:
     )
 
 
+# --- scheduled jobs: one beat task that finds the work, one task per part of it ---
+
+# Dispatchers only look up ids and queue tasks: minutes at most.
+DISPATCH_MAX_SECONDS = 5 * 60
+# One budget's or one account's part: bounded well under the hour between runs, so a
+# part that hangs on a slow platform frees its lock before the next hour's run.
+PART_MAX_SECONDS = 15 * 60
+# The parts run on the `campaigns` queue (CELERY_TASK_ROUTES; README: what to scale).
+PART_TIME_LIMITS = {"soft_time_limit": PART_MAX_SECONDS, "time_limit": PART_MAX_SECONDS + 60}
+REBALANCE_LOCAL_HOUR = 6  # the plan's daily rebalance, in each marketplace's time zone
+
+
+def _dispatch(job: str, task: Task, parts: list[tuple[object, ...]], context: JobContext) -> None:
+    """Queue one task per part. The ids were read from committed rows and the
+    dispatcher writes nothing before queueing, so there is no transaction to wait for."""
+    for args in parts:
+        task.delay(*args)
+    context.counts["queued"] += len(parts)
+    logger.info("%s: %d parts queued", job, len(parts))
+
+
 @shared_task(ignore_result=True)
 def rebalance_all_budgets_task() -> None:
-    """Daily: suites for general budgets' new events, and every running budget re-paced,
-    so shrinking remainders and ending flights lower what the platforms may spend."""
-    budgets = AdCampaignBudget.objects.exclude(
-        status__in=[BudgetStatus.PENDING_PAYMENT, BudgetStatus.CANCELLED]
+    """Hourly on the hour: the budgets of marketplaces where it is 06:00 are re-paced
+    (their day's part runs once per local day, however often beat fires)."""
+
+    def work(context: JobContext) -> None:
+        now = timezone.now()
+        parts = []
+        for client in clients_at_local_hour(now, REBALANCE_LOCAL_HOUR):
+            budgets = AdCampaignBudget.objects.filter(client=client).exclude(
+                status__in=[BudgetStatus.PENDING_PAYMENT, BudgetStatus.CANCELLED]
+            )
+            parts += [(pk,) for pk in budgets.order_by("pk").values_list("pk", flat=True)]
+        _dispatch("rebalance-budgets", daily_rebalance_task, parts, context)
+
+    run_job("rebalance-budgets", work, max_seconds=DISPATCH_MAX_SECONDS)
+
+
+@shared_task(ignore_result=True, **PART_TIME_LIMITS)
+def daily_rebalance_task(budget_id: int) -> None:
+    """One budget's 06:00: suites for a general budget's new events, the daily budgets
+    that keep spend within the remainder until the end date, the organizer told of a
+    low or exhausted remainder, staff alerted of spend anomalies."""
+    budget = AdCampaignBudget.objects.select_related("client").get(pk=budget_id)
+    key = f"budget:{budget_id}"
+
+    def work(context: JobContext) -> None:
+        local_midnight = (
+            timezone.now()
+            .astimezone(client_zone(budget.client))
+            .replace(hour=0, minute=0, second=0, microsecond=0)
+        )
+        if succeeded_since("rebalance-budget", key, local_midnight):
+            context.counts["already_done"] += 1
+            logger.info("daily rebalance of budget=%s done already today", budget_id)
+            return
+        if budget.status == BudgetStatus.ACTIVE and budget.event_id is None:
+            create_suites_task.delay(budget_id)
+        result = spend_control.rebalance_budget(budget_id)
+        context.counts["campaigns"] += len(result.applied)
+        context.counts["refused"] += sum(not a.ok for a in result.applied)
+        budget.refresh_from_db()
+        context.counts["notices"] += len(alerts.notify_budget_state(budget))
+        context.counts["anomalies"] += alerts.notify_spend_anomalies(budget, timezone.now())
+
+    run_job(
+        "rebalance-budget", work, key=key, max_seconds=PART_MAX_SECONDS, client_id=budget.client_id
     )
-    # General budgets fund events published since: their suites go to review first.
-    for budget_id in budgets.filter(status=BudgetStatus.ACTIVE, event__isnull=True).values_list(
-        "pk", flat=True
-    ):
-        create_suites_task.delay(budget_id)
-    for budget_id in budgets.values_list("pk", flat=True):
-        rebalance_budget_task.delay(budget_id)
 
 
 @shared_task(ignore_result=True)
 def sync_campaign_metrics_task() -> None:
-    """Every 30 minutes: platform-reported delivery in, then re-pace the budgets whose
-    spend moved (spend control pauses an exhausted budget's campaigns)."""
-    summary = metrics_sync.sync_campaign_metrics()
-    for budget_id in sorted(summary.budget_ids):
-        rebalance_budget_task.delay(budget_id)
+    """Every 30 minutes: one task per ad account with live campaigns, so a slow or
+    failing account holds only itself."""
+
+    def work(context: JobContext) -> None:
+        accounts = [(pk,) for pk in sorted(metrics_sync.accounts_to_sync(timezone.now()))]
+        _dispatch("sync-campaign-metrics", sync_account_metrics_task, accounts, context)
+
+    run_job("sync-campaign-metrics", work, max_seconds=DISPATCH_MAX_SECONDS)
+
+
+@shared_task(ignore_result=True, **PART_TIME_LIMITS)
+def sync_account_metrics_task(account_id: int) -> None:
+    """One account's delivery in; then its budgets re-paced (spend moved) and checked
+    for spend anomalies."""
+    account = AdAccount.objects.get(pk=account_id)
+
+    def work(context: JobContext) -> None:
+        summary = metrics_sync.sync_account_metrics(account_id)
+        context.counts["rows"] += summary.rows
+        context.counts["campaigns"] += summary.campaigns
+        if summary.failed_accounts:
+            context.counts["failed"] += 1
+        for budget_id in sorted(summary.budget_ids):
+            rebalance_budget_task.delay(budget_id)  # the account's rows are committed
+            budget = AdCampaignBudget.objects.get(pk=budget_id)
+            context.counts["anomalies"] += alerts.notify_spend_anomalies(budget, timezone.now())
+
+    run_job(
+        "sync-account-metrics",
+        work,
+        key=f"account:{account_id}",
+        max_seconds=PART_MAX_SECONDS,
+        client_id=account.client_id,
+    )
+
+
+@shared_task(ignore_result=True)
+def optimize_budgets_task() -> None:
+    """Hourly: one optimization task per active budget."""
+
+    def work(context: JobContext) -> None:
+        budgets = AdCampaignBudget.objects.filter(status=BudgetStatus.ACTIVE).order_by("pk")
+        _dispatch(
+            "optimize-budgets",
+            optimize_budget_task,
+            [(pk,) for pk in budgets.values_list("pk", flat=True)],
+            context,
+        )
+
+    run_job("optimize-budgets", work, max_seconds=DISPATCH_MAX_SECONDS)
+
+
+@shared_task(ignore_result=True, **PART_TIME_LIMITS)
+def optimize_budget_task(budget_id: int) -> None:
+    """One budget's hourly cycle (see `usher.campaigns.optimization`); a second run
+    while one holds the budget skips, and one after it in the same hour does nothing."""
+    budget = AdCampaignBudget.objects.get(pk=budget_id)
+
+    def work(context: JobContext) -> None:
+        hour = timezone.now().replace(minute=0, second=0, microsecond=0)
+        if succeeded_since("optimize-budget", f"budget:{budget_id}", hour):
+            context.counts["already_done"] += 1
+            logger.info("optimization of budget=%s done already this hour", budget_id)
+            return
+        outcome = optimization.optimize_budget(budget_id)
+        context.counts.update(
+            decisions=outcome.decisions,
+            applied=outcome.applied,
+            refused=outcome.refused,
+            recommendations=outcome.recommendations,
+        )
+        if outcome.skipped:
+            logger.info("optimization of budget=%s skipped: %s", budget_id, outcome.skipped)
+
+    run_job(
+        "optimize-budget",
+        work,
+        key=f"budget:{budget_id}",
+        max_seconds=PART_MAX_SECONDS,
+        client_id=budget.client_id,
+    )
 
 
 @shared_task(ignore_result=True)

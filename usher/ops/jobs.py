@@ -15,10 +15,12 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from usher.marketplace.models import MarketplaceClient
 from usher.ops.models import JobOutcome, JobRun
 
 logger = logging.getLogger(__name__)
@@ -117,3 +119,31 @@ def _finish(run: JobRun, outcome: str, context: JobContext, error: str = "") -> 
 
 def _part(key: str) -> str:
     return f" [{key}]" if key else ""
+
+
+def succeeded_since(job: str, key: str, since: datetime) -> bool:
+    """Whether a run of (job, key) succeeded since `since`: a daily or hourly part done
+    already this period is not done again when beat fires twice or a message is
+    redelivered. (The key stays the same across periods, so a part that keeps failing
+    shows as failures in a row to the watchers.)"""
+    return JobRun.objects.filter(
+        job=job, key=key, outcome=JobOutcome.SUCCEEDED, started_at__gte=since
+    ).exists()
+
+
+def client_zone(client: MarketplaceClient) -> ZoneInfo:
+    """The marketplace's time zone (UTC if its name is unknown to this machine)."""
+    try:
+        return ZoneInfo(client.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+def clients_at_local_hour(now: datetime, hour: int) -> list[MarketplaceClient]:
+    """Active marketplaces where it is now `hour` o'clock: an hourly beat entry runs a
+    daily job at each marketplace's own time of day."""
+    return [
+        client
+        for client in MarketplaceClient.objects.filter(is_active=True).order_by("pk")
+        if now.astimezone(client_zone(client)).hour == hour
+    ]

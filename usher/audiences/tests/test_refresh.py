@@ -10,9 +10,9 @@ from django.utils import timezone
 from usher.audiences.models import AudienceStatus, AudienceType, RemarketingAudience
 from usher.audiences.services import due_audience_ids, ensure_standard_audience, refresh_audience
 from usher.audiences.sync import audience_lock
-from usher.audiences.tasks import refresh_due_audiences_task
+from usher.audiences.tasks import refresh_audience_task, refresh_due_audiences_task
 from usher.audiences.tests.helpers import buy
-from usher.ops.models import JobRun
+from usher.ops.models import JobOutcome, JobRun
 
 pytestmark = pytest.mark.django_db
 
@@ -91,3 +91,29 @@ def test_a_refresh_while_another_worker_holds_the_audience_does_nothing(event):
     refresh_audience(found.pk, timezone.now())
     found.refresh_from_db()
     assert found.last_built_at is not None
+
+
+def test_an_audience_part_skips_while_another_run_holds_it_and_is_recorded(event):
+    found = audience(event)
+    now = timezone.now()
+    JobRun.objects.create(
+        job="refresh-audience",
+        key=f"audience:{found.pk}",
+        outcome=JobOutcome.RUNNING,
+        started_at=now,
+        lease_expires_at=now + timedelta(minutes=5),
+    )
+    refresh_audience_task(found.pk)
+    found.refresh_from_db()
+    assert found.last_built_at is None
+    JobRun.objects.filter(outcome=JobOutcome.RUNNING).update(lease_expires_at=now)
+    refresh_audience_task(found.pk)
+    found.refresh_from_db()
+    assert found.last_built_at is not None
+    outcomes = JobRun.objects.filter(job="refresh-audience").order_by("pk")
+    assert [run.outcome for run in outcomes] == [
+        JobOutcome.LOST,
+        JobOutcome.SKIPPED,
+        JobOutcome.SUCCEEDED,
+    ]
+    assert outcomes.last().client_id == event.client_id

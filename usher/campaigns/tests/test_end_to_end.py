@@ -11,37 +11,13 @@ from django.utils import timezone
 
 from usher.campaigns import publishing, services
 from usher.campaigns.models import AutomatedCampaign, BudgetStatus, CampaignStatus
-from usher.campaigns.tests.factories import AdAccountFactory, BudgetFactory
-from usher.platforms.tests.campaign_helpers import ACCOUNTS
+from usher.campaigns.tests.factories import BudgetFactory
 
 pytestmark = pytest.mark.django_db
 
-CREDENTIALS = {
-    "meta": "sandbox-meta-token",
-    "google_ads": "sandbox-refresh-token",
-    "tiktok": "sandbox-tiktok-token",
-}
-
-
-@pytest.fixture
-def accounts(marketplace):
-    made = {}
-    for name, account in ACCOUNTS.items():
-        settings = {k: v for k, v in account.settings.items() if k != "refresh_token"}
-        made[name] = AdAccountFactory(
-            client=marketplace,
-            platform=name,
-            account_id=account.account_id,
-            currency="RON",
-            settings=settings,
-            credential_kind="refresh_token" if name == "google_ads" else "access_token",
-            credential=CREDENTIALS[name],
-        )
-    return made
-
 
 def test_a_paid_budget_publishes_its_approved_suite_everywhere_and_pauses_with_it(
-    sandbox, accounts, organizer, event, django_capture_on_commit_callbacks
+    sandbox, sandbox_accounts, organizer, event, django_capture_on_commit_callbacks
 ):
     # A six-day flight: 6000 covers what the platforms may over-deliver on 120 a day.
     event.starts_at = timezone.now() + timedelta(days=6)

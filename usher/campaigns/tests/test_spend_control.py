@@ -10,38 +10,17 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.utils import timezone
 
-from usher.campaigns import ledger, publishing, services, spend_control
+from usher.campaigns import ledger, services, spend_control
 from usher.campaigns.models import (
     AutomatedCampaign,
     BudgetStatus,
     CampaignStatus,
     OptimizationLogEntry,
 )
-from usher.campaigns.tests.factories import CampaignFactory, report_spend
+from usher.campaigns.tests.factories import report_spend
 from usher.platforms.base import PlatformError
 
 pytestmark = pytest.mark.django_db
-
-KINDS = ("prospecting", "retargeting", "lookalike")
-
-
-@pytest.fixture
-def live_campaigns(platform, paid_budget, event, meta_account):
-    campaigns = []
-    for kind in KINDS:
-        campaign = CampaignFactory(
-            budget=paid_budget,
-            event=event,
-            ad_account=meta_account,
-            campaign_type=kind,
-            status=CampaignStatus.APPROVED,
-            desired_daily_budget=Decimal("40.00"),
-            ends_at=timezone.now() + timedelta(days=20),
-        )
-        campaign.creatives.create(headline="h", landing_url="https://tix.example/e")
-        publishing.publish_campaign(campaign.pk)
-        campaigns.append(campaign)
-    return campaigns
 
 
 def overdeliver(platform, campaign: AutomatedCampaign, week_spent: Decimal) -> Decimal:

@@ -16,6 +16,7 @@ import sys
 import time
 from importlib.util import find_spec
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
 from usher.marketplace.demo import DEMO_CLIENT_SLUG, demo_banner, issue_demo_credentials
@@ -61,11 +62,11 @@ class Command(BaseCommand):
                 "--beat",
                 f"--loglevel={options['worker_loglevel']}",
                 "--concurrency=2",
+                # every queue: deliveries, the campaigns' and the audiences' job parts
+                f"--queues={','.join(q.name for q in settings.CELERY_TASK_QUEUES)}",
             ],
         }
         if find_spec("usher.sandbox.__main__") is not None:
-            from django.conf import settings
-
             commands["sandbox"] = [
                 python,
                 "-m",
