@@ -217,9 +217,8 @@ def funded_budgets(budgets: QuerySet[AdCampaignBudget]) -> QuerySet[AdCampaignBu
 def spend_by_platform_per_day(
     campaigns: QuerySet[AutomatedCampaign], period: Period
 ) -> dict[str, dict]:
-    """{currency: {"platforms": [...], "days": [...], "series": {platform: [spend per
-    day, 0 on days without delivery]}, "rows": [(day, (spend per platform))]}}, for the
-    chart and its table (one query)."""
+    """{currency: {platform: [spend per day of `period`, 0 on days without delivery]}},
+    for the chart (one query)."""
     rows = (
         _metrics(period)
         .filter(campaign__in=campaigns)
@@ -227,17 +226,12 @@ def spend_by_platform_per_day(
         .annotate(spend=Sum("spend"))
         .order_by("campaign__budget__currency", "campaign__platform", "date")
     )
-    days = period.days
-    index = {day: n for n, day in enumerate(days)}
-    charts: dict[str, dict] = {}
+    index = {day: n for n, day in enumerate(period.days)}
+    charts: dict[str, dict[str, list[Decimal]]] = {}
     for row in rows:
-        chart = charts.setdefault(row["campaign__budget__currency"], {"days": days, "series": {}})
-        series = chart["series"].setdefault(row["campaign__platform"], [ZERO] * len(days))
-        series[index[row["date"]]] = row["spend"].quantize(CENTS)
-    for chart in charts.values():
-        chart["platforms"] = sorted(chart["series"])
-        columns = zip(*(chart["series"][p] for p in chart["platforms"]), strict=True)
-        chart["rows"] = list(zip(days, columns, strict=True))
+        series = charts.setdefault(row["campaign__budget__currency"], {})
+        values = series.setdefault(row["campaign__platform"], [ZERO] * len(index))
+        values[index[row["date"]]] = row["spend"].quantize(CENTS)
     return charts
 
 

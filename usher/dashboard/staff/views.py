@@ -21,11 +21,13 @@ from django.views.decorators.http import require_POST
 
 from usher.campaigns.models import (
     AdCampaignBudget,
+    AdPlatform,
     AutomatedCampaign,
     CampaignStatus,
     OptimizationLogEntry,
 )
 from usher.conversions.models import ConversionDelivery
+from usher.dashboard.charts import Chart, Dataset
 from usher.dashboard.staff import actions, queries
 from usher.dashboard.staff.forms import (
     BudgetOverrideForm,
@@ -63,6 +65,23 @@ def _period(request: HttpRequest) -> tuple[PeriodForm, queries.Period | None]:
     return form, form.cleaned_data["period"] if form.is_valid() else None
 
 
+def _spend_charts(spend: dict[str, dict[str, list]], period: queries.Period) -> list[Chart]:
+    """One bar chart per currency, a series per platform (its table has the numbers)."""
+    labels = [day.isoformat() for day in period.days]
+    names = dict(AdPlatform.choices)
+    return [
+        Chart(
+            element_id=f"spend-per-platform-{currency}",
+            title=f"Spend per platform per day ({currency})",
+            labels=labels,
+            datasets=[Dataset(names.get(p, p), values) for p, values in sorted(series.items())],
+            type="bar",
+            currency=currency,
+        )
+        for currency, series in spend.items()
+    ]
+
+
 def overview(request: HttpRequest) -> HttpResponse:
     """Every live campaign with the period's totals, spend against budget per organizer,
     and spend per platform per day."""
@@ -81,7 +100,7 @@ def overview(request: HttpRequest) -> HttpResponse:
         campaigns=_page(request, queries.live_campaigns(campaigns, period)),
         organizers=queries.spend_vs_budget(budgets),
         budgets=queries.funded_budgets(budgets)[:ROWS_PER_PAGE],
-        charts=queries.spend_by_platform_per_day(campaigns, period),
+        charts=_spend_charts(queries.spend_by_platform_per_day(campaigns, period), period),
         campaign_form=CampaignOverrideForm(),
         budget_form=BudgetOverrideForm(),
     )

@@ -94,8 +94,8 @@ def test_spend_per_platform_per_day_is_summed_by_the_database(staff, client, mar
     build_world(marketplace, organizers=2, campaigns_each=3, days=2)
     page = text_of(client.get("/admin/staff/"))
     today = timezone.now().date()
-    table = re.search(r'id="spend-per-platform-RON".*?</table>', page, re.S).group(0)
-    row = re.search(rf"<th scope=\"row\">{today:%Y-%m-%d}</th>(.*?)</tr>", table).group(1)
+    chart = re.search(r'id="spend-per-platform-RON-chart".*?</table>', page, re.S).group(0)
+    row = re.search(rf"<th scope=\"row\">{today:%Y-%m-%d}</th>(.*?)</tr>", chart).group(1)
     # two organizers, one campaign each per platform: 2 x 12.50 per platform that day
     assert re.findall(r">([\d.]+)<", row) == [f"{SPEND_PER_DAY * 2:.2f}"] * 3
 
