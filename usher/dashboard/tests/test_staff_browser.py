@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 import pytest
 from django.conf import settings
 from django.db.models import Count, Q, Sum
-from playwright.sync_api import Page, Route, sync_playwright
+from playwright.sync_api import Page, Route, expect, sync_playwright
 
 from usher.campaigns.models import AdCampaignBudget, CampaignMetrics, CampaignStatus
 from usher.conversions.models import ConversionDelivery
@@ -66,8 +66,10 @@ def shoot(page: Page, name: str) -> None:
 
 
 def open_dashboard(page: Page, label: str) -> None:
-    """Follow the dashboards' own navigation (the admin's sidebar has similar names)."""
-    page.click(f"nav[aria-label='Staff dashboards'] a:has-text('{label}')")
+    """Follow the dashboards' own navigation (the admin's sidebar has similar names) and
+    wait for the new page: reading the old one would race the navigation."""
+    with page.expect_navigation():
+        page.click(f"nav[aria-label='Staff dashboards'] a:has-text('{label}')")
 
 
 def text(page: Page, selector: str) -> str:
@@ -97,7 +99,8 @@ def test_staff_open_every_dashboard_and_read_the_databases_numbers(live_server):
 
     with staff_browser(live_server.url, "staff") as page:
         shoot(page, "index")
-        page.click("#staff-dashboards a:has-text('Campaigns overview')")
+        with page.expect_navigation():
+            page.click("#staff-dashboards a:has-text('Campaigns overview')")
         assert text(page, "[data-total=spend]") == f"{spend:.2f} RON"
         assert text(page, "[data-total=sales]") == str(len(world.live))
         for organizer_id, budget in budgets.items():
@@ -116,10 +119,11 @@ def test_staff_open_every_dashboard_and_read_the_databases_numbers(live_server):
         shoot(page, "deliveries")
 
         open_dashboard(page, "Optimization log")
-        assert page.locator("tr[data-entry]").count() == len(world.organizers)
+        expect(page.locator("tr[data-entry]")).to_have_count(len(world.organizers))
         page.select_option("#id_organizer", str(world.organizers[0].pk))
-        page.click("button:has-text('Filter')")
-        assert page.locator("tr[data-entry]").count() == 1
+        with page.expect_navigation():
+            page.click("button:has-text('Filter')")
+        expect(page.locator("tr[data-entry]")).to_have_count(1)
         shoot(page, "log")
 
         open_dashboard(page, "Approval queue")
@@ -128,7 +132,8 @@ def test_staff_open_every_dashboard_and_read_the_databases_numbers(live_server):
             assert headline in card.inner_text()
         shoot(page, "approvals")
         card.locator("input[name=reason]").fill("the image is blurry")
-        card.locator("button[value=reject]").click()
+        with page.expect_navigation():
+            card.locator("button[value=reject]").click()
         page.wait_for_selector(".messagelist .success")
         assert page.locator(f"article[data-campaign='{pending.pk}']").count() == 0
         shoot(page, "approvals-after-reject")
