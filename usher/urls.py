@@ -6,6 +6,7 @@ from usher.dashboard.views import home
 
 urlpatterns = [
     path("", home, name="home"),
+    path("admin/staff/", include("usher.dashboard.staff.urls")),
     path("admin/", admin.site.urls),
     path("api/", api.urls),
     path("demo/", include("usher.tracking.demo_urls")),

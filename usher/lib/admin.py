@@ -34,6 +34,17 @@ class StorableJSONField(forms.JSONField):
         return super().prepare_value(value)
 
 
+def scope_for_staff(user: Any, queryset: models.QuerySet, path: str) -> models.QuerySet:
+    """`queryset` as a staff user may see it: their marketplace client's rows (`path` is
+    the lookup to the client), everything for a superuser, nothing for anyone else
+    (an organizer's user, or staff attached to no client)."""
+    if user.is_superuser:
+        return queryset
+    if getattr(user, "client_id", None) is None or getattr(user, "organizer_id", None):
+        return queryset.none()
+    return queryset.filter(**{path: user.client_id})
+
+
 class ClientScopedAdmin(admin.ModelAdmin):
     """Limits rows and foreign-key choices to the staff user's marketplace client.
 
@@ -44,12 +55,7 @@ class ClientScopedAdmin(admin.ModelAdmin):
     formfield_overrides = {models.JSONField: {"form_class": StorableJSONField}}
 
     def _scope(self, request: HttpRequest, queryset: models.QuerySet, path: str) -> models.QuerySet:
-        user = request.user
-        if user.is_superuser:
-            return queryset
-        if getattr(user, "client_id", None) is None or getattr(user, "organizer_id", None):
-            return queryset.none()
-        return queryset.filter(**{path: user.client_id})
+        return scope_for_staff(request.user, queryset, path)
 
     def get_queryset(self, request: HttpRequest) -> models.QuerySet:
         return self._scope(request, super().get_queryset(request), self.client_path)

@@ -1,0 +1,1 @@
+"""The marketplace staff's dashboards, served inside the admin at /admin/staff/."""
