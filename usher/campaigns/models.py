@@ -150,6 +150,9 @@ class CampaignSettings(models.Model):
         max_length=1000, blank=True, help_text="Ad image when a budget brings none."
     )
 
+    class Meta:
+        verbose_name_plural = "campaign settings"
+
     def __str__(self) -> str:
         return f"Campaign settings of {self.client}"
 
@@ -581,6 +584,7 @@ class OptimizationLogEntry(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        verbose_name_plural = "optimization log entries"
         indexes = [
             models.Index(fields=["campaign", "created_at"], name="optlog_campaign_idx"),
             models.Index(fields=["budget", "created_at"], name="optlog_budget_idx"),

@@ -7,6 +7,7 @@ class OpsConfig(AppConfig):
 
     name = "usher.ops"
     label = "ops"
+    verbose_name = "Operations"
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
