@@ -186,3 +186,16 @@ def test_a_paused_campaign_cannot_be_paused_again(organizer):
     AutomatedCampaign.objects.filter(pk=campaign.pk).update(status=CampaignStatus.COMPLETED)
     page = _browser(world.user).post(f"/panel/campaigns/{campaign.pk}/pause/", follow=True)
     assert "a completed campaign cannot be paused." in page.content.decode()
+
+
+def test_the_panel_speaks_romanian_with_romanian_numbers(organizer):
+    world = build_world(organizer, campaigns=2)
+    browser = _browser(world.user)
+    switched = browser.post("/i18n/setlang/", {"language": "ro", "next": "/panel/"})
+    assert switched["Location"] == "/panel/"
+    html = browser.get("/panel/").content.decode()
+    assert '<html lang="ro">' in html
+    assert "Ați investit 81,00 RON și ați obținut 3 vânzări" in html
+    assert "1.000,00 RON" in html and "Privire de ansamblu" in html
+    english = _browser(world.user).get("/panel/", headers={"accept-language": "en"})
+    assert "You invested 81.00 RON" in english.content.decode()
