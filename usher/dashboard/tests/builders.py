@@ -69,9 +69,9 @@ def build_world(
     }
     today = date.today()
     made = []
-    kinds = list(product(PLATFORMS, CampaignType.values))
+    kinds = list(product(CampaignType.values, PLATFORMS))
     for index in range(campaigns):
-        platform, campaign_type = kinds[index]
+        campaign_type, platform = kinds[index]
         campaign = CampaignFactory(
             budget=budget,
             event=event,
