@@ -13,6 +13,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 from django.views.decorators.http import require_http_methods, require_POST
 from pydantic import ValidationError as PydanticValidationError
 
@@ -89,38 +90,31 @@ def campaign_detail(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-@organizer_required
-@require_POST
-def campaign_pause(request: HttpRequest, pk: int) -> HttpResponse:
-    campaign = get_for_organizer_or_404(AutomatedCampaign, request.organizer, pk=pk)
-    return _on_platform(
-        request,
-        campaign,
-        lambda: publishing.pause_campaign(
-            campaign.pk, user=None, reason="paused by the organizer", actor="organizer"
+# What the campaign page's buttons do: the same services (and actor) as the API's routes.
+CAMPAIGN_ACTIONS = {
+    "pause": (
+        lambda pk: publishing.pause_campaign(
+            pk, user=None, reason="paused by the organizer", actor="organizer"
         ),
-        _("Campaign paused."),
-    )
+        _lazy("Campaign paused."),
+    ),
+    "resume": (
+        lambda pk: publishing.resume_campaign(pk, user=None, actor="organizer"),
+        _lazy("Campaign resumed."),
+    ),
+}
 
 
 @organizer_required
 @require_POST
-def campaign_resume(request: HttpRequest, pk: int) -> HttpResponse:
+def campaign_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
+    """Pause or resume now, on the platform; one that does not answer is a message, not a 500."""
+    if action not in CAMPAIGN_ACTIONS:
+        raise Http404
     campaign = get_for_organizer_or_404(AutomatedCampaign, request.organizer, pk=pk)
-    return _on_platform(
-        request,
-        campaign,
-        lambda: publishing.resume_campaign(campaign.pk, user=None, actor="organizer"),
-        _("Campaign resumed."),
-    )
-
-
-def _on_platform(
-    request: HttpRequest, campaign: AutomatedCampaign, action, done: str
-) -> HttpResponse:
-    """Run a pause/resume; a platform that does not answer is a message, not a 500."""
+    run, done = CAMPAIGN_ACTIONS[action]
     try:
-        action()
+        run(campaign.pk)
     except PlatformError:
         messages.error(request, _("The ad platform did not answer; try again shortly."))
     except InvalidInput as exc:

@@ -39,7 +39,7 @@ from usher.marketplace.simulation import (
 from usher.sandbox.market import load_scenario
 
 DEMO_SCENARIO = Path(settings.BASE_DIR) / "bench" / "markets" / "example.json"
-DEMO_DAYS = 2
+DEMO_DAYS = 1
 DEMO_BUDGET = Decimal("15000.00")
 # TikTok's smallest daily budget in RON is 100: every demo campaign asks a little more.
 DEMO_DAILY_WISH = Decimal("120.00")

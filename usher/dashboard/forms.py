@@ -190,8 +190,34 @@ def add_budget_service_error(form: forms.Form, exc: InvalidInput) -> None:
     form.add_error(name if name in form.fields else None, exc.message)
 
 
-class BudgetRequestForm(forms.Form):
+class TargetsForm(forms.Form):
+    """The organizer's target CPA and ROAS (empty: the marketplace's defaults)."""
+
+    target_cpa = forms.DecimalField(
+        label=_("Target cost per sale"), required=False, decimal_places=2, min_value=Decimal("0.01")
+    )
+    target_roas = forms.DecimalField(
+        label=_("Target ROAS"), required=False, decimal_places=2, min_value=Decimal("0.01")
+    )
+
+    def to_schema(self) -> TargetsIn:
+        return TargetsIn.model_validate(self.cleaned_data)
+
+
+class BudgetRequestForm(TargetsForm):
     """Asking for a budget: the fields of the API's `BudgetIn`, validated by it."""
+
+    field_order = (
+        "event",
+        "amount",
+        "daily_budget_limit",
+        "allocation_strategy",
+        "target_cpa",
+        "target_roas",
+        "ends_on",
+        "image_url",
+        "notes",
+    )
 
     event = forms.ModelChoiceField(
         label=_("Event"),
@@ -205,12 +231,6 @@ class BudgetRequestForm(forms.Form):
     )
     allocation_strategy = forms.ChoiceField(
         label=_("How to split it between platforms"), choices=AllocationStrategy.choices
-    )
-    target_cpa = forms.DecimalField(
-        label=_("Target cost per sale"), required=False, decimal_places=2, min_value=Decimal("0.01")
-    )
-    target_roas = forms.DecimalField(
-        label=_("Target ROAS"), required=False, decimal_places=2, min_value=Decimal("0.01")
     )
     ends_on = forms.DateField(
         label=_("Last day"),
@@ -247,15 +267,3 @@ class BudgetRequestForm(forms.Form):
                 "notes": data.get("notes", ""),
             }
         )
-
-
-class TargetsForm(forms.Form):
-    target_cpa = forms.DecimalField(
-        label=_("Target cost per sale"), required=False, decimal_places=2, min_value=Decimal("0.01")
-    )
-    target_roas = forms.DecimalField(
-        label=_("Target ROAS"), required=False, decimal_places=2, min_value=Decimal("0.01")
-    )
-
-    def to_schema(self) -> TargetsIn:
-        return TargetsIn.model_validate(self.cleaned_data)

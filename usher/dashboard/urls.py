@@ -10,8 +10,11 @@ urlpatterns = [
     path("", campaign_views.panel_index, name="index"),
     path("campaigns/", campaign_views.campaign_list, name="campaigns"),
     path("campaigns/<int:pk>/", campaign_views.campaign_detail, name="campaign"),
-    path("campaigns/<int:pk>/pause/", campaign_views.campaign_pause, name="campaign-pause"),
-    path("campaigns/<int:pk>/resume/", campaign_views.campaign_resume, name="campaign-resume"),
+    path(
+        "campaigns/<int:pk>/<slug:action>/",
+        campaign_views.campaign_action,
+        name="campaign-action",
+    ),
     path("budgets/", campaign_views.budget_list, name="budgets"),
     path("budgets/new/", campaign_views.budget_new, name="budget-new"),
     path("budgets/<int:pk>/", campaign_views.budget_detail, name="budget"),
