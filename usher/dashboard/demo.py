@@ -1,5 +1,5 @@
 """The panel's demo: the demo organizer's budget, paid and approved, its suite published
-on the sandbox, and a few simulated days of the example ad market delivered, synced and
+on the sandbox, and a simulated day of the example ad market delivered, synced and
 attributed, so `make run` shows every organizer page filled.
 
 It runs once the sandbox answers (`run_all --demo`), before the demo's credentials are

@@ -2,7 +2,7 @@
 ad-platform sandbox, as child processes that stop together.
 
 With `--demo`, once the web server and the sandbox answer, the demo organizer's
-campaigns are published on the sandbox and a few simulated days of market played
+campaigns are published on the sandbox and a simulated day of market played
 (`usher.dashboard.demo`, first run only); then the demo's fresh credentials and links
 are printed last, so they are the last thing on the screen rather than lost above the
 children's start-up lines.
