@@ -18,6 +18,7 @@ from pathlib import Path
 import httpx
 from django.conf import settings
 from django.db import transaction
+from django.test import override_settings
 
 from usher.campaigns import publishing, services
 from usher.campaigns.models import (
@@ -28,7 +29,12 @@ from usher.campaigns.models import (
     CredentialKind,
 )
 from usher.lib.errors import InvalidInput
-from usher.marketplace.models import EventStatus, MarketplaceClient, MarketplaceOrganizer
+from usher.marketplace.models import (
+    EventStatus,
+    MarketplaceClient,
+    MarketplaceEvent,
+    MarketplaceOrganizer,
+)
 from usher.marketplace.simulation import (
     DriveSummary,
     Marketplace,
@@ -36,14 +42,15 @@ from usher.marketplace.simulation import (
     drive,
     simulated_django_clock,
 )
-from usher.sandbox.market import load_scenario
+from usher.sandbox.market import Scenario, load_scenario
 
 DEMO_SCENARIO = Path(settings.BASE_DIR) / "bench" / "markets" / "example.json"
 DEMO_DAYS = 1
 DEMO_BUDGET = Decimal("15000.00")
 # TikTok's smallest daily budget in RON is 100: every demo campaign asks a little more.
 DEMO_DAILY_WISH = Decimal("120.00")
-SANDBOX_TIMEOUT_SECONDS = 60.0
+UNLIMITED_CALLS_PER_HOUR = 10.0**9
+UNLIMITED_BURST = 10.0**6
 # The marketplace's own ad accounts on the sandbox (any `sandbox-` token is accepted).
 DEMO_ACCOUNTS = {
     "meta": (
@@ -60,6 +67,18 @@ DEMO_ACCOUNTS = {
         {"pixel_id": "CSANDBOXPIXEL0000001", "identity_id": "7000000000000000099"},
     ),
 }
+
+
+def lifted_management_limits() -> dict[str, dict[str, tuple[float, float]]]:
+    """Management call limits out of the way for the simulation.
+
+    The limits are per real hour, but the driver plays a simulated day in about a minute
+    with every job at its simulated time: the platforms' own pace is kept by the
+    simulated schedule, while real-time buckets would refuse most of a day's syncs."""
+    return {
+        platform: {kind: (UNLIMITED_CALLS_PER_HOUR, UNLIMITED_BURST) for kind in kinds}
+        for platform, kinds in settings.PLATFORM_MANAGEMENT_RATE_LIMITS.items()
+    }
 
 
 def ensure_demo_accounts(client: MarketplaceClient) -> None:
@@ -103,7 +122,22 @@ def load_demo_campaigns(
     data = json.loads(DEMO_SCENARIO.read_text(encoding="utf-8"))
     now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
     data["start"] = (now - timedelta(days=days)).isoformat().replace("+00:00", "Z")
-    sandbox = SandboxMarket(http)
+    with override_settings(PLATFORM_MANAGEMENT_RATE_LIMITS=lifted_management_limits()):
+        return _play(client, organizer, event, SandboxMarket(http), scenario, data, days, progress)
+
+
+def _play(
+    client: MarketplaceClient,
+    organizer: MarketplaceOrganizer,
+    event: MarketplaceEvent,
+    sandbox: SandboxMarket,
+    scenario: Scenario,
+    data: dict,
+    days: int,
+    progress: Callable[[str], None],
+) -> DriveSummary:
+    """The market loaded, the budget paid and its suite published at the simulated start,
+    then `days` played."""
     sandbox.load(data, None)
     progress(f"Loaded the market scenario {scenario.name!r} into the sandbox.")
     wanted = {(segment.platform, segment.campaign_type) for segment in scenario.segments}
