@@ -49,6 +49,8 @@ DEMO_DAYS = 1
 DEMO_BUDGET = Decimal("15000.00")
 # TikTok's smallest daily budget in RON is 100: every demo campaign asks a little more.
 DEMO_DAILY_WISH = Decimal("120.00")
+# TikTok ads need an image: the demo's ads carry this one.
+DEMO_IMAGE_URL = "https://tixello.example/images/sunwave-winter-warm-up.jpg"
 UNLIMITED_CALLS_PER_HOUR = 10.0**9
 UNLIMITED_BURST = 10.0**6
 # The marketplace's own ad accounts on the sandbox (any `sandbox-` token is accepted).
@@ -150,6 +152,7 @@ def _play(
                 event_id=event.pk,
                 target_cpa=Decimal(str(scenario.target_cpa)) if scenario.target_cpa else None,
                 target_roas=Decimal(str(scenario.target_roas)) if scenario.target_roas else None,
+                image_url=DEMO_IMAGE_URL,
                 notes="The demo's budget.",
             ),
         )
