@@ -65,6 +65,8 @@ MIDDLEWARE = [
     "usher.ops.request_ids.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # The panel and the admin speak the visitor's language (cookie, else Accept-Language).
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "usher.lib.middleware.ApiInputGuardMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -271,7 +273,10 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
-LANGUAGE_CODE = "en-us"
+LANGUAGE_CODE = "en"
+# The organizer panel's languages; dates, numbers and money follow the chosen one.
+LANGUAGES = [("en", "English"), ("ro", "Română")]
+LOCALE_PATHS = [BASE_DIR / "usher" / "locale"]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True

@@ -11,6 +11,7 @@ urlpatterns = [
     path("api/", api.urls),
     path("demo/", include("usher.tracking.demo_urls")),
     path("accounts/", include("django.contrib.auth.urls")),
+    path("i18n/", include("django.conf.urls.i18n")),  # the panel's language switcher
     path("panel/", include("usher.dashboard.urls")),
     path("", include("usher.ops.urls")),
 ]

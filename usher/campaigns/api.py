@@ -44,22 +44,7 @@ campaigns_router = Router(auth=OrganizerTokenAuth(), tags=["organizer campaigns"
     "/budgets", response={201: BudgetOut, **error_responses(401)}, summary="Ask for a budget"
 )
 def ask_for_budget(request: HttpRequest, payload: BudgetIn):
-    data = services.BudgetRequest(
-        amount=payload.amount,
-        event_id=payload.event,
-        currency=payload.currency,
-        daily_budget_limit=payload.daily_budget_limit,
-        allocation_strategy=payload.allocation_strategy,
-        platform_allocations={k: v.dict() for k, v in payload.platform_allocations.items()},
-        target_cpa=payload.target_cpa,
-        target_roas=payload.target_roas,
-        starts_at=payload.starts_at,
-        ends_at=payload.ends_at,
-        image_url=str(payload.image_url or ""),
-        video_url=str(payload.video_url or ""),
-        notes=payload.notes,
-    )
-    return Status(201, services.request_budget(request.auth, data))
+    return Status(201, services.request_budget(request.auth, payload.to_request()))
 
 
 @campaigns_router.get(

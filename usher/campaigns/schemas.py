@@ -52,6 +52,24 @@ class BudgetIn(Schema):
     video_url: HttpUrl | None = None
     notes: str = Field("", max_length=2000)
 
+    def to_request(self) -> services.BudgetRequest:
+        """The service's input (the API and the organizer panel's form both send this)."""
+        return services.BudgetRequest(
+            amount=self.amount,
+            event_id=self.event,
+            currency=self.currency,
+            daily_budget_limit=self.daily_budget_limit,
+            allocation_strategy=self.allocation_strategy,
+            platform_allocations={k: v.dict() for k, v in self.platform_allocations.items()},
+            target_cpa=self.target_cpa,
+            target_roas=self.target_roas,
+            starts_at=self.starts_at,
+            ends_at=self.ends_at,
+            image_url=str(self.image_url or ""),
+            video_url=str(self.video_url or ""),
+            notes=self.notes,
+        )
+
 
 class TargetsIn(Schema):
     target_cpa: Decimal | None = Field(None, gt=0, max_digits=12, decimal_places=2)

@@ -1,4 +1,4 @@
-"""The organizer panel's tracking-code form.
+"""The organizer panel's forms: tracking codes, budget requests, targets.
 
 It only collects input: validation is `usher.tracking.services` (the same as the API),
 whose errors are mapped back onto the fields here. Credentials are write-only password
@@ -7,10 +7,16 @@ inputs that never render a value; empty keeps the stored one.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, time
+from decimal import Decimal
 from typing import Any
 
 from django import forms
+from django.utils.translation import gettext_lazy as _
+from pydantic import ValidationError as PydanticValidationError
 
+from usher.campaigns.models import AllocationStrategy
+from usher.campaigns.schemas import BudgetIn, TargetsIn
 from usher.lib.errors import InvalidInput
 from usher.marketplace.models import MarketplaceEvent, MarketplaceOrganizer
 from usher.tracking.forms import CredentialFields, SettingsFields, merge_secrets, settings_initial
@@ -64,3 +70,95 @@ class TrackingCodeForm(CredentialFields, SettingsFields, forms.Form):
 
     def add_service_error(self, exc: InvalidInput) -> None:
         self.add_settings_error(exc)
+
+
+def add_schema_errors(form: forms.Form, exc: PydanticValidationError) -> None:
+    """Put a schema's errors on the fields they name (the API would answer 422 with them)."""
+    for error in exc.errors():
+        name = str(error["loc"][0]) if error["loc"] else ""
+        form.add_error(name if name in form.fields else None, error["msg"])
+
+
+def add_budget_service_error(form: forms.Form, exc: InvalidInput) -> None:
+    """A service error ("body.ends_at") on its field, else on the form."""
+    name = str(exc.loc[-1]) if exc.loc else ""
+    form.add_error(name if name in form.fields else None, exc.message)
+
+
+class TargetsForm(forms.Form):
+    """The organizer's target CPA and ROAS (empty: the marketplace's defaults)."""
+
+    target_cpa = forms.DecimalField(
+        label=_("Target cost per sale"), required=False, decimal_places=2, min_value=Decimal("0.01")
+    )
+    target_roas = forms.DecimalField(
+        label=_("Target ROAS"), required=False, decimal_places=2, min_value=Decimal("0.01")
+    )
+
+    def to_schema(self) -> TargetsIn:
+        return TargetsIn.model_validate(self.cleaned_data)
+
+
+class BudgetRequestForm(TargetsForm):
+    """Asking for a budget: the fields of the API's `BudgetIn`, validated by it."""
+
+    field_order = (
+        "event",
+        "amount",
+        "daily_budget_limit",
+        "allocation_strategy",
+        "target_cpa",
+        "target_roas",
+        "ends_on",
+        "image_url",
+        "notes",
+    )
+
+    event = forms.ModelChoiceField(
+        label=_("Event"),
+        queryset=MarketplaceEvent.objects.none(),
+        required=False,
+        empty_label=_("All my events"),
+    )
+    amount = forms.DecimalField(label=_("Amount"), min_value=Decimal("0.01"), decimal_places=2)
+    daily_budget_limit = forms.DecimalField(
+        label=_("Daily limit"), required=False, decimal_places=2, min_value=Decimal("0.01")
+    )
+    allocation_strategy = forms.ChoiceField(
+        label=_("How to split it between platforms"), choices=AllocationStrategy.choices
+    )
+    ends_on = forms.DateField(
+        label=_("Last day"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text=_("Empty: until the money is spent."),
+    )
+    image_url = forms.URLField(
+        label=_("Image of your ads (URL)"), required=False, assume_scheme="https"
+    )
+    notes = forms.CharField(
+        label=_("Notes"), required=False, widget=forms.Textarea(attrs={"rows": 3})
+    )
+
+    def __init__(self, *args: Any, organizer: MarketplaceOrganizer, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["event"].queryset = MarketplaceEvent.objects.for_organizer(organizer)
+
+    def to_schema(self) -> BudgetIn:
+        """The API's schema of this input; raises pydantic's ValidationError like the API."""
+        data = self.cleaned_data
+        ends_on = data.get("ends_on")
+        return BudgetIn.model_validate(
+            {
+                "amount": data["amount"],
+                "event": data["event"].pk if data.get("event") else None,
+                "daily_budget_limit": data.get("daily_budget_limit"),
+                "allocation_strategy": data["allocation_strategy"],
+                "target_cpa": data.get("target_cpa"),
+                "target_roas": data.get("target_roas"),
+                # The last day runs to its end (UTC).
+                "ends_at": datetime.combine(ends_on, time.max, tzinfo=UTC) if ends_on else None,
+                "image_url": data.get("image_url") or None,
+                "notes": data.get("notes", ""),
+            }
+        )

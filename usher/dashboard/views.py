@@ -174,13 +174,3 @@ def home(request: HttpRequest) -> HttpResponse:
         "dashboard/home.html",
         {"demo_events": demo_events, "demo_organizers": sorted(demo_organizers, key=str)},
     )
-
-
-@login_required
-def panel_index(request: HttpRequest) -> HttpResponse:
-    """/panel/ (where logins land): organizers go to their panel, staff to the admin."""
-    if getattr(request.user, "organizer", None) is not None:
-        return redirect("dashboard:tracking-codes")
-    if request.user.is_staff:
-        return redirect("admin:index")
-    return render(request, "dashboard/not_an_organizer.html", status=403)

@@ -30,12 +30,13 @@ def test_the_start_page_links_demo_pages_only_when_they_are_served(client, setti
     assert "/demo/" not in client.get("/").content.decode()
 
 
-def test_the_panel_index_takes_an_organizer_to_their_codes(organizer):
+def test_the_panel_index_is_the_organizers_overview(organizer):
     user = User.objects.create_user("org", client=organizer.client, organizer=organizer)
     browser = Client()
     browser.force_login(user)
     response = browser.get("/panel/")
-    assert response.status_code == 302 and response["Location"] == "/panel/tracking-codes/"
+    assert response.status_code == 200
+    assert response.templates[0].name == "dashboard/overview.html"
 
 
 def test_staff_opening_the_panel_are_sent_to_the_admin(marketplace):

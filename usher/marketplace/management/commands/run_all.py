@@ -1,8 +1,10 @@
 """Serve everything `make run` needs: web server, Celery worker with beat, and the
 ad-platform sandbox, as child processes that stop together.
 
-With `--demo`, the demo's fresh credentials and links are printed last, once the web
-server answers, so they are the last thing on the screen rather than lost above the
+With `--demo`, once the web server and the sandbox answer, the demo organizer's
+campaigns are published on the sandbox and a simulated day of market played
+(`usher.dashboard.demo`, first run only); then the demo's fresh credentials and links
+are printed last, so they are the last thing on the screen rather than lost above the
 children's start-up lines.
 """
 
@@ -15,16 +17,26 @@ import subprocess
 import sys
 import time
 from importlib.util import find_spec
+from urllib.parse import urlsplit
 
+import httpx
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
-from usher.marketplace.demo import DEMO_CLIENT_SLUG, demo_banner, issue_demo_credentials
+from usher.dashboard.demo import load_demo_campaigns
+from usher.marketplace.demo import (
+    DEMO_CLIENT_SLUG,
+    ORGANIZERS,
+    demo_banner,
+    issue_demo_credentials,
+)
 from usher.marketplace.models import MarketplaceClient
+from usher.marketplace.simulation import DriverError
 
 POLL_INTERVAL_SECONDS = 0.5
 # How long to wait for the web server before printing the banner anyway.
 WEB_START_TIMEOUT_SECONDS = 30.0
+DEMO_SANDBOX_TIMEOUT_SECONDS = 60.0
 
 
 class Command(BaseCommand):
@@ -108,8 +120,23 @@ class Command(BaseCommand):
         _wait_for_port(port, WEB_START_TIMEOUT_SECONDS)
         base_url = f"http://127.0.0.1:{port}"
         client = MarketplaceClient.objects.get(slug=DEMO_CLIENT_SLUG)
+        self._load_demo_campaigns(client, sandbox_url)
         creds = issue_demo_credentials(client, base_url)
         self.stdout.write(demo_banner(creds, base_url, sandbox_url) + "\nStop with Ctrl-C.\n")
+
+    def _load_demo_campaigns(self, client: MarketplaceClient, sandbox_url: str) -> None:
+        """The organizer panel's demo (a budget, its campaigns, a few days of market) once
+        the sandbox answers; before the credentials, which it would otherwise outdate."""
+        sandbox_port = urlsplit(sandbox_url).port
+        if sandbox_port is None or not _wait_for_port(sandbox_port, WEB_START_TIMEOUT_SECONDS):
+            self.stderr.write("The sandbox did not start: the demo has no campaigns.")
+            return
+        organizer = client.organizers.get(external_id=ORGANIZERS[0][0])
+        with httpx.Client(base_url=sandbox_url, timeout=DEMO_SANDBOX_TIMEOUT_SECONDS) as http:
+            try:
+                load_demo_campaigns(client, organizer, http, progress=self.stdout.write)
+            except (DriverError, httpx.HTTPError) as exc:
+                self.stderr.write(f"The demo's market stopped: {exc}")
 
 
 def _wait_for_port(port: int, timeout_seconds: float) -> bool:
