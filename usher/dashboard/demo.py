@@ -40,6 +40,7 @@ from usher.marketplace.simulation import (
     Marketplace,
     SandboxMarket,
     drive,
+    lifted_management_limits,
     simulated_django_clock,
 )
 from usher.sandbox.market import Scenario, load_scenario
@@ -51,8 +52,6 @@ DEMO_BUDGET = Decimal("15000.00")
 DEMO_DAILY_WISH = Decimal("120.00")
 # TikTok ads need an image: the demo's ads carry this one.
 DEMO_IMAGE_URL = "https://tixello.example/images/sunwave-winter-warm-up.jpg"
-UNLIMITED_CALLS_PER_HOUR = 10.0**9
-UNLIMITED_BURST = 10.0**6
 # The marketplace's own ad accounts on the sandbox (any `sandbox-` token is accepted).
 DEMO_ACCOUNTS = {
     "meta": (
@@ -69,18 +68,6 @@ DEMO_ACCOUNTS = {
         {"pixel_id": "CSANDBOXPIXEL0000001", "identity_id": "7000000000000000099"},
     ),
 }
-
-
-def lifted_management_limits() -> dict[str, dict[str, tuple[float, float]]]:
-    """Management call limits out of the way for the simulation.
-
-    The limits are per real hour, but the driver plays a simulated day in about a minute
-    with every job at its simulated time: the platforms' own pace is kept by the
-    simulated schedule, while real-time buckets would refuse most of a day's syncs."""
-    return {
-        platform: {kind: (UNLIMITED_CALLS_PER_HOUR, UNLIMITED_BURST) for kind in kinds}
-        for platform, kinds in settings.PLATFORM_MANAGEMENT_RATE_LIMITS.items()
-    }
 
 
 def ensure_demo_accounts(client: MarketplaceClient) -> None:

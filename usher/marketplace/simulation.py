@@ -31,6 +31,7 @@ import httpx
 from celery.schedules import maybe_schedule
 from django.conf import settings
 from django.test import Client as DjangoClient
+from django.test import override_settings
 from django.utils import timezone
 
 from usher.celery import app as celery_app
@@ -265,6 +266,23 @@ def _visitor_ip(click_id: str) -> str:
     return VISITOR_NETWORK.format(int(_digest(click_id)[:6], 16) % VISITOR_HOSTS + 1)
 
 
+# Management call limits while simulated hours play (effectively none; see below).
+UNLIMITED_CALLS_PER_HOUR = 10.0**9
+UNLIMITED_BURST = 10.0**6
+
+
+def lifted_management_limits() -> dict[str, dict[str, tuple[float, float]]]:
+    """Management call limits out of the way for the simulation.
+
+    The limits are per real hour, but the driver plays a simulated day in about a minute
+    with every job at its simulated time: the platforms' own pace is kept by the
+    simulated schedule, while real-time buckets would refuse most of a day's syncs."""
+    return {
+        platform: {kind: (UNLIMITED_CALLS_PER_HOUR, UNLIMITED_BURST) for kind in kinds}
+        for platform, kinds in settings.PLATFORM_MANAGEMENT_RATE_LIMITS.items()
+    }
+
+
 def drive(
     sandbox: SandboxMarket,
     marketplace: Marketplace,
@@ -283,7 +301,10 @@ def drive(
     jobs = BeatJobs(settings.CELERY_BEAT_SCHEDULE, sandbox.now)
     last_seq = 0
     started = time.monotonic()
-    with simulated_django_clock(lambda: sandbox.now or datetime.now(UTC)):
+    with (
+        simulated_django_clock(lambda: sandbox.now or datetime.now(UTC)),
+        override_settings(PLATFORM_MANAGEMENT_RATE_LIMITS=lifted_management_limits()),
+    ):
         for _ in range(hours):
             hour_start = sandbox.now
             for minute in range(1, MINUTES_PER_HOUR):

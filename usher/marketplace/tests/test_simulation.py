@@ -15,6 +15,7 @@ from django.utils import timezone
 from usher.events.models import TrackingEvent
 from usher.marketplace.models import Order
 from usher.marketplace.simulation import (
+    UNLIMITED_CALLS_PER_HOUR,
     BeatJobs,
     Marketplace,
     SandboxMarket,
@@ -29,9 +30,13 @@ COUNTED_TASK = "usher.marketplace.tests.test_simulation.count_me"
 RUNS: list[datetime] = []
 
 
+LIMITS_SEEN: list[dict] = []
+
+
 @shared_task(name=COUNTED_TASK)
 def count_me() -> None:
     RUNS.append(timezone.now())
+    LIMITS_SEEN.append(settings.PLATFORM_MANAGEMENT_RATE_LIMITS)
 
 
 def test_beat_jobs_fall_due_at_their_simulated_times() -> None:
@@ -55,6 +60,7 @@ def driven(db, sandbox, marketplace, settings):
         "count-me": {"task": COUNTED_TASK, "schedule": 1800.0},
     }
     RUNS.clear()
+    LIMITS_SEEN.clear()
     event = EventFactory(organizer__client=marketplace)
     data = scenario_dict(
         segment(max_daily_conversions=60, half_saturation_spend=100),
@@ -79,6 +85,13 @@ def test_the_driver_runs_every_beat_job_at_its_simulated_time_new_ones_included(
     assert summary.jobs["count-me"] == 12
     start = datetime(2027, 3, 1, tzinfo=UTC)
     assert [start + timedelta(minutes=30 * n) for n in range(1, 13)] == RUNS
+    # Management limits count real hours; a simulated day plays in seconds without them.
+    assert LIMITS_SEEN and all(
+        rate >= UNLIMITED_CALLS_PER_HOUR
+        for limits in LIMITS_SEEN
+        for kinds in limits.values()
+        for rate, _burst in kinds.values()
+    )
 
 
 def test_the_driver_sends_each_purchase_as_an_order_with_its_click_id_and_utm(driven) -> None:
