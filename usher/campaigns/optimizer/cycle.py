@@ -271,7 +271,10 @@ def _creative_tests(
                             f"creative '{name}' loses (probability "
                             f"{verdict.probability_winner_better:.0%} that another does better): pause it"
                         ),
-                        numbers={"probability": round(verdict.probability_winner_better, 3)},
+                        numbers={
+                            "probability": round(verdict.probability_winner_better, 3),
+                            "creative": name,
+                        },
                     )
                 )
 
