@@ -132,7 +132,7 @@ if REDIS_URL and _xdist_worker.startswith("gw"):
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "usher.lib.redis_cache.RedisCache",  # reuses its client objects
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": os.environ.get("CACHE_KEY_PREFIX", "usher"),
         }

@@ -225,3 +225,28 @@ def cached_for_client(client_id: int, name: str, compute: Callable[[], T]) -> T:
     if key:
         cache_or(lambda: cache.set(key, value, RESOLUTION_CACHE_SECONDS), lambda: None)
     return value
+
+
+def fetch_remembered(
+    key: Hashable, fetch: Callable[[], T | None], client_id_of: Callable[[T], int]
+) -> T | None:
+    """What `remember` kept under `key` while its client's version stands; else `fetch()`
+    (a row of some client, or None), remembered for the next call.
+
+    On a miss it fetches twice around one read of the version: the value remembered is
+    the one fetched after that read, so a change committed in between has moved the
+    version and the value is never reused as current.
+    """
+    remembered = recall(key)
+    if remembered is not None:
+        return remembered
+    found = fetch()
+    if found is None:
+        return None
+    version = current_version(client_id_of(found))
+    if version is None:  # the cache is unreachable: nothing can be checked later
+        return found
+    current = fetch()  # as of that version
+    if current is not None and client_id_of(current) == client_id_of(found):
+        remember(key, client_id_of(current), version, current)
+    return current

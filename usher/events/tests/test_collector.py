@@ -373,7 +373,7 @@ def test_with_the_broker_down_events_are_stored_for_the_sweep(
     def refuse(*args, **kwargs):
         raise OperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
 
-    monkeypatch.setattr(tasks.fan_out_tracking_events_task, "delay", refuse)
+    monkeypatch.setattr(tasks.fan_out_client_events_task, "delay", refuse)
     outages.reset()
     with caplog.at_level(logging.WARNING), django_capture_on_commit_callbacks(execute=True):
         statuses = [
