@@ -132,8 +132,15 @@ def claim_batch(destination_key: str, batch_size: int, now: datetime) -> list[Co
     )
 
 
-def dispatch_destination(destination_key: str, now: datetime | None = None) -> DispatchSummary:
-    """Send everything due for one destination, batch after batch."""
+def dispatch_destination(
+    destination_key: str,
+    now: datetime | None = None,
+    on_backlog: Callable[[], object] | None = None,
+) -> DispatchSummary:
+    """Send everything due for one destination, batch after batch. `on_backlog` is
+    called once if the first claim comes back full (more is due than one batch): the
+    task queues another run then, so that free workers share a long backlog (claims
+    never overlap) instead of leaving it to one worker, call after call."""
     summary = DispatchSummary()
     provider = (
         ConversionDelivery.objects.filter(destination_key=destination_key)
@@ -149,6 +156,9 @@ def dispatch_destination(destination_key: str, now: datetime | None = None) -> D
         claimed = claim_batch(destination_key, connector.max_batch_size, moment)
         if not claimed:
             return summary
+        if on_backlog is not None and len(claimed) == connector.max_batch_size:
+            on_backlog()
+            on_backlog = None
         summary.resume_at = _send(connector, claimed, moment, summary)
         if summary.resume_at is not None:
             return summary  # throttled: leave the rest until the platform lets us in

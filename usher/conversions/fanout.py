@@ -90,11 +90,16 @@ def fan_out_tracking_events(client_id: int, event_ids: Sequence[str]) -> set[str
         .select_related("client", "marketplace_event", "organizer")
     )
     rows = []
+    # Resolved once per page of the batch, not per event (each is a cache round trip).
+    codes_by_page: dict[tuple[int | None, int | None], list[ServerSideCode]] = {}
     for tracking_event in events:
         decision = decide(tracking_event.client, tracking_event.consent)
         if not decision.send:
             continue
-        for code in _page_codes(tracking_event):
+        page = (tracking_event.marketplace_event_id, tracking_event.organizer_id)
+        if page not in codes_by_page:
+            codes_by_page[page] = _page_codes(tracking_event)
+        for code in codes_by_page[page]:
             if _sendable(code, tracking_event.name, decision.minimal):
                 rows.append(
                     _delivery(

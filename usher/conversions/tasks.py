@@ -88,7 +88,9 @@ def schedule_follow_up(destination_key: str, when: datetime) -> bool:
 def dispatch_destination_task(destination_key: str) -> None:
     # Events stored from now on schedule a new run instead of waiting for the sweep.
     cache_or(lambda: cache.delete(_queued_key(destination_key)), lambda: None)
-    summary = dispatch.dispatch_destination(destination_key)
+    summary = dispatch.dispatch_destination(
+        destination_key, on_backlog=lambda: schedule_dispatch([destination_key])
+    )
     logger.info(
         "dispatch run destination=%s batches=%d delivered=%d rejected=%d retrying=%d dead=%d",
         destination_key,
