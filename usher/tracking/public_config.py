@@ -17,9 +17,9 @@ from typing import Any
 
 from django.http import Http404
 
+from usher.lib.client_cache import cached_for_client, current_version, recall, remember
 from usher.marketplace.models import MarketplaceClient, MarketplaceEvent, MarketplaceOrganizer
 from usher.marketplace.services import client_by_site_key
-from usher.tracking.cache import cached_for_client, current_version, recall, remember
 from usher.tracking.resolver import (
     resolve_for_event,
     resolve_for_marketplace,

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from usher.tracking.cache import cached_for_client, invalidate_client
+from usher.lib.client_cache import cached_for_client, invalidate_client
 
 pytestmark = pytest.mark.django_db
 

@@ -7,8 +7,8 @@ import logging
 import pytest
 from django.test import Client
 
+from usher.lib.client_cache import invalidate_client
 from usher.marketplace.tests.factories import EventFactory, MarketplaceClientFactory
-from usher.tracking.cache import invalidate_client
 from usher.tracking.models import EventTrackingCode
 from usher.tracking.tests.factories import EventTrackingCodeFactory, MarketplaceTrackingCodeFactory
 

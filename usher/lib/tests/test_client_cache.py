@@ -7,8 +7,8 @@ import time
 import pytest
 from django.conf import settings
 
-from usher.tracking import cache as tracking_cache
-from usher.tracking.cache import current_version, invalidate_client, recall, remember
+from usher.lib import client_cache
+from usher.lib.client_cache import current_version, invalidate_client, recall, remember
 
 
 def test_a_remembered_answer_is_recalled_while_the_version_stands():
@@ -34,7 +34,7 @@ def test_nothing_is_recalled_while_the_cache_is_unreachable(unreachable_cache):
 
 
 def test_the_least_recently_used_answers_go_first_past_the_bound(monkeypatch):
-    monkeypatch.setattr(tracking_cache, "LOCAL_ANSWERS_MAX_ENTRIES", 2)
+    monkeypatch.setattr(client_cache, "LOCAL_ANSWERS_MAX_ENTRIES", 2)
     version = current_version(7)
     remember("a", 7, version, "A")
     remember("b", 7, version, "B")
@@ -59,7 +59,7 @@ def _checked_under_a_live_subscription(key: str, value: str) -> None:
     then reused without reading the version)."""
     remember(key, 7, current_version(7), value)
     for _ in range(500):  # the confirmation arrives on the subscriber's socket
-        if tracking_cache._ANNOUNCEMENTS.poll():
+        if client_cache._ANNOUNCEMENTS.poll():
             break
         time.sleep(0.01)
     assert recall(key) == value
@@ -69,7 +69,7 @@ def _checked_under_a_live_subscription(key: str, value: str) -> None:
 def test_a_checked_answer_is_reused_without_reading_the_version(monkeypatch):
     _checked_under_a_live_subscription("page", "document")
     reads = []
-    monkeypatch.setattr(tracking_cache, "current_version", lambda cid: reads.append(cid))
+    monkeypatch.setattr(client_cache, "current_version", lambda cid: reads.append(cid))
     assert recall("page") == "document"
     assert reads == []
 
@@ -80,7 +80,7 @@ def test_a_bump_announced_by_another_process_drops_a_checked_answer(monkeypatch)
     stale = current_version(7)
     invalidate_client(7)  # what any process's edit does: the version moves, then is announced
     # Were the version read, the old one would pass: only the announcement can drop it.
-    monkeypatch.setattr(tracking_cache, "current_version", lambda cid: stale)
+    monkeypatch.setattr(client_cache, "current_version", lambda cid: stale)
     for _ in range(500):
         if recall("page") is None:
             break
@@ -91,9 +91,9 @@ def test_a_bump_announced_by_another_process_drops_a_checked_answer(monkeypatch)
 @redis_only
 def test_without_a_confirmed_subscription_the_version_is_read(monkeypatch):
     _checked_under_a_live_subscription("page", "document")
-    tracking_cache._ANNOUNCEMENTS.close()  # lost: a new one is not confirmed yet
+    client_cache._ANNOUNCEMENTS.close()  # lost: a new one is not confirmed yet
     reads = []
     version = current_version(7)
-    monkeypatch.setattr(tracking_cache, "current_version", lambda cid: reads.append(cid) or version)
+    monkeypatch.setattr(client_cache, "current_version", lambda cid: reads.append(cid) or version)
     assert recall("page") == "document"
     assert reads == [7]
