@@ -41,7 +41,7 @@ needs_node = pytest.mark.usefixtures("node")  # CI fails without it, see conftes
 
 EVENT_PAGE = PageContext(
     page_type=PageType.EVENT,
-    event_slug="summer-fest",
+    content_id="summer-fest",
     event_name="Summer Fest",
     currency="RON",
     value=Decimal("120.00"),
@@ -130,7 +130,7 @@ def test_hostile_ids_params_and_page_values_stay_inside_their_scripts():
     codes = every_provider(HOSTILE, advanced_matching=True, **hostile)
     page = PageContext(
         page_type=PageType.THANK_YOU,
-        event_slug=HOSTILE,
+        content_id=HOSTILE,
         event_name=HOSTILE,
         currency=HOSTILE,
         value=Decimal("10"),
@@ -156,7 +156,7 @@ def test_hostile_values_arrive_intact_in_the_platform_calls():
         code("tiktok", "COQDA8RC77U2TMR44LI0", custom_params={"note": HOSTILE}),
         code("ga4", "G-ORGTEST01", custom_params={"note": HOSTILE}),
     ]
-    page = PageContext(page_type=PageType.THANK_YOU, event_slug=HOSTILE, order_id=HOSTILE,
+    page = PageContext(page_type=PageType.THANK_YOU, content_id=HOSTILE, order_id=HOSTILE,
                        value=5, user_data={"email": HOSTILE})  # fmt: skip
     calls = run_in_node(render_snippets(codes, nonce=NONCE, page=page)["head"], ALL_GRANTED)
     after = calls["steps"][-1]
@@ -233,7 +233,7 @@ def test_several_ga4_and_ads_codes_share_one_gtag_with_a_group_each():
         code("ga4", "G-MKTTEST01", source="marketplace"),
         code("google_ads", "AW-736702401", conversion_labels={"purchase": "3hJnCKSw6KEBEMHfpN8C"}),
     ]
-    page = PageContext(page_type=PageType.THANK_YOU, event_slug="fest", currency="EUR",
+    page = PageContext(page_type=PageType.THANK_YOU, content_id="fest", currency="EUR",
                        value=Decimal("99.50"), quantity=2, order_id="A-1")  # fmt: skip
     head = render_snippets(codes, nonce=NONCE, page=page)["head"]
 
@@ -318,7 +318,7 @@ def test_events_go_only_to_codes_that_include_them():
     ],
 )
 def test_each_page_type_fires_its_events(page_type, expected, absent):
-    page = PageContext(page_type=page_type, event_slug="fest", order_id="A-1", value=10)
+    page = PageContext(page_type=page_type, content_id="fest", order_id="A-1", value=10)
     head = render_snippets([code("meta", "111111111111111")], page=page)["head"]
     for name in expected:
         assert f'"111111111111111","{name}"' in head
@@ -327,7 +327,7 @@ def test_each_page_type_fires_its_events(page_type, expected, absent):
 
 
 def test_thank_you_page_sends_purchase_with_value_currency_order_and_content_ids():
-    page = PageContext(page_type=PageType.THANK_YOU, event_slug="fest", event_name="Fest",
+    page = PageContext(page_type=PageType.THANK_YOU, content_id="fest", event_name="Fest",
                        currency="RON", value=Decimal("240.00"), quantity=2, order_id="A-1001")  # fmt: skip
     head = render_snippets(
         [code("meta", "111111111111111"), code("tiktok", "COQDA8RC77U2TMR44LI0")], page=page

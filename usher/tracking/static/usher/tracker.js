@@ -496,7 +496,7 @@
     var d = assign({}, ev.data);
     if (ev.name === 'page_view') return d;
     var page = (state.config && state.config.event) || {};
-    if (isEmpty(d.content_ids) && page.slug) d.content_ids = [page.slug];
+    if (isEmpty(d.content_ids) && page.content_id) d.content_ids = [page.content_id];
     if (!d.content_name && page.name) d.content_name = page.name;
     if (!d.currency && page.currency) d.currency = page.currency;
     return d;
