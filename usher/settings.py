@@ -393,6 +393,7 @@ PLATFORM_MANAGEMENT_RATE_LIMITS = {
         "read": (60.0, 10.0),
         "metrics": (300.0, 30.0),
         "audiences": (1000.0, 50.0),
+        "catalog": (60.0, 10.0),
     },
     "google_ads": {
         "publish": (300.0, 50.0),
@@ -400,6 +401,7 @@ PLATFORM_MANAGEMENT_RATE_LIMITS = {
         "read": (120.0, 10.0),
         "metrics": (120.0, 20.0),
         "audiences": (200.0, 20.0),
+        "catalog": (120.0, 20.0),
     },
     "tiktok": {
         "publish": (600.0, 30.0),
@@ -407,6 +409,7 @@ PLATFORM_MANAGEMENT_RATE_LIMITS = {
         "read": (300.0, 10.0),
         "metrics": (600.0, 10.0),
         "audiences": (600.0, 20.0),
+        "catalog": (300.0, 10.0),
     },
 }
 for _platform, _kinds in json.loads(
