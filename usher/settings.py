@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "usher.conversions",
     "usher.audiences",
     "usher.campaigns",
+    "usher.catalog",
     "usher.platforms",
     "usher.dashboard",
     "usher.ops",
@@ -178,6 +179,7 @@ CELERY_TASK_ROUTES = {
     "usher.campaigns.tasks.daily_rebalance_task": {"queue": "campaigns"},
     "usher.campaigns.tasks.sync_account_metrics_task": {"queue": "campaigns"},
     "usher.audiences.tasks.refresh_audience_task": {"queue": "audiences"},
+    "usher.catalog.tasks.sync_catalog_task": {"queue": "campaigns"},
 }
 # Declared, so a worker started without `-Q` consumes every one of them.
 CELERY_TASK_QUEUES = [
@@ -216,6 +218,12 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "usher.campaigns.tasks.rebalance_all_budgets_task",
         # hourly on the hour: each marketplace's budgets re-paced at 06:00 its local time
         "schedule": crontab(minute=0),
+    },
+    "sync-catalogs": {
+        "task": "usher.catalog.tasks.sync_catalogs_task",
+        # hourly: each ad account's event catalog, only what changed (ingested events
+        # also sync their catalogs a minute after they change)
+        "schedule": crontab(minute=20),
     },
     "purge-network-data": {
         "task": "usher.conversions.tasks.purge_network_data_task",
