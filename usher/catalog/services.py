@@ -1,6 +1,6 @@
 """Keeping each ad account's event catalog in sync with the marketplace's events.
 
-One feed per ad account that can manage campaigns on a platform with catalogs: the
+One feed per ad account that turned catalogs on (`settings.catalog`): the
 organizer's own account carries the organizer's events, the marketplace's account every
 event of the marketplace (it runs the campaigns of organizers without an account). A
 sync builds the items wanted now (`items.py`), compares their hashes with what the
@@ -50,11 +50,19 @@ class SyncReport:
     unchanged: int = 0
 
 
+# The account setting that turns its event catalog on. Opt-in: a catalog is an object
+# Usher creates in the organizer's Business (Meta, TikTok) or account (Google), wanted
+# only where dynamic ads will run.
+CATALOG_SETTING = "catalog"
+
+
 def catalog_accounts() -> QuerySet[AdAccount]:
     """Ad accounts that get a catalog: active, with a management credential, on a
-    platform that has a catalog connector."""
+    platform that has a catalog connector, and with `settings.catalog` on."""
     return AdAccount.objects.filter(
-        status=AdAccountStatus.ACTIVE, platform__in=catalog_platform_names()
+        status=AdAccountStatus.ACTIVE,
+        platform__in=catalog_platform_names(),
+        **{f"settings__{CATALOG_SETTING}": True},
     ).exclude(credential_encrypted="")
 
 
