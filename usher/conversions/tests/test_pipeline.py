@@ -22,8 +22,8 @@ from usher.conversions.tests.conftest import (
     order_payload,
 )
 from usher.lib.http import set_transport_for_tests
-from usher.marketplace.models import ConsentPolicy
 from usher.marketplace.content_ids import event_content_id
+from usher.marketplace.models import ConsentPolicy
 from usher.sandbox.testing import sha
 from usher.sandbox.transport import sandbox_transport
 
