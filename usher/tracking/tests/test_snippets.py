@@ -251,7 +251,8 @@ def test_several_ga4_and_ads_codes_share_one_gtag_with_a_group_each():
         )
     assert (
         'gtag("event","conversion",{"send_to":"AW-736702401/3hJnCKSw6KEBEMHfpN8C","value":99.5,'
-        '"currency":"EUR","transaction_id":"A-1"});'
+        '"currency":"EUR","transaction_id":"A-1",'
+        '"items":[{"id":"fest","google_business_vertical":"custom"}]});'
     ) in head
     # Every event names its destination: none falls into gtag's default group.
     assert all('"send_to":' in call for call in re.findall(r'gtag\("event",[^;]*\);', head))
@@ -301,11 +302,17 @@ def test_events_go_only_to_codes_that_include_them():
         '"111111111111111","PageView"' not in head and '"111111111111111","ViewContent"' not in head
     )
     assert '"222222222222222","PageView"' in head and '"222222222222222","ViewContent"' in head
-    assert 'gtag("event","page_view"' in head and 'gtag("event","view_item"' not in head
+    assert 'gtag("event","page_view"' in head
     assert 'ttq.instance("COQDA8RC77U2TMR44LI0").page()' not in head
     assert 'ttq.instance("COQDA8RC77U2TMR44LI0").track("ViewContent"' in head
-    # Ads: view_item is wanted but has no label, so there is no conversion to fire.
+    # Ads: view_item is wanted but has no label, so there is no conversion to fire, only
+    # the dynamic remarketing event naming the catalog item.
     assert '"conversion"' not in head
+    assert re.search(
+        r'gtag\("event","view_item",\{"send_to":"usher_google_ads_[^"]+","value":[0-9.]+,'
+        r'"items":\[\{"id":"summer-fest","google_business_vertical":"custom"\}\]\}\);',
+        head,
+    )
 
 
 @pytest.mark.parametrize(
