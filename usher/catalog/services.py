@@ -181,27 +181,42 @@ def _record_upserts(
     now: datetime,
     report: SyncReport,
 ) -> None:
+    """One batch's outcomes in two statements: what the platform took (its hash, ref and
+    time) and what it refused (the refused hash and reason; what it had stays)."""
     by_id = {outcome.content_id: outcome for outcome in outcomes}
+    taken: list[CatalogItemState] = []
+    refused: list[CatalogItemState] = []
+    for item in batch:
+        outcome = by_id.get(item.content_id, ItemOutcome(item.content_id, error="no answer"))
+        state = CatalogItemState(
+            feed=feed, content_id=item.content_id, event_id=event_ids.get(item.content_id)
+        )
+        if outcome.ok:
+            state.ref, state.synced_hash, state.synced_at = outcome.ref, item_hash(item), now
+            taken.append(state)
+        else:
+            state.refused_hash = item_hash(item)
+            state.last_error = outcome.error[:ERROR_MAX_CHARS]
+            refused.append(state)
+    conflict = {"update_conflicts": True, "unique_fields": ["feed", "content_id"]}
     with transaction.atomic():
-        for item in batch:
-            outcome = by_id.get(item.content_id, ItemOutcome(item.content_id, error="no answer"))
-            digest = item_hash(item)
-            defaults: dict[str, object] = {"event_id": event_ids.get(item.content_id)}
-            if outcome.ok:
-                defaults.update(
-                    ref=outcome.ref,
-                    synced_hash=digest,
-                    synced_at=now,
-                    refused_hash="",
-                    last_error="",
-                )
-                report.sent += 1
-            else:
-                defaults.update(refused_hash=digest, last_error=outcome.error[:ERROR_MAX_CHARS])
-                report.refused += 1
-            CatalogItemState.objects.update_or_create(
-                feed=feed, content_id=item.content_id, defaults=defaults
-            )
+        CatalogItemState.objects.bulk_create(
+            taken,
+            **conflict,
+            update_fields=[
+                "event",
+                "ref",
+                "synced_hash",
+                "synced_at",
+                "refused_hash",
+                "last_error",
+            ],
+        )
+        CatalogItemState.objects.bulk_create(
+            refused, **conflict, update_fields=["event", "refused_hash", "last_error"]
+        )
+    report.sent += len(taken)
+    report.refused += len(refused)
 
 
 def _record_deletes(feed: CatalogFeed, outcomes: Sequence[ItemOutcome], report: SyncReport) -> None:

@@ -7,10 +7,12 @@ from __future__ import annotations
 import logging
 
 from celery import shared_task
+from django.core.cache import cache
 from django.utils import timezone
 
 from usher.campaigns.models import AdAccount
 from usher.catalog import services
+from usher.lib.outages import cache_or
 from usher.marketplace.models import MarketplaceEvent
 from usher.ops.jobs import JobContext, run_job
 
@@ -66,9 +68,17 @@ def sync_catalog_task(account_id: int) -> None:
 
 @shared_task(ignore_result=True)
 def sync_event_catalogs_task(event_id: int) -> None:
-    """After an event is ingested or changed: the catalogs that hold it, a little later."""
+    """After an event is ingested or changed: the catalogs that hold it, a little later.
+    One sync per account is queued per delay window, however many of its events change
+    (a batch of 500 events is one sync, not 500); while the cache is down every change
+    queues its own, which the part's lock and the empty diff keep harmless."""
     event = MarketplaceEvent.objects.filter(pk=event_id).first()
     if event is None:
         return
     for account_id in services.accounts_covering(event):
-        sync_catalog_task.apply_async((account_id,), countdown=EVENT_SYNC_DELAY_SECONDS)
+        key = f"catalog-sync-queued:{account_id}"
+        first = cache_or(
+            lambda key=key: cache.add(key, 1, timeout=EVENT_SYNC_DELAY_SECONDS), lambda: True
+        )
+        if first:
+            sync_catalog_task.apply_async((account_id,), countdown=EVENT_SYNC_DELAY_SECONDS)

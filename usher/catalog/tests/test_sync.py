@@ -12,20 +12,13 @@ from django.utils import timezone
 from usher.campaigns.models import AdAccount
 from usher.catalog import services
 from usher.catalog.models import CatalogFeed, CatalogItemState, FeedStatus
+from usher.catalog.plan import plan_sync
 from usher.catalog.tests.conftest import GOOGLE_CUSTOMER, META_BUSINESS, sellable_event
-from usher.lib.ratelimit import reset_local_buckets
 from usher.marketplace.content_ids import event_content_id
 from usher.marketplace.tests.factories import OrganizerFactory
 from usher.platforms.campaigns_common import CallKind, management_bucket
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _full_buckets():
-    reset_local_buckets()
-    yield
-    reset_local_buckets()
 
 
 def sync(account: AdAccount) -> services.SyncReport:
@@ -151,7 +144,9 @@ def test_an_outage_stops_the_sync_and_the_next_run_resumes(sandbox, meta_account
     assert CatalogFeed.objects.get(ad_account=meta_account).status == FeedStatus.OK
 
 
-def test_a_used_up_catalog_bucket_sends_nothing_and_is_retried(sandbox, meta_account, events):
+def test_a_used_up_catalog_bucket_sends_nothing_and_leaves_the_change_pending(
+    sandbox, meta_account, events
+):
     sync(meta_account)
     events[0].price_min = Decimal("70.00")
     events[0].save()
@@ -162,8 +157,15 @@ def test_a_used_up_catalog_bucket_sends_nothing_and_is_retried(sandbox, meta_acc
     with pytest.raises(services.CatalogSyncFailed, match="catalog"):
         sync(meta_account)
     assert len(batches(sandbox)) == sent_before
-    reset_local_buckets()
-    assert sync(meta_account).sent == 1
+    feed = CatalogFeed.objects.get(ad_account=meta_account)
+    assert feed.status == FeedStatus.FAILING and "rate" in feed.last_error
+    known = {state.content_id: state for state in feed.items.all()}
+    wanted = {
+        cid: item for cid, (_, item) in services.wanted_items(meta_account, timezone.now()).items()
+    }
+    assert [i.content_id for i in plan_sync(wanted, known).upserts] == [
+        event_content_id(events[0])
+    ]  # the next run sends it
 
 
 def test_an_account_without_a_business_fails_visibly_before_any_call(sandbox, meta_account, events):
