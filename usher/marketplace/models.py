@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import secrets
 from decimal import Decimal
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from django.contrib.auth.models import AbstractUser
 from django.core.exceptions import ValidationError
@@ -138,6 +138,14 @@ class MarketplaceOrganizer(models.Model):
 
 # Meta allows 9,999 characters in a catalog item's description, TikTok 10,000.
 EVENT_DESCRIPTION_MAX_CHARS = 5000
+# An event's ticket price column: optional, never negative.
+TICKET_PRICE: dict[str, Any] = {
+    "max_digits": 12,
+    "decimal_places": 2,
+    "null": True,
+    "blank": True,
+    "validators": [MinValueValidator(0)],
+}
 
 
 class EventStatus(models.TextChoices):
@@ -171,21 +179,9 @@ class MarketplaceEvent(models.Model):
     description = models.TextField(blank=True, max_length=EVENT_DESCRIPTION_MAX_CHARS)
     image_url = models.URLField(max_length=500, blank=True)
     price_min = models.DecimalField(
-        max_digits=12,
-        decimal_places=2,
-        null=True,
-        blank=True,
-        validators=[MinValueValidator(0)],
-        help_text="The cheapest ticket on sale, in the event's currency.",
+        **TICKET_PRICE, help_text="The cheapest ticket on sale, in the event's currency."
     )
-    price_max = models.DecimalField(
-        max_digits=12,
-        decimal_places=2,
-        null=True,
-        blank=True,
-        validators=[MinValueValidator(0)],
-        help_text="The dearest ticket on sale.",
-    )
+    price_max = models.DecimalField(**TICKET_PRICE, help_text="The dearest ticket on sale.")
     tickets_left = models.PositiveIntegerField(
         null=True, blank=True, help_text="Tickets still on sale; empty when the core does not say."
     )

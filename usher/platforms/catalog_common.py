@@ -48,11 +48,11 @@ class CatalogItem:
     currency: str
     availability: Availability
     starts_at: datetime
+    brand: str  # the organizer: Meta and TikTok require a brand
     venue: str = ""
     city: str = ""
     country: str = ""
     category: str = ""
-    brand: str = ""  # the organizer: Meta needs a brand, TikTok shows it
     price_max: Decimal | None = None
 
 

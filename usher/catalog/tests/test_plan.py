@@ -29,6 +29,7 @@ def item(content_id: str, price: str = "50.00") -> CatalogItem:
         currency="EUR",
         availability=Availability.IN_STOCK,
         starts_at=datetime(2027, 1, 1, tzinfo=UTC),
+        brand="Organizer",
     )
 
 

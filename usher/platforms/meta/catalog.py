@@ -55,7 +55,7 @@ def item_data(item: CatalogItem) -> dict[str, Any]:
         "price": price_text(item.price, item.currency),
         "link": item.url,
         "image_link": item.image_url,
-        "brand": item.brand or item.title[:TITLE_MAX_CHARS],
+        "brand": item.brand,
         "custom_label_0": item.starts_at.date().isoformat(),
     }
     if item.city:

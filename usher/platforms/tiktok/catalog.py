@@ -43,7 +43,7 @@ def product(item: CatalogItem) -> dict[str, Any]:
         "description": item.description[:DESCRIPTION_MAX_CHARS],
         "availability": AVAILABILITY[item.availability],
         "condition": "NEW",
-        "brand": item.brand or item.title[:TITLE_MAX_CHARS],
+        "brand": item.brand,
         "image_url": item.image_url,
         "price_info": {"price": decimal_text(item.price), "currency": item.currency},
         "landing_page": {"landing_page_url": item.url},
