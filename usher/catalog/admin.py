@@ -13,13 +13,20 @@ from usher.catalog.tasks import sync_catalog_task
 from usher.lib.admin import ReadOnlyScopedAdmin
 
 
-class ItemInline(admin.TabularInline):
+class RefusedItemInline(admin.TabularInline):
+    """The items the platform refused, with its reason (a catalog's thousands of synced
+    items are counted on the feed, not listed)."""
+
     model = CatalogItemState
-    fields = ["content_id", "event", "synced_at", "ref", "last_error"]
+    verbose_name_plural = "Items the platform refused"
+    fields = ["content_id", "event", "synced_at", "last_error"]
     readonly_fields = fields
     extra = 0
     max_num = 0
     can_delete = False
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[CatalogItemState]:
+        return super().get_queryset(request).exclude(refused_hash="").select_related("event")
 
 
 @admin.register(CatalogFeed)
@@ -38,7 +45,7 @@ class CatalogFeedAdmin(ReadOnlyScopedAdmin):
     list_filter = ["status", "ad_account__platform"]
     search_fields = ["catalog_id", "ad_account__account_id", "ad_account__name", "last_error"]
     list_select_related = ["ad_account"]
-    inlines = [ItemInline]
+    inlines = [RefusedItemInline]
     actions = ["sync_now"]
 
     @admin.action(description="Sync the selected catalogs now")

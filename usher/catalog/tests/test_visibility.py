@@ -31,6 +31,12 @@ def test_staff_see_their_marketplaces_catalogs_with_the_last_error(client, marke
     admin_page = client.get("/admin/catalog/catalogfeed/")
     assert admin_page.status_code == 200 and ours.account_id in admin_page.content.decode()
     assert theirs.account_id not in admin_page.content.decode()
+    feed = CatalogFeed.objects.get(ad_account=ours)
+    feed.items.create(content_id="core-1", synced_hash="a" * 64)
+    feed.items.create(content_id="core-2", refused_hash="b" * 64, last_error="Invalid price")
+    change_page = client.get(f"/admin/catalog/catalogfeed/{feed.pk}/change/").content.decode()
+    assert "Invalid price" in change_page and "core-2" in change_page
+    assert "core-1" not in change_page  # synced items are counted, not listed
 
 
 def test_a_burst_of_changed_events_queues_one_sync_per_account(monkeypatch, marketplace, organizer):
