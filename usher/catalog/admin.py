@@ -48,9 +48,12 @@ class CatalogFeedAdmin(ReadOnlyScopedAdmin):
     inlines = [RefusedItemInline]
     actions = ["sync_now"]
 
-    @admin.action(description="Sync the selected catalogs now")
+    @admin.action(description="Sync the selected catalogs now (refused items tried again)")
     def sync_now(self, request: HttpRequest, queryset: QuerySet[CatalogFeed]) -> None:
         ids = list(queryset.values_list("ad_account_id", flat=True))
+        # Staff sync after fixing what the platform refused (a setting, the catalog):
+        # forgetting the refusals lets the unchanged items go out again.
+        CatalogItemState.objects.filter(feed__in=queryset).update(refused_hash="")
         for account_id in ids:
             transaction.on_commit(lambda account_id=account_id: sync_catalog_task.delay(account_id))
         self.message_user(request, f"Queued {len(ids)} catalog(s) for a sync.")

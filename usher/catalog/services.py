@@ -12,11 +12,10 @@ throttle resumes where it stopped on the next run, and one run twice sends nothi
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from functools import partial
 from typing import TypeVar
 
 from django.db import transaction
@@ -28,7 +27,7 @@ from usher.catalog.items import build_item, item_hash
 from usher.catalog.models import CatalogFeed, CatalogItemState, FeedStatus
 from usher.catalog.plan import plan_sync
 from usher.marketplace.models import EventStatus, MarketplaceEvent, OrderLine, OrderStatus
-from usher.platforms.base import ErrorKind, PlatformError
+from usher.platforms.base import PlatformError
 from usher.platforms.catalog_common import CatalogItem, ItemOutcome
 from usher.platforms.registry import catalog_platform_names, get_catalog_connector
 
@@ -141,36 +140,16 @@ def sync_feed(account_id: int, now: datetime) -> SyncReport:
                 for item in batch
                 if item.content_id in known
             }
-            outcomes = _refused_if_permanent(
-                [item.content_id for item in batch],
-                partial(connector.upsert_items, platform_account, feed.catalog_id, batch, refs),
-            )
+            outcomes = connector.upsert_items(platform_account, feed.catalog_id, batch, refs)
             _record_upserts(feed, batch, outcomes, event_ids, now, report)
         for pairs in _chunks(list(plan.deletes.items()), connector.max_items_per_call):
-            doomed = dict(pairs)
-            outcomes = _refused_if_permanent(
-                list(doomed),
-                partial(connector.delete_items, platform_account, feed.catalog_id, doomed),
-            )
+            outcomes = connector.delete_items(platform_account, feed.catalog_id, dict(pairs))
             _record_deletes(feed, outcomes, report)
     except PlatformError as error:
         _record_failure(feed, account, error, now)
         raise CatalogSyncFailed(str(error)) from error
     _record_success(feed, account, now)
     return report
-
-
-def _refused_if_permanent(
-    content_ids: Sequence[str], call: Callable[[], list[ItemOutcome]]
-) -> list[ItemOutcome]:
-    """`call()`'s outcomes; a PERMANENT refusal of the whole call refuses each of its
-    items instead (so the rest of the catalog still goes out), other errors stop the sync."""
-    try:
-        return call()
-    except PlatformError as error:
-        if error.kind != ErrorKind.PERMANENT:
-            raise
-        return [ItemOutcome(cid, error=str(error)[:ERROR_MAX_CHARS]) for cid in content_ids]
 
 
 def _record_upserts(

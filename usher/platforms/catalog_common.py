@@ -9,21 +9,25 @@ draw from their own management bucket per account and cannot starve publishing o
 optimizer.
 
 A whole call that fails raises `PlatformError` (its `kind` says whether to retry); an
-item the platform refuses while accepting the others comes back as an `ItemOutcome`
-with an `error`, so one bad event never blocks the rest of the catalog.
+item the platform refuses comes back as an `ItemOutcome` with an `error` (also when the
+platform refuses a whole batch for one bad item: `refused_as_a_whole`), so one bad
+event never blocks the rest of the catalog.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import ClassVar
 
+from usher.platforms.base import ErrorKind, PlatformError
 from usher.platforms.campaigns_base import AdAccount
+
+ITEM_ERROR_MAX_CHARS = 2000
 
 
 class Availability(StrEnum):
@@ -108,6 +112,23 @@ class CatalogConnector(ABC):
         self, account: AdAccount, catalog_id: str, items: Mapping[str, str]
     ) -> list[ItemOutcome]:
         """Remove at most `max_items_per_call` items (content id -> ref)."""
+
+
+def refused_as_a_whole(
+    content_ids: Sequence[str], call: Callable[[], list[ItemOutcome]]
+) -> list[ItemOutcome]:
+    """`call()`'s outcomes, or, when the platform refuses the whole call as PERMANENT
+    (TikTok's 40002 naming a product, a Google mutate naming an operation), each of its
+    items refused with that reason: so one bad event never stops the rest of the
+    catalog. For platforms that refuse items one by one (Meta), a PERMANENT error is
+    about the call itself and is raised as is."""
+    try:
+        return call()
+    except PlatformError as error:
+        if error.kind != ErrorKind.PERMANENT:
+            raise
+        reason = str(error)[:ITEM_ERROR_MAX_CHARS]
+        return [ItemOutcome(content_id, error=reason) for content_id in content_ids]
 
 
 def decimal_text(amount: Decimal) -> str:

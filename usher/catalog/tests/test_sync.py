@@ -259,3 +259,17 @@ def test_an_ingested_event_syncs_its_catalogs(
     with django_capture_on_commit_callbacks(execute=True):
         assert ingest.put("/api/ingest/events", payload).status_code == 200
     assert set(meta_items(sandbox, meta_account)) == {"core-77"}
+
+
+def test_a_catalog_deleted_on_meta_fails_the_sync_without_refusing_the_items(
+    sandbox, meta_account, events
+):
+    sync(meta_account)
+    feed = CatalogFeed.objects.get(ad_account=meta_account)
+    del sandbox.state.objects["meta"][feed.catalog_id]  # removed in Commerce Manager
+    events[0].price_min = Decimal("70.00")
+    events[0].save()
+    with pytest.raises(services.CatalogSyncFailed):
+        sync(meta_account)
+    assert CatalogFeed.objects.get(ad_account=meta_account).status == FeedStatus.FAILING
+    assert not CatalogItemState.objects.exclude(refused_hash="").exists()

@@ -69,3 +69,21 @@ def test_a_failing_sync_is_recorded_as_a_failed_job_part(marketplace, organizer)
     assert (run.key, run.outcome) == (f"account:{account.pk}", JobOutcome.FAILED)
     assert "business_id" in run.error
     assert CatalogFeed.objects.get(ad_account=account).last_error_at <= timezone.now()
+
+
+def test_sync_now_in_the_admin_tries_refused_items_again(
+    client, marketplace, django_capture_on_commit_callbacks, monkeypatch
+):
+    account = AdAccountFactory(client=marketplace, settings={"catalog": True})
+    feed = CatalogFeed.objects.create(ad_account=account)
+    feed.items.create(content_id="core-2", refused_hash="b" * 64, last_error="Invalid price")
+    queued: list[int] = []
+    monkeypatch.setattr(tasks.sync_catalog_task, "delay", queued.append)
+    client.force_login(staff_user(marketplace, "catalog", username="catalog-staff"))
+    with django_capture_on_commit_callbacks(execute=True):
+        answer = client.post(
+            "/admin/catalog/catalogfeed/", {"action": "sync_now", "_selected_action": [feed.pk]}
+        )
+    assert answer.status_code == 302
+    assert queued == [account.pk]
+    assert feed.items.get().refused_hash == ""

@@ -27,6 +27,7 @@ from usher.platforms.catalog_common import (
     CatalogItem,
     ItemOutcome,
     price_text,
+    refused_as_a_whole,
 )
 from usher.platforms.google_ads.api import GoogleAdsApi, last_id
 from usher.platforms.google_ads.payloads import PLATFORM
@@ -78,7 +79,18 @@ class GoogleAdsCatalogConnector(CatalogConnector):
         items: Sequence[CatalogItem],
         refs: Mapping[str, str],
     ) -> list[ItemOutcome]:
-        api = GoogleAdsApi(account)
+        return refused_as_a_whole(
+            [item.content_id for item in items],
+            lambda: self._upsert(GoogleAdsApi(account), catalog_id, items, refs),
+        )
+
+    def _upsert(
+        self,
+        api: GoogleAdsApi,
+        catalog_id: str,
+        items: Sequence[CatalogItem],
+        refs: Mapping[str, str],
+    ) -> list[ItemOutcome]:
         new = [item for item in items if not refs.get(item.content_id)]
         known = [item for item in items if refs.get(item.content_id)]
         created: dict[str, str] = {}
@@ -120,15 +132,15 @@ class GoogleAdsCatalogConnector(CatalogConnector):
     def delete_items(
         self, account: AdAccount, catalog_id: str, items: Mapping[str, str]
     ) -> list[ItemOutcome]:
-        api = GoogleAdsApi(account)
-        linked = {content_id: ref for content_id, ref in items.items() if ref}
-        if linked:
-            api.mutate(
-                "assetSetAssets",
-                [
-                    {"remove": api.resource("assetSetAssets", f"{catalog_id}~{ref}")}
-                    for ref in linked.values()
-                ],
-                CallKind.CATALOG,
-            )
-        return [ItemOutcome(content_id) for content_id in items]
+        def unlink() -> list[ItemOutcome]:
+            api = GoogleAdsApi(account)
+            links = [
+                {"remove": api.resource("assetSetAssets", f"{catalog_id}~{ref}")}
+                for ref in items.values()
+                if ref
+            ]
+            if links:
+                api.mutate("assetSetAssets", links, CallKind.CATALOG)
+            return [ItemOutcome(content_id) for content_id in items]
+
+        return refused_as_a_whole(list(items), unlink)

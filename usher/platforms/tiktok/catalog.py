@@ -24,6 +24,7 @@ from usher.platforms.catalog_common import (
     CatalogItem,
     ItemOutcome,
     decimal_text,
+    refused_as_a_whole,
 )
 from usher.platforms.tiktok.api import TikTokApi
 from usher.platforms.tiktok.payloads import PLATFORM
@@ -80,26 +81,32 @@ class TikTokCatalogConnector(CatalogConnector):
         items: Sequence[CatalogItem],
         refs: Mapping[str, str],
     ) -> list[ItemOutcome]:
-        TikTokApi(account).post(
-            "catalog/product/upload",
-            {
-                "bc_id": self._bc(account),
-                "catalog_id": catalog_id,
-                "products": [product(item) for item in items],
-            },
-            CallKind.CATALOG,
-        )
-        return [ItemOutcome(item.content_id) for item in items]
+        def upload() -> list[ItemOutcome]:
+            TikTokApi(account).post(
+                "catalog/product/upload",
+                {
+                    "bc_id": self._bc(account),
+                    "catalog_id": catalog_id,
+                    "products": [product(item) for item in items],
+                },
+                CallKind.CATALOG,
+            )
+            return [ItemOutcome(item.content_id) for item in items]
+
+        return refused_as_a_whole([item.content_id for item in items], upload)
 
     def delete_items(
         self, account: AdAccount, catalog_id: str, items: Mapping[str, str]
     ) -> list[ItemOutcome]:
-        TikTokApi(account).post(
-            "catalog/product/delete",
-            {"bc_id": self._bc(account), "catalog_id": catalog_id, "sku_ids": list(items)},
-            CallKind.CATALOG,
-        )
-        return [ItemOutcome(content_id) for content_id in items]
+        def delete() -> list[ItemOutcome]:
+            TikTokApi(account).post(
+                "catalog/product/delete",
+                {"bc_id": self._bc(account), "catalog_id": catalog_id, "sku_ids": list(items)},
+                CallKind.CATALOG,
+            )
+            return [ItemOutcome(content_id) for content_id in items]
+
+        return refused_as_a_whole(list(items), delete)
 
     @staticmethod
     def _bc(account: AdAccount) -> str:
