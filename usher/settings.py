@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "usher.conversions",
     "usher.audiences",
     "usher.campaigns",
+    "usher.catalog",
     "usher.platforms",
     "usher.dashboard",
     "usher.ops",
@@ -182,6 +183,7 @@ CELERY_TASK_ROUTES = {
     "usher.campaigns.tasks.daily_rebalance_task": {"queue": "campaigns"},
     "usher.campaigns.tasks.sync_account_metrics_task": {"queue": "campaigns"},
     "usher.audiences.tasks.refresh_audience_task": {"queue": "audiences"},
+    "usher.catalog.tasks.sync_catalog_task": {"queue": "campaigns"},
 }
 # Declared, so a worker started without `-Q` consumes every one of them.
 CELERY_TASK_QUEUES = [
@@ -220,6 +222,12 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "usher.campaigns.tasks.rebalance_all_budgets_task",
         # hourly on the hour: each marketplace's budgets re-paced at 06:00 its local time
         "schedule": crontab(minute=0),
+    },
+    "sync-catalogs": {
+        "task": "usher.catalog.tasks.sync_catalogs_task",
+        # hourly: each ad account's event catalog, only what changed (ingested events
+        # also sync their catalogs a minute after they change)
+        "schedule": crontab(minute=20),
     },
     "purge-network-data": {
         "task": "usher.conversions.tasks.purge_network_data_task",
@@ -397,6 +405,7 @@ PLATFORM_MANAGEMENT_RATE_LIMITS = {
         "read": (60.0, 10.0),
         "metrics": (300.0, 30.0),
         "audiences": (1000.0, 50.0),
+        "catalog": (60.0, 10.0),
     },
     "google_ads": {
         "publish": (300.0, 50.0),
@@ -404,6 +413,7 @@ PLATFORM_MANAGEMENT_RATE_LIMITS = {
         "read": (120.0, 10.0),
         "metrics": (120.0, 20.0),
         "audiences": (200.0, 20.0),
+        "catalog": (120.0, 20.0),
     },
     "tiktok": {
         "publish": (600.0, 30.0),
@@ -411,6 +421,7 @@ PLATFORM_MANAGEMENT_RATE_LIMITS = {
         "read": (300.0, 10.0),
         "metrics": (600.0, 10.0),
         "audiences": (600.0, 20.0),
+        "catalog": (300.0, 10.0),
     },
 }
 for _platform, _kinds in json.loads(

@@ -48,6 +48,7 @@ def test_it_returns_the_resolved_codes_of_the_event(browser, setup, event):
     body = response.json()
     assert body["event"] == {
         "slug": "summer-fest",
+        "content_id": event.external_id,
         "name": event.name,
         "currency": "RON",
         "external_id": event.external_id,
