@@ -252,7 +252,7 @@ class SimulatedUsherLoop:
         self.budget_hours: dict[str, dict[int, float]] = defaultdict(lambda: defaultdict(float))
         self.creatives_by_day: dict[str, dict[int, tuple[str, ...]]] = defaultdict(dict)
         self.reports: dict[tuple[str, int], tuple[float, float, float]] = {}
-        self.ad_reports: dict[tuple[str, int], tuple[float, float]] = {}
+        self.ad_reports: dict[tuple[str, int], tuple[float, float, float]] = {}
         self.reported_through: dict[str, int] = {ref.platform: 0 for ref in self.refs}
         self.delay = HOURS_PER_DAY  # hours; learned from the reports (see _read_reports)
         self.hourly_spend: dict[tuple[str, int], dict[int, float]] = {}
@@ -325,7 +325,11 @@ class SimulatedUsherLoop:
                     )
                     for ad_id in ref.ads.values():
                         ad = self.market.metrics_for(platform, ref.account, level[0], ad_id, date)
-                        self.ad_reports[(ad_id, day)] = (float(ad.spend), ad.conversions)
+                        self.ad_reports[(ad_id, day)] = (
+                            float(ad.spend),
+                            ad.conversions,
+                            float(ad.clicks),
+                        )
             if newest is not None:
                 self.delay = min(self.delay, hour - newest)
             final = (
@@ -382,6 +386,7 @@ class SimulatedUsherLoop:
             for name, ad_id in ref.ads.items():
                 spend = sum(v[0] for (a, _), v in self.ad_reports.items() if a == ad_id)
                 platform_conv = sum(v[1] for (a, _), v in self.ad_reports.items() if a == ad_id)
+                clicks = sum(v[2] for (a, _), v in self.ad_reports.items() if a == ad_id)
                 creatives.append(
                     CreativeState(
                         creative_id=ad_id,
@@ -391,6 +396,7 @@ class SimulatedUsherLoop:
                         attributed_conversions=self.ad_orders.get(ad_id, 0),
                         platform_conversions=platform_conv,
                         hours_live=self.ad_hours.get(ad_id, 0.0),
+                        clicks=clicks,
                     )
                 )
             campaigns.append(
