@@ -87,6 +87,9 @@ SATURATION_MARGINAL_SHARE = 1 / 3
 CREATIVE_HINT_PROBABILITY = 0.8
 # Without any sales yet, the prior expects the target CPA at the equal-split spend.
 DEFAULT_PRIOR_CONVERSIONS_PER_DAY = 1.0
+# A campaign type's pooled rate counts as this many sales at the suite's rate on top of
+# its own (thin types lean on the suite).
+TYPE_PRIOR_CONVERSIONS = 3.0
 
 
 @dataclass(frozen=True)
@@ -335,31 +338,55 @@ def _observations(e: CampaignEvidence, demand: DemandPattern) -> list[DailyObser
     ]
 
 
-def _fit_all(evidence, demand, scale, prior_a) -> list[CurvePosterior]:
-    return [fit_curve(_observations(e, demand), scale, prior_a) for e in evidence]
+def _fit_all(evidence, demand, scale, prior_a: np.ndarray) -> list[CurvePosterior]:
+    return [
+        fit_curve(_observations(e, demand), scale, float(prior_a[k]))
+        for k, e in enumerate(evidence)
+    ]
 
 
 def _prior_a(
     state: SuiteState, evidence: list[CampaignEvidence], demand: DemandPattern, scale: float
-) -> float:
-    """Empirical Bayes: the suite's pooled level, so thin campaigns lean on their siblings."""
+) -> np.ndarray:
+    """Empirical Bayes, per campaign: the pooled level of its campaign type, shrunk to the suite's.
+
+    A thin campaign leans on its siblings, first those of its own type: retargeting
+    on a warm audience and prospecting on a cold one buy sales at different rates on
+    every platform, so the type's campaigns are the closest evidence (the type is
+    known; how its rate compares is learned). A type with little data borrows the
+    suite's level (``TYPE_PRIOR_CONVERSIONS`` pseudo-sales of it).
+    """
     saturation_at_scale = -np.expm1(-1.0 / B_PRIOR_CENTER_RATIO)
     factors = demand.factors()
-    sales = sum(e.total_conversions for e in evidence)
-    exposure = sum(
-        float(
-            np.sum(
-                factors[e.days] * e.quality * -np.expm1(-e.spend / (B_PRIOR_CENTER_RATIO * scale))
+    sales = np.array([e.total_conversions for e in evidence], dtype=float)
+    exposure = np.array(
+        [
+            float(
+                np.sum(
+                    factors[e.days]
+                    * e.quality
+                    * -np.expm1(-e.spend / (B_PRIOR_CENTER_RATIO * scale))
+                )
             )
-        )
-        for e in evidence
-        if len(e.days)
+            if len(e.days)
+            else 0.0
+            for e in evidence
+        ]
     )
-    if sales > 0 and exposure > 0:
-        return sales / exposure
-    if state.target_cpa:
-        return scale / float(state.target_cpa) / saturation_at_scale
-    return DEFAULT_PRIOR_CONVERSIONS_PER_DAY / saturation_at_scale
+    if sales.sum() > 0 and exposure.sum() > 0:
+        suite = sales.sum() / exposure.sum()
+    elif state.target_cpa:
+        suite = scale / float(state.target_cpa) / saturation_at_scale
+    else:
+        suite = DEFAULT_PRIOR_CONVERSIONS_PER_DAY / saturation_at_scale
+    types = np.array([c.campaign_type for c in state.campaigns])
+    prior = np.full(len(evidence), suite)
+    for kind in np.unique(types):
+        mine = types == kind
+        prior[mine] = (sales[mine].sum() + TYPE_PRIOR_CONVERSIONS) / (
+            exposure[mine].sum() + TYPE_PRIOR_CONVERSIONS / suite
+        )
+    return prior
 
 
 def _ceilings(evidence: list[CampaignEvidence]) -> np.ndarray:
@@ -489,10 +516,11 @@ def _rebalance_due(state: SuiteState, campaign: CampaignState) -> bool:
 def _rebalance(state, evidence, model, ledger, managed, due, plan, decisions) -> None:
     targets = {}
     rules = {}
+    explored = _explore(state, {i: max(plan[i], _exploration_floor(state)) for i in managed})
     for i in managed:
         campaign = state.campaigns[i]
         current = float(campaign.daily_budget)
-        target = max(plan[i], _exploration_floor(state)) * _dither(state, i)
+        target = explored[i]
         rule = DecisionRule.ALLOCATION
         if campaign.budget_set_day is not None and current > 0:
             target = min(max(target, current * MAX_DAILY_STEP_DOWN), current * MAX_DAILY_STEP_UP)
@@ -606,17 +634,25 @@ def _exploration_floor(state: SuiteState) -> float:
     return EXPLORATION_FLOOR_SHARE * _spend_scale(state)
 
 
-def _dither(state: SuiteState, index: int) -> float:
-    """Exploration: alternate each budget around its plan, day by day.
+def _explore(state: SuiteState, planned: dict[int, float]) -> dict[int, float]:
+    """Exploration: alternate each budget around its plan, day by day, money-neutral.
 
     Spend that only follows the plan rises with the event's ramp, so saturation and
     demand growth look alike; an alternating +-share, out of step across campaigns,
     varies spend independently of time and shows each curve's slope where it is used.
+    The day's total stays the plan's (the alternation moves money between campaigns,
+    never off the day: a day under a binding daily limit cannot make it up later).
     Being symmetric it costs only second-order revenue; it stops near the event.
     """
-    if state.flight_days - state.day <= DITHER_LAST_DAYS:
-        return 1.0
-    return 1.0 + DITHER_SHARE * (1 if (state.day + index) % 2 == 0 else -1)
+    if state.flight_days - state.day <= DITHER_LAST_DAYS or not planned:
+        return dict(planned)
+    dithered = {
+        i: budget * (1.0 + DITHER_SHARE * (1 if (state.day + i) % 2 == 0 else -1))
+        for i, budget in planned.items()
+    }
+    total = sum(dithered.values())
+    scale = sum(planned.values()) / total if total > 0 else 1.0
+    return {i: budget * scale for i, budget in dithered.items()}
 
 
 def _week_room(state: SuiteState, campaign: CampaignState) -> tuple[float, float]:
