@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from usher.campaigns.optimizer.creatives import judge_creatives, relative_quality
+from usher.campaigns.optimizer.creatives import judge_creatives, relative_quality, suite_clicks
 from usher.campaigns.optimizer.state import CreativeState
 
 
@@ -103,3 +103,29 @@ def test_without_sales_clicks_rank_the_variants_for_the_history_rescaling():
     assert quality["a"] / quality["b"] == pytest.approx(2.0, rel=0.1)
     # A variant that never ran is taken at the mean.
     assert relative_quality([clicked("a", 100.0, 80), clicked("c", 0.0, 0)])["c"] == 1.0
+
+
+def named(cid, name, clicks, spend=40.0):
+    return CreativeState(cid, name, True, spend, 0, 0.0, 48.0, clicks=clicks)
+
+
+def test_the_suites_other_campaigns_decide_a_test_too_thin_to_decide_alone():
+    # Ten small campaigns run the same two variants; each alone has a handful of clicks.
+    suite = [[named(f"{k}a", "video", 16), named(f"{k}b", "poster", 9)] for k in range(10)]
+    rng = np.random.default_rng(1)
+    alone = judge_creatives(suite[0], rng)
+    assert alone[0].winner_id == "0a" and not alone[0].decisive
+    pooled = judge_creatives(suite[0], rng, suite_clicks(suite)[0])
+    assert pooled[0].winner_id == "0a" and pooled[0].decisive
+
+
+def test_suite_clicks_leave_out_the_campaign_itself_and_single_variant_campaigns():
+    suite = [
+        [named("1a", "video", 20), named("1b", "poster", 10)],
+        [named("2a", "video", 30), named("2b", "poster", 30)],
+        [named("3a", "poster", 50)],  # alone: says nothing about how it compares
+    ]
+    elsewhere = suite_clicks(suite)
+    assert elsewhere[0]["video"].observed == 30 and elsewhere[0]["video"].expected == 30
+    assert elsewhere[1]["poster"].observed == 10 and elsewhere[1]["poster"].expected == 15
+    assert elsewhere[2]["poster"].observed == 40

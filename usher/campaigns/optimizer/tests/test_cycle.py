@@ -230,7 +230,7 @@ def guard_state(days_of_bad: int) -> SuiteState:
 
 
 def test_the_cpa_guard_pauses_a_campaign_credibly_above_twice_the_target():
-    result = run_cycle(guard_state(4), recommend=False)
+    result = run_cycle(guard_state(5), recommend=False)
     pauses = [d for d in result.decisions if d.rule == DecisionRule.CPA_GUARD]
     assert [(d.kind, d.campaign_id) for d in pauses] == [(DecisionKind.PAUSE_CAMPAIGN, "bad")]
     assert pauses[0].numbers["probability"] >= 0.95
