@@ -371,7 +371,8 @@ def _prior_a(
     on a warm audience and prospecting on a cold one buy sales at different rates on
     every platform, so the type's campaigns are the closest evidence (the type is
     known; how its rate compares is learned). A type with little data borrows the
-    suite's level (``TYPE_PRIOR_CONVERSIONS`` pseudo-sales of it).
+    suite's level (``TYPE_PRIOR_CONVERSIONS`` pseudo-sales of it); a campaign alone
+    of its type takes the suite's.
     """
     saturation_at_scale = -np.expm1(-1.0 / B_PRIOR_CENTER_RATIO)
     factors = demand.factors()
@@ -400,9 +401,12 @@ def _prior_a(
     prior = np.full(len(evidence), suite)
     for kind in np.unique(types):
         mine = types == kind
-        prior[mine] = (sales[mine].sum() + TYPE_PRIOR_CONVERSIONS) / (
-            exposure[mine].sum() + TYPE_PRIOR_CONVERSIONS / suite
-        )
+        # A type of one has no siblings: its own days are its likelihood, not also its
+        # prior (an unlucky start counted twice would starve it).
+        if mine.sum() > 1:
+            prior[mine] = (sales[mine].sum() + TYPE_PRIOR_CONVERSIONS) / (
+                exposure[mine].sum() + TYPE_PRIOR_CONVERSIONS / suite
+            )
     return prior
 
 
