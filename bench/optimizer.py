@@ -124,19 +124,33 @@ def oracle_plan(scenario: Scenario) -> np.ndarray:
 
 
 def run_oracle(scenario: Scenario, seed: int) -> Run:
+    """The plan, spent as planned: each hour's budget is the day's planned spend, raised
+    where a weekly cap (7 daily budgets a calendar week) would otherwise stop a day that
+    the plan lowered after heavier ones, to just what lets the hour spend its share."""
     market = Market(scenario.with_changes(overdelivery=0.0), seed=seed)
     plan = oracle_plan(market.scenario)
     refs = []
     for segment in market.scenario.segments:
         best = max(segment.creatives, key=lambda c: c.performance).name
         refs.append(market.create_campaign(segment.platform, segment.campaign_type, 1.0, [best]))
-    for day in range(market.scenario.days):
+    week_spent: dict[tuple[str, tuple[int, int]], float] = defaultdict(float)
+    for hour in range(market.scenario.hours):
+        day = hour // HOURS_PER_DAY
+        began = market.scenario.start + timedelta(hours=hour)
+        week = tuple(began.isocalendar())[:2]
+        share = market.scenario.hourly[began.hour]
         for ref, daily in zip(refs, plan[:, day], strict=True):
-            budget = Decimal(str(daily)).quantize(Decimal("0.01"), rounding="ROUND_DOWN")
+            wanted = float(daily)
+            cap_days = WEEKLY_CAP_DAYS.get(ref.platform)
+            if cap_days is not None:
+                key = (ref.campaign_id, week)
+                wanted = max(wanted, (week_spent[key] + share * daily) / cap_days)
+                week_spent[key] += share * daily
+            budget = Decimal(str(wanted)).quantize(Decimal("0.01"), rounding="ROUND_DOWN")
             sim.set_campaign_active(market.state, ref, budget > 0)
             if budget > 0:
                 sim.set_daily_budget(market.state, ref, budget)
-        market.advance(hours=HOURS_PER_DAY)
+        market.advance(hours=1)
     return score(market)
 
 
