@@ -252,32 +252,29 @@ def test_demand_pattern_is_seen_from_the_suite():
 
 
 def test_a_new_campaign_leans_on_the_campaigns_of_its_own_type():
-    def campaign(cid: str, kind: str, sales_per_day: int, days: int) -> CampaignState:
-        history = tuple(
+    def of_type(cid: str, kind: str, sales_per_day: int, days: int) -> CampaignState:
+        history = [
             DayMetrics(day=d, spend=50.0, budget=50.0, attributed_conversions=sales_per_day)
             for d in range(days)
-        )
-        return CampaignState(cid, "meta", kind, True, Decimal("50"), days=history)
+        ]
+        return replace(campaign(cid, 50.0, history), campaign_type=kind)
 
-    state = SuiteState(
-        budget_id="b",
-        total_budget=Decimal("6000"),
-        spent=Decimal("1000"),
-        daily_limit=None,
-        target_cpa=None,
-        target_roas=None,
-        flight_days=20,
-        first_weekday=0,
-        hour_of_flight=5 * 24,
-        reported_hours=5 * 24,
-        campaigns=(
-            campaign("r1", "retargeting", 3, 5),
-            campaign("r2", "retargeting", 3, 5),
-            campaign("p1", "prospecting", 0, 5),
-            campaign("p2", "prospecting", 0, 5),
-            campaign("r-new", "retargeting", 0, 0),
-            campaign("p-new", "prospecting", 0, 0),
+    state = replace(
+        state_on(
+            5,
+            0,
+            [
+                of_type("r1", "retargeting", 3, 5),
+                of_type("r2", "retargeting", 3, 5),
+                of_type("p1", "prospecting", 0, 5),
+                of_type("p2", "prospecting", 0, 5),
+                of_type("r-new", "retargeting", 0, 0),
+                of_type("p-new", "prospecting", 0, 0),
+            ],
+            total=6000.0,
+            spent=1000.0,
         ),
+        flight_days=20,
     )
     plans = {p.campaign_id: p for p in run_cycle(state, seed=1).plans}
     assert plans["r-new"].mean_a > 3 * plans["p-new"].mean_a
@@ -286,27 +283,17 @@ def test_a_new_campaign_leans_on_the_campaigns_of_its_own_type():
 def test_exploration_moves_money_between_campaigns_but_never_off_a_capped_day():
     # Three like campaigns, more money than the daily limit lets out: on a day when two
     # of three budgets alternate down, the third takes up the difference.
-    history = tuple(
+    history = [
         DayMetrics(
             day=d, spend=300.0, budget=300.0, attributed_conversions=4, attributed_revenue=800.0
         )
         for d in range(3)
-    )
-    state = SuiteState(
-        budget_id="b",
-        total_budget=Decimal("30000"),
-        spent=Decimal("2700"),
+    ]
+    state = replace(
+        state_on(3, 0, [campaign(str(i), 300.0, history) for i in range(3)], 30000.0, 2700.0),
         daily_limit=Decimal("900"),
-        target_cpa=None,
         target_roas=None,
         flight_days=20,
-        first_weekday=0,
-        hour_of_flight=3 * 24,
-        reported_hours=3 * 24,
-        campaigns=tuple(
-            CampaignState(str(i), "meta", "prospecting", True, Decimal("300"), days=history)
-            for i in range(3)
-        ),
     )
     budgets = [
         float(d.daily_budget)
