@@ -381,7 +381,7 @@ def _creatives(campaign: AutomatedCampaign, now: datetime) -> tuple[CreativeStat
             campaign=campaign, level=MetricsLevel.AD, hour__isnull=True
         )
         .values("object_id")
-        .annotate(spend=Sum("spend"), conversions=Sum("conversions"))
+        .annotate(spend=Sum("spend"), conversions=Sum("conversions"), clicks=Sum("clicks"))
     }
     since = campaign.published_at or campaign.started_at or now
     hours_live = max((now - since).total_seconds() / 3600, 0.0)
@@ -393,6 +393,7 @@ def _creatives(campaign: AutomatedCampaign, now: datetime) -> tuple[CreativeStat
             spend=float(totals.get(ad.external_ad_id, {}).get("spend") or 0),
             platform_conversions=float(totals.get(ad.external_ad_id, {}).get("conversions") or 0),
             hours_live=hours_live if ad.is_active else 0.0,
+            clicks=float(totals.get(ad.external_ad_id, {}).get("clicks") or 0),
         )
         for ad in ads
     )

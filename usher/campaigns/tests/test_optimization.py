@@ -282,3 +282,25 @@ def _state(budget):
 def _campaign_state(campaign):
     state = _state(campaign.budget)
     return next(c for c in state.campaigns if c.campaign_id == str(campaign.pk))
+
+
+def test_each_creative_carries_its_reported_clicks_for_the_ab_test(daily_campaigns) -> None:
+    campaign = daily_campaigns[2]
+    budget = campaign.budget
+    flight = optimization.flight_of(budget, daily_campaigns)
+    ad = campaign.creatives.get()
+    for day, clicks in ((0, 40), (1, 25)):
+        CampaignMetrics.objects.create(
+            campaign=campaign,
+            level="ad",
+            object_id=ad.external_ad_id,
+            date=(flight.start + timedelta(days=day)).date(),
+            hour=None,
+            spend=Decimal("10.00"),
+            clicks=clicks,
+        )
+    state = optimization.suite_state(
+        budget, daily_campaigns, flight, flight.start + timedelta(days=2, hours=2)
+    )
+    [creative] = next(c for c in state.campaigns if c.campaign_id == str(campaign.pk)).creatives
+    assert (creative.clicks, creative.spend) == (65.0, 20.0)
