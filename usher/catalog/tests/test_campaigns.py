@@ -113,6 +113,7 @@ def test_a_synced_catalog_makes_it_catalog_ads_of_the_event(sandbox, account, or
         "{{product.name}}",
         f"{events[0].name}: tickets on sale",
     )
+    assert template["link"] == events[0].public_url  # the tags go once, as url_tags
     assert f"usher_campaign={campaign.pk}" in creative["url_tags"]
     assert publish_note(campaign).endswith(
         f"catalog ads of 1 event(s) of catalog {feed.catalog_id}"

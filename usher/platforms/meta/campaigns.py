@@ -27,7 +27,7 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 from typing import Any, ClassVar
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 from django.conf import settings
 
@@ -303,14 +303,15 @@ def template_creative_body(
     """A catalog ad's template: Meta fills name, description, image and link from the
     item each person looked at. The variant's own text names the event, so it is the
     message only when the set holds that one event; the landing URL's tags (UTM and
-    Usher's campaign id) go on every item's link as `url_tags`."""
+    Usher's campaign id) go on every item's link as `url_tags`, once."""
     assert spec.catalog is not None
     single = len(spec.catalog.content_ids) == 1
+    landing = urlsplit(creative.landing_url)
     template_data = {
         "message": creative.headline if single else TEMPLATE_MESSAGE,
         "name": TEMPLATE_NAME,
         "description": TEMPLATE_DESCRIPTION,
-        "link": creative.landing_url,
+        "link": urlunsplit(landing._replace(query="")),
         "call_to_action": {"type": creative.call_to_action},
     }
     body: dict[str, Any] = {
@@ -318,9 +319,8 @@ def template_creative_body(
         "product_set_id": product_set_id,
         "object_story_spec": {"page_id": page_id, "template_data": template_data},
     }
-    tags = urlsplit(creative.landing_url).query
-    if tags:
-        body["url_tags"] = tags
+    if landing.query:
+        body["url_tags"] = landing.query
     return body
 
 
