@@ -95,8 +95,8 @@ def create_catalog(state: SandboxState, call: Call) -> Response:
 def items_batch(state: SandboxState, call: Call) -> Response:
     """POST /{catalog_id}/items_batch."""
     catalog_id = call.params["object_id"]
-    catalog = state.get_object(META, catalog_id)
-    if catalog is None or catalog.get("type") != "product_catalog":
+    catalog = catalog_of(state, catalog_id)
+    if catalog is None:
         return unknown_object(catalog_id, call.request.method)
     fields = graph_params(call)
     try:
