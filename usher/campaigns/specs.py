@@ -1,11 +1,18 @@
 """What Usher tells a connector about a campaign (a contract `CampaignSpec`) and what
-it keeps of the answer (the platform ids), in one place for publishing and steering."""
+it keeps of the answer (the platform ids), in one place for publishing and steering.
+
+A dynamic remarketing campaign's catalog comes from the catalog app, which depends on
+this app: it registers its resolver here (`register_catalog_resolver`, from its
+AppConfig), so campaigns never import catalog and no import cycle forms.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 
-from usher.campaigns.models import AutomatedCampaign, CampaignCreative
+from usher.campaigns.models import AutomatedCampaign, CampaignCreative, CampaignType
 from usher.campaigns.spend_safety import BudgetSetting
 from usher.platforms import campaigns_base as contract
 
@@ -19,8 +26,46 @@ def published_of(campaign: AutomatedCampaign) -> contract.PublishedCampaign:
     )
 
 
+@dataclass(frozen=True)
+class CatalogChoice:
+    """Whether a dynamic remarketing campaign runs on the catalog, and why (the note is
+    logged and recorded on the campaign's publish decision)."""
+
+    catalog: contract.CatalogSpec | None
+    note: str
+
+
+CatalogResolver = Callable[[AutomatedCampaign], CatalogChoice]
+_catalog_resolvers: list[CatalogResolver] = []
+FALLBACK = "runs as retargeting of its cart abandoners"
+
+
+def register_catalog_resolver(resolver: CatalogResolver) -> None:
+    """Called by the catalog app once its models are ready (at most one resolver)."""
+    _catalog_resolvers[:] = [resolver]
+
+
+def catalog_choice(
+    campaign: AutomatedCampaign, connector: contract.CampaignsConnector
+) -> CatalogChoice | None:
+    """The catalog of a dynamic remarketing campaign about to be published; None for the
+    other kinds. Without a catalog the campaign keeps its audience and creatives."""
+    if campaign.campaign_type != CampaignType.DYNAMIC_REMARKETING:
+        return None
+    if not getattr(connector, "catalog_campaigns", False):
+        return CatalogChoice(
+            None, f"{FALLBACK}: Usher's {campaign.platform} campaigns cannot show a catalog yet"
+        )
+    if not _catalog_resolvers:
+        return CatalogChoice(None, f"{FALLBACK}: the event catalog app is not installed")
+    return _catalog_resolvers[0](campaign)
+
+
 def campaign_spec(
-    campaign: AutomatedCampaign, setting: BudgetSetting, now: datetime
+    campaign: AutomatedCampaign,
+    setting: BudgetSetting,
+    now: datetime,
+    catalog: contract.CatalogSpec | None = None,
 ) -> contract.CampaignSpec:
     account = campaign.ad_account
     targeting = campaign.targeting or {}
@@ -60,6 +105,7 @@ def campaign_spec(
         conversion_id=account.settings.get("conversion_id"),
         dsa_beneficiary=account.settings.get("dsa_beneficiary") or campaign.organizer.name,
         dsa_payor=account.settings.get("dsa_payor") or campaign.client.name,
+        catalog=catalog,
     )
 
 

@@ -39,7 +39,7 @@ from usher.campaigns.models import (
     DecisionKind,
     OverrideKind,
 )
-from usher.campaigns.specs import campaign_spec, published_of, store_published
+from usher.campaigns.specs import campaign_spec, catalog_choice, published_of, store_published
 from usher.campaigns.spend_safety import (
     BudgetMode,
     BudgetSetting,
@@ -175,20 +175,26 @@ def _set_on_platform(
     connector: contract.CampaignsConnector,
     setting: BudgetSetting,
     now: datetime,
-) -> None:
+) -> str:
+    """Apply the setting; when this publishes, what the campaign runs on (the catalog
+    note of a dynamic remarketing campaign), else empty."""
     account = contract_account(campaign.ad_account)
     if not campaign.external_campaign_id:
         # Publishing: idempotent by the campaign's reference on the platform's side, and
         # the ids are stored before anything else can fail.
-        published = connector.publish(account, campaign_spec(campaign, setting, now))
+        choice = catalog_choice(campaign, connector)
+        if choice is not None:
+            logger.info("dynamic remarketing campaign=%s: %s", campaign.pk, choice.note)
+        spec = campaign_spec(campaign, setting, now, choice.catalog if choice else None)
+        published = connector.publish(account, spec)
         store_published(campaign, published)
         connector.set_status(account, published, True)
-        return
+        return choice.note if choice else ""
     published = published_of(campaign)
     if setting.mode == BudgetMode.PAUSED:
         if campaign.status == CampaignStatus.ACTIVE:
             connector.set_status(account, published, False)
-        return
+        return ""
     changed = (setting.daily_budget, setting.lifetime_budget) != (
         campaign.daily_budget,
         campaign.lifetime_budget,
@@ -202,10 +208,15 @@ def _set_on_platform(
         )
     if campaign.status != CampaignStatus.ACTIVE:
         connector.set_status(account, published, True)
+    return ""
 
 
 def _record_result(
-    campaign: AutomatedCampaign, setting: BudgetSetting, reason: str, now: datetime
+    campaign: AutomatedCampaign,
+    setting: BudgetSetting,
+    reason: str,
+    now: datetime,
+    published_as: str = "",
 ) -> None:
     paused = setting.mode == BudgetMode.PAUSED
     fields = {
@@ -222,7 +233,7 @@ def _record_result(
         log_decision(
             campaign.budget,
             DecisionKind.PUBLISH,
-            f"published on {campaign.platform}",
+            f"published on {campaign.platform}" + (f": {published_as}" if published_as else ""),
             campaign=campaign,
             numbers={
                 "daily_budget": setting.daily_budget,
@@ -270,7 +281,7 @@ def apply_setting(
         pk=campaign.pk
     )
     try:
-        _set_on_platform(campaign, connector, setting, now)
+        published_as = _set_on_platform(campaign, connector, setting, now)
     except PlatformError as exc:
         record_health(campaign.ad_account, exc)
         if unpublished and exc.permanent:
@@ -278,7 +289,7 @@ def apply_setting(
         # A failed raise keeps its reservation, a failed cut keeps the old one: safe.
         return Applied(campaign.pk, setting, False, str(exc), exc)
     record_health(campaign.ad_account)
-    _record_result(campaign, setting, reason, now)
+    _record_result(campaign, setting, reason, now, published_as)
     release(campaign.budget_id, campaign.pk, setting.exposure, seen_version)
     return Applied(campaign.pk, setting, True)
 

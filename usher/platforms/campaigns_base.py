@@ -150,6 +150,35 @@ class CreativeSpec:
     video_url: str | None = None
 
 
+# How far back a catalog campaign reaches the people who viewed an item or put it in
+# their cart (Meta's product audiences take up to 180 days).
+MAX_CATALOG_RETENTION_DAYS = 180
+
+
+@dataclass(frozen=True)
+class CatalogSpec:
+    """The event catalog a dynamic remarketing campaign shows items of.
+
+    `catalog_id` is the platform's catalog (what the catalog app synced); `content_ids`
+    the items the campaign may show (one event, or every event a general budget funds),
+    which the connector turns into a product set. People who viewed one of them or put
+    it in their cart in the last `retention_days`, and did not buy, see the item they
+    looked at.
+    """
+
+    catalog_id: str
+    content_ids: tuple[str, ...]
+    retention_days: int = 30
+
+    def __post_init__(self) -> None:
+        if not self.catalog_id.strip():
+            raise ValueError("catalog_id must be a non-empty string")
+        if not self.content_ids or not all(i.strip() for i in self.content_ids):
+            raise ValueError("a catalog campaign needs at least one content id")
+        if not 1 <= self.retention_days <= MAX_CATALOG_RETENTION_DAYS:
+            raise ValueError(f"retention_days must be between 1 and {MAX_CATALOG_RETENTION_DAYS}")
+
+
 @dataclass(frozen=True)
 class CampaignSpec:
     """Everything a connector needs to create one campaign with its ad group and ads.
@@ -160,6 +189,9 @@ class CampaignSpec:
     `conversion_id` is what the platform optimizes for: Meta pixel id, Google Ads
     conversion action id, TikTok pixel id (falls back to the account's settings).
     `dsa_beneficiary` / `dsa_payor` are required by Meta when targeting the EU.
+    `catalog` makes a dynamic remarketing campaign a catalog campaign (only given to
+    connectors whose `catalog_campaigns` is true); None runs it on its audience and
+    creatives like retargeting.
     """
 
     reference: str
@@ -179,6 +211,7 @@ class CampaignSpec:
     conversion_id: str | None = None
     dsa_beneficiary: str | None = None
     dsa_payor: str | None = None
+    catalog: CatalogSpec | None = None
 
     def __post_init__(self) -> None:
         if not self.reference or not self.reference.strip():
@@ -206,6 +239,11 @@ class CampaignSpec:
             raise ValueError(f"bid strategy {self.bid_strategy} needs bid_amount")
         if self.bid_strategy == BidStrategy.MIN_ROAS and self.roas_floor is None:
             raise ValueError("bid strategy min_roas needs roas_floor")
+        if self.catalog is not None and (
+            self.campaign_type != CampaignType.DYNAMIC_REMARKETING
+            or self.objective != Objective.CONVERSIONS
+        ):
+            raise ValueError("only a dynamic remarketing conversions campaign takes a catalog")
 
 
 @dataclass(frozen=True)
@@ -271,11 +309,12 @@ class CampaignsConnector(Protocol):
     is how many daily budgets it may spend in a calendar week (Meta 7; None where the
     platform states no weekly cap).
 
-    Two optional class attributes (read with `getattr(..., False)`, so fakes need not
+    Optional class attributes (read with `getattr(..., False)`, so fakes need not
     declare them): `lifetime_budget_hard_cap` (the platform never spends past a lifetime
     budget: Meta, TikTok; not Google, whose connector spreads a lifetime amount into a
-    daily one) and `budget_type_locked_once_live` (a live campaign cannot switch between
-    daily and lifetime budgets: Meta, TikTok).
+    daily one), `budget_type_locked_once_live` (a live campaign cannot switch between
+    daily and lifetime budgets: Meta, TikTok) and `catalog_campaigns` (`publish` turns a
+    spec's `catalog` into a catalog campaign: Meta).
     """
 
     platform: ClassVar[str]

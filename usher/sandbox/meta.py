@@ -21,7 +21,12 @@ from usher.sandbox.meta_ads import (
     upload_image,
 )
 from usher.sandbox.meta_audiences import add_users, create_audience, remove_users, replace_users
-from usher.sandbox.meta_catalog import create_catalog, items_batch
+from usher.sandbox.meta_catalog import (
+    create_catalog,
+    create_product_set,
+    items_batch,
+    list_product_sets,
+)
 from usher.sandbox.meta_common import META, MetaProblem, meta_error, unknown_object
 from usher.sandbox.meta_insights import insights
 from usher.sandbox.meta_read import is_pixel_read, list_edge, read_ad_account, read_object
@@ -347,6 +352,8 @@ class MetaAPI(PlatformAPI):
         route("GET", f"/{V}/{ACT}/minimum_budgets", minimum_budgets_edge, "ads_management"),
         route("POST", f"/{V}/{OBJ}/owned_product_catalogs", create_catalog, "catalog"),
         route("POST", f"/{V}/{OBJ}/items_batch", items_batch, "catalog"),
+        route("POST", f"/{V}/{OBJ}/product_sets", create_product_set, "catalog"),
+        route("GET", f"/{V}/{OBJ}/product_sets", list_product_sets, "catalog"),
         route("GET", f"/{V}/{ACT}/insights", insights, "ads_insights"),
         route("GET", f"/{V}/{OBJ}/insights", insights, "ads_insights"),
         route("GET", f"/{V}/{ACT}", read_ad_account, "ads_management"),

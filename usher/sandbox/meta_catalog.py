@@ -8,6 +8,11 @@ malformed field is refused alone, listed in `validation_status` with its `retail
 and `errors`, while the others are applied, which is how Meta reports item problems.
 Every answer carries `handles` (what `check_batch_request_status` would poll; the
 sandbox applies a batch at once).
+
+Product sets (what catalog ads promote): `POST /{catalog_id}/product_sets` with `name`
+and a `filter` rule on the items' fields (`{"retailer_id": {"eq": "42"}}`,
+`{"retailer_id": {"is_any": ["42", "43"]}}`, or `and` / `or` of rules); `GET
+/{catalog_id}/product_sets` lists them with the `product_count` their filter matches now.
 """
 
 from __future__ import annotations
@@ -53,6 +58,14 @@ PRICE = re.compile(r"^[0-9]+(\.[0-9]{1,2})? [A-Z]{3}$")
 URL = re.compile(r"^https?://\S+$")
 TITLE_MAX_CHARS = 200
 DESCRIPTION_MAX_CHARS = 9999
+# The item fields a product set filter may name, and its operators (a subset of Meta's).
+FILTER_FIELDS = frozenset(
+    {"retailer_id", "brand", "product_type", "availability", "condition"}
+    | {f"custom_label_{n}" for n in range(5)}
+)
+VALUE_OPERATORS = frozenset({"eq", "neq", "i_contains", "i_not_contains"})
+LIST_OPERATORS = frozenset({"is_any", "is_not_any"})
+COMBINATORS = frozenset({"and", "or"})
 
 
 def create_catalog(state: SandboxState, call: Call) -> Response:
@@ -82,8 +95,8 @@ def create_catalog(state: SandboxState, call: Call) -> Response:
 def items_batch(state: SandboxState, call: Call) -> Response:
     """POST /{catalog_id}/items_batch."""
     catalog_id = call.params["object_id"]
-    catalog = state.get_object(META, catalog_id)
-    if catalog is None or catalog.get("type") != "product_catalog":
+    catalog = catalog_of(state, catalog_id)
+    if catalog is None:
         return unknown_object(catalog_id, call.request.method)
     fields = graph_params(call)
     try:
@@ -170,3 +183,126 @@ def item_errors(item: dict[str, Any]) -> list[str]:
     if len(str(item["description"])) > DESCRIPTION_MAX_CHARS:
         errors.append(f"description is longer than {DESCRIPTION_MAX_CHARS} characters")
     return errors
+
+
+def catalog_of(state: SandboxState, catalog_id: str) -> dict[str, Any] | None:
+    catalog = state.get_object(META, catalog_id)
+    return catalog if catalog is not None and catalog.get("type") == "product_catalog" else None
+
+
+def product_set_of(state: SandboxState, product_set_id: str) -> dict[str, Any] | None:
+    found = state.get_object(META, product_set_id)
+    return found if found is not None and found.get("type") == "product_set" else None
+
+
+def create_product_set(state: SandboxState, call: Call) -> Response:
+    """POST /{catalog_id}/product_sets."""
+    catalog_id = call.params["object_id"]
+    if catalog_of(state, catalog_id) is None:
+        return unknown_object(catalog_id, call.request.method)
+    fields = graph_params(call)
+    try:
+        name = required_str(fields, "name", "product set")
+        rule = fields.get("filter")
+        check_filter(rule)
+    except MetaProblem as problem:
+        return problem.response()
+    product_set_id = state.next_id(META, META_OBJECT_ID_BASE)
+    state.put_object(
+        META,
+        product_set_id,
+        {
+            "id": product_set_id,
+            "type": "product_set",
+            "account": catalog_id,  # listed under its catalog
+            "catalog_id": catalog_id,
+            "fields": {"name": name, "filter": rule},
+        },
+    )
+    return json_response({"id": product_set_id})
+
+
+def list_product_sets(state: SandboxState, call: Call) -> Response:
+    """GET /{catalog_id}/product_sets (one page: a catalog holds few sets)."""
+    catalog_id = call.params["object_id"]
+    catalog = catalog_of(state, catalog_id)
+    if catalog is None:
+        return unknown_object(catalog_id, call.request.method)
+    data = [
+        {
+            "id": found["id"],
+            "name": found["fields"]["name"],
+            "filter": found["fields"]["filter"],
+            "product_count": sum(
+                matches(found["fields"]["filter"], item) for item in catalog["items"].values()
+            ),
+        }
+        for found in state.objects_of(META, catalog_id, "product_set")
+    ]
+    return json_response({"data": data})
+
+
+def check_filter(rule: Any, where: str = "filter") -> None:
+    """A product set rule: `{field: {operator: value}}` or `{and|or: [rules]}`."""
+    if not isinstance(rule, dict) or len(rule) != 1:
+        raise MetaProblem(
+            "Invalid Product Set Filter",
+            f"{where} must be an object with one field or one of and / or.",
+            blame=["filter"],
+        )
+    [(key, value)] = rule.items()
+    if key in COMBINATORS:
+        if not isinstance(value, list) or not value:
+            raise MetaProblem(
+                "Invalid Product Set Filter",
+                f"{where}.{key} must be a non-empty array of rules.",
+                blame=["filter"],
+            )
+        for position, inner in enumerate(value):
+            check_filter(inner, f"{where}.{key}[{position}]")
+        return
+    if key not in FILTER_FIELDS:
+        raise MetaProblem(
+            "Invalid Product Set Filter",
+            f"{where}: {key!r} is not a field product sets can filter on.",
+            blame=["filter"],
+        )
+    operator, operand = (
+        next(iter(value.items())) if isinstance(value, dict) and value else ("", None)
+    )
+    if operator in VALUE_OPERATORS and isinstance(operand, str) and operand:
+        return
+    if (
+        operator in LIST_OPERATORS
+        and isinstance(operand, list)
+        and operand
+        and all(isinstance(v, str) and v for v in operand)
+    ):
+        return
+    raise MetaProblem(
+        "Invalid Product Set Filter",
+        f"{where}.{key} must be {{operator: value}} with one of "
+        f"{', '.join(sorted(VALUE_OPERATORS))} and a string, or "
+        f"{', '.join(sorted(LIST_OPERATORS))} and an array of strings.",
+        blame=["filter"],
+    )
+
+
+def matches(rule: dict[str, Any], item: dict[str, Any]) -> bool:
+    """Whether a catalog item is in a product set (the rule passed `check_filter`)."""
+    [(key, value)] = rule.items()
+    if key == "and":
+        return all(matches(inner, item) for inner in value)
+    if key == "or":
+        return any(matches(inner, item) for inner in value)
+    field = str(item.get("id" if key == "retailer_id" else key, ""))
+    [(operator, operand)] = value.items()
+    if operator == "eq":
+        return field == operand
+    if operator == "neq":
+        return field != operand
+    if operator == "i_contains":
+        return operand.lower() in field.lower()
+    if operator == "i_not_contains":
+        return operand.lower() not in field.lower()
+    return (field in operand) == (operator == "is_any")

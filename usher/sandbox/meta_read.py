@@ -62,6 +62,7 @@ READ_FIELDS = {
         "special_ad_categories",
         "buying_type",
         "is_adset_budget_sharing_enabled",
+        "promoted_object",
     },
     "adset": COMMON_READ
     | {
@@ -99,7 +100,7 @@ READ_FIELDS = {
         "ad_review_feedback",
         "issues_info",
     },
-    "adcreative": COMMON_READ | {"object_story_spec", "url_tags", "status"},
+    "adcreative": COMMON_READ | {"object_story_spec", "product_set_id", "url_tags", "status"},
     "customaudience": COMMON_READ
     | {
         "subtype",

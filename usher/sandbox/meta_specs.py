@@ -11,6 +11,7 @@ import re
 from datetime import datetime
 from typing import Any
 
+from usher.sandbox.meta_catalog import catalog_of, product_set_of
 from usher.sandbox.meta_common import (
     META,
     MetaProblem,
@@ -209,6 +210,8 @@ ADVANTAGE_AUDIENCE_REQUIRED_SUBCODE = 1870227  # [V-3p]
 ADVANTAGE_AUDIENCE_AGE_SUBCODE = 1870189  # [V-3p]
 BUDGET_SET_TWICE_SUBCODE = 1885621  # [V-3p]
 DAY_SECONDS = 86_400
+# Product audiences look back at most 180 days.
+MAX_PRODUCT_AUDIENCE_RETENTION_SECONDS = 180 * DAY_SECONDS
 
 
 def budget_of(fields: dict[str, Any]) -> tuple[str, int] | None:
@@ -268,7 +271,34 @@ def campaign_fields(state: SandboxState, account: str, params: dict[str, Any]) -
     if sharing is not None:
         fields["is_adset_budget_sharing_enabled"] = sharing
     fields["buying_type"] = "AUCTION"
+    if "promoted_object" in params:
+        fields["promoted_object"] = _campaign_promoted_object(
+            state, params["promoted_object"], fields["objective"]
+        )
     return fields
+
+
+def _campaign_promoted_object(state: SandboxState, value: Any, objective: str) -> dict[str, Any]:
+    """A catalog sales campaign promotes its product catalog (Advantage+ catalog ads)."""
+    if not isinstance(value, dict):
+        raise MetaProblem("Invalid promoted_object", "promoted_object must be an object.")
+    catalog_id = value.get("product_catalog_id")
+    if catalog_id is None:
+        return value
+    if catalog_of(state, str(catalog_id)) is None:
+        raise MetaProblem(
+            "Invalid Product Catalog",
+            f"promoted_object.product_catalog_id {catalog_id!r} is not a product catalog "
+            "you can use.",
+            blame=["promoted_object", "product_catalog_id"],
+        )
+    if objective != "OUTCOME_SALES":
+        raise MetaProblem(
+            "Objective Cannot Promote A Catalog",
+            f"A product catalog can be promoted by an OUTCOME_SALES campaign, not {objective}.",
+            blame=["objective"],
+        )
+    return value
 
 
 def _budgets(params: dict[str, Any]) -> dict[str, int]:
@@ -376,11 +406,107 @@ def adset_fields(state: SandboxState, account: str, params: dict[str, Any]) -> d
     )
     fields.update(_dsa(params, fields["targeting"]))
     fields.update(_bidding(params))
-    if fields["optimization_goal"] in CONVERSION_GOALS:
+    catalog_id = _promoted_catalog(campaign)
+    if catalog_id:
+        fields["promoted_object"] = _catalog_adset_promoted_object(
+            state, params.get("promoted_object"), catalog_id
+        )
+    elif isinstance(params.get("promoted_object"), dict) and (
+        "product_set_id" in params["promoted_object"]
+    ):
+        raise MetaProblem(
+            "Campaign Promotes No Catalog",
+            "An ad set can promote a product set only under a campaign whose "
+            "promoted_object names the product catalog.",
+            blame=["promoted_object", "product_set_id"],
+        )
+    elif fields["optimization_goal"] in CONVERSION_GOALS:
         fields["promoted_object"] = _promoted_object(params.get("promoted_object"))
     elif isinstance(params.get("promoted_object"), dict):
         fields["promoted_object"] = params["promoted_object"]
+    _check_product_audiences(state, fields["targeting"], catalog_id)
     return fields
+
+
+def _promoted_catalog(campaign: dict[str, Any]) -> str:
+    promoted = campaign["fields"].get("promoted_object")
+    return str(promoted.get("product_catalog_id") or "") if isinstance(promoted, dict) else ""
+
+
+def _catalog_set(state: SandboxState, product_set_id: Any, catalog_id: str, where: str) -> None:
+    """`product_set_id` must be a product set of the campaign's catalog."""
+    found = product_set_of(state, str(product_set_id or ""))
+    if found is None:
+        raise MetaProblem(
+            "Invalid Product Set", f"{where} {product_set_id!r} is not a product set."
+        )
+    if found["catalog_id"] != catalog_id:
+        raise MetaProblem(
+            "Product Set Not In Catalog",
+            f"{where} {product_set_id!r} belongs to another catalog than the campaign's "
+            f"promoted product catalog {catalog_id}.",
+        )
+
+
+def _catalog_adset_promoted_object(
+    state: SandboxState, value: Any, catalog_id: str
+) -> dict[str, Any]:
+    """Under a catalog campaign the ad set promotes one of the catalog's product sets."""
+    if not isinstance(value, dict) or not value.get("product_set_id"):
+        raise MetaProblem(
+            "Missing Product Set",
+            "Ad sets of a catalog campaign need promoted_object.product_set_id.",
+            blame=["promoted_object", "product_set_id"],
+        )
+    _catalog_set(state, value["product_set_id"], catalog_id, "promoted_object.product_set_id")
+    enum_param(value.get("custom_event_type"), "custom_event_type", CUSTOM_EVENT_TYPES)
+    return value
+
+
+def _check_product_audiences(
+    state: SandboxState, targeting: dict[str, Any], catalog_id: str
+) -> None:
+    """`product_audience_specs`: per product set of the campaign's catalog, who viewed
+    or bought its items (`inclusions`, `exclusions` of {retention_seconds, rule})."""
+    specs = targeting.get("product_audience_specs")
+    if specs is None:
+        return
+    if not catalog_id:
+        raise MetaProblem(
+            "Campaign Promotes No Catalog",
+            "targeting.product_audience_specs needs a campaign that promotes a product catalog.",
+        )
+    if not isinstance(specs, list) or not specs:
+        raise MetaProblem(
+            "Invalid product_audience_specs", "product_audience_specs must be a non-empty array."
+        )
+    for position, spec in enumerate(specs):
+        where = f"product_audience_specs[{position}]"
+        if not isinstance(spec, dict):
+            raise MetaProblem("Invalid product_audience_specs", f"{where} must be an object.")
+        _catalog_set(state, spec.get("product_set_id"), catalog_id, f"{where}.product_set_id")
+        inclusions = spec.get("inclusions")
+        if not isinstance(inclusions, list) or not inclusions:
+            raise MetaProblem(
+                "Invalid product_audience_specs", f"{where}.inclusions must be a non-empty array."
+            )
+        exclusions = spec.get("exclusions", [])
+        if not isinstance(exclusions, list):
+            raise MetaProblem(
+                "Invalid product_audience_specs", f"{where}.exclusions must be an array."
+            )
+        for rule in [*inclusions, *exclusions]:
+            seconds = as_int(rule.get("retention_seconds")) if isinstance(rule, dict) else None
+            if (
+                seconds is None
+                or not 0 < seconds <= MAX_PRODUCT_AUDIENCE_RETENTION_SECONDS
+                or not isinstance(rule.get("rule"), dict)
+            ):
+                raise MetaProblem(
+                    "Invalid product_audience_specs",
+                    f"{where}: each inclusion and exclusion needs retention_seconds (1 to "
+                    f"{MAX_PRODUCT_AUDIENCE_RETENTION_SECONDS}) and a rule object.",
+                )
 
 
 def _dsa(params: dict[str, Any], targeting: dict[str, Any]) -> dict[str, str]:
@@ -509,6 +635,8 @@ def creative_fields(state: SandboxState, account: str, params: dict[str, Any]) -
         raise MetaProblem(
             "Missing object_story_spec", "object_story_spec with a page_id is required."
         )
+    if "template_data" in spec:
+        return _template_creative_fields(state, params, spec)
     link_data = spec.get("link_data")
     if not isinstance(link_data, dict) or not isinstance(link_data.get("link"), str):
         raise MetaProblem("Missing Link", "object_story_spec.link_data.link is required.")
@@ -530,6 +658,37 @@ def creative_fields(state: SandboxState, account: str, params: dict[str, Any]) -
     return fields
 
 
+def _template_creative_fields(
+    state: SandboxState, params: dict[str, Any], spec: dict[str, Any]
+) -> dict[str, Any]:
+    """A catalog ad's template: `template_data` (filled from each item) and the
+    `product_set_id` whose items it shows."""
+    if "link_data" in spec:
+        raise MetaProblem("Invalid object_story_spec", "Use template_data or link_data, not both.")
+    template = spec["template_data"]
+    if not isinstance(template, dict) or not isinstance(template.get("link"), str):
+        raise MetaProblem("Missing Link", "object_story_spec.template_data.link is required.")
+    if product_set_of(state, str(params.get("product_set_id") or "")) is None:
+        raise MetaProblem(
+            "Missing Product Set",
+            "A template creative (template_data) needs the product_set_id of the items it shows.",
+            blame=["product_set_id"],
+        )
+    cta = template.get("call_to_action")
+    if cta is not None:
+        enum_param(
+            cta.get("type") if isinstance(cta, dict) else cta, "call_to_action.type", CTA_TYPES
+        )
+    fields = {
+        "name": params.get("name") or "Creative",
+        "object_story_spec": spec,
+        "product_set_id": str(params["product_set_id"]),
+    }
+    if params.get("url_tags"):
+        fields["url_tags"] = params["url_tags"]
+    return fields
+
+
 def ad_fields(state: SandboxState, account: str, params: dict[str, Any]) -> dict[str, Any]:
     fields: dict[str, Any] = {"name": required_str(params, "name", "ad")}
     adset_id = str(params.get("adset_id") or "")
@@ -546,6 +705,7 @@ def ad_fields(state: SandboxState, account: str, params: dict[str, Any]) -> dict
             "Invalid Creative",
             'creative must be {"creative_id": "<id of a creative of this account>"}.',
         )
+    _check_catalog_creative(adset, found)
     fields.update(
         adset_id=adset_id,
         campaign_id=adset["fields"]["campaign_id"],
@@ -556,3 +716,18 @@ def ad_fields(state: SandboxState, account: str, params: dict[str, Any]) -> dict
         if key in params:
             fields[key] = params[key]
     return fields
+
+
+def _check_catalog_creative(adset: dict[str, Any], creative: dict[str, Any]) -> None:
+    """A catalog ad set runs template creatives of its own product set, and only those."""
+    promoted = adset["fields"].get("promoted_object")
+    wanted = str(promoted.get("product_set_id") or "") if isinstance(promoted, dict) else ""
+    shown = str(creative["fields"].get("product_set_id") or "")
+    if wanted != shown:
+        raise MetaProblem(
+            "Product Set Mismatch",
+            f"The creative shows product set {shown or 'none'}; its ad set promotes "
+            f"{wanted or 'no product set'}. Catalog ad sets take template creatives of "
+            "their product set.",
+            blame=["creative"],
+        )

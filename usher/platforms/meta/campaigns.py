@@ -11,6 +11,15 @@ Publishing is idempotent: every object's name starts with the spec's reference
 (one paged list call per kind), so a retry after a timeout or a crash finds what the
 lost attempt created. Objects are created under a PAUSED campaign, which is switched on
 last: a half-published campaign never spends.
+
+A spec with a `catalog` publishes as an Advantage+ catalog ads campaign: a product set
+of the catalog filtered on the events' retailer ids (`POST /{catalog_id}/product_sets`,
+found again by its name like the other objects), the campaign's
+`promoted_object.product_catalog_id`, the ad set's `promoted_object` {product_set_id,
+custom_event_type PURCHASE} with `product_audience_specs` targeting (who viewed an item
+of the set or put it in their cart, not who bought), and template creatives
+(`object_story_spec.template_data` with `{{product.name}}`, the creative's
+`product_set_id`), so each person sees the event they looked at.
 """
 
 from __future__ import annotations
@@ -18,7 +27,7 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 from typing import Any, ClassVar
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 from django.conf import settings
 
@@ -31,6 +40,7 @@ from usher.platforms.campaigns_base import (
     CampaignSpec,
     CampaignState,
     CampaignType,
+    CatalogSpec,
     CreativeSpec,
     DeliveryStatus,
     Objective,
@@ -92,6 +102,15 @@ EFFECTIVE_STATUSES = {
     "DELETED": DeliveryStatus.DELETED,
     "ARCHIVED": DeliveryStatus.ENDED,
 }
+SECONDS_PER_DAY = 86_400
+# Product audience rules: the pixel events that bring someone in (viewed an event's page,
+# put tickets in the cart) and the one that takes them out (bought).
+CATALOG_INCLUSION_EVENTS = ("ViewContent", "AddToCart")
+CATALOG_EXCLUSION_EVENT = "Purchase"
+# Template fields Meta fills from each item of the catalog.
+TEMPLATE_NAME = "{{product.name}}"
+TEMPLATE_DESCRIPTION = "{{product.description}}"
+TEMPLATE_MESSAGE = "{{product.name}}: tickets on sale"
 # Per-currency daily minimums for ad sets optimizing for purchases (conservative
 # values of `GET /act_<id>/minimum_budgets`, which varies by account and goal).
 MINIMUM_DAILY_BUDGETS = {"EUR": Decimal("5"), "USD": Decimal("5"), "GBP": Decimal("5")} | {
@@ -111,7 +130,7 @@ def account_path(account: AdAccount) -> str:
 
 
 def campaign_body(spec: CampaignSpec) -> dict[str, Any]:
-    return {
+    body: dict[str, Any] = {
         "name": object_name(spec.reference, spec.name),
         "objective": OBJECTIVES[spec.objective],
         "status": "PAUSED",
@@ -119,6 +138,38 @@ def campaign_body(spec: CampaignSpec) -> dict[str, Any]:
         # Budgets live on the ad set (one per campaign), so none is shared.
         "is_adset_budget_sharing_enabled": False,
     }
+    if spec.catalog is not None:
+        body["promoted_object"] = {"product_catalog_id": spec.catalog.catalog_id}
+    return body
+
+
+def product_set_name(spec: CampaignSpec) -> str:
+    return object_name(spec.reference, f"{spec.name} events")
+
+
+def product_set_filter(catalog: CatalogSpec) -> dict[str, Any]:
+    """The set's rule on the items' retailer ids (the content ids): one event or several."""
+    ids = list(catalog.content_ids)
+    rule = {"eq": ids[0]} if len(ids) == 1 else {"is_any": ids}
+    return {"retailer_id": rule}
+
+
+def product_audience_specs(catalog: CatalogSpec, product_set_id: str) -> list[dict[str, Any]]:
+    """Who the catalog ad set reaches: viewers and cart abandoners of the set's items in
+    the retention window, minus who bought in it."""
+    seconds = catalog.retention_days * SECONDS_PER_DAY
+    return [
+        {
+            "product_set_id": product_set_id,
+            "inclusions": [
+                {"retention_seconds": seconds, "rule": {"event": {"eq": event}}}
+                for event in CATALOG_INCLUSION_EVENTS
+            ],
+            "exclusions": [
+                {"retention_seconds": seconds, "rule": {"event": {"eq": CATALOG_EXCLUSION_EVENT}}}
+            ],
+        }
+    ]
 
 
 def targeting_body(targeting: TargetingSpec, campaign_type: CampaignType) -> dict[str, Any]:
@@ -159,8 +210,14 @@ def targeting_body(targeting: TargetingSpec, campaign_type: CampaignType) -> dic
 
 
 def adset_body(
-    account: AdAccount, spec: CampaignSpec, campaign_id: str, pixel_id: str | None
+    account: AdAccount,
+    spec: CampaignSpec,
+    campaign_id: str,
+    pixel_id: str | None,
+    product_set_id: str = "",
 ) -> dict[str, Any]:
+    """The ad set; a catalog spec's ad set promotes `product_set_id` (empty in the draft
+    built to validate the spec before any call)."""
     body: dict[str, Any] = {
         "name": object_name(spec.reference, f"{spec.name} ad set"),
         "campaign_id": campaign_id,
@@ -183,7 +240,18 @@ def adset_body(
     if spec.roas_floor is not None:
         body["optimization_goal"] = "VALUE"  # a ROAS floor optimizes for purchase value
         body["bid_constraints"] = {"roas_average_floor": int(spec.roas_floor * ROAS_FLOOR_SCALE)}
-    if spec.objective == Objective.CONVERSIONS:
+    if spec.catalog is not None:
+        # The product audience replaces the cart abandoners' custom audience: it is the
+        # same people, per item, which is what lets Meta show each their event.
+        body["targeting"].pop("custom_audiences", None)
+        body["targeting"]["product_audience_specs"] = product_audience_specs(
+            spec.catalog, product_set_id
+        )
+        body["promoted_object"] = {
+            "product_set_id": product_set_id,
+            "custom_event_type": "PURCHASE",
+        }
+    elif spec.objective == Objective.CONVERSIONS:
         if not pixel_id:
             raise PlatformError(
                 ErrorKind.PERMANENT,
@@ -207,7 +275,11 @@ def adset_body(
     return body
 
 
-def creative_body(spec: CampaignSpec, creative: CreativeSpec, page_id: str) -> dict[str, Any]:
+def creative_body(
+    spec: CampaignSpec, creative: CreativeSpec, page_id: str, product_set_id: str = ""
+) -> dict[str, Any]:
+    if spec.catalog is not None:
+        return template_creative_body(spec, creative, page_id, product_set_id)
     link_data: dict[str, Any] = {
         "link": creative.landing_url,
         "message": creative.description,
@@ -223,6 +295,33 @@ def creative_body(spec: CampaignSpec, creative: CreativeSpec, page_id: str) -> d
         "name": ad_label(spec.reference, creative.reference),
         "object_story_spec": {"page_id": page_id, "link_data": link_data},
     }
+
+
+def template_creative_body(
+    spec: CampaignSpec, creative: CreativeSpec, page_id: str, product_set_id: str
+) -> dict[str, Any]:
+    """A catalog ad's template: Meta fills name, description, image and link from the
+    item each person looked at. The variant's own text names the event, so it is the
+    message only when the set holds that one event; the landing URL's tags (UTM and
+    Usher's campaign id) go on every item's link as `url_tags`, once."""
+    assert spec.catalog is not None
+    single = len(spec.catalog.content_ids) == 1
+    landing = urlsplit(creative.landing_url)
+    template_data = {
+        "message": creative.headline if single else TEMPLATE_MESSAGE,
+        "name": TEMPLATE_NAME,
+        "description": TEMPLATE_DESCRIPTION,
+        "link": urlunsplit(landing._replace(query="")),
+        "call_to_action": {"type": creative.call_to_action},
+    }
+    body: dict[str, Any] = {
+        "name": ad_label(spec.reference, creative.reference),
+        "product_set_id": product_set_id,
+        "object_story_spec": {"page_id": page_id, "template_data": template_data},
+    }
+    if landing.query:
+        body["url_tags"] = landing.query
+    return body
 
 
 def ad_body(
@@ -277,6 +376,7 @@ class MetaCampaignsConnector:
     # An ad set never spends past its lifetime budget; its budget type is fixed.
     lifetime_budget_hard_cap: ClassVar[bool] = True
     budget_type_locked_once_live: ClassVar[bool] = True
+    catalog_campaigns: ClassVar[bool] = True
 
     def minimum_daily_budget(self, currency: str) -> Decimal:
         return minimum_daily_budget(MINIMUM_DAILY_BUDGETS, currency, PLATFORM)
@@ -285,14 +385,20 @@ class MetaCampaignsConnector:
         token = require_token(account)
         page_id = setting(account, "page_id", "the page ads run as")
         pixel_id = spec.conversion_id or account.settings.get("pixel_id")
-        adset_draft = adset_body(account, spec, "", pixel_id)  # fails here, before any call
+        adset_body(account, spec, "", pixel_id)  # a spec Meta would refuse fails before any call
+        product_set_id = ""
+        if spec.catalog is not None:
+            product_set_id = self._product_set(account, token, spec, spec.catalog)
         campaign_id = self._find(account, token, "campaigns", spec.reference)
         if campaign_id is None:
             campaign_id = self._create(account, token, "campaigns", campaign_body(spec))
         adset_id = self._find(account, token, "adsets", spec.reference, campaign_id=campaign_id)
         if adset_id is None:
             adset_id = self._create(
-                account, token, "adsets", adset_draft | {"campaign_id": campaign_id}
+                account,
+                token,
+                "adsets",
+                adset_body(account, spec, campaign_id, pixel_id, product_set_id),
             )
         ads = self._ads_by_name(account, token, adset_id)
         published: dict[str, str] = {}
@@ -300,7 +406,10 @@ class MetaCampaignsConnector:
             name = ad_label(spec.reference, creative.reference)
             if name not in ads:
                 creative_id = self._find_creative(account, token, name) or self._create(
-                    account, token, "adcreatives", creative_body(spec, creative, page_id)
+                    account,
+                    token,
+                    "adcreatives",
+                    creative_body(spec, creative, page_id, product_set_id),
                 )
                 ads[name] = self._create(
                     account, token, "ads", ad_body(spec, creative, adset_id, creative_id)
@@ -403,6 +512,22 @@ class MetaCampaignsConnector:
                 return str(item["id"])
         return None
 
+    def _product_set(
+        self, account: AdAccount, token: str, spec: CampaignSpec, catalog: CatalogSpec
+    ) -> str:
+        """The campaign's product set in the catalog: the one an earlier attempt made
+        (by name), else a new one filtered on the events' retailer ids."""
+        path = f"{catalog.catalog_id}/product_sets"
+        params = {"fields": "id,name", "limit": LIST_PAGE_SIZE}
+        for item in self._pages(account, token, CallKind.CATALOG, path, params):
+            if is_named_for(item.get("name"), spec.reference):
+                return str(item["id"])
+        body = {"name": product_set_name(spec), "filter": product_set_filter(catalog)}
+        created = self._call(account, token, CallKind.CATALOG, "POST", path, json=body).json
+        if not isinstance(created, dict) or not created.get("id"):
+            raise unexpected(PLATFORM, "product set created without an id")
+        return str(created["id"])
+
     def _find_creative(self, account: AdAccount, token: str, name: str) -> str | None:
         filtering = [{"field": "name", "operator": "EQUAL", "value": name}]
         for item in self._list(account, token, "adcreatives", "id,name", filtering):
@@ -427,19 +552,23 @@ class MetaCampaignsConnector:
         filtering: list[dict[str, Any]],
         kind: CallKind = CallKind.PUBLISH,
     ) -> list[dict[str, Any]]:
-        """Every object of `edge` that matches, following Graph's `after` cursors."""
+        """Every object of `edge` that matches."""
         params: dict[str, Any] = {
             "fields": fields,
             "filtering": json.dumps(filtering),
             "limit": LIST_PAGE_SIZE,
         }
+        return self._pages(account, token, kind, f"{account_path(account)}/{edge}", params)
+
+    def _pages(
+        self, account: AdAccount, token: str, kind: CallKind, path: str, params: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        """Every object a list call answers, following Graph's `after` cursors."""
         found: list[dict[str, Any]] = []
         for _ in range(MAX_LIST_PAGES):
-            answer = self._call(
-                account, token, kind, "GET", f"{account_path(account)}/{edge}", params=params
-            ).json
+            answer = self._call(account, token, kind, "GET", path, params=params).json
             if not isinstance(answer, dict) or not isinstance(answer.get("data"), list):
-                raise unexpected(PLATFORM, f"{edge} list without data")
+                raise unexpected(PLATFORM, f"{path} list without data")
             found.extend(item for item in answer["data"] if isinstance(item, dict) and "id" in item)
             after = next_cursor(answer)
             if after is None:

@@ -16,6 +16,7 @@ from usher.platforms.campaigns_base import (
     CampaignSpec,
     CampaignState,
     CampaignType,
+    CatalogSpec,
     CreativeSpec,
     DeliveryStatus,
     Objective,
@@ -60,6 +61,15 @@ def test_a_valid_spec_is_accepted() -> None:
         ({"reference": " "}, ValueError),
         ({"bid_strategy": BidStrategy.COST_CAP}, ValueError),  # cap without amount
         ({"bid_strategy": BidStrategy.MIN_ROAS}, ValueError),  # floor missing
+        ({"catalog": CatalogSpec("555", ("core-1",))}, ValueError),  # not dynamic remarketing
+        (
+            {
+                "campaign_type": CampaignType.DYNAMIC_REMARKETING,
+                "objective": Objective.TRAFFIC,
+                "catalog": CatalogSpec("555", ("core-1",)),
+            },
+            ValueError,  # catalog ads optimize for purchases
+        ),
     ],
 )
 def test_a_spec_no_platform_could_publish_is_refused(
@@ -67,6 +77,27 @@ def test_a_spec_no_platform_could_publish_is_refused(
 ) -> None:
     with pytest.raises(error):
         a_spec(**changes)
+
+
+def test_a_dynamic_remarketing_spec_takes_a_catalog() -> None:
+    catalog = CatalogSpec("555", ("core-1", "core-2"), retention_days=14)
+    spec = a_spec(campaign_type=CampaignType.DYNAMIC_REMARKETING, catalog=catalog)
+    assert spec.catalog == catalog
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        (" ", ("core-1",)),
+        ("555", ()),
+        ("555", ("",)),
+        ("555", ("core-1",), 0),
+        ("555", ("c",), 181),
+    ],
+)
+def test_a_catalog_spec_needs_a_catalog_items_and_a_window(arguments: tuple) -> None:
+    with pytest.raises(ValueError):
+        CatalogSpec(*arguments)
 
 
 def test_creative_references_must_be_unique() -> None:

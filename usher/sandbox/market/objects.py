@@ -305,7 +305,9 @@ def _meta_creative(
 ) -> tuple[int, str]:
     creative = state.get_object("meta", str((fields.get("creative") or {}).get("id")))
     creative_fields = creative["fields"] if creative else {}
-    link = (creative_fields.get("object_story_spec") or {}).get("link_data", {}).get("link", "")
+    # A link ad's link, or a catalog ad's template link (each item's page in Meta).
+    story = creative_fields.get("object_story_spec") or {}
+    link = (story.get("link_data") or story.get("template_data") or {}).get("link", "")
     return (
         creative_of(segment, fields.get("name"), creative_fields.get("name")),
         _with_query(link, fields.get("url_tags") or creative_fields.get("url_tags")),

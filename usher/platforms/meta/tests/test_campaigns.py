@@ -13,12 +13,18 @@ from usher.platforms.base import ErrorKind, PlatformError
 from usher.platforms.campaigns_base import (
     CampaignsConnector,
     CampaignType,
+    CatalogSpec,
     DeliveryStatus,
     PublishedCampaign,
     ReviewStatus,
     TargetingSpec,
 )
-from usher.platforms.meta.campaigns import MetaCampaignsConnector, review_of, targeting_body
+from usher.platforms.meta.campaigns import (
+    MetaCampaignsConnector,
+    product_set_filter,
+    review_of,
+    targeting_body,
+)
 from usher.platforms.tests.campaign_helpers import (
     ACCOUNTS,
     a_spec,
@@ -271,3 +277,51 @@ def test_a_disapproved_ad_is_read_with_metas_reason(sandbox) -> None:
     assert len(state.disapproved_ads) == 2
     assert all(ad.review_feedback for ad in state.disapproved_ads)
     assert {ad.status for ad in state.ads} == {DeliveryStatus.DISAPPROVED}
+
+
+CATALOG = "120210000000000777"
+
+
+def a_catalog_spec(content_ids: tuple[str, ...] = ("core-1",), catalog: str = CATALOG):
+    return a_spec(
+        campaign_type=CampaignType.DYNAMIC_REMARKETING,
+        catalog=CatalogSpec(catalog, content_ids),
+    )
+
+
+def a_catalog_on(sandbox) -> None:
+    sandbox.state.put_object(
+        "meta",
+        CATALOG,
+        {"id": CATALOG, "type": "product_catalog", "account": "555", "name": "Events", "items": {}},
+    )
+
+
+def test_a_product_set_names_one_event_or_several() -> None:
+    assert product_set_filter(CatalogSpec(CATALOG, ("core-1",))) == {
+        "retailer_id": {"eq": "core-1"}
+    }
+    assert product_set_filter(CatalogSpec(CATALOG, ("core-1", "core-2"))) == {
+        "retailer_id": {"is_any": ["core-1", "core-2"]}
+    }
+
+
+def test_a_retry_after_a_lost_product_set_answer_reuses_the_set(sandbox) -> None:
+    a_catalog_on(sandbox)
+    lose_answers(sandbox, "meta", "/product_sets")
+    connector = MetaCampaignsConnector()
+    with pytest.raises(PlatformError):
+        connector.publish(ACCOUNT, a_catalog_spec())
+
+    published = connector.publish(ACCOUNT, a_catalog_spec())
+
+    [product_set] = sandbox_objects(sandbox, "meta", "product_set")
+    adset = sandbox.state.get_object("meta", published.ad_group_id)["fields"]
+    assert adset["promoted_object"]["product_set_id"] == product_set["id"]
+
+
+def test_an_unknown_catalog_is_refused_before_any_campaign_exists(sandbox) -> None:
+    with pytest.raises(PlatformError) as caught:
+        MetaCampaignsConnector().publish(ACCOUNT, a_catalog_spec(catalog="424242"))
+    assert caught.value.kind == ErrorKind.PERMANENT
+    assert sandbox_objects(sandbox, "meta", "campaign") == []
