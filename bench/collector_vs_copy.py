@@ -31,7 +31,7 @@ from common import (
     stop,
 )
 
-PORT = 8861
+PORT = 8768
 GOALS = {10: 0.25, 50: 0.4}
 
 

@@ -83,6 +83,9 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=10, help="events per collector request")
     parser.add_argument("--rate", type=float, default=0, help="latency: events per second")
     parser.add_argument("--seconds", type=int, default=30, help="latency: how long they arrive")
+    parser.add_argument(
+        "--platforms", nargs="+", choices=PROVIDERS, default=PROVIDERS, help="codes on the page"
+    )
     args = parser.parse_args()
 
     sandbox_url = f"http://127.0.0.1:{SANDBOX_PORT}"
@@ -102,15 +105,18 @@ def main() -> None:
     )
     setup_django()
 
-    from django.db.models import Max
     from django.utils import timezone
 
     from usher.conversions.models import OPEN_STATUSES, ConversionDelivery, DeliveryStatus
     from usher.conversions.tasks import schedule_fan_out
     from usher.events.models import TrackingEvent
+    from usher.tracking.models import EventTrackingCode
 
     client, organizer, event = fresh_marketplace("delivery")
     add_server_side_codes(organizer, "333333333333333")
+    EventTrackingCode.objects.filter(organizer=organizer).exclude(
+        provider__in=args.platforms
+    ).delete()
 
     def collector_request(visitors: range) -> None:
         """What the collector does for a request: store, then queue the fan-out."""
@@ -158,9 +164,16 @@ def main() -> None:
         deliveries.values_list("provider", "status", "delivered_at", "tracking_event__received_at")
     )
     delivered = [row for row in rows if row[1] == DeliveryStatus.DELIVERED]
-    expected = total * len(PROVIDERS)
+    expected = total * len(args.platforms)
     assert len(delivered) == expected, f"only {len(delivered)} of {expected} delivered"
-    per_provider = {p: sum(1 for row in delivered if row[0] == p) for p in PROVIDERS}
+    last_at = {
+        p: max((at for provider, _, at, _ in delivered if provider == p), default=started)
+        for p in args.platforms
+    }
+    per_provider = ", ".join(
+        f"{p} {sum(1 for row in delivered if row[0] == p)} (last at {(at - started).total_seconds():.1f}s)"
+        for p, at in last_at.items()
+    )
     setup = (
         f"{args.workers} Celery worker processes, sandbox over HTTP on loopback, PostgreSQL + "
         f"Redis; load average {sum(loads) / max(1, len(loads)):.1f} (now {load_average()}) on "
@@ -174,11 +187,11 @@ def main() -> None:
             f"p95 {percentile(latencies, 0.95):.2f}s, max {max(latencies):.2f}s; {setup}"
         )
         return
-    duration = (deliveries.aggregate(last=Max("delivered_at"))["last"] - started).total_seconds()
+    duration = (max(last_at.values()) - started).total_seconds()
     print(
-        f"delivery: {expected} conversions ({total} events x {len(PROVIDERS)} destinations) in "
-        f"{duration:.1f}s = {expected / duration:,.0f} conversions/s; per platform "
-        f"{per_provider}; {setup}"
+        f"delivery: {expected} conversions ({total} events x {len(args.platforms)} "
+        f"destinations) in {duration:.1f}s = {expected / duration:,.0f} conversions/s; "
+        f"per platform: {per_provider}; {setup}"
     )
 
 

@@ -35,8 +35,9 @@ from usher.tracking.resolver import (
 # harmless (unique keys), so the grace is short and a lost event waits under a minute.
 STRAGGLER_GRACE_SECONDS = 30
 STRAGGLERS_PER_SWEEP = 5000
-# Events one fan-out task takes at once; a task that finds more queues another.
-PENDING_EVENTS_PER_FAN_OUT = 2000
+# Events one fan-out task takes at once; a task that finds more queues another, so that
+# a backlog's first deliveries are sent (by another worker) while the rest fan out.
+PENDING_EVENTS_PER_FAN_OUT = 500
 
 
 def _delivery(code: ServerSideCode, *, minimal: bool, **source) -> ConversionDelivery:

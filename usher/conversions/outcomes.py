@@ -15,7 +15,10 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db import transaction
+from django.db import connections, router, transaction
+from django.db.models import QuerySet
+from django.db.models.expressions import RawSQL
+from django.db.models.sql import InsertQuery, UpdateQuery
 
 from usher.conversions.models import ConversionDelivery, DeliveryBatch, DeliveryStatus
 from usher.platforms.base import BatchResult, EventOutcome, OutcomeStatus, PlatformError
@@ -82,7 +85,8 @@ def record(
     *,
     duration_ms: int,
 ) -> None:
-    """Store the batch log and each delivery's outcome in one transaction."""
+    """Store the batch log and each delivery's outcome, all or nothing (one statement on
+    PostgreSQL, else one transaction)."""
     by_event = {outcome.event_id: outcome for outcome in result.outcomes}
     missing = "no outcome reported for this event"
     outcomes = [
@@ -91,39 +95,43 @@ def record(
     ]
     counts = Counter(outcome.status for outcome in outcomes)
     first = claimed[0]
-    with transaction.atomic():
-        batch = DeliveryBatch.objects.create(
-            client_id=first.client_id,
-            destination_key=first.destination_key,
-            provider=first.provider,
-            events_count=len(claimed),
-            delivered_count=counts[OutcomeStatus.DELIVERED],
-            rejected_count=counts[OutcomeStatus.REJECTED],
-            retry_count=counts[OutcomeStatus.RETRY],
-            error_kind=str(error.kind) if error else "",
-            error_message=error.message if error else "",
-            request_summary=_request_summary(result),
-            response_status=result.response.status_code if result.response else None,
-            response_body=(result.response.body if result.response else "")[:LOG_BODY_CHARS],
-            duration_ms=duration_ms,
+    batch = DeliveryBatch(
+        client_id=first.client_id,
+        destination_key=first.destination_key,
+        provider=first.provider,
+        events_count=len(claimed),
+        delivered_count=counts[OutcomeStatus.DELIVERED],
+        rejected_count=counts[OutcomeStatus.REJECTED],
+        retry_count=counts[OutcomeStatus.RETRY],
+        error_kind=str(error.kind) if error else "",
+        error_message=error.message if error else "",
+        request_summary=_request_summary(result),
+        response_status=result.response.status_code if result.response else None,
+        response_body=(result.response.body if result.response else "")[:LOG_BODY_CHARS],
+        duration_ms=duration_ms,
+    )
+    connection = connections[router.db_for_write(DeliveryBatch)]
+    one_statement = connection.vendor == "postgresql"
+    # Rows with the same new state (every delivered row of a call, say) and the same
+    # lease are written by one UPDATE: a batch of a thousand is a statement, not a
+    # thousand.
+    same_changes: dict[tuple, list[int]] = defaultdict(list)
+    for delivery, outcome in zip(claimed, outcomes, strict=True):
+        changes = _changes(
+            delivery, outcome, error, now, STORED_BATCH_ID if one_statement else batch, summary
         )
-        DeliveryBatch.deliveries.through.objects.bulk_create(
-            DeliveryBatch.deliveries.through(deliverybatch=batch, conversiondelivery=delivery)
-            for delivery in claimed
-        )
-        # Rows with the same new state (every delivered row of a call, say) and the same
-        # lease are written by one UPDATE: a batch of a thousand is a statement, not a
-        # thousand.
-        same_changes: dict[tuple, list[int]] = defaultdict(list)
-        for delivery, outcome in zip(claimed, outcomes, strict=True):
-            changes = _changes(delivery, outcome, error, now, batch, summary)
-            same_changes[(delivery.lease_expires_at, *sorted(changes.items()))].append(delivery.pk)
-        for (lease_expires_at, *changes), ids in same_changes.items():
-            # Only rows this worker still holds (same lease): a row whose lease ran out
-            # and was re-claimed by another worker is that worker's to record.
-            ConversionDelivery.objects.filter(
-                pk__in=ids, status=DeliveryStatus.SENDING, lease_expires_at=lease_expires_at
-            ).update(**dict(changes))
+        same_changes[(delivery.lease_expires_at, *sorted(changes.items()))].append(delivery.pk)
+    if one_statement:
+        _store_in_one_statement(connection.alias, batch, claimed, same_changes)
+    else:
+        with transaction.atomic(using=connection.alias):
+            batch.save()
+            DeliveryBatch.deliveries.through.objects.bulk_create(
+                DeliveryBatch.deliveries.through(deliverybatch=batch, conversiondelivery=delivery)
+                for delivery in claimed
+            )
+            for (lease_expires_at, *changes), ids in same_changes.items():
+                _held(ids, lease_expires_at).update(**dict(changes))
     summary.batches += 1
     logger.info(
         "conversions batch destination=%s provider=%s events=%d delivered=%d rejected=%d retry=%d",
@@ -136,12 +144,62 @@ def record(
     )
 
 
+# In the one statement of `_store_in_one_statement`: the id of the batch log it inserts.
+STORED_BATCH_ID = RawSQL('(SELECT "id" FROM stored_batch)', ())
+
+
+def _held(ids: list[int], lease_expires_at: datetime | None) -> QuerySet[ConversionDelivery]:
+    """The rows among `ids` this worker still holds (same lease): a row whose lease ran
+    out and was re-claimed by another worker is that worker's to record."""
+    return ConversionDelivery.objects.filter(
+        pk__in=ids, status=DeliveryStatus.SENDING, lease_expires_at=lease_expires_at
+    )
+
+
+def _store_in_one_statement(
+    alias: str,
+    batch: DeliveryBatch,
+    claimed: list[ConversionDelivery],
+    same_changes: dict[tuple, list[int]],
+) -> None:
+    """The batch log, its links to the deliveries and their UPDATEs as one PostgreSQL
+    statement (a data-modifying WITH), committed on return: one round trip for what was
+    BEGIN, three or more statements and COMMIT. GA4 records each visitor's call so."""
+    insert = InsertQuery(DeliveryBatch)
+    insert.insert_values(
+        [field for field in DeliveryBatch._meta.concrete_fields if not field.primary_key], [batch]
+    )
+    compiler = insert.get_compiler(using=alias)
+    compiler.returning_fields = [DeliveryBatch._meta.pk]
+    [(batch_sql, batch_params)] = compiler.as_sql()
+    through = DeliveryBatch.deliveries.through._meta
+    quote = connections[alias].ops.quote_name
+    links_sql = (
+        f"INSERT INTO {quote(through.db_table)} "
+        f"({quote(through.get_field('deliverybatch').column)}, "
+        f"{quote(through.get_field('conversiondelivery').column)}) "
+        "SELECT stored_batch.id, delivery FROM stored_batch, UNNEST(%s::bigint[]) AS delivery"
+    )
+    parts = [("stored_batch", batch_sql, list(batch_params))]
+    parts.append(("stored_links", links_sql, [[delivery.pk for delivery in claimed]]))
+    for index, ((lease_expires_at, *changes), ids) in enumerate(same_changes.items()):
+        update = _held(ids, lease_expires_at).query.chain(UpdateQuery)
+        update.add_update_values(dict(changes))
+        update_sql, update_params = update.get_compiler(using=alias).as_sql()
+        parts.append((f"stored_update_{index}", update_sql, list(update_params)))
+    statement = "WITH " + ", ".join(f"{name} AS ({sql})" for name, sql, _ in parts)
+    with connections[alias].cursor() as cursor:
+        cursor.execute(
+            f"{statement} SELECT 1", [param for _, _, params in parts for param in params]
+        )
+
+
 def _changes(
     delivery: ConversionDelivery,
     outcome: EventOutcome,
     error: PlatformError | None,
     now: datetime,
-    batch: DeliveryBatch,
+    batch: DeliveryBatch | RawSQL,
     summary: DispatchSummary,
 ) -> dict:
     """The delivery's new state after `outcome` (counted in `summary`)."""

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeVar
 
 import django.dispatch
 from django.db import transaction
@@ -39,6 +39,7 @@ from usher.marketplace.schemas import Currency
 from usher.marketplace.services import client_by_site_key
 
 MAX_EVENTS_PER_REQUEST = 50
+M = TypeVar("M", MarketplaceEvent, MarketplaceOrganizer)
 ORDER_EVENT_ID_PREFIX = "order-"
 CENT = Decimal("0.01")
 MAX_BODY_BYTES = 64 * 1024
@@ -198,22 +199,21 @@ def client_for_site_key(site_key: object) -> MarketplaceClient | None:
     )
 
 
-def _event_page(client_id: int, slug: str) -> MarketplaceEvent | None:
+def _remembered_row(model: type[M], client_id: int, **lookup: str) -> M | None:
+    """The client's row of `model` matching `lookup` (its slug, its external id), as
+    this process remembers it; a query when it does not."""
     return fetch_remembered(
-        ("collector:event", client_id, slug),
-        lambda: MarketplaceEvent.objects.filter(client_id=client_id, slug=slug).first(),
-        lambda page: page.client_id,
+        ("collector", model.__name__, client_id, *lookup.items()),
+        lambda: model.objects.filter(client_id=client_id, **lookup).first(),
+        lambda row: row.client_id,
     )
 
 
-def _organizer_profile(client_id: int, external_id: str) -> MarketplaceOrganizer | None:
-    return fetch_remembered(
-        ("collector:organizer", client_id, external_id),
-        lambda: MarketplaceOrganizer.objects.filter(
-            client_id=client_id, external_id=external_id
-        ).first(),
-        lambda profile: profile.client_id,
-    )
+# What a collected event may name: its attribute, the model and the field it names.
+PAGE_LOOKUPS = (
+    ("event", MarketplaceEvent, "slug"),
+    ("organizer", MarketplaceOrganizer, "external_id"),
+)
 
 
 def _pages(
@@ -222,26 +222,20 @@ def _pages(
     """The event pages and organizer profiles the batch names, as this process
     remembers them (a query for each one it does not); a name of another marketplace
     (or of nothing) rejects the batch."""
-    pages: dict[str, MarketplaceEvent] = {}
-    profiles: dict[str, MarketplaceOrganizer] = {}
+    found: dict[str, dict] = {"event": {}, "organizer": {}}
     for index, event in enumerate(events):
-        if event.event and event.event not in pages:
-            page = _event_page(client.pk, event.event)
-            if page is None:
+        for attribute, model, field in PAGE_LOOKUPS:
+            name = getattr(event, attribute)
+            if not name or name in found[attribute]:
+                continue
+            row = _remembered_row(model, client.pk, **{field: name})
+            if row is None:
                 raise InvalidInput(
-                    ["body", "events", index, "event"],
-                    f"no event {event.event!r} in this marketplace",
+                    ["body", "events", index, attribute],
+                    f"no {attribute} {name!r} in this marketplace",
                 )
-            pages[event.event] = page
-        if event.organizer and event.organizer not in profiles:
-            profile = _organizer_profile(client.pk, event.organizer)
-            if profile is None:
-                raise InvalidInput(
-                    ["body", "events", index, "organizer"],
-                    f"no organizer {event.organizer!r} in this marketplace",
-                )
-            profiles[event.organizer] = profile
-    return pages, profiles
+            found[attribute][name] = row
+    return found["event"], found["organizer"]
 
 
 def _touch(client: MarketplaceClient, row: TrackingEvent) -> VisitorTouch | None:

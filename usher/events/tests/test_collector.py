@@ -136,8 +136,10 @@ def test_every_event_of_a_full_batch_is_stored_and_announced(
 
 
 def test_landing_click_ids_and_utm_become_one_visitor_touch(marketplace, page):
+    # One landing: the same time too (fbc, part of a touch, carries it to the millisecond).
+    at = timezone.now().isoformat()
     post(
-        {"events": [page_event(), page_event(event_id="evt-00000002")]},
+        {"events": [page_event(time=at), page_event(event_id="evt-00000002", time=at)]},
         site_key=marketplace.site_key,
     )
     touch = VisitorTouch.objects.get()
