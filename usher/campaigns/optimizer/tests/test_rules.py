@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from decimal import Decimal, getcontext
+from decimal import Decimal, localcontext
 
 import pytest
 
@@ -14,11 +14,12 @@ def test_poisson_cdf_matches_the_direct_sum_and_survives_large_means():
     direct = sum(math.exp(-4.0) * 4.0**j / math.factorial(j) for j in range(6))
     assert poisson_cdf(5, 4.0) == pytest.approx(direct)
     # exp(-1000) underflows a float; the same sum in high-precision decimals:
-    getcontext().prec = 60
-    term = total = Decimal(-1000).exp()
-    for j in range(1, 901):
-        term = term * 1000 / j
-        total += term
+    with localcontext() as precise:  # not getcontext(): that would leak into later tests
+        precise.prec = 60
+        term = total = Decimal(-1000).exp()
+        for j in range(1, 901):
+            term = term * 1000 / j
+            total += term
     assert poisson_cdf(900, 1000.0) == pytest.approx(float(total), rel=1e-6)
     assert poisson_cdf(-1, 3.0) == 0.0
 
