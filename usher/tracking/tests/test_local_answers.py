@@ -133,6 +133,8 @@ class _RedisWithoutAnnouncements:
 def unannounced(monkeypatch) -> _RedisWithoutAnnouncements:
     redis = _RedisWithoutAnnouncements()
     monkeypatch.setattr(tracking_cache, "redis_client", lambda: redis)
+    # A process's first subscription (epochs counted from 0), whatever earlier tests did.
+    monkeypatch.setattr(tracking_cache, "_ANNOUNCEMENTS", tracking_cache._Announcements())
     # However long the test takes, a trusted answer would be reused: only trust decides.
     monkeypatch.setattr(tracking_cache, "CHECKED_ANSWER_SECONDS", 3600.0)
     return redis
