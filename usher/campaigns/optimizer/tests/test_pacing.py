@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from decimal import Decimal
 
 import numpy as np
@@ -146,3 +147,19 @@ def test_with_room_to_grow_budgets_are_raised_by_the_largest_scale_allowed():
 
 def test_a_weekly_cap_without_spend_this_week_leaves_a_budget_that_fits_alone():
     assert pacing.fit_to_remainder([100.0], 1000.0, 1.75, 1.0, [7.0]).tolist() == [100.0]
+
+
+def test_a_week_spent_past_its_cap_frees_no_money_for_other_budgets():
+    # A budget lowered mid-week: 800 spent against a cap of 7 x 100 can spend nothing
+    # more today, which must not count as -100 against the others' worst case.
+    worst = pacing.worst_spend(np.array([100.0]), 1.75, 1.0, np.array([7.0]), np.array([800.0]))
+    assert worst.tolist() == [0.0]
+
+
+def test_worst_spend_takes_decimal_budgets_and_warns_of_nothing_without_a_weekly_cap():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # inf x 0 for a paused budget without a weekly cap
+        worst = pacing.worst_spend(
+            [Decimal("100.00"), Decimal("0")], 1.75, 1.0, np.array([np.inf] * 2), np.zeros(2)
+        )
+    assert worst.tolist() == [175.0, 0.0]
