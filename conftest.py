@@ -16,11 +16,11 @@ from django.test import Client, override_settings
 
 from usher import celery_app
 from usher.lib import outages
+from usher.lib.client_cache import forget_local_answers
 from usher.lib.ratelimit import reset_local_buckets
 from usher.marketplace.models import OrganizerApiToken
 from usher.marketplace.tests.factories import MarketplaceClientFactory, OrganizerFactory
 from usher.sandbox.testing import MOUNTED_BASE_URLS, MountedSandbox
-from usher.tracking.cache import forget_local_answers
 
 
 class JsonClient:

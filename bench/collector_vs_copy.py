@@ -31,7 +31,7 @@ from common import (
     stop,
 )
 
-PORT = 8768
+PORT = 8861
 GOALS = {10: 0.25, 50: 0.4}
 
 
@@ -115,6 +115,7 @@ def main() -> None:
     parser.add_argument("--batches", type=int, nargs="+", default=[10, 50])
     side_by_side_arguments(parser, rounds=5, seconds=3.0)
     parser.add_argument("--clients", type=int, default=4, help="HTTP clients = connections")
+    parser.add_argument("--threads", type=int, default=1, help="threads per gunicorn worker")
     args = parser.parse_args()
 
     env = production_setup()
@@ -123,7 +124,7 @@ def main() -> None:
     from usher.events.models import TrackingEvent
 
     client, _, event = fresh_marketplace("collector")
-    server = start_gunicorn(env, PORT, args.workers)
+    server = start_gunicorn(env, PORT, args.workers, args.threads)
     try:
         latencies: list[float] = []
         collector_sender(client.site_key, event.slug, 1, latencies)()  # the template row

@@ -172,9 +172,12 @@ PRODUCTION_ENVIRONMENT = {
 }
 
 
-def start_gunicorn(env: dict[str, str], port: int, workers: int) -> subprocess.Popen:
-    """Usher under gunicorn (sync workers) on 127.0.0.1:`port`, with the benchmarks'
-    baseline view (bench_settings), once it answers."""
+def start_gunicorn(
+    env: dict[str, str], port: int, workers: int, threads: int = 1
+) -> subprocess.Popen:
+    """Usher under gunicorn on 127.0.0.1:`port` (sync workers; with `threads` > 1,
+    gthread workers of that many threads each), with the benchmarks' baseline view
+    (bench_settings), once it answers."""
     import time
 
     import httpx
@@ -183,6 +186,7 @@ def start_gunicorn(env: dict[str, str], port: int, workers: int) -> subprocess.P
         [
             *(sys.executable, "-m", "gunicorn", "usher.wsgi"),
             *("-b", f"127.0.0.1:{port}", "-w", str(workers), "--log-level", "warning"),
+            *(("--threads", str(threads)) if threads > 1 else ()),
         ],
         cwd=ROOT,
         env={

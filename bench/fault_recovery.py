@@ -128,7 +128,7 @@ def main() -> None:
     from django.db.models import Count
 
     from usher.conversions.models import OPEN_STATUSES, ConversionDelivery, DeliveryStatus
-    from usher.conversions.tasks import fan_out_tracking_events_task
+    from usher.conversions.tasks import schedule_fan_out
     from usher.events.models import TrackingEvent
 
     subprocess.run(
@@ -188,11 +188,11 @@ def main() -> None:
                 os.killpg(workers[0].pid, signal.SIGKILL)
                 print(f"  killed worker 0 at {time.monotonic() - started:.0f}s", flush=True)
             visitors = range(first, min(total, first + args.batch))
-            stored = TrackingEvent.objects.bulk_create(
+            TrackingEvent.objects.bulk_create(
                 browser_events(client, organizer, event, visitors, "faults")
             )
-            # As the collector does: one fan-out task per stored request.
-            fan_out_tracking_events_task.delay(client.pk, [row.event_id for row in stored])
+            # As the collector does: a fan-out of the pending events, unless one is queued.
+            schedule_fan_out(client.pk)
             time.sleep(max(0.0, started + (first + args.batch) / args.rate - time.monotonic()))
         deadline = time.monotonic() + SETTLE_LIMIT_SECONDS
         loads: list[float] = []

@@ -124,19 +124,33 @@ def oracle_plan(scenario: Scenario) -> np.ndarray:
 
 
 def run_oracle(scenario: Scenario, seed: int) -> Run:
+    """The plan, spent as planned: each hour's budget is the day's planned spend, raised
+    where a weekly cap (7 daily budgets a calendar week) would otherwise stop a day that
+    the plan lowered after heavier ones, to just what lets the hour spend its share."""
     market = Market(scenario.with_changes(overdelivery=0.0), seed=seed)
     plan = oracle_plan(market.scenario)
     refs = []
     for segment in market.scenario.segments:
         best = max(segment.creatives, key=lambda c: c.performance).name
         refs.append(market.create_campaign(segment.platform, segment.campaign_type, 1.0, [best]))
-    for day in range(market.scenario.days):
+    week_spent: dict[tuple[str, tuple[int, int]], float] = defaultdict(float)
+    for hour in range(market.scenario.hours):
+        day = hour // HOURS_PER_DAY
+        began = market.scenario.start + timedelta(hours=hour)
+        week = tuple(began.isocalendar())[:2]
+        share = market.scenario.hourly[began.hour]
         for ref, daily in zip(refs, plan[:, day], strict=True):
-            budget = Decimal(str(daily)).quantize(Decimal("0.01"), rounding="ROUND_DOWN")
+            wanted = float(daily)
+            cap_days = WEEKLY_CAP_DAYS.get(ref.platform)
+            if cap_days is not None:
+                key = (ref.campaign_id, week)
+                wanted = max(wanted, (week_spent[key] + share * daily) / cap_days)
+                week_spent[key] += share * daily
+            budget = Decimal(str(wanted)).quantize(Decimal("0.01"), rounding="ROUND_DOWN")
             sim.set_campaign_active(market.state, ref, budget > 0)
             if budget > 0:
                 sim.set_daily_budget(market.state, ref, budget)
-        market.advance(hours=HOURS_PER_DAY)
+        market.advance(hours=1)
     return score(market)
 
 
@@ -252,7 +266,7 @@ class SimulatedUsherLoop:
         self.budget_hours: dict[str, dict[int, float]] = defaultdict(lambda: defaultdict(float))
         self.creatives_by_day: dict[str, dict[int, tuple[str, ...]]] = defaultdict(dict)
         self.reports: dict[tuple[str, int], tuple[float, float, float]] = {}
-        self.ad_reports: dict[tuple[str, int], tuple[float, float]] = {}
+        self.ad_reports: dict[tuple[str, int], tuple[float, float, float]] = {}
         self.reported_through: dict[str, int] = {ref.platform: 0 for ref in self.refs}
         self.delay = HOURS_PER_DAY  # hours; learned from the reports (see _read_reports)
         self.hourly_spend: dict[tuple[str, int], dict[int, float]] = {}
@@ -325,7 +339,11 @@ class SimulatedUsherLoop:
                     )
                     for ad_id in ref.ads.values():
                         ad = self.market.metrics_for(platform, ref.account, level[0], ad_id, date)
-                        self.ad_reports[(ad_id, day)] = (float(ad.spend), ad.conversions)
+                        self.ad_reports[(ad_id, day)] = (
+                            float(ad.spend),
+                            ad.conversions,
+                            float(ad.clicks),
+                        )
             if newest is not None:
                 self.delay = min(self.delay, hour - newest)
             final = (
@@ -382,6 +400,7 @@ class SimulatedUsherLoop:
             for name, ad_id in ref.ads.items():
                 spend = sum(v[0] for (a, _), v in self.ad_reports.items() if a == ad_id)
                 platform_conv = sum(v[1] for (a, _), v in self.ad_reports.items() if a == ad_id)
+                clicks = sum(v[2] for (a, _), v in self.ad_reports.items() if a == ad_id)
                 creatives.append(
                     CreativeState(
                         creative_id=ad_id,
@@ -391,6 +410,7 @@ class SimulatedUsherLoop:
                         attributed_conversions=self.ad_orders.get(ad_id, 0),
                         platform_conversions=platform_conv,
                         hours_live=self.ad_hours.get(ad_id, 0.0),
+                        clicks=clicks,
                     )
                 )
             campaigns.append(

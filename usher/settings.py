@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "usher.conversions",
     "usher.audiences",
     "usher.campaigns",
+    "usher.catalog",
     "usher.platforms",
     "usher.dashboard",
     "usher.ops",
@@ -132,7 +133,7 @@ if REDIS_URL and _xdist_worker.startswith("gw"):
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "usher.lib.redis_cache.RedisCache",  # reuses its client objects
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": os.environ.get("CACHE_KEY_PREFIX", "usher"),
         }
@@ -165,6 +166,10 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True  # a worker killed mid-task leaves the message to be redelivered
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Workers keep their database connections across tasks (Celery's Django fixup would close
+# them around every task) and recycle them as web requests do: broken ones, and after
+# DATABASE_CONN_MAX_AGE (usher/celery.py); this only forces a fresh one every N tasks.
+CELERY_DB_REUSE_MAX = int(os.environ.get("CELERY_DB_REUSE_MAX", "1000"))
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
@@ -178,6 +183,7 @@ CELERY_TASK_ROUTES = {
     "usher.campaigns.tasks.daily_rebalance_task": {"queue": "campaigns"},
     "usher.campaigns.tasks.sync_account_metrics_task": {"queue": "campaigns"},
     "usher.audiences.tasks.refresh_audience_task": {"queue": "audiences"},
+    "usher.catalog.tasks.sync_catalog_task": {"queue": "campaigns"},
 }
 # Declared, so a worker started without `-Q` consumes every one of them.
 CELERY_TASK_QUEUES = [
@@ -216,6 +222,12 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "usher.campaigns.tasks.rebalance_all_budgets_task",
         # hourly on the hour: each marketplace's budgets re-paced at 06:00 its local time
         "schedule": crontab(minute=0),
+    },
+    "sync-catalogs": {
+        "task": "usher.catalog.tasks.sync_catalogs_task",
+        # hourly: each ad account's event catalog, only what changed (ingested events
+        # also sync their catalogs a minute after they change)
+        "schedule": crontab(minute=20),
     },
     "purge-network-data": {
         "task": "usher.conversions.tasks.purge_network_data_task",
@@ -393,6 +405,7 @@ PLATFORM_MANAGEMENT_RATE_LIMITS = {
         "read": (60.0, 10.0),
         "metrics": (300.0, 30.0),
         "audiences": (1000.0, 50.0),
+        "catalog": (60.0, 10.0),
     },
     "google_ads": {
         "publish": (300.0, 50.0),
@@ -400,6 +413,7 @@ PLATFORM_MANAGEMENT_RATE_LIMITS = {
         "read": (120.0, 10.0),
         "metrics": (120.0, 20.0),
         "audiences": (200.0, 20.0),
+        "catalog": (120.0, 20.0),
     },
     "tiktok": {
         "publish": (600.0, 30.0),
@@ -407,6 +421,7 @@ PLATFORM_MANAGEMENT_RATE_LIMITS = {
         "read": (300.0, 10.0),
         "metrics": (600.0, 10.0),
         "audiences": (600.0, 20.0),
+        "catalog": (300.0, 10.0),
     },
 }
 for _platform, _kinds in json.loads(

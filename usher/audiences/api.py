@@ -107,6 +107,7 @@ class ErasureOut(Schema):
     audience_members: int
     events: int
     touches: int
+    delivery_logs: int = Field(description="Logged platform calls whose request was blanked.")
 
 
 @audiences_router.get(
@@ -191,4 +192,5 @@ def erase_buyer(request: HttpRequest, payload: ErasureIn):
         "audience_members": result.audience_members,
         "events": result.events,
         "touches": result.touches,
+        "delivery_logs": result.delivery_logs,
     }

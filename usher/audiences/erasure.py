@@ -5,8 +5,9 @@ The marketplace sends the buyer's email and/or phone; Usher never kept them in c
 so it hashes them the way each platform and API were hashed at ingest and finds the
 buyer's orders and audience members by those hashes. In one transaction: the orders
 keep their business facts (amount, event, date) but lose every personal field; the
-browser events and landings of the buyer's visitor ids are deleted; audience members
-are marked for removal. The removals then go out with a
+browser events and landings of the buyer's visitor ids are deleted; the logged bodies of
+the platform calls that carried their conversions are blanked; audience members are
+marked for removal. The removals then go out with a
 sync of each affected audience; the member rows, the last copy of the hashes, are
 deleted as soon as the platform confirms. Rule-based pixel audiences live on the
 platforms' side: the platforms honour erasure for their own pixel data.
@@ -20,6 +21,7 @@ from django.db import transaction
 from django.db.models import Q
 
 from usher.audiences.models import AudienceMember, MemberState
+from usher.conversions.services import erase_logged_requests
 from usher.events.models import TrackingEvent, VisitorTouch
 from usher.lib.errors import InvalidInput
 from usher.marketplace.models import AdClickAttribution, MarketplaceClient, Order
@@ -34,6 +36,7 @@ class ErasureResult:
     audience_members: int
     events: int
     touches: int
+    delivery_logs: int
     audience_ids: tuple[int, ...]
 
 
@@ -54,10 +57,14 @@ def forget_buyer(
         found = list(orders.values_list("id", "external_id", "visitor_id"))
         order_ids = [row[0] for row in found]
         visitors = {row[2] for row in found if row[2]}
-        events, _ = TrackingEvent.objects.filter(
+        buyers_events = TrackingEvent.objects.filter(
             Q(visitor_id__in=visitors) | Q(order_external_id__in=[row[1] for row in found]),
             client=client,
-        ).delete()
+        )
+        delivery_logs = erase_logged_requests(
+            client.pk, order_ids, buyers_events.values_list("id", flat=True)
+        )
+        events, _ = buyers_events.delete()
         touches, _ = VisitorTouch.objects.filter(client=client, visitor_id__in=visitors).delete()
         Order.objects.filter(pk__in=order_ids).update(
             hashed_user_data={},
@@ -80,6 +87,7 @@ def forget_buyer(
         audience_members=leaving,
         events=events,
         touches=touches,
+        delivery_logs=delivery_logs,
         audience_ids=audience_ids,
     )
 

@@ -1,6 +1,6 @@
 """The organizer's campaigns API (the plan's CampaignController): budgets (ask, list,
 detail with ledger, targets), campaigns (list with metrics, detail with series and
-decision log, pause and resume), and the report. Thin: work is in the services; every
+decision log, pause and resume), the optimizer's advice, and the report. Thin: work is in the services; every
 query starts from the organizer's scope, so another tenant's id is a 404.
 """
 
@@ -9,15 +9,17 @@ from ninja import Router, Status
 from ninja.errors import HttpError
 from ninja.pagination import paginate
 
-from usher.campaigns import publishing, reports, services
+from usher.campaigns import decisions, publishing, reports, services
 from usher.campaigns.models import (
     AdCampaignBudget,
     AutomatedCampaign,
     BudgetLedgerEntry,
     BudgetStatus,
     CampaignStatus,
+    OptimizationLogEntry,
 )
 from usher.campaigns.schemas import (
+    AdviceOut,
     BudgetDetailOut,
     BudgetIn,
     BudgetOut,
@@ -157,6 +159,26 @@ def pause(request: HttpRequest, campaign_id: int, payload: PauseIn | None = None
 def resume(request: HttpRequest, campaign_id: int):
     campaign = get_for_organizer_or_404(AutomatedCampaign, request.auth, pk=campaign_id)
     return _on_platform(publishing.resume_campaign, campaign.pk, user=None, actor="organizer")
+
+
+# --- advice ---
+
+
+@campaigns_router.get(
+    "/recommendations",
+    response={200: list[AdviceOut], **error_responses(401)},
+    summary="The optimizer's advice in force (each live budget's newest day)",
+)
+@paginate
+def list_recommendations(
+    request: HttpRequest, budget: RowId | None = None, campaign: RowId | None = None
+):
+    entries = OptimizationLogEntry.objects.for_organizer(request.auth)
+    if budget is not None:
+        entries = entries.filter(budget_id=budget)
+    if campaign is not None:
+        entries = entries.filter(campaign_id=campaign)
+    return decisions.current_advice(entries)
 
 
 # --- report ---

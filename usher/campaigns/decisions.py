@@ -7,9 +7,13 @@ import logging
 from decimal import Decimal
 from typing import Any
 
+from django.db.models import F, OuterRef, QuerySet, Subquery
+from django.db.models.functions import TruncDay
+
 from usher.campaigns.models import (
     AdCampaignBudget,
     AutomatedCampaign,
+    BudgetStatus,
     DecisionKind,
     OptimizationLogEntry,
 )
@@ -57,3 +61,31 @@ def log_decision(
         entry.actor_label,
     )
     return entry
+
+
+# Budgets whose advice still matters: money is left to act on.
+ADVISED_BUDGET_STATUSES = (BudgetStatus.ACTIVE, BudgetStatus.PAUSED)
+
+
+def current_advice(entries: QuerySet[OptimizationLogEntry]) -> QuerySet[OptimizationLogEntry]:
+    """The optimizer's advice in force: each live budget's newest day of `recommendation`
+    rows, the newest first.
+
+    Advice is written once a day per budget as a whole set (optimization.py), so the
+    newest day's rows replace the day before's: yesterday's "raise the budget" is not
+    still advice once today's model has spoken, and a finished budget advises nothing.
+    `entries` is already scoped to a tenant (`for_organizer`/`for_client`)."""
+    newest = (
+        OptimizationLogEntry.objects.filter(
+            budget=OuterRef("budget"), kind=DecisionKind.RECOMMENDATION
+        )
+        .order_by("-created_at")
+        .values("created_at")[:1]
+    )
+    return (
+        entries.filter(kind=DecisionKind.RECOMMENDATION, budget__status__in=ADVISED_BUDGET_STATUSES)
+        .annotate(advice_day=TruncDay(Subquery(newest)))
+        .filter(created_at__gte=F("advice_day"))
+        .select_related("campaign", "budget")
+        .order_by("-created_at", "-id")
+    )

@@ -23,8 +23,9 @@ import logging
 import math
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.db.models import Count, Sum
 from django.db.models.functions import TruncDate
@@ -88,17 +89,49 @@ class OptimizationOutcome:
 
 @dataclass(frozen=True)
 class Flight:
-    """The budget's flight on the optimizer's clock: day 0 starts at the UTC midnight of
-    the day the budget started; the flight ends with its last campaign."""
+    """The budget's flight on the optimizer's clock, in one time zone: day 0 starts at
+    the local midnight of the day the budget started; the flight ends with its last
+    campaign.
+
+    The zone is the suite's ad accounts' own when they agree (the usual case): the
+    platforms report hours and spend days, and reset daily budgets, in the account's time
+    zone, so the optimizer's days are the platforms' days. Accounts in several zones fall
+    back to the marketplace's zone, and each account's hours are converted into it.
+    Hours are on the local clock (day * 24 + hour of day), so a day of daylight-saving
+    change still has hours 0-23."""
 
     start: datetime
     days: int
+    zone: ZoneInfo
 
     def day_of(self, when: date) -> int:
+        """The flight day of a local date in the flight's zone."""
         return (when - self.start.date()).days
 
     def hour_of(self, when: datetime) -> int:
-        return int((when - self.start).total_seconds() // 3600)
+        local = when.astimezone(self.zone)
+        return self.day_of(local.date()) * HOURS_PER_DAY + local.hour
+
+    def local_hour(self, day: date, hour: int, zone: ZoneInfo) -> tuple[int, int]:
+        """(flight day, hour of day) of an hour a platform reported in `zone`'s time."""
+        if zone == self.zone:
+            return self.day_of(day), hour
+        local = datetime.combine(day, time(hour), tzinfo=zone).astimezone(self.zone)
+        return self.day_of(local.date()), local.hour
+
+
+def zone_named(name: str) -> ZoneInfo:
+    """The time zone of an account or marketplace; UTC for an empty or unknown name."""
+    try:
+        return ZoneInfo(name or "UTC")
+    except (ValueError, ZoneInfoNotFoundError):
+        logger.warning("unknown time zone %r: UTC is used", name)
+        return ZoneInfo("UTC")
+
+
+def flight_zone(budget: AdCampaignBudget, campaigns: list[AutomatedCampaign]) -> ZoneInfo:
+    zones = {c.ad_account.timezone for c in campaigns if c.ad_account_id}
+    return zone_named(zones.pop() if len(zones) == 1 else budget.client.timezone)
 
 
 def flight_of(budget: AdCampaignBudget, campaigns: list[AutomatedCampaign]) -> Flight | None:
@@ -106,9 +139,10 @@ def flight_of(budget: AdCampaignBudget, campaigns: list[AutomatedCampaign]) -> F
     ends = [c.ends_at for c in campaigns if c.ends_at] or [budget.ends_at]
     if began is None or None in ends:
         return None
-    start = began.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    zone = flight_zone(budget, campaigns)
+    start = began.astimezone(zone).replace(hour=0, minute=0, second=0, microsecond=0)
     end = max(e for e in ends if e is not None)
-    return Flight(start, max(1, math.ceil((end - start) / DAY)))
+    return Flight(start, max(1, math.ceil((end - start) / DAY)), zone)
 
 
 def optimize_budget(budget_id: int, *, now: datetime | None = None) -> OptimizationOutcome:
@@ -187,7 +221,7 @@ def suite_state(
         hour_of_flight=max(hour_now, 0),
         reported_hours=min(reported.values(), default=0),
         campaigns=tuple(states),
-        hourly_profile=_hourly_profile(hourly, flight.day_of(now.date())),
+        hourly_profile=_hourly_profile(hourly, flight.hour_of(now) // HOURS_PER_DAY),
     )
 
 
@@ -197,17 +231,23 @@ HourlyRows = dict[int, dict[int, dict[int, tuple[float, float, float]]]]
 def _hourly_rows(campaigns: list[AutomatedCampaign], flight: Flight) -> HourlyRows:
     """Per campaign, flight day and hour: (spend, conversions, value) as reported."""
     rows: HourlyRows = defaultdict(lambda: defaultdict(dict))
+    zones = {c.pk: zone_named(c.ad_account.timezone) for c in campaigns}
     metrics = CampaignMetrics.objects.filter(
         campaign__in=campaigns,
         level=MetricsLevel.CAMPAIGN,
         hour__isnull=False,
-        date__gte=flight.start.date(),
+        date__gte=flight.start.date() - DAY,  # an account east of the flight's zone
     ).values_list("campaign_id", "date", "hour", "spend", "conversions", "conversion_value")
     for campaign_id, day, hour, spend, conversions, value in metrics:
-        rows[campaign_id][flight.day_of(day)][hour] = (
-            float(spend),
-            float(conversions),
-            float(value),
+        flight_day, flight_hour = flight.local_hour(day, hour, zones[campaign_id])
+        if flight_day < 0:
+            continue
+        before = rows[campaign_id][flight_day].get(flight_hour, (0.0, 0.0, 0.0))
+        # Summed: a zone's repeated hour (daylight saving ends) is two rows of one hour.
+        rows[campaign_id][flight_day][flight_hour] = (
+            before[0] + float(spend),
+            before[1] + float(conversions),
+            before[2] + float(value),
         )
     return rows
 
@@ -234,10 +274,11 @@ def _reported_through(
 def _attributed(
     campaigns: list[AutomatedCampaign], flight: Flight
 ) -> dict[tuple[int, int], tuple[int, float, float]]:
-    """Usher's own orders per (campaign, flight day): (orders, revenue, tickets)."""
+    """Usher's own orders per (campaign, flight day, by the order's local date in the
+    flight's zone): (orders, revenue, tickets)."""
     rows = (
         CampaignAttribution.objects.filter(campaign__in=campaigns)
-        .annotate(day=TruncDate("order__placed_at", tzinfo=UTC))
+        .annotate(day=TruncDate("order__placed_at", tzinfo=flight.zone))
         .values("campaign_id", "day")
         .annotate(orders=Count("id"), revenue=Sum("value"), tickets=Sum("tickets"))
     )
@@ -340,7 +381,7 @@ def _creatives(campaign: AutomatedCampaign, now: datetime) -> tuple[CreativeStat
             campaign=campaign, level=MetricsLevel.AD, hour__isnull=True
         )
         .values("object_id")
-        .annotate(spend=Sum("spend"), conversions=Sum("conversions"))
+        .annotate(spend=Sum("spend"), conversions=Sum("conversions"), clicks=Sum("clicks"))
     }
     since = campaign.published_at or campaign.started_at or now
     hours_live = max((now - since).total_seconds() / 3600, 0.0)
@@ -352,6 +393,7 @@ def _creatives(campaign: AutomatedCampaign, now: datetime) -> tuple[CreativeStat
             spend=float(totals.get(ad.external_ad_id, {}).get("spend") or 0),
             platform_conversions=float(totals.get(ad.external_ad_id, {}).get("conversions") or 0),
             hours_live=hours_live if ad.is_active else 0.0,
+            clicks=float(totals.get(ad.external_ad_id, {}).get("clicks") or 0),
         )
         for ad in ads
     )

@@ -221,6 +221,44 @@ class DecisionOut(Schema):
         return obj.actor_label
 
 
+class AdviceOut(Schema):
+    """One piece of the optimizer's advice in force (a `recommendation` log row)."""
+
+    id: int
+    budget: int
+    campaign: int | None
+    campaign_name: str = Field(description="Empty when the advice is about the whole budget.")
+    platform: str = Field(description="The campaign's platform; empty for the whole budget.")
+    advice: str = Field(description="raise_budget, pause_creative or saturated.")
+    message: str = Field(description="The advice in words, with its expected effect.")
+    numbers: dict[str, Any] = Field(description="The model's numbers behind the advice.")
+    created_at: datetime
+
+    @staticmethod
+    def resolve_budget(obj: OptimizationLogEntry) -> int:
+        return obj.budget_id
+
+    @staticmethod
+    def resolve_campaign(obj: OptimizationLogEntry) -> int | None:
+        return obj.campaign_id
+
+    @staticmethod
+    def resolve_campaign_name(obj: OptimizationLogEntry) -> str:
+        return obj.campaign.name if obj.campaign else ""
+
+    @staticmethod
+    def resolve_platform(obj: OptimizationLogEntry) -> str:
+        return obj.campaign.platform if obj.campaign else ""
+
+    @staticmethod
+    def resolve_advice(obj: OptimizationLogEntry) -> str:
+        return str(obj.numbers.get("recommendation", ""))
+
+    @staticmethod
+    def resolve_message(obj: OptimizationLogEntry) -> str:
+        return obj.reason
+
+
 class CreativeOut(Schema):
     variant: str
     headline: str

@@ -2,11 +2,12 @@
 
 Claiming sets a lease (`status=sending`, `lease_expires_at`) inside a row-locking
 transaction (SKIP LOCKED on PostgreSQL), so concurrent workers never take the same rows.
-A lease lasts a little longer than the HTTP call it covers and is renewed before every
-further call (batch isolation, GA4's one call per visitor), so a worker killed mid-batch
-leaves its rows leased for well under a minute; then they are due again and resent —
-the shared event id lets the platform count them once. Each destination is dispatched on its own, so a failing one never blocks the
-others; calls are paced by a token bucket per platform account shared by all workers.
+A lease lasts a little longer than the HTTP call it covers and is renewed before a
+further call it no longer covers (batch isolation, GA4's one call per visitor), so a
+worker killed mid-batch leaves its rows leased for well under a minute; then they are
+due again and resent — the shared event id lets the platform count them once. Each
+destination is dispatched on its own, so a failing one never blocks the others; calls
+are paced by a token bucket per platform account shared by all workers.
 """
 
 from __future__ import annotations
@@ -47,6 +48,9 @@ logger = logging.getLogger("usher.conversions")
 # What a lease covers beyond its HTTP calls: building the request, the inline rate-limit
 # wait and recording the outcome. Small, so a crashed worker's rows are soon due again.
 LEASE_MARGIN_SECONDS = 20
+# A lease that still covers the next calls' timeouts plus this much is not renewed (no
+# write): GA4's one call per visitor renews every ten seconds or so, not every call.
+RENEWAL_SLACK_SECONDS = LEASE_MARGIN_SECONDS / 2
 # Consecutive calls of one batch that may fail transiently (a timeout, a 5xx) before the
 # calls left are put off: one failure is noise, two in a row look like an outage.
 TRANSIENT_FAILURES_PER_BATCH = 2
@@ -128,8 +132,15 @@ def claim_batch(destination_key: str, batch_size: int, now: datetime) -> list[Co
     )
 
 
-def dispatch_destination(destination_key: str, now: datetime | None = None) -> DispatchSummary:
-    """Send everything due for one destination, batch after batch."""
+def dispatch_destination(
+    destination_key: str,
+    now: datetime | None = None,
+    on_backlog: Callable[[], object] | None = None,
+) -> DispatchSummary:
+    """Send everything due for one destination, batch after batch. `on_backlog` is
+    called once if the first claim comes back full (more is due than one batch): the
+    task queues another run then, so that free workers share a long backlog (claims
+    never overlap) instead of leaving it to one worker, call after call."""
     summary = DispatchSummary()
     provider = (
         ConversionDelivery.objects.filter(destination_key=destination_key)
@@ -145,6 +156,9 @@ def dispatch_destination(destination_key: str, now: datetime | None = None) -> D
         claimed = claim_batch(destination_key, connector.max_batch_size, moment)
         if not claimed:
             return summary
+        if on_backlog is not None and len(claimed) == connector.max_batch_size:
+            on_backlog()
+            on_backlog = None
         summary.resume_at = _send(connector, claimed, moment, summary)
         if summary.resume_at is not None:
             return summary  # throttled: leave the rest until the platform lets us in
@@ -168,8 +182,16 @@ class Lease:
         self.clock = clock
 
     def renew(self, events: Sequence[ConversionEvent], connector: ConversionsConnector) -> int:
-        """Hold the rows for the calls sending `events` costs; returns the rows still held."""
-        until = self.clock() + timedelta(seconds=lease_seconds(connector.http_calls_for(events)))
+        """Hold the rows for the calls sending `events` costs; returns the rows still held
+        (all of them, unchecked, when the lease still covered the calls and nothing was
+        written)."""
+        calls = connector.http_calls_for(events)
+        now = self.clock()
+        held_until = self.claimed[0].lease_expires_at
+        covered = now + timedelta(seconds=lease_seconds(calls) - RENEWAL_SLACK_SECONDS)
+        if held_until is not None and held_until >= covered:
+            return len(self.claimed)
+        until = now + timedelta(seconds=lease_seconds(calls))
         held = ConversionDelivery.objects.filter(
             pk__in=[delivery.pk for delivery in self.claimed],
             status=DeliveryStatus.SENDING,

@@ -19,7 +19,8 @@ from usher.conversions.buyers import buyer_browser_events
 from usher.conversions.models import ConversionDelivery
 from usher.conversions.policy import ad_user_data_choice
 from usher.events.models import TrackingEvent
-from usher.marketplace.models import MarketplaceEvent, OrderLine
+from usher.marketplace.content_ids import event_content_id
+from usher.marketplace.models import OrderLine
 from usher.platforms.base import ContentLine, ConversionEvent, Destination
 from usher.tracking.models import TrackingCodeBase
 from usher.tracking.providers import get_spec
@@ -114,13 +115,6 @@ def _from_tracking_event(delivery: ConversionDelivery, event: TrackingEvent) -> 
     )
 
 
-def order_content_id(event: MarketplaceEvent) -> str:
-    """The content id of a marketplace event: its slug, which every pixel sends as
-    content id too (tracker.js and the server-rendered snippets), so catalog matching
-    and the platforms' reports see one id for one event, from browser and server alike."""
-    return event.slug
-
-
 def _order_lines(order_ids: Sequence[int]) -> dict[int, list[OrderLine]]:
     """The ticket lines of these orders, in their order (one query for a whole batch)."""
     by_order: dict[int, list[OrderLine]] = {}
@@ -133,7 +127,7 @@ def _from_order(
     delivery: ConversionDelivery, browser: TrackingEvent | None, lines: Sequence[OrderLine]
 ) -> ConversionEvent:
     order = delivery.order
-    content_id = order_content_id(order.event)
+    content_id = event_content_id(order.event)
     user_data = {
         **_visitor_ids(order.visitor_id, browser.ga_client_id if browser else ""),
         **order.hashed_user_data.get("conversions", {}).get(delivery.provider, {}),

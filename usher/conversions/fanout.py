@@ -35,6 +35,8 @@ from usher.tracking.resolver import (
 # harmless (unique keys), so the grace is short and a lost event waits under a minute.
 STRAGGLER_GRACE_SECONDS = 30
 STRAGGLERS_PER_SWEEP = 5000
+# Events one fan-out task takes at once; a task that finds more queues another.
+PENDING_EVENTS_PER_FAN_OUT = 2000
 
 
 def _delivery(code: ServerSideCode, *, minimal: bool, **source) -> ConversionDelivery:
@@ -88,11 +90,16 @@ def fan_out_tracking_events(client_id: int, event_ids: Sequence[str]) -> set[str
         .select_related("client", "marketplace_event", "organizer")
     )
     rows = []
+    # Resolved once per page of the batch, not per event (each is a cache round trip).
+    codes_by_page: dict[tuple[int | None, int | None], list[ServerSideCode]] = {}
     for tracking_event in events:
         decision = decide(tracking_event.client, tracking_event.consent)
         if not decision.send:
             continue
-        for code in _page_codes(tracking_event):
+        page = (tracking_event.marketplace_event_id, tracking_event.organizer_id)
+        if page not in codes_by_page:
+            codes_by_page[page] = _page_codes(tracking_event)
+        for code in codes_by_page[page]:
             if _sendable(code, tracking_event.name, decision.minimal):
                 rows.append(
                     _delivery(
@@ -111,6 +118,24 @@ def fan_out_tracking_events(client_id: int, event_ids: Sequence[str]) -> set[str
             client_id=client_id, event_id__in=event_ids, fanned_out_at__isnull=True
         ).update(fanned_out_at=timezone.now())
     return keys
+
+
+def fan_out_pending_events(client_id: int) -> tuple[set[str], bool]:
+    """Fan out the client's stored browser events not fanned out yet, oldest first, up to
+    PENDING_EVENTS_PER_FAN_OUT: however many collector requests stored them, one task.
+    Returns the destination keys that got work and whether more may be pending.
+
+    Two runs at once (or one beside the sweep) may take the same events: the unique key
+    (destination, event_id) stores each delivery once."""
+    event_ids = list(
+        TrackingEvent.objects.filter(client_id=client_id, fanned_out_at__isnull=True)
+        .order_by("received_at")
+        .values_list("event_id", flat=True)[:PENDING_EVENTS_PER_FAN_OUT]
+    )
+    if not event_ids:
+        return set(), False
+    keys = fan_out_tracking_events(client_id, event_ids)
+    return keys, len(event_ids) == PENDING_EVENTS_PER_FAN_OUT
 
 
 def order_consent(order: Order) -> dict:

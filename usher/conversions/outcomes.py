@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import random
-from collections import Counter
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -111,8 +111,19 @@ def record(
             DeliveryBatch.deliveries.through(deliverybatch=batch, conversiondelivery=delivery)
             for delivery in claimed
         )
+        # Rows with the same new state (every delivered row of a call, say) and the same
+        # lease are written by one UPDATE: a batch of a thousand is a statement, not a
+        # thousand.
+        same_changes: dict[tuple, list[int]] = defaultdict(list)
         for delivery, outcome in zip(claimed, outcomes, strict=True):
-            _apply(delivery, outcome, error, now, batch, summary)
+            changes = _changes(delivery, outcome, error, now, batch, summary)
+            same_changes[(delivery.lease_expires_at, *sorted(changes.items()))].append(delivery.pk)
+        for (lease_expires_at, *changes), ids in same_changes.items():
+            # Only rows this worker still holds (same lease): a row whose lease ran out
+            # and was re-claimed by another worker is that worker's to record.
+            ConversionDelivery.objects.filter(
+                pk__in=ids, status=DeliveryStatus.SENDING, lease_expires_at=lease_expires_at
+            ).update(**dict(changes))
     summary.batches += 1
     logger.info(
         "conversions batch destination=%s provider=%s events=%d delivered=%d rejected=%d retry=%d",
@@ -125,14 +136,15 @@ def record(
     )
 
 
-def _apply(
+def _changes(
     delivery: ConversionDelivery,
     outcome: EventOutcome,
     error: PlatformError | None,
     now: datetime,
     batch: DeliveryBatch,
     summary: DispatchSummary,
-) -> None:
+) -> dict:
+    """The delivery's new state after `outcome` (counted in `summary`)."""
     changes: dict = {
         "last_batch": batch,
         "lease_expires_at": None,
@@ -154,11 +166,7 @@ def _apply(
             status=DeliveryStatus.RETRYING, next_attempt_at=now + timedelta(seconds=delay)
         )
         summary.retrying += 1
-    # Only rows this worker still holds (same lease): a row whose lease ran out and was
-    # re-claimed by another worker is that worker's to record.
-    ConversionDelivery.objects.filter(
-        pk=delivery.pk, status=DeliveryStatus.SENDING, lease_expires_at=delivery.lease_expires_at
-    ).update(**changes)
+    return changes
 
 
 def _request_summary(result: BatchResult) -> dict:

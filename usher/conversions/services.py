@@ -127,6 +127,33 @@ def purge_network_data(now: datetime | None = None) -> int:
     return events + orders
 
 
+# What an erased buyer's batch logs say in place of the request body they were in.
+ERASED_BODY = "[erased: the request carried a buyer who asked to be forgotten]"
+
+
+def erase_logged_requests(
+    client_id: int, order_ids: Iterable[int], tracking_event_ids: Iterable[int]
+) -> int:
+    """Blank the logged request body of every call that carried these orders' or browser
+    events' conversions: the body holds the buyer's hashed email and phone, and a log
+    must not keep what the buyer's erasure removed everywhere else. The rest of the row
+    (when, where, how many, the platform's answer) stays for the delivery history.
+    Returns the logs changed."""
+    carried = Q(deliveries__order_id__in=list(order_ids)) | Q(
+        deliveries__tracking_event_id__in=list(tracking_event_ids)
+    )
+    logs = list(
+        DeliveryBatch.objects.filter(carried, client_id=client_id)
+        .exclude(request_summary__body=ERASED_BODY)
+        .distinct()
+        .only("id", "request_summary")
+    )
+    for log in logs:
+        log.request_summary = {**log.request_summary, "body": ERASED_BODY}
+    DeliveryBatch.objects.bulk_update(logs, ["request_summary"])
+    return len(logs)
+
+
 def purge_delivery_logs(now: datetime | None = None) -> int:
     """Drop batch logs past their retention (they hold hashed identifiers)."""
     cutoff = (now or timezone.now()) - timedelta(days=DELIVERY_LOG_RETENTION_DAYS)

@@ -7,7 +7,7 @@ from django.db import transaction
 from django.db.models.signals import post_save
 from django.dispatch import receiver
 
-from usher.conversions.tasks import fan_out_order_task, fan_out_tracking_events_task
+from usher.conversions.tasks import fan_out_order_task, schedule_fan_out
 from usher.events.collector import events_collected
 from usher.lib.outages import broker_or
 from usher.marketplace.models import Order, OrderStatus
@@ -29,6 +29,7 @@ def order_saved(sender: type[Order], instance: Order, **kwargs: object) -> None:
 
 @receiver(events_collected, dispatch_uid="conversions.events_collected")
 def events_stored(sender: object, client_id: int, event_ids: list[str], **kwargs: object) -> None:
-    """The collector announces stored events after its transaction commits; with the
+    """The collector announces stored events once committed: one queued fan-out of the
+    client's pending events covers every request until a worker starts it; with the
     broker down they wait for the sweep."""
-    broker_or(lambda: fan_out_tracking_events_task.delay(client_id, event_ids), lambda: None)
+    schedule_fan_out(client_id)

@@ -4,7 +4,7 @@ twice (fan-out is idempotent on its unique key; dispatch claims rows under a lea
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 
 from celery import shared_task
@@ -16,8 +16,9 @@ from usher.lib.outages import broker_or, cache_or
 
 logger = logging.getLogger("usher.conversions")
 
-# Many events for one destination within this window share one queued dispatch task.
-DISPATCH_DEBOUNCE_SECONDS = 2
+# A queued task's flag (see `_queue_once`) lasts this long at most: a lost task delays
+# the next one by no more than this.
+QUEUED_FLAG_SECONDS = 2
 # Follow-up runs are queued with a countdown up to this far ahead; later retries are
 # left to the periodic `dispatch_due_task` (a broker holds delayed messages in memory,
 # and Redis redelivers the long ones after its visibility timeout).
@@ -28,21 +29,40 @@ def _queued_key(destination_key: str) -> str:
     return f"usher:dispatch-queued:{destination_key}"
 
 
+def _fan_out_queued_key(client_id: int) -> str:
+    return f"usher:fan-out-queued:{client_id}"
+
+
+def _queue_once(flag: str, publish: Callable[[], object]) -> None:
+    """Publish a task unless one under `flag` is queued and not started yet: the task
+    deletes its flag as it starts, before it reads its work, so whatever was committed
+    before this call is either seen by that task or gets a new one. With the cache down
+    every call publishes; with the broker down the periodic sweeps do the work."""
+    first = cache_or(lambda: cache.add(flag, 1, timeout=QUEUED_FLAG_SECONDS), lambda: True)
+    if first:
+        broker_or(publish, lambda: None)
+
+
 def schedule_dispatch(destination_keys: Iterable[str]) -> None:
-    """Queue one dispatch run per destination (debounced); with the cache down every
-    destination is queued, with the broker down the sweep runs them."""
+    """Queue one dispatch run per destination (debounced)."""
     for key in destination_keys:
-        first = cache_or(
-            lambda key=key: cache.add(_queued_key(key), 1, timeout=DISPATCH_DEBOUNCE_SECONDS),
-            lambda: True,
-        )
-        if first:
-            broker_or(lambda key=key: dispatch_destination_task.delay(key), lambda: None)
+        _queue_once(_queued_key(key), lambda key=key: dispatch_destination_task.delay(key))
+
+
+def schedule_fan_out(client_id: int) -> None:
+    """Queue one fan-out of the client's stored events (debounced): however many
+    collector requests arrive while it waits for a worker, one task fans them all out."""
+    _queue_once(_fan_out_queued_key(client_id), lambda: fan_out_client_events_task.delay(client_id))
 
 
 @shared_task(ignore_result=True)
-def fan_out_tracking_events_task(client_id: int, event_ids: list[str]) -> None:
-    schedule_dispatch(fanout.fan_out_tracking_events(client_id, event_ids))
+def fan_out_client_events_task(client_id: int) -> None:
+    # Events stored from now on queue a new run: this one may not see them.
+    cache_or(lambda: cache.delete(_fan_out_queued_key(client_id)), lambda: None)
+    keys, more = fanout.fan_out_pending_events(client_id)
+    schedule_dispatch(keys)
+    if more:  # the rest after other clients had their turn
+        fan_out_client_events_task.delay(client_id)
 
 
 @shared_task(ignore_result=True)
@@ -68,7 +88,9 @@ def schedule_follow_up(destination_key: str, when: datetime) -> bool:
 def dispatch_destination_task(destination_key: str) -> None:
     # Events stored from now on schedule a new run instead of waiting for the sweep.
     cache_or(lambda: cache.delete(_queued_key(destination_key)), lambda: None)
-    summary = dispatch.dispatch_destination(destination_key)
+    summary = dispatch.dispatch_destination(
+        destination_key, on_backlog=lambda: schedule_dispatch([destination_key])
+    )
     logger.info(
         "dispatch run destination=%s batches=%d delivered=%d rejected=%d retrying=%d dead=%d",
         destination_key,

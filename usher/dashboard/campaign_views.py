@@ -13,7 +13,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 from pydantic import ValidationError as PydanticValidationError
 
@@ -39,7 +39,8 @@ def panel_index(request: HttpRequest) -> HttpResponse:
 
 @organizer_required
 def overview(request: HttpRequest) -> HttpResponse:
-    """Budgets, the plain report, performance charts and the optimizer's recommendations."""
+    """Budgets, the plain report, performance charts, the optimizer's advice in force and
+    its recent decisions."""
     organizer = request.organizer
     campaigns = AutomatedCampaign.objects.for_organizer(organizer)
     reports = queries.plain_reports(organizer)
@@ -53,7 +54,8 @@ def overview(request: HttpRequest) -> HttpResponse:
             "reports": reports,
             "performance": queries.performance_chart(campaigns, currency),
             "platforms": queries.platform_chart(campaigns, currency),
-            "recommendations": queries.recommendations(organizer),
+            "advice": queries.advice(organizer),
+            "decisions": queries.recent_decisions(organizer),
         },
     )
 
@@ -96,11 +98,11 @@ CAMPAIGN_ACTIONS = {
         lambda pk: publishing.pause_campaign(
             pk, user=None, reason="paused by the organizer", actor="organizer"
         ),
-        _lazy("Campaign paused."),
+        gettext_lazy("Campaign paused."),
     ),
     "resume": (
         lambda pk: publishing.resume_campaign(pk, user=None, actor="organizer"),
-        _lazy("Campaign resumed."),
+        gettext_lazy("Campaign resumed."),
     ),
 }
 

@@ -58,14 +58,30 @@ DEMO_ACCOUNTS = {
         "act_1234567890",
         CredentialKind.ACCESS_TOKEN,
         "sandbox-meta-token",
-        {"page_id": "1029384756", "pixel_id": "123456789012345"},
+        {
+            "page_id": "1029384756",
+            "pixel_id": "123456789012345",
+            "catalog": True,
+            "business_id": "5550001112",
+        },
     ),
-    "google_ads": ("1234567890", CredentialKind.REFRESH_TOKEN, "sandbox-refresh-token", {}),
+    "google_ads": (
+        "1234567890",
+        CredentialKind.REFRESH_TOKEN,
+        "sandbox-refresh-token",
+        {"catalog": True},
+    ),
     "tiktok": (
         "7000000000000000001",
         CredentialKind.ACCESS_TOKEN,
         "sandbox-tiktok-token",
-        {"pixel_id": "CSANDBOXPIXEL0000001", "identity_id": "7000000000000000099"},
+        {
+            "pixel_id": "CSANDBOXPIXEL0000001",
+            "identity_id": "7000000000000000099",
+            "catalog": True,
+            "bc_id": "7001234567890123456",
+            "catalog_region": "RO",
+        },
     ),
 }
 

@@ -25,7 +25,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce, TruncDate
 from django.utils.translation import gettext as _
 
-from usher.campaigns import reports
+from usher.campaigns import decisions, reports
 from usher.campaigns.models import (
     CENTS,
     ZERO,
@@ -33,6 +33,7 @@ from usher.campaigns.models import (
     AutomatedCampaign,
     CampaignAttribution,
     CampaignMetrics,
+    DecisionKind,
     MetricsLevel,
     OptimizationLogEntry,
 )
@@ -41,7 +42,7 @@ from usher.marketplace.models import MarketplaceOrganizer
 from .charts import Chart, Dataset
 
 MONEY_OUTPUT = DecimalField(max_digits=14, decimal_places=4)
-# The overview lists this many of the optimizer's most recent recommendations.
+# The overview lists this many pieces of advice, and as many recent decisions.
 RECOMMENDATIONS_SHOWN = 10
 # A campaign's detail page shows this many of its latest decisions.
 DECISIONS_SHOWN = 50
@@ -264,11 +265,18 @@ def campaign_chart(campaign: AutomatedCampaign) -> Chart:
 # --- decisions ---
 
 
-def recommendations(organizer: MarketplaceOrganizer) -> QuerySet[OptimizationLogEntry]:
-    """The optimizer's latest decisions that state an expected effect."""
+def advice(organizer: MarketplaceOrganizer) -> QuerySet[OptimizationLogEntry]:
+    """The optimizer's advice in force for the organizer's live budgets."""
+    entries = OptimizationLogEntry.objects.for_organizer(organizer)
+    return decisions.current_advice(entries)[:RECOMMENDATIONS_SHOWN]
+
+
+def recent_decisions(organizer: MarketplaceOrganizer) -> QuerySet[OptimizationLogEntry]:
+    """The latest decisions that state an expected effect (advice is shown apart)."""
     return (
         OptimizationLogEntry.objects.for_organizer(organizer)
         .exclude(expected_effect="")
+        .exclude(kind=DecisionKind.RECOMMENDATION)
         .select_related("campaign")
         .order_by("-created_at", "-id")[:RECOMMENDATIONS_SHOWN]
     )

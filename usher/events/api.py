@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
@@ -19,10 +20,17 @@ from django.utils import timezone
 from ninja import Field, Router, Schema
 from pydantic import ValidationError
 
-from usher.events.collector import MAX_BODY_BYTES, CollectBatch, RequestContext, store_events
+from usher.events.collector import (
+    MAX_BODY_BYTES,
+    CollectBatch,
+    RequestContext,
+    client_for_site_key,
+    remembered_client,
+    store_events,
+)
 from usher.lib.cors import SITE_KEY_HEADER, apply_cors, preflight, site_key_of
 from usher.lib.errors import InvalidInput, error_responses
-from usher.lib.ratelimit import hit_sliding_window
+from usher.lib.ratelimit import hit_sliding_windows
 from usher.marketplace.models import MarketplaceClient
 from usher.marketplace.services import client_by_site_key
 
@@ -91,6 +99,23 @@ def _error(
     return apply_cors(response, request, [client] if client else [])
 
 
+@dataclass(frozen=True)
+class FloodLimit:
+    """A per-minute request limit: its counter's key, the limit and the 429's detail."""
+
+    key: str
+    per_minute: int
+    detail: str
+
+
+def _over_limit(limits: list[FloodLimit]) -> FloodLimit | None:
+    """Count the request against each limit in turn; the first one it exceeds, if any."""
+    refused = hit_sliding_windows(
+        [(limit.key, limit.per_minute) for limit in limits], RATE_WINDOW_SECONDS
+    )
+    return None if refused is None else limits[refused]
+
+
 def _too_many(detail: str, request: HttpRequest, client: MarketplaceClient | None) -> HttpResponse:
     response = _error(429, detail, request, client)
     response["Retry-After"] = str(RATE_WINDOW_SECONDS)
@@ -134,34 +159,46 @@ def _validation_detail(exc: ValidationError) -> list[dict]:
     },
 )
 def collect(request: HttpRequest, site_key: str | None = None):
-    ip = client_ip(request)
-    # Requests without a usable address share one bucket rather than escaping the limit.
-    if not hit_sliding_window(
-        f"collect:ip:{ip or 'unknown'}",
-        settings.COLLECTOR_REQUESTS_PER_IP_PER_MINUTE,
-        RATE_WINDOW_SECONDS,
-    ):
-        return _too_many("too many requests from this address", request, None)
-    payload = _parse(request)
+    payload = _parse(request)  # no round trip: a malformed body costs nothing to refuse
     if isinstance(payload, HttpResponse):
         return payload
-    client = client_by_site_key(site_key_of(request, site_key) or payload.get("site_key"))
+    key = site_key_of(request, site_key) or payload.get("site_key")
+    ip = client_ip(request)
+    # Requests without a usable address share one bucket rather than escaping the limit.
+    per_address = FloodLimit(
+        f"collect:ip:{ip or 'unknown'}",
+        settings.COLLECTOR_REQUESTS_PER_IP_PER_MINUTE,
+        "too many requests from this address",
+    )
+    client = remembered_client(key)
+    limits = [per_address]
     if client is None:
-        return _error(
-            401, "a valid site_key (query, body or X-Usher-Site-Key) is required", request, None
+        # Not known here: the address's limit stands before the database is asked.
+        if refused := _over_limit(limits):
+            return _too_many(refused.detail, request, None)
+        client = client_for_site_key(key)
+        if client is None:
+            return _error(
+                401, "a valid site_key (query, body or X-Usher-Site-Key) is required", request, None
+            )
+        limits = []
+    limits.append(
+        FloodLimit(
+            f"collect:site:{client.pk}",
+            settings.COLLECTOR_REQUESTS_PER_SITE_KEY_PER_MINUTE,
+            "too many requests for this site",
         )
-    if not hit_sliding_window(
-        f"collect:site:{client.pk}",
-        settings.COLLECTOR_REQUESTS_PER_SITE_KEY_PER_MINUTE,
-        RATE_WINDOW_SECONDS,
-    ):
-        return _too_many("too many requests for this site", request, client)
+    )
+    if refused := _over_limit(limits):  # both limits in one round trip when remembered
+        return _too_many(refused.detail, request, client)
     try:
         batch = CollectBatch.model_validate(payload)
     except ValidationError as exc:
         return _error(422, _validation_detail(exc), request, client)
     context = RequestContext(
-        ip_address=ip, user_agent=request.headers.get("User-Agent", ""), received_at=timezone.now()
+        ip_address=ip,
+        user_agent=request.headers.get("User-Agent", ""),
+        received_at=timezone.now(),
     )
     try:
         stored = store_events(client, batch, context)

@@ -1,9 +1,12 @@
 """The browser event collector: validates what tracker.js posts and stores it in bulk.
 
 A batch is all-or-nothing: any invalid event (unknown name, bad type, an event slug
-of another client) rejects it and nothing is stored. Stored events are announced
-through `events_collected` once the transaction commits; the conversions app listens
-and fans them out to the server-side destinations.
+of another client) rejects it and nothing is stored. A batch is stored with one
+statement (its events and landings), committed before the endpoint answers; the site
+key's client and the pages a batch names are remembered per process until they change
+(`usher.lib.client_cache`), so a busy page's requests cost no lookup. Stored events are
+announced through `events_collected` once committed; the conversions app listens and
+fans them out to the server-side destinations.
 """
 
 from __future__ import annotations
@@ -27,10 +30,13 @@ from pydantic import (
 )
 
 from usher.events.models import TrackingEvent, VisitorTouch
+from usher.lib.client_cache import fetch_remembered, recall
 from usher.lib.errors import InvalidInput
+from usher.lib.inserts import insert_ignoring_conflicts
 from usher.lib.validation import UtcDatetime
 from usher.marketplace.models import MarketplaceClient, MarketplaceEvent, MarketplaceOrganizer
 from usher.marketplace.schemas import Currency
+from usher.marketplace.services import client_by_site_key
 
 MAX_EVENTS_PER_REQUEST = 50
 ORDER_EVENT_ID_PREFIX = "order-"
@@ -175,28 +181,66 @@ def _fbc(event: CollectedEvent, occurred_at: datetime) -> str:
     return f"fb.1.{int(clicked_at.timestamp() * 1000)}.{event.click.fbclid}"
 
 
+def remembered_client(site_key: object) -> MarketplaceClient | None:
+    """The active client of `site_key` if this process looked it up before and nothing
+    changed since: no query, and no round trip while the process hears of changes
+    (`usher.lib.client_cache`); None when unknown here."""
+    return recall(("collector:client", site_key)) if isinstance(site_key, str) else None
+
+
+def client_for_site_key(site_key: object) -> MarketplaceClient | None:
+    """The active client a browser call's site key names, or None; remembered by this
+    process until the client changes."""
+    if not isinstance(site_key, str):
+        return None
+    return fetch_remembered(
+        ("collector:client", site_key), lambda: client_by_site_key(site_key), lambda c: c.pk
+    )
+
+
+def _event_page(client_id: int, slug: str) -> MarketplaceEvent | None:
+    return fetch_remembered(
+        ("collector:event", client_id, slug),
+        lambda: MarketplaceEvent.objects.filter(client_id=client_id, slug=slug).first(),
+        lambda page: page.client_id,
+    )
+
+
+def _organizer_profile(client_id: int, external_id: str) -> MarketplaceOrganizer | None:
+    return fetch_remembered(
+        ("collector:organizer", client_id, external_id),
+        lambda: MarketplaceOrganizer.objects.filter(
+            client_id=client_id, external_id=external_id
+        ).first(),
+        lambda profile: profile.client_id,
+    )
+
+
 def _pages(
     client: MarketplaceClient, events: Sequence[CollectedEvent]
 ) -> tuple[dict[str, MarketplaceEvent], dict[str, MarketplaceOrganizer]]:
-    """The event pages and organizer profiles the batch names (two queries); a name of
-    another marketplace (or of nothing) rejects the batch."""
-    slugs = {event.event for event in events if event.event}
-    organizer_ids = {event.organizer for event in events if event.organizer}
-    pages = {e.slug: e for e in MarketplaceEvent.objects.filter(client=client, slug__in=slugs)}
-    profiles = {
-        o.external_id: o
-        for o in MarketplaceOrganizer.objects.filter(client=client, external_id__in=organizer_ids)
-    }
+    """The event pages and organizer profiles the batch names, as this process
+    remembers them (a query for each one it does not); a name of another marketplace
+    (or of nothing) rejects the batch."""
+    pages: dict[str, MarketplaceEvent] = {}
+    profiles: dict[str, MarketplaceOrganizer] = {}
     for index, event in enumerate(events):
         if event.event and event.event not in pages:
-            raise InvalidInput(
-                ["body", "events", index, "event"], f"no event {event.event!r} in this marketplace"
-            )
+            page = _event_page(client.pk, event.event)
+            if page is None:
+                raise InvalidInput(
+                    ["body", "events", index, "event"],
+                    f"no event {event.event!r} in this marketplace",
+                )
+            pages[event.event] = page
         if event.organizer and event.organizer not in profiles:
-            raise InvalidInput(
-                ["body", "events", index, "organizer"],
-                f"no organizer {event.organizer!r} in this marketplace",
-            )
+            profile = _organizer_profile(client.pk, event.organizer)
+            if profile is None:
+                raise InvalidInput(
+                    ["body", "events", index, "organizer"],
+                    f"no organizer {event.organizer!r} in this marketplace",
+                )
+            profiles[event.organizer] = profile
     return pages, profiles
 
 
@@ -262,15 +306,14 @@ def store_events(client: MarketplaceClient, batch: CollectBatch, context: Reques
         )
     touches = [touch for row in rows if (touch := _touch(client, row)) is not None]
     event_ids = [row.event_id for row in rows]
-    with transaction.atomic():
-        # A resent event (same event_id) is stored once: the first copy wins.
-        TrackingEvent.objects.bulk_create(rows, ignore_conflicts=True)
-        VisitorTouch.objects.bulk_create(touches, ignore_conflicts=True)
+    # One statement, committed when it returns (outside a caller's transaction): a resent
+    # event (same event_id) is stored once, the first copy wins; a touch seen before too.
+    insert_ignoring_conflicts(rows, touches)
 
-        # robust: a broker outage must not turn stored events into a 500; the sweep
-        # fans out whatever was not announced (TrackingEvent.fanned_out_at).
-        def announce() -> None:  # named: Django logs a robust callback's __qualname__
-            events_collected.send(sender=None, client_id=client.pk, event_ids=event_ids)
+    # robust: a broker outage must not turn stored events into a 500; the sweep
+    # fans out whatever was not announced (TrackingEvent.fanned_out_at).
+    def announce() -> None:  # named: Django logs a robust callback's __qualname__
+        events_collected.send(sender=None, client_id=client.pk, event_ids=event_ids)
 
-        transaction.on_commit(announce, robust=True)
+    transaction.on_commit(announce, robust=True)
     return len(rows)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from django.core.cache import cache
@@ -42,20 +43,24 @@ redis.call('EXPIRE', KEYS[1], math.ceil(capacity / rate) + 60)
 return tostring(wait)
 """
 
-# KEYS = the previous and the current window's counters; ARGV = limit, the previous
-# window's weight, the counters' lifetime. One round trip counts a hit (1) or refuses it
-# (0, not counted), atomically: concurrent hits cannot all slip under the limit.
-_SLIDING_WINDOW_LUA = """
-local limit = tonumber(ARGV[1])
-local previous = tonumber(redis.call('GET', KEYS[1]) or '0')
-local current = tonumber(redis.call('GET', KEYS[2]) or '0')
-if previous * tonumber(ARGV[2]) + current >= limit then
-  return 0
+# KEYS = each window's previous and current counters, in pairs; ARGV = the previous
+# window's weight, the counters' lifetime, then each window's limit. One round trip counts
+# a hit in each window in turn, atomically (concurrent hits cannot all slip under a
+# limit), and stops at the first that refuses it (not counted there nor in the later
+# ones): returns that window's number (1-based), or 0 when every window took the hit.
+_SLIDING_WINDOWS_LUA = """
+local weight = tonumber(ARGV[1])
+for i = 1, #KEYS / 2 do
+  local previous = tonumber(redis.call('GET', KEYS[2 * i - 1]) or '0')
+  local current = tonumber(redis.call('GET', KEYS[2 * i]) or '0')
+  if previous * weight + current >= tonumber(ARGV[2 + i]) then
+    return i
+  end
+  if redis.call('INCR', KEYS[2 * i]) == 1 then
+    redis.call('EXPIRE', KEYS[2 * i], ARGV[2])
+  end
 end
-if redis.call('INCR', KEYS[2]) == 1 then
-  redis.call('EXPIRE', KEYS[2], ARGV[3])
-end
-return 1
+return 0
 """
 
 _local_lock = threading.Lock()
@@ -120,31 +125,62 @@ def hit_sliding_window(
 ) -> bool:
     """Count one hit unless `limit` hits already fell within the last `window_seconds`
     (refused hits are not counted); False when refused."""
+    return hit_sliding_windows([(key, limit)], window_seconds, now=now) is None
+
+
+def hit_sliding_windows(
+    limits: Sequence[tuple[str, int]], window_seconds: int, *, now: float | None = None
+) -> int | None:
+    """Count one hit in each (key, limit) window in turn, stopping at the first whose
+    limit is reached; returns that one's index, or None when every window took the hit.
+    On Redis, one round trip whatever the number of windows."""
     now = time.time() if now is None else now
     window = int(now // window_seconds)
     weight = 1.0 - (now % window_seconds) / window_seconds
     return cache_or(
-        lambda: _hit_shared(key, limit, window_seconds, window, weight),
-        lambda: _hit_locally(key, limit, window, weight),
+        lambda: _hit_shared(limits, window_seconds, window, weight),
+        lambda: _hit_all_locally(limits, window, weight),
     )
 
 
-def _hit_shared(key: str, limit: int, window_seconds: int, window: int, weight: float) -> bool:
-    previous_key, current_key = f"window:{key}:{window - 1}", f"window:{key}:{window}"
+def _hit_shared(
+    limits: Sequence[tuple[str, int]], window_seconds: int, window: int, weight: float
+) -> int | None:
     lifetime = 2 * window_seconds + 1  # still read as the previous window
+    counters = [(f"window:{key}:{window - 1}", f"window:{key}:{window}") for key, _ in limits]
     client = redis_client()
     if client is not None:  # Redis: one script, one round trip
-        keys = [cache.make_key(previous_key), cache.make_key(current_key)]
-        return bool(client.eval(_SLIDING_WINDOW_LUA, 2, *keys, limit, repr(weight), lifetime))
-    counts = cache.get_many([previous_key, current_key])
-    if sliding_count(counts.get(previous_key, 0), counts.get(current_key, 0), weight) >= limit:
-        return False
-    if not cache.add(current_key, 1, timeout=lifetime):
-        try:
-            cache.incr(current_key)
-        except ValueError:  # expired between add and incr: this hit opens the window
-            cache.add(current_key, 1, timeout=lifetime)
-    return True
+        keys = [cache.make_key(counter) for pair in counters for counter in pair]
+        refused = int(
+            client.eval(
+                _SLIDING_WINDOWS_LUA,
+                len(keys),
+                *keys,
+                repr(weight),
+                lifetime,
+                *(limit for _, limit in limits),
+            )
+        )
+        return refused - 1 if refused else None
+    for index, ((previous_key, current_key), (_, limit)) in enumerate(
+        zip(counters, limits, strict=True)
+    ):
+        counts = cache.get_many([previous_key, current_key])
+        if sliding_count(counts.get(previous_key, 0), counts.get(current_key, 0), weight) >= limit:
+            return index
+        if not cache.add(current_key, 1, timeout=lifetime):
+            try:
+                cache.incr(current_key)
+            except ValueError:  # expired between add and incr: this hit opens the window
+                cache.add(current_key, 1, timeout=lifetime)
+    return None
+
+
+def _hit_all_locally(limits: Sequence[tuple[str, int]], window: int, weight: float) -> int | None:
+    for index, (key, limit) in enumerate(limits):
+        if not _hit_locally(key, limit, window, weight):
+            return index
+    return None
 
 
 def _hit_locally(key: str, limit: int, window: int, weight: float) -> bool:

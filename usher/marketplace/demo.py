@@ -293,10 +293,12 @@ def load_demo_marketplace() -> MarketplaceClient:
                     category=category,
                     genre=genre,
                     public_url=f"https://tixello.example/events/{_slugify(name)}",
+                    image_url=f"https://tixello.example/images/{_slugify(name)}.jpg",
+                    price_min=Decimal(price),
                     currency="RON",
                     status="published",
                 )
-                for ext, org, name, city, venue, category, genre, days, _ in EVENTS
+                for ext, org, name, city, venue, category, genre, days, price in EVENTS
             ],
         )
         orders = []

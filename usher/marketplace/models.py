@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import secrets
 from decimal import Decimal
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from django.contrib.auth.models import AbstractUser
 from django.core.exceptions import ValidationError
@@ -136,6 +136,18 @@ class MarketplaceOrganizer(models.Model):
         return self.status == OrganizerStatus.ACTIVE and self.client.is_active
 
 
+# Meta allows 9,999 characters in a catalog item's description, TikTok 10,000.
+EVENT_DESCRIPTION_MAX_CHARS = 5000
+# An event's ticket price column: optional, never negative.
+TICKET_PRICE: dict[str, Any] = {
+    "max_digits": 12,
+    "decimal_places": 2,
+    "null": True,
+    "blank": True,
+    "validators": [MinValueValidator(0)],
+}
+
+
 class EventStatus(models.TextChoices):
     DRAFT = "draft", "Draft"
     PUBLISHED = "published", "Published"
@@ -163,6 +175,16 @@ class MarketplaceEvent(models.Model):
     public_url = models.URLField(max_length=500, blank=True)
     currency = models.CharField(max_length=3, validators=[currency_validator])
     status = models.CharField(max_length=20, choices=EventStatus.choices, default=EventStatus.DRAFT)
+    # What the platforms' catalogs show (docs/catalog.md); all optional in the ingest.
+    description = models.TextField(blank=True, max_length=EVENT_DESCRIPTION_MAX_CHARS)
+    image_url = models.URLField(max_length=500, blank=True)
+    price_min = models.DecimalField(
+        **TICKET_PRICE, help_text="The cheapest ticket on sale, in the event's currency."
+    )
+    price_max = models.DecimalField(**TICKET_PRICE, help_text="The dearest ticket on sale.")
+    tickets_left = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Tickets still on sale; empty when the core does not say."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -178,6 +200,12 @@ class MarketplaceEvent(models.Model):
             models.CheckConstraint(
                 condition=Q(ends_at__isnull=True) | Q(ends_at__gte=models.F("starts_at")),
                 name="event_ends_after_start",
+            ),
+            models.CheckConstraint(
+                condition=Q(price_min__isnull=True)
+                | Q(price_max__isnull=True)
+                | Q(price_max__gte=models.F("price_min")),
+                name="event_price_range_ordered",
             ),
         ]
         indexes = [models.Index(fields=["organizer", "starts_at"])]

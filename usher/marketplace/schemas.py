@@ -20,7 +20,12 @@ from pydantic import (
 )
 
 from usher.lib.validation import UtcDatetime
-from usher.marketplace.models import EventStatus, OrderStatus, OrganizerStatus
+from usher.marketplace.models import (
+    EVENT_DESCRIPTION_MAX_CHARS,
+    EventStatus,
+    OrderStatus,
+    OrganizerStatus,
+)
 
 ExternalId = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100, pattern=r"^\S+$")
@@ -49,11 +54,14 @@ Url = Annotated[
     str, StringConstraints(strip_whitespace=True, max_length=500, pattern=r"^https?://\S+$")
 ]
 Token = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
+# A ticket price: the model's 12 digits with 2 decimals, never negative.
+Price = Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=2)]
 
 
 # One batch is one transaction; past this the core should split its upload.
 INGEST_MAX_BATCH_ITEMS = 500
 MAX_TICKETS_PER_ORDER = 100_000
+MAX_TICKETS_LEFT = 10_000_000
 # An order holds one line per ticket type; a page of ticket types is far below this.
 MAX_LINES_PER_ORDER = 50
 
@@ -81,11 +89,30 @@ class EventIn(Schema):
     public_url: Url | None = None
     currency: Currency | None = Field(None, description="Defaults to the client's currency.")
     status: EventStatus = EventStatus.DRAFT
+    description: Annotated[
+        str, StringConstraints(strip_whitespace=True, max_length=EVENT_DESCRIPTION_MAX_CHARS)
+    ] = ""
+    image_url: Url | None = Field(None, description="The event's poster, for catalog ads.")
+    price_min: Price | None = Field(None, description="The cheapest ticket on sale.")
+    price_max: Price | None = Field(None, description="The dearest ticket on sale.")
+    tickets_left: Annotated[int, Field(ge=0, le=MAX_TICKETS_LEFT)] | None = Field(
+        None, description="Tickets still on sale; 0 is sold out, absent is unknown."
+    )
 
     @model_validator(mode="after")
     def ends_after_start(self) -> EventIn:
         if self.ends_at is not None and self.ends_at < self.starts_at:
             raise ValueError("ends_at must not be before starts_at")
+        return self
+
+    @model_validator(mode="after")
+    def price_range_ordered(self) -> EventIn:
+        if (
+            self.price_min is not None
+            and self.price_max is not None
+            and self.price_max < self.price_min
+        ):
+            raise ValueError("price_max must not be below price_min")
         return self
 
 
@@ -241,6 +268,11 @@ class EventOut(Schema):
     public_url: str
     currency: str
     status: str
+    description: str
+    image_url: str
+    price_min: Decimal | None
+    price_max: Decimal | None
+    tickets_left: int | None
 
 
 class OrderOut(Schema):

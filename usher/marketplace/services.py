@@ -309,6 +309,11 @@ def _upsert_events(client: MarketplaceClient, items: Sequence[EventIn]) -> list[
                     "public_url": data.public_url or "",
                     "currency": data.currency or client.currency,
                     "status": data.status,
+                    "description": data.description,
+                    "image_url": data.image_url or "",
+                    "price_min": data.price_min,
+                    "price_max": data.price_max,
+                    "tickets_left": data.tickets_left,
                 },
             )
         )

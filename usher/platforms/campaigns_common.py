@@ -42,7 +42,8 @@ class CallKind(StrEnum):
     """Kinds of management call, each with its own bucket per account.
 
     They follow the platforms' own quota families (Meta: ads_management for the first
-    three, ads_insights for metrics, custom_audience for audiences), and keep one job
+    three, ads_insights for metrics, custom_audience for audiences, the Catalog Batch
+    use case for catalogs), and keep one job
     from starving another: a metrics sync cannot use up the optimizer's writes.
     """
 
@@ -51,6 +52,7 @@ class CallKind(StrEnum):
     READ = "read"  # state reads: review status, learning phase
     METRICS = "metrics"  # insights / GAQL / reports
     AUDIENCES = "audiences"  # audience creation and member syncs
+    CATALOG = "catalog"  # catalog creation and item batches (Meta: catalog_management)
 
 
 def management_bucket(platform: str, account_id: str, kind: CallKind) -> TokenBucket:

@@ -4,8 +4,9 @@ Adding a platform is one package under `usher/platforms/` plus one `register...(
 call per capability it has; nothing else in Usher switches on platform names. There is
 one table per capability: conversions (`register` / `get_connector`), campaign
 management (`register_campaigns` / `get_campaigns_connector`), delivery read-back
-(`register_insights` / `get_insights_connector`) and audiences (`register_audiences` /
-`get_audiences_connector`).
+(`register_insights` / `get_insights_connector`), audiences (`register_audiences` /
+`get_audiences_connector`) and event catalogs (`register_catalog` /
+`get_catalog_connector`).
 """
 
 from __future__ import annotations
@@ -16,17 +17,21 @@ from typing import Any
 from usher.platforms.audiences_common import AudiencesConnector
 from usher.platforms.base import ConversionsConnector
 from usher.platforms.campaigns_base import CampaignsConnector, InsightsConnector
+from usher.platforms.catalog_common import CatalogConnector
 from usher.platforms.ga4.conversions import GA4ConversionsConnector
 from usher.platforms.google_ads.audiences import GoogleAdsAudiencesConnector
 from usher.platforms.google_ads.campaigns import GoogleAdsCampaignsConnector
+from usher.platforms.google_ads.catalog import GoogleAdsCatalogConnector
 from usher.platforms.google_ads.conversions import GoogleAdsConversionsConnector
 from usher.platforms.google_ads.insights import GoogleAdsInsightsConnector
 from usher.platforms.meta.audiences import MetaAudiencesConnector
 from usher.platforms.meta.campaigns import MetaCampaignsConnector
+from usher.platforms.meta.catalog import MetaCatalogConnector
 from usher.platforms.meta.conversions import MetaConversionsConnector
 from usher.platforms.meta.insights import MetaInsightsConnector
 from usher.platforms.tiktok.audiences import TikTokAudiencesConnector
 from usher.platforms.tiktok.campaigns import TikTokCampaignsConnector
+from usher.platforms.tiktok.catalog import TikTokCatalogConnector
 from usher.platforms.tiktok.conversions import TikTokConversionsConnector
 from usher.platforms.tiktok.insights import TikTokInsightsConnector
 
@@ -34,12 +39,14 @@ ConnectorFactory = Callable[[], ConversionsConnector]
 CampaignsFactory = Callable[[], CampaignsConnector]
 InsightsFactory = Callable[[], InsightsConnector]
 AudiencesFactory = Callable[[], AudiencesConnector]
+CatalogFactory = Callable[[], CatalogConnector]
 
 _factories: dict[str, ConnectorFactory] = {}
 _campaigns_factories: dict[str, CampaignsFactory] = {}
 _insights_factories: dict[str, InsightsFactory] = {}
 # Audiences: only the ad platforms (GA4 takes no audience uploads).
 _audiences_factories: dict[str, AudiencesFactory] = {}
+_catalog_factories: dict[str, CatalogFactory] = {}
 
 
 def _add(table: dict[str, Any], name: str, factory: Callable[[], Any]) -> None:
@@ -107,6 +114,21 @@ def get_audiences_connector(name: str) -> AudiencesConnector:
     return _build(_audiences_factories, name, "audiences")
 
 
+def register_catalog(name: str, connector_factory: CatalogFactory) -> None:
+    """Register the event-catalog (dynamic ads) connector factory of `name`."""
+    _add(_catalog_factories, name, connector_factory)
+
+
+def get_catalog_connector(name: str) -> CatalogConnector:
+    """The catalog connector of `name`; KeyError for platforms without catalogs."""
+    return _build(_catalog_factories, name, "catalog")
+
+
+def catalog_platform_names() -> list[str]:
+    """Platforms Usher keeps an event catalog on, sorted."""
+    return sorted(_catalog_factories)
+
+
 def audience_platform_names() -> list[str]:
     """Platforms Usher keeps audiences on, sorted."""
     return sorted(_audiences_factories)
@@ -138,3 +160,7 @@ register_insights("tiktok", TikTokInsightsConnector)
 register_audiences("meta", MetaAudiencesConnector)
 register_audiences("google_ads", GoogleAdsAudiencesConnector)
 register_audiences("tiktok", TikTokAudiencesConnector)
+
+register_catalog("meta", MetaCatalogConnector)
+register_catalog("google_ads", GoogleAdsCatalogConnector)
+register_catalog("tiktok", TikTokCatalogConnector)

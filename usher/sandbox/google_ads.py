@@ -43,6 +43,7 @@ CID = r"customers/(?P<customer_id>[^/:]+)"
 JOB = r"offlineUserDataJobs/(?P<job_id>[0-9]+)"
 MUTABLE = (
     r"campaignBudgets|campaigns|userLists|adGroups|adGroupAds|adGroupCriteria|campaignCriteria"
+    r"|assetSets|assets|assetSetAssets"
 )
 
 

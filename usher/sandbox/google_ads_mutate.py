@@ -7,6 +7,7 @@ so GAQL reads them back. Stored under `{collection}:{customer}:{id}`.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -259,6 +260,80 @@ def _child_of(key: str, collection: str) -> Check:
     return check
 
 
+ASSET_SET_TYPES = frozenset(
+    {
+        "DYNAMIC_CUSTOM",
+        "DYNAMIC_EDUCATION",
+        "DYNAMIC_FLIGHTS",
+        "DYNAMIC_HOTELS_AND_RENTALS",
+        "DYNAMIC_JOBS",
+        "DYNAMIC_LOCAL",
+        "DYNAMIC_REAL_ESTATE",
+        "DYNAMIC_TRAVEL",
+        "MERCHANT_CENTER_FEED",
+    }
+)
+# DynamicCustomAsset.price: "number followed by the alphabetic currency code, ISO 4217
+# standard", '.' as the decimal mark (thousands separators allowed).
+DYNAMIC_PRICE = re.compile(r"^[0-9][0-9,]*(\.[0-9]+)? [A-Z]{3}$")
+URL = re.compile(r"^https?://\S+$")
+
+
+def check_asset_set(state: SandboxState, customer: str, fields: dict[str, Any], path: Path) -> None:
+    _required(fields, "name", path)
+    _required(fields, "type", path)
+    _enum(fields, "type", ASSET_SET_TYPES, path)
+    fields.setdefault("status", "ENABLED")
+
+
+def check_asset(state: SandboxState, customer: str, fields: dict[str, Any], path: Path) -> None:
+    """Only dynamic custom assets are modelled: `id` and `item_title` required, `price`
+    in Google's format, and the `final_urls` a dynamic asset needs."""
+    custom = _required(fields, "dynamic_custom_asset", path)
+    where = [*path, ("dynamic_custom_asset", None)]
+    if not isinstance(custom, dict):
+        raise _fail("fieldError", "INVALID_VALUE", "Must be an object.", where)
+    _required(custom, "id", where)
+    _required(custom, "item_title", where)
+    price = custom.get("price")
+    if price is not None and not DYNAMIC_PRICE.match(str(price)):
+        raise _fail(
+            "assetError",
+            "INVALID_PRICE",
+            "price must be a number followed by an ISO 4217 currency code, e.g. 12.00 EUR.",
+            [*where, ("price", None)],
+        )
+    urls = fields.get("final_urls")
+    if not isinstance(urls, list) or not urls or not all(URL.match(str(u)) for u in urls):
+        raise _fail(
+            "assetError",
+            "DYNAMIC_CUSTOM_ASSET_MISSING_FINAL_URLS",
+            "A dynamic custom asset needs final_urls (http or https).",
+            [*path, ("final_urls", None)],
+        )
+
+
+def check_asset_set_asset(
+    state: SandboxState, customer: str, fields: dict[str, Any], path: Path
+) -> None:
+    """A link of an asset into an asset set; its id is `{asset_set}~{asset}` as Google's."""
+    _parent(state, customer, fields, "asset_set", "assetSets", path)
+    _parent(state, customer, fields, "asset", "assets", path)
+    set_id = resource_id(fields["asset_set"], customer, "assetSets")
+    asset_id = resource_id(fields["asset"], customer, "assets")
+    link_id = f"{set_id}~{asset_id}"
+    existing = state.get_object(GOOGLE, f"assetSetAssets:{customer}:{link_id}")
+    if existing is not None and existing["fields"].get("status") != "REMOVED":
+        raise _fail(
+            "assetSetAssetError",
+            "DUPLICATE_ASSET_SET_ASSET",
+            "The asset is already in this asset set.",
+            [*path, ("asset", None)],
+        )
+    fields.update(id=link_id, resource_name=f"customers/{customer}/assetSetAssets/{link_id}")
+    fields.setdefault("status", "ENABLED")
+
+
 # collection -> (GAQL resource name, parent field for composite ids, validation)
 COLLECTIONS: dict[str, tuple[str, str | None, Check]] = {
     "campaignBudgets": ("campaign_budget", None, check_budget),
@@ -268,6 +343,9 @@ COLLECTIONS: dict[str, tuple[str, str | None, Check]] = {
     "adGroupAds": ("ad_group_ad", "ad_group", _child_of("ad_group", "adGroups")),
     "adGroupCriteria": ("ad_group_criterion", "ad_group", _child_of("ad_group", "adGroups")),
     "campaignCriteria": ("campaign_criterion", "campaign", _child_of("campaign", "campaigns")),
+    "assetSets": ("asset_set", None, check_asset_set),
+    "assets": ("asset", None, check_asset),
+    "assetSetAssets": ("asset_set_asset", None, check_asset_set_asset),
 }
 
 
@@ -442,7 +520,7 @@ def _plan(
         check(state, customer, fields, [*path, ("create", None)])
         stored = _stored(resource, customer, fields)
         stored["created_at"] = state.now()  # the start of "lifetime" metrics in GAQL
-        return f"{collection}:{customer}:{new_id}", stored
+        return f"{collection}:{customer}:{stored['id']}", stored
     update = operation.get("update")
     if kind == "update" and not isinstance(update, dict):
         raise _fail(

@@ -21,6 +21,7 @@ from usher.sandbox.meta_ads import (
     upload_image,
 )
 from usher.sandbox.meta_audiences import add_users, create_audience, remove_users, replace_users
+from usher.sandbox.meta_catalog import create_catalog, items_batch
 from usher.sandbox.meta_common import META, MetaProblem, meta_error, unknown_object
 from usher.sandbox.meta_insights import insights
 from usher.sandbox.meta_read import is_pixel_read, list_edge, read_ad_account, read_object
@@ -89,6 +90,12 @@ THROTTLE_CODES = {
         80004,
         "(#80004) There have been too many calls to this ad-account. Wait a bit and try again.",
         "ads_management",
+    ),
+    "catalog": (
+        80014,
+        "(#80014) There have been too many calls for the batch uploads to this catalog "
+        "account. Wait a bit and try again.",
+        "catalog_batch",
     ),
     "ads_insights": (
         80000,
@@ -338,6 +345,8 @@ class MetaAPI(PlatformAPI):
             "ads_management",
         ),
         route("GET", f"/{V}/{ACT}/minimum_budgets", minimum_budgets_edge, "ads_management"),
+        route("POST", f"/{V}/{OBJ}/owned_product_catalogs", create_catalog, "catalog"),
+        route("POST", f"/{V}/{OBJ}/items_batch", items_batch, "catalog"),
         route("GET", f"/{V}/{ACT}/insights", insights, "ads_insights"),
         route("GET", f"/{V}/{OBJ}/insights", insights, "ads_insights"),
         route("GET", f"/{V}/{ACT}", read_ad_account, "ads_management"),

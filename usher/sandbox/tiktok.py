@@ -32,6 +32,7 @@ from usher.sandbox.tiktok_audiences import (
     update_audience,
     upload_file,
 )
+from usher.sandbox.tiktok_catalog import create_catalog, delete_products, upload_products
 from usher.sandbox.tiktok_common import (
     CODE_INVALID_PARAMS,
     CODE_NO_PERMISSION,
@@ -178,6 +179,9 @@ class TikTokAPI(PlatformAPI):
         route("POST", f"{BASE}/segment/audience/", segment_audience, "audiences"),
         route("POST", f"{BASE}/segment/mapping/", segment_mapping, "audiences"),
         route("POST", f"{BASE}/file/(?P<material>image|video)/ad/upload/", upload_material, "ads"),
+        route("POST", f"{BASE}/catalog/create/", create_catalog, "catalog"),
+        route("POST", f"{BASE}/catalog/product/upload/", upload_products, "catalog"),
+        route("POST", f"{BASE}/catalog/product/delete/", delete_products, "catalog"),
         route("POST", f"{BASE}/campaign/create/", create_campaign, "ads"),
         route("POST", f"{BASE}/adgroup/create/", create_adgroup, "ads"),
         route("POST", f"{BASE}/ad/create/", create_ad, "ads"),

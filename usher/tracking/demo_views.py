@@ -32,6 +32,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import NoReverseMatch, reverse
 
+from usher.marketplace.content_ids import event_content_id
 from usher.marketplace.models import MarketplaceEvent, MarketplaceOrganizer, Order
 from usher.tracking.resolver import resolve_for_event, resolve_for_organizer
 from usher.tracking.snippets import (
@@ -171,7 +172,7 @@ def demo_event(request: HttpRequest, slug: str) -> HttpResponse:
     if server_mode:
         page = PageContext(
             page_type=page_type,
-            event_slug=event.slug,
+            content_id=event_content_id(event),
             event_name=event.name,
             currency=order["currency"] if order else event.currency,
             value=Decimal(str(order["value"])) if order else DEMO_TICKET_PRICE,

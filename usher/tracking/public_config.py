@@ -17,9 +17,10 @@ from typing import Any
 
 from django.http import Http404
 
+from usher.lib.client_cache import cached_for_client, current_version, recall, remember
+from usher.marketplace.content_ids import event_content_id
 from usher.marketplace.models import MarketplaceClient, MarketplaceEvent, MarketplaceOrganizer
 from usher.marketplace.services import client_by_site_key
-from usher.tracking.cache import cached_for_client, current_version, recall, remember
 from usher.tracking.resolver import (
     resolve_for_event,
     resolve_for_marketplace,
@@ -61,6 +62,7 @@ def event_config(client: MarketplaceClient, slug: str) -> ConfigDocument:
             raise Http404("event not found")
         event_part = {
             "slug": event.slug,
+            "content_id": event_content_id(event),
             "name": event.name,
             "currency": event.currency,
             "external_id": event.external_id,

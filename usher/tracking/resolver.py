@@ -5,7 +5,7 @@ enabled default; plus every enabled code of the marketplace itself, always (dual
 tracking), so a page may carry two Meta pixels. For an organizer's profile page: its
 defaults plus the marketplace's. Each resolution costs two queries whatever the number
 of codes (organizer's candidates, marketplace's codes) and is cached per client version
-(`usher.tracking.cache`), so an edit shows on the next page load.
+(`usher.lib.client_cache`), so an edit shows on the next page load.
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from typing import Any
 
 from django.db.models import Q
 
+from usher.lib.client_cache import RESOLUTION_CACHE_SECONDS, cached_for_client
 from usher.lib.crypto import decrypt_secret
 from usher.marketplace.models import MarketplaceEvent, MarketplaceOrganizer, OrganizerStatus
-from usher.tracking.cache import RESOLUTION_CACHE_SECONDS, cached_for_client
 from usher.tracking.models import EventTrackingCode, MarketplaceTrackingCode, TrackingCodeBase
 from usher.tracking.providers import SPECS, ProviderSpec, get_spec, server_side_ready
 from usher.tracking.resolved import CodeSource, Provider, ResolvedCode

@@ -1,7 +1,9 @@
-"""Invalidate cached resolutions whenever something they depend on changes.
+"""Invalidate cached resolutions whenever a tracking code changes (changes of the
+client, its events and organizers: `usher.marketplace.signals`); keep an event's codes
+with its organizer.
 
 Connected in `TrackingConfig.ready`. Bulk `QuerySet.update()` bypasses signals: code that
-updates these models in bulk must call `usher.tracking.cache.invalidate_client` itself.
+updates these models in bulk must call `usher.lib.client_cache.invalidate_client` itself.
 """
 
 from __future__ import annotations
@@ -10,8 +12,8 @@ from typing import Any
 
 from django.db.models.signals import post_delete, post_save
 
-from usher.marketplace.models import MarketplaceClient, MarketplaceEvent, MarketplaceOrganizer
-from usher.tracking.cache import invalidate_client
+from usher.lib.client_cache import invalidate_client
+from usher.marketplace.models import MarketplaceEvent
 from usher.tracking.models import EventTrackingCode, MarketplaceTrackingCode
 
 SIGNALS = (("post_save", post_save), ("post_delete", post_delete))
@@ -19,11 +21,6 @@ SIGNALS = (("post_save", post_save), ("post_delete", post_delete))
 
 def _on_client_owned_change(sender: type, instance: Any, **kwargs: Any) -> None:
     invalidate_client(instance.client_id)
-
-
-def _on_client_change(sender: type, instance: MarketplaceClient, **kwargs: Any) -> None:
-    # Allowed origins and the site key shape the tracking-config answers too.
-    invalidate_client(instance.pk)
 
 
 def _on_event_saved(
@@ -47,19 +44,10 @@ def _on_event_saved(
 
 def connect() -> None:
     post_save.connect(_on_event_saved, sender=MarketplaceEvent, dispatch_uid="tracking-event-moved")
-    for model in (
-        EventTrackingCode,
-        MarketplaceTrackingCode,
-        MarketplaceEvent,  # its organizer, slug, name or currency may change
-        MarketplaceOrganizer,  # suspension hides its codes
-    ):
+    for model in (EventTrackingCode, MarketplaceTrackingCode):
         for name, signal in SIGNALS:
             signal.connect(
                 _on_client_owned_change,
                 sender=model,
                 dispatch_uid=f"tracking-invalidate-{model.__name__}-{name}",
             )
-    for name, signal in SIGNALS:
-        signal.connect(
-            _on_client_change, sender=MarketplaceClient, dispatch_uid=f"tracking-client-{name}"
-        )

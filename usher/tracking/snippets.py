@@ -99,7 +99,9 @@ class PageContext:
     """What the page is about. Ids and names here may come from users: never trusted."""
 
     page_type: PageType | str = PageType.EVENT
-    event_slug: str = ""  # the content id platforms see (also for catalogs)
+    # The event's id as pixels, conversions and catalogs know it: always
+    # `usher.marketplace.content_ids.event_content_id(event)`.
+    content_id: str = ""
     event_name: str = ""
     currency: str = ""
     value: Decimal | float | None = None  # ticket price, or the order total on thank-you
@@ -267,7 +269,7 @@ def page_events(page: PageContext) -> tuple[EventData, ...]:
         names = PAGE_EVENTS[PageType(page.page_type)]
     except ValueError:
         names = PAGE_EVENTS[PageType.OTHER]
-    content_ids = (page.event_slug,) if page.event_slug else ()
+    content_ids = (page.content_id,) if page.content_id else ()
     events = []
     for name in names:
         if name == StandardEvent.PAGE_VIEW:

@@ -15,6 +15,8 @@ from usher.audiences.models import (
 from usher.audiences.services import ensure_standard_audience, refresh_audience
 from usher.audiences.tests.conftest import SETTINGS, TOKENS
 from usher.audiences.tests.helpers import buy, visit
+from usher.conversions.models import ConversionDelivery, DeliveryBatch
+from usher.conversions.services import ERASED_BODY
 from usher.events.models import TrackingEvent, VisitorTouch
 from usher.marketplace.models import Order
 from usher.marketplace.tests.factories import EventFactory, OrganizerFactory
@@ -142,10 +144,6 @@ def test_erasure_forgets_the_buyer_in_audiences_and_the_event_store(
     )
     visit(event, "v-other")
     audience = ensure_standard_audience(event.organizer, "meta", AudienceType.TICKET_BUYERS)
-    ingest.post(
-        f"/api/marketplace-client/organizer/audiences/{audience.pk}/refresh"
-    )  # no: organizer API
-
     refresh_audience(audience.pk, timezone.now())
     assert AudienceMember.objects.filter(state=MemberState.SYNCED).count() == 3
 
@@ -153,7 +151,13 @@ def test_erasure_forgets_the_buyer_in_audiences_and_the_event_store(
         answer = ingest.post("/api/ingest/buyers/erasure", {"email": "gone@example.com"})
 
     assert answer.status_code == 200, answer.content
-    assert answer.json() == {"orders": 1, "audience_members": 1, "events": 1, "touches": 1}
+    assert answer.json() == {
+        "orders": 1,
+        "audience_members": 1,
+        "events": 1,
+        "touches": 1,
+        "delivery_logs": 0,
+    }
     gone.refresh_from_db()
     assert gone.hashed_user_data == {} and gone.visitor_id == ""
     assert set(TrackingEvent.objects.values_list("visitor_id", flat=True)) == {"v-other"}
@@ -165,6 +169,59 @@ def test_erasure_forgets_the_buyer_in_audiences_and_the_event_store(
     assert email not in on_platform and len(on_platform) == 2
     assert not AudienceMember.objects.filter(member_key=email).exists()
     assert Order.objects.filter(pk=gone.pk).exists()
+
+
+def _logged_call(order=None, tracking_event=None, body="{}") -> DeliveryBatch:
+    """A logged platform call that carried one delivery of `order` or `tracking_event`."""
+    source = order or tracking_event
+    delivery = ConversionDelivery.objects.create(
+        client_id=source.client_id,
+        destination_key="organizer:1",
+        provider="meta",
+        event_id=f"e-{source.pk}-{bool(order)}",
+        event_name="purchase",
+        order=order,
+        tracking_event=tracking_event,
+        next_attempt_at=timezone.now(),
+    )
+    log = DeliveryBatch.objects.create(
+        client_id=source.client_id,
+        destination_key="organizer:1",
+        provider="meta",
+        events_count=1,
+        request_summary={"method": "POST", "url": "https://graph.example/events", "body": body},
+        response_status=200,
+    )
+    log.deliveries.add(delivery)
+    return log
+
+
+def test_erasure_blanks_the_logged_requests_that_carried_the_buyer(marketplace, ingest):
+    event = EventFactory(organizer__client=marketplace, client=marketplace)
+    gone = buy(event, "gone@example.com", visitor="v-gone")
+    kept = buy(event, "stays@example.com")
+    hashed = gone.hashed_user_data["conversions"]["meta"]["email"]
+    order_call = _logged_call(
+        order=gone, body=f'{{"data": [{{"user_data": {{"em": ["{hashed}"]}}}}]}}'
+    )
+    page_call = _logged_call(tracking_event=visit(event, "v-gone"), body=f'["{hashed}"]')
+    other_call = _logged_call(order=kept, body='{"data": "another buyer"}')
+
+    answer = ingest.post("/api/ingest/buyers/erasure", {"email": "gone@example.com"})
+
+    assert answer.status_code == 200 and answer.json()["delivery_logs"] == 2
+    for log in (order_call, page_call):
+        log.refresh_from_db()
+        assert log.request_summary == {
+            "method": "POST",
+            "url": "https://graph.example/events",
+            "body": ERASED_BODY,
+        }
+        assert hashed not in str(log.request_summary) and log.response_status == 200
+    other_call.refresh_from_db()
+    assert other_call.request_summary["body"] == '{"data": "another buyer"}'
+    again = ingest.post("/api/ingest/buyers/erasure", {"email": "gone@example.com"})
+    assert again.json()["delivery_logs"] == 0  # nothing left to blank
 
 
 def test_erasure_needs_an_identity(ingest):

@@ -44,7 +44,7 @@ def allocate_arrays(
     b: np.ndarray,
     ceiling: np.ndarray,
     budget: float,
-    daily_cap: float | None,
+    daily_cap: float | np.ndarray | None,
 ) -> np.ndarray:
     """Optimal spend (campaigns x days) for revenue curves ``A[i, d]·(1 - exp(-S/b[i, d]))``.
 
@@ -71,7 +71,7 @@ def allocate_tabulated(
     marginal: np.ndarray,
     demand: np.ndarray,
     budget: float,
-    daily_cap: float | None,
+    daily_cap: float | np.ndarray | None,
 ) -> np.ndarray:
     """Optimal spend for any concave curves given as tables of their marginal revenue.
 
@@ -79,6 +79,7 @@ def allocate_tabulated(
     ``spend_grid[i, k]`` and demand 1 (decreasing in k; the grid's last point is the
     campaign's ceiling); a day's marginal is that times ``demand[d]``. Used for the
     posterior-mean curves, which are mixtures of exponentials without a closed form.
+    ``daily_cap`` is one number for every day, or one per day.
     """
     n_campaigns, n_days = marginal.shape[0], len(demand)
     if n_campaigns == 0 or n_days == 0 or budget <= 0:
@@ -137,7 +138,7 @@ def water_fill(
     n_days: int,
     steepest: float,
     budget: float,
-    daily_cap: float | None,
+    daily_cap: float | np.ndarray | None,
 ) -> np.ndarray:
     """Find the thresholds: one per day for its cap, one overall (lambda) for the budget.
 
@@ -177,7 +178,7 @@ def water_fill(
 def _day_cap_thresholds(
     spend_for: Callable[[np.ndarray], np.ndarray],
     n_days: int,
-    daily_cap: float,
+    daily_cap: float | np.ndarray,
     lowest: float,
     steepest: float,
 ) -> np.ndarray:
@@ -197,9 +198,12 @@ def allocate(
     curves: Sequence[ResponseCurve],
     demand: np.ndarray,
     budget: float,
-    daily_cap: float | None = None,
+    daily_cap: float | np.ndarray | None = None,
 ) -> np.ndarray:
-    """Optimal daily spend per curve (rows) and day (columns) for the given demand per day."""
+    """Optimal daily spend per curve (rows) and day (columns) for the given demand per day.
+
+    ``daily_cap`` is one number for every day, or one per day.
+    """
     demand = np.asarray(demand, dtype=float)
     saturation_value = np.array([[c.value * c.a] for c in curves]).reshape(-1, 1) * demand[None, :]
     b = np.array([c.b for c in curves], dtype=float)

@@ -20,7 +20,7 @@ import numpy as np
 
 from usher.campaigns.optimizer import pacing
 from usher.campaigns.optimizer.allocation import allocate_tabulated
-from usher.campaigns.optimizer.creatives import judge_creatives
+from usher.campaigns.optimizer.creatives import judge_creatives, suite_clicks
 from usher.campaigns.optimizer.curves import DemandPattern
 from usher.campaigns.optimizer.decisions import (
     CampaignPlan,
@@ -87,12 +87,16 @@ SATURATION_MARGINAL_SHARE = 1 / 3
 CREATIVE_HINT_PROBABILITY = 0.8
 # Without any sales yet, the prior expects the target CPA at the equal-split spend.
 DEFAULT_PRIOR_CONVERSIONS_PER_DAY = 1.0
+# A campaign type's pooled rate counts as this many sales at the suite's rate on top of
+# its own (thin types lean on the suite).
+TYPE_PRIOR_CONVERSIONS = 3.0
 
 
 @dataclass(frozen=True)
 class _Ledger:
     free: float
     mean_ratio: float
+    low_share: float  # of a capped day's budget the plan counts on (pacing.low_delivery_share)
     max_ratio: float
     fixed_daily: float  # budgets held by staff overrides
 
@@ -106,7 +110,7 @@ def run_cycle(state: SuiteState, seed: int = 0, recommend: bool = True) -> Cycle
     decisions: list[Decision] = []
     recommendations: list[Recommendation] = []
 
-    pausing = _guard_pauses(state, evidence, decisions)
+    pausing = _guard_pauses(state, evidence, ceilings, decisions)
     _creative_tests(state, rng, decisions, recommendations)
 
     managed = [
@@ -159,7 +163,7 @@ def _ledger(state: SuiteState, evidence: list[CampaignEvidence], ceilings: np.nd
     )
     free = pacing.free_money(float(state.total_budget), float(state.spent), unreported)
     fixed = sum(_budget_in_force(c) for c in state.campaigns if c.override is not None)
-    return _Ledger(free, mean_ratio, max_ratio, fixed)
+    return _Ledger(free, mean_ratio, pacing.low_delivery_share(ratios), max_ratio, fixed)
 
 
 def _budget_in_force(campaign: CampaignState) -> float:
@@ -175,9 +179,17 @@ def _budget_in_force(campaign: CampaignState) -> float:
 
 
 def _guard_pauses(
-    state: SuiteState, evidence: list[CampaignEvidence], decisions: list[Decision]
+    state: SuiteState,
+    evidence: list[CampaignEvidence],
+    ceilings: np.ndarray,
+    decisions: list[Decision],
 ) -> set[int]:
-    """Pause campaigns whose CPA is credibly above twice the target, if money has a better use."""
+    """Pause campaigns whose CPA is credibly above twice the target, if money has a better use.
+
+    The better use is the other live campaigns that can take more money: one at its
+    audience's ceiling sells cheaply but cannot absorb what a pause frees, and money
+    nobody can spend sells nothing.
+    """
     if not state.target_cpa:
         return set()
     since = state.day - GUARD_LOOKBACK_DAYS
@@ -187,10 +199,17 @@ def _guard_pauses(
         if campaign.override is not None or not campaign.active or campaign.paused_by_rule:
             continue
         spend, conversions, days = windows[i]
-        verdict = cpa_guard(spend, conversions, days, float(state.target_cpa))
+        siblings = [w for j, w in enumerate(windows) if j != i and state.campaigns[j].active]
+        sibling_sales = sum(w[1] for w in siblings)
+        suite_cpa = sum(w[0] for w in siblings) / sibling_sales if sibling_sales else None
+        verdict = cpa_guard(spend, conversions, days, float(state.target_cpa), suite_cpa)
         if not verdict.fires:
             continue
-        others = [w for j, w in enumerate(windows) if j != i and state.campaigns[j].active]
+        others = [
+            w
+            for j, w in enumerate(windows)
+            if j != i and state.campaigns[j].active and not np.isfinite(ceilings[j])
+        ]
         other_spend = sum(w[0] for w in others)
         other_sales = sum(w[1] for w in others)
         if other_sales == 0:
@@ -230,10 +249,11 @@ def _creative_tests(
     decisions: list[Decision],
     recommendations: list[Recommendation],
 ) -> None:
-    for campaign in state.campaigns:
+    elsewhere = suite_clicks([c.creatives for c in state.campaigns])
+    for campaign, suite in zip(state.campaigns, elsewhere, strict=True):
         if not campaign.active or campaign.paused_by_rule:
             continue
-        verdicts = judge_creatives(campaign.creatives, rng)
+        verdicts = judge_creatives(campaign.creatives, rng, suite)
         decisive = [v for v in verdicts if v.decisive]
         if decisive and campaign.override is None:
             for loser in decisive:
@@ -271,7 +291,10 @@ def _creative_tests(
                             f"creative '{name}' loses (probability "
                             f"{verdict.probability_winner_better:.0%} that another does better): pause it"
                         ),
-                        numbers={"probability": round(verdict.probability_winner_better, 3)},
+                        numbers={
+                            "probability": round(verdict.probability_winner_better, 3),
+                            "creative": name,
+                        },
                     )
                 )
 
@@ -335,31 +358,59 @@ def _observations(e: CampaignEvidence, demand: DemandPattern) -> list[DailyObser
     ]
 
 
-def _fit_all(evidence, demand, scale, prior_a) -> list[CurvePosterior]:
-    return [fit_curve(_observations(e, demand), scale, prior_a) for e in evidence]
+def _fit_all(evidence, demand, scale, prior_a: np.ndarray) -> list[CurvePosterior]:
+    return [
+        fit_curve(_observations(e, demand), scale, float(prior_a[k]))
+        for k, e in enumerate(evidence)
+    ]
 
 
 def _prior_a(
     state: SuiteState, evidence: list[CampaignEvidence], demand: DemandPattern, scale: float
-) -> float:
-    """Empirical Bayes: the suite's pooled level, so thin campaigns lean on their siblings."""
+) -> np.ndarray:
+    """Empirical Bayes, per campaign: the pooled level of its campaign type, shrunk to the suite's.
+
+    A thin campaign leans on its siblings, first those of its own type: retargeting
+    on a warm audience and prospecting on a cold one buy sales at different rates on
+    every platform, so the type's campaigns are the closest evidence (the type is
+    known; how its rate compares is learned). A type with little data borrows the
+    suite's level (``TYPE_PRIOR_CONVERSIONS`` pseudo-sales of it); a campaign alone
+    of its type takes the suite's.
+    """
     saturation_at_scale = -np.expm1(-1.0 / B_PRIOR_CENTER_RATIO)
     factors = demand.factors()
-    sales = sum(e.total_conversions for e in evidence)
-    exposure = sum(
-        float(
-            np.sum(
-                factors[e.days] * e.quality * -np.expm1(-e.spend / (B_PRIOR_CENTER_RATIO * scale))
+    sales = np.array([e.total_conversions for e in evidence], dtype=float)
+    exposure = np.array(
+        [
+            float(
+                np.sum(
+                    factors[e.days]
+                    * e.quality
+                    * -np.expm1(-e.spend / (B_PRIOR_CENTER_RATIO * scale))
+                )
             )
-        )
-        for e in evidence
-        if len(e.days)
+            if len(e.days)
+            else 0.0
+            for e in evidence
+        ]
     )
-    if sales > 0 and exposure > 0:
-        return sales / exposure
-    if state.target_cpa:
-        return scale / float(state.target_cpa) / saturation_at_scale
-    return DEFAULT_PRIOR_CONVERSIONS_PER_DAY / saturation_at_scale
+    if sales.sum() > 0 and exposure.sum() > 0:
+        suite = sales.sum() / exposure.sum()
+    elif state.target_cpa:
+        suite = scale / float(state.target_cpa) / saturation_at_scale
+    else:
+        suite = DEFAULT_PRIOR_CONVERSIONS_PER_DAY / saturation_at_scale
+    types = np.array([c.campaign_type for c in state.campaigns])
+    prior = np.full(len(evidence), suite)
+    for kind in np.unique(types):
+        mine = types == kind
+        # A type of one has no siblings: its own days are its likelihood, not also its
+        # prior (an unlucky start counted twice would starve it).
+        if mine.sum() > 1:
+            prior[mine] = (sales[mine].sum() + TYPE_PRIOR_CONVERSIONS) / (
+                exposure[mine].sum() + TYPE_PRIOR_CONVERSIONS / suite
+            )
+    return prior
 
 
 def _ceilings(evidence: list[CampaignEvidence]) -> np.ndarray:
@@ -405,12 +456,18 @@ def _plan(state, evidence, model: _Model, ledger: _Ledger, managed: list[int], r
     budget_units = max(ledger.free / ledger.mean_ratio - ledger.fixed_daily * remaining_days, 0.0)
     cap = None
     if state.daily_limit is not None:
-        cap = max(float(state.daily_limit) - ledger.fixed_daily, 0.0)
+        # Today may go to the limit; later days are counted at what an under-delivering
+        # day spends of it, so money is not left for days that cannot absorb it.
+        limit = max(float(state.daily_limit) - ledger.fixed_daily, 0.0)
+        cap = np.full(remaining_days, limit * ledger.low_share)
+        cap[0] = limit
     scale = _spend_scale(state)
     grids, tables, curves = [], [], []
     for i in managed:
+        # A ceiling is the audience's, in spend: a budget above it buys nothing, whatever
+        # the delivery ratio (which only scales spend that follows the budget).
         top = max(
-            min(model.ceilings[i] / ledger.mean_ratio, PLAN_GRID_TOP_SCALES * scale),
+            min(model.ceilings[i], PLAN_GRID_TOP_SCALES * scale),
             2 * PLAN_GRID_BOTTOM_SCALES * scale,
         )
         grid = np.concatenate([[0.0], top * PLAN_GRID_SHAPE])
@@ -489,10 +546,14 @@ def _rebalance_due(state: SuiteState, campaign: CampaignState) -> bool:
 def _rebalance(state, evidence, model, ledger, managed, due, plan, decisions) -> None:
     targets = {}
     rules = {}
+    at_ceiling = {i for i in managed if plan[i] >= model.ceilings[i] * (1 - 1e-6)}
+    explored = _explore(
+        state, {i: max(plan[i], _exploration_floor(state)) for i in managed}, at_ceiling
+    )
     for i in managed:
         campaign = state.campaigns[i]
         current = float(campaign.daily_budget)
-        target = max(plan[i], _exploration_floor(state)) * _dither(state, i)
+        target = explored[i]
         rule = DecisionRule.ALLOCATION
         if campaign.budget_set_day is not None and current > 0:
             target = min(max(target, current * MAX_DAILY_STEP_DOWN), current * MAX_DAILY_STEP_UP)
@@ -606,17 +667,31 @@ def _exploration_floor(state: SuiteState) -> float:
     return EXPLORATION_FLOOR_SHARE * _spend_scale(state)
 
 
-def _dither(state: SuiteState, index: int) -> float:
-    """Exploration: alternate each budget around its plan, day by day.
+def _explore(
+    state: SuiteState, planned: dict[int, float], at_ceiling: set[int]
+) -> dict[int, float]:
+    """Exploration: alternate each budget around its plan, day by day, money-neutral.
 
     Spend that only follows the plan rises with the event's ramp, so saturation and
     demand growth look alike; an alternating +-share, out of step across campaigns,
     varies spend independently of time and shows each curve's slope where it is used.
+    The day's total stays the plan's (the alternation moves money between campaigns,
+    never off the day: a day under a binding daily limit cannot make it up later). A
+    campaign planned at its audience's ceiling is left out: its spend is the audience's,
+    not the budget's, so a higher budget would show nothing and park money.
     Being symmetric it costs only second-order revenue; it stops near the event.
     """
-    if state.flight_days - state.day <= DITHER_LAST_DAYS:
-        return 1.0
-    return 1.0 + DITHER_SHARE * (1 if (state.day + index) % 2 == 0 else -1)
+    explored = dict(planned)
+    free = [i for i in planned if i not in at_ceiling]
+    if state.flight_days - state.day <= DITHER_LAST_DAYS or not free:
+        return explored
+    dithered = {
+        i: planned[i] * (1.0 + DITHER_SHARE * (1 if (state.day + i) % 2 == 0 else -1)) for i in free
+    }
+    total = sum(dithered.values())
+    scale = sum(planned[i] for i in free) / total if total > 0 else 1.0
+    explored.update({i: budget * scale for i, budget in dithered.items()})
+    return explored
 
 
 def _week_room(state: SuiteState, campaign: CampaignState) -> tuple[float, float]:

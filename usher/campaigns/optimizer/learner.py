@@ -98,7 +98,6 @@ class CurvePosterior:
 
 
 B_GRID_RATIOS = np.geomspace(B_GRID_LOW_RATIO, B_GRID_HIGH_RATIO, B_GRID_POINTS)
-B_PRIOR_LOG = -0.5 * (np.log(B_GRID_RATIOS / B_PRIOR_CENTER_RATIO) / B_PRIOR_LOG_SD) ** 2
 
 
 def b_grid_for(spend_scale: float) -> np.ndarray:

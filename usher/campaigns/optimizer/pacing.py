@@ -22,6 +22,12 @@ DEFAULT_MAX_DELIVERY_RATIO = 2.0
 # Margin on the highest delivery ratio seen (the next day may be a bit worse).
 DELIVERY_RATIO_MARGIN = 1.05
 MIN_DELIVERY_SAMPLES = 5
+# A capped day counts on the low end of the delivery ratios seen: their 10th percentile
+# (relative to the mean), never below half; before data, a quarter under (the +-25% a
+# day Meta's budgets page documents).
+LOW_DELIVERY_PERCENTILE = 10
+MIN_LOW_DELIVERY_SHARE = 0.5
+DEFAULT_LOW_DELIVERY_SHARE = 0.75
 # Hours do not deliver evenly: an hour may spend up to this many times its even share.
 HOUR_SHARE_MARGIN = 1.5
 # Margin on shares read from the hourly delivery profile (it is itself an estimate).
@@ -40,6 +46,21 @@ def delivery_ratios(spends: Sequence[float], budgets: Sequence[float]) -> np.nda
 def expected_delivery_ratio(ratios: np.ndarray) -> float:
     """The mean ratio of spend to budget, 1 until there is data."""
     return float(np.mean(ratios)) if len(ratios) >= MIN_DELIVERY_SAMPLES else 1.0
+
+
+def low_delivery_share(ratios: np.ndarray) -> float:
+    """How much of a capped day's budget a day can be counted on to spend, relative to the mean.
+
+    A day's spend under a binding daily limit is the limit times that day's delivery
+    ratio: what an under-delivering day leaves is lost, since the days after are at the
+    limit too (an over-delivering one is paid back by the next plans). The plan counts
+    on the low end of the ratios seen (their 10th percentile over their mean), half the
+    spread a platform documents until there is data.
+    """
+    if len(ratios) < MIN_DELIVERY_SAMPLES or np.mean(ratios) <= 0:
+        return DEFAULT_LOW_DELIVERY_SHARE
+    low = float(np.percentile(ratios, LOW_DELIVERY_PERCENTILE)) / float(np.mean(ratios))
+    return float(np.clip(low, MIN_LOW_DELIVERY_SHARE, 1.0))
 
 
 def max_delivery_ratio(ratios: np.ndarray) -> float:

@@ -21,6 +21,8 @@ RULE_MIN_DAYS = 3
 # Evidence: spend at least this many times the threshold CPA (or the boost's break-even).
 RULE_MIN_SPEND_IN_THRESHOLD_CPAS = 5.0
 BOOST_FACTOR = 1.2
+# The suite's CPA as the CPA guard's prior counts as this many sales.
+CPA_PRIOR_CONVERSIONS = 3
 
 
 @dataclass(frozen=True)
@@ -42,14 +44,32 @@ def poisson_cdf(k: int, mean: float) -> float:
     return min(math.exp(top) * sum(math.exp(v - top) for v in logs), 1.0)
 
 
-def cpa_guard(spend: float, conversions: int, days: int, target_cpa: float | None) -> GuardVerdict:
-    """Pause when the CPA is credibly above twice the target."""
+def cpa_guard(
+    spend: float,
+    conversions: int,
+    days: int,
+    target_cpa: float | None,
+    suite_cpa: float | None = None,
+) -> GuardVerdict:
+    """Pause when the CPA is credibly above twice the target.
+
+    ``suite_cpa`` (the rest of the suite's CPA) is the prior the campaign's own sales
+    are weighed against, worth ``CPA_PRIOR_CONVERSIONS`` sales: a campaign is one of a
+    suite, and a few unlucky days of a handful of sales are more often bad luck than a
+    campaign far worse than its siblings. Without it the prior is flat.
+    """
     if not target_cpa or spend <= 0:
         return GuardVerdict(False, 0.0, None, False)
     threshold_cpa = RULE_MULTIPLE * target_cpa
     observed = spend / conversions if conversions else None
-    # P(rate < 1/threshold) = P(Poisson(spend/threshold) >= C+1)
-    probability = 1.0 - poisson_cdf(conversions, spend / threshold_cpa)
+    prior_sales, prior_spend = (
+        (CPA_PRIOR_CONVERSIONS, CPA_PRIOR_CONVERSIONS * suite_cpa) if suite_cpa else (0, 0.0)
+    )
+    # P(rate < 1/threshold) = P(Poisson(spend/threshold) >= C+1), the rate's posterior
+    # being Gamma(C + 1 + prior sales, spend + prior spend).
+    probability = 1.0 - poisson_cdf(
+        conversions + prior_sales, (spend + prior_spend) / threshold_cpa
+    )
     enough = days >= RULE_MIN_DAYS and spend >= RULE_MIN_SPEND_IN_THRESHOLD_CPAS * threshold_cpa
     return GuardVerdict(enough and probability >= RULE_PROBABILITY, probability, observed, enough)
 

@@ -35,7 +35,11 @@ class DayMetrics:
 
 @dataclass(frozen=True)
 class CreativeState:
-    """One ad (creative variant) of a campaign, with its totals while it ran."""
+    """One ad (creative variant) of a campaign, with its totals while it ran.
+
+    ``clicks`` are the platform's reported clicks: far denser than sales, they show a
+    better creative long before its sales do (see ``creatives.py``).
+    """
 
     creative_id: str
     name: str
@@ -44,6 +48,7 @@ class CreativeState:
     attributed_conversions: int = 0
     platform_conversions: float = 0.0
     hours_live: float = 0.0
+    clicks: float = 0.0
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ overrides win until lifted; recommendations stored for the panel."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -12,6 +12,9 @@ from django.utils import timezone
 
 from usher.campaigns import optimization, publishing
 from usher.campaigns.models import (
+    AdAccount,
+    AdCampaignBudget,
+    AutomatedCampaign,
     CampaignAttribution,
     CampaignMetrics,
     CampaignStatus,
@@ -19,6 +22,8 @@ from usher.campaigns.models import (
     OptimizationLogEntry,
 )
 from usher.campaigns.optimizer import decisions as opt
+from usher.campaigns.tests.factories import AdAccountFactory
+from usher.marketplace.models import MarketplaceClient
 from usher.marketplace.tests.factories import OrderFactory
 from usher.platforms.base import PlatformError
 
@@ -163,6 +168,81 @@ def test_the_inputs_carry_reported_hours_and_usher_attributed_orders(
     assert state.total_budget == Decimal("1000.00")
 
 
+def _hour_reported(campaign, day, hour, spend="1.00") -> None:
+    CampaignMetrics.objects.create(
+        campaign=campaign,
+        level="campaign",
+        object_id=campaign.external_campaign_id,
+        date=day,
+        hour=hour,
+        spend=Decimal(spend),
+    )
+
+
+def test_the_flight_keeps_the_accounts_own_days_when_they_are_not_utc(daily_campaigns, event):
+    """A Bucharest account reports local days and resets budgets at local midnight: the
+    optimizer's days are those days, and an order at 00:30 local (22:30 UTC the day
+    before) belongs to the local day its campaign's spend was reported on."""
+    campaign = daily_campaigns[0]
+    AdAccount.objects.filter(pk=campaign.ad_account_id).update(timezone="Europe/Bucharest")
+    campaigns = _published(campaign.budget)
+    flight = optimization.flight_of(campaign.budget, campaigns)
+    assert str(flight.zone) == "Europe/Bucharest"
+    assert flight.start.astimezone(flight.zone).time() == datetime.min.time()
+    local_start = flight.start.date()
+    _hour_reported(campaign, local_start, 0, spend="2.00")
+    _hour_reported(campaign, local_start, 23, spend="3.00")
+    order = OrderFactory(event=event, placed_at=flight.start + timedelta(minutes=30))
+    CampaignAttribution.objects.create(
+        order=order, campaign=campaign, matched_by="fbc", value=Decimal("90"), currency="RON"
+    )
+
+    state = optimization.suite_state(
+        campaign.budget, campaigns, flight, flight.start + timedelta(days=1, hours=1)
+    )
+
+    day0 = state.campaigns[0].days[0]
+    assert day0.spend == pytest.approx(5.0) and day0.complete
+    assert (day0.attributed_conversions, day0.attributed_revenue) == (1, 90.0)
+    assert state.hour_of_flight == 25 and state.reported_hours == 24
+
+
+def test_accounts_in_several_zones_are_read_on_the_marketplaces_clock(daily_campaigns):
+    """Google reports in UTC, Meta in Bucharest time: each hour lands on the marketplace's
+    local hour, so a day of one account is not half of two days of the other."""
+    utc_campaign, local_campaign = daily_campaigns[0], daily_campaigns[1]
+    AdAccount.objects.filter(pk=utc_campaign.ad_account_id).update(timezone="UTC")
+    local_account = AdAccountFactory(
+        client=local_campaign.budget.client, platform="meta", timezone="Europe/Bucharest"
+    )
+    AutomatedCampaign.objects.filter(pk=local_campaign.pk).update(ad_account=local_account)
+    MarketplaceClient.objects.filter(pk=utc_campaign.budget.client_id).update(
+        timezone="Europe/Bucharest"
+    )
+    budget = AdCampaignBudget.objects.select_related("client").get(pk=utc_campaign.budget_id)
+    campaigns = _published(budget)
+    flight = optimization.flight_of(budget, campaigns)
+    assert str(flight.zone) == "Europe/Bucharest"
+    local_start = flight.start.date()
+    utc_hour = flight.start.astimezone(UTC)  # 22:00 or 21:00 UTC the day before
+    _hour_reported(utc_campaign, utc_hour.date(), utc_hour.hour, spend="4.00")
+    _hour_reported(local_campaign, local_start, 0, spend="6.00")
+
+    state = optimization.suite_state(budget, campaigns, flight, flight.start + timedelta(hours=2))
+
+    by_id = {c.campaign_id: c for c in state.campaigns}
+    assert by_id[str(utc_campaign.pk)].days[0].spend == pytest.approx(4.0)
+    assert by_id[str(local_campaign.pk)].days[0].spend == pytest.approx(6.0)
+    assert state.reported_hours == 1
+
+
+def test_an_unknown_time_zone_runs_the_flight_on_utc(daily_campaigns):
+    campaign = daily_campaigns[0]
+    AdAccount.objects.filter(pk=campaign.ad_account_id).update(timezone="Mars/Olympus_Mons")
+    flight = optimization.flight_of(campaign.budget, _published(campaign.budget))
+    assert str(flight.zone) == "UTC" and flight.start.hour == 0
+
+
 def test_a_staff_override_wins_over_the_optimizer_until_lifted(daily_campaigns, platform) -> None:
     held = daily_campaigns[0]
     publishing.override_daily_budget(held.pk, Decimal("7.00"), user=None, reason="staff test")
@@ -185,10 +265,16 @@ def test_a_staff_override_wins_over_the_optimizer_until_lifted(daily_campaigns, 
     ).exists()
 
 
-def _state(budget):
-    campaigns = list(
-        budget.campaigns.filter(status__in=optimization.OPTIMIZED_STATUSES).order_by("pk")
+def _published(budget):
+    return list(
+        budget.campaigns.filter(status__in=optimization.OPTIMIZED_STATUSES)
+        .select_related("ad_account")
+        .order_by("pk")
     )
+
+
+def _state(budget):
+    campaigns = _published(budget)
     flight = optimization.flight_of(budget, campaigns)
     return optimization.suite_state(budget, campaigns, flight, timezone.now())
 
@@ -196,3 +282,25 @@ def _state(budget):
 def _campaign_state(campaign):
     state = _state(campaign.budget)
     return next(c for c in state.campaigns if c.campaign_id == str(campaign.pk))
+
+
+def test_each_creative_carries_its_reported_clicks_for_the_ab_test(daily_campaigns) -> None:
+    campaign = daily_campaigns[2]
+    budget = campaign.budget
+    flight = optimization.flight_of(budget, daily_campaigns)
+    ad = campaign.creatives.get()
+    for day, clicks in ((0, 40), (1, 25)):
+        CampaignMetrics.objects.create(
+            campaign=campaign,
+            level="ad",
+            object_id=ad.external_ad_id,
+            date=(flight.start + timedelta(days=day)).date(),
+            hour=None,
+            spend=Decimal("10.00"),
+            clicks=clicks,
+        )
+    state = optimization.suite_state(
+        budget, daily_campaigns, flight, flight.start + timedelta(days=2, hours=2)
+    )
+    [creative] = next(c for c in state.campaigns if c.campaign_id == str(campaign.pk)).creatives
+    assert (creative.clicks, creative.spend) == (65.0, 20.0)

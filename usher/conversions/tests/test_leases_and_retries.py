@@ -449,3 +449,84 @@ def test_a_runs_summary_adds_up_every_outcome(three_orders):
     counts = (summary.delivered, summary.rejected, summary.dead, summary.retrying)
     assert (counts, summary.batches) == ((1, 2, 2, 2), 2)
     assert ConversionDelivery.objects.get(pk=last.pk).status == DeliveryStatus.DEAD
+
+
+# Recording outcomes: one UPDATE per distinct change, still under the lease guard
+
+
+def delivery_updates(queries) -> list[str]:
+    return [
+        q["sql"] for q in queries if q["sql"].startswith('UPDATE "conversions_conversiondelivery"')
+    ]
+
+
+def test_a_batch_with_one_outcome_for_all_is_recorded_with_one_update(meta_key):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    now = timezone.now()
+    claimed = dispatch.claim_batch(meta_key, 10, now)
+    with CaptureQueriesContext(connection) as queries:
+        record_as(claimed, OutcomeStatus.DELIVERED, now)
+    assert len(claimed) == 2 and len(delivery_updates(queries)) == 1
+    assert {d.status for d in rows(meta_key).values()} == {DeliveryStatus.DELIVERED}
+
+
+def test_a_grouped_update_spares_the_row_another_worker_took_over(meta_key):
+    now = timezone.now()
+    slow = dispatch.claim_batch(meta_key, 10, now)
+    after_lease = now + timedelta(seconds=dispatch.lease_seconds() + 1)
+    [taken] = dispatch.claim_batch(meta_key, 1, after_lease)  # only one of the two
+    record_as(slow, OutcomeStatus.DELIVERED, after_lease)
+    held = rows(meta_key)
+    assert (held[taken.pk].status, held[taken.pk].lease_expires_at) == (
+        DeliveryStatus.SENDING,
+        taken.lease_expires_at,
+    )
+    [other] = [pk for pk in held if pk != taken.pk]
+    assert held[other].status == DeliveryStatus.DELIVERED
+
+
+class OneCall:
+    def http_calls_for(self, events):
+        return 1
+
+
+def test_a_lease_that_still_covers_the_next_call_is_not_rewritten(
+    meta_key, django_assert_num_queries
+):
+    now = timezone.now()
+    claimed = dispatch.claim_batch(meta_key, 10, now)
+    soon = dispatch.Lease(claimed, clock=lambda: now + timedelta(seconds=1))
+    with django_assert_num_queries(0):
+        assert soon.renew([], OneCall()) == 2
+    # Later the lease would run out during the call (a full timeout): it is renewed.
+    later = now + timedelta(seconds=dispatch.LEASE_MARGIN_SECONDS)
+    assert dispatch.Lease(claimed, clock=lambda: later).renew([], OneCall()) == 2
+    renewed = later + timedelta(seconds=dispatch.lease_seconds())
+    assert {d.lease_expires_at for d in rows(meta_key).values()} == {renewed}
+
+
+# A destination's backlog is shared by free workers
+
+
+def test_a_run_whose_first_claim_is_full_asks_once_for_a_second_run(meta_key, sandbox, monkeypatch):
+    real_get_connector = dispatch.get_connector
+
+    def one_per_batch(name):
+        connector = real_get_connector(name)
+        connector.max_batch_size = 1
+        return connector
+
+    monkeypatch.setattr(dispatch, "get_connector", one_per_batch)
+    asked: list[int] = []
+    dispatch.dispatch_destination(meta_key, on_backlog=lambda: asked.append(1))
+    assert asked == [1]
+    assert {d.status for d in rows(meta_key).values()} == {DeliveryStatus.DELIVERED}
+
+
+def test_a_run_that_claims_all_that_is_due_asks_for_no_help(meta_key, sandbox):
+    asked: list[int] = []
+    dispatch.dispatch_destination(meta_key, on_backlog=lambda: asked.append(1))
+    assert asked == []
+    assert {d.status for d in rows(meta_key).values()} == {DeliveryStatus.DELIVERED}

@@ -22,6 +22,7 @@ from usher.conversions.tests.conftest import (
     order_payload,
 )
 from usher.lib.http import set_transport_for_tests
+from usher.marketplace.content_ids import event_content_id
 from usher.marketplace.models import ConsentPolicy
 from usher.sandbox.testing import sha
 from usher.sandbox.transport import sandbox_transport
@@ -114,23 +115,23 @@ def test_an_orders_ticket_lines_reach_every_platform_under_the_events_content_id
     payload = order_payload(wiring.event) | {"lines": lines}
     with django_capture_on_commit_callbacks(execute=True):
         assert ingest.put("/api/ingest/orders", payload).status_code == 200
-    slug = wiring.event.slug  # the content id tracker.js sends for this event page too
+    content_id = event_content_id(wiring.event)  # what tracker.js sends on its page too
 
     meta = bodies(sandbox, "meta", ORGANIZER_PIXEL)[0]["data"][0]["custom_data"]
-    assert meta["content_ids"] == [slug] and meta["num_items"] == 2
+    assert meta["content_ids"] == [content_id] and meta["num_items"] == 2
     assert [(c["id"], c["title"], c["quantity"]) for c in meta["contents"]] == [
-        (slug, "VIP", 1),
-        (slug, "General", 1),
+        (content_id, "VIP", 1),
+        (content_id, "General", 1),
     ]
     tiktok = bodies(sandbox, "tiktok", TIKTOK_PIXEL)[0]["data"][0]["properties"]
     assert [(c["content_id"], c["price"]) for c in tiktok["contents"]] == [
-        (slug, 150.5),
-        (slug, 90.0),
+        (content_id, 150.5),
+        (content_id, 90.0),
     ]
     ga4 = bodies(sandbox, "ga4", GA4_ID)[0]["events"][0]["params"]
     assert [(i["item_id"], i["item_variant"], i["quantity"]) for i in ga4["items"]] == [
-        (slug, "vip", 1),
-        (slug, "ga", 1),
+        (content_id, "vip", 1),
+        (content_id, "ga", 1),
     ]
     assert "notes" not in sandbox.requests(platform="ga4", account=GA4_ID)[0]  # GA4 kept it
 

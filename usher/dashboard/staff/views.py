@@ -26,6 +26,7 @@ from usher.campaigns.models import (
     CampaignStatus,
     OptimizationLogEntry,
 )
+from usher.catalog.models import CatalogFeed
 from usher.conversions.models import ConversionDelivery
 from usher.dashboard.charts import Chart, Dataset
 from usher.dashboard.staff import actions, queries
@@ -146,13 +147,25 @@ def approvals(request: HttpRequest) -> HttpResponse:
 
 
 def delivery_health(request: HttpRequest) -> HttpResponse:
-    """Conversions delivered, rejected, retrying and dead per platform and organizer."""
+    """Conversions delivered, rejected, retrying and dead per platform and organizer, and
+    the state of each ad account's event catalog."""
     form, period = _period(request)
     if period is None:
         return _render(request, "deliveries.html", "Delivery health", 400, period_form=form)
     rows = queries.delivery_health(_scoped(request, ConversionDelivery), period)
+    feeds = scope_for_staff(
+        request.user,
+        CatalogFeed.objects.select_related("ad_account__organizer"),
+        "ad_account__client",
+    )
     return _render(
-        request, "deliveries.html", "Delivery health", period_form=form, period=period, rows=rows
+        request,
+        "deliveries.html",
+        "Delivery health",
+        period_form=form,
+        period=period,
+        rows=rows,
+        feeds=feeds,
     )
 
 

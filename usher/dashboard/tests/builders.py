@@ -121,6 +121,19 @@ def build_world(
         expected_effect=f"+{seed} sales a day for {username}",
         applied=False,
     )
+    OptimizationLogEntry.objects.create(
+        client=organizer.client,
+        budget=budget,
+        kind=DecisionKind.RECOMMENDATION,
+        reason="raise the budget by 20%",
+        numbers={
+            "recommendation": "raise_budget",
+            "extra_money": 200.0,
+            "extra_tickets": 12.0 * seed,
+            "roas_of_extra_money": 3.25,
+        },
+        applied=False,
+    )
     audience = RemarketingAudience.objects.create(
         client=organizer.client,
         organizer=organizer,

@@ -12,10 +12,12 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from usher.campaigns import reports
+from usher.campaigns.decisions import log_decision
 from usher.campaigns.models import (
     AdCampaignBudget,
     AutomatedCampaign,
     CampaignStatus,
+    DecisionKind,
     OptimizationLogEntry,
 )
 from usher.dashboard import queries
@@ -55,6 +57,36 @@ def test_the_overview_states_the_plain_report_from_the_database(organizer):
     assert f"ROAS <strong>{report.roas}</strong>" in html
     assert "1,000.00 RON" in html and "900.00 RON" in html  # the budget card: total, left
     assert "move budget to the better campaign of org" in html and "+1 sales a day" in html
+    assert "Raise the budget by 200.00 RON: expected +12 tickets at ROAS 3.25x." in html
+
+
+def test_the_overview_shows_the_advice_in_force_apart_from_the_decisions(organizer):
+    world = build_world(organizer, campaigns=1)
+    campaign = world.campaigns[0]
+    log_decision(
+        world.budget,
+        DecisionKind.RECOMMENDATION,
+        "creative 'poster' loses: pause it",
+        campaign=campaign,
+        numbers={"recommendation": "pause_creative", "probability": 0.83, "creative": "poster"},
+        applied=False,
+    )
+    log_decision(
+        world.budget,
+        DecisionKind.RECOMMENDATION,
+        "advice of a kind the panel does not know",
+        numbers={"recommendation": "something_new"},
+        applied=False,
+    )
+    response = _browser(world.user).get("/panel/")
+    advice = [entry.reason for entry in response.context["advice"]]
+    shown_decisions = [entry.kind for entry in response.context["decisions"]]
+    html = response.content.decode()
+
+    assert len(advice) == 3 and DecisionKind.RECOMMENDATION not in shown_decisions
+    assert "Creative “poster” is losing (83% likely that another sells better): pause it." in html
+    assert "advice of a kind the panel does not know" in html  # the logged reason, as is
+    assert f'{campaign.name}</a> <span class="badge">{campaign.get_platform_display()}' in html
 
 
 def test_the_campaign_table_shows_platform_and_usher_numbers(organizer):
@@ -197,5 +229,6 @@ def test_the_panel_speaks_romanian_with_romanian_numbers(organizer):
     assert '<html lang="ro">' in html
     assert "Ați investit 81,00 RON și ați obținut 3 vânzări" in html
     assert "1.000,00 RON" in html and "Privire de ansamblu" in html
+    assert "Măriți bugetul cu 200,00 RON: se așteaptă +12 bilete la ROAS 3,25x." in html
     english = _browser(world.user).get("/panel/", headers={"accept-language": "en"})
     assert "You invested 81.00 RON" in english.content.decode()

@@ -14,8 +14,9 @@ from usher.campaigns.models import (
     CampaignMetrics,
     CampaignStatus,
 )
+from usher.catalog.models import CatalogFeed, FeedStatus
 from usher.dashboard.demo import load_demo_campaigns
-from usher.marketplace.demo import ORGANIZERS, load_demo_marketplace
+from usher.marketplace.demo import EVENTS, ORGANIZERS, load_demo_marketplace
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -43,4 +44,9 @@ def test_the_demo_fills_the_organizers_pages_with_simulated_delivery(sandbox):
     budget.refresh_from_db()
     assert 0 < budget.spent_budget <= budget.total_budget
     assert any("Simulated 24 h" in line for line in said)
+    # The marketplace's accounts carry the event catalog, synced by the hourly job.
+    feeds = CatalogFeed.objects.filter(ad_account__client=client).select_related("ad_account")
+    assert {f.ad_account.platform: (f.status, f.items_count) for f in feeds} == {
+        platform: (FeedStatus.OK, len(EVENTS)) for platform in ("meta", "google_ads", "tiktok")
+    }
     assert load_demo_campaigns(client, organizer, sandbox.control, progress=said.append) is None

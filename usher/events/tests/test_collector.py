@@ -373,7 +373,7 @@ def test_with_the_broker_down_events_are_stored_for_the_sweep(
     def refuse(*args, **kwargs):
         raise OperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
 
-    monkeypatch.setattr(tasks.fan_out_tracking_events_task, "delay", refuse)
+    monkeypatch.setattr(tasks.fan_out_client_events_task, "delay", refuse)
     outages.reset()
     with caplog.at_level(logging.WARNING), django_capture_on_commit_callbacks(execute=True):
         statuses = [
@@ -388,3 +388,49 @@ def test_with_the_broker_down_events_are_stored_for_the_sweep(
     assert TrackingEvent.objects.count() == 3  # left for the sweep (fanned_out_at empty)
     assert len([r for r in caplog.records if "task broker unreachable" in r.message]) == 1
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+# The site key's client and the pages a batch names are remembered per process
+
+
+def test_a_busy_pages_batch_costs_one_statement(
+    marketplace, page, django_assert_num_queries, django_capture_on_commit_callbacks
+):
+    post(page_event(event_id="evt-warm-0001"), site_key=marketplace.site_key)  # looked up
+    with django_capture_on_commit_callbacks(), django_assert_num_queries(1):
+        response = post(
+            {"events": [page_event(event_id=f"evt-busy-{i:04d}") for i in range(5)]},
+            site_key=marketplace.site_key,
+        )
+    assert response.status_code == 202
+    # Events and landings, in that one statement.
+    assert TrackingEvent.objects.filter(event_id__startswith="evt-busy-").count() == 5
+    assert VisitorTouch.objects.filter(visitor_id="v-123456").exists()
+
+
+def test_a_deactivated_client_is_refused_at_its_next_request(marketplace, page):
+    assert post(page_event(), site_key=marketplace.site_key).status_code == 202
+    marketplace.is_active = False
+    marketplace.save()
+    refused = post(page_event(event_id="evt-after-0001"), site_key=marketplace.site_key)
+    assert refused.status_code == 401
+
+
+def test_a_renamed_event_page_is_unknown_under_its_old_slug_at_once(marketplace, page):
+    assert post(page_event(), site_key=marketplace.site_key).status_code == 202
+    page.slug = "winter-fest"
+    page.save()
+    old = post(page_event(event_id="evt-old-0001"), site_key=marketplace.site_key)
+    new = post(
+        page_event(event_id="evt-new-0001", event="winter-fest"), site_key=marketplace.site_key
+    )
+    assert (old.status_code, new.status_code) == (422, 202)
+
+
+def test_a_remembered_site_key_still_counts_against_the_address_limit(marketplace, page, settings):
+    settings.COLLECTOR_REQUESTS_PER_IP_PER_MINUTE = 2
+    codes = [
+        post(page_event(event_id=f"evt-ip-{i:04d}"), site_key=marketplace.site_key).status_code
+        for i in range(3)
+    ]
+    assert codes == [202, 202, 429]

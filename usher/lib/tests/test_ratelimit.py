@@ -7,7 +7,7 @@ import logging
 import uuid
 
 from usher.lib import ratelimit
-from usher.lib.ratelimit import TokenBucket, hit_sliding_window
+from usher.lib.ratelimit import TokenBucket, hit_sliding_window, hit_sliding_windows
 
 
 def bucket(rate: float = 1.0, capacity: float = 3.0) -> TokenBucket:
@@ -61,6 +61,18 @@ def test_the_previous_window_weighs_in_proportion_to_its_overlap():
     assert sum(hits(key, 10, at=start + 30.0)) == 5  # half of the last window still inside
     # Half-way through the next window, half of those 5 count: 2.5 + 8 hits stay under 10.
     assert sum(hits(key, 10, at=start + WINDOW_SECONDS + 30.0)) == 8
+
+
+def test_several_windows_count_a_hit_in_turn_and_name_the_one_that_refuses():
+    address, site = f"test:{uuid.uuid4()}", f"test:{uuid.uuid4()}"
+    limits = [(address, 3), (site, 2)]
+    at = 1_000_000.0
+    results = [hit_sliding_windows(limits, WINDOW_SECONDS, now=at) for _ in range(4)]
+    assert results == [None, None, 1, 0]
+    # The third hit counted for the address (refused by the site), the fourth for neither:
+    # three hits on the address, two on the site.
+    assert hits(address, 2, at=at, limit=4) == [True, False]
+    assert hits(site, 2, at=at, limit=3) == [True, False]
 
 
 def test_bucket_keys_carry_the_cache_key_prefix(settings, monkeypatch):

@@ -143,6 +143,11 @@ def test_event_upsert_links_the_organizer_and_defaults_the_currency(ingest, mark
         ({"public_url": "javascript:alert(1)"}, "public_url"),
         ({"status": "sold-out"}, "status"),
         ({"name": ""}, "name"),
+        ({"image_url": "ftp://tix.example/poster.jpg"}, "image_url"),
+        ({"price_min": "-1.00"}, "price_min"),
+        ({"price_max": "12.345"}, "price_max"),
+        ({"tickets_left": -1}, "tickets_left"),
+        ({"description": "x" * 5001}, "description"),
     ],
 )
 def test_invalid_event_fields_answer_422_naming_the_field(ingest, marketplace, overrides, field):
@@ -150,6 +155,35 @@ def test_invalid_event_fields_answer_422_naming_the_field(ingest, marketplace, o
     response = ingest.put("/api/ingest/events", event_payload(organizer, **overrides))
     assert response.status_code == 422
     assert field in {str(part) for error in response.json()["detail"] for part in error["loc"]}
+    assert not MarketplaceEvent.objects.exists()
+
+
+def test_the_catalog_fields_of_an_event_are_stored(ingest, marketplace):
+    organizer = OrganizerFactory(client=marketplace)
+    payload = event_payload(
+        organizer,
+        description="Three stages, one night.",
+        image_url="https://tix.example/img/summer.jpg",
+        price_min="80.00",
+        price_max="250.00",
+        tickets_left=0,
+    )
+    assert ingest.put("/api/ingest/events", payload).status_code == 200
+    event = MarketplaceEvent.objects.get()
+    assert (event.price_min, event.price_max, event.tickets_left, event.image_url) == (
+        Decimal("80.00"),
+        Decimal("250.00"),
+        0,
+        "https://tix.example/img/summer.jpg",
+    )
+
+
+def test_a_price_range_upside_down_is_rejected(ingest, marketplace):
+    organizer = OrganizerFactory(client=marketplace)
+    payload = event_payload(organizer, price_min="90.00", price_max="10.00")
+    response = ingest.put("/api/ingest/events", payload)
+    assert response.status_code == 422
+    assert "price_max" in response.json()["detail"][0]["msg"]
     assert not MarketplaceEvent.objects.exists()
 
 

@@ -16,6 +16,8 @@ from django.utils import timezone
 from conftest import JsonClient
 from usher.audiences.models import AudienceType
 from usher.audiences.services import ensure_standard_audience
+from usher.campaigns.decisions import log_decision
+from usher.campaigns.models import AdCampaignBudget, BudgetStatus, DecisionKind
 from usher.campaigns.tests.factories import BudgetFactory, CampaignFactory
 from usher.conversions.models import ConversionDelivery
 from usher.marketplace.models import OrganizerApiToken
@@ -108,6 +110,10 @@ def _campaign_filters(mine: dict, theirs: dict) -> list[dict]:
     return [{"budget": theirs["budget"]}, {"budget": mine["budget"]}, {"status": "draft"}]
 
 
+def _advice_filters(mine: dict, theirs: dict) -> list[dict]:
+    return [{"budget": theirs["budget"]}, {"campaign": theirs["campaign"]}]
+
+
 # Every organizer route without an id; a new one fails the sweep until it is added here.
 LIST_ROUTES = {
     "me": ListRoute("organizer"),
@@ -119,6 +125,7 @@ LIST_ROUTES = {
     "audiences": ListRoute("audience"),
     "ads/budgets": ListRoute("budget"),
     "ads/campaigns": ListRoute("campaign", filters=_campaign_filters),
+    "ads/recommendations": ListRoute("advice", filters=_advice_filters),
 }
 # Routes answering one aggregate over the tenant's rows, with the test that shows no
 # other tenant's rows are counted in it.
@@ -146,6 +153,15 @@ def tenant_rows(organizer) -> dict:
     )
     campaign = CampaignFactory(budget__organizer=organizer)
     audience = ensure_standard_audience(organizer, "meta", AudienceType.TICKET_BUYERS)
+    AdCampaignBudget.objects.filter(pk=campaign.budget_id).update(status=BudgetStatus.ACTIVE)
+    advice = log_decision(
+        campaign.budget,
+        DecisionKind.RECOMMENDATION,
+        "raise the budget by 20%",
+        campaign=campaign,
+        numbers={"recommendation": "raise_budget"},
+        applied=False,
+    )
     return {
         "organizer": organizer.pk,
         "event": event.pk,
@@ -155,6 +171,7 @@ def tenant_rows(organizer) -> dict:
         "budget": campaign.budget_id,
         "campaign": campaign.pk,
         "audience": audience.pk,
+        "advice": advice.pk,
     }
 
 

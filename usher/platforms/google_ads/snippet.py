@@ -6,6 +6,12 @@ allows it differs. Events differ: Ads has no standard events, only conversions, 
 addressed as `AW-<id>/<label>`; an event fires for a code only when the organizer
 configured a label for it. page_view, when wanted, is a
 plain event to the code's group (the remarketing hit that `config` would otherwise send).
+
+Dynamic remarketing: every event about an event page carries the content ids as
+`items` of Google's "custom" vertical (`{id, google_business_vertical: "custom"}`), the
+ids of the catalog's dynamic custom assets (usher/platforms/google_ads/catalog.py); an
+event without a conversion label still goes to the code's group under its own name
+(view_item, add_to_cart...), which is what builds the "viewed this event" lists.
 """
 
 from __future__ import annotations
@@ -29,6 +35,17 @@ __all__ = ["CONSENT_ANY_OF", "LOADER", "consent_js", "event_js", "init_js", "loa
 CONSENT_ANY_OF: tuple[str, ...] = ("ad_storage",)
 
 
+# The dynamic remarketing vertical whose item ids are the catalog's custom assets.
+BUSINESS_VERTICAL = "custom"
+
+
+def dynamic_items(event: EventData) -> list[dict[str, str]]:
+    return [
+        {"id": content_id, "google_business_vertical": BUSINESS_VERTICAL}
+        for content_id in event.content_ids
+    ]
+
+
 def conversion_params(code: ResolvedCode, event: EventData, label: str) -> dict[str, Any]:
     standard: dict[str, Any] = {
         "send_to": f"{code.tag_id}/{label}",
@@ -36,6 +53,7 @@ def conversion_params(code: ResolvedCode, event: EventData, label: str) -> dict[
         "currency": event.currency,
         # Google dedupes a conversion per action by transaction id (page reloads).
         "transaction_id": event.order_id or event.event_id,
+        "items": dynamic_items(event) or None,
     }
     return merged_params(code, standard)
 
@@ -46,4 +64,11 @@ def event_js(code: ResolvedCode, event: EventData, ctx: SnippetContext) -> str:
         return js_call("gtag", "event", "conversion", conversion_params(code, event, label))
     if event.name == "page_view":
         return js_call("gtag", "event", "page_view", {"send_to": group_name(code)})
+    if event.content_ids:
+        remarketing = {
+            "send_to": group_name(code),
+            "value": event.value,
+            "items": dynamic_items(event),
+        }
+        return js_call("gtag", "event", event.name, merged_params(code, remarketing))
     return ""

@@ -26,6 +26,7 @@ from playwright.sync_api import Page, Route, sync_playwright
 
 from conftest import require_tool
 from usher.events.models import TrackingEvent
+from usher.marketplace.content_ids import event_content_id
 from usher.marketplace.tests.factories import (
     EventFactory,
     MarketplaceClientFactory,
@@ -357,6 +358,7 @@ class Demo:
     slug: str
     site_key: str
     organizer: str  # its external id
+    content_id: str  # the event's, as pixels and catalogs name it
 
 
 def create_codes(*, advanced_matching: bool = False) -> Demo:
@@ -415,7 +417,12 @@ def create_codes(*, advanced_matching: bool = False) -> Demo:
     marketplace_code("meta", {"pixel_id": MARKETPLACE_PIXEL, "conversion_events": everything})
     marketplace_code("ga4", {"measurement_id": MARKETPLACE_GA4, "conversion_events": everything})
     marketplace_code("gtm", {"container_id": MARKETPLACE_GTM, "conversion_events": everything})
-    return Demo(slug=event.slug, site_key=client.site_key, organizer=organizer.external_id)
+    return Demo(
+        slug=event.slug,
+        site_key=client.site_key,
+        organizer=organizer.external_id,
+        content_id=event_content_id(event),
+    )
 
 
 def open_page(browser: Browser, url: str) -> None:
@@ -497,7 +504,7 @@ def test_nothing_reaches_a_platform_before_consent_then_every_code_gets_its_even
     assert event_id and view_content[MARKETPLACE_PIXEL]["eventID"] == event_id
     for event in view_content.values():
         assert event["consent"] == "grant"
-        assert event["params"]["content_ids"] == [demo.slug]
+        assert event["params"]["content_ids"] == [demo.content_id]
         assert event["params"]["currency"] == "RON"
     page_view = meta_events(recorded, "PageView")
     assert set(page_view) == {ORGANIZER_PIXEL, MARKETPLACE_PIXEL}
@@ -643,7 +650,7 @@ def test_thank_you_page_fires_purchase_with_the_order_derived_event_id(live_serv
         assert event["eventID"] == "order-A-1001"
         assert event["params"]["value"] == 120 and event["params"]["currency"] == "RON"
         assert event["params"]["order_id"] == "A-1001"
-        assert event["params"]["content_ids"] == [demo.slug]
+        assert event["params"]["content_ids"] == [demo.content_id]
     assert not meta_events(recorded, "ViewContent")
     ga4 = gtag_events(recorded, "purchase")
     assert {e["params"]["transaction_id"] for e in ga4.values()} == {"A-1001"}
@@ -721,7 +728,7 @@ def test_server_rendered_snippets_send_nothing_before_consent_then_deliver_the_q
     # The two ids rendered before consent, and no other, are the ones delivered.
     assert rendered_ids == {event_id, page_view_id}
     for event in view_content.values():
-        assert event["params"]["content_ids"] == [demo.slug]
+        assert event["params"]["content_ids"] == [demo.content_id]
         assert event["params"]["currency"] == "RON"
 
     # Google: defaults before any config, the update, then view_item to each GA4 group.
@@ -788,7 +795,9 @@ def test_server_rendered_page_sends_its_events_to_the_collector_with_the_pixels_
         view_content,
         page_view,
     )
-    assert posted["view_item"]["value"] == 120 and posted["view_item"]["content_ids"] == [demo.slug]
+    assert posted["view_item"]["value"] == 120 and posted["view_item"]["content_ids"] == [
+        demo.content_id
+    ]
     for payload in posted.values():
         assert payload["visitor_id"] == visitor and payload["event"] == demo.slug
         assert payload["consent"] == dict.fromkeys(ALL_GRANTED, True)

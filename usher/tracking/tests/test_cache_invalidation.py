@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from usher.tracking import cache as tracking_cache
-from usher.tracking.cache import cached_for_client, invalidate_client
+from usher.lib import client_cache
+from usher.lib.client_cache import cached_for_client, invalidate_client
 
 pytestmark = pytest.mark.django_db
 
@@ -47,7 +47,7 @@ def test_an_answer_computed_while_the_version_is_unreadable_is_cached_for_no_one
     def blip(client_id: int) -> int:
         raise ConnectionError("version read lost")
 
-    monkeypatch.setattr(tracking_cache, "client_version", blip)
+    monkeypatch.setattr(client_cache, "client_version", blip)
     assert cached_for_client(marketplace.pk, "event:1", lambda: "this client's") == (
         "this client's"
     )
@@ -55,12 +55,12 @@ def test_an_answer_computed_while_the_version_is_unreadable_is_cached_for_no_one
 
 
 def test_an_answer_is_computed_when_reading_it_from_the_cache_fails(marketplace, monkeypatch):
-    read = tracking_cache.cache.get
+    read = client_cache.cache.get
 
     def get(key: str, default: object = None) -> object:
         if key.startswith("tracking:version:"):
             return read(key, default)
         raise ConnectionError("answer read lost")  # the version was read, then a blip
 
-    monkeypatch.setattr(tracking_cache.cache, "get", get)
+    monkeypatch.setattr(client_cache.cache, "get", get)
     assert cached_for_client(marketplace.pk, "event:1", lambda: "computed") == "computed"

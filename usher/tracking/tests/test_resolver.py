@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from django.core.cache import cache
 
+from usher.lib.client_cache import RESOLUTION_CACHE_SECONDS, client_version
 from usher.marketplace.models import OrganizerStatus
 from usher.marketplace.tests.factories import EventFactory, OrganizerFactory
 from usher.tracking import services
-from usher.tracking.cache import RESOLUTION_CACHE_SECONDS, client_version
 from usher.tracking.resolved import CodeSource, ResolvedCode
 from usher.tracking.resolver import resolve_for_event, resolve_for_organizer, server_side_codes
 from usher.tracking.tests.factories import EventTrackingCodeFactory, MarketplaceTrackingCodeFactory

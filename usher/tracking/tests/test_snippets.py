@@ -41,7 +41,7 @@ needs_node = pytest.mark.usefixtures("node")  # CI fails without it, see conftes
 
 EVENT_PAGE = PageContext(
     page_type=PageType.EVENT,
-    event_slug="summer-fest",
+    content_id="summer-fest",
     event_name="Summer Fest",
     currency="RON",
     value=Decimal("120.00"),
@@ -130,7 +130,7 @@ def test_hostile_ids_params_and_page_values_stay_inside_their_scripts():
     codes = every_provider(HOSTILE, advanced_matching=True, **hostile)
     page = PageContext(
         page_type=PageType.THANK_YOU,
-        event_slug=HOSTILE,
+        content_id=HOSTILE,
         event_name=HOSTILE,
         currency=HOSTILE,
         value=Decimal("10"),
@@ -156,7 +156,7 @@ def test_hostile_values_arrive_intact_in_the_platform_calls():
         code("tiktok", "COQDA8RC77U2TMR44LI0", custom_params={"note": HOSTILE}),
         code("ga4", "G-ORGTEST01", custom_params={"note": HOSTILE}),
     ]
-    page = PageContext(page_type=PageType.THANK_YOU, event_slug=HOSTILE, order_id=HOSTILE,
+    page = PageContext(page_type=PageType.THANK_YOU, content_id=HOSTILE, order_id=HOSTILE,
                        value=5, user_data={"email": HOSTILE})  # fmt: skip
     calls = run_in_node(render_snippets(codes, nonce=NONCE, page=page)["head"], ALL_GRANTED)
     after = calls["steps"][-1]
@@ -233,7 +233,7 @@ def test_several_ga4_and_ads_codes_share_one_gtag_with_a_group_each():
         code("ga4", "G-MKTTEST01", source="marketplace"),
         code("google_ads", "AW-736702401", conversion_labels={"purchase": "3hJnCKSw6KEBEMHfpN8C"}),
     ]
-    page = PageContext(page_type=PageType.THANK_YOU, event_slug="fest", currency="EUR",
+    page = PageContext(page_type=PageType.THANK_YOU, content_id="fest", currency="EUR",
                        value=Decimal("99.50"), quantity=2, order_id="A-1")  # fmt: skip
     head = render_snippets(codes, nonce=NONCE, page=page)["head"]
 
@@ -251,7 +251,8 @@ def test_several_ga4_and_ads_codes_share_one_gtag_with_a_group_each():
         )
     assert (
         'gtag("event","conversion",{"send_to":"AW-736702401/3hJnCKSw6KEBEMHfpN8C","value":99.5,'
-        '"currency":"EUR","transaction_id":"A-1"});'
+        '"currency":"EUR","transaction_id":"A-1",'
+        '"items":[{"id":"fest","google_business_vertical":"custom"}]});'
     ) in head
     # Every event names its destination: none falls into gtag's default group.
     assert all('"send_to":' in call for call in re.findall(r'gtag\("event",[^;]*\);', head))
@@ -301,11 +302,17 @@ def test_events_go_only_to_codes_that_include_them():
         '"111111111111111","PageView"' not in head and '"111111111111111","ViewContent"' not in head
     )
     assert '"222222222222222","PageView"' in head and '"222222222222222","ViewContent"' in head
-    assert 'gtag("event","page_view"' in head and 'gtag("event","view_item"' not in head
+    assert 'gtag("event","page_view"' in head
     assert 'ttq.instance("COQDA8RC77U2TMR44LI0").page()' not in head
     assert 'ttq.instance("COQDA8RC77U2TMR44LI0").track("ViewContent"' in head
-    # Ads: view_item is wanted but has no label, so there is no conversion to fire.
+    # Ads: view_item is wanted but has no label, so there is no conversion to fire, only
+    # the dynamic remarketing event naming the catalog item.
     assert '"conversion"' not in head
+    assert re.search(
+        r'gtag\("event","view_item",\{"send_to":"usher_google_ads_[^"]+","value":[0-9.]+,'
+        r'"items":\[\{"id":"summer-fest","google_business_vertical":"custom"\}\]\}\);',
+        head,
+    )
 
 
 @pytest.mark.parametrize(
@@ -318,7 +325,7 @@ def test_events_go_only_to_codes_that_include_them():
     ],
 )
 def test_each_page_type_fires_its_events(page_type, expected, absent):
-    page = PageContext(page_type=page_type, event_slug="fest", order_id="A-1", value=10)
+    page = PageContext(page_type=page_type, content_id="fest", order_id="A-1", value=10)
     head = render_snippets([code("meta", "111111111111111")], page=page)["head"]
     for name in expected:
         assert f'"111111111111111","{name}"' in head
@@ -327,7 +334,7 @@ def test_each_page_type_fires_its_events(page_type, expected, absent):
 
 
 def test_thank_you_page_sends_purchase_with_value_currency_order_and_content_ids():
-    page = PageContext(page_type=PageType.THANK_YOU, event_slug="fest", event_name="Fest",
+    page = PageContext(page_type=PageType.THANK_YOU, content_id="fest", event_name="Fest",
                        currency="RON", value=Decimal("240.00"), quantity=2, order_id="A-1001")  # fmt: skip
     head = render_snippets(
         [code("meta", "111111111111111"), code("tiktok", "COQDA8RC77U2TMR44LI0")], page=page

@@ -7,8 +7,8 @@ import logging
 import pytest
 from django.test import Client
 
+from usher.lib.client_cache import invalidate_client
 from usher.marketplace.tests.factories import EventFactory, MarketplaceClientFactory
-from usher.tracking.cache import invalidate_client
 from usher.tracking.models import EventTrackingCode
 from usher.tracking.tests.factories import EventTrackingCodeFactory, MarketplaceTrackingCodeFactory
 
@@ -48,6 +48,7 @@ def test_it_returns_the_resolved_codes_of_the_event(browser, setup, event):
     body = response.json()
     assert body["event"] == {
         "slug": "summer-fest",
+        "content_id": event.external_id,
         "name": event.name,
         "currency": "RON",
         "external_id": event.external_id,

@@ -102,3 +102,10 @@ def test_allocator_never_exceeds_the_budget_the_daily_cap_or_a_ceiling(
     for i, c in enumerate(curves):
         if c.max_daily_spend is not None:
             assert (spend[i] <= c.max_daily_spend + 1e-9).all()
+
+
+def test_a_cap_per_day_moves_money_to_the_days_that_can_take_it():
+    # Demand doubles on day 2, but day 2 may take only 300: the rest goes to day 1.
+    spend = allocate(CURVES[:1], np.array([1.0, 2.0]), 1000.0, np.array([800.0, 300.0]))
+    assert spend[0, 1] == pytest.approx(300.0, rel=1e-6)
+    assert spend[0, 0] == pytest.approx(700.0, rel=1e-6)

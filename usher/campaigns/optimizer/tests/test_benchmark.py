@@ -10,6 +10,11 @@ import json
 import sys
 from pathlib import Path
 
+import numpy as np
+import pytest
+
+from usher.sandbox.market import load_scenario, model
+
 ROOT = Path(__file__).resolve().parents[4]
 SCENARIO = Path(__file__).with_name("scenarios") / "ci-small.json"
 
@@ -39,3 +44,24 @@ def test_the_benchmark_runs_and_usher_never_overspends(tmp_path):
     assert strategies["oracle"]["ratio_to_oracle"] == 1.0
     for name in ("expected_revenue", "realized_revenue", "spend", "overspent", "ratio_to_oracle"):
         assert name in strategies["usher"]
+
+
+def test_the_oracle_spends_its_plan_through_the_weekly_caps():
+    # 21 days on Meta with a weekday pattern: the plan lowers budgets late in a week,
+    # which a 7-daily-budgets weekly cap would cut short unless the oracle raises them.
+    bench = load_bench()
+    scenario = load_scenario(ROOT / "bench" / "markets" / "example.json")
+    plan = bench.oracle_plan(scenario)
+    planned = sum(
+        s.average_order_value
+        * model.curve(s, d)[0]
+        * model.demand(scenario, d)
+        * max(c.performance for c in s.creatives)
+        * -np.expm1(-plan[k, d] / model.curve(s, d)[1])
+        for k, s in enumerate(scenario.segments)
+        for d in range(scenario.days)
+    )
+    run = bench.run_oracle(scenario, scenario.seed)
+    assert run.spend == pytest.approx(scenario.total_budget, rel=1e-3)
+    assert not run.overspent
+    assert run.expected_revenue == pytest.approx(planned, rel=1e-3)

@@ -230,7 +230,7 @@ def guard_state(days_of_bad: int) -> SuiteState:
 
 
 def test_the_cpa_guard_pauses_a_campaign_credibly_above_twice_the_target():
-    result = run_cycle(guard_state(4), recommend=False)
+    result = run_cycle(guard_state(5), recommend=False)
     pauses = [d for d in result.decisions if d.rule == DecisionRule.CPA_GUARD]
     assert [(d.kind, d.campaign_id) for d in pauses] == [(DecisionKind.PAUSE_CAMPAIGN, "bad")]
     assert pauses[0].numbers["probability"] >= 0.95
@@ -249,3 +249,57 @@ def test_the_cpa_guard_never_acts_on_one_day():
 def test_demand_pattern_is_seen_from_the_suite():
     demand = DemandPattern(21, 0, 1.5).factors()
     assert demand[-1] == pytest.approx(2.5)
+
+
+def test_a_new_campaign_leans_on_the_campaigns_of_its_own_type():
+    def of_type(cid: str, kind: str, sales_per_day: int, days: int) -> CampaignState:
+        history = [
+            DayMetrics(day=d, spend=50.0, budget=50.0, attributed_conversions=sales_per_day)
+            for d in range(days)
+        ]
+        return replace(campaign(cid, 50.0, history), campaign_type=kind)
+
+    state = replace(
+        state_on(
+            5,
+            0,
+            [
+                of_type("r1", "retargeting", 3, 5),
+                of_type("r2", "retargeting", 3, 5),
+                of_type("p1", "prospecting", 0, 5),
+                of_type("p2", "prospecting", 0, 5),
+                of_type("r-new", "retargeting", 0, 0),
+                of_type("p-new", "prospecting", 0, 0),
+            ],
+            total=6000.0,
+            spent=1000.0,
+        ),
+        flight_days=20,
+    )
+    plans = {p.campaign_id: p for p in run_cycle(state, seed=1).plans}
+    assert plans["r-new"].mean_a > 3 * plans["p-new"].mean_a
+
+
+def test_exploration_moves_money_between_campaigns_but_never_off_a_capped_day():
+    # Three like campaigns, more money than the daily limit lets out: on a day when two
+    # of three budgets alternate down, the third takes up the difference.
+    history = [
+        DayMetrics(
+            day=d, spend=300.0, budget=300.0, attributed_conversions=4, attributed_revenue=800.0
+        )
+        for d in range(3)
+    ]
+    state = replace(
+        state_on(3, 0, [campaign(str(i), 300.0, history) for i in range(3)], 30000.0, 2700.0),
+        daily_limit=Decimal("900"),
+        target_roas=None,
+        flight_days=20,
+    )
+    budgets = [
+        float(d.daily_budget)
+        for d in run_cycle(state, seed=1).decisions
+        if d.kind == DecisionKind.SET_BUDGET
+    ]
+    assert len(budgets) == 3
+    assert len({round(b) for b in budgets}) > 1  # it explores
+    assert sum(budgets) == pytest.approx(900.0, rel=0.01)

@@ -129,3 +129,15 @@ def test_roas_guard_evidence_starts_at_three_days_and_five_break_even_sales():
     assert roas_guard(50.0, 12, 100.0, days=3, target_roas=5.0).fires
     assert not roas_guard(50.0, 12, 100.0, days=2, target_roas=5.0).enough_evidence
     assert not roas_guard(49.99, 12, 100.0, days=3, target_roas=5.0).enough_evidence
+
+
+def test_cpa_guard_weighs_a_few_unlucky_days_against_the_suites_cpa():
+    # 620 spent, 1 sale against a threshold of 100: alone it looks credibly bad, but
+    # the suite sells at 55, and one sale where the suite would expect eleven is
+    # weighed against three at the suite's CPA.
+    alone = cpa_guard(spend=620.0, conversions=1, days=4, target_cpa=50.0)
+    in_suite = cpa_guard(spend=620.0, conversions=1, days=4, target_cpa=50.0, suite_cpa=55.0)
+    assert alone.fires
+    assert not in_suite.fires and in_suite.probability < alone.probability
+    # A campaign truly far worse still pauses with the prior.
+    assert cpa_guard(spend=2000.0, conversions=3, days=6, target_cpa=50.0, suite_cpa=55.0).fires

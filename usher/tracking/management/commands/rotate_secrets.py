@@ -14,8 +14,8 @@ from django.apps import apps
 from django.core.management.base import BaseCommand
 from django.db import models, transaction
 
+from usher.lib.client_cache import invalidate_client
 from usher.lib.crypto import rotate_secret
-from usher.tracking.cache import invalidate_client
 
 ROTATION_BATCH_ROWS = 500
 

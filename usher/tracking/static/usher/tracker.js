@@ -447,13 +447,25 @@
       allowed: ads,
       send: function (code, ev, d) {
         var label = code.labels && code.labels[ev.name];
+        // Dynamic remarketing: the content ids as items of Google's "custom" vertical,
+        // the ids of the catalog's dynamic custom assets.
+        var dynamicItems = isEmpty(d.content_ids) ? undefined :
+          d.content_ids.map(function (id) {
+            return {id: id, google_business_vertical: 'custom'};
+          });
         if (label) {
-          window.gtag('event', 'conversion', withParams(code, {
+          var conversion = {
             send_to: code.id + '/' + label, value: d.value, currency: d.currency,
             transaction_id: d.order_id || ev.event_id
-          }));
+          };
+          if (dynamicItems) conversion.items = dynamicItems;
+          window.gtag('event', 'conversion', withParams(code, conversion));
         } else if (ev.name === 'page_view') {
           window.gtag('event', 'page_view', {send_to: code.group}); // the remarketing hit
+        } else if (dynamicItems) {
+          window.gtag('event', ev.name, withParams(code, compact({
+            send_to: code.group, value: d.value, items: dynamicItems
+          })));
         }
       }
     },
@@ -496,7 +508,7 @@
     var d = assign({}, ev.data);
     if (ev.name === 'page_view') return d;
     var page = (state.config && state.config.event) || {};
-    if (isEmpty(d.content_ids) && page.slug) d.content_ids = [page.slug];
+    if (isEmpty(d.content_ids) && page.content_id) d.content_ids = [page.content_id];
     if (!d.content_name && page.name) d.content_name = page.name;
     if (!d.currency && page.currency) d.currency = page.currency;
     return d;

@@ -1,19 +1,22 @@
-"""Cache of resolved tracking codes, invalidated by a per-client version counter.
+"""Answers cached per marketplace client, invalidated by a per-client version counter.
 
 Every cached answer for a marketplace client (resolved codes, tracking-config documents,
-server-side codes) is stored under a key that embeds the client's current version.
-Any change a resolution depends on bumps that version, so every old answer is orphaned
-at once, without having to know which events or organizers it covered; orphans simply
-expire. A lost counter (eviction, Redis restart) restarts at the current time in
-nanoseconds, which is above any version handed out before, so no stale entry can match.
+server-side codes, the collector's site-key and page lookups) is stored under a key that
+embeds the client's current version. Any change an answer depends on (the client, its
+events, organizers and tracking codes: see `usher.marketplace.signals` and
+`usher.tracking.signals`) bumps that version, so every old answer is orphaned at once,
+without having to know which events or organizers it covered; orphans simply expire. A
+lost counter (eviction, Redis restart) restarts at the current time in nanoseconds, which
+is above any version handed out before, so no stale entry can match.
 
 Each process also keeps the answers it served last (`remember` / `recall`), reused while
 the client's version stands: checked with one cache read, or with none at all while the
 process is subscribed to the bumps (Redis pub/sub), which reach it before the next page
-load can. An edit still shows on the next page load.
+load can. An edit still shows on the next page load (or collector request).
 
 The cache is only an optimization: while it is unreachable every answer is computed from
-the database (`cache_or`), and is cached again once the cache answers.
+the database (`cache_or`), and is cached again once the cache answers. Shared by
+`tracking` (what a page loads) and `events` (the collector), so it lives in `lib`.
 """
 
 from __future__ import annotations
@@ -222,3 +225,28 @@ def cached_for_client(client_id: int, name: str, compute: Callable[[], T]) -> T:
     if key:
         cache_or(lambda: cache.set(key, value, RESOLUTION_CACHE_SECONDS), lambda: None)
     return value
+
+
+def fetch_remembered(
+    key: Hashable, fetch: Callable[[], T | None], client_id_of: Callable[[T], int]
+) -> T | None:
+    """What `remember` kept under `key` while its client's version stands; else `fetch()`
+    (a row of some client, or None), remembered for the next call.
+
+    On a miss it fetches twice around one read of the version: the value remembered is
+    the one fetched after that read, so a change committed in between has moved the
+    version and the value is never reused as current.
+    """
+    remembered = recall(key)
+    if remembered is not None:
+        return remembered
+    found = fetch()
+    if found is None:
+        return None
+    version = current_version(client_id_of(found))
+    if version is None:  # the cache is unreachable: nothing can be checked later
+        return found
+    current = fetch()  # as of that version
+    if current is not None and client_id_of(current) == client_id_of(found):
+        remember(key, client_id_of(current), version, current)
+    return current

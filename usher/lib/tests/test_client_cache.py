@@ -8,8 +8,8 @@ from types import SimpleNamespace
 import pytest
 from django.conf import settings
 
-from usher.tracking import cache as tracking_cache
-from usher.tracking.cache import current_version, invalidate_client, recall, remember
+from usher.lib import client_cache
+from usher.lib.client_cache import current_version, invalidate_client, recall, remember
 
 
 def test_a_remembered_answer_is_recalled_while_the_version_stands():
@@ -35,7 +35,7 @@ def test_nothing_is_recalled_while_the_cache_is_unreachable(unreachable_cache):
 
 
 def test_the_least_recently_used_answers_go_first_past_the_bound(monkeypatch):
-    monkeypatch.setattr(tracking_cache, "LOCAL_ANSWERS_MAX_ENTRIES", 2)
+    monkeypatch.setattr(client_cache, "LOCAL_ANSWERS_MAX_ENTRIES", 2)
     version = current_version(7)
     remember("a", 7, version, "A")
     remember("b", 7, version, "B")
@@ -60,7 +60,7 @@ def _checked_under_a_live_subscription(key: str, value: str) -> None:
     then reused without reading the version)."""
     remember(key, 7, current_version(7), value)
     for _ in range(500):  # the confirmation arrives on the subscriber's socket
-        if tracking_cache._ANNOUNCEMENTS.poll():
+        if client_cache._ANNOUNCEMENTS.poll():
             break
         time.sleep(0.01)
     assert recall(key) == value
@@ -70,7 +70,7 @@ def _checked_under_a_live_subscription(key: str, value: str) -> None:
 def test_a_checked_answer_is_reused_without_reading_the_version(monkeypatch):
     _checked_under_a_live_subscription("page", "document")
     reads = []
-    monkeypatch.setattr(tracking_cache, "current_version", lambda cid: reads.append(cid))
+    monkeypatch.setattr(client_cache, "current_version", lambda cid: reads.append(cid))
     assert recall("page") == "document"
     assert reads == []
 
@@ -81,7 +81,7 @@ def test_a_bump_announced_by_another_process_drops_a_checked_answer(monkeypatch)
     stale = current_version(7)
     invalidate_client(7)  # what any process's edit does: the version moves, then is announced
     # Were the version read, the old one would pass: only the announcement can drop it.
-    monkeypatch.setattr(tracking_cache, "current_version", lambda cid: stale)
+    monkeypatch.setattr(client_cache, "current_version", lambda cid: stale)
     for _ in range(500):
         if recall("page") is None:
             break
@@ -92,10 +92,10 @@ def test_a_bump_announced_by_another_process_drops_a_checked_answer(monkeypatch)
 @redis_only
 def test_without_a_confirmed_subscription_the_version_is_read(monkeypatch):
     _checked_under_a_live_subscription("page", "document")
-    tracking_cache._ANNOUNCEMENTS.close()  # lost: a new one is not confirmed yet
+    client_cache._ANNOUNCEMENTS.close()  # lost: a new one is not confirmed yet
     reads = []
     version = current_version(7)
-    monkeypatch.setattr(tracking_cache, "current_version", lambda cid: reads.append(cid) or version)
+    monkeypatch.setattr(client_cache, "current_version", lambda cid: reads.append(cid) or version)
     assert recall("page") == "document"
     assert reads == [7]
 
@@ -132,11 +132,11 @@ class _RedisWithoutAnnouncements:
 @pytest.fixture
 def unannounced(monkeypatch) -> _RedisWithoutAnnouncements:
     redis = _RedisWithoutAnnouncements()
-    monkeypatch.setattr(tracking_cache, "redis_client", lambda: redis)
+    monkeypatch.setattr(client_cache, "redis_client", lambda: redis)
     # A process's first subscription (epochs counted from 0), whatever earlier tests did.
-    monkeypatch.setattr(tracking_cache, "_ANNOUNCEMENTS", tracking_cache._Announcements())
+    monkeypatch.setattr(client_cache, "_ANNOUNCEMENTS", client_cache._Announcements())
     # However long the test takes, a trusted answer would be reused: only trust decides.
-    monkeypatch.setattr(tracking_cache, "CHECKED_ANSWER_SECONDS", 3600.0)
+    monkeypatch.setattr(client_cache, "CHECKED_ANSWER_SECONDS", 3600.0)
     return redis
 
 
@@ -181,13 +181,13 @@ def test_with_the_embedded_file_cache_every_reuse_reads_the_version(file_cache):
 def test_a_trusted_answer_is_checked_again_once_its_trust_lapses(unannounced, monkeypatch):
     now = [1000.0]
     clock = SimpleNamespace(monotonic=lambda: now[0], time_ns=time.time_ns)
-    monkeypatch.setattr(tracking_cache, "time", clock)
-    monkeypatch.setattr(tracking_cache, "CHECKED_ANSWER_SECONDS", 1.0)
+    monkeypatch.setattr(client_cache, "time", clock)
+    monkeypatch.setattr(client_cache, "CHECKED_ANSWER_SECONDS", 1.0)
     unannounced.subscription.confirmation.append({"type": "subscribe"})
     remember("page", 7, current_version(7), "document")
     assert recall("page") == "document"  # checked under the live subscription
     version, reads = current_version(7), []
-    monkeypatch.setattr(tracking_cache, "current_version", lambda cid: reads.append(cid) or version)
+    monkeypatch.setattr(client_cache, "current_version", lambda cid: reads.append(cid) or version)
 
     now[0] = 1000.5
     assert recall("page") == "document" and reads == []
@@ -197,7 +197,7 @@ def test_a_trusted_answer_is_checked_again_once_its_trust_lapses(unannounced, mo
 
 @redis_only
 def test_a_new_process_subscribes_on_first_use_and_is_live_once_confirmed(unannounced):
-    announcements = tracking_cache._Announcements()
+    announcements = client_cache._Announcements()
     announcements.close()  # before any use: nothing to close
     assert announcements.poll() is False
     unannounced.subscription.confirmation.append({"type": "subscribe"})
