@@ -58,10 +58,14 @@ bench: $(BIN)/.installed
 	cd bench && ../$(BIN)/python optimizer_cycle.py
 
 # Mutation testing of the core (config in pyproject.toml, results in docs/mutation.md):
-# CPU-heavy, so niced and one process; one module at a time with MODULE=usher.lib.tenancy.
+# CPU-heavy, so niced; one module at a time with MODULE=usher.lib.tenancy. Every mutant
+# runs in a fresh pytest session that reuses one kept test database (--reuse-db), so one
+# mutant at a time: two would share that database and the cache and flush each other's.
 MODULE ?=
+MUTATE_TEST_DB ?= $(if $(DATABASE_URL),usher_mutmut,$(CURDIR)/var/mutmut-test.sqlite3)
 mutate: $(BIN)/.installed
-	nice -n 19 $(BIN)/mutmut run --max-children 1 $(if $(MODULE),"$(MODULE).*")
+	@mkdir -p var
+	TEST_DATABASE_NAME=$(MUTATE_TEST_DB) nice -n 19 $(BIN)/mutmut run --max-children 1 $(if $(MODULE),"$(MODULE).*")
 	$(BIN)/mutmut results
 
 # Re-pin every dependency after editing pyproject.toml.

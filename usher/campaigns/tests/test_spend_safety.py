@@ -43,6 +43,21 @@ def test_flight_weeks_split_the_days_left_by_calendar_week_in_the_account_zone()
     assert flight_weeks(ends, now, "UTC") == []
 
 
+def test_the_last_day_of_a_flight_is_its_date_in_the_account_zone():
+    now = datetime(2026, 12, 2, 22, 30, tzinfo=UTC)
+    # Tuesday 22:30 UTC is already Wednesday in Bucharest: one more day to spend.
+    ends = datetime(2026, 12, 15, 22, 30, tzinfo=UTC)
+    assert flight_weeks(now, ends, "Europe/Bucharest") == [4, 7, 3]
+
+
+def test_a_flight_ending_later_today_has_today_left_and_one_ending_now_has_nothing():
+    now = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
+    assert flight_weeks(now, datetime(2026, 12, 2, 18, 0, tzinfo=UTC), "UTC") == [1]
+    assert flight_weeks(now, now, "UTC") == []
+    # A flight ending on a Monday spends that Monday too.
+    assert flight_weeks(now, datetime(2026, 12, 7, 12, 0, tzinfo=UTC), "UTC") == [5, 1]
+
+
 def test_meta_weekly_cap_bounds_a_full_week_below_seven_days_of_daily_overdelivery():
     assert daily_budget_multiplier(META, [7]) == Decimal("7")
     assert daily_budget_multiplier(META, [2]) == Decimal("3.50")
@@ -67,6 +82,16 @@ def test_a_shrinking_remainder_moves_daily_budgets_to_lifetime_budgets():
     assert [s.lifetime_budget for s in plan] == [Decimal("205.00"), Decimal("150.00")]
 
 
+def test_lifetime_budgets_keep_the_full_wish_when_only_the_overdelivery_does_not_fit():
+    # Two daily budgets of 20 may spend 2 x 20 x 10 = 800; 500 covers the 400 they are
+    # meant to spend, so as lifetime budgets they keep it all rather than shrink to 12.50.
+    plan = plan_budgets(Decimal("500"), [need("a", "20"), need("b", "20")])
+    assert [(s.mode, s.lifetime_budget) for s in plan] == [
+        (BudgetMode.LIFETIME, Decimal("200.00")),
+        (BudgetMode.LIFETIME, Decimal("200.00")),
+    ]
+
+
 def test_a_platform_that_cannot_switch_keeps_a_lower_daily_budget():
     plan = plan_budgets(Decimal("200"), [need("a", "20", can_use_lifetime=False)])
     assert plan[0].mode == BudgetMode.DAILY
@@ -88,6 +113,51 @@ def test_a_campaign_below_the_platform_minimum_is_paused_and_its_share_goes_to_o
 def test_nothing_left_pauses_everything():
     plan = plan_budgets(Decimal("0"), [need("a", "20"), need("b", "5")])
     assert {s.mode for s in plan} == {BudgetMode.PAUSED}
+
+
+def test_daily_and_lifetime_budgets_are_scaled_by_one_factor_of_their_own_exposures():
+    # a may move to a lifetime budget (exposes 20 x 10 days = 200), b may not (a daily
+    # budget of 20 exposes 2 x 20 x 10 = 400 on Google): 300 is half of the 600 wanted.
+    plan = plan_budgets(Decimal("300"), [need("a", "20"), need("b", "20", can_use_lifetime=False)])
+    assert (plan[0].mode, plan[0].lifetime_budget) == (BudgetMode.LIFETIME, Decimal("100.00"))
+    assert (plan[1].mode, plan[1].daily_budget) == (BudgetMode.DAILY, Decimal("10.00"))
+
+
+def test_nothing_left_pauses_even_where_the_platform_has_no_minimum():
+    plan = plan_budgets(
+        Decimal("0"),
+        [
+            need("daily", "20", minimum="0", can_use_lifetime=False),
+            need("lifetime", "20", minimum="0", mode=BudgetMode.LIFETIME),
+        ],
+    )
+    assert [(s.mode, s.exposure) for s in plan] == [(BudgetMode.PAUSED, 0)] * 2
+
+
+def test_small_budgets_down_to_the_platform_minimum_are_kept():
+    plan = plan_budgets(
+        Decimal("1000"),
+        [
+            need("daily", "1", minimum="0.50", can_use_lifetime=False),
+            # 5 a day over 10 days is exactly the minimum lifetime budget (5 x 10).
+            need("at minimum", "5", minimum="5", mode=BudgetMode.LIFETIME),
+            need("cents", "0.10", minimum="0", mode=BudgetMode.LIFETIME),
+        ],
+    )
+    assert (plan[0].mode, plan[0].daily_budget) == (BudgetMode.DAILY, Decimal("1.00"))
+    assert (plan[1].mode, plan[1].lifetime_budget) == (BudgetMode.LIFETIME, Decimal("50.00"))
+    assert (plan[2].mode, plan[2].lifetime_budget) == (BudgetMode.LIFETIME, Decimal("1.00"))
+
+
+def test_a_lifetime_share_below_the_platforms_minimum_is_paused():
+    plan = plan_budgets(
+        Decimal("120"),
+        [need("small", "2", minimum="5"), need("big", "30", minimum="5")],
+    )
+    # Squeezed into lifetime budgets: small's share (120 x 20/320 = 7.50) is below
+    # 5 x 10 days; paused, its share goes to big.
+    assert plan[0].mode == BudgetMode.PAUSED
+    assert (plan[1].mode, plan[1].exposure) == (BudgetMode.LIFETIME, Decimal("120.00"))
 
 
 money = st.decimals(min_value="0", max_value="5000", places=2)

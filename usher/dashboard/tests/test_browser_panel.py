@@ -12,29 +12,27 @@ import pytest
 from django.conf import settings
 from playwright.sync_api import Browser, Page, sync_playwright
 
+from conftest import require_tool
 from usher.audiences.models import RemarketingAudience
 from usher.campaigns import reports
 from usher.campaigns.models import AutomatedCampaign
 from usher.dashboard import queries
 from usher.marketplace.tests.factories import MarketplaceClientFactory, OrganizerFactory
+from usher.tracking.tests.test_browser_tracker import CHROMIUM, CHROMIUM_ARGS
 
 from .builders import PASSWORD, build_world
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--no-first-run",
-]
 ARTIFACTS = Path(settings.BASE_DIR) / "test-artifacts" / "panel"
 PHONE = {"width": 390, "height": 844}
 
 
 @contextmanager
 def chromium() -> Iterator[Browser]:
+    require_tool(
+        Path(CHROMIUM).exists(), "Debian's chromium is not installed (apt-get install chromium)"
+    )
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:

@@ -16,6 +16,7 @@ from django.conf import settings
 from django.db.models import Count, Q, Sum
 from playwright.sync_api import Page, Route, expect, sync_playwright
 
+from conftest import require_tool
 from usher.campaigns.models import AdCampaignBudget, CampaignMetrics, CampaignStatus
 from usher.conversions.models import ConversionDelivery
 from usher.dashboard.tests.staff_data import build_world
@@ -33,8 +34,9 @@ def staff_browser(origin: str, username: str) -> Iterator[Page]:
     """A logged-in staff page; requests leaving the live server are aborted. Started
     after the test's data is written: Django refuses ORM calls from the thread where
     Playwright's event loop runs."""
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
+    require_tool(
+        Path(CHROMIUM).exists(), "Debian's chromium is not installed (apt-get install chromium)"
+    )
     host = urlsplit(origin).netloc
 
     def only_ours(route: Route) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from types import SimpleNamespace
 
 import pytest
 from django.conf import settings
@@ -97,3 +98,107 @@ def test_without_a_confirmed_subscription_the_version_is_read(monkeypatch):
     monkeypatch.setattr(client_cache, "current_version", lambda cid: reads.append(cid) or version)
     assert recall("page") == "document"
     assert reads == [7]
+
+
+class _Subscription:
+    """A subscription whose confirmation arrives only when the test says so."""
+
+    def __init__(self) -> None:
+        self.confirmation: list[dict[str, str]] = []
+
+    def subscribe(self, *channels: str) -> None:
+        pass
+
+    def get_message(self, timeout: float) -> dict[str, str] | None:
+        return self.confirmation.pop() if self.confirmation else None
+
+    def close(self) -> None:
+        pass
+
+
+class _RedisWithoutAnnouncements:
+    """Bumps published here never reach this process's subscription."""
+
+    def __init__(self) -> None:
+        self.subscription = _Subscription()
+
+    def pubsub(self) -> _Subscription:
+        return self.subscription
+
+    def publish(self, channel: str, message: str) -> None:
+        pass
+
+
+@pytest.fixture
+def unannounced(monkeypatch) -> _RedisWithoutAnnouncements:
+    redis = _RedisWithoutAnnouncements()
+    monkeypatch.setattr(client_cache, "redis_client", lambda: redis)
+    # A process's first subscription (epochs counted from 0), whatever earlier tests did.
+    monkeypatch.setattr(client_cache, "_ANNOUNCEMENTS", client_cache._Announcements())
+    # However long the test takes, a trusted answer would be reused: only trust decides.
+    monkeypatch.setattr(client_cache, "CHECKED_ANSWER_SECONDS", 3600.0)
+    return redis
+
+
+@redis_only
+def test_until_redis_confirms_the_subscription_every_reuse_reads_the_version(unannounced):
+    # A bump published before Redis registered the subscription is never delivered, so
+    # an unconfirmed subscription vouches for nothing.
+    remember("page", 7, current_version(7), "document")
+    assert recall("page") == "document"
+    invalidate_client(7)
+    assert recall("page") is None
+
+
+@redis_only
+def test_an_answer_checked_before_the_confirmation_is_not_trusted_after_it(unannounced):
+    remember("page", 7, current_version(7), "document")
+    assert recall("page") == "document"  # checked while the subscription is unconfirmed
+    invalidate_client(7)  # a bump the subscription may have missed
+    unannounced.subscription.confirmation.append({"type": "subscribe"})
+    assert recall("page") is None
+
+
+@pytest.fixture
+def file_cache(settings, tmp_path):
+    """The embedded default: Django's file cache, without Redis and its announcements."""
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(tmp_path),
+        }
+    }
+
+
+def test_with_the_embedded_file_cache_every_reuse_reads_the_version(file_cache):
+    remember("page", 7, current_version(7), "document")
+    assert recall("page") == "document"
+    invalidate_client(7)
+    assert recall("page") is None
+
+
+@redis_only
+def test_a_trusted_answer_is_checked_again_once_its_trust_lapses(unannounced, monkeypatch):
+    now = [1000.0]
+    clock = SimpleNamespace(monotonic=lambda: now[0], time_ns=time.time_ns)
+    monkeypatch.setattr(client_cache, "time", clock)
+    monkeypatch.setattr(client_cache, "CHECKED_ANSWER_SECONDS", 1.0)
+    unannounced.subscription.confirmation.append({"type": "subscribe"})
+    remember("page", 7, current_version(7), "document")
+    assert recall("page") == "document"  # checked under the live subscription
+    version, reads = current_version(7), []
+    monkeypatch.setattr(client_cache, "current_version", lambda cid: reads.append(cid) or version)
+
+    now[0] = 1000.5
+    assert recall("page") == "document" and reads == []
+    now[0] = 1001.0  # CHECKED_ANSWER_SECONDS after the check: trusted no longer
+    assert recall("page") == "document" and reads == [7]
+
+
+@redis_only
+def test_a_new_process_subscribes_on_first_use_and_is_live_once_confirmed(unannounced):
+    announcements = client_cache._Announcements()
+    announcements.close()  # before any use: nothing to close
+    assert announcements.poll() is False
+    unannounced.subscription.confirmation.append({"type": "subscribe"})
+    assert announcements.poll() is True

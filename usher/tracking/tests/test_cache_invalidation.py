@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from usher.lib import client_cache
 from usher.lib.client_cache import cached_for_client, invalidate_client
 
 pytestmark = pytest.mark.django_db
@@ -36,3 +37,30 @@ def test_another_clients_answers_survive_an_invalidation(marketplace):
     cached_for_client(other.pk, "event:1", lambda: "theirs")
     invalidate_client(marketplace.pk)
     assert cached_for_client(other.pk, "event:1", lambda: "recomputed") == "theirs"
+
+
+def test_an_answer_computed_while_the_version_is_unreadable_is_cached_for_no_one(
+    marketplace, monkeypatch
+):
+    # A connection blip on the version read while the next calls reach the cache: the
+    # answer has no versioned key, so it must not be stored where another client reads.
+    def blip(client_id: int) -> int:
+        raise ConnectionError("version read lost")
+
+    monkeypatch.setattr(client_cache, "client_version", blip)
+    assert cached_for_client(marketplace.pk, "event:1", lambda: "this client's") == (
+        "this client's"
+    )
+    assert cached_for_client(marketplace.pk + 1, "event:1", lambda: "another's") == "another's"
+
+
+def test_an_answer_is_computed_when_reading_it_from_the_cache_fails(marketplace, monkeypatch):
+    read = client_cache.cache.get
+
+    def get(key: str, default: object = None) -> object:
+        if key.startswith("tracking:version:"):
+            return read(key, default)
+        raise ConnectionError("answer read lost")  # the version was read, then a blip
+
+    monkeypatch.setattr(client_cache.cache, "get", get)
+    assert cached_for_client(marketplace.pk, "event:1", lambda: "computed") == "computed"

@@ -295,6 +295,22 @@ def test_a_code_edited_during_the_outage_shows_at_once(
     assert [c["provider"] for c in codes] == ["ga4"]
 
 
+def test_a_page_served_during_the_outage_is_not_reused_after_an_edit(
+    browser, organizer_api, setup, event, unreachable_cache
+):
+    # No version can be read in an outage, so nothing served then may be reused.
+    marketplace, organizer_code, _ = setup
+    url = _url(event, marketplace.site_key)
+    assert organizer_code.tag_id in [c["id"] for c in browser.get(url).json()["codes"]]
+    edited = organizer_api.request(
+        "PATCH",
+        f"/api/marketplace-client/organizer/tracking-codes/{organizer_code.pk}",
+        {"enabled": False},
+    )
+    assert edited.status_code == 200, edited.content
+    assert [c["provider"] for c in browser.get(url).json()["codes"]] == ["ga4"]
+
+
 def test_once_the_cache_is_back_the_config_is_cached_again(
     browser, setup, event, settings, django_assert_max_num_queries
 ):

@@ -65,6 +65,27 @@ def test_relative_quality_ranks_creatives_and_shrinks_thin_ones_toward_the_mean(
     assert relative_quality([creative("a", 0.0, 0)]) == {"a": 1.0}
 
 
+def test_a_variant_is_judged_once_it_has_spent_anything():
+    rng = np.random.default_rng(1)
+    assert judge_creatives([creative("a", 1000.0, 30), creative("b", 0.0, 0)], rng) == []
+    assert len(judge_creatives([creative("a", 0.5, 0), creative("b", 0.8, 0)], rng)) == 1
+
+
+def test_relative_quality_without_both_spend_and_sales_is_neutral():
+    spend_only = [creative("a", 1000.0, 0), creative("b", 500.0, 0)]
+    sales_only = [creative("a", 0.0, 3), creative("b", 0.0, 1)]
+    assert relative_quality(spend_only) == {"a": 1.0, "b": 1.0}
+    assert relative_quality(sales_only) == {"a": 1.0, "b": 1.0}
+
+
+def test_a_test_decides_from_exactly_twelve_sales_and_48_hours():
+    verdicts = judge_creatives(
+        [creative("a", 1000.0, 11, hours=48.0), creative("b", 1000.0, 1, hours=48.0)],
+        np.random.default_rng(1),
+    )
+    assert verdicts[0].loser_id == "b" and verdicts[0].decisive
+
+
 def clicked(cid, spend, clicks, conversions=0, hours=30.0):
     return CreativeState(
         cid, f"creative {cid}", True, spend, conversions, 0.0, hours, clicks=clicks

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import warnings
+from decimal import Decimal
+
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -98,3 +102,64 @@ def test_delivery_ratios_default_to_the_documented_maximum_until_there_is_data()
     assert len(ratios) == 5
     assert 1.2 < pacing.max_delivery_ratio(ratios) < 1.3
     assert pacing.expected_delivery_ratio(ratios) == 1.0
+
+
+def test_the_expected_delivery_ratio_is_the_mean_from_five_days_on():
+    # Platforms that under-deliver: a mean of 0.8, read only once there are five days.
+    four = np.array([0.7, 0.8, 0.9, 0.8])
+    assert pacing.expected_delivery_ratio(four) == 1.0
+    assert pacing.expected_delivery_ratio(np.append(four, 0.8)) == 0.8
+
+
+def test_delivery_ratios_count_every_day_that_had_a_budget_and_are_floats():
+    ratios = pacing.delivery_ratios(
+        [Decimal("0.75"), Decimal("40.00"), 5], [Decimal("0.50"), Decimal("0"), 4]
+    )
+    assert ratios.dtype == float  # the ledger's Decimal money becomes plain numbers
+    assert ratios.tolist() == [1.5, 1.25]  # a budget under 1 counts; none does not
+
+
+def test_fitting_takes_the_ledgers_decimal_budgets():
+    fitted = pacing.fit_to_remainder([Decimal("100.00")], 100.0, 2.0, 1.0)
+    assert fitted.dtype == float and fitted[0] == pytest.approx(50.0)
+
+
+def test_a_share_of_hours_counts_whole_days_and_at_most_one_day_for_the_rest():
+    margin = pacing.HOUR_SHARE_MARGIN
+    assert pacing.share_of_hours(5, 0) == 0.0
+    assert pacing.share_of_hours(5, -3) == 0.0  # no hours: nothing unreported
+    assert pacing.share_of_hours(0, 6) == pytest.approx(6 / 24 * margin)
+    assert pacing.share_of_hours(0, 30) == pytest.approx(1 + 6 / 24 * margin)
+    # 20 hours at the margin would be 1.25 days: a part of a day holds one day at most.
+    assert pacing.share_of_hours(0, 20) == 1.0
+
+
+def test_fitting_counts_on_the_weekly_cap_to_keep_a_budget():
+    # 1.75 x 100 could be spent today, but the 7x weekly cap leaves 700 - 600 = 100: fits.
+    fitted = pacing.fit_to_remainder([100.0], 100.0, 1.75, 1.0, [7.0], [Decimal("600.00")])
+    assert fitted.tolist() == [100.0]
+
+
+def test_with_room_to_grow_budgets_are_raised_by_the_largest_scale_allowed():
+    fitted = pacing.fit_to_remainder([100.0, 50.0], 10_000.0, 2.0, 1.0, max_scale=2.0)
+    assert fitted.tolist() == [200.0, 100.0]
+
+
+def test_a_weekly_cap_without_spend_this_week_leaves_a_budget_that_fits_alone():
+    assert pacing.fit_to_remainder([100.0], 1000.0, 1.75, 1.0, [7.0]).tolist() == [100.0]
+
+
+def test_a_week_spent_past_its_cap_frees_no_money_for_other_budgets():
+    # A budget lowered mid-week: 800 spent against a cap of 7 x 100 can spend nothing
+    # more today, which must not count as -100 against the others' worst case.
+    worst = pacing.worst_spend(np.array([100.0]), 1.75, 1.0, np.array([7.0]), np.array([800.0]))
+    assert worst.tolist() == [0.0]
+
+
+def test_worst_spend_takes_decimal_budgets_and_warns_of_nothing_without_a_weekly_cap():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # inf x 0 for a paused budget without a weekly cap
+        worst = pacing.worst_spend(
+            [Decimal("100.00"), Decimal("0")], 1.75, 1.0, np.array([np.inf] * 2), np.zeros(2)
+        )
+    assert worst.tolist() == [175.0, 0.0]

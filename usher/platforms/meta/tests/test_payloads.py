@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from usher.platforms.base import ConversionEvent, Destination, OutcomeStatus
+from usher.platforms.base import ContentLine, ConversionEvent, Destination, OutcomeStatus
 from usher.platforms.meta.payloads import build_event, build_request, check_event
 from usher.sandbox.testing import sha
 
@@ -83,16 +83,53 @@ def test_a_page_view_needs_no_value() -> None:
     assert check_event(event("page_view", value=None, currency=None), NOW) is None
 
 
-def test_the_request_matches_the_captured_fixture() -> None:
-    user = {"email": "ana@example.com", "country": "DE"}
-    built = build_request(
-        Destination("meta", "1234567890123456", "t", test_event_code="TEST1"),
-        [event(user_data=user, client_ip="203.0.113.7", order_id="o-1", limited_data_use=True)],
-        NOW,
+def test_a_purchase_is_built_as_metas_documented_example() -> None:
+    """The fixture is Meta's own example, not a capture of this builder: the request body of
+    "Conversions API > Using the API > Send requests" (Graph API v21.0), plus the two
+    parameters its deduplication guide and custom_data reference add (`event_id`,
+    `content_ids`). The event below carries the example's inputs; every documented field
+    must come out as Meta wrote it, except where noted."""
+    documented = json.loads((FIXTURES / "meta_documented_purchase.json").read_text())["data"][0]
+    doc_user, doc_custom = documented["user_data"], documented["custom_data"]
+    event_time = datetime.fromtimestamp(documented["event_time"], UTC)
+    purchase = event(
+        event_id=documented["event_id"],
+        event_time=event_time,
+        event_source_url=documented["event_source_url"],
+        value=Decimal("123.45"),
+        currency="usd",
+        contents=[ContentLine("product123", 1, Decimal("123.45"))],
+        # Meta's example e-mail is only given hashed; a hashed e-mail passes through as is.
+        user_data={"email": doc_user["em"][0], "phone": "+1 234 567 8901"},
+        client_ip=doc_user["client_ip_address"],
+        user_agent=doc_user["client_user_agent"],
+        fbc=doc_user["fbc"],
+        fbp=doc_user["fbp"],
     )
 
-    expected = json.loads((FIXTURES / "capi_purchase_request.json").read_text())
-    assert built.body == expected
+    built = build_request(DESTINATION, [purchase], event_time + timedelta(minutes=1))
+
+    assert built.body.keys() == {"data"}  # no test_event_code without one configured
+    (wire,) = built.body["data"]
+    for field in ("event_name", "event_time", "event_id", "event_source_url", "action_source"):
+        assert wire[field] == documented[field], field
+    user = wire["user_data"]
+    assert user["em"] == doc_user["em"]
+    # Meta's "12345678901" (digits with the country code, no "+"), hashed; an event
+    # carries one phone, the example two.
+    assert user["ph"] == doc_user["ph"][:1]
+    for field in ("client_ip_address", "client_user_agent", "fbc", "fbp"):
+        assert user[field] == doc_user[field], field
+    custom = wire["custom_data"]
+    assert custom["value"] == doc_custom["value"]
+    assert custom["currency"] == doc_custom["currency"].upper()  # ISO 4217, as Meta's reference
+    assert custom["content_ids"] == doc_custom["content_ids"]
+    # delivery_category is for shipped goods; a ticket has none.
+    assert [(line["id"], line["quantity"]) for line in custom["contents"]] == [
+        (line["id"], line["quantity"]) for line in doc_custom["contents"]
+    ]
+    assert custom["contents"][0]["item_price"] == 123.45
+    assert wire.keys() == documented.keys()
 
 
 def test_refused_events_are_kept_apart_from_the_body() -> None:
