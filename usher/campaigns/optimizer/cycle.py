@@ -76,9 +76,11 @@ CEILING_WINDOW_DAYS = 7
 # A safety cut smaller than this share is not worth an edit.
 SAFETY_MIN_CUT_SHARE = 0.005
 # On the flight's last day budgets rise hourly (by at most this factor at once) to use
-# the money left, when the rise is worth an edit.
+# the money left, when the rise is worth an edit: any rise of 1%, since a learning phase
+# re-entered on the last day costs nothing (the flight ends) and every hour held back
+# leaves money the event never spends.
 LAST_DAY_MAX_RAISE = 4.0
-LAST_DAY_MIN_RAISE_SHARE = 0.05
+LAST_DAY_MIN_RAISE_SHARE = 0.01
 # Advice needs this many fully reported days, and saturation means the next unit of
 # money buys less than this share of the average one.
 RECOMMEND_MIN_DAYS = 2
