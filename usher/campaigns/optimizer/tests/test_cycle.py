@@ -182,6 +182,20 @@ def test_on_the_last_day_budgets_rise_to_spend_what_is_left_without_overspending
     assert worst <= 1000.0 + 1e-6
 
 
+def test_on_the_last_day_even_a_small_rise_is_made():
+    # 102 left, less the hour now running (2 budgets of 50 x 1.05 x 1.5/24 = 6.56); the
+    # rest of today at the worst ratio (1.05 x 14/24 x 1.5 of a day) could spend 91.875
+    # of the budgets in force: a rise under 4% fits, and the event is tonight.
+    campaigns = [
+        campaign(str(i), 50.0, steady_days(9, 50.0, 1), budget_set_day=9) for i in range(2)
+    ]
+    result = run_cycle(state_on(9, 10, campaigns, spent=2898.0), recommend=False)
+    raises = [float(d.daily_budget) for d in result.decisions if d.rule == DecisionRule.PACING]
+    assert len(raises) == 2
+    fits = (102.0 - 6.5625) / 91.875
+    assert all(50.5 < budget <= 50.0 * fits for budget in raises)
+
+
 def test_reporting_delay_is_held_back_as_possibly_spent():
     days = steady_days(4, 200.0, 3)
     fresh = run_cycle(state_on(4, 4, [campaign("0", 200.0, days)], spent=800.0), recommend=False)
