@@ -76,9 +76,11 @@ CEILING_WINDOW_DAYS = 7
 # A safety cut smaller than this share is not worth an edit.
 SAFETY_MIN_CUT_SHARE = 0.005
 # On the flight's last day budgets rise hourly (by at most this factor at once) to use
-# the money left, when the rise is worth an edit.
+# the money left, when the rise is worth an edit: any rise of 1%, since a learning phase
+# re-entered on the last day costs nothing (the flight ends) and every hour held back
+# leaves money the event never spends.
 LAST_DAY_MAX_RAISE = 4.0
-LAST_DAY_MIN_RAISE_SHARE = 0.05
+LAST_DAY_MIN_RAISE_SHARE = 0.01
 # Advice needs this many fully reported days, and saturation means the next unit of
 # money buys less than this share of the average one.
 RECOMMEND_MIN_DAYS = 2
@@ -564,34 +566,33 @@ def _rebalance(state, evidence, model, ledger, managed, due, plan, decisions) ->
             target, rule = current * BOOST_FACTOR, DecisionRule.ROAS_GUARD
         targets[i] = max(target, float(campaign.min_daily_budget))
         rules[i] = rule
-    # Weekly caps: a budget cut late in the week would leave no room to deliver at all.
-    for i in due:
-        room_days, week_spent = _week_room(state, state.campaigns[i])
-        if np.isfinite(room_days):
-            targets[i] = max(targets[i], (week_spent + targets[i] * ledger.mean_ratio) / room_days)
     # Campaigns not due keep the budget they have; only the due ones are scaled to fit.
     kept = [i for i in managed if i not in due and state.campaigns[i].active]
+    room_days, week_spent = _week_rooms(state, due)
+    # Under the daily limit, each raised where a weekly cap would otherwise stop its day
+    # (a budget cut late in the week would leave no room to deliver at all).
+    limit_room = (
+        np.inf
+        if state.daily_limit is None
+        else float(state.daily_limit)
+        - ledger.fixed_daily
+        - sum(float(state.campaigns[i].daily_budget) for i in kept)
+    )
+    limited = pacing.fit_to_daily_limit(
+        np.array([targets[i] for i in due]),
+        max(limit_room, 0.0),
+        room_days,
+        week_spent,
+        ledger.mean_ratio,
+    )
     share_left = _share_left(state)
     kept_worst = _worst(
         state, kept, [float(state.campaigns[i].daily_budget) for i in kept], ledger, share_left
     )
     remaining = ledger.free - ledger.fixed_daily * ledger.max_ratio - kept_worst
-    room_days, week_spent = _week_rooms(state, due)
     fitted = pacing.fit_to_remainder(
-        np.array([targets[i] for i in due]),
-        max(remaining, 0.0),
-        ledger.max_ratio,
-        share_left,
-        room_days,
-        week_spent,
+        limited, max(remaining, 0.0), ledger.max_ratio, share_left, room_days, week_spent
     )
-    if state.daily_limit is not None and fitted.sum() > 0:
-        room = (
-            float(state.daily_limit)
-            - ledger.fixed_daily
-            - sum(float(state.campaigns[i].daily_budget) for i in kept)
-        )
-        fitted = fitted * min(1.0, max(room, 0.0) / fitted.sum())
     targets.update({i: float(fitted[k]) for k, i in enumerate(due)})
     factor = float(model.demand.factors(state.day, state.day + 1)[0])
     for i in due:

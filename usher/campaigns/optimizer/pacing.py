@@ -12,7 +12,7 @@ budget is set for its worst case.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -150,13 +150,67 @@ def fit_to_remainder(
     def worst(scale: float) -> float:
         return float(worst_spend(budgets * scale, max_ratio, share_left, room, spent).sum())
 
-    if worst(max_scale) <= remaining:
-        return budgets * max_scale
-    lo, hi = 0.0, max_scale
+    return budgets * _largest_scale(lambda scale: worst(scale) <= remaining, max_scale)
+
+
+def _largest_scale(fits: Callable[[float], bool], top: float) -> float:
+    """The largest scale in [0, top] that ``fits`` (which holds at 0 and is monotone)."""
+    if fits(top):
+        return top
+    lo, hi = 0.0, top
     for _ in range(FIT_BISECTION_STEPS):
         mid = 0.5 * (lo + hi)
-        if worst(mid) <= remaining:
+        if fits(mid):
             lo = mid
         else:
             hi = mid
-    return budgets * lo
+    return lo
+
+
+def week_floor(
+    budgets: np.ndarray, week_room_days: np.ndarray, week_spent: np.ndarray, mean_ratio: float
+) -> np.ndarray:
+    """Each budget raised just enough that a weekly cap lets today spend what it plans.
+
+    A platform capping a week at ``k`` daily budgets (Meta: 7) stops a campaign once
+    the week has spent ``k * budget``: late in a week that spent more than the budget
+    now set, a lower budget would leave the day almost nothing. Planned spend today is
+    ``budget * mean_ratio``, so the budget must be at least ``(spent + that) / k``.
+    """
+    budgets = np.asarray(budgets, dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        floor = np.where(
+            np.isfinite(week_room_days),
+            (week_spent + budgets * mean_ratio) / week_room_days,
+            0.0,
+        )
+    return np.maximum(budgets, floor)
+
+
+def fit_to_daily_limit(
+    budgets: np.ndarray,
+    room: float,
+    week_room_days: np.ndarray,
+    week_spent: np.ndarray,
+    mean_ratio: float,
+) -> np.ndarray:
+    """The day's budgets under the daily limit (``room``), each still spendable under its weekly cap.
+
+    The planned spends are scaled by one factor until the budgets they need
+    (:func:`week_floor`) sum to at most ``room``. Scaling the raised budgets instead
+    would cut a weekly-capped campaign's day far more than the others': its week's
+    room falls by ``k`` times the cut. If the floors alone (nothing planned today)
+    exceed the room, the budgets are scaled as they are.
+    """
+    budgets = np.maximum(np.asarray(budgets, dtype=float), 0.0)
+    week_room_days = np.asarray(week_room_days, dtype=float)
+    week_spent = np.asarray(week_spent, dtype=float)
+
+    def needed(scale: float) -> float:
+        return float(week_floor(budgets * scale, week_room_days, week_spent, mean_ratio).sum())
+
+    if needed(0.0) > room:
+        total = float(budgets.sum())
+        return budgets * (max(room, 0.0) / total if total > 0 else 0.0)
+    scale = _largest_scale(lambda s: needed(s) <= room, 1.0)
+    return week_floor(budgets * scale, week_room_days, week_spent, mean_ratio)

@@ -61,6 +61,40 @@ def test_a_weekly_cap_bounds_a_days_spend_below_its_over_delivery():
     assert no_cap[0] == 175.0
 
 
+def test_the_daily_limit_cuts_every_days_spend_alike_even_under_a_weekly_cap():
+    # Saturday: the capped campaign spent 1,900 this week; the day's plans sum to 1,050
+    # where the limit leaves 1,000.
+    planned = np.array([300.0, 500.0, 250.0])
+    rooms = np.array([7.0, np.inf, np.inf])
+    spent = np.array([1900.0, 0.0, 0.0])
+    limited = pacing.fit_to_daily_limit(planned, 1000.0, rooms, spent, mean_ratio=1.0)
+    assert limited.sum() <= 1000.0 + 1e-6
+    # Scaling the raised budgets alike would leave the capped campaign 7 x 284 - 1,900 = 88.
+    today = pacing.worst_spend(limited, 1.0, 1.0, rooms, spent)
+    scale = limited[1] / planned[1]
+    assert scale > 0.9
+    assert np.allclose(today, planned * scale)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    budgets=budgets_st,
+    room=st.floats(0.0, 20000.0),
+    weekly=st.booleans(),
+    week_spent=st.floats(0.0, 10000.0),
+    mean_ratio=st.floats(0.5, 1.5),
+)
+def test_budgets_under_the_daily_limit_fit_it(budgets, room, weekly, week_spent, mean_ratio):
+    budgets = np.array(budgets)
+    rooms = np.full(len(budgets), 7.0 if weekly else np.inf)
+    spent = np.full(len(budgets), week_spent)
+    limited = pacing.fit_to_daily_limit(budgets, room, rooms, spent, mean_ratio)
+    assert (limited >= 0).all()
+    assert limited.sum() <= room * (1 + 1e-9) + 1e-6
+    if not weekly and budgets.sum() <= room:
+        assert np.allclose(limited, budgets)
+
+
 @settings(max_examples=100, deadline=None)
 @given(
     total=st.floats(0.0, 1e6),
