@@ -63,6 +63,7 @@ def notify_failing_jobs(now: datetime) -> int:
         JobRun.objects.filter(client__isnull=False)
         .exclude(outcome__in=[JobOutcome.RUNNING, JobOutcome.SKIPPED])
         .values("job", "key", "client")
+        .order_by()  # no default ordering: its columns would make every run a part
         .distinct()
     )
     sent = 0

@@ -177,3 +177,24 @@ def test_a_job_part_failing_three_times_in_a_row_alerts_staff(marketplace):
     alert = Notification.objects.get()
     assert alert.organizer is None and alert.client == marketplace
     assert "PlatformError: 500" in alert.body
+
+
+def test_the_job_watcher_looks_at_each_part_once_however_many_runs_it_kept(
+    marketplace, django_assert_num_queries
+):
+    """Each (job, key, client) is one part: its history is read once, not once per run
+    (the runs table grows all day; a query per run made every watch slower)."""
+    now = timezone.now()
+    for minutes_ago in range(40):
+        at = now - timedelta(minutes=minutes_ago)
+        JobRun.objects.create(
+            job="optimize",
+            key="budget:4",
+            client=marketplace,
+            outcome=JobOutcome.SUCCEEDED,
+            started_at=at,
+            lease_expires_at=at,
+            finished_at=at,
+        )
+    with django_assert_num_queries(2):  # the parts, then the one part's last runs
+        assert watch.notify_failing_jobs(now) == 0
