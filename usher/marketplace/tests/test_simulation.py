@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from celery import shared_task
+from celery.schedules import crontab
 from django.conf import settings
 from django.core.management import CommandError, call_command
 from django.utils import timezone
@@ -51,6 +52,35 @@ def test_beat_jobs_fall_due_at_their_simulated_times() -> None:
     due = {minute: jobs.due(start + timedelta(minutes=minute)) for minute in range(1, 121)}
     assert [m for m, names in due.items() if "five" in names] == list(range(5, 121, 5))
     assert [m for m, names in due.items() if "hourly" in names] == [60, 120]
+
+
+def test_jobs_more_frequent_than_the_minimum_interval_run_once_per_interval() -> None:
+    start = datetime(2027, 3, 1, tzinfo=UTC)
+    jobs = BeatJobs(
+        {
+            "sweep": {"task": "x", "schedule": 15.0},
+            "at-ten": {"task": "y", "schedule": crontab(minute=10)},
+        },
+        start,
+        min_interval=timedelta(minutes=15),
+    )
+    due = {minute: jobs.due(start + timedelta(minutes=minute)) for minute in range(1, 61)}
+    assert [m for m, names in due.items() if "sweep" in names] == [15, 30, 45, 60]
+    assert [m for m, names in due.items() if "at-ten" in names] == [10]  # on its own time
+
+
+def test_without_visits_the_driver_still_sends_every_order(
+    db, sandbox, marketplace, settings
+) -> None:
+    settings.CELERY_BEAT_SCHEDULE = {}
+    event = EventFactory(organizer__client=marketplace)
+    data = scenario_dict(segment(max_daily_conversions=60, half_saturation_spend=100), days=1)
+    control = SandboxMarket(sandbox.control)
+    control.load(data, seed=None)
+    equal_split_campaigns(control, load_scenario(data), "https://tickets.example/e/1")
+    summary = drive(control, Marketplace(marketplace, event, marketplace.api_key), 4, 0)
+    assert summary.visits == 0 and not TrackingEvent.objects.filter(name="page_view").exists()
+    assert summary.orders == len(control.purchases(0)[0]) == Order.objects.count() > 0
 
 
 @pytest.fixture
