@@ -63,7 +63,14 @@ from usher.marketplace.models import (
     MarketplaceEvent,
     MarketplaceOrganizer,
 )
-from usher.marketplace.schemas import CustomerIn, EventIn, OrderIn, OrganizerIn
+from usher.marketplace.schemas import (
+    AttributionIn,
+    ConsentIn,
+    CustomerIn,
+    EventIn,
+    OrderIn,
+    OrganizerIn,
+)
 from usher.marketplace.simulation import (
     Marketplace,
     SandboxMarket,
@@ -122,10 +129,7 @@ def fly(data: dict[str, Any], seed: int) -> Flight:
     reset_local_buckets()
     box = MountedSandbox()
     try:
-        with override_settings(
-            PLATFORM_BASE_URLS=MOUNTED_BASE_URLS,
-            PLATFORM_MANAGEMENT_RATE_LIMITS=lifted_management_limits(),
-        ):
+        with override_settings(PLATFORM_BASE_URLS=MOUNTED_BASE_URLS, **lifted_management_limits()):
             sandbox = SandboxMarket(box.control)
             sandbox.load(data, seed)
             market = box.state.market
@@ -280,6 +284,7 @@ def _history(
                 tickets_count=1 + n % 3,
                 placed_at=past - timedelta(hours=n % 500),
                 customer=CustomerIn(email=f"buyer-{n}@example.invalid"),
+                attribution=AttributionIn(consent=ConsentIn(**GRANTED)),
             )
             for n in range(sizes[LOOKALIKE])
         ],

@@ -284,17 +284,23 @@ def _visitor_ip(click_id: str) -> str:
 # Management call limits while simulated hours play (effectively none; see below).
 UNLIMITED_CALLS_PER_HOUR = 10.0**9
 UNLIMITED_BURST = 10.0**6
+UNLIMITED_DAILY_OPERATIONS = 10**12
 
 
-def lifted_management_limits() -> dict[str, dict[str, tuple[float, float]]]:
-    """Management call limits out of the way for the simulation.
+def lifted_management_limits() -> dict[str, Any]:
+    """Management call limits out of the way for the simulation, as settings overrides
+    (`override_settings(**lifted_management_limits())`).
 
-    The limits are per real hour, but the driver plays a simulated day in about a minute
-    with every job at its simulated time: the platforms' own pace is kept by the
-    simulated schedule, while real-time buckets would refuse most of a day's syncs."""
+    The limits are per real hour (and Google's developer token per real day), but the
+    driver plays a simulated day in about a minute with every job at its simulated time:
+    the platforms' own pace is kept by the simulated schedule, while real-time buckets
+    would refuse most of a day's syncs."""
     return {
-        platform: {kind: (UNLIMITED_CALLS_PER_HOUR, UNLIMITED_BURST) for kind in kinds}
-        for platform, kinds in settings.PLATFORM_MANAGEMENT_RATE_LIMITS.items()
+        "PLATFORM_MANAGEMENT_RATE_LIMITS": {
+            platform: {kind: (UNLIMITED_CALLS_PER_HOUR, UNLIMITED_BURST) for kind in kinds}
+            for platform, kinds in settings.PLATFORM_MANAGEMENT_RATE_LIMITS.items()
+        },
+        "GOOGLE_ADS_DAILY_OPERATIONS": UNLIMITED_DAILY_OPERATIONS,
     }
 
 
@@ -322,7 +328,7 @@ def drive(
     started = time.monotonic()
     with (
         simulated_django_clock(lambda: sandbox.now or datetime.now(UTC)),
-        override_settings(PLATFORM_MANAGEMENT_RATE_LIMITS=lifted_management_limits()),
+        override_settings(**lifted_management_limits()),
     ):
         for _ in range(hours):
             hour_start = sandbox.now

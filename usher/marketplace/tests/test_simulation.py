@@ -17,6 +17,7 @@ from usher.events.models import TrackingEvent
 from usher.marketplace.models import Order
 from usher.marketplace.simulation import (
     UNLIMITED_CALLS_PER_HOUR,
+    UNLIMITED_DAILY_OPERATIONS,
     BeatJobs,
     Marketplace,
     SandboxMarket,
@@ -37,7 +38,12 @@ LIMITS_SEEN: list[dict] = []
 @shared_task(name=COUNTED_TASK)
 def count_me() -> None:
     RUNS.append(timezone.now())
-    LIMITS_SEEN.append(settings.PLATFORM_MANAGEMENT_RATE_LIMITS)
+    LIMITS_SEEN.append(
+        {
+            "management": settings.PLATFORM_MANAGEMENT_RATE_LIMITS,
+            "google_daily_operations": settings.GOOGLE_ADS_DAILY_OPERATIONS,
+        }
+    )
 
 
 def test_beat_jobs_fall_due_at_their_simulated_times() -> None:
@@ -115,12 +121,16 @@ def test_the_driver_runs_every_beat_job_at_its_simulated_time_new_ones_included(
     assert summary.jobs["count-me"] == 12
     start = datetime(2027, 3, 1, tzinfo=UTC)
     assert [start + timedelta(minutes=30 * n) for n in range(1, 13)] == RUNS
-    # Management limits count real hours; a simulated day plays in seconds without them.
+    # Management limits count real hours (Google's developer token real days); a
+    # simulated day plays in seconds without them.
     assert LIMITS_SEEN and all(
         rate >= UNLIMITED_CALLS_PER_HOUR
         for limits in LIMITS_SEEN
-        for kinds in limits.values()
+        for kinds in limits["management"].values()
         for rate, _burst in kinds.values()
+    )
+    assert all(
+        limits["google_daily_operations"] >= UNLIMITED_DAILY_OPERATIONS for limits in LIMITS_SEEN
     )
 
 
