@@ -51,6 +51,7 @@ from usher.audiences.services import (
     refresh_audience,
 )
 from usher.campaigns import publishing, services
+from usher.campaigns.accounts import ad_account_for
 from usher.campaigns.models import AutomatedCampaign, CampaignCreative, CampaignStatus
 from usher.campaigns.suite import landing_url
 from usher.dashboard.demo import DEMO_IMAGE_URL, ensure_demo_accounts
@@ -72,6 +73,7 @@ from usher.marketplace.schemas import (
     OrganizerIn,
 )
 from usher.marketplace.simulation import (
+    GRANTED,
     Marketplace,
     SandboxMarket,
     drive,
@@ -94,12 +96,6 @@ PAST_EVENT_DAYS_AGO = 120
 SAFETY_NET_INTERVAL = timedelta(minutes=15)
 # Syncing a lookalike needs its source list on the platform first: a pass per level.
 AUDIENCE_PASSES = 3
-GRANTED = {
-    "ad_storage": True,
-    "analytics_storage": True,
-    "ad_user_data": True,
-    "ad_personalization": True,
-}
 # The organizer's codes on the sandbox's accounts (any `sandbox-` credential is
 # accepted); purchases go to the platforms server-side, as organizers set them up.
 TRACKING_CODES = {
@@ -137,7 +133,6 @@ def fly(data: dict[str, Any], seed: int) -> Flight:
             with simulated_django_clock(lambda: sandbox.now):
                 client, event, not_run = publish_suite(market.scenario, sandbox.now)
             api_key = client.rotate_api_key()
-            client.save(update_fields=["api_key_hash"])
             drive(
                 sandbox,
                 Marketplace(client, event, api_key),
@@ -316,8 +311,6 @@ def _ready_audiences(
 ) -> None:
     """Every audience the wanted campaigns target, built and synced to the platforms
     (what the nightly refresh does), so the suite's slots are not skipped."""
-    from usher.campaigns.accounts import ad_account_for
-
     for platform, campaign_type in wanted:
         account = ad_account_for(event.organizer, platform)
         assert account is not None, platform
