@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/: common, usher_flight
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from usher.campaigns.optimizer.allocation import allocate_arrays
@@ -47,6 +48,8 @@ from usher.sandbox.market.objects import LEVELS
 
 HOURS_PER_DAY = 24
 STRATEGIES = ("equal_split", "seed_rules", "usher", "oracle")
+# Opt-in: the optimizer's decisions alone, beside the production path (see the README).
+EXTRA_STRATEGIES = ("usher_decisions",)
 OVERSPEND_TOLERANCE = 0.01  # overspent: more than one cent over the total budget
 SEED_RULES_MIN_HOURS = 48
 SEED_RULES_BOOST = 1.2
@@ -486,7 +489,7 @@ class SimulatedUsherLoop:
             self.decisions_applied += 1
 
 
-def run_usher(scenario: Scenario, seed: int) -> Run:
+def run_usher_decisions(scenario: Scenario, seed: int) -> Run:
     market = Market(scenario, seed=seed)
     loop = SimulatedUsherLoop(market, seed)
     for _ in range(scenario.hours):
@@ -494,10 +497,21 @@ def run_usher(scenario: Scenario, seed: int) -> Run:
     return score(market)
 
 
+def run_usher(scenario: Scenario, seed: int) -> Run:
+    """Usher's production path (bench/usher_flight.py): jobs, connectors, sandbox, ingest."""
+    from usher_flight import fly
+
+    flight = fly(scenario.raw, seed)
+    for segment, reason in flight.not_run.items():
+        print(f"seed {seed} usher: no campaign for {segment}: {reason}", flush=True)
+    return score(flight.market)
+
+
 RUNNERS: dict[str, Callable[[Scenario, int], Run]] = {
     "equal_split": run_equal_split,
     "seed_rules": run_seed_rules,
     "usher": run_usher,
+    "usher_decisions": run_usher_decisions,
     "oracle": run_oracle,
 }
 
@@ -569,6 +583,20 @@ def plot(path: str, name: str, runs: dict[str, list[Run]]) -> None:
     fig.savefig(path, dpi=110)
 
 
+def ensure_django() -> None:
+    """Django on the benchmark's own database (bench/common.py), migrated; as it is when
+    a test calls `main` (pytest-django has set it up on the test database)."""
+    from django.apps import apps
+
+    if apps.ready:
+        return
+    from common import configure_environment, prepare_database, setup_django
+
+    configure_environment()
+    prepare_database()
+    setup_django()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--scenario", required=True, help="a market scenario file (JSON)")
@@ -578,9 +606,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--strategies", default=",".join(STRATEGIES), help="comma-separated subset")
     args = parser.parse_args(argv)
     scenario = load_scenario(args.scenario)
-    chosen = [s for s in STRATEGIES if s in args.strategies.split(",")]
+    chosen = [s for s in STRATEGIES + EXTRA_STRATEGIES if s in args.strategies.split(",")]
     if "oracle" not in chosen:
         chosen.append("oracle")  # every ratio is to the oracle
+    if "usher" in chosen:
+        ensure_django()
     started = time.monotonic()
     runs: dict[str, list[Run]] = {s: [] for s in chosen}
     for k in range(args.seeds):

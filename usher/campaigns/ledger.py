@@ -63,10 +63,6 @@ def _cents(amount: Decimal | None) -> Decimal:
     return (amount or ZERO).quantize(CENTS)
 
 
-def _sum(rows, **filters) -> Decimal:
-    return _cents(rows.filter(**filters).aggregate(s=Sum("amount"))["s"])
-
-
 def balances(budget: AdCampaignBudget) -> Balances:
     rows = BudgetLedgerEntry.objects.filter(budget=budget)
     per_campaign: dict[int, Decimal] = {}
@@ -84,11 +80,20 @@ def balances(budget: AdCampaignBudget) -> Balances:
             (row["committed"] or ZERO) - (row["released"] or ZERO) - (row["spent"] or ZERO)
         )
         per_campaign[row["campaign_id"]] = max(open_amount, ZERO)
+    # The budget's totals per kind in one pass (balances are read on every money move).
+    totals = rows.aggregate(
+        **{
+            name: Sum("amount", filter=Q(kind=kind))
+            for name, kind in (
+                ("paid_in", LedgerKind.PAID_IN),
+                ("adjustments", LedgerKind.ADJUSTMENT),
+                ("refunded", LedgerKind.REFUNDED),
+                ("spent", LedgerKind.SPENT),
+            )
+        }
+    )
     return Balances(
-        paid_in=_sum(rows, kind=LedgerKind.PAID_IN),
-        adjustments=_sum(rows, kind=LedgerKind.ADJUSTMENT),
-        refunded=_sum(rows, kind=LedgerKind.REFUNDED),
-        spent=_sum(rows, kind=LedgerKind.SPENT),
+        **{name: _cents(amount) for name, amount in totals.items()},
         outstanding=sum(per_campaign.values(), ZERO),
         outstanding_by_campaign=per_campaign,
     )

@@ -54,6 +54,7 @@ from usher.campaigns.optimizer.state import (
     Override,
     SuiteState,
 )
+from usher.campaigns.suite import creative_tag
 from usher.platforms.base import PlatformError
 from usher.platforms.campaigns_base import MetricsLevel
 from usher.platforms.registry import get_campaigns_connector
@@ -182,6 +183,7 @@ def suite_state(
     hourly = _hourly_rows(campaigns, flight)
     reported = _reported_through(campaigns, hourly, flight)
     attributed = _attributed(campaigns, flight)
+    by_creative = _attributed_by_creative(campaigns)
     history = _optimizer_history(campaigns)
     states = []
     for campaign in campaigns:
@@ -197,7 +199,7 @@ def suite_state(
                 active=campaign.status == CampaignStatus.ACTIVE,
                 daily_budget=campaign.daily_budget or ZERO,
                 days=days,
-                creatives=_creatives(campaign, now),
+                creatives=_creatives(campaign, now, by_creative),
                 override=_override(campaign),
                 budget_set_day=history[campaign.pk].plan_day,
                 min_daily_budget=spend_control.platform_minimum(
@@ -293,6 +295,17 @@ def _attributed(
     }
 
 
+def _attributed_by_creative(campaigns: list[AutomatedCampaign]) -> dict[tuple[int, str], int]:
+    """Usher's own orders per (campaign, landing tag): the tag (`utm_content`, from the
+    ad's landing URL) names the variant that brought the buyer."""
+    rows = (
+        CampaignAttribution.objects.filter(campaign__in=campaigns)
+        .values("campaign_id", "order__utm_content")
+        .annotate(orders=Count("id"))
+    )
+    return {(row["campaign_id"], row["order__utm_content"]): row["orders"] for row in rows}
+
+
 @dataclass
 class _History:
     """What the optimizer decided before about one campaign, read back from the log."""
@@ -371,9 +384,12 @@ def _days(
     return tuple(days)
 
 
-def _creatives(campaign: AutomatedCampaign, now: datetime) -> tuple[CreativeState, ...]:
-    """Each ad with its reported totals (ad-level daily rows); hours live since the
-    campaign was published (a paused ad stops counting when it was paused)."""
+def _creatives(
+    campaign: AutomatedCampaign, now: datetime, attributed: dict[tuple[int, str], int]
+) -> tuple[CreativeState, ...]:
+    """Each ad with its reported totals (ad-level daily rows) and Usher's own orders
+    (by the variant's landing tag); hours live since the campaign was published (a
+    paused ad stops counting when it was paused)."""
     ads = [c for c in campaign.creatives.all() if c.external_ad_id]
     totals = {
         row["object_id"]: row
@@ -391,6 +407,9 @@ def _creatives(campaign: AutomatedCampaign, now: datetime) -> tuple[CreativeStat
             name=ad.variant,
             active=ad.is_active,
             spend=float(totals.get(ad.external_ad_id, {}).get("spend") or 0),
+            attributed_conversions=attributed.get(
+                (campaign.pk, creative_tag(campaign.campaign_type, ad.variant)), 0
+            ),
             platform_conversions=float(totals.get(ad.external_ad_id, {}).get("conversions") or 0),
             hours_live=hours_live if ad.is_active else 0.0,
             clicks=float(totals.get(ad.external_ad_id, {}).get("clicks") or 0),

@@ -47,6 +47,11 @@ DEFAULT_AGE_MAX = 65
 CAMPAIGN_ID_PARAM = "usher_campaign"
 
 
+def creative_tag(campaign_type: str, variant: str) -> str:
+    """The `utm_content` of a variant's landing URL: an order's tag names its creative."""
+    return f"{campaign_type}-{variant}"
+
+
 def landing_url(event: MarketplaceEvent, campaign: AutomatedCampaign, variant: str) -> str:
     """The event page with UTM tags and the campaign's own id, so attribution can tell
     campaigns (and A/B variants) apart whatever the platform reports."""
@@ -57,7 +62,7 @@ def landing_url(event: MarketplaceEvent, campaign: AutomatedCampaign, variant: s
             "utm_source": campaign.platform,
             "utm_medium": "paid",
             "utm_campaign": campaign.reference,
-            "utm_content": f"{campaign.campaign_type}-{variant}",
+            "utm_content": creative_tag(campaign.campaign_type, variant),
             CAMPAIGN_ID_PARAM: str(campaign.pk),
         }
     )

@@ -127,7 +127,7 @@ def load_demo_campaigns(
     data = json.loads(DEMO_SCENARIO.read_text(encoding="utf-8"))
     now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
     data["start"] = (now - timedelta(days=days)).isoformat().replace("+00:00", "Z")
-    with override_settings(PLATFORM_MANAGEMENT_RATE_LIMITS=lifted_management_limits()):
+    with override_settings(**lifted_management_limits()):
         return _play(client, organizer, event, SandboxMarket(http), scenario, data, days, progress)
 
 

@@ -6,9 +6,11 @@ keys carry the day where a problem that comes back tomorrow deserves a new notic
 
 from __future__ import annotations
 
+from collections import defaultdict
 from datetime import datetime, timedelta
 
-from django.db.models import Count, Max
+from django.db.models import Count, F, Max, Window
+from django.db.models.functions import RowNumber
 
 from usher.conversions.models import ConversionDelivery, DeliveryStatus
 from usher.notifications.models import NotificationKind
@@ -59,20 +61,26 @@ def notify_failing_codes(now: datetime) -> int:
 def notify_failing_jobs(now: datetime) -> int:
     """Alert a marketplace's staff when a part of a job working for it (a budget's
     optimization, an audience's sync) failed its last runs in a row."""
-    parts = (
+    finished = (
         JobRun.objects.filter(client__isnull=False)
         .exclude(outcome__in=[JobOutcome.RUNNING, JobOutcome.SKIPPED])
-        .values("job", "key", "client")
-        .distinct()
-    )
-    sent = 0
-    for part in parts:
-        last = list(
-            JobRun.objects.filter(job=part["job"], key=part["key"], client=part["client"])
-            .exclude(outcome__in=[JobOutcome.RUNNING, JobOutcome.SKIPPED])
-            .order_by("-started_at")[:JOB_FAILURES_IN_A_ROW]
-            .select_related("client")
+        .annotate(
+            recency=Window(
+                RowNumber(),
+                partition_by=[F("job"), F("key"), F("client")],
+                order_by=[F("started_at").desc(), F("id").desc()],
+            )
         )
+        .filter(recency__lte=JOB_FAILURES_IN_A_ROW)
+        .select_related("client")
+        .order_by("job", "key", "client", "recency")
+    )
+    # Each part's last runs, newest first, in one query (the runs table grows all day).
+    last_runs: dict[tuple[str, str, int], list[JobRun]] = defaultdict(list)
+    for run in finished:
+        last_runs[(run.job, run.key, run.client_id)].append(run)
+    sent = 0
+    for last in last_runs.values():
         if len(last) < JOB_FAILURES_IN_A_ROW or any(
             run.outcome == JobOutcome.SUCCEEDED for run in last
         ):

@@ -373,6 +373,28 @@ def test_a_tiktok_lookalike_is_built_from_the_buyers_list(sandbox, codes, event,
     assert spec["location_ids"] == ["798549"]
 
 
+def test_a_tiktok_lookalike_without_location_ids_is_built_in_the_organizers_country(
+    sandbox, codes, event, small_minimums
+):
+    """Tracking codes take no `location_ids` (an unknown setting): the lookalike is
+    built where the organizer's events are, as on Meta, instead of failing for good."""
+    codes["tiktok"].settings = {
+        k: v for k, v in codes["tiktok"].settings.items() if k != "location_ids"
+    }
+    codes["tiktok"].save()
+    event.country = "DE"
+    event.save()
+    for i in range(100):
+        buy(event, f"b{i}@example.com")
+    buyers = buyers_audience(event, "tiktok")
+    refresh(buyers)
+    lookalike = ensure_lookalike_audience(buyers, percentage=5)
+    log = refresh(lookalike)
+    assert log.status == SyncStatus.SUCCEEDED, log.message
+    stored = sandbox.state.get_object("tiktok", lookalike.external_audience_id)["fields"]
+    assert stored["lookalike_spec"]["location_ids"] == ["2921044"]  # Germany
+
+
 def test_a_tiktok_visitor_audience_waits_for_ads_manager(sandbox, codes, event):
     visit(event, "v1")
     audience = ensure_standard_audience(

@@ -116,6 +116,27 @@ def test_spent_and_remaining_are_always_the_sum_of_the_ledger(paid_budget):
     assert ledger.balances(paid_budget).remaining == paid_budget.remaining
 
 
+def test_the_balances_read_the_ledger_in_two_queries_however_long_it_is(
+    paid_budget, django_assert_num_queries
+):
+    """Balances are read on every reservation, release and rebalance: the totals per kind
+    come from one aggregate, the open commitments per campaign from another."""
+    campaign = CampaignFactory(budget=paid_budget, ad_account__client=paid_budget.client)
+    ledger.commit_to(paid_budget, campaign, Decimal("300"), note="test")
+    for _ in range(5):
+        ledger.append(paid_budget, LedgerKind.SPENT, Decimal("10"), campaign=campaign)
+    services.adjust_budget(paid_budget.pk, Decimal("-5"), note="fee", user=None)
+    with django_assert_num_queries(2):
+        money = ledger.balances(paid_budget)
+    assert (money.paid_in, money.adjustments, money.refunded, money.spent) == (
+        Decimal("1000.00"),
+        Decimal("-5.00"),
+        Decimal("0.00"),
+        Decimal("50.00"),
+    )
+    assert money.outstanding_by_campaign == {campaign.pk: Decimal("250.00")}
+
+
 def test_a_refund_cannot_take_committed_money(paid_budget):
     campaign = CampaignFactory(budget=paid_budget, ad_account__client=paid_budget.client)
     ledger.commit_to(paid_budget, campaign, Decimal("900"), note="test")

@@ -243,6 +243,27 @@ def test_an_unknown_time_zone_runs_the_flight_on_utc(daily_campaigns):
     assert str(flight.zone) == "UTC" and flight.start.hour == 0
 
 
+def test_each_creative_carries_the_orders_its_landing_tag_brought(daily_campaigns, event) -> None:
+    """The creative test compares variants on Usher's own orders: an order's
+    `utm_content` (the variant's landing URL tag) says which creative sold it."""
+    campaign = daily_campaigns[0]
+    campaign.creatives.update(external_ad_id="ad-a")
+    campaign.creatives.create(
+        variant="B", headline="h", landing_url="https://tix.example/e", external_ad_id="ad-b"
+    )
+    for n, variant in enumerate(["B", "B", "A", "B"]):
+        order = OrderFactory(event=event, utm_content=f"{campaign.campaign_type}-{variant}")
+        CampaignAttribution.objects.create(
+            order=order, campaign=campaign, matched_by="utm", value=Decimal(10 + n), currency="RON"
+        )
+    other = OrderFactory(event=event, utm_content=f"{campaign.campaign_type}-B")
+    CampaignAttribution.objects.create(  # another campaign's sale is not this one's
+        order=other, campaign=daily_campaigns[1], matched_by="utm", value=1, currency="RON"
+    )
+    creatives = {c.name: c for c in _campaign_state(campaign).creatives}
+    assert (creatives["A"].attributed_conversions, creatives["B"].attributed_conversions) == (1, 3)
+
+
 def test_a_staff_override_wins_over_the_optimizer_until_lifted(daily_campaigns, platform) -> None:
     held = daily_campaigns[0]
     publishing.override_daily_budget(held.pk, Decimal("7.00"), user=None, reason="staff test")

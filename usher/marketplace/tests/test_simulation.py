@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from celery import shared_task
+from celery.schedules import crontab
 from django.conf import settings
 from django.core.management import CommandError, call_command
 from django.utils import timezone
@@ -16,6 +17,7 @@ from usher.events.models import TrackingEvent
 from usher.marketplace.models import Order
 from usher.marketplace.simulation import (
     UNLIMITED_CALLS_PER_HOUR,
+    UNLIMITED_DAILY_OPERATIONS,
     BeatJobs,
     Marketplace,
     SandboxMarket,
@@ -36,7 +38,12 @@ LIMITS_SEEN: list[dict] = []
 @shared_task(name=COUNTED_TASK)
 def count_me() -> None:
     RUNS.append(timezone.now())
-    LIMITS_SEEN.append(settings.PLATFORM_MANAGEMENT_RATE_LIMITS)
+    LIMITS_SEEN.append(
+        {
+            "management": settings.PLATFORM_MANAGEMENT_RATE_LIMITS,
+            "google_daily_operations": settings.GOOGLE_ADS_DAILY_OPERATIONS,
+        }
+    )
 
 
 def test_beat_jobs_fall_due_at_their_simulated_times() -> None:
@@ -51,6 +58,35 @@ def test_beat_jobs_fall_due_at_their_simulated_times() -> None:
     due = {minute: jobs.due(start + timedelta(minutes=minute)) for minute in range(1, 121)}
     assert [m for m, names in due.items() if "five" in names] == list(range(5, 121, 5))
     assert [m for m, names in due.items() if "hourly" in names] == [60, 120]
+
+
+def test_jobs_more_frequent_than_the_minimum_interval_run_once_per_interval() -> None:
+    start = datetime(2027, 3, 1, tzinfo=UTC)
+    jobs = BeatJobs(
+        {
+            "sweep": {"task": "x", "schedule": 15.0},
+            "at-ten": {"task": "y", "schedule": crontab(minute=10)},
+        },
+        start,
+        min_interval=timedelta(minutes=15),
+    )
+    due = {minute: jobs.due(start + timedelta(minutes=minute)) for minute in range(1, 61)}
+    assert [m for m, names in due.items() if "sweep" in names] == [15, 30, 45, 60]
+    assert [m for m, names in due.items() if "at-ten" in names] == [10]  # on its own time
+
+
+def test_without_visits_the_driver_still_sends_every_order(
+    db, sandbox, marketplace, settings
+) -> None:
+    settings.CELERY_BEAT_SCHEDULE = {}
+    event = EventFactory(organizer__client=marketplace)
+    data = scenario_dict(segment(max_daily_conversions=60, half_saturation_spend=100), days=1)
+    control = SandboxMarket(sandbox.control)
+    control.load(data, seed=None)
+    equal_split_campaigns(control, load_scenario(data), "https://tickets.example/e/1")
+    summary = drive(control, Marketplace(marketplace, event, marketplace.api_key), 4, 0)
+    assert summary.visits == 0 and not TrackingEvent.objects.filter(name="page_view").exists()
+    assert summary.orders == len(control.purchases(0)[0]) == Order.objects.count() > 0
 
 
 @pytest.fixture
@@ -85,12 +121,16 @@ def test_the_driver_runs_every_beat_job_at_its_simulated_time_new_ones_included(
     assert summary.jobs["count-me"] == 12
     start = datetime(2027, 3, 1, tzinfo=UTC)
     assert [start + timedelta(minutes=30 * n) for n in range(1, 13)] == RUNS
-    # Management limits count real hours; a simulated day plays in seconds without them.
+    # Management limits count real hours (Google's developer token real days); a
+    # simulated day plays in seconds without them.
     assert LIMITS_SEEN and all(
         rate >= UNLIMITED_CALLS_PER_HOUR
         for limits in LIMITS_SEEN
-        for kinds in limits.values()
+        for kinds in limits["management"].values()
         for rate, _burst in kinds.values()
+    )
+    assert all(
+        limits["google_daily_operations"] >= UNLIMITED_DAILY_OPERATIONS for limits in LIMITS_SEEN
     )
 
 

@@ -177,3 +177,24 @@ def test_a_job_part_failing_three_times_in_a_row_alerts_staff(marketplace):
     alert = Notification.objects.get()
     assert alert.organizer is None and alert.client == marketplace
     assert "PlatformError: 500" in alert.body
+
+
+def test_the_job_watcher_reads_every_parts_history_in_one_query(
+    marketplace, django_assert_num_queries
+):
+    """However many runs and parts the table keeps (it grows all day), one query reads
+    each part's last runs: a query per run, or per part, made every watch slower."""
+    now = timezone.now()
+    for minutes_ago in range(40):
+        at = now - timedelta(minutes=minutes_ago)
+        JobRun.objects.create(
+            job="optimize",
+            key=f"budget:{minutes_ago % 4}",
+            client=marketplace,
+            outcome=JobOutcome.SUCCEEDED if minutes_ago % 8 else JobOutcome.FAILED,
+            started_at=at,
+            lease_expires_at=at,
+            finished_at=at,
+        )
+    with django_assert_num_queries(1):
+        assert watch.notify_failing_jobs(now) == 0

@@ -22,12 +22,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 from django.conf import settings
 from django.core.cache import cache
+from django.utils import timezone
 
 from usher.lib.crypto import SecretDecryptionError, decrypt_secret, encrypt_secret
 from usher.lib.http import get_client
@@ -59,8 +59,9 @@ RETRYABLE_KINDS = frozenset({ErrorKind.TRANSIENT, ErrorKind.RATE_LIMITED})
 
 
 def now_seconds() -> float:
-    """The clock of cached tokens' expiry (a module function, so tests can move it)."""
-    return time.time()
+    """The clock of cached tokens' expiry (a module function, so tests can move it):
+    Django's, so a simulated clock (the market driver's) ages tokens as Google does."""
+    return timezone.now().timestamp()
 
 
 def cache_key(refresh_token: str) -> str:

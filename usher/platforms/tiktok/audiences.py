@@ -29,6 +29,7 @@ from usher.platforms.audiences_common import (
     require_token,
 )
 from usher.platforms.base import ErrorKind, PlatformError
+from usher.platforms.campaigns_common import tiktok_location_id
 from usher.platforms.tiktok.payloads import PLATFORM
 
 MEMBERS_PER_FILE = 10_000  # no documented cap; small files keep a failed upload cheap
@@ -41,7 +42,7 @@ AUDIENCE_SIZES = ((3, "NARROW"), (6, "BALANCED"), (10, "BROAD"))
 
 class TikTokAudiencesConnector(AudiencesConnector[None]):
     """`account.account_id` is the advertiser id; `account.settings["location_ids"]`
-    (TikTok's geo ids) is where lookalikes are built."""
+    (TikTok's geo ids), else the lookalike's country, is where lookalikes are built."""
 
     platform = PLATFORM
     max_members_per_call = MEMBERS_PER_FILE
@@ -105,13 +106,11 @@ class TikTokAudiencesConnector(AudiencesConnector[None]):
         )
 
     def create_lookalike(self, account: AudienceAccount, spec: LookalikeSpec) -> str:
-        locations = list(account.settings.get("location_ids") or [])
-        if not locations:
-            raise PlatformError(
-                ErrorKind.PERMANENT,
-                "the TikTok advertiser has no location_ids for lookalikes",
-                platform=PLATFORM,
-            )
+        """In the code's `location_ids` when set, else in the organizer's country (the
+        one Meta's lookalikes are built in: tracking codes do not take locations)."""
+        locations = list(account.settings.get("location_ids") or []) or [
+            tiktok_location_id(spec.country)
+        ]
         size = next(name for limit, name in AUDIENCE_SIZES if spec.percentage <= limit)
         answer = self._post(
             account,

@@ -114,6 +114,13 @@ def _creative_index(segment: Segment, names: tuple[str, ...]) -> int:
     return best
 
 
+def _google_ad_creative(segment: Segment, ad: dict[str, Any], group: dict[str, Any]) -> int:
+    """By the ad's name, its ad group's, or a responsive search ad's headline texts."""
+    lines = (ad.get("responsive_search_ad") or {}).get("headlines") or []
+    texts = [line.get("text") for line in lines if isinstance(line, dict)]
+    return creative_of(segment, ad.get("name"), group.get("name"), *texts)
+
+
 def _with_query(url: str, query: str | None) -> str:
     if not query:
         return url
@@ -334,7 +341,10 @@ def _tiktok_schedule(fields: dict[str, Any]) -> tuple[datetime | None, datetime 
 def _tiktok_creative(
     state: SandboxState, fields: dict[str, Any], segment: Segment
 ) -> tuple[int, str]:
-    return creative_of(segment, fields.get("ad_name")), str(fields.get("landing_page_url") or "")
+    return (
+        creative_of(segment, fields.get("ad_name"), fields.get("ad_text")),
+        str(fields.get("landing_page_url") or ""),
+    )
 
 
 META_HIERARCHY = _Hierarchy(
@@ -378,7 +388,7 @@ def _google_units(
             group["id"],
             campaign["id"],
             segment.index,
-            creative_of(segment, body.get("name"), group["fields"].get("name")),
+            _google_ad_creative(segment, body, group["fields"]),
             1.0,
             _with_query(str(urls[0]), suffix),
         )
