@@ -111,15 +111,14 @@ def record(
         duration_ms=duration_ms,
     )
     connection = connections[router.db_for_write(DeliveryBatch)]
-    one_statement = connection.vendor == "postgresql"
+    one_statement = records_in_one_statement(connection.vendor)
     # Rows with the same new state (every delivered row of a call, say) and the same
     # lease are written by one UPDATE: a batch of a thousand is a statement, not a
     # thousand.
     same_changes: dict[tuple, list[int]] = defaultdict(list)
+    batch_ref = STORED_BATCH_ID if one_statement else UNSAVED_BATCH
     for delivery, outcome in zip(claimed, outcomes, strict=True):
-        changes = _changes(
-            delivery, outcome, error, now, STORED_BATCH_ID if one_statement else batch, summary
-        )
+        changes = _changes(delivery, outcome, error, now, batch_ref, summary)
         same_changes[(delivery.lease_expires_at, *sorted(changes.items()))].append(delivery.pk)
     if one_statement:
         _store_in_one_statement(connection.alias, batch, claimed, same_changes)
@@ -131,7 +130,7 @@ def record(
                 for delivery in claimed
             )
             for (lease_expires_at, *changes), ids in same_changes.items():
-                _held(ids, lease_expires_at).update(**dict(changes))
+                _held(ids, lease_expires_at).update(**{**dict(changes), "last_batch": batch})
     summary.batches += 1
     logger.info(
         "conversions batch destination=%s provider=%s events=%d delivered=%d rejected=%d retry=%d",
@@ -146,6 +145,15 @@ def record(
 
 # In the one statement of `_store_in_one_statement`: the id of the batch log it inserts.
 STORED_BATCH_ID = RawSQL('(SELECT "id" FROM stored_batch)', ())
+# Elsewhere the batch log is saved just before the UPDATEs; until then its place in the
+# grouping key is this marker (an unsaved model instance cannot be hashed).
+UNSAVED_BATCH = "unsaved batch log"
+
+
+def records_in_one_statement(vendor: str) -> bool:
+    """PostgreSQL takes the log, its links and the UPDATEs in one data-modifying WITH;
+    other databases (SQLite of `make run`) get one transaction of several statements."""
+    return vendor == "postgresql"
 
 
 def _held(ids: list[int], lease_expires_at: datetime | None) -> QuerySet[ConversionDelivery]:
@@ -199,7 +207,7 @@ def _changes(
     outcome: EventOutcome,
     error: PlatformError | None,
     now: datetime,
-    batch: DeliveryBatch | RawSQL,
+    batch: RawSQL | str,
     summary: DispatchSummary,
 ) -> dict:
     """The delivery's new state after `outcome` (counted in `summary`)."""
