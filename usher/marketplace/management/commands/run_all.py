@@ -10,12 +10,15 @@ children's start-up lines.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from importlib.util import find_spec
 from urllib.parse import urlsplit
 
@@ -132,11 +135,26 @@ class Command(BaseCommand):
             self.stderr.write("The sandbox did not start: the demo has no campaigns.")
             return
         organizer = client.organizers.get(external_id=ORGANIZERS[0][0])
-        with httpx.Client(base_url=sandbox_url, timeout=DEMO_SANDBOX_TIMEOUT_SECONDS) as http:
+        with (
+            httpx.Client(base_url=sandbox_url, timeout=DEMO_SANDBOX_TIMEOUT_SECONDS) as http,
+            _warnings_only(),
+        ):
             try:
                 load_demo_campaigns(client, organizer, http, progress=self.stdout.write)
             except (DriverError, httpx.HTTPError) as exc:
                 self.stderr.write(f"The demo's market stopped: {exc}")
+
+
+@contextlib.contextmanager
+def _warnings_only() -> Iterator[None]:
+    """This process's INFO logs off while it plays the demo's day: every job and task it
+    runs inline logs a line (thousands for a day), which would bury the progress lines
+    and the banner. Warnings and errors still show; the servers are other processes."""
+    logging.disable(logging.INFO)
+    try:
+        yield
+    finally:
+        logging.disable(logging.NOTSET)
 
 
 def _wait_for_port(port: int, timeout_seconds: float) -> bool:
