@@ -437,6 +437,7 @@ _STAFF_APPS = [
     "conversions",
     "audiences",
     "campaigns",
+    "catalog",
     "ops",
     "notifications",
 ]

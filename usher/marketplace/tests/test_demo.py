@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from django.contrib import admin
 from django.core.management import call_command
 
 from conftest import JsonClient
@@ -43,6 +44,20 @@ def test_load_demo_builds_a_marketplace_and_prints_working_credentials(capsys):
         ingest.put("/api/ingest/organizers", {"external_id": "new", "name": "New"}).status_code
         == 200
     )
+
+
+def test_the_demo_staff_can_open_every_usher_admin_page():
+    """A new app's admin (the event catalog was one) is hidden from the demo's staff
+    until it is among the staff apps: every registered Usher model must be viewable."""
+    call_command("load_demo", "--once")
+    staff = User.objects.get(username="staff")
+    hidden = [
+        f"{meta.app_label}.{meta.model_name}"
+        for meta in (model._meta for model in admin.site._registry)
+        if type(admin.site._registry[meta.model]).__module__.startswith("usher.")
+        and not staff.has_perm(f"{meta.app_label}.view_{meta.model_name}")
+    ]
+    assert not hidden, f"add their apps to the demo's _STAFF_APPS: {hidden}"
 
 
 def test_load_demo_once_does_not_load_twice_and_replaces_the_demo_token(capsys):
