@@ -25,7 +25,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from django.db.models import Count, Sum
 from django.db.models.functions import TruncDate
@@ -55,6 +55,7 @@ from usher.campaigns.optimizer.state import (
     SuiteState,
 )
 from usher.campaigns.suite import creative_tag
+from usher.lib.timezones import zone_named
 from usher.platforms.base import PlatformError
 from usher.platforms.campaigns_base import MetricsLevel
 from usher.platforms.registry import get_campaigns_connector
@@ -119,15 +120,6 @@ class Flight:
             return self.day_of(day), hour
         local = datetime.combine(day, time(hour), tzinfo=zone).astimezone(self.zone)
         return self.day_of(local.date()), local.hour
-
-
-def zone_named(name: str) -> ZoneInfo:
-    """The time zone of an account or marketplace; UTC for an empty or unknown name."""
-    try:
-        return ZoneInfo(name or "UTC")
-    except (ValueError, ZoneInfoNotFoundError):
-        logger.warning("unknown time zone %r: UTC is used", name)
-        return ZoneInfo("UTC")
 
 
 def flight_zone(budget: AdCampaignBudget, campaigns: list[AutomatedCampaign]) -> ZoneInfo:

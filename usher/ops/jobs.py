@@ -15,11 +15,12 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from usher.lib.timezones import zone_named
 from usher.marketplace.models import MarketplaceClient
 from usher.ops.models import JobOutcome, JobRun
 
@@ -133,10 +134,7 @@ def succeeded_since(job: str, key: str, since: datetime) -> bool:
 
 def client_zone(client: MarketplaceClient) -> ZoneInfo:
     """The marketplace's time zone (UTC if its name is unknown to this machine)."""
-    try:
-        return ZoneInfo(client.timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
+    return zone_named(client.timezone)
 
 
 def clients_at_local_hour(now: datetime, hour: int) -> list[MarketplaceClient]:
