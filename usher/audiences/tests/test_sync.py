@@ -356,7 +356,9 @@ def test_a_lookalike_below_the_seed_minimum_waits_with_the_reason(sandbox, codes
     assert lookalike.status_reason == "3 matchable people in the source; Meta needs at least 100."
 
 
-def test_a_tiktok_lookalike_is_built_from_the_buyers_list(sandbox, codes, event, small_minimums):
+def _tiktok_lookalike_spec(sandbox, event) -> tuple[RemarketingAudience, dict]:
+    """A 5% lookalike of 100 buyers of `event` built on TikTok: the source list and the
+    lookalike's spec as the sandbox stored it."""
     for i in range(100):
         buy(event, f"b{i}@example.com")
     buyers = buyers_audience(event, "tiktok")
@@ -365,7 +367,11 @@ def test_a_tiktok_lookalike_is_built_from_the_buyers_list(sandbox, codes, event,
     log = refresh(lookalike)
     assert log.status == SyncStatus.SUCCEEDED, log.message
     stored = sandbox.state.get_object("tiktok", lookalike.external_audience_id)["fields"]
-    spec = stored["lookalike_spec"]
+    return buyers, stored["lookalike_spec"]
+
+
+def test_a_tiktok_lookalike_is_built_from_the_buyers_list(sandbox, codes, event, small_minimums):
+    buyers, spec = _tiktok_lookalike_spec(sandbox, event)
     assert (spec["source_audience_id"], spec["audience_size"]) == (
         buyers.external_audience_id,
         "BALANCED",
@@ -384,15 +390,8 @@ def test_a_tiktok_lookalike_without_location_ids_is_built_in_the_organizers_coun
     codes["tiktok"].save()
     event.country = "DE"
     event.save()
-    for i in range(100):
-        buy(event, f"b{i}@example.com")
-    buyers = buyers_audience(event, "tiktok")
-    refresh(buyers)
-    lookalike = ensure_lookalike_audience(buyers, percentage=5)
-    log = refresh(lookalike)
-    assert log.status == SyncStatus.SUCCEEDED, log.message
-    stored = sandbox.state.get_object("tiktok", lookalike.external_audience_id)["fields"]
-    assert stored["lookalike_spec"]["location_ids"] == ["2921044"]  # Germany
+    _, spec = _tiktok_lookalike_spec(sandbox, event)
+    assert spec["location_ids"] == ["2921044"]  # Germany
 
 
 def test_a_tiktok_visitor_audience_waits_for_ads_manager(sandbox, codes, event):
