@@ -17,7 +17,6 @@ from __future__ import annotations
 import logging
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
 from django.db.models import Sum
 
@@ -30,6 +29,7 @@ from usher.campaigns.models import (
     CampaignStatus,
     OptimizationLogEntry,
 )
+from usher.lib.timezones import zone_named
 from usher.notifications.models import NotificationKind
 from usher.notifications.services import Notice, notify
 from usher.platforms.campaigns_base import MetricsLevel
@@ -111,7 +111,7 @@ def _campaign_anomalies(
 ) -> int:
     connector = get_campaigns_connector(campaign.platform)
     factor = Decimal(connector.daily_overdelivery_factor)
-    zone = ZoneInfo(campaign.ad_account.timezone or "UTC")
+    zone = zone_named(campaign.ad_account.timezone)
     local = now.astimezone(zone)
     sent = 0
     if campaign.lifetime_budget is not None:

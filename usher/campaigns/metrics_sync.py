@@ -26,7 +26,6 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
-from zoneinfo import ZoneInfo
 
 from django.db import transaction
 from django.db.models import Count, Max, Q, QuerySet, Sum
@@ -45,6 +44,7 @@ from usher.campaigns.models import (
     CampaignStatus,
     LedgerKind,
 )
+from usher.lib.timezones import zone_named
 from usher.platforms.base import ErrorKind, PlatformError
 from usher.platforms.campaigns_base import MetricsLevel, MetricsRow
 from usher.platforms.registry import get_insights_connector
@@ -154,7 +154,7 @@ def _sync_into(summary: SyncSummary, campaigns: list[AutomatedCampaign], now: da
 
 def window(account: AdAccount, now: datetime) -> tuple[date, date]:
     """The look-back days in the account's time zone, today included."""
-    today = now.astimezone(ZoneInfo(account.timezone or "UTC")).date()
+    today = now.astimezone(zone_named(account.timezone)).date()
     return today - timedelta(days=METRICS_LOOKBACK_DAYS - 1), today
 
 

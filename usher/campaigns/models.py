@@ -20,6 +20,7 @@ from django.db.models import Q
 from usher.audiences.models import AudiencePlatform
 from usher.lib.crypto import decrypt_secret, encrypt_secret
 from usher.lib.tenancy import TenantManager
+from usher.lib.timezones import validate_zone_name
 from usher.marketplace.models import (
     MarketplaceClient,
     MarketplaceEvent,
@@ -77,7 +78,7 @@ class AdAccount(models.Model):
     )
     name = models.CharField(max_length=200, blank=True)
     currency = models.CharField(max_length=3, validators=[currency_validator])
-    timezone = models.CharField(max_length=64, default="UTC")
+    timezone = models.CharField(max_length=64, default="UTC", validators=[validate_zone_name])
     settings = models.JSONField(
         default=dict,
         blank=True,

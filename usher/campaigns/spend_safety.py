@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import ROUND_UP, Decimal
 from enum import StrEnum
-from zoneinfo import ZoneInfo
+
+from usher.lib.timezones import zone_named
 
 # Rounding down to the cent: rounding up could expose a cent too many.
 from usher.platforms.campaigns_common import round_down_to_cents as floor_cents
@@ -44,7 +45,7 @@ def flight_weeks(now: datetime, ends_at: datetime, timezone: str) -> list[int]:
     """The platform days left in the flight (today included, in the account's time
     zone), grouped by calendar week (Monday first): `[3, 7, 2]` is the rest of this week,
     a full week and two days. Empty once the flight is over."""
-    zone = ZoneInfo(timezone)
+    zone = zone_named(timezone)
     first: date = now.astimezone(zone).date()
     last: date = ends_at.astimezone(zone).date()
     if ends_at <= now or last < first:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+from django.core.exceptions import ValidationError
 
 logger = logging.getLogger("usher")
 
@@ -20,3 +22,14 @@ def zone_named(name: str) -> ZoneInfo:
     except (ZoneInfoNotFoundError, ValueError):
         logger.warning("unknown time zone %r: UTC is used", name)
         return UTC_ZONE
+
+
+def validate_zone_name(name: str) -> None:
+    """A form's or the admin's check that a saved zone is one the jobs can use: a typo is
+    refused where it is typed, not found later by a job that falls back to UTC."""
+    if name not in available_timezones():
+        raise ValidationError(
+            "%(name)s is not a time zone name (like Europe/Bucharest or UTC)",
+            params={"name": name},
+            code="unknown_time_zone",
+        )

@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from usher.lib.secrets import display_prefix, generate_secret, hash_secret
 from usher.lib.tenancy import TenantManager
+from usher.lib.timezones import validate_zone_name
 
 CLIENT_API_KEY_PREFIX = "ush_cli_"
 ORGANIZER_TOKEN_PREFIX = "ush_org_"
@@ -52,7 +53,7 @@ class MarketplaceClient(models.Model):
     name = models.CharField(max_length=200)
     slug = models.SlugField(max_length=80, unique=True)
     currency = models.CharField(max_length=3, default="EUR", validators=[currency_validator])
-    timezone = models.CharField(max_length=64, default="UTC")
+    timezone = models.CharField(max_length=64, default="UTC", validators=[validate_zone_name])
     allowed_origins = models.JSONField(
         default=list, blank=True, help_text="Origins allowed to call the browser endpoints."
     )

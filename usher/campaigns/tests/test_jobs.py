@@ -214,3 +214,18 @@ def test_staff_are_alerted_when_a_platform_reports_more_spend_than_usher_set(
     assert alert.organizer_id is None  # staff, not the organizer
     assert f"/{campaign.pk}/" in alert.link and "more spend than Usher set" in alert.title
     assert "500.00 spent" in alert.body
+
+
+def test_an_ad_account_with_an_unknown_time_zone_still_gets_its_spend_alerts(
+    daily_campaigns, monkeypatch, django_capture_on_commit_callbacks
+) -> None:
+    campaign = daily_campaigns[0]
+    campaign.refresh_from_db()
+    campaign.ad_account.timezone = "Europe/Bucharst"  # a typo: its days are read in UTC
+    campaign.ad_account.save()
+    report_spend(campaign, timezone.now().astimezone(UTC).date(), Decimal("500.00"))
+    on_day(monkeypatch, 0)
+    with django_capture_on_commit_callbacks(execute=True):
+        tasks.daily_rebalance_task(campaign.budget_id)
+    [alert] = Notification.objects.filter(kind=NotificationKind.SPEND_ANOMALY)
+    assert "500.00 spent" in alert.body

@@ -133,6 +133,18 @@ def test_it_stores_the_hourly_series_and_records_spend_in_the_ledger(db, insight
     assert campaign.performance_metrics["usher"]["conversions"] == 0
 
 
+def test_an_account_saved_with_an_unknown_time_zone_is_read_in_utc(db, insights, account) -> None:
+    account.timezone = "Europe/Bucharst"  # a typo this machine's zone database lacks
+    account.save()
+    campaign = live_campaign(account, "c1")
+    insights.rows["act_1"] = [hourly("c1", TODAY, 8, "2.25")]
+
+    summary = sync_campaign_metrics(now=NOW)
+
+    assert summary.failed_accounts == {}
+    assert ledger.spent_on(campaign, TODAY) == Decimal("2.25")
+
+
 def test_reading_a_day_again_replaces_it(db, insights, account) -> None:
     campaign = live_campaign(account, "c1")
     insights.rows["act_1"] = [hourly("c1", YESTERDAY, 20, "4.50")]

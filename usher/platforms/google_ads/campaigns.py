@@ -18,8 +18,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, ClassVar
-from zoneinfo import ZoneInfo
 
+from usher.lib.timezones import zone_named
 from usher.platforms.campaigns_base import (
     AdAccount,
     AdState,
@@ -130,7 +130,7 @@ def bidding(spec: CampaignSpec, currency: str) -> dict[str, Any]:
 
 
 def local_time(moment: datetime, timezone: str) -> str:
-    return moment.astimezone(ZoneInfo(timezone)).strftime(DATE_TIME_FORMAT)
+    return moment.astimezone(zone_named(timezone)).strftime(DATE_TIME_FORMAT)
 
 
 def campaign_operation(
@@ -515,4 +515,4 @@ class GoogleAdsCampaignsConnector:
             ends = datetime.strptime(text, DATE_TIME_FORMAT)
         except ValueError:
             raise ValueError("a lifetime budget needs a campaign with an end date") from None
-        return ends.replace(tzinfo=ZoneInfo(api.account.timezone))
+        return ends.replace(tzinfo=zone_named(api.account.timezone))
