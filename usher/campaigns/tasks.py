@@ -113,7 +113,10 @@ def rebalance_all_budgets_task() -> None:
 
 @shared_task(ignore_result=True, **PART_TIME_LIMITS)
 def daily_rebalance_task(budget_id: int) -> None:
-    """One budget's 06:00: suites for a general budget's new events, the daily budgets
+    """One budget's 06:00: suites for a general budget's new events, and a second look
+    at every campaign skipped for a reason that passes (an audience that was still
+    building when the suite was made is ready after the 03:00 refresh: the campaign
+    goes to the staff's approval queue), the daily budgets
     that keep spend within the remainder until the end date, the organizer told of a
     low or exhausted remainder, staff alerted of spend anomalies."""
     budget = AdCampaignBudget.objects.select_related("client").get(pk=budget_id)
@@ -129,7 +132,7 @@ def daily_rebalance_task(budget_id: int) -> None:
             context.counts["already_done"] += 1
             logger.info("daily rebalance of budget=%s done already today", budget_id)
             return
-        if budget.status == BudgetStatus.ACTIVE and budget.event_id is None:
+        if budget.status == BudgetStatus.ACTIVE:
             create_suites_task.delay(budget_id)
         result = spend_control.rebalance_budget(budget_id)
         context.counts["campaigns"] += len(result.applied)

@@ -12,8 +12,10 @@ import pytest
 from django.conf import settings
 from django.utils import timezone
 
+from usher.audiences.models import AudienceStatus, AudienceType, RemarketingAudience
 from usher.campaigns import ledger, tasks
-from usher.campaigns.models import AutomatedCampaign, BudgetStatus
+from usher.campaigns.models import AutomatedCampaign, BudgetStatus, CampaignStatus
+from usher.campaigns.suite import create_campaign_suite
 from usher.campaigns.tests.factories import report_spend
 from usher.marketplace.simulation import BeatJobs
 from usher.notifications.models import Notification, NotificationKind
@@ -229,3 +231,24 @@ def test_an_ad_account_with_an_unknown_time_zone_still_gets_its_spend_alerts(
         tasks.daily_rebalance_task(campaign.budget_id)
     [alert] = Notification.objects.filter(kind=NotificationKind.SPEND_ANOMALY)
     assert "500.00 spent" in alert.body
+
+
+def test_the_daily_rebalance_queues_a_campaign_whose_audience_became_ready(
+    platform, paid_budget, event, django_capture_on_commit_callbacks
+) -> None:
+    suite = {c.campaign_type: c for c in create_campaign_suite(event, paid_budget)}
+    retargeting = suite["retargeting"]
+    assert retargeting.status == CampaignStatus.SKIPPED  # the viewers' audience is building
+    # The 03:00 refresh built and synced it; Meta serves it.
+    RemarketingAudience.objects.filter(
+        organizer=event.organizer, audience_type=AudienceType.EVENT_VIEWERS, event=event
+    ).update(status=AudienceStatus.ACTIVE, external_audience_id="aud-viewers", status_reason="")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        tasks.daily_rebalance_task(paid_budget.pk)
+
+    retargeting.refresh_from_db()
+    assert retargeting.status == CampaignStatus.PENDING_REVIEW  # in the staff's queue
+    assert retargeting.status_reason == ""
+    assert retargeting.targeting["include_audience_ids"] == ["aud-viewers"]
+    assert AutomatedCampaign.objects.filter(budget=paid_budget).count() == len(suite)
