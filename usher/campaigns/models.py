@@ -429,6 +429,12 @@ class AutomatedCampaign(models.Model):
         return self.name
 
     @property
+    def display_name(self) -> str:
+        """The name without its trailing `[kind]` tag: the platforms' copy carries it for
+        staff and the market simulator, while the organizer's pages show the kind in words."""
+        return self.name.removesuffix(f" [{self.campaign_type}]")
+
+    @property
     def reference(self) -> str:
         """Usher's stable id on the platforms, the key of idempotent publishing."""
         return f"usher-c-{self.pk}"

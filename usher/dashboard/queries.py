@@ -13,6 +13,7 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from django.db.models import (
+    Case,
     Count,
     DecimalField,
     IntegerField,
@@ -21,6 +22,7 @@ from django.db.models import (
     Subquery,
     Sum,
     Value,
+    When,
 )
 from django.db.models.functions import Coalesce, TruncDate
 from django.utils.translation import gettext as _
@@ -33,6 +35,7 @@ from usher.campaigns.models import (
     AutomatedCampaign,
     CampaignAttribution,
     CampaignMetrics,
+    CampaignStatus,
     DecisionKind,
     MetricsLevel,
     OptimizationLogEntry,
@@ -144,9 +147,30 @@ class CampaignRow:
         return ratio(self.campaign.budget_spent, self.campaign.usher_sales)
 
 
+# The campaign table's order: what spends first, then what waits for staff, then what
+# does not run (a suite is mostly skipped kinds until its audiences are ready).
+STATUS_ORDER = [
+    CampaignStatus.ACTIVE,
+    CampaignStatus.PAUSED,
+    CampaignStatus.COMPLETED,
+    CampaignStatus.APPROVED,
+    CampaignStatus.PENDING_REVIEW,
+    CampaignStatus.FAILED,
+    CampaignStatus.SKIPPED,
+    CampaignStatus.REJECTED,
+    CampaignStatus.DRAFT,
+]
+
+
 def campaign_rows(campaigns: QuerySet[AutomatedCampaign]) -> list[CampaignRow]:
-    """The campaign table: one query."""
-    return [CampaignRow(c) for c in with_results(campaigns).order_by("-created_at", "-id")]
+    """The campaign table: one query, live campaigns first, newest first within a status."""
+    rank = Case(
+        *(When(status=status, then=Value(i)) for i, status in enumerate(STATUS_ORDER)),
+        default=Value(len(STATUS_ORDER)),
+        output_field=IntegerField(),
+    )
+    ordered = with_results(campaigns).order_by(rank, "-created_at", "-id")
+    return [CampaignRow(c) for c in ordered]
 
 
 # --- the plain report, per currency ---

@@ -86,7 +86,9 @@ def test_the_overview_shows_the_advice_in_force_apart_from_the_decisions(organiz
     assert len(advice) == 3 and DecisionKind.RECOMMENDATION not in shown_decisions
     assert "Creative “poster” is losing (83% likely that another sells better): pause it." in html
     assert "advice of a kind the panel does not know" in html  # the logged reason, as is
-    assert f'{campaign.name}</a> <span class="badge">{campaign.get_platform_display()}' in html
+    assert (
+        f'{campaign.display_name}</a> <span class="badge">{campaign.get_platform_display()}' in html
+    )
 
 
 def test_the_campaign_table_shows_platform_and_usher_numbers(organizer):
@@ -100,6 +102,26 @@ def test_the_campaign_table_shows_platform_and_usher_numbers(organizer):
     )
     assert '<td class="num" data-field="impressions">4,001</td>' in html
     assert f'<td class="num" data-field="usher-roas">{row.usher_roas}</td>' in html
+
+
+def test_the_campaign_table_lists_live_campaigns_first_and_says_why_the_others_wait(organizer):
+    world = build_world(organizer, campaigns=2, seed=2)
+    live, other = world.campaigns
+    live.name = f"Rock Night · prospecting [{live.campaign_type}]"  # as suites name them
+    live.save()
+    other.status = CampaignStatus.SKIPPED
+    other.status_reason = "0 visitors so far; Meta serves it from 100."
+    other.save()
+    AutomatedCampaign.objects.filter(pk=live.pk).update(
+        created_at=other.created_at.replace(year=2020)
+    )
+
+    html = _browser(world.user).get("/panel/campaigns/").content.decode()
+
+    assert html.index(f'data-campaign="{live.pk}"') < html.index(f'data-campaign="{other.pk}"')
+    assert "0 visitors so far; Meta serves it from 100." in html
+    assert live.display_name == "Rock Night · prospecting"
+    assert f">{live.display_name}</a>" in html and live.name not in html
 
 
 @pytest.mark.parametrize("page", range(7))
