@@ -337,6 +337,10 @@ LOGGING = {
         "httpcore": {"level": "WARNING"},
     },
 }
+if CELERY_BROKER_URL == "filesystem://":
+    # kombu warns "No hostname was supplied" on every connection to the embedded broker,
+    # whose URL has no host by design: noise that buried `make run`'s progress lines.
+    LOGGING["loggers"]["kombu.connection"] = {"level": "ERROR"}
 
 if not DEBUG:
     SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", True)
