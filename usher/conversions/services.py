@@ -17,7 +17,7 @@ from usher.conversions.models import (
     DeliveryStatus,
 )
 from usher.events.models import TrackingEvent
-from usher.marketplace.models import Order
+from usher.marketplace.models import Order, OrderStatus
 
 REPLAYABLE_STATUSES = (DeliveryStatus.DEAD, DeliveryStatus.REJECTED)
 # IP and user agent are kept this long at most, and never past the event's last delivery.
@@ -101,11 +101,13 @@ def purge_network_data(now: datetime | None = None) -> int:
     needing = ConversionDelivery.objects.filter(status__in=NEEDS_NETWORK_DATA)
     event_deliveries = needing.filter(tracking_event__isnull=False)
     order_deliveries = needing.filter(order__isnull=False)
+    # Not fanned out yet means its deliveries do not exist yet: a backlog or an order
+    # ingested hours after it was placed must not lose what its deliveries will need.
     events = (
         TrackingEvent.objects.filter(network_data_purged_at__isnull=True)
         .filter(
             Q(occurred_at__lt=expired)
-            | Q(received_at__lt=settled)
+            | Q(received_at__lt=settled, fanned_out_at__isnull=False)
             & ~Q(pk__in=event_deliveries.values("tracking_event_id"))
             # an order's purchase may still borrow its buyer's browser data
             & ~Q(
@@ -120,7 +122,9 @@ def purge_network_data(now: datetime | None = None) -> int:
         Order.objects.exclude(client_ip__isnull=True, user_agent="")
         .filter(
             Q(placed_at__lt=expired)
-            | Q(placed_at__lt=settled) & ~Q(pk__in=order_deliveries.values("order_id"))
+            | Q(placed_at__lt=settled)
+            & ~Q(fanned_out_at__isnull=True, status=OrderStatus.PAID)
+            & ~Q(pk__in=order_deliveries.values("order_id"))
         )
         .update(client_ip=None, user_agent="")
     )

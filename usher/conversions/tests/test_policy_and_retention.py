@@ -38,6 +38,8 @@ def test_consent_policy_decides_what_goes_out(policy, consent, send, minimal):
 
 
 def tracking_event(client, event_id, received_hours_ago, **fields):
+    """A stored browser event, fanned out (its deliveries made) unless told otherwise."""
+    fields.setdefault("fanned_out_at", timezone.now())
     event = TrackingEvent.objects.create(
         client=client,
         event_id=event_id,
@@ -99,10 +101,33 @@ def test_an_orders_checkout_network_data_is_purged_after_delivery(marketplace, o
         placed_at=timezone.now() - timedelta(hours=3),
         client_ip="203.0.113.5",
         user_agent="Mozilla/5.0",
+        fanned_out_at=timezone.now(),
     )
     services.purge_network_data()
     order.refresh_from_db()
     assert (order.client_ip, order.user_agent) == (None, "")
+
+
+@pytest.mark.django_db
+def test_what_is_not_fanned_out_yet_keeps_its_network_data_for_its_deliveries(
+    marketplace, organizer
+):
+    # An order uploaded hours after it was placed (a late or backfilled ingest), and a
+    # browser event in a fan-out backlog: their deliveries do not exist yet.
+    order = OrderFactory(
+        event=EventFactory(organizer=organizer),
+        placed_at=timezone.now() - timedelta(hours=30),
+        client_ip="203.0.113.5",
+        user_agent="Mozilla/5.0",
+        fanned_out_at=None,
+    )
+    backlog = tracking_event(marketplace, "evt-backlog", 3, fanned_out_at=None)
+
+    services.purge_network_data()
+
+    order.refresh_from_db()
+    assert (order.client_ip, order.user_agent) == ("203.0.113.5", "Mozilla/5.0")
+    assert TrackingEvent.objects.get(pk=backlog.pk).ip_address == "203.0.113.1"
 
 
 @pytest.mark.django_db
