@@ -32,8 +32,6 @@ Django must be set up (the benchmark's own database, or the test database).
 
 from __future__ import annotations
 
-import math
-import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import ROUND_DOWN, Decimal
@@ -42,22 +40,18 @@ from typing import Any
 from django.core.management import call_command
 from django.test import override_settings
 
-from usher.audiences.models import AudienceStatus, RemarketingAudience
-from usher.audiences.services import (
-    DYNAMIC_REMARKETING,
-    LOOKALIKE,
-    RETARGETING,
-    audience_for_campaign,
-    refresh_audience,
-)
 from usher.campaigns import publishing, services
-from usher.campaigns.accounts import ad_account_for
 from usher.campaigns.models import AutomatedCampaign, CampaignCreative, CampaignStatus
 from usher.campaigns.suite import landing_url
 from usher.dashboard.demo import DEMO_IMAGE_URL, ensure_demo_accounts
-from usher.events.models import TrackingEvent
 from usher.lib.ratelimit import reset_local_buckets
 from usher.marketplace import services as marketplace
+from usher.marketplace.history import (
+    PAST_PURCHASES_DAYS_AGO,
+    history_sizes,
+    land_history,
+    ready_audiences,
+)
 from usher.marketplace.models import (
     EventStatus,
     MarketplaceClient,
@@ -65,37 +59,23 @@ from usher.marketplace.models import (
     MarketplaceOrganizer,
 )
 from usher.marketplace.schemas import (
-    AttributionIn,
-    ConsentIn,
-    CustomerIn,
     EventIn,
-    OrderIn,
     OrganizerIn,
 )
 from usher.marketplace.simulation import (
-    GRANTED,
     Marketplace,
     SandboxMarket,
     drive,
     lifted_management_limits,
     simulated_django_clock,
 )
-from usher.platforms.registry import get_audiences_connector
 from usher.sandbox.market import Market, Scenario
 from usher.sandbox.testing import MOUNTED_BASE_URLS, MountedSandbox
 from usher.tracking import services as tracking
 
-# The organizer's history before the flight: each audience a segment needs gets this
-# many times the platform's minimum (Meta serves lists from 100 people, Google's and
-# TikTok's from 1,000; a lookalike needs a seed of 100 buyers).
-HISTORY_MARGIN = 1.2
-HISTORY_DAYS = 25  # visits within the 30-day window of the visitor audiences
-PAST_EVENT_DAYS_AGO = 120
 # The deliveries' sweeps (every 15 and 30 s) catch tasks a broker lost; the driver runs
 # tasks inline, so they run every 15 simulated minutes instead of every minute.
 SAFETY_NET_INTERVAL = timedelta(minutes=15)
-# Syncing a lookalike needs its source list on the platform first: a pass per level.
-AUDIENCE_PASSES = 3
 # The organizer's codes on the sandbox's accounts (any `sandbox-` credential is
 # accepted); purchases go to the platforms server-side, as organizers set them up.
 TRACKING_CODES = {
@@ -160,7 +140,8 @@ def publish_suite(
     event = MarketplaceEvent.objects.get(client=client, external_id="event")
     ensure_demo_accounts(client)
     wanted = {(segment.platform, segment.campaign_type): segment for segment in scenario.segments}
-    _history(client, organizer, event, now, _history_sizes(wanted))
+    past = MarketplaceEvent.objects.get(client=client, external_id="past")
+    land_history(client, event, past, now, history_sizes(wanted))
     for provider, settings in TRACKING_CODES.items():
         tracking.create_code(
             organizer,
@@ -168,7 +149,7 @@ def publish_suite(
                 provider=provider, settings={"conversion_events": ["purchase"], **settings}
             ),
         )
-    _ready_audiences(event, wanted, now)
+    ready_audiences(event, wanted, now)
     budget = services.request_budget(
         organizer,
         services.BudgetRequest(
@@ -232,95 +213,13 @@ def _events(client: MarketplaceClient, starts_at: datetime) -> None:
                 external_id="past",
                 slug="bench-last-year",
                 name="Bench Night last year",
-                starts_at=starts_at - timedelta(days=PAST_EVENT_DAYS_AGO + 30),
+                starts_at=starts_at - timedelta(days=PAST_PURCHASES_DAYS_AGO + 30),
                 public_url="https://tickets.bench.example/e/bench-last-year",
                 status=EventStatus.ENDED,
                 **common,
             ),
         ],
     )
-
-
-def _history_sizes(wanted: dict[tuple[str, str], Any]) -> dict[str, int]:
-    """How many past buyers, event viewers and cart abandoners the segments' audiences
-    need to be served (none for prospecting)."""
-    needs = {RETARGETING: 0, DYNAMIC_REMARKETING: 0, LOOKALIKE: 0}
-    for platform, campaign_type in wanted:
-        if campaign_type in needs:
-            connector = get_audiences_connector(platform)
-            minimum = connector.min_members
-            if campaign_type == LOOKALIKE and connector.min_lookalike_seed is not None:
-                # the seed list is uploaded first: it must reach the list's own minimum
-                minimum = max(connector.min_lookalike_seed, minimum)
-            needs[campaign_type] = max(needs[campaign_type], math.ceil(minimum * HISTORY_MARGIN))
-    return needs
-
-
-def _history(
-    client: MarketplaceClient,
-    organizer: MarketplaceOrganizer,
-    event: MarketplaceEvent,
-    now: datetime,
-    sizes: dict[str, int],
-) -> None:
-    """Past buyers (orders of the earlier event, through the ingest service) and this
-    event's page visitors and cart abandoners (the event store, as the collector keeps
-    them), all consented, as many as `sizes` says per campaign type."""
-    rng = random.Random(event.pk)
-    past = now - timedelta(days=PAST_EVENT_DAYS_AGO)
-    marketplace.upsert_orders(
-        client,
-        [
-            OrderIn(
-                external_id=f"past-{n}",
-                event_external_id="past",
-                value=Decimal("150.00"),
-                currency=client.currency,
-                tickets_count=1 + n % 3,
-                placed_at=past - timedelta(hours=n % 500),
-                customer=CustomerIn(email=f"buyer-{n}@example.invalid"),
-                attribution=AttributionIn(consent=ConsentIn(**GRANTED)),
-            )
-            for n in range(sizes[LOOKALIKE])
-        ],
-    )
-    visits = [("page_view", f"viewer-{n}") for n in range(sizes[RETARGETING])] + [
-        (name, f"cart-{n}")
-        for n in range(sizes[DYNAMIC_REMARKETING])
-        for name in ("page_view", "add_to_cart")
-    ]
-    TrackingEvent.objects.bulk_create(
-        TrackingEvent(
-            client=client,
-            organizer=organizer,
-            marketplace_event=event,
-            event_id=f"history-{index}",
-            name=name,
-            occurred_at=now - timedelta(minutes=rng.randrange(HISTORY_DAYS * 24 * 60)),
-            visitor_id=visitor,
-            page_url=event.public_url,
-            consent=GRANTED,
-            fanned_out_at=now,  # history: sent on (to no code yet) when it happened
-        )
-        for index, (name, visitor) in enumerate(visits)
-    )
-
-
-def _ready_audiences(
-    event: MarketplaceEvent, wanted: dict[tuple[str, str], Any], now: datetime
-) -> None:
-    """Every audience the wanted campaigns target, built and synced to the platforms
-    (what the nightly refresh does), so the suite's slots are not skipped."""
-    for platform, campaign_type in wanted:
-        account = ad_account_for(event.organizer, platform)
-        assert account is not None, platform
-        audience_for_campaign(event, platform, campaign_type, ad_account_id=account.account_id)
-    for _ in range(AUDIENCE_PASSES):
-        waiting = RemarketingAudience.objects.filter(organizer=event.organizer).exclude(
-            status=AudienceStatus.ACTIVE, status_reason=""
-        )
-        for audience_id in waiting.order_by("pk").values_list("pk", flat=True):
-            refresh_audience(audience_id, now)
 
 
 def _shares(scenario: Scenario) -> dict[str, dict[str, str]]:

@@ -19,6 +19,7 @@ import httpx
 from django.conf import settings
 from django.db import transaction
 from django.test import override_settings
+from django.utils import timezone
 
 from usher.campaigns import publishing, services
 from usher.campaigns.models import (
@@ -29,12 +30,20 @@ from usher.campaigns.models import (
     CredentialKind,
 )
 from usher.lib.errors import InvalidInput
+from usher.marketplace import services as marketplace
+from usher.marketplace.history import (
+    PAST_PURCHASES_DAYS_AGO,
+    history_sizes,
+    land_history,
+    ready_audiences,
+)
 from usher.marketplace.models import (
     EventStatus,
     MarketplaceClient,
     MarketplaceEvent,
     MarketplaceOrganizer,
 )
+from usher.marketplace.schemas import EventIn
 from usher.marketplace.simulation import (
     DriveSummary,
     Marketplace,
@@ -105,6 +114,30 @@ def ensure_demo_accounts(client: MarketplaceClient) -> None:
             account.save(update_fields=["credential_encrypted"])
 
 
+def _past_event(
+    client: MarketplaceClient, organizer: MarketplaceOrganizer, now: datetime
+) -> MarketplaceEvent:
+    """Last season's edition: its buyers are the organizer's lookalike seed."""
+    marketplace.upsert_events(
+        client,
+        [
+            EventIn(
+                external_id=f"{organizer.external_id}-last-season",
+                organizer_external_id=organizer.external_id,
+                slug=f"{organizer.external_id}-last-season",
+                name=f"{organizer.name}: last season",
+                starts_at=now - timedelta(days=PAST_PURCHASES_DAYS_AGO - 30),
+                public_url=f"https://tixello.example/events/{organizer.external_id}-last-season",
+                currency=client.currency,
+                status=EventStatus.ENDED,
+            )
+        ],
+    )
+    return MarketplaceEvent.objects.get(
+        client=client, external_id=f"{organizer.external_id}-last-season"
+    )
+
+
 def load_demo_campaigns(
     client: MarketplaceClient,
     organizer: MarketplaceOrganizer,
@@ -148,6 +181,10 @@ def _play(
     wanted = {(segment.platform, segment.campaign_type) for segment in scenario.segments}
     with simulated_django_clock(lambda: sandbox.now or datetime.now(UTC)):
         ensure_demo_accounts(client)
+        now = timezone.now()
+        land_history(client, event, _past_event(client, organizer, now), now, history_sizes(wanted))
+        ready_audiences(event, wanted, now)
+        progress("Landed the organizer's past buyers and visitors; its audiences are synced.")
         budget = services.request_budget(
             organizer,
             services.BudgetRequest(

@@ -15,8 +15,9 @@ from usher.campaigns.models import (
     CampaignStatus,
 )
 from usher.catalog.models import CatalogFeed, FeedStatus
-from usher.dashboard.demo import load_demo_campaigns
+from usher.dashboard.demo import DEMO_SCENARIO, load_demo_campaigns
 from usher.marketplace.demo import EVENTS, ORGANIZERS, load_demo_marketplace
+from usher.sandbox.market import load_scenario
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -36,6 +37,12 @@ def test_the_demo_fills_the_organizers_pages_with_simulated_delivery(sandbox):
         for c in AutomatedCampaign.objects.filter(budget=budget)
     ]
     assert live.filter(status=CampaignStatus.ACTIVE).exists()
+    # The organizer's history made the audiences: every kind the market has runs, not
+    # only prospecting (retargeting and the lookalike were skipped without it).
+    assert {(c.platform, c.campaign_type) for c in live} == {
+        (segment.platform, segment.campaign_type)
+        for segment in load_scenario(DEMO_SCENARIO).segments
+    }, [(c.platform, c.campaign_type, c.status, c.status_reason) for c in live]
     for campaign in live:  # every published campaign's day was synced, none throttled away
         synced = CampaignMetrics.objects.filter(campaign=campaign, level="campaign")
         assert sum(row.spend for row in synced) > 0, campaign.platform
