@@ -3,6 +3,7 @@ rows are due again within a minute, and every retry waits its own, growing backo
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 from itertools import pairwise
 
@@ -320,7 +321,9 @@ def three_orders(ingest, wiring, django_capture_on_commit_callbacks, monkeypatch
 
 def one_call_per_event(monkeypatch, answers: dict[str, PlatformError]) -> list[str]:
     """The Meta connector sending each event in its own call (as GA4 does per visitor),
-    failing the calls of the events in `answers`; returns the events sent, in order."""
+    failing the calls of the events in `answers`; returns the events sent, in order.
+    One call in flight at a time: what these tests follow is the order of the calls."""
+    monkeypatch.setattr(dispatch, "CALLS_IN_FLIGHT", 1)
     connector = dispatch.get_connector("meta")
     sent: list[str] = []
 
@@ -405,6 +408,95 @@ def test_a_crash_inside_usher_mid_batch_keeps_what_was_already_delivered(three_o
     assert ConversionDelivery.objects.get(
         destination_key=three_orders, event_id="order-ord-2"
     ).last_error_code == ("internal_error")
+
+
+# Several calls in flight (GA4's one call per visitor)
+
+
+@pytest.fixture
+def seven_orders(ingest, wiring, django_capture_on_commit_callbacks, monkeypatch) -> str:
+    monkeypatch.setattr(tasks, "schedule_dispatch", lambda keys: None)
+    for number in range(7):
+        ingest_order(
+            ingest, wiring, django_capture_on_commit_callbacks, external_id=f"ord-{number}"
+        )
+    return wiring.meta.deliveries.first().destination_key
+
+
+def calls_on_threads(monkeypatch, send, in_flight: int = 4) -> None:
+    """The Meta connector making one call per event through `send(event_id)`, which
+    returns nothing (delivered) or raises; up to `in_flight` calls at once."""
+    monkeypatch.setattr(dispatch, "CALLS_IN_FLIGHT", in_flight)
+    connector = dispatch.get_connector("meta")
+
+    def send_conversions(destination, events):
+        (event,) = events
+        send(event.event_id)
+        return BatchResult([EventOutcome(event.event_id, OutcomeStatus.DELIVERED)])
+
+    monkeypatch.setattr(connector, "split_calls", lambda events: [[e] for e in events])
+    monkeypatch.setattr(connector, "send_conversions", send_conversions)
+    monkeypatch.setattr(dispatch, "get_connector", lambda provider: connector)
+
+
+def test_calls_go_out_several_at_once_and_only_this_thread_writes(seven_orders, monkeypatch):
+    # The window doubles after each answer: one call, then two, then all four at once.
+    # The last four wait for each other: they finish only if they were in flight together.
+    together = threading.Barrier(4, timeout=30)
+    calls_on_threads(
+        monkeypatch,
+        lambda event_id: together.wait() if int(event_id.rsplit("-", 1)[1]) >= 3 else None,
+    )
+    renewed_on = []
+    real_renew = dispatch.Lease.renew
+
+    def renew(self, events, conn):
+        renewed_on.append(threading.get_ident())
+        return real_renew(self, events, conn)
+
+    monkeypatch.setattr(dispatch.Lease, "renew", renew)
+    summary = dispatch.dispatch_destination(seven_orders)
+    assert (summary.batches, summary.delivered) == (7, 7)  # each call recorded on its own
+    assert set(states(seven_orders).values()) == {(DeliveryStatus.DELIVERED, 1, 1)}
+    assert renewed_on == [threading.get_ident()] * 7  # before every call, on this thread
+
+
+def test_a_crash_beside_calls_in_flight_keeps_their_answers(seven_orders, monkeypatch):
+    def send(event_id):
+        if event_id == "order-ord-1":
+            raise RuntimeError("bug")
+
+    calls_on_threads(monkeypatch, send)
+    dispatch.dispatch_destination(seven_orders)
+    result = {
+        d.event_id: (d.status, d.last_error_code)
+        for d in ConversionDelivery.objects.filter(destination_key=seven_orders)
+    }
+    # ord-1 and ord-2 went out together; ord-2's answer is recorded, the rest is retried.
+    assert result.pop("order-ord-0") == (DeliveryStatus.DELIVERED, "")
+    assert result.pop("order-ord-2") == (DeliveryStatus.DELIVERED, "")
+    assert set(result.values()) == {(DeliveryStatus.RETRYING, "internal_error")}
+
+
+def test_a_throttled_call_lets_the_calls_in_flight_finish_and_gives_back_the_rest(
+    seven_orders, monkeypatch, clock
+):
+    def send(event_id):
+        if event_id == "order-ord-1":
+            raise PlatformError(ErrorKind.RATE_LIMITED, "slow down", retry_after_seconds=120)
+
+    calls_on_threads(monkeypatch, send)
+    summary = dispatch.dispatch_destination(seven_orders)
+    assert summary.resume_at == clock.now + timedelta(seconds=120)
+    result = states(seven_orders)
+    assert result.pop("order-ord-0") == (DeliveryStatus.DELIVERED, 1, 1)
+    assert result.pop("order-ord-2") == (DeliveryStatus.DELIVERED, 1, 1)
+    assert result.pop("order-ord-1") == (DeliveryStatus.RETRYING, 1, 1)
+    assert set(result.values()) == {(DeliveryStatus.RETRYING, 0, 0)}  # never sent
+    assert {
+        d.next_attempt_at
+        for d in ConversionDelivery.objects.filter(destination_key=seven_orders, attempts=0)
+    } == {summary.resume_at}
 
 
 # What a record keeps
