@@ -439,6 +439,24 @@ def calls_on_threads(monkeypatch, send, in_flight: int = 4) -> None:
     monkeypatch.setattr(dispatch, "get_connector", lambda provider: connector)
 
 
+def answered_before(monkeypatch, first: str, then: str) -> None:
+    """The call of event `then` waits until the call of event `first` has reported its
+    answer: two calls in flight together, answered in a known order."""
+    real_call = dispatch._CallsAhead.call
+    reported = threading.Event()
+
+    def call(self, index, destination, events):
+        if events[0].event_id == then:
+            reported.wait(timeout=30)
+        try:
+            real_call(self, index, destination, events)
+        finally:
+            if events[0].event_id == first:
+                reported.set()
+
+    monkeypatch.setattr(dispatch._CallsAhead, "call", call)
+
+
 def test_calls_go_out_several_at_once_and_only_this_thread_writes(seven_orders, monkeypatch):
     # The window doubles after each answer: one call, then two, then all four at once.
     # The last four wait for each other: they finish only if they were in flight together.
@@ -467,6 +485,7 @@ def test_a_crash_beside_calls_in_flight_keeps_their_answers(seven_orders, monkey
             raise RuntimeError("bug")
 
     calls_on_threads(monkeypatch, send)
+    answered_before(monkeypatch, "order-ord-1", "order-ord-2")
     dispatch.dispatch_destination(seven_orders)
     result = {
         d.event_id: (d.status, d.last_error_code)
@@ -486,6 +505,7 @@ def test_a_throttled_call_lets_the_calls_in_flight_finish_and_gives_back_the_res
             raise PlatformError(ErrorKind.RATE_LIMITED, "slow down", retry_after_seconds=120)
 
     calls_on_threads(monkeypatch, send)
+    answered_before(monkeypatch, "order-ord-1", "order-ord-2")
     summary = dispatch.dispatch_destination(seven_orders)
     assert summary.resume_at == clock.now + timedelta(seconds=120)
     result = states(seven_orders)
