@@ -130,9 +130,8 @@ def claim_batch(destination_key: str, batch_size: int, now: datetime) -> list[Co
         )
     return list(
         ConversionDelivery.objects.filter(id__in=ids)
-        .select_related(
-            "client", "organizer_code", "marketplace_code", "tracking_event", "order__event"
-        )
+        # Not the client nor the code: a claim shares them, and the first row loads them.
+        .select_related("tracking_event", "order__event")
         .order_by("id")
     )
 
