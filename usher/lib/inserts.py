@@ -96,18 +96,24 @@ def _unnested_statement(
     """One PostgreSQL INSERT ... SELECT FROM UNNEST of unsaved instances of one model,
     skipping conflicts, and its parameters: one array per column, whatever the rows."""
     model = type(rows[0])
+    columns = [_column(field, rows, connection) for field in _inserted_fields(model)]
+    return _unnest_sql(model, connection.alias), columns
+
+
+@cache
+def _unnest_sql(model: type[models.Model], alias: str) -> str:
+    """The statement of `_unnested_statement`: the same for every batch of the model."""
+    connection = connections[alias]
     fields = _inserted_fields(model)
     quote = connection.ops.quote_name
-    columns = [_column(field, rows, connection) for field in fields]
     arrays = ", ".join(
         f"%b::{TYPE_MODIFIER.sub('', field.db_type(connection))}[]" for field in fields
     )
-    sql = (
+    return (
         f"INSERT INTO {quote(model._meta.db_table)} "
         f"({', '.join(quote(field.column) for field in fields)}) "
         f"SELECT * FROM UNNEST({arrays}) ON CONFLICT DO NOTHING"
     )
-    return sql, columns
 
 
 def _server_bound_cursor(connection: BaseDatabaseWrapper):
