@@ -31,9 +31,11 @@ from usher.conversions.events import DestinationUnavailable, conversion_events, 
 from usher.conversions.models import OPEN_STATUSES, ConversionDelivery, DeliveryStatus
 from usher.conversions.outcomes import (
     MAX_ATTEMPTS,
+    AnsweredCall,
     DispatchSummary,
     backoff_seconds,
     record,
+    record_calls,
 )
 from usher.lib.ratelimit import TokenBucket, account_bucket
 from usher.platforms.base import (
@@ -304,47 +306,41 @@ def _send_calls(
                     in_flight += 1
                 answers = calls_ahead.next_answers()
                 in_flight -= len(answers)
-                # Answers that came in together are recorded in one transaction: one
-                # commit (a WAL flush, most of a record's time) instead of one each.
-                with transaction.atomic():
-                    for answer in answers:
-                        if isinstance(answer.result, Exception):
-                            crash = crash or answer.result
-                            crashed += carried[answer.index]
-                            continue
-                        finished = lease.clock()
-                        result, error = answer.result
-                        record(
-                            carried[answer.index],
-                            result,
-                            error,
-                            finished,
-                            summary,
-                            duration_ms=answer.elapsed_ms,
+                # Answers that came in together are recorded together: one statement
+                # and one commit (a WAL flush, most of a record's time), not one each.
+                answered: list[AnsweredCall] = []
+                for answer in answers:
+                    if isinstance(answer.result, Exception):
+                        crash = crash or answer.result
+                        crashed += carried[answer.index]
+                        continue
+                    finished = lease.clock()
+                    result, error = answer.result
+                    answered.append(
+                        AnsweredCall(
+                            carried[answer.index], result, error, finished, answer.elapsed_ms
                         )
-                        if error is None:
-                            transient_failures = 0
-                            window = min(CALLS_IN_FLIGHT, window * 2)
-                            continue
-                        window = 1
-                        if error.kind == ErrorKind.RATE_LIMITED:
-                            resume_at = max(
-                                resume_at or finished,
-                                finished
-                                + timedelta(
-                                    seconds=error.retry_after_seconds or backoff_seconds(1)
-                                ),
-                            )
-                            release_at = resume_at
-                            continue
-                        transient_failures += error.kind == ErrorKind.TRANSIENT
-                        if (
-                            transient_failures >= TRANSIENT_FAILURES_PER_BATCH
-                            and release_at is None
-                        ):
-                            # The platform looks down: the calls not made wait, without
-                            # using an attempt.
-                            release_at = finished + timedelta(seconds=backoff_seconds(1))
+                    )
+                    if error is None:
+                        transient_failures = 0
+                        window = min(CALLS_IN_FLIGHT, window * 2)
+                        continue
+                    window = 1
+                    if error.kind == ErrorKind.RATE_LIMITED:
+                        resume_at = max(
+                            resume_at or finished,
+                            finished
+                            + timedelta(seconds=error.retry_after_seconds or backoff_seconds(1)),
+                        )
+                        release_at = resume_at
+                        continue
+                    transient_failures += error.kind == ErrorKind.TRANSIENT
+                    if transient_failures >= TRANSIENT_FAILURES_PER_BATCH and release_at is None:
+                        # The platform looks down: the calls not made wait, without using
+                        # an attempt.
+                        release_at = finished + timedelta(seconds=backoff_seconds(1))
+                if answered:
+                    record_calls(answered, summary)
         finally:
             calls_ahead.close()  # a thread still asking for a renewal sends nothing
     rest = [delivery for index in waiting for delivery in carried[index]]

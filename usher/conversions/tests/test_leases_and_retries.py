@@ -610,6 +610,40 @@ def test_a_recorded_call_is_logged_and_linked_to_the_deliveries_it_carried(
     assert {d.last_batch_id for d in rows(meta_key).values()} == {batch.pk}
 
 
+def test_calls_answered_together_are_recorded_each_with_its_own_log(meta_key, recording_path):
+    from django.test.utils import CaptureQueriesContext
+
+    from usher.conversions.models import DeliveryBatch
+
+    now = timezone.now()
+    first, second = dispatch.claim_batch(meta_key, 10, now)
+    delivered = BatchResult([EventOutcome(first.event_id, OutcomeStatus.DELIVERED)])
+    refused = BatchResult([EventOutcome(second.event_id, OutcomeStatus.REJECTED, "bad", "100")])
+    summary = outcomes.DispatchSummary()
+    with CaptureQueriesContext(connection) as queries:
+        outcomes.record_calls(
+            [
+                outcomes.AnsweredCall([first], delivered, None, now, 5),
+                outcomes.AnsweredCall([second], refused, None, now, 7),
+            ],
+            summary,
+        )
+    if recording_path == "one statement":
+        assert len(queries) == 1
+    assert (summary.batches, summary.delivered, summary.rejected) == (2, 1, 1)
+    logs = {
+        log.duration_ms: (log.delivered_count, log.rejected_count, list(log.deliveries.all()))
+        for log in DeliveryBatch.objects.filter(destination_key=meta_key)
+    }
+    assert logs == {5: (1, 0, [first]), 7: (0, 1, [second])}
+    stored = rows(meta_key)
+    assert (stored[first.pk].status, stored[second.pk].status) == (
+        DeliveryStatus.DELIVERED,
+        DeliveryStatus.REJECTED,
+    )
+    assert stored[first.pk].last_batch_id != stored[second.pk].last_batch_id
+
+
 def test_a_grouped_update_spares_the_row_another_worker_took_over(meta_key, recording_path):
     now = timezone.now()
     slow = dispatch.claim_batch(meta_key, 10, now)
