@@ -13,8 +13,13 @@ are paced by a token bucket per platform account shared by all workers.
 from __future__ import annotations
 
 import logging
+import queue
+import threading
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -26,9 +31,11 @@ from usher.conversions.events import DestinationUnavailable, conversion_events, 
 from usher.conversions.models import OPEN_STATUSES, ConversionDelivery, DeliveryStatus
 from usher.conversions.outcomes import (
     MAX_ATTEMPTS,
+    AnsweredCall,
     DispatchSummary,
     backoff_seconds,
     record,
+    record_calls,
 )
 from usher.lib.ratelimit import TokenBucket, account_bucket
 from usher.platforms.base import (
@@ -125,9 +132,8 @@ def claim_batch(destination_key: str, batch_size: int, now: datetime) -> list[Co
         )
     return list(
         ConversionDelivery.objects.filter(id__in=ids)
-        .select_related(
-            "client", "organizer_code", "marketplace_code", "tracking_event", "order__event"
-        )
+        # Not the client nor the code: a claim shares them, and the first row loads them.
+        .select_related("tracking_event", "order__event")
         .order_by("id")
     )
 
@@ -256,39 +262,193 @@ def _send(
         return None
     by_event = {delivery.event_id: delivery for delivery in claimed}
     carried = [[by_event[event.event_id] for event in call] for call in calls]
-    lease = Lease(claimed, clock=clock)
+    return _send_calls(connector, destination, calls, carried, Lease(claimed, clock), summary)
+
+
+def _send_calls(
+    connector: ConversionsConnector,
+    destination: Destination,
+    calls: Sequence[Sequence[ConversionEvent]],
+    carried: Sequence[list[ConversionDelivery]],
+    lease: Lease,
+    summary: DispatchSummary,
+) -> datetime | None:
+    """Make a claimed batch's calls, up to `CALLS_IN_FLIGHT` at once, and record each one
+    as soon as it is answered: a crash loses only the calls in flight, and a failure puts
+    off only the events that call carried. Returns when to resume if throttled.
+
+    The calls run on threads that only speak HTTP; this thread alone touches the database
+    (Django's connections are per thread): it renews the lease before every call, a
+    thread asking it to through `calls_ahead`, and records every answer. The window
+    starts at one call and doubles after each success, back to one after a failure, so a
+    platform that is down is probed one call at a time and calls not made are given back
+    unused, as when calls were made one after another."""
+    calls_ahead = _CallsAhead(lease, connector)
+    waiting = deque(range(len(calls)))
+    in_flight = 0
+    window = 1
     transient_failures = 0
-    # One call at a time, each recorded as soon as it is answered: a crash loses only the
-    # call in flight, and a failure puts off only the events that call carried.
-    for index, call in enumerate(calls):
-        rest = [delivery for later in carried[index + 1 :] for delivery in later]
-        call_started = timezone.now()
+    release_at: datetime | None = None  # the calls not made wait until then
+    resume_at: datetime | None = None  # throttled: the destination waits until then
+    crashed: list[ConversionDelivery] = []  # a bug inside Usher: recorded as one
+    crash: Exception | None = None
+    with ThreadPoolExecutor(
+        max_workers=max(1, min(CALLS_IN_FLIGHT, len(calls))), thread_name_prefix="conversions-call"
+    ) as pool:
         try:
-            result, error = send_isolating(
-                connector, destination, call, before_call=lambda part: lease.renew(part, connector)
+            while in_flight or (waiting and release_at is None and crash is None):
+                while waiting and in_flight < window and release_at is None and crash is None:
+                    index = waiting.popleft()
+                    if len(calls) == 1:  # the batch platforms: no thread to start
+                        calls_ahead.call(index, destination, calls[index])
+                    else:
+                        pool.submit(calls_ahead.call, index, destination, calls[index])
+                    in_flight += 1
+                answers = calls_ahead.next_answers()
+                in_flight -= len(answers)
+                # Answers that came in together are recorded together: one statement
+                # and one commit (a WAL flush, most of a record's time), not one each.
+                answered: list[AnsweredCall] = []
+                for answer in answers:
+                    if isinstance(answer.result, Exception):
+                        crash = crash or answer.result
+                        crashed += carried[answer.index]
+                        continue
+                    finished = lease.clock()
+                    result, error = answer.result
+                    answered.append(
+                        AnsweredCall(
+                            carried[answer.index], result, error, finished, answer.elapsed_ms
+                        )
+                    )
+                    if error is None:
+                        transient_failures = 0
+                        window = min(CALLS_IN_FLIGHT, window * 2)
+                        continue
+                    window = 1
+                    if error.kind == ErrorKind.RATE_LIMITED:
+                        resume_at = max(
+                            resume_at or finished,
+                            finished
+                            + timedelta(seconds=error.retry_after_seconds or backoff_seconds(1)),
+                        )
+                        release_at = resume_at
+                        continue
+                    transient_failures += error.kind == ErrorKind.TRANSIENT
+                    if transient_failures >= TRANSIENT_FAILURES_PER_BATCH and release_at is None:
+                        # The platform looks down: the calls not made wait, without using
+                        # an attempt.
+                        release_at = finished + timedelta(seconds=backoff_seconds(1))
+                if answered:
+                    record_calls(answered, summary)
+        finally:
+            calls_ahead.close()  # a thread still asking for a renewal sends nothing
+    rest = [delivery for index in waiting for delivery in carried[index]]
+    if crash is not None:
+        _record_internal_error(crashed + rest, crash, lease.clock(), summary)
+        return resume_at
+    if rest and release_at is not None:
+        _release(rest, release_at)
+    return resume_at
+
+
+# GA4 takes one visitor per call, so a batch of 500 visitors is 500 calls of 25-40 ms.
+# Up to this many are in flight at once; each is recorded as soon as it is answered, so
+# a crash resends at most this many calls (the platforms count a resent event once).
+CALLS_IN_FLIGHT = 8
+# How often a call's thread, waiting for its lease renewal, checks whether the batch
+# was abandoned (the dispatching thread failed) and it should send nothing.
+RENEWAL_POLL_SECONDS = 0.5
+
+
+@dataclass
+class _Answer:
+    """What one call's thread reports: the call's result and error, or what it raised."""
+
+    index: int
+    result: tuple[BatchResult, PlatformError | None] | Exception
+    elapsed_ms: int
+
+
+@dataclass
+class _Renewal:
+    """A call's thread asking the dispatching thread to renew the lease for `events`."""
+
+    events: Sequence[ConversionEvent]
+    done: threading.Event = field(default_factory=threading.Event)
+    granted: bool = False
+    error: Exception | None = None  # what renewing raised, raised again on the call's thread
+
+
+class _LeaseNotRenewed(Exception):
+    """The batch was abandoned before this call's lease could be renewed: not sent."""
+
+
+class _CallsAhead:
+    """The calls of one batch on their threads, and the dispatching thread's side of
+    them: their answers and their lease renewals, in the order they come."""
+
+    def __init__(self, lease: Lease, connector: ConversionsConnector) -> None:
+        self.lease = lease
+        self.connector = connector
+        self.messages: queue.SimpleQueue[_Answer | _Renewal] = queue.SimpleQueue()
+        self.closed = threading.Event()
+        self.dispatching_thread = threading.get_ident()
+
+    def call(self, index: int, destination: Destination, events: Sequence[ConversionEvent]):
+        """On a call's thread: send `events` (isolating a refused event), report it."""
+        started = time.monotonic()
+        try:
+            result: tuple[BatchResult, PlatformError | None] | Exception = send_isolating(
+                self.connector, destination, events, before_call=self._renewed
             )
-        except Exception as exc:
-            _record_internal_error(carried[index] + rest, exc, clock(), summary)
-            return None
-        finished = clock()
-        elapsed_ms = int((timezone.now() - call_started).total_seconds() * 1000)
-        record(carried[index], result, error, finished, summary, duration_ms=elapsed_ms)
-        if error is None:
-            transient_failures = 0
-            continue
-        if error.kind == ErrorKind.RATE_LIMITED:
-            resume_at = finished + timedelta(
-                seconds=error.retry_after_seconds or backoff_seconds(1)
-            )
-            if rest:
-                _release(rest, resume_at)
-            return resume_at
-        transient_failures += error.kind == ErrorKind.TRANSIENT
-        if rest and transient_failures >= TRANSIENT_FAILURES_PER_BATCH:
-            # The platform looks down: the calls not made wait, without using an attempt.
-            _release(rest, finished + timedelta(seconds=backoff_seconds(1)))
-            return None
-    return None
+        except Exception as exc:  # reported, and recorded by the dispatching thread
+            result = exc
+        elapsed_ms = int((time.monotonic() - started) * 1000)
+        self.messages.put(_Answer(index, result, elapsed_ms))
+
+    def _renewed(self, events: Sequence[ConversionEvent]) -> None:
+        """Before each HTTP call: renew the lease, or on a call's thread wait for the
+        dispatching thread to renew it."""
+        if threading.get_ident() == self.dispatching_thread:
+            self.lease.renew(events, self.connector)
+            return
+        request = _Renewal(events)
+        self.messages.put(request)
+        while not request.done.wait(RENEWAL_POLL_SECONDS):
+            if self.closed.is_set():
+                break
+        if request.error is not None:
+            raise request.error
+        if not request.granted:
+            raise _LeaseNotRenewed("the batch was abandoned before this call")
+
+    def next_answers(self) -> list[_Answer]:
+        """On the dispatching thread: renew the lease for the calls about to be made
+        until a call is answered; that answer and any other already in."""
+        answers: list[_Answer] = []
+        while True:
+            try:
+                message = self.messages.get(block=not answers)
+            except queue.Empty:
+                return answers
+            if isinstance(message, _Answer):
+                answers.append(message)
+                continue
+            try:
+                self.lease.renew(message.events, self.connector)
+                message.granted = True
+            except Exception as exc:  # the call's thread raises it: recorded as a crash
+                message.error = exc
+            message.done.set()
+
+    def close(self) -> None:
+        """Refuse every renewal from now on: the calls that wait for one are not made."""
+        self.closed.set()
+        while not self.messages.empty():
+            message = self.messages.get()
+            if isinstance(message, _Renewal):
+                message.done.set()
 
 
 def _record_internal_error(

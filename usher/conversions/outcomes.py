@@ -76,6 +76,27 @@ def retry_delay_seconds(attempts: int, error: PlatformError | None) -> float:
     return delay
 
 
+@dataclass
+class AnsweredCall:
+    """One platform call as answered: the deliveries it carried and what became of them."""
+
+    claimed: list[ConversionDelivery]
+    result: BatchResult
+    error: PlatformError | None
+    now: datetime
+    duration_ms: int
+
+
+@dataclass
+class _Recording:
+    """A call's log row and its deliveries' new states, grouped by identical change."""
+
+    call: AnsweredCall
+    batch: DeliveryBatch
+    counts: Counter
+    same_changes: dict[tuple, list[int]]
+
+
 def record(
     claimed: list[ConversionDelivery],
     result: BatchResult,
@@ -87,6 +108,52 @@ def record(
 ) -> None:
     """Store the batch log and each delivery's outcome, all or nothing (one statement on
     PostgreSQL, else one transaction)."""
+    record_calls([AnsweredCall(claimed, result, error, now, duration_ms)], summary)
+
+
+def record_calls(calls: list[AnsweredCall], summary: DispatchSummary) -> None:
+    """Store several calls' logs and outcomes, all or nothing: one statement on
+    PostgreSQL (the answers that came in together during a batch of GA4's per-visitor
+    calls: one round trip and one commit for them all), else one transaction."""
+    connection = connections[router.db_for_write(DeliveryBatch)]
+    one_statement = records_in_one_statement(connection.vendor)
+    recordings = [
+        _recording(call, stored_batch_id(index) if one_statement else UNSAVED_BATCH, summary)
+        for index, call in enumerate(calls)
+    ]
+    if one_statement:
+        _store_in_one_statement(connection.alias, recordings)
+    else:
+        with transaction.atomic(using=connection.alias):
+            for recording in recordings:
+                batch = recording.batch
+                batch.save()
+                DeliveryBatch.deliveries.through.objects.bulk_create(
+                    DeliveryBatch.deliveries.through(
+                        deliverybatch=batch, conversiondelivery=delivery
+                    )
+                    for delivery in recording.call.claimed
+                )
+                for (lease_expires_at, *changes), ids in recording.same_changes.items():
+                    _held(ids, lease_expires_at).update(**{**dict(changes), "last_batch": batch})
+    for recording in recordings:
+        summary.batches += 1
+        first, counts = recording.call.claimed[0], recording.counts
+        logger.info(
+            "conversions batch destination=%s provider=%s events=%d delivered=%d rejected=%d "
+            "retry=%d",
+            first.destination_key,
+            first.provider,
+            len(recording.call.claimed),
+            counts[OutcomeStatus.DELIVERED],
+            counts[OutcomeStatus.REJECTED],
+            counts[OutcomeStatus.RETRY],
+        )
+
+
+def _recording(call: AnsweredCall, batch_ref: RawSQL | str, summary: DispatchSummary) -> _Recording:
+    """The call's log row and its deliveries' new states (counted in `summary`)."""
+    claimed, result, error = call.claimed, call.result, call.error
     by_event = {outcome.event_id: outcome for outcome in result.outcomes}
     missing = "no outcome reported for this event"
     outcomes = [
@@ -108,43 +175,24 @@ def record(
         request_summary=_request_summary(result),
         response_status=result.response.status_code if result.response else None,
         response_body=(result.response.body if result.response else "")[:LOG_BODY_CHARS],
-        duration_ms=duration_ms,
+        duration_ms=call.duration_ms,
     )
-    connection = connections[router.db_for_write(DeliveryBatch)]
-    one_statement = records_in_one_statement(connection.vendor)
     # Rows with the same new state (every delivered row of a call, say) and the same
     # lease are written by one UPDATE: a batch of a thousand is a statement, not a
     # thousand.
     same_changes: dict[tuple, list[int]] = defaultdict(list)
-    batch_ref = STORED_BATCH_ID if one_statement else UNSAVED_BATCH
     for delivery, outcome in zip(claimed, outcomes, strict=True):
-        changes = _changes(delivery, outcome, error, now, batch_ref, summary)
+        changes = _changes(delivery, outcome, error, call.now, batch_ref, summary)
         same_changes[(delivery.lease_expires_at, *sorted(changes.items()))].append(delivery.pk)
-    if one_statement:
-        _store_in_one_statement(connection.alias, batch, claimed, same_changes)
-    else:
-        with transaction.atomic(using=connection.alias):
-            batch.save()
-            DeliveryBatch.deliveries.through.objects.bulk_create(
-                DeliveryBatch.deliveries.through(deliverybatch=batch, conversiondelivery=delivery)
-                for delivery in claimed
-            )
-            for (lease_expires_at, *changes), ids in same_changes.items():
-                _held(ids, lease_expires_at).update(**{**dict(changes), "last_batch": batch})
-    summary.batches += 1
-    logger.info(
-        "conversions batch destination=%s provider=%s events=%d delivered=%d rejected=%d retry=%d",
-        first.destination_key,
-        first.provider,
-        len(claimed),
-        counts[OutcomeStatus.DELIVERED],
-        counts[OutcomeStatus.REJECTED],
-        counts[OutcomeStatus.RETRY],
-    )
+    return _Recording(call, batch, counts, same_changes)
 
 
-# In the one statement of `_store_in_one_statement`: the id of the batch log it inserts.
-STORED_BATCH_ID = RawSQL('(SELECT "id" FROM stored_batch)', ())
+def stored_batch_id(index: int) -> RawSQL:
+    """In the one statement of `_store_in_one_statement`: the id of the `index`-th batch
+    log it inserts."""
+    return RawSQL(f'(SELECT "id" FROM stored_batch_{index})', ())
+
+
 # Elsewhere the batch log is saved just before the UPDATEs; until then its place in the
 # grouping key is this marker (an unsaved model instance cannot be hashed).
 UNSAVED_BATCH = "unsaved batch log"
@@ -164,37 +212,41 @@ def _held(ids: list[int], lease_expires_at: datetime | None) -> QuerySet[Convers
     )
 
 
-def _store_in_one_statement(
-    alias: str,
-    batch: DeliveryBatch,
-    claimed: list[ConversionDelivery],
-    same_changes: dict[tuple, list[int]],
-) -> None:
-    """The batch log, its links to the deliveries and their UPDATEs as one PostgreSQL
-    statement (a data-modifying WITH), committed on return: one round trip for what was
-    BEGIN, three or more statements and COMMIT. GA4 records each visitor's call so."""
-    insert = InsertQuery(DeliveryBatch)
-    insert.insert_values(
-        [field for field in DeliveryBatch._meta.concrete_fields if not field.primary_key], [batch]
-    )
-    compiler = insert.get_compiler(using=alias)
-    compiler.returning_fields = [DeliveryBatch._meta.pk]
-    [(batch_sql, batch_params)] = compiler.as_sql()
+def _store_in_one_statement(alias: str, recordings: list[_Recording]) -> None:
+    """Each call's batch log, its links to the deliveries and their UPDATEs as one
+    PostgreSQL statement (a data-modifying WITH), committed on return: one round trip
+    for what was BEGIN, three or more statements per call and COMMIT. The calls carry
+    different deliveries, so no row is updated twice in the statement."""
     through = DeliveryBatch.deliveries.through._meta
     quote = connections[alias].ops.quote_name
-    links_sql = (
-        f"INSERT INTO {quote(through.db_table)} "
-        f"({quote(through.get_field('deliverybatch').column)}, "
-        f"{quote(through.get_field('conversiondelivery').column)}) "
-        "SELECT stored_batch.id, delivery FROM stored_batch, UNNEST(%s::bigint[]) AS delivery"
-    )
-    parts = [("stored_batch", batch_sql, list(batch_params))]
-    parts.append(("stored_links", links_sql, [[delivery.pk for delivery in claimed]]))
-    for index, ((lease_expires_at, *changes), ids) in enumerate(same_changes.items()):
-        update = _held(ids, lease_expires_at).query.chain(UpdateQuery)
-        update.add_update_values(dict(changes))
-        update_sql, update_params = update.get_compiler(using=alias).as_sql()
-        parts.append((f"stored_update_{index}", update_sql, list(update_params)))
+    batch_fields = [f for f in DeliveryBatch._meta.concrete_fields if not f.primary_key]
+    parts: list[tuple[str, str, list]] = []
+    for number, recording in enumerate(recordings):
+        insert = InsertQuery(DeliveryBatch)
+        insert.insert_values(batch_fields, [recording.batch])
+        compiler = insert.get_compiler(using=alias)
+        compiler.returning_fields = [DeliveryBatch._meta.pk]
+        [(batch_sql, batch_params)] = compiler.as_sql()
+        stored = f"stored_batch_{number}"
+        links_sql = (
+            f"INSERT INTO {quote(through.db_table)} "
+            f"({quote(through.get_field('deliverybatch').column)}, "
+            f"{quote(through.get_field('conversiondelivery').column)}) "
+            f"SELECT {stored}.id, delivery FROM {stored}, UNNEST(%s::bigint[]) AS delivery"
+        )
+        parts.append((stored, batch_sql, list(batch_params)))
+        parts.append(
+            (
+                f"stored_links_{number}",
+                links_sql,
+                [[delivery.pk for delivery in recording.call.claimed]],
+            )
+        )
+        for index, ((lease_expires_at, *changes), ids) in enumerate(recording.same_changes.items()):
+            update = _held(ids, lease_expires_at).query.chain(UpdateQuery)
+            update.add_update_values(dict(changes))
+            update_sql, update_params = update.get_compiler(using=alias).as_sql()
+            parts.append((f"stored_update_{number}_{index}", update_sql, list(update_params)))
     statement = "WITH " + ", ".join(f"{name} AS ({sql})" for name, sql, _ in parts)
     with connections[alias].cursor() as cursor:
         cursor.execute(

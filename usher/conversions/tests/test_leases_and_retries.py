@@ -3,6 +3,7 @@ rows are due again within a minute, and every retry waits its own, growing backo
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 from itertools import pairwise
 
@@ -320,7 +321,9 @@ def three_orders(ingest, wiring, django_capture_on_commit_callbacks, monkeypatch
 
 def one_call_per_event(monkeypatch, answers: dict[str, PlatformError]) -> list[str]:
     """The Meta connector sending each event in its own call (as GA4 does per visitor),
-    failing the calls of the events in `answers`; returns the events sent, in order."""
+    failing the calls of the events in `answers`; returns the events sent, in order.
+    One call in flight at a time: what these tests follow is the order of the calls."""
+    monkeypatch.setattr(dispatch, "CALLS_IN_FLIGHT", 1)
     connector = dispatch.get_connector("meta")
     sent: list[str] = []
 
@@ -405,6 +408,115 @@ def test_a_crash_inside_usher_mid_batch_keeps_what_was_already_delivered(three_o
     assert ConversionDelivery.objects.get(
         destination_key=three_orders, event_id="order-ord-2"
     ).last_error_code == ("internal_error")
+
+
+# Several calls in flight (GA4's one call per visitor)
+
+
+@pytest.fixture
+def seven_orders(ingest, wiring, django_capture_on_commit_callbacks, monkeypatch) -> str:
+    monkeypatch.setattr(tasks, "schedule_dispatch", lambda keys: None)
+    for number in range(7):
+        ingest_order(
+            ingest, wiring, django_capture_on_commit_callbacks, external_id=f"ord-{number}"
+        )
+    return wiring.meta.deliveries.first().destination_key
+
+
+def calls_on_threads(monkeypatch, send, in_flight: int = 4) -> None:
+    """The Meta connector making one call per event through `send(event_id)`, which
+    returns nothing (delivered) or raises; up to `in_flight` calls at once."""
+    monkeypatch.setattr(dispatch, "CALLS_IN_FLIGHT", in_flight)
+    connector = dispatch.get_connector("meta")
+
+    def send_conversions(destination, events):
+        (event,) = events
+        send(event.event_id)
+        return BatchResult([EventOutcome(event.event_id, OutcomeStatus.DELIVERED)])
+
+    monkeypatch.setattr(connector, "split_calls", lambda events: [[e] for e in events])
+    monkeypatch.setattr(connector, "send_conversions", send_conversions)
+    monkeypatch.setattr(dispatch, "get_connector", lambda provider: connector)
+
+
+def answered_before(monkeypatch, first: str, then: str) -> None:
+    """The call of event `then` waits until the call of event `first` has reported its
+    answer: two calls in flight together, answered in a known order."""
+    real_call = dispatch._CallsAhead.call
+    reported = threading.Event()
+
+    def call(self, index, destination, events):
+        if events[0].event_id == then:
+            reported.wait(timeout=30)
+        try:
+            real_call(self, index, destination, events)
+        finally:
+            if events[0].event_id == first:
+                reported.set()
+
+    monkeypatch.setattr(dispatch._CallsAhead, "call", call)
+
+
+def test_calls_go_out_several_at_once_and_only_this_thread_writes(seven_orders, monkeypatch):
+    # The window doubles after each answer: one call, then two, then all four at once.
+    # The last four wait for each other: they finish only if they were in flight together.
+    together = threading.Barrier(4, timeout=30)
+    calls_on_threads(
+        monkeypatch,
+        lambda event_id: together.wait() if int(event_id.rsplit("-", 1)[1]) >= 3 else None,
+    )
+    renewed_on = []
+    real_renew = dispatch.Lease.renew
+
+    def renew(self, events, conn):
+        renewed_on.append(threading.get_ident())
+        return real_renew(self, events, conn)
+
+    monkeypatch.setattr(dispatch.Lease, "renew", renew)
+    summary = dispatch.dispatch_destination(seven_orders)
+    assert (summary.batches, summary.delivered) == (7, 7)  # each call recorded on its own
+    assert set(states(seven_orders).values()) == {(DeliveryStatus.DELIVERED, 1, 1)}
+    assert renewed_on == [threading.get_ident()] * 7  # before every call, on this thread
+
+
+def test_a_crash_beside_calls_in_flight_keeps_their_answers(seven_orders, monkeypatch):
+    def send(event_id):
+        if event_id == "order-ord-1":
+            raise RuntimeError("bug")
+
+    calls_on_threads(monkeypatch, send)
+    answered_before(monkeypatch, "order-ord-1", "order-ord-2")
+    dispatch.dispatch_destination(seven_orders)
+    result = {
+        d.event_id: (d.status, d.last_error_code)
+        for d in ConversionDelivery.objects.filter(destination_key=seven_orders)
+    }
+    # ord-1 and ord-2 went out together; ord-2's answer is recorded, the rest is retried.
+    assert result.pop("order-ord-0") == (DeliveryStatus.DELIVERED, "")
+    assert result.pop("order-ord-2") == (DeliveryStatus.DELIVERED, "")
+    assert set(result.values()) == {(DeliveryStatus.RETRYING, "internal_error")}
+
+
+def test_a_throttled_call_lets_the_calls_in_flight_finish_and_gives_back_the_rest(
+    seven_orders, monkeypatch, clock
+):
+    def send(event_id):
+        if event_id == "order-ord-1":
+            raise PlatformError(ErrorKind.RATE_LIMITED, "slow down", retry_after_seconds=120)
+
+    calls_on_threads(monkeypatch, send)
+    answered_before(monkeypatch, "order-ord-1", "order-ord-2")
+    summary = dispatch.dispatch_destination(seven_orders)
+    assert summary.resume_at == clock.now + timedelta(seconds=120)
+    result = states(seven_orders)
+    assert result.pop("order-ord-0") == (DeliveryStatus.DELIVERED, 1, 1)
+    assert result.pop("order-ord-2") == (DeliveryStatus.DELIVERED, 1, 1)
+    assert result.pop("order-ord-1") == (DeliveryStatus.RETRYING, 1, 1)
+    assert set(result.values()) == {(DeliveryStatus.RETRYING, 0, 0)}  # never sent
+    assert {
+        d.next_attempt_at
+        for d in ConversionDelivery.objects.filter(destination_key=seven_orders, attempts=0)
+    } == {summary.resume_at}
 
 
 # What a record keeps
@@ -496,6 +608,40 @@ def test_a_recorded_call_is_logged_and_linked_to_the_deliveries_it_carried(
     assert (batch.events_count, batch.delivered_count) == (2, 2)
     assert set(batch.deliveries.values_list("pk", flat=True)) == {d.pk for d in claimed}
     assert {d.last_batch_id for d in rows(meta_key).values()} == {batch.pk}
+
+
+def test_calls_answered_together_are_recorded_each_with_its_own_log(meta_key, recording_path):
+    from django.test.utils import CaptureQueriesContext
+
+    from usher.conversions.models import DeliveryBatch
+
+    now = timezone.now()
+    first, second = dispatch.claim_batch(meta_key, 10, now)
+    delivered = BatchResult([EventOutcome(first.event_id, OutcomeStatus.DELIVERED)])
+    refused = BatchResult([EventOutcome(second.event_id, OutcomeStatus.REJECTED, "bad", "100")])
+    summary = outcomes.DispatchSummary()
+    with CaptureQueriesContext(connection) as queries:
+        outcomes.record_calls(
+            [
+                outcomes.AnsweredCall([first], delivered, None, now, 5),
+                outcomes.AnsweredCall([second], refused, None, now, 7),
+            ],
+            summary,
+        )
+    if recording_path == "one statement":
+        assert len(queries) == 1
+    assert (summary.batches, summary.delivered, summary.rejected) == (2, 1, 1)
+    logs = {
+        log.duration_ms: (log.delivered_count, log.rejected_count, list(log.deliveries.all()))
+        for log in DeliveryBatch.objects.filter(destination_key=meta_key)
+    }
+    assert logs == {5: (1, 0, [first]), 7: (0, 1, [second])}
+    stored = rows(meta_key)
+    assert (stored[first.pk].status, stored[second.pk].status) == (
+        DeliveryStatus.DELIVERED,
+        DeliveryStatus.REJECTED,
+    )
+    assert stored[first.pk].last_batch_id != stored[second.pk].last_batch_id
 
 
 def test_a_grouped_update_spares_the_row_another_worker_took_over(meta_key, recording_path):

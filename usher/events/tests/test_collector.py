@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from django.test import Client
@@ -436,3 +437,64 @@ def test_a_remembered_site_key_still_counts_against_the_address_limit(marketplac
         for i in range(3)
     ]
     assert codes == [202, 202, 429]
+
+
+def test_an_event_with_only_its_id_and_name_gets_each_columns_default(marketplace):
+    before = timezone.now()
+    response = post(
+        {"events": [{"event_id": "evt-bare-0001", "name": "page_view"}]},
+        site_key=marketplace.site_key,
+        ip="unknown",
+    )
+    assert response.status_code == 202, response.content
+    stored = TrackingEvent.objects.get()
+    assert (stored.marketplace_event_id, stored.organizer_id, stored.ip_address) == (
+        None,
+        None,
+        None,
+    )
+    assert (stored.value, stored.num_items, stored.currency) == (None, None, "")
+    assert (stored.content_ids, stored.consent) == ([], {})
+    assert (stored.fanned_out_at, stored.network_data_purged_at) == (None, None)
+    assert (stored.fbc, stored.gclid, stored.utm_term, stored.visitor_id) == ("", "", "", "")
+    assert before <= stored.received_at <= timezone.now()
+    assert before <= stored.occurred_at <= stored.received_at  # no time sent: receipt
+    assert not VisitorTouch.objects.exists()  # no visitor, no marks
+
+
+def test_unicode_and_sql_or_array_syntax_in_values_are_stored_as_sent(marketplace, page):
+    odd = "Ziua „Bucureștiului\" 🎟️ {a,b} \\ NULL '; DROP"
+    response = post(
+        page_event(
+            content_ids=["ev-1", "bilet-☃", "{x,y}", "NULL"],
+            utm={"source": odd, "medium": "médium", "campaign": "夏"},
+            order_id="ord-ş",
+        ),
+        site_key=marketplace.site_key,
+        ip="2001:db8::7",
+    )
+    assert response.status_code == 202, response.content
+    stored = TrackingEvent.objects.get()
+    assert stored.content_ids == ["ev-1", "bilet-☃", "{x,y}", "NULL"]
+    assert (stored.utm_source, stored.utm_medium, stored.utm_campaign) == (odd, "médium", "夏")
+    assert (stored.order_external_id, stored.ip_address) == ("ord-ş", "2001:db8::7")
+    assert VisitorTouch.objects.get().utm_source == odd
+
+
+def test_a_batch_mixing_empty_and_filled_fields_keeps_each_events_own(marketplace, page):
+    events = [
+        page_event(event_id="evt-mix-0001", value=None, currency=None, num_items=None),
+        page_event(event_id="evt-mix-0002", value="0", num_items=0, event=None),
+        page_event(event_id="evt-mix-0003", value="19.99", num_items=3, consent={}),
+    ]
+    assert post({"events": events}, site_key=marketplace.site_key).status_code == 202
+    stored = {
+        row.event_id: (row.value, row.currency, row.num_items, row.marketplace_event_id)
+        for row in TrackingEvent.objects.all()
+    }
+    assert stored == {
+        "evt-mix-0001": (None, "", None, page.pk),
+        "evt-mix-0002": (Decimal("0.00"), "RON", 0, None),
+        "evt-mix-0003": (Decimal("19.99"), "RON", 3, page.pk),
+    }
+    assert TrackingEvent.objects.get(event_id="evt-mix-0003").consent == {}

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
-from django.db import IntegrityError, connection
+from django.db import DataError, IntegrityError, connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -65,3 +67,28 @@ def test_nothing_is_stored_when_one_table_refuses_its_rows(marketplace):
 def test_nothing_to_insert_sends_nothing(django_assert_num_queries):
     with django_assert_num_queries(0):
         insert_ignoring_conflicts([], [])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_overlong_value_is_refused_not_cut_to_the_columns_length(marketplace):
+    overlong = event(marketplace, "e" * 101)  # event_id is varchar(100)
+    with pytest.raises(DataError):
+        insert_ignoring_conflicts([event(marketplace, "e-1"), overlong])
+    assert not TrackingEvent.objects.exists()
+
+
+@pytest.mark.django_db
+def test_fields_prepared_by_django_are_stored_as_save_would(marketplace):
+    before = timezone.now()
+    row = event(marketplace, "e-1")
+    row.value, row.ip_address, row.content_ids = Decimal("12.345"), "::ffff:10.0.0.1", ["ü"]
+    insert_ignoring_conflicts([row, event(marketplace, "e-2")])
+    stored = TrackingEvent.objects.get(event_id="e-1")
+    assert before <= stored.received_at <= timezone.now()  # auto_now_add, set at insert
+    assert (stored.value, stored.ip_address, stored.content_ids) == (
+        Decimal("12.35"),
+        "::ffff:10.0.0.1",
+        ["ü"],
+    )
+    other = TrackingEvent.objects.get(event_id="e-2")
+    assert (other.value, other.ip_address, other.content_ids) == (None, None, [])

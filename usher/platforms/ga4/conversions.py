@@ -25,7 +25,6 @@ from usher.platforms.base import (
 )
 from usher.platforms.conversions_base import BatchConnector, Clock, Delivery, delivered, utc_now
 from usher.platforms.ga4.payloads import (
-    MAX_EVENTS_PER_REQUEST,
     PLATFORM,
     GA4Batch,
     GA4Request,
@@ -33,7 +32,10 @@ from usher.platforms.ga4.payloads import (
     group_by_request,
 )
 
-DEFAULT_BATCH_SIZE = MAX_EVENTS_PER_REQUEST
+# Deliveries claimed at once: one call per visitor, and the outbox makes up to eight of
+# them at a time (`usher.conversions.dispatch.CALLS_IN_FLIGHT`); a claim of 25 visitors
+# spent as long claiming and ramping up as sending.
+DEFAULT_BATCH_SIZE = 200
 MAX_BATCH_SIZE = 1000  # the connector splits per visitor anyway; this bounds one call's work
 COLLECT_PATH = "/mp/collect"
 VALIDATE_PATH = "/debug/mp/collect"  # validates only; GA4 records nothing it receives

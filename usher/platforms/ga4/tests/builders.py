@@ -39,5 +39,5 @@ CASE = ConnectorCase(
     without_credential=Destination("ga4", MEASUREMENT_ID),
     secrets=(SECRET,),
     masked=lambda request: "api_secret=***" in request.url,
-    default_batch_size=25,
+    default_batch_size=200,
 )
