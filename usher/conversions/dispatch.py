@@ -354,7 +354,9 @@ def _send_calls(
 
 # GA4 takes one visitor per call, so a batch of 500 visitors is 500 calls of 25-40 ms.
 # Up to this many are in flight at once; each is recorded as soon as it is answered, so
-# a crash resends at most this many calls (the platforms count a resent event once).
+# a crash resends at most this many calls (Meta, TikTok and Google Ads count a resent
+# event once by its id, GA4 a resent purchase by its transaction_id; a resent GA4 view
+# counts twice, as a resent single call always could).
 CALLS_IN_FLIGHT = 8
 # How often a call's thread, waiting for its lease renewal, checks whether the batch
 # was abandoned (the dispatching thread failed) and it should send nothing.
