@@ -191,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
         if path == "usher":
             out[path]["refusals"] = {k: dict(v) for k, v in refusals().items()}
             for segment, counts in sorted(out[path]["refusals"].items()):
-                for what, n in counts.most_common():
+                for what, n in sorted(counts.items(), key=lambda item: -item[1]):
                     print(f"  {segment}: {n} x {what}")
     if args.json:
         Path(args.json).write_text(json.dumps(out, indent=1, default=str) + "\n")
