@@ -42,6 +42,7 @@ from usher.campaigns.optimizer.state import (
     DayMetrics,
     SuiteState,
 )
+from usher.platforms.registry import get_campaigns_connector
 from usher.sandbox.market import Market, Scenario, load_scenario, model
 from usher.sandbox.market import campaigns as sim
 from usher.sandbox.market.objects import LEVELS
@@ -428,6 +429,10 @@ class SimulatedUsherLoop:
                     budget_set_day=self.budget_set_day.get(cid),
                     paused_by_rule=cid in self.paused_by_rule,
                     weekly_cap_days=WEEKLY_CAP_DAYS.get(ref.platform),
+                    # The platform refuses a daily budget under its minimum, as in production.
+                    min_daily_budget=get_campaigns_connector(ref.platform).minimum_daily_budget(
+                        scenario.currency
+                    ),
                 )
             )
         spent = sum(v[0] for v in self.reports.values())

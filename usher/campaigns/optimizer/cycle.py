@@ -552,7 +552,17 @@ def _rebalance(state, evidence, model, ledger, managed, due, plan, decisions) ->
     explored = _explore(
         state, {i: max(plan[i], _exploration_floor(state)) for i in managed}, at_ceiling
     )
+    factor = float(model.demand.factors(state.day, state.day + 1)[0])
+    unfunded = {
+        i
+        for i in managed
+        if explored[i] < float(state.campaigns[i].min_daily_budget)
+        and not _worth_its_minimum(state, evidence, model, ledger, managed, plan, i, factor)
+    }
     for i in managed:
+        if i in unfunded:
+            targets[i], rules[i] = 0.0, DecisionRule.ALLOCATION
+            continue
         campaign = state.campaigns[i]
         current = float(campaign.daily_budget)
         target = explored[i]
@@ -594,7 +604,6 @@ def _rebalance(state, evidence, model, ledger, managed, due, plan, decisions) ->
         limited, max(remaining, 0.0), ledger.max_ratio, share_left, room_days, week_spent
     )
     targets.update({i: float(fitted[k]) for k, i in enumerate(due)})
-    factor = float(model.demand.factors(state.day, state.day + 1)[0])
     for i in due:
         campaign = state.campaigns[i]
         budget = targets[i]
@@ -618,9 +627,11 @@ def _rebalance(state, evidence, model, ledger, managed, due, plan, decisions) ->
                 decisions.append(
                     Decision(
                         kind=DecisionKind.PAUSE_CAMPAIGN,
-                        rule=DecisionRule.SPEND_SAFETY,
+                        rule=rules[i] if i in unfunded else DecisionRule.SPEND_SAFETY,
                         campaign_id=campaign.campaign_id,
-                        reason="the money left cannot fund this campaign's minimum budget",
+                        reason=UNFUNDED_REASON
+                        if i in unfunded
+                        else "the money left cannot fund this campaign's minimum budget",
                         numbers=numbers,
                         expected_effect="no further spend",
                         plan_day=state.day,
@@ -655,6 +666,48 @@ def _rebalance(state, evidence, model, ledger, managed, due, plan, decisions) ->
                 plan_day=state.day,
             )
         )
+
+
+UNFUNDED_REASON = (
+    "the plan gives it less than its platform's minimum daily budget, and that minimum "
+    "sells less here than the same money on the other campaigns"
+)
+
+
+def _worth_its_minimum(
+    state: SuiteState,
+    evidence: list[CampaignEvidence],
+    model: _Model,
+    ledger: _Ledger,
+    managed: list[int],
+    plan: dict[int, float],
+    i: int,
+    factor: float,
+) -> bool:
+    """Whether a campaign the plan funds below its platform's minimum daily budget is
+    worth that minimum (else it is paused).
+
+    The allocator splits money on curves alone; a platform then refuses any daily
+    budget under its minimum (TikTok: 100 RON), so a weak campaign planned at 15 a day
+    would be raised to the minimum and take 85 a day from better ones. The minimum is
+    funded when the sales it buys today are worth at least what the same spend buys at
+    the margin of the other funded campaigns (the plan's marginal return, equal across
+    them at its optimum; their median, as a few are at a ceiling); with no other
+    campaign to take the money, it is funded.
+    """
+    spend = float(state.campaigns[i].min_daily_budget) * ledger.mean_ratio
+    at_minimum = evidence[i].value_per_conversion * model.posteriors[i].expected_conversions(
+        spend, factor
+    )
+    margins = [
+        evidence[k].value_per_conversion
+        * model.posteriors[k].expected_marginal(plan[k] * ledger.mean_ratio, factor)
+        for k in managed
+        if k != i and plan[k] > 0 and plan[k] < model.ceilings[k] * (1 - 1e-6)
+    ]
+    if not margins:
+        return True
+    return at_minimum >= float(np.median(margins)) * spend
 
 
 def _exploration_floor(state: SuiteState) -> float:

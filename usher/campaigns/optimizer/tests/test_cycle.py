@@ -357,3 +357,42 @@ def test_under_the_daily_limit_a_weekly_capped_campaign_can_still_spend_its_satu
     # Campaigns 0 and 2 are alike and swing the same way today: the capped one's room
     # is a day like campaign 2's, not the 200 that scaling its raised budget would leave.
     assert saturday_room >= 0.95 * budgets["2"]
+
+
+def minimum_state(weak_sales_per_day: int, minimum: float) -> SuiteState:
+    """Two campaigns selling 4 a day at 100, and a third selling `weak_sales_per_day` at
+    100 on a platform whose daily minimum is `minimum`."""
+    return state_on(
+        5,
+        2,
+        [
+            campaign("strong-1", 100.0, steady_days(5, 100.0, 4), budget_set_day=4),
+            campaign("strong-2", 100.0, steady_days(5, 100.0, 4), budget_set_day=4),
+            campaign(
+                "weak",
+                100.0,
+                steady_days(5, 100.0, weak_sales_per_day),
+                budget_set_day=4,
+                min_daily_budget=Decimal(str(minimum)),
+            ),
+        ],
+        spent=1500.0,
+    )
+
+
+def test_a_campaign_not_worth_its_platforms_minimum_is_paused_instead_of_raised_to_it():
+    result = run_cycle(minimum_state(weak_sales_per_day=0, minimum=100.0), recommend=False)
+    weak = [d for d in result.decisions if d.campaign_id == "weak"]
+    assert [(d.kind, d.rule) for d in weak] == [
+        (DecisionKind.PAUSE_CAMPAIGN, DecisionRule.ALLOCATION)
+    ]
+    assert "minimum" in weak[0].reason
+
+
+def test_a_campaign_planned_under_its_minimum_but_worth_it_is_funded_at_the_minimum():
+    # Selling as well as the others: the plan's share (about 120) is under the minimum
+    # of 160, and 160 there sells more than the same money at the others' margin.
+    result = run_cycle(minimum_state(weak_sales_per_day=4, minimum=160.0), recommend=False)
+    weak = [d for d in result.decisions if d.campaign_id == "weak"]
+    assert [d.kind for d in weak] == [DecisionKind.SET_BUDGET]
+    assert float(weak[0].daily_budget or 0) >= 160.0

@@ -1,0 +1,202 @@
+#!/usr/bin/env python
+"""Where the optimizer's production path and its decisions alone part ways (issue 12).
+
+    bench/optimizer_trace.py --scenario FILE [--seed N] [--days D] [--paths usher,usher_decisions]
+        [--json OUT.json]
+
+Runs one seed of a scenario on each path (`usher`: bench/usher_flight.py, the jobs,
+database and connectors; `usher_decisions`: the adapter in bench/optimizer.py) with
+`run_cycle` wrapped, so every hourly cycle's input and decisions are kept, and prints
+per path, per segment and flight day: the market's truth (spend, sales, expected
+revenue), the optimizer's view of that day at the end of the flight (spend reported,
+budget in force, attributed sales and revenue), what was decided that day (budgets
+asked, pauses) and, on the production path, how many decisions a platform refused.
+`--days` shortens the flight in memory (no scenario file is written).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import optimizer as bench
+
+from usher.campaigns.optimizer.cycle import CycleResult
+from usher.campaigns.optimizer.state import SuiteState
+from usher.sandbox.market import Market, Scenario, load_scenario
+
+HOURS_PER_DAY = 24
+
+
+class CycleLog:
+    """Every cycle's state and decisions, keyed by segment ("platform/type")."""
+
+    def __init__(self) -> None:
+        self.cycles: list[tuple[SuiteState, CycleResult]] = []
+
+    def wrap(self, run_cycle):
+        def traced(state: SuiteState, **kwargs: Any) -> CycleResult:
+            result = run_cycle(state, **kwargs)
+            self.cycles.append((state, result))
+            return result
+
+        return traced
+
+
+def segment_of(state: SuiteState) -> dict[str, str]:
+    return {c.campaign_id: f"{c.platform}/{c.campaign_type}" for c in state.campaigns}
+
+
+def per_day(scenario: Scenario, market: Market, log: CycleLog) -> dict[str, Any]:
+    """Per segment and day: truth, the last cycle's view of the day, the day's decisions."""
+    table: dict[str, dict[int, dict[str, float]]] = defaultdict(
+        lambda: defaultdict(lambda: defaultdict(float))
+    )
+    for row in market.truth():
+        cell = table[f"{row.platform}/{row.campaign_type}"][row.hour // HOURS_PER_DAY]
+        cell["true_spend"] += row.spend
+        cell["true_sales"] += row.conversions
+        cell["true_revenue"] += row.revenue
+        cell["expected_revenue"] += row.expected_revenue
+    if log.cycles:
+        last, _ = log.cycles[-1]
+        names = segment_of(last)
+        for campaign in last.campaigns:
+            for day in campaign.days:
+                cell = table[names[campaign.campaign_id]][day.day]
+                cell["seen_spend"] = day.spend
+                cell["seen_budget"] = day.budget
+                cell["seen_sales"] = day.attributed_conversions
+                cell["seen_revenue"] = day.attributed_revenue
+                cell["platform_sales"] = day.platform_conversions
+    for state, result in log.cycles:
+        names = segment_of(state)
+        day = state.hour_of_flight // HOURS_PER_DAY
+        for decision in result.decisions:
+            cell = table[names[decision.campaign_id]][day]
+            cell[f"n_{decision.kind}"] += 1
+            if decision.daily_budget is not None:
+                cell["last_asked"] = float(decision.daily_budget)
+    return {seg: {d: dict(v) for d, v in days.items()} for seg, days in table.items()}
+
+
+def refusals() -> dict[str, Counter]:
+    """The production log's refused decisions and spend control's entries per segment/day."""
+    from usher.campaigns.models import OptimizationLogEntry
+
+    out: dict[str, Counter] = defaultdict(Counter)
+    rows = OptimizationLogEntry.objects.filter(campaign__isnull=False).values_list(
+        "campaign__platform",
+        "campaign__campaign_type",
+        "created_at",
+        "applied",
+        "kind",
+        "actor_label",
+        "reason",
+    )
+    for platform, ctype, _created, applied, kind, actor, reason in rows:
+        key = f"{platform}/{ctype}"
+        if not applied:
+            out[key][f"refused {actor} {kind}: {reason[:40]}"] += 1
+        elif actor != "optimizer":
+            out[key][f"{actor or 'system'} {kind}"] += 1
+    return out
+
+
+def fly(path: str, scenario: Scenario, seed: int) -> tuple[Market, CycleLog]:
+    log = CycleLog()
+    if path == "usher":
+        from usher_flight import fly as fly_production
+
+        from usher.campaigns import optimization
+
+        original = optimization.run_cycle
+        optimization.run_cycle = log.wrap(original)
+        try:
+            market = fly_production(scenario.raw, seed).market
+        finally:
+            optimization.run_cycle = original
+        return market, log
+    original = bench.run_cycle
+    bench.run_cycle = log.wrap(original)
+    try:
+        market = Market(scenario, seed=seed)
+        loop = bench.SimulatedUsherLoop(market, seed)
+        for _ in range(scenario.hours):
+            loop.hour()
+    finally:
+        bench.run_cycle = original
+    return market, log
+
+
+def print_path(path: str, days: dict[str, Any]) -> None:
+    print(f"\n== {path}")
+    print(
+        f"{'segment':<24} {'day':>3} {'t.spend':>8} {'s.spend':>8} {'budget':>7} {'asked':>7} "
+        f"{'t.sales':>7} {'s.sales':>7} {'p.sales':>7} {'E[rev]':>8} decisions"
+    )
+    for segment in sorted(days):
+        for day in sorted(days[segment]):
+            c = days[segment][day]
+            kinds = " ".join(f"{k[2:]}={int(v)}" for k, v in sorted(c.items()) if k[:2] == "n_")
+            print(
+                f"{segment:<24} {day:>3} {c.get('true_spend', 0):>8.0f} "
+                f"{c.get('seen_spend', 0):>8.0f} {c.get('seen_budget', 0):>7.0f} "
+                f"{c.get('last_asked', float('nan')):>7.0f} {c.get('true_sales', 0):>7.0f} "
+                f"{c.get('seen_sales', 0):>7.0f} {c.get('platform_sales', 0):>7.1f} "
+                f"{c.get('expected_revenue', 0):>8.0f} {kinds}"
+            )
+    print(f"{'segment':<24} {'spend':>8} {'sales':>6} {'seen sales':>10} {'E[rev]':>9}")
+    for segment in sorted(days):
+        cells = days[segment].values()
+        print(
+            f"{segment:<24} {sum(c.get('true_spend', 0) for c in cells):>8.0f} "
+            f"{sum(c.get('true_sales', 0) for c in cells):>6.0f} "
+            f"{sum(c.get('seen_sales', 0) for c in cells):>10.0f} "
+            f"{sum(c.get('expected_revenue', 0) for c in cells):>9.0f}"
+        )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--scenario", required=True)
+    parser.add_argument("--seed", type=int, help="default: the scenario's own")
+    parser.add_argument("--days", type=int, help="shorten the flight to this many days")
+    parser.add_argument("--paths", default="usher,usher_decisions")
+    parser.add_argument("--json", help="write the per-day tables here")
+    args = parser.parse_args(argv)
+    scenario = load_scenario(args.scenario)
+    if args.days:
+        scenario = scenario.with_changes(days=args.days)
+    seed = scenario.seed if args.seed is None else args.seed
+    paths = args.paths.split(",")
+    if "usher" in paths:
+        bench.ensure_django()
+    oracle = bench.run_oracle(scenario, seed).expected_revenue
+    out: dict[str, Any] = {"scenario": scenario.name, "seed": seed, "oracle": oracle}
+    for path in paths:
+        market, log = fly(path, scenario, seed)
+        days = per_day(scenario, market, log)
+        revenue = sum(c.get("expected_revenue", 0) for s in days.values() for c in s.values())
+        print_path(path, days)
+        print(f"{path}: expected revenue {revenue:.0f}, ratio to oracle {revenue / oracle:.3f}")
+        out[path] = {"days": days, "ratio": revenue / oracle}
+        if path == "usher":
+            out[path]["refusals"] = {k: dict(v) for k, v in refusals().items()}
+            for segment, counts in sorted(out[path]["refusals"].items()):
+                for what, n in sorted(counts.items(), key=lambda item: -item[1]):
+                    print(f"  {segment}: {n} x {what}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(out, indent=1, default=str) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
