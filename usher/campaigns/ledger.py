@@ -99,6 +99,12 @@ def balances(budget: AdCampaignBudget) -> Balances:
     )
 
 
+# Commitments move money between the free remainder and a campaign: the budget's
+# cached totals (total and spent) do not change, so they are not recomputed for them
+# (spend control writes one on almost every change).
+COMMITMENT_KINDS = frozenset({LedgerKind.COMMITTED, LedgerKind.RELEASED})
+
+
 def append(
     budget: AdCampaignBudget,
     kind: LedgerKind,
@@ -122,7 +128,8 @@ def append(
         note=note[:500],
         created_by=user,
     )
-    refresh_totals(budget)
+    if kind not in COMMITMENT_KINDS:
+        refresh_totals(budget)
     return entry
 
 
@@ -148,6 +155,34 @@ def commit_to(
     elif delta < 0:
         append(budget, LedgerKind.RELEASED, -delta, campaign=campaign, note=note)
     return delta
+
+
+def settle_commitments(
+    budget: AdCampaignBudget, targets: dict[AutomatedCampaign, Decimal], note: str
+) -> dict[int, Decimal]:
+    """`commit_to` for several campaigns at once, from one reading of the balances
+    (the caller holds the budget's lock, so nothing moves between them): the changes,
+    by campaign id, of those whose open commitment was not already their target."""
+    outstanding = balances(budget).outstanding_by_campaign
+    entries = []
+    changes: dict[int, Decimal] = {}
+    for campaign, target in targets.items():
+        delta = target - outstanding.get(campaign.pk, ZERO)
+        if not delta:
+            continue
+        changes[campaign.pk] = delta
+        entries.append(
+            BudgetLedgerEntry(
+                budget=budget,
+                campaign=campaign,
+                kind=LedgerKind.COMMITTED if delta > 0 else LedgerKind.RELEASED,
+                amount=abs(delta),
+                currency=budget.currency,
+                note=note[:500],
+            )
+        )
+    BudgetLedgerEntry.objects.bulk_create(entries)
+    return changes
 
 
 def spent_on(campaign: AutomatedCampaign, spend_date: date | None = None) -> Decimal:

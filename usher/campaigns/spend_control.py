@@ -23,7 +23,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from django.db import transaction
-from django.db.models import Q, Sum
+from django.db.models import F, Q, Sum
 from django.utils import timezone
 
 from usher.campaigns import allocation, ledger
@@ -294,6 +294,55 @@ def apply_setting(
     return Applied(campaign.pk, setting, True)
 
 
+def is_steady(
+    campaign: AutomatedCampaign, need: CampaignNeed, setting: BudgetSetting, reason: str
+) -> bool:
+    """Whether `setting` is what the campaign already runs with, so applying it would
+    call no platform and change nothing but the campaign's open commitment: published,
+    the same status, budgets and reason, no error to clear, and no more exposure than
+    the settings in force (a raise always goes through `reserve`). Most campaigns are
+    steady in most rebalances (one after every metrics round)."""
+    if not campaign.external_campaign_id or campaign.last_error:
+        return False
+    if setting.exposure > current_exposure(campaign, need):
+        return False
+    if setting.mode == BudgetMode.PAUSED:
+        return (
+            campaign.status == CampaignStatus.PAUSED
+            and campaign.auto_paused
+            and campaign.status_reason == reason
+        )
+    return (
+        campaign.status == CampaignStatus.ACTIVE
+        and not campaign.auto_paused
+        and not campaign.status_reason
+        and (setting.daily_budget, setting.lifetime_budget)
+        == (campaign.daily_budget, campaign.lifetime_budget)
+    )
+
+
+def settle_steady(
+    budget_id: int, exposures: dict[AutomatedCampaign, Decimal], now: datetime
+) -> None:
+    """Bring steady campaigns' open commitments to their settings' exposure (spend
+    reported since lowered them; a lower exposure frees money) in one transaction
+    under the budget's lock, as `release` does one by one after a platform change: a
+    campaign changed by someone else since it was read (`budget_version`) is theirs."""
+    with transaction.atomic():
+        budget = ledger.lock_budget(budget_id)
+        versions = dict(
+            AutomatedCampaign.objects.select_for_update()
+            .filter(pk__in=[c.pk for c in exposures])
+            .values_list("pk", "budget_version")
+        )
+        unchanged = {c: e for c, e in exposures.items() if versions.get(c.pk) == c.budget_version}
+        changed = ledger.settle_commitments(budget, unchanged, note="settled: setting unchanged")
+        if changed:
+            AutomatedCampaign.objects.filter(pk__in=changed).update(
+                budget_version=F("budget_version") + 1, updated_at=now
+            )
+
+
 def controlled_campaigns(budget: AdCampaignBudget) -> list[AutomatedCampaign]:
     """The campaigns spend control steers: live ones, those it paused itself, and
     approved ones waiting to be published."""
@@ -341,8 +390,15 @@ def rebalance_budget(budget_id: int, *, now: datetime | None = None) -> Rebalanc
         and all(s.mode == BudgetMode.PAUSED for s in plan if s.key in wanting)
     )
     reason = "budget exhausted" if exhausted else "spend control"
+    steady = {s.key for s in plan if is_steady(by_campaign[s.key], needs[s.key], s, reason=reason)}
+    if steady:
+        settle_steady(
+            budget.pk, {by_campaign[s.key]: s.exposure for s in plan if s.key in steady}, now
+        )
     applied = [
-        apply_setting(
+        Applied(s.key, s, True)
+        if s.key in steady
+        else apply_setting(
             by_campaign[s.key], connectors[s.key], needs[s.key], s, reason=reason, now=now
         )
         for s in ordered
