@@ -8,6 +8,7 @@ edit) cannot both spend the same remainder.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -183,6 +184,66 @@ def settle_commitments(
         )
     BudgetLedgerEntry.objects.bulk_create(entries)
     return changes
+
+
+@dataclass(frozen=True)
+class NewEntry:
+    """One row of `append_many`: what differs from row to row."""
+
+    campaign: AutomatedCampaign
+    amount: Decimal
+    spend_date: date | None = None
+    reference: str = ""
+
+
+def append_many(
+    budget: AdCampaignBudget, kind: LedgerKind, entries: list[NewEntry], note: str
+) -> None:
+    """`append` for several rows of one kind in one insert, the totals refreshed once."""
+    if not entries:
+        return
+    BudgetLedgerEntry.objects.bulk_create(
+        BudgetLedgerEntry(
+            budget=budget,
+            campaign=entry.campaign,
+            kind=kind,
+            amount=entry.amount,
+            currency=budget.currency,
+            spend_date=entry.spend_date,
+            reference=entry.reference[:255],
+            note=note[:500],
+        )
+        for entry in entries
+    )
+    if kind not in COMMITMENT_KINDS:
+        refresh_totals(budget)
+
+
+def spent_by_day(
+    campaigns: list[AutomatedCampaign], since: date, until: date
+) -> dict[int, dict[date, Decimal]]:
+    """What the ledger holds as spent per campaign (by id) and day, one query."""
+    rows = (
+        BudgetLedgerEntry.objects.filter(
+            campaign__in=campaigns, kind=LedgerKind.SPENT, spend_date__range=(since, until)
+        )
+        .values("campaign_id", "spend_date")
+        .annotate(total=Sum("amount"))
+    )
+    held: dict[int, dict[date, Decimal]] = defaultdict(dict)
+    for row in rows:
+        held[row["campaign_id"]][row["spend_date"]] = _cents(row["total"])
+    return held
+
+
+def spent_by_campaign(campaigns: list[AutomatedCampaign]) -> dict[int, Decimal]:
+    """Each campaign's (by id) lifetime spend in the ledger, one query."""
+    rows = (
+        BudgetLedgerEntry.objects.filter(campaign__in=campaigns, kind=LedgerKind.SPENT)
+        .values("campaign_id")
+        .annotate(total=Sum("amount"))
+    )
+    return {row["campaign_id"]: _cents(row["total"]) for row in rows}
 
 
 def spent_on(campaign: AutomatedCampaign, spend_date: date | None = None) -> Decimal:
