@@ -129,9 +129,11 @@ def _campaign_anomalies(
     if not campaign.daily_budget:
         return sent
     allowed = campaign.daily_budget * factor
-    for day, spend in _daily_spend(campaign, local.date()):
+    daily_spend = _daily_spend(campaign, local.date())
+    budgets_set = _daily_budgets_set(campaign)
+    for day, spend in daily_spend:
         day_end = datetime.combine(day + timedelta(days=1), time(), tzinfo=zone)
-        ceiling = (_highest_daily_budget(campaign, day_end) * factor).quantize(CENT)
+        ceiling = (_highest_daily_budget(campaign, budgets_set, day_end) * factor).quantize(CENT)
         if spend > ceiling:
             sent += _alert(
                 budget,
@@ -141,7 +143,7 @@ def _campaign_anomalies(
                 f"the platform spend more than {ceiling} a day.",
                 ADMIN_CAMPAIGN_PATH.format(campaign.pk),
             )
-    today = dict(_daily_spend(campaign, local.date())).get(local.date(), Decimal(0))
+    today = dict(daily_spend).get(local.date(), Decimal(0))
     hours = local.hour + local.minute / 60
     if campaign.status == CampaignStatus.ACTIVE and hours >= OVERPACE_MIN_HOURS:
         projected = today / Decimal(str(hours)) * HOURS_PER_DAY
@@ -162,17 +164,29 @@ def _campaign_anomalies(
 BUDGET_NUMBERS = ("daily_budget", "after")
 
 
-def _highest_daily_budget(campaign: AutomatedCampaign, until: datetime) -> Decimal:
-    """The highest daily budget Usher gave the campaign up to `until`, from its
-    decision log and its current setting: a day's spend is judged against the most
-    the platform could have been allowed (budgets change during a day)."""
-    highest = campaign.daily_budget or Decimal(0)
-    entries = OptimizationLogEntry.objects.filter(campaign=campaign, created_at__lt=until)
-    for numbers in entries.values_list("numbers", flat=True):
+def _daily_budgets_set(campaign: AutomatedCampaign) -> list[tuple[datetime, Decimal]]:
+    """Every daily budget Usher set or asked for in the campaign's decision log, with
+    when (read once per check, then judged day by day)."""
+    found = []
+    entries = OptimizationLogEntry.objects.filter(campaign=campaign)
+    for created_at, numbers in entries.values_list("created_at", "numbers"):
         for name in BUDGET_NUMBERS:
             value = (numbers or {}).get(name)
             if value not in (None, ""):
-                highest = max(highest, Decimal(str(value)))
+                found.append((created_at, Decimal(str(value))))
+    return found
+
+
+def _highest_daily_budget(
+    campaign: AutomatedCampaign, budgets_set: list[tuple[datetime, Decimal]], until: datetime
+) -> Decimal:
+    """The highest daily budget Usher gave the campaign up to `until`, from its
+    decision log (`_daily_budgets_set`) and its current setting: a day's spend is judged
+    against the most the platform could have been allowed (budgets change during a day)."""
+    highest = campaign.daily_budget or Decimal(0)
+    for created_at, value in budgets_set:
+        if created_at < until:
+            highest = max(highest, value)
     return highest
 
 
