@@ -176,13 +176,11 @@ def sync_account(account: AdAccount, campaigns: list[AutomatedCampaign], *, now:
             campaign_ids=sorted(by_external),
         )
         reads.append((level, hourly, rows))
-    stored = 0
     with transaction.atomic():
         # One writer per account at a time: two overlapping runs would both delete and
         # insert the same days and collide on the unique slots.
         AdAccount.objects.select_for_update().filter(pk=account.pk).first()
-        for level, hourly, rows in reads:
-            stored += replace_days(by_external, level, hourly, since, until, rows)
+        stored = replace_days(by_external, since, until, reads)
     record_spends(campaigns, since, until)
     refresh_performances(campaigns)
     return stored
@@ -198,37 +196,37 @@ def object_id(row: MetricsRow) -> str | None:
 
 def replace_days(
     by_external: dict[str, AutomatedCampaign],
-    level: MetricsLevel,
-    hourly: bool,
     since: date,
     until: date,
-    rows: list[MetricsRow],
+    reads: list[tuple[MetricsLevel, bool, list[MetricsRow]]],
 ) -> int:
-    """Replace the stored rows of these campaigns, level and days with `rows`."""
+    """Replace the stored rows of these campaigns and days, at each (level, hourly) that
+    was read, with the rows read: one delete and one insert for all the levels."""
+    read_slots = Q()
+    for level, hourly, _ in reads:
+        read_slots |= Q(level=level, hour__isnull=not hourly)
     CampaignMetrics.objects.filter(
-        campaign__in=list(by_external.values()),
-        level=level,
-        date__range=(since, until),
-        hour__isnull=not hourly,
+        read_slots, campaign__in=list(by_external.values()), date__range=(since, until)
     ).delete()
-    merged: dict[tuple[int, str, date, int | None], CampaignMetrics] = {}
-    for row in rows:
-        campaign = by_external.get(row.campaign_id)
-        key_id = object_id(row)
-        if campaign is None or not key_id or not since <= row.date <= until:
-            continue
-        key = (campaign.pk, key_id, row.date, row.hour if hourly else None)
-        slot = merged.get(key)
-        if slot is None:
-            slot = merged[key] = CampaignMetrics(
-                campaign=campaign, level=level, object_id=key_id, date=row.date, hour=key[3]
-            )
-        # Platforms may split one slot (e.g. by attribution window); the slot is their sum.
-        slot.impressions += row.impressions
-        slot.clicks += row.clicks
-        slot.spend += row.spend
-        slot.conversions += row.conversions
-        slot.conversion_value += row.conversion_value
+    merged: dict[tuple[int, MetricsLevel, str, date, int | None], CampaignMetrics] = {}
+    for level, hourly, rows in reads:
+        for row in rows:
+            campaign = by_external.get(row.campaign_id)
+            key_id = object_id(row)
+            if campaign is None or not key_id or not since <= row.date <= until:
+                continue
+            key = (campaign.pk, level, key_id, row.date, row.hour if hourly else None)
+            slot = merged.get(key)
+            if slot is None:
+                slot = merged[key] = CampaignMetrics(
+                    campaign=campaign, level=level, object_id=key_id, date=row.date, hour=key[4]
+                )
+            # Platforms may split one slot (e.g. by attribution window); the slot is their sum.
+            slot.impressions += row.impressions
+            slot.clicks += row.clicks
+            slot.spend += row.spend
+            slot.conversions += row.conversions
+            slot.conversion_value += row.conversion_value
     for slot in merged.values():
         slot.spend = slot.spend.quantize(CENT, rounding=ROUND_HALF_UP)
         slot.conversion_value = slot.conversion_value.quantize(CENT, rounding=ROUND_HALF_UP)
