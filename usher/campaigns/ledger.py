@@ -81,8 +81,16 @@ def balances(budget: AdCampaignBudget) -> Balances:
             (row["committed"] or ZERO) - (row["released"] or ZERO) - (row["spent"] or ZERO)
         )
         per_campaign[row["campaign_id"]] = max(open_amount, ZERO)
-    # The budget's totals per kind in one pass (balances are read on every money move).
-    totals = rows.aggregate(
+    return Balances(
+        **_totals_by_kind(budget),
+        outstanding=sum(per_campaign.values(), ZERO),
+        outstanding_by_campaign=per_campaign,
+    )
+
+
+def _totals_by_kind(budget: AdCampaignBudget) -> dict[str, Decimal]:
+    """The budget's totals per kind in one pass (balances are read on every money move)."""
+    totals = BudgetLedgerEntry.objects.filter(budget=budget).aggregate(
         **{
             name: Sum("amount", filter=Q(kind=kind))
             for name, kind in (
@@ -93,11 +101,7 @@ def balances(budget: AdCampaignBudget) -> Balances:
             )
         }
     )
-    return Balances(
-        **{name: _cents(amount) for name, amount in totals.items()},
-        outstanding=sum(per_campaign.values(), ZERO),
-        outstanding_by_campaign=per_campaign,
-    )
+    return {name: _cents(amount) for name, amount in totals.items()}
 
 
 # Commitments move money between the free remainder and a campaign: the budget's
@@ -134,14 +138,15 @@ def append(
     return entry
 
 
-def refresh_totals(budget: AdCampaignBudget) -> Balances:
-    current = balances(budget)
-    budget.total_budget = current.total
-    budget.spent_budget = current.spent
+def refresh_totals(budget: AdCampaignBudget) -> None:
+    """The budget's cached total and spent from its ledger (the commitments per campaign,
+    which `balances` also reads, do not enter them)."""
+    totals = _totals_by_kind(budget)
+    budget.total_budget = totals["paid_in"] + totals["adjustments"] - totals["refunded"]
+    budget.spent_budget = totals["spent"]
     AdCampaignBudget.objects.filter(pk=budget.pk).update(
-        total_budget=current.total, spent_budget=current.spent
+        total_budget=budget.total_budget, spent_budget=budget.spent_budget
     )
-    return current
 
 
 def commit_to(
