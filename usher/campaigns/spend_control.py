@@ -70,9 +70,23 @@ def active_overrides(campaign: AutomatedCampaign) -> dict[str, CampaignOverride]
     return {row.kind: row for row in rows}
 
 
-def desired_daily(campaign: AutomatedCampaign) -> Decimal:
-    """What the campaign should get per day: a staff override wins over the allocator."""
-    overrides = active_overrides(campaign)
+def active_overrides_by_campaign(
+    campaigns: list[AutomatedCampaign],
+) -> dict[int, dict[str, CampaignOverride]]:
+    """`active_overrides` of several campaigns (by id) in one query."""
+    found: dict[int, dict[str, CampaignOverride]] = {c.pk: {} for c in campaigns}
+    for row in CampaignOverride.objects.filter(campaign__in=campaigns, lifted_at__isnull=True):
+        found[row.campaign_id][row.kind] = row
+    return found
+
+
+def desired_daily(
+    campaign: AutomatedCampaign, overrides: dict[str, CampaignOverride] | None = None
+) -> Decimal:
+    """What the campaign should get per day: a staff override wins over the allocator.
+    (`overrides`: its active ones, when the caller read them already.)"""
+    if overrides is None:
+        overrides = active_overrides(campaign)
     if OverrideKind.PAUSE in overrides:
         return ZERO
     if OverrideKind.DAILY_BUDGET in overrides:
@@ -94,7 +108,10 @@ def campaign_need(
     connector: contract.CampaignsConnector,
     now: datetime,
     desired: Decimal | None = None,
+    lifetime_spent: Decimal | None = None,
 ) -> CampaignNeed:
+    """What spend control needs to know of one campaign; `desired` and `lifetime_spent`
+    are read from the database unless the caller read them already (for many at once)."""
     weeks = (
         flight_weeks(now, campaign.ends_at, campaign.ad_account.timezone)
         if campaign.ends_at
@@ -106,7 +123,7 @@ def campaign_need(
         days_left=sum(weeks),
         daily_multiplier=daily_budget_multiplier(overdelivery_rule(connector), weeks),
         minimum_daily_budget=platform_minimum(connector, campaign.ad_account.currency),
-        lifetime_spent=ledger.spent_on(campaign),
+        lifetime_spent=ledger.spent_on(campaign) if lifetime_spent is None else lifetime_spent,
         mode=BudgetMode.LIFETIME if campaign.lifetime_budget is not None else BudgetMode.DAILY,
         # Only a hard cap counts as one (Google spreads a lifetime amount into a daily
         # budget that over-delivers); some platforms fix the budget type once live.
@@ -373,8 +390,17 @@ def rebalance_budget(budget_id: int, *, now: datetime | None = None) -> Rebalanc
         return RebalanceResult([], False)
     connectors = {c.pk: get_campaigns_connector(c.platform) for c in campaigns}
     funded = budget.status == BudgetStatus.ACTIVE
+    overrides = active_overrides_by_campaign(campaigns)
+    spent = ledger.spent_by_campaign(campaigns)
     needs = {
-        c.pk: campaign_need(c, connectors[c.pk], now, None if funded else ZERO) for c in campaigns
+        c.pk: campaign_need(
+            c,
+            connectors[c.pk],
+            now,
+            desired_daily(c, overrides[c.pk]) if funded else ZERO,
+            lifetime_spent=spent.get(c.pk, ZERO),
+        )
+        for c in campaigns
     }
     balances = ledger.balances(budget)
     others = sum((v for k, v in balances.outstanding_by_campaign.items() if k not in needs), ZERO)
@@ -416,21 +442,23 @@ def rebalance_budget(budget_id: int, *, now: datetime | None = None) -> Rebalanc
             campaign=campaign,
             numbers={"remaining": balances.remaining},
         )
-    _complete_ended(budget, [by_campaign[a.campaign_id] for a in applied if a.ok], now)
+    _complete_ended(campaigns, [by_campaign[a.campaign_id] for a in applied if a.ok], now)
     if exhausted:
         _mark_exhausted(budget.pk, balances.remaining)
     return RebalanceResult(applied, exhausted)
 
 
 def _complete_ended(
-    budget: AdCampaignBudget, paused: list[AutomatedCampaign], now: datetime
+    controlled: list[AutomatedCampaign], paused: list[AutomatedCampaign], now: datetime
 ) -> None:
     """Campaigns whose flight is over (paused on their platform by this run, or never
-    published) are completed: spend control no longer steers them."""
+    published: approved when the run read the `controlled` ones, and not published by
+    it, since nothing is published past its end) are completed: spend control no longer
+    steers them."""
     ended = [c.pk for c in paused if c.ends_at and c.ends_at <= now]
     ended += [
         c.pk
-        for c in controlled_campaigns(budget)
+        for c in controlled
         if c.status == CampaignStatus.APPROVED and c.ends_at and c.ends_at <= now
     ]
     if ended:
