@@ -255,7 +255,9 @@ def reported_spend_by_day(
 def record_spends(campaigns: list[AutomatedCampaign], since: date, until: date) -> None:
     """Bring the ledger's SPENT rows of each campaign and day to what the platform
     reports now: per budget, one transaction under its lock that reads what the ledger
-    holds, appends the differences and sets each campaign's `budget_spent`."""
+    holds, appends the differences and sets each campaign's `budget_spent` (nothing is
+    written for a budget whose ledger already agrees: half the runs, between two hours
+    of the platforms' reports)."""
     reported = reported_spend_by_day(campaigns, since, until)
     by_budget: dict[int, list[AutomatedCampaign]] = defaultdict(list)
     for campaign in campaigns:
@@ -278,6 +280,8 @@ def record_spends(campaigns: list[AutomatedCampaign], since: date, until: date) 
                                 reference=f"{campaign.platform}:{campaign.external_campaign_id}",
                             )
                         )
+            if not corrections:
+                continue  # `budget_spent` changes only with SPENT rows, written only here
             ledger.append_many(
                 budget, LedgerKind.SPENT, corrections, note="spend as reported by the platform"
             )
