@@ -15,6 +15,7 @@ Spend anomalies (staff alerts):
 from __future__ import annotations
 
 import logging
+from collections import defaultdict
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
@@ -98,24 +99,44 @@ def notify_spend_anomalies(budget: AdCampaignBudget, now: datetime) -> int:
             f"{balances.total} {budget.currency}.",
             f"/admin/campaigns/adcampaignbudget/{budget.pk}/change/",
         )
-    campaigns = budget.campaigns.filter(
-        status__in=[CampaignStatus.ACTIVE, CampaignStatus.PAUSED, CampaignStatus.COMPLETED]
-    ).select_related("ad_account")
+    campaigns = list(
+        budget.campaigns.filter(
+            status__in=[CampaignStatus.ACTIVE, CampaignStatus.PAUSED, CampaignStatus.COMPLETED]
+        ).select_related("ad_account")
+    )
+    # What the checks read, for all the campaigns at once (one query per source).
+    lifetime = [c for c in campaigns if c.lifetime_budget is not None]
+    spent = ledger.spent_by_campaign(lifetime) if lifetime else {}
+    daily = _daily_spend(campaigns)
+    budgets_set = _daily_budgets_set(campaigns)
     for campaign in campaigns:
-        sent += _campaign_anomalies(budget, campaign, now)
+        sent += _campaign_anomalies(
+            budget,
+            campaign,
+            now,
+            spent.get(campaign.pk, Decimal(0)),
+            daily.get(campaign.pk, {}),
+            budgets_set.get(campaign.pk, []),
+        )
     return sent
 
 
 def _campaign_anomalies(
-    budget: AdCampaignBudget, campaign: AutomatedCampaign, now: datetime
+    budget: AdCampaignBudget,
+    campaign: AutomatedCampaign,
+    now: datetime,
+    spent: Decimal,
+    daily: dict[date, Decimal],
+    budgets_set: list[tuple[datetime, Decimal]],
 ) -> int:
+    """One campaign's anomalies, from its ledger spend, its reported spend by day and
+    the daily budgets its decision log records."""
     connector = get_campaigns_connector(campaign.platform)
     factor = Decimal(connector.daily_overdelivery_factor)
     zone = zone_named(campaign.ad_account.timezone)
     local = now.astimezone(zone)
     sent = 0
     if campaign.lifetime_budget is not None:
-        spent = ledger.spent_on(campaign)
         if spent > campaign.lifetime_budget:
             sent += _alert(
                 budget,
@@ -129,9 +150,10 @@ def _campaign_anomalies(
     if not campaign.daily_budget:
         return sent
     allowed = campaign.daily_budget * factor
-    for day, spend in _daily_spend(campaign, local.date()):
+    daily_spend = sorted((day, spend) for day, spend in daily.items() if day <= local.date())
+    for day, spend in daily_spend:
         day_end = datetime.combine(day + timedelta(days=1), time(), tzinfo=zone)
-        ceiling = (_highest_daily_budget(campaign, day_end) * factor).quantize(CENT)
+        ceiling = (_highest_daily_budget(campaign, budgets_set, day_end) * factor).quantize(CENT)
         if spend > ceiling:
             sent += _alert(
                 budget,
@@ -141,7 +163,7 @@ def _campaign_anomalies(
                 f"the platform spend more than {ceiling} a day.",
                 ADMIN_CAMPAIGN_PATH.format(campaign.pk),
             )
-    today = dict(_daily_spend(campaign, local.date())).get(local.date(), Decimal(0))
+    today = daily.get(local.date(), Decimal(0))
     hours = local.hour + local.minute / 60
     if campaign.status == CampaignStatus.ACTIVE and hours >= OVERPACE_MIN_HOURS:
         projected = today / Decimal(str(hours)) * HOURS_PER_DAY
@@ -162,37 +184,56 @@ def _campaign_anomalies(
 BUDGET_NUMBERS = ("daily_budget", "after")
 
 
-def _highest_daily_budget(campaign: AutomatedCampaign, until: datetime) -> Decimal:
-    """The highest daily budget Usher gave the campaign up to `until`, from its
-    decision log and its current setting: a day's spend is judged against the most
-    the platform could have been allowed (budgets change during a day)."""
-    highest = campaign.daily_budget or Decimal(0)
-    entries = OptimizationLogEntry.objects.filter(campaign=campaign, created_at__lt=until)
-    for numbers in entries.values_list("numbers", flat=True):
+def _daily_budgets_set(
+    campaigns: list[AutomatedCampaign],
+) -> dict[int, list[tuple[datetime, Decimal]]]:
+    """Every daily budget Usher set or asked for in each campaign's (by id) decision
+    log, with when: read once per check, then judged day by day."""
+    found: dict[int, list[tuple[datetime, Decimal]]] = defaultdict(list)
+    entries = OptimizationLogEntry.objects.filter(campaign__in=campaigns)
+    for campaign_id, created_at, numbers in entries.values_list(
+        "campaign_id", "created_at", "numbers"
+    ):
         for name in BUDGET_NUMBERS:
             value = (numbers or {}).get(name)
             if value not in (None, ""):
-                highest = max(highest, Decimal(str(value)))
+                found[campaign_id].append((created_at, Decimal(str(value))))
+    return found
+
+
+def _highest_daily_budget(
+    campaign: AutomatedCampaign, budgets_set: list[tuple[datetime, Decimal]], until: datetime
+) -> Decimal:
+    """The highest daily budget Usher gave the campaign up to `until`, from its
+    decision log (`_daily_budgets_set`) and its current setting: a day's spend is judged
+    against the most the platform could have been allowed (budgets change during a day)."""
+    highest = campaign.daily_budget or Decimal(0)
+    for created_at, value in budgets_set:
+        if created_at < until:
+            highest = max(highest, value)
     return highest
 
 
-def _daily_spend(campaign: AutomatedCampaign, until: date) -> list[tuple[date, Decimal]]:
-    """The campaign's reported spend per day (its hourly rows summed; a day reported
-    only as a whole counts as such), up to `until`."""
+def _daily_spend(campaigns: list[AutomatedCampaign]) -> dict[int, dict[date, Decimal]]:
+    """Each campaign's (by id) reported spend per day (its hourly rows summed; a day
+    reported only as a whole counts as such)."""
     rows = (
-        CampaignMetrics.objects.filter(
-            campaign=campaign, level=MetricsLevel.CAMPAIGN, date__lte=until
-        )
-        .values("date", "hour")
+        CampaignMetrics.objects.filter(campaign__in=campaigns, level=MetricsLevel.CAMPAIGN)
+        .values("campaign_id", "date", "hour")
         .annotate(spend=Sum("spend"))
     )
-    hourly: dict[date, Decimal] = {}
-    whole: dict[date, Decimal] = {}
+    hourly: dict[int, dict[date, Decimal]] = defaultdict(dict)
+    whole: dict[int, dict[date, Decimal]] = defaultdict(dict)
     for row in rows:
-        target = whole if row["hour"] is None else hourly
+        target = (whole if row["hour"] is None else hourly)[row["campaign_id"]]
         target[row["date"]] = target.get(row["date"], Decimal(0)) + row["spend"]
-    days = {**whole, **hourly}
-    return sorted((day, spend.quantize(CENT)) for day, spend in days.items())
+    return {
+        campaign_id: {
+            day: spend.quantize(CENT)
+            for day, spend in {**whole[campaign_id], **hourly[campaign_id]}.items()
+        }
+        for campaign_id in set(hourly) | set(whole)
+    }
 
 
 def _alert(budget: AdCampaignBudget, cause: str, title: str, body: str, link: str) -> int:

@@ -8,6 +8,7 @@ edit) cannot both spend the same remainder.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -80,8 +81,16 @@ def balances(budget: AdCampaignBudget) -> Balances:
             (row["committed"] or ZERO) - (row["released"] or ZERO) - (row["spent"] or ZERO)
         )
         per_campaign[row["campaign_id"]] = max(open_amount, ZERO)
-    # The budget's totals per kind in one pass (balances are read on every money move).
-    totals = rows.aggregate(
+    return Balances(
+        **_totals_by_kind(budget),
+        outstanding=sum(per_campaign.values(), ZERO),
+        outstanding_by_campaign=per_campaign,
+    )
+
+
+def _totals_by_kind(budget: AdCampaignBudget) -> dict[str, Decimal]:
+    """The budget's totals per kind in one pass (balances are read on every money move)."""
+    totals = BudgetLedgerEntry.objects.filter(budget=budget).aggregate(
         **{
             name: Sum("amount", filter=Q(kind=kind))
             for name, kind in (
@@ -92,11 +101,13 @@ def balances(budget: AdCampaignBudget) -> Balances:
             )
         }
     )
-    return Balances(
-        **{name: _cents(amount) for name, amount in totals.items()},
-        outstanding=sum(per_campaign.values(), ZERO),
-        outstanding_by_campaign=per_campaign,
-    )
+    return {name: _cents(amount) for name, amount in totals.items()}
+
+
+# Commitments move money between the free remainder and a campaign: the budget's
+# cached totals (total and spent) do not change, so they are not recomputed for them
+# (spend control writes one on almost every change).
+COMMITMENT_KINDS = frozenset({LedgerKind.COMMITTED, LedgerKind.RELEASED})
 
 
 def append(
@@ -122,18 +133,20 @@ def append(
         note=note[:500],
         created_by=user,
     )
-    refresh_totals(budget)
+    if kind not in COMMITMENT_KINDS:
+        refresh_totals(budget)
     return entry
 
 
-def refresh_totals(budget: AdCampaignBudget) -> Balances:
-    current = balances(budget)
-    budget.total_budget = current.total
-    budget.spent_budget = current.spent
+def refresh_totals(budget: AdCampaignBudget) -> None:
+    """The budget's cached total and spent from its ledger (the commitments per campaign,
+    which `balances` also reads, do not enter them)."""
+    totals = _totals_by_kind(budget)
+    budget.total_budget = totals["paid_in"] + totals["adjustments"] - totals["refunded"]
+    budget.spent_budget = totals["spent"]
     AdCampaignBudget.objects.filter(pk=budget.pk).update(
-        total_budget=current.total, spent_budget=current.spent
+        total_budget=budget.total_budget, spent_budget=budget.spent_budget
     )
-    return current
 
 
 def commit_to(
@@ -148,6 +161,94 @@ def commit_to(
     elif delta < 0:
         append(budget, LedgerKind.RELEASED, -delta, campaign=campaign, note=note)
     return delta
+
+
+def settle_commitments(
+    budget: AdCampaignBudget, targets: dict[AutomatedCampaign, Decimal], note: str
+) -> dict[int, Decimal]:
+    """`commit_to` for several campaigns at once, from one reading of the balances
+    (the caller holds the budget's lock, so nothing moves between them): the changes,
+    by campaign id, of those whose open commitment was not already their target."""
+    outstanding = balances(budget).outstanding_by_campaign
+    entries = []
+    changes: dict[int, Decimal] = {}
+    for campaign, target in targets.items():
+        delta = target - outstanding.get(campaign.pk, ZERO)
+        if not delta:
+            continue
+        changes[campaign.pk] = delta
+        entries.append(
+            BudgetLedgerEntry(
+                budget=budget,
+                campaign=campaign,
+                kind=LedgerKind.COMMITTED if delta > 0 else LedgerKind.RELEASED,
+                amount=abs(delta),
+                currency=budget.currency,
+                note=note[:500],
+            )
+        )
+    BudgetLedgerEntry.objects.bulk_create(entries)
+    return changes
+
+
+@dataclass(frozen=True)
+class NewEntry:
+    """One row of `append_many`: what differs from row to row."""
+
+    campaign: AutomatedCampaign
+    amount: Decimal
+    spend_date: date | None = None
+    reference: str = ""
+
+
+def append_many(
+    budget: AdCampaignBudget, kind: LedgerKind, entries: list[NewEntry], note: str
+) -> None:
+    """`append` for several rows of one kind in one insert, the totals refreshed once."""
+    if not entries:
+        return
+    BudgetLedgerEntry.objects.bulk_create(
+        BudgetLedgerEntry(
+            budget=budget,
+            campaign=entry.campaign,
+            kind=kind,
+            amount=entry.amount,
+            currency=budget.currency,
+            spend_date=entry.spend_date,
+            reference=entry.reference[:255],
+            note=note[:500],
+        )
+        for entry in entries
+    )
+    if kind not in COMMITMENT_KINDS:
+        refresh_totals(budget)
+
+
+def spent_by_day(
+    campaigns: list[AutomatedCampaign], since: date, until: date
+) -> dict[int, dict[date, Decimal]]:
+    """What the ledger holds as spent per campaign (by id) and day, one query."""
+    rows = (
+        BudgetLedgerEntry.objects.filter(
+            campaign__in=campaigns, kind=LedgerKind.SPENT, spend_date__range=(since, until)
+        )
+        .values("campaign_id", "spend_date")
+        .annotate(total=Sum("amount"))
+    )
+    held: dict[int, dict[date, Decimal]] = defaultdict(dict)
+    for row in rows:
+        held[row["campaign_id"]][row["spend_date"]] = _cents(row["total"])
+    return held
+
+
+def spent_by_campaign(campaigns: list[AutomatedCampaign]) -> dict[int, Decimal]:
+    """Each campaign's (by id) lifetime spend in the ledger, one query."""
+    rows = (
+        BudgetLedgerEntry.objects.filter(campaign__in=campaigns, kind=LedgerKind.SPENT)
+        .values("campaign_id")
+        .annotate(total=Sum("amount"))
+    )
+    return {row["campaign_id"]: _cents(row["total"]) for row in rows}
 
 
 def spent_on(campaign: AutomatedCampaign, spend_date: date | None = None) -> Decimal:

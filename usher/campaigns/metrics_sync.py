@@ -26,6 +26,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
 
 from django.db import transaction
 from django.db.models import Count, Max, Q, QuerySet, Sum
@@ -38,7 +39,6 @@ from usher.campaigns.models import (
     ZERO,
     AdAccount,
     AutomatedCampaign,
-    BudgetLedgerEntry,
     CampaignAttribution,
     CampaignMetrics,
     CampaignStatus,
@@ -176,16 +176,13 @@ def sync_account(account: AdAccount, campaigns: list[AutomatedCampaign], *, now:
             campaign_ids=sorted(by_external),
         )
         reads.append((level, hourly, rows))
-    stored = 0
     with transaction.atomic():
         # One writer per account at a time: two overlapping runs would both delete and
         # insert the same days and collide on the unique slots.
         AdAccount.objects.select_for_update().filter(pk=account.pk).first()
-        for level, hourly, rows in reads:
-            stored += replace_days(by_external, level, hourly, since, until, rows)
-    for campaign in campaigns:
-        record_spend(campaign, since, until)
-        refresh_performance(campaign)
+        stored = replace_days(by_external, since, until, reads)
+    record_spends(campaigns, since, until)
+    refresh_performances(campaigns)
     return stored
 
 
@@ -199,37 +196,37 @@ def object_id(row: MetricsRow) -> str | None:
 
 def replace_days(
     by_external: dict[str, AutomatedCampaign],
-    level: MetricsLevel,
-    hourly: bool,
     since: date,
     until: date,
-    rows: list[MetricsRow],
+    reads: list[tuple[MetricsLevel, bool, list[MetricsRow]]],
 ) -> int:
-    """Replace the stored rows of these campaigns, level and days with `rows`."""
+    """Replace the stored rows of these campaigns and days, at each (level, hourly) that
+    was read, with the rows read: one delete and one insert for all the levels."""
+    read_slots = Q()
+    for level, hourly, _ in reads:
+        read_slots |= Q(level=level, hour__isnull=not hourly)
     CampaignMetrics.objects.filter(
-        campaign__in=list(by_external.values()),
-        level=level,
-        date__range=(since, until),
-        hour__isnull=not hourly,
+        read_slots, campaign__in=list(by_external.values()), date__range=(since, until)
     ).delete()
-    merged: dict[tuple[int, str, date, int | None], CampaignMetrics] = {}
-    for row in rows:
-        campaign = by_external.get(row.campaign_id)
-        key_id = object_id(row)
-        if campaign is None or not key_id or not since <= row.date <= until:
-            continue
-        key = (campaign.pk, key_id, row.date, row.hour if hourly else None)
-        slot = merged.get(key)
-        if slot is None:
-            slot = merged[key] = CampaignMetrics(
-                campaign=campaign, level=level, object_id=key_id, date=row.date, hour=key[3]
-            )
-        # Platforms may split one slot (e.g. by attribution window); the slot is their sum.
-        slot.impressions += row.impressions
-        slot.clicks += row.clicks
-        slot.spend += row.spend
-        slot.conversions += row.conversions
-        slot.conversion_value += row.conversion_value
+    merged: dict[tuple[int, MetricsLevel, str, date, int | None], CampaignMetrics] = {}
+    for level, hourly, rows in reads:
+        for row in rows:
+            campaign = by_external.get(row.campaign_id)
+            key_id = object_id(row)
+            if campaign is None or not key_id or not since <= row.date <= until:
+                continue
+            key = (campaign.pk, level, key_id, row.date, row.hour if hourly else None)
+            slot = merged.get(key)
+            if slot is None:
+                slot = merged[key] = CampaignMetrics(
+                    campaign=campaign, level=level, object_id=key_id, date=row.date, hour=key[4]
+                )
+            # Platforms may split one slot (e.g. by attribution window); the slot is their sum.
+            slot.impressions += row.impressions
+            slot.clicks += row.clicks
+            slot.spend += row.spend
+            slot.conversions += row.conversions
+            slot.conversion_value += row.conversion_value
     for slot in merged.values():
         slot.spend = slot.spend.quantize(CENT, rounding=ROUND_HALF_UP)
         slot.conversion_value = slot.conversion_value.quantize(CENT, rounding=ROUND_HALF_UP)
@@ -239,49 +236,59 @@ def replace_days(
 
 
 def reported_spend_by_day(
-    campaign: AutomatedCampaign, since: date, until: date
-) -> dict[date, Decimal]:
+    campaigns: list[AutomatedCampaign], since: date, until: date
+) -> dict[int, dict[date, Decimal]]:
+    """The platform's reported spend per campaign (by id) and day, one query."""
     rows = (
         CampaignMetrics.objects.filter(
-            campaign=campaign, level=MetricsLevel.CAMPAIGN, date__range=(since, until)
+            campaign__in=campaigns, level=MetricsLevel.CAMPAIGN, date__range=(since, until)
         )
-        .values("date")
+        .values("campaign_id", "date")
         .annotate(spend=Sum("spend"))
     )
-    return {row["date"]: row["spend"] or ZERO for row in rows}
+    reported: dict[int, dict[date, Decimal]] = defaultdict(dict)
+    for row in rows:
+        reported[row["campaign_id"]][row["date"]] = row["spend"] or ZERO
+    return reported
 
 
-def record_spend(campaign: AutomatedCampaign, since: date, until: date) -> None:
-    """Bring the ledger's SPENT rows of each day to what the platform reports now."""
-    reported = reported_spend_by_day(campaign, since, until)
-    days = sorted(set(reported) | set(_ledger_days(campaign, since, until)))
-    with transaction.atomic():
-        budget = ledger.lock_budget(campaign.budget_id)
-        for day in days:
-            delta = reported.get(day, ZERO) - ledger.spent_on(campaign, day)
-            if delta != 0:
-                ledger.append(
-                    budget,
-                    LedgerKind.SPENT,
-                    delta,
-                    campaign=campaign,
-                    spend_date=day,
-                    reference=f"{campaign.platform}:{campaign.external_campaign_id}",
-                    note="spend as reported by the platform",
-                )
-        total = ledger.spent_on(campaign)
-        AutomatedCampaign.objects.filter(pk=campaign.pk).update(budget_spent=total)
-        campaign.budget_spent = total
-
-
-def _ledger_days(campaign: AutomatedCampaign, since: date, until: date) -> list[date]:
-    return list(
-        BudgetLedgerEntry.objects.filter(
-            campaign=campaign, kind=LedgerKind.SPENT, spend_date__range=(since, until)
-        )
-        .values_list("spend_date", flat=True)
-        .distinct()
-    )
+def record_spends(campaigns: list[AutomatedCampaign], since: date, until: date) -> None:
+    """Bring the ledger's SPENT rows of each campaign and day to what the platform
+    reports now: per budget, one transaction under its lock that reads what the ledger
+    holds, appends the differences and sets each campaign's `budget_spent` (nothing is
+    written for a budget whose ledger already agrees: half the runs, between two hours
+    of the platforms' reports)."""
+    reported = reported_spend_by_day(campaigns, since, until)
+    by_budget: dict[int, list[AutomatedCampaign]] = defaultdict(list)
+    for campaign in campaigns:
+        by_budget[campaign.budget_id].append(campaign)
+    for budget_id, group in sorted(by_budget.items()):
+        with transaction.atomic():
+            budget = ledger.lock_budget(budget_id)
+            held = ledger.spent_by_day(group, since, until)
+            corrections = []
+            for campaign in group:
+                days = set(reported[campaign.pk]) | set(held[campaign.pk])
+                for day in sorted(days):
+                    delta = reported[campaign.pk].get(day, ZERO) - held[campaign.pk].get(day, ZERO)
+                    if delta != 0:
+                        corrections.append(
+                            ledger.NewEntry(
+                                campaign=campaign,
+                                amount=delta,
+                                spend_date=day,
+                                reference=f"{campaign.platform}:{campaign.external_campaign_id}",
+                            )
+                        )
+            if not corrections:
+                continue  # `budget_spent` changes only with SPENT rows, written only here
+            ledger.append_many(
+                budget, LedgerKind.SPENT, corrections, note="spend as reported by the platform"
+            )
+            totals = ledger.spent_by_campaign(group)
+            for campaign in group:
+                campaign.budget_spent = totals.get(campaign.pk, ZERO)
+            AutomatedCampaign.objects.bulk_update(group, ["budget_spent"])
 
 
 def ratio(numerator: Decimal, denominator: Decimal, places: str = "0.01") -> str | None:
@@ -290,29 +297,53 @@ def ratio(numerator: Decimal, denominator: Decimal, places: str = "0.01") -> str
     return str((numerator / denominator).quantize(Decimal(places), rounding=ROUND_HALF_UP))
 
 
-def refresh_performance(campaign: AutomatedCampaign) -> dict[str, object]:
+def refresh_performances(campaigns: list[AutomatedCampaign]) -> None:
     """Lifetime totals as the platform reports them, beside Usher's own attribution
-    (platforms over-count), stored on the campaign for the API and the dashboards."""
-    totals = CampaignMetrics.objects.filter(
-        campaign=campaign, level=MetricsLevel.CAMPAIGN
-    ).aggregate(
-        impressions=Sum("impressions"),
-        clicks=Sum("clicks"),
-        spend=Sum("spend"),
-        conversions=Sum("conversions"),
-        conversion_value=Sum("conversion_value"),
-        last_date=Max("date"),
-    )
-    attributed = CampaignAttribution.objects.filter(campaign=campaign).aggregate(
-        orders=Count("id"), revenue=Sum("value"), tickets=Sum("tickets")
-    )
-    spend = totals["spend"] or ZERO
-    conversions = totals["conversions"] or ZERO
-    value = totals["conversion_value"] or ZERO
-    revenue = attributed["revenue"] or ZERO
-    impressions = totals["impressions"] or 0
-    clicks = totals["clicks"] or 0
-    metrics: dict[str, object] = {
+    (platforms over-count), stored on each campaign for the API and the dashboards
+    (one query per source for all the campaigns, one write)."""
+    totals = {
+        row["campaign_id"]: row
+        for row in CampaignMetrics.objects.filter(
+            campaign__in=campaigns, level=MetricsLevel.CAMPAIGN
+        )
+        .values("campaign_id")
+        .annotate(
+            impressions=Sum("impressions"),
+            clicks=Sum("clicks"),
+            spend=Sum("spend"),
+            conversions=Sum("conversions"),
+            conversion_value=Sum("conversion_value"),
+            last_date=Max("date"),
+        )
+    }
+    attributed = {
+        row["campaign_id"]: row
+        for row in CampaignAttribution.objects.filter(campaign__in=campaigns)
+        .values("campaign_id")
+        .annotate(orders=Count("id"), revenue=Sum("value"), tickets=Sum("tickets"))
+    }
+    synced_at = timezone.now().isoformat()
+    for campaign in campaigns:
+        campaign.performance_metrics = performance(
+            totals.get(campaign.pk, {}), attributed.get(campaign.pk, {}), synced_at
+        )
+    AutomatedCampaign.objects.bulk_update(campaigns, ["performance_metrics"])
+
+
+def performance(
+    totals: dict[str, Any], attributed: dict[str, Any], synced_at: str
+) -> dict[str, object]:
+    """One campaign's `performance_metrics` from its summed metrics rows and its
+    attributed orders (either may be empty: nothing reported or attributed yet)."""
+    spend = totals.get("spend") or ZERO
+    conversions = totals.get("conversions") or ZERO
+    value = totals.get("conversion_value") or ZERO
+    revenue = attributed.get("revenue") or ZERO
+    impressions = totals.get("impressions") or 0
+    clicks = totals.get("clicks") or 0
+    orders = attributed.get("orders") or 0
+    last_date = totals.get("last_date")
+    return {
         "impressions": impressions,
         "clicks": clicks,
         "spend": str(spend),
@@ -325,15 +356,12 @@ def refresh_performance(campaign: AutomatedCampaign) -> dict[str, object]:
             "roas": ratio(value, spend),
         },
         "usher": {
-            "conversions": attributed["orders"] or 0,
-            "tickets": attributed["tickets"] or 0,
+            "conversions": orders,
+            "tickets": attributed.get("tickets") or 0,
             "revenue": str(revenue),
-            "cpa": ratio(spend, Decimal(attributed["orders"] or 0)),
+            "cpa": ratio(spend, Decimal(orders)),
             "roas": ratio(revenue, spend),
         },
-        "reported_until": totals["last_date"].isoformat() if totals["last_date"] else None,
-        "synced_at": timezone.now().isoformat(),
+        "reported_until": last_date.isoformat() if last_date else None,
+        "synced_at": synced_at,
     }
-    AutomatedCampaign.objects.filter(pk=campaign.pk).update(performance_metrics=metrics)
-    campaign.performance_metrics = metrics
-    return metrics

@@ -23,7 +23,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from django.db import transaction
-from django.db.models import Q, Sum
+from django.db.models import F, Q, Sum
 from django.utils import timezone
 
 from usher.campaigns import allocation, ledger
@@ -70,9 +70,23 @@ def active_overrides(campaign: AutomatedCampaign) -> dict[str, CampaignOverride]
     return {row.kind: row for row in rows}
 
 
-def desired_daily(campaign: AutomatedCampaign) -> Decimal:
-    """What the campaign should get per day: a staff override wins over the allocator."""
-    overrides = active_overrides(campaign)
+def active_overrides_by_campaign(
+    campaigns: list[AutomatedCampaign],
+) -> dict[int, dict[str, CampaignOverride]]:
+    """`active_overrides` of several campaigns (by id) in one query."""
+    found: dict[int, dict[str, CampaignOverride]] = {c.pk: {} for c in campaigns}
+    for row in CampaignOverride.objects.filter(campaign__in=campaigns, lifted_at__isnull=True):
+        found[row.campaign_id][row.kind] = row
+    return found
+
+
+def desired_daily(
+    campaign: AutomatedCampaign, overrides: dict[str, CampaignOverride] | None = None
+) -> Decimal:
+    """What the campaign should get per day: a staff override wins over the allocator.
+    (`overrides`: its active ones, when the caller read them already.)"""
+    if overrides is None:
+        overrides = active_overrides(campaign)
     if OverrideKind.PAUSE in overrides:
         return ZERO
     if OverrideKind.DAILY_BUDGET in overrides:
@@ -94,7 +108,10 @@ def campaign_need(
     connector: contract.CampaignsConnector,
     now: datetime,
     desired: Decimal | None = None,
+    lifetime_spent: Decimal | None = None,
 ) -> CampaignNeed:
+    """What spend control needs to know of one campaign; `desired` and `lifetime_spent`
+    are read from the database unless the caller read them already (for many at once)."""
     weeks = (
         flight_weeks(now, campaign.ends_at, campaign.ad_account.timezone)
         if campaign.ends_at
@@ -106,7 +123,7 @@ def campaign_need(
         days_left=sum(weeks),
         daily_multiplier=daily_budget_multiplier(overdelivery_rule(connector), weeks),
         minimum_daily_budget=platform_minimum(connector, campaign.ad_account.currency),
-        lifetime_spent=ledger.spent_on(campaign),
+        lifetime_spent=ledger.spent_on(campaign) if lifetime_spent is None else lifetime_spent,
         mode=BudgetMode.LIFETIME if campaign.lifetime_budget is not None else BudgetMode.DAILY,
         # Only a hard cap counts as one (Google spreads a lifetime amount into a daily
         # budget that over-delivers); some platforms fix the budget type once live.
@@ -294,6 +311,55 @@ def apply_setting(
     return Applied(campaign.pk, setting, True)
 
 
+def is_steady(
+    campaign: AutomatedCampaign, need: CampaignNeed, setting: BudgetSetting, reason: str
+) -> bool:
+    """Whether `setting` is what the campaign already runs with, so applying it would
+    call no platform and change nothing but the campaign's open commitment: published,
+    the same status, budgets and reason, no error to clear, and no more exposure than
+    the settings in force (a raise always goes through `reserve`). Most campaigns are
+    steady in most rebalances (one after every metrics round)."""
+    if not campaign.external_campaign_id or campaign.last_error:
+        return False
+    if setting.exposure > current_exposure(campaign, need):
+        return False
+    if setting.mode == BudgetMode.PAUSED:
+        return (
+            campaign.status == CampaignStatus.PAUSED
+            and campaign.auto_paused
+            and campaign.status_reason == reason
+        )
+    return (
+        campaign.status == CampaignStatus.ACTIVE
+        and not campaign.auto_paused
+        and not campaign.status_reason
+        and (setting.daily_budget, setting.lifetime_budget)
+        == (campaign.daily_budget, campaign.lifetime_budget)
+    )
+
+
+def settle_steady(
+    budget_id: int, exposures: dict[AutomatedCampaign, Decimal], now: datetime
+) -> None:
+    """Bring steady campaigns' open commitments to their settings' exposure (spend
+    reported since lowered them; a lower exposure frees money) in one transaction
+    under the budget's lock, as `release` does one by one after a platform change: a
+    campaign changed by someone else since it was read (`budget_version`) is theirs."""
+    with transaction.atomic():
+        budget = ledger.lock_budget(budget_id)
+        versions = dict(
+            AutomatedCampaign.objects.select_for_update()
+            .filter(pk__in=[c.pk for c in exposures])
+            .values_list("pk", "budget_version")
+        )
+        unchanged = {c: e for c, e in exposures.items() if versions.get(c.pk) == c.budget_version}
+        changed = ledger.settle_commitments(budget, unchanged, note="settled: setting unchanged")
+        if changed:
+            AutomatedCampaign.objects.filter(pk__in=changed).update(
+                budget_version=F("budget_version") + 1, updated_at=now
+            )
+
+
 def controlled_campaigns(budget: AdCampaignBudget) -> list[AutomatedCampaign]:
     """The campaigns spend control steers: live ones, those it paused itself, and
     approved ones waiting to be published."""
@@ -324,8 +390,17 @@ def rebalance_budget(budget_id: int, *, now: datetime | None = None) -> Rebalanc
         return RebalanceResult([], False)
     connectors = {c.pk: get_campaigns_connector(c.platform) for c in campaigns}
     funded = budget.status == BudgetStatus.ACTIVE
+    overrides = active_overrides_by_campaign(campaigns)
+    spent = ledger.spent_by_campaign(campaigns)
     needs = {
-        c.pk: campaign_need(c, connectors[c.pk], now, None if funded else ZERO) for c in campaigns
+        c.pk: campaign_need(
+            c,
+            connectors[c.pk],
+            now,
+            desired_daily(c, overrides[c.pk]) if funded else ZERO,
+            lifetime_spent=spent.get(c.pk, ZERO),
+        )
+        for c in campaigns
     }
     balances = ledger.balances(budget)
     others = sum((v for k, v in balances.outstanding_by_campaign.items() if k not in needs), ZERO)
@@ -341,8 +416,15 @@ def rebalance_budget(budget_id: int, *, now: datetime | None = None) -> Rebalanc
         and all(s.mode == BudgetMode.PAUSED for s in plan if s.key in wanting)
     )
     reason = "budget exhausted" if exhausted else "spend control"
+    steady = {s.key for s in plan if is_steady(by_campaign[s.key], needs[s.key], s, reason=reason)}
+    if steady:
+        settle_steady(
+            budget.pk, {by_campaign[s.key]: s.exposure for s in plan if s.key in steady}, now
+        )
     applied = [
-        apply_setting(
+        Applied(s.key, s, True)
+        if s.key in steady
+        else apply_setting(
             by_campaign[s.key], connectors[s.key], needs[s.key], s, reason=reason, now=now
         )
         for s in ordered
@@ -360,21 +442,23 @@ def rebalance_budget(budget_id: int, *, now: datetime | None = None) -> Rebalanc
             campaign=campaign,
             numbers={"remaining": balances.remaining},
         )
-    _complete_ended(budget, [by_campaign[a.campaign_id] for a in applied if a.ok], now)
+    _complete_ended(campaigns, [by_campaign[a.campaign_id] for a in applied if a.ok], now)
     if exhausted:
         _mark_exhausted(budget.pk, balances.remaining)
     return RebalanceResult(applied, exhausted)
 
 
 def _complete_ended(
-    budget: AdCampaignBudget, paused: list[AutomatedCampaign], now: datetime
+    controlled: list[AutomatedCampaign], paused: list[AutomatedCampaign], now: datetime
 ) -> None:
     """Campaigns whose flight is over (paused on their platform by this run, or never
-    published) are completed: spend control no longer steers them."""
+    published: approved when the run read the `controlled` ones, and not published by
+    it, since nothing is published past its end) are completed: spend control no longer
+    steers them."""
     ended = [c.pk for c in paused if c.ends_at and c.ends_at <= now]
     ended += [
         c.pk
-        for c in controlled_campaigns(budget)
+        for c in controlled
         if c.status == CampaignStatus.APPROVED and c.ends_at and c.ends_at <= now
     ]
     if ended:

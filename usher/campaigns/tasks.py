@@ -11,8 +11,11 @@ staff), so many workers share the work and one slow account holds only itself.""
 from __future__ import annotations
 
 import logging
+import uuid
+from collections import defaultdict
 
 from celery import Task, shared_task
+from django.core.cache import cache
 from django.utils import timezone
 
 from usher.campaigns import (
@@ -25,6 +28,7 @@ from usher.campaigns import (
     suite,
 )
 from usher.campaigns.models import AdAccount, AdCampaignBudget, BudgetStatus
+from usher.lib.outages import cache_or
 from usher.marketplace.models import Order
 from usher.ops.jobs import (
     JobContext,
@@ -146,22 +150,70 @@ def daily_rebalance_task(budget_id: int) -> None:
     )
 
 
+# A metrics round's counters (accounts of a budget not read yet) outlive any round: its
+# parts are bounded by PART_MAX_SECONDS once they start, and may wait in the queue.
+METRICS_ROUND_SECONDS = 2 * 60 * 60
+
+
+def _round_key(round_id: str, budget_id: int) -> str:
+    return f"usher:metrics-round:{round_id}:budget:{budget_id}"
+
+
 @shared_task(ignore_result=True)
 def sync_campaign_metrics_task() -> None:
     """Every 30 minutes: one task per ad account with live campaigns, so a slow or
-    failing account holds only itself."""
+    failing account holds only itself. Each budget is re-paced once per round, by the
+    last of its accounts to be read (a budget on three platforms used to be re-paced
+    three times, the first two on a partial read)."""
 
     def work(context: JobContext) -> None:
-        accounts = [(pk,) for pk in sorted(metrics_sync.accounts_to_sync(timezone.now()))]
-        _dispatch("sync-campaign-metrics", sync_account_metrics_task, accounts, context)
+        by_account = metrics_sync.accounts_to_sync(timezone.now())
+        budgets_of = {
+            account_id: sorted({c.budget_id for c in campaigns})
+            for account_id, campaigns in by_account.items()
+        }
+        accounts_per_budget: dict[int, int] = defaultdict(int)
+        for budget_ids in budgets_of.values():
+            for budget_id in budget_ids:
+                accounts_per_budget[budget_id] += 1
+        round_id = uuid.uuid4().hex
+        # The counters exist before any part can run (parts may run at once, or inline).
+        cache_or(
+            lambda: cache.set_many(
+                {_round_key(round_id, b): n for b, n in accounts_per_budget.items()},
+                timeout=METRICS_ROUND_SECONDS,
+            ),
+            lambda: None,
+        )
+        parts = [(pk, round_id, budgets_of[pk]) for pk in sorted(by_account)]
+        _dispatch("sync-campaign-metrics", sync_account_metrics_task, parts, context)
 
     run_job("sync-campaign-metrics", work, max_seconds=DISPATCH_MAX_SECONDS)
 
 
+def _last_of_round(round_id: str, budget_id: int) -> bool:
+    """Whether this part is the last of the round to finish among the budget's accounts.
+    An atomic decrement decides, so of parts finishing at once exactly one sees zero; a
+    missing counter (expired, or the cache was down when the round started) or a cache
+    outage answers True: a budget re-paced twice is safe, one never re-paced is not."""
+
+    def remaining() -> int:
+        try:
+            return cache.decr(_round_key(round_id, budget_id))
+        except ValueError:  # no such counter
+            return 0
+
+    return cache_or(remaining, lambda: 0) <= 0
+
+
 @shared_task(ignore_result=True, **PART_TIME_LIMITS)
-def sync_account_metrics_task(account_id: int) -> None:
-    """One account's delivery in; then its budgets re-paced (spend moved) and checked
-    for spend anomalies."""
+def sync_account_metrics_task(
+    account_id: int, round_id: str = "", round_budget_ids: list[int] | None = None
+) -> None:
+    """One account's delivery in; then the budgets it is the last of the round to read
+    (all of its budgets when queued outside a round) re-paced and checked for spend
+    anomalies. A part counts for its round even when its account's read failed, so the
+    budget's other accounts' reads are acted on."""
     account = AdAccount.objects.get(pk=account_id)
 
     def work(context: JobContext) -> None:
@@ -170,7 +222,11 @@ def sync_account_metrics_task(account_id: int) -> None:
         context.counts["campaigns"] += summary.campaigns
         if summary.failed_accounts:
             context.counts["failed"] += 1
-        for budget_id in sorted(summary.budget_ids):
+        if round_id:
+            budget_ids = [b for b in round_budget_ids or [] if _last_of_round(round_id, b)]
+        else:
+            budget_ids = sorted(summary.budget_ids)
+        for budget_id in budget_ids:
             rebalance_budget_task.delay(budget_id)  # the account's rows are committed
             budget = AdCampaignBudget.objects.get(pk=budget_id)
             context.counts["anomalies"] += alerts.notify_spend_anomalies(budget, timezone.now())

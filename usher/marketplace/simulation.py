@@ -44,6 +44,7 @@ from usher.sandbox.market.scenario import Scenario
 
 MARKET = "/_sandbox/market"
 MINUTES_PER_HOUR = 60
+CHECK_MARGIN = timedelta(seconds=30)
 # Clicks landed as page views per ad and hour: a sample (every buyer's click first),
 # since a busy hour has thousands of clicks and the demo needs only their shape.
 DEFAULT_VISITS_PER_AD_HOUR = 5
@@ -143,16 +144,24 @@ class BeatJobs:
             if every is not None and every < min_interval:
                 self.floored.add(name)
         self.last_run = {name: start for name, _, _ in self.entries}
+        # When each entry is worth asking again: its schedule says how long until it is
+        # due (as beat sleeps on it), so the minutes in between skip Celery's arithmetic.
+        self.next_check = {name: start for name, _, _ in self.entries}
 
     def due(self, at: datetime) -> list[str]:
         self.now = at
         found = []
         for name, _, when in self.entries:
+            if at < self.next_check[name]:
+                continue
             if name in self.floored and at - self.last_run[name] < self.min_interval:
                 continue
-            if when.is_due(self.last_run[name]).is_due:
+            state = when.is_due(self.last_run[name])
+            if state.is_due:
                 self.last_run[name] = at
                 found.append(name)
+            # Half a minute early, so a rounding of the estimate never skips the minute.
+            self.next_check[name] = at + timedelta(seconds=state.next) - CHECK_MARGIN
         return found
 
     def run(self, name: str) -> None:

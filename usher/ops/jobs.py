@@ -76,10 +76,33 @@ def run_job(
 
 def _acquire(job: str, key: str, max_seconds: float, client_id: int | None) -> JobRun:
     now = timezone.now()
-    # A running row past its lease belongs to a worker that died: release its lock.
-    JobRun.objects.filter(
-        job=job, key=key, outcome=JobOutcome.RUNNING, lease_expires_at__lt=now
-    ).update(outcome=JobOutcome.LOST, finished_at=now)
+    run = _try_lock(job, key, max_seconds, client_id, now)
+    if run is None:
+        # The lock is held. A running row past its lease belongs to a worker that died:
+        # release its lock and try once more (only then: most runs find the lock free,
+        # so they skip this write).
+        lost = JobRun.objects.filter(
+            job=job, key=key, outcome=JobOutcome.RUNNING, lease_expires_at__lt=now
+        ).update(outcome=JobOutcome.LOST, finished_at=now)
+        if lost:
+            run = _try_lock(job, key, max_seconds, client_id, now)
+    if run is not None:
+        return run
+    return JobRun.objects.create(
+        job=job,
+        key=key,
+        client_id=client_id,
+        outcome=JobOutcome.SKIPPED,
+        started_at=now,
+        lease_expires_at=now,
+        finished_at=now,
+    )
+
+
+def _try_lock(
+    job: str, key: str, max_seconds: float, client_id: int | None, now: datetime
+) -> JobRun | None:
+    """The running row that is the (job, key) lock, or None if another run holds it."""
     try:
         with transaction.atomic():
             return JobRun.objects.create(
@@ -91,15 +114,7 @@ def _acquire(job: str, key: str, max_seconds: float, client_id: int | None) -> J
                 lease_expires_at=now + timedelta(seconds=max_seconds),
             )
     except IntegrityError:
-        return JobRun.objects.create(
-            job=job,
-            key=key,
-            client_id=client_id,
-            outcome=JobOutcome.SKIPPED,
-            started_at=now,
-            lease_expires_at=now,
-            finished_at=now,
-        )
+        return None
 
 
 def _finish(run: JobRun, outcome: str, context: JobContext, error: str = "") -> None:

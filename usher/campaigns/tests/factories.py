@@ -83,4 +83,4 @@ def report_spend(campaign: AutomatedCampaign, day: date, total: Decimal) -> None
         hour=None,
         defaults={"spend": total},
     )
-    metrics_sync.record_spend(campaign, day, day)
+    metrics_sync.record_spends([campaign], day, day)

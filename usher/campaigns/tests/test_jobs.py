@@ -13,10 +13,10 @@ from django.conf import settings
 from django.utils import timezone
 
 from usher.audiences.models import AudienceStatus, AudienceType, RemarketingAudience
-from usher.campaigns import ledger, tasks
+from usher.campaigns import ledger, metrics_sync, tasks
 from usher.campaigns.models import AutomatedCampaign, BudgetStatus, CampaignStatus
 from usher.campaigns.suite import create_campaign_suite
-from usher.campaigns.tests.factories import report_spend
+from usher.campaigns.tests.factories import AdAccountFactory, report_spend
 from usher.marketplace.simulation import BeatJobs
 from usher.notifications.models import Notification, NotificationKind
 from usher.ops.models import JobOutcome, JobRun
@@ -117,16 +117,87 @@ def test_the_dispatchers_queue_one_part_per_budget_and_per_account(
 ) -> None:
     budgets, accounts = [], []
     monkeypatch.setattr(tasks.optimize_budget_task, "delay", budgets.append)
-    monkeypatch.setattr(tasks.sync_account_metrics_task, "delay", accounts.append)
+    monkeypatch.setattr(tasks.sync_account_metrics_task, "delay", lambda *a: accounts.append(a))
     with django_capture_on_commit_callbacks(execute=True):
         tasks.optimize_budgets_task()
         tasks.sync_campaign_metrics_task()
     assert budgets == [live_campaigns[0].budget_id]
-    assert accounts == [live_campaigns[0].ad_account_id]  # three campaigns, one account
+    # three campaigns, one account: one part, with its round and the budget it counts for
+    [(account_id, round_id, round_budgets)] = accounts
+    assert account_id == live_campaigns[0].ad_account_id and round_id
+    assert round_budgets == [live_campaigns[0].budget_id]
     assert {r.job: r.counts["queued"] for r in JobRun.objects.all()} == {
         "optimize-budgets": 1,
         "sync-campaign-metrics": 1,
     }
+
+
+@pytest.fixture
+def two_account_budget(live_campaigns, marketplace):
+    """The live campaigns' budget with its last campaign moved to a Google account."""
+    google = AdAccountFactory(client=marketplace, platform="google_ads")
+    AutomatedCampaign.objects.filter(pk=live_campaigns[-1].pk).update(ad_account=google)
+    return live_campaigns[0].budget
+
+
+def google_account_of(live_campaigns: list[AutomatedCampaign]) -> int:
+    return AutomatedCampaign.objects.get(pk=live_campaigns[-1].pk).ad_account_id
+
+
+def record_sync_round(monkeypatch, failing_account_id: int | None = None) -> list[tuple]:
+    """Stub the accounts' reads and the re-pacing; return what happened, in order:
+    ("read", account id) and ("rebalance", budget id)."""
+    happened: list[tuple] = []
+
+    def read(account_id: int) -> metrics_sync.SyncSummary:
+        happened.append(("read", account_id))
+        summary = metrics_sync.SyncSummary()
+        if account_id == failing_account_id:
+            summary.failed_accounts[account_id] = "meta transient HTTP 503"
+        else:
+            summary.budget_ids = set(
+                AutomatedCampaign.objects.filter(ad_account_id=account_id).values_list(
+                    "budget_id", flat=True
+                )
+            )
+        return summary
+
+    monkeypatch.setattr(metrics_sync, "sync_account_metrics", read)
+    monkeypatch.setattr(
+        tasks.rebalance_budget_task, "delay", lambda b: happened.append(("rebalance", b))
+    )
+    return happened
+
+
+def test_a_budget_on_two_accounts_is_repaced_once_per_round_after_both_reads(
+    two_account_budget, live_campaigns, monkeypatch, django_capture_on_commit_callbacks
+) -> None:
+    happened = record_sync_round(monkeypatch)
+    with django_capture_on_commit_callbacks(execute=True):
+        tasks.sync_campaign_metrics_task()
+        tasks.sync_campaign_metrics_task()
+    meta, google = live_campaigns[0].ad_account_id, google_account_of(live_campaigns)
+    round_ = [("read", meta), ("read", google), ("rebalance", two_account_budget.pk)]
+    assert happened == round_ * 2
+
+
+def test_the_last_account_of_a_round_repaces_the_budget_even_when_its_own_read_failed(
+    two_account_budget, live_campaigns, monkeypatch, django_capture_on_commit_callbacks
+) -> None:
+    happened = record_sync_round(monkeypatch, failing_account_id=google_account_of(live_campaigns))
+    with django_capture_on_commit_callbacks(execute=True):
+        tasks.sync_campaign_metrics_task()
+    assert happened[-1] == ("rebalance", two_account_budget.pk)
+    assert [e for e in happened if e[0] == "rebalance"] == [happened[-1]]
+
+
+def test_an_account_read_outside_a_round_repaces_its_budgets_at_once(
+    two_account_budget, live_campaigns, monkeypatch, django_capture_on_commit_callbacks
+) -> None:
+    happened = record_sync_round(monkeypatch)
+    with django_capture_on_commit_callbacks(execute=True):
+        tasks.sync_account_metrics_task(live_campaigns[0].ad_account_id)
+    assert happened[-1] == ("rebalance", two_account_budget.pk)
 
 
 def test_the_daily_rebalance_lowers_daily_budgets_as_the_remainder_shrinks(

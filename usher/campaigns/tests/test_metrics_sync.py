@@ -191,6 +191,44 @@ def test_one_call_per_account_and_level_whatever_the_number_of_campaigns(
     assert insights.calls[0][3] == ("c0", "c1", "c2", "c3", "c4")
 
 
+def test_each_campaign_of_an_account_gets_its_own_spend_and_numbers_across_budgets(
+    db, insights, account
+) -> None:
+    first, second = live_campaign(account, "c1"), live_campaign(account, "c2")
+    sibling = CampaignFactory(
+        budget=first.budget,
+        ad_account=account,
+        status=CampaignStatus.ACTIVE,
+        external_campaign_id="c3",
+    )
+    insights.rows["act_1"] = [
+        hourly("c1", YESTERDAY, 20, "4.50", clicks=3),
+        hourly("c2", YESTERDAY, 20, "7.00", clicks=5),
+        hourly("c2", TODAY, 8, "1.00"),
+        hourly("c3", TODAY, 9, "2.00", clicks=1),
+    ]
+
+    sync_campaign_metrics(now=NOW)
+
+    spent = {c.pk: ledger.spent_on(c) for c in (first, second, sibling)}
+    assert spent == {
+        first.pk: Decimal("4.50"),
+        second.pk: Decimal("8.00"),
+        sibling.pk: Decimal("2.00"),
+    }
+    for campaign in (first, second, sibling):
+        campaign.refresh_from_db()
+        assert campaign.budget_spent == spent[campaign.pk]
+        assert campaign.performance_metrics["spend"] == str(spent[campaign.pk])
+    assert [c.performance_metrics["clicks"] for c in (first, second, sibling)] == [3, 5, 1]
+    for budget in (first.budget, second.budget):
+        budget.refresh_from_db()
+    assert (first.budget.spent_budget, second.budget.spent_budget) == (
+        Decimal("6.50"),
+        Decimal("8.00"),
+    )
+
+
 def test_a_failing_account_does_not_stop_the_others(db, insights, account, marketplace) -> None:
     other = AdAccountFactory(client=marketplace, platform="meta", account_id="act_2")
     broken = live_campaign(account, "c1")

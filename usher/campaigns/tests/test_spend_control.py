@@ -131,3 +131,47 @@ def test_campaigns_complete_when_their_flight_ends_and_free_their_money(live_cam
         assert campaign.status == CampaignStatus.COMPLETED
         assert not platform.campaigns[campaign.reference].active
     assert ledger.balances(budget).outstanding == 0
+
+
+def test_a_rebalance_that_changes_no_setting_calls_no_platform_and_writes_no_row(
+    live_campaigns, platform
+):
+    budget = live_campaigns[0].budget
+    spend_control.rebalance_budget(budget.pk)
+    calls, rows = len(platform.calls), budget.ledger.count()
+    written = dict(budget.campaigns.values_list("pk", "updated_at"))
+    spend_control.rebalance_budget(budget.pk, now=timezone.now() + timedelta(minutes=30))
+    assert len(platform.calls) == calls
+    assert budget.ledger.count() == rows
+    assert dict(budget.campaigns.values_list("pk", "updated_at")) == written
+
+
+def test_a_steady_campaign_is_committed_again_what_its_reported_spend_used(
+    daily_campaigns, platform
+):
+    budget = daily_campaigns[0].budget
+    # small enough that the remainder never binds: the settings stay as they are
+    AutomatedCampaign.objects.filter(budget=budget).update(desired_daily_budget=Decimal("6.00"))
+    spend_control.rebalance_budget(budget.pk)
+    before = {c.pk: platform.campaigns[c.reference].daily_budget for c in daily_campaigns}
+    open_before = ledger.balances(budget).outstanding_by_campaign
+    calls = len(platform.calls)
+    report_spend(daily_campaigns[0], timezone.localdate(), Decimal("1.00"))
+    spend_control.rebalance_budget(budget.pk)
+    assert {c.pk: platform.campaigns[c.reference].daily_budget for c in daily_campaigns} == before
+    assert len(platform.calls) == calls  # nothing changed on the platform
+    # the commitment covers again all the platform may spend under its settings
+    assert ledger.balances(budget).outstanding_by_campaign == open_before
+
+
+def test_settling_leaves_a_campaign_someone_changed_since_it_was_read(live_campaigns, platform):
+    budget = live_campaigns[0].budget
+    spend_control.rebalance_budget(budget.pk)
+    stale = AutomatedCampaign.objects.get(pk=live_campaigns[0].pk)
+    AutomatedCampaign.objects.filter(pk=stale.pk).update(budget_version=stale.budget_version + 1)
+    open_before = ledger.balances(budget).outstanding_by_campaign[stale.pk]
+    spend_control.settle_steady(budget.pk, {stale: Decimal("0.00")}, timezone.now())
+    assert ledger.balances(budget).outstanding_by_campaign[stale.pk] == open_before
+    fresh = AutomatedCampaign.objects.get(pk=stale.pk)
+    spend_control.settle_steady(budget.pk, {fresh: Decimal("0.00")}, timezone.now())
+    assert ledger.balances(budget).outstanding_by_campaign[fresh.pk] == Decimal("0.00")
