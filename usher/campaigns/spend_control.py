@@ -49,6 +49,7 @@ from usher.campaigns.spend_safety import (
     flight_weeks,
     plan_budgets,
 )
+from usher.lib.timezones import zone_named
 from usher.platforms import campaigns_base as contract
 from usher.platforms.base import PlatformError
 from usher.platforms.registry import get_campaigns_connector
@@ -107,6 +108,9 @@ def campaign_need(
         daily_multiplier=daily_budget_multiplier(overdelivery_rule(connector), weeks),
         minimum_daily_budget=platform_minimum(connector, campaign.ad_account.currency),
         lifetime_spent=ledger.spent_on(campaign),
+        spent_today=ledger.spent_on(
+            campaign, now.astimezone(zone_named(campaign.ad_account.timezone)).date()
+        ),
         mode=BudgetMode.LIFETIME if campaign.lifetime_budget is not None else BudgetMode.DAILY,
         # Only a hard cap counts as one (Google spreads a lifetime amount into a daily
         # budget that over-delivers); some platforms fix the budget type once live.
