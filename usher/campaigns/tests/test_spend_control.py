@@ -175,21 +175,3 @@ def test_settling_leaves_a_campaign_someone_changed_since_it_was_read(live_campa
     fresh = AutomatedCampaign.objects.get(pk=stale.pk)
     spend_control.settle_steady(budget.pk, {fresh: Decimal("0.00")}, timezone.now())
     assert ledger.balances(budget).outstanding_by_campaign[fresh.pk] == Decimal("0.00")
-
-
-def test_todays_spend_is_read_per_campaign_on_its_own_accounts_date(live_campaigns):
-    first, second, third = live_campaigns
-    today = timezone.localdate()
-    yesterday = today - timedelta(days=1)
-    report_spend(first, yesterday, Decimal("70"))
-    report_spend(first, today, Decimal("30"))
-    report_spend(second, yesterday, Decimal("11"))
-    report_spend(second, today, Decimal("5"))
-
-    # The second's account is already a day behind (its "today" is our yesterday).
-    spent = ledger.spent_by_campaign(
-        live_campaigns, on={first.pk: today, second.pk: yesterday, third.pk: today}
-    )
-
-    assert spent == {first.pk: Decimal("30.00"), second.pk: Decimal("11.00")}
-    assert ledger.spent_by_campaign(live_campaigns)[first.pk] == Decimal("100.00")
