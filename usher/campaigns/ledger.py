@@ -241,22 +241,14 @@ def spent_by_day(
     return held
 
 
-def spent_by_campaign(
-    campaigns: list[AutomatedCampaign], *, on: dict[int, date] | None = None
-) -> dict[int, Decimal]:
-    """Each campaign's (by id) lifetime spend in the ledger, or with `on` its spend on
-    that day (each campaign's own: accounts keep their own dates), one query."""
-    rows = BudgetLedgerEntry.objects.filter(campaign__in=campaigns, kind=LedgerKind.SPENT)
-    if on is None:
-        totals = rows.values("campaign_id").annotate(total=Sum("amount"))
-        return {row["campaign_id"]: _cents(row["total"]) for row in totals}
-    days = rows.filter(spend_date__in=set(on.values()))
-    by_day = days.values("campaign_id", "spend_date").annotate(total=Sum("amount"))
-    return {
-        row["campaign_id"]: _cents(row["total"])
-        for row in by_day
-        if on.get(row["campaign_id"]) == row["spend_date"]
-    }
+def spent_by_campaign(campaigns: list[AutomatedCampaign]) -> dict[int, Decimal]:
+    """Each campaign's (by id) lifetime spend in the ledger, one query."""
+    rows = (
+        BudgetLedgerEntry.objects.filter(campaign__in=campaigns, kind=LedgerKind.SPENT)
+        .values("campaign_id")
+        .annotate(total=Sum("amount"))
+    )
+    return {row["campaign_id"]: _cents(row["total"]) for row in rows}
 
 
 def spent_on(campaign: AutomatedCampaign, spend_date: date | None = None) -> Decimal:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from decimal import Decimal
 
 from django.db import transaction
@@ -49,7 +49,6 @@ from usher.campaigns.spend_safety import (
     flight_weeks,
     plan_budgets,
 )
-from usher.lib.timezones import zone_named
 from usher.platforms import campaigns_base as contract
 from usher.platforms.base import PlatformError
 from usher.platforms.registry import get_campaigns_connector
@@ -104,22 +103,15 @@ def platform_minimum(connector: contract.CampaignsConnector, currency: str) -> D
         return Decimal("Infinity")
 
 
-def platform_today(campaign: AutomatedCampaign, now: datetime) -> date:
-    """The campaign's day on its platform: its ad account's date now."""
-    return now.astimezone(zone_named(campaign.ad_account.timezone)).date()
-
-
 def campaign_need(
     campaign: AutomatedCampaign,
     connector: contract.CampaignsConnector,
     now: datetime,
     desired: Decimal | None = None,
     lifetime_spent: Decimal | None = None,
-    spent_today: Decimal | None = None,
 ) -> CampaignNeed:
-    """What spend control needs to know of one campaign; `desired`, `lifetime_spent` and
-    `spent_today` are read from the database unless the caller read them already (for
-    many at once)."""
+    """What spend control needs to know of one campaign; `desired` and `lifetime_spent`
+    are read from the database unless the caller read them already (for many at once)."""
     weeks = (
         flight_weeks(now, campaign.ends_at, campaign.ad_account.timezone)
         if campaign.ends_at
@@ -132,9 +124,6 @@ def campaign_need(
         daily_multiplier=daily_budget_multiplier(overdelivery_rule(connector), weeks),
         minimum_daily_budget=platform_minimum(connector, campaign.ad_account.currency),
         lifetime_spent=ledger.spent_on(campaign) if lifetime_spent is None else lifetime_spent,
-        spent_today=ledger.spent_on(campaign, platform_today(campaign, now))
-        if spent_today is None
-        else spent_today,
         mode=BudgetMode.LIFETIME if campaign.lifetime_budget is not None else BudgetMode.DAILY,
         # Only a hard cap counts as one (Google spreads a lifetime amount into a daily
         # budget that over-delivers); some platforms fix the budget type once live.
@@ -403,9 +392,6 @@ def rebalance_budget(budget_id: int, *, now: datetime | None = None) -> Rebalanc
     funded = budget.status == BudgetStatus.ACTIVE
     overrides = active_overrides_by_campaign(campaigns)
     spent = ledger.spent_by_campaign(campaigns)
-    today = ledger.spent_by_campaign(
-        campaigns, on={c.pk: platform_today(c, now) for c in campaigns}
-    )
     needs = {
         c.pk: campaign_need(
             c,
@@ -413,7 +399,6 @@ def rebalance_budget(budget_id: int, *, now: datetime | None = None) -> Rebalanc
             now,
             desired_daily(c, overrides[c.pk]) if funded else ZERO,
             lifetime_spent=spent.get(c.pk, ZERO),
-            spent_today=today.get(c.pk, ZERO),
         )
         for c in campaigns
     }

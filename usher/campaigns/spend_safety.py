@@ -87,7 +87,6 @@ class CampaignNeed:
     daily_multiplier: Decimal  # `daily_budget_multiplier` over the days left
     minimum_daily_budget: Decimal
     lifetime_spent: Decimal = ZERO  # reported spend so far (lifetime budgets include it)
-    spent_today: Decimal = ZERO  # of which on the platform's today (its share includes it)
     mode: BudgetMode = BudgetMode.DAILY  # its budget type on the platform now
     can_use_lifetime: bool = True  # the platform lets it move to a lifetime budget
 
@@ -133,13 +132,7 @@ def _setting(need: CampaignNeed, mode: BudgetMode, cap: Decimal) -> BudgetSettin
     share = min(cap, floor_cents(need.desired_daily_budget * need.days_left))
     if share <= 0 or share < need.minimum_daily_budget * need.days_left:
         return paused
-    # The days left include today, so today's spend so far comes out of the share: the
-    # platform paces the rest over the rest of today and the days after, and today ends
-    # near its daily wish (counted on top, every hourly reset let a day spend its wish
-    # again from wherever it stood). Never below what is spent: no lower than a cap
-    # already reached.
-    lifetime = max(need.lifetime_spent - need.spent_today + share, need.lifetime_spent)
-    return BudgetSetting(need.key, mode, None, lifetime, lifetime - need.lifetime_spent)
+    return BudgetSetting(need.key, mode, None, need.lifetime_spent + share, share)
 
 
 def plan_budgets(available: Decimal, needs: Sequence[CampaignNeed]) -> list[BudgetSetting]:

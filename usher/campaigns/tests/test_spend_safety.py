@@ -90,39 +90,6 @@ def test_a_shrinking_remainder_moves_daily_budgets_to_lifetime_budgets():
     assert [s.lifetime_budget for s in plan] == [Decimal("205.00"), Decimal("150.00")]
 
 
-def test_todays_spend_comes_out_of_a_lifetime_budgets_share_of_the_days_left():
-    # 55 spent, 15 of it today; 20 a day for the 10 days left, today included: the cap
-    # is 40 + 200, so today can spend 5 more before the 9 days after it pace 20 each.
-    [plan] = plan_budgets(
-        Decimal("300"),
-        [need("a", "20", lifetime_spent=Decimal("55"), spent_today=Decimal("15"))],
-    )
-    assert (plan.mode, plan.lifetime_budget, plan.exposure) == (
-        BudgetMode.LIFETIME,
-        Decimal("240.00"),
-        Decimal("185.00"),
-    )
-
-
-def test_a_lifetime_budget_is_never_set_below_what_is_spent():
-    # The last day's share (20) is already spent twice over today: the cap stays at the
-    # spend (nothing more may go out), not 20 below it.
-    [plan] = plan_budgets(
-        Decimal("300"),
-        [
-            need(
-                "a",
-                "20",
-                days=1,
-                lifetime_spent=Decimal("100"),
-                spent_today=Decimal("40"),
-                mode=BudgetMode.LIFETIME,
-            )
-        ],
-    )
-    assert (plan.lifetime_budget, plan.exposure) == (Decimal("100"), Decimal("0"))
-
-
 def test_lifetime_budgets_keep_the_full_wish_when_only_the_overdelivery_does_not_fit():
     # Two daily budgets of 20 may spend 2 x 20 x 10 = 800; 500 covers the 400 they are
     # meant to spend, so as lifetime budgets they keep it all rather than shrink to 12.50.
