@@ -414,3 +414,69 @@ def test_normalizing_its_own_output_changes_nothing(platform: str, api: str) -> 
     once = normalize_user_data(platform, raw, api)
 
     assert normalize_user_data(platform, once, api) == once
+
+
+@pytest.mark.parametrize("letters", [normalize._letters, normalize._ascii_letters])
+def test_the_meta_state_rule_codes_us_states_and_keeps_other_regions_as_letters(letters) -> None:
+    # Built here rather than read from the tables: the tables build their rules once, at
+    # import, so only a rule built by the test runs the factory's code under test.
+    state = normalize._meta_state(letters)
+
+    assert state("California", "US") == "ca"
+    assert state(" TX ", None) == "tx"  # a US code is recognized without a country
+    assert state("Calif.", "US") is None  # a US value that is no state: dropped
+    assert state("Bavaria", "DE") == "bavaria"
+    assert state("Georgia", "GE") == "georgia"  # the country, not the US state
+    assert state("Ontario", None) == "ontario"
+    assert state("!!!", "FR") is None
+
+
+def test_meta_customer_files_keep_only_a_to_z_in_places() -> None:
+    wire = normalize_user_data(
+        "meta", {"city": "Zürich", "state": "new_york[1]", "country": "CH"}, "audiences"
+    )
+
+    assert wire == {"city": h("zrich"), "state": h("newyork"), "country": h("ch")}
+
+
+def test_google_reads_a_state_name_as_a_us_state_only_in_the_us() -> None:
+    wire = normalize_user_data("google_ads", {"state": "Georgia", "country": "GE"})
+
+    assert wire["state"] == "georgia"
+
+
+def test_google_keeps_the_single_spaces_inside_a_postal_code() -> None:
+    assert normalize_user_data("google_ads", {"zip": " SW1A  1AA "})["zip"] == "SW1A 1AA"
+
+
+@pytest.mark.parametrize(
+    ("zip_code", "country", "pre_image"),
+    [
+        ("94025-1234", "US", "94025"),
+        ("94025 1234", "us", "94025"),
+        ("10115", "DE", "10115"),
+        # Shaped like ZIP+4 but not in the US: kept whole, lowercased, without the dash.
+        ("12345-6789", "DE", "123456789"),
+    ],
+)
+def test_meta_keeps_five_zip_digits_in_the_us_and_whole_postal_codes_elsewhere(
+    zip_code: str, country: str, pre_image: str
+) -> None:
+    assert normalize_user_data("meta", {"zip": zip_code, "country": country})["zip"] == h(pre_image)
+
+
+def test_meta_drops_a_us_zip_that_is_not_five_digits_without_reporting_a_failure(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    wire = normalize_user_data("meta", {"zip": "SW1A 1AA", "country": "US"})
+
+    assert "zip" not in wire
+    assert not caplog.records  # a bad value is not a normalizer bug
+
+
+def test_a_birth_date_from_1900_through_today_is_kept() -> None:
+    today = date.today()
+
+    for born in (date(1900, 1, 1), today):
+        wire = normalize_user_data("meta", {"date_of_birth": born.isoformat()})
+        assert wire == {"date_of_birth": h(born.strftime("%Y%m%d"))}
