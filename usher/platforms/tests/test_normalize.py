@@ -113,12 +113,13 @@ def test_it_formats_phones_per_platform(
 )
 @pytest.mark.parametrize("platform", ["meta", "google_ads", "tiktok", "ga4"])
 def test_it_drops_placeholder_and_invalid_phones(
-    platform: str, raw: str, country: str | None
+    platform: str, raw: str, country: str | None, caplog: pytest.LogCaptureFixture
 ) -> None:
     wire = normalize_user_data(platform, {"phone": raw, "country": country, "email": "a@b.co"})
 
     assert "phone" not in wire
     assert wire["email"] == h("a@b.co")  # the rest of the record still goes out
+    assert not caplog.records  # a bad value is dropped, not reported as a normalizer bug
 
 
 @pytest.mark.parametrize(
@@ -277,9 +278,24 @@ def test_it_drops_pre_hashed_values_where_the_platform_wants_clear_text() -> Non
 )
 @pytest.mark.parametrize(("platform", "api"), [("meta", "conversions"), ("tiktok", "audiences")])
 def test_it_drops_values_it_cannot_normalize_and_never_raises(
-    platform: str, api: str, user_data: dict[str, object] | None
+    platform: str,
+    api: str,
+    user_data: dict[str, object] | None,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     assert normalize_user_data(platform, user_data, api) == {}
+    assert not caplog.records  # a bad value is dropped, not reported as a normalizer bug
+
+
+@pytest.mark.parametrize("email", ["+news@gmail.com", "...@googlemail.com"])
+def test_google_drops_a_gmail_address_with_nothing_left_before_the_at(email: str) -> None:
+    assert normalize_user_data("google_ads", {"email": email}) == {}
+
+
+def test_google_cuts_a_gmail_address_at_its_first_plus() -> None:
+    wire = normalize_user_data("google_ads", {"email": "john+work+x@gmail.com"})
+
+    assert wire["email"] == h("john@gmail.com")
 
 
 def test_it_keeps_good_fields_when_others_are_bad() -> None:
@@ -304,16 +320,18 @@ def test_it_drops_future_and_pre_1900_birth_dates() -> None:
 
 
 @pytest.mark.parametrize(
-    ("platform", "api"),
+    ("platform", "api", "named"),
     [
-        ("linkedin", "conversions"),
-        ("Meta", "conversions"),
-        ("meta", "offline"),
-        ("ga4", "audiences"),
+        ("linkedin", "conversions", "'linkedin'"),
+        ("Meta", "conversions", "'Meta'"),
+        ("meta", "offline", "'offline'"),
+        ("ga4", "audiences", "ga4 has no audiences API"),
     ],
 )
-def test_it_rejects_unknown_platforms_and_apis(platform: str, api: str) -> None:
-    with pytest.raises(ValueError):
+def test_it_rejects_unknown_platforms_and_apis_naming_them(
+    platform: str, api: str, named: str
+) -> None:
+    with pytest.raises(ValueError, match=named):
         normalize_user_data(platform, {"email": "a@b.co"}, api)
 
 
@@ -374,10 +392,18 @@ def test_normalize_email(raw: object, expected: str | None) -> None:
         ("+0040 722 123 456", "RO", "+40722123456"),
         ("+001-800-555-1234", "RO", "+18005551234"),
         ("0040722123456", None, "+40722123456"),
+        ("+ 0040 722 123 456", None, "+40722123456"),  # a space typed after the `+`
+        # Too long to read as written (the extension's digits count): read nationally.
+        ("1 650 555 1212 x 12345678", "US", "+16505551212"),
+        ("+1 212 212 1212", None, "+12122121212"),  # two distinct digits are enough
         (h("x"), "US", None),
+        # A digest is never read as a number, even when its digits would make one.
+        ("f" * 53 + "16505551212", None, None),
+        (None, "US", None),
+        (16505551212, None, None),
     ],
 )
-def test_normalize_phone_e164(raw: str, country: str | None, expected: str | None) -> None:
+def test_normalize_phone_e164(raw: object, country: str | None, expected: str | None) -> None:
     assert normalize_phone_e164(raw, country) == expected
 
 
@@ -392,6 +418,7 @@ def test_a_failing_normalizer_costs_one_field_not_the_event(
     wire = normalize_user_data("meta", {"city": "Secret City", "first_name": "Ana"})
 
     assert wire == {"first_name": h("ana")}
+    assert [r.getMessage() for r in caplog.records] == ["normalizing city for meta failed"]
     assert "Secret City" not in caplog.text  # PII never reaches the log
 
 
