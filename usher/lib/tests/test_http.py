@@ -532,3 +532,145 @@ def test_a_failed_batch_marks_every_event_with_the_errors_fate(
 
     assert [o.event_id for o in result.with_status(status)] == ["e0", "e1"]
     assert all(o.error_code == "2" and o.error_message == "down" for o in result.outcomes)
+
+
+# --- What goes out, and what an error keeps (the mutation run's survivors) ---
+
+
+def recording(status: int = 200) -> tuple[Handler, list[httpx.Request]]:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        request.read()
+        seen.append(request)
+        return httpx.Response(status, json={})
+
+    return handler, seen
+
+
+def test_it_sends_the_json_body_it_is_given() -> None:
+    handler, seen = recording()
+
+    make_client(handler).request("POST", "/events", json={"data": [{"a": 1}]})
+
+    assert json.loads(seen[0].content) == {"data": [{"a": 1}]}
+
+
+def test_it_sends_the_form_it_is_given() -> None:
+    handler, seen = recording()
+
+    make_client(handler).request("POST", "/event/track/", data={"pixel": "C1", "n": "2"})
+
+    assert seen[0].headers["content-type"] == "application/x-www-form-urlencoded"
+    assert seen[0].content == b"pixel=C1&n=2"
+
+
+def test_it_uploads_files_as_multipart_and_records_only_the_form() -> None:
+    handler, seen = recording()
+
+    response = make_client(handler).request(
+        "POST",
+        "/audiences/upload",
+        data={"audience": "42"},
+        files={"file": ("members.csv", b"h1,h2\nsecret-row", "text/csv")},
+    )
+
+    assert seen[0].headers["content-type"].startswith("multipart/form-data")
+    assert b"secret-row" in seen[0].content and b'name="audience"' in seen[0].content
+    assert response.request.body == '{"audience": "42"}'
+
+
+@pytest.mark.parametrize(
+    "where",
+    [
+        {"params": {"access_token": TOKEN}},
+        {"json": {"access_token": TOKEN}},
+        {"data": {"access_token": TOKEN}},
+        {"headers": {"Access-Token": TOKEN}},
+    ],
+    ids=["query", "json", "form", "header"],
+)
+def test_a_secret_sent_under_a_secret_key_is_masked_wherever_the_platform_echoes_it(
+    where: dict[str, Any], caplog_http: pytest.LogCaptureFixture
+) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(400, text=f"invalid token {TOKEN}", headers={"X-Echo": TOKEN})
+
+    error = raised(make_client(handler), **where)
+
+    assert error.response is not None
+    assert error.message == "invalid token ***"
+    assert error.response.body == "invalid token ***"
+    assert error.response.headers["x-echo"] == "***"
+    assert TOKEN not in caplog_http.text
+
+
+def test_values_under_secret_keys_are_masked_whatever_their_length_or_shape() -> None:
+    client = make_client(answer(200, {}))
+
+    response = client.request(
+        "POST", "/x", json={"api_secret": "abc", "client_secret": ["k1", "k2"], "n": 1}
+    )
+
+    assert json.loads(response.request.body or "") == {
+        "api_secret": "***",
+        "client_secret": "***",
+        "n": 1,
+    }
+
+
+def test_a_network_failure_names_the_platform_the_error_and_its_text() -> None:
+    error = raised(make_client(failing(httpx.ConnectError, "connection refused")))
+
+    assert error.platform == "test"
+    assert error.message == "ConnectError: connection refused"
+
+
+def test_a_network_failure_without_text_is_named_by_its_type() -> None:
+    assert raised(make_client(failing(httpx.ReadError, ""))).message == "ReadError"
+
+
+def test_an_error_answer_keeps_the_platforms_body_or_else_its_reason() -> None:
+    with_body = raised(make_client(lambda request: httpx.Response(503, text="x" * 600)))
+    without_body = raised(make_client(lambda request: httpx.Response(503)))
+
+    assert with_body.message == "x" * http.MAX_ERROR_BODY_CHARS
+    assert without_body.message == "Service Unavailable"
+
+
+def test_an_error_answer_keeps_its_headers_body_and_timing() -> None:
+    headers = {"X-Request-Id": "r-1"}
+    error = raised(make_client(lambda request: httpx.Response(500, text="oops", headers=headers)))
+
+    assert error.response is not None
+    assert error.response.headers["x-request-id"] == "r-1"
+    assert error.response.body == "oops"
+    assert error.response.elapsed_ms > 0
+
+
+def test_a_broken_classify_hook_is_logged_with_the_platform(
+    caplog_http: pytest.LogCaptureFixture,
+) -> None:
+    def classify(response: httpx.Response) -> PlatformError | None:
+        raise KeyError("missing")
+
+    raised(make_client(answer(503, {}), classify=classify))
+
+    [record] = [r for r in caplog_http.records if r.levelno == logging.ERROR]
+    assert record.getMessage() == "classify hook failed for test; using the HTTP status"
+    assert record.exc_info is not None
+
+
+def test_retry_after_as_a_date_without_a_zone_is_read_as_utc() -> None:
+    later = datetime.now(UTC) + timedelta(seconds=120)
+    header = later.strftime("%a, %d %b %Y %H:%M:%S -0000")  # a date that names no zone
+
+    wait = http.parse_retry_after(header)
+
+    assert wait is not None and 110 <= wait <= 120
+
+
+def test_retry_after_as_a_past_date_means_now() -> None:
+    earlier = format_datetime(datetime.now(UTC) - timedelta(seconds=30), usegmt=True)
+
+    assert http.parse_retry_after(earlier) == 0.0
