@@ -674,3 +674,86 @@ def test_retry_after_as_a_past_date_means_now() -> None:
     earlier = format_datetime(datetime.now(UTC) - timedelta(seconds=30), usegmt=True)
 
     assert http.parse_retry_after(earlier) == 0.0
+
+
+class FakePerfCounter:
+    """A `time` module whose clock moves `step_seconds` at every reading."""
+
+    def __init__(self, step_seconds: float) -> None:
+        self.now, self.step = 100.0, step_seconds
+
+    def perf_counter(self) -> float:
+        self.now += self.step
+        return self.now
+
+
+def test_every_call_is_logged_and_counted_with_its_platform_outcome_and_time(
+    caplog_http: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from prometheus_client import REGISTRY
+
+    def calls(outcome: str) -> float:
+        labels = {"platform": "metered", "outcome": outcome}
+        return REGISTRY.get_sample_value("usher_platform_api_calls_total", labels) or 0.0
+
+    def seconds() -> float:
+        labels = {"platform": "metered"}
+        return REGISTRY.get_sample_value("usher_platform_api_call_seconds_sum", labels) or 0.0
+
+    monkeypatch.setattr(http, "time", FakePerfCounter(0.01234))
+    before = (calls("ok"), calls("rate_limited"), seconds())
+    client = make_client(answer(200, {}, {"X-Request-Id": "r-1"}), platform="metered")
+
+    response = client.request("GET", "/campaigns", params={"limit": "5"})
+    raised(make_client(answer(429, {}), platform="metered"), "POST", "/events")
+
+    assert response.elapsed_ms == pytest.approx(12.34)
+    assert response.headers["x-request-id"] == "r-1"
+    assert (calls("ok"), calls("rate_limited")) == (before[0] + 1, before[1] + 1)
+    assert seconds() == pytest.approx(before[2] + 2 * 0.01234)
+    ok, failed = [r for r in caplog_http.records if r.name == "usher.http"]
+    assert ok.getMessage() == (
+        "platform_http platform=metered method=GET path=/v1/campaigns?limit=5 status=200"
+        " elapsed_ms=12.3 outcome=ok"
+    )
+    assert ok.http_elapsed_ms == 12.3  # type: ignore[attr-defined]
+    assert failed.levelno == logging.WARNING
+    assert failed.getMessage().endswith("status=429 elapsed_ms=12.3 outcome=rate_limited")
+    assert failed.http_outcome == "rate_limited"  # type: ignore[attr-defined]
+
+
+def test_readable_values_stay_readable_in_the_record() -> None:
+    response = make_client(answer(200, {})).request(
+        "POST", "/events", json={"data": [{"event_name": "Purchase", "currency": "EUR"}]}
+    )
+
+    assert response.request.body == '{"data": [{"event_name": "Purchase", "currency": "EUR"}]}'
+
+
+def test_a_secret_shorter_than_four_characters_is_not_masked() -> None:
+    # Masking "12" would mask every 12 in the log, and hide nothing worth hiding.
+    error = raised(make_client(lambda request: httpx.Response(400, text="code 12")), secrets=["12"])
+
+    assert error.message == "code 12"
+
+
+@pytest.mark.parametrize("authorization", [f"Bearer {TOKEN}", f"Bearer  {TOKEN}", TOKEN])
+def test_an_authorization_value_and_its_bare_token_are_both_masked(authorization: str) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(401, text=f"sent {authorization}; token={TOKEN}")
+
+    error = raised(make_client(handler), headers={"Authorization": authorization})
+
+    assert error.message == "sent ***; token=***"
+
+
+def test_secrets_nested_in_a_body_are_masked_wherever_they_are_echoed() -> None:
+    nested = "nested-secret-value"
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(400, text=f"bad {nested} and {TOKEN}")
+
+    body = {"batch": {"auth": {"client_secret": nested}}, "items": [{"access_token": TOKEN}]}
+    error = raised(make_client(handler), json=body)
+
+    assert error.message == "bad *** and ***"
