@@ -8,6 +8,7 @@ import pickle
 import socket
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from email.utils import format_datetime
 from typing import Any
 
@@ -186,7 +187,7 @@ def test_it_times_out_on_a_server_that_never_answers() -> None:
 
 @pytest.mark.parametrize("timeout", [0, -1])
 def test_it_refuses_a_client_without_a_timeout(timeout: float) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"^timeout_seconds must be positive: platform calls"):
         PlatformHttpClient("test", "https://api.example.test", timeout_seconds=timeout)
 
 
@@ -757,3 +758,66 @@ def test_secrets_nested_in_a_body_are_masked_wherever_they_are_echoed() -> None:
     error = raised(make_client(handler), json=body)
 
     assert error.message == "bad *** and ***"
+
+
+def test_a_redirect_is_not_followed() -> None:
+    handler, seen = recording(302)
+
+    def redirect(request: httpx.Request) -> httpx.Response:
+        handler(request)
+        return httpx.Response(302, headers={"Location": "https://elsewhere.test/steal"})
+
+    error = raised(make_client(redirect), params={"access_token": TOKEN})
+
+    assert error.kind == ErrorKind.PERMANENT
+    assert [str(request.url.host) for request in seen] == ["api.example.test"]
+
+
+def test_a_secret_of_four_characters_is_masked() -> None:
+    error = raised(
+        make_client(lambda request: httpx.Response(400, text="pin 4321")), secrets=["4321"]
+    )
+
+    assert error.message == "pin ***"
+
+
+def test_short_values_under_secret_keys_are_masked_in_the_query_and_headers() -> None:
+    response = make_client(answer(200, {})).request(
+        "GET", "/ping", params={"access_token": "t1", "q": "ok"}, headers={"Developer-Token": "d1"}
+    )
+
+    assert response.request.url == "https://api.example.test/v1/ping?access_token=***&q=ok"
+    assert response.request.headers["developer-token"] == "***"
+    assert response.request.headers["host"] == "api.example.test"  # the rest stays readable
+
+
+def test_a_url_without_a_query_is_recorded_without_a_question_mark() -> None:
+    response = make_client(answer(200, {})).request("GET", "/ping")
+
+    assert response.request.url == "https://api.example.test/v1/ping"
+
+
+@pytest.mark.parametrize("body", ["json", "data"])
+def test_the_recorded_body_keeps_non_ascii_text_readable(body: str) -> None:
+    response = make_client(answer(200, {})).request("POST", "/x", **{body: {"city": "São Paulo"}})
+
+    assert response.request.body == '{"city": "São Paulo"}'
+
+
+def test_a_form_with_decimal_values_is_sent_and_recorded() -> None:
+    handler, seen = recording()
+
+    response = make_client(handler).request("POST", "/x", data={"value": Decimal("12.50")})
+
+    assert seen[0].content == b"value=12.50"
+    assert response.request.body == '{"value": "12.50"}'
+
+
+def test_a_network_failure_is_logged_with_its_method_and_path(
+    caplog_http: pytest.LogCaptureFixture,
+) -> None:
+    raised(make_client(failing(httpx.ConnectError)), "PUT", "/audiences/7")
+
+    [record] = [r for r in caplog_http.records if r.name == "usher.http"]
+    assert "method=PUT path=/v1/audiences/7 status=- " in record.getMessage()
+    assert (record.http_method, record.http_path) == ("PUT", "/v1/audiences/7")  # type: ignore[attr-defined]
