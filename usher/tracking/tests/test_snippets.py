@@ -22,12 +22,17 @@ import pytest
 from usher.tracking.resolved import ResolvedCode
 from usher.tracking.snippets import (
     CONSENT_PURPOSES,
+    EventData,
     PageContext,
     PageType,
+    if_user_data_granted,
     js_literal,
+    loader_nonce_js,
+    page_events,
     purchase_event_id,
     render_snippets,
     script_tag,
+    tracker_page_events,
 )
 
 HOSTILE = "</script><script>alert(1)</script>\"'<!--\u2028\u2029&amp;"
@@ -741,3 +746,69 @@ def run_in_node(
         check=True,
     )
     return json.loads(result.stdout)
+
+
+def test_js_literal_writes_tuples_sets_and_decimals_and_refuses_other_objects():
+    assert js_literal({"ids": ("a", "b"), "one": frozenset({"c"}), "value": Decimal("12.50")}) == (
+        '{"ids":["a","b"],"one":["c"],"value":12.5}'
+    )
+    with pytest.raises(TypeError, match=r"^cannot encode object for a script$"):
+        js_literal(object())
+
+
+def test_a_loader_sets_the_nonce_on_its_script_only_when_there_is_one():
+    assert loader_nonce_js("t", None) == ""
+    assert loader_nonce_js("t", NONCE) == f"t.setAttribute('nonce',\"{NONCE}\");"
+
+
+def test_user_data_code_runs_only_when_ad_user_data_is_granted():
+    assert if_user_data_granted("a()") == "if(c.ad_user_data==='granted'){a()}"
+    assert if_user_data_granted("a()", "b()") == "if(c.ad_user_data==='granted'){a()}else{b()}"
+
+
+def test_an_unknown_page_type_fires_only_page_view():
+    assert [event.name for event in page_events(PageContext(page_type="bogus"))] == ["page_view"]
+
+
+def test_only_the_purchase_carries_the_order_and_its_derived_event_id():
+    event_page = page_events(PageContext(page_type=PageType.EVENT, order_id="77"))
+    thank_you = page_events(PageContext(page_type=PageType.THANK_YOU, order_id="77"))
+    without_order = page_events(PageContext(page_type=PageType.THANK_YOU))
+
+    view_item = event_page[1]
+    assert (view_item.order_id, view_item.event_id == purchase_event_id("77")) == ("", False)
+    purchase = thank_you[1]
+    assert (purchase.order_id, purchase.event_id) == ("77", purchase_event_id("77"))
+    assert without_order[1].event_id != purchase_event_id("")
+
+
+def test_tracker_page_events_pass_the_same_events_and_ids_without_empty_fields():
+    events = (
+        EventData(name="page_view", event_id="e-1"),
+        EventData(
+            name="purchase",
+            event_id="order-7",
+            value=Decimal("12.50"),
+            currency="EUR",
+            content_ids=("ev-1",),
+            content_name="Show",
+            quantity=2,
+            order_id="7",
+        ),
+        EventData(name="view_item", event_id="e-2", value=Decimal("0"), quantity=0),
+    )
+
+    assert tracker_page_events(events) == [
+        {"name": "page_view", "event_id": "e-1"},
+        {
+            "name": "purchase",
+            "event_id": "order-7",
+            "value": 12.5,
+            "currency": "EUR",
+            "quantity": 2,
+            "content_ids": ["ev-1"],
+            "content_name": "Show",
+            "order_id": "7",
+        },
+        {"name": "view_item", "event_id": "e-2", "value": 0.0, "quantity": 0},  # free: kept
+    ]
