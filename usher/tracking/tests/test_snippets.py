@@ -28,6 +28,7 @@ from usher.tracking.snippets import (
     if_user_data_granted,
     js_literal,
     loader_nonce_js,
+    merge_duplicates,
     page_events,
     purchase_event_id,
     render_snippets,
@@ -812,3 +813,60 @@ def test_tracker_page_events_pass_the_same_events_and_ids_without_empty_fields()
         },
         {"name": "view_item", "event_id": "e-2", "value": 0.0, "quantity": 0},  # free: kept
     ]
+
+
+def test_js_literal_escapes_every_non_ascii_character():
+    assert js_literal("São 정") == '"S\\u00e3o \\uc815"'
+
+
+def test_script_tag_writes_the_nonce_and_names_what_it_refuses():
+    assert script_tag("a()", "n1") == '<script nonce="n1">a()</script>'
+    with pytest.raises(ValueError, match=r"^script body contains markup that would end or nest"):
+        script_tag("'</script>'", None)
+
+
+def test_a_merged_pixel_keeps_the_first_codes_identity_and_unites_the_rest():
+    first = code(
+        "meta",
+        "111111111111111",
+        events=("page_view", "purchase"),
+        custom_params={"brand": "first", "a": "1"},
+        conversion_labels={"purchase": "L1"},
+    )
+    second = code(
+        "meta",
+        "111111111111111",
+        events=("view_item", "purchase"),
+        source="marketplace",
+        advanced_matching=True,
+        custom_params={"brand": "second", "b": "2"},
+        conversion_labels={"purchase": "L2", "view_item": "L3"},
+    )
+    other = code("meta", "222222222222222")
+
+    merged = merge_duplicates([first, other, second])
+
+    assert [m.tag_id for m in merged] == ["111111111111111", "222222222222222"]
+    assert merged[0] == ResolvedCode(
+        provider="meta",
+        source=first.source,
+        code_id=first.code_id,
+        tag_id="111111111111111",
+        conversion_events=("page_view", "purchase", "view_item"),
+        advanced_matching=True,
+        custom_params={"brand": "first", "b": "2", "a": "1"},
+        conversion_labels={"purchase": "L1", "view_item": "L3"},
+    )
+    assert merged[1] == other
+
+
+def test_the_events_handed_in_are_the_ones_rendered():
+    events = (EventData(name="page_view", event_id="fixed-event-id-1"),)
+
+    head = render_snippets([code("meta", "111111111111111")], page=EVENT_PAGE, events=events)[
+        "head"
+    ]
+
+    assert "fixed-event-id-1" in head
+    # The page's own events (with new random ids) were not made up again.
+    assert not re.search(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", head)
