@@ -10,7 +10,14 @@ from usher.marketplace.models import OrganizerStatus
 from usher.marketplace.tests.factories import EventFactory, OrganizerFactory
 from usher.tracking import services
 from usher.tracking.resolved import CodeSource, ResolvedCode
-from usher.tracking.resolver import resolve_for_event, resolve_for_organizer, server_side_codes
+from usher.tracking.resolver import (
+    marketplace_server_side_codes,
+    organizer_server_side_codes,
+    resolve_for_event,
+    resolve_for_marketplace,
+    resolve_for_organizer,
+    server_side_codes,
+)
 from usher.tracking.tests.factories import EventTrackingCodeFactory, MarketplaceTrackingCodeFactory
 
 pytestmark = pytest.mark.django_db
@@ -319,3 +326,82 @@ def test_a_marketplace_can_refuse_organizers_tag_managers(organizer, organizer_a
     )
     assert response.status_code == 422
     assert response.json()["detail"][0]["loc"] == ["body", "provider"]
+
+
+def test_a_code_without_the_advanced_matching_setting_does_not_match(organizer, event):
+    EventTrackingCodeFactory(
+        organizer=organizer, settings={"pixel_id": "111111111111111", "conversion_events": []}
+    )
+
+    (code,) = resolve_for_event(event)
+
+    assert code.advanced_matching is False
+
+
+def test_google_ads_sends_server_side_only_the_events_with_a_conversion_action(organizer, event):
+    settings = {
+        "conversion_id": "AW-736702401",
+        "customer_id": "1234567890",
+        "conversion_events": ["begin_checkout", "purchase"],
+    }
+    code = _with_secret(
+        EventTrackingCodeFactory(organizer=organizer, provider="google_ads", settings=settings),
+        "refresh_token",
+        "ADS-TOKEN",
+    )
+    (without_actions,) = server_side_codes(event)
+    code.settings = {**settings, "conversion_actions": {"purchase": "123456789"}}
+    code.save()
+
+    (ads,) = server_side_codes(event)
+
+    assert without_actions.conversion_events == ()
+    assert (ads.tag_id, ads.conversion_events) == ("AW-736702401", ("purchase",))
+
+
+def test_pages_of_no_event_carry_the_marketplaces_codes_and_an_organizers_its_defaults(
+    organizer, event
+):
+    default = _with_secret(EventTrackingCodeFactory(organizer=organizer), "access_token", "T1")
+    EventTrackingCodeFactory(organizer=organizer, event=event)  # the event's own: not here
+    own = _with_secret(
+        MarketplaceTrackingCodeFactory(client=organizer.client), "access_token", "T2"
+    )
+    MarketplaceTrackingCodeFactory(client=organizer.client, provider="ga4", settings=GA4)
+    other = OrganizerFactory(client=organizer.client)
+    _with_secret(EventTrackingCodeFactory(organizer=other), "access_token", "T3")
+
+    assert _by(resolve_for_marketplace(organizer.client_id)) == [
+        ("meta", CodeSource.MARKETPLACE, own.tag_id),
+        ("ga4", CodeSource.MARKETPLACE, GA4["measurement_id"]),
+    ]
+    assert [
+        (c.source, c.code_id, c.credential())
+        for c in marketplace_server_side_codes(organizer.client_id)
+    ] == [(CodeSource.MARKETPLACE, own.pk, "T2")]
+    assert [
+        (c.source, c.code_id, c.credential()) for c in organizer_server_side_codes(organizer)
+    ] == [(CodeSource.ORGANIZER_DEFAULT, default.pk, "T1"), (CodeSource.MARKETPLACE, own.pk, "T2")]
+
+
+def test_an_edit_shows_on_the_next_resolution_of_every_kind_of_page(organizer, event):
+    default = _with_secret(EventTrackingCodeFactory(organizer=organizer), "access_token", "T1")
+    own = _with_secret(
+        MarketplaceTrackingCodeFactory(client=organizer.client), "access_token", "T2"
+    )
+    before = (
+        resolve_for_organizer(organizer),
+        resolve_for_marketplace(organizer.client_id),
+        organizer_server_side_codes(organizer),
+        marketplace_server_side_codes(organizer.client_id),
+    )
+
+    for code in (default, own):
+        code.enabled = False
+        code.save()
+
+    assert all(before)
+    assert resolve_for_organizer(organizer) == []
+    assert resolve_for_marketplace(organizer.client_id) == []
+    assert organizer_server_side_codes(organizer) == []
+    assert marketplace_server_side_codes(organizer.client_id) == []
