@@ -9,8 +9,10 @@ from usher.lib.client_cache import RESOLUTION_CACHE_SECONDS, client_version
 from usher.marketplace.models import OrganizerStatus
 from usher.marketplace.tests.factories import EventFactory, OrganizerFactory
 from usher.tracking import services
+from usher.tracking.models import EventTrackingCode
 from usher.tracking.resolved import CodeSource, ResolvedCode
 from usher.tracking.resolver import (
+    _pick_per_provider,
     marketplace_server_side_codes,
     organizer_server_side_codes,
     resolve_for_event,
@@ -405,3 +407,35 @@ def test_an_edit_shows_on_the_next_resolution_of_every_kind_of_page(organizer, e
     assert resolve_for_marketplace(organizer.client_id) == []
     assert organizer_server_side_codes(organizer) == []
     assert marketplace_server_side_codes(organizer.client_id) == []
+
+
+@pytest.mark.parametrize("event_code_first", [True, False])
+def test_the_event_code_wins_whatever_order_the_rows_come_in(event_code_first: bool):
+    # The query has no order: the choice must not depend on the one the database picks.
+    default = EventTrackingCode(pk=1, provider="meta", event_id=None)
+    specific = EventTrackingCode(pk=2, provider="meta", event_id=7)
+    ga4 = EventTrackingCode(pk=3, provider="ga4", event_id=None)
+    rows = [specific, ga4, default] if event_code_first else [default, ga4, specific]
+
+    assert _pick_per_provider(rows) == [
+        (specific, CodeSource.EVENT),
+        (ga4, CodeSource.ORGANIZER_DEFAULT),
+    ]
+
+
+def test_marketplace_codes_come_in_provider_order_whatever_their_creation_order(organizer):
+    ga4 = MarketplaceTrackingCodeFactory(client=organizer.client, provider="ga4", settings=GA4)
+    meta = MarketplaceTrackingCodeFactory(client=organizer.client)
+
+    assert [c.code_id for c in resolve_for_marketplace(organizer.client_id)] == [meta.pk, ga4.pk]
+
+
+def test_refusing_organizers_tag_managers_keeps_their_other_codes(organizer, event):
+    organizer.client.allow_organizer_tag_managers = False
+    organizer.client.save()
+    meta = EventTrackingCodeFactory(organizer=organizer)
+    EventTrackingCodeFactory(
+        organizer=organizer, provider="gtm", settings={"container_id": "GTM-T37L75D"}
+    )
+
+    assert [c.code_id for c in resolve_for_event(event)] == [meta.pk]
