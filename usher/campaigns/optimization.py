@@ -216,6 +216,7 @@ def suite_state(
         reported_hours=min(reported.values(), default=0),
         campaigns=tuple(states),
         hourly_profile=_hourly_profile(hourly, flight.hour_of(now) // HOURS_PER_DAY),
+        currency=budget.currency,
     )
 
 

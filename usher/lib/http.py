@@ -333,8 +333,9 @@ def _secret_values(*sources: Any) -> list[str]:
             for key, value in node.items():
                 if _is_secret_key(key) and isinstance(value, str | int):
                     found.append(str(value))
-                    # "Bearer <token>": the bare token may appear elsewhere too.
-                    found.append(str(value).split(" ", 1)[-1])
+                    # "Bearer <token>": the bare token may appear elsewhere too (after
+                    # any run of whitespace: one split on " " kept the extra spaces).
+                    found.append(str(value).split(maxsplit=1)[-1])
                 else:
                     walk(value)
         elif isinstance(node, list | tuple):

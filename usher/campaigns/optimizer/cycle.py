@@ -227,9 +227,9 @@ def _guard_pauses(
                 rule=DecisionRule.CPA_GUARD,
                 campaign_id=campaign.campaign_id,
                 reason=(
-                    f"CPA above 2x the target ({float(state.target_cpa):.2f}) with probability "
-                    f"{verdict.probability:.2f} over {days} days; the rest of the suite buys at "
-                    f"{other_cpa:.2f}"
+                    f"CPA above 2x the target ({float(state.target_cpa):.2f} {state.currency}) "
+                    f"with probability {verdict.probability:.2f} over {days} days; the rest of "
+                    f"the suite buys at {other_cpa:.2f} {state.currency}"
                 ),
                 numbers={
                     "spend": round(spend, 2),
@@ -239,7 +239,7 @@ def _guard_pauses(
                     "probability": round(verdict.probability, 3),
                     "suite_cpa": round(other_cpa, 2),
                 },
-                expected_effect=f"about {spend / max(days, 1):.0f} a day moves to campaigns selling at {other_cpa:.0f} per sale",
+                expected_effect=f"about {state.money(spend / max(days, 1))} a day moves to campaigns selling at {state.money(other_cpa)} per sale",
             )
         )
     return pausing
@@ -662,7 +662,7 @@ def _rebalance(state, evidence, model, ledger, managed, due, plan, decisions) ->
                     else "daily rebalance: equal marginal return across the suite over the days left"
                 ),
                 numbers=numbers,
-                expected_effect=f"about {conversions:.1f} sales ({conversions * value:.0f} revenue) today",
+                expected_effect=f"about {conversions:.1f} sales ({state.money(conversions * value)} of tickets) today",
                 plan_day=state.day,
             )
         )
@@ -947,8 +947,8 @@ def _recommend(
                     campaign_id=campaign.campaign_id,
                     message=(
                         f"{campaign.campaign_type.replace('_', ' ')} on {campaign.platform} is "
-                        f"saturated: the next 100 buy {marginal * 100:.2f} sales, the average 100 "
-                        f"{average * 100:.2f}"
+                        f"saturated: the next {state.money(100)} buy {marginal * 100:.2f} sales, "
+                        f"the average {state.money(100)} {average * 100:.2f}"
                     ),
                     numbers={
                         "marginal_roas": round(float(marginal * e.value_per_conversion), 3),

@@ -104,6 +104,11 @@ class SuiteState:
     # Share of a day's delivery per UTC hour, as the platforms' hourly reports show it
     # (sums to 1); None until known.
     hourly_profile: tuple[float, ...] | None = None
+    currency: str = ""  # the budget's, for the decisions' texts
+
+    def money(self, amount: float) -> str:
+        """An amount as the decisions' texts show it: whole units and the currency."""
+        return f"{amount:.0f} {self.currency}".rstrip()
 
     @property
     def day(self) -> int:

@@ -4,6 +4,7 @@ out, and each event still becomes exactly one delivery per destination."""
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 import pytest
 from django.test import Client
@@ -116,3 +117,19 @@ def test_another_clients_pending_events_are_not_its_fan_outs(
     other = MarketplaceClientFactory()
     tasks.fan_out_client_events_task(other.pk)
     assert TrackingEvent.objects.get(event_id="e-1").fanned_out_at is None
+
+
+def test_the_sweep_fans_out_what_no_worker_took_once_its_grace_is_over(
+    marketplace, wiring, published, django_capture_on_commit_callbacks
+):
+    collect(marketplace, wiring, django_capture_on_commit_callbacks, "e-1", "e-2")
+    received = TrackingEvent.objects.latest("received_at").received_at
+
+    within_grace = fanout.fan_out_stragglers(received + timedelta(seconds=10))
+    keys = fanout.fan_out_stragglers(received + timedelta(minutes=5))
+
+    assert within_grace == set()
+    assert deliveries_per_event() == {"e-1": DESTINATIONS_PER_EVENT, "e-2": DESTINATIONS_PER_EVENT}
+    assert keys == set(ConversionDelivery.objects.values_list("destination_key", flat=True))
+    assert not TrackingEvent.objects.filter(fanned_out_at__isnull=True).exists()
+    assert fanout.fan_out_stragglers(received + timedelta(minutes=10)) == set()  # none left

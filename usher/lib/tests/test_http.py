@@ -8,6 +8,7 @@ import pickle
 import socket
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from email.utils import format_datetime
 from typing import Any
 
@@ -186,7 +187,7 @@ def test_it_times_out_on_a_server_that_never_answers() -> None:
 
 @pytest.mark.parametrize("timeout", [0, -1])
 def test_it_refuses_a_client_without_a_timeout(timeout: float) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"^timeout_seconds must be positive: platform calls"):
         PlatformHttpClient("test", "https://api.example.test", timeout_seconds=timeout)
 
 
@@ -532,3 +533,291 @@ def test_a_failed_batch_marks_every_event_with_the_errors_fate(
 
     assert [o.event_id for o in result.with_status(status)] == ["e0", "e1"]
     assert all(o.error_code == "2" and o.error_message == "down" for o in result.outcomes)
+
+
+# --- What goes out, and what an error keeps (the mutation run's survivors) ---
+
+
+def recording(status: int = 200) -> tuple[Handler, list[httpx.Request]]:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        request.read()
+        seen.append(request)
+        return httpx.Response(status, json={})
+
+    return handler, seen
+
+
+def test_it_sends_the_json_body_it_is_given() -> None:
+    handler, seen = recording()
+
+    make_client(handler).request("POST", "/events", json={"data": [{"a": 1}]})
+
+    assert json.loads(seen[0].content) == {"data": [{"a": 1}]}
+
+
+def test_it_sends_the_form_it_is_given() -> None:
+    handler, seen = recording()
+
+    make_client(handler).request("POST", "/event/track/", data={"pixel": "C1", "n": "2"})
+
+    assert seen[0].headers["content-type"] == "application/x-www-form-urlencoded"
+    assert seen[0].content == b"pixel=C1&n=2"
+
+
+def test_it_uploads_files_as_multipart_and_records_only_the_form() -> None:
+    handler, seen = recording()
+
+    response = make_client(handler).request(
+        "POST",
+        "/audiences/upload",
+        data={"audience": "42"},
+        files={"file": ("members.csv", b"h1,h2\nsecret-row", "text/csv")},
+    )
+
+    assert seen[0].headers["content-type"].startswith("multipart/form-data")
+    assert b"secret-row" in seen[0].content and b'name="audience"' in seen[0].content
+    assert response.request.body == '{"audience": "42"}'
+
+
+@pytest.mark.parametrize(
+    "where",
+    [
+        {"params": {"access_token": TOKEN}},
+        {"json": {"access_token": TOKEN}},
+        {"data": {"access_token": TOKEN}},
+        {"headers": {"Access-Token": TOKEN}},
+    ],
+    ids=["query", "json", "form", "header"],
+)
+def test_a_secret_sent_under_a_secret_key_is_masked_wherever_the_platform_echoes_it(
+    where: dict[str, Any], caplog_http: pytest.LogCaptureFixture
+) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(400, text=f"invalid token {TOKEN}", headers={"X-Echo": TOKEN})
+
+    error = raised(make_client(handler), **where)
+
+    assert error.response is not None
+    assert error.message == "invalid token ***"
+    assert error.response.body == "invalid token ***"
+    assert error.response.headers["x-echo"] == "***"
+    assert TOKEN not in caplog_http.text
+
+
+def test_values_under_secret_keys_are_masked_whatever_their_length_or_shape() -> None:
+    client = make_client(answer(200, {}))
+
+    response = client.request(
+        "POST", "/x", json={"api_secret": "abc", "client_secret": ["k1", "k2"], "n": 1}
+    )
+
+    assert json.loads(response.request.body or "") == {
+        "api_secret": "***",
+        "client_secret": "***",
+        "n": 1,
+    }
+
+
+def test_a_network_failure_names_the_platform_the_error_and_its_text() -> None:
+    error = raised(make_client(failing(httpx.ConnectError, "connection refused")))
+
+    assert error.platform == "test"
+    assert error.message == "ConnectError: connection refused"
+
+
+def test_a_network_failure_without_text_is_named_by_its_type() -> None:
+    assert raised(make_client(failing(httpx.ReadError, ""))).message == "ReadError"
+
+
+def test_an_error_answer_keeps_the_platforms_body_or_else_its_reason() -> None:
+    with_body = raised(make_client(lambda request: httpx.Response(503, text="x" * 600)))
+    without_body = raised(make_client(lambda request: httpx.Response(503)))
+
+    assert with_body.message == "x" * http.MAX_ERROR_BODY_CHARS
+    assert without_body.message == "Service Unavailable"
+
+
+def test_an_error_answer_keeps_its_headers_body_and_timing() -> None:
+    headers = {"X-Request-Id": "r-1"}
+    error = raised(make_client(lambda request: httpx.Response(500, text="oops", headers=headers)))
+
+    assert error.response is not None
+    assert error.response.headers["x-request-id"] == "r-1"
+    assert error.response.body == "oops"
+    assert error.response.elapsed_ms > 0
+
+
+def test_a_broken_classify_hook_is_logged_with_the_platform(
+    caplog_http: pytest.LogCaptureFixture,
+) -> None:
+    def classify(response: httpx.Response) -> PlatformError | None:
+        raise KeyError("missing")
+
+    raised(make_client(answer(503, {}), classify=classify))
+
+    [record] = [r for r in caplog_http.records if r.levelno == logging.ERROR]
+    assert record.getMessage() == "classify hook failed for test; using the HTTP status"
+    assert record.exc_info is not None
+
+
+def test_retry_after_as_a_date_without_a_zone_is_read_as_utc() -> None:
+    later = datetime.now(UTC) + timedelta(seconds=120)
+    header = later.strftime("%a, %d %b %Y %H:%M:%S -0000")  # a date that names no zone
+
+    wait = http.parse_retry_after(header)
+
+    assert wait is not None and 110 <= wait <= 120
+
+
+def test_retry_after_as_a_past_date_means_now() -> None:
+    earlier = format_datetime(datetime.now(UTC) - timedelta(seconds=30), usegmt=True)
+
+    assert http.parse_retry_after(earlier) == 0.0
+
+
+class FakePerfCounter:
+    """A `time` module whose clock moves `step_seconds` at every reading."""
+
+    def __init__(self, step_seconds: float) -> None:
+        self.now, self.step = 100.0, step_seconds
+
+    def perf_counter(self) -> float:
+        self.now += self.step
+        return self.now
+
+
+def test_every_call_is_logged_and_counted_with_its_platform_outcome_and_time(
+    caplog_http: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from prometheus_client import REGISTRY
+
+    def calls(outcome: str) -> float:
+        labels = {"platform": "metered", "outcome": outcome}
+        return REGISTRY.get_sample_value("usher_platform_api_calls_total", labels) or 0.0
+
+    def seconds() -> float:
+        labels = {"platform": "metered"}
+        return REGISTRY.get_sample_value("usher_platform_api_call_seconds_sum", labels) or 0.0
+
+    monkeypatch.setattr(http, "time", FakePerfCounter(0.01234))
+    before = (calls("ok"), calls("rate_limited"), seconds())
+    client = make_client(answer(200, {}, {"X-Request-Id": "r-1"}), platform="metered")
+
+    response = client.request("GET", "/campaigns", params={"limit": "5"})
+    raised(make_client(answer(429, {}), platform="metered"), "POST", "/events")
+
+    assert response.elapsed_ms == pytest.approx(12.34)
+    assert response.headers["x-request-id"] == "r-1"
+    assert (calls("ok"), calls("rate_limited")) == (before[0] + 1, before[1] + 1)
+    assert seconds() == pytest.approx(before[2] + 2 * 0.01234)
+    ok, failed = [r for r in caplog_http.records if r.name == "usher.http"]
+    assert ok.getMessage() == (
+        "platform_http platform=metered method=GET path=/v1/campaigns?limit=5 status=200"
+        " elapsed_ms=12.3 outcome=ok"
+    )
+    assert ok.http_elapsed_ms == 12.3  # type: ignore[attr-defined]
+    assert failed.levelno == logging.WARNING
+    assert failed.getMessage().endswith("status=429 elapsed_ms=12.3 outcome=rate_limited")
+    assert failed.http_outcome == "rate_limited"  # type: ignore[attr-defined]
+
+
+def test_readable_values_stay_readable_in_the_record() -> None:
+    response = make_client(answer(200, {})).request(
+        "POST", "/events", json={"data": [{"event_name": "Purchase", "currency": "EUR"}]}
+    )
+
+    assert response.request.body == '{"data": [{"event_name": "Purchase", "currency": "EUR"}]}'
+
+
+def test_a_secret_shorter_than_four_characters_is_not_masked() -> None:
+    # Masking "12" would mask every 12 in the log, and hide nothing worth hiding.
+    error = raised(make_client(lambda request: httpx.Response(400, text="code 12")), secrets=["12"])
+
+    assert error.message == "code 12"
+
+
+@pytest.mark.parametrize("authorization", [f"Bearer {TOKEN}", f"Bearer  {TOKEN}", TOKEN])
+def test_an_authorization_value_and_its_bare_token_are_both_masked(authorization: str) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(401, text=f"sent {authorization}; token={TOKEN}")
+
+    error = raised(make_client(handler), headers={"Authorization": authorization})
+
+    assert error.message == "sent ***; token=***"
+
+
+def test_secrets_nested_in_a_body_are_masked_wherever_they_are_echoed() -> None:
+    nested = "nested-secret-value"
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(400, text=f"bad {nested} and {TOKEN}")
+
+    body = {"batch": {"auth": {"client_secret": nested}}, "items": [{"access_token": TOKEN}]}
+    error = raised(make_client(handler), json=body)
+
+    assert error.message == "bad *** and ***"
+
+
+def test_a_redirect_is_not_followed() -> None:
+    handler, seen = recording(302)
+
+    def redirect(request: httpx.Request) -> httpx.Response:
+        handler(request)
+        return httpx.Response(302, headers={"Location": "https://elsewhere.test/steal"})
+
+    error = raised(make_client(redirect), params={"access_token": TOKEN})
+
+    assert error.kind == ErrorKind.PERMANENT
+    assert [str(request.url.host) for request in seen] == ["api.example.test"]
+
+
+def test_a_secret_of_four_characters_is_masked() -> None:
+    error = raised(
+        make_client(lambda request: httpx.Response(400, text="pin 4321")), secrets=["4321"]
+    )
+
+    assert error.message == "pin ***"
+
+
+def test_short_values_under_secret_keys_are_masked_in_the_query_and_headers() -> None:
+    response = make_client(answer(200, {})).request(
+        "GET", "/ping", params={"access_token": "t1", "q": "ok"}, headers={"Developer-Token": "d1"}
+    )
+
+    assert response.request.url == "https://api.example.test/v1/ping?access_token=***&q=ok"
+    assert response.request.headers["developer-token"] == "***"
+    assert response.request.headers["host"] == "api.example.test"  # the rest stays readable
+
+
+def test_a_url_without_a_query_is_recorded_without_a_question_mark() -> None:
+    response = make_client(answer(200, {})).request("GET", "/ping")
+
+    assert response.request.url == "https://api.example.test/v1/ping"
+
+
+@pytest.mark.parametrize("body", ["json", "data"])
+def test_the_recorded_body_keeps_non_ascii_text_readable(body: str) -> None:
+    response = make_client(answer(200, {})).request("POST", "/x", **{body: {"city": "São Paulo"}})
+
+    assert response.request.body == '{"city": "São Paulo"}'
+
+
+def test_a_form_with_decimal_values_is_sent_and_recorded() -> None:
+    handler, seen = recording()
+
+    response = make_client(handler).request("POST", "/x", data={"value": Decimal("12.50")})
+
+    assert seen[0].content == b"value=12.50"
+    assert response.request.body == '{"value": "12.50"}'
+
+
+def test_a_network_failure_is_logged_with_its_method_and_path(
+    caplog_http: pytest.LogCaptureFixture,
+) -> None:
+    raised(make_client(failing(httpx.ConnectError)), "PUT", "/audiences/7")
+
+    [record] = [r for r in caplog_http.records if r.name == "usher.http"]
+    assert "method=PUT path=/v1/audiences/7 status=- " in record.getMessage()
+    assert (record.http_method, record.http_path) == ("PUT", "/v1/audiences/7")  # type: ignore[attr-defined]

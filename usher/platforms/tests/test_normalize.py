@@ -113,12 +113,13 @@ def test_it_formats_phones_per_platform(
 )
 @pytest.mark.parametrize("platform", ["meta", "google_ads", "tiktok", "ga4"])
 def test_it_drops_placeholder_and_invalid_phones(
-    platform: str, raw: str, country: str | None
+    platform: str, raw: str, country: str | None, caplog: pytest.LogCaptureFixture
 ) -> None:
     wire = normalize_user_data(platform, {"phone": raw, "country": country, "email": "a@b.co"})
 
     assert "phone" not in wire
     assert wire["email"] == h("a@b.co")  # the rest of the record still goes out
+    assert not caplog.records  # a bad value is dropped, not reported as a normalizer bug
 
 
 @pytest.mark.parametrize(
@@ -277,9 +278,24 @@ def test_it_drops_pre_hashed_values_where_the_platform_wants_clear_text() -> Non
 )
 @pytest.mark.parametrize(("platform", "api"), [("meta", "conversions"), ("tiktok", "audiences")])
 def test_it_drops_values_it_cannot_normalize_and_never_raises(
-    platform: str, api: str, user_data: dict[str, object] | None
+    platform: str,
+    api: str,
+    user_data: dict[str, object] | None,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     assert normalize_user_data(platform, user_data, api) == {}
+    assert not caplog.records  # a bad value is dropped, not reported as a normalizer bug
+
+
+@pytest.mark.parametrize("email", ["+news@gmail.com", "...@googlemail.com"])
+def test_google_drops_a_gmail_address_with_nothing_left_before_the_at(email: str) -> None:
+    assert normalize_user_data("google_ads", {"email": email}) == {}
+
+
+def test_google_cuts_a_gmail_address_at_its_first_plus() -> None:
+    wire = normalize_user_data("google_ads", {"email": "john+work+x@gmail.com"})
+
+    assert wire["email"] == h("john@gmail.com")
 
 
 def test_it_keeps_good_fields_when_others_are_bad() -> None:
@@ -304,16 +320,18 @@ def test_it_drops_future_and_pre_1900_birth_dates() -> None:
 
 
 @pytest.mark.parametrize(
-    ("platform", "api"),
+    ("platform", "api", "named"),
     [
-        ("linkedin", "conversions"),
-        ("Meta", "conversions"),
-        ("meta", "offline"),
-        ("ga4", "audiences"),
+        ("linkedin", "conversions", "'linkedin'"),
+        ("Meta", "conversions", "'Meta'"),
+        ("meta", "offline", "'offline'"),
+        ("ga4", "audiences", "ga4 has no audiences API"),
     ],
 )
-def test_it_rejects_unknown_platforms_and_apis(platform: str, api: str) -> None:
-    with pytest.raises(ValueError):
+def test_it_rejects_unknown_platforms_and_apis_naming_them(
+    platform: str, api: str, named: str
+) -> None:
+    with pytest.raises(ValueError, match=named):
         normalize_user_data(platform, {"email": "a@b.co"}, api)
 
 
@@ -374,10 +392,18 @@ def test_normalize_email(raw: object, expected: str | None) -> None:
         ("+0040 722 123 456", "RO", "+40722123456"),
         ("+001-800-555-1234", "RO", "+18005551234"),
         ("0040722123456", None, "+40722123456"),
+        ("+ 0040 722 123 456", None, "+40722123456"),  # a space typed after the `+`
+        # Too long to read as written (the extension's digits count): read nationally.
+        ("1 650 555 1212 x 12345678", "US", "+16505551212"),
+        ("+1 212 212 1212", None, "+12122121212"),  # two distinct digits are enough
         (h("x"), "US", None),
+        # A digest is never read as a number, even when its digits would make one.
+        ("f" * 53 + "16505551212", None, None),
+        (None, "US", None),
+        (16505551212, None, None),
     ],
 )
-def test_normalize_phone_e164(raw: str, country: str | None, expected: str | None) -> None:
+def test_normalize_phone_e164(raw: object, country: str | None, expected: str | None) -> None:
     assert normalize_phone_e164(raw, country) == expected
 
 
@@ -392,6 +418,7 @@ def test_a_failing_normalizer_costs_one_field_not_the_event(
     wire = normalize_user_data("meta", {"city": "Secret City", "first_name": "Ana"})
 
     assert wire == {"first_name": h("ana")}
+    assert [r.getMessage() for r in caplog.records] == ["normalizing city for meta failed"]
     assert "Secret City" not in caplog.text  # PII never reaches the log
 
 
@@ -414,3 +441,69 @@ def test_normalizing_its_own_output_changes_nothing(platform: str, api: str) -> 
     once = normalize_user_data(platform, raw, api)
 
     assert normalize_user_data(platform, once, api) == once
+
+
+@pytest.mark.parametrize("letters", [normalize._letters, normalize._ascii_letters])
+def test_the_meta_state_rule_codes_us_states_and_keeps_other_regions_as_letters(letters) -> None:
+    # Built here rather than read from the tables: the tables build their rules once, at
+    # import, so only a rule built by the test runs the factory's code under test.
+    state = normalize._meta_state(letters)
+
+    assert state("California", "US") == "ca"
+    assert state(" TX ", None) == "tx"  # a US code is recognized without a country
+    assert state("Calif.", "US") is None  # a US value that is no state: dropped
+    assert state("Bavaria", "DE") == "bavaria"
+    assert state("Georgia", "GE") == "georgia"  # the country, not the US state
+    assert state("Ontario", None) == "ontario"
+    assert state("!!!", "FR") is None
+
+
+def test_meta_customer_files_keep_only_a_to_z_in_places() -> None:
+    wire = normalize_user_data(
+        "meta", {"city": "Zürich", "state": "new_york[1]", "country": "CH"}, "audiences"
+    )
+
+    assert wire == {"city": h("zrich"), "state": h("newyork"), "country": h("ch")}
+
+
+def test_google_reads_a_state_name_as_a_us_state_only_in_the_us() -> None:
+    wire = normalize_user_data("google_ads", {"state": "Georgia", "country": "GE"})
+
+    assert wire["state"] == "georgia"
+
+
+def test_google_keeps_the_single_spaces_inside_a_postal_code() -> None:
+    assert normalize_user_data("google_ads", {"zip": " SW1A  1AA "})["zip"] == "SW1A 1AA"
+
+
+@pytest.mark.parametrize(
+    ("zip_code", "country", "pre_image"),
+    [
+        ("94025-1234", "US", "94025"),
+        ("94025 1234", "us", "94025"),
+        ("10115", "DE", "10115"),
+        # Shaped like ZIP+4 but not in the US: kept whole, lowercased, without the dash.
+        ("12345-6789", "DE", "123456789"),
+    ],
+)
+def test_meta_keeps_five_zip_digits_in_the_us_and_whole_postal_codes_elsewhere(
+    zip_code: str, country: str, pre_image: str
+) -> None:
+    assert normalize_user_data("meta", {"zip": zip_code, "country": country})["zip"] == h(pre_image)
+
+
+def test_meta_drops_a_us_zip_that_is_not_five_digits_without_reporting_a_failure(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    wire = normalize_user_data("meta", {"zip": "SW1A 1AA", "country": "US"})
+
+    assert "zip" not in wire
+    assert not caplog.records  # a bad value is not a normalizer bug
+
+
+def test_a_birth_date_from_1900_through_today_is_kept() -> None:
+    today = date.today()
+
+    for born in (date(1900, 1, 1), today):
+        wire = normalize_user_data("meta", {"date_of_birth": born.isoformat()})
+        assert wire == {"date_of_birth": h(born.strftime("%Y%m%d"))}

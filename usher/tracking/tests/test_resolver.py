@@ -9,8 +9,17 @@ from usher.lib.client_cache import RESOLUTION_CACHE_SECONDS, client_version
 from usher.marketplace.models import OrganizerStatus
 from usher.marketplace.tests.factories import EventFactory, OrganizerFactory
 from usher.tracking import services
+from usher.tracking.models import EventTrackingCode
 from usher.tracking.resolved import CodeSource, ResolvedCode
-from usher.tracking.resolver import resolve_for_event, resolve_for_organizer, server_side_codes
+from usher.tracking.resolver import (
+    _pick_per_provider,
+    marketplace_server_side_codes,
+    organizer_server_side_codes,
+    resolve_for_event,
+    resolve_for_marketplace,
+    resolve_for_organizer,
+    server_side_codes,
+)
 from usher.tracking.tests.factories import EventTrackingCodeFactory, MarketplaceTrackingCodeFactory
 
 pytestmark = pytest.mark.django_db
@@ -319,3 +328,114 @@ def test_a_marketplace_can_refuse_organizers_tag_managers(organizer, organizer_a
     )
     assert response.status_code == 422
     assert response.json()["detail"][0]["loc"] == ["body", "provider"]
+
+
+def test_a_code_without_the_advanced_matching_setting_does_not_match(organizer, event):
+    EventTrackingCodeFactory(
+        organizer=organizer, settings={"pixel_id": "111111111111111", "conversion_events": []}
+    )
+
+    (code,) = resolve_for_event(event)
+
+    assert code.advanced_matching is False
+
+
+def test_google_ads_sends_server_side_only_the_events_with_a_conversion_action(organizer, event):
+    settings = {
+        "conversion_id": "AW-736702401",
+        "customer_id": "1234567890",
+        "conversion_events": ["begin_checkout", "purchase"],
+    }
+    code = _with_secret(
+        EventTrackingCodeFactory(organizer=organizer, provider="google_ads", settings=settings),
+        "refresh_token",
+        "ADS-TOKEN",
+    )
+    (without_actions,) = server_side_codes(event)
+    code.settings = {**settings, "conversion_actions": {"purchase": "123456789"}}
+    code.save()
+
+    (ads,) = server_side_codes(event)
+
+    assert without_actions.conversion_events == ()
+    assert (ads.tag_id, ads.conversion_events) == ("AW-736702401", ("purchase",))
+
+
+def test_pages_of_no_event_carry_the_marketplaces_codes_and_an_organizers_its_defaults(
+    organizer, event
+):
+    default = _with_secret(EventTrackingCodeFactory(organizer=organizer), "access_token", "T1")
+    EventTrackingCodeFactory(organizer=organizer, event=event)  # the event's own: not here
+    own = _with_secret(
+        MarketplaceTrackingCodeFactory(client=organizer.client), "access_token", "T2"
+    )
+    MarketplaceTrackingCodeFactory(client=organizer.client, provider="ga4", settings=GA4)
+    other = OrganizerFactory(client=organizer.client)
+    _with_secret(EventTrackingCodeFactory(organizer=other), "access_token", "T3")
+
+    assert _by(resolve_for_marketplace(organizer.client_id)) == [
+        ("meta", CodeSource.MARKETPLACE, own.tag_id),
+        ("ga4", CodeSource.MARKETPLACE, GA4["measurement_id"]),
+    ]
+    assert [
+        (c.source, c.code_id, c.credential())
+        for c in marketplace_server_side_codes(organizer.client_id)
+    ] == [(CodeSource.MARKETPLACE, own.pk, "T2")]
+    assert [
+        (c.source, c.code_id, c.credential()) for c in organizer_server_side_codes(organizer)
+    ] == [(CodeSource.ORGANIZER_DEFAULT, default.pk, "T1"), (CodeSource.MARKETPLACE, own.pk, "T2")]
+
+
+def test_an_edit_shows_on_the_next_resolution_of_every_kind_of_page(organizer, event):
+    default = _with_secret(EventTrackingCodeFactory(organizer=organizer), "access_token", "T1")
+    own = _with_secret(
+        MarketplaceTrackingCodeFactory(client=organizer.client), "access_token", "T2"
+    )
+    before = (
+        resolve_for_organizer(organizer),
+        resolve_for_marketplace(organizer.client_id),
+        organizer_server_side_codes(organizer),
+        marketplace_server_side_codes(organizer.client_id),
+    )
+
+    for code in (default, own):
+        code.enabled = False
+        code.save()
+
+    assert all(before)
+    assert resolve_for_organizer(organizer) == []
+    assert resolve_for_marketplace(organizer.client_id) == []
+    assert organizer_server_side_codes(organizer) == []
+    assert marketplace_server_side_codes(organizer.client_id) == []
+
+
+@pytest.mark.parametrize("event_code_first", [True, False])
+def test_the_event_code_wins_whatever_order_the_rows_come_in(event_code_first: bool):
+    # The query has no order: the choice must not depend on the one the database picks.
+    default = EventTrackingCode(pk=1, provider="meta", event_id=None)
+    specific = EventTrackingCode(pk=2, provider="meta", event_id=7)
+    ga4 = EventTrackingCode(pk=3, provider="ga4", event_id=None)
+    rows = [specific, ga4, default] if event_code_first else [default, ga4, specific]
+
+    assert _pick_per_provider(rows) == [
+        (specific, CodeSource.EVENT),
+        (ga4, CodeSource.ORGANIZER_DEFAULT),
+    ]
+
+
+def test_marketplace_codes_come_in_provider_order_whatever_their_creation_order(organizer):
+    ga4 = MarketplaceTrackingCodeFactory(client=organizer.client, provider="ga4", settings=GA4)
+    meta = MarketplaceTrackingCodeFactory(client=organizer.client)
+
+    assert [c.code_id for c in resolve_for_marketplace(organizer.client_id)] == [meta.pk, ga4.pk]
+
+
+def test_refusing_organizers_tag_managers_keeps_their_other_codes(organizer, event):
+    organizer.client.allow_organizer_tag_managers = False
+    organizer.client.save()
+    meta = EventTrackingCodeFactory(organizer=organizer)
+    EventTrackingCodeFactory(
+        organizer=organizer, provider="gtm", settings={"container_id": "GTM-T37L75D"}
+    )
+
+    assert [c.code_id for c in resolve_for_event(event)] == [meta.pk]

@@ -22,12 +22,18 @@ import pytest
 from usher.tracking.resolved import ResolvedCode
 from usher.tracking.snippets import (
     CONSENT_PURPOSES,
+    EventData,
     PageContext,
     PageType,
+    if_user_data_granted,
     js_literal,
+    loader_nonce_js,
+    merge_duplicates,
+    page_events,
     purchase_event_id,
     render_snippets,
     script_tag,
+    tracker_page_events,
 )
 
 HOSTILE = "</script><script>alert(1)</script>\"'<!--\u2028\u2029&amp;"
@@ -741,3 +747,126 @@ def run_in_node(
         check=True,
     )
     return json.loads(result.stdout)
+
+
+def test_js_literal_writes_tuples_sets_and_decimals_and_refuses_other_objects():
+    assert js_literal({"ids": ("a", "b"), "one": frozenset({"c"}), "value": Decimal("12.50")}) == (
+        '{"ids":["a","b"],"one":["c"],"value":12.5}'
+    )
+    with pytest.raises(TypeError, match=r"^cannot encode object for a script$"):
+        js_literal(object())
+
+
+def test_a_loader_sets_the_nonce_on_its_script_only_when_there_is_one():
+    assert loader_nonce_js("t", None) == ""
+    assert loader_nonce_js("t", NONCE) == f"t.setAttribute('nonce',\"{NONCE}\");"
+
+
+def test_user_data_code_runs_only_when_ad_user_data_is_granted():
+    assert if_user_data_granted("a()") == "if(c.ad_user_data==='granted'){a()}"
+    assert if_user_data_granted("a()", "b()") == "if(c.ad_user_data==='granted'){a()}else{b()}"
+
+
+def test_an_unknown_page_type_fires_only_page_view():
+    assert [event.name for event in page_events(PageContext(page_type="bogus"))] == ["page_view"]
+
+
+def test_only_the_purchase_carries_the_order_and_its_derived_event_id():
+    event_page = page_events(PageContext(page_type=PageType.EVENT, order_id="77"))
+    thank_you = page_events(PageContext(page_type=PageType.THANK_YOU, order_id="77"))
+    without_order = page_events(PageContext(page_type=PageType.THANK_YOU))
+
+    view_item = event_page[1]
+    assert (view_item.order_id, view_item.event_id == purchase_event_id("77")) == ("", False)
+    purchase = thank_you[1]
+    assert (purchase.order_id, purchase.event_id) == ("77", purchase_event_id("77"))
+    assert without_order[1].event_id != purchase_event_id("")
+
+
+def test_tracker_page_events_pass_the_same_events_and_ids_without_empty_fields():
+    events = (
+        EventData(name="page_view", event_id="e-1"),
+        EventData(
+            name="purchase",
+            event_id="order-7",
+            value=Decimal("12.50"),
+            currency="EUR",
+            content_ids=("ev-1",),
+            content_name="Show",
+            quantity=2,
+            order_id="7",
+        ),
+        EventData(name="view_item", event_id="e-2", value=Decimal("0"), quantity=0),
+    )
+
+    assert tracker_page_events(events) == [
+        {"name": "page_view", "event_id": "e-1"},
+        {
+            "name": "purchase",
+            "event_id": "order-7",
+            "value": 12.5,
+            "currency": "EUR",
+            "quantity": 2,
+            "content_ids": ["ev-1"],
+            "content_name": "Show",
+            "order_id": "7",
+        },
+        {"name": "view_item", "event_id": "e-2", "value": 0.0, "quantity": 0},  # free: kept
+    ]
+
+
+def test_js_literal_escapes_every_non_ascii_character():
+    assert js_literal("São 정") == '"S\\u00e3o \\uc815"'
+
+
+def test_script_tag_writes_the_nonce_and_names_what_it_refuses():
+    assert script_tag("a()", "n1") == '<script nonce="n1">a()</script>'
+    with pytest.raises(ValueError, match=r"^script body contains markup that would end or nest"):
+        script_tag("'</script>'", None)
+
+
+def test_a_merged_pixel_keeps_the_first_codes_identity_and_unites_the_rest():
+    first = code(
+        "meta",
+        "111111111111111",
+        events=("page_view", "purchase"),
+        custom_params={"brand": "first", "a": "1"},
+        conversion_labels={"purchase": "L1"},
+    )
+    second = code(
+        "meta",
+        "111111111111111",
+        events=("view_item", "purchase"),
+        source="marketplace",
+        advanced_matching=True,
+        custom_params={"brand": "second", "b": "2"},
+        conversion_labels={"purchase": "L2", "view_item": "L3"},
+    )
+    other = code("meta", "222222222222222")
+
+    merged = merge_duplicates([first, other, second])
+
+    assert [m.tag_id for m in merged] == ["111111111111111", "222222222222222"]
+    assert merged[0] == ResolvedCode(
+        provider="meta",
+        source=first.source,
+        code_id=first.code_id,
+        tag_id="111111111111111",
+        conversion_events=("page_view", "purchase", "view_item"),
+        advanced_matching=True,
+        custom_params={"brand": "first", "b": "2", "a": "1"},
+        conversion_labels={"purchase": "L1", "view_item": "L3"},
+    )
+    assert merged[1] == other
+
+
+def test_the_events_handed_in_are_the_ones_rendered():
+    events = (EventData(name="page_view", event_id="fixed-event-id-1"),)
+
+    head = render_snippets([code("meta", "111111111111111")], page=EVENT_PAGE, events=events)[
+        "head"
+    ]
+
+    assert "fixed-event-id-1" in head
+    # The page's own events (with new random ids) were not made up again.
+    assert not re.search(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", head)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from decimal import Decimal
 
@@ -144,13 +145,20 @@ def test_on_day_one_every_campaign_gets_the_same_plan():
 
 def test_every_budget_decision_says_why_with_its_numbers_and_expected_effect():
     result = run_cycle(
-        state_on(3, 2, [campaign(str(i), 100.0, steady_days(3, 100.0, 3)) for i in range(3)])
+        replace(
+            state_on(3, 2, [campaign(str(i), 100.0, steady_days(3, 100.0, 3)) for i in range(3)]),
+            currency="RON",
+        )
     )
     assert result.decisions
     for decision in result.decisions:
         assert decision.reason
         assert decision.expected_effect
         assert "new_budget" in decision.numbers and "expected_conversions_today" in decision.numbers
+        # Money in the organizer's text carries its currency: "(212 RON of tickets)".
+        assert re.search(r"\(\d+ RON of tickets\) today$", decision.expected_effect), (
+            decision.expected_effect
+        )
 
 
 def test_safety_cuts_budgets_that_could_overspend_what_is_left():
@@ -216,6 +224,7 @@ def test_recommendations_flag_saturation_and_price_a_bigger_budget():
     ]
     state = replace(
         state_on(6, 3, [replace(campaign("sat", 250.0, saturated), campaign_type="retargeting")]),
+        currency="RON",
         campaigns=(
             replace(campaign("sat", 250.0, saturated), campaign_type="retargeting"),
             campaign("lin", 250.0, linear),
@@ -226,6 +235,8 @@ def test_recommendations_flag_saturation_and_price_a_bigger_budget():
     kinds = {(r.kind, r.campaign_id) for r in result.recommendations}
     assert (RecommendationKind.SATURATED, "sat") in kinds
     assert (RecommendationKind.SATURATED, "lin") not in kinds
+    [saturation] = [r for r in result.recommendations if r.kind == RecommendationKind.SATURATED]
+    assert "the next 100 RON buy" in saturation.message
     raise_advice = [r for r in result.recommendations if r.kind == RecommendationKind.RAISE_BUDGET]
     assert raise_advice and "tickets at ROAS" in raise_advice[0].message
     assert raise_advice[0].numbers["roas_of_extra_money"] >= 1.2
