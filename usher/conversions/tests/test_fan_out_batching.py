@@ -249,7 +249,7 @@ def test_another_clients_older_backlog_does_not_take_a_clients_fan_out(
 
 def straggler_order(wiring, **fields):
     """A paid order whose fan-out task never ran (the broker lost it)."""
-    return OrderFactory(event=wiring.event, consent=CONSENTED, **fields)
+    return OrderFactory(event=wiring.event, **{"consent": CONSENTED, **fields})
 
 
 def test_one_sweep_returns_the_destinations_of_every_client_and_order_it_fanned_out(
@@ -303,3 +303,17 @@ def test_orders_that_are_not_paid_take_no_place_in_a_sweep(marketplace, wiring, 
     assert fanout.fan_out_stragglers(timezone.now() + timedelta(minutes=5))
     paid.refresh_from_db()
     assert paid.fanned_out_at is not None
+
+
+def test_an_order_without_consent_takes_its_buyers_browser_consent(
+    marketplace, wiring, published, django_capture_on_commit_callbacks
+):
+    collect(marketplace, wiring, django_capture_on_commit_callbacks, "buyer")  # visitor v-buyer
+    order = straggler_order(wiring, consent={}, visitor_id="v-buyer")
+
+    keys = fanout.fan_out_order(order.pk)
+
+    assert keys
+    assert set(
+        ConversionDelivery.objects.filter(order=order).values_list("minimal_data", flat=True)
+    ) == {False}
