@@ -317,3 +317,15 @@ def test_an_order_without_consent_takes_its_buyers_browser_consent(
     assert set(
         ConversionDelivery.objects.filter(order=order).values_list("minimal_data", flat=True)
     ) == {False}
+
+
+def test_fanning_out_an_order_reads_its_client_and_event_with_it(marketplace, wiring):
+    fanout.fan_out_order(straggler_order(wiring).pk)  # the event's codes now resolved (cached)
+    order = straggler_order(wiring)
+
+    with CaptureQueriesContext(connection) as queries:
+        fanout.fan_out_order(order.pk)
+
+    reads = [q["sql"] for q in queries if q["sql"].startswith("SELECT")]
+    assert len(reads) == 1, reads  # the order, joined to its client and event
+    assert ConversionDelivery.objects.filter(order=order).exists()
