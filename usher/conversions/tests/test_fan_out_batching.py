@@ -329,3 +329,28 @@ def test_fanning_out_an_order_reads_its_client_and_event_with_it(marketplace, wi
     reads = [q["sql"] for q in queries if q["sql"].startswith("SELECT")]
     assert len(reads) == 1, reads  # the order, joined to its client and event
     assert ConversionDelivery.objects.filter(order=order).exists()
+
+
+def test_an_order_not_sent_for_want_of_consent_is_still_marked_fanned_out(marketplace, wiring):
+    order = straggler_order(wiring, consent={})  # and no browser event of its buyer
+
+    assert fanout.fan_out_order(order.pk) == set()
+    order.refresh_from_db()
+    assert order.fanned_out_at is not None  # the sweep does not take it again
+    assert not ConversionDelivery.objects.exists()
+
+
+@pytest.mark.parametrize("status", [OrderStatus.REFUNDED, OrderStatus.CANCELLED])
+def test_an_order_that_is_not_paid_fans_out_nothing(marketplace, wiring, status):
+    order = straggler_order(wiring, status=status)
+
+    assert fanout.fan_out_order(order.pk) == set()
+    assert not ConversionDelivery.objects.exists()
+
+
+def test_an_order_that_no_longer_exists_fans_out_nothing(marketplace, wiring):
+    order = straggler_order(wiring)
+    order_id = order.pk
+    order.delete()
+
+    assert fanout.fan_out_order(order_id) == set()
