@@ -154,6 +154,7 @@ def test_a_fan_out_takes_only_the_events_it_is_given(
     fanout.fan_out_tracking_events(marketplace.pk, ["e-1"])
 
     assert deliveries_per_event() == {"e-1": DESTINATIONS_PER_EVENT}
+    assert set(ConversionDelivery.objects.values_list("event_name", flat=True)) == {"view_item"}
     assert TrackingEvent.objects.get(event_id="e-2").fanned_out_at is None
 
 
@@ -165,6 +166,7 @@ def test_a_fan_out_never_takes_another_clients_event_of_the_same_id(
 
     assert fanout.fan_out_tracking_events(marketplace.pk, ["e-1"]) == set()
     assert not ConversionDelivery.objects.exists()
+    assert TrackingEvent.objects.get().fanned_out_at is None  # still the other's to fan out
 
 
 def test_a_browser_purchase_is_left_to_the_order_it_copies(
@@ -354,3 +356,15 @@ def test_an_order_that_no_longer_exists_fans_out_nothing(marketplace, wiring):
     order.delete()
 
     assert fanout.fan_out_order(order_id) == set()
+
+
+def test_fanning_out_an_event_again_keeps_the_time_it_was_first_fanned_out(
+    marketplace, wiring, published, django_capture_on_commit_callbacks
+):
+    collect(marketplace, wiring, django_capture_on_commit_callbacks, "e-1")
+    fanout.fan_out_tracking_events(marketplace.pk, ["e-1"])
+    first = TrackingEvent.objects.get().fanned_out_at
+
+    fanout.fan_out_tracking_events(marketplace.pk, ["e-1"])
+
+    assert TrackingEvent.objects.get().fanned_out_at == first
