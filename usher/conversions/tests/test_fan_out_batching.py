@@ -217,7 +217,7 @@ def test_an_event_not_sent_for_want_of_consent_does_not_stop_the_next(
 
 
 def test_a_fan_out_reads_only_the_pages_and_profiles_of_its_events(
-    marketplace, organizer, wiring, published, django_capture_on_commit_callbacks
+    marketplace, wiring, published, django_capture_on_commit_callbacks
 ):
     collect(marketplace, wiring, django_capture_on_commit_callbacks, "e-1")
     pages = ("marketplace_marketplaceevent", "marketplace_marketplaceorganizer")
