@@ -99,7 +99,9 @@ def normalize_phone_e164(raw: object, default_country: object = None) -> str | N
 
     National numbers are read with the buyer's country (ISO alpha-2); numbers written
     with `+` or `00` carry their own, as do both at once (`+0040 722 123 456`, common in
-    Romania: a `+` typed before the international `00` prefix). Numbers invalid for their region, placeholders
+    Romania: a `+` typed before the international `00` prefix). An extension
+    (`ext 12`, `x 12`) is dropped, and a country code written without `+` is never
+    added a second time. Numbers invalid for their region, placeholders
     such as `+0000000000` and runs of one digit are rejected: sending them hashes to a
     value that matches nobody (or fails a batch, PEERS.md §4).
     """
@@ -109,15 +111,19 @@ def normalize_phone_e164(raw: object, default_country: object = None) -> str | N
     compact = "".join(text.split())
     digits = "".join(ch for ch in compact if ch.isdigit())
     region = _country_code(default_country)
-    international = ("+" + digits, None)
+    calling_code = str(phonenumbers.country_code_for_region(region)) if region else ""
+    # Read as written after a `+`, not as `+<all digits>`: phonenumbers then sets an
+    # extension apart ("4917012345678 ext 12" is +4917012345678, not 19 digits).
+    international = ("+" + compact.removeprefix("+"), None)
     if compact.startswith(("00", "+00")):
-        candidates = [("+" + digits[2:], None)]
+        candidates = [("+" + compact.removeprefix("+")[2:], None)]
     elif compact.startswith("+"):
         candidates = [(text, None)]
     elif not region:
         candidates = [international]  # Meta-style digits that already carry the code
-    elif digits.startswith(str(phonenumbers.country_code_for_region(region))):
-        # Own country code without `+` (4917012345678 in DE): as written, then national.
+    elif digits.startswith(calling_code):
+        # Own country code without `+` (4917012345678 in DE): as written, then national
+        # (where the code is also the trunk prefix: 1 650 555 1212 in the US).
         candidates = [international, (text, region)]
     else:
         candidates = [(text, region), international]
@@ -127,6 +133,8 @@ def normalize_phone_e164(raw: object, default_country: object = None) -> str | N
         except phonenumbers.NumberParseException:
             continue
         national = str(parsed.national_number)
+        if number_region and digits.startswith(calling_code) and national.startswith(calling_code):
+            continue  # the written code read as part of the national number: it would double
         if phonenumbers.is_valid_number(parsed) and len(set(national)) > 1:
             return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
     return None
@@ -238,6 +246,12 @@ def _place_tiktok(text: str, country: str | None) -> str | None:
     return "".join(ch for ch in text if unicodedata.category(ch)[0] in "LMN") or None
 
 
+def _has_letter_or_digit(text: str) -> bool:
+    """A postal code is made of letters and digits: one with neither ("--") is a
+    placeholder that would match nobody, so every zip rule drops it."""
+    return any(ch.isalnum() for ch in text)
+
+
 def _zip_meta(text: str, country: str | None) -> str | None:
     # Meta: lowercase, no spaces or dash; US keeps the first 5 digits (94025-1234 -> 94025).
     us_zip = _US_ZIP.fullmatch(text)
@@ -248,17 +262,23 @@ def _zip_meta(text: str, country: str | None) -> str | None:
 
 def _zip_google(text: str, country: str | None) -> str | None:
     # Google Ads takes postal codes in clear and as written (ZIP+4 allowed).
-    return " ".join(text.split()) or None
+    if not _has_letter_or_digit(text):
+        return None
+    return " ".join(text.split())
 
 
 def _zip_ga4(text: str, country: str | None) -> str | None:
     # GA4 Measurement Protocol: remove `.` and `~`, trim.
-    return text.replace(".", "").replace("~", "").strip() or None
+    if not _has_letter_or_digit(text):
+        return None
+    return text.replace(".", "").replace("~", "").strip()
 
 
 def _zip_tiktok(text: str, country: str | None) -> str | None:
     # TikTok hashes zip_code after removing whitespace and lowercasing (PLATFORMS.md §8.1).
-    return "".join(text.split()).lower() or None
+    if not _has_letter_or_digit(text):
+        return None
+    return "".join(text.split()).lower()
 
 
 def _country_lower(text: str, country: str | None) -> str | None:

@@ -393,8 +393,15 @@ def test_normalize_email(raw: object, expected: str | None) -> None:
         ("+001-800-555-1234", "RO", "+18005551234"),
         ("0040722123456", None, "+40722123456"),
         ("+ 0040 722 123 456", None, "+40722123456"),  # a space typed after the `+`
-        # Too long to read as written (the extension's digits count): read nationally.
+        # An extension is set apart, whatever its length.
         ("1 650 555 1212 x 12345678", "US", "+16505551212"),
+        # The country's code written without `+`, then an extension: the code once.
+        ("4917012345678 ext 123456", "DE", "+4917012345678"),
+        ("49 30 1234567 ext 12", "DE", "+49301234567"),
+        ("1 650 555 1212 ext 9", None, "+16505551212"),
+        ("0049 170 12345678 ext 12", None, "+4917012345678"),
+        # Invalid with its code; read nationally it would carry the code twice (+4949…).
+        ("4911234567", "DE", None),
         ("+1 212 212 1212", None, "+12122121212"),  # two distinct digits are enough
         (h("x"), "US", None),
         # A digest is never read as a number, even when its digits would make one.
@@ -507,3 +514,26 @@ def test_a_birth_date_from_1900_through_today_is_kept() -> None:
     for born in (date(1900, 1, 1), today):
         wire = normalize_user_data("meta", {"date_of_birth": born.isoformat()})
         assert wire == {"date_of_birth": h(born.strftime("%Y%m%d"))}
+
+
+ZIP_RULES = [
+    (platform, api) for (platform, api), rules in normalize.RULES.items() if "zip" in rules
+]
+
+
+@pytest.mark.parametrize(("platform", "api"), ZIP_RULES)
+@pytest.mark.parametrize("zip_code", ["--", " - . ~ ", "()/"])
+def test_every_platform_drops_a_postal_code_with_no_letter_or_digit(
+    platform: str, api: str, zip_code: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    wire = normalize_user_data(platform, {"zip": zip_code, "country": "GB"}, api)
+
+    assert "zip" not in wire
+    assert not caplog.records  # dropped as a bad value, not reported as a normalizer bug
+
+
+@pytest.mark.parametrize(("platform", "api"), ZIP_RULES)
+def test_every_platform_keeps_a_postal_code_of_one_letter_or_digit_among_symbols(
+    platform: str, api: str
+) -> None:
+    assert "zip" in normalize_user_data(platform, {"zip": "-7-", "country": "GB"}, api)
