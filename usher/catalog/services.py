@@ -7,6 +7,10 @@ sync builds the items wanted now (`items.py`), compares their hashes with what t
 platform took (`plan.py`) and sends only the difference, in batches of the platform's
 size, recording each batch as soon as it is answered: a sync stopped by an outage or a
 throttle resumes where it stopped on the next run, and one run twice sends nothing.
+
+The hourly sync first asks whether anything an item is built from changed since the
+account's last successful sync (`inputs_changed_since`) and skips the diff when nothing
+did; a failed or partial sync, and a sync queued by an event's change, always diff.
 """
 
 from __future__ import annotations
@@ -14,12 +18,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import TypeVar
 
 from django.db import transaction
-from django.db.models import Min, Q, QuerySet
+from django.db.models import Exists, Min, Q, QuerySet
 
 from usher.campaigns.accounts import contract_account, record_health
 from usher.campaigns.models import AdAccount, AdAccountStatus
@@ -35,6 +39,10 @@ logger = logging.getLogger("usher.catalog")
 T = TypeVar("T")
 
 ERROR_MAX_CHARS = 2000
+# How far before its last successful sync a feed's inputs are looked at again: a row
+# written by a transaction that began before that sync read the events (so stamped
+# earlier) but committed after it is still seen by the next hourly run.
+UNCHANGED_MARGIN = timedelta(minutes=10)
 
 
 class CatalogSyncFailed(Exception):
@@ -47,6 +55,7 @@ class SyncReport:
     deleted: int = 0
     refused: int = 0
     unchanged: int = 0
+    skipped: bool = False  # nothing the items are built from changed: no diff was made
 
 
 # The account setting that turns its event catalog on. Opt-in: a catalog is an object
@@ -85,6 +94,40 @@ def _events_of(account: AdAccount, now: datetime) -> QuerySet[MarketplaceEvent]:
     return events.select_related("organizer")
 
 
+def inputs_changed_since(
+    account: AdAccount, feed: CatalogFeed, since: datetime, now: datetime
+) -> bool:
+    """Whether anything the account's items are built from may have changed after
+    `since` (one query): an event of the account (any status, so one that left the
+    catalog counts) or its organizer written since, an event that ended in between (its
+    item goes), an order of an event without a price (its price is the cheapest ticket
+    sold), or an item whose event was deleted."""
+    events = MarketplaceEvent.objects.filter(client_id=account.client_id)
+    if account.organizer_id:
+        events = events.filter(organizer_id=account.organizer_id)
+    changed = events.filter(
+        Q(updated_at__gt=since)
+        | Q(organizer__updated_at__gt=since)
+        | Q(ends_at__gt=since, ends_at__lte=now)
+        | Q(ends_at__isnull=True, starts_at__gt=since, starts_at__lte=now)
+        | Q(price_min__isnull=True, orders__updated_at__gt=since)
+    )
+    orphaned = CatalogItemState.objects.filter(feed=feed, event__isnull=True)
+    return (
+        CatalogFeed.objects.filter(pk=feed.pk)
+        .filter(Q(Exists(changed)) | Q(Exists(orphaned)))
+        .exists()
+    )
+
+
+def _is_current(feed: CatalogFeed, account: AdAccount, now: datetime) -> bool:
+    """The feed's last sync succeeded in full and none of its inputs changed since."""
+    if feed.status != FeedStatus.OK or feed.last_synced_at is None or not feed.catalog_id:
+        return False
+    since = feed.last_synced_at - UNCHANGED_MARGIN
+    return not inputs_changed_since(account, feed, since, now)
+
+
 def _lowest_sold_prices(event_ids: Iterable[int]) -> dict[int, Decimal]:
     """The cheapest ticket sold so far per event: the price of events the core sent
     without one (one query)."""
@@ -116,14 +159,19 @@ def catalog_name(account: AdAccount) -> str:
     return f"Usher events · {owner}"[:100]
 
 
-def sync_feed(account_id: int, now: datetime) -> SyncReport:
+def sync_feed(account_id: int, now: datetime, *, skip_if_unchanged: bool = False) -> SyncReport:
     """Bring the account's catalog in line with its events; CatalogSyncFailed when a
-    platform error stopped it (recorded on the feed, resumed by the next run)."""
+    platform error stopped it (recorded on the feed, resumed by the next run). With
+    `skip_if_unchanged` (the hourly sync) a feed in sync whose inputs did not change
+    since is left alone: its diff would be empty."""
     account = AdAccount.objects.select_related("client", "organizer").get(pk=account_id)
     feed, _ = CatalogFeed.objects.get_or_create(ad_account=account)
+    report = SyncReport()
+    if skip_if_unchanged and _is_current(feed, account, now):
+        report.skipped = True
+        return report
     connector = get_catalog_connector(account.platform)
     platform_account = contract_account(account)
-    report = SyncReport()
     try:
         if not feed.catalog_id:
             feed.catalog_id = connector.ensure_catalog(platform_account, catalog_name(account), "")
