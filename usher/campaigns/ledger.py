@@ -225,16 +225,14 @@ def append_many(
 
 
 def spent_by_day(
-    campaigns: list[AutomatedCampaign], since: date, until: date
+    campaigns: list[AutomatedCampaign], since: date | None = None, until: date | None = None
 ) -> dict[int, dict[date, Decimal]]:
-    """What the ledger holds as spent per campaign (by id) and day, one query."""
-    rows = (
-        BudgetLedgerEntry.objects.filter(
-            campaign__in=campaigns, kind=LedgerKind.SPENT, spend_date__range=(since, until)
-        )
-        .values("campaign_id", "spend_date")
-        .annotate(total=Sum("amount"))
-    )
+    """What the ledger holds as spent per campaign (by id) and day, from `since` to
+    `until` or on every day (whose sum is the lifetime spend), one query."""
+    rows = BudgetLedgerEntry.objects.filter(campaign__in=campaigns, kind=LedgerKind.SPENT)
+    if since is not None and until is not None:
+        rows = rows.filter(spend_date__range=(since, until))
+    rows = rows.values("campaign_id", "spend_date").annotate(total=Sum("amount"))
     held: dict[int, dict[date, Decimal]] = defaultdict(dict)
     for row in rows:
         held[row["campaign_id"]][row["spend_date"]] = _cents(row["total"])
