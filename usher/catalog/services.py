@@ -100,17 +100,24 @@ def inputs_changed_since(
     """Whether anything the account's items are built from may have changed after
     `since` (one query): an event of the account (any status, so one that left the
     catalog counts) or its organizer written since, an event that ended in between (its
-    item goes), an order of an event without a price (its price is the cheapest ticket
-    sold), or an item whose event was deleted."""
+    item goes), an order of a sellable event without a price (its price is the cheapest
+    ticket sold), or an item whose event was deleted."""
     events = MarketplaceEvent.objects.filter(client_id=account.client_id)
     if account.organizer_id:
         events = events.filter(organizer_id=account.organizer_id)
+    # An event whose item, if any, takes its price from the tickets sold; orders of an
+    # event without a page or an image change no item (it gets none).
+    priced_by_orders = (
+        Q(price_min__isnull=True, status=EventStatus.PUBLISHED)
+        & ~Q(public_url="")
+        & ~Q(image_url="")
+    )
     changed = events.filter(
         Q(updated_at__gt=since)
         | Q(organizer__updated_at__gt=since)
         | Q(ends_at__gt=since, ends_at__lte=now)
         | Q(ends_at__isnull=True, starts_at__gt=since, starts_at__lte=now)
-        | Q(price_min__isnull=True, orders__updated_at__gt=since)
+        | Q(priced_by_orders, orders__updated_at__gt=since)
     )
     orphaned = CatalogItemState.objects.filter(feed=feed, event__isnull=True)
     return (

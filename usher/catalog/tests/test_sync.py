@@ -388,3 +388,14 @@ def test_a_partial_sync_is_diffed_again_by_the_next_hourly_run(sandbox, meta_acc
     settle()
     report = hourly(meta_account)
     assert (report.skipped, report.unchanged, report.sent) == (False, 3, 0)
+
+
+def test_orders_of_an_event_that_gets_no_item_leave_the_catalog_undiffed(
+    sandbox, meta_account, events, organizer
+):
+    pageless = sellable_event(organizer, price_min=None, public_url="")
+    sync(meta_account)
+    settle()
+    order = OrderFactory(event=pageless)
+    order.lines.create(position=1, ticket_type_id="t1", name="GA", quantity=1, unit_price="60.00")
+    assert hourly(meta_account).skipped
