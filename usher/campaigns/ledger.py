@@ -64,43 +64,48 @@ def _cents(amount: Decimal | None) -> Decimal:
     return (amount or ZERO).quantize(CENTS)
 
 
+# The sums by kind a budget's balances are made of.
+TOTAL_KINDS = (
+    ("paid_in", LedgerKind.PAID_IN),
+    ("adjustments", LedgerKind.ADJUSTMENT),
+    ("refunded", LedgerKind.REFUNDED),
+    ("spent", LedgerKind.SPENT),
+)
+COMMITMENT_SUMS = (("committed", LedgerKind.COMMITTED), ("released", LedgerKind.RELEASED))
+
+
+def _sums(kinds: tuple[tuple[str, LedgerKind], ...]) -> dict[str, Sum]:
+    return {name: Sum("amount", filter=Q(kind=kind)) for name, kind in kinds}
+
+
 def balances(budget: AdCampaignBudget) -> Balances:
-    rows = BudgetLedgerEntry.objects.filter(budget=budget)
-    per_campaign: dict[int, Decimal] = {}
-    signed = (
-        rows.filter(campaign__isnull=False)
+    """The budget's balances in one query (they are read on every money move): its
+    rows summed per campaign and kind, the totals the sum of the campaigns' sums."""
+    rows = (
+        BudgetLedgerEntry.objects.filter(budget=budget)
         .values("campaign_id")
-        .annotate(
-            committed=Sum("amount", filter=Q(kind=LedgerKind.COMMITTED)),
-            released=Sum("amount", filter=Q(kind=LedgerKind.RELEASED)),
-            spent=Sum("amount", filter=Q(kind=LedgerKind.SPENT)),
-        )
+        .annotate(**_sums(TOTAL_KINDS + COMMITMENT_SUMS))
     )
-    for row in signed:
-        open_amount = (
-            (row["committed"] or ZERO) - (row["released"] or ZERO) - (row["spent"] or ZERO)
-        )
-        per_campaign[row["campaign_id"]] = max(open_amount, ZERO)
+    totals = dict.fromkeys((name for name, _ in TOTAL_KINDS), ZERO)
+    per_campaign: dict[int, Decimal] = {}
+    for row in rows:
+        for name in totals:
+            totals[name] += row[name] or ZERO
+        if row["campaign_id"] is not None:
+            open_amount = (
+                (row["committed"] or ZERO) - (row["released"] or ZERO) - (row["spent"] or ZERO)
+            )
+            per_campaign[row["campaign_id"]] = max(open_amount, ZERO)
     return Balances(
-        **_totals_by_kind(budget),
+        **{name: _cents(amount) for name, amount in totals.items()},
         outstanding=sum(per_campaign.values(), ZERO),
         outstanding_by_campaign=per_campaign,
     )
 
 
 def _totals_by_kind(budget: AdCampaignBudget) -> dict[str, Decimal]:
-    """The budget's totals per kind in one pass (balances are read on every money move)."""
-    totals = BudgetLedgerEntry.objects.filter(budget=budget).aggregate(
-        **{
-            name: Sum("amount", filter=Q(kind=kind))
-            for name, kind in (
-                ("paid_in", LedgerKind.PAID_IN),
-                ("adjustments", LedgerKind.ADJUSTMENT),
-                ("refunded", LedgerKind.REFUNDED),
-                ("spent", LedgerKind.SPENT),
-            )
-        }
-    )
+    """The budget's totals per kind in one pass (`refresh_totals`)."""
+    totals = BudgetLedgerEntry.objects.filter(budget=budget).aggregate(**_sums(TOTAL_KINDS))
     return {name: _cents(amount) for name, amount in totals.items()}
 
 
