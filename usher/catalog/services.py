@@ -8,9 +8,11 @@ platform took (`plan.py`) and sends only the difference, in batches of the platf
 size, recording each batch as soon as it is answered: a sync stopped by an outage or a
 throttle resumes where it stopped on the next run, and one run twice sends nothing.
 
-The hourly sync first asks whether anything an item is built from changed since the
-account's last successful sync (`inputs_changed_since`) and skips the diff when nothing
-did; a failed or partial sync, and a sync queued by an event's change, always diff.
+The hourly sync queues only the accounts whose catalog may be out of line
+(`accounts_due`): a feed never synced, or whose last sync failed or was partial, or one
+of whose inputs changed since its last successful sync (`inputs_changed_since`); the
+others' diff would be empty. A sync queued by an event's change, or by staff, always
+diffs.
 """
 
 from __future__ import annotations
@@ -55,7 +57,6 @@ class SyncReport:
     deleted: int = 0
     refused: int = 0
     unchanged: int = 0
-    skipped: bool = False  # nothing the items are built from changed: no diff was made
 
 
 # The account setting that turns its event catalog on. Opt-in: a catalog is an object
@@ -127,6 +128,19 @@ def inputs_changed_since(
     )
 
 
+def accounts_due(now: datetime) -> tuple[list[int], int]:
+    """The catalog accounts (ids, in order) whose catalog may be out of line at `now`,
+    and how many are left alone: one query for the accounts and their feeds, one per
+    feed in sync for its inputs."""
+    due: list[int] = []
+    accounts = catalog_accounts().select_related("catalog_feed").order_by("pk")
+    for account in accounts:
+        feed = getattr(account, "catalog_feed", None)  # None: never synced
+        if feed is None or not _is_current(feed, account, now):
+            due.append(account.pk)
+    return due, len(accounts) - len(due)
+
+
 def _is_current(feed: CatalogFeed, account: AdAccount, now: datetime) -> bool:
     """The feed's last sync succeeded in full and none of its inputs changed since."""
     if feed.status != FeedStatus.OK or feed.last_synced_at is None or not feed.catalog_id:
@@ -166,19 +180,14 @@ def catalog_name(account: AdAccount) -> str:
     return f"Usher events · {owner}"[:100]
 
 
-def sync_feed(account_id: int, now: datetime, *, skip_if_unchanged: bool = False) -> SyncReport:
+def sync_feed(account_id: int, now: datetime) -> SyncReport:
     """Bring the account's catalog in line with its events; CatalogSyncFailed when a
-    platform error stopped it (recorded on the feed, resumed by the next run). With
-    `skip_if_unchanged` (the hourly sync) a feed in sync whose inputs did not change
-    since is left alone: its diff would be empty."""
+    platform error stopped it (recorded on the feed, resumed by the next run)."""
     account = AdAccount.objects.select_related("client", "organizer").get(pk=account_id)
     feed, _ = CatalogFeed.objects.get_or_create(ad_account=account)
-    report = SyncReport()
-    if skip_if_unchanged and _is_current(feed, account, now):
-        report.skipped = True
-        return report
     connector = get_catalog_connector(account.platform)
     platform_account = contract_account(account)
+    report = SyncReport()
     try:
         if not feed.catalog_id:
             feed.catalog_id = connector.ensure_catalog(platform_account, catalog_name(account), "")

@@ -28,30 +28,30 @@ EVENT_SYNC_DELAY_SECONDS = 60
 
 @shared_task(ignore_result=True)
 def sync_catalogs_task() -> None:
-    """Hourly: one sync task per ad account with a catalog, skipping the diff of a
-    catalog in sync whose events did not change since."""
+    """Hourly: one sync task per ad account whose catalog may be out of line (counted
+    `unchanged`: the accounts in sync whose events did not change since)."""
 
     def work(context: JobContext) -> None:
-        ids = list(services.catalog_accounts().order_by("pk").values_list("pk", flat=True))
+        ids, unchanged = services.accounts_due(timezone.now())
         for account_id in ids:
-            sync_catalog_task.delay(account_id, skip_if_unchanged=True)
+            sync_catalog_task.delay(account_id)
         context.counts["queued"] += len(ids)
+        context.counts["unchanged"] += unchanged
 
     run_job("sync-catalogs", work, max_seconds=DISPATCH_MAX_SECONDS)
 
 
 @shared_task(ignore_result=True, soft_time_limit=SYNC_MAX_SECONDS, time_limit=SYNC_MAX_SECONDS + 60)
-def sync_catalog_task(account_id: int, skip_if_unchanged: bool = False) -> None:
+def sync_catalog_task(account_id: int) -> None:
     """One account's catalog, recorded as a part of the catalog job (key
     `account:<id>`); a platform error is recorded on the feed and the run marked failed,
-    and the next run resumes. `skip_if_unchanged`: see `services.sync_feed`."""
+    and the next run resumes."""
     client_id = AdAccount.objects.filter(pk=account_id).values_list("client_id", flat=True).first()
     if client_id is None:
         return  # the account was deleted since the task was queued
 
     def work(context: JobContext) -> None:
-        report = services.sync_feed(account_id, timezone.now(), skip_if_unchanged=skip_if_unchanged)
-        context.counts["skipped"] += int(report.skipped)
+        report = services.sync_feed(account_id, timezone.now())
         context.counts["sent"] += report.sent
         context.counts["deleted"] += report.deleted
         context.counts["refused"] += report.refused

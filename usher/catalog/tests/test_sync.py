@@ -10,13 +10,14 @@ import pytest
 from django.utils import timezone
 
 from usher.campaigns.models import AdAccount
-from usher.catalog import services
+from usher.catalog import services, tasks
 from usher.catalog.models import CatalogFeed, CatalogItemState, FeedStatus
 from usher.catalog.plan import plan_sync
 from usher.catalog.tests.conftest import GOOGLE_CUSTOMER, META_BUSINESS, sellable_event
 from usher.marketplace.content_ids import event_content_id
 from usher.marketplace.models import MarketplaceEvent, MarketplaceOrganizer, Order
 from usher.marketplace.tests.factories import OrderFactory, OrganizerFactory
+from usher.ops.models import JobRun
 from usher.platforms.campaigns_common import CallKind, management_bucket
 
 pytestmark = pytest.mark.django_db
@@ -276,11 +277,14 @@ def test_a_catalog_deleted_on_meta_fails_the_sync_without_refusing_the_items(
     assert not CatalogItemState.objects.exclude(refused_hash="").exists()
 
 
-# The hourly sync skips the diff of a catalog in sync whose inputs did not change.
+# The hourly sync leaves alone a catalog in sync whose inputs did not change.
 
 
-def hourly(account: AdAccount, now=None) -> services.SyncReport:
-    return services.sync_feed(account.pk, now or timezone.now(), skip_if_unchanged=True)
+def hourly(account: AdAccount, now=None) -> services.SyncReport | None:
+    """The hourly job's work for `account`: its sync if it is due, else None."""
+    now = now or timezone.now()
+    due, _ = services.accounts_due(now)
+    return services.sync_feed(account.pk, now) if account.pk in due else None
 
 
 def settle() -> None:
@@ -296,17 +300,16 @@ def test_an_unchanged_catalog_is_not_diffed_by_the_hourly_sync(
 ):
     sync(meta_account)
     settle()
-    with django_assert_max_num_queries(3):  # the account, the feed, the one check
-        report = hourly(meta_account)
-    assert report.skipped and report.unchanged == 0
+    with django_assert_max_num_queries(2):  # the accounts with their feeds, the one check
+        assert services.accounts_due(timezone.now()) == ([], 1)
+    assert hourly(meta_account) is None
     assert len(batches(sandbox)) == 1
 
 
-def test_a_sync_queued_by_a_change_always_diffs(sandbox, meta_account, events):
+def test_a_sync_queued_by_a_change_or_staff_always_diffs(sandbox, meta_account, events):
     sync(meta_account)
     settle()
-    report = sync(meta_account)
-    assert (report.skipped, report.unchanged) == (False, 3)
+    assert sync(meta_account).unchanged == 3
 
 
 def test_a_changed_event_is_synced_by_the_next_hourly_run(sandbox, meta_account, events):
@@ -314,8 +317,7 @@ def test_a_changed_event_is_synced_by_the_next_hourly_run(sandbox, meta_account,
     settle()
     events[1].price_min = Decimal("95.00")
     events[1].save()
-    report = hourly(meta_account)
-    assert (report.skipped, report.sent) == (False, 1)
+    assert hourly(meta_account).sent == 1
     item = meta_items(sandbox, meta_account)[event_content_id(events[1])]
     assert item["price"] == "95.00 RON"
 
@@ -341,7 +343,7 @@ def test_an_event_that_ended_since_is_deleted_by_the_next_hourly_run(
     sync(meta_account)
     settle()
     report = hourly(meta_account, timezone.now() + timedelta(hours=1))
-    assert (report.skipped, report.deleted) == (False, 1)
+    assert report.deleted == 1
     assert event_content_id(ending) not in meta_items(sandbox, meta_account)
 
 
@@ -387,7 +389,7 @@ def test_a_partial_sync_is_diffed_again_by_the_next_hourly_run(sandbox, meta_acc
     sync(meta_account)
     settle()
     report = hourly(meta_account)
-    assert (report.skipped, report.unchanged, report.sent) == (False, 3, 0)
+    assert (report.unchanged, report.sent) == (3, 0)
 
 
 def test_orders_of_an_event_that_gets_no_item_leave_the_catalog_undiffed(
@@ -398,4 +400,17 @@ def test_orders_of_an_event_that_gets_no_item_leave_the_catalog_undiffed(
     settle()
     order = OrderFactory(event=pageless)
     order.lines.create(position=1, ticket_type_id="t1", name="GA", quantity=1, unit_price="60.00")
-    assert hourly(meta_account).skipped
+    assert hourly(meta_account) is None
+
+
+def test_the_hourly_job_queues_only_the_catalogs_that_may_be_out_of_line(
+    monkeypatch, sandbox, meta_account, google_account, events
+):
+    sync(meta_account)
+    settle()
+    queued: list[int] = []
+    monkeypatch.setattr(tasks.sync_catalog_task, "delay", queued.append)
+    tasks.sync_catalogs_task()
+    assert queued == [google_account.pk]  # never synced
+    run = JobRun.objects.get(job="sync-catalogs")
+    assert (run.counts["queued"], run.counts["unchanged"]) == (1, 1)

@@ -54,14 +54,10 @@ def test_a_burst_of_changed_events_queues_one_sync_per_account(monkeypatch, mark
 def test_the_hourly_job_queues_every_catalog_account(monkeypatch, marketplace):
     enabled = AdAccountFactory(client=marketplace, settings={"catalog": True})
     AdAccountFactory(client=marketplace)  # no catalog
-    queued: list[tuple[int, bool]] = []
-    monkeypatch.setattr(
-        tasks.sync_catalog_task,
-        "delay",
-        lambda account_id, skip_if_unchanged: queued.append((account_id, skip_if_unchanged)),
-    )
+    queued: list[int] = []
+    monkeypatch.setattr(tasks.sync_catalog_task, "delay", queued.append)
     tasks.sync_catalogs_task()
-    assert queued == [(enabled.pk, True)]  # the diff only where an input changed
+    assert queued == [enabled.pk]
     assert list(services.catalog_accounts()) == [enabled]
 
 
