@@ -102,7 +102,8 @@ def inputs_changed_since(
     `since` (one query): an event of the account (any status, so one that left the
     catalog counts) or its organizer written since, an event that ended in between (its
     item goes), an order of a sellable event without a price (its price is the cheapest
-    ticket sold), or an item whose event was deleted."""
+    ticket sold), an item whose event was deleted, or one the platform refused to take
+    or to delete (a refused delete is tried again every run, as a full diff would)."""
     events = MarketplaceEvent.objects.filter(client_id=account.client_id)
     if account.organizer_id:
         events = events.filter(organizer_id=account.organizer_id)
@@ -120,10 +121,13 @@ def inputs_changed_since(
         | Q(ends_at__isnull=True, starts_at__gt=since, starts_at__lte=now)
         | Q(priced_by_orders, orders__updated_at__gt=since)
     )
-    orphaned = CatalogItemState.objects.filter(feed=feed, event__isnull=True)
+    # An item whose event was deleted, or whose last upsert or delete the platform refused.
+    pending = CatalogItemState.objects.filter(feed=feed).filter(
+        Q(event__isnull=True) | ~Q(last_error="")
+    )
     return (
         CatalogFeed.objects.filter(pk=feed.pk)
-        .filter(Q(Exists(changed)) | Q(Exists(orphaned)))
+        .filter(Q(Exists(changed)) | Q(Exists(pending)))
         .exists()
     )
 

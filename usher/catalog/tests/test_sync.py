@@ -414,3 +414,14 @@ def test_the_hourly_job_queues_only_the_catalogs_that_may_be_out_of_line(
     assert queued == [google_account.pk]  # never synced
     run = JobRun.objects.get(job="sync-catalogs")
     assert (run.counts["queued"], run.counts["unchanged"]) == (1, 1)
+
+
+def test_an_item_the_platform_refused_to_delete_keeps_the_catalog_due(
+    sandbox, meta_account, events
+):
+    sync(meta_account)
+    settle()
+    state = CatalogItemState.objects.get(content_id=event_content_id(events[0]))
+    state.last_error = "the platform refused the delete"
+    state.save()
+    assert services.accounts_due(timezone.now()) == ([meta_account.pk], 0)
