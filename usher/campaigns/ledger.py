@@ -64,43 +64,48 @@ def _cents(amount: Decimal | None) -> Decimal:
     return (amount or ZERO).quantize(CENTS)
 
 
+# The sums by kind a budget's balances are made of.
+TOTAL_KINDS = (
+    ("paid_in", LedgerKind.PAID_IN),
+    ("adjustments", LedgerKind.ADJUSTMENT),
+    ("refunded", LedgerKind.REFUNDED),
+    ("spent", LedgerKind.SPENT),
+)
+COMMITMENT_SUMS = (("committed", LedgerKind.COMMITTED), ("released", LedgerKind.RELEASED))
+
+
+def _sums(kinds: tuple[tuple[str, LedgerKind], ...]) -> dict[str, Sum]:
+    return {name: Sum("amount", filter=Q(kind=kind)) for name, kind in kinds}
+
+
 def balances(budget: AdCampaignBudget) -> Balances:
-    rows = BudgetLedgerEntry.objects.filter(budget=budget)
-    per_campaign: dict[int, Decimal] = {}
-    signed = (
-        rows.filter(campaign__isnull=False)
+    """The budget's balances in one query (they are read on every money move): its
+    rows summed per campaign and kind, the totals the sum of the campaigns' sums."""
+    rows = (
+        BudgetLedgerEntry.objects.filter(budget=budget)
         .values("campaign_id")
-        .annotate(
-            committed=Sum("amount", filter=Q(kind=LedgerKind.COMMITTED)),
-            released=Sum("amount", filter=Q(kind=LedgerKind.RELEASED)),
-            spent=Sum("amount", filter=Q(kind=LedgerKind.SPENT)),
-        )
+        .annotate(**_sums(TOTAL_KINDS + COMMITMENT_SUMS))
     )
-    for row in signed:
-        open_amount = (
-            (row["committed"] or ZERO) - (row["released"] or ZERO) - (row["spent"] or ZERO)
-        )
-        per_campaign[row["campaign_id"]] = max(open_amount, ZERO)
+    totals = dict.fromkeys((name for name, _ in TOTAL_KINDS), ZERO)
+    per_campaign: dict[int, Decimal] = {}
+    for row in rows:
+        for name in totals:
+            totals[name] += row[name] or ZERO
+        if row["campaign_id"] is not None:
+            open_amount = (
+                (row["committed"] or ZERO) - (row["released"] or ZERO) - (row["spent"] or ZERO)
+            )
+            per_campaign[row["campaign_id"]] = max(open_amount, ZERO)
     return Balances(
-        **_totals_by_kind(budget),
+        **{name: _cents(amount) for name, amount in totals.items()},
         outstanding=sum(per_campaign.values(), ZERO),
         outstanding_by_campaign=per_campaign,
     )
 
 
 def _totals_by_kind(budget: AdCampaignBudget) -> dict[str, Decimal]:
-    """The budget's totals per kind in one pass (balances are read on every money move)."""
-    totals = BudgetLedgerEntry.objects.filter(budget=budget).aggregate(
-        **{
-            name: Sum("amount", filter=Q(kind=kind))
-            for name, kind in (
-                ("paid_in", LedgerKind.PAID_IN),
-                ("adjustments", LedgerKind.ADJUSTMENT),
-                ("refunded", LedgerKind.REFUNDED),
-                ("spent", LedgerKind.SPENT),
-            )
-        }
-    )
+    """The budget's totals per kind in one pass (`refresh_totals`)."""
+    totals = BudgetLedgerEntry.objects.filter(budget=budget).aggregate(**_sums(TOTAL_KINDS))
     return {name: _cents(amount) for name, amount in totals.items()}
 
 
@@ -225,16 +230,14 @@ def append_many(
 
 
 def spent_by_day(
-    campaigns: list[AutomatedCampaign], since: date, until: date
+    campaigns: list[AutomatedCampaign], since: date | None = None, until: date | None = None
 ) -> dict[int, dict[date, Decimal]]:
-    """What the ledger holds as spent per campaign (by id) and day, one query."""
-    rows = (
-        BudgetLedgerEntry.objects.filter(
-            campaign__in=campaigns, kind=LedgerKind.SPENT, spend_date__range=(since, until)
-        )
-        .values("campaign_id", "spend_date")
-        .annotate(total=Sum("amount"))
-    )
+    """What the ledger holds as spent per campaign (by id) and day, from `since` to
+    `until` or on every day (whose sum is the lifetime spend), one query."""
+    rows = BudgetLedgerEntry.objects.filter(campaign__in=campaigns, kind=LedgerKind.SPENT)
+    if since is not None and until is not None:
+        rows = rows.filter(spend_date__range=(since, until))
+    rows = rows.values("campaign_id", "spend_date").annotate(total=Sum("amount"))
     held: dict[int, dict[date, Decimal]] = defaultdict(dict)
     for row in rows:
         held[row["campaign_id"]][row["spend_date"]] = _cents(row["total"])

@@ -29,7 +29,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Count, Max, Q, QuerySet, Sum
+from django.db.models import Count, Q, QuerySet, Sum
 from django.utils import timezone
 
 from usher.campaigns import ledger
@@ -181,8 +181,9 @@ def sync_account(account: AdAccount, campaigns: list[AutomatedCampaign], *, now:
         # insert the same days and collide on the unique slots.
         AdAccount.objects.select_for_update().filter(pk=account.pk).first()
         stored = replace_days(by_external, since, until, reads)
-    record_spends(campaigns, since, until)
-    refresh_performances(campaigns)
+    reported = reported_days(campaigns)
+    record_spends(campaigns, since, until, reported)
+    refresh_performances(campaigns, reported)
     return stored
 
 
@@ -235,42 +236,61 @@ def replace_days(
     return len(merged)
 
 
-def reported_spend_by_day(
-    campaigns: list[AutomatedCampaign], since: date, until: date
-) -> dict[int, dict[date, Decimal]]:
-    """The platform's reported spend per campaign (by id) and day, one query."""
+# The sums of a campaign's stored campaign-level rows, per day.
+DAY_SUMS = {
+    "impressions": Sum("impressions"),
+    "clicks": Sum("clicks"),
+    "spend": Sum("spend"),
+    "conversions": Sum("conversions"),
+    "conversion_value": Sum("conversion_value"),
+}
+
+
+def reported_days(campaigns: list[AutomatedCampaign]) -> dict[int, dict[date, dict[str, Any]]]:
+    """What the platform reports per campaign (by id) and day, every stored day (one
+    query): the ledger takes the look-back days' spend from it and the performance the
+    lifetime totals, so the rows are read once for both."""
     rows = (
-        CampaignMetrics.objects.filter(
-            campaign__in=campaigns, level=MetricsLevel.CAMPAIGN, date__range=(since, until)
-        )
+        CampaignMetrics.objects.filter(campaign__in=campaigns, level=MetricsLevel.CAMPAIGN)
         .values("campaign_id", "date")
-        .annotate(spend=Sum("spend"))
+        .annotate(**DAY_SUMS)
     )
-    reported: dict[int, dict[date, Decimal]] = defaultdict(dict)
+    days: dict[int, dict[date, dict[str, Any]]] = defaultdict(dict)
     for row in rows:
-        reported[row["campaign_id"]][row["date"]] = row["spend"] or ZERO
-    return reported
+        days[row["campaign_id"]][row["date"]] = row
+    return days
 
 
-def record_spends(campaigns: list[AutomatedCampaign], since: date, until: date) -> None:
-    """Bring the ledger's SPENT rows of each campaign and day to what the platform
-    reports now: per budget, one transaction under its lock that reads what the ledger
-    holds, appends the differences and sets each campaign's `budget_spent` (nothing is
-    written for a budget whose ledger already agrees: half the runs, between two hours
-    of the platforms' reports)."""
-    reported = reported_spend_by_day(campaigns, since, until)
+def record_spends(
+    campaigns: list[AutomatedCampaign],
+    since: date,
+    until: date,
+    reported: dict[int, dict[date, dict[str, Any]]] | None = None,
+) -> None:
+    """Bring the ledger's SPENT rows of each campaign and day from `since` to `until` to
+    what the platform reports now (`reported_days`, read here when not given): per
+    budget, one transaction under its lock that reads what the ledger holds, appends the
+    differences and sets each campaign's `budget_spent` (nothing is written for a budget
+    whose ledger already agrees: half the runs, between two hours of the platforms'
+    reports)."""
+    reported = reported_days(campaigns) if reported is None else reported
     by_budget: dict[int, list[AutomatedCampaign]] = defaultdict(list)
     for campaign in campaigns:
         by_budget[campaign.budget_id].append(campaign)
     for budget_id, group in sorted(by_budget.items()):
         with transaction.atomic():
             budget = ledger.lock_budget(budget_id)
-            held = ledger.spent_by_day(group, since, until)
+            held = ledger.spent_by_day(group)  # every day: their sum is `budget_spent`
             corrections = []
             for campaign in group:
-                days = set(reported[campaign.pk]) | set(held[campaign.pk])
+                spends = {
+                    day: row["spend"] or ZERO
+                    for day, row in reported.get(campaign.pk, {}).items()
+                    if since <= day <= until
+                }
+                days = set(spends) | {day for day in held[campaign.pk] if since <= day <= until}
                 for day in sorted(days):
-                    delta = reported[campaign.pk].get(day, ZERO) - held[campaign.pk].get(day, ZERO)
+                    delta = spends.get(day, ZERO) - held[campaign.pk].get(day, ZERO)
                     if delta != 0:
                         corrections.append(
                             ledger.NewEntry(
@@ -285,9 +305,10 @@ def record_spends(campaigns: list[AutomatedCampaign], since: date, until: date) 
             ledger.append_many(
                 budget, LedgerKind.SPENT, corrections, note="spend as reported by the platform"
             )
-            totals = ledger.spent_by_campaign(group)
             for campaign in group:
-                campaign.budget_spent = totals.get(campaign.pk, ZERO)
+                campaign.budget_spent = sum(held[campaign.pk].values(), ZERO) + sum(
+                    (entry.amount for entry in corrections if entry.campaign is campaign), ZERO
+                )
             AutomatedCampaign.objects.bulk_update(group, ["budget_spent"])
 
 
@@ -297,25 +318,13 @@ def ratio(numerator: Decimal, denominator: Decimal, places: str = "0.01") -> str
     return str((numerator / denominator).quantize(Decimal(places), rounding=ROUND_HALF_UP))
 
 
-def refresh_performances(campaigns: list[AutomatedCampaign]) -> None:
-    """Lifetime totals as the platform reports them, beside Usher's own attribution
-    (platforms over-count), stored on each campaign for the API and the dashboards
-    (one query per source for all the campaigns, one write)."""
-    totals = {
-        row["campaign_id"]: row
-        for row in CampaignMetrics.objects.filter(
-            campaign__in=campaigns, level=MetricsLevel.CAMPAIGN
-        )
-        .values("campaign_id")
-        .annotate(
-            impressions=Sum("impressions"),
-            clicks=Sum("clicks"),
-            spend=Sum("spend"),
-            conversions=Sum("conversions"),
-            conversion_value=Sum("conversion_value"),
-            last_date=Max("date"),
-        )
-    }
+def refresh_performances(
+    campaigns: list[AutomatedCampaign], reported: dict[int, dict[date, dict[str, Any]]]
+) -> None:
+    """Lifetime totals as the platform reports them (`reported_days`), beside Usher's own
+    attribution (platforms over-count), stored on each campaign for the API and the
+    dashboards (one query for the attribution, one write)."""
+    totals = {campaign_id: lifetime(days) for campaign_id, days in reported.items()}
     attributed = {
         row["campaign_id"]: row
         for row in CampaignAttribution.objects.filter(campaign__in=campaigns)
@@ -328,6 +337,15 @@ def refresh_performances(campaigns: list[AutomatedCampaign]) -> None:
             totals.get(campaign.pk, {}), attributed.get(campaign.pk, {}), synced_at
         )
     AutomatedCampaign.objects.bulk_update(campaigns, ["performance_metrics"])
+
+
+def lifetime(days: dict[date, dict[str, Any]]) -> dict[str, Any]:
+    """A campaign's reported days summed over its life, with its last reported day."""
+    totals: dict[str, Any] = {
+        name: sum((row[name] or 0 for row in days.values()), 0) for name in DAY_SUMS
+    }
+    totals["last_date"] = max(days) if days else None
+    return totals
 
 
 def performance(

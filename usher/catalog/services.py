@@ -7,6 +7,12 @@ sync builds the items wanted now (`items.py`), compares their hashes with what t
 platform took (`plan.py`) and sends only the difference, in batches of the platform's
 size, recording each batch as soon as it is answered: a sync stopped by an outage or a
 throttle resumes where it stopped on the next run, and one run twice sends nothing.
+
+The hourly sync queues only the accounts whose catalog may be out of line
+(`accounts_due`): a feed never synced, or whose last sync failed or was partial, or one
+of whose inputs changed since its last successful sync (`inputs_changed_since`); the
+others' diff would be empty. A sync queued by an event's change, or by staff, always
+diffs.
 """
 
 from __future__ import annotations
@@ -14,12 +20,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import TypeVar
 
 from django.db import transaction
-from django.db.models import Min, Q, QuerySet
+from django.db.models import Exists, Min, Q, QuerySet
 
 from usher.campaigns.accounts import contract_account, record_health
 from usher.campaigns.models import AdAccount, AdAccountStatus
@@ -35,6 +41,10 @@ logger = logging.getLogger("usher.catalog")
 T = TypeVar("T")
 
 ERROR_MAX_CHARS = 2000
+# How far before its last successful sync a feed's inputs are looked at again: a row
+# written by a transaction that began before that sync read the events (so stamped
+# earlier) but committed after it is still seen by the next hourly run.
+UNCHANGED_MARGIN = timedelta(minutes=10)
 
 
 class CatalogSyncFailed(Exception):
@@ -83,6 +93,64 @@ def _events_of(account: AdAccount, now: datetime) -> QuerySet[MarketplaceEvent]:
     if account.organizer_id:
         events = events.filter(organizer_id=account.organizer_id)
     return events.select_related("organizer")
+
+
+def inputs_changed_since(
+    account: AdAccount, feed: CatalogFeed, since: datetime, now: datetime
+) -> bool:
+    """Whether anything the account's items are built from may have changed after
+    `since` (one query): an event of the account (any status, so one that left the
+    catalog counts) or its organizer written since, an event that ended in between (its
+    item goes), an order of a sellable event without a price (its price is the cheapest
+    ticket sold), an item whose event was deleted, or one the platform refused to take
+    or to delete (a refused delete is tried again every run, as a full diff would)."""
+    events = MarketplaceEvent.objects.filter(client_id=account.client_id)
+    if account.organizer_id:
+        events = events.filter(organizer_id=account.organizer_id)
+    # An event whose item, if any, takes its price from the tickets sold; orders of an
+    # event without a page or an image change no item (it gets none).
+    priced_by_orders = (
+        Q(price_min__isnull=True, status=EventStatus.PUBLISHED)
+        & ~Q(public_url="")
+        & ~Q(image_url="")
+    )
+    changed = events.filter(
+        Q(updated_at__gt=since)
+        | Q(organizer__updated_at__gt=since)
+        | Q(ends_at__gt=since, ends_at__lte=now)
+        | Q(ends_at__isnull=True, starts_at__gt=since, starts_at__lte=now)
+        | Q(priced_by_orders, orders__updated_at__gt=since)
+    )
+    # An item whose event was deleted, or whose last upsert or delete the platform refused.
+    pending = CatalogItemState.objects.filter(feed=feed).filter(
+        Q(event__isnull=True) | ~Q(last_error="")
+    )
+    return (
+        CatalogFeed.objects.filter(pk=feed.pk)
+        .filter(Q(Exists(changed)) | Q(Exists(pending)))
+        .exists()
+    )
+
+
+def accounts_due(now: datetime) -> tuple[list[int], int]:
+    """The catalog accounts (ids, in order) whose catalog may be out of line at `now`,
+    and how many are left alone: one query for the accounts and their feeds, one per
+    feed in sync for its inputs."""
+    due: list[int] = []
+    accounts = catalog_accounts().select_related("catalog_feed").order_by("pk")
+    for account in accounts:
+        feed = getattr(account, "catalog_feed", None)  # None: never synced
+        if feed is None or not _is_current(feed, account, now):
+            due.append(account.pk)
+    return due, len(accounts) - len(due)
+
+
+def _is_current(feed: CatalogFeed, account: AdAccount, now: datetime) -> bool:
+    """The feed's last sync succeeded in full and none of its inputs changed since."""
+    if feed.status != FeedStatus.OK or feed.last_synced_at is None or not feed.catalog_id:
+        return False
+    since = feed.last_synced_at - UNCHANGED_MARGIN
+    return not inputs_changed_since(account, feed, since, now)
 
 
 def _lowest_sold_prices(event_ids: Iterable[int]) -> dict[int, Decimal]:

@@ -28,13 +28,15 @@ EVENT_SYNC_DELAY_SECONDS = 60
 
 @shared_task(ignore_result=True)
 def sync_catalogs_task() -> None:
-    """Hourly: one sync task per ad account with a catalog."""
+    """Hourly: one sync task per ad account whose catalog may be out of line (counted
+    `unchanged`: the accounts in sync whose events did not change since)."""
 
     def work(context: JobContext) -> None:
-        ids = list(services.catalog_accounts().order_by("pk").values_list("pk", flat=True))
+        ids, unchanged = services.accounts_due(timezone.now())
         for account_id in ids:
             sync_catalog_task.delay(account_id)
         context.counts["queued"] += len(ids)
+        context.counts["unchanged"] += unchanged
 
     run_job("sync-catalogs", work, max_seconds=DISPATCH_MAX_SECONDS)
 

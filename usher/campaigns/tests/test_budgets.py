@@ -9,6 +9,7 @@ from django.http import Http404
 
 from usher.campaigns import ledger, services
 from usher.campaigns.models import (
+    ZERO,
     BudgetLedgerEntry,
     BudgetStatus,
     CampaignSettings,
@@ -116,25 +117,29 @@ def test_spent_and_remaining_are_always_the_sum_of_the_ledger(paid_budget):
     assert ledger.balances(paid_budget).remaining == paid_budget.remaining
 
 
-def test_the_balances_read_the_ledger_in_two_queries_however_long_it_is(
+def test_the_balances_read_the_ledger_in_one_query_however_long_it_is(
     paid_budget, django_assert_num_queries
 ):
-    """Balances are read on every reservation, release and rebalance: the totals per kind
-    come from one aggregate, the open commitments per campaign from another."""
+    """Balances are read on every reservation, release and rebalance: the rows summed per
+    campaign and kind in one aggregate give both the totals and the open commitments."""
     campaign = CampaignFactory(budget=paid_budget, ad_account__client=paid_budget.client)
+    other = CampaignFactory(budget=paid_budget, ad_account__client=paid_budget.client)
     ledger.commit_to(paid_budget, campaign, Decimal("300"), note="test")
+    ledger.commit_to(paid_budget, other, Decimal("40"), note="test")
     for _ in range(5):
         ledger.append(paid_budget, LedgerKind.SPENT, Decimal("10"), campaign=campaign)
+    ledger.append(paid_budget, LedgerKind.SPENT, Decimal("45"), campaign=other)  # over it
     services.adjust_budget(paid_budget.pk, Decimal("-5"), note="fee", user=None)
-    with django_assert_num_queries(2):
+    with django_assert_num_queries(1):
         money = ledger.balances(paid_budget)
     assert (money.paid_in, money.adjustments, money.refunded, money.spent) == (
         Decimal("1000.00"),
         Decimal("-5.00"),
         Decimal("0.00"),
-        Decimal("50.00"),
+        Decimal("95.00"),
     )
-    assert money.outstanding_by_campaign == {campaign.pk: Decimal("250.00")}
+    assert money.outstanding_by_campaign == {campaign.pk: Decimal("250.00"), other.pk: ZERO}
+    assert (money.outstanding, money.available) == (Decimal("250.00"), Decimal("650.00"))
 
 
 def test_a_refund_cannot_take_committed_money(paid_budget):

@@ -10,6 +10,8 @@ from typing import ClassVar
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from usher.campaigns import ledger, publishing, services
@@ -22,7 +24,12 @@ from usher.campaigns.models import (
     CampaignStatus,
     LedgerKind,
 )
-from usher.campaigns.tests.factories import AdAccountFactory, BudgetFactory, CampaignFactory
+from usher.campaigns.tests.factories import (
+    AdAccountFactory,
+    BudgetFactory,
+    CampaignFactory,
+    report_spend,
+)
 from usher.marketplace.tests.factories import EventFactory
 from usher.platforms import registry
 from usher.platforms.base import ErrorKind, PlatformError
@@ -340,3 +347,31 @@ def test_a_campaign_published_on_the_sandbox_has_its_spend_read_into_the_ledger(
     assert ledger.spent_on(campaign, day) == Decimal("37.50")
     campaign.refresh_from_db()
     assert campaign.budget_spent == Decimal("37.50")
+
+
+def test_the_stored_rows_are_read_once_for_the_ledger_and_the_performance(
+    db, insights, account
+) -> None:
+    campaign = live_campaign(account, "c1")
+    earlier = TODAY - timedelta(days=10)  # before the look-back window: not re-read
+    report_spend(campaign, earlier, Decimal("30.00"))
+    CampaignMetrics.objects.filter(campaign=campaign).update(clicks=4)
+    insights.rows["act_1"] = [hourly("c1", YESTERDAY, 20, "4.50", clicks=3)]
+    metrics_table = CampaignMetrics._meta.db_table
+    ledger_table = BudgetLedgerEntry._meta.db_table
+
+    with CaptureQueriesContext(connection) as queries:
+        sync_campaign_metrics(now=NOW)
+
+    selects = [q["sql"] for q in queries if q["sql"].startswith("SELECT")]
+    assert sum(f'FROM "{metrics_table}"' in sql for sql in selects) == 1
+    # The ledger: what it holds, then the budget's totals after the correction.
+    assert sum(f'FROM "{ledger_table}"' in sql for sql in selects) == 2
+    campaign.refresh_from_db()
+    assert campaign.budget_spent == Decimal("34.50")  # the earlier day counts
+    assert ledger.spent_on(campaign) == Decimal("34.50")
+    assert (campaign.performance_metrics["spend"], campaign.performance_metrics["clicks"]) == (
+        "34.50",
+        7,
+    )
+    assert campaign.performance_metrics["reported_until"] == YESTERDAY.isoformat()

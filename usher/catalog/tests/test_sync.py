@@ -10,12 +10,14 @@ import pytest
 from django.utils import timezone
 
 from usher.campaigns.models import AdAccount
-from usher.catalog import services
+from usher.catalog import services, tasks
 from usher.catalog.models import CatalogFeed, CatalogItemState, FeedStatus
 from usher.catalog.plan import plan_sync
 from usher.catalog.tests.conftest import GOOGLE_CUSTOMER, META_BUSINESS, sellable_event
 from usher.marketplace.content_ids import event_content_id
-from usher.marketplace.tests.factories import OrganizerFactory
+from usher.marketplace.models import MarketplaceEvent, MarketplaceOrganizer, Order
+from usher.marketplace.tests.factories import OrderFactory, OrganizerFactory
+from usher.ops.models import JobRun
 from usher.platforms.campaigns_common import CallKind, management_bucket
 
 pytestmark = pytest.mark.django_db
@@ -273,3 +275,153 @@ def test_a_catalog_deleted_on_meta_fails_the_sync_without_refusing_the_items(
         sync(meta_account)
     assert CatalogFeed.objects.get(ad_account=meta_account).status == FeedStatus.FAILING
     assert not CatalogItemState.objects.exclude(refused_hash="").exists()
+
+
+# The hourly sync leaves alone a catalog in sync whose inputs did not change.
+
+
+def hourly(account: AdAccount, now=None) -> services.SyncReport | None:
+    """The hourly job's work for `account`: its sync if it is due, else None."""
+    now = now or timezone.now()
+    due, _ = services.accounts_due(now)
+    return services.sync_feed(account.pk, now) if account.pk in due else None
+
+
+def settle() -> None:
+    """As if the events and organizers were last written an hour before the last sync."""
+    an_hour_ago = timezone.now() - timedelta(hours=1)
+    MarketplaceEvent.objects.update(updated_at=an_hour_ago)
+    MarketplaceOrganizer.objects.update(updated_at=an_hour_ago)
+    Order.objects.update(updated_at=an_hour_ago)
+
+
+def test_an_unchanged_catalog_is_not_diffed_by_the_hourly_sync(
+    sandbox, meta_account, events, django_assert_max_num_queries
+):
+    sync(meta_account)
+    settle()
+    with django_assert_max_num_queries(2):  # the accounts with their feeds, the one check
+        assert services.accounts_due(timezone.now()) == ([], 1)
+    assert hourly(meta_account) is None
+    assert len(batches(sandbox)) == 1
+
+
+def test_a_sync_queued_by_a_change_or_staff_always_diffs(sandbox, meta_account, events):
+    sync(meta_account)
+    settle()
+    assert sync(meta_account).unchanged == 3
+
+
+def test_a_changed_event_is_synced_by_the_next_hourly_run(sandbox, meta_account, events):
+    sync(meta_account)
+    settle()
+    events[1].price_min = Decimal("95.00")
+    events[1].save()
+    assert hourly(meta_account).sent == 1
+    item = meta_items(sandbox, meta_account)[event_content_id(events[1])]
+    assert item["price"] == "95.00 RON"
+
+
+def test_a_renamed_organizer_is_synced_by_the_next_hourly_run(
+    sandbox, meta_account, events, organizer
+):
+    sync(meta_account)
+    settle()
+    organizer.name = "Renamed Promoter"
+    organizer.save()
+    assert hourly(meta_account).sent == 3
+
+
+def test_an_event_that_ended_since_is_deleted_by_the_next_hourly_run(
+    sandbox, meta_account, events, organizer
+):
+    ending = sellable_event(
+        organizer,
+        starts_at=timezone.now() - timedelta(hours=2),
+        ends_at=timezone.now() + timedelta(minutes=30),
+    )
+    sync(meta_account)
+    settle()
+    report = hourly(meta_account, timezone.now() + timedelta(hours=1))
+    assert report.deleted == 1
+    assert event_content_id(ending) not in meta_items(sandbox, meta_account)
+
+
+def test_a_deleted_event_is_deleted_by_the_next_hourly_run(sandbox, meta_account, events):
+    sync(meta_account)
+    settle()
+    events[0].delete()
+    assert hourly(meta_account).deleted == 1
+
+
+def test_a_new_order_of_an_unpriced_event_reprices_it_on_the_next_hourly_run(
+    sandbox, meta_account, events, organizer
+):
+    unpriced = sellable_event(organizer, price_min=None)
+    order = OrderFactory(event=unpriced)
+    order.lines.create(position=1, ticket_type_id="t1", name="GA", quantity=1, unit_price="60.00")
+    sync(meta_account)
+    settle()
+    cheaper = OrderFactory(event=unpriced)
+    cheaper.lines.create(
+        position=1, ticket_type_id="t2", name="Early", quantity=1, unit_price="45.00"
+    )
+    assert hourly(meta_account).sent == 1
+    assert meta_items(sandbox, meta_account)[event_content_id(unpriced)]["price"] == "45.00 RON"
+
+
+def test_a_failed_sync_is_retried_by_the_next_hourly_run(sandbox, meta_account, events):
+    sync(meta_account)
+    for event in events:
+        event.price_min = Decimal("70.00")
+        event.save()
+    sandbox.fault(platform="meta", mode="5xx", path="items_batch", count=10)
+    with pytest.raises(services.CatalogSyncFailed):
+        sync(meta_account)
+    settle()  # only the feed's state says the change is still pending
+    sandbox.control.delete("/_sandbox/faults")
+    assert hourly(meta_account).sent == 3
+
+
+def test_a_partial_sync_is_diffed_again_by_the_next_hourly_run(sandbox, meta_account, events):
+    events[0].image_url = "ftp://tix.example/poster.jpg"  # Meta refuses it
+    events[0].save()
+    sync(meta_account)
+    settle()
+    report = hourly(meta_account)
+    assert (report.unchanged, report.sent) == (3, 0)
+
+
+def test_orders_of_an_event_that_gets_no_item_leave_the_catalog_undiffed(
+    sandbox, meta_account, events, organizer
+):
+    pageless = sellable_event(organizer, price_min=None, public_url="")
+    sync(meta_account)
+    settle()
+    order = OrderFactory(event=pageless)
+    order.lines.create(position=1, ticket_type_id="t1", name="GA", quantity=1, unit_price="60.00")
+    assert hourly(meta_account) is None
+
+
+def test_the_hourly_job_queues_only_the_catalogs_that_may_be_out_of_line(
+    monkeypatch, sandbox, meta_account, google_account, events
+):
+    sync(meta_account)
+    settle()
+    queued: list[int] = []
+    monkeypatch.setattr(tasks.sync_catalog_task, "delay", queued.append)
+    tasks.sync_catalogs_task()
+    assert queued == [google_account.pk]  # never synced
+    run = JobRun.objects.get(job="sync-catalogs")
+    assert (run.counts["queued"], run.counts["unchanged"]) == (1, 1)
+
+
+def test_an_item_the_platform_refused_to_delete_keeps_the_catalog_due(
+    sandbox, meta_account, events
+):
+    sync(meta_account)
+    settle()
+    state = CatalogItemState.objects.get(content_id=event_content_id(events[0]))
+    state.last_error = "the platform refused the delete"
+    state.save()
+    assert services.accounts_due(timezone.now()) == ([meta_account.pk], 0)
