@@ -236,6 +236,38 @@ def test_accounts_in_several_zones_are_read_on_the_marketplaces_clock(daily_camp
     assert state.reported_hours == 1
 
 
+def test_an_account_whose_campaigns_stopped_does_not_hold_back_the_suites_report(
+    daily_campaigns,
+):
+    """A paused campaign reports no new hours: its account's last row must not make every
+    later hour of the other accounts count as unreported spend."""
+    reporting, stopped = daily_campaigns[0], daily_campaigns[1]
+    other_account = AdAccountFactory(client=stopped.budget.client, platform="meta")
+    AutomatedCampaign.objects.filter(pk=stopped.pk).update(
+        ad_account=other_account, status=CampaignStatus.PAUSED
+    )
+    campaigns = _published(reporting.budget)
+    flight = optimization.flight_of(reporting.budget, campaigns)
+    for hour in range(20):
+        _hour_reported(reporting, flight.start.date(), hour)
+    _hour_reported(stopped, flight.start.date(), 3)  # paused after its fourth hour
+
+    state = optimization.suite_state(
+        reporting.budget, campaigns, flight, flight.start + timedelta(hours=21)
+    )
+
+    assert state.reported_hours == 20  # not 4
+    # Were the stopped account the only one, its report is still the suite's.
+    AutomatedCampaign.objects.filter(budget=reporting.budget).update(status=CampaignStatus.PAUSED)
+    paused = _published(reporting.budget)
+    assert (
+        optimization.suite_state(
+            reporting.budget, paused, flight, flight.start + timedelta(hours=21)
+        ).reported_hours
+        == 4
+    )
+
+
 def test_an_unknown_time_zone_runs_the_flight_on_utc(daily_campaigns):
     campaign = daily_campaigns[0]
     AdAccount.objects.filter(pk=campaign.ad_account_id).update(timezone="Mars/Olympus_Mons")
