@@ -662,7 +662,11 @@ def _rebalance(state, evidence, model, ledger, managed, due, plan, decisions) ->
                     else "daily rebalance: equal marginal return across the suite over the days left"
                 ),
                 numbers=numbers,
-                expected_effect=f"about {conversions:.1f} sales ({state.money(conversions * value)} of tickets) today",
+                expected_effect=(
+                    f"about {conversions:.1f} sales ({state.money(conversions * value)} of tickets) today"
+                    if state.sales_value_known
+                    else f"about {conversions:.1f} sales today"
+                ),
                 plan_day=state.day,
             )
         )

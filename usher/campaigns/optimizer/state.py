@@ -111,6 +111,17 @@ class SuiteState:
         return f"{amount:.0f} {self.currency}".rstrip()
 
     @property
+    def sales_value_known(self) -> bool:
+        """Whether any finished day priced a sale (Usher's orders or the platforms'):
+        until then the optimizer values every sale alike, at a placeholder of 1, which
+        ranks campaigns but is no amount to show anyone."""
+        return any(
+            d.complete and (d.attributed_revenue > 0 or d.platform_revenue > 0)
+            for c in self.campaigns
+            for d in c.days
+        )
+
+    @property
     def day(self) -> int:
         return self.hour_of_flight // 24
 

@@ -161,6 +161,24 @@ def test_every_budget_decision_says_why_with_its_numbers_and_expected_effect():
         )
 
 
+def test_before_any_sale_is_priced_the_expected_effect_names_no_amount():
+    # No finished day with revenue: a sale is valued at a placeholder of 1, which ranks
+    # campaigns but must not read as "1 RON of tickets".
+    unpriced = [DayMetrics(d, 100.0, 100.0, 0, 0.0, 0.0, 0.0, 0.0) for d in range(3)]
+    result = run_cycle(
+        replace(
+            state_on(3, 2, [campaign(str(i), 100.0, unpriced) for i in range(3)]),
+            currency="RON",
+        )
+    )
+    budget_changes = [d for d in result.decisions if "new_budget" in d.numbers]
+    assert budget_changes
+    for decision in budget_changes:
+        assert re.fullmatch(r"about \d+\.\d sales today", decision.expected_effect), (
+            decision.expected_effect
+        )
+
+
 def test_safety_cuts_budgets_that_could_overspend_what_is_left():
     # 2,900 of 3,000 reported; budgets of 300 in force at noon could spend far more.
     campaigns = [
