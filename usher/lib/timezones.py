@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.core.exceptions import ValidationError
 
@@ -12,22 +12,31 @@ logger = logging.getLogger("usher")
 UTC_ZONE = ZoneInfo("UTC")
 
 
+def _lookup(name: str) -> ZoneInfo | None:
+    """The zone of that name, or None when this machine's zone database lacks it."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+
+
 def zone_named(name: str) -> ZoneInfo:
     """The zone of that name; UTC for an empty name or one this machine does not know
     (a marketplace or account saved with a typo must not stop its jobs)."""
     if not name:
         return UTC_ZONE
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    zone = _lookup(name)
+    if zone is None:
         logger.warning("unknown time zone %r: UTC is used", name)
         return UTC_ZONE
+    return zone
 
 
 def validate_zone_name(name: str) -> None:
-    """A form's or the admin's check that a saved zone is one the jobs can use: a typo is
-    refused where it is typed, not found later by a job that falls back to UTC."""
-    if name not in available_timezones():
+    """A form's or the admin's check that a saved zone is one the jobs can use (the same
+    lookup `zone_named` makes): a typo is refused where it is typed, not found later by a
+    job that falls back to UTC."""
+    if not name or _lookup(name) is None:
         raise ValidationError(
             "%(name)s is not a time zone name (like Europe/Bucharest or UTC)",
             params={"name": name},
