@@ -604,6 +604,7 @@ def _rebalance(state, evidence, model, ledger, managed, due, plan, decisions) ->
         limited, max(remaining, 0.0), ledger.max_ratio, share_left, room_days, week_spent
     )
     targets.update({i: float(fitted[k]) for k, i in enumerate(due)})
+    priced = state.sales_value_known  # once, not per decision: it scans every day
     for i in due:
         campaign = state.campaigns[i]
         budget = targets[i]
@@ -664,7 +665,7 @@ def _rebalance(state, evidence, model, ledger, managed, due, plan, decisions) ->
                 numbers=numbers,
                 expected_effect=(
                     f"about {conversions:.1f} sales ({state.money(conversions * value)} of tickets) today"
-                    if state.sales_value_known
+                    if priced
                     else f"about {conversions:.1f} sales today"
                 ),
                 plan_day=state.day,
