@@ -18,6 +18,7 @@ from usher import celery_app
 from usher.lib import outages
 from usher.lib.client_cache import forget_local_answers
 from usher.lib.ratelimit import reset_local_buckets
+from usher.lib.redis_cache import delete_prefixed_keys, is_redis
 from usher.marketplace.models import OrganizerApiToken
 from usher.marketplace.tests.factories import MarketplaceClientFactory, OrganizerFactory
 from usher.sandbox.testing import MOUNTED_BASE_URLS, MountedSandbox
@@ -104,7 +105,7 @@ def _private_file_cache(tmp_path_factory):
 def _private_redis_prefix():
     """With Redis, each test run writes under its own key prefix and clears only those
     keys: two runs (or a `make run`) sharing one Redis server leave each other alone."""
-    if not settings.CACHES["default"]["BACKEND"].endswith("RedisCache"):
+    if not is_redis(settings.CACHES["default"]):
         yield
         return
     prefix = f"usher-test-{uuid.uuid4().hex[:12]}"
@@ -112,18 +113,12 @@ def _private_redis_prefix():
         CACHES={"default": {**settings.CACHES["default"], "KEY_PREFIX": prefix}}
     ):
         yield
-        _clear_redis_prefix(prefix)
-
-
-def _clear_redis_prefix(prefix: str) -> None:
-    client = cache._cache.get_client(write=True)
-    for key in client.scan_iter(match=f"{prefix}:*", count=1000):
-        client.delete(key)
+        delete_prefixed_keys(prefix)
 
 
 def _clear_this_runs_cache() -> None:
-    if settings.CACHES["default"]["BACKEND"].endswith("RedisCache"):
-        _clear_redis_prefix(settings.CACHES["default"]["KEY_PREFIX"])
+    if is_redis(settings.CACHES["default"]):
+        delete_prefixed_keys(settings.CACHES["default"]["KEY_PREFIX"])
     else:
         cache.clear()
 

@@ -18,11 +18,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
+import queue
 import statistics
 import sys
 import time
 from collections import defaultdict
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
@@ -588,6 +591,41 @@ def plot(path: str, name: str, runs: dict[str, list[Run]]) -> None:
     fig.savefig(path, dpi=110)
 
 
+def usher_flights_in_parallel(path: str, seeds: list[int], jobs: int) -> dict[int, Run]:
+    """The production path's flights (the slow part: minutes each) in `jobs` processes at
+    once, each on a database of its own (the bench database's name + `_job<slot>`), so
+    flights never share rows; the cache is shared, each flight under its own key prefix
+    (`usher_flight.own_cache_keys`). A process runs one flight and exits: each flight
+    starts from a fresh Django, as a single-process run's seeds do not."""
+    context = multiprocessing.get_context("spawn")
+    slots = context.Manager().Queue()
+    for slot in range(jobs):
+        slots.put(slot)
+    with ProcessPoolExecutor(jobs, mp_context=context, max_tasks_per_child=1) as pool:
+        futures = {
+            seed: pool.submit(_usher_flight_in_a_process, path, seed, slots) for seed in seeds
+        }
+        return {seed: future.result() for seed, future in futures.items()}
+
+
+def _usher_flight_in_a_process(path: str, seed: int, slots: queue.Queue[int]) -> Run:
+    slot = slots.get()
+    try:
+        import common
+
+        common.BENCH_DATABASE_URL = f"{common.BENCH_DATABASE_URL}_job{slot}"
+        ensure_django()
+        t0 = time.monotonic()
+        run = run_usher(load_scenario(path), seed)
+        print(
+            f"seed {seed} usher flight done in job {slot} ({time.monotonic() - t0:.0f} s)",
+            flush=True,
+        )
+        return run
+    finally:
+        slots.put(slot)
+
+
 def ensure_django() -> None:
     """Django on the benchmark's own database (bench/common.py), migrated; as it is when
     a test calls `main` (pytest-django has set it up on the test database)."""
@@ -609,20 +647,32 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", help="write the summary here")
     parser.add_argument("--plot", help="draw cumulative revenue and spend here (PNG)")
     parser.add_argument("--strategies", default=",".join(STRATEGIES), help="comma-separated subset")
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        help="usher flights run at once, each in its own process and database (default 1)",
+    )
     args = parser.parse_args(argv)
     scenario = load_scenario(args.scenario)
     chosen = [s for s in STRATEGIES + EXTRA_STRATEGIES if s in args.strategies.split(",")]
     if "oracle" not in chosen:
         chosen.append("oracle")  # every ratio is to the oracle
-    if "usher" in chosen:
-        ensure_django()
     started = time.monotonic()
+    seeds = [scenario.seed + k for k in range(args.seeds)]
     runs: dict[str, list[Run]] = {s: [] for s in chosen}
-    for k in range(args.seeds):
-        seed = scenario.seed + k
+    flights: dict[int, Run] = {}
+    if "usher" in chosen:
+        if args.jobs > 1 and len(seeds) > 1:
+            flights = usher_flights_in_parallel(args.scenario, seeds, args.jobs)
+        else:
+            ensure_django()
+    for seed in seeds:
         for strategy in chosen:
             t0 = time.monotonic()
-            run = RUNNERS[strategy](scenario, seed)
+            run = flights.get(seed) if strategy == "usher" else None
+            if run is None:
+                run = RUNNERS[strategy](scenario, seed)
             runs[strategy].append(run)
             print(
                 f"seed {seed} {strategy:<12} expected revenue {run.expected_revenue:>10.0f} "

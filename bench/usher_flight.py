@@ -32,11 +32,15 @@ Django must be set up (the benchmark's own database, or the test database).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import ROUND_DOWN, Decimal
 from typing import Any
+from uuid import uuid4
 
+from django.conf import settings
 from django.core.management import call_command
 from django.test import override_settings
 
@@ -45,6 +49,7 @@ from usher.campaigns.models import AutomatedCampaign, CampaignCreative, Campaign
 from usher.campaigns.suite import landing_url
 from usher.dashboard.demo import DEMO_IMAGE_URL, ensure_demo_accounts
 from usher.lib.ratelimit import reset_local_buckets
+from usher.lib.redis_cache import delete_prefixed_keys, is_redis
 from usher.marketplace import services as marketplace
 from usher.marketplace.history import (
     PAST_PURCHASES_DAYS_AGO,
@@ -105,7 +110,10 @@ def fly(data: dict[str, Any], seed: int) -> Flight:
     reset_local_buckets()
     box = MountedSandbox()
     try:
-        with override_settings(PLATFORM_BASE_URLS=MOUNTED_BASE_URLS, **lifted_management_limits()):
+        with (
+            own_cache_keys(),
+            override_settings(PLATFORM_BASE_URLS=MOUNTED_BASE_URLS, **lifted_management_limits()),
+        ):
             sandbox = SandboxMarket(box.control)
             sandbox.load(data, seed)
             market = box.state.market
@@ -125,6 +133,23 @@ def fly(data: dict[str, Any], seed: int) -> Flight:
         box.close()
 
 
+@contextmanager
+def own_cache_keys() -> Iterator[None]:
+    """The flight's cache keys under a prefix of their own, deleted afterwards. Every
+    flight starts from the same ids at the same simulated hours, so without it a flight
+    would meet an earlier (or a parallel, `--jobs`) flight's rate-limit windows and
+    counters for its accounts: the database is flushed per flight, the cache is shared."""
+    prefix = f"bench-flight-{uuid4().hex}"
+    caches = {name: {**config, "KEY_PREFIX": prefix} for name, config in settings.CACHES.items()}
+    with override_settings(CACHES=caches):
+        try:
+            yield
+        finally:
+            # Benchmarks run on Redis; the tests' file cache is a directory per run.
+            if is_redis(settings.CACHES["default"]):
+                delete_prefixed_keys(prefix)
+
+
 def publish_suite(
     scenario: Scenario, now: datetime
 ) -> tuple[MarketplaceClient, MarketplaceEvent, dict[str, str]]:
@@ -142,11 +167,12 @@ def publish_suite(
     wanted = {(segment.platform, segment.campaign_type): segment for segment in scenario.segments}
     past = MarketplaceEvent.objects.get(client=client, external_id="past")
     land_history(client, event, past, now, history_sizes(wanted))
-    for provider, settings in TRACKING_CODES.items():
+    for provider, code_settings in TRACKING_CODES.items():
         tracking.create_code(
             organizer,
             tracking.CodeInput(
-                provider=provider, settings={"conversion_events": ["purchase"], **settings}
+                provider=provider,
+                settings={"conversion_events": ["purchase"], **code_settings},
             ),
         )
     ready_audiences(event, wanted, now)

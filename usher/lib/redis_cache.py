@@ -36,3 +36,20 @@ class RedisCache(DjangoRedisCache):
     def __init__(self, server: str, params: dict[str, Any]) -> None:
         super().__init__(server, params)
         self._class = RedisCacheClient
+
+
+def delete_prefixed_keys(prefix: str) -> None:
+    """Delete every key the default cache (Redis) holds under the key prefix `prefix`:
+    how a test run, or a benchmark's flight, that wrote under a prefix of its own leaves
+    a shared Redis server as it found it."""
+    from django.core.cache import cache
+
+    client = cache._cache.get_client(write=True)
+    keys = list(client.scan_iter(match=f"{prefix}:*", count=1000))
+    for start in range(0, len(keys), 1000):
+        client.delete(*keys[start : start + 1000])
+
+
+def is_redis(config: dict[str, Any]) -> bool:
+    """Whether a CACHES entry is a Redis cache (Django's or ours)."""
+    return config["BACKEND"].endswith("RedisCache")

@@ -15,7 +15,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from django.conf import settings
+from django.core.cache import cache
+from django.test import override_settings
 
+from usher.lib.redis_cache import is_redis
 from usher.sandbox.market import load_scenario, model
 
 ROOT = Path(__file__).resolve().parents[4]
@@ -71,3 +75,33 @@ def test_the_oracle_spends_its_plan_through_the_weekly_caps():
     assert run.spend == pytest.approx(scenario.total_budget, rel=1e-3)
     assert not run.overspent
     assert run.expected_revenue == pytest.approx(planned, rel=1e-3)
+
+
+def test_a_flight_keeps_its_cache_keys_to_itself():
+    # Flights start from the same ids at the same simulated hours: one must not meet an
+    # earlier or a parallel flight's counters and rate-limit windows.
+    load_bench()
+    import usher_flight
+
+    cache.set("probe", "before the flight")
+    with usher_flight.own_cache_keys():
+        assert cache.get("probe") is None
+        cache.set("probe", "the flight's")
+        prefix = settings.CACHES["default"]["KEY_PREFIX"]
+    assert cache.get("probe") == "before the flight"
+    assert prefix != settings.CACHES["default"]["KEY_PREFIX"]
+
+
+@pytest.mark.skipif(
+    not is_redis(settings.CACHES["default"]),
+    reason="deletes by key pattern on Redis (CI runs on Redis)",
+)
+def test_a_flights_keys_are_gone_from_redis_afterwards():
+    load_bench()
+    import usher_flight
+
+    with usher_flight.own_cache_keys():
+        cache.set("probe", "the flight's")
+        flight = settings.CACHES["default"]
+    with override_settings(CACHES={"default": flight}):
+        assert cache.get("probe") is None
