@@ -26,6 +26,7 @@ from usher.sandbox.tiktok_ads import (
 from usher.sandbox.tiktok_audiences import (
     create_audience,
     create_lookalike,
+    create_rule_audience,
     get_audiences,
     segment_audience,
     segment_mapping,
@@ -174,6 +175,9 @@ class TikTokAPI(PlatformAPI):
         route("POST", f"{BASE}/dmp/custom_audience/update/", update_audience, "audiences"),
         route(
             "POST", f"{BASE}/dmp/custom_audience/lookalike/create/", create_lookalike, "audiences"
+        ),
+        route(
+            "POST", f"{BASE}/dmp/custom_audience/rule/create/", create_rule_audience, "audiences"
         ),
         route("GET", f"{BASE}/dmp/custom_audience/get/", get_audiences, "audiences"),
         route("POST", f"{BASE}/segment/audience/", segment_audience, "audiences"),

@@ -1,4 +1,5 @@
-"""TikTok custom audiences: DMP file uploads, create/update, lookalikes, segment API.
+"""TikTok custom audiences: DMP file uploads, create/update, lookalikes, audiences by
+rules (website traffic), segment API.
 
 PLATFORMS.md §8.3: upload a .csv/.txt of hashes (with its MD5 as `file_signature`),
 create an audience from file paths, append/remove/replace, lookalikes from a seed of
@@ -59,7 +60,29 @@ DAY_SECONDS = 86_400
 # What a read shows while the size is unknown (filling or too small) [U].
 UNKNOWN_COVER_NUM = -1
 # audience `type` by how it was made [U: TikTok's exact values were not read].
-TYPES = {"Customer File": "CUSTOMER_FILE", "Lookalike": "LOOKALIKE", "Segment": "PARTNER_SEGMENT"}
+TYPES = {
+    "Customer File": "CUSTOMER_FILE",
+    "Lookalike": "LOOKALIKE",
+    "Segment": "PARTNER_SEGMENT",
+    "Website Traffic": "PIXEL",
+}
+# Audiences by rules: the sandbox models the website kind (PIXEL) of TikTok's nine.
+RULE_AUDIENCE_TYPES = frozenset(
+    {
+        "ENGAGEMENT",
+        "ENGAGEMENT_ORGANIC_VIDEO",
+        "ENGAGEMENT_LIVE_VIDEO",
+        "APP",
+        "PIXEL",
+        "LEAD_GENERATION",
+        "BUSINESS_ACCOUNT",
+        "TIKTOK_SHOP",
+        "OFFLINE",
+    }
+)
+# A rule's look-back window; TikTok lists the allowed values [U: not read], 1-180 here.
+LOOKBACK_DAYS = (1, 180)
+PIXEL_EVENT_PREFIX = "PIXEL "
 
 
 def _audience(state: SandboxState, advertiser: str, audience_id: str) -> dict[str, Any]:
@@ -200,6 +223,81 @@ def update_audience(state: SandboxState, call: Call) -> Response:
     members.update(after)
     _record(state, audience, action)
     return tiktok_ok({})
+
+
+def create_rule_audience(state: SandboxState, call: Call) -> Response:
+    """dmp/custom_audience/rule/create/: a Website Traffic audience (audience_type PIXEL),
+    its rule_spec checked as TikTok documents it: inclusion (and optional exclusion) rule
+    sets with operator OR, each rule on event sources with a look-back and one filter."""
+    try:
+        name = _name(call)
+        kind = enum(required(call, "audience_type"), "audience_type", RULE_AUDIENCE_TYPES)
+        if kind != "PIXEL":
+            raise TikTokProblem(f"audience_type: {kind} audiences are not modelled by the sandbox.")
+        spec = required(call, "rule_spec")
+        if not isinstance(spec, dict):
+            raise TikTokProblem("rule_spec: must be an object.")
+        _rule_set(spec.get("inclusion_rule_set"), "rule_spec.inclusion_rule_set")
+        if spec.get("exclusion_rule_set") is not None:
+            _rule_set(spec["exclusion_rule_set"], "rule_spec.exclusion_rule_set")
+    except TikTokProblem as problem:
+        return problem.response()
+    audience_id = _store_audience(
+        state,
+        call.account or "",
+        {"name": name, "audience_type": "Website Traffic", "rule_spec": spec},
+    )
+    return tiktok_ok({"custom_audience_id": audience_id})
+
+
+def _rule_set(rule_set: Any, where: str) -> None:
+    if not isinstance(rule_set, dict):
+        raise TikTokProblem(f"{where}: Missing data for required field.")
+    if rule_set.get("operator") != "OR":
+        raise TikTokProblem(f"{where}.operator: must be OR.")
+    rules = rule_set.get("rules")
+    if not isinstance(rules, list) or not rules:
+        raise TikTokProblem(f"{where}.rules: Missing data for required field.")
+    for index, rule in enumerate(rules):
+        here = f"{where}.rules[{index}]"
+        if not isinstance(rule, dict):
+            raise TikTokProblem(f"{here}: must be an object.")
+        sources = rule.get("event_source_ids")
+        if (
+            not isinstance(sources, list)
+            or not sources
+            or not all(isinstance(source, str) and source for source in sources)
+        ):
+            raise TikTokProblem(f"{here}.event_source_ids: the pixel ids of a website audience.")
+        days = as_int(rule.get("retention_days"))
+        low, high = LOOKBACK_DAYS
+        if days is None or not low <= days <= high:
+            raise TikTokProblem(f"{here}.retention_days: must be between {low} and {high}.")
+        _filter_set(rule.get("filter_set"), f"{here}.filter_set")
+
+
+def _filter_set(filter_set: Any, where: str) -> None:
+    if not isinstance(filter_set, dict) or filter_set.get("operator") != "OR":
+        raise TikTokProblem(f"{where}: an object with operator OR.")
+    filters = filter_set.get("filters")
+    if not isinstance(filters, list) or len(filters) != 1:
+        raise TikTokProblem(f"{where}.filters: exactly one filter per rule.")
+    condition = filters[0]
+    if not isinstance(condition, dict) or condition.get("field") != "EVENT":
+        raise TikTokProblem(f"{where}.filters[0].field: must be EVENT.")
+    if condition.get("operator") != "EQ":
+        raise TikTokProblem(f"{where}.filters[0].operator: must be EQ.")
+    value = condition.get("value")
+    if not isinstance(value, str) or not value.startswith(PIXEL_EVENT_PREFIX):
+        raise TikTokProblem(f"{where}.filters[0].value: a pixel event such as PIXEL PAGE VIEW.")
+    parameters = condition.get("parameter_filters", [])
+    if not isinstance(parameters, list):
+        raise TikTokProblem(f"{where}.filters[0].parameter_filters: must be a list.")
+    urls = [f for f in parameters if isinstance(f, dict) and f.get("field") == "URL"]
+    if len(urls) > 1 or len(parameters) - len(urls) > 10:
+        raise TikTokProblem(
+            f"{where}.filters[0].parameter_filters: at most one URL filter and 10 others."
+        )
 
 
 def create_lookalike(state: SandboxState, call: Call) -> Response:

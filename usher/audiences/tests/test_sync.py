@@ -394,15 +394,33 @@ def test_a_tiktok_lookalike_without_location_ids_is_built_in_the_organizers_coun
     assert spec["location_ids"] == ["2921044"]  # Germany
 
 
-def test_a_tiktok_visitor_audience_waits_for_ads_manager(sandbox, codes, event):
+def test_event_viewers_become_a_tiktok_website_traffic_audience_by_rules(sandbox, codes, event):
     visit(event, "v1")
     audience = ensure_standard_audience(
         event.organizer, "tiktok", AudienceType.EVENT_VIEWERS, event
     )
     log = refresh(audience)
-    assert log.status == SyncStatus.FAILED
-    assert "created in TikTok Ads Manager" in audience.status_reason
-    assert sandbox.requests(platform="tiktok") == []
+    assert log.status == SyncStatus.SUCCEEDED, log.message
+    assert audience.status == AudienceStatus.ACTIVE and audience.external_audience_id
+    (created,) = sandbox.requests(platform="tiktok", path="/dmp/custom_audience/rule/create/")
+    assert created["body"]["audience_type"] == "PIXEL"
+    stored = sandbox.state.get_object("tiktok", audience.external_audience_id)["fields"]
+    assert stored["audience_type"] == "Website Traffic"
+    # One rule per event (a TikTok rule takes one event filter), OR'd together.
+    inclusions = stored["rule_spec"]["inclusion_rule_set"]
+    assert inclusions["operator"] == "OR"
+    conditions = []
+    for rule in inclusions["rules"]:
+        assert rule["event_source_ids"] == [codes["tiktok"].tag_id]
+        assert rule["retention_days"] == 30
+        (condition,) = rule["filter_set"]["filters"]
+        assert condition["parameter_filters"] == [
+            {"field": "URL", "operator": "CONTAINS", "value": event.slug}
+        ]
+        conditions.append(condition["value"])
+    assert conditions == ["PIXEL PAGE VIEW", "PIXEL VIEW CONTENT"]
+    (exclusion,) = stored["rule_spec"]["exclusion_rule_set"]["rules"]
+    assert exclusion["filter_set"]["filters"][0]["value"] == "PIXEL COMPLETE PAYMENT"
 
 
 def test_a_list_falling_below_the_minimum_still_loses_its_leavers_and_says_why(

@@ -6,8 +6,9 @@ further files. TikTok cannot create an empty audience, so the pending members cr
 files in one call); APPEND/REMOVE/REPLACE fail when the audience would end below 1,000
 members, which is why Usher holds TikTok lists until they have 1,000. Files hold one kind of hash: Usher
 uploads the buyers' email hashes (EMAIL_SHA256), the identifier every buyer has.
-Website (pixel) audiences are not offered by TikTok's public API used here: they are
-created in TikTok Ads Manager, and Usher says so on the audience.
+Website (pixel) audiences are "audiences by rules" (`dmp/custom_audience/rule/create/`,
+`audience_type` PIXEL): the pixel as the event source, one rule per event (a rule takes
+one event filter), the event's pages as a URL keyword, buyers as an exclusion rule.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from usher.platforms.audiences_common import (
 )
 from usher.platforms.base import ErrorKind, PlatformError
 from usher.platforms.campaigns_common import tiktok_location_id
-from usher.platforms.tiktok.payloads import PLATFORM
+from usher.platforms.tiktok.payloads import EVENT_NAMES, PLATFORM
 
 MEMBERS_PER_FILE = 10_000  # no documented cap; small files keep a failed upload cheap
 MAX_FILES_ON_CREATE = 50  # "fewer than 50 recommended" per create call
@@ -38,6 +39,8 @@ CALCULATE_TYPE = "EMAIL_SHA256"
 MAX_RETENTION_DAYS = 365
 # Lookalike size by the organizer's percentage: TikTok offers three sizes, not percents.
 AUDIENCE_SIZES = ((3, "NARROW"), (6, "BALANCED"), (10, "BROAD"))
+# A rule's look-back window in days; TikTok's longest website look-back is 180 [U].
+MAX_LOOKBACK_DAYS = 180
 
 
 class TikTokAudiencesConnector(AudiencesConnector[None]):
@@ -99,11 +102,19 @@ class TikTokAudiencesConnector(AudiencesConnector[None]):
         )
 
     def create_pixel_audience(self, account: AudienceAccount, rule: PixelRule) -> str:
-        raise PlatformError(
-            ErrorKind.PERMANENT,
-            "TikTok website audiences are created in TikTok Ads Manager, not through the API",
-            platform=PLATFORM,
+        """A Website Traffic audience by rules. TikTok's rules count no repeats, so
+        `min_actions` above 1 cannot be asked for: the audience takes everyone with one
+        of the events (the organizer's count, shown beside it, still applies the minimum)."""
+        answer = self._post(
+            account,
+            "dmp/custom_audience/rule/create/",
+            {
+                "custom_audience_name": rule.name[:128],
+                "audience_type": "PIXEL",
+                "rule_spec": website_rule_spec(rule),
+            },
         )
+        return _id(answer, "custom_audience_id")
 
     def create_lookalike(self, account: AudienceAccount, spec: LookalikeSpec) -> str:
         """In the code's `location_ids` when set, else in the organizer's country (the
@@ -158,6 +169,52 @@ class TikTokAudiencesConnector(AudiencesConnector[None]):
             **kwargs,
         )
         return response.json
+
+
+def website_rule_spec(rule: PixelRule) -> dict[str, Any]:
+    """TikTok's rule_spec: an inclusion rule per event (OR), each on the pixel, within the
+    look-back, on pages whose URL contains the event's slug; buyers excluded likewise.
+    Event values are "PIXEL " + the standard event in capitals with spaces ("PIXEL
+    COMPLETE PAYMENT" is TikTok's documented example; the other names follow it [U])."""
+
+    def rules(events: Sequence[str]) -> dict[str, Any]:
+        return {
+            "operator": "OR",
+            "rules": [
+                {
+                    "event_source_ids": [rule.pixel_id],
+                    "retention_days": min(rule.retention_days, MAX_LOOKBACK_DAYS),
+                    "filter_set": {"operator": "OR", "filters": [event_filter(event)]},
+                }
+                for event in events
+            ],
+        }
+
+    def event_filter(event: str) -> dict[str, Any]:
+        condition: dict[str, Any] = {
+            "field": "EVENT",
+            "operator": "EQ",
+            "value": pixel_event_value(event),
+        }
+        if rule.url_contains:
+            condition["parameter_filters"] = [
+                {"field": "URL", "operator": "CONTAINS", "value": rule.url_contains}
+            ]
+        return condition
+
+    spec = {"inclusion_rule_set": rules(rule.events)}
+    if rule.exclude_events:
+        spec["exclusion_rule_set"] = rules(rule.exclude_events)
+    return spec
+
+
+def pixel_event_value(event: str) -> str:
+    """`view_item` -> "PIXEL VIEW CONTENT": our event, as TikTok's rule filters name it."""
+    standard = EVENT_NAMES[event]
+    if standard == "Purchase":
+        standard = "CompletePayment"  # the rules still name the purchase by its old name [U]
+    words = "".join(f" {c}" if c.isupper() else c for c in standard).split()
+    return "PIXEL " + " ".join(word.upper() for word in words)
 
 
 def _id(answer: Any, key: str) -> str:

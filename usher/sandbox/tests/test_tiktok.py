@@ -243,6 +243,89 @@ def test_lookalikes_need_a_seed_of_100_that_is_not_a_lookalike(client: httpx.Cli
     assert "cannot be a seed" in nested["message"]
 
 
+def _website_rule(**overrides: Any) -> dict[str, Any]:
+    rule = {
+        "event_source_ids": [TIKTOK_PIXEL],
+        "retention_days": 30,
+        "filter_set": {
+            "operator": "OR",
+            "filters": [{"field": "EVENT", "operator": "EQ", "value": "PIXEL VIEW CONTENT"}],
+        },
+    }
+    return {**rule, **overrides}
+
+
+def _rule_audience(client: httpx.Client, rule: dict[str, Any], **body: Any) -> dict[str, Any]:
+    return post(
+        client,
+        "/dmp/custom_audience/rule/create/",
+        {
+            "custom_audience_name": "Visitors",
+            "audience_type": "PIXEL",
+            "rule_spec": {"inclusion_rule_set": {"operator": "OR", "rules": [rule]}},
+            **body,
+        },
+    )
+
+
+def test_a_website_traffic_audience_is_created_by_rules_and_read_back(
+    client: httpx.Client,
+) -> None:
+    created = _rule_audience(client, _website_rule())
+    assert created["code"] == 0, created
+    audience_id = created["data"]["custom_audience_id"]
+    read = get(client, "/dmp/custom_audience/get/", custom_audience_ids=[audience_id])
+    (details,) = [a["audience_details"] for a in read["data"]["list"]]
+    assert details["type"] == "PIXEL" and details["name"] == "Visitors"
+
+
+@pytest.mark.parametrize(
+    ("rule", "body", "message"),
+    [
+        (_website_rule(), {"audience_type": "APP"}, "not modelled"),
+        (_website_rule(), {"audience_type": "WEBSITE"}, "audience_type"),
+        (_website_rule(event_source_ids=[]), {}, "event_source_ids"),
+        (_website_rule(retention_days=400), {}, "retention_days"),
+        (_website_rule(retention_days="thirty"), {}, "retention_days"),
+        (
+            _website_rule(filter_set={"operator": "AND", "filters": []}),
+            {},
+            "operator OR",
+        ),
+        (
+            _website_rule(
+                filter_set={
+                    "operator": "OR",
+                    "filters": [
+                        {"field": "EVENT", "operator": "EQ", "value": "PIXEL PAGE VIEW"},
+                        {"field": "EVENT", "operator": "EQ", "value": "PIXEL VIEW CONTENT"},
+                    ],
+                }
+            ),
+            {},
+            "exactly one filter",
+        ),
+        (
+            _website_rule(
+                filter_set={
+                    "operator": "OR",
+                    "filters": [{"field": "EVENT", "operator": "EQ", "value": "ViewContent"}],
+                }
+            ),
+            {},
+            "pixel event",
+        ),
+        (_website_rule(), {"rule_spec": "all visitors"}, "rule_spec"),
+    ],
+)
+def test_a_malformed_rule_audience_is_refused_and_nothing_is_stored(
+    client: httpx.Client, rule: dict[str, Any], body: dict[str, Any], message: str
+) -> None:
+    answer = _rule_audience(client, rule, **body)
+    assert answer["code"] != 0 and message in answer["message"]
+    assert not answer["data"]
+
+
 def test_segment_audiences_take_hashed_ids_through_mapping(client: httpx.Client) -> None:
     configure(client, "tiktok", TIKTOK_ADVERTISER, **EXACT_AUDIENCES)
     audience_id = post(
