@@ -45,7 +45,12 @@ from django.core.management import call_command
 from django.test import override_settings
 
 from usher.campaigns import publishing, services
-from usher.campaigns.models import AutomatedCampaign, CampaignCreative, CampaignStatus
+from usher.campaigns.models import (
+    LIVE_STATUSES,
+    AutomatedCampaign,
+    CampaignCreative,
+    CampaignStatus,
+)
 from usher.campaigns.suite import landing_url
 from usher.dashboard.demo import DEMO_IMAGE_URL, ensure_demo_accounts
 from usher.lib.ratelimit import reset_local_buckets
@@ -98,7 +103,7 @@ TRACKING_CODES = {
 @dataclass
 class Flight:
     """The sandbox's market after the flight, and the segments Usher could not run
-    (with the reason its suite gave, e.g. TikTok's website audiences need Ads Manager)."""
+    (with the reason its suite gave, e.g. an audience below the platform's minimum)."""
 
     market: Market
     not_run: dict[str, str]
@@ -206,9 +211,9 @@ def publish_suite(
         publishing.approve_campaign(campaign.pk, user=None)
     not_run = {
         f"{c.platform}/{c.campaign_type}": c.status_reason or c.last_error or c.status
-        for c in AutomatedCampaign.objects.filter(budget=budget).exclude(
-            status=CampaignStatus.ACTIVE
-        )
+        # Paused is on the platform: spend control may pause a campaign at publication
+        # and fund it on its next round.
+        for c in AutomatedCampaign.objects.filter(budget=budget).exclude(status__in=LIVE_STATUSES)
         if (c.platform, c.campaign_type) in wanted
     }
     return client, event, not_run
