@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -13,6 +13,7 @@ from django.utils import timezone
 from kombu.exceptions import OperationalError
 
 from usher.conversions import tasks
+from usher.events.collector import CollectedEvent, _event_time, _fbc
 from usher.events.models import TrackingEvent, VisitorTouch
 from usher.lib import outages
 from usher.marketplace.tests.factories import EventFactory, MarketplaceClientFactory
@@ -182,6 +183,7 @@ def test_an_event_slug_of_another_client_is_422_and_stores_nothing(marketplace, 
     response = post(batch, site_key=marketplace.site_key)
     assert response.status_code == 422
     assert response.json()["detail"][0]["loc"] == ["body", "events", 1, "event"]
+    assert response.json()["detail"][0]["msg"] == "no event 'elsewhere' in this marketplace"
     assert not TrackingEvent.objects.exists()
 
 
@@ -498,3 +500,76 @@ def test_a_batch_mixing_empty_and_filled_fields_keeps_each_events_own(marketplac
         "evt-mix-0003": (Decimal("19.99"), "RON", 3, page.pk),
     }
     assert TrackingEvent.objects.get(event_id="evt-mix-0003").consent == {}
+
+
+RECEIVED_AT = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)  # 1772366400000 ms after the epoch
+RECEIVED_AT_MS = 1_772_366_400_000
+DAY_MS = 86_400_000
+
+
+@pytest.mark.parametrize(
+    ("sent", "stored"),
+    [
+        (RECEIVED_AT - timedelta(hours=23), RECEIVED_AT - timedelta(hours=23)),
+        (RECEIVED_AT - timedelta(hours=24), RECEIVED_AT - timedelta(hours=24)),
+        (RECEIVED_AT - timedelta(hours=24, microseconds=1), RECEIVED_AT),
+        (RECEIVED_AT + timedelta(microseconds=1), RECEIVED_AT),
+        (None, RECEIVED_AT),
+    ],
+)
+def test_the_browsers_time_is_kept_from_a_day_before_receipt_up_to_receipt(sent, stored):
+    assert _event_time(sent, RECEIVED_AT) == stored
+
+
+def clicked(clicked_at: datetime | None) -> CollectedEvent:
+    return CollectedEvent(
+        event_id="evt-1", name="page_view", click={"fbclid": "IwAR-x", "clicked_at": clicked_at}
+    )
+
+
+@pytest.mark.parametrize(
+    ("clicked_at", "stamp_ms"),
+    [
+        (RECEIVED_AT - timedelta(days=3), RECEIVED_AT_MS - 3 * DAY_MS),
+        (RECEIVED_AT - timedelta(days=90), RECEIVED_AT_MS - 90 * DAY_MS),
+        (RECEIVED_AT, RECEIVED_AT_MS),
+        # A click more than 90 days before, after the event, or of no known time: the
+        # event's own time.
+        (RECEIVED_AT - timedelta(days=90, milliseconds=1), RECEIVED_AT_MS),
+        (RECEIVED_AT + timedelta(milliseconds=1), RECEIVED_AT_MS),
+        (None, RECEIVED_AT_MS),
+    ],
+)
+def test_an_fbc_built_from_a_click_carries_its_time_in_milliseconds(clicked_at, stamp_ms):
+    assert _fbc(clicked(clicked_at), RECEIVED_AT) == f"fb.1.{stamp_ms}.IwAR-x"
+
+
+def test_a_landing_without_a_visitor_id_makes_no_touch(marketplace, page):
+    assert post(page_event(visitor_id=""), site_key=marketplace.site_key).status_code == 202
+    assert TrackingEvent.objects.exists()
+    assert not VisitorTouch.objects.exists()
+
+
+def test_each_set_of_marks_of_a_visitor_is_one_touch_of_its_page_and_landing(marketplace, page):
+    now = timezone.now()
+    landings = [
+        page_event(event_id="evt-1", time=(now - timedelta(minutes=9)).isoformat()),
+        page_event(
+            event_id="evt-2",
+            time=(now - timedelta(minutes=5)).isoformat(),
+            click={"gclid": "Cj0K-other"},
+            page_url="https://marketplace-0.example/events/summer-fest?gclid=Cj0K-other",
+        ),
+        # The first landing's marks again (its fbc carries the time: the same time too).
+        page_event(event_id="evt-3", time=(now - timedelta(minutes=9)).isoformat()),
+    ]
+    assert post({"events": landings}, site_key=marketplace.site_key).status_code == 202
+    touches = list(VisitorTouch.objects.order_by("touched_at"))
+    # The third landing repeats the first one's: one touch.
+    assert [touch.gclid for touch in touches] == ["Cj0K", "Cj0K-other"]
+    assert [touch.landing_url for touch in touches] == [
+        landings[0]["page_url"],
+        landings[1]["page_url"],
+    ]
+    assert [touch.marketplace_event for touch in touches] == [page, page]
+    assert touches[0].touch_key != touches[1].touch_key
