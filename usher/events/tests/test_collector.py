@@ -253,8 +253,10 @@ def test_preflight_from_an_unlisted_origin_allows_nothing(marketplace):
     assert "Access-Control-Allow-Origin" not in response
 
 
-def test_every_field_at_its_longest_is_stored_not_a_500(marketplace, page):
+def test_every_field_at_its_longest_is_stored_as_sent_not_a_500(marketplace, page):
+    sent_at = timezone.now() - timedelta(minutes=5)
     longest = page_event(
+        time=sent_at.isoformat(),
         event_id="e" * 100,
         visitor_id="v" * 64,
         page_url="https://x.example/" + "p" * 1980,
@@ -274,9 +276,33 @@ def test_every_field_at_its_longest_is_stored_not_a_500(marketplace, page):
         },
         utm={key: "u" * 200 for key in ("source", "medium", "campaign", "content", "term")},
     )
-    response = post({"events": [longest]}, site_key=marketplace.site_key)
+    response = Client(HTTP_USER_AGENT="Mozilla/5.0 " + "a" * 600).post(
+        f"{URL}?site_key={marketplace.site_key}",
+        data=json.dumps({"events": [longest]}),
+        content_type="application/json",
+    )
     assert response.status_code == 202, response.content
-    assert TrackingEvent.objects.get().order_external_id == "o" * 100
+    stored = TrackingEvent.objects.get()
+    assert stored.occurred_at == sent_at
+    assert stored.user_agent == ("Mozilla/5.0 " + "a" * 600)[:500]
+    assert (stored.page_url, stored.order_external_id, stored.content_ids) == (
+        longest["page_url"],
+        "o" * 100,
+        ["c" * 200] * 50,
+    )
+    assert (stored.gclid, stored.gbraid, stored.wbraid, stored.ttclid) == (
+        "g" * 200,
+        "b" * 200,
+        "w" * 200,
+        "t" * 200,
+    )
+    assert (stored.fbp, stored.ttp, stored.ga_client_id) == (
+        "fb.1.1596403881668.1116446470",
+        "t" * 200,
+        "123456789.1700000000",
+    )
+    assert [stored.utm_source, stored.utm_medium, stored.utm_campaign] == ["u" * 200] * 3
+    assert [stored.utm_content, stored.utm_term] == ["u" * 200] * 2
 
 
 def test_an_order_event_id_on_anything_but_a_purchase_is_refused(marketplace, page):
