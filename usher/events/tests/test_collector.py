@@ -115,6 +115,7 @@ def test_every_event_of_a_full_batch_is_stored_and_announced(
     announced: list[list[str]] = []
 
     def listener(sender, client_id, event_ids, **kwargs):
+        assert client_id == marketplace.pk
         announced.append(list(event_ids))
 
     names = ["page_view", "view_item", "add_to_cart", "begin_checkout"]
@@ -599,3 +600,51 @@ def test_each_set_of_marks_of_a_visitor_is_one_touch_of_its_page_and_landing(mar
     ]
     assert [touch.marketplace_event for touch in touches] == [page, page]
     assert touches[0].touch_key != touches[1].touch_key
+
+
+def test_a_failing_listener_of_stored_events_does_not_fail_the_request(
+    marketplace, page, django_capture_on_commit_callbacks, caplog
+):
+    from usher.events.collector import events_collected
+
+    def broken_listener(sender, **kwargs):
+        raise RuntimeError("listener bug")
+
+    events_collected.connect(broken_listener)
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            response = post(page_event(), site_key=marketplace.site_key)
+    finally:
+        events_collected.disconnect(broken_listener)
+    assert response.status_code == 202
+    assert TrackingEvent.objects.filter(event_id="evt-00000001").exists()
+    assert "listener bug" in caplog.text  # logged for the sweep to make up for
+
+
+def test_each_site_key_stores_under_its_own_client_one_after_the_other(marketplace, page):
+    other = MarketplaceClientFactory()
+    for key, event_id in [
+        (marketplace.site_key, "evt-a1"),
+        (other.site_key, "evt-b1"),
+        (marketplace.site_key, "evt-a2"),
+    ]:
+        assert post(page_event(event_id=event_id, event=None), site_key=key).status_code == 202
+    stored = dict(TrackingEvent.objects.values_list("event_id", "client_id"))
+    assert stored == {"evt-a1": marketplace.pk, "evt-b1": other.pk, "evt-a2": marketplace.pk}
+
+
+def test_a_remembered_site_key_checks_both_its_limits_in_one_call(marketplace, page, monkeypatch):
+    from usher.events import api as collector_api
+
+    calls: list[int] = []
+    check = collector_api.hit_sliding_windows
+
+    def counted(*args, **kwargs):
+        calls.append(1)
+        return check(*args, **kwargs)
+
+    monkeypatch.setattr(collector_api, "hit_sliding_windows", counted)
+    post(page_event(), site_key=marketplace.site_key)
+    assert len(calls) == 2  # unknown to this process: the address first, then the site
+    post(page_event(event_id="evt-00000002"), site_key=marketplace.site_key)
+    assert len(calls) == 3
