@@ -15,6 +15,7 @@ from usher.lib import client_cache
 from usher.lib.client_cache import (
     cached_for_client,
     current_version,
+    fetch_remembered,
     invalidate_client,
     recall,
     remember,
@@ -261,3 +262,23 @@ class _CacheThatStopsTakingWrites:
 def test_an_answer_the_cache_fails_to_keep_is_still_returned(monkeypatch):
     monkeypatch.setattr(client_cache, "cache", _CacheThatStopsTakingWrites(client_cache.cache))
     assert cached_for_client(7, "event:42", lambda: "document") == "document"
+
+
+def test_a_row_gone_between_the_two_fetches_is_none_and_nothing_is_remembered():
+    rows = iter([SimpleNamespace(client_id=7), None])  # deleted after the version was read
+    assert fetch_remembered("row", lambda: next(rows), lambda row: row.client_id) is None
+    assert recall("row") is None
+
+
+def test_a_fetched_row_is_remembered_at_the_version_read_before_it():
+    fetches: list[int] = []
+
+    def fetch() -> SimpleNamespace:
+        fetches.append(1)
+        return SimpleNamespace(client_id=7, name="row")
+
+    first = fetch_remembered("row", fetch, lambda row: row.client_id)
+    assert fetch_remembered("row", fetch, lambda row: row.client_id) is first
+    assert len(fetches) == 2  # the miss fetched twice around the version; the hit none
+    invalidate_client(7)
+    assert fetch_remembered("row", fetch, lambda row: row.client_id) is not first
