@@ -648,3 +648,10 @@ def test_a_remembered_site_key_checks_both_its_limits_in_one_call(marketplace, p
     assert len(calls) == 2  # unknown to this process: the address first, then the site
     post(page_event(event_id="evt-00000002"), site_key=marketplace.site_key)
     assert len(calls) == 3
+
+
+@pytest.mark.parametrize("site_key", [["a-key"], {"key": "a-key"}, 42])
+def test_a_site_key_in_the_body_that_is_not_text_is_401_not_a_500(marketplace, site_key):
+    response = post({"events": [page_event()], "site_key": site_key})
+    assert response.status_code == 401
+    assert not TrackingEvent.objects.exists()
