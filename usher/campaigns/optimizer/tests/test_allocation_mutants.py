@@ -273,3 +273,12 @@ def test_the_inverse_of_a_table_with_a_flat_stretch_takes_its_first_point():
     marginal_table = np.array([[8.0, 4.0, 4.0, 1.0]])
     found = inverse_marginal(spend_grid, marginal_table, np.array([[4.0, 6.0, 2.5]]))
     assert found == pytest.approx(np.array([[20.0, 5.0, 25.0]]))
+
+
+def test_the_inverse_at_and_past_a_tables_end_raises_no_floating_point_error():
+    spend_grid = np.array([[0.0, 10.0, 20.0]])
+    marginal_table = np.array([[8.0, 4.0, 1.0]])
+    # At the last point (0/0 between it and itself) and below it (x/0): the grid's end.
+    with np.errstate(all="raise"):
+        found = inverse_marginal(spend_grid, marginal_table, np.array([[1.0, 0.5]]))
+    assert found == pytest.approx(np.array([[20.0, 20.0]]))
