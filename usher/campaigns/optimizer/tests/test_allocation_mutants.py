@@ -282,3 +282,20 @@ def test_the_inverse_at_and_past_a_tables_end_raises_no_floating_point_error():
     with np.errstate(all="raise"):
         found = inverse_marginal(spend_grid, marginal_table, np.array([[1.0, 0.5]]))
     assert found == pytest.approx(np.array([[20.0, 20.0]]))
+
+
+def test_a_tabulated_plan_of_one_day_and_under_one_unit_goes_to_the_steepest_campaign():
+    # Slopes at demand 2: 2·900/100 = 18 and 2·300/40 = 15. On a coarse grid (steps of
+    # 200) the steepest slope is only the first column's: the search must start there.
+    grid, table = tabulate(np.array([900.0, 300.0]), B[:2], np.array([2000.0, 2000.0]), 11)
+    spend = allocate_tabulated(grid, table, np.array([2.0]), 0.5, None)
+    assert spend == pytest.approx(np.array([[0.5], [0.0]]), abs=1e-6)
+
+
+def test_a_tabulated_day_without_demand_gets_nothing_even_where_a_grid_starts_above_zero():
+    spend_grid = np.array([[5.0, 10.0, 20.0]])
+    marginal_table = np.array([[8.0, 4.0, 1.0]])
+    # A day without demand divides by zero: silenced, and no spend that day.
+    with np.errstate(divide="raise"):
+        spend = allocate_tabulated(spend_grid, marginal_table, np.array([1.0, 0.0]), 10.0, None)
+    assert spend == pytest.approx(np.array([[10.0, 0.0]]))
