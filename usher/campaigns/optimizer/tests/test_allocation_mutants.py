@@ -64,12 +64,14 @@ def test_the_threshold_spend_is_the_closed_form_clipped_to_zero_and_the_ceiling(
 
 
 def test_at_a_zero_threshold_a_campaign_spends_up_to_its_ceiling_or_without_end():
-    spend = spend_at_threshold(
-        np.array([[100.0], [100.0], [0.0]]),
-        np.array([[10.0], [10.0], [10.0]]),
-        np.array([np.inf, 15.0, np.inf]),
-        np.array([0.0]),
-    )
+    # x/0 and 0/0 are the closed form's limits here, silenced on purpose.
+    with np.errstate(all="raise"):
+        spend = spend_at_threshold(
+            np.array([[100.0], [100.0], [0.0]]),
+            np.array([[10.0], [10.0], [10.0]]),
+            np.array([np.inf, 15.0, np.inf]),
+            np.array([0.0]),
+        )
     assert spend[0, 0] == np.inf
     assert spend[1:, 0].tolist() == [15.0, 0.0]
 
@@ -299,3 +301,11 @@ def test_a_tabulated_day_without_demand_gets_nothing_even_where_a_grid_starts_ab
     with np.errstate(divide="raise"):
         spend = allocate_tabulated(spend_grid, marginal_table, np.array([1.0, 0.0]), 10.0, None)
     assert spend == pytest.approx(np.array([[10.0, 0.0]]))
+
+
+def test_a_day_under_its_cap_spends_to_its_ceilings_while_another_day_is_capped():
+    # Day 1 alone fits its cap (1000 of 1500), though both days together (2000) would not.
+    spend = allocate_arrays(
+        np.array([[10.0, 10.0]]), np.array([10.0]), np.array([1000.0]), 10_000.0, [1500.0, 100.0]
+    )
+    assert spend == pytest.approx(np.array([[1000.0, 100.0]]))
