@@ -309,3 +309,12 @@ def test_a_day_under_its_cap_spends_to_its_ceilings_while_another_day_is_capped(
         np.array([[10.0, 10.0]]), np.array([10.0]), np.array([1000.0]), 10_000.0, [1500.0, 100.0]
     )
     assert spend == pytest.approx(np.array([[1000.0, 100.0]]))
+
+
+def test_curves_saturating_within_one_unit_of_money_are_allocated_by_their_slopes():
+    # b below 1: the slopes A/b (2 and 1.8) are above A itself; a budget of 0.01 is worth
+    # most on the first curve alone (the second is funded only after 0.5·ln(2/1.8)).
+    spend = allocate_arrays(
+        np.array([[1.0], [0.9]]), np.array([0.5, 0.5]), np.full(2, np.inf), 0.01, None
+    )
+    assert spend == pytest.approx(np.array([[0.01], [0.0]]), abs=1e-9)
