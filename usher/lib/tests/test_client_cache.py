@@ -225,6 +225,9 @@ def memory_cache_on_a_clock(settings, monkeypatch) -> list[float]:
             "TIMEOUT": 60,
         }
     }
+    # A process-memory cache outlives the test: another session in this process (mutmut
+    # runs several) would otherwise find this test's answers.
+    client_cache.cache.clear()
     now = [1000.0]
     clock = SimpleNamespace(time=lambda: now[0])
     monkeypatch.setattr(locmem, "time", clock)
