@@ -61,8 +61,11 @@ bench: $(BIN)/.installed
 # CPU-heavy, so niced; one module at a time with MODULE=usher.lib.tenancy. Every mutant
 # runs in a fresh pytest session that reuses one kept test database (--reuse-db), so one
 # mutant at a time: two would share that database and the cache and flush each other's.
+# The database is named after the checkout (a checksum of its path), so runs in two
+# checkouts against one PostgreSQL server each keep their own.
 MODULE ?=
-MUTATE_TEST_DB ?= $(if $(DATABASE_URL),usher_mutmut,$(CURDIR)/var/mutmut-test.sqlite3)
+CHECKOUT_ID := $(firstword $(shell printf '%s' '$(CURDIR)' | cksum))
+MUTATE_TEST_DB ?= $(if $(DATABASE_URL),usher_mutmut_$(CHECKOUT_ID),$(CURDIR)/var/mutmut-test.sqlite3)
 mutate: $(BIN)/.installed
 	@mkdir -p var
 	TEST_DATABASE_NAME=$(MUTATE_TEST_DB) nice -n 19 $(BIN)/mutmut run --max-children 1 $(if $(MODULE),"$(MODULE).*")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -13,6 +13,7 @@ from django.utils import timezone
 from kombu.exceptions import OperationalError
 
 from usher.conversions import tasks
+from usher.events.collector import CollectedEvent, _event_time, _fbc
 from usher.events.models import TrackingEvent, VisitorTouch
 from usher.lib import outages
 from usher.marketplace.tests.factories import EventFactory, MarketplaceClientFactory
@@ -114,6 +115,7 @@ def test_every_event_of_a_full_batch_is_stored_and_announced(
     announced: list[list[str]] = []
 
     def listener(sender, client_id, event_ids, **kwargs):
+        assert client_id == marketplace.pk
         announced.append(list(event_ids))
 
     names = ["page_view", "view_item", "add_to_cart", "begin_checkout"]
@@ -182,6 +184,7 @@ def test_an_event_slug_of_another_client_is_422_and_stores_nothing(marketplace, 
     response = post(batch, site_key=marketplace.site_key)
     assert response.status_code == 422
     assert response.json()["detail"][0]["loc"] == ["body", "events", 1, "event"]
+    assert response.json()["detail"][0]["msg"] == "no event 'elsewhere' in this marketplace"
     assert not TrackingEvent.objects.exists()
 
 
@@ -251,8 +254,10 @@ def test_preflight_from_an_unlisted_origin_allows_nothing(marketplace):
     assert "Access-Control-Allow-Origin" not in response
 
 
-def test_every_field_at_its_longest_is_stored_not_a_500(marketplace, page):
+def test_every_field_at_its_longest_is_stored_as_sent_not_a_500(marketplace, page):
+    sent_at = timezone.now() - timedelta(minutes=5)
     longest = page_event(
+        time=sent_at.isoformat(),
         event_id="e" * 100,
         visitor_id="v" * 64,
         page_url="https://x.example/" + "p" * 1980,
@@ -272,9 +277,33 @@ def test_every_field_at_its_longest_is_stored_not_a_500(marketplace, page):
         },
         utm={key: "u" * 200 for key in ("source", "medium", "campaign", "content", "term")},
     )
-    response = post({"events": [longest]}, site_key=marketplace.site_key)
+    response = Client(HTTP_USER_AGENT="Mozilla/5.0 " + "a" * 600).post(
+        f"{URL}?site_key={marketplace.site_key}",
+        data=json.dumps({"events": [longest]}),
+        content_type="application/json",
+    )
     assert response.status_code == 202, response.content
-    assert TrackingEvent.objects.get().order_external_id == "o" * 100
+    stored = TrackingEvent.objects.get()
+    assert stored.occurred_at == sent_at
+    assert stored.user_agent == ("Mozilla/5.0 " + "a" * 600)[:500]
+    assert (stored.page_url, stored.order_external_id, stored.content_ids) == (
+        longest["page_url"],
+        "o" * 100,
+        ["c" * 200] * 50,
+    )
+    assert (stored.gclid, stored.gbraid, stored.wbraid, stored.ttclid) == (
+        "g" * 200,
+        "b" * 200,
+        "w" * 200,
+        "t" * 200,
+    )
+    assert (stored.fbp, stored.ttp, stored.ga_client_id) == (
+        "fb.1.1596403881668.1116446470",
+        "t" * 200,
+        "123456789.1700000000",
+    )
+    assert [stored.utm_source, stored.utm_medium, stored.utm_campaign] == ["u" * 200] * 3
+    assert [stored.utm_content, stored.utm_term] == ["u" * 200] * 2
 
 
 def test_an_order_event_id_on_anything_but_a_purchase_is_refused(marketplace, page):
@@ -498,3 +527,131 @@ def test_a_batch_mixing_empty_and_filled_fields_keeps_each_events_own(marketplac
         "evt-mix-0003": (Decimal("19.99"), "RON", 3, page.pk),
     }
     assert TrackingEvent.objects.get(event_id="evt-mix-0003").consent == {}
+
+
+RECEIVED_AT = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)  # 1772366400000 ms after the epoch
+RECEIVED_AT_MS = 1_772_366_400_000
+DAY_MS = 86_400_000
+
+
+@pytest.mark.parametrize(
+    ("sent", "stored"),
+    [
+        (RECEIVED_AT - timedelta(hours=23), RECEIVED_AT - timedelta(hours=23)),
+        (RECEIVED_AT - timedelta(hours=24), RECEIVED_AT - timedelta(hours=24)),
+        (RECEIVED_AT - timedelta(hours=24, microseconds=1), RECEIVED_AT),
+        (RECEIVED_AT + timedelta(microseconds=1), RECEIVED_AT),
+        (None, RECEIVED_AT),
+    ],
+)
+def test_the_browsers_time_is_kept_from_a_day_before_receipt_up_to_receipt(sent, stored):
+    assert _event_time(sent, RECEIVED_AT) == stored
+
+
+def clicked(clicked_at: datetime | None) -> CollectedEvent:
+    return CollectedEvent(
+        event_id="evt-1", name="page_view", click={"fbclid": "IwAR-x", "clicked_at": clicked_at}
+    )
+
+
+@pytest.mark.parametrize(
+    ("clicked_at", "stamp_ms"),
+    [
+        (RECEIVED_AT - timedelta(days=3), RECEIVED_AT_MS - 3 * DAY_MS),
+        (RECEIVED_AT - timedelta(days=90), RECEIVED_AT_MS - 90 * DAY_MS),
+        (RECEIVED_AT, RECEIVED_AT_MS),
+        # A click more than 90 days before, after the event, or of no known time: the
+        # event's own time.
+        (RECEIVED_AT - timedelta(days=90, milliseconds=1), RECEIVED_AT_MS),
+        (RECEIVED_AT + timedelta(milliseconds=1), RECEIVED_AT_MS),
+        (None, RECEIVED_AT_MS),
+    ],
+)
+def test_an_fbc_built_from_a_click_carries_its_time_in_milliseconds(clicked_at, stamp_ms):
+    assert _fbc(clicked(clicked_at), RECEIVED_AT) == f"fb.1.{stamp_ms}.IwAR-x"
+
+
+def test_a_landing_without_a_visitor_id_makes_no_touch(marketplace, page):
+    assert post(page_event(visitor_id=""), site_key=marketplace.site_key).status_code == 202
+    assert TrackingEvent.objects.exists()
+    assert not VisitorTouch.objects.exists()
+
+
+def test_each_set_of_marks_of_a_visitor_is_one_touch_of_its_page_and_landing(marketplace, page):
+    now = timezone.now()
+    landings = [
+        page_event(event_id="evt-1", time=(now - timedelta(minutes=9)).isoformat()),
+        page_event(
+            event_id="evt-2",
+            time=(now - timedelta(minutes=5)).isoformat(),
+            click={"gclid": "Cj0K-other"},
+            page_url="https://marketplace-0.example/events/summer-fest?gclid=Cj0K-other",
+        ),
+        # The first landing's marks again (its fbc carries the time: the same time too).
+        page_event(event_id="evt-3", time=(now - timedelta(minutes=9)).isoformat()),
+    ]
+    assert post({"events": landings}, site_key=marketplace.site_key).status_code == 202
+    touches = list(VisitorTouch.objects.order_by("touched_at"))
+    # The third landing repeats the first one's: one touch.
+    assert [touch.gclid for touch in touches] == ["Cj0K", "Cj0K-other"]
+    assert [touch.landing_url for touch in touches] == [
+        landings[0]["page_url"],
+        landings[1]["page_url"],
+    ]
+    assert [touch.marketplace_event for touch in touches] == [page, page]
+    assert touches[0].touch_key != touches[1].touch_key
+
+
+def test_a_failing_listener_of_stored_events_does_not_fail_the_request(
+    marketplace, page, django_capture_on_commit_callbacks, caplog
+):
+    from usher.events.collector import events_collected
+
+    def broken_listener(sender, **kwargs):
+        raise RuntimeError("listener bug")
+
+    events_collected.connect(broken_listener)
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            response = post(page_event(), site_key=marketplace.site_key)
+    finally:
+        events_collected.disconnect(broken_listener)
+    assert response.status_code == 202
+    assert TrackingEvent.objects.filter(event_id="evt-00000001").exists()
+    assert "listener bug" in caplog.text  # logged for the sweep to make up for
+
+
+def test_each_site_key_stores_under_its_own_client_one_after_the_other(marketplace, page):
+    other = MarketplaceClientFactory()
+    for key, event_id in [
+        (marketplace.site_key, "evt-a1"),
+        (other.site_key, "evt-b1"),
+        (marketplace.site_key, "evt-a2"),
+    ]:
+        assert post(page_event(event_id=event_id, event=None), site_key=key).status_code == 202
+    stored = dict(TrackingEvent.objects.values_list("event_id", "client_id"))
+    assert stored == {"evt-a1": marketplace.pk, "evt-b1": other.pk, "evt-a2": marketplace.pk}
+
+
+def test_a_remembered_site_key_checks_both_its_limits_in_one_call(marketplace, page, monkeypatch):
+    from usher.events import api as collector_api
+
+    calls: list[int] = []
+    check = collector_api.hit_sliding_windows
+
+    def counted(*args, **kwargs):
+        calls.append(1)
+        return check(*args, **kwargs)
+
+    monkeypatch.setattr(collector_api, "hit_sliding_windows", counted)
+    post(page_event(), site_key=marketplace.site_key)
+    assert len(calls) == 2  # unknown to this process: the address first, then the site
+    post(page_event(event_id="evt-00000002"), site_key=marketplace.site_key)
+    assert len(calls) == 3
+
+
+@pytest.mark.parametrize("site_key", [["a-key"], {"key": "a-key"}, 42])
+def test_a_site_key_in_the_body_that_is_not_text_is_401_not_a_500(marketplace, site_key):
+    response = post({"events": [page_event()], "site_key": site_key})
+    assert response.status_code == 401
+    assert not TrackingEvent.objects.exists()

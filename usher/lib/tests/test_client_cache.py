@@ -7,9 +7,19 @@ from types import SimpleNamespace
 
 import pytest
 from django.conf import settings
+from django.core.cache.backends import base as cache_base
+from django.core.cache.backends import locmem
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from usher.lib import client_cache
-from usher.lib.client_cache import current_version, invalidate_client, recall, remember
+from usher.lib.client_cache import (
+    cached_for_client,
+    current_version,
+    fetch_remembered,
+    invalidate_client,
+    recall,
+    remember,
+)
 
 
 def test_a_remembered_answer_is_recalled_while_the_version_stands():
@@ -202,3 +212,76 @@ def test_a_new_process_subscribes_on_first_use_and_is_live_once_confirmed(unanno
     assert announcements.poll() is False
     unannounced.subscription.confirmation.append({"type": "subscribe"})
     assert announcements.poll() is True
+
+
+@pytest.fixture
+def memory_cache_on_a_clock(settings, monkeypatch) -> list[float]:
+    """A process-memory cache whose default lifetime (60 s) is not the answers' own, on a
+    clock the test moves."""
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": "client-cache-tests",
+            "TIMEOUT": 60,
+        }
+    }
+    # A process-memory cache outlives the test: another session in this process (mutmut
+    # runs several) would otherwise find this test's answers.
+    client_cache.cache.clear()
+    now = [1000.0]
+    clock = SimpleNamespace(time=lambda: now[0])
+    monkeypatch.setattr(locmem, "time", clock)
+    monkeypatch.setattr(cache_base, "time", clock)
+    return now
+
+
+def test_a_cached_answer_is_reused_for_five_minutes_then_computed_again(memory_cache_on_a_clock):
+    computed: list[int] = []
+
+    def compute() -> int:
+        computed.append(1)
+        return len(computed)
+
+    assert cached_for_client(7, "event:42", compute) == 1
+    memory_cache_on_a_clock[0] += 299
+    assert cached_for_client(7, "event:42", compute) == 1
+    memory_cache_on_a_clock[0] += 2
+    assert cached_for_client(7, "event:42", compute) == 2
+
+
+class _CacheThatStopsTakingWrites:
+    """The cache, but it went down between reading and writing an answer."""
+
+    def __init__(self, real: object) -> None:
+        self._real = real
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._real, name)
+
+    def set(self, *args: object, **kwargs: object) -> None:
+        raise RedisConnectionError("Connection refused.")
+
+
+def test_an_answer_the_cache_fails_to_keep_is_still_returned(monkeypatch):
+    monkeypatch.setattr(client_cache, "cache", _CacheThatStopsTakingWrites(client_cache.cache))
+    assert cached_for_client(7, "event:42", lambda: "document") == "document"
+
+
+def test_a_row_gone_between_the_two_fetches_is_none_and_nothing_is_remembered():
+    rows = iter([SimpleNamespace(client_id=7), None])  # deleted after the version was read
+    assert fetch_remembered("row", lambda: next(rows), lambda row: row.client_id) is None
+    assert recall("row") is None
+
+
+def test_a_fetched_row_is_remembered_at_the_version_read_before_it():
+    fetches: list[int] = []
+
+    def fetch() -> SimpleNamespace:
+        fetches.append(1)
+        return SimpleNamespace(client_id=7, name="row")
+
+    first = fetch_remembered("row", fetch, lambda row: row.client_id)
+    assert fetch_remembered("row", fetch, lambda row: row.client_id) is first
+    assert len(fetches) == 2  # the miss fetched twice around the version; the hit none
+    invalidate_client(7)
+    assert fetch_remembered("row", fetch, lambda row: row.client_id) is not first

@@ -1,0 +1,320 @@
+"""The allocator's answer is the optimum by its own conditions, not only close to a grid.
+
+`test_allocation.py` compares revenue with a brute-force search, which tolerates a
+few percent; a mutation run (docs/mutation.md) showed that faults in the thresholds,
+the per-day caps and the tabulated path pass it. These tests check the optimality
+conditions themselves (every funded cell at the same marginal revenue, unfunded ones
+below it, capped ones above it), exact closed forms, and the tabulated path against the
+closed form, each on a few campaigns so they take milliseconds.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from usher.campaigns.optimizer import allocation
+from usher.campaigns.optimizer.allocation import (
+    allocate,
+    allocate_arrays,
+    allocate_tabulated,
+    expected_revenue,
+    inverse_marginal,
+    spend_at_threshold,
+)
+from usher.campaigns.optimizer.curves import ResponseCurve
+
+# Saturation values A (campaigns x days), their b, and ceilings: campaign 2 is steep but
+# capped, so a binding budget fills it to its ceiling.
+SATURATION = np.array([[900.0, 1400.0], [300.0, 200.0], [700.0, 50.0]])
+B = np.array([100.0, 40.0, 25.0])
+CEILING = np.array([np.inf, np.inf, 40.0])
+
+
+def marginal(saturation: np.ndarray, b: np.ndarray, spend: np.ndarray) -> np.ndarray:
+    """Revenue of the next unit of money per (campaign, day): (A/b)·exp(-S/b)."""
+    return saturation / b * np.exp(-spend / b)
+
+
+def assert_optimal(
+    spend: np.ndarray, saturation: np.ndarray, b: np.ndarray, ceiling: np.ndarray, days
+) -> float:
+    """The KKT conditions on the given days: one threshold for the funded cells, unfunded
+    cells' first unit worth no more, cells at their ceiling worth at least as much.
+    Returns the threshold."""
+    slopes = marginal(saturation, b, spend)[:, days]
+    cells = spend[:, days]
+    ceilings = np.broadcast_to(ceiling[:, None], cells.shape)
+    funded = (cells > 1e-9) & (cells < ceilings - 1e-9)
+    assert funded.any()
+    threshold = float(np.median(slopes[funded]))
+    assert slopes[funded] == pytest.approx(np.full(funded.sum(), threshold), rel=1e-6)
+    assert (slopes[cells <= 1e-9] <= threshold * (1 + 1e-6)).all()
+    assert (slopes[cells >= ceilings - 1e-9] >= threshold * (1 - 1e-6)).all()
+    return threshold
+
+
+def test_the_threshold_spend_is_the_closed_form_clipped_to_zero_and_the_ceiling():
+    saturation = np.array([[100.0, 100.0, 0.0], [100.0, 100.0, 100.0]])
+    b = np.array([[10.0, 10.0, 10.0], [10.0, 10.0, 10.0]])
+    spend = spend_at_threshold(saturation, b, np.array([np.inf, 15.0]), np.array([1.0, 20.0, 1.0]))
+    # 10·ln(100 / (10·1)) = 10·ln 10; a threshold above the slope (10) spends nothing; a
+    # curve that never converts spends nothing; the second campaign stops at its 15.
+    assert spend == pytest.approx(np.array([[10 * np.log(10), 0.0, 0.0], [15.0, 0.0, 15.0]]))
+
+
+def test_at_a_zero_threshold_a_campaign_spends_up_to_its_ceiling_or_without_end():
+    # x/0 and 0/0 are the closed form's limits here, silenced on purpose.
+    with np.errstate(all="raise"):
+        spend = spend_at_threshold(
+            np.array([[100.0], [100.0], [0.0]]),
+            np.array([[10.0], [10.0], [10.0]]),
+            np.array([np.inf, 15.0, np.inf]),
+            np.array([0.0]),
+        )
+    assert spend[0, 0] == np.inf
+    assert spend[1:, 0].tolist() == [15.0, 0.0]
+
+
+def test_a_binding_budget_is_spent_whole_at_one_marginal_revenue():
+    spend = allocate_arrays(SATURATION, B, CEILING, 300.0, None)
+    assert spend.sum() == pytest.approx(300.0, rel=1e-9)
+    assert spend.sum() <= 300.0
+    assert_optimal(spend, SATURATION, B[:, None], CEILING, slice(None))
+    assert spend[2, 0] == pytest.approx(40.0)  # its first units are worth the most
+
+
+def test_a_budget_larger_than_what_the_ceilings_take_spends_only_up_to_them():
+    ceiling = np.array([80.0, 30.0, 60.0])
+    spend = allocate_arrays(SATURATION, B, ceiling, 10_000.0, None)
+    assert spend == pytest.approx(np.broadcast_to(ceiling[:, None], (3, 2)))
+
+
+def test_a_budget_smaller_than_one_cells_worth_goes_to_the_steepest_cell_first():
+    spend = allocate_arrays(SATURATION, B, CEILING, 1.0, None)
+    # Campaign 2's first day has the steepest slope (700/25 = 28 a unit of money; the
+    # next, 1400/100 = 14, is reached only after 25·ln 2 of it).
+    assert spend[2, 0] == pytest.approx(1.0, rel=1e-9)
+    assert spend.sum() == pytest.approx(1.0, rel=1e-9)
+
+
+def test_b_may_change_from_day_to_day():
+    b = np.array([[100.0, 20.0], [40.0, 400.0], [25.0, 25.0]])
+    spend = allocate_arrays(SATURATION, b, CEILING, 250.0, None)
+    assert spend.sum() == pytest.approx(250.0, rel=1e-9)
+    assert_optimal(spend, SATURATION, b, CEILING, slice(None))
+    # With the day's own b, not the first day's: campaign 0 takes less on day 1.
+    assert spend[0, 1] < allocate_arrays(SATURATION, B, CEILING, 250.0, None)[0, 1]
+
+
+def test_a_days_cap_fills_that_day_to_the_cap_and_leaves_the_others_optimal():
+    spend = allocate_arrays(SATURATION, B, CEILING, 400.0, np.array([1000.0, 120.0]))
+    assert spend[:, 1].sum() == pytest.approx(120.0, rel=1e-9)
+    assert spend.sum() == pytest.approx(400.0, rel=1e-9)
+    day_one = assert_optimal(spend, SATURATION, B[:, None], CEILING, [0])
+    day_two = assert_optimal(spend, SATURATION, B[:, None], CEILING, [1])
+    assert day_two > day_one  # the capped day stops where its money is still worth more
+
+
+def test_a_cap_that_every_day_fits_under_changes_nothing():
+    uncapped = allocate_arrays(SATURATION, B, CEILING, 400.0, None)
+    loose = uncapped.sum(axis=0).max()
+    assert allocate_arrays(SATURATION, B, CEILING, 400.0, loose) == pytest.approx(uncapped)
+
+
+def test_a_cap_on_every_day_with_money_to_spare_fills_each_day_to_its_cap():
+    ceiling = np.array([500.0, 500.0, 40.0])
+    spend = allocate_arrays(SATURATION, B, ceiling, 10_000.0, np.array([90.0, 150.0]))
+    assert spend.sum(axis=0) == pytest.approx([90.0, 150.0], rel=1e-9)
+    for day in (0, 1):
+        assert_optimal(spend, SATURATION, B[:, None], ceiling, [day])
+
+
+def test_a_cap_binds_only_on_the_day_that_needs_it_when_the_budget_is_spare():
+    ceiling = np.array([300.0, 300.0, 40.0])
+    spend = allocate_arrays(SATURATION, B, ceiling, 10_000.0, np.array([10_000.0, 200.0]))
+    assert spend[:, 0] == pytest.approx(ceiling)  # an uncapped day takes every ceiling
+    assert spend[:, 1].sum() == pytest.approx(200.0, rel=1e-9)
+
+
+@pytest.mark.parametrize(
+    ("n_campaigns", "n_days", "budget"), [(0, 2, 100.0), (3, 0, 100.0), (3, 2, 0.0), (3, 2, -5.0)]
+)
+def test_nothing_to_fund_or_no_money_spends_nothing_in_the_plans_shape(n_campaigns, n_days, budget):
+    saturation = np.full((n_campaigns, n_days), 100.0)
+    b, ceiling = np.full(n_campaigns, 10.0), np.full(n_campaigns, np.inf)
+    spend = allocate_arrays(saturation, b, ceiling, budget, None)
+    assert spend.shape == (n_campaigns, n_days)
+    assert not spend.any()
+    spend = allocate_tabulated(
+        np.tile(np.linspace(0.0, 50.0, 6), (n_campaigns, 1)),
+        np.tile(np.linspace(10.0, 0.0, 6), (n_campaigns, 1)),
+        np.ones(n_days),
+        budget,
+        None,
+    )
+    assert spend.shape == (n_campaigns, n_days)
+    assert not spend.any()
+
+
+def test_curves_too_flat_for_a_float_buy_nothing():
+    tiny = float(np.finfo(float).tiny)
+    spend = allocate_arrays(np.full((2, 3), tiny), np.full(2, 2.0), np.full(2, np.inf), 50.0, None)
+    assert spend.shape == (2, 3)
+    assert not spend.any()
+
+
+def test_the_thresholds_are_searched_down_to_a_trillionth_of_the_steepest_slope():
+    # A second curve whose slope is 1e-11 of the first's: it is funded once the first is
+    # saturated (its ceiling), since the search goes down to 1e-12 of the steepest.
+    saturation = np.array([[1e6], [1e-5]])
+    spend = allocate_arrays(saturation, np.array([1.0, 1.0]), np.array([5.0, np.inf]), 20.0, None)
+    assert spend[0, 0] == pytest.approx(5.0)
+    assert spend[1, 0] == pytest.approx(np.log(10.0))  # down to 1e-6: ln(1e-5 / 1e-6)
+
+
+def test_allocate_reads_value_a_b_and_ceiling_from_each_curve():
+    curves = [
+        ResponseCurve(a=9.0, b=100.0, value=100.0),
+        ResponseCurve(a=3.0, b=40.0, value=100.0),
+        ResponseCurve(a=7.0, b=25.0, value=100.0, max_daily_spend=40.0),
+    ]
+    demand = np.array([1.0, 1.5])
+    spend = allocate(curves, demand, 300.0)
+    saturation = np.array([[c.value * c.a] for c in curves]) * demand[None, :]
+    assert spend == pytest.approx(allocate_arrays(saturation, B, CEILING, 300.0, None), rel=1e-12)
+    assert allocate(curves, demand, 300.0, 100.0).sum(axis=0) == pytest.approx([100.0, 100.0])
+
+
+def test_expected_revenue_adds_every_campaigns_every_day():
+    curves = [ResponseCurve(a=2.0, b=10.0, value=5.0), ResponseCurve(a=1.0, b=20.0, value=8.0)]
+    demand = np.array([1.0, 2.0])
+    spend = np.array([[10.0, 0.0], [20.0, 40.0]])
+    exact = (
+        5.0 * 2.0 * (1 - np.exp(-1.0))
+        + 8.0 * 1.0 * (1 - np.exp(-1.0))
+        + 8.0 * 2.0 * (1 - np.exp(-2.0))
+    )
+    assert expected_revenue(curves, demand, spend) == pytest.approx(exact, rel=1e-12)
+
+
+def tabulate(saturation_per_demand: np.ndarray, b: np.ndarray, top: np.ndarray, points: int):
+    """Each campaign's marginal revenue at demand 1 on a grid from 0 to its ceiling."""
+    grid = np.linspace(0.0, 1.0, points)[None, :] * top[:, None]
+    return grid, saturation_per_demand[:, None] / b[:, None] * np.exp(-grid / b[:, None])
+
+
+def test_the_tabulated_allocator_finds_the_closed_form_optimum():
+    per_demand = np.array([900.0, 300.0, 700.0])
+    top = np.array([2000.0, 2000.0, 40.0])
+    grid, table = tabulate(per_demand, B, top, 4001)
+    demand = np.array([1.0, 1.5, 0.5])
+    tabulated = allocate_tabulated(grid, table, demand, 500.0, None)
+    exact = allocate_arrays(per_demand[:, None] * demand[None, :], B, top, 500.0, None)
+    assert tabulated == pytest.approx(exact, abs=0.5)
+    assert tabulated.sum() == pytest.approx(500.0, rel=1e-9)
+
+
+def test_the_tabulated_allocator_keeps_each_days_cap_and_skips_days_without_demand():
+    per_demand = np.array([900.0, 300.0, 700.0])
+    grid, table = tabulate(per_demand, B, np.array([2000.0, 2000.0, 40.0]), 2001)
+    demand = np.array([1.0, 0.0, 2.0])
+    spend = allocate_tabulated(grid, table, demand, 500.0, np.array([400.0, 400.0, 150.0]))
+    assert not spend[:, 1].any()
+    assert spend[:, 2].sum() == pytest.approx(150.0, rel=1e-9)
+    assert spend.sum() == pytest.approx(500.0, rel=1e-9)
+
+
+def test_a_tabulated_campaign_with_money_to_spare_spends_to_its_grids_end():
+    grid, table = tabulate(np.array([900.0, 300.0]), B[:2], np.array([150.0, 80.0]), 101)
+    spend = allocate_tabulated(grid, table, np.ones(2), 10_000.0, None)
+    assert spend == pytest.approx(np.array([[150.0, 150.0], [80.0, 80.0]]))
+
+
+def test_many_campaigns_are_allocated_alike_by_the_vectorized_search(monkeypatch):
+    rng = np.random.default_rng(7)
+    n = allocation.VECTORIZE_MIN_CAMPAIGNS
+    grid, table = tabulate(rng.uniform(50, 900, n), rng.uniform(20, 400, n), np.full(n, 500.0), 201)
+    demand = np.array([1.0, 0.7, 1.3])
+    vectorized = allocate_tabulated(grid, table, demand, 3000.0, 1200.0)
+    monkeypatch.setattr(allocation, "VECTORIZE_MIN_CAMPAIGNS", n + 1)
+    one_by_one = allocate_tabulated(grid, table, demand, 3000.0, 1200.0)
+    assert vectorized == pytest.approx(one_by_one, rel=1e-9, abs=1e-9)
+    monkeypatch.setattr(allocation, "VECTORIZE_MIN_CAMPAIGNS", n)
+    assert vectorized.sum() == pytest.approx(3000.0, rel=1e-9)
+
+
+@pytest.mark.parametrize("points", [2, 3, 5, 8, 9, 33])
+def test_the_inverse_of_a_marginal_table_interpolates_between_its_points(points):
+    rng = np.random.default_rng(points)
+    spend_grid = np.cumsum(rng.uniform(1.0, 10.0, (4, points)), axis=1) - 1.0
+    marginal_table = np.sort(rng.uniform(0.5, 20.0, (4, points)), axis=1)[:, ::-1]
+    # Values above the first point, on every point, between points and below the last.
+    wanted = np.concatenate(
+        [
+            marginal_table[:, :1] + 1.0,
+            marginal_table,
+            (marginal_table[:, :-1] + marginal_table[:, 1:]) / 2,
+            marginal_table[:, -1:] - 0.25,
+        ],
+        axis=1,
+    )
+    found = inverse_marginal(spend_grid, marginal_table, wanted)
+    expected = np.array(
+        [
+            np.interp(wanted[i], marginal_table[i, ::-1], spend_grid[i, ::-1])
+            for i in range(len(wanted))
+        ]
+    )
+    expected[:, 0] = 0.0  # not worth even the first unit
+    assert found == pytest.approx(expected, rel=1e-12, abs=1e-12)
+
+
+def test_the_inverse_of_a_table_with_a_flat_stretch_takes_its_first_point():
+    spend_grid = np.array([[0.0, 10.0, 20.0, 30.0]])
+    marginal_table = np.array([[8.0, 4.0, 4.0, 1.0]])
+    found = inverse_marginal(spend_grid, marginal_table, np.array([[4.0, 6.0, 2.5]]))
+    assert found == pytest.approx(np.array([[20.0, 5.0, 25.0]]))
+
+
+def test_the_inverse_at_and_past_a_tables_end_raises_no_floating_point_error():
+    spend_grid = np.array([[0.0, 10.0, 20.0]])
+    marginal_table = np.array([[8.0, 4.0, 1.0]])
+    # At the last point (0/0 between it and itself) and below it (x/0): the grid's end.
+    with np.errstate(all="raise"):
+        found = inverse_marginal(spend_grid, marginal_table, np.array([[1.0, 0.5]]))
+    assert found == pytest.approx(np.array([[20.0, 20.0]]))
+
+
+def test_a_tabulated_plan_of_one_day_and_under_one_unit_goes_to_the_steepest_campaign():
+    # Slopes at demand 2: 2·900/100 = 18 and 2·300/40 = 15. On a coarse grid (steps of
+    # 200) the steepest slope is only the first column's: the search must start there.
+    grid, table = tabulate(np.array([900.0, 300.0]), B[:2], np.array([2000.0, 2000.0]), 11)
+    spend = allocate_tabulated(grid, table, np.array([2.0]), 0.5, None)
+    assert spend == pytest.approx(np.array([[0.5], [0.0]]), abs=1e-6)
+
+
+def test_a_tabulated_day_without_demand_gets_nothing_even_where_a_grid_starts_above_zero():
+    spend_grid = np.array([[5.0, 10.0, 20.0]])
+    marginal_table = np.array([[8.0, 4.0, 1.0]])
+    # A day without demand divides by zero: silenced, and no spend that day.
+    with np.errstate(divide="raise"):
+        spend = allocate_tabulated(spend_grid, marginal_table, np.array([1.0, 0.0]), 10.0, None)
+    assert spend == pytest.approx(np.array([[10.0, 0.0]]))
+
+
+def test_a_day_under_its_cap_spends_to_its_ceilings_while_another_day_is_capped():
+    # Day 1 alone fits its cap (1000 of 1500), though both days together (2000) would not.
+    spend = allocate_arrays(
+        np.array([[10.0, 10.0]]), np.array([10.0]), np.array([1000.0]), 10_000.0, [1500.0, 100.0]
+    )
+    assert spend == pytest.approx(np.array([[1000.0, 100.0]]))
+
+
+def test_curves_saturating_within_one_unit_of_money_are_allocated_by_their_slopes():
+    # b below 1: the slopes A/b (2 and 1.8) are above A itself; a budget of 0.01 is worth
+    # most on the first curve alone (the second is funded only after 0.5·ln(2/1.8)).
+    spend = allocate_arrays(
+        np.array([[1.0], [0.9]]), np.array([0.5, 0.5]), np.full(2, np.inf), 0.01, None
+    )
+    assert spend == pytest.approx(np.array([[0.01], [0.0]]), abs=1e-9)
