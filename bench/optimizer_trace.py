@@ -125,18 +125,23 @@ def print_creatives(creatives: dict[str, dict[int, dict[str, dict[str, float]]]]
 
 
 def refusals() -> dict[str, Counter]:
-    """The production log's refused decisions and spend control's entries per segment/day."""
-    from usher.campaigns.models import OptimizationLogEntry
+    """The production log's refused decisions and spend control's entries per segment/day
+    (advice is stored as not applied by design: it is no refusal)."""
+    from usher.campaigns.models import DecisionKind, OptimizationLogEntry
 
     out: dict[str, Counter] = defaultdict(Counter)
-    rows = OptimizationLogEntry.objects.filter(campaign__isnull=False).values_list(
-        "campaign__platform",
-        "campaign__campaign_type",
-        "created_at",
-        "applied",
-        "kind",
-        "actor_label",
-        "reason",
+    rows = (
+        OptimizationLogEntry.objects.filter(campaign__isnull=False)
+        .exclude(kind=DecisionKind.RECOMMENDATION)
+        .values_list(
+            "campaign__platform",
+            "campaign__campaign_type",
+            "created_at",
+            "applied",
+            "kind",
+            "actor_label",
+            "reason",
+        )
     )
     for platform, ctype, _created, applied, kind, actor, reason in rows:
         key = f"{platform}/{ctype}"
