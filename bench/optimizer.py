@@ -418,6 +418,8 @@ class SimulatedUsherLoop:
                         platform_conversions=platform_conv,
                         hours_live=self.ad_hours.get(ad_id, 0.0),
                         clicks=clicks,
+                        # A scenario's creative is known by its name in every segment.
+                        content=name,
                     )
                 )
             campaigns.append(

@@ -10,7 +10,9 @@ database and connectors; `usher_decisions`: the adapter in bench/optimizer.py) w
 per path, per segment and flight day: the market's truth (spend, sales, expected
 revenue), the optimizer's view of that day at the end of the flight (spend reported,
 budget in force, attributed sales and revenue), what was decided that day (budgets
-asked, pauses) and, on the production path, how many decisions a platform refused.
+asked, pauses), each creative as the day's last cycle saw it (live or paused, its
+spend, clicks and attributed sales to date) and, on the production path, how many
+decisions a platform refused.
 `--days` shortens the flight in memory (no scenario file is written).
 """
 
@@ -87,19 +89,59 @@ def per_day(scenario: Scenario, market: Market, log: CycleLog) -> dict[str, Any]
     return {seg: {d: dict(v) for d, v in days.items()} for seg, days in table.items()}
 
 
+def creative_days(log: CycleLog) -> dict[str, dict[int, dict[str, dict[str, float]]]]:
+    """Per segment, flight day and variant: what the day's last cycle was given about the
+    creative (live or paused, its spend, clicks and attributed sales to date, hours live),
+    so the creative tests' inputs can be compared between the paths."""
+    table: dict[str, dict[int, dict[str, dict[str, float]]]] = defaultdict(dict)
+    for state, _ in log.cycles:
+        names = segment_of(state)
+        day = state.hour_of_flight // HOURS_PER_DAY
+        for campaign in state.campaigns:
+            table[names[campaign.campaign_id]][day] = {
+                creative.name: {
+                    "active": float(creative.active),
+                    "spend": creative.spend,
+                    "clicks": creative.clicks,
+                    "sales": float(creative.attributed_conversions),
+                    "hours_live": creative.hours_live,
+                }
+                for creative in campaign.creatives
+            }
+    return dict(table)
+
+
+def print_creatives(creatives: dict[str, dict[int, dict[str, dict[str, float]]]]) -> None:
+    """One line per segment and day: each variant as on/off spend/clicks/sales (to date)."""
+    print(f"{'segment':<24} {'day':>3} variants (on|off spend/clicks/sales, to date)")
+    for segment in sorted(creatives):
+        for day, variants in sorted(creatives[segment].items()):
+            cells = "  ".join(
+                f"{name}: {'on' if v['active'] else 'off'} "
+                f"{v['spend']:.0f}/{v['clicks']:.0f}/{v['sales']:.0f}"
+                for name, v in sorted(variants.items())
+            )
+            print(f"{segment:<24} {day:>3} {cells}")
+
+
 def refusals() -> dict[str, Counter]:
-    """The production log's refused decisions and spend control's entries per segment/day."""
-    from usher.campaigns.models import OptimizationLogEntry
+    """The production log's refused decisions and spend control's entries per segment/day
+    (advice is stored as not applied by design: it is no refusal)."""
+    from usher.campaigns.models import DecisionKind, OptimizationLogEntry
 
     out: dict[str, Counter] = defaultdict(Counter)
-    rows = OptimizationLogEntry.objects.filter(campaign__isnull=False).values_list(
-        "campaign__platform",
-        "campaign__campaign_type",
-        "created_at",
-        "applied",
-        "kind",
-        "actor_label",
-        "reason",
+    rows = (
+        OptimizationLogEntry.objects.filter(campaign__isnull=False)
+        .exclude(kind=DecisionKind.RECOMMENDATION)
+        .values_list(
+            "campaign__platform",
+            "campaign__campaign_type",
+            "created_at",
+            "applied",
+            "kind",
+            "actor_label",
+            "reason",
+        )
     )
     for platform, ctype, _created, applied, kind, actor, reason in rows:
         key = f"{platform}/{ctype}"
@@ -186,8 +228,10 @@ def main(argv: list[str] | None = None) -> int:
         days = per_day(scenario, market, log)
         revenue = sum(c.get("expected_revenue", 0) for s in days.values() for c in s.values())
         print_path(path, days)
+        creatives = creative_days(log)
+        print_creatives(creatives)
         print(f"{path}: expected revenue {revenue:.0f}, ratio to oracle {revenue / oracle:.3f}")
-        out[path] = {"days": days, "ratio": revenue / oracle}
+        out[path] = {"days": days, "creatives": creatives, "ratio": revenue / oracle}
         if path == "usher":
             out[path]["refusals"] = {k: dict(v) for k, v in refusals().items()}
             for segment, counts in sorted(out[path]["refusals"].items()):

@@ -8,6 +8,7 @@ Campaign-management credentials are Fernet-encrypted and write-only, like tracki
 
 from __future__ import annotations
 
+import hashlib
 from decimal import Decimal
 from enum import StrEnum
 from typing import ClassVar
@@ -473,6 +474,22 @@ class CampaignCreative(models.Model):
     @property
     def reference(self) -> str:
         return f"usher-cr-{self.pk}"
+
+    @property
+    def content_key(self) -> str:
+        """What the ad shows (copy, call to action, media) as a short key: a suite
+        publishes the same variants to each of its campaigns, and the creative test
+        pools an ad's clicks over the campaigns that show it. The variant's letter does
+        not say that ("A" may be another ad in another campaign), nor does the landing
+        URL (it carries each campaign's own tags)."""
+        shown = (
+            self.headline,
+            self.description,
+            self.call_to_action,
+            self.image_url,
+            self.video_url,
+        )
+        return hashlib.sha256("\x1f".join(shown).encode()).hexdigest()[:16]
 
 
 # --- metrics, attribution, decisions ---

@@ -318,6 +318,8 @@ class _History:
     plan_day: int | None = None
     paused_by_rule: bool = False
     budgets: list[tuple[datetime, float]] = field(default_factory=list)
+    # When each ad the creative test paused was paused (by its platform ad id).
+    creatives_paused: dict[str, datetime] = field(default_factory=dict)
 
 
 def _optimizer_history(campaigns: list[AutomatedCampaign]) -> dict[int, _History]:
@@ -341,6 +343,8 @@ def _optimizer_history(campaigns: list[AutomatedCampaign]) -> dict[int, _History
             past.paused_by_rule = numbers.get("rule") == opt.DecisionRule.CPA_GUARD
         elif entry["kind"] == DecisionKind.RESUME:
             past.paused_by_rule = False
+        elif entry["kind"] == DecisionKind.CREATIVE_ROTATION and numbers.get("creative_id"):
+            past.creatives_paused.setdefault(str(numbers["creative_id"]), entry["created_at"])
     return history
 
 
@@ -359,19 +363,25 @@ def _days(
     reported_through: int,
     history: dict[int, _History],
 ) -> tuple[DayMetrics, ...]:
-    """One DayMetrics per flight day so far. Usher keeps no history of which ads were
-    live on a past day, so every day carries today's live ads: history is not rescaled
-    to a new creative mix, and what pausing a loser gained is learned from the days
-    after it."""
+    """One DayMetrics per flight day so far, each with the ads live at its noon (the
+    creative test's pauses are read back from the log): the optimizer rescales a day's
+    sales to today's creative mix, so pausing a loser reads as a better campaign from
+    then on, not as a change of the market the learner must wait out."""
     today = min(hour_now // HOURS_PER_DAY, flight.days - 1)
-    live = tuple(
-        c.external_ad_id for c in campaign.creatives.all() if c.is_active and c.external_ad_id
-    )
+    paused_at = history[campaign.pk].creatives_paused
+    ads = [c for c in campaign.creatives.all() if c.external_ad_id]
     days = []
     for day in range(today + 1):
         hours = hourly[campaign.pk].get(day, {})
         orders, revenue, tickets = attributed.get((campaign.pk, day), (0, 0.0, 0.0))
         midday = flight.start + timedelta(days=day, hours=12)
+        # An ad paused at an unknown time (none logged) counts as paused all along.
+        live = tuple(
+            ad.external_ad_id
+            for ad in ads
+            if ad.is_active
+            or (ad.external_ad_id in paused_at and paused_at[ad.external_ad_id] > midday)
+        )
         days.append(
             DayMetrics(
                 day=day,
@@ -418,6 +428,7 @@ def _creatives(
             platform_conversions=float(totals.get(ad.external_ad_id, {}).get("conversions") or 0),
             hours_live=hours_live if ad.is_active else 0.0,
             clicks=float(totals.get(ad.external_ad_id, {}).get("clicks") or 0),
+            content=ad.content_key,
         )
         for ad in ads
     )
@@ -496,6 +507,8 @@ def apply_decisions(
         }
         if decision.daily_budget is not None:
             numbers["daily_budget"] = decision.daily_budget
+        if decision.creative_id:
+            numbers["creative_id"] = decision.creative_id
         log_decision(
             budget,
             LOG_KIND[decision.kind],

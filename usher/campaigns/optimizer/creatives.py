@@ -16,7 +16,9 @@ money is modelled as the product of two Gamma posteriors:
 
 A suite publishes the same variants (the same copy and image) to each of its
 campaigns, so a variant's click rate relative to its campaign's, seen in the suite's
-other A/B-tested campaigns, is evidence here too: it enters the clicks prior at
+other A/B-tested campaigns where the same ad ran (the same ``content``: a variant's
+label, "A" or "B", may stand for another ad in another campaign, and pooling those
+would lend one ad's clicks to another), is evidence here too: it enters the clicks prior at
 ``SUITE_CLICKS_WEIGHT`` of its weight (audiences differ between campaigns, and a
 campaign's own clicks win as they accumulate). On a small budget spread over many
 campaigns that is what makes a test decidable at all.
@@ -71,9 +73,9 @@ class SuiteClicks:
 def suite_clicks(
     campaigns: Sequence[Sequence[CreativeState]],
 ) -> list[dict[str, SuiteClicks]]:
-    """Per campaign, per variant name: the same-named variants' clicks in the *other*
-    campaigns' A/B tests (campaigns where two or more variants ran; one alone says
-    nothing about how it compares)."""
+    """Per campaign, per ad content: the same ad's clicks in the *other* campaigns' A/B
+    tests (campaigns where two or more variants ran; one alone says nothing about how
+    it compares). Variants without a ``content`` are left out."""
     rows: list[dict[str, SuiteClicks]] = []
     for creatives in campaigns:
         ran = [c for c in creatives if c.spend > 0]
@@ -82,7 +84,8 @@ def suite_clicks(
         mine: dict[str, SuiteClicks] = {}
         if len(ran) >= 2 and clicks > 0:
             for c in ran:
-                mine[c.name] = SuiteClicks(c.clicks, c.spend * clicks / spend)
+                if c.content:
+                    mine[c.content] = SuiteClicks(c.clicks, c.spend * clicks / spend)
         rows.append(mine)
     totals: dict[str, SuiteClicks] = {}
     for mine in rows:
@@ -148,7 +151,7 @@ def rate_posterior(
     clicks = np.array([max(c.clicks, 0.0) for c in creatives], dtype=float)
     if clicks.sum() > 0 and spend.sum() > 0:
         clicks_per_money = clicks.sum() / spend.sum()
-        elsewhere = [(suite or {}).get(c.name, SuiteClicks(0.0, 0.0)) for c in creatives]
+        elsewhere = [(suite or {}).get(c.content, SuiteClicks(0.0, 0.0)) for c in creatives]
         prior_observed = CLICKS_PRIOR + SUITE_CLICKS_WEIGHT * np.array(
             [e.observed for e in elsewhere]
         )
@@ -197,7 +200,8 @@ def judge_creatives(
     hours = min(c.hours_live for c in live)
     if posterior.uses_clicks:
         seen = [
-            c.clicks + SUITE_CLICKS_WEIGHT * (suite or {}).get(c.name, SuiteClicks(0, 0)).observed
+            c.clicks
+            + SUITE_CLICKS_WEIGHT * (suite or {}).get(c.content, SuiteClicks(0, 0)).observed
             for c in live
         ]
         enough = hours >= AB_MIN_HOURS_LIVE and min(seen) >= AB_MIN_CLICKS

@@ -38,7 +38,11 @@ class CreativeState:
     """One ad (creative variant) of a campaign, with its totals while it ran.
 
     ``clicks`` are the platform's reported clicks: far denser than sales, they show a
-    better creative long before its sales do (see ``creatives.py``).
+    better creative long before its sales do (see ``creatives.py``). ``content`` says
+    what the ad shows (its copy and media), the same for the same ad in every campaign
+    of the suite: the creative test pools a variant's clicks across campaigns by it, not
+    by ``name``, which labels the variant within its campaign ("A", "B") and may stand
+    for another ad elsewhere. Empty: shown nowhere else (nothing is pooled).
     """
 
     creative_id: str
@@ -49,6 +53,7 @@ class CreativeState:
     platform_conversions: float = 0.0
     hours_live: float = 0.0
     clicks: float = 0.0
+    content: str = ""
 
 
 @dataclass(frozen=True)

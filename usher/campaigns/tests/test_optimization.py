@@ -357,3 +357,52 @@ def test_each_creative_carries_its_reported_clicks_for_the_ab_test(daily_campaig
     )
     [creative] = next(c for c in state.campaigns if c.campaign_id == str(campaign.pk)).creatives
     assert (creative.clicks, creative.spend) == (65.0, 20.0)
+
+
+def test_a_variant_is_known_across_the_suite_by_what_it_shows_not_by_its_letter(
+    daily_campaigns,
+) -> None:
+    """The creative test pools a variant's clicks over the campaigns that show the same
+    ad: the same copy and media share a key; another ad under the same letter does not."""
+    first, second, third = daily_campaigns
+    third.creatives.update(headline="teaser · Rock Night")
+    shown = {c.campaign_id: c.creatives[0] for c in _state(first.budget).campaigns}
+    a1, a2, a3 = (shown[str(c.pk)] for c in daily_campaigns)
+    assert a1.name == a2.name == a3.name == "A"
+    assert a1.content and a1.content == a2.content != a3.content
+    second.creatives.update(image_url="https://tix.example/other-poster.png")
+    assert _campaign_state(second).creatives[0].content != a1.content
+
+
+def test_each_day_carries_the_ads_live_at_its_noon_once_the_test_paused_a_loser(
+    daily_campaigns, platform, decide
+) -> None:
+    """A day's sales are rescaled to today's creative mix only if the optimizer knows
+    which ads ran that day: the pause, read back from the log, ends the loser's days."""
+    campaign = daily_campaigns[0]
+    campaign.creatives.create(
+        variant="B", headline="loser", landing_url="https://tix.example/e", external_ad_id="ad-b"
+    )
+    winner = campaign.creatives.get(variant="A").external_ad_id
+    decide(
+        [
+            decision(
+                opt.DecisionKind.PAUSE_CREATIVE,
+                campaign,
+                rule=opt.DecisionRule.CREATIVE_TEST,
+                creative_id="ad-b",
+            )
+        ]
+    )
+    optimization.optimize_budget(campaign.budget_id)
+    flight = optimization.flight_of(campaign.budget, daily_campaigns)
+    entry = OptimizationLogEntry.objects.get(kind=DecisionKind.CREATIVE_ROTATION)
+    assert entry.applied and entry.numbers["creative_id"] == "ad-b"
+    # Paused on day 1 at 03:00: days 0 ran both ads, day 1 (from its noon on) the winner.
+    entry.created_at = flight.start + timedelta(days=1, hours=3)
+    entry.save(update_fields=["created_at"])
+    state = optimization.suite_state(
+        campaign.budget, daily_campaigns, flight, flight.start + timedelta(days=2, hours=5)
+    )
+    days = next(c for c in state.campaigns if c.campaign_id == str(campaign.pk)).days
+    assert [set(d.active_creatives) for d in days] == [{winner, "ad-b"}, {winner}, {winner}]

@@ -7,7 +7,8 @@ them into one neutral form once per simulated hour: a `DeliveryUnit` is one budg
 it pays for, each ad carrying its segment, creative, landing URL and its share of the
 budget. A campaign maps to the segment of its platform whose `campaign_type` appears
 as a bracketed tag in its name (`Rock Night [retargeting]`); an ad is the scenario
-creative whose name appears in the ad's (or its creative's) name, else the first one.
+creative whose name appears in the ad's name or in what it shows (its creative's name,
+headline or text), else the first one.
 """
 
 from __future__ import annotations
@@ -314,10 +315,20 @@ def _meta_creative(
     creative_fields = creative["fields"] if creative else {}
     # A link ad's link, or a catalog ad's template link (each item's page in Meta).
     story = creative_fields.get("object_story_spec") or {}
-    link = (story.get("link_data") or story.get("template_data") or {}).get("link", "")
+    content = story.get("link_data") or story.get("template_data") or {}
+    # Usher names its ads and creatives by id: its variants differ in their headline
+    # (`name`) and text (`message`), as Google's headlines and TikTok's ad text.
     return (
-        creative_of(segment, fields.get("name"), creative_fields.get("name")),
-        _with_query(link, fields.get("url_tags") or creative_fields.get("url_tags")),
+        creative_of(
+            segment,
+            fields.get("name"),
+            creative_fields.get("name"),
+            content.get("name"),
+            content.get("message"),
+        ),
+        _with_query(
+            content.get("link", ""), fields.get("url_tags") or creative_fields.get("url_tags")
+        ),
     )
 
 

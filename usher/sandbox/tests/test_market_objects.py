@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from usher.sandbox.market.objects import _google_ad_creative, _tiktok_creative
+from usher.sandbox.market.objects import _google_ad_creative, _meta_creative, _tiktok_creative
 from usher.sandbox.state import SandboxState
 from usher.sandbox.tests.market_helpers import scenario, segment
 
@@ -33,3 +33,28 @@ def test_a_google_ad_is_the_creative_a_headline_names_when_its_name_does_not() -
     }
     assert _google_ad_creative(google, ad, {"name": "usher-c-7 ad group"}) == 1
     assert _google_ad_creative(google, {"name": "usher-c-7 ad"}, {}) == 0
+
+
+def test_a_meta_ad_is_the_creative_its_headline_or_text_names_when_its_names_do_not() -> None:
+    # Usher names a Meta ad and its creative by id; only the link ad's copy tells them apart.
+    meta = scenario(segment("meta", creatives=CREATIVES)).segments[0]
+    state = SandboxState()
+
+    def ad_showing(creative_id: str, link_data: dict[str, str]) -> dict[str, object]:
+        state.put_object("meta", creative_id, {
+            "id": creative_id, "type": "adcreative", "account": "1",
+            "fields": {
+                "name": f"usher-c-7 creative {creative_id}",
+                "object_story_spec": {"page_id": "9", "link_data": link_data},
+            },
+        })  # fmt: skip
+        return {"name": f"usher-c-7 ad {creative_id}", "creative": {"id": creative_id}}
+
+    by_headline = ad_showing(
+        "11", {"link": "https://tickets.example/e/1", "name": "backstage clip · Rock Night"}
+    )
+    by_text = ad_showing("12", {"link": "https://x.example/", "message": "a backstage clip"})
+    neither = ad_showing("13", {"link": "https://x.example/", "name": "Rock Night"})
+    assert _meta_creative(state, by_headline, meta) == (1, "https://tickets.example/e/1")
+    assert _meta_creative(state, by_text, meta)[0] == 1
+    assert _meta_creative(state, neither, meta)[0] == 0  # the first

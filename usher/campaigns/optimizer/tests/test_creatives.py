@@ -5,7 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from usher.campaigns.optimizer.creatives import judge_creatives, relative_quality, suite_clicks
+from usher.campaigns.optimizer.creatives import (
+    SuiteClicks,
+    judge_creatives,
+    relative_quality,
+    suite_clicks,
+)
 from usher.campaigns.optimizer.state import CreativeState
 
 
@@ -126,8 +131,11 @@ def test_without_sales_clicks_rank_the_variants_for_the_history_rescaling():
     assert relative_quality([clicked("a", 100.0, 80), clicked("c", 0.0, 0)])["c"] == 1.0
 
 
-def named(cid, name, clicks, spend=40.0):
-    return CreativeState(cid, name, True, spend, 0, 0.0, 48.0, clicks=clicks)
+def named(cid, content, clicks, spend=40.0, label=None):
+    """A variant showing `content`, labelled `label` in its campaign (its id by default)."""
+    return CreativeState(
+        cid, label or cid, True, spend, 0, 0.0, 48.0, clicks=clicks, content=content
+    )
 
 
 def test_the_suites_other_campaigns_decide_a_test_too_thin_to_decide_alone():
@@ -150,3 +158,24 @@ def test_suite_clicks_leave_out_the_campaign_itself_and_single_variant_campaigns
     assert elsewhere[0]["video"].observed == 30 and elsewhere[0]["video"].expected == 30
     assert elsewhere[1]["poster"].observed == 10 and elsewhere[1]["poster"].expected == 15
     assert elsewhere[2]["poster"].observed == 40
+
+
+def test_variants_sharing_a_label_but_showing_other_ads_lend_each_other_no_clicks():
+    # Each campaign's "A" and "B" are other ads: Google's A clicks best, Meta's A worst.
+    google = [
+        named("ga", "search ad a", 1000, label="A"),
+        named("gb", "search ad b", 500, label="B"),
+    ]
+    meta = [named("ma", "teaser", 9, label="A"), named("mb", "backstage clip", 16, label="B")]
+    elsewhere = suite_clicks([google, meta])[1]
+    nothing = SuiteClicks(0.0, 0.0)
+    assert elsewhere.get("teaser", nothing) == nothing == elsewhere.get("backstage clip", nothing)
+    alone = judge_creatives(meta, np.random.default_rng(1))
+    assert judge_creatives(meta, np.random.default_rng(1), elsewhere) == alone
+    same_ads = [named("ma", "search ad a", 9, label="A"), named("mb", "search ad b", 16, label="B")]
+    assert suite_clicks([google, same_ads])[1]["search ad a"].observed == 1000
+
+
+def test_variants_without_content_are_pooled_with_nothing():
+    suite = [[named(f"{k}a", "", 16), named(f"{k}b", "", 9)] for k in range(10)]
+    assert suite_clicks(suite) == [{} for _ in range(10)]
