@@ -212,12 +212,17 @@ def fan_out_order(order_id: int) -> set[str]:
 
 def fan_out_stragglers(now: datetime | None = None) -> set[str]:
     """Fan out what the broker never delivered to a worker (it was down, or the task was
-    lost): events and paid orders older than a grace period and still not fanned out."""
+    lost): events and paid orders older than a grace period and still not fanned out.
+
+    Both are taken longest-waiting first, ties by id, so a backlog past one sweep's
+    share drains in a fixed order and the oldest are never left behind (orders used to
+    come in their model's default order, newest placed first: new ones could keep the
+    oldest out of every sweep)."""
     cutoff = (now or timezone.now()) - timedelta(seconds=STRAGGLER_GRACE_SECONDS)
     keys: set[str] = set()
     pending = (
         TrackingEvent.objects.filter(fanned_out_at__isnull=True, received_at__lt=cutoff)
-        .order_by("received_at")
+        .order_by("received_at", "pk")
         .values_list("client_id", "event_id")[:STRAGGLERS_PER_SWEEP]
     )
     by_client: dict[int, list[str]] = defaultdict(list)
@@ -225,9 +230,13 @@ def fan_out_stragglers(now: datetime | None = None) -> set[str]:
         by_client[client_id].append(event_id)
     for client_id, event_ids in by_client.items():
         keys |= fan_out_tracking_events(client_id, event_ids)
-    orders = Order.objects.filter(
-        fanned_out_at__isnull=True, status=OrderStatus.PAID, updated_at__lt=cutoff
-    ).values_list("pk", flat=True)[:STRAGGLERS_PER_SWEEP]
+    orders = (
+        Order.objects.filter(
+            fanned_out_at__isnull=True, status=OrderStatus.PAID, updated_at__lt=cutoff
+        )
+        .order_by("updated_at", "pk")
+        .values_list("pk", flat=True)[:STRAGGLERS_PER_SWEEP]
+    )
     for order_id in orders:
         keys |= fan_out_order(order_id)
     return keys

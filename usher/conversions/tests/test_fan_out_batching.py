@@ -17,7 +17,7 @@ from django.utils import timezone
 from usher.conversions import fanout, tasks
 from usher.conversions.models import ConversionDelivery
 from usher.events.models import TrackingEvent
-from usher.marketplace.models import ConsentPolicy, OrderStatus
+from usher.marketplace.models import ConsentPolicy, Order, OrderStatus
 from usher.marketplace.tests.factories import MarketplaceClientFactory, OrderFactory
 from usher.tracking import services as tracking
 
@@ -368,3 +368,50 @@ def test_fanning_out_an_event_again_keeps_the_time_it_was_first_fanned_out(
     fanout.fan_out_tracking_events(marketplace.pk, ["e-1"])
 
     assert TrackingEvent.objects.get().fanned_out_at == first
+
+
+def test_the_sweep_takes_the_longest_waiting_orders_first_ties_by_id(
+    marketplace, wiring, monkeypatch
+):
+    monkeypatch.setattr(fanout, "STRAGGLERS_PER_SWEEP", 1)
+    now = timezone.now()
+    # Placed most recently (first in the orders' default order), but waiting longest.
+    oldest = straggler_order(wiring, placed_at=now)
+    tied_first, tied_second = (
+        straggler_order(wiring, placed_at=now - timedelta(hours=n)) for n in (2, 1)
+    )
+    Order.objects.filter(pk=oldest.pk).update(updated_at=now - timedelta(hours=3))
+    Order.objects.filter(pk__in=[tied_first.pk, tied_second.pk]).update(
+        updated_at=now - timedelta(hours=2)
+    )
+
+    taken = []
+    for _ in range(3):
+        fanout.fan_out_stragglers(now)
+        taken.append(
+            Order.objects.filter(fanned_out_at__isnull=False).exclude(pk__in=taken).get().pk
+        )
+
+    assert taken == [oldest.pk, tied_first.pk, tied_second.pk]
+
+
+def test_the_sweep_takes_the_longest_waiting_events_first_ties_by_id(
+    marketplace, wiring, published, django_capture_on_commit_callbacks, monkeypatch
+):
+    monkeypatch.setattr(fanout, "STRAGGLERS_PER_SWEEP", 1)
+    collect(marketplace, wiring, django_capture_on_commit_callbacks, "e-1", "e-2", "e-3")
+    events = {e.event_id: e.pk for e in TrackingEvent.objects.all()}
+    received = timezone.now() - timedelta(hours=1)
+    TrackingEvent.objects.filter(event_id="e-3").update(received_at=received - timedelta(hours=1))
+    TrackingEvent.objects.exclude(event_id="e-3").update(received_at=received)
+
+    taken = []
+    for _ in range(3):
+        fanout.fan_out_stragglers()
+        taken += (
+            TrackingEvent.objects.filter(fanned_out_at__isnull=False)
+            .exclude(event_id__in=taken)
+            .values_list("event_id", flat=True)
+        )
+
+    assert taken == ["e-3", *sorted(["e-1", "e-2"], key=events.get)]
