@@ -415,3 +415,49 @@ def test_the_sweep_takes_the_longest_waiting_events_first_ties_by_id(
         )
 
     assert taken == ["e-3", *sorted(["e-1", "e-2"], key=events.get)]
+
+
+@pytest.mark.parametrize(
+    ("days_ago", "providers"),
+    [
+        # Meta and TikTok take events up to 7 days old, GA4 72 hours, Google Ads 90 days.
+        (0, ["ga4", "google_ads", "meta", "meta", "tiktok"]),
+        (4, ["google_ads", "meta", "meta", "tiktok"]),
+        (30, ["google_ads"]),
+        (120, []),
+    ],
+)
+def test_an_order_goes_only_where_its_platform_still_takes_an_event_that_old(
+    marketplace, wiring, days_ago, providers, caplog
+):
+    order = straggler_order(wiring, placed_at=timezone.now() - timedelta(days=days_ago, hours=1))
+
+    with caplog.at_level("INFO", logger="usher.conversions"):
+        fanout.fan_out_order(order.pk)
+
+    assert sorted(ConversionDelivery.objects.values_list("provider", flat=True)) == providers
+    order.refresh_from_db()
+    assert order.fanned_out_at is not None  # the sweep does not take it again
+    skipped = 5 - len(providers)
+    assert (f"queued no delivery to {skipped} destinations" in caplog.text) == bool(skipped)
+
+
+def test_a_browser_event_goes_only_where_its_platform_still_takes_an_event_that_old(
+    marketplace, wiring, published, django_capture_on_commit_callbacks
+):
+    collect(marketplace, wiring, django_capture_on_commit_callbacks, "e-fresh", "e-4-days")
+    TrackingEvent.objects.filter(event_id="e-4-days").update(
+        occurred_at=timezone.now() - timedelta(days=4)
+    )
+
+    tasks.fan_out_client_events_task(marketplace.pk)
+
+    by_event = {
+        event_id: sorted(
+            ConversionDelivery.objects.filter(event_id=event_id).values_list("provider", flat=True)
+        )
+        for event_id in ("e-fresh", "e-4-days")
+    }
+    # view_item: no Google Ads action for it; GA4 takes 72 hours, Meta and TikTok 7 days.
+    assert by_event == {"e-fresh": ["ga4", "meta", "tiktok"], "e-4-days": ["meta", "tiktok"]}
+    assert not TrackingEvent.objects.filter(fanned_out_at__isnull=True).exists()

@@ -25,6 +25,7 @@ from usher.platforms.base import (
 )
 from usher.platforms.conversions_base import BatchConnector, Clock, Delivery, delivered, utc_now
 from usher.platforms.ga4.payloads import (
+    MAX_EVENT_AGE,
     PLATFORM,
     GA4Batch,
     GA4Request,
@@ -56,6 +57,7 @@ class GA4ConversionsConnector(BatchConnector[GA4Batch]):
     too_many_events = "at most {limit} events per call"
     missing_credential = "no Measurement Protocol api_secret"
     accepts_anonymous_events = False  # every MP request needs a client id
+    max_event_age = MAX_EVENT_AGE
 
     def split_calls(self, events: Sequence[ConversionEvent]) -> list[Sequence[ConversionEvent]]:
         # The Measurement Protocol takes one visitor (25 events at most) per request.

@@ -17,7 +17,12 @@ from usher.lib.http import get_client
 from usher.platforms.base import ConversionEvent, Destination, EventOutcome
 from usher.platforms.conversions_base import BatchConnector, Delivery
 from usher.platforms.google_ads import oauth
-from usher.platforms.google_ads.payloads import PLATFORM, GoogleAdsUploadApi, GoogleRequest
+from usher.platforms.google_ads.payloads import (
+    MAX_EVENT_AGE,
+    PLATFORM,
+    GoogleAdsUploadApi,
+    GoogleRequest,
+)
 
 DEFAULT_BATCH_SIZE = 2000  # UploadClickConversions' limit per request (PLATFORMS.md §6.1)
 
@@ -58,6 +63,7 @@ class GoogleAdsConversionsConnector(BatchConnector[GoogleRequest]):
     # A click conversion matches on a click id or hashed email/phone; without any of
     # them Google has nothing to attribute (payloads.py rejects such rows locally).
     accepts_anonymous_events = False
+    max_event_age = MAX_EVENT_AGE
 
     default_batch_size = DEFAULT_BATCH_SIZE
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC
+from datetime import UTC, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -29,6 +29,10 @@ from usher.platforms.payload_common import consent_status, money, rejection
 PLATFORM = "google_ads"
 MAX_CONVERSIONS_PER_REQUEST = 2000  # TOO_MANY_CONVERSIONS_IN_REQUEST above (PLATFORMS.md §6.1)
 CONVERSION_DATE_TIME_FORMAT = "%Y-%m-%d %H:%M:%S+00:00"  # "yyyy-mm-dd hh:mm:ss+|-hh:mm", in UTC
+# Google refuses a conversion whose click came before the conversion action's
+# click-through lookback window (EXPIRED_EVENT); no window is longer than 90 days, and a
+# conversion follows its click, so an older conversion can count on no action.
+MAX_EVENT_AGE = timedelta(days=90)
 CLICK_ID_ORDER = ("gclid", "gbraid", "wbraid")  # exactly one may be sent; gclid is the richest
 # Every conversion Usher uploads happened on the marketplace's website (ConversionEnvironment).
 CONVERSION_ENVIRONMENT = "WEB"

@@ -17,6 +17,7 @@ from usher.lib.http import get_client
 from usher.platforms.base import Destination
 from usher.platforms.conversions_base import BatchConnector, Delivery, delivered
 from usher.platforms.meta.payloads import (
+    MAX_EVENT_AGE,
     MAX_EVENTS_PER_REQUEST,
     PLATFORM,
     build_request,
@@ -41,6 +42,7 @@ class MetaConversionsConnector(BatchConnector[EventsRequest]):
     platform = PLATFORM
     too_many_events = "Meta takes at most {limit} events per request"
     missing_credential = "no access token for this pixel"
+    max_event_age = MAX_EVENT_AGE
 
     default_batch_size = DEFAULT_BATCH_SIZE
     events_per_call = MAX_EVENTS_PER_REQUEST

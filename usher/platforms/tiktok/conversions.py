@@ -16,6 +16,7 @@ from usher.platforms.base import Destination
 from usher.platforms.conversions_base import BatchConnector, Delivery, delivered
 from usher.platforms.payload_common import EventsRequest
 from usher.platforms.tiktok.payloads import (
+    MAX_EVENT_AGE,
     MAX_EVENTS_PER_REQUEST,
     PLATFORM,
     build_request,
@@ -39,6 +40,7 @@ class TikTokConversionsConnector(BatchConnector[EventsRequest]):
     platform = PLATFORM
     too_many_events = "TikTok takes at most {limit} events per request"
     missing_credential = "no access token for this pixel"
+    max_event_age = MAX_EVENT_AGE
 
     default_batch_size = DEFAULT_BATCH_SIZE
     events_per_call = MAX_EVENTS_PER_REQUEST
