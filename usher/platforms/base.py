@@ -18,7 +18,8 @@ from typing import Any, Protocol, runtime_checkable
 
 MASK = "***"
 
-# Our event names; each connector maps them to the platform's own (PLATFORMS.md §1.6).
+# Our event names; each connector maps them to the platform's own (docs/platforms.md, Page
+# snippets: event names).
 EVENT_NAMES = frozenset({"page_view", "view_item", "add_to_cart", "begin_checkout", "purchase"})
 
 

@@ -1,9 +1,10 @@
 """GA4 Measurement Protocol connector: server-side events to one web data stream.
 
-`/mp/collect` answers 2xx with no body, even for malformed payloads (PLATFORMS.md §7),
-so a 2xx is all "delivered" can mean; payload mistakes are caught by the tests against
-`/debug/mp/collect` (`validate_only=True`). A batch of several visitors becomes several
-requests (one per visitor, 25 events each), all sent inside one `send_conversions`.
+`/mp/collect` answers 2xx with no body, even for malformed payloads (docs/platforms.md, GA4
+Measurement Protocol), so a 2xx is all "delivered" can mean; payload mistakes are caught by
+the tests against `/debug/mp/collect` (`validate_only=True`). A batch of several visitors
+becomes several requests (one per visitor, 25 events each), all sent inside one
+`send_conversions`.
 """
 
 from __future__ import annotations

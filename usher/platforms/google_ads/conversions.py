@@ -1,11 +1,11 @@
 """Google Ads server-side conversions: click conversions per configured conversion action.
 
-Which API: the Google Ads API's `UploadClickConversions` (v25, REST). Our organizers
-already connect Google Ads accounts with OAuth + the marketplace's developer token for
-audiences and campaigns, and its partial-failure answer gives per-event outcomes. Google
-points new integrations to the Data Manager API (PEERS.md §4): it can sit behind the
-`GoogleConversionsApi` seam below (own base URL, no developer token, fast-fail errors)
-without the outbox or this connector's callers changing.
+Which API: the Google Ads API's `UploadClickConversions` (v25, REST). Our organizers already
+connect Google Ads accounts with OAuth + the marketplace's developer token for audiences and
+campaigns, and its partial-failure answer gives per-event outcomes. Google points new
+integrations to the Data Manager API (docs/platforms.md, Google Ads: Data Manager API): it
+can sit behind the `GoogleConversionsApi` seam below (own base URL, no developer token,
+fast-fail errors) without the outbox or this connector's callers changing.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from usher.platforms.google_ads.payloads import (
     GoogleRequest,
 )
 
-DEFAULT_BATCH_SIZE = 2000  # UploadClickConversions' limit per request (PLATFORMS.md §6.1)
+DEFAULT_BATCH_SIZE = 2000  # limit per request (docs/platforms.md, Google Ads: click conversions)
 
 
 class GoogleConversionsApi(Protocol):

@@ -1,9 +1,9 @@
 """Meta Conversions API connector: batches of our events to one pixel (dataset).
 
-Meta processes a request all-or-nothing (PLATFORMS.md §3.1): a 2xx means every event in
-`data` was received, and any error is the whole call's, raised as `PlatformError` for
-the outbox. Events Meta would refuse are rejected locally first (see payloads.py), so
-one bad event cannot sink the other 499.
+Meta processes a request all-or-nothing (docs/platforms.md, Meta: Conversions API requests):
+a 2xx means every event in `data` was received, and any error is the whole call's, raised as
+`PlatformError` for the outbox. Events Meta would refuse are rejected locally first (see
+payloads.py), so one bad event cannot sink the other 499.
 """
 
 from __future__ import annotations

@@ -1,13 +1,13 @@
 """TikTok custom audiences: customer files (DMP) and lookalikes.
 
-PLATFORMS.md §8.3: a customer file is uploaded first (multipart, with its MD5), then an
-audience is created from file paths, and changed with `update` APPEND / REMOVE of
-further files. TikTok cannot create an empty audience, so the pending members create it (several
-files in one call); APPEND/REMOVE/REPLACE fail when the audience would end below 1,000
-members, which is why Usher holds TikTok lists until they have 1,000. Files hold one kind of hash: Usher
-uploads the buyers' email hashes (EMAIL_SHA256), the identifier every buyer has.
-Website (pixel) audiences are not offered by TikTok's public API used here: they are
-created in TikTok Ads Manager, and Usher says so on the audience.
+docs/platforms.md, TikTok: custom audiences: a customer file is uploaded first (multipart,
+with its MD5), then an audience is created from file paths, and changed with `update` APPEND
+/ REMOVE of further files. TikTok cannot create an empty audience, so the pending members
+create it (several files in one call); APPEND/REMOVE/REPLACE fail when the audience would
+end below 1,000 members, which is why Usher holds TikTok lists until they have 1,000. Files
+hold one kind of hash: Usher uploads the buyers' email hashes (EMAIL_SHA256), the identifier
+every buyer has. Website (pixel) audiences are not offered by TikTok's public API used here:
+they are created in TikTok Ads Manager, and Usher says so on the audience.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """TikTok Events API 1.3 connector: batches of our events to one pixel.
 
-TikTok answers HTTP 200 with a `code` (PLATFORMS.md §8.1); `usher.lib.http` turns every
-non-success code into a `PlatformError` (40100 throttled, 4010x auth, 5xxxx transient),
-so an answer that reaches this module means the batch was accepted.
+TikTok answers HTTP 200 with a `code` (docs/platforms.md, TikTok: errors); `usher.lib.http`
+turns every non-success code into a `PlatformError` (40100 throttled, 4010x auth, 5xxxx
+transient), so an answer that reaches this module means the batch was accepted.
 """
 
 from __future__ import annotations
@@ -25,8 +25,9 @@ from usher.platforms.tiktok.payloads import (
 logger = logging.getLogger(__name__)
 
 DEFAULT_BATCH_SIZE = MAX_EVENTS_PER_REQUEST
-# "Partial success" (PEERS.md §1a); which events failed is not documented [U], so the
-# batch counts as delivered and the message is kept on every outcome for the admin.
+# "Partial success" (docs/platforms.md, TikTok: Events API); which events failed is not
+# documented [U], so the batch counts as delivered and the message is kept on every outcome
+# for the admin.
 PARTIAL_SUCCESS_CODE = 20001
 
 
