@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any, Protocol, runtime_checkable
@@ -222,6 +222,8 @@ class ConversionsConnector(Protocol):
     """
 
     max_batch_size: int
+    # The oldest event the platform takes: fan-out queues no delivery of an older one.
+    max_event_age: timedelta
 
     def split_calls(self, events: Sequence[ConversionEvent]) -> list[Sequence[ConversionEvent]]:
         """The events of each HTTP call sending `events` makes, so the outbox can send
