@@ -382,7 +382,8 @@ PLATFORM_HTTP_TIMEOUT_SECONDS = float(os.environ.get("PLATFORM_HTTP_TIMEOUT_SECO
 
 # Outbound requests per second and burst per destination account, shared by all workers
 # (Redis token buckets). No platform publishes a Conversions-API rate; these stay well
-# under the known quotas (PLATFORMS.md 3.7, 6.4, 8.4). Override with JSON, e.g.
+# under the known quotas (docs/platforms.md: Meta: errors and rate limits; Google Ads: quotas and
+# errors; TikTok: reporting). Override with JSON, e.g.
 # PLATFORM_RATE_LIMITS='{"meta": [20, 40]}'.
 PLATFORM_RATE_LIMITS = {
     "meta": (10.0, 20.0),

@@ -2,12 +2,15 @@
 
 A destination is a server-side-capable code resolved for the event's page (the
 organizer's event-specific code before its default) or one of the marketplace's own
-(dual tracking), and only if its `conversion_events` include the event. The unique key
-(destination, event_id) makes fan-out safe to run twice.
+(dual tracking), and only if its `conversion_events` include the event and its
+platform still takes an event that old (a backfill of past orders would otherwise send
+each one only to be refused). The unique key (destination, event_id) makes fan-out safe
+to run twice.
 """
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
@@ -18,7 +21,7 @@ from django.utils import timezone
 
 from usher.conversions.buyers import buyer_browser_events, order_event_id
 from usher.conversions.models import ConversionDelivery
-from usher.conversions.policy import decide
+from usher.conversions.policy import SendDecision, decide
 from usher.events.models import TrackingEvent
 from usher.events.names import StandardEvent
 from usher.lib.inserts import insert_ignoring_conflicts
@@ -29,6 +32,8 @@ from usher.marketplace.models import (
     Order,
     OrderStatus,
 )
+from usher.platforms.base import ConversionsConnector
+from usher.platforms.payload_common import past_window
 from usher.platforms.registry import get_connector
 from usher.tracking.resolved import CodeSource
 from usher.tracking.resolver import (
@@ -37,6 +42,8 @@ from usher.tracking.resolver import (
     organizer_server_side_codes,
     server_side_codes,
 )
+
+logger = logging.getLogger("usher.conversions")
 
 # Fan-out normally runs within a second of the commit; past this the sweep assumes its
 # task was lost (the broker was down, or a killed worker held it). Fanning out twice is
@@ -69,12 +76,41 @@ def _save(deliveries: Iterable[ConversionDelivery]) -> set[str]:
     return {row.destination_key for row in rows}
 
 
-def _sendable(code: ServerSideCode, event_name: str, minimal: bool) -> bool:
-    """The code wants this event, and (minimal form) its platform can count an event
-    that carries no identifier at all."""
-    if not code.receives(event_name):
-        return False
-    return not minimal or get_connector(code.provider).accepts_anonymous_events
+class _Platforms:
+    """What fan-out asks of each platform's conversions connector, built once per fan-out
+    rather than once per event and code."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+        self._connectors: dict[str, ConversionsConnector] = {}
+        self.too_old = 0  # deliveries not queued: past their platform's event window
+
+    def _connector(self, provider: str) -> ConversionsConnector:
+        if provider not in self._connectors:
+            self._connectors[provider] = get_connector(provider)
+        return self._connectors[provider]
+
+    def sendable(
+        self, code: ServerSideCode, event_name: str, occurred_at: datetime, decision: SendDecision
+    ) -> bool:
+        """The code wants this event, its platform still takes an event that old, and
+        (minimal form) its platform can count an event that carries no identifier."""
+        if not code.receives(event_name):
+            return False
+        connector = self._connector(code.provider)
+        if past_window(occurred_at, self.now, connector.max_event_age):
+            self.too_old += 1
+            return False
+        return not decision.minimal or connector.accepts_anonymous_events
+
+    def log_too_old(self, source: str) -> None:
+        if self.too_old:
+            logger.info(
+                "fan-out of %s queued no delivery to %d destinations: past their "
+                "platform's event window",
+                source,
+                self.too_old,
+            )
 
 
 @dataclass(frozen=True)
@@ -85,6 +121,7 @@ class _StoredEvent:
     pk: int
     event_id: str
     name: str
+    occurred_at: datetime
     consent: dict
     marketplace_event_id: int | None
     organizer_id: int | None
@@ -121,6 +158,7 @@ def fan_out_tracking_events(client_id: int, event_ids: Sequence[str]) -> set[str
         .values_list(*(field.name for field in fields(_StoredEvent)))
     ]
     rows = []
+    platforms = _Platforms(timezone.now())
     if events:
         client = MarketplaceClient.objects.get(pk=client_id)
         pages = MarketplaceEvent.objects.in_bulk({e.marketplace_event_id for e in events} - {None})
@@ -137,7 +175,7 @@ def fan_out_tracking_events(client_id: int, event_ids: Sequence[str]) -> set[str
             if page not in codes_by_page:
                 codes_by_page[page] = _page_codes(client_id, page, pages, profiles)
             for code in codes_by_page[page]:
-                if _sendable(code, event.name, decision.minimal):
+                if platforms.sendable(code, event.name, event.occurred_at, decision):
                     rows.append(
                         _delivery(
                             code,
@@ -154,6 +192,7 @@ def fan_out_tracking_events(client_id: int, event_ids: Sequence[str]) -> set[str
         TrackingEvent.objects.filter(
             client_id=client_id, event_id__in=event_ids, fanned_out_at__isnull=True
         ).update(fanned_out_at=timezone.now())
+    platforms.log_too_old(f"{len(events)} events of client {client_id}")
     return keys
 
 
@@ -190,6 +229,7 @@ def fan_out_order(order_id: int) -> set[str]:
         return set()
     decision = decide(order.client, order_consent(order))
     rows = []
+    platforms = _Platforms(timezone.now())
     if decision.send:
         rows = [
             _delivery(
@@ -202,22 +242,28 @@ def fan_out_order(order_id: int) -> set[str]:
                 order=order,
             )
             for code in server_side_codes(order.event)
-            if _sendable(code, StandardEvent.PURCHASE, decision.minimal)
+            if platforms.sendable(code, StandardEvent.PURCHASE, order.placed_at, decision)
         ]
     with transaction.atomic():
         keys = _save(rows)
         Order.objects.filter(pk=order.pk).update(fanned_out_at=timezone.now())
+    platforms.log_too_old(f"order {order.pk}")
     return keys
 
 
 def fan_out_stragglers(now: datetime | None = None) -> set[str]:
     """Fan out what the broker never delivered to a worker (it was down, or the task was
-    lost): events and paid orders older than a grace period and still not fanned out."""
+    lost): events and paid orders older than a grace period and still not fanned out.
+
+    Both are taken longest-waiting first, ties by id, so a backlog past one sweep's
+    share drains in a fixed order and the oldest are never left behind (orders used to
+    come in their model's default order, newest placed first: new ones could keep the
+    oldest out of every sweep)."""
     cutoff = (now or timezone.now()) - timedelta(seconds=STRAGGLER_GRACE_SECONDS)
     keys: set[str] = set()
     pending = (
         TrackingEvent.objects.filter(fanned_out_at__isnull=True, received_at__lt=cutoff)
-        .order_by("received_at")
+        .order_by("received_at", "pk")
         .values_list("client_id", "event_id")[:STRAGGLERS_PER_SWEEP]
     )
     by_client: dict[int, list[str]] = defaultdict(list)
@@ -225,9 +271,13 @@ def fan_out_stragglers(now: datetime | None = None) -> set[str]:
         by_client[client_id].append(event_id)
     for client_id, event_ids in by_client.items():
         keys |= fan_out_tracking_events(client_id, event_ids)
-    orders = Order.objects.filter(
-        fanned_out_at__isnull=True, status=OrderStatus.PAID, updated_at__lt=cutoff
-    ).values_list("pk", flat=True)[:STRAGGLERS_PER_SWEEP]
+    orders = (
+        Order.objects.filter(
+            fanned_out_at__isnull=True, status=OrderStatus.PAID, updated_at__lt=cutoff
+        )
+        .order_by("updated_at", "pk")
+        .values_list("pk", flat=True)[:STRAGGLERS_PER_SWEEP]
+    )
     for order_id in orders:
         keys |= fan_out_order(order_id)
     return keys

@@ -11,14 +11,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any, Protocol, runtime_checkable
 
 MASK = "***"
 
-# Our event names; each connector maps them to the platform's own (PLATFORMS.md §1.6).
+# Our event names; each connector maps them to the platform's own (docs/platforms.md, Page
+# snippets: event names).
 EVENT_NAMES = frozenset({"page_view", "view_item", "add_to_cart", "begin_checkout", "purchase"})
 
 
@@ -221,6 +222,8 @@ class ConversionsConnector(Protocol):
     """
 
     max_batch_size: int
+    # The oldest event the platform takes: fan-out queues no delivery of an older one.
+    max_event_age: timedelta
 
     def split_calls(self, events: Sequence[ConversionEvent]) -> list[Sequence[ConversionEvent]]:
         """The events of each HTTP call sending `events` makes, so the outbox can send

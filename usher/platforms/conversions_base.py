@@ -13,7 +13,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 from usher.lib.http import PlatformResponse
@@ -97,7 +97,8 @@ class BatchConnector(ABC, Generic[BuiltT]):
     """A `ConversionsConnector` that sends each batch in one `send_conversions` call.
 
     Subclasses set `platform`, `too_many_events` (a message with `{limit}`),
-    `missing_credential`, `default_batch_size` and `events_per_call`, and implement
+    `missing_credential`, `max_event_age`, `default_batch_size` and `events_per_call`,
+    and implement
     `deliver`; `build` calls the platform's `build_request(destination, events, now)`
     unless overridden, and `credential` reads `destination.access_token`.
     """
@@ -108,6 +109,10 @@ class BatchConnector(ABC, Generic[BuiltT]):
     # Whether an event without any identifier (the minimal form sent without marketing
     # consent) can count on this platform; where it cannot, the outbox does not queue it.
     accepts_anonymous_events: ClassVar[bool] = True
+    # The oldest event the platform still takes. Fan-out queues no delivery of an older
+    # one to it (importing past orders would only earn rejections), and a delivery that
+    # aged past it in the outbox is rejected by the payload check, not sent.
+    max_event_age: ClassVar[timedelta]
 
     # The batch size when none is given, and the most events one call may carry.
     default_batch_size: ClassVar[int]

@@ -22,20 +22,20 @@ ClassifyHook = Callable[[httpx.Response], PlatformError | None]
 MAX_ERROR_MESSAGE_CHARS = 500
 SECONDS_PER_MINUTE = 60
 
-# Meta Graph codes (PLATFORMS.md §3.7, graph-api error-handling guide; PEERS.md §1a).
+# Meta Graph codes (docs/platforms.md, Meta: errors and rate limits).
 META_THROTTLING_CODES = frozenset({4, 17, 32, 341, 613})
 META_BUC_THROTTLING_CODES = range(80000, 80015)  # Business Use Case limits 80000-80014
 META_TRANSIENT_CODES = frozenset({1, 2, 368})  # unknown/service error; 368 = temporary block
 META_TOKEN_CODES = frozenset({102, 190})  # session or access token invalid/expired
 META_PERMISSION_CODES = frozenset({10, *range(200, 300)})
 
-# TikTok business API `code` values (PLATFORMS.md §8.1, PEERS.md §1a).
+# TikTok business API `code` values (docs/platforms.md, TikTok: errors).
 TIKTOK_OK_CODES = frozenset({0, 20001})  # 20001 = partial success, judged per event upstream
 TIKTOK_RATE_LIMITED_CODE = 40100
 TIKTOK_AUTH_CODES = range(40101, 40110)  # 40104 seen for a missing/invalid Access-Token
 TIKTOK_SERVER_ERROR_MIN_CODE = 50000
 
-# Google Ads / google.rpc (PLATFORMS.md §6.4, PEERS.md §1a).
+# Google Ads / google.rpc (docs/platforms.md, Google Ads: quotas and errors).
 GOOGLE_QUOTA_CODES = frozenset(
     {
         "RESOURCE_EXHAUSTED",
@@ -134,7 +134,8 @@ def classify_google(response: httpx.Response) -> PlatformError | None:
     elif status in GOOGLE_AUTH_STATUSES or GOOGLE_AUTH_ERROR_FIELDS & error_codes.keys():
         kind = ErrorKind.AUTH
     elif status in GOOGLE_TRANSIENT_CODES or values & GOOGLE_TRANSIENT_CODES:
-        # Two writers on one user list or job; PEERS.md §1a: both peers retry it.
+        # Two writers on one user list or job: retried (docs/platforms.md, Google Ads:
+        # Customer Match).
         kind = ErrorKind.TRANSIENT
     else:
         kind = kind_for_status(response.status_code) or ErrorKind.PERMANENT

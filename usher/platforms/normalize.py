@@ -1,10 +1,10 @@
 """User-data normalization and hashing, per platform and per API.
 
-The same buyer must hash to the value each platform computes on its side, and the
-platforms disagree (PEERS.md §3): Meta wants phone digits without `+`, Google and
-TikTok want E.164 with `+`; Google drops the dots (and `+tag`) of Gmail addresses,
-Meta and TikTok keep them; Google sends city/state/zip/country in clear, Meta hashes
-them. Where sources disagree, each rule follows the platform's own documentation, and
+The same buyer must hash to the value each platform computes on its side, and the platforms
+disagree (docs/platforms.md, Where integrations disagree): Meta wants phone digits without
+`+`, Google and TikTok want E.164 with `+`; Google drops the dots (and `+tag`) of Gmail
+addresses, Meta and TikTok keep them; Google sends city/state/zip/country in clear, Meta
+hashes them. Where sources disagree, each rule follows the platform's own documentation, and
 the comment beside it says which.
 
 `normalize_user_data` takes our field names and returns, under the same names, the
@@ -103,7 +103,8 @@ def normalize_phone_e164(raw: object, default_country: object = None) -> str | N
     (`ext 12`, `x 12`) is dropped, and a country code written without `+` is never
     added a second time. Numbers invalid for their region, placeholders
     such as `+0000000000` and runs of one digit are rejected: sending them hashes to a
-    value that matches nobody (or fails a batch, PEERS.md §4).
+    value that matches nobody (or fails a batch: docs/platforms.md, Where
+    integrations disagree).
     """
     if not isinstance(raw, str) or not raw.strip() or is_sha256_hex(raw):
         return None
@@ -159,7 +160,8 @@ def _email_google(text: str, country: str | None) -> str | None:
     """Google: for gmail.com/googlemail.com drop every dot and any `+tag` in the local part.
 
     Data Manager "Format user data" documents both (cloudy.sanfrancisco+shopping@gmail.com
-    -> cloudysanfrancisco@gmail.com); other domains keep dots and `+` (PLATFORMS.md §6.2).
+    -> cloudysanfrancisco@gmail.com); other domains keep dots and `+` (docs/platforms.md,
+    Google Ads: hashing).
     """
     email = normalize_email(text)
     if email is None:
@@ -241,7 +243,7 @@ def _state_google(text: str, country: str | None) -> str | None:
 
 def _place_tiktok(text: str, country: str | None) -> str | None:
     # TikTok sends city/state in clear; non-alphanumerics removed, lowercased
-    # (PLATFORMS.md §8.1, from Segment; TikTok's own text was not available).
+    # (docs/platforms.md, TikTok: hashing; from Segment, TikTok's own text was not available).
     text = unicodedata.normalize("NFC", text).lower()
     return "".join(ch for ch in text if unicodedata.category(ch)[0] in "LMN") or None
 
@@ -275,7 +277,8 @@ def _zip_ga4(text: str, country: str | None) -> str | None:
 
 
 def _zip_tiktok(text: str, country: str | None) -> str | None:
-    # TikTok hashes zip_code after removing whitespace and lowercasing (PLATFORMS.md §8.1).
+    # TikTok hashes zip_code after removing whitespace and lowercasing (docs/platforms.md, TikTok:
+    # hashing).
     if not _has_letter_or_digit(text):
         return None
     return "".join(text.split()).lower()
@@ -331,7 +334,7 @@ META_CONVERSIONS = {
     "email": FieldRule(_email, HASHED),  # Meta: trim + lowercase, no Gmail rule
     "phone": FieldRule(_phone_meta, HASHED),
     # Meta fn/ln: lowercase, no punctuation, UTF-8 letters kept (valéry, 정); spaces removed
-    # as the Meta pixel does, so pixel and server hashes agree (PEERS.md §4, GTM tag #24).
+    # as the Meta pixel does, so pixel and server hashes agree (docs/platforms.md, Meta: hashing).
     "first_name": FieldRule(_letters_only, HASHED),
     "last_name": FieldRule(_letters_only, HASHED),
     # Meta ct: lowercase, no punctuation, special characters or spaces; UTF-8 accepted.
@@ -360,7 +363,8 @@ GOOGLE_ADS_CONVERSIONS = {
     "phone": FieldRule(_phone_e164, HASHED),
     # Google Ads OfflineUserAddressInfo: lowercase, no punctuation, "remove any extra spaces
     # before, after, and in between"; GA4 adds: no digits or symbols. Single inner spaces
-    # stay: the text says *extra* spaces (PLATFORMS.md §6.2 reads it as every space).
+    # stay: the text says *extra* spaces (some read it as every space: docs/platforms.md,
+    # Google Ads: hashing).
     "first_name": FieldRule(_words_only, HASHED),
     "last_name": FieldRule(_words_only, HASHED),
     # Google: "don't hash country, state, city, postal code" (upload-online guide).

@@ -49,11 +49,17 @@ def rejection(event: ConversionEvent, code: str, message: str) -> EventOutcome:
     return EventOutcome(event.event_id, OutcomeStatus.REJECTED, message, code)
 
 
+def past_window(event_time: datetime, now: datetime, max_age: timedelta) -> bool:
+    """Whether an event that happened at `event_time` is older than a platform takes: the
+    one rule that fan-out (which then queues no delivery) and `too_old` share."""
+    return event_time < now - max_age
+
+
 def too_old(
     event: ConversionEvent, now: datetime, max_age: timedelta, message: str
 ) -> EventOutcome | None:
     """The rejection for an event older than the platform's window, else None."""
-    if event.event_time < now - max_age:
+    if past_window(event.event_time, now, max_age):
         return rejection(event, EVENT_TOO_OLD, message)
     return None
 

@@ -27,9 +27,10 @@ AD_REVIEW_OUTCOMES = frozenset({"approve", "disapprove", "with_issues"})
 DEFAULT_AD_REVIEW_SECONDS = 3600
 # Customer lists take hours to match (Meta: up to 24 h; Google: "hours") [U: exact times].
 DEFAULT_AUDIENCE_FILL_SECONDS = 3 * 3600
-# Meta: a lookalike takes 1-6 h to populate (PLATFORMS.md §4).
+# Meta: a lookalike takes 1-6 h to populate (docs/platforms.md, Meta: custom audiences).
 DEFAULT_LOOKALIKE_FILL_SECONDS = 6 * 3600
-# PLATFORMS.md §3.7: an ad set's budget may change 4 times an hour, then error 17.
+# An ad set's budget may change 4 times an hour, then error 17 (docs/platforms.md, Meta:
+# errors and rate limits).
 DEFAULT_BUDGET_CHANGES_PER_HOUR = 4
 # Meta: an ad set leaves learning after about 50 optimisation events within 7 days.
 LEARNING_EXIT_CONVERSIONS = 50

@@ -1,8 +1,9 @@
 """A stand-in for Google's Data Manager API: audience members and conversion events.
 
-Since April 2026 the Google Ads API refuses Customer Match (and new conversion
-uploads) from developers it has not allowlisted and points them here (PLATFORMS.md
-§6.3). Paths below `/data-manager` are the API's own (`datamanager.googleapis.com`):
+Since April 2026 the Google Ads API refuses Customer Match (and new conversion uploads) from
+developers it has not allowlisted and points them here (docs/platforms.md, Google Ads:
+Customer Match). Paths below `/data-manager` are the API's own
+(`datamanager.googleapis.com`):
 
 - `POST /v1/audienceMembers:ingest` and `:remove`: hashed members of a Google Ads
   Customer Match user list (`productDestinationId` = the user list id);

@@ -1,9 +1,10 @@
 """GA4 Measurement Protocol stand-in: `/mp/collect` and `/debug/mp/collect`.
 
-PLATFORMS.md §7: `/mp/collect` answers 2xx even for malformed payloads and silently
-drops them; `/debug/mp/collect` answers `{"validationMessages": [...]}` and records
-nothing. The sandbox records valid collect hits as events and notes in the request
-log why an invalid one was dropped, so tests can see what GA4 would have discarded.
+docs/platforms.md, GA4 Measurement Protocol: `/mp/collect` answers 2xx even for malformed
+payloads and silently drops them; `/debug/mp/collect` answers
+`{"validationMessages": [...]}` and records nothing. The sandbox records valid collect hits as events and notes in
+the request log why an invalid one was dropped, so tests can see what GA4 would have
+discarded.
 
 Counting follows GA4: a `purchase` is deduplicated by its `transaction_id` for the same
 user (client id); any other event, and a purchase without a transaction id, is counted
@@ -36,7 +37,7 @@ PURCHASE = "purchase"
 # Google states no window for its purchase deduplication: the sandbox keeps it forever.
 PURCHASE_DEDUP_WINDOW_SECONDS = float("inf")
 NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
-# Google's reserved event names (the list PLATFORMS.md §10 marks unread [U]).
+# Google's reserved event names (the full list is [U]: docs/platforms.md, Not verified).
 RESERVED_EVENT_NAMES = frozenset(
     {
         "ad_activeview",

@@ -35,7 +35,7 @@ from usher.sandbox.platform import Call, Handler, PlatformAPI, json_response, pa
 from usher.sandbox.state import SandboxState
 from usher.sandbox.validation import GOOGLE_CUSTOMER_ID
 
-# v20-v22 are sunset (PLATFORMS.md §9b): their URLs answer 404.
+# v20-v22 are sunset (docs/platforms.md, Versions): their URLs answer 404.
 OLDEST_SUPPORTED_VERSION = 23
 
 V = r"(?P<version>v[0-9]+)"

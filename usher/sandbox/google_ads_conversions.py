@@ -1,4 +1,6 @@
-"""Google Ads `customers/{id}:uploadClickConversions` (PLATFORMS.md §6.1).
+"""Google Ads `customers/{id}:uploadClickConversions`.
+
+What Google checks: docs/platforms.md, Google Ads: click conversions.
 
 `partialFailure` must be true; each bad row gets its own error in
 `partialFailureError` and an empty result, the good rows are recorded. With

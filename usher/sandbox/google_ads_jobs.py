@@ -1,4 +1,6 @@
-"""Google Customer Match through offline user data jobs (PLATFORMS.md §6.3).
+"""Google Customer Match through offline user data jobs.
+
+What Google checks: docs/platforms.md, Google Ads: Customer Match.
 
 create -> addOperations (create/remove/removeAll of hashed identifiers) -> run.
 The sandbox runs a job at once: it goes PENDING -> SUCCESS and its operations are
@@ -53,8 +55,8 @@ def customer_match_refusal(state: SandboxState, customer_id: str) -> AdsFailure 
     """Why this customer may not upload Customer Match data, if it may not.
 
     Since 1 April 2026 the Ads API refuses Customer Match from developers that were not
-    already using it (PLATFORMS.md §6.3); the customer must also have accepted the
-    customer data terms.
+    already using it (docs/platforms.md, Google Ads: Customer Match); the customer must
+    also have accepted the customer data terms.
     """
     if not account_behaviour(state, GOOGLE, customer_id).customer_match_allowlisted:
         return AdsFailure(

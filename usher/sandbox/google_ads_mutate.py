@@ -54,7 +54,8 @@ EU_POLITICAL_DECLARATIONS = frozenset(
     {"CONTAINS_EU_POLITICAL_ADVERTISING", "DOES_NOT_CONTAIN_EU_POLITICAL_ADVERTISING"}
 )
 EU_DECLARATION_FIELD = "contains_eu_political_advertising"
-# Performance Max and Demand Gen cannot use shared budgets (PLATFORMS.md §9b).
+# Performance Max and Demand Gen cannot use shared budgets (docs/platforms.md, Google Ads:
+# campaigns and budgets).
 NO_SHARED_BUDGET_CHANNELS = frozenset({"PERFORMANCE_MAX", "DEMAND_GEN"})
 # Demand Gen needs at least 5 USD a day [V-3p: BUDGET_BELOW_PER_DAY_MINIMUM with
 # budgetPerDayMinimumMicros 5000000]; the sandbox applies it in the account currency.
@@ -401,7 +402,8 @@ def _undeclared(state: SandboxState, customer: str) -> set[str]:
 def _declaration_problem(
     state: SandboxState, customer: str, collection: str, operation: Any, index: int
 ) -> AdsError | None:
-    """The EU political ads refusal for this operation, if any (PLATFORMS.md §9b)."""
+    """The EU political ads refusal for this operation, if any (docs/platforms.md,
+    Google Ads: campaigns and budgets)."""
     undeclared = _undeclared(state, customer)
     if not undeclared or not isinstance(operation, dict):
         return None

@@ -1,11 +1,12 @@
 """Google Ads REST answers shared by the conversion, Customer Match, mutate and search modules.
 
-Error shape (PLATFORMS.md §6.4): `{"error": {"code", "message", "status", "details":
-[{"@type": "...GoogleAdsFailure", "errors": [{"errorCode": {"<category>": "<CODE>"},
-"message", "location": {"fieldPathElements": [...]}}], "requestId"}]}}`. Partial
-failures come back in `partialFailureError` (google.rpc.Status, code 3) beside the
-results. REST JSON is lowerCamelCase; requests may use either case, as proto3 JSON
-parsing allows, so bodies are read as snake_case and answers written in camelCase.
+Error shape (docs/platforms.md, Google Ads: quotas and errors): `{"error": {"code",
+"message", "status", "details": [{"@type": "...GoogleAdsFailure", "errors": [{"errorCode":
+{"<category>": "<CODE>"}, "message", "location": {"fieldPathElements": [...]}}],
+"requestId"}]}}`. Partial failures come back in `partialFailureError` (google.rpc.Status,
+code 3) beside the results. REST JSON is lowerCamelCase; requests may use either case, as
+proto3 JSON parsing allows, so bodies are read as snake_case and answers written in
+camelCase.
 """
 
 from __future__ import annotations

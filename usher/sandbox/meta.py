@@ -49,7 +49,7 @@ EVENT_MAX_AGE_SECONDS = 7 * 24 * 3600
 # Meta documents no tolerance for future times [U]; a minute absorbs clock skew.
 EVENT_FUTURE_TOLERANCE_SECONDS = 60
 DEDUP_WINDOW_SECONDS = 48 * 3600
-# Graph v23 and older are retired (PLATFORMS.md §9b; FB-SDK 25.0 pins v25.0).
+# Graph v23 and older are retired (docs/platforms.md, Versions; Meta's SDK 25.0 pins v25.0).
 OLDEST_SUPPORTED_VERSION = 24.0
 ACTION_SOURCES = frozenset(
     {
@@ -64,7 +64,7 @@ ACTION_SOURCES = frozenset(
         "other",
     }
 )
-# PLATFORMS.md §3.3: SHA-256 after normalising; external_id hashing is only recommended.
+# docs/platforms.md, Meta: hashing: SHA-256 after normalising; hashing external_id is only advised.
 HASHED_USER_FIELDS = ("em", "ph", "fn", "ln", "db", "ge", "ct", "st", "zp", "country")
 RAW_USER_FIELDS = (
     "external_id",
@@ -83,7 +83,8 @@ RAW_USER_FIELDS = (
     "ig_account_id",
     "ig_sid",
 )
-# Which Business Use Case counter a throttled call hits (PLATFORMS.md §3.7).
+# Which Business Use Case counter a throttled call hits (docs/platforms.md, Meta: errors and
+# rate limits).
 THROTTLE_CODES = {
     "capi": (4, "(#4) Application request limit reached", None),
     "custom_audience": (
@@ -296,7 +297,7 @@ def _check_custom_data(custom: Any, index: int, event_name: str) -> None:
 
 def _check_contents(custom: dict[str, Any], index: int) -> None:
     """`contents`: objects with an `id` and an integer `quantity` (`item_price` a number);
-    `num_items` an integer (PLATFORMS.md §3.2 custom_data)."""
+    `num_items` an integer (docs/platforms.md, Meta: event fields and time window)."""
     num_items = custom.get("num_items")
     if num_items is not None and as_int(num_items) is None:
         raise _invalid(

@@ -1,8 +1,8 @@
 """Meta custom audiences: create (customer list, lookalike, website), add/remove users.
 
-PLATFORMS.md §4: `POST /act_<id>/customaudiences`, `POST|DELETE /{audience}/users`
-with `{"payload": {"schema", "data"}, "session": {...}}`, at most 10,000 rows a call.
-Rows that fail normalisation are counted in `num_invalid_entries`, the way Meta
+docs/platforms.md, Meta: custom audiences: `POST /act_<id>/customaudiences`,
+`POST|DELETE /{audience}/users` with `{"payload": {"schema", "data"}, "session": {...}}`,
+at most 10,000 rows a call. Rows that fail normalisation are counted in `num_invalid_entries`, the way Meta
 reports them, rather than failing the call.
 """
 
@@ -29,7 +29,8 @@ from usher.sandbox.validation import as_int, as_number, is_one_of, is_sha256
 
 MAX_USERS_PER_CALL = 10_000
 MAX_INVALID_SAMPLES = 10
-# Third-party sources (PLATFORMS.md §4, [V-3p]): a seed needs 100 people; ratio 1-20 %.
+# Third-party sources (docs/platforms.md, Meta: custom audiences, [V-3p]): a seed needs 100
+# people; ratio 1-20 %.
 LOOKALIKE_MIN_SEED_SIZE = 100
 LOOKALIKE_RATIO_RANGE = (0.01, 0.20)
 CUSTOMER_FILE_SOURCES = frozenset(

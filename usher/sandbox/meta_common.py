@@ -1,6 +1,6 @@
 """Meta Graph API answers shared by the CAPI, audience and ads modules.
 
-Error object as Graph sends it (PLATFORMS.md §3.7):
+Error object as Graph sends it (docs/platforms.md, Meta: errors and rate limits):
 {"error": {"message", "type", "code", "error_subcode", "error_user_title",
 "error_user_msg", "is_transient", "fbtrace_id"}}. Graph answers client errors and
 throttling with HTTP 400; the code says which.

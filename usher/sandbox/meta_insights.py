@@ -56,7 +56,8 @@ INSIGHT_FIELDS = frozenset(
     }
 )
 DEFAULT_FIELDS = ("impressions", "spend")
-# Web purchases (pixel + CAPI) and all channels; PLATFORMS.md §5 says pick one, don't sum.
+# Web purchases (pixel + CAPI) and all channels: pick one, don't sum (docs/platforms.md, Meta:
+# insights).
 PURCHASE_ACTION_TYPES = ("offsite_conversion.fb_pixel_purchase", "omni_purchase")
 MAXIMUM_LOOKBACK_DAYS = 37 * 30
 # Exactly the SDK's AdsInsights.DatePreset list (facebook-python-business-sdk, v25).

@@ -130,7 +130,6 @@ AD_ACCOUNT_FIELDS = {
     "balance",
     "disable_reason",
 }
-# PLATFORMS.md §3.7: an ad set's budget may change 4 times an hour, then error 17.
 DEFAULT_PAGE_SIZE = 25
 PIXEL_ID_FOR_READS = re.compile(r"^[0-9]{15,16}$")
 PIXEL_FIELDS = {"id", "name", "is_unavailable", "last_fired_time"}
@@ -300,7 +299,7 @@ def _wanted(call: Call, node: str, allowed: set[str]) -> list[str]:
 
 
 def is_pixel_read(object_id: str) -> bool:
-    """Real pixel ids have 15-16 digits (PLATFORMS.md §2); sandbox objects have 18."""
+    """Real pixel ids have 15-16 digits (docs/platforms.md, ID formats); sandbox objects have 18."""
     return bool(PIXEL_ID_FOR_READS.match(object_id))
 
 

@@ -1,4 +1,4 @@
-"""What a Meta campaign, ad set, creative or ad must hold (PLATFORMS.md §5).
+"""What a Meta campaign, ad set, creative or ad must hold (docs/platforms.md, Meta: campaigns).
 
 Each `*_fields` function turns create parameters into the stored fields or raises
 MetaProblem with the reason Meta would give.
@@ -23,7 +23,7 @@ from usher.sandbox.meta_common import (
 from usher.sandbox.state import SandboxState
 from usher.sandbox.validation import as_int, is_one_of
 
-# Only outcome-based objectives can create campaigns since v17 (PLATFORMS.md §9b);
+# Only outcome-based objectives can create campaigns since v17 (docs/platforms.md, Meta: campaigns);
 # the legacy names are still in the SDK's enum, so they get their own refusal.
 OBJECTIVES = frozenset(
     {

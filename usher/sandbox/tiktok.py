@@ -148,7 +148,7 @@ def _check_event(event: Any, index: int, now: float) -> None:
 
 def _check_contents(properties: dict[str, Any], where: str) -> None:
     """`contents`: objects with a `content_id`, an integer `quantity` and a number
-    `price` when present; `num_items` an integer (PLATFORMS.md §8.1)."""
+    `price` when present; `num_items` an integer (docs/platforms.md, TikTok: Events API)."""
     if "num_items" in properties and as_int(properties["num_items"]) is None:
         raise TikTokProblem(f"{where}.num_items: Not a valid integer.")
     contents = properties.get("contents")

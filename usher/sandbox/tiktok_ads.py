@@ -1,9 +1,9 @@
 """TikTok campaigns, ad groups and ads (create, budget/name updates, status, get) and reports.
 
-Objects keep what Usher set. Budgets are floats in the account currency's major
-units (PLATFORMS.md §8.4 marks this [U]). Reports read `state.metrics` (the market
-simulator when a scenario is loaded), per day or per hour (`stat_time_hour`, one day
-at most) of the advertiser's time zone (`timezone` setting).
+Objects keep what Usher set. Budgets are floats in the account currency's major units ([U]:
+docs/platforms.md, TikTok: campaigns and budgets). Reports read `state.metrics` (the market
+simulator when a scenario is loaded), per day or per hour (`stat_time_hour`, one day at
+most) of the advertiser's time zone (`timezone` setting).
 """
 
 from __future__ import annotations
@@ -53,9 +53,9 @@ BUDGET_MODES = frozenset(
 )
 AD_GROUP_BUDGET_MODES = frozenset({"BUDGET_MODE_DAY", "BUDGET_MODE_TOTAL"})
 PACING_MODES = frozenset({"PACING_MODE_SMOOTH", "PACING_MODE_FAST"})
-# PLATFORMS.md §9b: daily budgets above $50 a campaign and $20 an ad group (a lifetime
-# ad group budget: $20 x its days) [U: applied in the account currency; the campaign
-# lifetime minimum is taken to be the same $50].
+# docs/platforms.md, TikTok: campaigns and budgets: daily budgets above $50 a campaign and
+# $20 an ad group (a lifetime ad group budget: $20 x its days) [U: applied in the account
+# currency; the campaign lifetime minimum is taken to be the same $50].
 MIN_CAMPAIGN_BUDGET = 50.0
 MIN_ADGROUP_DAILY_BUDGET = 20.0
 DAY_SECONDS = 86_400

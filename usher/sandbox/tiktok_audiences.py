@@ -1,9 +1,10 @@
 """TikTok custom audiences: DMP file uploads, create/update, lookalikes, audiences by
 rules (website traffic), segment API.
 
-PLATFORMS.md §8.3: upload a .csv/.txt of hashes (with its MD5 as `file_signature`),
-create an audience from file paths, append/remove/replace, lookalikes from a seed of
-at least 100 that is not itself a lookalike; or the streaming `segment/*` endpoints.
+docs/platforms.md, TikTok: custom audiences: upload a .csv/.txt of hashes (with its MD5 as
+`file_signature`), create an audience from file paths, append/remove/replace, lookalikes
+from a seed of at least 100 that is not itself a lookalike; or the streaming `segment/*`
+endpoints.
 """
 
 from __future__ import annotations
@@ -48,7 +49,8 @@ UPDATE_ACTIONS = frozenset({"APPEND", "REMOVE", "REPLACE"})
 AUDIENCE_SIZES = frozenset({"NARROW", "BALANCED", "BROAD"})
 MAX_NAME_CHARS = 128
 RETENTION_DAYS = (1, 365)
-# PLATFORMS.md §8.3: an update fails if the audience would end below 1,000 members.
+# An update fails if the audience would end below 1,000 members (docs/platforms.md, TikTok:
+# custom audiences).
 MIN_AUDIENCE_AFTER_UPDATE = 1000
 LOOKALIKE_MIN_SEED_SIZE = 100
 MOBILE_OS = frozenset({"ALL", "ANDROID", "IOS"})

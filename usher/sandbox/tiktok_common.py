@@ -1,7 +1,7 @@
 """TikTok Business API answers shared by the events, audience and ads modules.
 
 Every answer is HTTP 200 with `{"code", "message", "request_id", "data"}`; `code` 0
-is success (PLATFORMS.md §8.1). Only real 5xx faults change the HTTP status.
+is success (docs/platforms.md, TikTok: errors). Only real 5xx faults change the HTTP status.
 """
 
 from __future__ import annotations

@@ -11,7 +11,8 @@ import re
 from typing import Any
 
 SHA256_HEX = re.compile(r"^[a-f0-9]{64}$")
-# PLATFORMS.md §2: no platform publishes a grammar; these are the lenient observed forms.
+# No platform publishes a grammar; these are the lenient observed forms (docs/platforms.md, ID
+# formats).
 META_PIXEL_ID = re.compile(r"^[1-9][0-9]{9,19}$")
 GOOGLE_CUSTOMER_ID = re.compile(r"^[0-9]{10}$")
 TIKTOK_PIXEL_CODE = re.compile(r"^[A-Z0-9]{20}$")

@@ -3,7 +3,7 @@
 Everything that differs between providers (the id's key and grammar, which credential
 enables server-side sending, provider-only settings, the help text shown to organizers)
 lives in its spec, so no other module switches on provider names. The id grammars come
-from PLATFORMS.md section 2; values are stripped first, and Google/TikTok ids upper-cased
+from docs/platforms.md, ID formats; values are stripped first, and Google/TikTok ids upper-cased
 because organizers paste them in any case.
 
 Errors are `InvalidInput(["body", "settings", <field>, ...], reason)`: the API answers 422
@@ -105,7 +105,7 @@ def _clean_per_event(pattern: re.Pattern[str], what: str) -> Cleaner:
 def _clean_customer_id(value: Any, loc: tuple[str, ...]) -> str:
     if not isinstance(value, str) or not ADS_CUSTOMER_ID_RE.fullmatch(value.strip()):
         raise _fail(loc, "must be a 10-digit Google Ads customer id, e.g. 123-456-7890.")
-    # The API wants the bare digits (PLATFORMS.md 2).
+    # The API wants the bare digits (docs/platforms.md, ID formats).
     return value.strip().replace("-", "")
 
 

@@ -2,7 +2,7 @@
 
 For marketplace pages rendered on the server; pages that cannot call Python load
 tracker.js instead, which does the same in the browser. Both follow the providers'
-official base codes (PLATFORMS.md section 1) with three rules that matter on a page
+official base codes (docs/platforms.md, Page snippets) with three rules that matter on a page
 carrying several tenants' codes:
 
 - every provider's base code is loaded once, and every code is initialised on its own;

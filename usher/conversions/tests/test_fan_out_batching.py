@@ -17,7 +17,7 @@ from django.utils import timezone
 from usher.conversions import fanout, tasks
 from usher.conversions.models import ConversionDelivery
 from usher.events.models import TrackingEvent
-from usher.marketplace.models import ConsentPolicy, OrderStatus
+from usher.marketplace.models import ConsentPolicy, Order, OrderStatus
 from usher.marketplace.tests.factories import MarketplaceClientFactory, OrderFactory
 from usher.tracking import services as tracking
 
@@ -368,3 +368,96 @@ def test_fanning_out_an_event_again_keeps_the_time_it_was_first_fanned_out(
     fanout.fan_out_tracking_events(marketplace.pk, ["e-1"])
 
     assert TrackingEvent.objects.get().fanned_out_at == first
+
+
+def test_the_sweep_takes_the_longest_waiting_orders_first_ties_by_id(
+    marketplace, wiring, monkeypatch
+):
+    monkeypatch.setattr(fanout, "STRAGGLERS_PER_SWEEP", 1)
+    now = timezone.now()
+    # Placed most recently (first in the orders' default order), but waiting longest.
+    oldest = straggler_order(wiring, placed_at=now)
+    tied_first, tied_second = (
+        straggler_order(wiring, placed_at=now - timedelta(hours=n)) for n in (2, 1)
+    )
+    Order.objects.filter(pk=oldest.pk).update(updated_at=now - timedelta(hours=3))
+    Order.objects.filter(pk__in=[tied_first.pk, tied_second.pk]).update(
+        updated_at=now - timedelta(hours=2)
+    )
+
+    taken = []
+    for _ in range(3):
+        fanout.fan_out_stragglers(now)
+        taken.append(
+            Order.objects.filter(fanned_out_at__isnull=False).exclude(pk__in=taken).get().pk
+        )
+
+    assert taken == [oldest.pk, tied_first.pk, tied_second.pk]
+
+
+def test_the_sweep_takes_the_longest_waiting_events_first_ties_by_id(
+    marketplace, wiring, published, django_capture_on_commit_callbacks, monkeypatch
+):
+    monkeypatch.setattr(fanout, "STRAGGLERS_PER_SWEEP", 1)
+    collect(marketplace, wiring, django_capture_on_commit_callbacks, "e-1", "e-2", "e-3")
+    events = {e.event_id: e.pk for e in TrackingEvent.objects.all()}
+    received = timezone.now() - timedelta(hours=1)
+    TrackingEvent.objects.filter(event_id="e-3").update(received_at=received - timedelta(hours=1))
+    TrackingEvent.objects.exclude(event_id="e-3").update(received_at=received)
+
+    taken = []
+    for _ in range(3):
+        fanout.fan_out_stragglers()
+        taken += (
+            TrackingEvent.objects.filter(fanned_out_at__isnull=False)
+            .exclude(event_id__in=taken)
+            .values_list("event_id", flat=True)
+        )
+
+    assert taken == ["e-3", *sorted(["e-1", "e-2"], key=events.get)]
+
+
+@pytest.mark.parametrize(
+    ("days_ago", "providers"),
+    [
+        # Meta and TikTok take events up to 7 days old, GA4 72 hours, Google Ads 90 days.
+        (0, ["ga4", "google_ads", "meta", "meta", "tiktok"]),
+        (4, ["google_ads", "meta", "meta", "tiktok"]),
+        (30, ["google_ads"]),
+        (120, []),
+    ],
+)
+def test_an_order_goes_only_where_its_platform_still_takes_an_event_that_old(
+    marketplace, wiring, days_ago, providers, caplog
+):
+    order = straggler_order(wiring, placed_at=timezone.now() - timedelta(days=days_ago, hours=1))
+
+    with caplog.at_level("INFO", logger="usher.conversions"):
+        fanout.fan_out_order(order.pk)
+
+    assert sorted(ConversionDelivery.objects.values_list("provider", flat=True)) == providers
+    order.refresh_from_db()
+    assert order.fanned_out_at is not None  # the sweep does not take it again
+    skipped = 5 - len(providers)
+    assert (f"queued no delivery to {skipped} destinations" in caplog.text) == bool(skipped)
+
+
+def test_a_browser_event_goes_only_where_its_platform_still_takes_an_event_that_old(
+    marketplace, wiring, published, django_capture_on_commit_callbacks
+):
+    collect(marketplace, wiring, django_capture_on_commit_callbacks, "e-fresh", "e-4-days")
+    TrackingEvent.objects.filter(event_id="e-4-days").update(
+        occurred_at=timezone.now() - timedelta(days=4)
+    )
+
+    tasks.fan_out_client_events_task(marketplace.pk)
+
+    by_event = {
+        event_id: sorted(
+            ConversionDelivery.objects.filter(event_id=event_id).values_list("provider", flat=True)
+        )
+        for event_id in ("e-fresh", "e-4-days")
+    }
+    # view_item: no Google Ads action for it; GA4 takes 72 hours, Meta and TikTok 7 days.
+    assert by_event == {"e-fresh": ["ga4", "meta", "tiktok"], "e-4-days": ["meta", "tiktok"]}
+    assert not TrackingEvent.objects.filter(fanned_out_at__isnull=True).exists()

@@ -10,6 +10,7 @@ import pytest
 from django.db import connection
 from django.db.models.signals import post_save
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from usher.conversions.models import ConversionDelivery
 from usher.marketplace.models import MarketplaceEvent, Order, OrderLine
@@ -137,7 +138,13 @@ def test_paid_orders_of_a_batch_are_fanned_out_once_each(
         ),
     )
     consent = {"ad_storage": True, "ad_user_data": True, "ad_personalization": True}
-    items = orders(event, 3, attribution={"visitor_id": "v-1", "consent": consent})
+    # Placed now: Meta takes no event older than 7 days, and fan-out sends it none.
+    items = orders(
+        event,
+        3,
+        placed_at=timezone.now().isoformat(),
+        attribution={"visitor_id": "v-1", "consent": consent},
+    )
     items[2]["status"] = "refunded"
 
     with django_capture_on_commit_callbacks(execute=True) as first:

@@ -104,7 +104,8 @@ def test_customer_pii_is_hashed_and_never_stored_in_plaintext(ingest, marketplac
     order = Order.objects.get()
     meta = order.hashed_user_data["conversions"]["meta"]
     assert meta["email"] == hashlib.sha256(b"john.smith@example.com").hexdigest()
-    # Meta wants the national number with its country code and no "+" (PLATFORMS.md 3.3).
+    # Meta wants the national number with its country code and no "+" (docs/platforms.md,
+    # Meta: hashing).
     assert meta["phone"] == hashlib.sha256(b"40722123456").hexdigest()
     google = order.hashed_user_data["conversions"]["google_ads"]
     assert google["phone"] == hashlib.sha256(b"+40722123456").hexdigest()

@@ -1,9 +1,10 @@
 """GA4 Measurement Protocol connector: server-side events to one web data stream.
 
-`/mp/collect` answers 2xx with no body, even for malformed payloads (PLATFORMS.md §7),
-so a 2xx is all "delivered" can mean; payload mistakes are caught by the tests against
-`/debug/mp/collect` (`validate_only=True`). A batch of several visitors becomes several
-requests (one per visitor, 25 events each), all sent inside one `send_conversions`.
+`/mp/collect` answers 2xx with no body, even for malformed payloads (docs/platforms.md, GA4
+Measurement Protocol), so a 2xx is all "delivered" can mean; payload mistakes are caught by
+the tests against `/debug/mp/collect` (`validate_only=True`). A batch of several visitors
+becomes several requests (one per visitor, 25 events each), all sent inside one
+`send_conversions`.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from usher.platforms.base import (
 )
 from usher.platforms.conversions_base import BatchConnector, Clock, Delivery, delivered, utc_now
 from usher.platforms.ga4.payloads import (
+    MAX_EVENT_AGE,
     PLATFORM,
     GA4Batch,
     GA4Request,
@@ -56,6 +58,7 @@ class GA4ConversionsConnector(BatchConnector[GA4Batch]):
     too_many_events = "at most {limit} events per call"
     missing_credential = "no Measurement Protocol api_secret"
     accepts_anonymous_events = False  # every MP request needs a client id
+    max_event_age = MAX_EVENT_AGE
 
     def split_calls(self, events: Sequence[ConversionEvent]) -> list[Sequence[ConversionEvent]]:
         # The Measurement Protocol takes one visitor (25 events at most) per request.

@@ -1,8 +1,9 @@
 """GA4 Measurement Protocol payloads: our events -> one `/mp/collect` body per visitor.
 
-An MP request describes one visitor: `client_id`, `consent` and `user_data` sit at the
-top, beside up to 25 `events` (PLATFORMS.md §7). So a batch is split by visitor and by
-that request-level context, then into chunks of 25. Pure functions; no I/O.
+An MP request describes one visitor: `client_id`, `consent` and `user_data` sit at the top,
+beside up to 25 `events` (docs/platforms.md, GA4 Measurement Protocol). So a batch is split
+by visitor and by that request-level context, then into chunks of 25. Pure functions; no
+I/O.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from usher.platforms.payload_common import (
 )
 
 PLATFORM = "ga4"
-MAX_EVENTS_PER_REQUEST = 25  # MP limit per request (PLATFORMS.md §7)
+MAX_EVENTS_PER_REQUEST = 25  # MP limit (docs/platforms.md, GA4 Measurement Protocol)
 # GA4 takes events backdated up to 72 h; older ones are dropped behind a 2xx, so they
 # are rejected here rather than reported delivered.
 MAX_EVENT_AGE = timedelta(hours=72)

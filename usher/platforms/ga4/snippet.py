@@ -1,4 +1,6 @@
-"""GA4 through the Google tag (gtag.js) for server-rendered pages (PLATFORMS.md 1.2, 1.7).
+"""GA4 through the Google tag (gtag.js) for server-rendered pages.
+
+What the tag expects: docs/platforms.md, Page snippets: Google tag and consent.
 
 gtag.js is loaded once per page and shared with Google Ads (`LOADER = "gtag"`). Consent
 Mode v2 defaults (denied) are queued at once, before `js` and any `config`; gtag.js is
@@ -32,7 +34,8 @@ LOADER = "gtag"
 CONSENT_ANY_OF: tuple[str, ...] = ("analytics_storage",)
 LIBRARY_URL = "https://www.googletagmanager.com/gtag/js"
 
-# EVENT_NAMES (ours -> GA4's recommended events, PLATFORMS.md 1.6) come from payloads.py,
+# EVENT_NAMES (ours -> GA4's recommended events, docs/platforms.md, Page snippets: event
+# names) come from payloads.py,
 # so the tag and the Measurement Protocol report the same names.
 
 # Our advanced-matching keys -> gtag `user_data` keys (Google hashes them).

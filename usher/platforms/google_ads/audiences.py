@@ -1,7 +1,8 @@
 """Google Ads audiences: Customer Match lists and rule-based remarketing lists.
 
-Customer Match (PLATFORMS.md §6.3): a CRM-based `UserList` (CONTACT_INFO) created with
-the Ads API, and its members sent by one of two routes (`GOOGLE_CUSTOMER_MATCH_API`):
+Customer Match (docs/platforms.md, Google Ads: Customer Match): a CRM-based `UserList`
+(CONTACT_INFO) created with the Ads API, and its members sent by one of two routes
+(`GOOGLE_CUSTOMER_MATCH_API`):
 
 - `data_manager` (default): Google's Data Manager API, `audienceMembers:ingest` and
   `:remove`, 10,000 members a call, each call final. Since April 2026 the Ads API

@@ -1,10 +1,11 @@
 """Google Ads campaign management: budget → campaign (+ criteria) → ad group → ads.
 
-Usher runs Search campaigns with responsive search ads: they need no image assets,
-and ticket buyers search for the event by name. Requests follow Google Ads API v25 in
-2026 (PLATFORMS.md §6.5, §9b): every campaign declares `containsEuPoliticalAdvertising`
-(an undeclared one blocks all campaign mutates of the account since April 2026),
-budgets are non-shared, in micros and a multiple of the currency's smallest unit.
+Usher runs Search campaigns with responsive search ads: they need no image assets, and
+ticket buyers search for the event by name. Requests follow Google Ads API v25 in 2026
+(docs/platforms.md, Google Ads: campaigns and budgets): every campaign declares
+`containsEuPoliticalAdvertising` (an undeclared one blocks all campaign mutates of the
+account since April 2026), budgets are non-shared, in micros and a multiple of the
+currency's smallest unit.
 
 Publishing is idempotent: names start with the spec's reference (unique per account,
 which Google enforces for budgets and campaigns), each step first looks for its object

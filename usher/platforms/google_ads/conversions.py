@@ -1,11 +1,11 @@
 """Google Ads server-side conversions: click conversions per configured conversion action.
 
-Which API: the Google Ads API's `UploadClickConversions` (v25, REST). Our organizers
-already connect Google Ads accounts with OAuth + the marketplace's developer token for
-audiences and campaigns, and its partial-failure answer gives per-event outcomes. Google
-points new integrations to the Data Manager API (PEERS.md §4): it can sit behind the
-`GoogleConversionsApi` seam below (own base URL, no developer token, fast-fail errors)
-without the outbox or this connector's callers changing.
+Which API: the Google Ads API's `UploadClickConversions` (v25, REST). Our organizers already
+connect Google Ads accounts with OAuth + the marketplace's developer token for audiences and
+campaigns, and its partial-failure answer gives per-event outcomes. Google points new
+integrations to the Data Manager API (docs/platforms.md, Google Ads: Data Manager API): it
+can sit behind the `GoogleConversionsApi` seam below (own base URL, no developer token,
+fast-fail errors) without the outbox or this connector's callers changing.
 """
 
 from __future__ import annotations
@@ -17,9 +17,14 @@ from usher.lib.http import get_client
 from usher.platforms.base import ConversionEvent, Destination, EventOutcome
 from usher.platforms.conversions_base import BatchConnector, Delivery
 from usher.platforms.google_ads import oauth
-from usher.platforms.google_ads.payloads import PLATFORM, GoogleAdsUploadApi, GoogleRequest
+from usher.platforms.google_ads.payloads import (
+    MAX_EVENT_AGE,
+    PLATFORM,
+    GoogleAdsUploadApi,
+    GoogleRequest,
+)
 
-DEFAULT_BATCH_SIZE = 2000  # UploadClickConversions' limit per request (PLATFORMS.md §6.1)
+DEFAULT_BATCH_SIZE = 2000  # limit per request (docs/platforms.md, Google Ads: click conversions)
 
 
 class GoogleConversionsApi(Protocol):
@@ -58,6 +63,7 @@ class GoogleAdsConversionsConnector(BatchConnector[GoogleRequest]):
     # A click conversion matches on a click id or hashed email/phone; without any of
     # them Google has nothing to attribute (payloads.py rejects such rows locally).
     accepts_anonymous_events = False
+    max_event_age = MAX_EVENT_AGE
 
     default_batch_size = DEFAULT_BATCH_SIZE
 

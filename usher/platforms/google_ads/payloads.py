@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC
+from datetime import UTC, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -27,8 +27,13 @@ from usher.platforms.normalize import normalize_user_data
 from usher.platforms.payload_common import consent_status, money, rejection
 
 PLATFORM = "google_ads"
-MAX_CONVERSIONS_PER_REQUEST = 2000  # TOO_MANY_CONVERSIONS_IN_REQUEST above (PLATFORMS.md §6.1)
+# TOO_MANY_CONVERSIONS_IN_REQUEST above (docs/platforms.md, Google Ads: click conversions).
+MAX_CONVERSIONS_PER_REQUEST = 2000
 CONVERSION_DATE_TIME_FORMAT = "%Y-%m-%d %H:%M:%S+00:00"  # "yyyy-mm-dd hh:mm:ss+|-hh:mm", in UTC
+# Google refuses a conversion whose click came before the conversion action's
+# click-through lookback window (EXPIRED_EVENT); no window is longer than 90 days, and a
+# conversion follows its click, so an older conversion can count on no action.
+MAX_EVENT_AGE = timedelta(days=90)
 CLICK_ID_ORDER = ("gclid", "gbraid", "wbraid")  # exactly one may be sent; gclid is the richest
 # Every conversion Usher uploads happened on the marketplace's website (ConversionEnvironment).
 CONVERSION_ENVIRONMENT = "WEB"
@@ -37,7 +42,8 @@ NO_CONVERSION_ACTION = "no_conversion_action"
 NO_MATCH_KEY = "no_click_id_or_user_identifiers"
 
 # Per-row error codes that mean "Google already has this conversion": a resend after a
-# crash or timeout hits them, and the order id / click+time made it idempotent (§9).
+# crash or timeout hits them, and the order id / click+time made it idempotent
+# (docs/platforms.md, Retries and idempotency).
 ALREADY_RECORDED_CODES = frozenset({"ORDER_ID_ALREADY_IN_USE", "CLICK_CONVERSION_ALREADY_EXISTS"})
 # Per-row codes worth another attempt: too-fresh clicks/actions (wait ~6 h), quota, races.
 RETRYABLE_ROW_CODES = frozenset(

@@ -1,4 +1,6 @@
-"""Google Ads conversion tracking for server-rendered pages (PLATFORMS.md 1.2, 1.6).
+"""Google Ads conversion tracking for server-rendered pages.
+
+What the tag expects: docs/platforms.md, Page snippets: Google tag and event names.
 
 Google Ads rides on the page's one Google tag, set up by the GA4 module (same
 `LOADER`), so setup, loading, `config` and consent are GA4's; only the purpose that

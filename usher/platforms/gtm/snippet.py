@@ -1,4 +1,7 @@
-"""Google Tag Manager for server-rendered pages (PLATFORMS.md 1.3, 1.7).
+"""Google Tag Manager for server-rendered pages.
+
+What the container expects: docs/platforms.md, Page snippets: Google Tag Manager and
+consent.
 
 Each container gets its own dataLayer (the official snippet's `l` argument): GTM acts
 on everything pushed to its dataLayer, including gtag.js commands, so containers sharing

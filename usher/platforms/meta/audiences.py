@@ -1,6 +1,6 @@
 """Meta custom audiences: customer lists, website (pixel rule) audiences, lookalikes.
 
-PLATFORMS.md §4: lists are created with `subtype=CUSTOM` and
+docs/platforms.md, Meta: custom audiences: lists are created with `subtype=CUSTOM` and
 `customer_file_source=USER_PROVIDED_ONLY` (Usher uploads what buyers gave the
 marketplace); members go to `POST|DELETE /{audience}/users` at most 10,000 rows a call,
 in one session per upload (same `session_id`, `batch_seq` counting up, `last_batch_flag`
@@ -52,7 +52,7 @@ class MetaAudiencesConnector(AudiencesConnector[dict[str, Any]]):
     platform = PLATFORM
     max_members_per_call = MAX_USERS_PER_CALL
     # Meta serves ads to audiences of at least 100 matched people, and seeds lookalikes
-    # from 100 (PLATFORMS.md §4, [V-3p]).
+    # from 100 (docs/platforms.md, Meta: custom audiences, [V-3p]).
     min_members = 100
     min_lookalike_seed = 100
 

@@ -1,6 +1,6 @@
 """Meta Marketing API: campaign → ad set → creative → ad, and steering them.
 
-Requests follow what Meta accepts in 2026 (PLATFORMS.md §5, §9b): ODAX objectives
+Requests follow what Meta accepts in 2026 (docs/platforms.md, Meta: campaigns): ODAX objectives
 (`OUTCOME_SALES` with the pixel's PURCHASE as promoted object), `special_ad_categories`
 always sent, budgets on the ad set in the currency's minor units, so the campaign says
 `is_adset_budget_sharing_enabled`; `targeting_automation.advantage_audience` always

@@ -1,9 +1,9 @@
 """Meta Conversions API connector: batches of our events to one pixel (dataset).
 
-Meta processes a request all-or-nothing (PLATFORMS.md §3.1): a 2xx means every event in
-`data` was received, and any error is the whole call's, raised as `PlatformError` for
-the outbox. Events Meta would refuse are rejected locally first (see payloads.py), so
-one bad event cannot sink the other 499.
+Meta processes a request all-or-nothing (docs/platforms.md, Meta: Conversions API requests):
+a 2xx means every event in `data` was received, and any error is the whole call's, raised as
+`PlatformError` for the outbox. Events Meta would refuse are rejected locally first (see
+payloads.py), so one bad event cannot sink the other 499.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from usher.lib.http import get_client
 from usher.platforms.base import Destination
 from usher.platforms.conversions_base import BatchConnector, Delivery, delivered
 from usher.platforms.meta.payloads import (
+    MAX_EVENT_AGE,
     MAX_EVENTS_PER_REQUEST,
     PLATFORM,
     build_request,
@@ -41,6 +42,7 @@ class MetaConversionsConnector(BatchConnector[EventsRequest]):
     platform = PLATFORM
     too_many_events = "Meta takes at most {limit} events per request"
     missing_credential = "no access token for this pixel"
+    max_event_age = MAX_EVENT_AGE
 
     default_batch_size = DEFAULT_BATCH_SIZE
     events_per_call = MAX_EVENTS_PER_REQUEST

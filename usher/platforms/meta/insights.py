@@ -4,7 +4,7 @@ Days are the ad account's own (Meta reports in the account's time zone); hourly 
 come from the `hourly_stats_aggregated_by_advertiser_time_zone` breakdown. Spend is a
 string in major units; purchases are read from `actions` / `action_values` under one
 action type (web purchases through the pixel and CAPI, else all channels), never summed
-across types, which would count one purchase twice (PLATFORMS.md §5).
+across types, which would count one purchase twice (docs/platforms.md, Meta: insights).
 """
 
 from __future__ import annotations

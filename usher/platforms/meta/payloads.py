@@ -1,9 +1,9 @@
 """Meta Conversions API payloads: our `ConversionEvent`s -> the `/{pixel_id}/events` body.
 
-Pure functions (no I/O, the clock passed in) so the exact wire format is testable on
-its own. Meta rejects a whole request for one invalid event (PLATFORMS.md §3.1), so
-`check_event` finds, before sending, what Meta would refuse; such events are rejected
-here with the reason and the rest of the batch still goes out.
+Pure functions (no I/O, the clock passed in) so the exact wire format is testable on its
+own. Meta rejects a whole request for one invalid event (docs/platforms.md, Meta:
+Conversions API requests), so `check_event` finds, before sending, what Meta would refuse;
+such events are rejected here with the reason and the rest of the batch still goes out.
 """
 
 from __future__ import annotations
@@ -27,15 +27,20 @@ from usher.platforms.payload_common import (
 )
 
 PLATFORM = "meta"
-MAX_EVENTS_PER_REQUEST = 1000  # Meta's hard limit per /events call (PLATFORMS.md §3.1)
+# Meta's limit per /events call (docs/platforms.md, Meta: Conversions API requests).
+MAX_EVENTS_PER_REQUEST = 1000
 ACTION_SOURCE = "website"
-# Meta errors the whole request when one event is older than 7 days (PLATFORMS.md §3.2).
+# Meta errors the whole request when one event is older than 7 days (docs/platforms.md, Meta:
+# event fields and time window).
 MAX_EVENT_AGE = timedelta(days=7)
 LDU_OPTIONS = ["LDU"]
-LDU_GEOLOCATE = 0  # data_processing_options_country/state 0: Meta geolocates by IP (§3.6)
+# data_processing_options_country/state 0: Meta geolocates by IP (docs/platforms.md,
+# Meta: Limited Data Use).
+LDU_GEOLOCATE = 0
 
 # Our event names -> Meta standard events; the pixel fires these too (meta/snippet.py
-# imports them): Meta deduplicates pixel and server copies on event_name + event_id (§3.5).
+# imports them): Meta deduplicates pixel and server copies on event_name + event_id
+# (docs/platforms.md, Meta: deduplication).
 EVENT_NAMES: dict[str, str] = {
     "page_view": "PageView",
     "view_item": "ViewContent",
@@ -44,7 +49,8 @@ EVENT_NAMES: dict[str, str] = {
     "purchase": "Purchase",
 }
 
-# Our user_data names -> Meta's user_data keys (customer information parameters, §3.3).
+# Our user_data names -> Meta's user_data keys (customer information parameters,
+# docs/platforms.md, Meta: hashing).
 USER_DATA_KEYS: dict[str, str] = {
     "email": "em",
     "phone": "ph",
@@ -95,7 +101,8 @@ def user_data(event: ConversionEvent) -> dict[str, Any]:
     for ours, value in normalize_user_data(PLATFORM, event.user_data, "conversions").items():
         # Lists: Meta takes string or list<string>; lists leave room for several emails.
         wire[USER_DATA_KEYS[ours]] = [value]
-    # Never hashed (§3.3): Meta matches them as sent; fbc/fbp are case-sensitive.
+    # Never hashed (docs/platforms.md, Meta: hashing): Meta matches them as sent; fbc/fbp
+    # are case-sensitive.
     clear = {
         "client_ip_address": event.client_ip,
         "client_user_agent": event.user_agent,
@@ -112,7 +119,8 @@ def custom_data(event: ConversionEvent) -> dict[str, Any]:
 
 def _contents(ids: list[str], lines: list[ContentLine]) -> dict[str, Any]:
     # content_type goes with content_ids so catalog (Advantage+) ads can match them;
-    # `contents` adds each ticket line's quantity and price (§3.2 custom_data).
+    # `contents` adds each ticket line's quantity and price (docs/platforms.md,
+    # Meta: event fields and time window).
     data: dict[str, Any] = {"content_ids": ids, "content_type": CONTENT_TYPE_PRODUCT}
     if lines:
         data["contents"] = [

@@ -1,4 +1,4 @@
-"""Meta Pixel for server-rendered pages (PLATFORMS.md 1.1).
+"""Meta Pixel for server-rendered pages (docs/platforms.md, Page snippets: Meta Pixel).
 
 The official base code is loaded once (its stub has an `if(f.fbq)return` guard), each
 pixel is initialised once, and every event goes out with `trackSingle`: once two pixels
@@ -31,7 +31,8 @@ LOADER = "meta"
 CONSENT_ANY_OF: tuple[str, ...] = ("ad_storage",)
 LIBRARY_URL = "https://connect.facebook.net/en_US/fbevents.js"
 
-# EVENT_NAMES (ours -> Meta's standard events, PLATFORMS.md 1.6) come from payloads.py:
+# EVENT_NAMES (ours -> Meta's standard events, docs/platforms.md, Page snippets: event names)
+# come from payloads.py:
 # Meta deduplicates pixel and server copies on event name + event_id.
 
 # Our advanced-matching keys -> the keys of `fbq('init', id, {...})`; the pixel

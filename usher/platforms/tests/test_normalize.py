@@ -1,4 +1,7 @@
-"""Per-platform normalization and hashing of user data (PLATFORMS.md §3.3, §6.2, §7, §8)."""
+"""Per-platform normalization and hashing of user data.
+
+The rules: docs/platforms.md, the hashing sections of Meta, Google Ads and TikTok, and
+Where integrations disagree."""
 
 from __future__ import annotations
 

@@ -13,6 +13,7 @@ from usher.platforms.payload_common import (
     commerce_data,
     consent_status,
     partition,
+    past_window,
     rejection,
     too_old,
     value_and_currency,
@@ -87,3 +88,11 @@ def test_ticket_lines_give_content_ids_once_each_and_the_item_count() -> None:
 
     assert data["ids"] == ["gala"] and data["lines"] == lines
     assert data["num_items"] == 3  # no count given: the lines' quantities
+
+
+def test_an_event_is_past_the_window_only_once_it_is_older_than_the_window() -> None:
+    window = timedelta(hours=72)
+
+    assert past_window(NOW - window - timedelta(microseconds=1), NOW, window)
+    assert not past_window(NOW - window, NOW, window)
+    assert not past_window(NOW, NOW, window)

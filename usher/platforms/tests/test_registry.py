@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -21,6 +21,7 @@ from usher.platforms.base import (
 
 class FakeConnector:
     max_batch_size = 2
+    max_event_age = timedelta(days=7)
 
     def split_calls(self, events: Sequence[ConversionEvent]) -> list[Sequence[ConversionEvent]]:
         return [events]

@@ -1,14 +1,15 @@
 """TikTok custom audiences: customer files (DMP) and lookalikes.
 
-PLATFORMS.md §8.3: a customer file is uploaded first (multipart, with its MD5), then an
-audience is created from file paths, and changed with `update` APPEND / REMOVE of
-further files. TikTok cannot create an empty audience, so the pending members create it (several
-files in one call); APPEND/REMOVE/REPLACE fail when the audience would end below 1,000
-members, which is why Usher holds TikTok lists until they have 1,000. Files hold one kind of hash: Usher
-uploads the buyers' email hashes (EMAIL_SHA256), the identifier every buyer has.
-Website (pixel) audiences are "audiences by rules" (`dmp/custom_audience/rule/create/`,
-`audience_type` PIXEL): the pixel as the event source, one rule per event (a rule takes
-one event filter), the event's pages as a URL keyword, buyers as an exclusion rule.
+docs/platforms.md, TikTok: custom audiences: a customer file is uploaded first (multipart,
+with its MD5), then an audience is created from file paths, and changed with `update` APPEND
+/ REMOVE of further files. TikTok cannot create an empty audience, so the pending members
+create it (several files in one call); APPEND/REMOVE/REPLACE fail when the audience would
+end below 1,000 members, which is why Usher holds TikTok lists until they have 1,000. Files
+hold one kind of hash: Usher uploads the buyers' email hashes (EMAIL_SHA256), the identifier
+every buyer has. Website (pixel) audiences are "audiences by rules"
+(`dmp/custom_audience/rule/create/`, `audience_type` PIXEL): the pixel as the event source,
+one rule per event (a rule takes one event filter), the event's pages as a URL keyword,
+buyers as an exclusion rule.
 """
 
 from __future__ import annotations

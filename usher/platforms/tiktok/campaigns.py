@@ -1,10 +1,10 @@
 """TikTok campaign management: campaign → ad group → ads (creatives uploaded by URL).
 
-Requests follow the Business API v1.3 as TikTok accepts it in 2026 (PLATFORMS.md §8.4,
-§9b): the budget sits on the ad group (`budget_mode`, `budget` in the currency's major
-units and `pacing` are then required), the campaign has none
-(`BUDGET_MODE_INFINITE`), conversions optimize for the pixel's Complete Payment.
-TikTok targets countries (location ids), not points with a radius.
+Requests follow the Business API v1.3 as TikTok accepts it in 2026 (docs/platforms.md,
+TikTok: campaigns and budgets): the budget sits on the ad group (`budget_mode`, `budget` in
+the currency's major units and `pacing` are then required), the campaign has none
+(`BUDGET_MODE_INFINITE`), conversions optimize for the pixel's Complete Payment. TikTok
+targets countries (location ids), not points with a radius.
 
 Publishing is idempotent: names start with the spec's reference and each step lists
 the account's objects first (one paged call). All ads of a campaign are created in one
@@ -76,7 +76,8 @@ AGE_GROUPS = (
     ("AGE_45_54", 45, 54),
     ("AGE_55_100", 55, 100),
 )
-# Daily minimums: $20 per ad group (PLATFORMS.md §9b), in a few account currencies.
+# Daily minimums: $20 per ad group (docs/platforms.md, TikTok: campaigns and budgets), in a
+# few account currencies.
 MINIMUM_DAILY_BUDGETS = {"USD": Decimal("20"), "EUR": Decimal("20"), "GBP": Decimal("20")} | {
     "RON": Decimal("100"),
     "HUF": Decimal("8000"),
@@ -226,8 +227,8 @@ class TikTokCampaignsConnector:
     """
 
     platform: ClassVar[str] = PLATFORM
-    # TikTok may exceed a daily budget by up to 25% on a day [U: PLATFORMS.md §8.4 has
-    # no figure; TikTok's help centre states up to 25%]; no weekly cap is stated.
+    # TikTok may exceed a daily budget by up to 25% on a day [U: TikTok's help centre;
+    # docs/platforms.md, TikTok: campaigns and budgets]; no weekly cap is stated.
     daily_overdelivery_factor: ClassVar[Decimal] = Decimal("1.25")
     weekly_overdelivery_factor: ClassVar[Decimal | None] = None
     # BUDGET_MODE_TOTAL is a cap; a live ad group keeps its budget type (#9b).

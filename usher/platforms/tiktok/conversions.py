@@ -1,8 +1,8 @@
 """TikTok Events API 1.3 connector: batches of our events to one pixel.
 
-TikTok answers HTTP 200 with a `code` (PLATFORMS.md §8.1); `usher.lib.http` turns every
-non-success code into a `PlatformError` (40100 throttled, 4010x auth, 5xxxx transient),
-so an answer that reaches this module means the batch was accepted.
+TikTok answers HTTP 200 with a `code` (docs/platforms.md, TikTok: errors); `usher.lib.http`
+turns every non-success code into a `PlatformError` (40100 throttled, 4010x auth, 5xxxx
+transient), so an answer that reaches this module means the batch was accepted.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from usher.platforms.base import Destination
 from usher.platforms.conversions_base import BatchConnector, Delivery, delivered
 from usher.platforms.payload_common import EventsRequest
 from usher.platforms.tiktok.payloads import (
+    MAX_EVENT_AGE,
     MAX_EVENTS_PER_REQUEST,
     PLATFORM,
     build_request,
@@ -24,8 +25,9 @@ from usher.platforms.tiktok.payloads import (
 logger = logging.getLogger(__name__)
 
 DEFAULT_BATCH_SIZE = MAX_EVENTS_PER_REQUEST
-# "Partial success" (PEERS.md §1a); which events failed is not documented [U], so the
-# batch counts as delivered and the message is kept on every outcome for the admin.
+# "Partial success" (docs/platforms.md, TikTok: Events API); which events failed is not
+# documented [U], so the batch counts as delivered and the message is kept on every outcome
+# for the admin.
 PARTIAL_SUCCESS_CODE = 20001
 
 
@@ -39,6 +41,7 @@ class TikTokConversionsConnector(BatchConnector[EventsRequest]):
     platform = PLATFORM
     too_many_events = "TikTok takes at most {limit} events per request"
     missing_credential = "no access token for this pixel"
+    max_event_age = MAX_EVENT_AGE
 
     default_batch_size = DEFAULT_BATCH_SIZE
     events_per_call = MAX_EVENTS_PER_REQUEST

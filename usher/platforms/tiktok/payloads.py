@@ -25,14 +25,15 @@ from usher.platforms.payload_common import (
 )
 
 PLATFORM = "tiktok"
-MAX_EVENTS_PER_REQUEST = 1000  # Events API 2.0 `data[]` limit (PLATFORMS.md §8.1)
+MAX_EVENTS_PER_REQUEST = 1000  # `data[]` limit (docs/platforms.md, TikTok: Events API)
 EVENT_SOURCE = "web"
-# TikTok's accepted age is unverified (PLATFORMS.md §10); 7 days as for Meta, so a stale
-# event is rejected alone instead of failing the request it travels in.
+# TikTok's accepted age is unverified (docs/platforms.md, TikTok: Events API); 7 days as for
+# Meta, so a stale event is rejected alone instead of failing the request it travels in.
 MAX_EVENT_AGE = timedelta(days=7)
 
 # Our event names -> TikTok standard events; the pixel fires these too (tiktok/snippet.py
-# imports them): TikTok deduplicates pixel and API copies on event name + event_id (§8.2).
+# imports them): TikTok deduplicates pixel and API copies on event name + event_id
+# (docs/platforms.md, TikTok: deduplication).
 # `Purchase` replaced `CompletePayment` in 2025; TikTok converts the legacy name, not the
 # reverse.
 EVENT_NAMES: dict[str, str] = {

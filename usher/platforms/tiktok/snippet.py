@@ -1,4 +1,7 @@
-"""TikTok Pixel for server-rendered pages (PLATFORMS.md 1.4, 1.6, 8.2).
+"""TikTok Pixel for server-rendered pages.
+
+What the pixel expects: docs/platforms.md, Page snippets: TikTok Pixel, and TikTok:
+deduplication.
 
 The base code's stub is defined once and consent held at once; each pixel is loaded
 (events.js requested) only when `Usher.consent` grants `ad_storage`, and every call goes
@@ -24,7 +27,8 @@ from usher.tracking.snippets import (
 LOADER = "tiktok"
 CONSENT_ANY_OF: tuple[str, ...] = ("ad_storage",)
 
-# EVENT_NAMES (ours -> TikTok's standard events, PLATFORMS.md 1.6) come from payloads.py:
+# EVENT_NAMES (ours -> TikTok's standard events, docs/platforms.md, Page snippets: event
+# names) come from payloads.py:
 # TikTok deduplicates pixel and API copies on event name + event_id. page_view is
 # `ttq.page()`.
 

@@ -1,6 +1,6 @@
 """Meta's 2026 campaign rules, review, learning phase and audience fills in the sandbox.
 
-Each test shows the answer the real Graph API gives (PLATFORMS.md §5, §9b): HTTP 400,
+Each test shows the answer the real Graph API gives (docs/platforms.md, Meta: campaigns): HTTP 400,
 an OAuthException with code 100 (or 17 / 2635), the subcode where integrations have
 seen one, and the user title and message.
 """

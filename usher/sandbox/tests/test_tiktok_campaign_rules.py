@@ -1,7 +1,7 @@
 """TikTok's 2026 budget and audience rules, audience reads and ad review in the sandbox.
 
 TikTok answers HTTP 200 with `code` 40002 and a message naming the field for each of
-these refusals (PLATFORMS.md §8, §9b).
+these refusals (docs/platforms.md, TikTok: campaigns and budgets).
 """
 
 from __future__ import annotations

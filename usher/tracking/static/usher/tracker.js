@@ -12,7 +12,7 @@
  *   </script>
  *
  * Plain ES5, no dependencies and no build step, so the file is served as written. The
- * rules it keeps (PLATFORMS.md section 1):
+ * rules it keeps (docs/platforms.md, Page snippets):
  * - Opt-in: until Usher.consent() grants a purpose, no platform library is requested
  *   and nothing is sent anywhere except the tracking-config request to Usher. Advanced
  *   matching (Usher.init({user: {email, phone}})) also needs ad_user_data granted.
@@ -68,7 +68,8 @@
     page_view: 'PageView', view_item: 'ViewContent', add_to_cart: 'AddToCart',
     begin_checkout: 'InitiateCheckout', purchase: 'Purchase'
   };
-  var TIKTOK_EVENTS = META_EVENTS; // TikTok's standard names are the same (PLATFORMS.md 1.6)
+  // TikTok's standard names are the same (docs/platforms.md, Page snippets: event names).
+  var TIKTOK_EVENTS = META_EVENTS;
 
   var currentScript = document.currentScript;
   var state = {
