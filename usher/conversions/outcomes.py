@@ -8,9 +8,9 @@ delivery needs them.
 
 from __future__ import annotations
 
-import json
 import logging
 import random
+import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -39,6 +39,13 @@ NETWORK_FIELDS = frozenset(
     {"client_ip_address", "client_user_agent", "ip", "user_agent", "ip_override", "userAgent"}
 )
 REDACTED = "[redacted]"
+# A JSON key of those fields and its value: a string (to its closing quote, or to the
+# end of a cut text), or a bare number, literal or null. A string's escaped quotes never
+# end it; inside a string, a quoted key is always escaped, so only real keys match.
+NETWORK_VALUE = re.compile(
+    r'"(' + "|".join(sorted(NETWORK_FIELDS)) + r')"(\s*:\s*)'
+    r'(?:"(?:[^"\\]|\\.)*(?:"|\\?\Z)|[^\s,}\]]+)'
+)
 
 
 @dataclass
@@ -332,21 +339,15 @@ def _request_summary(result: BatchResult) -> dict:
     return {
         "method": result.request.method,
         "url": result.request.url,
-        "body": _redact_network_fields(result.request.body or "")[:LOG_BODY_CHARS],
+        # Cut first (the rest is never stored), then redacted: a value cut short too.
+        "body": _redact_network_fields((result.request.body or "")[:LOG_BODY_CHARS])[
+            :LOG_BODY_CHARS
+        ],
     }
 
 
 def _redact_network_fields(body: str) -> str:
-    try:
-        parsed = json.loads(body)
-    except ValueError:
-        return body
-    return json.dumps(_redact(parsed), ensure_ascii=False)
-
-
-def _redact(value: object) -> object:
-    if isinstance(value, dict):
-        return {k: REDACTED if k in NETWORK_FIELDS else _redact(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_redact(item) for item in value]
-    return value
+    """The body with the values of `NETWORK_FIELDS` replaced by `REDACTED`, read from
+    the JSON text rather than parsed: a long batch's record is cut mid-JSON (and may be
+    cut inside a value), where parsing failed and the addresses were logged as sent."""
+    return NETWORK_VALUE.sub(lambda found: f'"{found[1]}"{found[2]}"{REDACTED}"', body)

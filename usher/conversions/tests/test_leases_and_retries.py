@@ -548,6 +548,20 @@ def test_the_batch_log_hides_network_fields_and_keeps_the_rest_readable():
     )
 
 
+def test_the_batch_log_hides_network_fields_of_a_body_cut_to_the_records_length():
+    # A batch of 500 events is longer than the record keeps: its body is cut mid-JSON,
+    # and cut again to the log's length, possibly inside a value.
+    event = (
+        '{"user_data": {"client_ip_address": "203.0.113.7", "client_user_agent": "Mozilla/5.0"}}'
+    )
+    body = '{"data": [' + ", ".join([event] * 2000)[:64_000]
+    logged = outcomes._redact_network_fields(body)
+    assert "203.0.113" not in logged and "Mozilla" not in logged
+    assert '"client_ip_address": "[redacted]"' in logged
+    for cut in range(len(event) + 10, 2 * len(event) + 12):  # anywhere in the second event
+        assert not {"203", "Moz"} & set(outcomes._redact_network_fields(body[:cut]).split('"'))
+
+
 def test_a_runs_summary_adds_up_every_outcome(three_orders):
     claimed = dispatch.claim_batch(three_orders, 10, timezone.now())
     last = claimed[-1]
