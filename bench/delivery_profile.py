@@ -18,18 +18,17 @@ import json
 import os
 import pstats
 import signal
-import subprocess
-import sys
 import time
 
 from common import (
-    ROOT,
+    PRODUCTION_ENVIRONMENT,
     add_server_side_codes,
     browser_events,
     configure_environment,
     fresh_marketplace,
     prepare_database,
     setup_django,
+    start_sandbox,
     wait_for_sandbox,
 )
 
@@ -47,6 +46,7 @@ def main() -> None:
     sandbox_url = f"http://127.0.0.1:{SANDBOX_PORT}"
     configure_environment(
         {
+            **PRODUCTION_ENVIRONMENT,  # DEBUG off: no query log, as in production
             "SANDBOX_URL": sandbox_url,
             "LOG_LEVEL": "ERROR",
             "PLATFORM_RATE_LIMITS": json.dumps({p: [10000, 10000] for p in PROVIDERS}),
@@ -59,11 +59,7 @@ def main() -> None:
     from usher.conversions.models import ConversionDelivery
     from usher.events.models import TrackingEvent
 
-    sandbox = subprocess.Popen(
-        [sys.executable, "-m", "usher.sandbox", "--port", str(SANDBOX_PORT)],
-        cwd=ROOT,
-        start_new_session=True,
-    )
+    sandbox = start_sandbox(SANDBOX_PORT)
     profile = cProfile.Profile()
 
     def timed(label: str, step) -> object:

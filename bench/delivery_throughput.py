@@ -1,6 +1,6 @@
 """Delivery with N Celery worker processes, against the sandbox run as its own server.
 
-The production setup: `python -m usher.sandbox` (threaded, keep-alive) on 127.0.0.1,
+The production setup (DEBUG off): the sandbox under gunicorn (threads, keep-alive) on 127.0.0.1,
 `celery worker -c N` (prefork) on PostgreSQL and Redis, platform rate limits lifted.
 Browser events are on an event page with Meta, TikTok, Google Ads and GA4 codes, so each
 one becomes four conversions (GA4 takes one HTTP call per visitor, the others batches).
@@ -28,6 +28,7 @@ import tempfile
 import time
 
 from common import (
+    PRODUCTION_ENVIRONMENT,
     ROOT,
     add_server_side_codes,
     browser_events,
@@ -37,6 +38,7 @@ from common import (
     percentile,
     prepare_database,
     setup_django,
+    start_sandbox,
     wait_for_sandbox,
 )
 
@@ -92,6 +94,7 @@ def main() -> None:
     var_dir = tempfile.mkdtemp(prefix="usher-bench-")
     configure_environment(
         {
+            **PRODUCTION_ENVIRONMENT,  # DEBUG off: no query log, as in production
             "SANDBOX_URL": sandbox_url,
             "USHER_VAR_DIR": var_dir,
             "LOG_LEVEL": "ERROR",
@@ -123,11 +126,7 @@ def main() -> None:
         TrackingEvent.objects.bulk_create(browser_events(client, organizer, event, visitors, "d"))
         schedule_fan_out(client.pk)
 
-    sandbox = subprocess.Popen(
-        [sys.executable, "-m", "usher.sandbox", "--port", str(SANDBOX_PORT)],
-        cwd=ROOT,
-        start_new_session=True,
-    )
+    sandbox = start_sandbox(SANDBOX_PORT)
     worker = None
     loads = []
     try:

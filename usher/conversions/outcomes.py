@@ -8,19 +8,19 @@ delivery needs them.
 
 from __future__ import annotations
 
-import json
 import logging
 import random
+import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 
 from django.db import connections, router, transaction
 from django.db.models import QuerySet
-from django.db.models.expressions import RawSQL
-from django.db.models.sql import InsertQuery, UpdateQuery
 
 from usher.conversions.models import ConversionDelivery, DeliveryBatch, DeliveryStatus
+from usher.lib.inserts import server_bound_cursor
 from usher.platforms.base import BatchResult, EventOutcome, OutcomeStatus, PlatformError
 
 logger = logging.getLogger("usher.conversions")
@@ -39,6 +39,13 @@ NETWORK_FIELDS = frozenset(
     {"client_ip_address", "client_user_agent", "ip", "user_agent", "ip_override", "userAgent"}
 )
 REDACTED = "[redacted]"
+# A JSON key of those fields and its value: a string (to its closing quote, or to the
+# end of a cut text), or a bare number, literal or null. A string's escaped quotes never
+# end it; inside a string, a quoted key is always escaped, so only real keys match.
+NETWORK_VALUE = re.compile(
+    r'"(' + "|".join(sorted(NETWORK_FIELDS)) + r')"(\s*:\s*)'
+    r'(?:"(?:[^"\\]|\\.)*(?:"|\\?\Z)|[^\s,}\]]+)'
+)
 
 
 @dataclass
@@ -116,12 +123,8 @@ def record_calls(calls: list[AnsweredCall], summary: DispatchSummary) -> None:
     PostgreSQL (the answers that came in together during a batch of GA4's per-visitor
     calls: one round trip and one commit for them all), else one transaction."""
     connection = connections[router.db_for_write(DeliveryBatch)]
-    one_statement = records_in_one_statement(connection.vendor)
-    recordings = [
-        _recording(call, stored_batch_id(index) if one_statement else UNSAVED_BATCH, summary)
-        for index, call in enumerate(calls)
-    ]
-    if one_statement:
+    recordings = [_recording(call, summary) for call in calls]
+    if records_in_one_statement(connection.vendor):
         _store_in_one_statement(connection.alias, recordings)
     else:
         with transaction.atomic(using=connection.alias):
@@ -151,7 +154,7 @@ def record_calls(calls: list[AnsweredCall], summary: DispatchSummary) -> None:
         )
 
 
-def _recording(call: AnsweredCall, batch_ref: RawSQL | str, summary: DispatchSummary) -> _Recording:
+def _recording(call: AnsweredCall, summary: DispatchSummary) -> _Recording:
     """The call's log row and its deliveries' new states (counted in `summary`)."""
     claimed, result, error = call.claimed, call.result, call.error
     by_event = {outcome.event_id: outcome for outcome in result.outcomes}
@@ -178,24 +181,14 @@ def _recording(call: AnsweredCall, batch_ref: RawSQL | str, summary: DispatchSum
         duration_ms=call.duration_ms,
     )
     # Rows with the same new state (every delivered row of a call, say) and the same
-    # lease are written by one UPDATE: a batch of a thousand is a statement, not a
-    # thousand.
+    # lease are grouped: elsewhere one UPDATE per group, so a batch of a thousand is a
+    # statement, not a thousand; on PostgreSQL the groups' rows become the arrays of
+    # one UPDATE per call.
     same_changes: dict[tuple, list[int]] = defaultdict(list)
     for delivery, outcome in zip(claimed, outcomes, strict=True):
-        changes = _changes(delivery, outcome, error, call.now, batch_ref, summary)
+        changes = _changes(delivery, outcome, error, call.now, summary)
         same_changes[(delivery.lease_expires_at, *sorted(changes.items()))].append(delivery.pk)
     return _Recording(call, batch, counts, same_changes)
-
-
-def stored_batch_id(index: int) -> RawSQL:
-    """In the one statement of `_store_in_one_statement`: the id of the `index`-th batch
-    log it inserts."""
-    return RawSQL(f'(SELECT "id" FROM stored_batch_{index})', ())
-
-
-# Elsewhere the batch log is saved just before the UPDATEs; until then its place in the
-# grouping key is this marker (an unsaved model instance cannot be hashed).
-UNSAVED_BATCH = "unsaved batch log"
 
 
 def records_in_one_statement(vendor: str) -> bool:
@@ -213,45 +206,100 @@ def _held(ids: list[int], lease_expires_at: datetime | None) -> QuerySet[Convers
 
 
 def _store_in_one_statement(alias: str, recordings: list[_Recording]) -> None:
-    """Each call's batch log, its links to the deliveries and their UPDATEs as one
+    """Each call's batch log, its links to the deliveries and their new states as one
     PostgreSQL statement (a data-modifying WITH), committed on return: one round trip
     for what was BEGIN, three or more statements per call and COMMIT. The calls carry
-    different deliveries, so no row is updated twice in the statement."""
-    through = DeliveryBatch.deliveries.through._meta
-    quote = connections[alias].ops.quote_name
-    batch_fields = [f for f in DeliveryBatch._meta.concrete_fields if not f.primary_key]
-    parts: list[tuple[str, str, list]] = []
+    different deliveries, so no row is updated twice in the statement.
+
+    The statement's text depends only on how many calls it records (the rows travel as
+    arrays, one per column, bound server-side): compiling Django queries for the log's
+    INSERT and every group's UPDATE was most of a recorded GA4 call's CPU."""
+    connection = connections[alias]
+    parts: list[str] = []
+    params: list = []
     for number, recording in enumerate(recordings):
-        insert = InsertQuery(DeliveryBatch)
-        insert.insert_values(batch_fields, [recording.batch])
-        compiler = insert.get_compiler(using=alias)
-        compiler.returning_fields = [DeliveryBatch._meta.pk]
-        [(batch_sql, batch_params)] = compiler.as_sql()
-        stored = f"stored_batch_{number}"
-        links_sql = (
-            f"INSERT INTO {quote(through.db_table)} "
-            f"({quote(through.get_field('deliverybatch').column)}, "
-            f"{quote(through.get_field('conversiondelivery').column)}) "
-            f"SELECT {stored}.id, delivery FROM {stored}, UNNEST(%s::bigint[]) AS delivery"
-        )
-        parts.append((stored, batch_sql, list(batch_params)))
-        parts.append(
-            (
-                f"stored_links_{number}",
-                links_sql,
-                [[delivery.pk for delivery in recording.call.claimed]],
-            )
-        )
-        for index, ((lease_expires_at, *changes), ids) in enumerate(recording.same_changes.items()):
-            update = _held(ids, lease_expires_at).query.chain(UpdateQuery)
-            update.add_update_values(dict(changes))
-            update_sql, update_params = update.get_compiler(using=alias).as_sql()
-            parts.append((f"stored_update_{number}_{index}", update_sql, list(update_params)))
-    statement = "WITH " + ", ".join(f"{name} AS ({sql})" for name, sql, _ in parts)
-    with connections[alias].cursor() as cursor:
-        cursor.execute(
-            f"{statement} SELECT 1", [param for _, _, params in parts for param in params]
-        )
+        batch = recording.batch
+        parts.append(_call_sql(alias).format(number=number))
+        params += [
+            field.get_db_prep_save(field.pre_save(batch, True), connection)
+            for field in _batch_fields()
+        ]
+        params.append([delivery.pk for delivery in recording.call.claimed])
+        params += _changed_columns(recording.same_changes)
+    statement = "WITH " + ", ".join(parts) + " SELECT 1"
+    with server_bound_cursor(connection) as cursor:
+        cursor.execute(statement, params)
+
+
+def _batch_fields() -> list:
+    """The batch log's columns, in the order of `_call_sql`'s INSERT."""
+    return [f for f in DeliveryBatch._meta.concrete_fields if not f.primary_key]
+
+
+# A delivery's new state, column by column, as `_changes` sets it. A column a change does
+# not name (a retry's `delivered_at`, a delivery's `next_attempt_at`) travels as NULL and
+# keeps its value: neither is ever set back to NULL.
+CHANGED_COLUMNS = (
+    ("status", "varchar", False),
+    ("last_error", "text", False),
+    ("last_error_code", "varchar", False),
+    ("delivered_at", "timestamptz", True),
+    ("next_attempt_at", "timestamptz", True),
+)
+
+
+def _changed_columns(same_changes: dict[tuple, list[int]]) -> list[list]:
+    """The arrays of the UPDATE of `_call_sql`: each row's id, the lease it was claimed
+    under, then its new value of every column of `CHANGED_COLUMNS`."""
+    ids: list[int] = []
+    leases: list[datetime | None] = []
+    values: list[list] = [[] for _ in CHANGED_COLUMNS]
+    for (lease_expires_at, *changes), group in same_changes.items():
+        changed = dict(changes)
+        ids += group
+        leases += [lease_expires_at] * len(group)
+        for column, (name, _, _) in zip(values, CHANGED_COLUMNS, strict=True):
+            column += [changed.get(name)] * len(group)
+    return [ids, leases, *values]
+
+
+@cache
+def _call_sql(alias: str) -> str:
+    """One call's part of `_store_in_one_statement`'s WITH, `{number}` to fill in: its
+    log (RETURNING its id), the links to its deliveries, and one UPDATE of them all
+    from arrays, only where this worker still holds the lease (same status and expiry;
+    a row re-claimed by another worker is that worker's to record)."""
+    quote = connections[alias].ops.quote_name
+    through = DeliveryBatch.deliveries.through._meta
+    deliveries = quote(ConversionDelivery._meta.db_table)
+    fields = _batch_fields()
+    columns = ", ".join(quote(field.column) for field in fields)
+    placeholders = ", ".join(["%s"] * len(fields))
+    stored = "stored_batch_{number}"
+    changed = [(quote(name), kind, keeps) for name, kind, keeps in CHANGED_COLUMNS]
+    assignments = ", ".join(
+        f"{name} = COALESCE(change.{name}, held.{name})" if keeps else f"{name} = change.{name}"
+        for name, _, keeps in changed
+    )
+    arrays = ", ".join(
+        ["%s::bigint[]", "%s::timestamptz[]"] + [f"%s::{kind}[]" for _, kind, _ in changed]
+    )
+    return (
+        f"{stored} AS (INSERT INTO {quote(DeliveryBatch._meta.db_table)} ({columns}) "
+        f"VALUES ({placeholders}) RETURNING {quote('id')}), "
+        f"stored_links_{{number}} AS (INSERT INTO {quote(through.db_table)} "
+        f"({quote(through.get_field('deliverybatch').column)}, "
+        f"{quote(through.get_field('conversiondelivery').column)}) "
+        f"SELECT {stored}.id, delivery FROM {stored}, UNNEST(%s::bigint[]) AS delivery), "
+        f"stored_update_{{number}} AS (UPDATE {deliveries} AS held SET {assignments}, "
+        f"{quote('lease_expires_at')} = NULL, "
+        f"{quote(ConversionDelivery._meta.get_field('last_batch').column)} = "
+        f"(SELECT id FROM {stored}) "
+        f"FROM UNNEST({arrays}) AS change(id, lease, {', '.join(name for name, _, _ in changed)}) "
+        f"WHERE held.{quote('id')} = change.id "
+        f"AND held.{quote('status')} = '{DeliveryStatus.SENDING.value}' "
+        f"AND held.{quote('lease_expires_at')} IS NOT DISTINCT FROM change.lease)"
+    )
 
 
 def _changes(
@@ -259,12 +307,10 @@ def _changes(
     outcome: EventOutcome,
     error: PlatformError | None,
     now: datetime,
-    batch: RawSQL | str,
     summary: DispatchSummary,
 ) -> dict:
     """The delivery's new state after `outcome` (counted in `summary`)."""
     changes: dict = {
-        "last_batch": batch,
         "lease_expires_at": None,
         "last_error": outcome.error_message or "",
         "last_error_code": outcome.error_code or "",
@@ -293,21 +339,15 @@ def _request_summary(result: BatchResult) -> dict:
     return {
         "method": result.request.method,
         "url": result.request.url,
-        "body": _redact_network_fields(result.request.body or "")[:LOG_BODY_CHARS],
+        # Cut first (the rest is never stored), then redacted: a value cut short too.
+        "body": _redact_network_fields((result.request.body or "")[:LOG_BODY_CHARS])[
+            :LOG_BODY_CHARS
+        ],
     }
 
 
 def _redact_network_fields(body: str) -> str:
-    try:
-        parsed = json.loads(body)
-    except ValueError:
-        return body
-    return json.dumps(_redact(parsed), ensure_ascii=False)
-
-
-def _redact(value: object) -> object:
-    if isinstance(value, dict):
-        return {k: REDACTED if k in NETWORK_FIELDS else _redact(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_redact(item) for item in value]
-    return value
+    """The body with the values of `NETWORK_FIELDS` replaced by `REDACTED`, read from
+    the JSON text rather than parsed: a long batch's record is cut mid-JSON (and may be
+    cut inside a value), where parsing failed and the addresses were logged as sent."""
+    return NETWORK_VALUE.sub(lambda found: f'"{found[1]}"{found[2]}"{REDACTED}"', body)

@@ -126,13 +126,14 @@ class PlatformHttpClient:
         outgoing = self._client.build_request(
             method, path, params=params, json=json, data=data, files=files, headers=headers
         )
-        masker = _Masker([*secrets, *_secret_values(params, headers, json, data)])
+        body, body_secrets = _recorded_body(outgoing, json, data)
+        masker = _Masker([*secrets, *_secret_values(params, headers), *body_secrets])
         target = masker.target(outgoing.url)
         record = RequestRecord(
             method=outgoing.method,
             url=f"{outgoing.url.scheme}://{outgoing.url.netloc.decode('ascii')}{target}",
             headers=masker.headers(outgoing.headers),
-            body=masker.body(json, data),
+            body=None if body is None else masker.text(body)[:MAX_RECORDED_BODY_CHARS],
         )
         started = time.perf_counter()
         try:
@@ -376,24 +377,42 @@ class _Masker:
             key: MASK if _is_secret_key(key) else self.text(value) for key, value in headers.items()
         }
 
-    def body(self, json: Any, data: Mapping[str, Any] | None) -> str | None:
-        if json is not None:
-            text = jsonlib.dumps(self._mask_keys(json), ensure_ascii=False, default=str)
-        elif data is not None:
-            text = jsonlib.dumps(self._mask_keys(data), ensure_ascii=False, default=str)
-        else:
-            return None
-        return self.text(text)[:MAX_RECORDED_BODY_CHARS]
 
-    def _mask_keys(self, node: Any) -> Any:
-        if isinstance(node, Mapping):
-            return {
-                key: MASK if _is_secret_key(key) else self._mask_keys(value)
-                for key, value in node.items()
-            }
-        if isinstance(node, list | tuple):
-            return [self._mask_keys(item) for item in node]
-        return node
+def _recorded_body(
+    outgoing: httpx.Request, json: Any, data: Mapping[str, Any] | None
+) -> tuple[str | None, list[str]]:
+    """The body for the record, with the values under secret keys masked (the values
+    named by `secrets` are masked later, with the rest), and those values.
+
+    A JSON body is recorded as httpx encoded it for sending: encoded once, and walked
+    for secret keys only when its text names one (a conversions batch of 500 events
+    never does, and walking it was most of a call's masking). A form is recorded as the
+    JSON of its fields."""
+    if json is not None:
+        sent = outgoing.content.decode("utf-8")
+        lowered = sent.lower().replace("-", "_")  # as `_is_secret_key` reads a key
+        if not any(name in lowered for name in SECRET_KEYS):
+            return sent, []
+        return _dumps(_mask_keys(json)), _secret_values(json)
+    if data is not None:
+        return _dumps(_mask_keys(data)), _secret_values(data)
+    return None, []
+
+
+def _dumps(node: Any) -> str:
+    """JSON as httpx sends it: compact, non-ASCII kept readable."""
+    return jsonlib.dumps(node, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+def _mask_keys(node: Any) -> Any:
+    """A copy of `node` with the values under secret keys replaced by `***`."""
+    if isinstance(node, Mapping):
+        return {
+            key: MASK if _is_secret_key(key) else _mask_keys(value) for key, value in node.items()
+        }
+    if isinstance(node, list | tuple):
+        return [_mask_keys(item) for item in node]
+    return node
 
 
 def _json_or_none(response: httpx.Response) -> Any | None:

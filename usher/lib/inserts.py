@@ -116,7 +116,7 @@ def _unnest_sql(model: type[models.Model], alias: str) -> str:
     )
 
 
-def _server_bound_cursor(connection: BaseDatabaseWrapper):
+def server_bound_cursor(connection: BaseDatabaseWrapper):
     """A cursor of Django's connection that binds parameters on the server (Django's own
     quote them into the SQL text), wrapped as Django wraps its cursors: errors
     translated, execute wrappers and the query log (tests count statements) applied."""
@@ -145,7 +145,7 @@ def insert_ignoring_conflicts(
         ]
         ctes = ", ".join(f"stored_{index} AS ({sql})" for index, (sql, _) in enumerate(leading))
         params = [array for _, arrays in leading for array in arrays] + last_params
-        with _server_bound_cursor(connection) as cursor:
+        with server_bound_cursor(connection) as cursor:
             cursor.execute(f"WITH {ctes} {last_sql}" if ctes else last_sql, params)
         return
     statements = [statement for rows in filled for statement in _compiled_statements(rows, using)]

@@ -548,6 +548,20 @@ def test_the_batch_log_hides_network_fields_and_keeps_the_rest_readable():
     )
 
 
+def test_the_batch_log_hides_network_fields_of_a_body_cut_to_the_records_length():
+    # A batch of 500 events is longer than the record keeps: its body is cut mid-JSON,
+    # and cut again to the log's length, possibly inside a value.
+    event = (
+        '{"user_data": {"client_ip_address": "203.0.113.7", "client_user_agent": "Mozilla/5.0"}}'
+    )
+    body = '{"data": [' + ", ".join([event] * 2000)[:64_000]
+    logged = outcomes._redact_network_fields(body)
+    assert "203.0.113" not in logged and "Mozilla" not in logged
+    assert '"client_ip_address": "[redacted]"' in logged
+    for cut in range(len(event) + 10, 2 * len(event) + 12):  # anywhere in the second event
+        assert not {"203", "Moz"} & set(outcomes._redact_network_fields(body[:cut]).split('"'))
+
+
 def test_a_runs_summary_adds_up_every_outcome(three_orders):
     claimed = dispatch.claim_batch(three_orders, 10, timezone.now())
     last = claimed[-1]
@@ -564,7 +578,7 @@ def test_a_runs_summary_adds_up_every_outcome(three_orders):
     assert ConversionDelivery.objects.get(pk=last.pk).status == DeliveryStatus.DEAD
 
 
-# Recording outcomes: one UPDATE per distinct change, still under the lease guard
+# Recording outcomes: few UPDATEs (one per call on PostgreSQL), still under the lease guard
 
 
 def delivery_updates(queries) -> int:
@@ -642,6 +656,56 @@ def test_calls_answered_together_are_recorded_each_with_its_own_log(meta_key, re
         DeliveryStatus.REJECTED,
     )
     assert stored[first.pk].last_batch_id != stored[second.pk].last_batch_id
+
+
+def test_a_call_with_every_kind_of_outcome_is_recorded_with_one_update_on_postgresql(
+    three_orders, recording_path
+):
+    from django.test.utils import CaptureQueriesContext
+
+    now = timezone.now()
+    delivered, retried, refused = dispatch.claim_batch(three_orders, 10, now)
+    before = rows(three_orders)
+    result = BatchResult(
+        [
+            EventOutcome(delivered.event_id, OutcomeStatus.DELIVERED),
+            EventOutcome(retried.event_id, OutcomeStatus.RETRY, "timed out", "timeout"),
+            EventOutcome(refused.event_id, OutcomeStatus.REJECTED, "bad value", "100"),
+        ]
+    )
+    with CaptureQueriesContext(connection) as queries:
+        outcomes.record(
+            [delivered, retried, refused],
+            result,
+            None,
+            now,
+            outcomes.DispatchSummary(),
+            duration_ms=1,
+        )
+    if recording_path == "one statement":
+        assert delivery_updates(queries) == 1
+    after = rows(three_orders)
+    assert (after[delivered.pk].status, after[delivered.pk].delivered_at) == (
+        DeliveryStatus.DELIVERED,
+        now,
+    )
+    # A change leaves the columns it does not name as they were.
+    assert after[delivered.pk].next_attempt_at == before[delivered.pk].next_attempt_at
+    assert (after[retried.pk].status, after[retried.pk].delivered_at) == (
+        DeliveryStatus.RETRYING,
+        None,
+    )
+    assert after[retried.pk].next_attempt_at > now
+    assert (after[retried.pk].last_error, after[retried.pk].last_error_code) == (
+        "timed out",
+        "timeout",
+    )
+    assert (after[refused.pk].status, after[refused.pk].last_error_code) == (
+        DeliveryStatus.REJECTED,
+        "100",
+    )
+    assert {d.lease_expires_at for d in after.values()} == {None}
+    assert len({d.last_batch_id for d in after.values()}) == 1
 
 
 def test_a_grouped_update_spares_the_row_another_worker_took_over(meta_key, recording_path):

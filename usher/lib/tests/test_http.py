@@ -16,7 +16,13 @@ import httpx
 import pytest
 
 from usher.lib import http
-from usher.lib.http import PlatformHttpClient, get_client, reset_clients, set_transport_for_tests
+from usher.lib.http import (
+    MAX_RECORDED_BODY_CHARS,
+    PlatformHttpClient,
+    get_client,
+    reset_clients,
+    set_transport_for_tests,
+)
 from usher.platforms.base import (
     BatchResult,
     ConversionEvent,
@@ -96,7 +102,8 @@ def test_it_returns_the_answer_with_a_masked_request_record() -> None:
     assert seen[0].url.params["access_token"] == TOKEN  # the platform gets the real token
     assert seen[0].url.path == "/v1/123/events"
     assert response.request.url == "https://api.example.test/v1/123/events?access_token=***"
-    assert response.request.body == '{"data": [{"a": 1}]}'
+    # The record is the body as sent (encoded once), secrets masked.
+    assert response.request.body == seen[0].content.decode() == '{"data":[{"a":1}]}'
 
 
 def test_it_returns_none_json_for_a_body_that_is_not_json() -> None:
@@ -390,7 +397,7 @@ def test_it_masks_secrets_in_the_log_line_and_the_records(
     assert error.request.headers["authorization"] == "***"
     assert error.request.headers["developer-token"] == "***"
     assert "access_token=***" in error.request.url and "page=2" in error.request.url
-    assert error.request.body is not None and '"access_token": "***"' in error.request.body
+    assert error.request.body is not None and '"access_token":"***"' in error.request.body
     assert "access_token=***" in caplog_http.text
 
 
@@ -404,7 +411,7 @@ def test_it_masks_form_bodies_and_tiktok_access_token_headers() -> None:
         headers={"Access-Token": "tiktok-token-value"},
     )
 
-    assert response.request.body == '{"access_token": "***", "data": "[]"}'
+    assert response.request.body == '{"access_token":"***","data":"[]"}'
     assert response.request.headers["access-token"] == "***"
 
 
@@ -578,7 +585,7 @@ def test_it_uploads_files_as_multipart_and_records_only_the_form() -> None:
 
     assert seen[0].headers["content-type"].startswith("multipart/form-data")
     assert b"secret-row" in seen[0].content and b'name="audience"' in seen[0].content
-    assert response.request.body == '{"audience": "42"}'
+    assert response.request.body == '{"audience":"42"}'
 
 
 @pytest.mark.parametrize(
@@ -618,6 +625,29 @@ def test_values_under_secret_keys_are_masked_whatever_their_length_or_shape() ->
         "client_secret": "***",
         "n": 1,
     }
+
+
+@pytest.mark.parametrize("key", ["Access-Token", " client_secret ", "REFRESH-TOKEN", "Secret"])
+def test_a_secret_key_in_any_case_or_spelling_deep_in_a_body_is_masked(key: str) -> None:
+    body = {"data": [{"event_name": "Purchase", "auth": {key: "deep-secret-value"}}]}
+
+    response = make_client(answer(200, {})).request("POST", "/x", json=body)
+
+    assert "deep-secret-value" not in (response.request.body or "")
+    assert json.loads(response.request.body or "")["data"][0]["auth"] == {key: "***"}
+
+
+def test_a_large_body_without_secret_keys_still_has_listed_secrets_masked() -> None:
+    events = [{"event_name": "Purchase", "note": f"row {n}"} for n in range(2000)]
+    events[1000]["note"] = "echoes listed-secret-value"  # inside the recorded head
+
+    response = make_client(answer(200, {})).request(
+        "POST", "/x", json={"data": events}, secrets=["listed-secret-value"]
+    )
+
+    body = response.request.body or ""
+    assert len(body) == MAX_RECORDED_BODY_CHARS
+    assert "listed-secret-value" not in body and '"note":"echoes ***"' in body
 
 
 def test_a_network_failure_names_the_platform_the_error_and_its_text() -> None:
@@ -728,7 +758,7 @@ def test_readable_values_stay_readable_in_the_record() -> None:
         "POST", "/events", json={"data": [{"event_name": "Purchase", "currency": "EUR"}]}
     )
 
-    assert response.request.body == '{"data": [{"event_name": "Purchase", "currency": "EUR"}]}'
+    assert response.request.body == '{"data":[{"event_name":"Purchase","currency":"EUR"}]}'
 
 
 def test_a_secret_shorter_than_four_characters_is_not_masked() -> None:
@@ -801,7 +831,7 @@ def test_a_url_without_a_query_is_recorded_without_a_question_mark() -> None:
 def test_the_recorded_body_keeps_non_ascii_text_readable(body: str) -> None:
     response = make_client(answer(200, {})).request("POST", "/x", **{body: {"city": "São Paulo"}})
 
-    assert response.request.body == '{"city": "São Paulo"}'
+    assert response.request.body == '{"city":"São Paulo"}'
 
 
 def test_a_form_with_decimal_values_is_sent_and_recorded() -> None:
@@ -810,7 +840,7 @@ def test_a_form_with_decimal_values_is_sent_and_recorded() -> None:
     response = make_client(handler).request("POST", "/x", data={"value": Decimal("12.50")})
 
     assert seen[0].content == b"value=12.50"
-    assert response.request.body == '{"value": "12.50"}'
+    assert response.request.body == '{"value":"12.50"}'
 
 
 def test_a_network_failure_is_logged_with_its_method_and_path(

@@ -231,7 +231,7 @@ def test_refresh_token_client_secret_and_access_token_never_reach_logs_or_record
         assert secret not in caplog.text
     assert result.request is not None and result.request.headers["authorization"] == "***"
     assert caught.value.request is not None and "/token" in caught.value.request.url
-    assert '"refresh_token": "***"' in (caught.value.request.body or "")
+    assert '"refresh_token":"***"' in (caught.value.request.body or "")
 
 
 def test_a_refresh_token_registered_for_another_customer_is_denied(google: Sandbox) -> None:
