@@ -194,7 +194,9 @@ def run_oracle(scenario: Scenario, seed: int) -> Run:
         for ref, daily, minimum in zip(refs, plan[:, day], minimums, strict=True):
             wanted = float(daily)
             cap_days = WEEKLY_CAP_DAYS.get(ref.platform)
-            if cap_days is not None:
+            # A day the plan leaves off stays off: the cap's raise (from the week's spend)
+            # would otherwise turn it on, and at the platform's minimum it would spend.
+            if cap_days is not None and wanted > 0:
                 key = (ref.campaign_id, week)
                 wanted = max(wanted, (week_spent[key] + share * daily) / cap_days)
                 week_spent[key] += share * daily

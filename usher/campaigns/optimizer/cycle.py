@@ -689,7 +689,7 @@ def _step_base(state: SuiteState, campaign: CampaignState) -> float:
     unreported hours look like money spent); stepping from that cut kept a 3-day
     flight's Google campaign at 10 a day on its last day where the plan wanted 100."""
     yesterday = [d.budget for d in campaign.days if d.day == state.day - 1]
-    return max(float(campaign.daily_budget), *yesterday)
+    return max([float(campaign.daily_budget), *yesterday])
 
 
 UNFUNDED_REASON = (
