@@ -479,3 +479,15 @@ def test_on_the_last_day_a_campaign_is_not_raised_past_its_audience_ceiling():
     result = run_cycle(state_on(9, 10, campaigns, spent=2000.0), recommend=False)
     raised = {d.campaign_id for d in result.decisions if d.rule == DecisionRule.PACING}
     assert raised == {"0", "1"}
+
+
+def test_a_campaign_without_a_report_of_yesterday_steps_from_its_budget_in_force():
+    # Production stores no day for a campaign that did not deliver (paused yesterday).
+    campaigns = [
+        campaign(str(i), 100.0, steady_days(5, 100.0, 3), budget_set_day=4) for i in range(2)
+    ]
+    campaigns.append(campaign("quiet", 40.0, steady_days(3, 100.0, 3), budget_set_day=4))
+    result = run_cycle(state_on(5, 6, campaigns, spent=1500.0), recommend=False)
+    quiet = [d for d in result.decisions if d.campaign_id == "quiet"]
+    assert [d.kind for d in quiet] == [DecisionKind.SET_BUDGET]
+    assert float(quiet[0].daily_budget or 0) <= 80.0 + 1e-9
