@@ -642,10 +642,7 @@ def _rebalance(state, evidence, model, ledger, managed, due, plan, decisions) ->
                         else "the money left cannot fund this campaign's minimum budget",
                         numbers=numbers,
                         expected_effect="no further spend",
-                        # The plan still wants it: money that only looks short now (an
-                        # outage's unreported hours) is read again next hour, and the
-                        # campaign resumed if it then fits.
-                        plan_day=state.day if i in unfunded else None,
+                        plan_day=state.day,
                     )
                 )
             continue
