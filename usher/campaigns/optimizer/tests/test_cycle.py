@@ -12,7 +12,12 @@ import pytest
 from usher.campaigns.optimizer.allocation import allocate
 from usher.campaigns.optimizer.curves import DemandPattern, ResponseCurve
 from usher.campaigns.optimizer.cycle import run_cycle
-from usher.campaigns.optimizer.decisions import DecisionKind, DecisionRule, RecommendationKind
+from usher.campaigns.optimizer.decisions import (
+    Decision,
+    DecisionKind,
+    DecisionRule,
+    RecommendationKind,
+)
 from usher.campaigns.optimizer.state import CampaignState, DayMetrics, Override, SuiteState
 from usher.campaigns.optimizer.tests.synthetic import SyntheticMarket, TrueCampaign
 
@@ -455,15 +460,21 @@ def test_a_campaign_at_its_audience_ceiling_pays_its_minimum_with_what_it_can_sp
     assert float(retargeting[0].daily_budget or 0) >= 100.0
 
 
-def test_a_budget_cut_by_spend_safety_this_morning_is_not_the_base_of_the_days_step():
-    # Yesterday's budget was 100; an outage's unreported hours made spend safety cut it
-    # to 10 overnight. The rebalance may step from 100 (x2 / x0.5), not from 10.
+def day_five_budget_of(budget: float, days_reported: int) -> list[Decision]:
+    """Day 5's rebalance of a campaign with this budget in force and these days
+    reported (at 100 a day), beside two that sold alike every day."""
     campaigns = [
         campaign(str(i), 100.0, steady_days(5, 100.0, 3), budget_set_day=4) for i in range(2)
     ]
-    campaigns.append(campaign("cut", 10.0, steady_days(5, 100.0, 3), budget_set_day=4))
+    campaigns.append(campaign("x", budget, steady_days(days_reported, 100.0, 3), budget_set_day=4))
     result = run_cycle(state_on(5, 6, campaigns, spent=1500.0), recommend=False)
-    cut = [d for d in result.decisions if d.campaign_id == "cut"]
+    return [d for d in result.decisions if d.campaign_id == "x"]
+
+
+def test_a_budget_cut_by_spend_safety_this_morning_is_not_the_base_of_the_days_step():
+    # Yesterday's budget was 100; an outage's unreported hours made spend safety cut it
+    # to 10 overnight. The rebalance may step from 100 (x2 / x0.5), not from 10.
+    cut = day_five_budget_of(10.0, days_reported=5)
     assert [d.kind for d in cut] == [DecisionKind.SET_BUDGET]
     assert float(cut[0].daily_budget or 0) > 50.0
 
@@ -483,11 +494,6 @@ def test_on_the_last_day_a_campaign_is_not_raised_past_its_audience_ceiling():
 
 def test_a_campaign_without_a_report_of_yesterday_steps_from_its_budget_in_force():
     # Production stores no day for a campaign that did not deliver (paused yesterday).
-    campaigns = [
-        campaign(str(i), 100.0, steady_days(5, 100.0, 3), budget_set_day=4) for i in range(2)
-    ]
-    campaigns.append(campaign("quiet", 40.0, steady_days(3, 100.0, 3), budget_set_day=4))
-    result = run_cycle(state_on(5, 6, campaigns, spent=1500.0), recommend=False)
-    quiet = [d for d in result.decisions if d.campaign_id == "quiet"]
+    quiet = day_five_budget_of(40.0, days_reported=3)
     assert [d.kind for d in quiet] == [DecisionKind.SET_BUDGET]
     assert float(quiet[0].daily_budget or 0) <= 80.0 + 1e-9
