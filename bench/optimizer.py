@@ -101,15 +101,55 @@ def score(market: Market) -> Run:
 # --- equal_split and oracle ------------------------------------------------------------
 
 
+def platform_minimums(scenario: Scenario) -> np.ndarray:
+    """Each segment's minimum daily budget, as its platform's connector declares it."""
+    return np.array(
+        [
+            float(get_campaigns_connector(s.platform).minimum_daily_budget(scenario.currency))
+            for s in scenario.segments
+        ]
+    )
+
+
+def equal_split_budgets(scenario: Scenario) -> list[float]:
+    """The equal split a platform would take: the day's money in equal shares over the
+    most segments whose minimum daily budget that share meets; the others get nothing.
+
+    Dropping the segment with the highest minimum (the later one of a tie) until the
+    share meets every minimum left keeps as many segments running as the money allows
+    (thin-data's 13 a segment is under TikTok's 100 and Meta's 25).
+    """
+    per_day = model.equal_split_daily_budget(scenario) * len(scenario.segments)
+    minimums = platform_minimums(scenario)
+    funded = sorted(range(len(minimums)), key=lambda k: (minimums[k], k))
+    while funded and per_day / len(funded) < minimums[funded[-1]]:
+        funded.pop()
+    share = per_day / len(funded) if funded else 0.0
+    return [share if k in funded else 0.0 for k in range(len(minimums))]
+
+
+def launch_equal_split(market: Market) -> list[sim.CampaignRef]:
+    """One campaign per segment at its platform-accepted equal share, paused where none."""
+    refs = []
+    for segment, budget in zip(
+        market.scenario.segments, equal_split_budgets(market.scenario), strict=True
+    ):
+        ref = market.create_campaign(segment.platform, segment.campaign_type, max(budget, 0.01))
+        sim.set_campaign_active(market.state, ref, budget > 0)
+        refs.append(ref)
+    return refs
+
+
 def run_equal_split(scenario: Scenario, seed: int) -> Run:
     market = Market(scenario, seed=seed)
-    market.launch_equal_split()
+    launch_equal_split(market)
     market.run_to_end()
     return score(market)
 
 
 def oracle_plan(scenario: Scenario) -> np.ndarray:
-    """Daily spend per segment maximizing expected revenue on the true curves (best creative)."""
+    """Daily spend per segment maximizing expected revenue on the true curves (best
+    creative), each segment's day off or at least its platform's minimum daily budget."""
     days = range(scenario.days)
     value = np.array(
         [
@@ -127,7 +167,14 @@ def oracle_plan(scenario: Scenario) -> np.ndarray:
     ceiling = np.array(
         [np.inf if s.max_daily_spend is None else s.max_daily_spend for s in scenario.segments]
     )
-    return allocate_arrays(value, b, ceiling, scenario.total_budget, scenario.daily_budget_limit)
+    return allocate_arrays(
+        value,
+        b,
+        ceiling,
+        scenario.total_budget,
+        scenario.daily_budget_limit,
+        platform_minimums(scenario),
+    )
 
 
 def run_oracle(scenario: Scenario, seed: int) -> Run:
@@ -136,6 +183,7 @@ def run_oracle(scenario: Scenario, seed: int) -> Run:
     the plan lowered after heavier ones, to just what lets the hour spend its share."""
     market = Market(scenario.with_changes(overdelivery=0.0), seed=seed)
     plan = oracle_plan(market.scenario)
+    minimums = platform_minimums(market.scenario)
     refs = []
     for segment in market.scenario.segments:
         best = max(segment.creatives, key=lambda c: c.performance).name
@@ -146,14 +194,20 @@ def run_oracle(scenario: Scenario, seed: int) -> Run:
         began = market.scenario.start + timedelta(hours=hour)
         week = tuple(began.isocalendar())[:2]
         share = market.scenario.hourly[began.hour]
-        for ref, daily in zip(refs, plan[:, day], strict=True):
+        for ref, daily, minimum in zip(refs, plan[:, day], minimums, strict=True):
             wanted = float(daily)
             cap_days = WEEKLY_CAP_DAYS.get(ref.platform)
-            if cap_days is not None:
+            # A day the plan leaves off stays off: the cap's raise (from the week's spend)
+            # would otherwise turn it on, and at the platform's minimum it would spend.
+            if cap_days is not None and wanted > 0:
                 key = (ref.campaign_id, week)
                 wanted = max(wanted, (week_spent[key] + share * daily) / cap_days)
                 week_spent[key] += share * daily
             budget = Decimal(str(wanted)).quantize(Decimal("0.01"), rounding="ROUND_DOWN")
+            if budget > 0:
+                # A day planned at an audience ceiling under the minimum runs on the
+                # minimum (spending the ceiling); rounding must not dip under it either.
+                budget = max(budget, Decimal(str(minimum)))
             sim.set_campaign_active(market.state, ref, budget > 0)
             if budget > 0:
                 sim.set_daily_budget(market.state, ref, budget)
@@ -186,9 +240,12 @@ def run_seed_rules(scenario: Scenario, seed: int) -> Run:
     after 48 h keep the creative with the best reported conversions per spend, move the
     paused campaigns' money to the others, and pace the rest over the days left."""
     market = Market(scenario, seed=seed)
-    refs = market.launch_equal_split()
-    budgets = {ref.campaign_id: model.equal_split_daily_budget(scenario) for ref in refs}
-    active = {ref.campaign_id: True for ref in refs}
+    refs = launch_equal_split(market)
+    minimum = dict(zip((ref.campaign_id for ref in refs), platform_minimums(scenario), strict=True))
+    budgets = dict(
+        zip((ref.campaign_id for ref in refs), equal_split_budgets(scenario), strict=True)
+    )
+    active = {cid: budget > 0 for cid, budget in budgets.items()}
     rotated: set[str] = set()
     for day in range(scenario.days):
         if day * HOURS_PER_DAY >= SEED_RULES_MIN_HOURS:
@@ -228,10 +285,11 @@ def run_seed_rules(scenario: Scenario, seed: int) -> Run:
                 if market.outage(ref.platform):
                     continue
                 amount = budgets[ref.campaign_id] * factor
-                if amount >= 0.01:
+                # A platform refuses a budget under its minimum: the day runs without it.
+                runs = amount >= max(minimum[ref.campaign_id], 0.01)
+                if runs:
                     sim.set_daily_budget(market.state, ref, amount)
-                else:
-                    sim.set_campaign_active(market.state, ref, False)
+                sim.set_campaign_active(market.state, ref, runs)
         market.advance(hours=HOURS_PER_DAY)
     return score(market)
 
@@ -254,17 +312,24 @@ class SimulatedUsherLoop:
         self.market = market
         self.seed = seed
         scenario = market.scenario
-        self.refs = market.launch_equal_split()
+        # Production publishes the same split: spend control leaves a campaign whose
+        # share is under its platform's minimum waiting (here: paused) until funded.
+        self.refs = launch_equal_split(market)
         self.by_id = {ref.campaign_id: ref for ref in self.refs}
         self.segment = {
             ref.campaign_id: segment
             for ref, segment in zip(self.refs, scenario.segments, strict=True)
         }
-        start_budget = Decimal(str(model.equal_split_daily_budget(scenario))).quantize(
-            Decimal("0.01"), rounding="ROUND_DOWN"
-        )
-        self.budget = {ref.campaign_id: start_budget for ref in self.refs}
-        self.active = {ref.campaign_id: True for ref in self.refs}
+        start = equal_split_budgets(scenario)
+        self.budget = {
+            ref.campaign_id: Decimal(str(max(budget, 0.01))).quantize(
+                Decimal("0.01"), rounding="ROUND_DOWN"
+            )
+            for ref, budget in zip(self.refs, start, strict=True)
+        }
+        self.active = {
+            ref.campaign_id: budget > 0 for ref, budget in zip(self.refs, start, strict=True)
+        }
         self.paused_by_rule: set[str] = set()
         self.live_ads = {ref.campaign_id: set(ref.ads) for ref in self.refs}
         self.ad_hours: dict[str, float] = defaultdict(float)

@@ -8,6 +8,14 @@ ceiling). A day's cap raises that day's threshold until the day fits; one thresh
 over all remaining days, found by bisection, spends the total budget. Concavity makes
 this the global optimum (KKT), and it is closed-form per threshold, so thousands of
 campaigns over a whole flight cost a few milliseconds.
+
+A platform's minimum daily budget makes each (campaign, day) either off or at least its
+minimum: a semi-continuous knapsack, no longer concave, so one threshold can leave money
+unplaced (the next campaign-day to switch on needs its whole minimum at once).
+``allocate_semi_continuous`` takes the threshold's choice of which campaign-days run
+(each runs iff its best spend at or above its minimum earns more than the threshold
+prices it), re-spends the budget over that set with the minimums as floors, then
+toggles the campaign-days nearest the margin one at a time while that earns more.
 """
 
 from __future__ import annotations
@@ -21,6 +29,11 @@ from usher.campaigns.optimizer.curves import ResponseCurve
 BISECTION_STEPS = 40
 # From this many campaigns on, the tabulated inverse is one vectorized search.
 VECTORIZE_MIN_CAMPAIGNS = 64
+# Semi-continuous search: campaign-days tried per round (off ones nearest to paying for
+# their minimum, on ones held at it), and rounds of one toggle each.
+TOGGLE_CANDIDATES = 24
+TOGGLE_ROUNDS = 12
+FLOOR_SLACK = 1 + 1e-9
 # Thresholds are searched between this fraction of the steepest slope and the slope.
 LOWEST_THRESHOLD_RATIO = 1e-12
 SMALLEST_SLOPE = float(np.finfo(float).tiny)
@@ -45,12 +58,16 @@ def allocate_arrays(
     ceiling: np.ndarray,
     budget: float,
     daily_cap: float | np.ndarray | None,
+    minimum: np.ndarray | None = None,
 ) -> np.ndarray:
     """Optimal spend (campaigns x days) for revenue curves ``A[i, d]·(1 - exp(-S/b[i, d]))``.
 
     ``b`` is per campaign, or per campaign and day (a market that changes mid-flight);
     ``ceiling[i]`` is the most campaign i can spend a day (``inf`` for none); the result
     never sums above ``budget`` in total nor above ``daily_cap`` on any day.
+    ``minimum[i]`` is campaign i's platform minimum daily budget: each day it spends
+    nothing or at least that (its ceiling, if the ceiling is lower: a budget at the
+    minimum then spends what the audience allows).
     """
     saturation_value = np.asarray(saturation_value, dtype=float)
     n_campaigns, n_days = saturation_value.shape
@@ -63,7 +80,14 @@ def allocate_arrays(
     def spend_for(threshold: np.ndarray) -> np.ndarray:
         return spend_at_threshold(saturation_value, b, ceiling, threshold)
 
-    return water_fill(spend_for, n_days, steepest, budget, daily_cap)
+    if minimum is None or not np.any(np.asarray(minimum, dtype=float) > 0):
+        return water_fill(spend_for, n_days, steepest, budget, daily_cap)
+
+    def revenue(spend: np.ndarray) -> np.ndarray:
+        return saturation_value * -np.expm1(-spend / b)
+
+    lower = np.minimum(np.asarray(minimum, dtype=float), ceiling)
+    return allocate_semi_continuous(spend_for, revenue, lower, n_days, steepest, budget, daily_cap)
 
 
 def allocate_tabulated(
@@ -175,6 +199,90 @@ def water_fill(
     return spend * (budget / total) if total > budget else spend
 
 
+def allocate_semi_continuous(
+    spend_for: Callable[[np.ndarray], np.ndarray],
+    revenue: Callable[[np.ndarray], np.ndarray],
+    lower: np.ndarray,
+    n_days: int,
+    steepest: float,
+    budget: float,
+    daily_cap: float | np.ndarray | None,
+) -> np.ndarray:
+    """The best plan in which each (campaign, day) spends 0 or at least ``lower[campaign]``.
+
+    ``spend_for`` is the concave problem's spend at given day thresholds (as for
+    ``water_fill``), ``revenue`` a plan's revenue per (campaign, day). The threshold's own
+    choice (run a campaign-day iff its best spend at or above the floor pays for itself at
+    the threshold's price) is optimal up to the one campaign-day on the margin; the
+    toggles then settle the margin, each kept only if the re-spent plan earns more.
+    """
+    floors = np.broadcast_to(lower[:, None], (len(lower), n_days))
+
+    def chosen(threshold: np.ndarray) -> np.ndarray:
+        lifted = np.maximum(spend_for(threshold), floors)
+        earned = revenue(lifted)
+        # At a threshold of 0 money is free: an unbounded spend pays (0 x inf is no price).
+        with np.errstate(invalid="ignore"):
+            price = np.where(threshold[None, :] > 0, threshold[None, :] * lifted, 0.0)
+        pays = earned - price >= 0
+        return np.where(pays & (earned > 0), lifted, 0.0)
+
+    def respend(on: np.ndarray) -> np.ndarray | None:
+        """The budget re-spent over the campaign-days ``on`` (None if their floors don't fit)."""
+        floor_spend = np.where(on, floors, 0.0)
+        # (A float's hair of slack: water_fill may have trimmed the choice by rounding.)
+        if floor_spend.sum() > budget * FLOOR_SLACK or (
+            daily_cap is not None and (floor_spend.sum(axis=0) > daily_cap * FLOOR_SLACK).any()
+        ):
+            return None
+
+        def within(threshold: np.ndarray) -> np.ndarray:
+            return np.where(on, np.maximum(spend_for(threshold), floors), 0.0)
+
+        spend = water_fill(within, n_days, steepest, budget, daily_cap)
+        # water_fill trims a rounding hair over the budget; a floor stays a floor.
+        return np.where(on, np.maximum(spend, floors), 0.0)
+
+    best_on = water_fill(chosen, n_days, steepest, budget, daily_cap) > 0
+    # The threshold's choice fits the budget and every day (its spend did, floors and all).
+    best = respend(best_on)
+    assert best is not None
+    best_value = float(revenue(best).sum())
+    for _ in range(TOGGLE_ROUNDS):
+        improved = None
+        for flip in _margin_candidates(best, best_on, floors, revenue):
+            on = best_on.copy()
+            on[flip] = not on[flip]
+            spend = respend(on)
+            if spend is None:
+                continue
+            value = float(revenue(spend).sum())
+            if value > best_value * (1 + 1e-9):
+                improved, best_value = (on, spend), value
+        if improved is None:
+            break
+        best_on, best = improved
+    return best
+
+
+def _margin_candidates(
+    spend: np.ndarray,
+    on: np.ndarray,
+    floors: np.ndarray,
+    revenue: Callable[[np.ndarray], np.ndarray],
+) -> list[tuple[int, int]]:
+    """The campaign-days whose switch is most likely to pay: off ones that earn the most
+    per unit of their floor, and on ones held at their floor that earn the least per unit."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        per_unit = np.nan_to_num(revenue(floors) / floors, nan=0.0, posinf=0.0)
+    off = np.argwhere(~on & (per_unit > 0))
+    off = off[np.argsort(-per_unit[~on & (per_unit > 0)], kind="stable")][:TOGGLE_CANDIDATES]
+    held = on & (spend <= floors * (1 + 1e-9))
+    at_floor = np.argwhere(held)
+    at_floor = at_floor[np.argsort(per_unit[held], kind="stable")][:TOGGLE_CANDIDATES]
+    return [tuple(int(v) for v in idx) for idx in np.concatenate([off, at_floor])]
+
+
 def _day_cap_thresholds(
     spend_for: Callable[[np.ndarray], np.ndarray],
     n_days: int,
@@ -199,10 +307,12 @@ def allocate(
     demand: np.ndarray,
     budget: float,
     daily_cap: float | np.ndarray | None = None,
+    minimum: Sequence[float] | np.ndarray | None = None,
 ) -> np.ndarray:
     """Optimal daily spend per curve (rows) and day (columns) for the given demand per day.
 
-    ``daily_cap`` is one number for every day, or one per day.
+    ``daily_cap`` is one number for every day, or one per day; ``minimum`` per curve, the
+    platform's minimum daily budget (a curve's day is then off or at least that).
     """
     demand = np.asarray(demand, dtype=float)
     saturation_value = np.array([[c.value * c.a] for c in curves]).reshape(-1, 1) * demand[None, :]
@@ -210,7 +320,8 @@ def allocate(
     ceiling = np.array(
         [np.inf if c.max_daily_spend is None else c.max_daily_spend for c in curves], dtype=float
     )
-    return allocate_arrays(saturation_value, b, ceiling, budget, daily_cap)
+    floors = None if minimum is None else np.asarray(minimum, dtype=float)
+    return allocate_arrays(saturation_value, b, ceiling, budget, daily_cap, floors)
 
 
 def expected_revenue(

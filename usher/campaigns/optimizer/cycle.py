@@ -132,7 +132,7 @@ def run_cycle(state: SuiteState, seed: int = 0, recommend: bool = True) -> Cycle
             recommendations += _recommend(
                 state, evidence, model, ledger, managed, plan, draws_value
             )
-    _pace_today(state, ledger, managed, due, decisions)
+    _pace_today(state, ledger, ceilings, managed, due, decisions)
     _overrides(state, decisions)
     return CycleResult(tuple(decisions), tuple(recommendations), plans)
 
@@ -568,7 +568,8 @@ def _rebalance(state, evidence, model, ledger, managed, due, plan, decisions) ->
         target = explored[i]
         rule = DecisionRule.ALLOCATION
         if campaign.budget_set_day is not None and current > 0:
-            target = min(max(target, current * MAX_DAILY_STEP_DOWN), current * MAX_DAILY_STEP_UP)
+            base = _step_base(state, campaign)
+            target = min(max(target, base * MAX_DAILY_STEP_DOWN), base * MAX_DAILY_STEP_UP)
         if (
             _boost(state, evidence[i], model.posteriors[i], current, ledger)
             and target < current * BOOST_FACTOR
@@ -601,7 +602,13 @@ def _rebalance(state, evidence, model, ledger, managed, due, plan, decisions) ->
     )
     remaining = ledger.free - ledger.fixed_daily * ledger.max_ratio - kept_worst
     fitted = pacing.fit_to_remainder(
-        limited, max(remaining, 0.0), ledger.max_ratio, share_left, room_days, week_spent
+        limited,
+        max(remaining, 0.0),
+        ledger.max_ratio,
+        share_left,
+        room_days,
+        week_spent,
+        floors=_minimums(state, due),
     )
     targets.update({i: float(fitted[k]) for k, i in enumerate(due)})
     priced = state.sales_value_known  # once, not per decision: it scans every day
@@ -673,6 +680,15 @@ def _rebalance(state, evidence, model, ledger, managed, due, plan, decisions) ->
         )
 
 
+def _step_base(state: SuiteState, campaign: CampaignState) -> float:
+    """The budget a day's step (x2 / x0.5) is measured from: the one in force now, or
+    yesterday's if higher. Spend safety may have cut today's for a few hours (an outage's
+    unreported hours look like money spent); stepping from that cut kept a 3-day
+    flight's Google campaign at 10 a day on its last day where the plan wanted 100."""
+    yesterday = [d.budget for d in campaign.days if d.day == state.day - 1]
+    return max([float(campaign.daily_budget), *yesterday])
+
+
 UNFUNDED_REASON = (
     "the plan gives it less than its platform's minimum daily budget, and that minimum "
     "sells less here than the same money on the other campaigns"
@@ -698,9 +714,13 @@ def _worth_its_minimum(
     funded when the sales it buys today are worth at least what the same spend buys at
     the margin of the other funded campaigns (the plan's marginal return, equal across
     them at its optimum; their median, as a few are at a ceiling); with no other
-    campaign to take the money, it is funded.
+    campaign to take the money, it is funded. A campaign at its audience's ceiling
+    spends only that on a minimum budget above it (TikTok retargeting on a small
+    audience: 60 of 100), so that is what its minimum costs and buys.
     """
-    spend = float(state.campaigns[i].min_daily_budget) * ledger.mean_ratio
+    spend = min(
+        float(state.campaigns[i].min_daily_budget) * ledger.mean_ratio, float(model.ceilings[i])
+    )
     at_minimum = evidence[i].value_per_conversion * model.posteriors[i].expected_conversions(
         spend, factor
     )
@@ -769,6 +789,11 @@ def _week_rooms(state: SuiteState, indexes: list[int]) -> tuple[np.ndarray, np.n
     )
 
 
+def _minimums(state: SuiteState, indexes: list[int]) -> np.ndarray:
+    """The platforms' minimum daily budgets of these campaigns."""
+    return np.array([float(state.campaigns[i].min_daily_budget) for i in indexes], dtype=float)
+
+
 def _share_left(state: SuiteState) -> float:
     """The most of a day's delivery the rest of today can hold.
 
@@ -809,13 +834,15 @@ def _boost(state, e: CampaignEvidence, posterior: CurvePosterior, current: float
 
 
 def _pace_today(
-    state: SuiteState, ledger: _Ledger, managed, due, decisions: list[Decision]
+    state: SuiteState, ledger: _Ledger, ceilings: np.ndarray, managed, due, decisions
 ) -> None:
     """Keep the budgets in force within the money left; on the last day, spend what is left.
 
     Every hour: if the rest of today, at the worst delivery ratio, could spend more than
     is free, cut. On the flight's last day also raise: money not spent by the event is
-    money that sold nothing.
+    money that sold nothing. A campaign is not raised past its audience's ceiling: it
+    cannot spend more, and the higher budget's worst case would hold back money the
+    others can spend.
     """
     live = [i for i in managed if i not in due and state.campaigns[i].active]
     if not live:
@@ -833,7 +860,10 @@ def _pace_today(
         share_left,
         room_days,
         week_spent,
-        max_scale=LAST_DAY_MAX_RAISE if last_day else 1.0,
+        max_scale=np.clip(ceilings[live] / np.maximum(budgets, 1e-9), 1.0, LAST_DAY_MAX_RAISE)
+        if last_day
+        else 1.0,
+        floors=_minimums(state, live),
     )
     if last_day and state.daily_limit is not None and fitted.sum() > 0:
         cap = float(state.daily_limit) - ledger.fixed_daily

@@ -64,10 +64,14 @@ def low_delivery_share(ratios: np.ndarray) -> float:
 
 
 def max_delivery_ratio(ratios: np.ndarray) -> float:
-    """The worst day's ratio to plan safety for (the documented maximum until there is data)."""
-    if len(ratios) < MIN_DELIVERY_SAMPLES:
+    """The worst day's ratio to plan safety for: the documented maximum before data, the
+    highest seen (plus a margin) from five days on, and in between a blend weighted by
+    the days seen, so a 3-day flight does not reserve twice its budgets to the end."""
+    if len(ratios) == 0:
         return DEFAULT_MAX_DELIVERY_RATIO
-    return max(float(np.max(ratios)) * DELIVERY_RATIO_MARGIN, 1.0)
+    seen = max(float(np.max(ratios)) * DELIVERY_RATIO_MARGIN, 1.0)
+    weight = min(len(ratios) / MIN_DELIVERY_SAMPLES, 1.0)
+    return max(seen, weight * seen + (1.0 - weight) * DEFAULT_MAX_DELIVERY_RATIO)
 
 
 def share_of_hours(first_hour: int, hours: float, profile: Sequence[float] | None = None) -> float:
@@ -129,7 +133,8 @@ def fit_to_remainder(
     share_left: float,
     week_room_days: np.ndarray | None = None,
     week_spent: np.ndarray | None = None,
-    max_scale: float = 1.0,
+    max_scale: float | np.ndarray = 1.0,
+    floors: np.ndarray | None = None,
 ) -> np.ndarray:
     """Scale budgets (by one factor, at most ``max_scale``) so the rest of today fits.
 
@@ -137,7 +142,15 @@ def fit_to_remainder(
     (:func:`share_of_hours`).
 
     At the worst delivery ratio (and within weekly caps) the result never spends more
-    than ``remaining``; with ``max_scale`` 1 it only ever lowers budgets.
+    than ``remaining``; with ``max_scale`` 1 it only ever lowers budgets. ``max_scale``
+    may be one per budget (a budget is never raised past its own).
+
+    ``floors`` are the platforms' minimum daily budgets: a budget is not scaled under
+    its floor while the others' cut alone can make the day fit, since a platform
+    refuses less and the campaign would be paused: its whole day lost for a cut of a
+    few percent (a 3-day flight's TikTok retargeting, at its 100 RON minimum, paused
+    for good by a 1.5% cut). Only if the floors themselves do not fit is every budget
+    scaled alike (those under their floor are then paused by the caller).
     """
     budgets = np.maximum(np.asarray(budgets, dtype=float), 0.0)
     room = (
@@ -146,11 +159,27 @@ def fit_to_remainder(
         else np.asarray(week_room_days, dtype=float)
     )
     spent = np.zeros(len(budgets)) if week_spent is None else np.asarray(week_spent, dtype=float)
+    held = (
+        np.zeros(len(budgets))
+        if floors is None
+        else np.minimum(np.asarray(floors, dtype=float), budgets)
+    )
 
-    def worst(scale: float) -> float:
-        return float(worst_spend(budgets * scale, max_ratio, share_left, room, spent).sum())
+    def worst(fitted: np.ndarray) -> float:
+        return float(worst_spend(fitted, max_ratio, share_left, room, spent).sum())
 
-    return budgets * _largest_scale(lambda scale: worst(scale) <= remaining, max_scale)
+    tops = np.broadcast_to(np.asarray(max_scale, dtype=float), budgets.shape)
+    top = float(tops.max(initial=1.0))
+
+    def scaled(scale: float) -> np.ndarray:
+        return budgets * np.minimum(scale, tops)
+
+    def floored(scale: float) -> np.ndarray:
+        return np.maximum(scaled(scale), held)
+
+    if worst(held) <= remaining:
+        return floored(_largest_scale(lambda scale: worst(floored(scale)) <= remaining, top))
+    return scaled(_largest_scale(lambda scale: worst(scaled(scale)) <= remaining, top))
 
 
 def _largest_scale(fits: Callable[[float], bool], top: float) -> float:

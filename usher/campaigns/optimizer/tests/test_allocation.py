@@ -56,6 +56,101 @@ def test_allocator_reaches_the_brute_force_optimum_within_five_percent(budget, d
     assert found >= best - 1e-6
 
 
+def brute_force_with_minimums(curves, demand, budget, daily_cap, minimum, step):
+    """Best revenue over a spend grid where each curve's day is 0 or at least its minimum.
+
+    Per day, the best revenue of every grid cost; then the days combined by a knapsack
+    over cost (exact on the grid, without enumerating every day's choice together).
+    """
+    levels = []
+    for c, m in zip(curves, minimum, strict=True):
+        floor = m if c.max_daily_spend is None else min(m, c.max_daily_spend)
+        grid = np.arange(0.0, (daily_cap or budget) + step / 2, step)
+        levels.append(sorted({0.0, floor, *(g for g in grid if g >= floor)}))
+    # The floors are off the grid; count cost in cents to keep them exact.
+    best_by_cost: dict[int, float] = {0: 0.0}
+    for d in range(len(demand)):
+        day: dict[int, float] = {}
+        for combo in itertools.product(*levels):
+            cost = sum(combo)
+            if (daily_cap is not None and cost > daily_cap + 1e-9) or cost > budget + 1e-9:
+                continue
+            key = round(cost * 100)
+            value = sum(c.revenue(s, demand[d]) for c, s in zip(curves, combo, strict=True))
+            day[key] = max(day.get(key, 0.0), value)
+        combined: dict[int, float] = {}
+        for spent, value in best_by_cost.items():
+            for cost, gain in day.items():
+                if spent + cost <= budget * 100 + 1e-6:
+                    key = spent + cost
+                    combined[key] = max(combined.get(key, 0.0), value + gain)
+        best_by_cost = combined
+    return max(best_by_cost.values())
+
+
+@pytest.mark.parametrize(
+    ("budget", "daily_cap", "minimum", "demand"),
+    [
+        (300.0, None, (100.0, 100.0, 100.0), (1.0, 1.6)),
+        (600.0, 250.0, (250.0, 5.0, 100.0), (1.0, 1.6)),
+        (150.0, None, (100.0, 100.0, 100.0), (1.0, 1.6)),
+        (1500.0, 600.0, (25.0, 300.0, 100.0), (1.0, 1.6)),
+        (450.0, 200.0, (100.0, 25.0, 100.0), (0.8, 1.3, 1.0)),
+    ],
+)
+def test_with_platform_minimums_the_allocator_reaches_the_brute_force_optimum(
+    budget, daily_cap, minimum, demand
+):
+    demand = np.array(demand)
+    spend = allocate(CURVES, demand, budget, daily_cap, minimum)
+    found = expected_revenue(CURVES, demand, spend)
+    best = brute_force_with_minimums(CURVES, demand, budget, daily_cap, minimum, step=25.0)
+    assert found >= 0.95 * best
+    # On these cases the toggles settle the margin: at or above every grid plan.
+    assert found >= best - 1e-6
+    floors = np.minimum(minimum, [c.max_daily_spend or np.inf for c in CURVES])
+    assert ((spend == 0) | (spend >= floors[:, None] - 1e-9)).all()
+    assert spend.sum() <= budget + 1e-6
+
+
+@pytest.mark.parametrize("daily_cap", [None, 600.0])
+def test_minimums_that_never_bind_change_nothing(daily_cap):
+    # Every campaign-day is planned far above 25: the plan is the continuous one.
+    demand = np.array([1.0, 1.6, 1.2])
+    free = allocate(CURVES[:2], demand, 1200.0, daily_cap)
+    floored = allocate(CURVES[:2], demand, 1200.0, daily_cap, minimum=[25.0, 25.0])
+    assert free.min() > 25.0
+    assert floored == pytest.approx(free, rel=1e-6)
+
+
+def test_a_minimum_above_the_even_share_runs_fewer_days_at_the_minimum():
+    # 300 over ten days is 30 a day, under a minimum of 100: the campaign runs three
+    # days at 100, the days of highest demand, rather than none.
+    curve = [ResponseCurve(a=5.0, b=200.0, value=100.0)]
+    demand = np.array([1.0, 1.0, 2.0, 1.0, 1.0, 1.5, 1.0, 1.0, 1.8, 1.0])
+    spend = allocate(curve, demand, 300.0, minimum=[100.0])
+    assert sorted(np.flatnonzero(spend[0])) == [2, 5, 8]
+    assert spend[0, [2, 5, 8]] == pytest.approx([100.0, 100.0, 100.0])
+
+
+def test_a_minimum_that_does_not_pay_leaves_the_campaign_off_and_its_money_elsewhere():
+    # The weak campaign's best use of 100 earns less than 100 more on the strong one.
+    curves = [
+        ResponseCurve(a=10.0, b=300.0, value=100.0),
+        ResponseCurve(a=0.5, b=50.0, value=100.0),
+    ]
+    spend = allocate(curves, np.ones(2), 400.0, minimum=[5.0, 100.0])
+    assert spend[1].sum() == 0.0
+    assert spend[0].sum() == pytest.approx(400.0, rel=1e-6)
+
+
+def test_a_ceiling_under_the_minimum_runs_the_campaign_at_its_ceiling():
+    # A budget at the minimum spends only what the audience allows (60 of 100).
+    curves = [ResponseCurve(a=4.0, b=40.0, value=200.0, max_daily_spend=60.0)]
+    spend = allocate(curves, np.ones(2), 200.0, minimum=[100.0])
+    assert spend[0] == pytest.approx([60.0, 60.0])
+
+
 def test_allocator_spends_more_where_demand_is_higher():
     spend = allocate(CURVES[:1], np.array([1.0, 2.5]), 800.0)
     assert spend[0, 1] > spend[0, 0]
@@ -85,15 +180,17 @@ def test_allocator_gives_nothing_to_a_campaign_that_never_converts():
     demand=st.lists(st.floats(0.0, 5.0), min_size=1, max_size=10),
     budget=st.floats(0.0, 1e5),
     daily_cap=st.one_of(st.none(), st.floats(1.0, 1e4)),
+    minimum=st.one_of(st.none(), st.lists(st.floats(0.0, 3000.0), min_size=6, max_size=6)),
 )
-def test_allocator_never_exceeds_the_budget_the_daily_cap_or_a_ceiling(
-    a, b, ceilings, demand, budget, daily_cap
+def test_allocator_never_exceeds_the_budget_the_daily_cap_a_ceiling_or_a_minimum(
+    a, b, ceilings, demand, budget, daily_cap, minimum
 ):
     curves = [
         ResponseCurve(a=ai, b=bi, value=1.0, max_daily_spend=ci)
         for ai, bi, ci in zip(a, b, ceilings, strict=False)
     ]
-    spend = allocate(curves, np.array(demand), budget, daily_cap)
+    floors = None if minimum is None else minimum[: len(curves)]
+    spend = allocate(curves, np.array(demand), budget, daily_cap, floors)
     assert np.isfinite(spend).all()
     assert (spend >= 0).all()
     assert spend.sum() <= budget * (1 + 1e-9) + 1e-9
@@ -102,6 +199,9 @@ def test_allocator_never_exceeds_the_budget_the_daily_cap_or_a_ceiling(
     for i, c in enumerate(curves):
         if c.max_daily_spend is not None:
             assert (spend[i] <= c.max_daily_spend + 1e-9).all()
+        if floors is not None:
+            floor = min(floors[i], c.max_daily_spend or np.inf)
+            assert ((spend[i] == 0) | (spend[i] >= floor * (1 - 1e-9))).all()
 
 
 def test_a_cap_per_day_moves_money_to_the_days_that_can_take_it():

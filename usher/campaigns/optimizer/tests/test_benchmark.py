@@ -105,3 +105,33 @@ def test_a_flights_keys_are_gone_from_redis_afterwards():
         flight = settings.CACHES["default"]
     with override_settings(CACHES={"default": flight}):
         assert cache.get("probe") is None
+
+
+def test_the_oracle_plans_only_budgets_a_platform_takes_and_spends_its_plan():
+    # thin-data: 13 RON a segment a day is under TikTok's 100 and Meta's 25 minimums.
+    # The oracle's days are off or at least the minimum, and a day it leaves off after
+    # a Meta day stays off (the weekly cap's raise must not switch it on).
+    bench = load_bench()
+    scenario = load_scenario(ROOT / "bench" / "markets" / "thin-data.json")
+    plan = bench.oracle_plan(scenario)
+    minimums = bench.platform_minimums(scenario)
+    assert ((plan == 0) | (plan >= minimums[:, None] - 1e-9)).all()
+    assert (plan == 0).any() and plan.sum() == pytest.approx(scenario.total_budget, rel=1e-6)
+    run = bench.run_oracle(scenario, scenario.seed)
+    assert not run.overspent
+    assert run.spend == pytest.approx(plan.sum(), rel=1e-3)
+
+
+def test_equal_split_shares_the_day_over_the_segments_whose_minimum_it_meets():
+    bench = load_bench()
+    scenario = load_scenario(ROOT / "bench" / "markets" / "thin-data.json")
+    budgets = bench.equal_split_budgets(scenario)
+    minimums = bench.platform_minimums(scenario)
+    funded = [b for b in budgets if b > 0]
+    per_day = min(scenario.total_budget / scenario.days, scenario.daily_budget_limit)
+    assert sum(budgets) == pytest.approx(per_day)
+    assert len(set(funded)) == 1
+    assert all(b == 0 or b >= m for b, m in zip(budgets, minimums, strict=True))
+    # One more segment (the lowest minimum left out) would bring the share under it.
+    left_out = min(m for b, m in zip(budgets, minimums, strict=True) if b == 0)
+    assert per_day / (len(funded) + 1) < left_out

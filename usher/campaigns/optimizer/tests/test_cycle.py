@@ -12,7 +12,12 @@ import pytest
 from usher.campaigns.optimizer.allocation import allocate
 from usher.campaigns.optimizer.curves import DemandPattern, ResponseCurve
 from usher.campaigns.optimizer.cycle import run_cycle
-from usher.campaigns.optimizer.decisions import DecisionKind, DecisionRule, RecommendationKind
+from usher.campaigns.optimizer.decisions import (
+    Decision,
+    DecisionKind,
+    DecisionRule,
+    RecommendationKind,
+)
 from usher.campaigns.optimizer.state import CampaignState, DayMetrics, Override, SuiteState
 from usher.campaigns.optimizer.tests.synthetic import SyntheticMarket, TrueCampaign
 
@@ -425,3 +430,70 @@ def test_a_campaign_planned_under_its_minimum_but_worth_it_is_funded_at_the_mini
     weak = [d for d in result.decisions if d.campaign_id == "weak"]
     assert [d.kind for d in weak] == [DecisionKind.SET_BUDGET]
     assert float(weak[0].daily_budget or 0) >= 160.0
+
+
+def test_a_campaign_at_its_audience_ceiling_pays_its_minimum_with_what_it_can_spend():
+    # Retargeting on a small audience spends 40 a day whatever its budget of 100 (the
+    # platform's minimum) and sells 1: its minimum costs 40 a day, not 100, and 40 there
+    # sells more than 40 at the margin of the others (6 a day at 100). Costed at 100 it
+    # was paused.
+    small_audience = [DayMetrics(d, 40.0, 100.0, 1, 200.0, 2.0, 1.3, 260.0) for d in range(5)]
+    state = state_on(
+        5,
+        2,
+        [
+            campaign("strong-1", 100.0, steady_days(5, 100.0, 6), budget_set_day=4),
+            campaign("strong-2", 100.0, steady_days(5, 100.0, 6), budget_set_day=4),
+            campaign(
+                "retargeting",
+                100.0,
+                small_audience,
+                budget_set_day=4,
+                min_daily_budget=Decimal("100"),
+            ),
+        ],
+        spent=1200.0,
+    )
+    result = run_cycle(state, recommend=False)
+    retargeting = [d for d in result.decisions if d.campaign_id == "retargeting"]
+    assert [d.kind for d in retargeting] == [DecisionKind.SET_BUDGET]
+    assert float(retargeting[0].daily_budget or 0) >= 100.0
+
+
+def day_five_budget_of(budget: float, days_reported: int) -> list[Decision]:
+    """Day 5's rebalance of a campaign with this budget in force and these days
+    reported (at 100 a day), beside two that sold alike every day."""
+    campaigns = [
+        campaign(str(i), 100.0, steady_days(5, 100.0, 3), budget_set_day=4) for i in range(2)
+    ]
+    campaigns.append(campaign("x", budget, steady_days(days_reported, 100.0, 3), budget_set_day=4))
+    result = run_cycle(state_on(5, 6, campaigns, spent=1500.0), recommend=False)
+    return [d for d in result.decisions if d.campaign_id == "x"]
+
+
+def test_a_budget_cut_by_spend_safety_this_morning_is_not_the_base_of_the_days_step():
+    # Yesterday's budget was 100; an outage's unreported hours made spend safety cut it
+    # to 10 overnight. The rebalance may step from 100 (x2 / x0.5), not from 10.
+    cut = day_five_budget_of(10.0, days_reported=5)
+    assert [d.kind for d in cut] == [DecisionKind.SET_BUDGET]
+    assert float(cut[0].daily_budget or 0) > 50.0
+
+
+def test_on_the_last_day_a_campaign_is_not_raised_past_its_audience_ceiling():
+    # The third campaign spends 20 of its 50 every day: a higher budget buys nothing and
+    # its worst case would hold back money the others can spend.
+    capped = [DayMetrics(d, 20.0, 50.0, 1, 200.0, 2.0, 1.3, 260.0) for d in range(9)]
+    campaigns = [
+        campaign(str(i), 50.0, steady_days(9, 50.0, 1), budget_set_day=9) for i in range(2)
+    ]
+    campaigns.append(campaign("capped", 50.0, capped, budget_set_day=9))
+    result = run_cycle(state_on(9, 10, campaigns, spent=2000.0), recommend=False)
+    raised = {d.campaign_id for d in result.decisions if d.rule == DecisionRule.PACING}
+    assert raised == {"0", "1"}
+
+
+def test_a_campaign_without_a_report_of_yesterday_steps_from_its_budget_in_force():
+    # Production stores no day for a campaign that did not deliver (paused yesterday).
+    quiet = day_five_budget_of(40.0, days_reported=3)
+    assert [d.kind for d in quiet] == [DecisionKind.SET_BUDGET]
+    assert float(quiet[0].daily_budget or 0) <= 80.0 + 1e-9

@@ -22,22 +22,35 @@ budgets_st = st.lists(st.floats(0.0, 5000.0), min_size=1, max_size=8)
     max_ratio=st.floats(1.0, 2.0),
     share_left=st.floats(0.0, 1.0),
     max_scale=st.sampled_from([1.0, 4.0]),
+    scale_per_budget=st.booleans(),
     weekly=st.booleans(),
     week_spent=st.floats(0.0, 10000.0),
+    floor=st.one_of(st.none(), st.floats(0.0, 300.0)),
 )
 def test_fitted_budgets_never_spend_more_than_the_remainder(
-    budgets, remaining, max_ratio, share_left, max_scale, weekly, week_spent
+    budgets,
+    remaining,
+    max_ratio,
+    share_left,
+    max_scale,
+    scale_per_budget,
+    weekly,
+    week_spent,
+    floor,
 ):
     budgets = np.array(budgets)
     rooms = np.full(len(budgets), 7.0 if weekly else np.inf)
     spent = np.full(len(budgets), week_spent)
+    # One largest scale for all, or one each (the last day: none past its ceiling).
+    tops = np.linspace(1.0, max_scale, len(budgets)) if scale_per_budget else max_scale
+    floors = None if floor is None else np.full(len(budgets), floor)
     fitted = pacing.fit_to_remainder(
-        budgets, remaining, max_ratio, share_left, rooms, spent, max_scale
+        budgets, remaining, max_ratio, share_left, rooms, spent, tops, floors
     )
     worst = pacing.worst_spend(fitted, max_ratio, share_left, rooms, spent).sum()
     assert worst <= remaining + 1e-6
     assert (fitted >= 0).all()
-    assert (fitted <= budgets * max_scale + 1e-9).all()
+    assert (fitted <= budgets * tops + 1e-9).all()
     if max_scale == 1.0:
         assert (fitted <= budgets + 1e-9).all()
 
@@ -131,11 +144,24 @@ def test_evening_hours_hold_more_of_the_day_than_night_hours():
 
 
 def test_delivery_ratios_default_to_the_documented_maximum_until_there_is_data():
-    assert pacing.max_delivery_ratio(np.array([1.1, 0.9])) == pacing.DEFAULT_MAX_DELIVERY_RATIO
+    assert pacing.max_delivery_ratio(np.zeros(0)) == pacing.DEFAULT_MAX_DELIVERY_RATIO
     ratios = pacing.delivery_ratios([110, 90, 120, 80, 100, 0], [100, 100, 100, 100, 100, 0])
     assert len(ratios) == 5
     assert 1.2 < pacing.max_delivery_ratio(ratios) < 1.3
     assert pacing.expected_delivery_ratio(ratios) == 1.0
+
+
+def test_the_worst_delivery_ratio_leaves_the_documented_maximum_day_by_day():
+    # A 3-day flight never sees five days: two days of 1.1 count for two fifths.
+    seen = 1.1 * pacing.DELIVERY_RATIO_MARGIN
+    two = pacing.max_delivery_ratio(np.array([1.1, 0.9]))
+    assert two == pytest.approx(0.4 * seen + 0.6 * pacing.DEFAULT_MAX_DELIVERY_RATIO)
+    four = pacing.max_delivery_ratio(np.array([1.1, 0.9, 1.0, 0.8]))
+    assert seen < four < two < pacing.DEFAULT_MAX_DELIVERY_RATIO
+    # A day worse than the documented maximum is believed at once.
+    assert pacing.max_delivery_ratio(np.array([2.5])) == pytest.approx(
+        2.5 * pacing.DELIVERY_RATIO_MARGIN
+    )
 
 
 def test_the_expected_delivery_ratio_is_the_mean_from_five_days_on():
@@ -177,6 +203,27 @@ def test_fitting_counts_on_the_weekly_cap_to_keep_a_budget():
 def test_with_room_to_grow_budgets_are_raised_by_the_largest_scale_allowed():
     fitted = pacing.fit_to_remainder([100.0, 50.0], 10_000.0, 2.0, 1.0, max_scale=2.0)
     assert fitted.tolist() == [200.0, 100.0]
+
+
+def test_a_budget_at_its_platform_minimum_is_kept_while_the_others_cut_can_fit():
+    # 300 free at 2x: 150 of budgets fit. Cutting all alike would put the 100 minimum at
+    # 75 (refused, so paused); the other takes the whole cut instead.
+    fitted = pacing.fit_to_remainder([100.0, 100.0], 300.0, 2.0, 1.0, floors=[100.0, 5.0])
+    assert fitted.tolist() == pytest.approx([100.0, 50.0])
+    assert pacing.worst_spend(fitted, 2.0, 1.0, np.full(2, np.inf), np.zeros(2)).sum() <= 300.0
+
+
+def test_when_the_minimums_alone_do_not_fit_every_budget_is_cut_alike():
+    fitted = pacing.fit_to_remainder([100.0, 100.0], 150.0, 2.0, 1.0, floors=[100.0, 100.0])
+    assert fitted.tolist() == pytest.approx([37.5, 37.5])
+
+
+def test_a_budget_is_never_raised_past_its_own_largest_scale():
+    # The last day's rise: the second campaign is at its audience's ceiling.
+    fitted = pacing.fit_to_remainder(
+        [100.0, 100.0], 10_000.0, 2.0, 1.0, max_scale=np.array([4.0, 1.0])
+    )
+    assert fitted.tolist() == [400.0, 100.0]
 
 
 def test_a_weekly_cap_without_spend_this_week_leaves_a_budget_that_fits_alone():
