@@ -110,6 +110,11 @@ def _store_audience(state: SandboxState, advertiser: str, fields: dict[str, Any]
     return audience_id
 
 
+def _created(state: SandboxState, call: Call, fields: dict[str, Any]) -> Response:
+    """Store an audience of the calling advertiser and answer with its id."""
+    return tiktok_ok({"custom_audience_id": _store_audience(state, call.account or "", fields)})
+
+
 def _record(state: SandboxState, audience: dict[str, Any], action: str) -> None:
     """An audience_history entry; the audience fills again before its size is known [U]."""
     now = state.now()
@@ -244,12 +249,9 @@ def create_rule_audience(state: SandboxState, call: Call) -> Response:
             _rule_set(spec["exclusion_rule_set"], "rule_spec.exclusion_rule_set")
     except TikTokProblem as problem:
         return problem.response()
-    audience_id = _store_audience(
-        state,
-        call.account or "",
-        {"name": name, "audience_type": "Website Traffic", "rule_spec": spec},
+    return _created(
+        state, call, {"name": name, "audience_type": "Website Traffic", "rule_spec": spec}
     )
-    return tiktok_ok({"custom_audience_id": audience_id})
 
 
 def _rule_set(rule_set: Any, where: str) -> None:
@@ -328,12 +330,9 @@ def create_lookalike(state: SandboxState, call: Call) -> Response:
             enum(placement, "lookalike_spec.placements", PLACEMENTS)
     except TikTokProblem as problem:
         return problem.response()
-    audience_id = _store_audience(
-        state,
-        call.account or "",
-        {"name": name, "audience_type": "Lookalike", "lookalike_spec": spec},
+    return _created(
+        state, call, {"name": name, "audience_type": "Lookalike", "lookalike_spec": spec}
     )
-    return tiktok_ok({"custom_audience_id": audience_id})
 
 
 def get_audiences(state: SandboxState, call: Call) -> Response:
