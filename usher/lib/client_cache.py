@@ -191,6 +191,9 @@ def _bump(client_id: int) -> None:
         cache.incr(key)
     except ValueError:  # no counter yet (or evicted): any fresh one is newer
         cache.add(key, time.time_ns(), timeout=None)
+    # This process forgets at once: the announcement below reaches its own subscription
+    # a moment later, and a request it serves in between must not see the old answer.
+    _forget_client(client_id)
     client = redis_client()
     if client is not None:  # after the version moved: a process told re-reads the new one
         client.publish(cache.make_key(BUMPS_CHANNEL), str(client_id))
