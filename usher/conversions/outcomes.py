@@ -231,9 +231,11 @@ def _store_in_one_statement(alias: str, recordings: list[_Recording]) -> None:
         cursor.execute(statement, params)
 
 
-def _batch_fields() -> list:
-    """The batch log's columns, in the order of `_call_sql`'s INSERT."""
-    return [f for f in DeliveryBatch._meta.concrete_fields if not f.primary_key]
+@cache
+def _batch_fields() -> tuple:
+    """The batch log's columns, in the order of `_call_sql`'s INSERT (read once: every
+    recorded call needs them)."""
+    return tuple(f for f in DeliveryBatch._meta.concrete_fields if not f.primary_key)
 
 
 # A delivery's new state, column by column, as `_changes` sets it. A column a change does
