@@ -197,6 +197,11 @@ FIRST_NAMES = [
 ]
 LAST_NAMES = ["Popescu", "Ionescu", "Dumitru", "Stan", "Gheorghe", "Marin", "Tudor", "Munteanu"]
 ORDERS_PER_EVENT = 6
+# How long ago the demo's orders were placed, in hours. The campaign demo
+# (`usher.dashboard.demo`) then replays the last day of a market on the sandbox's simulated
+# clock while the worker already sends these orders: placed before that day, no platform
+# reads them as from the future; within GA4's 72 hours of now, every platform takes them.
+DEMO_ORDER_AGE_HOURS = (26, 70)
 DEMO_CONSENT_RATE = 0.8
 
 
@@ -314,8 +319,8 @@ def load_demo_marketplace() -> MarketplaceClient:
                         currency="RON",
                         tickets_count=tickets,
                         status=rng.choices(["paid", "refunded", "cancelled"], [90, 6, 4])[0],
-                        # within every platform's window (GA4 takes 72 hours), so all can be sent
-                        placed_at=datetime.now(UTC) - timedelta(hours=rng.randint(1, 70)),
+                        placed_at=datetime.now(UTC)
+                        - timedelta(hours=rng.randint(*DEMO_ORDER_AGE_HOURS)),
                         customer=_customer(rng),
                         attribution=_attribution(rng, index),
                     )
