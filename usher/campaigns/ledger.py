@@ -14,7 +14,7 @@ from datetime import date
 from decimal import Decimal
 
 from django.db import transaction
-from django.db.models import Q, Sum
+from django.db.models import Q, QuerySet, Sum
 
 from usher.campaigns.models import (
     CENTS,
@@ -25,6 +25,17 @@ from usher.campaigns.models import (
     LedgerKind,
 )
 from usher.marketplace.models import User
+
+
+def statement(budget: AdCampaignBudget, *, with_commitments: bool = False) -> QuerySet:
+    """The budget's movements newest first, as its owner reads them: money paid in,
+    spent, refunded and adjusted; the commitments too only when asked for, because they
+    are spend safety's reserve moving around (hundreds a day on a busy suite, netted in
+    `Balances.outstanding`) and would bury the rest."""
+    rows = BudgetLedgerEntry.objects.filter(budget=budget)
+    if not with_commitments:
+        rows = rows.exclude(kind__in=COMMITMENT_KINDS)
+    return rows.select_related("campaign").order_by("-created_at", "-id")
 
 
 def lock_budget(budget_id: int) -> AdCampaignBudget:

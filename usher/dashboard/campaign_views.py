@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -19,7 +20,7 @@ from pydantic import ValidationError as PydanticValidationError
 
 from usher.audiences.models import RemarketingAudience
 from usher.campaigns import ledger, publishing, services
-from usher.campaigns.models import AdCampaignBudget, AutomatedCampaign, BudgetLedgerEntry
+from usher.campaigns.models import AdCampaignBudget, AutomatedCampaign
 from usher.lib.errors import InvalidInput
 from usher.lib.tenancy import get_for_organizer_or_404
 from usher.platforms.base import PlatformError
@@ -27,6 +28,8 @@ from usher.platforms.base import PlatformError
 from . import queries
 from .forms import BudgetRequestForm, TargetsForm, add_budget_service_error, add_schema_errors
 from .views import organizer_required
+
+LEDGER_ROWS_PER_PAGE = 50
 
 
 @login_required
@@ -154,6 +157,8 @@ def budget_detail(request: HttpRequest, pk: int) -> HttpResponse:
             services.set_targets(budget.pk, targets.target_cpa, targets.target_roas)
             messages.success(request, _("Targets saved."))
             return redirect("dashboard:budget", pk=budget.pk)
+    with_commitments = request.GET.get("movements") == "all"
+    entries = ledger.statement(budget, with_commitments=with_commitments)
     return render(
         request,
         "dashboard/budget_detail.html",
@@ -161,9 +166,8 @@ def budget_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "organizer": organizer,
             "budget": budget,
             "balances": ledger.balances(budget),
-            "entries": BudgetLedgerEntry.objects.filter(budget=budget)
-            .select_related("campaign")
-            .order_by("created_at", "id"),
+            "page": Paginator(entries, LEDGER_ROWS_PER_PAGE).get_page(request.GET.get("page")),
+            "with_commitments": with_commitments,
             "form": form,
         },
     )

@@ -4,6 +4,7 @@ rows never show and their ids are 404s, and the forms validate like the API."""
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
 import pytest
@@ -16,8 +17,10 @@ from usher.campaigns.decisions import log_decision
 from usher.campaigns.models import (
     AdCampaignBudget,
     AutomatedCampaign,
+    BudgetLedgerEntry,
     CampaignStatus,
     DecisionKind,
+    LedgerKind,
     OptimizationLogEntry,
 )
 from usher.dashboard import queries
@@ -254,3 +257,39 @@ def test_the_panel_speaks_romanian_with_romanian_numbers(organizer):
     assert "Măriți bugetul cu 200,00 RON: se așteaptă +12 bilete la ROAS 3,25x." in html
     english = _browser(world.user).get("/panel/", headers={"accept-language": "en"})
     assert "You invested 81.00 RON" in english.content.decode()
+
+
+def test_the_budget_ledger_reads_newest_first_without_the_commitments_unless_asked(organizer):
+    """A live suite writes hundreds of commitment rows a day (spend safety's reserve
+    before every budget change): the organizer's ledger leads with what was paid in,
+    spent and refunded, newest first, and pages through the rest."""
+    world = build_world(organizer, campaigns=1)
+    campaign = world.campaigns[0]
+    for number in range(60):
+        BudgetLedgerEntry.objects.create(
+            budget=world.budget,
+            campaign=campaign,
+            kind=LedgerKind.COMMITTED if number % 2 else LedgerKind.RELEASED,
+            amount=Decimal("10.00"),
+            currency="RON",
+            note=f"commitment {number}",
+        )
+    refund = BudgetLedgerEntry.objects.create(
+        budget=world.budget, kind=LedgerKind.REFUNDED, amount=Decimal("5.00"), currency="RON"
+    )
+    browser = _browser(world.user)
+    url = f"/panel/budgets/{world.budget.pk}/"
+
+    shown = re.findall(r'data-entry="(\d+)"', browser.get(url).content.decode())
+    money_rows = BudgetLedgerEntry.objects.filter(budget=world.budget).exclude(
+        kind__in=[LedgerKind.COMMITTED, LedgerKind.RELEASED]
+    )
+    assert [int(pk) for pk in shown] == sorted(money_rows.values_list("pk", flat=True))[::-1]
+    assert shown[0] == str(refund.pk)
+
+    everything = browser.get(url, {"movements": "all"}).content.decode()
+    first_page = re.findall(r'data-entry="(\d+)"', everything)
+    assert len(first_page) == 50 and "commitment 59" in everything
+    assert "Page 1 of 2 (63 rows)" in everything and "movements=all&amp;page=2" in everything
+    second_page = browser.get(url, {"movements": "all", "page": 2}).content.decode()
+    assert len(re.findall(r'data-entry="(\d+)"', second_page)) == 13
