@@ -81,6 +81,21 @@ def test_the_overview_totals_are_the_databases_sums_for_the_period(staff, client
     assert cell(page, f'data-campaign="{campaign.pk}"', "sales") == "1"
 
 
+def test_a_live_campaign_shows_its_budget_daily_or_for_the_flight(staff, client, marketplace):
+    """Meta and TikTok suites run on lifetime budgets: a daily column alone showed a dash for
+    most live campaigns."""
+    daily, lifetime = build_world(marketplace, organizers=1, campaigns_each=2, days=1).live
+    AutomatedCampaign.objects.filter(pk=daily.pk).update(
+        daily_budget=Decimal("79.76"), lifetime_budget=None
+    )
+    AutomatedCampaign.objects.filter(pk=lifetime.pk).update(
+        daily_budget=None, lifetime_budget=Decimal("2073.52")
+    )
+    page = text_of(client.get("/admin/staff/"))
+    assert cell(page, f'data-campaign="{daily.pk}"', "budget") == "79.76 a day"
+    assert cell(page, f'data-campaign="{lifetime.pk}"', "budget") == "2073.52 for the flight"
+
+
 def test_a_shorter_period_counts_only_its_days(staff, client, marketplace):
     world = build_world(marketplace, organizers=1, campaigns_each=1, days=5)
     today = timezone.now().date()
