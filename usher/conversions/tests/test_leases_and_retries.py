@@ -519,6 +519,22 @@ def test_a_throttled_call_lets_the_calls_in_flight_finish_and_gives_back_the_res
     } == {summary.resume_at}
 
 
+def test_a_claim_with_more_calls_than_the_bucket_holds_sends_what_it_can_and_gives_back_the_rest(
+    seven_orders, monkeypatch, clock, settings
+):
+    """GA4 claims 200 visitors, one call each, from an account bucket of 40: asking for
+    all 200 tokens at once was never granted, and the same claim came back forever."""
+    settings.PLATFORM_RATE_LIMITS = {**settings.PLATFORM_RATE_LIMITS, "meta": (0.01, 3.0)}
+    sent: list[str] = []
+    calls_on_threads(monkeypatch, sent.append)
+    summary = dispatch.dispatch_destination(seven_orders)
+    assert sorted(sent) == ["order-ord-0", "order-ord-1", "order-ord-2"]  # the oldest first
+    assert summary.resume_at is not None and summary.resume_at > clock.now  # the bucket is dry
+    result = states(seven_orders)
+    assert [result.pop(event_id) for event_id in sent] == [(DeliveryStatus.DELIVERED, 1, 1)] * 3
+    assert set(result.values()) == {(DeliveryStatus.RETRYING, 0, 0)}  # no attempt used
+
+
 # What a record keeps
 
 
