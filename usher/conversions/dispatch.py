@@ -178,6 +178,10 @@ def _bucket(provider: str, account_id: str) -> TokenBucket:
     return account_bucket(provider, account_id, rate, capacity)
 
 
+class LeaseLost(Exception):
+    """The rows a call would carry are no longer this worker's: the call is not made."""
+
+
 class Lease:
     """The rows one claim holds. Renewing moves their expiry only where this worker still
     holds them (same status and expiry), and the rows remember the new expiry, which is
@@ -190,7 +194,8 @@ class Lease:
     def renew(self, events: Sequence[ConversionEvent], connector: ConversionsConnector) -> int:
         """Hold the rows for the calls sending `events` costs; returns the rows still held
         (all of them, unchecked, when the lease still covered the calls and nothing was
-        written)."""
+        written). Raises `LeaseLost` when it had to write and the rows carrying `events`
+        are no longer all this worker's."""
         calls = connector.http_calls_for(events)
         now = self.clock()
         held_until = self.claimed[0].lease_expires_at
@@ -205,6 +210,17 @@ class Lease:
         ).update(lease_expires_at=until)
         for delivery in self.claimed:
             delivery.lease_expires_at = until
+        sending = {event.event_id for event in events}
+        carrying = [d.pk for d in self.claimed if d.event_id in sending]
+        if (
+            ConversionDelivery.objects.filter(
+                pk__in=carrying, status=DeliveryStatus.SENDING, lease_expires_at=until
+            ).count()
+            < len(carrying)
+        ):
+            # The lease lapsed (a stalled worker) and another worker claimed these rows:
+            # the call would send them twice (GA4 counts a resent view twice).
+            raise LeaseLost(f"{len(carrying)} deliveries of this call are another worker's")
         return held
 
 

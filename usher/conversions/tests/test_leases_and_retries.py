@@ -4,8 +4,10 @@ rows are due again within a minute, and every retry waits its own, growing backo
 from __future__ import annotations
 
 import threading
+from copy import copy
 from datetime import timedelta
 from itertools import pairwise
+from types import SimpleNamespace
 
 import pytest
 from django.db import connection
@@ -193,6 +195,31 @@ def test_renewing_a_lease_another_worker_took_over_changes_nothing(meta_key):
     assert lease.renew([], dispatch.get_connector("meta")) == 0
     held = rows(meta_key)
     assert all(held[d.pk].lease_expires_at == d.lease_expires_at for d in fast)
+
+
+def test_a_call_whose_rows_another_worker_took_over_is_not_made(meta_key, monkeypatch):
+    """A stalled worker whose lease ran out renews before its next call: the rows that
+    call carries are the second worker's now, so it must not send them (a resent GA4 view
+    counts twice). The call raises before any HTTP, and the rows stay the other's."""
+    slow, fast, after_lease = two_workers(meta_key)
+    stalled = after_lease + timedelta(seconds=1)  # the slow worker wakes after the claim
+    call = [SimpleNamespace(event_id=slow[0].event_id)]
+    with pytest.raises(dispatch.LeaseLost):
+        dispatch.Lease([copy(d) for d in slow], clock=lambda: stalled).renew(call, OneCall())
+    held = rows(meta_key)
+    assert all(held[d.pk].lease_expires_at == d.lease_expires_at for d in fast)
+
+    sent: list[str] = []
+    calls_on_threads(monkeypatch, sent.append)
+    connector = dispatch.get_connector("meta")
+    carried = [[d] for d in slow]
+    events = [[SimpleNamespace(event_id=d.event_id)] for d in slow]
+    lease = dispatch.Lease(slow, clock=lambda: stalled)
+    dispatch._send_calls(connector, None, events, carried, lease, dispatch.DispatchSummary())
+    assert sent == []
+    held = rows(meta_key)
+    assert all(held[d.pk].lease_expires_at == d.lease_expires_at for d in fast)
+    assert {held[d.pk].status for d in fast} == {DeliveryStatus.SENDING}
 
 
 def test_a_renewed_lease_holds_the_rows_for_the_calls_ahead(meta_key, settings):
