@@ -96,6 +96,7 @@ def allocate_tabulated(
     demand: np.ndarray,
     budget: float,
     daily_cap: float | np.ndarray | None,
+    minimum: np.ndarray | None = None,
 ) -> np.ndarray:
     """Optimal spend for any concave curves given as tables of their marginal revenue.
 
@@ -103,7 +104,10 @@ def allocate_tabulated(
     ``spend_grid[i, k]`` and demand 1 (decreasing in k; the grid's last point is the
     campaign's ceiling); a day's marginal is that times ``demand[d]``. Used for the
     posterior-mean curves, which are mixtures of exponentials without a closed form.
-    ``daily_cap`` is one number for every day, or one per day.
+    ``daily_cap`` is one number for every day, or one per day. ``minimum[i]`` is
+    campaign i's platform minimum daily budget, as for :func:`allocate_arrays`: each day
+    it is off or spends at least that (its ceiling, if lower), the hourly plan then
+    being one a platform takes, chosen as the oracle chooses its own.
     """
     n_campaigns, n_days = marginal.shape[0], len(demand)
     if n_campaigns == 0 or n_days == 0 or budget <= 0:
@@ -125,7 +129,44 @@ def allocate_tabulated(
             )
         return np.where(demand[None, :] > 0, spend, 0.0)
 
-    return water_fill(spend_for, n_days, steepest, budget, daily_cap)
+    if minimum is None or not np.any(np.asarray(minimum, dtype=float) > 0):
+        return water_fill(spend_for, n_days, steepest, budget, daily_cap)
+    # Revenue at each grid point (demand 1): the marginal table integrated (trapezoids;
+    # the grid is fine enough that a concave curve's error is negligible).
+    steps = np.diff(spend_grid, axis=1) * 0.5 * (marginal[:, 1:] + marginal[:, :-1])
+    cumulative = np.concatenate([np.zeros((n_campaigns, 1)), np.cumsum(steps, axis=1)], axis=1)
+
+    def revenue(spend: np.ndarray) -> np.ndarray:
+        return interpolate_rows(spend_grid, cumulative, spend) * demand[None, :]
+
+    lower = np.minimum(np.asarray(minimum, dtype=float), spend_grid[:, -1])
+    return allocate_semi_continuous(spend_for, revenue, lower, n_days, steepest, budget, daily_cap)
+
+
+def interpolate_rows(grid: np.ndarray, values: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """Per row i, ``values[i]`` (tabulated on the increasing ``grid[i]``) at each ``at[i, d]``.
+
+    Linear between grid points, the end values beyond them; vectorized over rows and
+    columns (a binary search over the grid's columns), since the semi-continuous search
+    values many plans of many campaigns.
+    """
+    points = grid.shape[1]
+    lo = np.zeros(at.shape, dtype=int)
+    hi = np.full(at.shape, points - 1)
+    # Invariant: grid[lo] <= at unless at is below the first point.
+    for _ in range(int(np.ceil(np.log2(points))) + 1):
+        mid = (lo + hi + 1) // 2
+        below = np.take_along_axis(grid, mid, axis=1) <= at
+        lo = np.where(below, mid, lo)
+        hi = np.where(below, hi, mid - 1)
+    upper = np.minimum(lo + 1, points - 1)
+    g_lo = np.take_along_axis(grid, lo, axis=1)
+    g_hi = np.take_along_axis(grid, upper, axis=1)
+    v_lo = np.take_along_axis(values, lo, axis=1)
+    v_hi = np.take_along_axis(values, upper, axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        fraction = np.clip(np.nan_to_num((at - g_lo) / (g_hi - g_lo)), 0.0, 1.0)
+    return v_lo + fraction * (v_hi - v_lo)
 
 
 def inverse_marginal(
