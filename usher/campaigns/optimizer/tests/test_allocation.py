@@ -247,3 +247,14 @@ def test_the_tabulated_plan_chooses_under_minimums_as_the_closed_form_does(
     floors = np.minimum(minimum, [c.max_daily_spend or np.inf for c in CURVES])
     assert ((spend == 0) | (spend >= floors[:, None] * (1 - 1e-9))).all()
     assert spend.sum() <= budget + 1e-6
+
+
+def test_alike_campaigns_under_a_daily_cap_share_it_at_their_minimum_rather_than_skip_days():
+    # Six alike campaigns, a minimum of 25, a cap of 75 a day: three run each day. At one
+    # threshold all six pay for their minimum or none does, and six do not fit a day:
+    # the threshold's choice alone left most days off and 925 of 1,400 unspent.
+    curves = [ResponseCurve(a=1.0, b=25.0, value=100.0)] * 6
+    demand = np.linspace(1.0, 2.0, 14)
+    spend = allocate(curves, demand, 1400.0, 75.0, minimum=[25.0] * 6)
+    assert spend.sum(axis=0) == pytest.approx(np.full(14, 75.0))
+    assert ((spend == 0) | (spend >= 25.0 - 1e-9)).all()
