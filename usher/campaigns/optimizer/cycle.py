@@ -4,11 +4,13 @@ Every hour: the spend ledger (what money is still free), the guard rails (CPA, R
 and creative tests on fully reported days, and a safety cut if budgets in force could
 spend more than is free. Once a day, as soon as yesterday is fully reported: the
 rebalance. It fits each campaign's response curve (learner), the event's demand
-pattern (pooled), then plans the free money over the remaining days by averaging the
-optimal allocations of posterior draws (Thompson sampling, averaged: it explores in
-proportion to uncertainty and starts from equal split, since the prior is the same for
-every campaign), and moves each budget at most x2 / x0.5 a day. Staff overrides are
-left alone and their budgets are taken off the money first.
+pattern (pooled), then plans the money left over the remaining days on the
+posterior-mean curves (the Bayes-optimal plan for what is known; it starts from equal
+split, since the prior is the same for every campaign), each campaign-day off or at
+least its platform's minimum daily budget, gives a campaign the plan leaves off a trial
+day at its minimum when a posterior draw says it would pay (Thompson sampling), and
+moves each budget at most x2 / x0.5 a day. Staff overrides are left alone and their
+budgets are taken off the money first.
 """
 
 from __future__ import annotations
