@@ -383,12 +383,25 @@ def _spend_scale(state: SuiteState) -> float:
     return per_day / max(len(state.campaigns), 1)
 
 
+def _curve_scales(state: SuiteState) -> np.ndarray:
+    """Per campaign, the daily spend its curve's prior is scaled to: the equal split's, or
+    its platform's minimum daily budget where that is more.
+
+    The prior centres the half-saturation spend on 1.5x the spend a campaign runs at,
+    and one the platform runs only at 25 or 100 a day does not run at a 13-a-day share:
+    scaled to the share, a thin flight's Meta and TikTok curves were presumed saturated
+    well under their minimums (b about 20 where the market's are 40 to 260), which no
+    few sales a week could correct, and the plan kept money on the wrong campaigns.
+    """
+    return np.maximum(_spend_scale(state), _minimums(state, list(range(len(state.campaigns)))))
+
+
 def _fit(state: SuiteState, evidence: list[CampaignEvidence], ceilings: np.ndarray) -> _Model:
     """Curves and the demand pattern, alternately (each explains the other's residual)."""
-    scale = _spend_scale(state)
+    scales = _curve_scales(state)
     demand = DemandPattern(state.flight_days, state.first_weekday, RAMP_PRIOR_MEAN)
-    prior_a = _prior_a(state, evidence, demand, scale)
-    posteriors = _fit_all(evidence, demand, scale, prior_a)
+    prior_a = _prior_a(state, evidence, demand, scales)
+    posteriors = _fit_all(evidence, demand, scales, prior_a)
     observed = [k for k, e in enumerate(evidence) if len(e.days)]
     # A campaign whose market changed mid-flight would read as a demand change: the
     # pattern is learned from the others (all, if every one changed).
@@ -411,8 +424,8 @@ def _fit(state: SuiteState, evidence: list[CampaignEvidence], ceilings: np.ndarr
         demand = estimate_demand(
             state.flight_days, state.first_weekday, unique, per_day_sales, per_day_base
         )
-        prior_a = _prior_a(state, evidence, demand, scale)
-        posteriors = _fit_all(evidence, demand, scale, prior_a)
+        prior_a = _prior_a(state, evidence, demand, scales)
+        posteriors = _fit_all(evidence, demand, scales, prior_a)
     return _Model(posteriors, demand, ceilings)
 
 
@@ -425,15 +438,15 @@ def _observations(e: CampaignEvidence, demand: DemandPattern) -> list[DailyObser
     ]
 
 
-def _fit_all(evidence, demand, scale, prior_a: np.ndarray) -> list[CurvePosterior]:
+def _fit_all(evidence, demand, scales: np.ndarray, prior_a: np.ndarray) -> list[CurvePosterior]:
     return [
-        fit_curve(_observations(e, demand), scale, float(prior_a[k]))
+        fit_curve(_observations(e, demand), float(scales[k]), float(prior_a[k]))
         for k, e in enumerate(evidence)
     ]
 
 
 def _prior_a(
-    state: SuiteState, evidence: list[CampaignEvidence], demand: DemandPattern, scale: float
+    state: SuiteState, evidence: list[CampaignEvidence], demand: DemandPattern, scales: np.ndarray
 ) -> np.ndarray:
     """Empirical Bayes, per campaign: the pooled level of its campaign type, shrunk to the suite's.
 
@@ -453,18 +466,18 @@ def _prior_a(
                 np.sum(
                     factors[e.days]
                     * e.quality
-                    * -np.expm1(-e.spend / (B_PRIOR_CENTER_RATIO * scale))
+                    * -np.expm1(-e.spend / (B_PRIOR_CENTER_RATIO * scales[k]))
                 )
             )
             if len(e.days)
             else 0.0
-            for e in evidence
+            for k, e in enumerate(evidence)
         ]
     )
     if sales.sum() > 0 and exposure.sum() > 0:
         suite = sales.sum() / exposure.sum()
     elif state.target_cpa:
-        suite = scale / float(state.target_cpa) / saturation_at_scale
+        suite = _spend_scale(state) / float(state.target_cpa) / saturation_at_scale
     else:
         suite = DEFAULT_PRIOR_CONVERSIONS_PER_DAY / saturation_at_scale
     types = np.array([c.campaign_type for c in state.campaigns])

@@ -612,3 +612,17 @@ def test_a_creative_test_counts_only_the_hours_its_campaign_delivered():
     delivered = replace(test, days=(DayMetrics(0, 100.0, 100.0), *paused_yesterday[1:]))
     decisions = run_cycle(state_on(1, 10, [delivered]), seed=1, recommend=False).decisions
     assert [d.creative_id for d in decisions if d.kind == DecisionKind.PAUSE_CREATIVE] == ["b"]
+
+
+def test_a_campaign_run_at_its_platforms_minimum_is_not_presumed_saturated_under_it():
+    # 390 over 10 days and three campaigns is 13 a day each, but one platform takes no
+    # less than 100: its curve's prior is scaled to the 100 it runs at (half-saturation
+    # about 150), not to the 13 it never runs at (about 20, saturated at its minimum).
+    campaigns = [
+        campaign("share-1", 13.0),
+        campaign("share-2", 13.0),
+        campaign("minimum", 100.0, min_daily_budget=Decimal("100")),
+    ]
+    plans = {p.campaign_id: p for p in run_cycle(state_on(0, 0, campaigns, total=390.0)).plans}
+    assert plans["minimum"].mean_b >= 100.0
+    assert plans["share-1"].mean_b < 40.0
