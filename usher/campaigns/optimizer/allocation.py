@@ -14,8 +14,10 @@ minimum: a semi-continuous knapsack, no longer concave, so one threshold can lea
 unplaced (the next campaign-day to switch on needs its whole minimum at once).
 ``allocate_semi_continuous`` takes the threshold's choice of which campaign-days run
 (each runs iff its best spend at or above its minimum earns more than the threshold
-prices it), re-spends the budget over that set with the minimums as floors, then
-toggles the campaign-days nearest the margin one at a time while that earns more.
+prices it), re-spends the budget over that set with the minimums as floors, runs off campaign-days at
+their floor with whatever money that leaves unspent (alike campaigns switch together at
+one threshold), then toggles the campaign-days nearest the margin one at a time while
+that earns more.
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ VECTORIZE_MIN_CAMPAIGNS = 64
 # their minimum, on ones held at it), and rounds of one toggle each.
 TOGGLE_CANDIDATES = 24
 TOGGLE_ROUNDS = 12
+# Rounds of switching on campaign-days with the money a plan leaves unspent.
+FILL_ROUNDS = 4
 FLOOR_SLACK = 1 + 1e-9
 # Thresholds are searched between this fraction of the steepest slope and the slope.
 LOWEST_THRESHOLD_RATIO = 1e-12
@@ -96,6 +100,7 @@ def allocate_tabulated(
     demand: np.ndarray,
     budget: float,
     daily_cap: float | np.ndarray | None,
+    minimum: np.ndarray | None = None,
 ) -> np.ndarray:
     """Optimal spend for any concave curves given as tables of their marginal revenue.
 
@@ -103,7 +108,10 @@ def allocate_tabulated(
     ``spend_grid[i, k]`` and demand 1 (decreasing in k; the grid's last point is the
     campaign's ceiling); a day's marginal is that times ``demand[d]``. Used for the
     posterior-mean curves, which are mixtures of exponentials without a closed form.
-    ``daily_cap`` is one number for every day, or one per day.
+    ``daily_cap`` is one number for every day, or one per day. ``minimum[i]`` is
+    campaign i's platform minimum daily budget, as for :func:`allocate_arrays`: each day
+    it is off or spends at least that (its ceiling, if lower), the hourly plan then
+    being one a platform takes, chosen as the oracle chooses its own.
     """
     n_campaigns, n_days = marginal.shape[0], len(demand)
     if n_campaigns == 0 or n_days == 0 or budget <= 0:
@@ -125,7 +133,44 @@ def allocate_tabulated(
             )
         return np.where(demand[None, :] > 0, spend, 0.0)
 
-    return water_fill(spend_for, n_days, steepest, budget, daily_cap)
+    if minimum is None or not np.any(np.asarray(minimum, dtype=float) > 0):
+        return water_fill(spend_for, n_days, steepest, budget, daily_cap)
+    # Revenue at each grid point (demand 1): the marginal table integrated (trapezoids;
+    # the grid is fine enough that a concave curve's error is negligible).
+    steps = np.diff(spend_grid, axis=1) * 0.5 * (marginal[:, 1:] + marginal[:, :-1])
+    cumulative = np.concatenate([np.zeros((n_campaigns, 1)), np.cumsum(steps, axis=1)], axis=1)
+
+    def revenue(spend: np.ndarray) -> np.ndarray:
+        return interpolate_rows(spend_grid, cumulative, spend) * demand[None, :]
+
+    lower = np.minimum(np.asarray(minimum, dtype=float), spend_grid[:, -1])
+    return allocate_semi_continuous(spend_for, revenue, lower, n_days, steepest, budget, daily_cap)
+
+
+def interpolate_rows(grid: np.ndarray, values: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """Per row i, ``values[i]`` (tabulated on the increasing ``grid[i]``) at each ``at[i, d]``.
+
+    Linear between grid points, the end values beyond them; vectorized over rows and
+    columns (a binary search over the grid's columns), since the semi-continuous search
+    values many plans of many campaigns.
+    """
+    points = grid.shape[1]
+    lo = np.zeros(at.shape, dtype=int)
+    hi = np.full(at.shape, points - 1)
+    # Invariant: grid[lo] <= at unless at is below the first point.
+    for _ in range(int(np.ceil(np.log2(points))) + 1):
+        mid = (lo + hi + 1) // 2
+        below = np.take_along_axis(grid, mid, axis=1) <= at
+        lo = np.where(below, mid, lo)
+        hi = np.where(below, hi, mid - 1)
+    upper = np.minimum(lo + 1, points - 1)
+    g_lo = np.take_along_axis(grid, lo, axis=1)
+    g_hi = np.take_along_axis(grid, upper, axis=1)
+    v_lo = np.take_along_axis(values, lo, axis=1)
+    v_hi = np.take_along_axis(values, upper, axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        fraction = np.clip(np.nan_to_num((at - g_lo) / (g_hi - g_lo)), 0.0, 1.0)
+    return v_lo + fraction * (v_hi - v_lo)
 
 
 def inverse_marginal(
@@ -248,6 +293,15 @@ def allocate_semi_continuous(
     best = respend(best_on)
     assert best is not None
     best_value = float(revenue(best).sum())
+    for _ in range(FILL_ROUNDS):
+        on = _fill_leftover(best, best_on, floors, revenue, budget, daily_cap)
+        spend = None if on is None else respend(on)
+        if on is None or spend is None:
+            break
+        value = float(revenue(spend).sum())
+        if value <= best_value * (1 + 1e-9):
+            break
+        best_on, best, best_value = on, spend, value
     for _ in range(TOGGLE_ROUNDS):
         improved = None
         for flip in _margin_candidates(best, best_on, floors, revenue):
@@ -263,6 +317,45 @@ def allocate_semi_continuous(
             break
         best_on, best = improved
     return best
+
+
+def _fill_leftover(
+    spend: np.ndarray,
+    on: np.ndarray,
+    floors: np.ndarray,
+    revenue: Callable[[np.ndarray], np.ndarray],
+    budget: float,
+    daily_cap: float | np.ndarray | None,
+) -> np.ndarray | None:
+    """The plan's campaign-days plus off ones its unspent money can run at their floor.
+
+    Alike campaigns (a thin flight's posterior-mean curves are nearly the prior's) pay
+    for their floor at the same threshold, so the threshold's choice switches them on
+    and off together: under a day's cap that fits three floors of six, it leaves the
+    day off and the money unspent (1,400 planned as 475), which one toggle a round
+    cannot repair. The money left and each day's room go to the off campaign-days that
+    earn the most per unit of their floor; None if none fits.
+    """
+    leftover = budget - float(spend.sum())
+    room = (
+        np.full(spend.shape[1], np.inf)
+        if daily_cap is None
+        else np.broadcast_to(np.asarray(daily_cap, dtype=float), (spend.shape[1],))
+        - spend.sum(axis=0)
+    )
+    with np.errstate(divide="ignore", invalid="ignore"):
+        per_unit = np.nan_to_num(revenue(floors) / floors, nan=0.0, posinf=0.0)
+    candidates = np.argwhere(~on & (per_unit > 0) & (floors > 0))
+    order = np.argsort(-per_unit[~on & (per_unit > 0) & (floors > 0)], kind="stable")
+    filled = on.copy()
+    room = room.copy()
+    for i, d in candidates[order]:
+        floor = floors[i, d]
+        if floor <= leftover and floor <= room[d]:
+            filled[i, d] = True
+            leftover -= floor
+            room[d] -= floor
+    return filled if (filled != on).any() else None
 
 
 def _margin_candidates(

@@ -4,16 +4,18 @@ Every hour: the spend ledger (what money is still free), the guard rails (CPA, R
 and creative tests on fully reported days, and a safety cut if budgets in force could
 spend more than is free. Once a day, as soon as yesterday is fully reported: the
 rebalance. It fits each campaign's response curve (learner), the event's demand
-pattern (pooled), then plans the free money over the remaining days by averaging the
-optimal allocations of posterior draws (Thompson sampling, averaged: it explores in
-proportion to uncertainty and starts from equal split, since the prior is the same for
-every campaign), and moves each budget at most x2 / x0.5 a day. Staff overrides are
-left alone and their budgets are taken off the money first.
+pattern (pooled), then plans the money left over the remaining days on the
+posterior-mean curves (the Bayes-optimal plan for what is known; it starts from equal
+split, since the prior is the same for every campaign), each campaign-day off or at
+least its platform's minimum daily budget, gives a campaign the plan leaves off a trial
+day at its minimum when a posterior draw says it would pay (Thompson sampling), and
+moves each budget at most x2 / x0.5 a day. Staff overrides are left alone and their
+budgets are taken off the money first.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
 import numpy as np
@@ -41,7 +43,7 @@ from usher.campaigns.optimizer.learner import (
     fit_curve,
 )
 from usher.campaigns.optimizer.rules import BOOST_FACTOR, cpa_guard, roas_guard
-from usher.campaigns.optimizer.state import CampaignState, SuiteState
+from usher.campaigns.optimizer.state import CampaignState, CreativeState, SuiteState
 
 # The plan's spend grid per campaign, in multiples of the equal-split daily spend.
 PLAN_GRID_POINTS = 160
@@ -62,6 +64,10 @@ DITHER_SHARE = 0.15
 DITHER_LAST_DAYS = 3
 # ... and every campaign keeps at least this share of the equal-split budget until then.
 EXPLORATION_FLOOR_SHARE = 0.1
+# A day's trial days at the minimum (campaigns the plan leaves off) share at most this
+# much of the day's money (thin-data seeds 101/102: a tenth 6,760 / 5,502, a quarter
+# 6,827 / 6,046 of the oracle's 7,665).
+TRIAL_SHARE = 0.25
 # The rebalance waits for yesterday's last reports, but not past this hour.
 REBALANCE_LATEST_HOUR = 6
 GUARD_LOOKBACK_DAYS = 7
@@ -96,7 +102,8 @@ TYPE_PRIOR_CONVERSIONS = 3.0
 
 @dataclass(frozen=True)
 class _Ledger:
-    free: float
+    free: float  # what no worst case of the unreported hours can have spent (safety)
+    plannable: float  # what the plan spends over the days left, today whole (expected)
     mean_ratio: float
     low_share: float  # of a capped day's budget the plan counts on (pacing.low_delivery_share)
     max_ratio: float
@@ -121,13 +128,19 @@ def run_cycle(state: SuiteState, seed: int = 0, recommend: bool = True) -> Cycle
         if c.override is None and not c.paused_by_rule and i not in pausing
     ]
     due = [i for i in managed if _rebalance_due(state, state.campaigns[i])]
+    # A paused campaign the day's rebalance left off gets no decision, so it stays due;
+    # it waits for the next rebalance rather than re-running today's every hour.
+    if not any(state.campaigns[i].active for i in due) and any(
+        state.campaigns[i].active for i in managed
+    ):
+        due = []
     plans: tuple[CampaignPlan, ...] = ()
     if (due or recommend) and state.day < state.flight_days:
         model = _fit(state, evidence, ceilings)
         plan, draws_value = _plan(state, evidence, model, ledger, managed, rng)
         plans = _plans(state, evidence, model, plan, ledger)
         if due:
-            _rebalance(state, evidence, model, ledger, managed, due, plan, decisions)
+            _rebalance(state, evidence, model, ledger, managed, due, plan, decisions, rng)
         if recommend:
             recommendations += _recommend(
                 state, evidence, model, ledger, managed, plan, draws_value
@@ -165,7 +178,40 @@ def _ledger(state: SuiteState, evidence: list[CampaignEvidence], ceilings: np.nd
     )
     free = pacing.free_money(float(state.total_budget), float(state.spent), unreported)
     fixed = sum(_budget_in_force(c) for c in state.campaigns if c.override is not None)
-    return _Ledger(free, mean_ratio, pacing.low_delivery_share(ratios), max_ratio, fixed)
+    return _Ledger(
+        free,
+        _plannable(state, in_force, mean_ratio),
+        mean_ratio,
+        pacing.low_delivery_share(ratios),
+        max_ratio,
+        fixed,
+    )
+
+
+def _plannable(state: SuiteState, in_force: float, mean_ratio: float) -> float:
+    """The money the plan shares over the days left, today counted whole.
+
+    A daily budget covers its whole day, so today's spend so far (reported or not) is
+    part of today's plan, not money gone from it: the plan gets the total less what was
+    spent *before* today. Taking the free money instead (the total less every reported
+    and the worst case of every unreported hour, today's included) counted today's first
+    hours twice, as spent and again as part of today's budget: on a 3-day flight the
+    plan had 797 of the 934 left on day 1. Yesterday's hours not reported yet count at
+    the expected delivery ratio; the worst case stays the safety checks' business.
+    """
+    today_start = state.day * pacing.HOURS_PER_DAY
+    spent_today = sum(d.spend for c in state.campaigns for d in c.days if d.day == state.day)
+    unreported_before_today = (
+        pacing.unreported_spend_bound(
+            in_force,
+            (today_start - state.reported_hours) / pacing.HOURS_PER_DAY,
+            mean_ratio,
+        )
+        if state.reported_hours < today_start
+        else 0.0
+    )
+    spent_before_today = max(float(state.spent) - spent_today, 0.0) + unreported_before_today
+    return max(float(state.total_budget) - spent_before_today, 0.0)
 
 
 def _budget_in_force(campaign: CampaignState) -> float:
@@ -255,7 +301,7 @@ def _creative_tests(
     for campaign, suite in zip(state.campaigns, elsewhere, strict=True):
         if not campaign.active or campaign.paused_by_rule:
             continue
-        verdicts = judge_creatives(campaign.creatives, rng, suite)
+        verdicts = judge_creatives(_delivered_hours(state, campaign), rng, suite)
         decisive = [v for v in verdicts if v.decisive]
         if decisive and campaign.override is None:
             for loser in decisive:
@@ -301,6 +347,29 @@ def _creative_tests(
                 )
 
 
+def _delivered_hours(state: SuiteState, campaign: CampaignState) -> tuple[CreativeState, ...]:
+    """The campaign's creatives, each ``hours_live`` at most the hours it could deliver.
+
+    A test waits until every variant has run a whole day (every hour's audience); an
+    ad's hours since publication count the days its campaign was paused too (the
+    platform-minimum rule pauses campaigns for days), when it showed to nobody. A day
+    counts whole if the campaign spent and the ad was live at it; today, the hours so
+    far.
+    """
+    delivered: dict[str, float] = {}
+    for day in campaign.days:
+        if day.spend <= 0:
+            continue
+        hours = float(state.hour) if day.day == state.day else float(pacing.HOURS_PER_DAY)
+        live = day.active_creatives or tuple(c.creative_id for c in campaign.creatives)
+        for creative_id in live:
+            delivered[creative_id] = delivered.get(creative_id, 0.0) + hours
+    return tuple(
+        replace(c, hours_live=min(c.hours_live, delivered.get(c.creative_id, 0.0)))
+        for c in campaign.creatives
+    )
+
+
 # --- the model ---------------------------------------------------------------------
 
 
@@ -318,12 +387,25 @@ def _spend_scale(state: SuiteState) -> float:
     return per_day / max(len(state.campaigns), 1)
 
 
+def _curve_scales(state: SuiteState) -> np.ndarray:
+    """Per campaign, the daily spend its curve's prior is scaled to: the equal split's, or
+    its platform's minimum daily budget where that is more.
+
+    The prior centres the half-saturation spend on 1.5x the spend a campaign runs at,
+    and one the platform runs only at 25 or 100 a day does not run at a 13-a-day share:
+    scaled to the share, a thin flight's Meta and TikTok curves were presumed saturated
+    well under their minimums (b about 20 where the market's are 40 to 260), which no
+    few sales a week could correct, and the plan kept money on the wrong campaigns.
+    """
+    return np.maximum(_spend_scale(state), _minimums(state, list(range(len(state.campaigns)))))
+
+
 def _fit(state: SuiteState, evidence: list[CampaignEvidence], ceilings: np.ndarray) -> _Model:
     """Curves and the demand pattern, alternately (each explains the other's residual)."""
-    scale = _spend_scale(state)
+    scales = _curve_scales(state)
     demand = DemandPattern(state.flight_days, state.first_weekday, RAMP_PRIOR_MEAN)
-    prior_a = _prior_a(state, evidence, demand, scale)
-    posteriors = _fit_all(evidence, demand, scale, prior_a)
+    prior_a = _prior_a(state, evidence, demand, scales)
+    posteriors = _fit_all(evidence, demand, scales, prior_a)
     observed = [k for k, e in enumerate(evidence) if len(e.days)]
     # A campaign whose market changed mid-flight would read as a demand change: the
     # pattern is learned from the others (all, if every one changed).
@@ -346,8 +428,8 @@ def _fit(state: SuiteState, evidence: list[CampaignEvidence], ceilings: np.ndarr
         demand = estimate_demand(
             state.flight_days, state.first_weekday, unique, per_day_sales, per_day_base
         )
-        prior_a = _prior_a(state, evidence, demand, scale)
-        posteriors = _fit_all(evidence, demand, scale, prior_a)
+        prior_a = _prior_a(state, evidence, demand, scales)
+        posteriors = _fit_all(evidence, demand, scales, prior_a)
     return _Model(posteriors, demand, ceilings)
 
 
@@ -360,15 +442,15 @@ def _observations(e: CampaignEvidence, demand: DemandPattern) -> list[DailyObser
     ]
 
 
-def _fit_all(evidence, demand, scale, prior_a: np.ndarray) -> list[CurvePosterior]:
+def _fit_all(evidence, demand, scales: np.ndarray, prior_a: np.ndarray) -> list[CurvePosterior]:
     return [
-        fit_curve(_observations(e, demand), scale, float(prior_a[k]))
+        fit_curve(_observations(e, demand), float(scales[k]), float(prior_a[k]))
         for k, e in enumerate(evidence)
     ]
 
 
 def _prior_a(
-    state: SuiteState, evidence: list[CampaignEvidence], demand: DemandPattern, scale: float
+    state: SuiteState, evidence: list[CampaignEvidence], demand: DemandPattern, scales: np.ndarray
 ) -> np.ndarray:
     """Empirical Bayes, per campaign: the pooled level of its campaign type, shrunk to the suite's.
 
@@ -388,18 +470,18 @@ def _prior_a(
                 np.sum(
                     factors[e.days]
                     * e.quality
-                    * -np.expm1(-e.spend / (B_PRIOR_CENTER_RATIO * scale))
+                    * -np.expm1(-e.spend / (B_PRIOR_CENTER_RATIO * scales[k]))
                 )
             )
             if len(e.days)
             else 0.0
-            for e in evidence
+            for k, e in enumerate(evidence)
         ]
     )
     if sales.sum() > 0 and exposure.sum() > 0:
         suite = sales.sum() / exposure.sum()
     elif state.target_cpa:
-        suite = scale / float(state.target_cpa) / saturation_at_scale
+        suite = _spend_scale(state) / float(state.target_cpa) / saturation_at_scale
     else:
         suite = DEFAULT_PRIOR_CONVERSIONS_PER_DAY / saturation_at_scale
     types = np.array([c.campaign_type for c in state.campaigns])
@@ -422,7 +504,7 @@ def _ceilings(evidence: list[CampaignEvidence]) -> np.ndarray:
     campaigns typically spend theirs (last week); a capped day sets the ceiling at the
     most it spent on them or lately (plus headroom). It stays once the
     budget is brought down to it (its days then look normal): capped days count from the
-    whole history.
+    whole history, unless the latest day spent well above them.
     """
     shares = []
     for e in evidence:
@@ -437,11 +519,21 @@ def _ceilings(evidence: list[CampaignEvidence]) -> np.ndarray:
     if not np.isfinite(typical):
         return ceilings
     for i, e in enumerate(evidence):
-        capped = np.isfinite(shares[i]) & (shares[i] < CEILING_DELIVERY_SHARE * typical)
-        if capped.sum() >= CEILING_MIN_DAYS:
-            # An audience that grows lifts the ceiling: recent days count too.
-            highest = max(e.spend[capped].max(), e.spend[-CEILING_WINDOW_DAYS:].max())
-            ceilings[i] = float(highest) * CEILING_HEADROOM
+        judged = np.isfinite(shares[i])
+        capped = judged & (shares[i] < CEILING_DELIVERY_SHARE * typical)
+        if capped.sum() < CEILING_MIN_DAYS:
+            continue
+        # An audience's ceiling holds back every day: the latest day, if it spent its
+        # budget and more than the capped days allow, refutes it (a 3-day flight's
+        # Meta campaign spent 64 of 102 on day 0, then 184 of 151: read as a ceiling
+        # at 1.1 x 184, it held the last day near 200 where 300 paid). A day at a
+        # budget brought down to the ceiling spends about it, and keeps it.
+        latest = np.flatnonzero(judged)[-1]
+        if not capped[latest] and e.spend[latest] > e.spend[capped].max() * CEILING_HEADROOM:
+            continue
+        # An audience that grows lifts the ceiling: recent days count too.
+        highest = max(e.spend[capped].max(), e.spend[-CEILING_WINDOW_DAYS:].max())
+        ceilings[i] = float(highest) * CEILING_HEADROOM
     return ceilings
 
 
@@ -455,7 +547,9 @@ def _plan(state, evidence, model: _Model, ledger: _Ledger, managed: list[int], r
     """
     remaining_days = state.flight_days - state.day
     demand = model.demand.factors(state.day, state.flight_days)
-    budget_units = max(ledger.free / ledger.mean_ratio - ledger.fixed_daily * remaining_days, 0.0)
+    budget_units = max(
+        ledger.plannable / ledger.mean_ratio - ledger.fixed_daily * remaining_days, 0.0
+    )
     cap = None
     if state.daily_limit is not None:
         # Today may go to the limit; later days are counted at what an under-delivering
@@ -464,12 +558,14 @@ def _plan(state, evidence, model: _Model, ledger: _Ledger, managed: list[int], r
         cap = np.full(remaining_days, limit * ledger.low_share)
         cap[0] = limit
     scale = _spend_scale(state)
+    minimums = _minimums(state, managed)
     grids, tables, curves = [], [], []
-    for i in managed:
+    for k, i in enumerate(managed):
         # A ceiling is the audience's, in spend: a budget above it buys nothing, whatever
-        # the delivery ratio (which only scales spend that follows the budget).
+        # the delivery ratio (which only scales spend that follows the budget). Without
+        # one the grid reaches past the platform's minimum, so the minimum can be priced.
         top = max(
-            min(model.ceilings[i], PLAN_GRID_TOP_SCALES * scale),
+            min(model.ceilings[i], max(PLAN_GRID_TOP_SCALES * scale, 2 * minimums[k])),
             2 * PLAN_GRID_BOTTOM_SCALES * scale,
         )
         grid = np.concatenate([[0.0], top * PLAN_GRID_SHAPE])
@@ -484,7 +580,7 @@ def _plan(state, evidence, model: _Model, ledger: _Ledger, managed: list[int], r
 
     def solve(money_units: float) -> tuple[np.ndarray, float, float]:
         """(the plan, its expected revenue, its expected conversions)."""
-        plan = allocate_tabulated(grid_a, table_a, demand, money_units, cap)
+        plan = allocate_tabulated(grid_a, table_a, demand, money_units, cap, minimums)
         conversions = (
             np.array(
                 [
@@ -545,20 +641,19 @@ def _rebalance_due(state: SuiteState, campaign: CampaignState) -> bool:
     return bool(yesterday) and yesterday[0].complete
 
 
-def _rebalance(state, evidence, model, ledger, managed, due, plan, decisions) -> None:
+def _rebalance(state, evidence, model, ledger, managed, due, plan, decisions, rng) -> None:
     targets = {}
     rules = {}
     at_ceiling = {i for i in managed if plan[i] >= model.ceilings[i] * (1 - 1e-6)}
-    explored = _explore(
-        state, {i: max(plan[i], _exploration_floor(state)) for i in managed}, at_ceiling
-    )
     factor = float(model.demand.factors(state.day, state.day + 1)[0])
-    unfunded = {
-        i
-        for i in managed
-        if explored[i] < float(state.campaigns[i].min_daily_budget)
-        and not _worth_its_minimum(state, evidence, model, ledger, managed, plan, i, factor)
-    }
+    floor = _exploration_floor(state)
+    trials = _trials_at_minimum(state, evidence, model, ledger, managed, plan, factor, rng)
+    explored = _explore(
+        state,
+        {i: _with_floor(state.campaigns[i], plan[i], floor, i in trials) for i in managed},
+        at_ceiling,
+    )
+    unfunded = {i for i in managed if explored[i] <= 0}
     for i in managed:
         if i in unfunded:
             targets[i], rules[i] = 0.0, DecisionRule.ALLOCATION
@@ -567,7 +662,8 @@ def _rebalance(state, evidence, model, ledger, managed, due, plan, decisions) ->
         current = float(campaign.daily_budget)
         target = explored[i]
         rule = DecisionRule.ALLOCATION
-        if campaign.budget_set_day is not None and current > 0:
+        # A paused campaign starts afresh: no step from the budget it was paused with.
+        if campaign.budget_set_day is not None and current > 0 and campaign.active:
             base = _step_base(state, campaign)
             target = min(max(target, base * MAX_DAILY_STEP_DOWN), base * MAX_DAILY_STEP_UP)
         if (
@@ -595,6 +691,7 @@ def _rebalance(state, evidence, model, ledger, managed, due, plan, decisions) ->
         room_days,
         week_spent,
         ledger.mean_ratio,
+        _minimums(state, due),
     )
     share_left = _share_left(state)
     kept_worst = _worst(
@@ -690,49 +787,87 @@ def _step_base(state: SuiteState, campaign: CampaignState) -> float:
 
 
 UNFUNDED_REASON = (
-    "the plan gives it less than its platform's minimum daily budget, and that minimum "
-    "sells less here than the same money on the other campaigns"
+    "the plan leaves it off: its platform's minimum daily budget sells less here than "
+    "the same money on the other campaigns"
 )
 
 
-def _worth_its_minimum(
+def _with_floor(campaign: CampaignState, planned: float, floor: float, trial: bool) -> float:
+    """A campaign's budget before exploration's alternation: the plan's, kept at the
+    exploration floor (where the platform takes a budget that small), and a campaign the
+    plan leaves off either off or, on a trial day, at its platform's minimum."""
+    minimum = float(campaign.min_daily_budget)
+    if planned > 0:
+        return max(planned, floor)
+    if trial:
+        return minimum
+    return floor if floor >= minimum else 0.0
+
+
+def _trials_at_minimum(
     state: SuiteState,
     evidence: list[CampaignEvidence],
     model: _Model,
     ledger: _Ledger,
     managed: list[int],
     plan: dict[int, float],
-    i: int,
     factor: float,
-) -> bool:
-    """Whether a campaign the plan funds below its platform's minimum daily budget is
-    worth that minimum (else it is paused).
+    rng: np.random.Generator,
+) -> set[int]:
+    """Campaigns the plan leaves off that get a day at their platform's minimum, to learn.
 
-    The allocator splits money on curves alone; a platform then refuses any daily
-    budget under its minimum (TikTok: 100 RON), so a weak campaign planned at 15 a day
-    would be raised to the minimum and take 85 a day from better ones. The minimum is
-    funded when the sales it buys today are worth at least what the same spend buys at
-    the margin of the other funded campaigns (the plan's marginal return, equal across
-    them at its optimum; their median, as a few are at a ceiling); with no other
-    campaign to take the money, it is funded. A campaign at its audience's ceiling
-    spends only that on a minimum budget above it (TikTok retargeting on a small
-    audience: 60 of 100), so that is what its minimum costs and buys.
+    The plan runs on the posterior-mean curves, so a campaign whose minimum does not pay
+    *on average* stays off and never shows what it is worth. Each one whose minimum a
+    posterior draw (Thompson sampling) says pays at the plan's price (the marginal
+    return of the campaigns it funds above their minimum, their median) gets a trial
+    day: often while the curve is uncertain, rarely once the data say it is weak. Only
+    where the minimum is affordable: the trials of a day share at most a quarter of the
+    day's money and what the daily limit leaves of it, best draw first, and stop when
+    exploration stops. A campaign at its audience's ceiling is costed at what it spends.
     """
-    spend = min(
-        float(state.campaigns[i].min_daily_budget) * ledger.mean_ratio, float(model.ceilings[i])
+    if state.flight_days - state.day <= DITHER_LAST_DAYS:
+        return set()
+    funded = [k for k in managed if plan[k] > 0]
+    priced = [
+        k
+        for k in funded
+        if plan[k] > float(state.campaigns[k].min_daily_budget) * (1 + 1e-6)
+        and plan[k] < model.ceilings[k] * (1 - 1e-6)
+    ] or funded
+    if not priced:
+        return set()
+    price = float(
+        np.median(
+            [
+                evidence[k].value_per_conversion
+                * model.posteriors[k].expected_marginal(plan[k] * ledger.mean_ratio, factor)
+                for k in priced
+            ]
+        )
     )
-    at_minimum = evidence[i].value_per_conversion * model.posteriors[i].expected_conversions(
-        spend, factor
-    )
-    margins = [
-        evidence[k].value_per_conversion
-        * model.posteriors[k].expected_marginal(plan[k] * ledger.mean_ratio, factor)
-        for k in managed
-        if k != i and plan[k] > 0 and plan[k] < model.ceilings[k] * (1 - 1e-6)
-    ]
-    if not margins:
-        return True
-    return at_minimum >= float(np.median(margins)) * spend
+    allowance = TRIAL_SHARE * _spend_scale(state) * len(managed)
+    if state.daily_limit is not None:
+        # Within the day's limit: over it, the day's budgets are cut, the minimums first
+        # kept, and a day whose minimums no longer fit had every budget cut under them.
+        planned_today = ledger.fixed_daily + sum(plan[k] for k in funded)
+        allowance = min(allowance, float(state.daily_limit) - planned_today)
+    advantage = {}
+    for i in managed:
+        minimum = float(state.campaigns[i].min_daily_budget)
+        if plan[i] > 0 or minimum > allowance:
+            continue
+        spend = min(minimum * ledger.mean_ratio, float(model.ceilings[i]))
+        a, b = model.posteriors[i].sample(rng, 1)
+        earned = evidence[i].value_per_conversion * a[0] * factor * -np.expm1(-spend / b[0])
+        if earned > price * spend:
+            advantage[i] = earned / (price * spend) if price > 0 else np.inf
+    trials: set[int] = set()
+    for i in sorted(advantage, key=lambda k: -advantage[k]):
+        minimum = float(state.campaigns[i].min_daily_budget)
+        if minimum <= allowance:
+            trials.add(i)
+            allowance -= minimum
+    return trials
 
 
 def _exploration_floor(state: SuiteState) -> float:

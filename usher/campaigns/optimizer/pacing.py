@@ -222,24 +222,38 @@ def fit_to_daily_limit(
     week_room_days: np.ndarray,
     week_spent: np.ndarray,
     mean_ratio: float,
+    minimums: np.ndarray | None = None,
 ) -> np.ndarray:
     """The day's budgets under the daily limit (``room``), each still spendable under its weekly cap.
 
     The planned spends are scaled by one factor until the budgets they need
     (:func:`week_floor`) sum to at most ``room``. Scaling the raised budgets instead
     would cut a weekly-capped campaign's day far more than the others': its week's
-    room falls by ``k`` times the cut. If the floors alone (nothing planned today)
-    exceed the room, the budgets are scaled as they are.
+    room falls by ``k`` times the cut. ``minimums`` are the platforms' minimum daily
+    budgets: a budget is not scaled under its own while the others' cut can make the
+    day fit (scaled under it, the platform refuses it and the campaign is paused: a
+    thin flight's 5-a-day Google campaigns were, each time a trial day or the
+    exploration's alternation took the day a little over the limit). If the floors
+    alone (nothing planned today, the minimums kept) exceed the room, the budgets are
+    scaled as they are.
     """
     budgets = np.maximum(np.asarray(budgets, dtype=float), 0.0)
     week_room_days = np.asarray(week_room_days, dtype=float)
     week_spent = np.asarray(week_spent, dtype=float)
+    held = (
+        np.zeros(len(budgets))
+        if minimums is None
+        else np.minimum(np.asarray(minimums, dtype=float), budgets)
+    )
+
+    def planned(scale: float) -> np.ndarray:
+        return np.maximum(budgets * scale, held)
 
     def needed(scale: float) -> float:
-        return float(week_floor(budgets * scale, week_room_days, week_spent, mean_ratio).sum())
+        return float(week_floor(planned(scale), week_room_days, week_spent, mean_ratio).sum())
 
     if needed(0.0) > room:
         total = float(budgets.sum())
         return budgets * (max(room, 0.0) / total if total > 0 else 0.0)
     scale = _largest_scale(lambda s: needed(s) <= room, 1.0)
-    return week_floor(budgets * scale, week_room_days, week_spent, mean_ratio)
+    return week_floor(planned(scale), week_room_days, week_spent, mean_ratio)

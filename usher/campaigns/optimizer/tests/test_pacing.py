@@ -96,16 +96,32 @@ def test_the_daily_limit_cuts_every_days_spend_alike_even_under_a_weekly_cap():
     weekly=st.booleans(),
     week_spent=st.floats(0.0, 10000.0),
     mean_ratio=st.floats(0.5, 1.5),
+    minimum=st.one_of(st.none(), st.floats(0.0, 500.0)),
 )
-def test_budgets_under_the_daily_limit_fit_it(budgets, room, weekly, week_spent, mean_ratio):
+def test_budgets_under_the_daily_limit_fit_it(
+    budgets, room, weekly, week_spent, mean_ratio, minimum
+):
     budgets = np.array(budgets)
     rooms = np.full(len(budgets), 7.0 if weekly else np.inf)
     spent = np.full(len(budgets), week_spent)
-    limited = pacing.fit_to_daily_limit(budgets, room, rooms, spent, mean_ratio)
+    minimums = None if minimum is None else np.full(len(budgets), minimum)
+    limited = pacing.fit_to_daily_limit(budgets, room, rooms, spent, mean_ratio, minimums)
     assert (limited >= 0).all()
     assert limited.sum() <= room * (1 + 1e-9) + 1e-6
     if not weekly and budgets.sum() <= room:
         assert np.allclose(limited, budgets)
+
+
+def test_the_daily_limit_cuts_the_budgets_above_their_minimum_while_the_minimums_fit():
+    # 40 + 5 + 5 + 170 = 220 over a limit of 200: the cut falls on the two budgets above
+    # their minimums; the 5-a-day ones, cut alike to 4.5, would be refused and paused.
+    planned = np.array([40.0, 5.0, 5.0, 170.0])
+    minimums = np.array([25.0, 5.0, 5.0, 100.0])
+    none = np.full(4, np.inf)
+    limited = pacing.fit_to_daily_limit(planned, 200.0, none, np.zeros(4), 1.0, minimums)
+    assert limited.sum() == pytest.approx(200.0, rel=1e-6)
+    assert (limited >= minimums - 1e-9).all()
+    assert limited[1:3] == pytest.approx([5.0, 5.0])
 
 
 @settings(max_examples=100, deadline=None)
