@@ -466,6 +466,28 @@ def three_orders(ingest, wiring, django_capture_on_commit_callbacks, monkeypatch
     return wiring.meta.deliveries.first().destination_key
 
 
+def test_claims_made_at_the_same_moment_are_given_back_and_renewed_apart(three_orders):
+    # Three workers claim one row each at the same moment: their leases end together, so
+    # only the rows' ids tell each claim's rows from the others'.
+    now = timezone.now()
+    first, second, third = (dispatch.claim_batch(three_orders, 1, now) for _ in range(3))
+    assert first[0].lease_expires_at == second[0].lease_expires_at == third[0].lease_expires_at
+
+    dispatch._release(first, now + timedelta(minutes=5))
+    later = now + timedelta(seconds=dispatch.LEASE_MARGIN_SECONDS)
+    assert dispatch.Lease(second, clock=lambda: later).renew([], OneCall()) == 1
+
+    held = rows(three_orders)
+    assert held[first[0].pk].status == DeliveryStatus.RETRYING
+    assert held[second[0].pk].lease_expires_at == later + timedelta(
+        seconds=dispatch.lease_seconds()
+    )
+    assert (held[third[0].pk].status, held[third[0].pk].lease_expires_at) == (
+        DeliveryStatus.SENDING,
+        third[0].lease_expires_at,
+    )
+
+
 def one_call_per_event(monkeypatch, answers: dict[str, PlatformError]) -> list[str]:
     """The Meta connector sending each event in its own call (as GA4 does per visitor),
     failing the calls of the events in `answers`; returns the events sent, in order.
@@ -516,11 +538,12 @@ def test_two_failed_calls_in_a_row_put_off_the_calls_not_made_without_an_attempt
     dispatch.dispatch_destination(three_orders)
     assert sent == ["order-ord-1", "order-ord-2"]
     untried = ConversionDelivery.objects.get(destination_key=three_orders, event_id="order-ord-3")
-    assert (untried.status, untried.attempts, untried.batches.count()) == (
-        DeliveryStatus.RETRYING,
-        0,
-        0,
-    )
+    assert (
+        untried.status,
+        untried.attempts,
+        untried.batches.count(),
+        untried.lease_expires_at,
+    ) == (DeliveryStatus.RETRYING, 0, 0, None)  # no longer held: any worker may take it
     assert untried.next_attempt_at > clock.now
 
 
