@@ -575,9 +575,13 @@ def test_a_crash_inside_usher_mid_batch_keeps_what_was_already_delivered(three_o
     result = states(three_orders)
     assert result["order-ord-1"][0] == DeliveryStatus.DELIVERED
     assert {result["order-ord-2"][0], result["order-ord-3"][0]} == {DeliveryStatus.RETRYING}
-    assert ConversionDelivery.objects.get(
-        destination_key=three_orders, event_id="order-ord-2"
-    ).last_error_code == ("internal_error")
+    crashed = ConversionDelivery.objects.get(destination_key=three_orders, event_id="order-ord-2")
+    assert crashed.last_error_code == "internal_error"
+    # The batch log says what went wrong, for the admin reading a delivery's tries.
+    assert (crashed.last_batch.error_kind, crashed.last_batch.error_message) == (
+        ErrorKind.TRANSIENT,
+        "internal error: RuntimeError",
+    )
 
 
 # Several calls in flight (GA4's one call per visitor)
