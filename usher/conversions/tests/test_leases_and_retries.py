@@ -21,6 +21,7 @@ from usher.platforms.base import (
     EventOutcome,
     OutcomeStatus,
     PlatformError,
+    RequestRecord,
 )
 
 pytestmark = pytest.mark.django_db
@@ -734,6 +735,12 @@ def test_the_batch_log_hides_network_fields_of_a_body_cut_to_the_records_length(
     assert '"client_ip_address": "[redacted]"' in logged
     for cut in range(len(event) + 10, 2 * len(event) + 12):  # anywhere in the second event
         assert not {"203", "Moz"} & set(outcomes._redact_network_fields(body[:cut]).split('"'))
+
+
+def test_a_call_sent_without_a_body_is_logged_with_an_empty_one():
+    request = RequestRecord(method="GET", url="https://graph.example/v1/me", body=None)
+    logged = outcomes._request_summary(BatchResult([], request=request))
+    assert logged == {"method": "GET", "url": "https://graph.example/v1/me", "body": ""}
 
 
 def test_a_runs_summary_adds_up_every_outcome(three_orders):
