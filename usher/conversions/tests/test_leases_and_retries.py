@@ -3,6 +3,7 @@ rows are due again within a minute, and every retry waits its own, growing backo
 
 from __future__ import annotations
 
+import json
 import threading
 from copy import copy
 from datetime import timedelta
@@ -10,7 +11,7 @@ from itertools import pairwise
 from types import SimpleNamespace
 
 import pytest
-from django.db import connection
+from django.db import connection, connections, transaction
 from django.utils import timezone
 
 from usher.conversions import dispatch, outcomes, tasks
@@ -22,6 +23,7 @@ from usher.platforms.base import (
     EventOutcome,
     OutcomeStatus,
     PlatformError,
+    RequestRecord,
 )
 
 pytestmark = pytest.mark.django_db
@@ -158,6 +160,141 @@ def test_two_claims_at_the_same_moment_take_different_rows(meta_key):
     assert dispatch.claim_batch(meta_key, 10, now) == []
 
 
+def test_a_claim_takes_the_longest_overdue_deliveries_first(meta_key):
+    now = timezone.now()
+    first_queued, second_queued = sorted(rows(meta_key).values(), key=lambda d: d.pk)
+    # The second one is a retry that came due an hour ago, the first only a minute ago.
+    ConversionDelivery.objects.filter(pk=first_queued.pk).update(
+        next_attempt_at=now - timedelta(minutes=1)
+    )
+    ConversionDelivery.objects.filter(pk=second_queued.pk).update(
+        next_attempt_at=now - timedelta(hours=1)
+    )
+    [claimed] = dispatch.claim_batch(meta_key, 1, now)
+    assert claimed.pk == second_queued.pk
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="needs PostgreSQL row locks")
+def test_a_claim_takes_other_rows_than_those_another_worker_is_claiming_without_waiting(
+    meta_key,
+):
+    first_queued, second_queued = sorted(rows(meta_key).values(), key=lambda d: d.pk)
+    locked, claimed_beside = threading.Event(), threading.Event()
+
+    def worker_mid_claim() -> None:
+        """Another worker inside its claim's transaction, holding the first row's lock."""
+        try:
+            with transaction.atomic():
+                ConversionDelivery.objects.select_for_update().get(pk=first_queued.pk)
+                locked.set()
+                claimed_beside.wait(timeout=30)
+        finally:
+            connections.close_all()
+
+    other = threading.Thread(target=worker_mid_claim)
+    other.start()
+    try:
+        assert locked.wait(timeout=30)
+        with transaction.atomic(), connection.cursor() as cursor:
+            # Waiting for the other worker's lock fails the claim here instead of hanging.
+            cursor.execute("SET LOCAL lock_timeout = '2s'")
+            claimed = dispatch.claim_batch(meta_key, 10, timezone.now())
+    finally:
+        claimed_beside.set()
+        other.join()
+    assert [d.pk for d in claimed] == [second_queued.pk]
+
+
+def died_on_every_attempt(key, now):
+    """A worker claims the destination's rows at `now` on their last attempt (the ones
+    before all crashed too); returns the claim."""
+    claimed = dispatch.claim_batch(key, 10, now)
+    ConversionDelivery.objects.filter(pk__in=[d.pk for d in claimed]).update(
+        attempts=outcomes.MAX_ATTEMPTS
+    )
+    return claimed
+
+
+def test_a_batch_whose_worker_died_on_its_last_attempt_is_given_up_at_the_next_claim(
+    meta_key, wiring
+):
+    now = timezone.now()
+    last, not_last = died_on_every_attempt(meta_key, now)
+    ConversionDelivery.objects.filter(pk=not_last.pk).update(attempts=outcomes.MAX_ATTEMPTS - 1)
+    # Another destination's worker died the same way: its rows are its own claim's to judge.
+    tiktok_key = wiring.tiktok.deliveries.first().destination_key
+    elsewhere = died_on_every_attempt(tiktok_key, now)
+
+    after_lease = now + timedelta(seconds=dispatch.lease_seconds() + 1)
+    retaken = dispatch.claim_batch(meta_key, 10, after_lease)
+
+    assert [d.pk for d in retaken] == [not_last.pk]  # an attempt left: tried again
+    given_up = ConversionDelivery.objects.get(pk=last.pk)
+    assert (
+        given_up.status,
+        given_up.lease_expires_at,
+        given_up.last_error,
+        given_up.last_error_code,
+    ) == (
+        DeliveryStatus.DEAD,
+        None,
+        "gave up: the batch failed inside Usher on every attempt",
+        "internal_error",
+    )
+    assert {(d.status, d.lease_expires_at) for d in rows(tiktok_key).values()} == {
+        (DeliveryStatus.SENDING, elsewhere[0].lease_expires_at)
+    }
+
+
+def test_a_worker_on_its_last_attempt_keeps_its_rows_until_its_lease_runs_out(meta_key):
+    now = timezone.now()
+    sending = died_on_every_attempt(meta_key, now)
+    # Another worker's claim while the lease still holds: the rows are being sent.
+    assert dispatch.claim_batch(meta_key, 10, now + timedelta(seconds=1)) == []
+    assert {(d.status, d.lease_expires_at) for d in rows(meta_key).values()} == {
+        (DeliveryStatus.SENDING, sending[0].lease_expires_at)
+    }
+    record_as(sending, OutcomeStatus.DELIVERED, now + timedelta(seconds=2))
+    assert {d.status for d in rows(meta_key).values()} == {DeliveryStatus.DELIVERED}
+
+
+def test_a_claimed_batch_comes_with_its_browser_events_and_orders(
+    meta_key,
+    wiring,
+    marketplace,
+    client,
+    django_capture_on_commit_callbacks,
+    django_assert_num_queries,
+):
+    visit = {"event_id": "evt-view-1", "name": "view_item", "event": wiring.event.slug}
+    visit |= {"visitor_id": "v-1", "consent": {"ad_storage": True, "ad_user_data": True}}
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            f"/api/collect?site_key={marketplace.site_key}",
+            data=json.dumps({"events": [visit]}),
+            content_type="application/json",
+        )
+    assert response.status_code == 202
+    claimed = dispatch.claim_batch(meta_key, 10, timezone.now())
+    assert len(claimed) == 3
+    # Sending reads each delivery's browser event or order and its event page: loaded
+    # with the claim, not one query each.
+    with django_assert_num_queries(0):
+        carried = {
+            d.event_id: (
+                d.tracking_event and d.tracking_event.event_id,
+                d.order and d.order.event.slug,
+            )
+            for d in claimed
+        }
+    assert carried == {
+        "evt-view-1": ("evt-view-1", None),
+        "order-ord-1": (None, wiring.event.slug),
+        "order-ord-2": (None, wiring.event.slug),
+    }
+
+
 def test_a_late_outcome_does_not_overwrite_the_worker_that_took_the_rows_over(meta_key):
     slow, fast, after_lease = two_workers(meta_key)
 
@@ -241,6 +378,15 @@ def test_a_renewed_lease_holds_the_rows_for_the_calls_ahead(meta_key, settings):
     assert {d.status for d in rows(meta_key).values()} == {DeliveryStatus.DELIVERED}
 
 
+def test_the_lease_of_a_lone_claimed_delivery_is_renewed(meta_key):
+    now = timezone.now()
+    [alone] = dispatch.claim_batch(meta_key, 1, now)
+    later = now + timedelta(seconds=dispatch.LEASE_MARGIN_SECONDS)
+    assert dispatch.Lease([alone], clock=lambda: later).renew([], OneCall()) == 1
+    renewed = later + timedelta(seconds=dispatch.lease_seconds())
+    assert ConversionDelivery.objects.get(pk=alone.pk).lease_expires_at == renewed
+
+
 def test_a_crashed_workers_rows_are_due_again_within_a_minute(meta_key, settings):
     now = timezone.now()
     dispatch.claim_batch(meta_key, 10, now)  # ...and the worker dies
@@ -248,6 +394,8 @@ def test_a_crashed_workers_rows_are_due_again_within_a_minute(meta_key, settings
         seconds=settings.PLATFORM_HTTP_TIMEOUT_SECONDS + dispatch.LEASE_MARGIN_SECONDS
     )
     assert {d.lease_expires_at for d in rows(meta_key).values()} == {now + lease}
+    # The claim counts the attempt and dates it (the organizer's status shows it).
+    assert {(d.attempts, d.last_attempt_at) for d in rows(meta_key).values()} == {(1, now)}
     assert meta_key not in dispatch.due_destination_keys(now + lease - timedelta(seconds=1))
     assert meta_key in dispatch.due_destination_keys(now + timedelta(seconds=60))
     assert dispatch.next_due_at(meta_key) == now + lease
@@ -346,6 +494,28 @@ def three_orders(ingest, wiring, django_capture_on_commit_callbacks, monkeypatch
     return wiring.meta.deliveries.first().destination_key
 
 
+def test_claims_made_at_the_same_moment_are_given_back_and_renewed_apart(three_orders):
+    # Three workers claim one row each at the same moment: their leases end together, so
+    # only the rows' ids tell each claim's rows from the others'.
+    now = timezone.now()
+    first, second, third = (dispatch.claim_batch(three_orders, 1, now) for _ in range(3))
+    assert first[0].lease_expires_at == second[0].lease_expires_at == third[0].lease_expires_at
+
+    dispatch._release(first, now + timedelta(minutes=5))
+    later = now + timedelta(seconds=dispatch.LEASE_MARGIN_SECONDS)
+    assert dispatch.Lease(second, clock=lambda: later).renew([], OneCall()) == 1
+
+    held = rows(three_orders)
+    assert held[first[0].pk].status == DeliveryStatus.RETRYING
+    assert held[second[0].pk].lease_expires_at == later + timedelta(
+        seconds=dispatch.lease_seconds()
+    )
+    assert (held[third[0].pk].status, held[third[0].pk].lease_expires_at) == (
+        DeliveryStatus.SENDING,
+        third[0].lease_expires_at,
+    )
+
+
 def one_call_per_event(monkeypatch, answers: dict[str, PlatformError]) -> list[str]:
     """The Meta connector sending each event in its own call (as GA4 does per visitor),
     failing the calls of the events in `answers`; returns the events sent, in order.
@@ -396,11 +566,12 @@ def test_two_failed_calls_in_a_row_put_off_the_calls_not_made_without_an_attempt
     dispatch.dispatch_destination(three_orders)
     assert sent == ["order-ord-1", "order-ord-2"]
     untried = ConversionDelivery.objects.get(destination_key=three_orders, event_id="order-ord-3")
-    assert (untried.status, untried.attempts, untried.batches.count()) == (
-        DeliveryStatus.RETRYING,
-        0,
-        0,
-    )
+    assert (
+        untried.status,
+        untried.attempts,
+        untried.batches.count(),
+        untried.lease_expires_at,
+    ) == (DeliveryStatus.RETRYING, 0, 0, None)  # no longer held: any worker may take it
     assert untried.next_attempt_at > clock.now
 
 
@@ -432,9 +603,13 @@ def test_a_crash_inside_usher_mid_batch_keeps_what_was_already_delivered(three_o
     result = states(three_orders)
     assert result["order-ord-1"][0] == DeliveryStatus.DELIVERED
     assert {result["order-ord-2"][0], result["order-ord-3"][0]} == {DeliveryStatus.RETRYING}
-    assert ConversionDelivery.objects.get(
-        destination_key=three_orders, event_id="order-ord-2"
-    ).last_error_code == ("internal_error")
+    crashed = ConversionDelivery.objects.get(destination_key=three_orders, event_id="order-ord-2")
+    assert crashed.last_error_code == "internal_error"
+    # The batch log says what went wrong, for the admin reading a delivery's tries.
+    assert (crashed.last_batch.error_kind, crashed.last_batch.error_message) == (
+        ErrorKind.TRANSIENT,
+        "internal error: RuntimeError",
+    )
 
 
 # Several calls in flight (GA4's one call per visitor)
@@ -603,6 +778,12 @@ def test_the_batch_log_hides_network_fields_of_a_body_cut_to_the_records_length(
     assert '"client_ip_address": "[redacted]"' in logged
     for cut in range(len(event) + 10, 2 * len(event) + 12):  # anywhere in the second event
         assert not {"203", "Moz"} & set(outcomes._redact_network_fields(body[:cut]).split('"'))
+
+
+def test_a_call_sent_without_a_body_is_logged_with_an_empty_one():
+    request = RequestRecord(method="GET", url="https://graph.example/v1/me", body=None)
+    logged = outcomes._request_summary(BatchResult([], request=request))
+    assert logged == {"method": "GET", "url": "https://graph.example/v1/me", "body": ""}
 
 
 def test_a_runs_summary_adds_up_every_outcome(three_orders):
@@ -776,11 +957,13 @@ def test_a_lease_that_still_covers_the_next_call_is_not_rewritten(
 ):
     now = timezone.now()
     claimed = dispatch.claim_batch(meta_key, 10, now)
-    soon = dispatch.Lease(claimed, clock=lambda: now + timedelta(seconds=1))
+    # Up to the moment the lease covers the call's timeout and half its margin, no write.
+    last_unwritten = now + timedelta(seconds=dispatch.RENEWAL_SLACK_SECONDS)
+    soon = dispatch.Lease(claimed, clock=lambda: last_unwritten)
     with django_assert_num_queries(0):
         assert soon.renew([], OneCall()) == 2
-    # Later the lease would run out during the call (a full timeout): it is renewed.
-    later = now + timedelta(seconds=dispatch.LEASE_MARGIN_SECONDS)
+    # A moment later it is renewed, for a full timeout and margin from then.
+    later = last_unwritten + timedelta(microseconds=1)
     assert dispatch.Lease(claimed, clock=lambda: later).renew([], OneCall()) == 2
     renewed = later + timedelta(seconds=dispatch.lease_seconds())
     assert {d.lease_expires_at for d in rows(meta_key).values()} == {renewed}

@@ -14,6 +14,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from usher.lib import client_cache
 from usher.lib.client_cache import (
     cached_for_client,
+    client_version,
     current_version,
     fetch_remembered,
     invalidate_client,
@@ -285,3 +286,75 @@ def test_a_fetched_row_is_remembered_at_the_version_read_before_it():
     assert len(fetches) == 2  # the miss fetched twice around the version; the hit none
     invalidate_client(7)
     assert fetch_remembered("row", fetch, lambda row: row.client_id) is not first
+
+
+class _CountingCache:
+    """The cache, recording the name of every operation asked of it."""
+
+    def __init__(self, real: object) -> None:
+        self._real = real
+        self.operations: list[str] = []
+
+    def __getattr__(self, name: str) -> object:
+        self.operations.append(name)
+        return getattr(self._real, name)
+
+
+def test_reading_a_clients_version_is_one_cache_read_once_its_counter_exists(monkeypatch):
+    # Every reuse of a remembered answer that is not trusted reads the version: the page
+    # load's cost is this one round trip.
+    version = client_version(7)
+    counting = _CountingCache(client_cache.cache)
+    monkeypatch.setattr(client_cache, "cache", counting)
+    assert client_version(7) == version
+    assert counting.operations == ["get"]
+
+
+def test_a_lost_version_counter_restarts_above_every_version_handed_out():
+    first = client_version(7)
+    invalidate_client(7)
+    bumped = client_version(7)
+    client_cache.cache.delete(client_cache._version_key(7))  # evicted, or Redis restarted
+    # Answers cached under the old versions must never match again.
+    assert client_version(7) > bumped > first
+
+
+def test_a_clients_version_stands_however_long_nothing_changes(memory_cache_on_a_clock):
+    version = client_version(7)
+    memory_cache_on_a_clock[0] += 24 * 3600  # far past the cache's default lifetime
+    # Were the counter to expire, every answer of the client would be computed again.
+    assert client_version(7) == version
+
+
+@pytest.mark.parametrize("failure", [RedisConnectionError("Connection reset."), OSError(104)])
+def test_a_subscription_that_fails_to_close_is_dropped_all_the_same(failure):
+    class BrokenSubscription:
+        def close(self) -> None:
+            raise failure
+
+    announcements = client_cache._Announcements()
+    announcements._pubsub, announcements.live = BrokenSubscription(), True
+    announcements.close()  # a lost connection: nothing to raise, a new one next time
+    assert (announcements._pubsub, announcements.live) == (None, False)
+
+
+class _CacheThatEvictsEveryCounter:
+    """The cache, full under load: a counter added is gone before it is read back."""
+
+    def __init__(self, real: object) -> None:
+        self._real = real
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._real, name)
+
+    def get(self, key: str, default: object = None) -> object:
+        return default
+
+    def add(self, *args: object, **kwargs: object) -> bool:
+        return True
+
+
+def test_a_counter_evicted_as_soon_as_it_is_created_still_gives_a_version(monkeypatch):
+    monkeypatch.setattr(client_cache, "cache", _CacheThatEvictsEveryCounter(client_cache.cache))
+    # A number below every version handed out (they are times in nanoseconds), not a 500.
+    assert client_version(7) < time.time_ns()
