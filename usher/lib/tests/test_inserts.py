@@ -162,3 +162,16 @@ def test_defaults_and_auto_now_fields_are_stored_as_save_would(marketplace):
     assert inserted == saved
     assert (inserted["status"], inserted["attempts"]) == (DeliveryStatus.PENDING, 0)
     assert stamped_at_insert
+
+
+@pytest.mark.django_db
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="prepared statements of PostgreSQL")
+def test_a_statement_run_again_on_a_connection_is_prepared_there(marketplace):
+    """The server stops parsing and planning the insert once it has run a few times on
+    the connection (`DATABASE_PREPARE_THRESHOLD`)."""
+    for number in range(6):
+        insert_ignoring_conflicts((TrackingEvent, [event(marketplace, f"e-{number}")]))
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        prepared = [statement for (statement,) in cursor.fetchall()]
+    assert any("json_to_recordset" in statement for statement in prepared)
