@@ -118,13 +118,16 @@ def _text_form(prepared: Any) -> Any:
 @cache
 def _plan(model: type[models.Model]) -> tuple[list[tuple], list[models.Field]]:
     """The model's inserted fields, split into those a row gives (field, attribute
-    name, column, whether its text is stored as is) and those stamped at save."""
+    name, column, whether its text is stored as is, whether its values can key a dict)
+    and those stamped at save."""
     given, stamped = [], []
     for field in _inserted_fields(model):
         if _stamped_at_save(field):
             stamped.append(field)
         else:
-            given.append((field, field.attname, field.column, _stores_text_as_is(type(field))))
+            text_as_is = _stores_text_as_is(type(field))
+            hashable = not isinstance(field, models.JSONField)
+            given.append((field, field.attname, field.column, text_as_is, hashable))
     return given, stamped
 
 
@@ -133,7 +136,8 @@ def _json_rows(
 ) -> str:
     """The rows as one JSON array of objects keyed by column, each value prepared by its
     field as Django's INSERT would prepare it. NULLs are left out (a missing key reads
-    as NULL)."""
+    as NULL). A value that recurs in a column (the batch's client, page, address, time)
+    is prepared once per batch: preparing it again would give the same."""
     given, stamped = _plan(model)
     now = timezone.now()
     stamps = {
@@ -145,16 +149,23 @@ def _json_rows(
         )
         for field in stamped
     }
+    prepared: dict[tuple, Any] = {}
     documents = []
     for row in rows:
         document = dict(stamps)
-        for field, attname, column, text_as_is in given:
+        for field, attname, column, text_as_is, hashable in given:
             value = row[attname] if attname in row else field.get_default()
             if value is None:
                 continue
-            if not (text_as_is and type(value) is str):
-                value = _text_form(field.get_db_prep_save(value, connection))
-            document[column] = value
+            if text_as_is and type(value) is str:
+                document[column] = value
+            elif hashable:
+                key = (column, type(value), value)
+                if key not in prepared:
+                    prepared[key] = _text_form(field.get_db_prep_save(value, connection))
+                document[column] = prepared[key]
+            else:
+                document[column] = _text_form(field.get_db_prep_save(value, connection))
         documents.append(document)
     return json.dumps(documents, allow_nan=False)
 
