@@ -42,9 +42,9 @@ from psycopg.types.json import Json, Jsonb
 
 # A model's attribute names (a foreign key by its `_id`) to the values to store.
 Row = Mapping[str, Any]
-# `varchar(200)` -> `varchar`: a length in the rows' declared type would be checked by
-# the JSON reader; without it, the INSERT's assignment to the column refuses an overlong
-# value with the column's own error, as Django's INSERT does.
+# `varchar(200)` -> `varchar`: the rows are declared without lengths, so that the
+# INSERT's assignment to the column refuses an overlong value with the column's own
+# error, as Django's INSERT does.
 TYPE_MODIFIER = re.compile(r"\(.*?\)")
 # What a prepared value (`get_db_prep_save`) becomes in the JSON document: the text the
 # column's input function reads back to the same value.
@@ -52,6 +52,8 @@ TEXT_FORM: tuple[tuple[type | tuple[type, ...], Callable[[Any], Any]], ...] = (
     ((datetime.datetime, datetime.date, datetime.time), lambda value: value.isoformat()),
     ((Decimal, uuid.UUID, ipaddress.IPv4Address, ipaddress.IPv6Address), str),
 )
+# Immutable values whose preparation a batch can remember (a list or dict could change).
+REMEMBERED_TYPES = frozenset({bool, int, str, Decimal, datetime.datetime, datetime.date, uuid.UUID})
 
 
 def _inserted_fields(model: type[models.Model]) -> list[models.Field]:
@@ -118,16 +120,13 @@ def _text_form(prepared: Any) -> Any:
 @cache
 def _plan(model: type[models.Model]) -> tuple[list[tuple], list[models.Field]]:
     """The model's inserted fields, split into those a row gives (field, attribute
-    name, column, whether its text is stored as is, whether its values can key a dict)
-    and those stamped at save."""
+    name, column, whether its text is stored as is) and those stamped at save."""
     given, stamped = [], []
     for field in _inserted_fields(model):
         if _stamped_at_save(field):
             stamped.append(field)
         else:
-            text_as_is = _stores_text_as_is(type(field))
-            hashable = not isinstance(field, models.JSONField)
-            given.append((field, field.attname, field.column, text_as_is, hashable))
+            given.append((field, field.attname, field.column, _stores_text_as_is(type(field))))
     return given, stamped
 
 
@@ -153,13 +152,13 @@ def _json_rows(
     documents = []
     for row in rows:
         document = dict(stamps)
-        for field, attname, column, text_as_is, hashable in given:
+        for field, attname, column, text_as_is in given:
             value = row[attname] if attname in row else field.get_default()
             if value is None:
                 continue
             if text_as_is and type(value) is str:
                 document[column] = value
-            elif hashable:
+            elif type(value) in REMEMBERED_TYPES:
                 key = (column, type(value), value)
                 if key not in prepared:
                     prepared[key] = _text_form(field.get_db_prep_save(value, connection))
