@@ -144,10 +144,10 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(len(ordered) * fraction))] if ordered else 0.0
 
 
-def start_sandbox(port: int) -> subprocess.Popen:
+def start_sandbox(port: int, threads: int = 16) -> subprocess.Popen:
     """The sandbox as its own server on 127.0.0.1:`port`, keeping connections alive as
     the platforms' APIs do: gunicorn with one process (the sandbox's state lives in it)
-    of 16 threads, in a process group of its own (stop it with `os.killpg`).
+    of `threads` threads, in a process group of its own (stop it with `os.killpg`).
 
     Not `python -m usher.sandbox`: Werkzeug's development server closes every
     connection, so each platform call cost the worker a TCP connect (and the sandbox a
@@ -155,7 +155,7 @@ def start_sandbox(port: int) -> subprocess.Popen:
     return subprocess.Popen(
         [
             *(sys.executable, "-m", "gunicorn", "usher.sandbox.app:create_app()"),
-            *("-b", f"127.0.0.1:{port}", "-w", "1", "-k", "gthread", "--threads", "16"),
+            *("-b", f"127.0.0.1:{port}", "-w", "1", "-k", "gthread", "--threads", str(threads)),
             *("--keep-alive", "75", "--log-level", "warning"),
         ],
         cwd=ROOT,

@@ -1,12 +1,14 @@
 """Delivery under faults: event→delivered latency with 30% of platform calls failing and
 one Celery worker killed mid-run.
 
-The sandbox runs as its own HTTP server; a fault proxy in this process sits between
-Usher and it and, for a share of the calls (`--fault-rate`), arms one of the sandbox's
-own faults just before forwarding the call: a 5xx, the platform's throttling answer, a
-call slower than Usher's HTTP timeout, or a connection dropped without an answer — so
-every fault has the platform's real shape. Two Celery workers and beat run as in
-production (PostgreSQL, Redis broker). Browser events are stored and fanned out at a
+The production setup of the delivery benchmarks (DEBUG off; the sandbox under gunicorn
+with threads and keep-alive, `common.start_sandbox`); a fault proxy in this process
+sits between Usher and it, keeping Usher's connections alive as the platforms do, and,
+for a share of the calls (`--fault-rate`), arms one of the sandbox's own faults just
+before forwarding the call: a 5xx, the platform's throttling answer, a call slower than
+Usher's HTTP timeout, or a connection dropped without an answer — so every fault has
+the platform's real shape. Two Celery workers and beat run as in production
+(PostgreSQL, Redis broker). Browser events are stored and fanned out at a
 steady rate; half-way through, one worker is killed with SIGKILL (its leased rows and
 queued messages die with it). The run waits until every delivery is settled and
 reports the latency from the event's arrival to its delivery, and what was lost.
@@ -29,6 +31,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 from common import (
+    PRODUCTION_ENVIRONMENT,
     ROOT,
     add_server_side_codes,
     browser_events,
@@ -36,10 +39,14 @@ from common import (
     fresh_marketplace,
     percentile,
     prepare_database,
+    start_sandbox,
     wait_for_sandbox,
 )
 
 SANDBOX_PORT = 8767
+# Slow faults hold a sandbox thread past Usher's timeout; enough threads that the calls
+# queued behind them are not the bottleneck.
+SANDBOX_THREADS = 64
 PROXY_PORT = 8768
 FAULT_MODES = ["5xx", "429", "slow", "drop"]
 PLATFORM_PREFIXES = {"meta": "meta", "google-ads": "google_ads", "tiktok": "tiktok", "ga4": "ga4"}
@@ -47,8 +54,11 @@ SETTLE_LIMIT_SECONDS = 15 * 60  # give up waiting for stragglers after this
 
 
 class FaultProxy(BaseHTTPRequestHandler):
-    """Forwards to the sandbox; arms a sandbox fault for a share of the platform calls."""
+    """Forwards to the sandbox; arms a sandbox fault for a share of the platform calls.
+    HTTP/1.1: a connection stays open across calls (HTTP/1.0, the default, closes each
+    one, a TCP connect per platform call that production never pays)."""
 
+    protocol_version = "HTTP/1.1"
     sandbox = f"http://127.0.0.1:{SANDBOX_PORT}"
     fault_rate = 0.3
     slow_seconds = 12.0
@@ -98,7 +108,7 @@ class FaultProxy(BaseHTTPRequestHandler):
             self.end_headers()
             self.wfile.write(answer.content)
         except OSError:  # Usher gave up first (its timeout): nobody is listening
-            pass
+            self.close_connection = True
 
     do_GET = do_POST = do_PUT = do_DELETE = _forward
 
@@ -116,6 +126,7 @@ def main() -> None:
     var_dir = tempfile.mkdtemp(prefix="usher-bench-")
     configure_environment(
         {
+            **PRODUCTION_ENVIRONMENT,  # DEBUG off: no query log, as in production
             "SANDBOX_URL": f"http://127.0.0.1:{PROXY_PORT}",
             "USHER_VAR_DIR": var_dir,
             "LOG_LEVEL": "ERROR",
@@ -151,7 +162,7 @@ def main() -> None:
         processes.append(process)
         return process
 
-    spawn([sys.executable, "-m", "usher.sandbox", "--port", str(SANDBOX_PORT)])
+    processes.append(start_sandbox(SANDBOX_PORT, threads=SANDBOX_THREADS))
     celery = [sys.executable, "-m", "celery", "-A", "usher"]
     workers = [
         spawn(

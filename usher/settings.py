@@ -114,6 +114,15 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
         "timeout": 20,
     }
     DATABASES["default"]["CONN_MAX_AGE"] = 0
+if DATABASES["default"]["ENGINE"].endswith("postgresql"):
+    # A statement sent on a server-bound cursor (usher/lib/inserts.py: the collector's and
+    # fan-out's inserts, a delivery's record; their text is fixed) is prepared on its
+    # connection once it has run this many times there: the server stops parsing and
+    # planning it on every request. Django's own queries bind client-side and are never
+    # prepared. 0 turns it off (a pooler in transaction mode that cannot keep them).
+    DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = (
+        int(os.environ.get("DATABASE_PREPARE_THRESHOLD", "5")) or None
+    )
 if os.environ.get("TEST_DATABASE_NAME"):
     # Two test runs against one PostgreSQL server each need their own test database.
     DATABASES["default"]["TEST"] = {"NAME": os.environ["TEST_DATABASE_NAME"]}

@@ -24,7 +24,7 @@ from usher.conversions.models import ConversionDelivery
 from usher.conversions.policy import SendDecision, decide
 from usher.events.models import TrackingEvent
 from usher.events.names import StandardEvent
-from usher.lib.inserts import insert_ignoring_conflicts
+from usher.lib.inserts import Row, insert_ignoring_conflicts
 from usher.marketplace.models import (
     MarketplaceClient,
     MarketplaceEvent,
@@ -55,25 +55,26 @@ STRAGGLERS_PER_SWEEP = 5000
 PENDING_EVENTS_PER_FAN_OUT = 500
 
 
-def _delivery(code: ServerSideCode, *, minimal: bool, **source) -> ConversionDelivery:
+def _delivery(code: ServerSideCode, *, minimal: bool, **source: object) -> Row:
+    """A delivery's row (not a model instance: `insert_ignoring_conflicts` takes rows)."""
     from_marketplace = code.source == CodeSource.MARKETPLACE
-    return ConversionDelivery(
-        destination_key=code.destination_key,
-        provider=code.provider,
-        organizer_code_id=None if from_marketplace else code.code_id,
-        marketplace_code_id=code.code_id if from_marketplace else None,
-        minimal_data=minimal,
-        next_attempt_at=timezone.now(),
+    return {
+        "destination_key": code.destination_key,
+        "provider": code.provider,
+        "organizer_code_id": None if from_marketplace else code.code_id,
+        "marketplace_code_id": code.code_id if from_marketplace else None,
+        "minimal_data": minimal,
+        "next_attempt_at": timezone.now(),
         **source,
-    )
+    }
 
 
-def _save(deliveries: Iterable[ConversionDelivery]) -> set[str]:
+def _save(deliveries: Iterable[Row]) -> set[str]:
     """Store the deliveries, skipping those that exist (the unique key): one INSERT of
-    column arrays on PostgreSQL, not one compiled by Django per 500 rows."""
+    a JSON document of rows on PostgreSQL, not one compiled by Django per 500 rows."""
     rows = list(deliveries)
-    insert_ignoring_conflicts(rows)
-    return {row.destination_key for row in rows}
+    insert_ignoring_conflicts((ConversionDelivery, rows))
+    return {row["destination_key"] for row in rows}
 
 
 class _Platforms:
@@ -239,7 +240,7 @@ def fan_out_order(order_id: int) -> set[str]:
                 organizer_id=order.organizer_id,
                 event_id=order_event_id(order),
                 event_name=StandardEvent.PURCHASE,
-                order=order,
+                order_id=order.pk,
             )
             for code in server_side_codes(order.event)
             if platforms.sendable(code, StandardEvent.PURCHASE, order.placed_at, decision)

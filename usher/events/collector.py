@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
-from typing import Annotated, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 import django.dispatch
 from django.db import transaction
@@ -34,7 +34,12 @@ from usher.lib.client_cache import fetch_remembered, recall
 from usher.lib.errors import InvalidInput
 from usher.lib.inserts import insert_ignoring_conflicts
 from usher.lib.validation import UtcDatetime
-from usher.marketplace.models import MarketplaceClient, MarketplaceEvent, MarketplaceOrganizer
+from usher.marketplace.models import (
+    AdClickAttribution,
+    MarketplaceClient,
+    MarketplaceEvent,
+    MarketplaceOrganizer,
+)
 from usher.marketplace.schemas import Currency
 from usher.marketplace.services import client_by_site_key
 
@@ -238,71 +243,73 @@ def _pages(
     return found["event"], found["organizer"]
 
 
-def _touch(client: MarketplaceClient, row: TrackingEvent) -> VisitorTouch | None:
+def _touch(client: MarketplaceClient, row: dict[str, Any]) -> dict[str, Any] | None:
     """A landing with click ids or campaign tags; the same marks twice are one touch."""
-    marks = row.ad_click_values()
-    if not row.visitor_id or not any(marks.values()):
+    marks = {name: row[name] for name in AdClickAttribution.FIELD_NAMES}
+    if not row["visitor_id"] or not any(marks.values()):
         return None
     digest = hashlib.sha256("\x1f".join(marks.values()).encode()).hexdigest()
-    return VisitorTouch(
-        client=client,
-        visitor_id=row.visitor_id,
-        touched_at=row.occurred_at,
-        marketplace_event=row.marketplace_event,
-        landing_url=row.page_url,
-        touch_key=digest,
+    return {
+        "client_id": client.pk,
+        "visitor_id": row["visitor_id"],
+        "touched_at": row["occurred_at"],
+        "marketplace_event_id": row["marketplace_event_id"],
+        "landing_url": row["page_url"],
+        "touch_key": digest,
         **marks,
-    )
+    }
 
 
 def store_events(client: MarketplaceClient, batch: CollectBatch, context: RequestContext) -> int:
     """Validate references and store the batch in bulk; returns how many events it held."""
     pages, profiles = _pages(client, batch.events)
+    user_agent = context.user_agent[:USER_AGENT_MAX_CHARS]
     rows = []
     for event in batch.events:
         occurred_at = _event_time(event.time, context.received_at)
         page_event = pages.get(event.event) if event.event else None
         profile = profiles.get(event.organizer) if event.organizer else None
+        click, cookies, utm = event.click, event.cookies, event.utm
         rows.append(
-            TrackingEvent(
-                client=client,
-                marketplace_event=page_event,
-                organizer_id=page_event.organizer_id
+            {
+                "client_id": client.pk,
+                "marketplace_event_id": getattr(page_event, "pk", None),
+                "organizer_id": page_event.organizer_id
                 if page_event
                 else getattr(profile, "pk", None),
-                event_id=event.event_id,
-                name=event.name,
-                occurred_at=occurred_at,
-                visitor_id=event.visitor_id,
-                page_url=event.page_url,
-                ip_address=context.ip_address,
-                user_agent=context.user_agent[:USER_AGENT_MAX_CHARS],
-                value=event.value,
-                currency=event.currency or "",
-                content_ids=event.content_ids,
-                num_items=event.num_items,
-                order_external_id=event.order_id,
-                fbc=_fbc(event, occurred_at),
-                fbp=event.cookies.fbp,
-                gclid=event.click.gclid,
-                gbraid=event.click.gbraid,
-                wbraid=event.click.wbraid,
-                ttclid=event.click.ttclid,
-                ttp=event.cookies.ttp,
-                ga_client_id=event.cookies.ga_client_id,
-                utm_source=event.utm.source,
-                utm_medium=event.utm.medium,
-                utm_campaign=event.utm.campaign,
-                utm_content=event.utm.content,
-                utm_term=event.utm.term,
-                consent=event.consent.model_dump(exclude_none=True),
-            )
+                "event_id": event.event_id,
+                "name": event.name,
+                "occurred_at": occurred_at,
+                "visitor_id": event.visitor_id,
+                "page_url": event.page_url,
+                "ip_address": context.ip_address,
+                "user_agent": user_agent,
+                "value": event.value,
+                "currency": event.currency or "",
+                "content_ids": event.content_ids,
+                "num_items": event.num_items,
+                "order_external_id": event.order_id,
+                "fbc": _fbc(event, occurred_at),
+                "fbp": cookies.fbp,
+                "gclid": click.gclid,
+                "gbraid": click.gbraid,
+                "wbraid": click.wbraid,
+                "ttclid": click.ttclid,
+                "ttp": cookies.ttp,
+                "ga_client_id": cookies.ga_client_id,
+                "utm_source": utm.source,
+                "utm_medium": utm.medium,
+                "utm_campaign": utm.campaign,
+                "utm_content": utm.content,
+                "utm_term": utm.term,
+                "consent": event.consent.model_dump(exclude_none=True),
+            }
         )
     touches = [touch for row in rows if (touch := _touch(client, row)) is not None]
-    event_ids = [row.event_id for row in rows]
+    event_ids = [row["event_id"] for row in rows]
     # One statement, committed when it returns (outside a caller's transaction): a resent
     # event (same event_id) is stored once, the first copy wins; a touch seen before too.
-    insert_ignoring_conflicts(rows, touches)
+    insert_ignoring_conflicts((TrackingEvent, rows), (VisitorTouch, touches))
 
     # robust: a broker outage must not turn stored events into a 500; the sweep
     # fans out whatever was not announced (TrackingEvent.fanned_out_at).

@@ -6,31 +6,54 @@ endpoint may answer. `insert_ignoring_conflicts` sends the INSERTs as one statem
 PostgreSQL, chained in a WITH, which in autocommit is its own transaction: every row or
 none is committed when the one round trip returns.
 
-On PostgreSQL each table's rows travel as one array per column, unnested by the server
-(`INSERT ... SELECT * FROM UNNEST(%s::varchar[], ...)`), and the parameters are bound
-server-side. The statement's text depends only on the tables, not on how many rows they
-hold, and psycopg sends the arrays as they are instead of quoting every value into the
-SQL text: the collector spent half of its CPU in Django's insert compiler and that
-quoting (bench/README.md, "Hot paths side by side"). Values still pass through each
-field's own preparation (`pre_save`, `get_db_prep_save`), so a row is stored exactly as
-`bulk_create` would store it.
+Rows are mappings of a model's attribute names to values (`client_id`, not `client`),
+not model instances: building a Django instance cost more than storing it (a collector
+batch of 50 spent a third of its CPU in `Model.__init__`, bench/README.md, "Hot paths
+side by side"). On PostgreSQL each table's rows travel as one JSON document, bound
+server-side and read by the server (`INSERT ... SELECT ... FROM json_to_recordset(%s)`):
+the statement's text depends only on the tables, so it is built once per process and
+prepared once per connection (`prepare_threshold` in settings), and the client encodes
+the rows with one call of the C JSON encoder, instead of psycopg's Python array dumper
+walking one array per column. Values still pass through each field's own preparation
+(`get_db_prep_save`), except text and NULLs that Django would pass through unchanged;
+a missing value takes the field's default, and `auto_now`/`auto_now_add` fields the
+time of the batch, so a row is stored as `bulk_create` would store it.
 """
 
 from __future__ import annotations
 
+import datetime
+import ipaddress
+import json
 import re
-from collections.abc import Sequence
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from decimal import Decimal
 from functools import cache
+from typing import Any
 
 import psycopg
 from django.db import DEFAULT_DB_ALIAS, connections, models, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models.constants import OnConflict
 from django.db.models.sql import InsertQuery
+from django.utils import timezone
+from psycopg.types.json import Json, Jsonb
 
-# `varchar(200)` -> `varchar`: an explicit cast to a length would truncate an overlong
-# value silently, where the INSERT's own assignment to the column refuses it.
+# A model's attribute names (a foreign key by its `_id`) to the values to store.
+Row = Mapping[str, Any]
+# `varchar(200)` -> `varchar`: the rows are declared without lengths, so that the
+# INSERT's assignment to the column refuses an overlong value with the column's own
+# error, as Django's INSERT does.
 TYPE_MODIFIER = re.compile(r"\(.*?\)")
+# What a prepared value (`get_db_prep_save`) becomes in the JSON document: the text the
+# column's input function reads back to the same value.
+TEXT_FORM: tuple[tuple[type | tuple[type, ...], Callable[[Any], Any]], ...] = (
+    ((datetime.datetime, datetime.date, datetime.time), lambda value: value.isoformat()),
+    ((Decimal, uuid.UUID, ipaddress.IPv4Address, ipaddress.IPv6Address), str),
+)
+# Immutable values whose preparation a batch can remember (a list or dict could change).
+REMEMBERED_TYPES = frozenset({bool, int, str, Decimal, datetime.datetime, datetime.date, uuid.UUID})
 
 
 def _inserted_fields(model: type[models.Model]) -> list[models.Field]:
@@ -42,27 +65,22 @@ def _inserted_fields(model: type[models.Model]) -> list[models.Field]:
     ]
 
 
-def _compiled_statements(rows: Sequence[models.Model], using: str) -> list[tuple[str, tuple]]:
-    """The INSERT ... ON CONFLICT DO NOTHING statements Django's compiler builds for
-    unsaved instances of one model, in as few statements as the database's parameter
-    limit allows."""
-    model = type(rows[0])
+def _compiled_statements(
+    model: type[models.Model], rows: Sequence[Row], using: str
+) -> list[tuple[str, tuple]]:
+    """The INSERT ... ON CONFLICT DO NOTHING statements Django's compiler builds for the
+    rows (as unsaved instances), in as few statements as the database's parameter limit
+    allows."""
+    instances = [model(**row) for row in rows]
     fields = _inserted_fields(model)
     connection = connections[using]
-    size = max(1, connection.ops.bulk_batch_size(fields, rows))
+    size = max(1, connection.ops.bulk_batch_size(fields, instances))
     statements: list[tuple[str, tuple]] = []
-    for start in range(0, len(rows), size):
+    for start in range(0, len(instances), size):
         query = InsertQuery(model, on_conflict=OnConflict.IGNORE)
-        query.insert_values(fields, rows[start : start + size])
+        query.insert_values(fields, instances[start : start + size])
         statements.extend(query.get_compiler(using=using).as_sql())
     return statements
-
-
-@cache
-def _reads_attribute(kind: type[models.Field]) -> bool:
-    """Whether the field's value before saving is its attribute as it is (no `auto_now`
-    and the like): Django's own `Field.pre_save`."""
-    return kind.pre_save is models.Field.pre_save
 
 
 @cache
@@ -76,44 +94,107 @@ def _stores_text_as_is(kind: type[models.Field]) -> bool:
     )
 
 
-def _column(field: models.Field, rows: Sequence[models.Model], connection) -> list:
-    """The rows' values of one field, as Django's insert would send them. Text that
-    Django would pass through unchanged is not run through its preparation one value
-    at a time (most of the collector's columns, and most of their values empty)."""
-    kind = type(field)
-    if _reads_attribute(kind):
-        values = [getattr(row, field.attname) for row in rows]
-    else:
-        values = [field.pre_save(row, True) for row in rows]
-    if _stores_text_as_is(kind) and all(type(value) is str for value in values):
-        return values
-    return [field.get_db_prep_save(value, connection) for value in values]
+def _stamped_at_save(field: models.Field) -> bool:
+    """Whether Django sets the field's value itself when a row is added (`auto_now`,
+    `auto_now_add`): the given value, if any, is replaced by the time of the save."""
+    if isinstance(field, models.DateField):
+        return field.auto_now or field.auto_now_add
+    if type(field).pre_save is not models.Field.pre_save:
+        raise TypeError(f"{field} computes its value when saved; insert its rows with the ORM")
+    return False
 
 
-def _unnested_statement(
-    rows: Sequence[models.Model], connection: BaseDatabaseWrapper
-) -> tuple[str, list[list]]:
-    """One PostgreSQL INSERT ... SELECT FROM UNNEST of unsaved instances of one model,
-    skipping conflicts, and its parameters: one array per column, whatever the rows."""
-    model = type(rows[0])
-    columns = [_column(field, rows, connection) for field in _inserted_fields(model)]
-    return _unnest_sql(model, connection.alias), columns
+def _text_form(prepared: Any) -> Any:
+    """A value prepared by its field for psycopg, as the JSON the server reads it from."""
+    if prepared is None or isinstance(prepared, str | int | float):
+        return prepared
+    if isinstance(prepared, Json | Jsonb):  # a JSONField's value, under its encoder
+        dumps = prepared.dumps
+        return prepared.obj if dumps in (None, json.dumps) else json.loads(dumps(prepared.obj))
+    for kinds, form in TEXT_FORM:
+        if isinstance(prepared, kinds):
+            return form(prepared)
+    raise TypeError(f"cannot insert {type(prepared).__name__} values from JSON")
 
 
 @cache
-def _unnest_sql(model: type[models.Model], alias: str) -> str:
-    """The statement of `_unnested_statement`: the same for every batch of the model."""
+def _plan(model: type[models.Model]) -> tuple[list[tuple], list[models.Field]]:
+    """The model's inserted fields, split into those a row gives (field, attribute
+    name, column, whether its text is stored as is) and those stamped at save."""
+    given, stamped = [], []
+    for field in _inserted_fields(model):
+        if _stamped_at_save(field):
+            stamped.append(field)
+        else:
+            given.append((field, field.attname, field.column, _stores_text_as_is(type(field))))
+    return given, stamped
+
+
+def _json_rows(
+    model: type[models.Model], rows: Sequence[Row], connection: BaseDatabaseWrapper
+) -> str:
+    """The rows as one JSON array of objects keyed by column, each value prepared by its
+    field as Django's INSERT would prepare it. NULLs are left out (a missing key reads
+    as NULL). A value that recurs in a column (the batch's client, page, address, time)
+    is prepared once per batch: preparing it again would give the same."""
+    given, stamped = _plan(model)
+    now = timezone.now()
+    stamps = {
+        field.column: _text_form(
+            field.get_db_prep_save(
+                now if isinstance(field, models.DateTimeField) else datetime.date.today(),
+                connection,
+            )
+        )
+        for field in stamped
+    }
+    prepared: dict[tuple, Any] = {}
+    documents = []
+    for row in rows:
+        document = dict(stamps)
+        for field, attname, column, text_as_is in given:
+            value = row[attname] if attname in row else field.get_default()
+            if value is None:
+                continue
+            if text_as_is and type(value) is str:
+                document[column] = value
+            elif type(value) in REMEMBERED_TYPES:
+                key = (column, type(value), value)
+                if key not in prepared:
+                    prepared[key] = _text_form(field.get_db_prep_save(value, connection))
+                document[column] = prepared[key]
+            else:
+                document[column] = _text_form(field.get_db_prep_save(value, connection))
+        documents.append(document)
+    return json.dumps(documents, allow_nan=False)
+
+
+@cache
+def _insert_sql(model: type[models.Model], alias: str) -> str:
+    """One table's INSERT from a JSON array of rows, skipping conflicts: the same text
+    for every batch of the model."""
     connection = connections[alias]
-    fields = _inserted_fields(model)
     quote = connection.ops.quote_name
-    arrays = ", ".join(
-        f"%b::{TYPE_MODIFIER.sub('', field.db_type(connection))}[]" for field in fields
+    fields = _inserted_fields(model)
+    columns = ", ".join(quote(field.column) for field in fields)
+    declared = ", ".join(
+        f"{quote(field.column)} {TYPE_MODIFIER.sub('', field.db_type(connection))}"
+        for field in fields
     )
     return (
-        f"INSERT INTO {quote(model._meta.db_table)} "
-        f"({', '.join(quote(field.column) for field in fields)}) "
-        f"SELECT * FROM UNNEST({arrays}) ON CONFLICT DO NOTHING"
+        f"INSERT INTO {quote(model._meta.db_table)} ({columns}) "
+        f"SELECT {columns} FROM json_to_recordset(%s::json) AS given({declared}) "
+        "ON CONFLICT DO NOTHING"
     )
+
+
+@cache
+def _chained_sql(tables: tuple[type[models.Model], ...], alias: str) -> str:
+    """The INSERTs of several tables as one data-modifying WITH: every INSERT runs, in
+    one statement and one snapshot."""
+    *leading, last = (_insert_sql(model, alias) for model in tables)
+    ctes = ", ".join(f"stored_{index} AS ({sql})" for index, sql in enumerate(leading))
+    return f"WITH {ctes} {last}" if ctes else last
 
 
 def server_bound_cursor(connection: BaseDatabaseWrapper):
@@ -128,27 +209,26 @@ def server_bound_cursor(connection: BaseDatabaseWrapper):
 
 
 def insert_ignoring_conflicts(
-    *tables: Sequence[models.Model], using: str = DEFAULT_DB_ALIAS
+    *tables: tuple[type[models.Model], Sequence[Row]], using: str = DEFAULT_DB_ALIAS
 ) -> None:
-    """Insert each sequence of unsaved instances (one model per sequence), skipping rows
-    that conflict with a unique constraint; all or nothing. One statement (one round
-    trip, committed on return in autocommit) on PostgreSQL, or when the rows fit one;
-    otherwise one transaction."""
-    filled = [rows for rows in tables if rows]
+    """Insert each model's rows, skipping rows that conflict with a unique constraint;
+    all or nothing. One statement (one round trip, committed on return in autocommit)
+    on PostgreSQL, or when the rows fit one; otherwise one transaction."""
+    filled = [(model, rows) for model, rows in tables if rows]
     if not filled:
         return
     connection = connections[using]
     if connection.vendor == "postgresql":
-        # A data-modifying WITH: every INSERT runs, in one statement and one snapshot.
-        *leading, (last_sql, last_params) = [
-            _unnested_statement(rows, connection) for rows in filled
-        ]
-        ctes = ", ".join(f"stored_{index} AS ({sql})" for index, (sql, _) in enumerate(leading))
-        params = [array for _, arrays in leading for array in arrays] + last_params
+        sql = _chained_sql(tuple(model for model, _ in filled), connection.alias)
+        params = [_json_rows(model, rows, connection) for model, rows in filled]
         with server_bound_cursor(connection) as cursor:
-            cursor.execute(f"WITH {ctes} {last_sql}" if ctes else last_sql, params)
+            cursor.execute(sql, params)
         return
-    statements = [statement for rows in filled for statement in _compiled_statements(rows, using)]
+    statements = [
+        statement
+        for model, rows in filled
+        for statement in _compiled_statements(model, rows, using)
+    ]
     if len(statements) == 1:
         with connection.cursor() as cursor:
             cursor.execute(*statements[0])

@@ -9,6 +9,7 @@ throttling answer, which is not always HTTP 429: TikTok says code 40100 in an HT
 from __future__ import annotations
 
 import contextlib
+import errno
 import socket
 import time
 from dataclasses import asdict, dataclass
@@ -125,29 +126,36 @@ class FaultBook:
         self._next_id = max((fault.id for fault in self.faults), default=0) + 1
 
 
+def _server_socket(environ: dict[str, Any]) -> socket.socket | None:
+    """The client's socket when a server runs the sandbox: Werkzeug's development
+    server and gunicorn (the benchmarks' keep-alive setup) both put it in the environ."""
+    return environ.get("werkzeug.socket") or environ.get("gunicorn.socket")
+
+
 def drop_connection(environ: dict[str, Any]) -> NoReturn:
     """End the call without an answer.
 
-    Under Werkzeug's server the client socket is in the environ: shut it down and
-    raise ConnectionAbortedError, which Werkzeug treats as a dropped connection and
-    answers nothing. In-process (httpx.WSGITransport) raise DroppedConnection, an
-    httpx.RemoteProtocolError, which the transport lets through to the client.
+    Under a server the client socket is in the environ: shut it down and raise a
+    connection reset, which Werkzeug and gunicorn both treat as a dropped connection
+    and answer nothing (any other error gunicorn would answer with a 500). In-process
+    (httpx.WSGITransport) raise DroppedConnection, an httpx.RemoteProtocolError, which
+    the transport lets through to the client.
     """
-    sock = environ.get("werkzeug.socket")
+    sock = _server_socket(environ)
     if sock is not None:
         with contextlib.suppress(OSError):  # the client may already be gone
             sock.shutdown(socket.SHUT_RDWR)
-        raise ConnectionAbortedError("sandbox fault: connection dropped")
+        raise ConnectionResetError(errno.ECONNRESET, "sandbox fault: connection dropped")
     raise DroppedConnection("Server disconnected without sending a response.")
 
 
 def time_out(environ: dict[str, Any]) -> NoReturn:
     """Answer nothing in time: the client sees a read timeout.
 
-    Under Werkzeug's server the call is held past any client timeout, then dropped;
-    in-process (where httpx timeouts do not apply) SimulatedTimeout is raised at once.
+    Under a server the call is held past any client timeout, then dropped; in-process
+    (where httpx timeouts do not apply) SimulatedTimeout is raised at once.
     """
-    if environ.get("werkzeug.socket") is not None:
+    if _server_socket(environ) is not None:
         time.sleep(OUTAGE_TIMEOUT_SECONDS)
         drop_connection(environ)
     raise SimulatedTimeout("sandbox outage: the platform did not answer in time")

@@ -95,3 +95,37 @@ def test_the_server_drops_connections_times_out_slow_calls_and_saves_state_on_si
     faults = [entry["fault"] for entry in saved["requests"] if entry["platform"] == "meta"]
     assert faults == ["drop", None, "slow"]  # logged when answered; the slow one came last
     assert saved["events"][-1]["event_id"] == "lead-1"
+
+
+def test_under_gunicorn_a_dropped_call_is_dropped_not_answered() -> None:
+    """The benchmarks serve the sandbox with gunicorn (threads, keep-alive): a drop
+    fault must reach the client as a dropped connection there too, not as gunicorn's
+    500 for an application error; the next call is answered."""
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "gunicorn", "usher.sandbox.app:create_app()"),
+            *("-b", f"127.0.0.1:{port}", "-k", "gthread", "--threads", "2"),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
+        while True:
+            try:
+                httpx.get(f"{base_url}/_sandbox/health", timeout=0.5)
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline and process.poll() is None, "no gunicorn"
+                time.sleep(0.05)
+        url = f"/meta/v25.0/{META_PIXEL}/events"
+        with httpx.Client(base_url=base_url, params={"access_token": TOKEN}, timeout=5) as client:
+            client.post("/_sandbox/faults", json={"platform": "meta", "mode": "drop"})
+            with pytest.raises(httpx.RemoteProtocolError):
+                client.post(url, json=capi_body())
+            assert client.post(url, json=capi_body()).json()["events_received"] == 1
+    finally:
+        process.kill()
+        process.wait()
