@@ -212,12 +212,9 @@ class Lease:
             delivery.lease_expires_at = until
         sending = {event.event_id for event in events}
         carrying = [d.pk for d in self.claimed if d.event_id in sending]
-        if (
-            ConversionDelivery.objects.filter(
-                pk__in=carrying, status=DeliveryStatus.SENDING, lease_expires_at=until
-            ).count()
-            < len(carrying)
-        ):
+        if ConversionDelivery.objects.filter(
+            pk__in=carrying, status=DeliveryStatus.SENDING, lease_expires_at=until
+        ).count() < len(carrying):
             # The lease lapsed (a stalled worker) and another worker claimed these rows:
             # the call would send them twice (GA4 counts a resent view twice).
             raise LeaseLost(f"{len(carrying)} deliveries of this call are another worker's")
