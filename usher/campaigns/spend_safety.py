@@ -47,8 +47,7 @@ def flight_weeks(now: datetime, ends_at: datetime, timezone: str) -> list[int]:
     a full week and two days. Empty once the flight is over."""
     zone = zone_named(timezone)
     first: date = now.astimezone(zone).date()
-    # A flight ending at midnight has no hour on that date: its last day is the one before.
-    last: date = (ends_at.astimezone(zone) - timedelta(microseconds=1)).date()
+    last: date = ends_at.astimezone(zone).date()
     if ends_at <= now or last < first:
         return []
     weeks: list[int] = []

@@ -58,14 +58,6 @@ def test_a_flight_ending_later_today_has_today_left_and_one_ending_now_has_nothi
     assert flight_weeks(now, datetime(2026, 12, 7, 12, 0, tzinfo=UTC), "UTC") == [5, 1]
 
 
-def test_a_flight_ending_at_midnight_does_not_count_the_day_it_ends_on():
-    # An event at 00:00 on Monday: Sunday is the last day anything can spend (counting
-    # Monday too made a lifetime budget pace over one day more than the platform does).
-    now = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
-    assert flight_weeks(now, datetime(2026, 12, 7, 0, 0, tzinfo=UTC), "UTC") == [5]
-    assert flight_weeks(now, datetime(2026, 12, 3, 0, 0, tzinfo=UTC), "UTC") == [1]
-
-
 def test_meta_weekly_cap_bounds_a_full_week_below_seven_days_of_daily_overdelivery():
     assert daily_budget_multiplier(META, [7]) == Decimal("7")
     assert daily_budget_multiplier(META, [2]) == Decimal("3.50")
