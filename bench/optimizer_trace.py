@@ -12,7 +12,11 @@ revenue), the optimizer's view of that day at the end of the flight (spend repor
 budget in force, attributed sales and revenue), what was decided that day (budgets
 asked, pauses), each creative as the day's last cycle saw it (live or paused, its
 spend, clicks and attributed sales to date) and, on the production path, how many
-decisions a platform refused.
+decisions a platform refused, and what spend control wrote: each segment's budget per
+day as set on its platform (a daily budget, or a lifetime budget's share per day left;
+the day's mean over spend control's passes) and, per day, how far spend control's
+squeeze scaled the wishes (the remainder over the exposure the wishes ask for: under 1
+means every budget was cut below what the optimizer asked).
 `--days` shortens the flight in memory (no scenario file is written).
 """
 
@@ -22,6 +26,7 @@ import argparse
 import json
 import sys
 from collections import Counter, defaultdict
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +55,62 @@ class CycleLog:
             return result
 
         return traced
+
+
+class SpendControlLog:
+    """Every spend-control pass on the production path: when, the money it could expose,
+    and each campaign's need and the setting it got (`spend_safety.plan_budgets`)."""
+
+    def __init__(self) -> None:
+        self.passes: list[tuple[Any, Decimal, list[Any], list[Any]]] = []
+
+    def wrap(self, plan_budgets):
+        from django.utils import timezone
+
+        def traced(available: Decimal, needs: list[Any]) -> list[Any]:
+            settings = plan_budgets(available, needs)
+            self.passes.append((timezone.now(), available, list(needs), settings))
+            return settings
+
+        return traced
+
+    def per_day(self, scenario: Scenario) -> tuple[dict[str, dict[int, float]], dict[int, float]]:
+        """(per segment and day: the mean budget per day written; per day: the smallest
+        squeeze factor, 1 when the wishes fit)."""
+        from usher.campaigns.models import AutomatedCampaign
+        from usher.campaigns.spend_safety import BudgetMode
+
+        names = {
+            pk: f"{platform}/{ctype}"
+            for pk, platform, ctype in AutomatedCampaign.objects.values_list(
+                "pk", "platform", "campaign_type"
+            )
+        }
+        written: dict[str, dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
+        squeeze: dict[int, float] = {}
+        for when, available, needs, settings in self.passes:
+            day = int((when - scenario.start).total_seconds() // 3600) // HOURS_PER_DAY
+            wanted = sum(
+                float(n.desired_daily_budget)
+                * float(n.daily_multiplier if n.mode == BudgetMode.DAILY else n.days_left)
+                for n in needs
+                if n.desired_daily_budget > 0 and n.days_left > 0
+            )
+            if wanted > 0:
+                squeeze[day] = min(squeeze.get(day, 1.0), float(available) / wanted, 1.0)
+            for need, setting in zip(needs, settings, strict=True):
+                if setting.mode == BudgetMode.DAILY:
+                    per_day = float(setting.daily_budget)
+                elif setting.mode == BudgetMode.LIFETIME:
+                    per_day = float(setting.exposure) / max(need.days_left, 1)
+                else:
+                    per_day = 0.0
+                written[names.get(need.key, str(need.key))][day].append(per_day)
+        means = {
+            segment: {day: sum(v) / len(v) for day, v in days.items()}
+            for segment, days in written.items()
+        }
+        return means, squeeze
 
 
 def segment_of(state: SuiteState) -> dict[str, str]:
@@ -152,19 +213,25 @@ def refusals() -> dict[str, Counter]:
     return out
 
 
-def fly(path: str, scenario: Scenario, seed: int) -> tuple[Market, CycleLog]:
+def fly(
+    path: str, scenario: Scenario, seed: int, control: SpendControlLog | None = None
+) -> tuple[Market, CycleLog]:
     log = CycleLog()
     if path == "usher":
         from usher_flight import fly as fly_production
 
-        from usher.campaigns import optimization
+        from usher.campaigns import optimization, spend_control
 
         original = optimization.run_cycle
+        original_plan = spend_control.plan_budgets
         optimization.run_cycle = log.wrap(original)
+        if control is not None:
+            spend_control.plan_budgets = control.wrap(original_plan)
         try:
             market = fly_production(scenario.raw, seed).market
         finally:
             optimization.run_cycle = original
+            spend_control.plan_budgets = original_plan
         return market, log
     original = bench.run_cycle
     bench.run_cycle = log.wrap(original)
@@ -182,7 +249,7 @@ def print_path(path: str, days: dict[str, Any]) -> None:
     print(f"\n== {path}")
     print(
         f"{'segment':<24} {'day':>3} {'t.spend':>8} {'s.spend':>8} {'budget':>7} {'asked':>7} "
-        f"{'t.sales':>7} {'s.sales':>7} {'p.sales':>7} {'E[rev]':>8} decisions"
+        f"{'written':>7} {'t.sales':>7} {'s.sales':>7} {'p.sales':>7} {'E[rev]':>8} decisions"
     )
     for segment in sorted(days):
         for day in sorted(days[segment]):
@@ -191,7 +258,8 @@ def print_path(path: str, days: dict[str, Any]) -> None:
             print(
                 f"{segment:<24} {day:>3} {c.get('true_spend', 0):>8.0f} "
                 f"{c.get('seen_spend', 0):>8.0f} {c.get('seen_budget', 0):>7.0f} "
-                f"{c.get('last_asked', float('nan')):>7.0f} {c.get('true_sales', 0):>7.0f} "
+                f"{c.get('last_asked', float('nan')):>7.0f} "
+                f"{c.get('written', float('nan')):>7.0f} {c.get('true_sales', 0):>7.0f} "
                 f"{c.get('seen_sales', 0):>7.0f} {c.get('platform_sales', 0):>7.1f} "
                 f"{c.get('expected_revenue', 0):>8.0f} {kinds}"
             )
@@ -224,14 +292,27 @@ def main(argv: list[str] | None = None) -> int:
     oracle = bench.run_oracle(scenario, seed).expected_revenue
     out: dict[str, Any] = {"scenario": scenario.name, "seed": seed, "oracle": oracle}
     for path in paths:
-        market, log = fly(path, scenario, seed)
+        control = SpendControlLog()
+        market, log = fly(path, scenario, seed, control)
         days = per_day(scenario, market, log)
+        written, squeeze = control.per_day(scenario) if path == "usher" else ({}, {})
+        for segment, by_day in written.items():
+            for day, amount in by_day.items():
+                days.setdefault(segment, {}).setdefault(day, {})["written"] = amount
         revenue = sum(c.get("expected_revenue", 0) for s in days.values() for c in s.values())
         print_path(path, days)
         creatives = creative_days(log)
         print_creatives(creatives)
+        if squeeze:
+            print("spend control's squeeze per day (remainder / exposure wished; 1: fits):")
+            print("  " + " ".join(f"{day}:{factor:.2f}" for day, factor in sorted(squeeze.items())))
         print(f"{path}: expected revenue {revenue:.0f}, ratio to oracle {revenue / oracle:.3f}")
-        out[path] = {"days": days, "creatives": creatives, "ratio": revenue / oracle}
+        out[path] = {
+            "days": days,
+            "creatives": creatives,
+            "ratio": revenue / oracle,
+            "squeeze": squeeze,
+        }
         if path == "usher":
             out[path]["refusals"] = {k: dict(v) for k, v in refusals().items()}
             for segment, counts in sorted(out[path]["refusals"].items()):

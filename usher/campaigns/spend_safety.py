@@ -134,29 +134,66 @@ def _setting(need: CampaignNeed, mode: BudgetMode, cap: Decimal) -> BudgetSettin
     return BudgetSetting(need.key, mode, None, need.lifetime_spent + share, share)
 
 
+def _floor(need: CampaignNeed, mode: BudgetMode, wanted: Decimal) -> Decimal:
+    """The exposure of the campaign's platform minimum (its whole wish if that is less)."""
+    return min(wanted, ceil_cents(need.minimum_daily_budget * _unit_exposure(need, mode)))
+
+
+def _caps(
+    available: Decimal,
+    live: Sequence[CampaignNeed],
+    modes: dict[Hashable, BudgetMode],
+    wanted: dict[Hashable, Decimal],
+) -> dict[Hashable, Decimal]:
+    """Each campaign's exposure cap: its wish when all fit; else one factor on the wishes,
+    a campaign the factor would take under its platform minimum held at that minimum
+    while the minimums fit (the others take the cut).
+
+    The allocator funds a campaign at its minimum only when that minimum pays for itself
+    (docs/optimizer.md), and a platform refuses less: scaling it under the minimum pauses
+    it for a cut of a few percent. On a 3-day flight a squeeze paused TikTok
+    retargeting, asked at its 100 minimum, for the whole flight while the others kept
+    almost all of their wishes."""
+    total = sum(wanted.values(), ZERO)
+    if total <= available:
+        return dict(wanted)
+    floors = {n.key: _floor(n, modes[n.key], wanted[n.key]) for n in live}
+    held: set[Hashable] = set()
+    if sum(floors.values(), ZERO) <= available:
+        while True:
+            free = sum((w for k, w in wanted.items() if k not in held), ZERO)
+            rest = available - sum((floors[k] for k in held), ZERO)
+            scale = min(Decimal(1), rest / free) if free > 0 else ZERO
+            more = {k for k, w in wanted.items() if k not in held and w * scale < floors[k]}
+            if not more:
+                break
+            held |= more
+    else:
+        scale = available / total
+    return {k: floors[k] if k in held else floor_cents(w * scale) for k, w in wanted.items()}
+
+
 def plan_budgets(available: Decimal, needs: Sequence[CampaignNeed]) -> list[BudgetSetting]:
     """Budgets for `needs` whose exposures sum to at most `available`.
 
     Campaigns get what they ask for when it fits. Otherwise every campaign is scaled by
-    one factor (so the allocator's proportions survive), daily budgets move to lifetime
-    budgets where allowed (a lifetime budget exposes only what it is), and a campaign the
-    scaled amount puts below its platform's minimum is paused, its share handed to the
-    others on the next round.
+    one factor (so the allocator's proportions survive), except those the factor would
+    take under their platform's minimum, which keep the minimum while the minimums fit
+    (`_caps`); daily budgets move to lifetime budgets where allowed (a lifetime budget
+    exposes only what it is), and a campaign that still falls below its platform's
+    minimum is paused, its share handed to the others on the next round.
     """
     available = max(available, ZERO)
     live = [n for n in needs if n.desired_daily_budget > 0 and n.days_left > 0]
     settings: dict[Hashable, BudgetSetting] = {}
     squeezed = sum(_wanted(n, n.mode) for n in live) > available
+    modes = {n.key: _mode_for(n, squeezed) for n in live}
     while True:
-        modes = {n.key: _mode_for(n, squeezed) for n in live}
         wanted = {n.key: _wanted(n, modes[n.key]) for n in live}
-        total = sum(wanted.values(), ZERO)
-        scale = min(Decimal(1), available / total) if total > 0 else ZERO
-        settings = {
-            n.key: _setting(n, modes[n.key], floor_cents(wanted[n.key] * scale)) for n in live
-        }
+        caps = _caps(available, live, modes, wanted)
+        settings = {n.key: _setting(n, modes[n.key], caps[n.key]) for n in live}
         still = [n for n in live if settings[n.key].mode != BudgetMode.PAUSED]
-        if len(still) == len(live) or scale == 1:
+        if len(still) == len(live) or sum(wanted.values(), ZERO) <= available:
             break
         live = still  # pausing freed money: share it among the rest
     return [

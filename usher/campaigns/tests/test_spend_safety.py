@@ -110,6 +110,38 @@ def test_a_campaign_below_the_platform_minimum_is_paused_and_its_share_goes_to_o
     assert plan[1].daily_budget == Decimal("5.00")  # 100 / (2 x 10 days)
 
 
+def test_a_squeeze_keeps_a_campaign_at_its_platform_minimum_while_the_others_take_the_cut():
+    # Each wants 100 a day over 10 days on Google (2x): 2,000 of exposure each, 3,000
+    # available. One factor (0.75) would put "at minimum" under its 100 minimum and
+    # pause it for good; it keeps its minimum and "big" takes the cut (50 a day).
+    plan = plan_budgets(
+        Decimal("3000"),
+        [
+            need("at minimum", "100", minimum="100", can_use_lifetime=False),
+            need("big", "100", minimum="5", can_use_lifetime=False),
+        ],
+    )
+    assert [(s.mode, s.daily_budget) for s in plan] == [
+        (BudgetMode.DAILY, Decimal("100")),
+        (BudgetMode.DAILY, Decimal("50.00")),
+    ]
+    assert sum(s.exposure for s in plan) <= Decimal("3000")
+
+
+def test_when_the_minimums_themselves_do_not_fit_every_wish_is_scaled_alike():
+    plan = plan_budgets(
+        Decimal("1500"),
+        [
+            need("at minimum", "100", minimum="100", can_use_lifetime=False),
+            need("big", "100", minimum="5", can_use_lifetime=False),
+        ],
+    )
+    # 0.375 of each wish: "at minimum" falls under its minimum and is paused, "big"
+    # then takes what is left (1,500 over 2 x 10 days).
+    assert plan[0].mode == BudgetMode.PAUSED
+    assert (plan[1].mode, plan[1].daily_budget) == (BudgetMode.DAILY, Decimal("75.00"))
+
+
 def test_nothing_left_pauses_everything():
     plan = plan_budgets(Decimal("0"), [need("a", "20"), need("b", "5")])
     assert {s.mode for s in plan} == {BudgetMode.PAUSED}
