@@ -21,6 +21,7 @@ from usher.campaigns.models import (
     DecisionKind,
     OptimizationLogEntry,
 )
+from usher.campaigns.optimizer import cycle
 from usher.campaigns.optimizer import decisions as opt
 from usher.campaigns.tests.factories import AdAccountFactory
 from usher.marketplace.models import MarketplaceClient
@@ -311,7 +312,10 @@ def test_a_staff_override_wins_over_the_optimizer_until_lifted(daily_campaigns, 
     )
     assert {e.campaign_id for e in others} == {c.pk for c in daily_campaigns[1:]}
     publishing.lift_budget_override(held.pk, user=None)
-    tomorrow = timezone.now() + timedelta(days=1)
+    # The next flight day at the hour its rebalance is due even without yesterday's
+    # report (a day later by the clock alone is before it from 22:00 UTC on).
+    flight = optimization.flight_of(held.budget, daily_campaigns)
+    tomorrow = flight.start + timedelta(days=1, hours=cycle.REBALANCE_LATEST_HOUR)
     optimization.optimize_budget(held.budget_id, now=tomorrow)
     assert OptimizationLogEntry.objects.filter(
         actor_label="optimizer", campaign=held, kind=DecisionKind.BUDGET_CHANGE
