@@ -13,10 +13,10 @@ import cProfile
 import json
 import pstats
 import time
-import uuid
 
 from common import (
     PRODUCTION_ENVIRONMENT,
+    collector_batch,
     configure_environment,
     fresh_marketplace,
     load_average,
@@ -44,21 +44,7 @@ def main() -> None:
     path = f"/api/collect?site_key={client.site_key}"
 
     def body(batch: int) -> str:
-        return json.dumps(
-            {
-                "events": [
-                    {
-                        "event_id": f"bench-{uuid.uuid4().hex}",
-                        "name": "view_item",
-                        "event": event.slug,
-                        "visitor_id": f"v-{uuid.uuid4().hex[:16]}",
-                        "page_url": "https://bench.example/events/bench-event",
-                        "consent": {"ad_storage": True, "ad_user_data": True},
-                    }
-                    for _ in range(batch)
-                ]
-            }
-        )
+        return json.dumps({"events": collector_batch(event.slug, batch)})
 
     for batch in args.batches:
         bodies = [body(batch) for _ in range(WARM_UP_REQUESTS + args.requests)]

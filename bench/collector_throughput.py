@@ -12,11 +12,11 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
 
 import httpx
 from common import (
     ROOT,
+    collector_batch,
     configure_environment,
     fresh_marketplace,
     percentile,
@@ -79,17 +79,7 @@ def main() -> None:
         def run() -> None:
             with httpx.Client(base_url=f"http://127.0.0.1:{PORT}", timeout=10) as http:
                 while time.monotonic() < deadline:
-                    events = [
-                        {
-                            "event_id": f"bench-{uuid.uuid4().hex}",
-                            "name": "view_item",
-                            "event": event.slug,
-                            "visitor_id": f"v-{uuid.uuid4().hex[:16]}",
-                            "page_url": "https://bench.example/events/bench-event",
-                            "consent": {"ad_storage": True, "ad_user_data": True},
-                        }
-                        for _ in range(args.batch)
-                    ]
+                    events = collector_batch(event.slug, args.batch)
                     started = time.perf_counter()
                     answer = http.post(
                         f"/api/collect?site_key={client.site_key}",

@@ -21,6 +21,7 @@ from collections.abc import Callable
 import httpx
 from common import (
     BENCH_DATABASE_URL,
+    collector_batch,
     fresh_marketplace,
     load_average,
     median_ratio,
@@ -59,17 +60,7 @@ def collector_sender(site_key: str, slug: str, batch: int, latencies: list[float
     def send() -> int:
         if not hasattr(local, "http"):
             local.http = httpx.Client(base_url=f"http://127.0.0.1:{PORT}", timeout=10)
-        events = [
-            {
-                "event_id": f"bench-{uuid.uuid4().hex}",
-                "name": "view_item",
-                "event": slug,
-                "visitor_id": f"v-{uuid.uuid4().hex[:16]}",
-                "page_url": "https://bench.example/events/bench-event",
-                "consent": {"ad_storage": True, "ad_user_data": True},
-            }
-            for _ in range(batch)
-        ]
+        events = collector_batch(slug, batch)
         started = time.perf_counter()
         answer = local.http.post(
             f"/api/collect?site_key={site_key}",

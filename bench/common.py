@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 from uuid import uuid4
 
@@ -256,3 +257,19 @@ def median_ratio(measured: list[float], baseline: list[float]) -> float:
     import statistics
 
     return statistics.median(a / b for a, b in zip(measured, baseline, strict=True))
+
+
+def collector_batch(slug: str, count: int) -> list[dict]:
+    """`count` fresh page events of the event page `slug`, as tracker.js posts them to
+    `POST /api/collect` (new ids and visitors, consent given)."""
+    return [
+        {
+            "event_id": f"bench-{uuid.uuid4().hex}",
+            "name": "view_item",
+            "event": slug,
+            "visitor_id": f"v-{uuid.uuid4().hex[:16]}",
+            "page_url": "https://bench.example/events/bench-event",
+            "consent": {"ad_storage": True, "ad_user_data": True},
+        }
+        for _ in range(count)
+    ]

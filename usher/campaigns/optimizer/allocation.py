@@ -147,6 +147,25 @@ def allocate_tabulated(
     return allocate_semi_continuous(spend_for, revenue, lower, n_days, steepest, budget, daily_cap)
 
 
+def _bracket(
+    table: np.ndarray, at: np.ndarray, *, decreasing: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per row i, the last column of ``table[i]`` not past each ``at[i, d]`` (at or below
+    it in an increasing table, at or above it in a decreasing one; 0 when even the first
+    is past it) and the column after it: a binary search vectorized over rows and columns.
+    """
+    points = table.shape[1]
+    lo = np.zeros(at.shape, dtype=int)
+    hi = np.full(at.shape, points - 1)
+    for _ in range(int(np.ceil(np.log2(points))) + 1):
+        mid = (lo + hi + 1) // 2
+        column = np.take_along_axis(table, mid, axis=1)
+        inside = column >= at if decreasing else column <= at
+        lo = np.where(inside, mid, lo)
+        hi = np.where(inside, hi, mid - 1)
+    return lo, np.minimum(lo + 1, points - 1)
+
+
 def interpolate_rows(grid: np.ndarray, values: np.ndarray, at: np.ndarray) -> np.ndarray:
     """Per row i, ``values[i]`` (tabulated on the increasing ``grid[i]``) at each ``at[i, d]``.
 
@@ -154,16 +173,7 @@ def interpolate_rows(grid: np.ndarray, values: np.ndarray, at: np.ndarray) -> np
     columns (a binary search over the grid's columns), since the semi-continuous search
     values many plans of many campaigns.
     """
-    points = grid.shape[1]
-    lo = np.zeros(at.shape, dtype=int)
-    hi = np.full(at.shape, points - 1)
-    # Invariant: grid[lo] <= at unless at is below the first point.
-    for _ in range(int(np.ceil(np.log2(points))) + 1):
-        mid = (lo + hi + 1) // 2
-        below = np.take_along_axis(grid, mid, axis=1) <= at
-        lo = np.where(below, mid, lo)
-        hi = np.where(below, hi, mid - 1)
-    upper = np.minimum(lo + 1, points - 1)
+    lo, upper = _bracket(grid, at, decreasing=False)
     g_lo = np.take_along_axis(grid, lo, axis=1)
     g_hi = np.take_along_axis(grid, upper, axis=1)
     v_lo = np.take_along_axis(values, lo, axis=1)
@@ -181,16 +191,7 @@ def inverse_marginal(
     A binary search over the table's columns, vectorized over campaigns and days, then
     linear interpolation between the two grid points around the answer.
     """
-    points = marginal.shape[1]
-    lo = np.zeros(wanted.shape, dtype=int)
-    hi = np.full(wanted.shape, points - 1)
-    # Invariant: marginal[lo] >= wanted unless even the first point is below it.
-    for _ in range(int(np.ceil(np.log2(points))) + 1):
-        mid = (lo + hi + 1) // 2
-        above = np.take_along_axis(marginal, mid, axis=1) >= wanted
-        lo = np.where(above, mid, lo)
-        hi = np.where(above, hi, mid - 1)
-    upper = np.minimum(lo + 1, points - 1)
+    lo, upper = _bracket(marginal, wanted, decreasing=True)
     m_lo = np.take_along_axis(marginal, lo, axis=1)
     m_hi = np.take_along_axis(marginal, upper, axis=1)
     s_lo = np.take_along_axis(spend_grid, lo, axis=1)

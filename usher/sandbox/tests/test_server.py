@@ -25,6 +25,21 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def wait_until_serving(base_url: str, process: subprocess.Popen) -> None:
+    """Until the sandbox answers its health check; fails the test (killing the server)
+    if it exits or does not answer in time."""
+    deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
+    while True:
+        try:
+            httpx.get(f"{base_url}/_sandbox/health", timeout=0.5)
+            return
+        except httpx.TransportError:
+            if time.monotonic() > deadline or process.poll() is not None:
+                process.kill()
+                pytest.fail("the sandbox server did not start")
+            time.sleep(0.05)
+
+
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen, Path]]:
     port = free_port()
@@ -43,16 +58,7 @@ def server(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen, Path]]:
         stderr=subprocess.DEVNULL,
     )
     base_url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
-    while True:
-        try:
-            httpx.get(f"{base_url}/_sandbox/health", timeout=0.5)
-            break
-        except httpx.TransportError:
-            if time.monotonic() > deadline or process.poll() is not None:
-                process.kill()
-                pytest.fail("the sandbox server did not start")
-            time.sleep(0.05)
+    wait_until_serving(base_url, process)
     yield base_url, process, state_file
     if process.poll() is None:
         process.kill()
@@ -112,14 +118,7 @@ def test_under_gunicorn_a_dropped_call_is_dropped_not_answered() -> None:
     )
     base_url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
-        while True:
-            try:
-                httpx.get(f"{base_url}/_sandbox/health", timeout=0.5)
-                break
-            except httpx.TransportError:
-                assert time.monotonic() < deadline and process.poll() is None, "no gunicorn"
-                time.sleep(0.05)
+        wait_until_serving(base_url, process)
         url = f"/meta/v25.0/{META_PIXEL}/events"
         with httpx.Client(base_url=base_url, params={"access_token": TOKEN}, timeout=5) as client:
             client.post("/_sandbox/faults", json={"platform": "meta", "mode": "drop"})
