@@ -166,6 +166,21 @@ def _bracket(
     return lo, np.minimum(lo + 1, points - 1)
 
 
+def _interpolate(
+    keys: np.ndarray, values: np.ndarray, at: np.ndarray, *, decreasing: bool
+) -> np.ndarray:
+    """Per row i, ``values[i]`` at each ``at[i, d]`` read on ``keys[i]`` (increasing or
+    decreasing): linear between the two columns around it, the end values beyond them."""
+    lo, upper = _bracket(keys, at, decreasing=decreasing)
+    k_lo = np.take_along_axis(keys, lo, axis=1)
+    k_hi = np.take_along_axis(keys, upper, axis=1)
+    v_lo = np.take_along_axis(values, lo, axis=1)
+    v_hi = np.take_along_axis(values, upper, axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        fraction = np.clip(np.nan_to_num((at - k_lo) / (k_hi - k_lo)), 0.0, 1.0)
+    return v_lo + fraction * (v_hi - v_lo)
+
+
 def interpolate_rows(grid: np.ndarray, values: np.ndarray, at: np.ndarray) -> np.ndarray:
     """Per row i, ``values[i]`` (tabulated on the increasing ``grid[i]``) at each ``at[i, d]``.
 
@@ -173,14 +188,7 @@ def interpolate_rows(grid: np.ndarray, values: np.ndarray, at: np.ndarray) -> np
     columns (a binary search over the grid's columns), since the semi-continuous search
     values many plans of many campaigns.
     """
-    lo, upper = _bracket(grid, at, decreasing=False)
-    g_lo = np.take_along_axis(grid, lo, axis=1)
-    g_hi = np.take_along_axis(grid, upper, axis=1)
-    v_lo = np.take_along_axis(values, lo, axis=1)
-    v_hi = np.take_along_axis(values, upper, axis=1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        fraction = np.clip(np.nan_to_num((at - g_lo) / (g_hi - g_lo)), 0.0, 1.0)
-    return v_lo + fraction * (v_hi - v_lo)
+    return _interpolate(grid, values, at, decreasing=False)
 
 
 def inverse_marginal(
@@ -191,14 +199,7 @@ def inverse_marginal(
     A binary search over the table's columns, vectorized over campaigns and days, then
     linear interpolation between the two grid points around the answer.
     """
-    lo, upper = _bracket(marginal, wanted, decreasing=True)
-    m_lo = np.take_along_axis(marginal, lo, axis=1)
-    m_hi = np.take_along_axis(marginal, upper, axis=1)
-    s_lo = np.take_along_axis(spend_grid, lo, axis=1)
-    s_hi = np.take_along_axis(spend_grid, upper, axis=1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        fraction = np.clip(np.nan_to_num((m_lo - wanted) / (m_lo - m_hi)), 0.0, 1.0)
-    spend = s_lo + fraction * (s_hi - s_lo)
+    spend = _interpolate(marginal, spend_grid, wanted, decreasing=True)
     spend = np.where(marginal[:, :1] < wanted, 0.0, spend)
     return np.where(marginal[:, -1:] >= wanted, spend_grid[:, -1:], spend)
 
