@@ -1,7 +1,8 @@
 """Watchers: periodic looks at the tables that turn a bad state into a notice.
 
 Each is safe to run as often as beat likes: `notify` sends once per cause. The cause
-keys carry the day where a problem that comes back tomorrow deserves a new notice.
+keys carry the day where a problem that comes back tomorrow deserves a new notice: the
+marketplace's day (its time zone), the day its people read their notices in.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from django.db.models import Count, F, Max, Window
 from django.db.models.functions import RowNumber
 
 from usher.conversions.models import ConversionDelivery, DeliveryStatus
+from usher.lib.timezones import zone_named
+from usher.marketplace.models import MarketplaceClient
 from usher.notifications.models import NotificationKind
 from usher.notifications.services import Notice, notify
 from usher.ops.models import JobOutcome, JobRun
@@ -23,6 +26,12 @@ FAILING_WINDOW_HOURS = 1
 # A job part failing this many times in a row alerts the marketplace's staff.
 JOB_FAILURES_IN_A_ROW = 3
 PANEL_TRACKING_CODES_PATH = "/panel/tracking-codes/"
+
+
+def _local_day(now: datetime, client: MarketplaceClient) -> str:
+    """The marketplace's date at `now`: in UTC, Bucharest's day turned at 02:00 local,
+    and a code refused since the evening was told about twice in one working day."""
+    return f"{now.astimezone(zone_named(client.timezone)):%Y-%m-%d}"
 
 
 def notify_failing_codes(now: datetime) -> int:
@@ -38,13 +47,15 @@ def notify_failing_codes(now: datetime) -> int:
         .values("organizer_code")
         .annotate(refused=Count("id"), last_error=Max("last_error"))
     )
-    codes = EventTrackingCode.objects.in_bulk([row["organizer_code"] for row in failing])
+    codes = EventTrackingCode.objects.select_related("client").in_bulk(
+        [row["organizer_code"] for row in failing]
+    )
     sent = 0
     for row in failing:
         code = codes[row["organizer_code"]]
         notice = Notice(
             kind=NotificationKind.DELIVERIES_FAILING,
-            cause_key=f"code:{code.pk}:{now:%Y-%m-%d}",
+            cause_key=f"code:{code.pk}:{_local_day(now, code.client)}",
             title=f"{code.get_provider_display()} refuses your conversions",
             body=(
                 f"{row['refused']} conversion(s) for {code.get_provider_display()} "
@@ -88,7 +99,7 @@ def notify_failing_jobs(now: datetime) -> int:
         latest = last[0]
         notice = Notice(
             kind=NotificationKind.JOB_FAILING,
-            cause_key=f"job:{latest.job}:{latest.key}:{now:%Y-%m-%d}",
+            cause_key=f"job:{latest.job}:{latest.key}:{_local_day(now, latest.client)}",
             title=f"Job {latest.job} [{latest.key}] failed {JOB_FAILURES_IN_A_ROW} times in a row",
             body=f"Last error: {latest.error or 'none recorded'}",
             link="/admin/ops/jobrun/",

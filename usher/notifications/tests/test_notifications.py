@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.core import mail
@@ -151,6 +151,36 @@ def test_refused_conversions_notify_the_codes_organizer_once_a_day(organizer):
     notice = Notification.objects.get()
     assert notice.organizer == organizer and notice.kind == NotificationKind.DELIVERIES_FAILING
     assert "Invalid pixel id" in notice.body and notice.link == f"/panel/tracking-codes/{code.pk}/"
+
+
+def test_a_codes_notice_comes_once_a_day_of_the_marketplaces_time_zone(organizer):
+    """Bucharest is UTC+2: 23:30 and 00:30 UTC are the same morning there (one notice),
+    22:30 UTC the next day is after midnight there (a new one)."""
+    organizer.client.timezone = "Europe/Bucharest"
+    organizer.client.save(update_fields=["timezone"])
+    code = EventTrackingCodeFactory(organizer=organizer, client=organizer.client)
+    order = OrderFactory(event=EventFactory(organizer=organizer, client=organizer.client))
+    refused = ConversionDelivery.objects.create(
+        client=organizer.client,
+        order=order,
+        organizer_code=code,
+        destination_key="meta:1",
+        provider=code.provider,
+        event_name="purchase",
+        event_id="e1",
+        status=DeliveryStatus.REJECTED,
+        last_error="Invalid pixel id",
+        next_attempt_at=timezone.now(),
+    )
+
+    def watch_at(moment: datetime) -> int:
+        ConversionDelivery.objects.filter(pk=refused.pk).update(updated_at=moment)
+        return watch.notify_failing_codes(moment)
+
+    assert watch_at(datetime(2026, 11, 30, 23, 30, tzinfo=UTC)) == 1
+    assert watch_at(datetime(2026, 12, 1, 0, 30, tzinfo=UTC)) == 0  # a new UTC day only
+    assert watch_at(datetime(2026, 12, 1, 22, 30, tzinfo=UTC)) == 1  # 00:30 on the 2nd
+    assert Notification.objects.count() == 2
 
 
 def test_a_job_part_failing_three_times_in_a_row_alerts_staff(marketplace):
