@@ -27,7 +27,7 @@ def test_without_sales_data_the_pattern_is_the_prior():
 
 def test_a_well_observed_ramp_and_weekday_pattern_are_recovered():
     days = np.arange(28)
-    base = np.full(28, 5000.0)
+    base = np.where(days % 3 == 0, 8000.0, 4000.0)  # the campaigns' spend varied by day
     weekday = FRIDAY_HEAVY / FRIDAY_HEAVY.mean()
     sales = exact_sales(days, 30, 3, 2.0, weekday, base)
     found = estimate_demand(30, 3, days, sales, base)
@@ -54,3 +54,27 @@ def test_a_few_days_of_sales_barely_move_the_weekday_multipliers():
     # 14 sales on one Friday against a prior worth 30: up, but far from all of them.
     assert 1.0 < friday < 2.0
     assert all(v < 1.0 for i, v in enumerate(found.weekday) if i != 4)
+
+
+def test_only_the_shape_of_the_predicted_sales_matters_not_their_level():
+    # The curves' level is the campaigns' to explain: the same sales against a base a
+    # thousand times higher, or under one sale in all, give the same pattern.
+    days = np.arange(14)
+    base = np.where(days % 2 == 0, 0.02, 0.05)
+    sales = np.array([0, 1, 0, 0, 1, 0, 0, 1, 0, 1, 1, 0, 1, 1], dtype=float)
+    low = estimate_demand(20, 1, days, sales, base)
+    high = estimate_demand(20, 1, days, sales, base * 1000)
+    assert low != DemandPattern(20, 1, RAMP_PRIOR_MEAN)
+    assert low.ramp == pytest.approx(high.ramp, rel=1e-9)
+    assert low.weekday == pytest.approx(high.weekday, rel=1e-9)
+
+
+def test_the_ramp_runs_from_the_first_day_to_the_last_of_the_flight():
+    # Day 1 of a two-day flight is its last, as day 2 of a three-day one: the same sales
+    # on them read as the same ramp (which two weekdays they fall on does not matter).
+    base = np.array([10.0, 10.0])
+    sales = np.array([10.0, 40.0])
+    two_days = estimate_demand(2, 0, np.array([0, 1]), sales, base)
+    three_days = estimate_demand(3, 0, np.array([0, 2]), sales, base)
+    assert two_days.ramp > 1.0
+    assert two_days.ramp == pytest.approx(three_days.ramp, rel=1e-9)

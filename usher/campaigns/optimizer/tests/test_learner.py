@@ -245,6 +245,10 @@ def test_log_gamma_matches_the_standard_librarys():
     xs = np.array([1.0, 1.5, 2.0, 3.7, 10.0, 55.5, 1234.0])
     assert lgamma_array(xs) == pytest.approx([math.lgamma(x) for x in xs], rel=1e-12, abs=1e-10)
     assert float(lgamma_array(4.0)) == pytest.approx(math.log(6), abs=1e-10)
+    # Whole numbers too (sales counts), not only floats.
+    assert lgamma_array(np.array([4, 10])) == pytest.approx(
+        [math.log(6), math.lgamma(10)], abs=1e-10
+    )
 
 
 def test_normalized_weights_sum_to_one_in_the_ratio_of_their_exponentials():
@@ -301,13 +305,23 @@ def test_a_change_needs_three_days_before_it_and_two_after():
 
 
 def test_a_change_is_accepted_past_a_bayes_factor_of_e_to_the_fourth():
-    # Sales of 10 a day, then about 18: a factor of 3.8, then 4.1 with one more sale.
-    for after, detected in (([18, 18, 18, 18], False), ([19, 18, 18, 18], True)):
-        counts = [10] * 6 + after
+    # Sales of 10 a day, then about 18 (de-biased platform counts are fractional): a
+    # factor of 3.96, then 4.04.
+    for after, detected in ((18.12, False), (18.19, True)):
+        counts = [10] * 6 + [after] * 4
         factor = bayes_factor(counts, 6, 10.0)
-        assert bool(factor > 4.0) is detected and abs(factor - 4.0) < 0.2, factor
+        assert bool(factor > 4.0) is detected and abs(factor - 4.0) < 0.05, factor
         found = fit_curve(saturated(counts), 1.0, 10.0).change_day
         assert found == (6 if detected else None)
+
+
+def test_more_sales_from_more_spend_are_no_change_in_the_rate():
+    # Spend rose twelvefold; the sales follow the curve (a = 20, b = 300) exactly. Read
+    # through a saturated curve instead of the one the data fit, they would jump.
+    spends = [50.0] * 8 + [600.0] * 8
+    days = [DailyObservation(s, round(20.0 * -math.expm1(-s / 300.0)), 1.0) for s in spends]
+    assert [d.conversions for d in days] == [3] * 8 + [17] * 8
+    assert fit_curve(days, spend_scale=300.0, prior_a_mean=10.0).change_day is None
 
 
 def test_days_before_a_change_keep_a_small_weight():
