@@ -25,6 +25,7 @@ from usher.platforms.base import (
     OutcomeStatus,
     PlatformError,
     RequestRecord,
+    ResponseRecord,
 )
 
 pytestmark = pytest.mark.django_db
@@ -940,7 +941,10 @@ def test_an_event_the_answer_leaves_out_is_retried_and_logged_as_a_retry(
 
     now = timezone.now()
     answered, left_out = dispatch.claim_batch(meta_key, 10, now)
-    result = BatchResult([EventOutcome(answered.event_id, OutcomeStatus.DELIVERED)])
+    result = BatchResult(
+        [EventOutcome(answered.event_id, OutcomeStatus.DELIVERED)],
+        response=ResponseRecord(200, body='{"events_received": 1}'),
+    )
     with caplog.at_level(logging.INFO, logger="usher.conversions"):
         outcomes.record(
             [answered, left_out], result, None, now, outcomes.DispatchSummary(), duration_ms=1
@@ -952,6 +956,11 @@ def test_an_event_the_answer_leaves_out_is_retried_and_logged_as_a_retry(
     )
     batch = DeliveryBatch.objects.get(destination_key=meta_key)
     assert (batch.events_count, batch.delivered_count, batch.retry_count) == (2, 1, 1)
+    assert (batch.provider, batch.response_status, batch.response_body) == (
+        answered.provider,
+        200,
+        '{"events_received": 1}',
+    )
     assert caplog.messages == [
         f"conversions batch destination={meta_key} provider={answered.provider} events=2 "
         "delivered=1 rejected=0 retry=1"
