@@ -78,3 +78,31 @@ def test_the_ramp_runs_from_the_first_day_to_the_last_of_the_flight():
     three_days = estimate_demand(3, 0, np.array([0, 2]), sales, base)
     assert two_days.ramp > 1.0
     assert two_days.ramp == pytest.approx(three_days.ramp, rel=1e-9)
+
+
+def test_the_same_days_seen_twice_read_as_one_day_of_twice_the_sales():
+    # Poisson sales add up: two copies of the days are one set at twice the sales and
+    # twice the base, down to the few sales of quiet days.
+    days = np.arange(14)
+    base = np.where(days % 2 == 0, 0.02, 0.05)
+    sales = np.array([0, 1, 0, 0, 1, 0, 0, 1, 0, 1, 1, 0, 1, 1], dtype=float)
+    twice = estimate_demand(20, 1, np.tile(days, 2), np.tile(sales, 2), np.tile(base, 2))
+    doubled = estimate_demand(20, 1, days, 2 * sales, 2 * base)
+    assert twice.ramp == pytest.approx(doubled.ramp, rel=1e-12)
+    assert twice.weekday == pytest.approx(doubled.weekday, rel=1e-12)
+
+
+def test_each_weekday_is_its_sales_shrunk_by_thirty_pseudo_sales_toward_the_others():
+    # A flight so long the ramp does not move over two weeks: the multipliers solve
+    # w_k ∝ (30 + sales_k) / (30 + c · base_k), c scaling the base to the sales seen.
+    days = np.arange(14)
+    base = np.tile([1.0, 3.0, 2.0, 4.0, 1.5, 2.5, 5.0], 2)
+    sales = np.array([2, 1, 6, 3, 9, 2, 4, 1, 0, 5, 2, 8, 3, 6], dtype=float)
+    found = np.array(estimate_demand(100_000, 2, days, sales, base).weekday)
+    weekday_of = (days + 2) % 7
+    level = sales.sum() / np.sum(found[weekday_of] * base)
+    solved = (30 + np.bincount(weekday_of, sales, 7)) / (
+        30 + level * np.bincount(weekday_of, base, 7)
+    )
+    assert found == pytest.approx(solved / solved.mean(), abs=1e-4)
+    assert found.mean() == pytest.approx(1.0)
