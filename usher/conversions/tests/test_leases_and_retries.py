@@ -961,6 +961,7 @@ def test_an_event_the_answer_leaves_out_is_retried_and_logged_as_a_retry(
         200,
         '{"events_received": 1}',
     )
+    assert (batch.error_kind, batch.error_message) == ("", "")  # the call itself succeeded
     assert caplog.messages == [
         f"conversions batch destination={meta_key} provider={answered.provider} events=2 "
         "delivered=1 rejected=0 retry=1"
