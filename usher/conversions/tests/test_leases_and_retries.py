@@ -846,6 +846,7 @@ def test_a_recorded_call_is_logged_and_linked_to_the_deliveries_it_carried(
     record_as(claimed, OutcomeStatus.DELIVERED, now)
     batch = DeliveryBatch.objects.get(destination_key=meta_key)
     assert (batch.events_count, batch.delivered_count) == (2, 2)
+    assert (batch.response_status, batch.response_body) == (None, "")  # no answer kept
     assert set(batch.deliveries.values_list("pk", flat=True)) == {d.pk for d in claimed}
     assert {d.last_batch_id for d in rows(meta_key).values()} == {batch.pk}
 
