@@ -4,6 +4,7 @@ rows are due again within a minute, and every retry waits its own, growing backo
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from copy import copy
 from datetime import timedelta
@@ -24,6 +25,7 @@ from usher.platforms.base import (
     OutcomeStatus,
     PlatformError,
     RequestRecord,
+    ResponseRecord,
 )
 
 pytestmark = pytest.mark.django_db
@@ -844,6 +846,7 @@ def test_a_recorded_call_is_logged_and_linked_to_the_deliveries_it_carried(
     record_as(claimed, OutcomeStatus.DELIVERED, now)
     batch = DeliveryBatch.objects.get(destination_key=meta_key)
     assert (batch.events_count, batch.delivered_count) == (2, 2)
+    assert (batch.response_status, batch.response_body) == (None, "")  # no answer kept
     assert set(batch.deliveries.values_list("pk", flat=True)) == {d.pk for d in claimed}
     assert {d.last_batch_id for d in rows(meta_key).values()} == {batch.pk}
 
@@ -930,6 +933,40 @@ def test_a_call_with_every_kind_of_outcome_is_recorded_with_one_update_on_postgr
     )
     assert {d.lease_expires_at for d in after.values()} == {None}
     assert len({d.last_batch_id for d in after.values()}) == 1
+
+
+def test_an_event_the_answer_leaves_out_is_retried_and_logged_as_a_retry(
+    meta_key, recording_path, caplog
+):
+    from usher.conversions.models import DeliveryBatch
+
+    now = timezone.now()
+    answered, left_out = dispatch.claim_batch(meta_key, 10, now)
+    result = BatchResult(
+        [EventOutcome(answered.event_id, OutcomeStatus.DELIVERED)],
+        response=ResponseRecord(200, body='{"events_received": 1}'),
+    )
+    with caplog.at_level(logging.INFO, logger="usher.conversions"):
+        outcomes.record(
+            [answered, left_out], result, None, now, outcomes.DispatchSummary(), duration_ms=1
+        )
+    stored = rows(meta_key)[left_out.pk]
+    assert (stored.status, stored.last_error) == (
+        DeliveryStatus.RETRYING,
+        "no outcome reported for this event",
+    )
+    batch = DeliveryBatch.objects.get(destination_key=meta_key)
+    assert (batch.events_count, batch.delivered_count, batch.retry_count) == (2, 1, 1)
+    assert (batch.provider, batch.response_status, batch.response_body) == (
+        answered.provider,
+        200,
+        '{"events_received": 1}',
+    )
+    assert (batch.error_kind, batch.error_message) == ("", "")  # the call itself succeeded
+    assert caplog.messages == [
+        f"conversions batch destination={meta_key} provider={answered.provider} events=2 "
+        "delivered=1 rejected=0 retry=1"
+    ]
 
 
 def test_a_grouped_update_spares_the_row_another_worker_took_over(meta_key, recording_path):

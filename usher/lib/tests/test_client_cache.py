@@ -90,7 +90,12 @@ def test_a_checked_answer_is_reused_without_reading_the_version(monkeypatch):
 def test_a_bump_announced_by_another_process_drops_a_checked_answer(monkeypatch):
     _checked_under_a_live_subscription("page", "document")
     stale = current_version(7)
-    invalidate_client(7)  # what any process's edit does: the version moves, then is announced
+    # Another process's bump: the version moves, then is announced (this process's own
+    # bumps also forget its answers directly; only the announcement reaches it here).
+    client_cache.cache.incr(client_cache._version_key(7))
+    client_cache.redis_client().publish(
+        client_cache.cache.make_key(client_cache.BUMPS_CHANNEL), "7"
+    )
     # Were the version read, the old one would pass: only the announcement can drop it.
     monkeypatch.setattr(client_cache, "current_version", lambda cid: stale)
     for _ in range(500):
@@ -161,13 +166,43 @@ def test_until_redis_confirms_the_subscription_every_reuse_reads_the_version(una
     assert recall("page") is None
 
 
+def _bumped_elsewhere(client_id: int) -> None:
+    """Another process's bump whose announcement never arrived: the version moves, and
+    nothing in this process forgets the client's answers."""
+    client_cache.cache.incr(client_cache._version_key(client_id))
+
+
 @redis_only
 def test_an_answer_checked_before_the_confirmation_is_not_trusted_after_it(unannounced):
     remember("page", 7, current_version(7), "document")
     assert recall("page") == "document"  # checked while the subscription is unconfirmed
-    invalidate_client(7)  # a bump the subscription may have missed
+    _bumped_elsewhere(7)  # a bump the subscription may have missed
     unannounced.subscription.confirmation.append({"type": "subscribe"})
     assert recall("page") is None
+
+
+@redis_only
+def test_a_check_under_a_lost_subscription_is_not_trusted_under_the_next(unannounced):
+    unannounced.subscription.confirmation.append({"type": "subscribe"})
+    remember("page", 7, current_version(7), "document")
+    assert recall("page") == "document"  # checked under the first confirmed subscription
+    client_cache._ANNOUNCEMENTS.close()  # lost
+    _bumped_elsewhere(7)  # announced while this process had no subscription
+    unannounced.subscription.confirmation.append({"type": "subscribe"})
+    assert recall("page") is None
+
+
+@redis_only
+def test_an_announced_bump_forgets_that_clients_answers_only(unannounced, monkeypatch):
+    unannounced.subscription.confirmation.append({"type": "subscribe"})
+    remember("page", 7, current_version(7), "document")
+    remember("other", 8, current_version(8), "other document")
+    assert recall("page") == "document" and recall("other") == "other document"
+    # Were the version read, the answer would pass: only the announcement can drop it.
+    monkeypatch.setattr(client_cache, "current_version", lambda cid: pytest.fail("read"))
+    unannounced.subscription.confirmation.append({"type": "message", "data": b"7"})
+    assert recall("page") is None
+    assert recall("other") == "other document"
 
 
 @pytest.fixture
@@ -184,7 +219,7 @@ def file_cache(settings, tmp_path):
 def test_with_the_embedded_file_cache_every_reuse_reads_the_version(file_cache):
     remember("page", 7, current_version(7), "document")
     assert recall("page") == "document"
-    invalidate_client(7)
+    _bumped_elsewhere(7)  # no announcements without Redis: only the version tells
     assert recall("page") is None
 
 
