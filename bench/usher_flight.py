@@ -131,6 +131,7 @@ def fly(data: dict[str, Any], seed: int) -> Flight:
                 Marketplace(client, event, api_key),
                 hours=market.scenario.hours,
                 visits_per_ad_hour=0,
+                progress=lambda line: print(f"seed {seed} usher: {line}", flush=True),
                 min_job_interval=SAFETY_NET_INTERVAL,
             )
         return Flight(market, not_run)
