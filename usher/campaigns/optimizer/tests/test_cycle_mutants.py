@@ -11,10 +11,18 @@ from __future__ import annotations
 from dataclasses import replace
 from decimal import Decimal
 
+import numpy as np
 import pytest
 
 from usher.campaigns.optimizer import cycle
-from usher.campaigns.optimizer.state import CampaignState, SuiteState
+from usher.campaigns.optimizer.decisions import DecisionKind, DecisionRule
+from usher.campaigns.optimizer.state import (
+    CampaignState,
+    CreativeState,
+    DayMetrics,
+    Override,
+    SuiteState,
+)
 
 
 def suite(campaigns, *, day=0, hour=0, total=3000.0, flight_days=10, **kwargs) -> SuiteState:
@@ -50,3 +58,138 @@ def test_the_exploration_floor_is_a_tenth_of_the_equal_split_until_the_last_thre
     assert cycle._exploration_floor(replace(limited, daily_limit=Decimal("3000"))) == (
         pytest.approx(10.0)
     )
+
+
+def test_with_floor_keeps_the_plan_lifts_it_to_the_floor_and_sets_an_unplanned_one_off_or_at_its_minimum():
+    minimum_20 = campaign("c", min_daily_budget=Decimal("20"))
+    assert cycle._with_floor(minimum_20, 50.0, 10.0, trial=False) == 50.0
+    assert cycle._with_floor(minimum_20, 5.0, 10.0, trial=False) == 10.0
+    # Left off by the plan: on a trial day at the minimum, else at the floor where the
+    # platform takes a budget that small (the floor reaching the minimum), else off.
+    assert cycle._with_floor(minimum_20, 0.0, 10.0, trial=True) == 20.0
+    assert cycle._with_floor(minimum_20, 0.0, 10.0, trial=False) == 0.0
+    assert cycle._with_floor(minimum_20, 0.0, 20.0, trial=False) == 20.0
+    assert cycle._with_floor(minimum_20, 0.0, 25.0, trial=False) == 25.0
+
+
+def test_exploration_alternates_budgets_by_fifteen_percent_and_keeps_the_days_total():
+    three = suite([campaign(str(i)) for i in range(3)], day=0)
+    planned = {0: 100.0, 1: 100.0, 2: 100.0}
+    # Day 0: campaigns 0 and 2 up (115), 1 down (85); rescaled to the plan's 300.
+    explored = cycle._explore(three, planned, set())
+    assert explored == pytest.approx({0: 115 * 300 / 315, 1: 85 * 300 / 315, 2: 115 * 300 / 315})
+    # The next day the swing flips.
+    explored = cycle._explore(replace(three, hour_of_flight=24), planned, set())
+    assert explored == pytest.approx({0: 85 * 300 / 285, 1: 115 * 300 / 285, 2: 85 * 300 / 285})
+    # A campaign at its audience's ceiling is left as planned; the others swing alone.
+    assert cycle._explore(three, planned, {2}) == pytest.approx({0: 115.0, 1: 85.0, 2: 100.0})
+    # Nothing to swing: the plan as it is.
+    assert cycle._explore(three, planned, {0, 1, 2}) == planned
+    assert cycle._explore(three, {0: 0.0, 1: 0.0}, set()) == {0: 0.0, 1: 0.0}
+
+
+def test_exploration_stops_three_days_before_the_event():
+    planned = {0: 100.0, 1: 100.0}
+    two = [campaign("0"), campaign("1")]
+    assert cycle._explore(suite(two, day=7), planned, set()) == planned
+    assert cycle._explore(suite(two, day=6), planned, set()) != planned
+
+
+def test_a_weekly_cap_counts_the_spend_of_the_calendar_week_so_far():
+    days = tuple(DayMetrics(d, 10.0 + d, 100.0) for d in range(12))
+    capped = campaign("c", days=days, weekly_cap_days=7.0)
+    # Day 9 of a flight starting on a Monday is a Wednesday: days 7, 8 and 9.
+    assert cycle._week_room(suite([capped], day=9), capped) == (7.0, 17.0 + 18.0 + 19.0)
+    # Starting on a Thursday, day 9 is a Saturday: the week began on day 4.
+    on_thursday = suite([capped], day=9, first_weekday=3)
+    assert cycle._week_room(on_thursday, capped) == (7.0, sum(10.0 + d for d in range(4, 10)))
+    uncapped = campaign("u", days=days)
+    assert cycle._week_room(suite([uncapped], day=9), uncapped) == (np.inf, 0.0)
+    rooms, spent = cycle._week_rooms(suite([capped, uncapped], day=9), [1, 0])
+    assert rooms.tolist() == [np.inf, 7.0] and spent.tolist() == [0.0, 54.0]
+
+
+def test_the_share_of_a_day_left_counts_the_current_hour():
+    profile = tuple([0.0] * 20 + [0.25] * 4)
+    # From 20:00 every hour left delivers a quarter: the whole day (capped at 1).
+    assert cycle._share_left(suite([], hour=20, hourly_profile=profile)) == 1.0
+    assert cycle._share_left(suite([], hour=23, hourly_profile=profile)) == pytest.approx(
+        0.25 * 1.15
+    )
+    # Without a profile: the hours' even share with a margin, 12 of 24 x 1.5.
+    assert cycle._share_left(suite([], hour=12)) == pytest.approx(0.75)
+
+
+def test_a_days_step_is_measured_from_the_budget_in_force_or_yesterdays_if_higher():
+    days = (DayMetrics(3, 80.0, 120.0), DayMetrics(4, 90.0, 150.0), DayMetrics(5, 10.0, 60.0))
+    assert cycle._step_base(suite([], day=5), campaign("c", 60.0, days=days)) == 150.0
+    assert cycle._step_base(suite([], day=5), campaign("c", 200.0, days=days)) == 200.0
+    assert cycle._step_base(suite([], day=4), campaign("c", 60.0, days=days)) == 120.0
+
+
+def test_the_rebalance_is_due_once_a_day_when_yesterday_is_reported_or_at_six_at_the_latest():
+    complete = (DayMetrics(4, 100.0, 100.0),)
+    partial = (DayMetrics(4, 100.0, 100.0, complete=False),)
+    assert not cycle._rebalance_due(suite([], day=5, hour=10), campaign("c", budget_set_day=5))
+    assert cycle._rebalance_due(suite([], day=5, hour=2), campaign("c", days=complete))
+    assert not cycle._rebalance_due(suite([], day=5, hour=5), campaign("c", days=partial))
+    assert not cycle._rebalance_due(suite([], day=5, hour=5), campaign("c"))
+    assert cycle._rebalance_due(suite([], day=5, hour=6), campaign("c", days=partial))
+    assert cycle._rebalance_due(suite([], day=0, hour=0), campaign("c", budget_set_day=None))
+
+
+def test_the_budget_in_force_is_the_overrides_then_the_campaigns_if_live():
+    assert cycle._budget_in_force(campaign("c", 80.0)) == 80.0
+    assert cycle._budget_in_force(replace(campaign("c", 80.0), active=False)) == 0.0
+    held = Override(daily_budget=Decimal("30"))
+    assert cycle._budget_in_force(campaign("c", 80.0, override=held)) == 30.0
+    paused = Override(paused=True, daily_budget=Decimal("30"))
+    assert cycle._budget_in_force(campaign("c", 80.0, override=paused)) == 0.0
+    assert cycle._budget_in_force(campaign("c", 80.0, override=Override())) == 80.0
+
+
+def test_a_creatives_hours_are_those_its_campaign_delivered_today_so_far():
+    creatives = (
+        CreativeState("a", "A", True, hours_live=100.0),
+        CreativeState("b", "B", True, hours_live=30.0),
+        CreativeState("c", "C", True, hours_live=100.0),
+    )
+    days = (
+        DayMetrics(0, 50.0, 50.0),  # every creative (none named): 24 h each
+        DayMetrics(1, 0.0, 50.0),  # no delivery: no hours
+        DayMetrics(2, 50.0, 50.0, complete=False, active_creatives=("a", "b")),  # today
+    )
+    delivered = cycle._delivered_hours(
+        suite([], day=2, hour=7), campaign("x", creatives=creatives, days=days)
+    )
+    assert [c.hours_live for c in delivered] == [31.0, 30.0, 24.0]
+    assert [c.creative_id for c in delivered] == ["a", "b", "c"]
+
+
+def test_an_override_is_reported_kept_unless_staff_set_it_today():
+    held = campaign("h", override=Override(daily_budget=Decimal("40")), budget_set_day=2)
+    paused = campaign("p", override=Override(paused=True))
+    today = campaign("t", override=Override(paused=True), budget_set_day=3)
+    decisions: list = []
+    cycle._overrides(suite([held, paused, today, campaign("free")], day=3), decisions)
+    assert [(d.campaign_id, d.kind, d.rule, d.plan_day) for d in decisions] == [
+        ("h", DecisionKind.KEEP_OVERRIDE, DecisionRule.STAFF_OVERRIDE, 3),
+        ("p", DecisionKind.KEEP_OVERRIDE, DecisionRule.STAFF_OVERRIDE, 3),
+    ]
+    assert decisions[0].numbers == {"paused": "False", "daily_budget": "40"}
+    assert decisions[1].numbers == {"paused": "True", "daily_budget": "0"}
+    assert "staff override" in decisions[0].reason
+
+
+def test_the_spend_scale_is_a_days_equal_share_and_never_divides_by_zero():
+    assert cycle._spend_scale(suite([campaign("a"), campaign("b")], total=1000.0)) == 50.0
+    assert cycle._spend_scale(suite([], total=1000.0)) == 100.0
+    assert cycle._spend_scale(suite([campaign("a")], total=1000.0, flight_days=0)) == 1000.0
+    limited = suite([campaign("a"), campaign("b")], total=1000.0, daily_limit=Decimal("60"))
+    assert cycle._spend_scale(limited) == 30.0
+
+
+def test_a_curves_scale_is_the_equal_share_or_its_platforms_minimum_if_higher():
+    state = suite([campaign("a"), campaign("b", min_daily_budget=Decimal("250"))], total=2000.0)
+    assert cycle._curve_scales(state).tolist() == [100.0, 250.0]
+    assert cycle._minimums(state, [1, 0]).tolist() == [250.0, 1.0]
