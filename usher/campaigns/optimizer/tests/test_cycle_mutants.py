@@ -15,7 +15,10 @@ import numpy as np
 import pytest
 
 from usher.campaigns.optimizer import cycle
-from usher.campaigns.optimizer.decisions import DecisionKind, DecisionRule
+from usher.campaigns.optimizer.curves import DemandPattern
+from usher.campaigns.optimizer.decisions import DecisionKind, DecisionRule, RecommendationKind
+from usher.campaigns.optimizer.evidence import CampaignEvidence
+from usher.campaigns.optimizer.learner import CurvePosterior
 from usher.campaigns.optimizer.state import (
     CampaignState,
     CreativeState,
@@ -193,3 +196,104 @@ def test_a_curves_scale_is_the_equal_share_or_its_platforms_minimum_if_higher():
     state = suite([campaign("a"), campaign("b", min_daily_budget=Decimal("250"))], total=2000.0)
     assert cycle._curve_scales(state).tolist() == [100.0, 250.0]
     assert cycle._minimums(state, [1, 0]).tolist() == [250.0, 1.0]
+
+
+def point_posterior(a: float, b: float) -> CurvePosterior:
+    """A posterior sure of its curve: conversions a day = a · (1 - exp(-spend / b))."""
+    return CurvePosterior(np.array([b]), np.array([1.0]), np.array([a]), np.array([1.0]))
+
+
+def evidence_of(cid: str, days: int, value=200.0, tickets=1.0) -> CampaignEvidence:
+    ones = np.ones(days)
+    return CampaignEvidence(
+        cid, np.arange(days), 100.0 * ones, 100.0 * ones, ones, ones, value, tickets, False
+    )
+
+
+LEDGER = cycle._Ledger(
+    free=1000.0, plannable=1000.0, mean_ratio=0.8, low_share=0.75, max_ratio=1.2, fixed_daily=0.0
+)
+# Demand that ramps: day 3's factor (1 + (3/9)²) is not day 4's.
+RAMPING = DemandPattern(10, 0, ramp=1.0)
+
+
+def recommend(evidence, posteriors, plan, extra, target_roas=None, day=3):
+    """`_recommend` on a suite of these campaigns; ``extra`` is (revenue, sales, money)
+    that more money would bring."""
+    state = suite(
+        [campaign(e.campaign_id) for e in evidence],
+        day=day,
+        target_roas=target_roas,
+        currency="RON",
+    )
+    model = cycle._Model(posteriors, RAMPING, np.full(len(evidence), np.inf))
+    managed = list(range(len(evidence)))
+    return cycle._recommend(state, evidence, model, LEDGER, managed, plan, lambda share: extra)
+
+
+def raise_advice(extra, target_roas=None, days=3) -> list:
+    evidence = [evidence_of("a", days, tickets=2.5), evidence_of("b", days, tickets=1.5)]
+    posteriors = [point_posterior(1.0, 100.0)] * 2
+    advice = recommend(evidence, posteriors, {0: 0.0, 1: 0.0}, extra, target_roas)
+    return [r for r in advice if r.kind == RecommendationKind.RAISE_BUDGET]
+
+
+def test_a_bigger_budget_is_advised_with_its_expected_tickets_and_roas():
+    extra_money = 100.25123
+    [advice] = raise_advice((2.50018 * extra_money, 1.23456, extra_money), Decimal("2.5"))
+    # 1.23456 sales at 2 tickets each (the managed campaigns' mean).
+    assert advice.message == "raise the budget by 20%: expected +2 tickets at ROAS 2.5x"
+    assert advice.numbers == {
+        "extra_money": 100.25,
+        "extra_revenue": round(2.50018 * extra_money, 2),
+        "extra_tickets": 2.5,
+        "roas_of_extra_money": 2.5,
+    }
+
+
+def test_a_bigger_budget_is_advised_from_a_return_of_exactly_the_target_or_one_without_one():
+    assert raise_advice((250.0, 1.0, 100.0), Decimal("2.5"))
+    assert not raise_advice((249.0, 1.0, 100.0), Decimal("2.5"))
+    # Without a target, any money returned in full is worth advising.
+    assert raise_advice((150.0, 1.0, 100.0))
+    assert not raise_advice((99.0, 1.0, 100.0))
+    # However little the extra money.
+    assert raise_advice((5.0, 0.1, 0.5))
+    assert not raise_advice((0.0, 0.0, 0.0))
+
+
+def test_advice_needs_two_fully_reported_days():
+    assert raise_advice((500.0, 2.0, 100.0), days=2)
+    assert not raise_advice((500.0, 2.0, 100.0), days=1)
+    assert (
+        cycle._recommend(suite([]), [], None, LEDGER, [], {}, lambda share: (1.0, 1.0, 1.0)) == []
+    )
+
+
+def test_saturation_is_flagged_where_the_next_unit_buys_under_a_third_of_the_average():
+    evidence = [
+        evidence_of("young", 1),  # one day: too soon to say
+        evidence_of("full", 2, value=150.0),
+        evidence_of("unplanned", 3),
+        evidence_of("tiny", 3),
+    ]
+    steep = point_posterior(10.0, 0.1)  # saturated at any spend
+    posteriors = [steep, point_posterior(10.0, 100.0), steep, steep]
+    plan = {0: 50.0, 1: 300.0, 3: 1.125}
+    advice = recommend(evidence, posteriors, plan, (0.0, 0.0, 0.0))
+    saturated = {r.campaign_id: r for r in advice if r.kind == RecommendationKind.SATURATED}
+    # The unplanned campaign spends nothing; the tiny one 0.9 a day, and saturates there.
+    assert sorted(saturated) == ["full", "tiny"]
+    factor = RAMPING.factors(3, 4)[0]
+    spend = 300.0 * 0.8
+    average = posteriors[1].expected_conversions(spend, factor) / spend
+    marginal = posteriors[1].expected_marginal(spend, factor)
+    assert marginal < average / 3 < posteriors[1].expected_marginal(spend / 2, factor)
+    assert saturated["full"].numbers == {
+        "marginal_roas": round(marginal * 150.0, 3),
+        "average_roas": round(average * 150.0, 3),
+    }
+    assert saturated["full"].message == (
+        f"prospecting on meta is saturated: the next 100 RON buy {marginal * 100:.2f} sales, "
+        f"the average 100 RON {average * 100:.2f}"
+    )
