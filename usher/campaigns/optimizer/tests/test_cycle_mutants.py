@@ -221,7 +221,7 @@ def recommend(evidence, posteriors, plan, extra, target_roas=None, day=3):
     """`_recommend` on a suite of these campaigns; ``extra`` is (revenue, sales, money)
     that more money would bring."""
     state = suite(
-        [campaign(e.campaign_id) for e in evidence],
+        [replace(campaign(e.campaign_id), campaign_type="cold_audience") for e in evidence],
         day=day,
         target_roas=target_roas,
         currency="RON",
@@ -273,7 +273,7 @@ def test_advice_needs_two_fully_reported_days():
 def test_saturation_is_flagged_where_the_next_unit_buys_under_a_third_of_the_average():
     evidence = [
         evidence_of("young", 1),  # one day: too soon to say
-        evidence_of("full", 2, value=150.0),
+        evidence_of("full", 2, value=153.0),
         evidence_of("unplanned", 3),
         evidence_of("tiny", 3),
     ]
@@ -289,11 +289,14 @@ def test_saturation_is_flagged_where_the_next_unit_buys_under_a_third_of_the_ave
     average = posteriors[1].expected_conversions(spend, factor) / spend
     marginal = posteriors[1].expected_marginal(spend, factor)
     assert marginal < average / 3 < posteriors[1].expected_marginal(spend / 2, factor)
+    # (Numbers with more decimals than shown, so that the rounding is checked too.)
+    assert round(marginal * 153.0, 4) != round(marginal * 153.0, 3)
+    assert round(average * 153.0, 4) != round(average * 153.0, 3)
     assert saturated["full"].numbers == {
-        "marginal_roas": round(marginal * 150.0, 3),
-        "average_roas": round(average * 150.0, 3),
+        "marginal_roas": round(marginal * 153.0, 3),
+        "average_roas": round(average * 153.0, 3),
     }
     assert saturated["full"].message == (
-        f"prospecting on meta is saturated: the next 100 RON buy {marginal * 100:.2f} sales, "
+        f"cold audience on meta is saturated: the next 100 RON buy {marginal * 100:.2f} sales, "
         f"the average 100 RON {average * 100:.2f}"
     )
