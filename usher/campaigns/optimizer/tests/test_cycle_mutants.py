@@ -18,7 +18,7 @@ from usher.campaigns.optimizer import cycle
 from usher.campaigns.optimizer.curves import DemandPattern
 from usher.campaigns.optimizer.decisions import DecisionKind, DecisionRule, RecommendationKind
 from usher.campaigns.optimizer.evidence import CampaignEvidence
-from usher.campaigns.optimizer.learner import CurvePosterior
+from usher.campaigns.optimizer.learner import B_PRIOR_CENTER_RATIO, CurvePosterior
 from usher.campaigns.optimizer.state import (
     CampaignState,
     CreativeState,
@@ -300,3 +300,91 @@ def test_saturation_is_flagged_where_the_next_unit_buys_under_a_third_of_the_ave
         f"cold audience on meta is saturated: the next 100 RON buy {marginal * 100:.2f} sales, "
         f"the average 100 RON {average * 100:.2f}"
     )
+
+
+def fitted_ramp(spend, sales, quality, days=14) -> tuple[float, list]:
+    """The demand ramp and change days `_fit` finds on a 20-day flight from campaigns
+    with these days (arrays of days x campaigns, or one array for every campaign)."""
+    evidence = [
+        CampaignEvidence(
+            str(k), np.arange(days), spend[k], spend[k], sales[k], quality[k], 200.0, 1.0, False
+        )
+        for k in range(len(sales))
+    ]
+    state = replace(
+        suite([campaign(e.campaign_id) for e in evidence], day=days, hour=6, total=20000.0),
+        flight_days=20,
+    )
+    model = cycle._fit(state, evidence, np.full(len(evidence), np.inf))
+    return model.demand.ramp, [p.change_day for p in model.posteriors]
+
+
+DAYS = np.arange(14)
+RAMP_3 = 1 + 3 * (DAYS / 19) ** 2
+FLAT = np.ones(14)
+
+
+def test_demand_is_learned_from_each_days_own_spend():
+    # Spend alternating 200 / 50 on a demand ramp of 3: each day's sales are set against
+    # what that day's spend buys.
+    spend = np.where(DAYS % 2, 50.0, 200.0)
+    sales = np.round(30 * -np.expm1(-spend / 100) * RAMP_3)
+    ramp, _ = fitted_ramp([spend] * 2, [sales] * 2, [FLAT] * 2)
+    assert ramp == pytest.approx(2.78, abs=0.05)
+
+
+def test_sales_that_rise_with_the_creatives_quality_are_not_read_as_demand():
+    quality = np.linspace(0.5, 2.0, 14)
+    sales = np.round(20 * quality)
+    spend = np.full(14, 100.0)
+    explained, _ = fitted_ramp([spend] * 2, [sales] * 2, [quality] * 2)
+    unexplained, _ = fitted_ramp([spend] * 2, [sales] * 2, [FLAT] * 2)
+    assert explained < 0.5
+    assert unexplained > 3.0
+
+
+def test_a_campaign_whose_market_changed_is_left_out_of_the_demand_pattern():
+    spend = np.full(14, 100.0)
+    rising = np.round(20 * RAMP_3)
+    collapsed = np.where(DAYS < 7, 20.0, 0.0)
+    alone, _ = fitted_ramp([spend] * 2, [rising] * 2, [FLAT] * 2)
+    ramp, change_days = fitted_ramp([spend] * 3, [rising, rising, collapsed], [FLAT] * 3)
+    assert change_days == [None, None, 7]
+    assert ramp == pytest.approx(alone, rel=1e-6)
+
+
+def test_a_days_observation_is_its_spend_sales_and_demand_times_creative_quality():
+    evidence = CampaignEvidence(
+        "c",
+        np.array([0, 1, 2]),
+        np.array([10.0, 20.0, 30.0]),
+        np.array([10.0, 20.0, 30.0]),
+        np.array([1.0, 2.0, 3.0]),
+        np.array([1.0, 2.0, 0.5]),
+        200.0,
+        1.0,
+        False,
+    )
+    # A two-day pattern (factors 1 and 2): day 2 is past it and left out.
+    observations = cycle._observations(evidence, DemandPattern(2, 0, ramp=1.0))
+    assert [(o.spend, o.conversions, o.exposure) for o in observations] == [
+        (10.0, 1.0, 1.0),
+        (20.0, 2.0, 4.0),
+    ]
+
+
+def test_without_any_sale_the_prior_expects_the_target_cpa_or_one_sale_a_day_at_the_scale():
+    saturation = -np.expm1(-1.0 / B_PRIOR_CENTER_RATIO)
+    state = suite(
+        [campaign("a"), replace(campaign("b"), campaign_type="retargeting")],
+        total=2000.0,
+        target_cpa=Decimal("25"),
+    )
+    evidence = [evidence_of("a", 0), evidence_of("b", 0)]
+    demand = DemandPattern(10, 0)
+    scales = cycle._curve_scales(state)
+    # 2,000 over 10 days and 2 campaigns: 100 a day, 4 sales at a CPA of 25.
+    prior = cycle._prior_a(state, evidence, demand, scales)
+    assert prior.tolist() == pytest.approx([4.0 / saturation] * 2)
+    prior = cycle._prior_a(replace(state, target_cpa=None), evidence, demand, scales)
+    assert prior.tolist() == pytest.approx([1.0 / saturation] * 2)
