@@ -388,3 +388,13 @@ def test_without_any_sale_the_prior_expects_the_target_cpa_or_one_sale_a_day_at_
     assert prior.tolist() == pytest.approx([4.0 / saturation] * 2)
     prior = cycle._prior_a(replace(state, target_cpa=None), evidence, demand, scales)
     assert prior.tolist() == pytest.approx([1.0 / saturation] * 2)
+
+
+def test_the_worst_case_of_budgets_kept_is_their_days_over_delivery_within_their_weeks_room():
+    week = tuple(DayMetrics(d, 165.0, 50.0) for d in (7, 8))
+    state = suite(
+        [campaign("free", 100.0), campaign("capped", 50.0, days=week, weekly_cap_days=7.0)], day=9
+    )
+    # 100 x 1.2 x half a day; the capped one could spend 30 today but has 350 - 330 left.
+    assert cycle._worst(state, [0, 1], [100.0, 50.0], LEDGER, 0.5) == pytest.approx(60.0 + 20.0)
+    assert cycle._worst(state, [], [], LEDGER, 0.5) == 0.0
