@@ -67,6 +67,7 @@ def test_with_floor_keeps_the_plan_lifts_it_to_the_floor_and_sets_an_unplanned_o
     minimum_20 = campaign("c", min_daily_budget=Decimal("20"))
     assert cycle._with_floor(minimum_20, 50.0, 10.0, trial=False) == 50.0
     assert cycle._with_floor(minimum_20, 5.0, 10.0, trial=False) == 10.0
+    assert cycle._with_floor(minimum_20, 0.5, 0.2, trial=False) == 0.5
     # Left off by the plan: on a trial day at the minimum, else at the floor where the
     # platform takes a budget that small (the floor reaching the minimum), else off.
     assert cycle._with_floor(minimum_20, 0.0, 10.0, trial=True) == 20.0
