@@ -399,3 +399,39 @@ def test_the_worst_case_of_budgets_kept_is_their_days_over_delivery_within_their
     # 100 x 1.2 x half a day; the capped one could spend 30 today but has 350 - 330 left.
     assert cycle._worst(state, [0, 1], [100.0, 50.0], LEDGER, 0.5) == pytest.approx(60.0 + 20.0)
     assert cycle._worst(state, [], [], LEDGER, 0.5) == 0.0
+
+
+def selling(cid: str, days: int, spend: float, sales: float, value=200.0) -> CampaignEvidence:
+    """Evidence of ``days`` days (0 on) at this spend and these sales a day."""
+    ones = np.ones(days)
+    return CampaignEvidence(
+        cid, np.arange(days), spend * ones, spend * ones, sales * ones, ones, value, 1.0, False
+    )
+
+
+def boost(target_roas, current=100.0, days=10, posterior=None, sales=12.0) -> bool:
+    """Whether the ROAS guard raises a budget of ``current`` on day 10, after ``days``
+    days at 100 a day selling ``sales`` at 200 (the last 7 days judged)."""
+    state = suite([campaign("c")], day=10, target_roas=target_roas)
+    evidence = selling("c", days, 100.0, sales)
+    if posterior is None:
+        posterior = point_posterior(10.0, 100.0)
+    return cycle._boost(state, evidence, posterior, current, LEDGER)
+
+
+def test_the_roas_guard_boosts_only_where_the_next_money_still_pays_the_target():
+    # The next money is priced at the boosted budget's expected spend, 100 x 1.2 x 0.8:
+    # 96, where the curve returns 20·exp(-0.96) = 7.66 per unit.
+    assert boost(Decimal("7"))
+    assert not boost(Decimal("8"))
+    # A saturated curve returns nearly nothing there.
+    assert not boost(Decimal("2"), posterior=point_posterior(10.0, 10.0))
+
+
+def test_the_roas_guard_needs_a_target_a_live_budget_and_a_credible_week():
+    assert not boost(None)
+    assert not boost(Decimal("2"), current=0.0)
+    assert boost(Decimal("2"), current=0.5)
+    # Two days are too few; a ROAS of 12 is not credibly above twice 7.
+    assert not boost(Decimal("2"), days=2)
+    assert not boost(Decimal("7"), sales=6.0)
