@@ -435,3 +435,73 @@ def test_the_roas_guard_needs_a_target_a_live_budget_and_a_credible_week():
     # Two days are too few; a ROAS of 12 is not credibly above twice 7.
     assert not boost(Decimal("2"), days=2)
     assert not boost(Decimal("7"), sales=6.0)
+
+
+def test_the_free_money_holds_back_the_unreported_hours_by_their_share_of_the_days_delivery():
+    # Day 4 at 10:00, reported to 04:00: hours 4 to 10 (the current one included) are
+    # unreported. They carry 0.1 of a day's delivery each to 09:00, and 0.4 / 18 after.
+    profile = tuple(0.1 if 4 <= h <= 9 else 0.4 / 18 for h in range(24))
+    campaigns = [
+        campaign("a", 100.0),
+        campaign("b", 100.0),
+        campaign("held", 80.0, override=Override(daily_budget=Decimal("50"))),
+        replace(campaign("off", 100.0), active=False),
+    ]
+    state = replace(
+        suite(campaigns, day=4, hour=10, reported_hours=100, hourly_profile=profile),
+        spent=Decimal("900"),
+    )
+    ledger = cycle._ledger(
+        state, [evidence_of(c.campaign_id, 0) for c in campaigns], np.full(4, np.inf)
+    )
+    share = (0.6 + 0.4 / 18) * 1.15
+    # No delivery seen yet: the documented worst ratio, 2.
+    assert ledger.max_ratio == 2.0 and ledger.mean_ratio == 1.0 and ledger.low_share == 0.75
+    assert ledger.free == pytest.approx(3000.0 - 900.0 - 250.0 * 2.0 * share)
+    assert ledger.fixed_daily == 50.0
+
+
+def test_delivery_ratios_come_only_from_campaigns_free_of_an_audience_ceiling():
+    # Five days at half the budget: a mean ratio of 0.5 and a worst of 1 (the floor);
+    # none at all from a campaign at its audience's ceiling, which leaves the defaults.
+    halves = CampaignEvidence(
+        "c",
+        np.arange(5),
+        np.full(5, 50.0),
+        np.full(5, 100.0),
+        np.ones(5),
+        np.ones(5),
+        200.0,
+        1.0,
+        False,
+    )
+    state = suite([campaign("c")], day=5)
+    free = cycle._ledger(state, [halves], np.array([np.inf]))
+    assert free.mean_ratio == 0.5 and free.max_ratio == 1.0
+    capped = cycle._ledger(state, [halves], np.array([55.0]))
+    assert capped.mean_ratio == 1.0 and capped.max_ratio == 2.0 and capped.low_share == 0.75
+
+
+def test_the_plan_gets_the_total_less_what_was_spent_before_today():
+    def plannable(spent: float, reported_hours: int, total=3000.0) -> float:
+        today = (DayMetrics(3, 100.0, 100.0), DayMetrics(4, 60.0, 100.0, complete=False))
+        state = replace(
+            suite(
+                [campaign("c", days=today)],
+                day=4,
+                hour=10,
+                reported_hours=reported_hours,
+                total=total,
+            ),
+            spent=Decimal(str(spent)),
+        )
+        return cycle._plannable(state, in_force=200.0, mean_ratio=0.8)
+
+    # Today's 60 is part of today's plan, not gone from it.
+    assert plannable(900.0, 100) == pytest.approx(3000.0 - 840.0)
+    # Six hours of yesterday unreported: 200 x 6/24 x 0.8 more counted as spent.
+    assert plannable(900.0, 90) == pytest.approx(3000.0 - 840.0 - 40.0)
+    assert plannable(900.0, 96) == pytest.approx(3000.0 - 840.0)
+    # Reports that lag today's own figures never add money; an overspent total plans none.
+    assert plannable(30.0, 100) == 3000.0
+    assert plannable(900.0, 100, total=500.0) == 0.0
