@@ -15,8 +15,14 @@ import numpy as np
 import pytest
 
 from usher.campaigns.optimizer import cycle
-from usher.campaigns.optimizer.curves import DemandPattern
-from usher.campaigns.optimizer.decisions import DecisionKind, DecisionRule, RecommendationKind
+from usher.campaigns.optimizer.allocation import allocate, expected_revenue
+from usher.campaigns.optimizer.curves import DemandPattern, ResponseCurve
+from usher.campaigns.optimizer.decisions import (
+    CampaignPlan,
+    DecisionKind,
+    DecisionRule,
+    RecommendationKind,
+)
 from usher.campaigns.optimizer.evidence import CampaignEvidence
 from usher.campaigns.optimizer.learner import B_PRIOR_CENTER_RATIO, CurvePosterior
 from usher.campaigns.optimizer.state import (
@@ -505,3 +511,69 @@ def test_the_plan_gets_the_total_less_what_was_spent_before_today():
     # Reports that lag today's own figures never add money; an overspent total plans none.
     assert plannable(30.0, 100) == 3000.0
     assert plannable(900.0, 100, total=500.0) == 0.0
+
+
+# Two campaigns on known curves (revenue per sale 200 and 100) on day 3 of 10.
+PLAN_CURVES = [ResponseCurve(10.0, 100.0, 200.0), ResponseCurve(8.0, 50.0, 100.0)]
+
+
+def plan_of(plannable: float, fixed_daily=0.0, daily_limit=None):
+    """`_plan` on the two campaigns (and the ledger's money): today's budgets, and
+    what 20% more money would bring (revenue, sales, money)."""
+    state = suite([campaign("a"), campaign("b")], day=3, total=10000.0, daily_limit=daily_limit)
+    evidence = [selling("a", 3, 100.0, 2.0, value=200.0), selling("b", 3, 100.0, 2.0, value=100.0)]
+    posteriors = [point_posterior(c.a, c.b) for c in PLAN_CURVES]
+    model = cycle._Model(posteriors, RAMPING, np.full(2, np.inf))
+    ledger = replace(LEDGER, plannable=plannable, fixed_daily=fixed_daily)
+    budgets, value_of_more = cycle._plan(state, evidence, model, ledger, [0, 1], None)
+    return budgets, value_of_more(0.2)
+
+
+def test_the_plan_shares_the_money_left_over_the_days_as_the_exact_allocation_does():
+    # 700 plannable at a delivery ratio of 0.8, less 10 a day held by an override over
+    # the 7 days left: 805 budget units, 644 of spend.
+    budgets, (revenue, sales, money) = plan_of(700.0, fixed_daily=10.0)
+    assert money == pytest.approx(805.0 * 0.2 * 0.8)
+    demand = RAMPING.factors(3, 10)
+    exact = allocate(PLAN_CURVES, demand, 644.0)
+    today = [budgets[0] * 0.8, budgets[1] * 0.8]
+    assert today == pytest.approx(exact[:, 0].tolist(), rel=0.01)
+    assert today[0] != pytest.approx(exact[0, 1], rel=0.01)  # the ramp: tomorrow is not today
+    more = allocate(PLAN_CURVES, demand, 644.0 * 1.2)
+    assert revenue == pytest.approx(
+        expected_revenue(PLAN_CURVES, demand, more) - expected_revenue(PLAN_CURVES, demand, exact),
+        rel=0.01,
+    )
+    extra_sales = sum(
+        c.conversions(more[i], demand).sum() - c.conversions(exact[i], demand).sum()
+        for i, c in enumerate(PLAN_CURVES)
+    )
+    assert sales == pytest.approx(extra_sales, rel=0.01)
+
+
+def test_overrides_holding_more_than_the_money_left_leave_the_plan_nothing():
+    budgets, (_, _, money) = plan_of(50.0, fixed_daily=10.0)
+    assert budgets == {0: 0.0, 1: 0.0} and money == 0.0
+
+
+def test_today_may_use_the_daily_limit_less_the_overrides_budgets():
+    budgets, _ = plan_of(5000.0, fixed_daily=30.0, daily_limit=Decimal("150"))
+    assert sum(budgets.values()) == pytest.approx(120.0, rel=1e-3)
+    # Overrides holding the whole limit leave nothing to plan today.
+    budgets, _ = plan_of(5000.0, fixed_daily=30.0, daily_limit=Decimal("20"))
+    assert budgets == {0: 0.0, 1: 0.0}
+
+
+def test_each_campaigns_plan_shows_todays_spend_its_expected_sales_and_its_curve():
+    posterior = replace(point_posterior(10.123456, 100.12345), change_day=2)
+    held = campaign("held", override=Override(daily_budget=Decimal("50")))
+    state = suite([campaign("a"), held], day=3)
+    evidence = [selling("a", 3, 100.0, 2.0, value=201.23456), selling("held", 3, 50.0, 1.0)]
+    model = cycle._Model([posterior, point_posterior(1.0, 10.0)], RAMPING, np.full(2, np.inf))
+    plans = cycle._plans(state, evidence, model, {0: 123.4567}, LEDGER)
+    spend = 123.4567 * 0.8
+    sales = posterior.expected_conversions(spend, RAMPING.factors(3, 4)[0])
+    assert round(sales, 4) != round(sales, 3)
+    assert plans[0] == CampaignPlan("a", 98.77, round(sales, 3), 201.23, 10.1235, 100.12, 2)
+    # A campaign the plan does not manage is shown at its budget in force.
+    assert plans[1].planned_spend_today == 40.0 and plans[1].change_day is None
