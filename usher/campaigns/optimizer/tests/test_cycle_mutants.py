@@ -577,3 +577,133 @@ def test_each_campaigns_plan_shows_todays_spend_its_expected_sales_and_its_curve
     assert plans[0] == CampaignPlan("a", 98.77, round(sales, 3), 201.23, 10.1235, 100.12, 2)
     # A campaign the plan does not manage is shown at its budget in force.
     assert plans[1].planned_spend_today == 40.0 and plans[1].change_day is None
+
+
+def rebalance(campaigns, plan, *, day=7, free=1000.0, fixed_daily=0.0, ceilings=None, **kwargs):
+    """`_rebalance` at 08:00 of ``day`` (of 10) with this plan: per campaign, its
+    decisions as (kind, rule, budget). Overridden campaigns are not managed; those
+    whose budget was set today are kept; every campaign's curve is 10·(1 - exp(-S/100))
+    and it sold 1 a day at 100 (unless ``evidence``/``posteriors`` say otherwise)."""
+    state = suite(campaigns, day=day, hour=8, **kwargs.pop("suite", {}))
+    n = len(campaigns)
+    managed = [i for i, c in enumerate(campaigns) if c.override is None]
+    due = [i for i in managed if campaigns[i].budget_set_day != day]
+    evidence = kwargs.pop("evidence", None) or [
+        selling(c.campaign_id, day, 100.0, 1.0) for c in campaigns
+    ]
+    posteriors = kwargs.pop("posteriors", None) or [point_posterior(10.0, 100.0)] * n
+    limits = np.full(n, np.inf) if ceilings is None else np.array(ceilings, dtype=float)
+    model = cycle._Model(posteriors, DemandPattern(10, 0), limits)
+    ledger = replace(LEDGER, free=free, fixed_daily=fixed_daily)
+    decisions: list = []
+    rng = np.random.default_rng(0)
+    cycle._rebalance(state, evidence, model, ledger, managed, due, plan, decisions, rng)
+    made: dict = {}
+    for d in decisions:
+        budget = None if d.daily_budget is None else float(d.daily_budget)
+        made.setdefault(d.campaign_id, []).append((d.kind, d.rule, budget))
+    return made
+
+
+SET, PAUSE = DecisionKind.SET_BUDGET, DecisionKind.PAUSE_CAMPAIGN
+ALLOCATION, SAFETY = DecisionRule.ALLOCATION, DecisionRule.SPEND_SAFETY
+
+
+def due_and_kept(min_a="1", min_b="30") -> list[CampaignState]:
+    """Two campaigns due (a: minimum 1, b: 30), one whose budget was set today (kept,
+    80) and one held by an override."""
+    return [
+        campaign("a", 100.0, budget_set_day=6, min_daily_budget=Decimal(min_a)),
+        campaign("b", 100.0, budget_set_day=6, min_daily_budget=Decimal(min_b)),
+        campaign("kept", 80.0, budget_set_day=7),
+        campaign("held", 20.0, override=Override(daily_budget=Decimal("20"))),
+    ]
+
+
+def set_budgets(made) -> dict:
+    return {cid: d[-1][2] for cid, d in made.items() if d[-1][0] == SET}
+
+
+def test_the_rebalance_sets_the_plans_budgets_within_a_days_step():
+    made = rebalance(due_and_kept(), {0: 150.0, 1: 60.0, 2: 80.0})
+    assert made == {"a": [(SET, ALLOCATION, 150.0)], "b": [(SET, ALLOCATION, 60.0)]}
+    # At most x2 / x0.5 of the budget in force a day.
+    assert set_budgets(rebalance(due_and_kept(), {0: 300.0, 1: 20.0, 2: 80.0})) == {
+        "a": 200.0,
+        "b": 50.0,
+    }
+
+
+def test_a_budget_under_one_still_steps_and_a_paused_one_starts_afresh():
+    tiny = [campaign("a", 0.5, budget_set_day=6, min_daily_budget=Decimal("0.1"))]
+    assert set_budgets(rebalance(tiny, {0: 150.0})) == {"a": 1.0}
+    zero = [campaign("a", 0.0, budget_set_day=6)]
+    assert set_budgets(rebalance(zero, {0: 150.0})) == {"a": 150.0}
+    # A plan under one is a budget, not a campaign left off.
+    small = [campaign("a", 1.0, min_daily_budget=Decimal("0.5"))]
+    assert set_budgets(rebalance(small, {0: 0.8})) == {"a": 0.8}
+
+
+def test_the_due_budgets_are_cut_to_what_the_kept_and_overridden_budgets_leave():
+    # 300 free, less the worst case of the override (20 x 1.2) and of the kept budget
+    # (80 x 1.2 x the rest of today, a whole day's share from 08:00 without a profile).
+    budgets = set_budgets(
+        rebalance(due_and_kept(), {0: 150.0, 1: 60.0, 2: 80.0}, free=300.0, fixed_daily=20.0)
+    )
+    assert (budgets["a"] + budgets["b"]) * 1.2 == pytest.approx(300.0 - 24.0 - 96.0, abs=0.05)
+    assert budgets["a"] / budgets["b"] == pytest.approx(150.0 / 60.0, rel=1e-3)
+
+
+def test_with_nothing_left_the_due_campaigns_are_paused_for_spend_safety():
+    made = rebalance(
+        due_and_kept(min_a="0.5"), {0: 150.0, 1: 60.0, 2: 80.0}, free=100.0, fixed_daily=20.0
+    )
+    assert made == {"a": [(PAUSE, SAFETY, None)], "b": [(PAUSE, SAFETY, None)]}
+
+
+def test_under_the_daily_limit_the_due_budgets_share_what_the_kept_and_overridden_leave():
+    limited = {"daily_limit": Decimal("300")}
+    budgets = set_budgets(
+        rebalance(due_and_kept(), {0: 150.0, 1: 60.0, 2: 80.0}, fixed_daily=20.0, suite=limited)
+    )
+    assert budgets["a"] + budgets["b"] == pytest.approx(300.0 - 20.0 - 80.0, abs=0.05)
+    # A limit the kept budgets already fill leaves the due campaigns nothing.
+    full = {"daily_limit": Decimal("90")}
+    made = rebalance(
+        due_and_kept(min_a="0.5"), {0: 150.0, 1: 60.0, 2: 80.0}, fixed_daily=20.0, suite=full
+    )
+    assert made == {"a": [(PAUSE, SAFETY, None)], "b": [(PAUSE, SAFETY, None)]}
+
+
+def test_the_roas_guard_raises_a_budget_the_plan_would_hold_under_its_boost():
+    evidence = [selling("a", 7, 100.0, 12.0)]
+    roas = {"target_roas": Decimal("7")}
+    a = [campaign("a", 100.0, budget_set_day=6)]
+    made = rebalance(a, {0: 100.0}, evidence=evidence, suite=roas)
+    assert made == {"a": [(SET, DecisionRule.ROAS_GUARD, 120.0)]}
+    # A plan at the boost already is the plan's.
+    made = rebalance(a, {0: 120.0}, evidence=evidence, suite=roas)
+    assert made == {"a": [(SET, ALLOCATION, 120.0)]}
+
+
+def test_a_campaign_planned_at_its_audiences_ceiling_is_left_out_of_exploration():
+    three = [campaign(str(i), 100.0, budget_set_day=2) for i in range(3)]
+    budgets = set_budgets(
+        rebalance(three, {0: 150.0, 1: 100.0, 2: 100.0}, day=3, ceilings=[150.0, np.inf, np.inf])
+    )
+    # (Budgets are rounded down to the cent.)
+    assert budgets == pytest.approx({"0": 150.0, "1": 115.0, "2": 85.0}, abs=0.02)
+
+
+def test_a_trial_day_runs_a_campaign_the_plan_leaves_off_at_its_minimum():
+    # The plan leaves "new" off; its curve (a draw of a ~ 50) says its minimum of 20
+    # pays far more than the plan's price: a trial day. Without one it would be off
+    # (the exploration floor of 10 is under its minimum).
+    campaigns = [
+        campaign("0", 100.0, budget_set_day=2),
+        campaign("1", 100.0, budget_set_day=2),
+        campaign("new", 100.0, budget_set_day=2, min_daily_budget=Decimal("20")),
+    ]
+    posteriors = [point_posterior(10.0, 100.0)] * 2 + [point_posterior(50.0, 100.0)]
+    made = rebalance(campaigns, {0: 100.0, 1: 100.0, 2: 0.0}, day=3, posteriors=posteriors)
+    assert made["new"][0][0] == SET and made["new"][0][2] >= 20.0
