@@ -707,3 +707,43 @@ def test_a_trial_day_runs_a_campaign_the_plan_leaves_off_at_its_minimum():
     posteriors = [point_posterior(10.0, 100.0)] * 2 + [point_posterior(50.0, 100.0)]
     made = rebalance(campaigns, {0: 100.0, 1: 100.0, 2: 0.0}, day=3, posteriors=posteriors)
     assert made["new"][0][0] == SET and made["new"][0][2] >= 20.0
+
+
+def trials(plan, *, day=3, posteriors=None, ceilings=(np.inf, np.inf, np.inf), **kwargs) -> set:
+    """`_trials_at_minimum` for campaigns 0 and 1 (minimum 1) and "new" (minimum 20),
+    whose curve (a draw of a ~ 50 by default) pays its minimum far better than 0 and 1."""
+    campaigns = [
+        campaign("0"),
+        campaign("1"),
+        campaign("new", min_daily_budget=Decimal("20")),
+    ]
+    state = suite(campaigns, day=day, **kwargs)
+    if posteriors is None:
+        posteriors = [point_posterior(10.0, 100.0)] * 2 + [point_posterior(50.0, 100.0)]
+    model = cycle._Model(posteriors, DemandPattern(10, 0), np.array(ceilings, dtype=float))
+    evidence = [selling(c.campaign_id, day, 100.0, 1.0) for c in campaigns]
+    rng = np.random.default_rng(0)
+    return cycle._trials_at_minimum(state, evidence, model, LEDGER, [0, 1, 2], plan, 1.0, rng)
+
+
+def test_a_campaign_the_plan_leaves_off_gets_a_trial_day_while_exploring_and_affordable():
+    plan = {0: 100.0, 1: 100.0, 2: 0.0}
+    assert trials(plan) == {2}
+    # Exploration stops three days before the event.
+    assert trials(plan, day=7) == set()
+    # A daily limit the plan fills to within 10 leaves no room for its minimum of 20.
+    assert trials(plan, daily_limit=Decimal("210")) == set()
+    assert trials(plan, daily_limit=Decimal("220")) == {2}
+
+
+def test_the_trials_price_is_set_by_campaigns_funded_between_their_minimum_and_ceiling():
+    # Campaign 0 sits at its audience's ceiling with a steep curve: its marginal return
+    # (about 1,800 a unit) is no price for the day's money, which 1 sets (about 9).
+    steep = [
+        point_posterior(1000.0, 100.0),
+        point_posterior(10.0, 100.0),
+        point_posterior(50.0, 100.0),
+    ]
+    plan = {0: 100.0, 1: 100.0, 2: 0.0}
+    assert trials(plan, posteriors=steep, ceilings=(100.0, np.inf, np.inf)) == {2}
+    assert trials(plan, posteriors=steep) == set()
