@@ -747,3 +747,75 @@ def test_the_trials_price_is_set_by_campaigns_funded_between_their_minimum_and_c
     plan = {0: 100.0, 1: 100.0, 2: 0.0}
     assert trials(plan, posteriors=steep, ceilings=(100.0, np.inf, np.inf)) == {2}
     assert trials(plan, posteriors=steep) == set()
+
+
+def pace(free: float, *, day=5, ceilings=(np.inf, np.inf), **kwargs) -> dict:
+    """`_pace_today` at noon of ``day`` (of 10) for two live campaigns at 100 (a:
+    minimum 1, b: 30) beside an override of 20: per campaign, (kind, rule, budget)."""
+    campaigns = [
+        campaign("a", 100.0, budget_set_day=day),
+        campaign("b", 100.0, budget_set_day=day, min_daily_budget=Decimal("30")),
+        campaign("held", 20.0, override=Override(daily_budget=Decimal("20"))),
+    ]
+    state = suite(campaigns, day=day, hour=12, **kwargs)
+    ledger = replace(LEDGER, free=free, fixed_daily=20.0)
+    decisions: list = []
+    cycle._pace_today(state, ledger, np.array([*ceilings, np.inf]), [0, 1], [], decisions)
+    return {
+        d.campaign_id: (d.kind, d.rule, None if d.daily_budget is None else float(d.daily_budget))
+        for d in decisions
+    } | {"numbers": decisions[0].numbers if decisions else None}
+
+
+# From noon the rest of the day holds 12/24 x 1.5 = 0.75 of a day's delivery: a budget
+# B can spend B x 1.2 x 0.75 = 0.9 B, and the override's 20 takes 18 of the free money.
+
+
+def test_budgets_in_force_that_could_overspend_the_free_money_are_cut():
+    made = pace(108.0)
+    assert made == {
+        "a": (SET, SAFETY, 50.0),
+        "b": (SET, SAFETY, 50.0),
+        "numbers": {
+            "previous_budget": 100.0,
+            "new_budget": 50.0,
+            "free_money": 108.0,
+            "max_delivery_ratio": 1.2,
+            "hours_left_today": 12,
+        },
+    }
+
+
+def test_a_cut_under_half_a_percent_is_not_worth_an_edit():
+    assert pace(18.0 + 0.9 * 199.5) == {"numbers": None}
+    assert pace(18.0 + 0.9 * 198.0) == {
+        "a": (SET, SAFETY, 99.0),
+        "b": (SET, SAFETY, 99.0),
+        "numbers": pace(18.0 + 0.9 * 198.0)["numbers"],
+    }
+
+
+def test_a_cut_under_a_platforms_minimum_pauses_the_campaign():
+    made = pace(18.0 + 0.9 * 20.0)
+    assert (made["a"], made["b"]) == ((SET, SAFETY, 10.0), (PAUSE, SAFETY, None))
+
+
+def test_on_the_last_day_budgets_rise_at_most_fourfold_and_to_an_audiences_ceiling():
+    made = pace(1000.0, day=9, ceilings=(150.0, np.inf))
+    assert (made["a"], made["b"]) == (
+        (SET, DecisionRule.PACING, 150.0),
+        (SET, DecisionRule.PACING, 400.0),
+    )
+    # Not on other days.
+    assert pace(1000.0, day=8) == {"numbers": None}
+
+
+def test_on_the_last_day_a_daily_limit_caps_the_rise_only_where_it_binds():
+    # A limit of 2,020 (2,000 after the override) does not bind a rise to 800; one of
+    # 520 shares 500. (The cap was divided by the raised total, not the budgets in
+    # force: the first rose to 250 each, the second not at all, money the event never
+    # spent.)
+    made = pace(1000.0, day=9, daily_limit=Decimal("2020"))
+    assert (made["a"][2], made["b"][2]) == (400.0, 400.0)
+    made = pace(1000.0, day=9, daily_limit=Decimal("520"))
+    assert (made["a"][2], made["b"][2]) == (250.0, 250.0)
