@@ -819,3 +819,44 @@ def test_on_the_last_day_a_daily_limit_caps_the_rise_only_where_it_binds():
     assert (made["a"][2], made["b"][2]) == (400.0, 400.0)
     made = pace(1000.0, day=9, daily_limit=Decimal("520"))
     assert (made["a"][2], made["b"][2]) == (250.0, 250.0)
+
+
+def cycle_state(day=1) -> SuiteState:
+    """A managed campaign and an overridden one whose creative B clicks a tenth as well
+    as A over a whole delivered day."""
+    creatives = (
+        CreativeState("a", "A", True, spend=50.0, hours_live=34.0, clicks=200.0),
+        CreativeState("b", "B", True, spend=50.0, hours_live=34.0, clicks=20.0),
+    )
+    days = (DayMetrics(0, 100.0, 100.0, 2, 400.0), DayMetrics(1, 50.0, 100.0, complete=False))
+    held = campaign(
+        "held",
+        100.0,
+        days=days,
+        creatives=creatives,
+        override=Override(daily_budget=Decimal("100")),
+    )
+    return suite([campaign("free", 100.0, days=days, budget_set_day=0), held], day=day, hour=10)
+
+
+def test_an_overridden_campaigns_losing_creative_is_advised_beside_the_plans_advice():
+    result = cycle.run_cycle(cycle_state())
+    assert [(r.kind, r.campaign_id) for r in result.recommendations][:1] == [
+        (RecommendationKind.PAUSE_CREATIVE, "held")
+    ]
+    assert [(d.kind, d.campaign_id) for d in result.decisions if d.campaign_id == "held"] == [
+        (DecisionKind.KEEP_OVERRIDE, "held")
+    ]
+    assert [p.campaign_id for p in result.plans] == ["free", "held"]
+
+
+def test_the_cycle_is_the_same_for_the_same_seed_and_day():
+    state = cycle_state()
+    assert cycle.run_cycle(state) == cycle.run_cycle(state, seed=0)
+    assert cycle.run_cycle(state) == cycle.run_cycle(state)
+
+
+def test_after_the_flight_nothing_is_planned():
+    result = cycle.run_cycle(replace(cycle_state(), flight_days=1))
+    assert result.plans == ()
+    assert not [d for d in result.decisions if d.kind == DecisionKind.SET_BUDGET]
