@@ -25,6 +25,7 @@ from usher.campaigns.optimizer.decisions import (
 )
 from usher.campaigns.optimizer.evidence import CampaignEvidence
 from usher.campaigns.optimizer.learner import B_PRIOR_CENTER_RATIO, CurvePosterior
+from usher.campaigns.optimizer.rules import cpa_guard
 from usher.campaigns.optimizer.state import (
     CampaignState,
     CreativeState,
@@ -860,3 +861,58 @@ def test_after_the_flight_nothing_is_planned():
     result = cycle.run_cycle(replace(cycle_state(), flight_days=1))
     assert result.plans == ()
     assert not [d for d in result.decisions if d.kind == DecisionKind.SET_BUDGET]
+
+
+def guard(ceilings=(np.inf, np.inf, np.inf)) -> list:
+    """`_guard_pauses` on day 7 (target CPA 50 RON): an inactive campaign that sold
+    nothing, one selling at 25 and one that sold once on 200.1234 a day."""
+    state = suite(
+        [
+            replace(campaign("off"), active=False),
+            campaign("good"),
+            campaign("bad"),
+        ],
+        day=7,
+        target_cpa=Decimal("50"),
+        currency="RON",
+    )
+    bad = selling("bad", 7, 200.1234, 0.0)
+    bad = replace(bad, conversions=np.array([1.0, 0, 0, 0, 0, 0, 0]))
+    evidence = [selling("off", 7, 200.0, 0.0), selling("good", 7, 100.0, 4.0), bad]
+    decisions: list = []
+    pausing = cycle._guard_pauses(state, evidence, np.array(ceilings), decisions)
+    return pausing, decisions
+
+
+def test_the_cpa_guard_pauses_with_its_reason_numbers_and_effect():
+    pausing, [decision] = guard()
+    assert pausing == {2}
+    spend = 7 * 200.1234
+    # The rest of the suite's CPA (25) is the prior, worth three sales.
+    probability = cpa_guard(spend, 1, 7, 50.0, 25.0).probability
+    assert round(probability, 3) != round(cpa_guard(spend, 1, 7, 50.0).probability, 3)
+    assert (decision.kind, decision.rule, decision.campaign_id) == (
+        DecisionKind.PAUSE_CAMPAIGN,
+        DecisionRule.CPA_GUARD,
+        "bad",
+    )
+    assert decision.numbers == {
+        "spend": round(spend, 2),
+        "conversions": 1,
+        "cpa": round(spend, 2),
+        "target_cpa": 50.0,
+        "probability": round(probability, 3),
+        "suite_cpa": 25.0,
+    }
+    assert decision.reason == (
+        f"CPA above 2x the target (50.00 RON) with probability {probability:.2f} over 7 "
+        "days; the rest of the suite buys at 25.00 RON"
+    )
+    assert decision.expected_effect == (
+        "about 200 RON a day moves to campaigns selling at 25 RON per sale"
+    )
+
+
+def test_the_cpa_guard_pauses_nothing_when_the_others_cannot_take_the_money():
+    # The only other live campaign is at its audience's ceiling.
+    assert guard(ceilings=(np.inf, 120.0, np.inf)) == (set(), [])
