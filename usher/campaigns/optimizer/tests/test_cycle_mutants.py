@@ -594,9 +594,9 @@ def rebalance(campaigns, plan, *, day=7, free=1000.0, fixed_daily=0.0, ceilings=
     ]
     posteriors = kwargs.pop("posteriors", None) or [point_posterior(10.0, 100.0)] * n
     limits = np.full(n, np.inf) if ceilings is None else np.array(ceilings, dtype=float)
-    model = cycle._Model(posteriors, DemandPattern(10, 0), limits)
+    model = cycle._Model(posteriors, kwargs.pop("demand", DemandPattern(10, 0)), limits)
     ledger = replace(LEDGER, free=free, fixed_daily=fixed_daily)
-    decisions: list = []
+    decisions = kwargs.pop("decisions", [])
     rng = np.random.default_rng(0)
     cycle._rebalance(state, evidence, model, ledger, managed, due, plan, decisions, rng)
     made: dict = {}
@@ -916,3 +916,83 @@ def test_the_cpa_guard_pauses_with_its_reason_numbers_and_effect():
 def test_the_cpa_guard_pauses_nothing_when_the_others_cannot_take_the_money():
     # The only other live campaign is at its audience's ceiling.
     assert guard(ceilings=(np.inf, 120.0, np.inf)) == (set(), [])
+
+
+def test_a_rebalance_decision_carries_its_numbers_reason_and_expected_effect():
+    priced = (DayMetrics(6, 100.0, 100.0, 1, 200.0),)
+    campaigns = [
+        campaign("a", 100.0, days=priced, budget_set_day=6),
+        replace(campaign("again", 0.0), active=False),
+        campaign("off", 100.0, budget_set_day=6),
+    ]
+    posterior = point_posterior(10.123456, 100.12345)
+    decisions: list = []
+    rebalance(
+        campaigns,
+        {0: 150.1234, 1: 50.0, 2: 0.0},
+        free=1000.4567,
+        posteriors=[posterior] * 3,
+        demand=RAMPING,
+        decisions=decisions,
+        suite={"currency": "RON"},
+    )
+    [a, resume, again, off] = decisions
+    factor = RAMPING.factors(7, 8)[0]
+    sales = posterior.expected_conversions(150.1234 * 0.8, factor)
+    marginal = posterior.expected_marginal(150.1234 * 0.8, factor)
+    assert (a.kind, a.rule, a.campaign_id, a.plan_day) == (SET, ALLOCATION, "a", 7)
+    assert a.daily_budget == Decimal("150.12")
+    assert a.numbers == {
+        "previous_budget": 100.0,
+        "new_budget": 150.12,
+        "expected_conversions_today": round(sales, 3),
+        "expected_revenue_today": round(sales * 200.0, 2),
+        "marginal_roas": round(marginal * 200.0, 3),
+        "curve_a": 10.1235,
+        "curve_b": 100.12,
+        "free_money": 1000.46,
+        "days_left": 3,
+    }
+    assert round(sales, 4) != round(sales, 3) and round(marginal * 200, 4) != round(
+        marginal * 200, 3
+    )
+    assert a.reason == "daily rebalance: equal marginal return across the suite over the days left"
+    assert a.expected_effect == f"about {sales:.1f} sales ({sales * 200:.0f} RON of tickets) today"
+    # A paused campaign the plan funds is resumed, then given its budget.
+    resumed_sales = posterior.expected_conversions(50.0 * 0.8, factor)
+    assert (resume.kind, resume.rule, resume.campaign_id, resume.plan_day) == (
+        DecisionKind.RESUME_CAMPAIGN,
+        ALLOCATION,
+        "again",
+        7,
+    )
+    assert resume.reason == "the plan funds it again"
+    assert resume.expected_effect == f"about {resumed_sales:.1f} sales today"
+    assert resume.numbers["new_budget"] == 50.0
+    assert (again.kind, again.daily_budget) == (SET, Decimal("50.00"))
+    # One the plan leaves off is paused, and says why.
+    assert (off.kind, off.rule, off.campaign_id, off.plan_day) == (PAUSE, ALLOCATION, "off", 7)
+    assert off.reason == cycle.UNFUNDED_REASON
+    assert off.expected_effect == "no further spend"
+    assert off.numbers["new_budget"] == 0.0
+
+
+def test_a_pause_for_spend_safety_and_a_roas_boost_say_why():
+    decisions: list = []
+    rebalance(due_and_kept(), {0: 150.0, 1: 60.0, 2: 80.0}, free=10.0, decisions=decisions)
+    assert [(d.campaign_id, d.reason, d.expected_effect, d.plan_day) for d in decisions] == [
+        (cid, "the money left cannot fund this campaign's minimum budget", "no further spend", 7)
+        for cid in ("a", "b")
+    ]
+    assert decisions[0].numbers["free_money"] == 10.0
+    decisions = []
+    rebalance(
+        [campaign("a", 100.0, budget_set_day=6)],
+        {0: 100.0},
+        evidence=[selling("a", 7, 100.0, 12.0)],
+        suite={"target_roas": Decimal("7")},
+        decisions=decisions,
+    )
+    assert decisions[0].reason == (
+        "ROAS credibly above twice the target and the curve is not saturated"
+    )
