@@ -16,6 +16,7 @@ import pytest
 
 from usher.campaigns.optimizer import cycle
 from usher.campaigns.optimizer.allocation import allocate, expected_revenue
+from usher.campaigns.optimizer.creatives import judge_creatives, suite_clicks
 from usher.campaigns.optimizer.curves import DemandPattern, ResponseCurve
 from usher.campaigns.optimizer.decisions import (
     CampaignPlan,
@@ -996,3 +997,45 @@ def test_a_pause_for_spend_safety_and_a_roas_boost_say_why():
     assert decisions[0].reason == (
         "ROAS credibly above twice the target and the curve is not saturated"
     )
+
+
+def test_a_creative_test_pauses_the_loser_with_its_numbers_or_advises_it_under_an_override():
+    held = cycle_state().campaigns[1]
+    live = replace(held, campaign_id="live", override=None)
+    asleep = replace(held, campaign_id="asleep", override=None, active=False)
+    state = replace(cycle_state(), campaigns=(asleep, live, held))
+    decisions: list = []
+    recommendations: list = []
+    cycle._creative_tests(state, np.random.default_rng(0), decisions, recommendations)
+    [verdict] = [
+        v
+        for v in judge_creatives(
+            cycle._delivered_hours(state, live), np.random.default_rng(0), suite_clicks([()])[0]
+        )
+        if v.decisive
+    ]
+    [pause] = decisions
+    assert (pause.kind, pause.rule, pause.campaign_id, pause.creative_id) == (
+        DecisionKind.PAUSE_CREATIVE,
+        DecisionRule.CREATIVE_TEST,
+        "live",
+        "b",
+    )
+    assert pause.reason == (
+        f"creative a beats it with probability {verdict.probability_winner_better:.2f}"
+    )
+    assert pause.numbers == {
+        "probability_winner_better": round(verdict.probability_winner_better, 3),
+        "loser_conversions_per_1000": round(verdict.loser_rate * 1000, 3),
+        "winner_conversions_per_1000": round(verdict.winner_rate * 1000, 3),
+    }
+    lift = verdict.winner_rate / verdict.loser_rate - 1
+    assert pause.expected_effect == f"its spend goes to a creative converting {lift:.0%} better"
+    [hint] = recommendations
+    assert (hint.kind, hint.campaign_id) == (RecommendationKind.PAUSE_CREATIVE, "held")
+    p = verdict.probability_winner_better
+    assert (
+        hint.message
+        == f"creative 'B' loses (probability {p:.0%} that another does better): pause it"
+    )
+    assert hint.numbers == {"probability": round(p, 3), "creative": "B"}
