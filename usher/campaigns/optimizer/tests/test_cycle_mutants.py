@@ -751,18 +751,26 @@ def test_the_trials_price_is_set_by_campaigns_funded_between_their_minimum_and_c
     assert trials(plan, posteriors=steep) == set()
 
 
-def pace(free: float, *, day=5, ceilings=(np.inf, np.inf), **kwargs) -> dict:
-    """`_pace_today` at noon of ``day`` (of 10) for two live campaigns at 100 (a:
-    minimum 1, b: 30) beside an override of 20: per campaign, (kind, rule, budget)."""
+def pace_decisions(free: float, *, day=5, ceilings=(np.inf, np.inf), budget=100.0, **kwargs):
+    """`_pace_today`'s decisions at noon of ``day`` (of 10) for two live campaigns at
+    ``budget`` (a: minimum 1, b: 30) beside an override of 20 and a paused campaign."""
     campaigns = [
-        campaign("a", 100.0, budget_set_day=day),
-        campaign("b", 100.0, budget_set_day=day, min_daily_budget=Decimal("30")),
+        campaign("a", budget, budget_set_day=day),
+        campaign("b", budget, budget_set_day=day, min_daily_budget=Decimal("30")),
         campaign("held", 20.0, override=Override(daily_budget=Decimal("20"))),
+        replace(campaign("asleep", 100.0, budget_set_day=day), active=False),
     ]
-    state = suite(campaigns, day=day, hour=12, **kwargs)
-    ledger = replace(LEDGER, free=free, fixed_daily=20.0)
+    state = suite(campaigns, day=day, hour=12, **kwargs.pop("suite", {}))
+    ledger = replace(LEDGER, free=free, fixed_daily=20.0, **kwargs)
     decisions: list = []
-    cycle._pace_today(state, ledger, np.array([*ceilings, np.inf]), [0, 1], [], decisions)
+    limits = np.array([*ceilings, np.inf, np.inf])
+    cycle._pace_today(state, ledger, limits, [0, 1, 3], [], decisions)
+    return decisions
+
+
+def pace(free: float, **kwargs) -> dict:
+    """`pace_decisions` per campaign, (kind, rule, budget), and the first one's numbers."""
+    decisions = pace_decisions(free, **kwargs)
     return {
         d.campaign_id: (d.kind, d.rule, None if d.daily_budget is None else float(d.daily_budget))
         for d in decisions
@@ -817,9 +825,9 @@ def test_on_the_last_day_a_daily_limit_caps_the_rise_only_where_it_binds():
     # 520 shares 500. (The cap was divided by the raised total, not the budgets in
     # force: the first rose to 250 each, the second not at all, money the event never
     # spent.)
-    made = pace(1000.0, day=9, daily_limit=Decimal("2020"))
+    made = pace(1000.0, day=9, suite={"daily_limit": Decimal("2020")})
     assert (made["a"][2], made["b"][2]) == (400.0, 400.0)
-    made = pace(1000.0, day=9, daily_limit=Decimal("520"))
+    made = pace(1000.0, day=9, suite={"daily_limit": Decimal("520")})
     assert (made["a"][2], made["b"][2]) == (250.0, 250.0)
 
 
@@ -1039,3 +1047,41 @@ def test_a_creative_test_pauses_the_loser_with_its_numbers_or_advises_it_under_a
         == f"creative 'B' loses (probability {p:.0%} that another does better): pause it"
     )
     assert hint.numbers == {"probability": round(p, 3), "creative": "B"}
+    # A limit under twice the budgets shares what it leaves (300) alike.
+    made = pace(1000.0, day=9, suite={"daily_limit": Decimal("320")})
+    assert (made["a"][2], made["b"][2]) == (150.0, 150.0)
+
+
+def test_an_hourly_cut_says_why_with_its_numbers():
+    # 20 x 1.2345 x 0.75 = 18.52 for the override; each budget B can spend 0.926 B.
+    free = 111.0567
+    [a, _] = pace_decisions(free, budget=100.5, max_ratio=1.2345)
+    assert (a.kind, a.rule, a.daily_budget) == (SET, SAFETY, Decimal("49.97"))
+    assert a.numbers == {
+        "previous_budget": 100.5,
+        "new_budget": round(float(a.numbers["new_budget"]), 2),
+        "free_money": 111.06,
+        "max_delivery_ratio": 1.234,
+        "hours_left_today": 12,
+    }
+    assert a.numbers["new_budget"] == pytest.approx((free - 18.5175) / 2 / 0.925875, abs=0.01)
+    assert a.reason == "the worst day's delivery of the budgets in force would overspend the budget"
+    assert a.expected_effect == "total spend stays within the paid budget"
+    # Kept at its minimum (30) while the other's cut fits: a cut, not a pause.
+    made = pace(18.0 + 0.9 * 40.0)
+    assert (made["a"], made["b"]) == ((SET, SAFETY, 10.0), (SET, SAFETY, 30.0))
+    [_, b] = pace_decisions(18.0 + 0.9 * 20.0)
+    assert b.reason == "the budget is nearly spent: the worst day's delivery would overspend it"
+    assert b.expected_effect == "no further spend"
+
+
+def test_on_the_last_day_a_budget_above_its_audiences_ceiling_is_not_cut_for_it():
+    [b] = pace_decisions(1000.0, day=9, ceilings=(50.0, np.inf))
+    assert (b.campaign_id, b.kind, b.rule, b.daily_budget) == (
+        "b",
+        SET,
+        DecisionRule.PACING,
+        Decimal("400.00"),
+    )
+    assert b.reason == "the flight's last day: spend what is left of the budget"
+    assert b.expected_effect == "the budget is used up by the event, without overspending"
