@@ -1085,3 +1085,35 @@ def test_on_the_last_day_a_budget_above_its_audiences_ceiling_is_not_cut_for_it(
     )
     assert b.reason == "the flight's last day: spend what is left of the budget"
     assert b.expected_effect == "the budget is used up by the event, without overspending"
+
+
+def days_of(cid: str, spend, budget) -> CampaignEvidence:
+    n = len(spend)
+    ones = np.ones(n)
+    return CampaignEvidence(
+        cid,
+        np.arange(n),
+        np.array(spend, float),
+        np.array(budget, float),
+        ones,
+        ones,
+        200.0,
+        1.0,
+        False,
+    )
+
+
+def test_a_campaign_that_spends_well_under_its_budget_gets_its_audiences_ceiling():
+    full = [days_of(str(i), [100.0] * 7, [100.0] * 7) for i in range(3)]
+    small = days_of("small", [40.0, 38.0, 41.0, 39.0, 40.0, 42.0, 40.0], [100.0] * 7)
+    # The most it spent, plus a tenth.
+    assert cycle._ceilings([*full, small]).tolist() == [np.inf] * 3 + [pytest.approx(46.2)]
+    # One capped day is enough; a later day spending its budget and above them refutes it.
+    once = days_of("once", [100.0] * 6 + [30.0], [100.0] * 7)
+    assert cycle._ceilings([*full, once]).tolist() == [np.inf] * 3 + [pytest.approx(110.0)]
+    refuted = days_of("refuted", [30.0] + [100.0] * 6, [100.0] * 7)
+    assert cycle._ceilings([*full, refuted]).tolist() == [np.inf] * 4
+    # A budget lowered mid-week that the platform's weekly cap stops is no ceiling.
+    lowered = days_of("lowered", [100.0] * 6 + [10.0], [100.0] * 6 + [50.0])
+    assert cycle._ceilings([*full, lowered]).tolist() == [np.inf] * 4
+    assert cycle._ceilings([]).tolist() == []
