@@ -1001,8 +1001,11 @@ def _pace_today(
         floors=_minimums(state, live),
     )
     if last_day and state.daily_limit is not None and fitted.sum() > 0:
+        # The rise shares what the limit leaves of today, in proportion to the budgets
+        # in force (never a cut: that is the money's business, above). Dividing by the
+        # raised total instead held every rise under the limit to a fraction of it.
         cap = float(state.daily_limit) - ledger.fixed_daily
-        fitted = np.minimum(fitted, budgets * max(1.0, cap / fitted.sum()))
+        fitted = np.minimum(fitted, budgets * max(1.0, cap / budgets.sum()))
     for k, i in enumerate(live):
         campaign = state.campaigns[i]
         raise_it = last_day and fitted[k] > budgets[k] * (1 + LAST_DAY_MIN_RAISE_SHARE)
