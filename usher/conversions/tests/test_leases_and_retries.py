@@ -17,6 +17,7 @@ from django.utils import timezone
 from usher.conversions import dispatch, outcomes, tasks
 from usher.conversions.models import ConversionDelivery, DeliveryStatus
 from usher.conversions.tests.conftest import ORGANIZER_PIXEL, ingest_order
+from usher.lib.ratelimit import account_bucket
 from usher.platforms.base import (
     BatchResult,
     ErrorKind,
@@ -399,6 +400,25 @@ def test_a_crashed_workers_rows_are_due_again_within_a_minute(meta_key, settings
     assert meta_key not in dispatch.due_destination_keys(now + lease - timedelta(seconds=1))
     assert meta_key in dispatch.due_destination_keys(now + timedelta(seconds=60))
     assert dispatch.next_due_at(meta_key) == now + lease
+
+
+def test_a_destination_is_next_due_at_its_earliest_retry_or_lease_end(three_orders):
+    """What is due next is this destination's open rows: a retry's time for the rows
+    waiting, the lease's end for the rows being sent (their own retry time is past), and
+    never a delivered row's or another destination's (both due long ago)."""
+    now = timezone.now()
+    delivered, leased, waiting = dispatch.claim_batch(three_orders, 3, now)
+    record_as([delivered], OutcomeStatus.DELIVERED, now)
+    dispatch._release([waiting], now + timedelta(minutes=10))
+    others = ConversionDelivery.objects.exclude(destination_key=three_orders)
+    assert others.filter(status=DeliveryStatus.PENDING, next_attempt_at__lt=now).exists()
+    assert leased.next_attempt_at < now
+
+    assert dispatch.next_due_at(three_orders) == leased.lease_expires_at
+    soon = now + timedelta(seconds=5)
+    ConversionDelivery.objects.filter(pk=waiting.pk).update(next_attempt_at=soon)
+    assert dispatch.next_due_at(three_orders) == soon
+    assert dispatch.next_due_at("nothing-queued-here") is None
 
 
 def test_the_lease_is_renewed_before_every_call_of_an_isolated_batch(
@@ -992,3 +1012,131 @@ def test_a_run_that_claims_all_that_is_due_asks_for_no_help(meta_key, sandbox):
     dispatch.dispatch_destination(meta_key, on_backlog=lambda: asked.append(1))
     assert asked == []
     assert {d.status for d in rows(meta_key).values()} == {DeliveryStatus.DELIVERED}
+
+
+# Sending a claimed batch
+
+
+def meta_sending(monkeypatch, send) -> None:
+    """The Meta connector answering every call through `send(events)`."""
+    connector = dispatch.get_connector("meta")
+    monkeypatch.setattr(connector, "send_conversions", lambda destination, events: send(events))
+    monkeypatch.setattr(dispatch, "get_connector", lambda provider: connector)
+
+
+def delivered(events) -> BatchResult:
+    return BatchResult([EventOutcome(e.event_id, OutcomeStatus.DELIVERED) for e in events])
+
+
+def test_an_answer_is_dated_when_it_comes_in_not_when_its_batch_was_claimed(
+    meta_key, clock, monkeypatch
+):
+    claimed_at = clock.now
+
+    def slow_answer(events):
+        clock.advance(30)
+        return delivered(events)
+
+    meta_sending(monkeypatch, slow_answer)
+    dispatch.dispatch_destination(meta_key)
+    answered_at = claimed_at + timedelta(seconds=30)
+    assert {(d.status, d.delivered_at) for d in rows(meta_key).values()} == {
+        (DeliveryStatus.DELIVERED, answered_at)
+    }
+
+
+def test_a_run_for_a_given_moment_sends_what_is_due_by_then(meta_key, monkeypatch):
+    in_an_hour = timezone.now() + timedelta(hours=1)
+    ConversionDelivery.objects.filter(destination_key=meta_key).update(
+        next_attempt_at=in_an_hour - timedelta(minutes=1)
+    )
+    meta_sending(monkeypatch, delivered)
+    summary = dispatch.dispatch_destination(meta_key, now=in_an_hour)
+    assert (summary.batches, summary.delivered) == (1, 2)
+
+
+def test_the_deliveries_of_a_disabled_code_are_rejected_without_a_call(
+    meta_key, wiring, monkeypatch
+):
+    type(wiring.meta).objects.filter(pk=wiring.meta.pk).update(enabled=False)
+    meta_sending(monkeypatch, lambda events: pytest.fail("a call for a disabled code"))
+    summary = dispatch.dispatch_destination(meta_key)
+    assert (summary.batches, summary.rejected) == (1, 2)
+    assert {
+        (d.status, d.last_error, d.last_error_code, d.last_batch.duration_ms)
+        for d in rows(meta_key).values()
+    } == {
+        (
+            DeliveryStatus.REJECTED,
+            "the tracking code was removed or disabled",
+            "destination_unavailable",
+            0,  # no call was made
+        )
+    }
+
+
+def test_a_crash_before_any_call_is_logged_with_its_destination_and_retried(
+    meta_key, monkeypatch, caplog
+):
+    def crashes(deliveries, limited_data_use):
+        raise RuntimeError("bug")
+
+    connector = dispatch.get_connector("meta")
+    monkeypatch.setattr(connector, "max_batch_size", 1)  # a claim of one row each
+    monkeypatch.setattr(dispatch, "get_connector", lambda provider: connector)
+    monkeypatch.setattr(dispatch, "conversion_events", crashes)
+    summary = dispatch.dispatch_destination(meta_key)
+    assert (summary.batches, summary.retrying) == (2, 2)
+    assert {
+        (d.status, d.last_error, d.last_error_code, d.last_batch.duration_ms)
+        for d in rows(meta_key).values()
+    } == {(DeliveryStatus.RETRYING, "internal error: RuntimeError", "internal_error", 0)}
+    crashes_logged = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert [(r.getMessage(), r.exc_info[0]) for r in crashes_logged] == [
+        (f"conversions batch failed inside Usher: {meta_key}", RuntimeError)
+    ] * 2
+
+
+def test_a_rate_limit_wait_up_to_the_inline_limit_is_slept_not_put_off(meta_key, monkeypatch):
+    class BucketAtTheLimit:
+        capacity = 100.0
+
+        def take(self, tokens):
+            return dispatch.RATE_LIMIT_WAIT_INLINE_SECONDS
+
+    slept: list[float] = []
+    monkeypatch.setattr(dispatch, "_bucket", lambda provider, account_id: BucketAtTheLimit())
+    monkeypatch.setattr(dispatch.time, "sleep", slept.append)
+    meta_sending(monkeypatch, delivered)
+    summary = dispatch.dispatch_destination(meta_key)
+    assert (summary.resume_at, summary.delivered) == (None, 2)
+    assert slept == [dispatch.RATE_LIMIT_WAIT_INLINE_SECONDS]
+
+
+def test_a_dispatch_waits_for_its_own_accounts_bucket(meta_key, settings, clock, monkeypatch):
+    """The bucket is the platform account's: drained by other work to that account, it
+    holds this dispatch back too."""
+    settings.PLATFORM_RATE_LIMITS = {**settings.PLATFORM_RATE_LIMITS, "meta": (0.01, 2.0)}
+    account_bucket("meta", ORGANIZER_PIXEL, 0.01, 2.0).take(2.0)
+    meta_sending(monkeypatch, lambda events: pytest.fail("a call past the account's rate"))
+    summary = dispatch.dispatch_destination(meta_key)
+    assert summary.resume_at is not None and summary.resume_at > clock.now
+    assert {d.status for d in rows(meta_key).values()} == {DeliveryStatus.RETRYING}
+
+
+@pytest.mark.parametrize("capacity", [1.0, 7.0])
+def test_a_claim_sends_as_many_calls_as_the_bucket_holds(
+    seven_orders, monkeypatch, settings, capacity
+):
+    """At the edges: a bucket of one call sends one, and a claim of exactly as many
+    calls as the bucket holds sends them all."""
+    settings.PLATFORM_RATE_LIMITS = {**settings.PLATFORM_RATE_LIMITS, "meta": (0.01, capacity)}
+    sent: list[str] = []
+    calls_on_threads(monkeypatch, sent.append)
+    dispatch.dispatch_destination(seven_orders)
+    assert len(sent) == int(capacity)
+    result = states(seven_orders)
+    assert [result.pop(event_id) for event_id in sent] == [(DeliveryStatus.DELIVERED, 1, 1)] * len(
+        sent
+    )
+    assert set(result.values()) <= {(DeliveryStatus.RETRYING, 0, 0)}
