@@ -725,6 +725,21 @@ def test_calls_go_out_several_at_once_and_only_this_thread_writes(seven_orders, 
     assert renewed_on == [threading.get_ident()] * 7  # before every call, on this thread
 
 
+def test_every_call_of_a_batch_goes_to_its_destination(seven_orders, monkeypatch):
+    calls_on_threads(monkeypatch, lambda event_id: None)
+    connector = dispatch.get_connector("meta")
+    answer = connector.send_conversions
+    accounts: list[str] = []
+
+    def send_conversions(destination, events):
+        accounts.append(destination.account_id)
+        return answer(destination, events)
+
+    monkeypatch.setattr(connector, "send_conversions", send_conversions)
+    dispatch.dispatch_destination(seven_orders)
+    assert accounts == [ORGANIZER_PIXEL] * 7
+
+
 def test_a_crash_beside_calls_in_flight_keeps_their_answers(seven_orders, monkeypatch):
     def send(event_id):
         if event_id == "order-ord-1":
