@@ -337,7 +337,7 @@ def test_renewing_a_lease_another_worker_took_over_changes_nothing(meta_key):
     assert all(held[d.pk].lease_expires_at == d.lease_expires_at for d in fast)
 
 
-def test_a_call_whose_rows_another_worker_took_over_is_not_made(meta_key, monkeypatch):
+def test_a_call_whose_rows_another_worker_took_over_is_not_made(meta_key, monkeypatch, caplog):
     """A stalled worker whose lease ran out renews before its next call: the rows that
     call carries are the second worker's now, so it must not send them (a resent GA4 view
     counts twice). The call raises before any HTTP, and the rows stay the other's."""
@@ -357,6 +357,9 @@ def test_a_call_whose_rows_another_worker_took_over_is_not_made(meta_key, monkey
     lease = dispatch.Lease(slow, clock=lambda: stalled)
     dispatch._send_calls(connector, None, events, carried, lease, dispatch.DispatchSummary())
     assert sent == []
+    # The log tells why: the lease lost, raised on the call's thread.
+    crashes = [record for record in caplog.records if record.levelname == "ERROR"]
+    assert [record.exc_info[0] for record in crashes] == [dispatch.LeaseLost]
     held = rows(meta_key)
     assert all(held[d.pk].lease_expires_at == d.lease_expires_at for d in fast)
     assert {held[d.pk].status for d in fast} == {DeliveryStatus.SENDING}
