@@ -489,8 +489,12 @@ class _CallsAhead:
 def _record_internal_error(
     claimed: list[ConversionDelivery], exc: Exception, now: datetime, summary: DispatchSummary
 ) -> None:
-    """A bug or a crash inside Usher: recorded like a transient failure, retried later."""
-    logger.exception("conversions batch failed inside Usher: %s", claimed[0].destination_key)
+    """A bug or a crash inside Usher: recorded like a transient failure, retried later.
+    Logged with `exc` itself: a call's thread's crash is recorded outside any `except`,
+    where `logger.exception` found no exception and logged "NoneType: None"."""
+    logger.error(
+        "conversions batch failed inside Usher: %s", claimed[0].destination_key, exc_info=exc
+    )
     error = PlatformError(ErrorKind.TRANSIENT, f"internal error: {type(exc).__name__}")
     outcomes = [
         EventOutcome(d.event_id, OutcomeStatus.RETRY, error.message, "internal_error")

@@ -13,6 +13,8 @@ from usher.platforms.base import (
     EventOutcome,
     OutcomeStatus,
     PlatformError,
+    RequestRecord,
+    ResponseRecord,
 )
 
 
@@ -83,3 +85,43 @@ def test_an_account_level_refusal_is_not_chased_event_by_event():
     result, _ = send_isolating(connector, DESTINATION, events(*[f"e{i}" for i in range(64)]))
     assert connector.calls == [64, 32, 32]
     assert {o.status for o in result.outcomes} == {OutcomeStatus.REJECTED}
+
+
+def test_every_call_of_an_isolation_goes_to_the_destination_after_its_renewal():
+    """Each call of the search carries the destination it was given, and the lease is
+    renewed before it for exactly the events it sends (a renewal for other events would
+    check the wrong rows)."""
+    sent: list[tuple[Destination, list[str]]] = []
+    renewed: list[list[str]] = []
+
+    class RecordingRejecter(WholeBatchRejecter):
+        def send_conversions(self, destination, events):
+            sent.append((destination, [event.event_id for event in events]))
+            return super().send_conversions(destination, events)
+
+    batch = events("e1", "bad2", "e3", "e4")
+    send_isolating(
+        RecordingRejecter(),
+        DESTINATION,
+        batch,
+        before_call=lambda call: renewed.append([event.event_id for event in call]),
+    )
+    assert all(destination is DESTINATION for destination, _ in sent)
+    assert renewed == [ids for _, ids in sent]
+    assert renewed == [["e1", "bad2", "e3", "e4"], ["e1", "bad2"], ["e3", "e4"], ["e1"], ["bad2"]]
+
+
+def test_an_isolated_batch_keeps_the_refused_requests_exchange_for_the_log():
+    request = RequestRecord("POST", "https://graph.example/events", body="{}")
+    response = ResponseRecord(400, body='{"error": "Invalid parameter"}')
+
+    class LoggedRejecter(WholeBatchRejecter):
+        def send_conversions(self, destination, events):
+            try:
+                return super().send_conversions(destination, events)
+            except PlatformError as exc:
+                exc.request, exc.response = request, response
+                raise
+
+    result, _ = send_isolating(LoggedRejecter(), DESTINATION, events("e1", "bad2"))
+    assert (result.request, result.response) == (request, response)

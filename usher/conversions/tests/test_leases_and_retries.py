@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 import logging
+import queue
 import threading
+import time
 from copy import copy
 from datetime import timedelta
 from itertools import pairwise
@@ -18,6 +20,7 @@ from django.utils import timezone
 from usher.conversions import dispatch, outcomes, tasks
 from usher.conversions.models import ConversionDelivery, DeliveryStatus
 from usher.conversions.tests.conftest import ORGANIZER_PIXEL, ingest_order
+from usher.lib.ratelimit import account_bucket
 from usher.platforms.base import (
     BatchResult,
     ErrorKind,
@@ -336,7 +339,7 @@ def test_renewing_a_lease_another_worker_took_over_changes_nothing(meta_key):
     assert all(held[d.pk].lease_expires_at == d.lease_expires_at for d in fast)
 
 
-def test_a_call_whose_rows_another_worker_took_over_is_not_made(meta_key, monkeypatch):
+def test_a_call_whose_rows_another_worker_took_over_is_not_made(meta_key, monkeypatch, caplog):
     """A stalled worker whose lease ran out renews before its next call: the rows that
     call carries are the second worker's now, so it must not send them (a resent GA4 view
     counts twice). The call raises before any HTTP, and the rows stay the other's."""
@@ -356,6 +359,9 @@ def test_a_call_whose_rows_another_worker_took_over_is_not_made(meta_key, monkey
     lease = dispatch.Lease(slow, clock=lambda: stalled)
     dispatch._send_calls(connector, None, events, carried, lease, dispatch.DispatchSummary())
     assert sent == []
+    # The log tells why: the lease lost, raised on the call's thread.
+    crashes = [record for record in caplog.records if record.levelname == "ERROR"]
+    assert [record.exc_info[0] for record in crashes] == [dispatch.LeaseLost]
     held = rows(meta_key)
     assert all(held[d.pk].lease_expires_at == d.lease_expires_at for d in fast)
     assert {held[d.pk].status for d in fast} == {DeliveryStatus.SENDING}
@@ -401,6 +407,25 @@ def test_a_crashed_workers_rows_are_due_again_within_a_minute(meta_key, settings
     assert meta_key not in dispatch.due_destination_keys(now + lease - timedelta(seconds=1))
     assert meta_key in dispatch.due_destination_keys(now + timedelta(seconds=60))
     assert dispatch.next_due_at(meta_key) == now + lease
+
+
+def test_a_destination_is_next_due_at_its_earliest_retry_or_lease_end(three_orders):
+    """What is due next is this destination's open rows: a retry's time for the rows
+    waiting, the lease's end for the rows being sent (their own retry time is past), and
+    never a delivered row's or another destination's (both due long ago)."""
+    now = timezone.now()
+    delivered, leased, waiting = dispatch.claim_batch(three_orders, 3, now)
+    record_as([delivered], OutcomeStatus.DELIVERED, now)
+    dispatch._release([waiting], now + timedelta(minutes=10))
+    others = ConversionDelivery.objects.exclude(destination_key=three_orders)
+    assert others.filter(status=DeliveryStatus.PENDING, next_attempt_at__lt=now).exists()
+    assert leased.next_attempt_at < now
+
+    assert dispatch.next_due_at(three_orders) == leased.lease_expires_at
+    soon = now + timedelta(seconds=5)
+    ConversionDelivery.objects.filter(pk=waiting.pk).update(next_attempt_at=soon)
+    assert dispatch.next_due_at(three_orders) == soon
+    assert dispatch.next_due_at("nothing-queued-here") is None
 
 
 def test_the_lease_is_renewed_before_every_call_of_an_isolated_batch(
@@ -563,6 +588,7 @@ def test_a_failed_call_puts_off_only_the_events_it_carried(three_orders, monkeyp
 def test_two_failed_calls_in_a_row_put_off_the_calls_not_made_without_an_attempt(
     three_orders, monkeypatch, clock
 ):
+    monkeypatch.setattr(outcomes.random, "uniform", lambda low, high: high)
     down = PlatformError(ErrorKind.TRANSIENT, "timed out")
     sent = one_call_per_event(monkeypatch, {"order-ord-1": down, "order-ord-2": down})
     dispatch.dispatch_destination(three_orders)
@@ -574,7 +600,9 @@ def test_two_failed_calls_in_a_row_put_off_the_calls_not_made_without_an_attempt
         untried.batches.count(),
         untried.lease_expires_at,
     ) == (DeliveryStatus.RETRYING, 0, 0, None)  # no longer held: any worker may take it
-    assert untried.next_attempt_at > clock.now
+    # The first step of the backoff, from the second failure.
+    first_step = timedelta(seconds=outcomes.backoff_ceiling_seconds(1))
+    assert untried.next_attempt_at == clock.now + first_step
 
 
 def test_a_throttled_call_gives_the_calls_not_made_back_until_the_platform_lets_us_in(
@@ -589,6 +617,25 @@ def test_a_throttled_call_gives_the_calls_not_made_back_until_the_platform_lets_
     assert ConversionDelivery.objects.get(
         destination_key=three_orders, event_id="order-ord-3"
     ).next_attempt_at == (summary.resume_at)
+
+
+def test_refusals_in_a_row_are_no_outage_and_put_nothing_off(three_orders, monkeypatch):
+    refused = PlatformError(ErrorKind.PERMANENT, "Invalid parameter", platform_code="100")
+    sent = one_call_per_event(monkeypatch, {"order-ord-1": refused, "order-ord-2": refused})
+    dispatch.dispatch_destination(three_orders)
+    assert sent == ["order-ord-1", "order-ord-2", "order-ord-3"]
+    assert states(three_orders)["order-ord-3"] == (DeliveryStatus.DELIVERED, 1, 1)
+
+
+def test_a_throttle_without_retry_after_waits_the_first_backoff_step(
+    three_orders, monkeypatch, clock
+):
+    monkeypatch.setattr(outcomes.random, "uniform", lambda low, high: high)
+    throttled = PlatformError(ErrorKind.RATE_LIMITED, "slow down")
+    one_call_per_event(monkeypatch, {"order-ord-2": throttled})
+    summary = dispatch.dispatch_destination(three_orders)
+    first_step = timedelta(seconds=outcomes.backoff_ceiling_seconds(1))
+    assert summary.resume_at == clock.now + first_step
 
 
 def test_a_crash_inside_usher_mid_batch_keeps_what_was_already_delivered(three_orders, monkeypatch):
@@ -681,6 +728,21 @@ def test_calls_go_out_several_at_once_and_only_this_thread_writes(seven_orders, 
     assert (summary.batches, summary.delivered) == (7, 7)  # each call recorded on its own
     assert set(states(seven_orders).values()) == {(DeliveryStatus.DELIVERED, 1, 1)}
     assert renewed_on == [threading.get_ident()] * 7  # before every call, on this thread
+
+
+def test_every_call_of_a_batch_goes_to_its_destination(seven_orders, monkeypatch):
+    calls_on_threads(monkeypatch, lambda event_id: None)
+    connector = dispatch.get_connector("meta")
+    answer = connector.send_conversions
+    accounts: list[str] = []
+
+    def send_conversions(destination, events):
+        accounts.append(destination.account_id)
+        return answer(destination, events)
+
+    monkeypatch.setattr(connector, "send_conversions", send_conversions)
+    dispatch.dispatch_destination(seven_orders)
+    assert accounts == [ORGANIZER_PIXEL] * 7
 
 
 def test_a_crash_beside_calls_in_flight_keeps_their_answers(seven_orders, monkeypatch):
@@ -1029,3 +1091,320 @@ def test_a_run_that_claims_all_that_is_due_asks_for_no_help(meta_key, sandbox):
     dispatch.dispatch_destination(meta_key, on_backlog=lambda: asked.append(1))
     assert asked == []
     assert {d.status for d in rows(meta_key).values()} == {DeliveryStatus.DELIVERED}
+
+
+# Sending a claimed batch
+
+
+def meta_sending(monkeypatch, send):
+    """The Meta connector answering every call through `send(events)`; returns it."""
+    connector = dispatch.get_connector("meta")
+    monkeypatch.setattr(connector, "send_conversions", lambda destination, events: send(events))
+    monkeypatch.setattr(dispatch, "get_connector", lambda provider: connector)
+    return connector
+
+
+def delivered(events) -> BatchResult:
+    return BatchResult([EventOutcome(e.event_id, OutcomeStatus.DELIVERED) for e in events])
+
+
+def test_an_answer_is_dated_when_it_comes_in_not_when_its_batch_was_claimed(
+    meta_key, clock, monkeypatch
+):
+    claimed_at = clock.now
+
+    def slow_answer(events):
+        clock.advance(30)
+        return delivered(events)
+
+    meta_sending(monkeypatch, slow_answer)
+    dispatch.dispatch_destination(meta_key)
+    answered_at = claimed_at + timedelta(seconds=30)
+    assert {(d.status, d.delivered_at) for d in rows(meta_key).values()} == {
+        (DeliveryStatus.DELIVERED, answered_at)
+    }
+
+
+def test_a_run_for_a_given_moment_sends_what_is_due_by_then(meta_key, monkeypatch):
+    in_an_hour = timezone.now() + timedelta(hours=1)
+    ConversionDelivery.objects.filter(destination_key=meta_key).update(
+        next_attempt_at=in_an_hour - timedelta(minutes=1)
+    )
+    meta_sending(monkeypatch, delivered)
+    summary = dispatch.dispatch_destination(meta_key, now=in_an_hour)
+    assert (summary.batches, summary.delivered) == (1, 2)
+
+
+def test_the_deliveries_of_a_disabled_code_are_rejected_without_a_call(
+    meta_key, wiring, monkeypatch
+):
+    type(wiring.meta).objects.filter(pk=wiring.meta.pk).update(enabled=False)
+    meta_sending(monkeypatch, lambda events: pytest.fail("a call for a disabled code"))
+    summary = dispatch.dispatch_destination(meta_key)
+    assert (summary.batches, summary.rejected) == (1, 2)
+    assert {
+        (d.status, d.last_error, d.last_error_code, d.last_batch.duration_ms)
+        for d in rows(meta_key).values()
+    } == {
+        (
+            DeliveryStatus.REJECTED,
+            "the tracking code was removed or disabled",
+            "destination_unavailable",
+            0,  # no call was made
+        )
+    }
+
+
+def test_a_crash_before_any_call_is_logged_with_its_destination_and_retried(
+    meta_key, monkeypatch, caplog
+):
+    def crashes(deliveries, limited_data_use):
+        raise RuntimeError("bug")
+
+    connector = dispatch.get_connector("meta")
+    monkeypatch.setattr(connector, "max_batch_size", 1)  # a claim of one row each
+    monkeypatch.setattr(dispatch, "get_connector", lambda provider: connector)
+    monkeypatch.setattr(dispatch, "conversion_events", crashes)
+    summary = dispatch.dispatch_destination(meta_key)
+    assert (summary.batches, summary.retrying) == (2, 2)
+    assert {
+        (
+            d.status,
+            d.last_error,
+            d.last_error_code,
+            d.last_batch.duration_ms,
+            d.last_batch.retry_count,
+        )
+        for d in rows(meta_key).values()
+    } == {(DeliveryStatus.RETRYING, "internal error: RuntimeError", "internal_error", 0, 1)}
+    crashes_logged = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert [(r.getMessage(), r.exc_info[0]) for r in crashes_logged] == [
+        (f"conversions batch failed inside Usher: {meta_key}", RuntimeError)
+    ] * 2
+
+
+def test_a_rate_limit_wait_up_to_the_inline_limit_is_slept_not_put_off(meta_key, monkeypatch):
+    class BucketAtTheLimit:
+        capacity = 100.0
+
+        def take(self, tokens):
+            return dispatch.RATE_LIMIT_WAIT_INLINE_SECONDS
+
+    slept: list[float] = []
+    monkeypatch.setattr(dispatch, "_bucket", lambda provider, account_id: BucketAtTheLimit())
+    monkeypatch.setattr(
+        dispatch, "time", SimpleNamespace(sleep=slept.append, monotonic=time.monotonic)
+    )
+    meta_sending(monkeypatch, delivered)
+    summary = dispatch.dispatch_destination(meta_key)
+    assert (summary.resume_at, summary.delivered) == (None, 2)
+    assert slept == [dispatch.RATE_LIMIT_WAIT_INLINE_SECONDS]
+
+
+def test_a_dispatch_waits_for_its_own_accounts_bucket(meta_key, settings, clock, monkeypatch):
+    """The bucket is the platform account's: drained by other work to that account, it
+    holds this dispatch back too."""
+    settings.PLATFORM_RATE_LIMITS = {**settings.PLATFORM_RATE_LIMITS, "meta": (0.01, 2.0)}
+    account_bucket("meta", ORGANIZER_PIXEL, 0.01, 2.0).take(2.0)
+    meta_sending(monkeypatch, lambda events: pytest.fail("a call past the account's rate"))
+    summary = dispatch.dispatch_destination(meta_key)
+    assert summary.resume_at is not None and summary.resume_at > clock.now
+    assert {d.status for d in rows(meta_key).values()} == {DeliveryStatus.RETRYING}
+
+
+@pytest.mark.parametrize("capacity", [1.0, 7.0])
+def test_a_claim_sends_as_many_calls_as_the_bucket_holds(
+    seven_orders, monkeypatch, settings, capacity
+):
+    """At the edges: a bucket of one call sends one, and a claim of exactly as many
+    calls as the bucket holds sends them all."""
+    settings.PLATFORM_RATE_LIMITS = {**settings.PLATFORM_RATE_LIMITS, "meta": (0.01, capacity)}
+    sent: list[str] = []
+    calls_on_threads(monkeypatch, sent.append)
+    dispatch.dispatch_destination(seven_orders)
+    assert len(sent) == int(capacity)
+    result = states(seven_orders)
+    assert [result.pop(event_id) for event_id in sent] == [(DeliveryStatus.DELIVERED, 1, 1)] * len(
+        sent
+    )
+    assert set(result.values()) <= {(DeliveryStatus.RETRYING, 0, 0)}
+
+
+def test_a_run_stopped_by_its_batch_cap_says_more_may_be_due(meta_key, monkeypatch):
+    connector = meta_sending(monkeypatch, delivered)
+    monkeypatch.setattr(connector, "max_batch_size", 1)
+    monkeypatch.setattr(dispatch, "MAX_BATCHES_PER_RUN", 1)
+    runs = [dispatch.dispatch_destination(meta_key) for _ in range(3)]
+    assert [(run.batches, run.capped) for run in runs] == [(1, True), (1, True), (0, False)]
+
+
+def test_a_batch_sent_in_one_call_is_sent_on_the_dispatching_thread(meta_key, monkeypatch):
+    sent_on: list[int] = []
+
+    def send(events):
+        sent_on.append(threading.get_ident())
+        return delivered(events)
+
+    meta_sending(monkeypatch, send)
+    dispatch.dispatch_destination(meta_key)
+    assert sent_on == [threading.get_ident()]
+
+
+def test_a_calls_log_records_how_long_the_call_took(meta_key, monkeypatch):
+    ticks = iter([100.0, 101.5])  # the call's start and its answer, in seconds
+    monotonic = SimpleNamespace(sleep=time.sleep, monotonic=lambda: next(ticks))
+    monkeypatch.setattr(dispatch, "time", monotonic)
+    meta_sending(monkeypatch, delivered)
+    dispatch.dispatch_destination(meta_key)
+    assert {d.last_batch.duration_ms for d in rows(meta_key).values()} == {1500}
+
+
+# The window of calls in flight
+
+
+def waits_for_answers(monkeypatch) -> list[int]:
+    """How many calls had been handed to threads each time the dispatching thread
+    waited for answers."""
+    submitted: list[int] = []
+    seen: list[int] = []
+
+    class CountingPool(dispatch.ThreadPoolExecutor):
+        def submit(self, fn, /, *args, **kwargs):
+            submitted.append(1)
+            return super().submit(fn, *args, **kwargs)
+
+    real_next_answers = dispatch._CallsAhead.next_answers
+
+    def next_answers(self):
+        seen.append(len(submitted))
+        return real_next_answers(self)
+
+    monkeypatch.setattr(dispatch, "ThreadPoolExecutor", CountingPool)
+    monkeypatch.setattr(dispatch._CallsAhead, "next_answers", next_answers)
+    return seen
+
+
+@pytest.mark.parametrize(
+    ("first_refused", "handed_out_by_the_second_wait"), [(False, 3), (True, 2)]
+)
+def test_the_window_starts_at_one_call_doubles_after_an_answer_and_shrinks_after_a_failure(
+    seven_orders, monkeypatch, first_refused, handed_out_by_the_second_wait
+):
+    """The first call goes out alone (a platform that is down is probed once); after it
+    succeeds two go out together, after it fails one again."""
+
+    def send(event_id):
+        if first_refused and event_id == "order-ord-0":
+            raise PlatformError(ErrorKind.PERMANENT, "Invalid parameter", platform_code="100")
+
+    calls_on_threads(monkeypatch, send)
+    seen = waits_for_answers(monkeypatch)
+    dispatch.dispatch_destination(seven_orders)
+    assert seen[:2] == [1, handed_out_by_the_second_wait]
+
+
+def test_calls_that_crash_together_are_all_retried(seven_orders, monkeypatch):
+    def send(event_id):
+        if event_id in ("order-ord-1", "order-ord-2"):  # in flight together, after ord-0
+            raise RuntimeError("bug")
+
+    calls_on_threads(monkeypatch, send)
+    dispatch.dispatch_destination(seven_orders)
+    result = {
+        d.event_id: (d.status, d.last_error_code)
+        for d in ConversionDelivery.objects.filter(destination_key=seven_orders)
+    }
+    assert result.pop("order-ord-0") == (DeliveryStatus.DELIVERED, "")
+    assert set(result.values()) == {(DeliveryStatus.RETRYING, "internal_error")}
+
+
+class AnswersTogether(queue.Queue):
+    """A batch's messages, handing the answers of its second and third calls (in flight
+    together) to the dispatching thread at once, the second's first."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.held: dict[int, object] = {}
+
+    def put(self, message, block=True, timeout=None):
+        if not (isinstance(message, dispatch._Answer) and message.index in (1, 2)):
+            return super().put(message, block, timeout)
+        with self.not_empty:
+            self.held[message.index] = message
+            if len(self.held) == 2:
+                self.queue.extend([self.held[1], self.held[2]])
+                self.not_empty.notify()
+        return None
+
+
+@pytest.mark.parametrize(
+    ("second_call", "calls_per_record"),
+    [("delivered", [1, 2]), ("throttled", [1, 2]), ("crashed", [1, 1])],
+)
+def test_an_answer_that_comes_in_with_another_is_recorded_whatever_the_other_was(
+    seven_orders, monkeypatch, second_call, calls_per_record
+):
+    """Answers that came in together are recorded together (one statement), and the
+    third call's success is recorded after the second call's success, throttle or crash."""
+
+    def send(event_id):
+        if event_id == "order-ord-1" and second_call == "throttled":
+            raise PlatformError(ErrorKind.RATE_LIMITED, "slow down", retry_after_seconds=120)
+        if event_id == "order-ord-1" and second_call == "crashed":
+            raise RuntimeError("bug")
+
+    calls_on_threads(monkeypatch, send)
+    real_init = dispatch._CallsAhead.__init__
+
+    def init(self, lease, connector):
+        real_init(self, lease, connector)
+        self.messages = AnswersTogether()
+
+    monkeypatch.setattr(dispatch._CallsAhead, "__init__", init)
+    recorded: list[int] = []
+    real_record_calls = dispatch.record_calls
+
+    def record_calls(calls, summary):
+        recorded.append(len(calls))
+        return real_record_calls(calls, summary)
+
+    monkeypatch.setattr(dispatch, "record_calls", record_calls)
+    dispatch.dispatch_destination(seven_orders)
+    assert states(seven_orders)["order-ord-2"] == (DeliveryStatus.DELIVERED, 1, 1)
+    assert recorded[:2] == calls_per_record
+
+
+def test_a_call_that_asks_for_its_renewal_after_its_batch_was_abandoned_is_not_made(
+    seven_orders, monkeypatch
+):
+    """Recording fails with the third call still to make: the dispatching thread gives
+    the batch up, and the call's renewal, asked for after that, is refused."""
+    sent: list[str] = []
+    calls_on_threads(monkeypatch, sent.append)
+    given_up = threading.Event()
+    real_close = dispatch._CallsAhead.close
+
+    def close(self):
+        real_close(self)
+        given_up.set()
+
+    real_renewed = dispatch._CallsAhead._renewed
+
+    def renewed(self, events):
+        if events[0].event_id == "order-ord-2":
+            given_up.wait(timeout=30)
+        return real_renewed(self, events)
+
+    real_record_calls = dispatch.record_calls
+
+    def record_calls(calls, summary):
+        if any(d.event_id == "order-ord-1" for call in calls for d in call.claimed):
+            raise RuntimeError("recording failed")
+        return real_record_calls(calls, summary)
+
+    monkeypatch.setattr(dispatch._CallsAhead, "close", close)
+    monkeypatch.setattr(dispatch._CallsAhead, "_renewed", renewed)
+    monkeypatch.setattr(dispatch, "record_calls", record_calls)
+    with pytest.raises(RuntimeError, match="recording failed"):
+        dispatch.dispatch_destination(seven_orders)
+    assert sorted(sent) == ["order-ord-0", "order-ord-1"]
