@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import ROUND_UP, Decimal
 from enum import StrEnum
 
@@ -59,6 +59,24 @@ def flight_weeks(now: datetime, ends_at: datetime, timezone: str) -> list[int]:
     return weeks
 
 
+def rolled_end(now: datetime, ends_at: datetime, timezone: str) -> datetime:
+    """The end time to give a campaign on a platform that serves nothing past it and lets
+    it move (Google): the last second of tomorrow in the account's time zone, or the
+    flight's end if that comes first, moved forward by every day's first rebalance.
+
+    A daily budget may spend twice over every day until its campaign ends, so with the
+    flight's end on the platform it exposed 2x for every day left: on a 3-day flight a
+    Google budget held 8 daily budgets of the remainder and spend control cut every
+    campaign to about half of its wish. Rolled, it exposes today and tomorrow; tomorrow
+    is the margin that keeps the campaign serving when a day's first rebalance is late
+    (if none comes at all, the campaign stops at the end of tomorrow: safe)."""
+    zone = zone_named(timezone)
+    after_tomorrow = now.astimezone(zone).date() + timedelta(days=2)
+    return min(
+        ends_at, datetime.combine(after_tomorrow, time(), tzinfo=zone) - timedelta(seconds=1)
+    )
+
+
 def daily_budget_multiplier(rule: OverdeliveryRule, weeks: Sequence[int]) -> Decimal:
     """The most a platform may spend, in daily budgets, over the days in `weeks`."""
     total = ZERO
@@ -88,6 +106,9 @@ class CampaignNeed:
     lifetime_spent: Decimal = ZERO  # reported spend so far (lifetime budgets include it)
     mode: BudgetMode = BudgetMode.DAILY  # its budget type on the platform now
     can_use_lifetime: bool = True  # the platform lets it move to a lifetime budget
+    # `daily_multiplier` up to the end time the platform has now, where that differs from
+    # the one this need plans with (a rolled end not moved yet); None: the same.
+    multiplier_in_force: Decimal | None = None
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from usher.campaigns.spend_safety import (
     daily_budget_multiplier,
     flight_weeks,
     plan_budgets,
+    rolled_end,
 )
 
 META = OverdeliveryRule(Decimal("1.75"), Decimal("7"))
@@ -56,6 +57,24 @@ def test_a_flight_ending_later_today_has_today_left_and_one_ending_now_has_nothi
     assert flight_weeks(now, now, "UTC") == []
     # A flight ending on a Monday spends that Monday too.
     assert flight_weeks(now, datetime(2026, 12, 7, 12, 0, tzinfo=UTC), "UTC") == [5, 1]
+
+
+def test_a_rolled_end_is_the_last_second_of_tomorrow_in_the_account_zone_or_the_flights_end():
+    # Wednesday 2026-12-02 22:30 UTC is already Thursday in Bucharest.
+    now = datetime(2026, 12, 2, 22, 30, tzinfo=UTC)
+    flight_end = datetime(2026, 12, 15, 12, 0, tzinfo=UTC)
+    end = rolled_end(now, flight_end, "Europe/Bucharest")
+    assert end == datetime(2026, 12, 4, 21, 59, 59, tzinfo=UTC)  # Friday 23:59:59 local
+    assert flight_weeks(now, end, "Europe/Bucharest") == [2]  # today and tomorrow
+    assert rolled_end(now, flight_end, "UTC") == datetime(2026, 12, 3, 23, 59, 59, tzinfo=UTC)
+    sooner = datetime(2026, 12, 3, 12, 0, tzinfo=UTC)
+    assert rolled_end(now, sooner, "UTC") == sooner
+
+
+def test_a_rolled_google_budget_exposes_two_days_of_over_delivery_not_the_flights():
+    now = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
+    end = rolled_end(now, datetime(2026, 12, 12, 0, 0, tzinfo=UTC), "UTC")
+    assert daily_budget_multiplier(GOOGLE, flight_weeks(now, end, "UTC")) == Decimal("4")
 
 
 def test_meta_weekly_cap_bounds_a_full_week_below_seven_days_of_daily_overdelivery():
