@@ -26,6 +26,7 @@ from usher.platforms.campaigns_common import round_down_to_cents as floor_cents
 
 CENT = Decimal("0.01")
 ZERO = Decimal("0")
+SECOND = timedelta(seconds=1)
 
 
 def ceil_cents(amount: Decimal) -> Decimal:
@@ -62,19 +63,23 @@ def flight_weeks(now: datetime, ends_at: datetime, timezone: str) -> list[int]:
 def rolled_end(now: datetime, ends_at: datetime, timezone: str) -> datetime:
     """The end time to give a campaign on a platform that serves nothing past it and lets
     it move (Google): the last second of tomorrow in the account's time zone, or the
-    flight's end if that comes first, moved forward by every day's first rebalance.
+    flight's last second if that comes first, moved forward by every day's first
+    rebalance.
 
     A daily budget may spend twice over every day until its campaign ends, so with the
     flight's end on the platform it exposed 2x for every day left: on a 3-day flight a
     Google budget held 8 daily budgets of the remainder and spend control cut every
     campaign to about half of its wish. Rolled, it exposes today and tomorrow; tomorrow
     is the margin that keeps the campaign serving when a day's first rebalance is late
-    (if none comes at all, the campaign stops at the end of tomorrow: safe)."""
+    (if none comes at all, the campaign stops at the end of tomorrow: safe).
+
+    The flight's last second, not its end: a flight ending at 00:00 serves nothing on
+    that date, and an end at 00:00 counted it as one more day of 2x (`flight_weeks`),
+    which doubled a Google budget's reserve on the flight's last day. The campaign
+    stops a second early."""
     zone = zone_named(timezone)
     after_tomorrow = now.astimezone(zone).date() + timedelta(days=2)
-    return min(
-        ends_at, datetime.combine(after_tomorrow, time(), tzinfo=zone) - timedelta(seconds=1)
-    )
+    return min(ends_at, datetime.combine(after_tomorrow, time(), tzinfo=zone)) - SECOND
 
 
 def daily_budget_multiplier(rule: OverdeliveryRule, weeks: Sequence[int]) -> Decimal:

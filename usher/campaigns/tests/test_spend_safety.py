@@ -68,7 +68,14 @@ def test_a_rolled_end_is_the_last_second_of_tomorrow_in_the_account_zone_or_the_
     assert flight_weeks(now, end, "Europe/Bucharest") == [2]  # today and tomorrow
     assert rolled_end(now, flight_end, "UTC") == datetime(2026, 12, 3, 23, 59, 59, tzinfo=UTC)
     sooner = datetime(2026, 12, 3, 12, 0, tzinfo=UTC)
-    assert rolled_end(now, sooner, "UTC") == sooner
+    assert rolled_end(now, sooner, "UTC") == datetime(2026, 12, 3, 11, 59, 59, tzinfo=UTC)
+
+
+def test_a_rolled_end_on_a_flight_ending_at_midnight_counts_its_last_day_once():
+    last_day = datetime(2026, 12, 3, 9, 0, tzinfo=UTC)
+    end = rolled_end(last_day, datetime(2026, 12, 4, 0, 0, tzinfo=UTC), "UTC")
+    assert end == datetime(2026, 12, 3, 23, 59, 59, tzinfo=UTC)
+    assert flight_weeks(last_day, end, "UTC") == [1]  # not the 4th, when nothing serves
 
 
 def test_a_rolled_google_budget_exposes_two_days_of_over_delivery_not_the_flights():
