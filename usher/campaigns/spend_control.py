@@ -160,6 +160,8 @@ def campaign_need(
             campaign.status != CampaignStatus.ACTIVE
             or not getattr(connector, "budget_type_locked_once_live", False)
         ),
+        type_fixed_at_publish=not campaign.external_campaign_id
+        and getattr(connector, "budget_type_locked_once_live", False),
     )
 
 

@@ -111,6 +111,8 @@ class CampaignNeed:
     lifetime_spent: Decimal = ZERO  # reported spend so far (lifetime budgets include it)
     mode: BudgetMode = BudgetMode.DAILY  # its budget type on the platform now
     can_use_lifetime: bool = True  # the platform lets it move to a lifetime budget
+    # Publishing fixes its budget type for the flight (Meta, TikTok): not yet published.
+    type_fixed_at_publish: bool = False
     # `daily_multiplier` up to the end time the platform has now, where that differs from
     # the one this need plans with (a rolled end not moved yet); None: the same.
     multiplier_in_force: Decimal | None = None
@@ -134,9 +136,17 @@ def _unit_exposure(need: CampaignNeed, mode: BudgetMode) -> Decimal:
 
 
 def _mode_for(need: CampaignNeed, squeezed: bool) -> BudgetMode:
+    """Lifetime where the platform allows it and either the wishes do not fit now or
+    publishing fixes the budget type for the flight. A budget meant to be spent ends
+    with a remainder near what is left to spend at face value, which daily budgets'
+    over-delivery cannot fit: published daily on such a platform, a campaign is
+    squeezed late in the flight and cannot move to lifetime then. Before Google's end
+    was rolled (`rolled_end`), its flight-long reserve squeezed suites like the
+    example's at publication, which put their Meta and TikTok campaigns on lifetime
+    budgets by accident; this keeps them there on purpose."""
     if need.mode == BudgetMode.LIFETIME:
         return BudgetMode.LIFETIME  # platforms do not reliably switch back
-    if squeezed and need.can_use_lifetime:
+    if need.can_use_lifetime and (squeezed or need.type_fixed_at_publish):
         return BudgetMode.LIFETIME
     return BudgetMode.DAILY
 

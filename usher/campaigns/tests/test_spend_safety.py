@@ -118,6 +118,17 @@ def test_lifetime_budgets_keep_the_full_wish_when_only_the_overdelivery_does_not
     ]
 
 
+def test_a_campaign_whose_platform_fixes_the_budget_type_at_publication_gets_a_lifetime_one():
+    fixed, free = need("fixed", "20", type_fixed_at_publish=True), need("free", "20")
+    plan = plan_budgets(Decimal("1000"), [fixed, free])  # both wishes fit as daily budgets
+    assert [(s.mode, s.lifetime_budget) for s in plan] == [
+        (BudgetMode.LIFETIME, Decimal("200.00")),
+        (BudgetMode.DAILY, None),
+    ]
+    google = need("google", "20", type_fixed_at_publish=True, can_use_lifetime=False)
+    assert plan_budgets(Decimal("1000"), [google])[0].mode == BudgetMode.DAILY
+
+
 def test_a_platform_that_cannot_switch_keeps_a_lower_daily_budget():
     plan = plan_budgets(Decimal("200"), [need("a", "20", can_use_lifetime=False)])
     assert plan[0].mode == BudgetMode.DAILY
