@@ -384,6 +384,9 @@ class AutomatedCampaign(models.Model):
     # Bumped by every commitment or platform budget write, so a worker releases money
     # only if nobody raised the campaign's budget since it looked (compare-and-set).
     budget_version = models.PositiveIntegerField(default=0, editable=False)
+    # The end time spend control last set on the platform when it rolls one forward day
+    # by day (Google: spend_safety.rolled_end); empty: the platform has `ends_at`.
+    platform_ends_at = models.DateTimeField(null=True, blank=True, editable=False)
     # Paused by spend control (or with its budget), so it resumes when money allows;
     # a campaign paused by staff or the organizer stays paused.
     auto_paused = models.BooleanField(default=False, editable=False)

@@ -65,8 +65,11 @@ def campaign_spec(
     campaign: AutomatedCampaign,
     setting: BudgetSetting,
     now: datetime,
+    end_time: datetime | None,
     catalog: contract.CatalogSpec | None = None,
 ) -> contract.CampaignSpec:
+    """The campaign as published: from `now` to `end_time` (the flight's end, or the
+    rolled one where spend control rolls it: spend_control.planned_end)."""
     account = campaign.ad_account
     targeting = campaign.targeting or {}
     return contract.CampaignSpec(
@@ -76,7 +79,7 @@ def campaign_spec(
         objective=contract.Objective(campaign.objective),
         currency=account.currency,
         start_time=now,
-        end_time=campaign.ends_at,
+        end_time=end_time,
         targeting=contract.TargetingSpec(
             countries=list(targeting.get("countries", [])),
             age_min=targeting.get("age_min"),

@@ -48,6 +48,7 @@ from usher.campaigns.spend_safety import (
     daily_budget_multiplier,
     flight_weeks,
     plan_budgets,
+    rolled_end,
 )
 from usher.platforms import campaigns_base as contract
 from usher.platforms.base import PlatformError
@@ -103,6 +104,28 @@ def platform_minimum(connector: contract.CampaignsConnector, currency: str) -> D
         return Decimal("Infinity")
 
 
+def rolls_end(connector: contract.CampaignsConnector) -> bool:
+    """Whether the platform serves nothing past a campaign's end time and lets Usher
+    move it (the contract's optional `end_time_bounds_daily_budget`)."""
+    return getattr(connector, "end_time_bounds_daily_budget", False)
+
+
+def planned_end(
+    campaign: AutomatedCampaign, connector: contract.CampaignsConnector, now: datetime
+) -> datetime | None:
+    """The end time the campaign's platform should have now: the flight's, or on a
+    platform whose end time bounds a daily budget, the rolled one (`rolled_end`)."""
+    if campaign.ends_at is None or not rolls_end(connector):
+        return campaign.ends_at
+    return rolled_end(now, campaign.ends_at, campaign.ad_account.timezone)
+
+
+def end_in_force(campaign: AutomatedCampaign) -> datetime | None:
+    """The end time the platform has: the one spend control last set, else the flight's
+    (what the campaign was published with)."""
+    return campaign.platform_ends_at or campaign.ends_at
+
+
 def campaign_need(
     campaign: AutomatedCampaign,
     connector: contract.CampaignsConnector,
@@ -112,16 +135,20 @@ def campaign_need(
 ) -> CampaignNeed:
     """What spend control needs to know of one campaign; `desired` and `lifetime_spent`
     are read from the database unless the caller read them already (for many at once)."""
-    weeks = (
-        flight_weeks(now, campaign.ends_at, campaign.ad_account.timezone)
-        if campaign.ends_at
-        else []  # no end: no finite exposure, so spend control never funds it
-    )
+    zone = campaign.ad_account.timezone
+    rule = overdelivery_rule(connector)
+    end = planned_end(campaign, connector, now)
+    # No end: no finite exposure, so spend control never funds it.
+    weeks = flight_weeks(now, end, zone) if end else []
+    in_force = end_in_force(campaign)
     return CampaignNeed(
         key=campaign.pk,
         desired_daily_budget=desired_daily(campaign) if desired is None else desired,
         days_left=sum(weeks),
-        daily_multiplier=daily_budget_multiplier(overdelivery_rule(connector), weeks),
+        daily_multiplier=daily_budget_multiplier(rule, weeks),
+        multiplier_in_force=daily_budget_multiplier(rule, flight_weeks(now, in_force, zone))
+        if in_force is not None and in_force != end
+        else None,
         minimum_daily_budget=platform_minimum(connector, campaign.ad_account.currency),
         lifetime_spent=ledger.spent_on(campaign) if lifetime_spent is None else lifetime_spent,
         mode=BudgetMode.LIFETIME if campaign.lifetime_budget is not None else BudgetMode.DAILY,
@@ -133,6 +160,8 @@ def campaign_need(
             campaign.status != CampaignStatus.ACTIVE
             or not getattr(connector, "budget_type_locked_once_live", False)
         ),
+        type_fixed_at_publish=not campaign.external_campaign_id
+        and getattr(connector, "budget_type_locked_once_live", False),
     )
 
 
@@ -142,7 +171,10 @@ def current_exposure(campaign: AutomatedCampaign, need: CampaignNeed) -> Decimal
         return ZERO
     if campaign.lifetime_budget is not None:
         return max(campaign.lifetime_budget - need.lifetime_spent, ZERO)
-    return (campaign.daily_budget or ZERO) * need.daily_multiplier
+    multiplier = (
+        need.daily_multiplier if need.multiplier_in_force is None else need.multiplier_in_force
+    )
+    return (campaign.daily_budget or ZERO) * multiplier
 
 
 @dataclass(frozen=True)
@@ -202,9 +234,11 @@ def _set_on_platform(
         choice = catalog_choice(campaign, connector)
         if choice is not None:
             logger.info("dynamic remarketing campaign=%s: %s", campaign.pk, choice.note)
-        spec = campaign_spec(campaign, setting, now, choice.catalog if choice else None)
+        end = planned_end(campaign, connector, now)
+        spec = campaign_spec(campaign, setting, now, end, choice.catalog if choice else None)
         published = connector.publish(account, spec)
         store_published(campaign, published)
+        _store_end(campaign, connector, end)
         connector.set_status(account, published, True)
         return choice.note if choice else ""
     published = published_of(campaign)
@@ -212,6 +246,10 @@ def _set_on_platform(
         if campaign.status == CampaignStatus.ACTIVE:
             connector.set_status(account, published, False)
         return ""
+    end = planned_end(campaign, connector, now)
+    if end is not None and end != end_in_force(campaign):
+        connector.set_end_time(account, published, end)  # type: ignore[attr-defined]
+        _store_end(campaign, connector, end)
     changed = (setting.daily_budget, setting.lifetime_budget) != (
         campaign.daily_budget,
         campaign.lifetime_budget,
@@ -226,6 +264,16 @@ def _set_on_platform(
     if campaign.status != CampaignStatus.ACTIVE:
         connector.set_status(account, published, True)
     return ""
+
+
+def _store_end(
+    campaign: AutomatedCampaign, connector: contract.CampaignsConnector, end: datetime | None
+) -> None:
+    """Keep the end time just set on a platform that rolls it, as soon as it is set: the
+    exposure in force is counted up to it."""
+    if rolls_end(connector):
+        AutomatedCampaign.objects.filter(pk=campaign.pk).update(platform_ends_at=end)
+        campaign.platform_ends_at = end
 
 
 def _record_result(
@@ -316,13 +364,15 @@ def is_steady(
 ) -> bool:
     """Whether `setting` is what the campaign already runs with, so applying it would
     call no platform and change nothing but the campaign's open commitment: published,
-    the same status, budgets and reason, no error to clear, and no more exposure than
-    the settings in force (a raise always goes through `reserve`). Most campaigns are
-    steady in most rebalances (one after every metrics round)."""
+    the same status, budgets, end time and reason, no error to clear, and no more
+    exposure than the settings in force (a raise always goes through `reserve`). Most
+    campaigns are steady in most rebalances (one after every metrics round)."""
     if not campaign.external_campaign_id or campaign.last_error:
         return False
     if setting.exposure > current_exposure(campaign, need):
         return False
+    if setting.mode != BudgetMode.PAUSED and need.multiplier_in_force is not None:
+        return False  # its end time is to move
     if setting.mode == BudgetMode.PAUSED:
         return (
             campaign.status == CampaignStatus.PAUSED

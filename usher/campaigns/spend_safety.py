@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import ROUND_UP, Decimal
 from enum import StrEnum
 
@@ -26,6 +26,7 @@ from usher.platforms.campaigns_common import round_down_to_cents as floor_cents
 
 CENT = Decimal("0.01")
 ZERO = Decimal("0")
+SECOND = timedelta(seconds=1)
 
 
 def ceil_cents(amount: Decimal) -> Decimal:
@@ -59,6 +60,28 @@ def flight_weeks(now: datetime, ends_at: datetime, timezone: str) -> list[int]:
     return weeks
 
 
+def rolled_end(now: datetime, ends_at: datetime, timezone: str) -> datetime:
+    """The end time to give a campaign on a platform that serves nothing past it and lets
+    it move (Google): the last second of tomorrow in the account's time zone, or the
+    flight's last second if that comes first, moved forward by every day's first
+    rebalance.
+
+    A daily budget may spend twice over every day until its campaign ends, so with the
+    flight's end on the platform it exposed 2x for every day left: on a 3-day flight a
+    Google budget held 8 daily budgets of the remainder and spend control cut every
+    campaign to about half of its wish. Rolled, it exposes today and tomorrow; tomorrow
+    is the margin that keeps the campaign serving when a day's first rebalance is late
+    (if none comes at all, the campaign stops at the end of tomorrow: safe).
+
+    The flight's last second, not its end: a flight ending at 00:00 serves nothing on
+    that date, and an end at 00:00 counted it as one more day of 2x (`flight_weeks`),
+    which doubled a Google budget's reserve on the flight's last day. The campaign
+    stops a second early."""
+    zone = zone_named(timezone)
+    after_tomorrow = now.astimezone(zone).date() + timedelta(days=2)
+    return min(ends_at, datetime.combine(after_tomorrow, time(), tzinfo=zone)) - SECOND
+
+
 def daily_budget_multiplier(rule: OverdeliveryRule, weeks: Sequence[int]) -> Decimal:
     """The most a platform may spend, in daily budgets, over the days in `weeks`."""
     total = ZERO
@@ -88,6 +111,11 @@ class CampaignNeed:
     lifetime_spent: Decimal = ZERO  # reported spend so far (lifetime budgets include it)
     mode: BudgetMode = BudgetMode.DAILY  # its budget type on the platform now
     can_use_lifetime: bool = True  # the platform lets it move to a lifetime budget
+    # Publishing fixes its budget type for the flight (Meta, TikTok): not yet published.
+    type_fixed_at_publish: bool = False
+    # `daily_multiplier` up to the end time the platform has now, where that differs from
+    # the one this need plans with (a rolled end not moved yet); None: the same.
+    multiplier_in_force: Decimal | None = None
 
 
 @dataclass(frozen=True)
@@ -108,9 +136,17 @@ def _unit_exposure(need: CampaignNeed, mode: BudgetMode) -> Decimal:
 
 
 def _mode_for(need: CampaignNeed, squeezed: bool) -> BudgetMode:
+    """Lifetime where the platform allows it and either the wishes do not fit now or
+    publishing fixes the budget type for the flight. A budget meant to be spent ends
+    with a remainder near what is left to spend at face value, which daily budgets'
+    over-delivery cannot fit: published daily on such a platform, a campaign is
+    squeezed late in the flight and cannot move to lifetime then. Before Google's end
+    was rolled (`rolled_end`), its flight-long reserve squeezed suites like the
+    example's at publication, which put their Meta and TikTok campaigns on lifetime
+    budgets by accident; this keeps them there on purpose."""
     if need.mode == BudgetMode.LIFETIME:
         return BudgetMode.LIFETIME  # platforms do not reliably switch back
-    if squeezed and need.can_use_lifetime:
+    if need.can_use_lifetime and (squeezed or need.type_fixed_at_publish):
         return BudgetMode.LIFETIME
     return BudgetMode.DAILY
 

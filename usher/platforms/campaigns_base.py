@@ -313,8 +313,11 @@ class CampaignsConnector(Protocol):
     declare them): `lifetime_budget_hard_cap` (the platform never spends past a lifetime
     budget: Meta, TikTok; not Google, whose connector spreads a lifetime amount into a
     daily one), `budget_type_locked_once_live` (a live campaign cannot switch between
-    daily and lifetime budgets: Meta, TikTok) and `catalog_campaigns` (`publish` turns a
-    spec's `catalog` into a catalog campaign: Meta).
+    daily and lifetime budgets: Meta, TikTok), `catalog_campaigns` (`publish` turns a
+    spec's `catalog` into a catalog campaign: Meta) and `end_time_bounds_daily_budget`
+    (the platform serves nothing past a campaign's end time and the connector moves it
+    with `set_end_time(account, published, end_time)`: Google, whose daily budgets may
+    spend twice over every day until then).
     """
 
     platform: ClassVar[str]

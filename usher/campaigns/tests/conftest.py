@@ -80,6 +80,17 @@ def daily_campaigns(monkeypatch, platform, request):
     return request.getfixturevalue("live_campaigns")
 
 
+@pytest.fixture
+def rolling_campaigns(monkeypatch, platform, request):
+    """The live campaigns on a platform like Google: daily budgets only, up to twice
+    over every day, no weekly cap, and an end time that stops delivery and may move."""
+    monkeypatch.setattr(FakeCampaignsConnector, "lifetime_budget_hard_cap", False)
+    monkeypatch.setattr(FakeCampaignsConnector, "daily_overdelivery_factor", Decimal("2"))
+    monkeypatch.setattr(FakeCampaignsConnector, "weekly_overdelivery_factor", None)
+    monkeypatch.setattr(FakeCampaignsConnector, "end_time_bounds_daily_budget", True, raising=False)
+    return request.getfixturevalue("live_campaigns")
+
+
 CREDENTIALS = {
     "meta": "sandbox-meta-token",
     "google_ads": "sandbox-refresh-token",

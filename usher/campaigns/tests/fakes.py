@@ -5,6 +5,7 @@ campaigns app is tested without any platform; it records every call."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 from typing import ClassVar
 
@@ -19,6 +20,7 @@ class FakeCampaign:
     active: bool = False
     daily_budget: Decimal | None = None
     lifetime_budget: Decimal | None = None
+    end_time: datetime | None = None
 
 
 @dataclass
@@ -64,7 +66,7 @@ class FakeCampaignsConnector:
                 ads={cr.reference: f"ad{n}-{i}" for i, cr in enumerate(spec.creatives)},
             )
             self.state.campaigns[spec.reference] = FakeCampaign(
-                spec, published, False, spec.daily_budget, spec.lifetime_budget
+                spec, published, False, spec.daily_budget, spec.lifetime_budget, spec.end_time
             )
         if self.state.lose_next_answer:
             self.state.lose_next_answer = False
@@ -91,6 +93,13 @@ class FakeCampaignsConnector:
         self._call("set_budget", published.campaign_id)
         campaign = self.state.by_id(published.campaign_id)
         campaign.daily_budget, campaign.lifetime_budget = daily_budget, lifetime_budget
+
+    def set_end_time(
+        self, account: contract.AdAccount, published: contract.PublishedCampaign, end: datetime
+    ) -> None:
+        """Only connectors declaring `end_time_bounds_daily_budget` are asked this."""
+        self._call("set_end_time", published.campaign_id)
+        self.state.by_id(published.campaign_id).end_time = end
 
     def read_state(
         self, account: contract.AdAccount, published: contract.PublishedCampaign

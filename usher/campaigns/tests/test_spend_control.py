@@ -58,6 +58,51 @@ def test_a_whole_flight_of_maximal_overdelivery_never_overspends(live_campaigns,
     assert budget.spent_budget <= budget.total_budget
 
 
+def test_a_rolled_end_reserves_two_days_of_over_delivery_and_moves_forward_each_day(
+    rolling_campaigns, platform
+):
+    campaign = rolling_campaigns[0]
+    zone = ZoneInfo("Europe/Bucharest")
+    fake = platform.campaigns[campaign.reference]
+    tomorrow = timezone.localdate(timezone=zone) + timedelta(days=1)
+    assert fake.end_time.astimezone(zone).date() == tomorrow  # published rolled, not to day 20
+    held = ledger.balances(campaign.budget).outstanding_by_campaign[campaign.pk]
+    assert held == fake.daily_budget * 2 * 2  # twice over today and tomorrow, not 20 days
+
+    platform.calls.clear()
+    spend_control.rebalance_budget(campaign.budget_id, now=timezone.now() + timedelta(days=1))
+    assert fake.end_time.astimezone(zone).date() == tomorrow + timedelta(days=1)
+    assert ("set_end_time", fake.published.campaign_id) in platform.calls
+    campaign.refresh_from_db()
+    assert campaign.platform_ends_at == fake.end_time
+    held = ledger.balances(campaign.budget).outstanding_by_campaign[campaign.pk]
+    assert held == fake.daily_budget * 2 * 2
+
+    platform.calls.clear()  # the same day again: nothing to move
+    spend_control.rebalance_budget(campaign.budget_id, now=timezone.now() + timedelta(days=1))
+    assert ("set_end_time", fake.published.campaign_id) not in platform.calls
+
+
+def test_rolled_ends_with_maximal_over_delivery_until_each_end_never_overspend(
+    rolling_campaigns, platform
+):
+    budget = rolling_campaigns[0].budget
+    zone = ZoneInfo("Europe/Bucharest")
+    day_start = timezone.now()
+    for day in range(21):
+        now = day_start + timedelta(days=day)
+        spend_control.rebalance_budget(budget.pk, now=now)
+        for campaign in rolling_campaigns:
+            fake = platform.campaigns[campaign.reference]
+            serving = fake.active and fake.end_time is not None and now < fake.end_time
+            amount = fake.daily_budget * 2 if serving else Decimal(0)
+            report_spend(campaign, now.astimezone(zone).date(), amount)
+        balances = ledger.balances(budget)
+        assert balances.spent + balances.outstanding <= balances.total, f"day {day}"
+    budget.refresh_from_db()
+    assert budget.spent_budget > Decimal("900")
+
+
 def test_a_shrinking_remainder_lowers_daily_budgets_then_moves_to_lifetime(
     live_campaigns, platform
 ):

@@ -16,6 +16,7 @@ from usher.campaigns.spend_safety import (
     daily_budget_multiplier,
     flight_weeks,
     plan_budgets,
+    rolled_end,
 )
 
 META = OverdeliveryRule(Decimal("1.75"), Decimal("7"))
@@ -58,6 +59,31 @@ def test_a_flight_ending_later_today_has_today_left_and_one_ending_now_has_nothi
     assert flight_weeks(now, datetime(2026, 12, 7, 12, 0, tzinfo=UTC), "UTC") == [5, 1]
 
 
+def test_a_rolled_end_is_the_last_second_of_tomorrow_in_the_account_zone_or_the_flights_end():
+    # Wednesday 2026-12-02 22:30 UTC is already Thursday in Bucharest.
+    now = datetime(2026, 12, 2, 22, 30, tzinfo=UTC)
+    flight_end = datetime(2026, 12, 15, 12, 0, tzinfo=UTC)
+    end = rolled_end(now, flight_end, "Europe/Bucharest")
+    assert end == datetime(2026, 12, 4, 21, 59, 59, tzinfo=UTC)  # Friday 23:59:59 local
+    assert flight_weeks(now, end, "Europe/Bucharest") == [2]  # today and tomorrow
+    assert rolled_end(now, flight_end, "UTC") == datetime(2026, 12, 3, 23, 59, 59, tzinfo=UTC)
+    sooner = datetime(2026, 12, 3, 12, 0, tzinfo=UTC)
+    assert rolled_end(now, sooner, "UTC") == datetime(2026, 12, 3, 11, 59, 59, tzinfo=UTC)
+
+
+def test_a_rolled_end_on_a_flight_ending_at_midnight_counts_its_last_day_once():
+    last_day = datetime(2026, 12, 3, 9, 0, tzinfo=UTC)
+    end = rolled_end(last_day, datetime(2026, 12, 4, 0, 0, tzinfo=UTC), "UTC")
+    assert end == datetime(2026, 12, 3, 23, 59, 59, tzinfo=UTC)
+    assert flight_weeks(last_day, end, "UTC") == [1]  # not the 4th, when nothing serves
+
+
+def test_a_rolled_google_budget_exposes_two_days_of_over_delivery_not_the_flights():
+    now = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
+    end = rolled_end(now, datetime(2026, 12, 12, 0, 0, tzinfo=UTC), "UTC")
+    assert daily_budget_multiplier(GOOGLE, flight_weeks(now, end, "UTC")) == Decimal("4")
+
+
 def test_meta_weekly_cap_bounds_a_full_week_below_seven_days_of_daily_overdelivery():
     assert daily_budget_multiplier(META, [7]) == Decimal("7")
     assert daily_budget_multiplier(META, [2]) == Decimal("3.50")
@@ -90,6 +116,17 @@ def test_lifetime_budgets_keep_the_full_wish_when_only_the_overdelivery_does_not
         (BudgetMode.LIFETIME, Decimal("200.00")),
         (BudgetMode.LIFETIME, Decimal("200.00")),
     ]
+
+
+def test_a_campaign_whose_platform_fixes_the_budget_type_at_publication_gets_a_lifetime_one():
+    fixed, free = need("fixed", "20", type_fixed_at_publish=True), need("free", "20")
+    plan = plan_budgets(Decimal("1000"), [fixed, free])  # both wishes fit as daily budgets
+    assert [(s.mode, s.lifetime_budget) for s in plan] == [
+        (BudgetMode.LIFETIME, Decimal("200.00")),
+        (BudgetMode.DAILY, None),
+    ]
+    google = need("google", "20", type_fixed_at_publish=True, can_use_lifetime=False)
+    assert plan_budgets(Decimal("1000"), [google])[0].mode == BudgetMode.DAILY
 
 
 def test_a_platform_that_cannot_switch_keeps_a_lower_daily_budget():

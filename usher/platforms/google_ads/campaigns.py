@@ -272,6 +272,10 @@ class GoogleAdsCampaignsConnector:
     # A lifetime amount becomes a daily budget here, which may over-deliver.
     lifetime_budget_hard_cap: ClassVar[bool] = False
     budget_type_locked_once_live: ClassVar[bool] = False
+    # Google serves a campaign only until its end date, which may move: spend control
+    # rolls it forward day by day (`set_end_time`), so a daily budget exposes its
+    # over-delivery until then, not until the end of the flight.
+    end_time_bounds_daily_budget: ClassVar[bool] = True
 
     def __init__(self, clock: Any = None) -> None:
         self._clock = clock or (lambda: datetime.now(UTC))
@@ -391,6 +395,25 @@ class GoogleAdsCampaignsConnector:
                         "amountMicros": str(micros),
                     },
                     "updateMask": "amountMicros",
+                }
+            ],
+            CallKind.WRITE,
+        )
+
+    def set_end_time(
+        self, account: AdAccount, published: PublishedCampaign, end_time: datetime
+    ) -> None:
+        """Move the campaign's end date time (the account's local time, to the second)."""
+        api = GoogleAdsApi(account)
+        api.mutate(
+            "campaigns",
+            [
+                {
+                    "update": {
+                        "resourceName": api.resource("campaigns", published.campaign_id),
+                        "endDateTime": local_time(end_time, account.timezone),
+                    },
+                    "updateMask": "endDateTime",
                 }
             ],
             CallKind.WRITE,

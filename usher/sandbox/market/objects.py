@@ -23,6 +23,7 @@ from typing import Any
 
 from usher.sandbox.behaviour import ad_is_served
 from usher.sandbox.market.scenario import Scenario, Segment
+from usher.sandbox.metrics import account_zone
 from usher.sandbox.state import SandboxState
 
 log = logging.getLogger("usher.sandbox.market")
@@ -32,6 +33,7 @@ META_CENTS_PER_UNIT = 100  # Meta budgets are in the currency's minor unit
 MICROS_PER_UNIT = 1_000_000
 PARSE_CACHE_SIZE = 4096
 TIKTOK_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+GOOGLE_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"  # in the customer's time zone
 # Rollup levels per platform, ad first, account last: the keys reports are read by.
 LEVELS = {
     "meta": ("ad", "adset", "campaign", "account"),
@@ -386,6 +388,8 @@ def _google_units(
         campaign = _google_parent(state, customer, "campaigns", group["fields"].get("campaign"))
         if not campaign or campaign["fields"].get("status") != "ENABLED":
             continue
+        if not _scheduled(*_google_schedule(state, customer, campaign["fields"]), at):
+            continue
         segment = segment_of(scenario, "google_ads", campaign["fields"].get("name"), warned)
         if segment is None:
             continue
@@ -431,6 +435,31 @@ def _google_units(
                 )
             )
     return units
+
+
+def _google_schedule(
+    state: SandboxState, customer: str, fields: dict[str, Any]
+) -> tuple[datetime | None, datetime | None]:
+    """A campaign's start and end (`start_date_time`, `end_date_time`: the customer's
+    local time). Google serves a campaign only between them, so an end date bounds
+    what a daily budget may still spend (docs/platforms.md, Google Ads)."""
+    zone = account_zone(state, "google_ads", customer)
+    start, end = (
+        _parse_google_time(str(fields.get(key) or ""))
+        for key in ("start_date_time", "end_date_time")
+    )
+    return (
+        start.replace(tzinfo=zone) if start else None,
+        end.replace(tzinfo=zone) if end else None,
+    )
+
+
+@lru_cache(maxsize=PARSE_CACHE_SIZE)  # parsed for every campaign every simulated hour
+def _parse_google_time(value: str) -> datetime | None:
+    try:
+        return datetime.strptime(value, GOOGLE_TIME_FORMAT)
+    except ValueError:
+        return None
 
 
 def _google_parent(

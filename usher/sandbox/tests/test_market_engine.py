@@ -156,6 +156,21 @@ def test_google_spends_at_most_two_budgets_a_day_and_30_4_a_month() -> None:
     assert sum(days.values()) <= GOOGLE_MONTHLY_CAP_DAILY_BUDGETS * 100 + 1e-6
 
 
+def test_a_google_campaign_spends_nothing_from_its_end_date_in_the_customers_time_zone() -> None:
+    m = market(segment(platform="google_ads"), days=3)
+    ref = m.create_campaign("google_ads", "prospecting", 240)  # 10 an hour
+    m.state.register_account(
+        Account("google_ads", ref.account, settings={"time_zone": "Europe/Bucharest"})
+    )
+    fields = m.state.get_object("google_ads", f"campaigns:{ref.account}:{ref.campaign_id}")[
+        "fields"
+    ]  # type: ignore[index]
+    fields["end_date_time"] = "2027-03-02 02:00:00"  # 00:00 UTC of the flight's second day
+    m.advance(days=2)
+    hours = {row.hour for row in m.truth()}
+    assert max(hours) == 23 and min(hours) == 0
+
+
 def test_a_lifetime_budget_is_paced_over_its_remaining_days_and_never_exceeded() -> None:
     m = market(segment(), overdelivery=0.5)
     ref = m.create_campaign("meta", "prospecting", 1)

@@ -150,6 +150,15 @@ def test_it_pauses_resumes_and_changes_the_budget(sandbox) -> None:
     assert ads[published.ads["cr-1"]] == "PAUSED" and ads[published.ads["cr-2"]] == "ENABLED"
 
 
+def test_it_moves_the_campaigns_end_date_in_the_accounts_time_zone(sandbox) -> None:
+    published = connector().publish(ACCOUNT, a_spec())  # ends 2026-12-31 10:00 Bucharest
+
+    connector().set_end_time(ACCOUNT, published, datetime(2026, 12, 1, 22, tzinfo=UTC))
+
+    [campaign] = objects(sandbox, "campaign")
+    assert campaign["fields"]["end_date_time"] == "2026-12-02 00:00:00"
+
+
 def test_a_lifetime_budget_change_spreads_over_the_days_left(sandbox) -> None:
     published = connector().publish(ACCOUNT, a_spec())  # ends 2026-12-31 10:00 Bucharest
 
