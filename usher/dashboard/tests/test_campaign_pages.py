@@ -5,6 +5,7 @@ rows never show and their ids are 404s, and the forms validate like the API."""
 from __future__ import annotations
 
 import re
+from datetime import date
 from decimal import Decimal
 
 import pytest
@@ -257,6 +258,42 @@ def test_the_panel_speaks_romanian_with_romanian_numbers(organizer):
     assert "Măriți bugetul cu 200,00 RON: se așteaptă +12 bilete la ROAS 3,25x." in html
     english = _browser(world.user).get("/panel/", headers={"accept-language": "en"})
     assert "You invested 81.00 RON" in english.content.decode()
+
+
+def test_the_budget_ledger_shows_a_campaigns_spend_of_a_day_on_one_line(organizer):
+    """The platforms report spend hour by hour (a row each): the organizer reads one line
+    per campaign and day, summed, corrections included; every row when asking for all."""
+    world = build_world(organizer, campaigns=2)
+    before = set(BudgetLedgerEntry.objects.filter(budget=world.budget).values_list("pk", flat=True))
+    days = [date(2026, 11, 29), date(2026, 11, 30)]
+    for campaign in world.campaigns:
+        for day in days:
+            for amount in ("1.10", "2.20", "-0.30"):  # two hours, then a correction
+                BudgetLedgerEntry.objects.create(
+                    budget=world.budget,
+                    campaign=campaign,
+                    kind=LedgerKind.SPENT,
+                    amount=Decimal(amount),
+                    currency="RON",
+                    spend_date=day,
+                    note="spend as reported by the platform",
+                )
+    browser = _browser(world.user)
+    html = browser.get(f"/panel/budgets/{world.budget.pk}/").content.decode()
+    added = BudgetLedgerEntry.objects.filter(budget=world.budget).exclude(pk__in=before)
+    last_of_each = {
+        max(added.filter(campaign=c, spend_date=d).values_list("pk", flat=True))
+        for c in world.campaigns
+        for d in days
+    }
+    shown = {int(pk) for pk in re.findall(r'data-entry="(\d+)"', html)}
+    assert last_of_each <= shown
+    assert not (set(added.values_list("pk", flat=True)) - last_of_each) & shown
+    # 1.10 + 2.20 - 0.30, once per campaign and day
+    assert html.count('<td class="num">3.00 RON</td>') == 4
+    everything = browser.get(f"/panel/budgets/{world.budget.pk}/", {"movements": "all"})
+    every_row = {int(pk) for pk in re.findall(r'data-entry="(\d+)"', everything.content.decode())}
+    assert set(added.values_list("pk", flat=True)) <= every_row
 
 
 def test_the_budget_ledger_reads_newest_first_without_the_commitments_unless_asked(organizer):
