@@ -156,6 +156,8 @@ class Market:
         self._ledger: dict[tuple[str, str, str, str], dict[int, list[float]]] = {}
         self._spent: dict[str, _UnitSpend] = defaultdict(_UnitSpend)
         self._overdelivery: dict[tuple[str, int], float] = {}
+        # Google caps a day at twice the highest daily budget in force that day.
+        self._day_high: dict[tuple[str, int], float] = {}
         self._truth: list[HourTruth] = []
         self._purchases: list[Purchase] = []
         self._hour_purchases: list[Purchase] = []
@@ -359,8 +361,10 @@ class Market:
         if unit.platform in CAPS_BY_WEEK:
             week = began.isocalendar()[:2]
             return WEEKLY_CAP_DAILY_BUDGETS * daily - spent.by_week[week]
+        high = max(self._day_high.get((unit.key, day), 0.0), daily)
+        self._day_high[(unit.key, day)] = high
         return min(
-            GOOGLE_DAILY_CAP_DAILY_BUDGETS * daily - spent.by_day[day],
+            GOOGLE_DAILY_CAP_DAILY_BUDGETS * high - spent.by_day[day],
             GOOGLE_MONTHLY_CAP_DAILY_BUDGETS * daily - spent.by_month[(began.year, began.month)],
         )
 

@@ -156,6 +156,23 @@ def test_google_spends_at_most_two_budgets_a_day_and_30_4_a_month() -> None:
     assert sum(days.values()) <= GOOGLE_MONTHLY_CAP_DAILY_BUDGETS * 100 + 1e-6
 
 
+def test_google_caps_a_day_at_twice_its_highest_budget_not_the_one_in_force_at_its_end() -> None:
+    """Google: a budget cut during a day still lets the day spend twice the day's highest
+    budget. Capped at twice the new budget, a cut from 240 to 60 at noon (120 already
+    spent) stopped the afternoon's delivery, and spend control's worst case was never
+    tested."""
+    m = market(segment(platform="google_ads", max_daily_conversions=1000), days=2)
+    ref = m.create_campaign("google_ads", "prospecting", 240)  # 10 an hour
+    m.advance(hours=12)
+    set_daily_budget(m.state, ref, 60)  # 2.50 an hour from 13:00, under a cap of 480
+    m.advance(hours=12)
+    spend = spend_by_hour(m)
+    assert sum(spend[h] for h in range(12)) == pytest.approx(120)
+    assert sum(spend[h] for h in range(12, 24)) == pytest.approx(30)
+    m.advance(hours=24)  # the next day's highest is 60: at most 120
+    assert sum(spend_by_hour(m)[h] for h in range(24, 48)) == pytest.approx(60)
+
+
 def test_a_google_campaign_spends_nothing_from_its_end_date_in_the_customers_time_zone() -> None:
     m = market(segment(platform="google_ads"), days=3)
     ref = m.create_campaign("google_ads", "prospecting", 240)  # 10 an hour
