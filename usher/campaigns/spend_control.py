@@ -45,6 +45,7 @@ from usher.campaigns.spend_safety import (
     BudgetSetting,
     CampaignNeed,
     OverdeliveryRule,
+    can_fund_a_minimum,
     daily_budget_multiplier,
     flight_weeks,
     plan_budgets,
@@ -454,7 +455,8 @@ def rebalance_budget(budget_id: int, *, now: datetime | None = None) -> Rebalanc
     }
     balances = ledger.balances(budget)
     others = sum((v for k, v in balances.outstanding_by_campaign.items() if k not in needs), ZERO)
-    plan = plan_budgets(balances.remaining - others, list(needs.values()))
+    available = balances.remaining - others
+    plan = plan_budgets(available, list(needs.values()))
     by_campaign = {c.pk: c for c in campaigns}
     ordered = sorted(
         plan, key=lambda s: s.exposure > current_exposure(by_campaign[s.key], needs[s.key])
@@ -464,6 +466,7 @@ def rebalance_budget(budget_id: int, *, now: datetime | None = None) -> Rebalanc
         funded
         and bool(wanting)
         and all(s.mode == BudgetMode.PAUSED for s in plan if s.key in wanting)
+        and not can_fund_a_minimum(available, [needs[k] for k in wanting])
     )
     reason = "budget exhausted" if exhausted else "spend control"
     steady = {s.key for s in plan if is_steady(by_campaign[s.key], needs[s.key], s, reason=reason)}

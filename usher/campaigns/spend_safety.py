@@ -183,7 +183,8 @@ def _caps(
 ) -> dict[Hashable, Decimal]:
     """Each campaign's exposure cap: its wish when all fit; else one factor on the wishes,
     a campaign the factor would take under its platform minimum held at that minimum
-    while the minimums fit (the others take the cut).
+    while the minimums fit (the others take the cut); when not even they fit, the
+    campaigns wished most at their minimums (`_fund_what_fits`).
 
     The allocator funds a campaign at its minimum only when that minimum pays for itself
     (docs/optimizer.md), and a platform refuses less: scaling it under the minimum pauses
@@ -205,8 +206,41 @@ def _caps(
                 break
             held |= more
     else:
-        scale = available / total
+        return _fund_what_fits(available, live, wanted, floors)
     return {k: floors[k] if k in held else floor_cents(w * scale) for k, w in wanted.items()}
+
+
+def _fund_what_fits(
+    available: Decimal,
+    live: Sequence[CampaignNeed],
+    wanted: dict[Hashable, Decimal],
+    floors: dict[Hashable, Decimal],
+) -> dict[Hashable, Decimal]:
+    """When not every minimum fits: the campaigns wished most, each at its minimum, while
+    theirs fit; nothing for the others (paused: `plan_budgets` then shares the money
+    among the funded ones). One factor for all took every campaign under its minimum
+    and paused the whole suite: eleven campaigns of a 3,000 budget, whose minimums did
+    not fit at once, had the budget declared exhausted at publication, nothing spent."""
+    funded: dict[Hashable, Decimal] = {}
+    used = ZERO
+    for need in sorted(live, key=lambda n: wanted[n.key], reverse=True):
+        if used + floors[need.key] <= available:
+            funded[need.key] = floors[need.key]
+            used += floors[need.key]
+    return {k: funded.get(k, ZERO) for k in wanted}
+
+
+def can_fund_a_minimum(available: Decimal, needs: Sequence[CampaignNeed]) -> bool:
+    """Whether `available` covers at least one live campaign at its platform minimum (in
+    the budget type it would get when squeezed). Only when none fits is a budget
+    exhausted: wishes under the minimums pause campaigns, but the optimizer can still
+    fund some of them at their minimums."""
+    return any(
+        ceil_cents(n.minimum_daily_budget * _unit_exposure(n, _mode_for(n, squeezed=True)))
+        <= available
+        for n in needs
+        if n.days_left > 0
+    )
 
 
 def plan_budgets(available: Decimal, needs: Sequence[CampaignNeed]) -> list[BudgetSetting]:

@@ -138,6 +138,27 @@ def test_exhaustion_pauses_every_campaign_on_its_platform(live_campaigns, platfo
     assert all(platform.campaigns[c.reference].active for c in live_campaigns)
 
 
+def test_wishes_under_the_platform_minimum_pause_campaigns_but_do_not_exhaust_the_budget(
+    live_campaigns, platform
+):
+    """Eleven campaigns sharing 3,000 by equal split wished 12.39 a day each, under Meta's
+    25 and TikTok's 100: every one was paused and the budget declared exhausted at
+    publication, nothing spent and the optimizer never run again. Money that covers a
+    campaign at its minimum is no exhausted budget."""
+    budget = live_campaigns[0].budget
+    AutomatedCampaign.objects.filter(budget=budget).update(desired_daily_budget=Decimal("2.00"))
+    result = spend_control.rebalance_budget(budget.pk)  # the fake's minimum is 5
+    assert not result.exhausted
+    assert not any(platform.campaigns[c.reference].active for c in live_campaigns)
+    budget.refresh_from_db()
+    assert budget.status == BudgetStatus.ACTIVE
+    assert not OptimizationLogEntry.objects.filter(budget=budget, kind="exhaustion").exists()
+    # Wished at the minimum again (the optimizer's choice), they run.
+    AutomatedCampaign.objects.filter(budget=budget).update(desired_daily_budget=Decimal("5.00"))
+    spend_control.rebalance_budget(budget.pk)
+    assert all(platform.campaigns[c.reference].active for c in live_campaigns)
+
+
 def test_pausing_a_budget_pauses_its_campaigns_and_resuming_restores_them(
     live_campaigns, platform, django_capture_on_commit_callbacks
 ):

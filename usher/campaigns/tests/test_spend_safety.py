@@ -271,3 +271,21 @@ def test_with_enough_money_every_campaign_keeps_its_wish(needs):
             assert s.mode == n.mode
             if s.mode == BudgetMode.DAILY:
                 assert s.daily_budget == n.desired_daily_budget
+
+
+def test_when_not_every_minimum_fits_the_campaigns_wished_most_run_at_theirs():
+    """Eleven campaigns of a 3,000 budget whose minimums did not fit at once were all
+    scaled under them and paused: the budget was declared exhausted at publication with
+    nothing spent. The ones wished most run instead, each at least at its minimum."""
+    needs = [
+        need(k, daily=str(10 + k), days=21, minimum="10", can_use_lifetime=False) for k in range(11)
+    ]
+    exposure_of_a_minimum = Decimal(10) * needs[0].daily_multiplier
+    available = exposure_of_a_minimum * 4 + Decimal("5")  # four minimums, not eleven
+    plan = plan_budgets(available, needs)
+    running = {s.key: s for s in plan if s.mode != BudgetMode.PAUSED}
+    assert set(running) == {10, 9, 8, 7}  # the largest wishes
+    assert all(s.daily_budget >= Decimal(10) for s in running.values())
+    assert sum(s.exposure for s in plan) <= available
+    # Not even one minimum: nothing runs (the budget is exhausted for real).
+    assert all(s.mode == BudgetMode.PAUSED for s in plan_budgets(exposure_of_a_minimum / 2, needs))
