@@ -142,6 +142,7 @@ def campaign_need(
     # No end: no finite exposure, so spend control never funds it.
     weeks = flight_weeks(now, end, zone) if end else []
     in_force = end_in_force(campaign)
+    locked_once_live = getattr(connector, "budget_type_locked_once_live", False)
     return CampaignNeed(
         key=campaign.pk,
         desired_daily_budget=desired_daily(campaign) if desired is None else desired,
@@ -157,12 +158,8 @@ def campaign_need(
         # budget that over-delivers); some platforms fix the budget type once live.
         # The contract's optional flags, read as it says (absent means False).
         can_use_lifetime=getattr(connector, "lifetime_budget_hard_cap", False)
-        and (
-            campaign.status != CampaignStatus.ACTIVE
-            or not getattr(connector, "budget_type_locked_once_live", False)
-        ),
-        type_fixed_at_publish=not campaign.external_campaign_id
-        and getattr(connector, "budget_type_locked_once_live", False),
+        and (campaign.status != CampaignStatus.ACTIVE or not locked_once_live),
+        type_fixed_at_publish=not campaign.external_campaign_id and locked_once_live,
     )
 
 

@@ -170,9 +170,14 @@ def _setting(need: CampaignNeed, mode: BudgetMode, cap: Decimal) -> BudgetSettin
     return BudgetSetting(need.key, mode, None, need.lifetime_spent + share, share)
 
 
+def _minimum_exposure(need: CampaignNeed, mode: BudgetMode) -> Decimal:
+    """The exposure of the campaign's platform minimum in `mode`."""
+    return ceil_cents(need.minimum_daily_budget * _unit_exposure(need, mode))
+
+
 def _floor(need: CampaignNeed, mode: BudgetMode, wanted: Decimal) -> Decimal:
     """The exposure of the campaign's platform minimum (its whole wish if that is less)."""
-    return min(wanted, ceil_cents(need.minimum_daily_budget * _unit_exposure(need, mode)))
+    return min(wanted, _minimum_exposure(need, mode))
 
 
 def _caps(
@@ -195,18 +200,17 @@ def _caps(
     if total <= available:
         return dict(wanted)
     floors = {n.key: _floor(n, modes[n.key], wanted[n.key]) for n in live}
-    held: set[Hashable] = set()
-    if sum(floors.values(), ZERO) <= available:
-        while True:
-            free = sum((w for k, w in wanted.items() if k not in held), ZERO)
-            rest = available - sum((floors[k] for k in held), ZERO)
-            scale = min(Decimal(1), rest / free) if free > 0 else ZERO
-            more = {k for k, w in wanted.items() if k not in held and w * scale < floors[k]}
-            if not more:
-                break
-            held |= more
-    else:
+    if sum(floors.values(), ZERO) > available:
         return _fund_what_fits(available, live, wanted, floors)
+    held: set[Hashable] = set()
+    while True:
+        free = sum((w for k, w in wanted.items() if k not in held), ZERO)
+        rest = available - sum((floors[k] for k in held), ZERO)
+        scale = min(Decimal(1), rest / free) if free > 0 else ZERO
+        more = {k for k, w in wanted.items() if k not in held and w * scale < floors[k]}
+        if not more:
+            break
+        held |= more
     return {k: floors[k] if k in held else floor_cents(w * scale) for k, w in wanted.items()}
 
 
@@ -236,8 +240,7 @@ def can_fund_a_minimum(available: Decimal, needs: Sequence[CampaignNeed]) -> boo
     exhausted: wishes under the minimums pause campaigns, but the optimizer can still
     fund some of them at their minimums."""
     return any(
-        ceil_cents(n.minimum_daily_budget * _unit_exposure(n, _mode_for(n, squeezed=True)))
-        <= available
+        _minimum_exposure(n, _mode_for(n, squeezed=True)) <= available
         for n in needs
         if n.days_left > 0
     )

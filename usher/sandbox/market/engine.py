@@ -117,6 +117,8 @@ class _UnitSpend:
     by_day: dict[int, float] = field(default_factory=lambda: defaultdict(float))
     by_week: dict[tuple[int, int], float] = field(default_factory=lambda: defaultdict(float))
     by_month: dict[tuple[int, int], float] = field(default_factory=lambda: defaultdict(float))
+    # The highest daily budget in force on each day: Google caps a day at twice it.
+    highest_by_day: dict[int, float] = field(default_factory=lambda: defaultdict(float))
 
 
 def _rng(*entropy: int) -> np.random.Generator:
@@ -156,8 +158,6 @@ class Market:
         self._ledger: dict[tuple[str, str, str, str], dict[int, list[float]]] = {}
         self._spent: dict[str, _UnitSpend] = defaultdict(_UnitSpend)
         self._overdelivery: dict[tuple[str, int], float] = {}
-        # Google caps a day at twice the highest daily budget in force that day.
-        self._day_high: dict[tuple[str, int], float] = {}
         self._truth: list[HourTruth] = []
         self._purchases: list[Purchase] = []
         self._hour_purchases: list[Purchase] = []
@@ -361,10 +361,9 @@ class Market:
         if unit.platform in CAPS_BY_WEEK:
             week = began.isocalendar()[:2]
             return WEEKLY_CAP_DAILY_BUDGETS * daily - spent.by_week[week]
-        high = max(self._day_high.get((unit.key, day), 0.0), daily)
-        self._day_high[(unit.key, day)] = high
+        spent.highest_by_day[day] = max(spent.highest_by_day[day], daily)
         return min(
-            GOOGLE_DAILY_CAP_DAILY_BUDGETS * high - spent.by_day[day],
+            GOOGLE_DAILY_CAP_DAILY_BUDGETS * spent.highest_by_day[day] - spent.by_day[day],
             GOOGLE_MONTHLY_CAP_DAILY_BUDGETS * daily - spent.by_month[(began.year, began.month)],
         )
 
