@@ -321,6 +321,23 @@ def spent_by_campaign(campaigns: list[AutomatedCampaign]) -> dict[int, Decimal]:
     return {row["campaign_id"]: _cents(row["total"]) for row in rows}
 
 
+def spent_on_days(days: dict[int, date]) -> dict[int, Decimal]:
+    """Each campaign's (by id) spend on its own date in `days` (campaign id -> date),
+    one query."""
+    rows = (
+        BudgetLedgerEntry.objects.filter(
+            campaign_id__in=days, kind=LedgerKind.SPENT, spend_date__in=set(days.values())
+        )
+        .values("campaign_id", "spend_date")
+        .annotate(total=Sum("amount"))
+    )
+    return {
+        row["campaign_id"]: _cents(row["total"])
+        for row in rows
+        if days[row["campaign_id"]] == row["spend_date"]
+    }
+
+
 def spent_on(campaign: AutomatedCampaign, spend_date: date | None = None) -> Decimal:
     rows = BudgetLedgerEntry.objects.filter(campaign=campaign, kind=LedgerKind.SPENT)
     if spend_date is not None:

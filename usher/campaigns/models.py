@@ -387,6 +387,11 @@ class AutomatedCampaign(models.Model):
     # The end time spend control last set on the platform when it rolls one forward day
     # by day (Google: spend_safety.rolled_end); empty: the platform has `ends_at`.
     platform_ends_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # The highest daily budget in force on `day_high_on` (the ad account's date): a day's
+    # over-delivery follows it, so a cut during that day does not lower that day's
+    # exposure (spend_safety.daily_exposure).
+    day_high_budget = models.DecimalField(**MONEY, null=True, blank=True, editable=False)
+    day_high_on = models.DateField(null=True, blank=True, editable=False)
     # Paused by spend control (or with its budget), so it resumes when money allows;
     # a campaign paused by staff or the organizer stays paused.
     auto_paused = models.BooleanField(default=False, editable=False)

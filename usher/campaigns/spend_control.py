@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 
 from django.db import transaction
@@ -47,10 +47,12 @@ from usher.campaigns.spend_safety import (
     OverdeliveryRule,
     can_fund_a_minimum,
     daily_budget_multiplier,
+    daily_exposure,
     flight_weeks,
     plan_budgets,
     rolled_end,
 )
+from usher.lib.timezones import zone_named
 from usher.platforms import campaigns_base as contract
 from usher.platforms.base import PlatformError
 from usher.platforms.registry import get_campaigns_connector
@@ -127,16 +129,37 @@ def end_in_force(campaign: AutomatedCampaign) -> datetime | None:
     return campaign.platform_ends_at or campaign.ends_at
 
 
+def account_day(campaign: AutomatedCampaign, now: datetime) -> date:
+    """Today in the campaign's ad account's time zone: the platform's day."""
+    return now.astimezone(zone_named(campaign.ad_account.timezone)).date()
+
+
+def days_highest_budget(campaign: AutomatedCampaign, today: date) -> Decimal:
+    """The highest daily budget in force on the account's `today`: the one running now
+    (in force since midnight or since it was set today) or a higher one set earlier
+    today (`day_high_budget`)."""
+    running = (
+        campaign.daily_budget or ZERO
+        if campaign.status == CampaignStatus.ACTIVE and campaign.lifetime_budget is None
+        else ZERO
+    )
+    earlier = campaign.day_high_budget if campaign.day_high_on == today else None
+    return max(running, earlier or ZERO)
+
+
 def campaign_need(
     campaign: AutomatedCampaign,
     connector: contract.CampaignsConnector,
     now: datetime,
     desired: Decimal | None = None,
     lifetime_spent: Decimal | None = None,
+    spent_today: Decimal | None = None,
 ) -> CampaignNeed:
-    """What spend control needs to know of one campaign; `desired` and `lifetime_spent`
-    are read from the database unless the caller read them already (for many at once)."""
+    """What spend control needs to know of one campaign; `desired`, `lifetime_spent` and
+    `spent_today` are read from the database unless the caller read them already (for
+    many at once)."""
     zone = campaign.ad_account.timezone
+    today = account_day(campaign, now)
     rule = overdelivery_rule(connector)
     end = planned_end(campaign, connector, now)
     # No end: no finite exposure, so spend control never funds it.
@@ -160,6 +183,9 @@ def campaign_need(
         can_use_lifetime=getattr(connector, "lifetime_budget_hard_cap", False)
         and (campaign.status != CampaignStatus.ACTIVE or not locked_once_live),
         type_fixed_at_publish=not campaign.external_campaign_id and locked_once_live,
+        day_high=days_highest_budget(campaign, today),
+        day_factor=rule.daily_factor,
+        spent_today=ledger.spent_on(campaign, today) if spent_today is None else spent_today,
     )
 
 
@@ -169,10 +195,7 @@ def current_exposure(campaign: AutomatedCampaign, need: CampaignNeed) -> Decimal
         return ZERO
     if campaign.lifetime_budget is not None:
         return max(campaign.lifetime_budget - need.lifetime_spent, ZERO)
-    multiplier = (
-        need.daily_multiplier if need.multiplier_in_force is None else need.multiplier_in_force
-    )
-    return (campaign.daily_budget or ZERO) * multiplier
+    return daily_exposure(need, campaign.daily_budget or ZERO, need.multiplier_in_force)
 
 
 @dataclass(frozen=True)
@@ -291,6 +314,12 @@ def _record_result(
     }
     if not paused:
         fields.update(daily_budget=setting.daily_budget, lifetime_budget=setting.lifetime_budget)
+    if setting.daily_budget is not None:
+        today = account_day(campaign, now)
+        fields.update(
+            day_high_budget=max(days_highest_budget(campaign, today), setting.daily_budget),
+            day_high_on=today,
+        )
     if campaign.status == CampaignStatus.APPROVED:
         fields.update(published_at=now, started_at=campaign.started_at or now)
         log_decision(
@@ -440,6 +469,7 @@ def rebalance_budget(budget_id: int, *, now: datetime | None = None) -> Rebalanc
     funded = budget.status == BudgetStatus.ACTIVE
     overrides = active_overrides_by_campaign(campaigns)
     spent = ledger.spent_by_campaign(campaigns)
+    spent_today = ledger.spent_on_days({c.pk: account_day(c, now) for c in campaigns})
     needs = {
         c.pk: campaign_need(
             c,
@@ -447,6 +477,7 @@ def rebalance_budget(budget_id: int, *, now: datetime | None = None) -> Rebalanc
             now,
             desired_daily(c, overrides[c.pk]) if funded else ZERO,
             lifetime_spent=spent.get(c.pk, ZERO),
+            spent_today=spent_today.get(c.pk, ZERO),
         )
         for c in campaigns
     }

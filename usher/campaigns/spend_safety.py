@@ -9,6 +9,13 @@ exposes `d x (over-delivery allowance over those days)`, not `d x n`. A lifetime
 is a hard cap: it exposes exactly what is left of it. So as the remainder shrinks, daily
 budgets are scaled down together, moved to lifetime budgets where the platform allows,
 and campaigns that would fall below the platform's minimum are paused.
+
+A day's over-delivery follows the highest daily budget of that day (Google states it;
+the others say nothing of budgets edited during a day, so the same is assumed): a budget
+cut during a day may still spend `daily_factor x` the earlier one that day, so a cut
+lowers the days after today, not today (`daily_exposure`); only a pause stops today.
+What was reported spent today is part of that day's cap, so it no longer counts as
+exposure (reports lag behind spend, never ahead: the true rest of the day is less).
 """
 
 from __future__ import annotations
@@ -116,6 +123,11 @@ class CampaignNeed:
     # `daily_multiplier` up to the end time the platform has now, where that differs from
     # the one this need plans with (a rolled end not moved yet); None: the same.
     multiplier_in_force: Decimal | None = None
+    # The highest daily budget in force today (the account's day; 0: none), and the
+    # platform's `daily_factor`: today may spend that many of it whatever is set now.
+    day_high: Decimal = ZERO
+    day_factor: Decimal = ZERO
+    spent_today: Decimal = ZERO  # reported spend of today (the account's day)
 
 
 @dataclass(frozen=True)
@@ -129,10 +141,45 @@ class BudgetSetting:
     exposure: Decimal
 
 
-def _unit_exposure(need: CampaignNeed, mode: BudgetMode) -> Decimal:
-    """Exposure per unit of daily budget in `mode`: over-delivery for daily budgets, the
-    plain number of days for lifetime budgets (a hard cap, paced by the platform)."""
-    return need.daily_multiplier if mode == BudgetMode.DAILY else Decimal(need.days_left)
+def _spent_of_todays_cap(need: CampaignNeed) -> Decimal:
+    """Today's reported spend, as far as today's cap under the day's highest budget
+    covers it (a raise's larger cap is not counted on: the smaller credit is safe)."""
+    return min(need.spent_today, need.day_factor * need.day_high)
+
+
+def daily_exposure(
+    need: CampaignNeed, daily: Decimal, multiplier: Decimal | None = None
+) -> Decimal:
+    """The most a daily budget `daily` may spend from now on: its over-delivery over the
+    days left (`multiplier`: the need's unless given), today at least `day_factor x` the
+    day's highest budget, which a cut during the day does not lower, less what was
+    reported spent of that today."""
+    multiplier = need.daily_multiplier if multiplier is None else multiplier
+    overhang = need.day_factor * max(need.day_high - daily, ZERO)
+    return ceil_cents(max(daily * multiplier + overhang - _spent_of_todays_cap(need), ZERO))
+
+
+def _daily_for_cap(need: CampaignNeed, cap: Decimal) -> Decimal:
+    """The highest daily budget (whole cents) whose `daily_exposure` fits in `cap`; 0
+    when none does (not even the day's highest budget's today fits)."""
+    cap += _spent_of_todays_cap(need)
+    if cap >= need.daily_multiplier * need.day_high:
+        return floor_cents(cap / need.daily_multiplier)
+    today = need.day_factor * need.day_high
+    if cap < today:
+        return ZERO
+    after_today = need.daily_multiplier - need.day_factor
+    if after_today <= 0:  # the last day: anything up to the day's highest costs the same
+        return need.day_high
+    return floor_cents((cap - today) / after_today)
+
+
+def _exposure(need: CampaignNeed, mode: BudgetMode, daily: Decimal) -> Decimal:
+    """What `daily` a day exposes in `mode`: over-delivery for daily budgets, the plain
+    number of days for lifetime budgets (a hard cap, paced by the platform)."""
+    if mode == BudgetMode.DAILY:
+        return daily_exposure(need, daily)
+    return ceil_cents(daily * need.days_left)
 
 
 def _mode_for(need: CampaignNeed, squeezed: bool) -> BudgetMode:
@@ -152,17 +199,17 @@ def _mode_for(need: CampaignNeed, squeezed: bool) -> BudgetMode:
 
 
 def _wanted(need: CampaignNeed, mode: BudgetMode) -> Decimal:
-    return ceil_cents(need.desired_daily_budget * _unit_exposure(need, mode))
+    return _exposure(need, mode, need.desired_daily_budget)
 
 
 def _setting(need: CampaignNeed, mode: BudgetMode, cap: Decimal) -> BudgetSetting:
     """The budget whose exposure fits in `cap` (whole cents), or a pause."""
     paused = BudgetSetting(need.key, BudgetMode.PAUSED, None, None, ZERO)
     if mode == BudgetMode.DAILY:
-        daily = min(need.desired_daily_budget, floor_cents(cap / need.daily_multiplier))
+        daily = min(need.desired_daily_budget, _daily_for_cap(need, cap))
         if daily <= 0 or daily < need.minimum_daily_budget:
             return paused
-        exposure = ceil_cents(daily * need.daily_multiplier)  # <= cap: cap is whole cents
+        exposure = daily_exposure(need, daily)  # <= cap: cap is whole cents
         return BudgetSetting(need.key, mode, daily, None, exposure)
     share = min(cap, floor_cents(need.desired_daily_budget * need.days_left))
     if share <= 0 or share < need.minimum_daily_budget * need.days_left:
@@ -172,7 +219,7 @@ def _setting(need: CampaignNeed, mode: BudgetMode, cap: Decimal) -> BudgetSettin
 
 def _minimum_exposure(need: CampaignNeed, mode: BudgetMode) -> Decimal:
     """The exposure of the campaign's platform minimum in `mode`."""
-    return ceil_cents(need.minimum_daily_budget * _unit_exposure(need, mode))
+    return _exposure(need, mode, need.minimum_daily_budget)
 
 
 def _floor(need: CampaignNeed, mode: BudgetMode, wanted: Decimal) -> Decimal:

@@ -3,7 +3,7 @@ the budget is never overspent, and exhaustion pauses everything at once."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -67,7 +67,12 @@ def test_a_rolled_end_reserves_two_days_of_over_delivery_and_moves_forward_each_
     tomorrow = timezone.localdate(timezone=zone) + timedelta(days=1)
     assert fake.end_time.astimezone(zone).date() == tomorrow  # published rolled, not to day 20
     held = ledger.balances(campaign.budget).outstanding_by_campaign[campaign.pk]
-    assert held == fake.daily_budget * 2 * 2  # twice over today and tomorrow, not 20 days
+    # Published first, alone, then cut the same day as the others were published: today
+    # may still spend twice the day's highest budget, tomorrow twice the one in force
+    # (not twice over 20 days).
+    campaign.refresh_from_db()
+    assert campaign.day_high_budget > fake.daily_budget
+    assert held == campaign.day_high_budget * 2 + fake.daily_budget * 2
 
     platform.calls.clear()
     spend_control.rebalance_budget(campaign.budget_id, now=timezone.now() + timedelta(days=1))
@@ -101,6 +106,52 @@ def test_rolled_ends_with_maximal_over_delivery_until_each_end_never_overspend(
         assert balances.spent + balances.outstanding <= balances.total, f"day {day}"
     budget.refresh_from_db()
     assert budget.spent_budget > Decimal("900")
+
+
+def test_a_cut_during_the_day_keeps_that_days_highest_budget_reserved(rolling_campaigns, platform):
+    """A day's over-delivery follows the day's highest budget: a Google budget cut at
+    14:00 may still spend twice its morning budget that day. The money of the cut must
+    not go to the others before the day is over."""
+    budget = rolling_campaigns[0].budget
+    first = rolling_campaigns[0]
+    zone = ZoneInfo("Europe/Bucharest")
+    day = timezone.localdate(timezone=zone) + timedelta(days=1)
+    highest: dict[str, Decimal] = {}  # each campaign's highest budget of `day`
+
+    def rebalance_at(hour: int) -> None:
+        spend_control.rebalance_budget(
+            budget.pk, now=datetime.combine(day, time(hour), tzinfo=zone)
+        )
+        for campaign in rolling_campaigns:
+            fake = platform.campaigns[campaign.reference]
+            if fake.active:
+                highest[campaign.reference] = max(
+                    highest.get(campaign.reference, Decimal(0)), fake.daily_budget
+                )
+
+    def worst_case() -> Decimal:
+        """What the platform may still spend: twice each day's highest budget on `day`,
+        twice the budget in force on every later day until the campaign's end."""
+        total = Decimal(0)
+        for campaign in rolling_campaigns:
+            fake = platform.campaigns[campaign.reference]
+            if fake.active:
+                later_days = (fake.end_time.astimezone(zone).date() - day).days
+                total += 2 * highest[campaign.reference] + 2 * fake.daily_budget * later_days
+        return total
+
+    AutomatedCampaign.objects.filter(budget=budget).update(desired_daily_budget=Decimal("200"))
+    rebalance_at(8)  # squeezed: 1,000 shared by three wishes of 2 x 200 x 2 days
+    assert worst_case() <= budget.total_budget
+    AutomatedCampaign.objects.filter(pk=first.pk).update(desired_daily_budget=Decimal("5"))
+    rebalance_at(14)
+    assert platform.campaigns[first.reference].daily_budget == Decimal("5")
+    assert worst_case() <= budget.total_budget  # the old release gave the others 1,156
+    held = ledger.balances(budget).outstanding_by_campaign[first.pk]
+    assert held == 2 * highest[first.reference] + 2 * Decimal("5")
+
+    rebalance_at(23)  # nothing changed: the cut one's today is still held
+    assert ledger.balances(budget).outstanding_by_campaign[first.pk] == held
 
 
 def test_a_shrinking_remainder_lowers_daily_budgets_then_moves_to_lifetime(
@@ -226,8 +277,10 @@ def test_a_steady_campaign_is_committed_again_what_its_reported_spend_used(
     spend_control.rebalance_budget(budget.pk)
     assert {c.pk: platform.campaigns[c.reference].daily_budget for c in daily_campaigns} == before
     assert len(platform.calls) == calls  # nothing changed on the platform
-    # the commitment covers again all the platform may spend under its settings
-    assert ledger.balances(budget).outstanding_by_campaign == open_before
+    # The commitment covers again all the platform may spend under its settings: the
+    # spend reported today was part of today's cap, so that cap is 1.00 smaller now.
+    expected = {**open_before, daily_campaigns[0].pk: open_before[daily_campaigns[0].pk] - 1}
+    assert ledger.balances(budget).outstanding_by_campaign == expected
 
 
 def test_settling_leaves_a_campaign_someone_changed_since_it_was_read(live_campaigns, platform):

@@ -14,6 +14,7 @@ from usher.campaigns.spend_safety import (
     OverdeliveryRule,
     ceil_cents,
     daily_budget_multiplier,
+    daily_exposure,
     flight_weeks,
     plan_budgets,
     rolled_end,
@@ -31,6 +32,7 @@ def need(key, daily, days=10, rule=GOOGLE, minimum="1", **kw) -> CampaignNeed:
         days_left=days,
         daily_multiplier=daily_budget_multiplier(rule, weeks),
         minimum_daily_budget=Decimal(minimum),
+        day_factor=rule.daily_factor,
         **kw,
     )
 
@@ -241,6 +243,7 @@ needs_strategy = st.lists(
         lifetime_spent=st.decimals(min_value="0", max_value="1000", places=2),
         mode=st.sampled_from([BudgetMode.DAILY, BudgetMode.LIFETIME]),
         can_use_lifetime=st.booleans(),
+        day_high=st.decimals(min_value="0", max_value="500", places=2),
     ),
     max_size=12,
 )
@@ -254,7 +257,9 @@ def test_the_exposures_never_exceed_the_money_available(available, needs):
         assert s.key == n.key and s.exposure >= 0
         if s.mode == BudgetMode.DAILY:
             assert n.minimum_daily_budget <= s.daily_budget <= n.desired_daily_budget
-            assert s.exposure == ceil_cents(s.daily_budget * n.daily_multiplier)
+            assert s.exposure == daily_exposure(n, s.daily_budget)
+            today = n.day_factor * max(n.day_high, s.daily_budget)
+            assert s.exposure >= ceil_cents(today)  # today follows the day's highest budget
         elif s.mode == BudgetMode.LIFETIME:
             assert s.lifetime_budget - n.lifetime_spent == s.exposure
             assert s.exposure <= n.desired_daily_budget * n.days_left
@@ -289,3 +294,68 @@ def test_when_not_every_minimum_fits_the_campaigns_wished_most_run_at_theirs():
     assert sum(s.exposure for s in plan) <= available
     # Not even one minimum: nothing runs (the budget is exhausted for real).
     assert all(s.mode == BudgetMode.PAUSED for s in plan_budgets(exposure_of_a_minimum / 2, needs))
+
+
+def test_a_cut_during_the_day_lowers_the_days_after_today_not_today():
+    """A platform's day cap follows the day's highest budget: a budget of 100 cut to 10
+    at noon may still spend 200 that day, so only tomorrow's exposure falls."""
+    running = need("a", daily="10", days=2, day_high=Decimal("100"), can_use_lifetime=False)
+    assert daily_exposure(running, Decimal("10")) == Decimal("200") + Decimal("20")
+    assert daily_exposure(running, Decimal("150")) == Decimal("600")  # a raise: 2 x 150 x 2
+    fresh = need("a", daily="10", days=2)  # no budget in force today yet
+    assert daily_exposure(fresh, Decimal("10")) == Decimal("40")
+
+
+def test_a_plan_counts_the_days_highest_budget_and_pauses_when_even_today_does_not_fit():
+    cut = need("a", daily="10", days=2, day_high=Decimal("100"), can_use_lifetime=False)
+    other = need("b", daily="100", days=2, can_use_lifetime=False)
+    kept, wished = plan_budgets(Decimal("620"), [cut, other])
+    assert (kept.daily_budget, kept.exposure) == (Decimal("10"), Decimal("220"))
+    assert (wished.daily_budget, wished.exposure) == (Decimal("100"), Decimal("400"))
+    # Squeezed, the cut one still holds today's 200 (and its minimum's 2 for tomorrow):
+    # the other gets what is left of 500, not of 500 - 40.
+    kept, squeezed = plan_budgets(Decimal("500"), [cut, other])
+    assert kept.exposure >= Decimal("202")
+    assert kept.exposure + squeezed.exposure <= Decimal("500")
+    # Less than today's 200 for the cut one: only a pause stops today's delivery.
+    (paused,) = plan_budgets(Decimal("150"), [cut])
+    assert paused.mode == BudgetMode.PAUSED and paused.exposure == 0
+
+
+def test_under_a_squeeze_a_budget_is_cut_to_what_fits_beside_todays_highest():
+    running = need("a", daily="100", days=3, day_high=Decimal("100"), can_use_lifetime=False)
+    (squeezed,) = plan_budgets(Decimal("300"), [running])
+    # Today 2 x 100 = 200 whatever is set; the two days after take the rest: 100 / 4.
+    assert (squeezed.daily_budget, squeezed.exposure) == (Decimal("25"), Decimal("300"))
+
+
+def test_on_the_last_day_anything_up_to_the_days_highest_costs_the_same():
+    last_day = need("a", daily="150", days=1, day_high=Decimal("100"), can_use_lifetime=False)
+    (kept,) = plan_budgets(Decimal("200"), [last_day])
+    # 2 x 150 = 300 does not fit; 100 (today's highest) costs the 200 already exposed.
+    assert (kept.daily_budget, kept.exposure) == (Decimal("100"), Decimal("200"))
+    (raised,) = plan_budgets(Decimal("205"), [last_day])
+    assert (raised.daily_budget, raised.exposure) == (Decimal("102.50"), Decimal("205"))
+    (paused,) = plan_budgets(Decimal("199.99"), [last_day])
+    assert paused.mode == BudgetMode.PAUSED
+
+
+def test_what_was_reported_spent_today_no_longer_counts_as_exposure():
+    """Today's cap covers what was spent today: at 18:00, with 150 of a 100 budget's
+    200 spent, today may spend 50 more, not 200."""
+    evening = need("a", daily="100", days=2, day_high=Decimal("100"), spent_today=Decimal("150"))
+    assert daily_exposure(evening, Decimal("100")) == Decimal("50") + Decimal("200")
+    # A report above today's cap (a late correction) frees no more than the cap.
+    over = need("a", daily="100", days=2, day_high=Decimal("100"), spent_today=Decimal("260"))
+    assert daily_exposure(over, Decimal("100")) == Decimal("200")
+    # The plan counts it too: 260 covers today's rest and tomorrow's 2 x 105.
+    cut = need(
+        "a",
+        daily="150",
+        days=2,
+        day_high=Decimal("100"),
+        spent_today=Decimal("150"),
+        can_use_lifetime=False,
+    )
+    (raised,) = plan_budgets(Decimal("260"), [cut])
+    assert (raised.daily_budget, raised.exposure) == (Decimal("102.50"), Decimal("260"))
