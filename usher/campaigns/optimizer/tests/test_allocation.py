@@ -204,6 +204,16 @@ def test_allocator_never_exceeds_the_budget_the_daily_cap_a_ceiling_or_a_minimum
             assert ((spend[i] == 0) | (spend[i] >= floor * (1 - 1e-9))).all()
 
 
+def test_a_minimum_above_the_budget_on_a_curve_linear_over_it_leaves_the_campaign_off():
+    # Found by the property above. Over 2.6e-53 the curve is linear to a float's
+    # precision, so at the steepest slope the minimum earns exactly its price: the
+    # threshold's choice ran it even at its search's top, over a budget of 3.8e-60,
+    # and the allocator failed instead of planning nothing.
+    curves = [ResponseCurve(a=1.0, b=1.0, value=1.0)]
+    spend = allocate(curves, np.ones(1), 3.842461590137365e-60, None, [2.588601029804446e-53])
+    assert spend.tolist() == [[0.0]]
+
+
 def test_a_cap_per_day_moves_money_to_the_days_that_can_take_it():
     # Demand doubles on day 2, but day 2 may take only 300: the rest goes to day 1.
     spend = allocate(CURVES[:1], np.array([1.0, 2.0]), 1000.0, np.array([800.0, 300.0]))
