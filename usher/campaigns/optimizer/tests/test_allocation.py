@@ -214,6 +214,24 @@ def test_a_minimum_above_the_budget_on_a_curve_linear_over_it_leaves_the_campaig
     assert spend.tolist() == [[0.0]]
 
 
+def test_a_daily_cap_within_a_floats_resolution_of_the_steepest_slope_is_never_exceeded():
+    # The search's top was exp(log(5)), an ulp under the slope 5, where the curve still
+    # spends 2·log(1 + 2e-16): 4.4e-16 on a day capped at 1e-16.
+    spend = allocate([ResponseCurve(a=10.0, b=2.0, value=1.0)], np.ones(1), 1.0, 1e-16)
+    assert spend.sum(axis=0) <= 1e-16
+
+
+def test_a_tabulated_plan_with_a_minimum_never_exceeds_a_budget_within_a_floats_resolution():
+    # A marginal of 7 falling to 0 by 0.2: an ulp under the steepest slope (7 at demand
+    # 2) the table still spends 2.5e-17, over the budget of 1e-17, and the choice of
+    # days trimmed to fit was re-spent at 1.08e-17.
+    spend_grid = np.array([[0.0, 0.2, 0.4, 0.6, 0.8, 1.0]])
+    marginal = np.array([[7.0, 0.0, 0.0, 0.0, 0.0, 0.0]])
+    spend = allocate_tabulated(spend_grid, marginal, np.array([1.0, 2.0]), 1e-17, None, [1e-18])
+    assert spend.sum() <= 1e-17
+    assert ((spend == 0) | (spend >= 1e-18)).all()
+
+
 def test_a_cap_per_day_moves_money_to_the_days_that_can_take_it():
     # Demand doubles on day 2, but day 2 may take only 300: the rest goes to day 1.
     spend = allocate(CURVES[:1], np.array([1.0, 2.0]), 1000.0, np.array([800.0, 300.0]))
