@@ -223,8 +223,8 @@ def test_a_daily_cap_within_a_floats_resolution_of_the_steepest_slope_is_never_e
 
 def test_a_tabulated_plan_with_a_minimum_never_exceeds_a_budget_within_a_floats_resolution():
     # A marginal of 7 falling to 0 by 0.2: an ulp under the steepest slope (7 at demand
-    # 2) the table still spends 2.5e-17, over the budget of 1e-17, and the choice of
-    # days trimmed to fit was re-spent at 1.08e-17.
+    # 2) day 2 still spends over the budget of 1e-17; re-spending both days, the trim to
+    # fit put day 1 under its floor, and lifting it back spent 1.08e-17.
     spend_grid = np.array([[0.0, 0.2, 0.4, 0.6, 0.8, 1.0]])
     marginal = np.array([[7.0, 0.0, 0.0, 0.0, 0.0, 0.0]])
     spend = allocate_tabulated(spend_grid, marginal, np.array([1.0, 2.0]), 1e-17, None, [1e-18])
