@@ -204,6 +204,34 @@ def test_allocator_never_exceeds_the_budget_the_daily_cap_a_ceiling_or_a_minimum
             assert ((spend[i] == 0) | (spend[i] >= floor * (1 - 1e-9))).all()
 
 
+def test_a_minimum_above_the_budget_on_a_curve_linear_over_it_leaves_the_campaign_off():
+    # Found by the property above. Over 2.6e-53 the curve is linear to a float's
+    # precision, so at the steepest slope the minimum earns exactly its price: the
+    # threshold's choice ran it even at its search's top, over a budget of 3.8e-60,
+    # and the allocator failed instead of planning nothing.
+    curves = [ResponseCurve(a=1.0, b=1.0, value=1.0)]
+    spend = allocate(curves, np.ones(1), 3.842461590137365e-60, None, [2.588601029804446e-53])
+    assert spend.tolist() == [[0.0]]
+
+
+def test_a_daily_cap_within_a_floats_resolution_of_the_steepest_slope_is_never_exceeded():
+    # The search's top was exp(log(5)), an ulp under the slope 5, where the curve still
+    # spends 2·log(1 + 2e-16): 4.4e-16 on a day capped at 1e-16.
+    spend = allocate([ResponseCurve(a=10.0, b=2.0, value=1.0)], np.ones(1), 1.0, 1e-16)
+    assert spend.sum(axis=0) <= 1e-16
+
+
+def test_a_tabulated_plan_with_a_minimum_never_exceeds_a_budget_within_a_floats_resolution():
+    # A marginal of 7 falling to 0 by 0.2: an ulp under the steepest slope (7 at demand
+    # 2) day 2 still spends over the budget of 1e-17; re-spending both days, the trim to
+    # fit put day 1 under its floor, and lifting it back spent 1.08e-17.
+    spend_grid = np.array([[0.0, 0.2, 0.4, 0.6, 0.8, 1.0]])
+    marginal = np.array([[7.0, 0.0, 0.0, 0.0, 0.0, 0.0]])
+    spend = allocate_tabulated(spend_grid, marginal, np.array([1.0, 2.0]), 1e-17, None, [1e-18])
+    assert spend.sum() <= 1e-17
+    assert ((spend == 0) | (spend >= 1e-18)).all()
+
+
 def test_a_cap_per_day_moves_money_to_the_days_that_can_take_it():
     # Demand doubles on day 2, but day 2 may take only 300: the rest goes to day 1.
     spend = allocate(CURVES[:1], np.array([1.0, 2.0]), 1000.0, np.array([800.0, 300.0]))
