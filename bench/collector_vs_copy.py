@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import statistics
 import subprocess
@@ -92,7 +93,8 @@ def wrk_collector(
     site_key: str, slug: str, batch: int, clients: int, seconds: float
 ) -> tuple[float, float, float]:
     """Events/s wrk's `clients` connections had stored (every answer a 202, every event
-    it counted found in the table), and the round's p50 and p95 request latency (s)."""
+    it counted found in the table), the round's p50 and p95 request latency (s), and the
+    number of batches stored (including any whose answer came after wrk stopped)."""
     from usher.events.models import TrackingEvent
 
     nonce = uuid.uuid4().hex[:12]
@@ -114,19 +116,31 @@ def wrk_collector(
     if stored < requests * batch:
         raise SystemExit(f"wrk counted {requests} batches of {batch}, {stored} events stored")
     p50, p95 = (float(v) for v in re.search(r"latency p50 ([\d.]+) p95 ([\d.]+)", output).groups())
-    return per_second * batch, p50, p95
+    return per_second * batch, p50, p95, stored / batch
 
 
 def python_collector(
     site_key: str, slug: str, batch: int, clients: int, seconds: float
 ) -> tuple[float, float, float]:
-    """Events/s `clients` Python threads stored, and the round's p50 and p95 (s)."""
+    """Events/s `clients` Python threads stored, the round's p50 and p95 (s), and its
+    number of requests."""
     latencies: list[float] = []
     stored = run_clients(clients, seconds, collector_sender(site_key, slug, batch, latencies))
-    return stored, percentile(latencies, 0.5), percentile(latencies, 0.95)
+    return stored, percentile(latencies, 0.5), percentile(latencies, 0.95), len(latencies)
 
 
 LOAD_GENERATORS = {"wrk": wrk_collector, "python": python_collector}
+
+
+def workers_cpu_seconds(server: subprocess.Popen) -> float:
+    """CPU time (user + system) the server's worker processes used so far: per request,
+    a figure the machine's load barely moves, unlike a rate."""
+    children = Path(f"/proc/{server.pid}/task/{server.pid}/children").read_text().split()
+    ticks = 0
+    for pid in children:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def copy_sender(table: str, columns: list[str], template: list, batch: int):
@@ -183,11 +197,13 @@ def main() -> None:
         summary = []
         for batch in args.batches:
             results: dict[str, list[float]] = {"collector": [], "COPY": []}
-            p50s, p95s = [], []
+            p50s, p95s, cpu_per_request = [], [], []
             for round_number in range(1, args.rounds + 1):
-                per_second, p50, p95 = post_batches(
+                cpu_before = workers_cpu_seconds(server)
+                per_second, p50, p95, requests = post_batches(
                     client.site_key, event.slug, batch, args.clients, args.seconds
                 )
+                cpu_per_request.append((workers_cpu_seconds(server) - cpu_before) / requests)
                 connection.close()
                 results["collector"].append(per_second)
                 p50s.append(p50)
@@ -200,7 +216,8 @@ def main() -> None:
                 print(
                     f"batch {batch}, round {round_number}/{args.rounds}: collector "
                     f"{results['collector'][-1]:,.0f} events/s, COPY {results['COPY'][-1]:,.0f}"
-                    f" events/s (load {load_average()})",
+                    f" events/s; workers' CPU {cpu_per_request[-1] * 1000:.2f} ms a request"
+                    f" (load {load_average()})",
                     flush=True,
                 )
             collector, copy = (statistics.median(results[side]) for side in ("collector", "COPY"))
@@ -208,7 +225,8 @@ def main() -> None:
             summary.append(
                 f"  batches of {batch:>3}: collector {collector:7,.0f} events/s "
                 f"(p50 {statistics.median(p50s) * 1000:.0f} ms, "
-                f"p95 {statistics.median(p95s) * 1000:.0f} ms per request), "
+                f"p95 {statistics.median(p95s) * 1000:.0f} ms per request; workers' CPU "
+                f"{statistics.median(cpu_per_request) * 1000:.2f} ms a request), "
                 f"COPY {copy:7,.0f} events/s, ratio {ratio:.2f} "
                 f"({'meets' if ratio >= GOALS.get(batch, 0) else 'below'} the goal "
                 f"{GOALS.get(batch, '-')})"
