@@ -78,7 +78,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
 ]
 # The collector's path, matched exactly: it uses no session, login, CSRF token, message
-# or language, so it skips those middlewares (a quarter of its CPU; usher/lib/lean_chain.py).
+# or language, so it skips those middlewares (usher/lib/lean_chain.py).
 LEAN_PATHS = ["/api/collect"]
 LEAN_MIDDLEWARE = ["usher.lib.middleware.ApiInputGuardMiddleware"]
 
