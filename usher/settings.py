@@ -65,6 +65,9 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "usher.ops.request_ids.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # LEAN_PATHS leave here for LEAN_MIDDLEWARE and their view; the rest goes on.
+    "usher.lib.lean_chain.LeanPathsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     # The panel and the admin speak the visitor's language (cookie, else Accept-Language).
     "django.middleware.locale.LocaleMiddleware",
@@ -73,8 +76,11 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
+# The collector's path, matched exactly: it uses no session, login, CSRF token, message
+# or language, so it skips those middlewares (usher/lib/lean_chain.py).
+LEAN_PATHS = ["/api/collect"]
+LEAN_MIDDLEWARE = ["usher.lib.middleware.ApiInputGuardMiddleware"]
 
 ROOT_URLCONF = "usher.urls"
 # Secrets shown once in the admin (new API keys and tokens) travel in a message; the

@@ -15,7 +15,7 @@ the statement's text depends only on the tables, so it is built once per process
 prepared once per connection (`prepare_threshold` in settings), and the client encodes
 the rows with one call of the C JSON encoder, instead of psycopg's Python array dumper
 walking one array per column. Values still pass through each field's own preparation
-(`get_db_prep_save`), except text and NULLs that Django would pass through unchanged;
+(`get_db_prep_save`), except text, JSON and NULLs that it would pass through unchanged;
 a missing value takes the field's default, and `auto_now`/`auto_now_add` fields the
 time of the batch, so a row is stored as `bulk_create` would store it.
 """
@@ -83,15 +83,30 @@ def _compiled_statements(
     return statements
 
 
-@cache
-def _stores_text_as_is(kind: type[models.Field]) -> bool:
-    """Whether the field prepares a `str` for the database by returning it unchanged:
-    CharField's preparation (`to_python` of a `str`), not overridden."""
-    return (
+# Python values that are already their own JSON document.
+JSON_VALUE_TYPES = frozenset({dict, list, str, int, float, bool})
+
+
+def _types_stored_as_is(field: models.Field) -> frozenset[type]:
+    """The types of value whose text form in the JSON document is the value itself, so
+    that the field's preparation can be skipped: a `str` for a field that prepares one
+    by returning it unchanged (CharField's preparation, not overridden); any JSON value
+    for a JSONField under the standard encoder (its preparation wraps the value for
+    psycopg, and `_text_form` unwraps it again)."""
+    kind = type(field)
+    if isinstance(field, models.JSONField):
+        plain = (
+            kind.get_db_prep_save is models.JSONField.get_db_prep_save
+            and kind.get_db_prep_value is models.JSONField.get_db_prep_value
+            and field.encoder is None
+        )
+        return JSON_VALUE_TYPES if plain else frozenset()
+    text_as_is = (
         kind.get_prep_value is models.CharField.get_prep_value
         and kind.get_db_prep_value is models.Field.get_db_prep_value
         and kind.get_db_prep_save is models.Field.get_db_prep_save
     )
+    return frozenset({str}) if text_as_is else frozenset()
 
 
 def _stamped_at_save(field: models.Field) -> bool:
@@ -120,13 +135,13 @@ def _text_form(prepared: Any) -> Any:
 @cache
 def _plan(model: type[models.Model]) -> tuple[list[tuple], list[models.Field]]:
     """The model's inserted fields, split into those a row gives (field, attribute
-    name, column, whether its text is stored as is) and those stamped at save."""
+    name, column, the types of value stored as they are) and those stamped at save."""
     given, stamped = [], []
     for field in _inserted_fields(model):
         if _stamped_at_save(field):
             stamped.append(field)
         else:
-            given.append((field, field.attname, field.column, _stores_text_as_is(type(field))))
+            given.append((field, field.attname, field.column, _types_stored_as_is(field)))
     return given, stamped
 
 
@@ -152,11 +167,11 @@ def _json_rows(
     documents = []
     for row in rows:
         document = dict(stamps)
-        for field, attname, column, text_as_is in given:
+        for field, attname, column, as_is in given:
             value = row[attname] if attname in row else field.get_default()
             if value is None:
                 continue
-            if text_as_is and type(value) is str:
+            if type(value) in as_is:
                 document[column] = value
             elif type(value) in REMEMBERED_TYPES:
                 key = (column, type(value), value)

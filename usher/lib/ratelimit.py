@@ -10,12 +10,17 @@ little looser for a while beats refusing, or failing, every request.
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from django.core.cache import cache
+from redis import Redis
+from redis.exceptions import NoScriptError
 
 from usher.lib.outages import cache_or
 
@@ -63,6 +68,22 @@ end
 return 0
 """
 
+
+def run_script(client: Redis, script: str, keys: Sequence[str], args: Sequence[object]) -> Any:
+    """Run a Lua script on Redis by its SHA1 (EVALSHA): Redis neither receives nor
+    hashes its text again on every call, as EVAL makes it; a server that does not know
+    the script (restarted, flushed) gets the text once (EVAL caches it)."""
+    try:
+        return client.evalsha(_sha1(script), len(keys), *keys, *args)
+    except NoScriptError:
+        return client.eval(script, len(keys), *keys, *args)
+
+
+@functools.cache
+def _sha1(script: str) -> str:
+    return hashlib.sha1(script.encode()).hexdigest()
+
+
 _local_lock = threading.Lock()
 _local_buckets: dict[str, tuple[float, float]] = {}
 
@@ -86,7 +107,7 @@ class TokenBucket:
         key = cache.make_key(f"bucket:{self.key}")
         return cache_or(
             lambda: float(
-                client.eval(_TAKE_LUA, 1, key, self.rate_per_second, self.capacity, tokens)
+                run_script(client, _TAKE_LUA, [key], [self.rate_per_second, self.capacity, tokens])
             ),
             lambda: self._take_locally(time.time(), tokens),
         )
@@ -151,16 +172,8 @@ def _hit_shared(
     client = redis_client()
     if client is not None:  # Redis: one script, one round trip
         keys = [cache.make_key(counter) for pair in counters for counter in pair]
-        refused = int(
-            client.eval(
-                _SLIDING_WINDOWS_LUA,
-                len(keys),
-                *keys,
-                repr(weight),
-                lifetime,
-                *(limit for _, limit in limits),
-            )
-        )
+        arguments = [repr(weight), lifetime, *(limit for _, limit in limits)]
+        refused = int(run_script(client, _SLIDING_WINDOWS_LUA, keys, arguments))
         return refused - 1 if refused else None
     for index, ((previous_key, current_key), (_, limit)) in enumerate(
         zip(counters, limits, strict=True)

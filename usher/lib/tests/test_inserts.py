@@ -175,3 +175,17 @@ def test_a_statement_run_again_on_a_connection_is_prepared_there(marketplace):
         cursor.execute("SELECT statement FROM pg_prepared_statements")
         prepared = [statement for (statement,) in cursor.fetchall()]
     assert any("json_to_recordset" in statement for statement in prepared)
+
+
+def test_only_plain_text_and_json_skip_their_fields_preparation():
+    """A JSONField under its own encoder (which may turn a Decimal or a date into
+    text) and a field that prepares text its own way keep their preparation."""
+    from django.core.serializers.json import DjangoJSONEncoder
+    from django.db import models
+
+    from usher.lib.inserts import _types_stored_as_is
+
+    assert _types_stored_as_is(models.JSONField()) >= {dict, list, str}
+    assert _types_stored_as_is(models.JSONField(encoder=DjangoJSONEncoder)) == frozenset()
+    assert _types_stored_as_is(models.CharField(max_length=5)) == {str}
+    assert _types_stored_as_is(models.GenericIPAddressField()) == frozenset()

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 import pytest
 from django.conf import settings as django_settings
 from django.core.cache import cache
+from redis.exceptions import NoScriptError
 
 from usher.lib import ratelimit
 from usher.lib.ratelimit import TokenBucket, hit_sliding_window, hit_sliding_windows
@@ -167,7 +168,7 @@ def test_bucket_keys_carry_the_cache_key_prefix(settings, monkeypatch):
     keys: list[str] = []
 
     class Recorder:
-        def eval(self, script: str, count: int, key: str, *args: float) -> str:
+        def evalsha(self, digest: str, count: int, key: str, *args: float) -> str:
             keys.append(key)
             return "0"
 
@@ -274,18 +275,39 @@ def test_on_redis_with_replicas_limits_are_counted_on_the_primary(settings, capl
 @redis_only
 def test_on_redis_several_windows_take_one_round_trip(monkeypatch):
     client = ratelimit.redis_client()
-    scripts: list[str] = []
+    commands: list[str] = []
 
     class Counting:
-        def eval(self, script: str, *args: object) -> object:
-            scripts.append(script)
-            return client.eval(script, *args)
+        def __getattr__(self, name: str) -> object:
+            commands.append(name)
+            return getattr(client, name)
 
     monkeypatch.setattr(ratelimit, "redis_client", Counting)
     limits = [(f"test:{uuid.uuid4()}", 3), (f"test:{uuid.uuid4()}", 2)]
 
     assert hit_sliding_windows(limits, WINDOW_SECONDS, now=1_000_000.0) is None
-    assert len(scripts) == 1
+    assert commands == ["evalsha"]  # by its digest: the script's text is not sent again
+
+
+@redis_only
+def test_on_redis_a_server_that_lost_the_scripts_still_counts_every_window(monkeypatch, caplog):
+    client = ratelimit.redis_client()
+
+    class Restarted:  # a Redis restarted since: it knows no script by its digest
+        def __getattr__(self, name: str) -> object:
+            return getattr(client, name)
+
+        def evalsha(self, *args: object) -> object:
+            raise NoScriptError("No matching script. Please use EVAL.")
+
+    monkeypatch.setattr(ratelimit, "redis_client", Restarted)
+    limits = [(f"test:{uuid.uuid4()}", 2), (f"test:{uuid.uuid4()}", 1)]
+    with caplog.at_level(logging.WARNING, logger="usher.lib.outages"):
+        answers = [hit_sliding_windows(limits, WINDOW_SECONDS, now=1_000_000.0) for _ in range(2)]
+        taken = [bucket(capacity=1).take() for _ in range(1)]
+    assert answers == [None, 1]  # the second window refuses the second hit
+    assert taken == [0.0]
+    assert not [r for r in caplog.records if r.name == "usher.lib.outages"]  # shared, not local
 
 
 @redis_only

@@ -22,7 +22,7 @@ class _UnreachableRedis:
     def get_client(self, write: bool = False) -> _UnreachableRedis:
         return self
 
-    eval = publish = pubsub = staticmethod(_refuse)
+    eval = evalsha = publish = pubsub = staticmethod(_refuse)
 
 
 class UnreachableCache(BaseCache):
