@@ -527,7 +527,7 @@ def plan_of(plannable: float, fixed_daily=0.0, daily_limit=None):
     posteriors = [point_posterior(c.a, c.b) for c in PLAN_CURVES]
     model = cycle._Model(posteriors, RAMPING, np.full(2, np.inf))
     ledger = replace(LEDGER, plannable=plannable, fixed_daily=fixed_daily)
-    budgets, value_of_more = cycle._plan(state, evidence, model, ledger, [0, 1], None)
+    budgets, value_of_more = cycle._plan(state, evidence, model, ledger, [0, 1])
     return budgets, value_of_more(0.2)
 
 
@@ -1117,3 +1117,77 @@ def test_a_campaign_that_spends_well_under_its_budget_gets_its_audiences_ceiling
     lowered = days_of("lowered", [100.0] * 6 + [10.0], [100.0] * 6 + [50.0])
     assert cycle._ceilings([*full, lowered]).tolist() == [np.inf] * 4
     assert cycle._ceilings([]).tolist() == []
+
+
+def sold(cid: str, spend, sales, quality=None) -> CampaignEvidence:
+    """Evidence of days 0, 1, ... at these spends and sales (creative quality 1 unless given)."""
+    n = len(spend)
+    return CampaignEvidence(
+        cid,
+        np.arange(n),
+        np.array(spend, dtype=float),
+        np.array(spend, dtype=float),
+        np.array(sales, dtype=float),
+        np.ones(n) if quality is None else np.array(quality, dtype=float),
+        200.0,
+        1.0,
+        False,
+    )
+
+
+def prior_of(evidence, types, target_cpa=None) -> list[float]:
+    """`_prior_a` on a 10-day ramping flight, every campaign's curve scaled to 100 a day."""
+    state = suite(
+        [
+            replace(campaign(e.campaign_id), campaign_type=t)
+            for e, t in zip(evidence, types, strict=True)
+        ],
+        total=2000.0 * len(evidence) / 2,
+        target_cpa=target_cpa,
+    )
+    scales = np.full(len(evidence), 100.0)
+    return cycle._prior_a(state, evidence, RAMPING, scales).tolist()
+
+
+def test_a_campaigns_prior_is_its_types_pooled_rate_shrunk_to_the_suites():
+    evidence = [
+        sold("a", [100.0, 50.0], [3.0, 1.0], quality=[2.0, 0.5]),
+        sold("b", [80.0], [1.0]),
+        sold("alone", [100.0, 100.0, 100.0], [6.0, 5.0, 7.0]),
+        sold("new", [], []),
+    ]
+    types = ["prospecting", "prospecting", "retargeting", "video"]
+    factors = RAMPING.factors()
+
+    def exposure(e: CampaignEvidence) -> float:
+        # Each day's demand x creative quality x how saturated its spend is at the scale.
+        return float(
+            np.sum(factors[e.days] * e.quality * -np.expm1(-e.spend / (B_PRIOR_CENTER_RATIO * 100)))
+        )
+
+    a, b, alone = (exposure(e) for e in evidence[:3])
+    suite_rate = (4.0 + 1.0 + 18.0) / (a + b + alone)  # the campaign without days adds 0
+    # The pair's own 5 sales plus three at the suite's rate; the lone campaigns the suite's.
+    pair = (5.0 + 3.0) / (a + b + 3.0 / suite_rate)
+    assert prior_of(evidence, types) == pytest.approx([pair, pair, suite_rate, suite_rate])
+
+
+def test_the_suites_rate_needs_both_sales_and_exposure_else_the_target_cpa_sets_it():
+    saturation = -np.expm1(-1.0 / B_PRIOR_CENTER_RATIO)
+    # 2,000 over 10 days and 2 campaigns: 100 a day, 4 sales at a CPA of 25.
+    from_target = [4.0 / saturation] * 2
+    types = ["prospecting", "retargeting"]
+    target = Decimal("25")
+    spent_unsold = [sold("a", [100.0], [0.0]), sold("b", [100.0], [0.0])]
+    assert prior_of(spent_unsold, types, target) == pytest.approx(from_target)
+    # Sales on days without spend (late reports) give no rate to divide by.
+    sold_unspent = [sold("a", [0.0], [2.0]), sold("b", [0.0], [0.0])]
+    assert prior_of(sold_unspent, types, target) == pytest.approx(from_target)
+    # Half a sale, or a fraction of a saturated day's exposure, is a rate all the same.
+    half_a_sale = [sold("a", [100.0], [0.5]), sold("b", [100.0], [0.0])]
+    exposure = 2 * float(-np.expm1(-100.0 / (B_PRIOR_CENTER_RATIO * 100)))
+    assert prior_of(half_a_sale, types, target) == pytest.approx([0.5 / exposure] * 2)
+    small = [sold("a", [10.0], [1.0]), sold("b", [10.0], [0.0])]
+    exposure = 2 * float(-np.expm1(-10.0 / (B_PRIOR_CENTER_RATIO * 100)))
+    assert exposure < 1.0
+    assert prior_of(small, types, target) == pytest.approx([1.0 / exposure] * 2)
