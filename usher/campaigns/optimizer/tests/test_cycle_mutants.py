@@ -861,9 +861,35 @@ def test_an_overridden_campaigns_losing_creative_is_advised_beside_the_plans_adv
 
 
 def test_the_cycle_is_the_same_for_the_same_seed_and_day():
-    state = cycle_state()
+    # Creatives close enough that the test's draws set the advice's probability.
+    close = (
+        CreativeState("a", "A", True, spend=50.0, hours_live=34.0, clicks=40.0),
+        CreativeState("b", "B", True, spend=50.0, hours_live=34.0, clicks=25.0),
+    )
+    free, held = cycle_state().campaigns
+    state = replace(cycle_state(), campaigns=(free, replace(held, creatives=close)))
     assert cycle.run_cycle(state) == cycle.run_cycle(state, seed=0)
     assert cycle.run_cycle(state) == cycle.run_cycle(state)
+    assert cycle.run_cycle(state, seed=1) != cycle.run_cycle(state, seed=0)
+
+
+def test_a_campaign_whose_minimum_sold_nothing_is_drawn_for_a_trial_and_left_off():
+    # "weak" sold nothing in three days at its platform's minimum of 50, which the day's
+    # trial allowance (a quarter of 3 x 100) could fund: a posterior draw weighs it.
+    def reported(spend: float, sales: int) -> tuple[DayMetrics, ...]:
+        return tuple(DayMetrics(d, spend, spend, sales, sales * 100.0) for d in range(3))
+
+    campaigns = [
+        campaign("good", 100.0, days=reported(100.0, 5), budget_set_day=2),
+        campaign("good2", 100.0, days=reported(100.0, 5), budget_set_day=2),
+        campaign(
+            "weak", 50.0, days=reported(50.0, 0), budget_set_day=2, min_daily_budget=Decimal("50")
+        ),
+    ]
+    result = cycle.run_cycle(suite(campaigns, day=3, hour=8))
+    [weak] = [d for d in result.decisions if d.campaign_id == "weak"]
+    assert (weak.kind, weak.rule, weak.reason) == (PAUSE, ALLOCATION, cycle.UNFUNDED_REASON)
+    assert result.plans[2].planned_spend_today == 0.0
 
 
 def test_after_the_flight_nothing_is_planned():
@@ -1191,3 +1217,35 @@ def test_the_suites_rate_needs_both_sales_and_exposure_else_the_target_cpa_sets_
     exposure = 2 * float(-np.expm1(-10.0 / (B_PRIOR_CENTER_RATIO * 100)))
     assert exposure < 1.0
     assert prior_of(small, types, target) == pytest.approx([1.0 / exposure] * 2)
+
+
+def guard_week(*weeks, ceilings=None, target_cpa="25") -> tuple[set, list]:
+    """`_guard_pauses` on day 7 for campaigns whose last 7 days spent and sold these
+    (spend, sales) in all."""
+    state = suite(
+        [campaign(str(k)) for k in range(len(weeks))],
+        day=7,
+        target_cpa=Decimal(target_cpa),
+    )
+    evidence = [
+        sold(str(k), [spend] + [0.0] * 6, [sales] + [0.0] * 6)
+        for k, (spend, sales) in enumerate(weeks)
+    ]
+    limits = np.full(len(weeks), np.inf) if ceilings is None else np.array(ceilings, dtype=float)
+    decisions: list = []
+    pausing = cycle._guard_pauses(state, evidence, limits, decisions)
+    return pausing, [d.campaign_id for d in decisions]
+
+
+def test_the_cpa_guard_pauses_from_a_cpa_of_one_and_a_half_times_the_others():
+    # 3 sales on 450 (150 each) against the others' 100 a sale: exactly 1.5 times, paused.
+    assert guard_week((450.0, 3.0), (700.0, 7.0)) == ({0}, ["0"])
+    # 3 sales on 449: a better use of the money is not clear enough.
+    assert guard_week((449.0, 3.0), (700.0, 7.0)) == (set(), [])
+
+
+def test_a_guard_whose_others_sold_nothing_does_not_stop_the_next_campaigns():
+    # 0's others are 1 (no sales) and 2 (at its audience's ceiling): no better use for
+    # 0's money. 1 sold nothing on 1,400; its others include 0 (a sale per 1,400).
+    week = ((1400.0, 1.0), (1400.0, 0.0), (700.0, 7.0))
+    assert guard_week(*week, ceilings=[np.inf, np.inf, 100.0]) == ({1}, ["1"])
