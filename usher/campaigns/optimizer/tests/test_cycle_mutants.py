@@ -1219,14 +1219,10 @@ def test_the_suites_rate_needs_both_sales_and_exposure_else_the_target_cpa_sets_
     assert prior_of(small, types, target) == pytest.approx([1.0 / exposure] * 2)
 
 
-def guard_week(*weeks, ceilings=None, target_cpa="25") -> tuple[set, list]:
-    """`_guard_pauses` on day 7 for campaigns whose last 7 days spent and sold these
-    (spend, sales) in all."""
-    state = suite(
-        [campaign(str(k)) for k in range(len(weeks))],
-        day=7,
-        target_cpa=Decimal(target_cpa),
-    )
+def guard_week(*weeks, ceilings=None) -> tuple[set, dict]:
+    """`_guard_pauses` on day 7 (target CPA 25) for campaigns whose last 7 days spent
+    and sold these (spend, sales) in all: the campaigns paused, and their decisions."""
+    state = suite([campaign(str(k)) for k in range(len(weeks))], day=7, target_cpa=Decimal("25"))
     evidence = [
         sold(str(k), [spend] + [0.0] * 6, [sales] + [0.0] * 6)
         for k, (spend, sales) in enumerate(weeks)
@@ -1234,18 +1230,26 @@ def guard_week(*weeks, ceilings=None, target_cpa="25") -> tuple[set, list]:
     limits = np.full(len(weeks), np.inf) if ceilings is None else np.array(ceilings, dtype=float)
     decisions: list = []
     pausing = cycle._guard_pauses(state, evidence, limits, decisions)
-    return pausing, [d.campaign_id for d in decisions]
+    return pausing, {d.campaign_id: d for d in decisions}
 
 
 def test_the_cpa_guard_pauses_from_a_cpa_of_one_and_a_half_times_the_others():
     # 3 sales on 450 (150 each) against the others' 100 a sale: exactly 1.5 times, paused.
-    assert guard_week((450.0, 3.0), (700.0, 7.0)) == ({0}, ["0"])
+    pausing, decisions = guard_week((450.0, 3.0), (700.0, 7.0))
+    assert pausing == {0} and list(decisions) == ["0"]
+    probability = cpa_guard(450.0, 3, 7, 25.0, 100.0).probability
+    assert round(probability, 3) != round(probability, 4)
+    assert decisions["0"].numbers["probability"] == round(probability, 3)
     # 3 sales on 449: a better use of the money is not clear enough.
-    assert guard_week((449.0, 3.0), (700.0, 7.0)) == (set(), [])
+    assert guard_week((449.0, 3.0), (700.0, 7.0)) == (set(), {})
 
 
 def test_a_guard_whose_others_sold_nothing_does_not_stop_the_next_campaigns():
     # 0's others are 1 (no sales) and 2 (at its audience's ceiling): no better use for
     # 0's money. 1 sold nothing on 1,400; its others include 0 (a sale per 1,400).
-    week = ((1400.0, 1.0), (1400.0, 0.0), (700.0, 7.0))
-    assert guard_week(*week, ceilings=[np.inf, np.inf, 100.0]) == ({1}, ["1"])
+    week = ((1400.1234, 1.0), (1400.0, 0.0), (700.0, 7.0))
+    pausing, decisions = guard_week(*week, ceilings=[np.inf, np.inf, 100.0])
+    assert pausing == {1} and list(decisions) == ["1"]
+    # Without a sale its CPA is "none"; the others' is shown to the cent.
+    assert decisions["1"].numbers["cpa"] == "none"
+    assert decisions["1"].numbers["suite_cpa"] == 1400.12
