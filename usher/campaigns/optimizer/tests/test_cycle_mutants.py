@@ -98,6 +98,9 @@ def test_exploration_alternates_budgets_by_fifteen_percent_and_keeps_the_days_to
     # Nothing to swing: the plan as it is.
     assert cycle._explore(three, planned, {0, 1, 2}) == planned
     assert cycle._explore(three, {0: 0.0, 1: 0.0}, set()) == {0: 0.0, 1: 0.0}
+    # Budgets under one are alternated and rescaled alike.
+    tiny = cycle._explore(three, {0: 0.5, 1: 0.3}, set())
+    assert tiny == pytest.approx({0: 0.575 * 0.8 / 0.83, 1: 0.255 * 0.8 / 0.83})
 
 
 def test_exploration_stops_three_days_before_the_event():
@@ -1253,3 +1256,22 @@ def test_a_guard_whose_others_sold_nothing_does_not_stop_the_next_campaigns():
     # Without a sale its CPA is "none"; the others' is shown to the cent.
     assert decisions["1"].numbers["cpa"] == "none"
     assert decisions["1"].numbers["suite_cpa"] == 1400.12
+
+
+def test_the_due_budgets_fit_the_money_within_their_weekly_caps_and_above_their_minimums():
+    # "a"'s week (from day 6) spent 650 of its cap of 7 budgets. The plan's 100 a day
+    # is raised to 730 / 7 = 104.28 so today's 80 fits the week, which then lets it
+    # spend only 80 more: with "b"'s 100 x 1.2, 200 of the 210 free. Nothing is cut.
+    week = (DayMetrics(6, 650.0, 100.0),)
+    campaigns = [
+        campaign("a", 100.0, budget_set_day=6, days=week, weekly_cap_days=7.0),
+        campaign("b", 100.0, budget_set_day=6),
+    ]
+    made = rebalance(campaigns, {0: 100.0, 1: 100.0}, free=210.0, suite={"first_weekday": 1})
+    assert set_budgets(made) == {"a": 104.28, "b": 100.0}
+    # 180 free for "a" and "b" (minimum 50) after the kept and overridden budgets: "b" is
+    # held at its minimum while "a"'s cut alone makes the day fit, not paused.
+    made = rebalance(
+        due_and_kept(min_b="50"), {0: 150.0, 1: 60.0, 2: 80.0}, free=300.0, fixed_daily=20.0
+    )
+    assert set_budgets(made) == pytest.approx({"a": 100.0, "b": 50.0}, abs=0.02)
