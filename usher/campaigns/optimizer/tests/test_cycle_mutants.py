@@ -1275,3 +1275,84 @@ def test_the_due_budgets_fit_the_money_within_their_weekly_caps_and_above_their_
         due_and_kept(min_b="50"), {0: 150.0, 1: 60.0, 2: 80.0}, free=300.0, fixed_daily=20.0
     )
     assert set_budgets(made) == pytest.approx({"a": 100.0, "b": 50.0}, abs=0.02)
+
+
+def sure_posterior(a: float, b: float) -> CurvePosterior:
+    """A posterior whose draws are all (a, b) to a millionth: a · (1 - exp(-spend / b))."""
+    return CurvePosterior(np.array([b]), np.array([1.0]), np.array([a * 1e12]), np.array([1e12]))
+
+
+# The trials' price setter: planned at 100 (spend 80) on a curve 10·(1 - exp(-S/100)),
+# on a day of demand 1.25: its marginal return is 1.25 x 10 x exp(-0.8) / 100 a unit.
+PRICE_FACTOR = 1.25
+SETTER = sure_posterior(10.0, 100.0)
+
+
+def trial_days(candidates, *, setter_plan=100.0, value=200.0, total=None, **kwargs) -> set:
+    """`_trials_at_minimum` on day 3 of 10 for a price setter (index 0, minimum 1) and
+    candidates given as (minimum, plan, posterior, ceiling); a quarter of the equal
+    split per campaign is the trials' allowance (by default 25 each)."""
+    campaigns = [campaign("setter")] + [
+        campaign(f"c{k}", min_daily_budget=Decimal(str(minimum)))
+        for k, (minimum, *_) in enumerate(candidates, start=1)
+    ]
+    n = len(campaigns)
+    state = suite(campaigns, day=3, total=total or 1000.0 * n, **kwargs)
+    plan = {0: setter_plan} | {k: c[1] for k, c in enumerate(candidates, start=1)}
+    posteriors = [kwargs.pop("setter", SETTER)] + [c[2] for c in candidates]
+    ceilings = np.array([np.inf] + [c[3] for c in candidates], dtype=float)
+    model = cycle._Model(posteriors, DemandPattern(10, 0), ceilings)
+    evidence = [selling(c.campaign_id, 3, 100.0, 1.0, value=value) for c in campaigns]
+    rng = np.random.default_rng(0)
+    return cycle._trials_at_minimum(
+        state, evidence, model, LEDGER, list(range(n)), plan, PRICE_FACTOR, rng
+    )
+
+
+def paying(ratio: float, minimum: float = 20.0, b: float = 20.0) -> CurvePosterior:
+    """A sure curve (half-saturation ``b``) whose minimum's spend (x 0.8) earns ``ratio``
+    times the setter's price for it on the day."""
+    spend = minimum * 0.8
+    price = PRICE_FACTOR * 10.0 * np.exp(-0.8) / 100.0
+    a = ratio * price * spend / (PRICE_FACTOR * -np.expm1(-spend / b))
+    return sure_posterior(float(a), b)
+
+
+def test_a_trial_needs_a_draw_earning_more_than_the_plans_price_for_the_minimums_spend():
+    assert trial_days([(20.0, 0.0, paying(1.05), np.inf)]) == {1}
+    assert trial_days([(20.0, 0.0, paying(0.95), np.inf)]) == set()
+    # A campaign the plan funds, even under one, is no candidate.
+    assert trial_days([(0.1, 0.5, paying(10.0), np.inf)]) == set()
+    # A plan under one prices a trial all the same; nothing funded, nothing to price it.
+    assert trial_days([(20.0, 0.0, paying(10.0), np.inf)], setter_plan=0.5) == {1}
+    assert trial_days([(20.0, 0.0, paying(10.0), np.inf)], setter_plan=0.0) == set()
+
+
+def test_the_trials_price_is_the_median_return_of_the_campaigns_funded_above_their_minimum():
+    # A second funded campaign planned at its minimum (to a millionth) or at its
+    # audience's ceiling (to a millionth) does not set the price; one between does.
+    between = (1.0, 100.0, sure_posterior(1.0, 100.0), np.inf)
+    at_minimum = (100.0, 100.0 * (1 + 1e-6), sure_posterior(1.0, 100.0), np.inf)
+    exactly_minimum = (100.0, 100.0, sure_posterior(1.0, 100.0), np.inf)
+    at_ceiling = (1.0, 100.0, sure_posterior(1.0, 100.0), 100.0 / (1 - 1e-6))
+    pays = (20.0, 0.0, paying(0.8), np.inf)
+    # With "between" the price is the median of 10x and 1x the setter's: 5.5x lower.
+    assert trial_days([between, pays]) == {2}
+    assert trial_days([at_minimum, pays]) == set()
+    assert trial_days([exactly_minimum, pays]) == set()
+    assert trial_days([at_ceiling, pays]) == set()
+    # A plan well above the minimum (twice and more) sets the price.
+    assert trial_days([(50.0, 100.0, sure_posterior(1.0, 100.0), np.inf), pays]) == {2}
+
+
+def test_the_best_trials_come_first_while_the_allowance_lasts():
+    # Advantages 2, 3 and 4 at minimums 40, 30 and 20; an allowance of 50 (a quarter of
+    # 4 x 50): the best two, 20 + 30, and then nothing fits.
+    candidates = [
+        (40.0, 0.0, paying(2.0, 40.0), np.inf),
+        (30.0, 0.0, paying(3.0, 30.0), np.inf),
+        (20.0, 0.0, paying(4.0, 20.0), np.inf),
+    ]
+    assert trial_days(candidates, total=2000.0) == {2, 3}
+    # Under a price below one (sales worth 10), the same order.
+    assert trial_days(candidates, total=2000.0, value=10.0) == {2, 3}
