@@ -1356,3 +1356,29 @@ def test_the_best_trials_come_first_while_the_allowance_lasts():
     assert trial_days(candidates, total=2000.0) == {2, 3}
     # Under a price below one (sales worth 10), the same order.
     assert trial_days(candidates, total=2000.0, value=10.0) == {2, 3}
+
+
+def test_a_days_share_of_its_budget_is_judged_on_days_with_a_budget_not_just_lowered():
+    full = [days_of(str(i), [100.0] * 7, [100.0] * 7) for i in range(3)]
+    # Shares, not spends: 50 of a budget of 50 is full delivery, 100 of 400 is not.
+    halves = [days_of(str(i), [50.0] * 7, [50.0] * 7) for i in range(3)]
+    wide = days_of("wide", [100.0] * 7, [400.0] * 7)
+    assert cycle._ceilings([*halves, wide]).tolist() == [np.inf] * 3 + [pytest.approx(110.0)]
+    # A budget under one is a budget: spending a tenth of it is a ceiling.
+    tiny = days_of("tiny", [0.05] * 7, [0.5] * 7)
+    assert cycle._ceilings([*full, tiny]).tolist() == [np.inf] * 3 + [pytest.approx(0.055)]
+    # A campaign's first day is judged too (nothing was lowered before it).
+    first = days_of("first", [30.0], [100.0])
+    assert cycle._ceilings([*full, first]).tolist() == [np.inf] * 3 + [pytest.approx(33.0)]
+    # A budget raised after a cut is judged (against the day before, not the first day),
+    # and one the same to a billionth is not a cut.
+    raised = days_of("raised", [100.0, 50.0, 20.0], [100.0, 50.0, 60.0])
+    assert cycle._ceilings([*full, raised]).tolist() == [np.inf] * 3 + [pytest.approx(110.0)]
+    same = days_of("same", [100.0, 30.0], [100.0, 100.0 * (1 - 1e-9)])
+    assert cycle._ceilings([*full, same]).tolist() == [np.inf] * 3 + [pytest.approx(110.0)]
+    # Days without a budget (spend reported after a pause) are not judged: a week of them
+    # does not make every share typical.
+    paused = days_of("paused", [5.0] * 7, [0.0] * 7)
+    small = days_of("small", [40.0] * 7, [100.0] * 7)
+    ceilings = cycle._ceilings([full[0], small, paused]).tolist()
+    assert ceilings == [np.inf, pytest.approx(44.0), np.inf]
