@@ -1382,3 +1382,44 @@ def test_a_days_share_of_its_budget_is_judged_on_days_with_a_budget_not_just_low
     small = days_of("small", [40.0] * 7, [100.0] * 7)
     ceilings = cycle._ceilings([full[0], small, paused]).tolist()
     assert ceilings == [np.inf, pytest.approx(44.0), np.inf]
+
+
+def ads(clicks_a: float, clicks_b: float) -> tuple[CreativeState, ...]:
+    """Ads "ad-a" and "ad-b" (variants A and B), each 50 spent over a delivered day."""
+    return (
+        CreativeState("a", "A", True, spend=50.0, hours_live=34.0, clicks=clicks_a, content="ad-a"),
+        CreativeState("b", "B", True, spend=50.0, hours_live=34.0, clicks=clicks_b, content="ad-b"),
+    )
+
+
+def creative_test(clicks_a: float, clicks_b: float):
+    """`_creative_tests` on a live campaign running the two ads, beside a paused one where
+    they clicked 40 and 30: its decisions, advice, and the verdict with and without the
+    paused campaign's clicks."""
+    held = cycle_state().campaigns[1]
+    live = replace(held, campaign_id="live", override=None, creatives=ads(clicks_a, clicks_b))
+    elsewhere = replace(live, campaign_id="asleep", active=False, creatives=ads(40.0, 30.0))
+    state = replace(cycle_state(), campaigns=(live, elsewhere))
+    decisions: list = []
+    recommendations: list = []
+    cycle._creative_tests(state, np.random.default_rng(0), decisions, recommendations)
+    delivered = cycle._delivered_hours(state, live)
+    pooled = suite_clicks([live.creatives, elsewhere.creatives])[0]
+    [verdict] = judge_creatives(delivered, np.random.default_rng(0), pooled)
+    [alone] = judge_creatives(delivered, np.random.default_rng(0))
+    return decisions, recommendations, verdict, alone
+
+
+def test_a_creative_test_counts_the_same_ads_clicks_elsewhere_and_reports_its_probability():
+    decisions, _, verdict, alone = creative_test(60.0, 25.0)
+    p = verdict.probability_winner_better
+    assert p != alone.probability_winner_better and round(p, 3) != round(p, 4)
+    [pause] = decisions
+    assert pause.creative_id == "b"
+    assert pause.numbers["probability_winner_better"] == round(p, 3)
+    assert pause.reason == f"creative a beats it with probability {p:.2f}"
+    # Not decisive, but likely enough to advise.
+    decisions, [hint], verdict, alone = creative_test(42.0, 30.0)
+    p = verdict.probability_winner_better
+    assert decisions == [] and p != alone.probability_winner_better and round(p, 3) != round(p, 4)
+    assert hint.numbers == {"probability": round(p, 3), "creative": "B"}
