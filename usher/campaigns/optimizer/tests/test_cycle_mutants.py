@@ -179,6 +179,12 @@ def test_a_creatives_hours_are_those_its_campaign_delivered_today_so_far():
     )
     assert [c.hours_live for c in delivered] == [31.0, 30.0, 24.0]
     assert [c.creative_id for c in delivered] == ["a", "b", "c"]
+    # A day that spent under one delivered; an ad live on no day that spent, nothing.
+    days = (DayMetrics(0, 0.5, 50.0, active_creatives=("a",)),)
+    delivered = cycle._delivered_hours(
+        suite([], day=2, hour=7), campaign("x", creatives=creatives, days=days)
+    )
+    assert [c.hours_live for c in delivered] == [24.0, 0.0, 0.0]
 
 
 def test_an_override_is_reported_kept_unless_staff_set_it_today():
@@ -193,7 +199,9 @@ def test_an_override_is_reported_kept_unless_staff_set_it_today():
     ]
     assert decisions[0].numbers == {"paused": "False", "daily_budget": "40"}
     assert decisions[1].numbers == {"paused": "True", "daily_budget": "0"}
-    assert "staff override" in decisions[0].reason
+    assert decisions[0].reason == (
+        "a staff override holds this campaign; the optimizer leaves it alone"
+    )
 
 
 def test_the_spend_scale_is_a_days_equal_share_and_never_divides_by_zero():
@@ -1423,3 +1431,22 @@ def test_a_creative_test_counts_the_same_ads_clicks_elsewhere_and_reports_its_pr
     p = verdict.probability_winner_better
     assert decisions == [] and p != alone.probability_winner_better and round(p, 3) != round(p, 4)
     assert hint.numbers == {"probability": round(p, 3), "creative": "B"}
+
+
+def test_an_audiences_ceiling_is_under_six_tenths_of_the_upper_quartile_share_and_stays_unless_refuted():
+    # Beside a campaign spending 0.8 of its budget, the upper quartile of the two shares
+    # is 0.25 s + 0.6: a share s is capped below 0.4235 (s < 0.6 x that).
+    typical = days_of("typical", [80.0], [100.0])
+    assert cycle._ceilings([typical, days_of("s", [42.0], [100.0])])[1] == pytest.approx(46.2)
+    assert cycle._ceilings([typical, days_of("s", [42.5], [100.0])])[1] == np.inf
+    # Beside three such campaigns a share under 0.48 is capped: 30 of 65 is. A later day
+    # delivering more of the same budget (32 of 65) but not past the ceiling's headroom
+    # (30 x 1.1) keeps it; one spending more (34) refutes it.
+    three = [days_of(str(k), [80.0], [100.0]) for k in range(3)]
+    kept = days_of("kept", [30.0, 32.0], [65.0, 65.0])
+    assert cycle._ceilings([*three, kept])[3] == pytest.approx(32.0 * 1.1)
+    at_headroom = days_of("at", [30.0, 30.0 * cycle.CEILING_HEADROOM], [65.0, 65.0])
+    assert cycle._ceilings([*three, at_headroom])[3] == pytest.approx(33.0 * 1.1)
+    refuted = days_of("refuted", [30.0, 34.0], [65.0, 65.0])
+    # A refuted campaign does not stop the next one's ceiling.
+    assert cycle._ceilings([*three, refuted, kept]).tolist() == [np.inf] * 4 + [pytest.approx(35.2)]
