@@ -1450,3 +1450,44 @@ def test_an_audiences_ceiling_is_under_six_tenths_of_the_upper_quartile_share_an
     refuted = days_of("refuted", [30.0, 34.0], [65.0, 65.0])
     # A refuted campaign does not stop the next one's ceiling.
     assert cycle._ceilings([*three, refuted, kept]).tolist() == [np.inf] * 4 + [pytest.approx(35.2)]
+
+
+def paced(campaigns, *, free: float, day=5, fixed_daily=0.0, ceilings=None, **suite_kwargs):
+    """`_pace_today`'s decisions at noon of ``day`` (of 10) for these live campaigns:
+    from noon a budget B can spend B x 1.2 x 0.75 = 0.9 B of the ``free`` money."""
+    state = suite(campaigns, day=day, hour=12, **suite_kwargs)
+    ledger = replace(LEDGER, free=free, fixed_daily=fixed_daily)
+    limits = np.full(len(campaigns), np.inf) if ceilings is None else np.array(ceilings)
+    decisions: list = []
+    cycle._pace_today(state, ledger, limits, list(range(len(campaigns))), [], decisions)
+    return {d.campaign_id: d for d in decisions}
+
+
+def test_the_hourly_fit_counts_a_weekly_caps_room_and_no_money_as_none():
+    # 650 of a week's cap of 7 x 100 spent: the rest of today can spend 50, not 90.
+    week = (DayMetrics(4, 650.0, 100.0),)
+    capped = campaign("a", 100.0, days=week, weekly_cap_days=7.0)
+    assert paced([capped], free=60.0) == {}
+    # Overrides whose worst case takes more than is free leave nothing: a pause, even for
+    # a platform taking a thousandth.
+    thousandth = campaign("a", 100.0, min_daily_budget=Decimal("0.001"))
+    [pause] = paced([thousandth], free=10.0, fixed_daily=20.0).values()
+    assert pause.kind == PAUSE
+
+
+def test_on_the_last_day_budgets_under_one_rise_too_and_the_daily_limit_caps_them():
+    small = [campaign(c, 0.1, min_daily_budget=Decimal("0.01")) for c in "ab"]
+    made = paced(small, free=1000.0, day=9, daily_limit=Decimal("0.5"))
+    assert [float(d.daily_budget) for d in made.values()] == [0.25, 0.25]
+    # Up to an audience's ceiling above a budget under one.
+    half = campaign("a", 0.5, min_daily_budget=Decimal("0.01"))
+    [rise] = paced([half], free=1000.0, day=9, ceilings=[1.0]).values()
+    assert rise.daily_budget == Decimal("1.00")
+    # A live campaign without a budget is left alone under a limit.
+    assert paced([campaign("a", 0.0)], free=1000.0, day=9, daily_limit=Decimal("50")) == {}
+
+
+def test_an_hourly_cut_shows_the_budget_it_replaces_to_the_cent():
+    [cut] = paced([campaign("a", 100.125)], free=45.0).values()
+    assert round(100.125, 3) != round(100.125, 2)
+    assert cut.numbers["previous_budget"] == round(100.125, 2)
