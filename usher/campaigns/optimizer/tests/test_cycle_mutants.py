@@ -1491,3 +1491,20 @@ def test_an_hourly_cut_shows_the_budget_it_replaces_to_the_cent():
     [cut] = paced([campaign("a", 100.125)], free=45.0).values()
     assert round(100.125, 3) != round(100.125, 2)
     assert cut.numbers["previous_budget"] == round(100.125, 2)
+
+
+def test_the_plans_grid_reaches_twice_a_minimum_or_forty_equal_shares_and_a_hundredth_of_one_under_a_ceiling():
+    def top(minimum: float, ceiling: float) -> float:
+        """Today's plan for one campaign on a curve that never saturates, money without
+        end, an equal share of 2 a day: the top of its grid of budgets."""
+        state = suite([campaign("a", min_daily_budget=Decimal(str(minimum)))], day=3, total=20.0)
+        model = cycle._Model([point_posterior(1000.0, 1e7)], RAMPING, np.array([ceiling]))
+        ledger = replace(LEDGER, plannable=1e6)
+        budgets, _ = cycle._plan(state, [selling("a", 3, 1.0, 1.0)], model, ledger, [0])
+        return budgets[0]
+
+    assert top(100.0, np.inf) == pytest.approx(200.0)
+    assert top(1.0, np.inf) == pytest.approx(80.0)
+    # An audience's ceiling bounds it, but not under a hundredth of the equal share.
+    assert top(1.0, 50.0) == pytest.approx(50.0)
+    assert top(1.0, 0.001) == pytest.approx(0.02)
