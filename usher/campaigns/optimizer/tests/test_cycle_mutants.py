@@ -840,6 +840,9 @@ def test_on_the_last_day_a_daily_limit_caps_the_rise_only_where_it_binds():
     assert (made["a"][2], made["b"][2]) == (400.0, 400.0)
     made = pace(1000.0, day=9, suite={"daily_limit": Decimal("520")})
     assert (made["a"][2], made["b"][2]) == (250.0, 250.0)
+    # A limit under twice the budgets shares what it leaves (300) alike.
+    made = pace(1000.0, day=9, suite={"daily_limit": Decimal("320")})
+    assert (made["a"][2], made["b"][2]) == (150.0, 150.0)
 
 
 def cycle_state(day=1) -> SuiteState:
@@ -1084,9 +1087,6 @@ def test_a_creative_test_pauses_the_loser_with_its_numbers_or_advises_it_under_a
         == f"creative 'B' loses (probability {p:.0%} that another does better): pause it"
     )
     assert hint.numbers == {"probability": round(p, 3), "creative": "B"}
-    # A limit under twice the budgets shares what it leaves (300) alike.
-    made = pace(1000.0, day=9, suite={"daily_limit": Decimal("320")})
-    assert (made["a"][2], made["b"][2]) == (150.0, 150.0)
 
 
 def test_an_hourly_cut_says_why_with_its_numbers():
