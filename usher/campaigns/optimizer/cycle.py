@@ -137,7 +137,7 @@ def run_cycle(state: SuiteState, seed: int = 0, recommend: bool = True) -> Cycle
     plans: tuple[CampaignPlan, ...] = ()
     if (due or recommend) and state.day < state.flight_days:
         model = _fit(state, evidence, ceilings)
-        plan, draws_value = _plan(state, evidence, model, ledger, managed, rng)
+        plan, draws_value = _plan(state, evidence, model, ledger, managed)
         plans = _plans(state, evidence, model, plan, ledger)
         if due:
             _rebalance(state, evidence, model, ledger, managed, due, plan, decisions, rng)
@@ -540,7 +540,7 @@ def _ceilings(evidence: list[CampaignEvidence]) -> np.ndarray:
 # --- planning ----------------------------------------------------------------------
 
 
-def _plan(state, evidence, model: _Model, ledger: _Ledger, managed: list[int], rng):
+def _plan(state, evidence, model: _Model, ledger: _Ledger, managed: list[int]):
     """Today's budget per managed campaign, from the posterior-mean curves over the days left.
 
     Returns (budgets per campaign index, and a function valuing extra money for advice).
@@ -609,11 +609,9 @@ def _plan(state, evidence, model: _Model, ledger: _Ledger, managed: list[int], r
 
 
 def _plans(state, evidence, model: _Model, plan: dict[int, float], ledger: _Ledger):
-    factor = (
-        float(model.demand.factors(state.day, state.day + 1)[0])
-        if state.day < state.flight_days
-        else 1.0
-    )
+    """Each campaign's plan for today (the managed ones' from the plan, the others' at their
+    budget in force). Only called during the flight (``run_cycle``), so today has a factor."""
+    factor = float(model.demand.factors(state.day, state.day + 1)[0])
     result = []
     for i, campaign in enumerate(state.campaigns):
         posterior = model.posteriors[i]

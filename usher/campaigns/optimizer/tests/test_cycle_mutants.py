@@ -98,6 +98,9 @@ def test_exploration_alternates_budgets_by_fifteen_percent_and_keeps_the_days_to
     # Nothing to swing: the plan as it is.
     assert cycle._explore(three, planned, {0, 1, 2}) == planned
     assert cycle._explore(three, {0: 0.0, 1: 0.0}, set()) == {0: 0.0, 1: 0.0}
+    # Budgets under one are alternated and rescaled alike.
+    tiny = cycle._explore(three, {0: 0.5, 1: 0.3}, set())
+    assert tiny == pytest.approx({0: 0.575 * 0.8 / 0.83, 1: 0.255 * 0.8 / 0.83})
 
 
 def test_exploration_stops_three_days_before_the_event():
@@ -176,6 +179,12 @@ def test_a_creatives_hours_are_those_its_campaign_delivered_today_so_far():
     )
     assert [c.hours_live for c in delivered] == [31.0, 30.0, 24.0]
     assert [c.creative_id for c in delivered] == ["a", "b", "c"]
+    # A day that spent under one delivered; an ad live on no day that spent, nothing.
+    days = (DayMetrics(0, 0.5, 50.0, active_creatives=("a",)),)
+    delivered = cycle._delivered_hours(
+        suite([], day=2, hour=7), campaign("x", creatives=creatives, days=days)
+    )
+    assert [c.hours_live for c in delivered] == [24.0, 0.0, 0.0]
 
 
 def test_an_override_is_reported_kept_unless_staff_set_it_today():
@@ -190,7 +199,9 @@ def test_an_override_is_reported_kept_unless_staff_set_it_today():
     ]
     assert decisions[0].numbers == {"paused": "False", "daily_budget": "40"}
     assert decisions[1].numbers == {"paused": "True", "daily_budget": "0"}
-    assert "staff override" in decisions[0].reason
+    assert decisions[0].reason == (
+        "a staff override holds this campaign; the optimizer leaves it alone"
+    )
 
 
 def test_the_spend_scale_is_a_days_equal_share_and_never_divides_by_zero():
@@ -527,7 +538,7 @@ def plan_of(plannable: float, fixed_daily=0.0, daily_limit=None):
     posteriors = [point_posterior(c.a, c.b) for c in PLAN_CURVES]
     model = cycle._Model(posteriors, RAMPING, np.full(2, np.inf))
     ledger = replace(LEDGER, plannable=plannable, fixed_daily=fixed_daily)
-    budgets, value_of_more = cycle._plan(state, evidence, model, ledger, [0, 1], None)
+    budgets, value_of_more = cycle._plan(state, evidence, model, ledger, [0, 1])
     return budgets, value_of_more(0.2)
 
 
@@ -829,6 +840,9 @@ def test_on_the_last_day_a_daily_limit_caps_the_rise_only_where_it_binds():
     assert (made["a"][2], made["b"][2]) == (400.0, 400.0)
     made = pace(1000.0, day=9, suite={"daily_limit": Decimal("520")})
     assert (made["a"][2], made["b"][2]) == (250.0, 250.0)
+    # A limit under twice the budgets shares what it leaves (300) alike.
+    made = pace(1000.0, day=9, suite={"daily_limit": Decimal("320")})
+    assert (made["a"][2], made["b"][2]) == (150.0, 150.0)
 
 
 def cycle_state(day=1) -> SuiteState:
@@ -861,9 +875,35 @@ def test_an_overridden_campaigns_losing_creative_is_advised_beside_the_plans_adv
 
 
 def test_the_cycle_is_the_same_for_the_same_seed_and_day():
-    state = cycle_state()
+    # Creatives close enough that the test's draws set the advice's probability.
+    close = (
+        CreativeState("a", "A", True, spend=50.0, hours_live=34.0, clicks=40.0),
+        CreativeState("b", "B", True, spend=50.0, hours_live=34.0, clicks=25.0),
+    )
+    free, held = cycle_state().campaigns
+    state = replace(cycle_state(), campaigns=(free, replace(held, creatives=close)))
     assert cycle.run_cycle(state) == cycle.run_cycle(state, seed=0)
     assert cycle.run_cycle(state) == cycle.run_cycle(state)
+    assert cycle.run_cycle(state, seed=1) != cycle.run_cycle(state, seed=0)
+
+
+def test_a_campaign_whose_minimum_sold_nothing_is_drawn_for_a_trial_and_left_off():
+    # "weak" sold nothing in three days at its platform's minimum of 50, which the day's
+    # trial allowance (a quarter of 3 x 100) could fund: a posterior draw weighs it.
+    def reported(spend: float, sales: int) -> tuple[DayMetrics, ...]:
+        return tuple(DayMetrics(d, spend, spend, sales, sales * 100.0) for d in range(3))
+
+    campaigns = [
+        campaign("good", 100.0, days=reported(100.0, 5), budget_set_day=2),
+        campaign("good2", 100.0, days=reported(100.0, 5), budget_set_day=2),
+        campaign(
+            "weak", 50.0, days=reported(50.0, 0), budget_set_day=2, min_daily_budget=Decimal("50")
+        ),
+    ]
+    result = cycle.run_cycle(suite(campaigns, day=3, hour=8))
+    [weak] = [d for d in result.decisions if d.campaign_id == "weak"]
+    assert (weak.kind, weak.rule, weak.reason) == (PAUSE, ALLOCATION, cycle.UNFUNDED_REASON)
+    assert result.plans[2].planned_spend_today == 0.0
 
 
 def test_after_the_flight_nothing_is_planned():
@@ -1047,9 +1087,6 @@ def test_a_creative_test_pauses_the_loser_with_its_numbers_or_advises_it_under_a
         == f"creative 'B' loses (probability {p:.0%} that another does better): pause it"
     )
     assert hint.numbers == {"probability": round(p, 3), "creative": "B"}
-    # A limit under twice the budgets shares what it leaves (300) alike.
-    made = pace(1000.0, day=9, suite={"daily_limit": Decimal("320")})
-    assert (made["a"][2], made["b"][2]) == (150.0, 150.0)
 
 
 def test_an_hourly_cut_says_why_with_its_numbers():
@@ -1117,3 +1154,357 @@ def test_a_campaign_that_spends_well_under_its_budget_gets_its_audiences_ceiling
     lowered = days_of("lowered", [100.0] * 6 + [10.0], [100.0] * 6 + [50.0])
     assert cycle._ceilings([*full, lowered]).tolist() == [np.inf] * 4
     assert cycle._ceilings([]).tolist() == []
+
+
+def sold(cid: str, spend, sales, quality=None) -> CampaignEvidence:
+    """Evidence of days 0, 1, ... at these spends and sales (creative quality 1 unless given)."""
+    n = len(spend)
+    return CampaignEvidence(
+        cid,
+        np.arange(n),
+        np.array(spend, dtype=float),
+        np.array(spend, dtype=float),
+        np.array(sales, dtype=float),
+        np.ones(n) if quality is None else np.array(quality, dtype=float),
+        200.0,
+        1.0,
+        False,
+    )
+
+
+def prior_of(evidence, types, target_cpa=None) -> list[float]:
+    """`_prior_a` on a 10-day ramping flight, every campaign's curve scaled to 100 a day."""
+    state = suite(
+        [
+            replace(campaign(e.campaign_id), campaign_type=t)
+            for e, t in zip(evidence, types, strict=True)
+        ],
+        total=2000.0 * len(evidence) / 2,
+        target_cpa=target_cpa,
+    )
+    scales = np.full(len(evidence), 100.0)
+    return cycle._prior_a(state, evidence, RAMPING, scales).tolist()
+
+
+def test_a_campaigns_prior_is_its_types_pooled_rate_shrunk_to_the_suites():
+    evidence = [
+        sold("a", [100.0, 50.0], [3.0, 1.0], quality=[2.0, 0.5]),
+        sold("b", [80.0], [1.0]),
+        sold("alone", [100.0, 100.0, 100.0], [6.0, 5.0, 7.0]),
+        sold("new", [], []),
+    ]
+    types = ["prospecting", "prospecting", "retargeting", "video"]
+    factors = RAMPING.factors()
+
+    def exposure(e: CampaignEvidence) -> float:
+        # Each day's demand x creative quality x how saturated its spend is at the scale.
+        return float(
+            np.sum(factors[e.days] * e.quality * -np.expm1(-e.spend / (B_PRIOR_CENTER_RATIO * 100)))
+        )
+
+    a, b, alone = (exposure(e) for e in evidence[:3])
+    suite_rate = (4.0 + 1.0 + 18.0) / (a + b + alone)  # the campaign without days adds 0
+    # The pair's own 5 sales plus three at the suite's rate; the lone campaigns the suite's.
+    pair = (5.0 + 3.0) / (a + b + 3.0 / suite_rate)
+    assert prior_of(evidence, types) == pytest.approx([pair, pair, suite_rate, suite_rate])
+
+
+def test_the_suites_rate_needs_both_sales_and_exposure_else_the_target_cpa_sets_it():
+    saturation = -np.expm1(-1.0 / B_PRIOR_CENTER_RATIO)
+    # 2,000 over 10 days and 2 campaigns: 100 a day, 4 sales at a CPA of 25.
+    from_target = [4.0 / saturation] * 2
+    types = ["prospecting", "retargeting"]
+    target = Decimal("25")
+    spent_unsold = [sold("a", [100.0], [0.0]), sold("b", [100.0], [0.0])]
+    assert prior_of(spent_unsold, types, target) == pytest.approx(from_target)
+    # Sales on days without spend (late reports) give no rate to divide by.
+    sold_unspent = [sold("a", [0.0], [2.0]), sold("b", [0.0], [0.0])]
+    assert prior_of(sold_unspent, types, target) == pytest.approx(from_target)
+    # Half a sale, or a fraction of a saturated day's exposure, is a rate all the same.
+    half_a_sale = [sold("a", [100.0], [0.5]), sold("b", [100.0], [0.0])]
+    exposure = 2 * float(-np.expm1(-100.0 / (B_PRIOR_CENTER_RATIO * 100)))
+    assert prior_of(half_a_sale, types, target) == pytest.approx([0.5 / exposure] * 2)
+    small = [sold("a", [10.0], [1.0]), sold("b", [10.0], [0.0])]
+    exposure = 2 * float(-np.expm1(-10.0 / (B_PRIOR_CENTER_RATIO * 100)))
+    assert exposure < 1.0
+    assert prior_of(small, types, target) == pytest.approx([1.0 / exposure] * 2)
+
+
+def guard_week(*weeks, ceilings=None) -> tuple[set, dict]:
+    """`_guard_pauses` on day 7 (target CPA 25) for campaigns whose last 7 days spent
+    and sold these (spend, sales) in all: the campaigns paused, and their decisions."""
+    state = suite([campaign(str(k)) for k in range(len(weeks))], day=7, target_cpa=Decimal("25"))
+    evidence = [
+        sold(str(k), [spend] + [0.0] * 6, [sales] + [0.0] * 6)
+        for k, (spend, sales) in enumerate(weeks)
+    ]
+    limits = np.full(len(weeks), np.inf) if ceilings is None else np.array(ceilings, dtype=float)
+    decisions: list = []
+    pausing = cycle._guard_pauses(state, evidence, limits, decisions)
+    return pausing, {d.campaign_id: d for d in decisions}
+
+
+def test_the_cpa_guard_pauses_from_a_cpa_of_one_and_a_half_times_the_others():
+    # 3 sales on 450 (150 each) against the others' 100 a sale: exactly 1.5 times, paused.
+    pausing, decisions = guard_week((450.0, 3.0), (700.0, 7.0))
+    assert pausing == {0} and list(decisions) == ["0"]
+    probability = cpa_guard(450.0, 3, 7, 25.0, 100.0).probability
+    assert round(probability, 3) != round(probability, 4)
+    assert decisions["0"].numbers["probability"] == round(probability, 3)
+    # 3 sales on 449: a better use of the money is not clear enough.
+    assert guard_week((449.0, 3.0), (700.0, 7.0)) == (set(), {})
+
+
+def test_a_guard_whose_others_sold_nothing_does_not_stop_the_next_campaigns():
+    # 0's others are 1 (no sales) and 2 (at its audience's ceiling): no better use for
+    # 0's money. 1 sold nothing on 1,400; its others include 0 (a sale per 1,400).
+    week = ((1400.1234, 1.0), (1400.0, 0.0), (700.0, 7.0))
+    pausing, decisions = guard_week(*week, ceilings=[np.inf, np.inf, 100.0])
+    assert pausing == {1} and list(decisions) == ["1"]
+    # Without a sale its CPA is "none"; the others' is shown to the cent.
+    assert decisions["1"].numbers["cpa"] == "none"
+    assert decisions["1"].numbers["suite_cpa"] == 1400.12
+
+
+def test_the_due_budgets_fit_the_money_within_their_weekly_caps_and_above_their_minimums():
+    # "a"'s week (from day 6) spent 650 of its cap of 7 budgets. The plan's 100 a day
+    # is raised to 730 / 7 = 104.28 so today's 80 fits the week, which then lets it
+    # spend only 80 more: with "b"'s 100 x 1.2, 200 of the 210 free. Nothing is cut.
+    week = (DayMetrics(6, 650.0, 100.0),)
+    campaigns = [
+        campaign("a", 100.0, budget_set_day=6, days=week, weekly_cap_days=7.0),
+        campaign("b", 100.0, budget_set_day=6),
+    ]
+    made = rebalance(campaigns, {0: 100.0, 1: 100.0}, free=210.0, suite={"first_weekday": 1})
+    assert set_budgets(made) == {"a": 104.28, "b": 100.0}
+    # 180 free for "a" and "b" (minimum 50) after the kept and overridden budgets: "b" is
+    # held at its minimum while "a"'s cut alone makes the day fit, not paused.
+    made = rebalance(
+        due_and_kept(min_b="50"), {0: 150.0, 1: 60.0, 2: 80.0}, free=300.0, fixed_daily=20.0
+    )
+    assert set_budgets(made) == pytest.approx({"a": 100.0, "b": 50.0}, abs=0.02)
+
+
+def sure_posterior(a: float, b: float) -> CurvePosterior:
+    """A posterior whose draws are all (a, b) to a millionth: a · (1 - exp(-spend / b))."""
+    return CurvePosterior(np.array([b]), np.array([1.0]), np.array([a * 1e12]), np.array([1e12]))
+
+
+# The trials' price setter: planned at 100 (spend 80) on a curve 10·(1 - exp(-S/100)),
+# on a day of demand 1.25: its marginal return is 1.25 x 10 x exp(-0.8) / 100 a unit.
+PRICE_FACTOR = 1.25
+SETTER = sure_posterior(10.0, 100.0)
+
+
+def trial_days(candidates, *, setter_plan=100.0, value=200.0, total=None, **kwargs) -> set:
+    """`_trials_at_minimum` on day 3 of 10 for a price setter (index 0, minimum 1) and
+    candidates given as (minimum, plan, posterior, ceiling); a quarter of the equal
+    split per campaign is the trials' allowance (by default 25 each)."""
+    campaigns = [campaign("setter")] + [
+        campaign(f"c{k}", min_daily_budget=Decimal(str(minimum)))
+        for k, (minimum, *_) in enumerate(candidates, start=1)
+    ]
+    n = len(campaigns)
+    state = suite(campaigns, day=3, total=total or 1000.0 * n, **kwargs)
+    plan = {0: setter_plan} | {k: c[1] for k, c in enumerate(candidates, start=1)}
+    posteriors = [kwargs.pop("setter", SETTER)] + [c[2] for c in candidates]
+    ceilings = np.array([np.inf] + [c[3] for c in candidates], dtype=float)
+    model = cycle._Model(posteriors, DemandPattern(10, 0), ceilings)
+    evidence = [selling(c.campaign_id, 3, 100.0, 1.0, value=value) for c in campaigns]
+    rng = np.random.default_rng(0)
+    return cycle._trials_at_minimum(
+        state, evidence, model, LEDGER, list(range(n)), plan, PRICE_FACTOR, rng
+    )
+
+
+def paying(ratio: float, minimum: float = 20.0, b: float = 20.0) -> CurvePosterior:
+    """A sure curve (half-saturation ``b``) whose minimum's spend (x 0.8) earns ``ratio``
+    times the setter's price for it on the day."""
+    spend = minimum * 0.8
+    price = PRICE_FACTOR * 10.0 * np.exp(-0.8) / 100.0
+    a = ratio * price * spend / (PRICE_FACTOR * -np.expm1(-spend / b))
+    return sure_posterior(float(a), b)
+
+
+def test_a_trial_needs_a_draw_earning_more_than_the_plans_price_for_the_minimums_spend():
+    assert trial_days([(20.0, 0.0, paying(1.05), np.inf)]) == {1}
+    assert trial_days([(20.0, 0.0, paying(0.95), np.inf)]) == set()
+    # A campaign the plan funds, even under one, is no candidate.
+    assert trial_days([(0.1, 0.5, paying(10.0), np.inf)]) == set()
+    # A plan under one prices a trial all the same; nothing funded, nothing to price it.
+    assert trial_days([(20.0, 0.0, paying(10.0), np.inf)], setter_plan=0.5) == {1}
+    assert trial_days([(20.0, 0.0, paying(10.0), np.inf)], setter_plan=0.0) == set()
+
+
+def test_the_trials_price_is_the_median_return_of_the_campaigns_funded_above_their_minimum():
+    # A second funded campaign planned at its minimum (to a millionth) or at its
+    # audience's ceiling (to a millionth) does not set the price; one between does.
+    between = (1.0, 100.0, sure_posterior(1.0, 100.0), np.inf)
+    at_minimum = (100.0, 100.0 * (1 + 1e-6), sure_posterior(1.0, 100.0), np.inf)
+    exactly_minimum = (100.0, 100.0, sure_posterior(1.0, 100.0), np.inf)
+    at_ceiling = (1.0, 100.0, sure_posterior(1.0, 100.0), 100.0 / (1 - 1e-6))
+    pays = (20.0, 0.0, paying(0.8), np.inf)
+    # With "between" the price is the median of 10x and 1x the setter's: 5.5x lower.
+    assert trial_days([between, pays]) == {2}
+    assert trial_days([at_minimum, pays]) == set()
+    assert trial_days([exactly_minimum, pays]) == set()
+    assert trial_days([at_ceiling, pays]) == set()
+    # A plan well above the minimum (twice and more) sets the price.
+    assert trial_days([(50.0, 100.0, sure_posterior(1.0, 100.0), np.inf), pays]) == {2}
+
+
+def test_the_best_trials_come_first_while_the_allowance_lasts():
+    # Advantages 2, 3 and 4 at minimums 40, 30 and 20; an allowance of 50 (a quarter of
+    # 4 x 50): the best two, 20 + 30, and then nothing fits.
+    candidates = [
+        (40.0, 0.0, paying(2.0, 40.0), np.inf),
+        (30.0, 0.0, paying(3.0, 30.0), np.inf),
+        (20.0, 0.0, paying(4.0, 20.0), np.inf),
+    ]
+    assert trial_days(candidates, total=2000.0) == {2, 3}
+    # Under a price below one (sales worth 10), the same order.
+    assert trial_days(candidates, total=2000.0, value=10.0) == {2, 3}
+
+
+def test_a_days_share_of_its_budget_is_judged_on_days_with_a_budget_not_just_lowered():
+    full = [days_of(str(i), [100.0] * 7, [100.0] * 7) for i in range(3)]
+    # Shares, not spends: 50 of a budget of 50 is full delivery, 100 of 400 is not.
+    halves = [days_of(str(i), [50.0] * 7, [50.0] * 7) for i in range(3)]
+    wide = days_of("wide", [100.0] * 7, [400.0] * 7)
+    assert cycle._ceilings([*halves, wide]).tolist() == [np.inf] * 3 + [pytest.approx(110.0)]
+    # A budget under one is a budget: spending a tenth of it is a ceiling.
+    tiny = days_of("tiny", [0.05] * 7, [0.5] * 7)
+    assert cycle._ceilings([*full, tiny]).tolist() == [np.inf] * 3 + [pytest.approx(0.055)]
+    # A campaign's first day is judged too (nothing was lowered before it).
+    first = days_of("first", [30.0], [100.0])
+    assert cycle._ceilings([*full, first]).tolist() == [np.inf] * 3 + [pytest.approx(33.0)]
+    # A budget raised after a cut is judged (against the day before, not the first day),
+    # and one the same to a billionth is not a cut.
+    raised = days_of("raised", [100.0, 50.0, 20.0], [100.0, 50.0, 60.0])
+    assert cycle._ceilings([*full, raised]).tolist() == [np.inf] * 3 + [pytest.approx(110.0)]
+    same = days_of("same", [100.0, 30.0], [100.0, 100.0 * (1 - 1e-9)])
+    assert cycle._ceilings([*full, same]).tolist() == [np.inf] * 3 + [pytest.approx(110.0)]
+    # Days without a budget (spend reported after a pause) are not judged: a week of them
+    # does not make every share typical.
+    paused = days_of("paused", [5.0] * 7, [0.0] * 7)
+    small = days_of("small", [40.0] * 7, [100.0] * 7)
+    ceilings = cycle._ceilings([full[0], small, paused]).tolist()
+    assert ceilings == [np.inf, pytest.approx(44.0), np.inf]
+
+
+def ads(clicks_a: float, clicks_b: float) -> tuple[CreativeState, ...]:
+    """Ads "ad-a" and "ad-b" (variants A and B), each 50 spent over a delivered day."""
+    return (
+        CreativeState("a", "A", True, spend=50.0, hours_live=34.0, clicks=clicks_a, content="ad-a"),
+        CreativeState("b", "B", True, spend=50.0, hours_live=34.0, clicks=clicks_b, content="ad-b"),
+    )
+
+
+def creative_test(clicks_a: float, clicks_b: float):
+    """`_creative_tests` on a live campaign running the two ads, beside a paused one where
+    they clicked 40 and 30: its decisions, advice, and the verdict with and without the
+    paused campaign's clicks."""
+    held = cycle_state().campaigns[1]
+    live = replace(held, campaign_id="live", override=None, creatives=ads(clicks_a, clicks_b))
+    elsewhere = replace(live, campaign_id="asleep", active=False, creatives=ads(40.0, 30.0))
+    state = replace(cycle_state(), campaigns=(live, elsewhere))
+    decisions: list = []
+    recommendations: list = []
+    cycle._creative_tests(state, np.random.default_rng(0), decisions, recommendations)
+    delivered = cycle._delivered_hours(state, live)
+    pooled = suite_clicks([live.creatives, elsewhere.creatives])[0]
+    [verdict] = judge_creatives(delivered, np.random.default_rng(0), pooled)
+    [alone] = judge_creatives(delivered, np.random.default_rng(0))
+    return decisions, recommendations, verdict, alone
+
+
+def test_a_creative_test_counts_the_same_ads_clicks_elsewhere_and_reports_its_probability():
+    decisions, _, verdict, alone = creative_test(60.0, 25.0)
+    p = verdict.probability_winner_better
+    assert p != alone.probability_winner_better and round(p, 3) != round(p, 4)
+    [pause] = decisions
+    assert pause.creative_id == "b"
+    assert pause.numbers["probability_winner_better"] == round(p, 3)
+    assert pause.reason == f"creative a beats it with probability {p:.2f}"
+    # Not decisive, but likely enough to advise.
+    decisions, [hint], verdict, alone = creative_test(42.0, 30.0)
+    p = verdict.probability_winner_better
+    assert decisions == [] and p != alone.probability_winner_better and round(p, 3) != round(p, 4)
+    assert hint.numbers == {"probability": round(p, 3), "creative": "B"}
+
+
+def test_an_audiences_ceiling_is_under_six_tenths_of_the_upper_quartile_share_and_stays_unless_refuted():
+    # Beside a campaign spending 0.8 of its budget, the upper quartile of the two shares
+    # is 0.25 s + 0.6: a share s is capped below 0.4235 (s < 0.6 x that).
+    typical = days_of("typical", [80.0], [100.0])
+    assert cycle._ceilings([typical, days_of("s", [42.0], [100.0])])[1] == pytest.approx(46.2)
+    assert cycle._ceilings([typical, days_of("s", [42.5], [100.0])])[1] == np.inf
+    # Beside three such campaigns a share under 0.48 is capped: 30 of 65 is. A later day
+    # delivering more of the same budget (32 of 65) but not past the ceiling's headroom
+    # (30 x 1.1) keeps it; one spending more (34) refutes it.
+    three = [days_of(str(k), [80.0], [100.0]) for k in range(3)]
+    kept = days_of("kept", [30.0, 32.0], [65.0, 65.0])
+    assert cycle._ceilings([*three, kept])[3] == pytest.approx(32.0 * 1.1)
+    at_headroom = days_of("at", [30.0, 30.0 * cycle.CEILING_HEADROOM], [65.0, 65.0])
+    assert cycle._ceilings([*three, at_headroom])[3] == pytest.approx(33.0 * 1.1)
+    refuted = days_of("refuted", [30.0, 34.0], [65.0, 65.0])
+    # A refuted campaign does not stop the next one's ceiling.
+    assert cycle._ceilings([*three, refuted, kept]).tolist() == [np.inf] * 4 + [pytest.approx(35.2)]
+
+
+def paced(campaigns, *, free: float, day=5, fixed_daily=0.0, ceilings=None, **suite_kwargs):
+    """`_pace_today`'s decisions at noon of ``day`` (of 10) for these live campaigns:
+    from noon a budget B can spend B x 1.2 x 0.75 = 0.9 B of the ``free`` money."""
+    state = suite(campaigns, day=day, hour=12, **suite_kwargs)
+    ledger = replace(LEDGER, free=free, fixed_daily=fixed_daily)
+    limits = np.full(len(campaigns), np.inf) if ceilings is None else np.array(ceilings)
+    decisions: list = []
+    cycle._pace_today(state, ledger, limits, list(range(len(campaigns))), [], decisions)
+    return {d.campaign_id: d for d in decisions}
+
+
+def test_the_hourly_fit_counts_a_weekly_caps_room_and_no_money_as_none():
+    # 650 of a week's cap of 7 x 100 spent: the rest of today can spend 50, not 90.
+    week = (DayMetrics(4, 650.0, 100.0),)
+    capped = campaign("a", 100.0, days=week, weekly_cap_days=7.0)
+    assert paced([capped], free=60.0) == {}
+    # Overrides whose worst case takes more than is free leave nothing: a pause, even for
+    # a platform taking a thousandth.
+    thousandth = campaign("a", 100.0, min_daily_budget=Decimal("0.001"))
+    [pause] = paced([thousandth], free=10.0, fixed_daily=20.0).values()
+    assert pause.kind == PAUSE
+
+
+def test_on_the_last_day_budgets_under_one_rise_too_and_the_daily_limit_caps_them():
+    small = [campaign(c, 0.1, min_daily_budget=Decimal("0.01")) for c in "ab"]
+    made = paced(small, free=1000.0, day=9, daily_limit=Decimal("0.5"))
+    assert [float(d.daily_budget) for d in made.values()] == [0.25, 0.25]
+    # Up to an audience's ceiling above a budget under one.
+    half = campaign("a", 0.5, min_daily_budget=Decimal("0.01"))
+    [rise] = paced([half], free=1000.0, day=9, ceilings=[1.0]).values()
+    assert rise.daily_budget == Decimal("1.00")
+    # A live campaign without a budget is left alone under a limit.
+    assert paced([campaign("a", 0.0)], free=1000.0, day=9, daily_limit=Decimal("50")) == {}
+
+
+def test_an_hourly_cut_shows_the_budget_it_replaces_to_the_cent():
+    [cut] = paced([campaign("a", 100.125)], free=45.0).values()
+    assert round(100.125, 3) != round(100.125, 2)
+    assert cut.numbers["previous_budget"] == round(100.125, 2)
+
+
+def test_the_plans_grid_reaches_twice_a_minimum_or_forty_equal_shares_and_a_hundredth_of_one_under_a_ceiling():
+    def top(minimum: float, ceiling: float) -> float:
+        """Today's plan for one campaign on a curve that never saturates, money without
+        end, an equal share of 2 a day: the top of its grid of budgets."""
+        state = suite([campaign("a", min_daily_budget=Decimal(str(minimum)))], day=3, total=20.0)
+        model = cycle._Model([point_posterior(1000.0, 1e7)], RAMPING, np.array([ceiling]))
+        ledger = replace(LEDGER, plannable=1e6)
+        budgets, _ = cycle._plan(state, [selling("a", 3, 1.0, 1.0)], model, ledger, [0])
+        return budgets[0]
+
+    assert top(100.0, np.inf) == pytest.approx(200.0)
+    assert top(1.0, np.inf) == pytest.approx(80.0)
+    # An audience's ceiling bounds it, but not under a hundredth of the equal share.
+    assert top(1.0, 50.0) == pytest.approx(50.0)
+    assert top(1.0, 0.001) == pytest.approx(0.02)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from usher.campaigns.optimizer.curves import DemandPattern
-from usher.campaigns.optimizer.demand import RAMP_PRIOR_MEAN, estimate_demand
+from usher.campaigns.optimizer.demand import RAMP_GRID, RAMP_PRIOR_MEAN, estimate_demand
 
 FRIDAY_HEAVY = np.array([0.8, 0.8, 0.9, 1.0, 1.9, 1.0, 0.6])
 
@@ -23,6 +23,17 @@ def test_without_sales_data_the_pattern_is_the_prior():
     assert estimate_demand(30, 4, empty, np.array([]), np.array([])) == prior
     days = np.arange(5)
     assert estimate_demand(30, 4, days, np.full(5, 3.0), np.zeros(5)) == prior
+
+
+def test_one_day_says_nothing_of_the_ramp_so_its_posterior_is_the_grids_prior():
+    # Its sales are absorbed by the scale, and one day is one weekday: the ramp's
+    # posterior is its exponential prior on the grid (mean 0.878 on steps of 0.25 cut at
+    # 8, not the continuous prior's 1), every weekday 1.
+    prior = np.exp(-RAMP_GRID / RAMP_PRIOR_MEAN)
+    for day in (0, 12):
+        found = estimate_demand(30, 4, np.array([day]), np.array([7.0]), np.array([3.0]))
+        assert found.ramp == pytest.approx(float(np.sum(RAMP_GRID * prior) / prior.sum()))
+        assert found.weekday == pytest.approx((1.0,) * 7)
 
 
 def test_a_well_observed_ramp_and_weekday_pattern_are_recovered():
