@@ -165,13 +165,13 @@ def _daily_for_cap(need: CampaignNeed, cap: Decimal) -> Decimal:
     cap += _spent_of_todays_cap(need)
     if cap >= need.daily_multiplier * need.day_high:
         return floor_cents(cap / need.daily_multiplier)
+    # Below the day's highest budget: today costs `day_factor x` it whatever is set, the
+    # days after today (there are some: on the last day the multiplier is the day's
+    # factor, so a cap covering today covers the day's highest budget, above) the rest.
     today = need.day_factor * need.day_high
     if cap < today:
         return ZERO
-    after_today = need.daily_multiplier - need.day_factor
-    if after_today <= 0:  # the last day: anything up to the day's highest costs the same
-        return need.day_high
-    return floor_cents((cap - today) / after_today)
+    return floor_cents((cap - today) / (need.daily_multiplier - need.day_factor))
 
 
 def _exposure(need: CampaignNeed, mode: BudgetMode, daily: Decimal) -> Decimal:

@@ -12,6 +12,7 @@ from usher.campaigns.spend_safety import (
     BudgetMode,
     CampaignNeed,
     OverdeliveryRule,
+    can_fund_a_minimum,
     ceil_cents,
     daily_budget_multiplier,
     daily_exposure,
@@ -359,3 +360,38 @@ def test_what_was_reported_spent_today_no_longer_counts_as_exposure():
     )
     (raised,) = plan_budgets(Decimal("260"), [cut])
     assert (raised.daily_budget, raised.exposure) == (Decimal("102.50"), Decimal("260"))
+
+
+def test_the_exposure_in_force_is_counted_up_to_the_end_the_platform_has():
+    """`daily_exposure` with the multiplier of the end in force (a rolled end not moved
+    yet: today only) rather than the one the plan moves to."""
+    running = need("a", daily="10", days=2, day_high=Decimal("10"))
+    assert daily_exposure(running, Decimal("10"), Decimal("2")) == Decimal("20")
+    assert daily_exposure(running, Decimal("10")) == Decimal("40")
+
+
+def test_a_budget_is_exhausted_only_when_no_live_campaign_fits_at_its_minimum():
+    meta_like = need("m", daily="10", days=3, rule=META, minimum="25")  # lifetime: 75
+    google_like = need("g", daily="10", days=3, minimum="5", can_use_lifetime=False)  # 30
+    assert can_fund_a_minimum(Decimal("75"), [meta_like])  # squeezed into a lifetime budget
+    assert not can_fund_a_minimum(Decimal("74.99"), [meta_like])
+    assert can_fund_a_minimum(Decimal("30"), [meta_like, google_like])
+    assert not can_fund_a_minimum(Decimal("29.99"), [meta_like, google_like])
+    over = need("o", daily="10", days=0, minimum="0")  # its flight is over
+    assert not can_fund_a_minimum(Decimal("10"), [over])
+
+
+def test_the_minimums_that_fit_exactly_are_all_funded():
+    needs = [
+        need(k, daily=str(10 + k), days=7, minimum="10", can_use_lifetime=False) for k in range(3)
+    ]
+    two_minimums = Decimal(10) * needs[0].daily_multiplier * 2
+    plan = plan_budgets(two_minimums, needs)
+    assert [s.mode != BudgetMode.PAUSED for s in plan] == [False, True, True]
+    assert sum(s.exposure for s in plan) == two_minimums
+
+
+def test_wishes_of_less_than_a_unit_are_scaled_too():
+    tiny = [need(k, daily="0.10", days=2, minimum="0", can_use_lifetime=False) for k in "ab"]
+    plan = plan_budgets(Decimal("0.40"), tiny)  # wished: 0.40 each
+    assert [s.daily_budget for s in plan] == [Decimal("0.05"), Decimal("0.05")]
