@@ -379,6 +379,8 @@ def test_a_budget_is_exhausted_only_when_no_live_campaign_fits_at_its_minimum():
     assert not can_fund_a_minimum(Decimal("29.99"), [meta_like, google_like])
     over = need("o", daily="10", days=0, minimum="0")  # its flight is over
     assert not can_fund_a_minimum(Decimal("10"), [over])
+    last_day = need("l", daily="10", days=1, minimum="5", can_use_lifetime=False)  # 2 x 5
+    assert can_fund_a_minimum(Decimal("10"), [last_day])
 
 
 def test_the_minimums_that_fit_exactly_are_all_funded():
