@@ -318,3 +318,26 @@ def test_curves_saturating_within_one_unit_of_money_are_allocated_by_their_slope
         np.array([[1.0], [0.9]]), np.array([0.5, 0.5]), np.full(2, np.inf), 0.01, None
     )
     assert spend == pytest.approx(np.array([[0.01], [0.0]]), abs=1e-9)
+
+
+def test_a_campaign_without_a_minimum_spends_the_budget_another_ones_minimum_does_not_fit():
+    # Campaign 1's minimum (90) is over the budget (30): at the thresholds where it stops
+    # paying, campaign 0's slope (5·100/150) is long passed, so the threshold's choice
+    # ran neither, and the fill and the toggles, which switch minimums, skipped campaign 0
+    # (no minimum): the whole budget stayed unspent.
+    curves = [ResponseCurve(a=5.0, b=150.0, value=100.0), ResponseCurve(a=6.0, b=20.0, value=100.0)]
+    spend = allocate(curves, np.ones(2), 30.0, minimum=[0.0, 90.0])
+    assert spend[1].tolist() == [0.0, 0.0]
+    assert spend[0] == pytest.approx([15.0, 15.0], rel=1e-9)
+
+
+def test_a_campaign_without_a_minimum_fills_days_whose_cap_another_ones_minimum_exceeds():
+    # Campaign 0's minimum (90) is over the day's cap (80): campaign 1, without one, takes
+    # each day's cap; before, nothing ran.
+    curves = [
+        ResponseCurve(a=6.0, b=130.0, value=100.0),
+        ResponseCurve(a=3.6, b=240.0, value=100.0),
+    ]
+    spend = allocate(curves, np.ones(2), 500.0, 80.0, minimum=[90.0, 0.0])
+    assert spend[0].tolist() == [0.0, 0.0]
+    assert spend[1] == pytest.approx([80.0, 80.0], rel=1e-9)
