@@ -21,6 +21,7 @@ from usher.campaigns.optimizer.allocation import (
     allocate_arrays,
     allocate_tabulated,
     expected_revenue,
+    interpolate_rows,
     inverse_marginal,
     spend_at_threshold,
 )
@@ -481,3 +482,50 @@ def test_the_toggles_try_at_most_24_of_each_kind_in_campaign_order_among_equals(
     off_first = sorted(range(30), key=lambda i: -rate[i, 0])[:24]
     weakest_held = sorted(range(30, 60), key=lambda i: rate[i, 0])[:24]
     assert tried == [(i, 0) for i in off_first + weakest_held]
+
+
+def test_the_thresholds_are_searched_down_to_a_trillionth_of_the_steepest_slope_under_one():
+    # As above with every slope under 1 (0.1 and 1e-12): the search's bottom is a
+    # trillionth of the steepest slope, not of 1.
+    saturation = np.array([[0.1], [1e-12]])
+    spend = allocate_arrays(saturation, np.array([1.0, 1.0]), np.array([5.0, np.inf]), 20.0, None)
+    assert spend[0, 0] == pytest.approx(5.0)
+    assert spend[1, 0] == pytest.approx(np.log(10.0))  # down to 1e-13: ln(1e-12 / 1e-13)
+
+
+@pytest.mark.parametrize("budget", [0.0, -5.0])
+def test_no_money_spends_nothing_with_minimums_too(budget):
+    saturation = np.full((2, 3), 100.0)
+    minimum = np.array([0.0, 10.0])
+    spend = allocate_arrays(saturation, np.full(2, 10.0), np.full(2, np.inf), budget, None, minimum)
+    assert spend.shape == (2, 3)
+    assert not spend.any()
+    grid = np.tile(np.linspace(0.0, 50.0, 6), (2, 1))
+    table = np.tile(np.linspace(10.0, 0.0, 6), (2, 1))
+    spend = allocate_tabulated(grid, table, np.ones(3), budget, None, minimum)
+    assert spend.shape == (2, 3)
+    assert not spend.any()
+
+
+def test_a_minimum_under_one_unit_of_money_is_a_minimum_all_the_same():
+    # A minimum of 0.5 over a budget of 0.3: nothing runs (not 0.3 under the minimum).
+    saturation = np.array([[100.0]])
+    spend = allocate_arrays(saturation, np.array([10.0]), np.array([np.inf]), 0.3, None, [0.5])
+    assert spend.tolist() == [[0.0]]
+    grid, table = np.array([[0.0, 10.0, 20.0]]), np.array([[8.0, 4.0, 1.0]])
+    assert allocate_tabulated(grid, table, np.ones(1), 0.3, None, [0.5]).tolist() == [[0.0]]
+
+
+def test_a_tabulated_minimum_above_the_grids_end_is_the_grids_end():
+    # The grid ends at 60, the campaign's ceiling: a minimum of 100 runs it at 60, and a
+    # budget of 50 cannot (not at the point before the end, 40).
+    grid, table = np.array([[0.0, 20.0, 40.0, 60.0]]), np.array([[8.0, 4.0, 2.0, 1.0]])
+    assert allocate_tabulated(grid, table, np.ones(1), 50.0, None, [100.0]).tolist() == [[0.0]]
+    spend = allocate_tabulated(grid, table, np.ones(2), 500.0, None, [100.0])
+    assert spend == pytest.approx(np.array([[60.0, 60.0]]))
+
+
+def test_interpolating_below_a_grids_first_point_reads_its_first_value():
+    grid, values = np.array([[5.0, 10.0, 20.0]]), np.array([[0.0, 30.0, 40.0]])
+    found = interpolate_rows(grid, values, np.array([[0.0, 5.0, 7.5, 20.0, 25.0]]))
+    assert found == pytest.approx(np.array([[0.0, 0.0, 15.0, 40.0, 40.0]]))
