@@ -529,3 +529,13 @@ def test_interpolating_below_a_grids_first_point_reads_its_first_value():
     grid, values = np.array([[5.0, 10.0, 20.0]]), np.array([[0.0, 30.0, 40.0]])
     found = interpolate_rows(grid, values, np.array([[0.0, 5.0, 7.5, 20.0, 25.0]]))
     assert found == pytest.approx(np.array([[0.0, 0.0, 15.0, 40.0, 40.0]]))
+
+
+def test_the_tabulated_search_goes_down_to_a_trillionth_of_the_steepest_slope_at_low_demand():
+    # At demand 1e-3 the slopes are 1e-4 and 2e-15: the second campaign is funded once
+    # the first is at its grid's end (5), since the search's bottom is a trillionth of
+    # the steepest slope at that demand (1e-16), not at demand 1.
+    grid = np.array([[0.0, 5.0], [0.0, 100.0]])
+    table = np.array([[0.1, 0.1], [2e-12, 1e-12]])
+    spend = allocate_tabulated(grid, table, np.array([1e-3]), 20.0, None)
+    assert spend == pytest.approx(np.array([[5.0], [15.0]]))
