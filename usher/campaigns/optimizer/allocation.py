@@ -298,7 +298,11 @@ def allocate_semi_continuous(
     # spend did, floors and all). Topped at the steepest slope, a minimum above the budget
     # on a curve linear over it (2.6e-53 against 3.8e-60 on a=b=1) was chosen at the top,
     # trimmed by water_fill below its floor, and did not fit.
-    best_on = water_fill(chosen, n_days, steepest, budget, daily_cap) > 0
+    # A campaign-day without a minimum is never worse on (the fill may give it nothing) and
+    # is no floor to switch on: at the price set by another's unaffordable minimum the
+    # threshold's choice can leave it off, and the fill and the toggles, which switch
+    # floors, would never run it (a budget under the other's minimum stayed unspent).
+    best_on = (water_fill(chosen, n_days, steepest, budget, daily_cap) > 0) | (floors <= 0)
     best = respend(best_on)
     assert best is not None
     best_value = float(revenue(best).sum())

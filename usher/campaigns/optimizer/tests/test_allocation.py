@@ -275,6 +275,8 @@ def test_the_tabulated_plan_chooses_under_minimums_as_the_closed_form_does(
     floors = np.minimum(minimum, [c.max_daily_spend or np.inf for c in CURVES])
     assert ((spend == 0) | (spend >= floors[:, None] * (1 - 1e-9))).all()
     assert spend.sum() <= budget + 1e-6
+    if daily_cap is not None:
+        assert (spend.sum(axis=0) <= daily_cap * (1 + 1e-9)).all()
 
 
 def test_alike_campaigns_under_a_daily_cap_share_it_at_their_minimum_rather_than_skip_days():
