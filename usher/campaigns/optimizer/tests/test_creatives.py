@@ -6,8 +6,10 @@ import numpy as np
 import pytest
 
 from usher.campaigns.optimizer.creatives import (
+    RatePosterior,
     SuiteClicks,
     judge_creatives,
+    rate_posterior,
     relative_quality,
     suite_clicks,
 )
@@ -179,3 +181,137 @@ def test_variants_sharing_a_label_but_showing_other_ads_lend_each_other_no_click
 def test_variants_without_content_are_pooled_with_nothing():
     suite = [[named(f"{k}a", "", 16), named(f"{k}b", "", 9)] for k in range(10)]
     assert suite_clicks(suite) == [{} for _ in range(10)]
+
+
+# The tests below were added for the mutation run of issue #16 (docs/mutation.md).
+
+
+def test_draws_follow_the_posterior_whose_mean_ranks_the_variants():
+    # Few clicks (a wide click factor), many sales per click (a narrow sales factor):
+    # the draws' mean and spread show whether each factor is drawn at its own shape and
+    # rate, per draw, and multiplied.
+    posterior = RatePosterior(
+        click_shape=np.array([4.0, 9.0]),
+        click_rate=np.array([2.0, 3.0]),
+        sale_shape=np.array([400.0, 100.0]),
+        sale_rate=np.array([800.0, 50.0]),
+    )
+    draws = posterior.draws(np.random.default_rng(1), 40_000)
+    assert draws.shape == (2, 40_000)
+    assert posterior.mean() == pytest.approx([4 / 2 * 400 / 800, 9 / 3 * 100 / 50])
+    assert draws.mean(axis=1) == pytest.approx(posterior.mean(), rel=0.02)
+    # A product of independent Gammas: CV^2 = (1 + 1/a)(1 + 1/b) - 1.
+    expected_cv = np.sqrt((1 + 1 / np.array([4.0, 9.0])) * (1 + 1 / np.array([400.0, 100.0])) - 1)
+    assert draws.std(axis=1) / draws.mean(axis=1) == pytest.approx(expected_cv, rel=0.05)
+    without_clicks = RatePosterior(None, None, np.array([400.0]), np.array([800.0]))
+    sales_only = without_clicks.draws(np.random.default_rng(1), 40_000)
+    assert sales_only.mean() == pytest.approx(0.5, rel=0.02)
+    assert without_clicks.mean() == pytest.approx([0.5])
+
+
+def test_equal_sales_per_money_on_unequal_spends_is_no_verdict():
+    # b has spent a quarter of a's money and sold a quarter as much: the same rate.
+    verdicts = judge_creatives(
+        [creative("a", 2000.0, 40), creative("b", 500.0, 10)], np.random.default_rng(1)
+    )
+    assert 0.3 < verdicts[0].probability_winner_better < 0.7
+    assert not verdicts[0].decisive
+
+
+def test_a_better_creative_listed_second_is_the_winner_with_its_rates():
+    # b sells and clicks twice as well per unit of money as a.
+    verdicts = judge_creatives(
+        [
+            clicked("a", 1000.0, 1000, 20, hours=72),
+            clicked("b", 1000.0, 2000, 40, hours=72),
+        ],
+        np.random.default_rng(1),
+    )
+    assert verdicts[0].winner_id == "b" and verdicts[0].loser_id == "a"
+    assert verdicts[0].decisive
+    assert verdicts[0].probability_winner_better > 0.99
+    # The rates are conversions per unit of money, shrunk toward the campaign's.
+    assert verdicts[0].winner_rate == pytest.approx(40 / 1000, rel=0.15)
+    assert verdicts[0].loser_rate == pytest.approx(20 / 1000, rel=0.15)
+    assert verdicts[0].winner_rate > verdicts[0].loser_rate
+
+
+def test_clicks_decide_from_exactly_a_day_and_twenty_clicks():
+    verdicts = judge_creatives(
+        [clicked("a", 100.0, 80, hours=24.0), clicked("b", 100.0, 20, hours=24.0)],
+        np.random.default_rng(1),
+    )
+    assert verdicts[0].loser_id == "b" and verdicts[0].decisive
+
+
+def test_same_clicks_per_money_on_unequal_spends_is_the_same_quality():
+    # The click factor is per unit of money: b spent twice as much for twice the clicks.
+    quality = relative_quality([clicked("a", 100.0, 80), clicked("b", 200.0, 160)])
+    assert quality["a"] == pytest.approx(1.0, abs=0.02)
+    assert quality["b"] == pytest.approx(1.0, abs=0.02)
+
+
+def test_variants_that_spent_under_one_unit_of_money_are_ranked_by_their_clicks():
+    # A few cents each; a clicked four times as often per unit of money as b.
+    quality = relative_quality([clicked("a", 0.2, 8), clicked("b", 0.4, 4)])
+    assert quality["a"] / quality["b"] > 1.8
+
+
+def test_a_single_click_or_a_single_sale_already_ranks_the_variants():
+    one_click = relative_quality([clicked("a", 100.0, 1), clicked("b", 100.0, 0)])
+    assert one_click["a"] > 1.0 > one_click["b"]
+    one_sale = relative_quality([creative("a", 100.0, 1), creative("b", 100.0, 0)])
+    assert one_sale["a"] > 1.0 > one_sale["b"]
+    assert rate_posterior([clicked("a", 100.0, 1), clicked("b", 100.0, 0)]).uses_clicks
+
+
+def test_a_variant_that_has_barely_spent_is_taken_at_the_campaigns_click_rate():
+    quality = relative_quality([clicked("a", 1000.0, 500), clicked("b", 0.01, 0)])
+    assert quality["a"] == pytest.approx(1.0, abs=0.05)
+    assert quality["b"] == pytest.approx(1.0, abs=0.05)
+
+
+def test_a_variant_without_clicks_of_its_own_is_taken_at_the_campaigns_sales_per_click():
+    # The campaign: 3 sales from 9 clicks, a pooled (3 + 1) / (9 + 1) sales per click.
+    posterior = rate_posterior([clicked("a", 10.0, 9, conversions=3), clicked("b", 10.0, 0)])
+    sales_per_click = posterior.sale_shape / posterior.sale_rate
+    assert sales_per_click[1] == pytest.approx((3 + 1) / (9 + 1))
+
+
+def test_without_clicks_a_variant_that_has_not_spent_is_taken_at_the_campaigns_sales_per_money():
+    # The campaign: 2 sales for 0.5 of money, a pooled (2 + 1) / 0.5 sales per unit of money.
+    posterior = rate_posterior([creative("a", 0.5, 2), creative("b", 0.0, 0)])
+    assert not posterior.uses_clicks
+    assert posterior.mean()[1] == pytest.approx((2 + 1) / 0.5)
+
+
+def test_clicks_without_any_spend_fall_back_to_sales_per_money():
+    posterior = rate_posterior([clicked("a", 0.0, 5, conversions=1), clicked("b", 0.0, 3)])
+    assert not posterior.uses_clicks
+    assert np.all(np.isfinite(posterior.mean()))
+
+
+def test_suite_clicks_count_variants_that_spent_under_one_unit_and_a_single_click():
+    cheap = [named("1a", "video", 3, spend=0.5), named("1b", "poster", 2, spend=0.5)]
+    one_click = [named("2a", "video", 1), named("2b", "poster", 0)]
+    other = [named("3a", "video", 10), named("3b", "poster", 10)]
+    elsewhere = suite_clicks([cheap, one_click, other])[2]
+    assert elsewhere["video"] == SuiteClicks(4.0, 2.5 + 0.5)
+
+
+def test_suite_clicks_ignore_a_campaign_whose_second_variant_never_spent():
+    # A "test" whose second variant never spent is no test: it says nothing elsewhere.
+    untested = [named("1a", "video", 30), named("1b", "poster", 0, spend=0.0)]
+    other = [named("3a", "video", 10), named("3b", "poster", 10)]
+    nothing = SuiteClicks(0.0, 0.0)
+    assert suite_clicks([untested, other])[1] == {"video": nothing, "poster": nothing}
+
+
+def test_suite_clicks_of_an_ad_the_campaign_does_not_show_are_all_of_its_clicks():
+    suite = [
+        [named("1a", "video", 20), named("1b", "poster", 10)],
+        [named("2a", "video", 30), named("2b", "poster", 30)],
+        [named("3a", "teaser", 5), named("3b", "poster", 5)],
+    ]
+    # Campaign 3 shows no "video": it sees both others' video clicks and expectations.
+    assert suite_clicks(suite)[2]["video"] == SuiteClicks(50.0, 15.0 + 30.0)
