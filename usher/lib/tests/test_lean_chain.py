@@ -8,7 +8,11 @@ import json
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ImproperlyConfigured
+from django.http import Http404
+from django.template import engines
+from django.template.response import TemplateResponse
 from django.test import Client
+from django.urls import path
 
 from usher.events.models import TrackingEvent
 from usher.lib.lean_chain import LeanPathsMiddleware
@@ -89,3 +93,30 @@ def test_a_middleware_that_hooks_around_views_cannot_join_the_lean_chain(setting
     settings.LEAN_MIDDLEWARE = ["django.middleware.csrf.CsrfViewMiddleware"]
     with pytest.raises(ImproperlyConfigured, match="view hooks"):
         LeanPathsMiddleware(lambda request: None)
+
+
+def _raises_not_found(request):
+    raise Http404("no such thing")
+
+
+def _template_answer(request):
+    return TemplateResponse(
+        request, engines["django"].from_string("lean {{ word }}"), {"word": "ok"}
+    )
+
+
+urlpatterns = [
+    path("lean-missing", _raises_not_found),
+    path("lean-template", _template_answer),
+]
+
+
+@pytest.mark.urls(__name__)
+def test_a_lean_path_answers_a_views_404_and_renders_a_template_response(settings):
+    """Django's own handling behind the lean chain: a view's `Http404` is a 404 (not a
+    500 from the chain's own failure) and a `TemplateResponse` is rendered."""
+    settings.LEAN_PATHS = ["/lean-missing", "/lean-template"]
+    client = Client(raise_request_exception=False)
+    assert client.get("/lean-missing").status_code == 404
+    rendered = client.get("/lean-template")
+    assert (rendered.status_code, rendered.content) == (200, b"lean ok")
