@@ -127,7 +127,9 @@ def allocate_tabulated(
     ascending, spends = marginal[:, ::-1], spend_grid[:, ::-1]
 
     def spend_for(threshold: np.ndarray) -> np.ndarray:
-        with np.errstate(divide="ignore"):
+        # A day without demand (x / 0, or 0 / 0 at a threshold of 0) spends nothing: the
+        # mask below, whatever the division gave.
+        with np.errstate(divide="ignore", invalid="ignore"):
             wanted = np.broadcast_to(threshold[None, :] / demand[None, :], (n_campaigns, n_days))
         if n_campaigns >= VECTORIZE_MIN_CAMPAIGNS:
             spend = inverse_marginal(spend_grid, marginal, wanted)
