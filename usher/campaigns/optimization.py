@@ -200,6 +200,9 @@ def suite_state(
                 paused_by_rule=history[campaign.pk].paused_by_rule
                 and campaign.status == CampaignStatus.PAUSED,
                 weekly_cap_days=None if weekly is None else float(weekly),
+                lifetime_wish=None
+                if campaign.lifetime_budget is None
+                else campaign.desired_daily_budget,
             )
         )
     money = ledger.balances(budget)

@@ -980,10 +980,10 @@ def _pace_today(
     live = [i for i in managed if i not in due and state.campaigns[i].active]
     if not live:
         return
-    budgets = np.array([float(state.campaigns[i].daily_budget) for i in live])
+    last_day = state.day == state.flight_days - 1
+    budgets = np.array([_paced_budget(state.campaigns[i], last_day) for i in live])
     hours_left = pacing.HOURS_PER_DAY - state.hour
     share_left = _share_left(state)
-    last_day = state.day == state.flight_days - 1
     room = max(ledger.free - ledger.fixed_daily * ledger.max_ratio * share_left, 0.0)
     room_days, week_spent = _week_rooms(state, live)
     fitted = pacing.fit_to_remainder(
@@ -1033,6 +1033,17 @@ def _pace_today(
                 expected_effect=effect,
             )
         )
+
+
+def _paced_budget(campaign: CampaignState, last_day: bool) -> float:
+    """The budget the hourly pacing moves: the daily one in force, and on the flight's
+    last day a lifetime budget's daily wish. A lifetime budget rises by exactly the money
+    it is given (a hard cap), where a daily one's rise also reserves its over-delivery
+    for the rest of the day: left at 0, the lifetime campaigns never rose on the last
+    day and the money the daily ones could not take stayed unspent."""
+    if last_day and campaign.lifetime_wish is not None:
+        return float(campaign.lifetime_wish)
+    return float(campaign.daily_budget)
 
 
 # (kind, rule, reason, expected effect) of the hourly pacing decisions.

@@ -84,6 +84,9 @@ class CampaignState:
     # The platform's weekly delivery cap in daily budgets (Meta: 7 per calendar week),
     # from its connector; None where the platform has none.
     weekly_cap_days: float | None = None
+    # On a lifetime budget (its `daily_budget` is then 0: none in force): the daily budget
+    # asked of it, which spend control turns into its lifetime share; None on a daily one.
+    lifetime_wish: Decimal | None = None
 
 
 @dataclass(frozen=True)

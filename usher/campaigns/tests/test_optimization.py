@@ -432,3 +432,18 @@ def test_a_lifetime_budgets_change_is_logged_with_what_it_was_asked_a_day_before
     assert entry.numbers["previous_budget"] == float(asked_before) > 0
     assert Decimal(str(entry.numbers["lifetime_budget"])) == campaign.lifetime_budget
     assert entry.numbers["new_budget"] == 30.0
+
+
+def test_a_lifetime_budgets_daily_wish_is_read_into_the_optimizers_state(
+    live_campaigns,
+) -> None:
+    lifetime = live_campaigns[0]
+    lifetime.refresh_from_db()
+    assert lifetime.lifetime_budget is not None
+    seen = _campaign_state(lifetime)
+    assert seen.daily_budget == 0 and seen.lifetime_wish == lifetime.desired_daily_budget > 0
+
+
+def test_a_daily_budget_has_no_lifetime_wish_in_the_optimizers_state(daily_campaigns) -> None:
+    seen = _campaign_state(daily_campaigns[0])
+    assert seen.lifetime_wish is None and seen.daily_budget > 0

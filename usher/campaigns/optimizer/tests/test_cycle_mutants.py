@@ -1508,3 +1508,15 @@ def test_the_plans_grid_reaches_twice_a_minimum_or_forty_equal_shares_and_a_hund
     # An audience's ceiling bounds it, but not under a hundredth of the equal share.
     assert top(1.0, 50.0) == pytest.approx(50.0)
     assert top(1.0, 0.001) == pytest.approx(0.02)
+
+
+def test_on_the_last_day_a_lifetime_budgets_wish_rises_like_a_daily_budget():
+    """A campaign on a lifetime budget has no daily budget in force (0); on the last day
+    its daily wish is what the pacing raises (left at 0, it never rose, and the money
+    the daily campaigns could not take stayed unspent)."""
+    lifetime = campaign("life", 0.0, lifetime_wish=Decimal("50"))
+    made = paced([lifetime, campaign("daily", 50.0)], free=1000.0, day=9)
+    assert made["life"].daily_budget == made["daily"].daily_budget == Decimal("200.00")
+    assert made["life"].numbers["previous_budget"] == 50.0
+    # Before the last day a lifetime budget is the daily rebalance's alone.
+    assert "life" not in paced([lifetime, campaign("daily", 50.0)], free=1000.0, day=8)
