@@ -44,7 +44,7 @@ from usher.campaigns.models import (
     CampaignStatus,
     LedgerKind,
 )
-from usher.lib.timezones import zone_named
+from usher.lib.timezones import local_date
 from usher.platforms.base import ErrorKind, PlatformError
 from usher.platforms.campaigns_base import MetricsLevel, MetricsRow
 from usher.platforms.registry import get_insights_connector
@@ -154,7 +154,7 @@ def _sync_into(summary: SyncSummary, campaigns: list[AutomatedCampaign], now: da
 
 def window(account: AdAccount, now: datetime) -> tuple[date, date]:
     """The look-back days in the account's time zone, today included."""
-    today = now.astimezone(zone_named(account.timezone)).date()
+    today = local_date(now, account.timezone)
     return today - timedelta(days=METRICS_LOOKBACK_DAYS - 1), today
 
 

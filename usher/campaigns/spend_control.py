@@ -52,7 +52,7 @@ from usher.campaigns.spend_safety import (
     plan_budgets,
     rolled_end,
 )
-from usher.lib.timezones import zone_named
+from usher.lib.timezones import local_date
 from usher.platforms import campaigns_base as contract
 from usher.platforms.base import PlatformError
 from usher.platforms.registry import get_campaigns_connector
@@ -131,7 +131,7 @@ def end_in_force(campaign: AutomatedCampaign) -> datetime | None:
 
 def account_day(campaign: AutomatedCampaign, now: datetime) -> date:
     """Today in the campaign's ad account's time zone: the platform's day."""
-    return now.astimezone(zone_named(campaign.ad_account.timezone)).date()
+    return local_date(now, campaign.ad_account.timezone)
 
 
 def days_highest_budget(campaign: AutomatedCampaign, today: date) -> Decimal:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import date, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.core.exceptions import ValidationError
@@ -30,6 +31,12 @@ def zone_named(name: str) -> ZoneInfo:
         logger.warning("unknown time zone %r: UTC is used", name)
         return UTC_ZONE
     return zone
+
+
+def local_date(moment: datetime, name: str) -> date:
+    """The date at `moment` in the zone of that name (`zone_named`): the day a
+    marketplace's people or an ad account's platform live in."""
+    return moment.astimezone(zone_named(name)).date()
 
 
 def validate_zone_name(name: str) -> None:

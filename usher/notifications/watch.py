@@ -14,7 +14,7 @@ from django.db.models import Count, F, Max, Window
 from django.db.models.functions import RowNumber
 
 from usher.conversions.models import ConversionDelivery, DeliveryStatus
-from usher.lib.timezones import zone_named
+from usher.lib.timezones import local_date
 from usher.marketplace.models import MarketplaceClient
 from usher.notifications.models import NotificationKind
 from usher.notifications.services import Notice, notify
@@ -31,7 +31,7 @@ PANEL_TRACKING_CODES_PATH = "/panel/tracking-codes/"
 def _local_day(now: datetime, client: MarketplaceClient) -> str:
     """The marketplace's date at `now`: in UTC, Bucharest's day turned at 02:00 local,
     and a code refused since the evening was told about twice in one working day."""
-    return f"{now.astimezone(zone_named(client.timezone)):%Y-%m-%d}"
+    return f"{local_date(now, client.timezone):%Y-%m-%d}"
 
 
 def notify_failing_codes(now: datetime) -> int:
