@@ -32,8 +32,8 @@ TAG = re.compile(r"\[([a-z_]+)\]")
 META_CENTS_PER_UNIT = 100  # Meta budgets are in the currency's minor unit
 MICROS_PER_UNIT = 1_000_000
 PARSE_CACHE_SIZE = 4096
-TIKTOK_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
-GOOGLE_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"  # in the customer's time zone
+# TikTok's schedule times (UTC) and Google's (the customer's time zone) are written alike.
+WALL_CLOCK_FORMAT = "%Y-%m-%d %H:%M:%S"
 # Rollup levels per platform, ad first, account last: the keys reports are read by.
 LEVELS = {
     "meta": ("ad", "adset", "campaign", "account"),
@@ -151,13 +151,15 @@ def _parse_meta_time(value: str) -> datetime | None:
 
 
 def _tiktok_time(value: Any) -> datetime | None:
-    return _parse_tiktok_time(str(value))
+    parsed = _parse_wall_clock(str(value))
+    return parsed.replace(tzinfo=UTC) if parsed else None
 
 
-@lru_cache(maxsize=PARSE_CACHE_SIZE)  # parsed for every ad group every simulated hour
-def _parse_tiktok_time(value: str) -> datetime | None:
+@lru_cache(maxsize=PARSE_CACHE_SIZE)  # parsed for every ad group and campaign every hour
+def _parse_wall_clock(value: str) -> datetime | None:
+    """A schedule time as the platforms write it (`WALL_CLOCK_FORMAT`), without its zone."""
     try:
-        return datetime.strptime(value, TIKTOK_TIME_FORMAT).replace(tzinfo=UTC)
+        return datetime.strptime(value, WALL_CLOCK_FORMAT)
     except ValueError:
         return None
 
@@ -445,21 +447,13 @@ def _google_schedule(
     what a daily budget may still spend (docs/platforms.md, Google Ads)."""
     zone = account_zone(state, "google_ads", customer)
     start, end = (
-        _parse_google_time(str(fields.get(key) or ""))
+        _parse_wall_clock(str(fields.get(key) or ""))
         for key in ("start_date_time", "end_date_time")
     )
     return (
         start.replace(tzinfo=zone) if start else None,
         end.replace(tzinfo=zone) if end else None,
     )
-
-
-@lru_cache(maxsize=PARSE_CACHE_SIZE)  # parsed for every campaign every simulated hour
-def _parse_google_time(value: str) -> datetime | None:
-    try:
-        return datetime.strptime(value, GOOGLE_TIME_FORMAT)
-    except ValueError:
-        return None
 
 
 def _google_parent(
