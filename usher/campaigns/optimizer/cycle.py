@@ -631,9 +631,18 @@ def _plans(state, evidence, model: _Model, plan: dict[int, float], ledger: _Ledg
 
 
 def _rebalance_due(state: SuiteState, campaign: CampaignState) -> bool:
+    """Once a day: when yesterday is reported, at REBALANCE_LATEST_HOUR at the latest.
+
+    A paused campaign has no report to wait for (its platform reports nothing for it: on
+    an ad account whose campaigns are all paused, no day ever reads as complete), so it
+    is due with the day's first rebalance of the live ones. Waiting for its own report,
+    it came due only at six, alone, and a rebalance of paused campaigns alone is skipped:
+    a TikTok campaign paused on day 2 of the change-point flight got no trial day and no
+    resume for the 21 days after, while the decisions alone resumed it.
+    """
     if campaign.budget_set_day == state.day:
         return False
-    if state.day == 0 or state.hour >= REBALANCE_LATEST_HOUR:
+    if state.day == 0 or state.hour >= REBALANCE_LATEST_HOUR or not campaign.active:
         return True
     yesterday = [d for d in campaign.days if d.day == state.day - 1]
     return bool(yesterday) and yesterday[0].complete

@@ -526,17 +526,20 @@ def test_under_minimums_the_plan_runs_fewer_campaigns_and_spends_the_days_money(
     assert all(d.rule == DecisionRule.ALLOCATION and "minimum" in d.reason for d in paused)
 
 
-def off_campaign_trials(days_of_evidence: int) -> int:
+def off_campaign_trials(days_of_evidence: int, hour: int = 6, weak_reported: bool = True) -> int:
     """On how many of 20 days a campaign the plan leaves off (a 30 minimum, sold nothing
     on ``days_of_evidence`` days at 30) gets a trial day at its minimum, beside two
-    that sell 4 a day at 100 (minimum 1)."""
+    that sell 4 a day at 100 (minimum 1), in the rebalance at ``hour``."""
     trials = 0
     for day in range(3, 23):
         strong = [
             campaign(str(i), 100.0, steady_days(day, 100.0, 4), budget_set_day=day - 1)
             for i in range(2)
         ]
-        weak_days = [DayMetrics(d, 30.0, 30.0) for d in range(day - days_of_evidence, day)]
+        weak_days = [
+            DayMetrics(d, 30.0, 30.0, complete=weak_reported)
+            for d in range(day - days_of_evidence, day)
+        ]
         weak = replace(
             campaign("weak", 30.0, weak_days, budget_set_day=day - 1),
             campaign_type="lookalike",
@@ -544,7 +547,7 @@ def off_campaign_trials(days_of_evidence: int) -> int:
             min_daily_budget=Decimal("30"),
         )
         state = replace(
-            state_on(day, 6, [*strong, weak], total=300.0 * 30, spent=300.0 * day),
+            state_on(day, hour, [*strong, weak], total=300.0 * 30, spent=300.0 * day),
             flight_days=30,
         )
         decisions = run_cycle(state, seed=day, recommend=False).decisions
@@ -560,6 +563,14 @@ def test_a_campaign_left_off_gets_trial_days_while_its_curve_is_uncertain():
     uncertain, known = off_campaign_trials(2), off_campaign_trials(20)
     assert uncertain >= 3
     assert known < uncertain
+
+
+def test_a_paused_campaign_whose_platform_reports_nothing_joins_the_first_rebalance():
+    # At 02:00 the live campaigns' yesterday is reported and they are rebalanced; the
+    # paused one's account reports nothing (its only campaign is paused), so its days
+    # never read as complete. It still gets its trial days in that rebalance: waiting
+    # for its own report, it came due only at six, alone, and was never resumed.
+    assert off_campaign_trials(2, hour=2, weak_reported=False) >= 3
 
 
 def test_today_is_planned_whole_whether_its_first_hours_are_reported_or_not():

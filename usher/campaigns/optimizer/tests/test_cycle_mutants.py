@@ -151,6 +151,10 @@ def test_the_rebalance_is_due_once_a_day_when_yesterday_is_reported_or_at_six_at
     assert not cycle._rebalance_due(suite([], day=5, hour=5), campaign("c"))
     assert cycle._rebalance_due(suite([], day=5, hour=6), campaign("c", days=partial))
     assert cycle._rebalance_due(suite([], day=0, hour=0), campaign("c", budget_set_day=None))
+    # A paused campaign has no report to wait for.
+    paused = replace(campaign("c", days=partial, budget_set_day=3), active=False)
+    assert cycle._rebalance_due(suite([], day=5, hour=2), paused)
+    assert not cycle._rebalance_due(suite([], day=5, hour=2), replace(paused, budget_set_day=5))
 
 
 def test_the_budget_in_force_is_the_overrides_then_the_campaigns_if_live():
