@@ -397,3 +397,47 @@ def test_wishes_of_less_than_a_unit_are_scaled_too():
     tiny = [need(k, daily="0.10", days=2, minimum="0", can_use_lifetime=False) for k in "ab"]
     plan = plan_budgets(Decimal("0.40"), tiny)  # wished: 0.40 each
     assert [s.daily_budget for s in plan] == [Decimal("0.05"), Decimal("0.05")]
+
+
+def test_a_paused_campaign_keeps_its_hold_and_the_others_share_the_rest():
+    # A campaign paused lately (no wish) may still report 300 of the hours before its
+    # pause: the others' exposures fit in what is left, the pause carries its hold.
+    paused = need("paused", "0", unreported_hold=Decimal("300"))
+    live = [need(k, "50", mode=BudgetMode.LIFETIME) for k in ("a", "b")]
+    settings = {s.key: s for s in plan_budgets(Decimal("1000"), [paused, *live])}
+    assert settings["paused"].mode == BudgetMode.PAUSED
+    assert settings["paused"].exposure == Decimal("300")
+    assert settings["a"].exposure + settings["b"].exposure <= Decimal("700")
+    assert settings["a"].exposure == settings["b"].exposure == Decimal("350")
+
+
+def test_a_campaign_paused_by_the_squeeze_holds_what_it_may_have_spent_unreported():
+    # The remainder cannot fund both minimums: "small" (300 over its days) is paused with
+    # its hold of 60 (its last hours, not yet reported); "big" gets what is left after it.
+    small = need(
+        "small", "30", minimum="30", mode=BudgetMode.LIFETIME, unreported_hold=Decimal("60")
+    )
+    big = need("big", "200", mode=BudgetMode.LIFETIME, unreported_hold=Decimal("80"))
+    settings = {s.key: s for s in plan_budgets(Decimal("250"), [small, big])}
+    assert settings["small"].mode == BudgetMode.PAUSED
+    assert settings["small"].exposure == Decimal("60")
+    assert settings["big"].exposure == Decimal("190")
+    assert sum(s.exposure for s in settings.values()) == Decimal("250")
+
+
+@given(
+    holds=st.lists(st.integers(0, 500), min_size=1, max_size=5),
+    wishes=st.lists(st.integers(0, 300), min_size=1, max_size=5),
+    available=st.integers(0, 3000),
+)
+def test_holds_and_exposures_never_exceed_the_money_unless_the_holds_alone_do(
+    holds, wishes, available
+):
+    needs = [
+        need(str(k), str(w), minimum="25", unreported_hold=Decimal(h))
+        for k, (h, w) in enumerate(zip(holds, wishes, strict=False))
+    ]
+    settings = plan_budgets(Decimal(available), needs)
+    total = sum((s.exposure for s in settings), Decimal(0))
+    floor = sum((n.unreported_hold for n in needs), Decimal(0))
+    assert total <= max(Decimal(available), floor)
