@@ -392,9 +392,6 @@ class AutomatedCampaign(models.Model):
     # exposure (spend_safety.daily_exposure).
     day_high_budget = models.DecimalField(**MONEY, null=True, blank=True, editable=False)
     day_high_on = models.DateField(null=True, blank=True, editable=False)
-    # When spend control last paused it while live: its platform reports the hours before
-    # a pause hours later, so their spend stays reserved until then (spend_control.held).
-    paused_at = models.DateTimeField(null=True, blank=True, editable=False)
     # Paused by spend control (or with its budget), so it resumes when money allows;
     # a campaign paused by staff or the organizer stays paused.
     auto_paused = models.BooleanField(default=False, editable=False)

@@ -18,8 +18,8 @@ against the balance read under the same lock. The arithmetic is `spend_safety` (
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, replace
-from datetime import date, datetime, timedelta
+from dataclasses import dataclass
+from datetime import date, datetime
 from decimal import Decimal
 
 from django.db import transaction
@@ -51,7 +51,6 @@ from usher.campaigns.spend_safety import (
     flight_weeks,
     plan_budgets,
     rolled_end,
-    unreported_before_pause,
 )
 from usher.lib.timezones import local_date
 from usher.platforms import campaigns_base as contract
@@ -59,11 +58,6 @@ from usher.platforms.base import PlatformError
 from usher.platforms.registry import get_campaigns_connector
 
 logger = logging.getLogger("usher.campaigns")
-
-# How long after a pause the platforms' reports may still add spend of the hours before
-# it (their reports lag by up to a few hours: the example market's by 2-3): the pause
-# keeps that spend reserved until a call to the account succeeded this long after it.
-PAUSE_REPORTING_HOURS = 6
 
 
 def overdelivery_rule(connector: contract.CampaignsConnector) -> OverdeliveryRule:
@@ -172,7 +166,7 @@ def campaign_need(
     weeks = flight_weeks(now, end, zone) if end else []
     in_force = end_in_force(campaign)
     locked_once_live = getattr(connector, "budget_type_locked_once_live", False)
-    need = CampaignNeed(
+    return CampaignNeed(
         key=campaign.pk,
         desired_daily_budget=desired_daily(campaign) if desired is None else desired,
         days_left=sum(weeks),
@@ -193,29 +187,12 @@ def campaign_need(
         day_factor=rule.daily_factor,
         spent_today=ledger.spent_on(campaign, today) if spent_today is None else spent_today,
     )
-    if need.days_left == 0 or not _may_report_more(campaign, now):
-        return need  # a flight that ended completes its campaigns: nothing spends after
-    return replace(need, unreported_hold=unreported_before_pause(need, campaign.lifetime_budget))
-
-
-def _may_report_more(campaign: AutomatedCampaign, now: datetime) -> bool:
-    """Whether the platform may still report spend of the campaign's live hours: live
-    now (a pause now would leave its last hours unreported), or paused less than
-    `PAUSE_REPORTING_HOURS` before the account's last successful call."""
-    if campaign.status == CampaignStatus.ACTIVE:
-        return True
-    if campaign.status != CampaignStatus.PAUSED or campaign.paused_at is None:
-        return False
-    settled = campaign.paused_at + timedelta(hours=PAUSE_REPORTING_HOURS)
-    last_answer = campaign.ad_account.last_success_at
-    return now < settled or last_answer is None or last_answer < settled
 
 
 def current_exposure(campaign: AutomatedCampaign, need: CampaignNeed) -> Decimal:
-    """What the platform may still spend under the campaign's settings in force (paused:
-    what it may still report of the hours before the pause)."""
+    """What the platform may still spend under the campaign's settings in force."""
     if campaign.status != CampaignStatus.ACTIVE:
-        return need.unreported_hold
+        return ZERO
     if campaign.lifetime_budget is not None:
         return max(campaign.lifetime_budget - need.lifetime_spent, ZERO)
     return daily_exposure(need, campaign.daily_budget or ZERO, need.multiplier_in_force)
@@ -328,7 +305,7 @@ def _record_result(
     published_as: str = "",
 ) -> None:
     paused = setting.mode == BudgetMode.PAUSED
-    fields: dict[str, object] = {
+    fields = {
         "status": CampaignStatus.PAUSED if paused else CampaignStatus.ACTIVE,
         "auto_paused": paused,
         "status_reason": reason if paused else "",
@@ -337,8 +314,6 @@ def _record_result(
     }
     if not paused:
         fields.update(daily_budget=setting.daily_budget, lifetime_budget=setting.lifetime_budget)
-    elif campaign.status == CampaignStatus.ACTIVE:
-        fields.update(paused_at=now)
     if setting.daily_budget is not None:
         today = account_day(campaign, now)
         fields.update(

@@ -128,9 +128,6 @@ class CampaignNeed:
     day_high: Decimal = ZERO
     day_factor: Decimal = ZERO
     spent_today: Decimal = ZERO  # reported spend of today (the account's day)
-    # What the platform may still report for hours before a pause (a campaign paused now,
-    # or lately): paused, the campaign keeps this much reserved (spend_control.held).
-    unreported_hold: Decimal = ZERO
 
 
 @dataclass(frozen=True)
@@ -160,17 +157,6 @@ def daily_exposure(
     multiplier = need.daily_multiplier if multiplier is None else multiplier
     overhang = need.day_factor * max(need.day_high - daily, ZERO)
     return ceil_cents(max(daily * multiplier + overhang - _spent_of_todays_cap(need), ZERO))
-
-
-def unreported_before_pause(need: CampaignNeed, lifetime_budget: Decimal | None) -> Decimal:
-    """The most a campaign paused now may have spent that its platform has not reported
-    yet: a lifetime budget's rest (the platform stops at it), a daily budget's rest of
-    today's cap under the day's highest budget. A pause releases no more than the
-    reports show: TikTok, paused at 19:00 of a flight's last day on a lifetime budget,
-    reported 56 more spent after its reservation had gone to the others."""
-    if lifetime_budget is not None:
-        return max(lifetime_budget - need.lifetime_spent, ZERO)
-    return ceil_cents(max(need.day_factor * need.day_high - _spent_of_todays_cap(need), ZERO))
 
 
 def _daily_for_cap(need: CampaignNeed, cap: Decimal) -> Decimal:
@@ -216,14 +202,9 @@ def _wanted(need: CampaignNeed, mode: BudgetMode) -> Decimal:
     return _exposure(need, mode, need.desired_daily_budget)
 
 
-def _paused(need: CampaignNeed) -> BudgetSetting:
-    """A pause: it still exposes what the platform may report for the hours before it."""
-    return BudgetSetting(need.key, BudgetMode.PAUSED, None, None, need.unreported_hold)
-
-
 def _setting(need: CampaignNeed, mode: BudgetMode, cap: Decimal) -> BudgetSetting:
     """The budget whose exposure fits in `cap` (whole cents), or a pause."""
-    paused = _paused(need)
+    paused = BudgetSetting(need.key, BudgetMode.PAUSED, None, None, ZERO)
     if mode == BudgetMode.DAILY:
         daily = min(need.desired_daily_budget, _daily_for_cap(need, cap))
         if daily <= 0 or daily < need.minimum_daily_budget:
@@ -321,9 +302,6 @@ def plan_budgets(available: Decimal, needs: Sequence[CampaignNeed]) -> list[Budg
     (`_caps`); daily budgets move to lifetime budgets where allowed (a lifetime budget
     exposes only what it is), and a campaign that still falls below its platform's
     minimum is paused, its share handed to the others on the next round.
-
-    A paused campaign keeps its `unreported_hold` (spend made before the pause that its
-    platform reports later): the others share what is left after the holds.
     """
     available = max(available, ZERO)
     live = [n for n in needs if n.desired_daily_budget > 0 and n.days_left > 0]
@@ -331,16 +309,14 @@ def plan_budgets(available: Decimal, needs: Sequence[CampaignNeed]) -> list[Budg
     squeezed = sum(_wanted(n, n.mode) for n in live) > available
     modes = {n.key: _mode_for(n, squeezed) for n in live}
     while True:
-        live_keys = {n.key for n in live}
-        held = sum((n.unreported_hold for n in needs if n.key not in live_keys), ZERO)
-        room = max(available - held, ZERO)
         wanted = {n.key: _wanted(n, modes[n.key]) for n in live}
-        caps = _caps(room, live, modes, wanted)
+        caps = _caps(available, live, modes, wanted)
         settings = {n.key: _setting(n, modes[n.key], caps[n.key]) for n in live}
         still = [n for n in live if settings[n.key].mode != BudgetMode.PAUSED]
-        exposed = sum((s.exposure for s in settings.values()), ZERO)
-        fits = sum(wanted.values(), ZERO) <= room and exposed <= room
-        if len(still) == len(live) or fits:
+        if len(still) == len(live) or sum(wanted.values(), ZERO) <= available:
             break
-        live = still  # pausing freed money (less its hold): share it among the rest
-    return [settings.get(n.key) or _paused(n) for n in needs]
+        live = still  # pausing freed money: share it among the rest
+    return [
+        settings.get(n.key) or BudgetSetting(n.key, BudgetMode.PAUSED, None, None, ZERO)
+        for n in needs
+    ]

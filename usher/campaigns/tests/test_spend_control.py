@@ -12,7 +12,6 @@ from django.utils import timezone
 
 from usher.campaigns import ledger, services, spend_control
 from usher.campaigns.models import (
-    AdAccount,
     AutomatedCampaign,
     BudgetStatus,
     CampaignStatus,
@@ -218,59 +217,10 @@ def test_pausing_a_budget_pauses_its_campaigns_and_resuming_restores_them(
     with django_capture_on_commit_callbacks(execute=True):
         services.change_budget_status(budget.pk, BudgetStatus.PAUSED, user=None)
     assert not any(platform.campaigns[c.reference].active for c in live_campaigns)
-    # What they may have spent before the pause stays reserved until reported.
-    assert ledger.balances(budget).outstanding > 0
-    settle_pauses(budget, live_campaigns)
     assert ledger.balances(budget).outstanding == 0
     with django_capture_on_commit_callbacks(execute=True):
         services.change_budget_status(budget.pk, BudgetStatus.ACTIVE, user=None)
     assert all(platform.campaigns[c.reference].active for c in live_campaigns)
-
-
-def settle_pauses(budget, campaigns) -> None:
-    """A call to each account succeeds long enough after the pauses, then a rebalance:
-    the platforms have reported the hours before them."""
-    later = timezone.now() + timedelta(hours=spend_control.PAUSE_REPORTING_HOURS, minutes=1)
-    AdAccount.objects.filter(pk__in={c.ad_account_id for c in campaigns}).update(
-        last_success_at=later
-    )
-    spend_control.rebalance_budget(budget.pk, now=later)
-
-
-def test_a_pause_keeps_what_its_platform_may_still_report_until_its_reports_settle(
-    live_campaigns, platform
-):
-    # TikTok, paused at 19:00 of a flight's last day on a lifetime budget, reported 56
-    # more spent after a pause had released its reservation to the others.
-    budget = live_campaigns[0].budget
-    paused, others = live_campaigns[0], live_campaigns[1:]
-    report_spend(paused, timezone.localdate(), Decimal("40.00"))
-    paused.refresh_from_db()
-    lifetime = platform.campaigns[paused.reference].lifetime_budget
-    assert lifetime is not None
-    AutomatedCampaign.objects.filter(pk=paused.pk).update(desired_daily_budget=0)
-    spend_control.rebalance_budget(budget.pk)
-    paused.refresh_from_db()
-    assert paused.status == CampaignStatus.PAUSED and paused.paused_at is not None
-    held = ledger.balances(budget).outstanding_by_campaign[paused.pk]
-    assert held == lifetime - Decimal("40.00")
-    # The others may not take it while the platform's reports of its last hours may
-    # still come: an hour later, and after a failed call six hours later, it is held.
-    spend_control.rebalance_budget(budget.pk, now=timezone.now() + timedelta(hours=1))
-    assert ledger.balances(budget).outstanding_by_campaign[paused.pk] == held
-    AdAccount.objects.filter(pk=paused.ad_account_id).update(last_success_at=paused.paused_at)
-    spend_control.rebalance_budget(budget.pk, now=timezone.now() + timedelta(hours=7))
-    assert ledger.balances(budget).outstanding_by_campaign[paused.pk] == held
-    # The late report arrives: what it shows is spent, the hold shrinks by as much.
-    report_spend(paused, timezone.localdate(), Decimal("96.00"))
-    spend_control.rebalance_budget(budget.pk, now=timezone.now() + timedelta(hours=7))
-    spent = ledger.spent_on(paused)
-    assert spent > Decimal("40.00")
-    assert ledger.balances(budget).outstanding_by_campaign[paused.pk] == lifetime - spent
-    settle_pauses(budget, [paused, *others])
-    assert ledger.balances(budget).outstanding_by_campaign.get(paused.pk, Decimal(0)) == 0
-    balances = ledger.balances(budget)
-    assert balances.spent + balances.outstanding <= balances.total
 
 
 def test_a_failed_platform_cut_keeps_the_money_reserved(live_campaigns, platform):
