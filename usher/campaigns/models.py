@@ -392,6 +392,12 @@ class AutomatedCampaign(models.Model):
     # exposure (spend_safety.daily_exposure).
     day_high_budget = models.DecimalField(**MONEY, null=True, blank=True, editable=False)
     day_high_on = models.DateField(null=True, blank=True, editable=False)
+    # Platforms report spend hours late, so when spend control last changed the campaign
+    # while it was live (`unreported_since`) it may have spent more than reported: up to
+    # `unreported_ceiling` of reported spend in all. What is below the ceiling stays
+    # reserved until the account's reports reach past that moment (spend_control).
+    unreported_ceiling = models.DecimalField(**MONEY, null=True, blank=True, editable=False)
+    unreported_since = models.DateTimeField(null=True, blank=True, editable=False)
     # Paused by spend control (or with its budget), so it resumes when money allows;
     # a campaign paused by staff or the organizer stays paused.
     auto_paused = models.BooleanField(default=False, editable=False)

@@ -20,7 +20,6 @@ from usher.campaigns import spend_control
 from usher.campaigns.accounts import campaign_settings, contract_account, record_health
 from usher.campaigns.decisions import log_decision
 from usher.campaigns.models import (
-    ZERO,
     AdCampaignBudget,
     AutomatedCampaign,
     CampaignCreative,
@@ -29,7 +28,7 @@ from usher.campaigns.models import (
     DecisionKind,
     OverrideKind,
 )
-from usher.campaigns.spend_safety import BudgetMode, BudgetSetting
+from usher.campaigns.spend_safety import paused_setting
 from usher.lib.errors import InvalidInput
 from usher.marketplace.models import User
 from usher.platforms.base import PlatformError
@@ -126,8 +125,9 @@ def pause_campaign(
     )
     connector = get_campaigns_connector(campaign.platform)
     need = spend_control.campaign_need(campaign, connector, timezone.now())
-    paused = BudgetSetting(campaign.pk, BudgetMode.PAUSED, None, None, ZERO)
-    result = spend_control.apply_setting(campaign, connector, need, paused, reason=reason)
+    result = spend_control.apply_setting(
+        campaign, connector, need, paused_setting(need), reason=reason
+    )
     AutomatedCampaign.objects.filter(pk=campaign.pk).update(auto_paused=False)
     log_decision(
         campaign.budget,

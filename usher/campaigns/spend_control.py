@@ -9,7 +9,9 @@ spent) is at least what its platform may still spend under the settings in force
   platform; a crash in between leaves money reserved, never unreserved;
 - lowering it (a lower budget, a pause) calls the platform first and releases the money
   afterwards, and only if no other worker raised the campaign in between
-  (`budget_version` compare-and-set); otherwise the money stays reserved.
+  (`budget_version` compare-and-set); otherwise the money stays reserved;
+- whatever is set, what the platform may have spent and not reported yet stays
+  reserved (`unreported_hold`) until the account's reports reach past the change.
 
 Two workers therefore cannot commit more than the remainder: each commitment is checked
 against the balance read under the same lock. The arithmetic is `spend_safety` (pure).
@@ -18,8 +20,8 @@ against the balance read under the same lock. The arithmetic is `spend_safety` (
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
-from datetime import date, datetime
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from django.db import transaction
@@ -31,9 +33,11 @@ from usher.campaigns.accounts import contract_account, record_health
 from usher.campaigns.decisions import log_decision
 from usher.campaigns.models import (
     ZERO,
+    AdAccount,
     AdCampaignBudget,
     AutomatedCampaign,
     BudgetStatus,
+    CampaignMetrics,
     CampaignOverride,
     CampaignStatus,
     DecisionKind,
@@ -46,18 +50,26 @@ from usher.campaigns.spend_safety import (
     CampaignNeed,
     OverdeliveryRule,
     can_fund_a_minimum,
+    ceil_cents,
     daily_budget_multiplier,
     daily_exposure,
     flight_weeks,
+    lifetime_pace,
     plan_budgets,
     rolled_end,
+    unreported_bound,
 )
-from usher.lib.timezones import local_date
+from usher.lib.timezones import local_date, zone_named
 from usher.platforms import campaigns_base as contract
 from usher.platforms.base import PlatformError
 from usher.platforms.registry import get_campaigns_connector
 
 logger = logging.getLogger("usher.campaigns")
+
+# The latest the platforms report an hour's spend (Google: up to a day). A change's hold
+# is kept until the account reported a later hour, or a call to it succeeded this long
+# after the change (an account with nothing else delivering reports no later hour).
+REPORTS_SETTLE = timedelta(hours=24)
 
 
 def overdelivery_rule(connector: contract.CampaignsConnector) -> OverdeliveryRule:
@@ -166,7 +178,7 @@ def campaign_need(
     weeks = flight_weeks(now, end, zone) if end else []
     in_force = end_in_force(campaign)
     locked_once_live = getattr(connector, "budget_type_locked_once_live", False)
-    return CampaignNeed(
+    need = CampaignNeed(
         key=campaign.pk,
         desired_daily_budget=desired_daily(campaign) if desired is None else desired,
         days_left=sum(weeks),
@@ -187,15 +199,63 @@ def campaign_need(
         day_factor=rule.daily_factor,
         spent_today=ledger.spent_on(campaign, today) if spent_today is None else spent_today,
     )
+    hold = pending_hold(campaign, need.lifetime_spent, now)
+    if campaign.status != CampaignStatus.ACTIVE:
+        return replace(need, unreported_hold=hold)
+    if campaign.lifetime_budget is not None:
+        pace = lifetime_pace(need, campaign.lifetime_budget)
+        need = replace(need, day_high=max(need.day_high, pace))
+    return replace(
+        need, unreported_hold=max(hold, unreported_bound(need, campaign.lifetime_budget))
+    )
+
+
+def pending_hold(campaign: AutomatedCampaign, lifetime_spent: Decimal, now: datetime) -> Decimal:
+    """What the campaign may still report of its hours before spend control last changed
+    it (`unreported_ceiling`), until the account's reports reach past the change."""
+    if campaign.unreported_since is None or campaign.unreported_ceiling is None:
+        return ZERO
+    rest = campaign.unreported_ceiling - lifetime_spent
+    if rest <= 0 or _reported_past(campaign.ad_account, campaign.unreported_since, now):
+        return ZERO
+    return rest
+
+
+def _reported_past(account: AdAccount, moment: datetime, now: datetime) -> bool:
+    """Whether the account's reports cover every hour before `moment`: it reported an
+    hour starting at or after it (hourly rows come for hours that delivered), or a call
+    to it succeeded `REPORTS_SETTLE` after it."""
+    settled = moment + REPORTS_SETTLE
+    if now >= settled and account.last_success_at and account.last_success_at >= settled:
+        return True
+    newest = (
+        CampaignMetrics.objects.filter(
+            campaign__ad_account=account,
+            level=contract.MetricsLevel.CAMPAIGN,
+            hour__isnull=False,
+            spend__gt=0,
+        )
+        .order_by("-date", "-hour")
+        .values_list("date", "hour")
+        .first()
+    )
+    if newest is None:
+        return False
+    day, hour = newest
+    zone = zone_named(account.timezone)
+    return datetime.combine(day, datetime.min.time(), tzinfo=zone) + timedelta(hours=hour) >= moment
 
 
 def current_exposure(campaign: AutomatedCampaign, need: CampaignNeed) -> Decimal:
-    """What the platform may still spend under the campaign's settings in force."""
+    """What the platform may still spend under the campaign's settings in force, and at
+    least what it may still report of hours already past (`unreported_hold`)."""
     if campaign.status != CampaignStatus.ACTIVE:
-        return ZERO
+        return need.unreported_hold
     if campaign.lifetime_budget is not None:
-        return max(campaign.lifetime_budget - need.lifetime_spent, ZERO)
-    return daily_exposure(need, campaign.daily_budget or ZERO, need.multiplier_in_force)
+        in_force = max(campaign.lifetime_budget - need.lifetime_spent, ZERO)
+    else:
+        in_force = daily_exposure(need, campaign.daily_budget or ZERO, need.multiplier_in_force)
+    return max(in_force, need.unreported_hold)
 
 
 @dataclass(frozen=True)
@@ -299,13 +359,14 @@ def _store_end(
 
 def _record_result(
     campaign: AutomatedCampaign,
+    need: CampaignNeed,
     setting: BudgetSetting,
     reason: str,
     now: datetime,
     published_as: str = "",
 ) -> None:
     paused = setting.mode == BudgetMode.PAUSED
-    fields = {
+    fields: dict[str, object] = {
         "status": CampaignStatus.PAUSED if paused else CampaignStatus.ACTIVE,
         "auto_paused": paused,
         "status_reason": reason if paused else "",
@@ -314,10 +375,18 @@ def _record_result(
     }
     if not paused:
         fields.update(daily_budget=setting.daily_budget, lifetime_budget=setting.lifetime_budget)
-    if setting.daily_budget is not None:
+    if campaign.status == CampaignStatus.ACTIVE:
+        # The platform spent under the old settings until now, reported or not.
+        fields.update(
+            unreported_ceiling=need.lifetime_spent + need.unreported_hold, unreported_since=now
+        )
+    day_budget = setting.daily_budget
+    if setting.lifetime_budget is not None:
+        day_budget = lifetime_pace(need, setting.lifetime_budget)
+    if day_budget is not None:
         today = account_day(campaign, now)
         fields.update(
-            day_high_budget=max(days_highest_budget(campaign, today), setting.daily_budget),
+            day_high_budget=ceil_cents(max(days_highest_budget(campaign, today), day_budget)),
             day_high_on=today,
         )
     if campaign.status == CampaignStatus.APPROVED:
@@ -381,7 +450,7 @@ def apply_setting(
         # A failed raise keeps its reservation, a failed cut keeps the old one: safe.
         return Applied(campaign.pk, setting, False, str(exc), exc)
     record_health(campaign.ad_account)
-    _record_result(campaign, setting, reason, now, published_as)
+    _record_result(campaign, need, setting, reason, now, published_as)
     release(campaign.budget_id, campaign.pk, setting.exposure, seen_version)
     return Applied(campaign.pk, setting, True)
 
@@ -463,6 +532,9 @@ def rebalance_budget(budget_id: int, *, now: datetime | None = None) -> Rebalanc
     now = now or timezone.now()
     budget = AdCampaignBudget.objects.select_related("client").get(pk=budget_id)
     campaigns = controlled_campaigns(budget)
+    balances = ledger.balances(budget)
+    steered = {c.pk for c in campaigns}
+    others = _settle_others(budget, balances.outstanding_by_campaign, steered, now)
     if not campaigns:
         return RebalanceResult([], False)
     connectors = {c.pk: get_campaigns_connector(c.platform) for c in campaigns}
@@ -481,9 +553,7 @@ def rebalance_budget(budget_id: int, *, now: datetime | None = None) -> Rebalanc
         )
         for c in campaigns
     }
-    balances = ledger.balances(budget)
-    others = sum((v for k, v in balances.outstanding_by_campaign.items() if k not in needs), ZERO)
-    available = balances.remaining - others
+    available = balances.remaining - sum(others.values(), ZERO)
     plan = plan_budgets(available, list(needs.values()))
     by_campaign = {c.pk: c for c in campaigns}
     ordered = sorted(
@@ -527,6 +597,23 @@ def rebalance_budget(budget_id: int, *, now: datetime | None = None) -> Rebalanc
     if exhausted:
         _mark_exhausted(budget.pk, balances.remaining)
     return RebalanceResult(applied, exhausted)
+
+
+def _settle_others(
+    budget: AdCampaignBudget, outstanding: dict[int, Decimal], steered: set[int], now: datetime
+) -> dict[int, Decimal]:
+    """The open commitments of the budget's campaigns spend control does not steer
+    (paused by staff, completed, failed), brought down to what their platforms may still
+    report (`pending_hold`) as the reports come in: their money is free once reported."""
+    campaigns = AutomatedCampaign.objects.select_related("ad_account").filter(
+        pk__in=[k for k, v in outstanding.items() if k not in steered and v > 0]
+    )
+    spent = ledger.spent_by_campaign(list(campaigns))
+    holds = {c: pending_hold(c, spent.get(c.pk, ZERO), now) for c in campaigns}
+    lowered = {c: hold for c, hold in holds.items() if hold < outstanding[c.pk]}
+    if lowered:
+        settle_steady(budget.pk, lowered, now)
+    return {c.pk: min(hold, outstanding[c.pk]) for c, hold in holds.items()}
 
 
 def _complete_ended(

@@ -16,6 +16,12 @@ cut during a day may still spend `daily_factor x` the earlier one that day, so a
 lowers the days after today, not today (`daily_exposure`); only a pause stops today.
 What was reported spent today is part of that day's cap, so it no longer counts as
 exposure (reports lag behind spend, never ahead: the true rest of the day is less).
+
+Because reports lag, a change never undoes what the platform spent before it: a pause
+or a cut still exposes what the platform may have spent and not reported yet (its
+`unreported_hold`: the rest of today's cap, a lifetime budget's rest at most), until
+the reports reach past the change. So a pause frees only what exceeds the hold, and a
+campaign whose hold covers its minimum is kept running rather than paused for nothing.
 """
 
 from __future__ import annotations
@@ -128,6 +134,9 @@ class CampaignNeed:
     day_high: Decimal = ZERO
     day_factor: Decimal = ZERO
     spent_today: Decimal = ZERO  # reported spend of today (the account's day)
+    # What its platform may still report for hours already past, whatever is set now
+    # (`unreported_bound` while live; after a change, until the reports pass it).
+    unreported_hold: Decimal = ZERO
 
 
 @dataclass(frozen=True)
@@ -157,6 +166,30 @@ def daily_exposure(
     multiplier = need.daily_multiplier if multiplier is None else multiplier
     overhang = need.day_factor * max(need.day_high - daily, ZERO)
     return ceil_cents(max(daily * multiplier + overhang - _spent_of_todays_cap(need), ZERO))
+
+
+def unreported_bound(need: CampaignNeed, lifetime_budget: Decimal | None) -> Decimal:
+    """The most a live campaign may have spent that its platform has not reported yet:
+    the rest of today's cap under the day's highest budget (a lifetime budget's even
+    pace, `day_high`, over-delivers like a daily one), and no more than a lifetime
+    budget's rest. TikTok, paused at 19:00 of a flight's last day, reported 56 more
+    spent after the pause had released its reservation to the others."""
+    today = max(need.day_factor * need.day_high - _spent_of_todays_cap(need), ZERO)
+    if lifetime_budget is not None:
+        today = min(today, max(lifetime_budget - need.lifetime_spent, ZERO))
+    return ceil_cents(today)
+
+
+def lifetime_pace(need: CampaignNeed, lifetime_budget: Decimal) -> Decimal:
+    """A lifetime budget's even daily pace today: the platforms spread what was left at
+    the day's start over the days left, today included."""
+    left_at_dawn = lifetime_budget - need.lifetime_spent + need.spent_today
+    return max(left_at_dawn, ZERO) / max(need.days_left, 1)
+
+
+def paused_setting(need: CampaignNeed) -> BudgetSetting:
+    """A pause: it exposes what the platform may still report of the hours before it."""
+    return BudgetSetting(need.key, BudgetMode.PAUSED, None, None, need.unreported_hold)
 
 
 def _daily_for_cap(need: CampaignNeed, cap: Decimal) -> Decimal:
@@ -199,22 +232,24 @@ def _mode_for(need: CampaignNeed, squeezed: bool) -> BudgetMode:
 
 
 def _wanted(need: CampaignNeed, mode: BudgetMode) -> Decimal:
-    return _exposure(need, mode, need.desired_daily_budget)
+    return max(_exposure(need, mode, need.desired_daily_budget), need.unreported_hold)
 
 
 def _setting(need: CampaignNeed, mode: BudgetMode, cap: Decimal) -> BudgetSetting:
-    """The budget whose exposure fits in `cap` (whole cents), or a pause."""
-    paused = BudgetSetting(need.key, BudgetMode.PAUSED, None, None, ZERO)
+    """The budget whose exposure fits in `cap` (whole cents, at least the need's hold:
+    what the platform may still report whatever is set), or a pause."""
+    paused = paused_setting(need)
+    hold = need.unreported_hold
     if mode == BudgetMode.DAILY:
         daily = min(need.desired_daily_budget, _daily_for_cap(need, cap))
         if daily <= 0 or daily < need.minimum_daily_budget:
             return paused
-        exposure = daily_exposure(need, daily)  # <= cap: cap is whole cents
+        exposure = max(daily_exposure(need, daily), hold)  # <= cap: cap is whole cents
         return BudgetSetting(need.key, mode, daily, None, exposure)
     share = min(cap, floor_cents(need.desired_daily_budget * need.days_left))
     if share <= 0 or share < need.minimum_daily_budget * need.days_left:
         return paused
-    return BudgetSetting(need.key, mode, None, need.lifetime_spent + share, share)
+    return BudgetSetting(need.key, mode, None, need.lifetime_spent + share, max(share, hold))
 
 
 def _minimum_exposure(need: CampaignNeed, mode: BudgetMode) -> Decimal:
@@ -242,13 +277,23 @@ def _caps(
     (docs/optimizer.md), and a platform refuses less: scaling it under the minimum pauses
     it for a cut of a few percent. On a 3-day flight a squeeze paused TikTok
     retargeting, asked at its 100 minimum, for the whole flight while the others kept
-    almost all of their wishes."""
-    total = sum(wanted.values(), ZERO)
-    if total <= available:
+    almost all of their wishes.
+
+    Every cap is at least the campaign's `unreported_hold`, which no setting lowers: a
+    hold is a floor like a minimum, and when not even the floors fit, the minimums are
+    funded from what is left above the holds. Shared as if there were none, a campaign
+    capped under its hold was paused and its pause freed nothing; with the holds taken
+    from the money afterwards, the next round paused the others, and a flight's last
+    evening ended with every campaign paused and 440 unspent."""
+    if sum(wanted.values(), ZERO) <= available:
         return dict(wanted)
-    floors = {n.key: _floor(n, modes[n.key], wanted[n.key]) for n in live}
+    holds = {n.key: n.unreported_hold for n in live}
+    floors = {n.key: max(_floor(n, modes[n.key], wanted[n.key]), holds[n.key]) for n in live}
     if sum(floors.values(), ZERO) > available:
-        return _fund_what_fits(available, live, wanted, floors)
+        above = max(available - sum(holds.values(), ZERO), ZERO)
+        extra = {k: floors[k] - holds[k] for k in floors}
+        funded = _fund_what_fits(above, wanted, extra)
+        return {k: holds[k] + funded[k] for k in wanted}
     held: set[Hashable] = set()
     while True:
         free = sum((w for k, w in wanted.items() if k not in held), ZERO)
@@ -262,10 +307,7 @@ def _caps(
 
 
 def _fund_what_fits(
-    available: Decimal,
-    live: Sequence[CampaignNeed],
-    wanted: dict[Hashable, Decimal],
-    floors: dict[Hashable, Decimal],
+    available: Decimal, wanted: dict[Hashable, Decimal], floors: dict[Hashable, Decimal]
 ) -> dict[Hashable, Decimal]:
     """When not every minimum fits: the campaigns wished most, each at its minimum, while
     theirs fit; nothing for the others (paused: `plan_budgets` then shares the money
@@ -274,10 +316,10 @@ def _fund_what_fits(
     not fit at once, had the budget declared exhausted at publication, nothing spent."""
     funded: dict[Hashable, Decimal] = {}
     used = ZERO
-    for need in sorted(live, key=lambda n: wanted[n.key], reverse=True):
-        if used + floors[need.key] <= available:
-            funded[need.key] = floors[need.key]
-            used += floors[need.key]
+    for key in sorted(wanted, key=lambda k: wanted[k], reverse=True):
+        if used + floors[key] <= available:
+            funded[key] = floors[key]
+            used += floors[key]
     return {k: funded.get(k, ZERO) for k in wanted}
 
 
@@ -285,9 +327,12 @@ def can_fund_a_minimum(available: Decimal, needs: Sequence[CampaignNeed]) -> boo
     """Whether `available` covers at least one live campaign at its platform minimum (in
     the budget type it would get when squeezed). Only when none fits is a budget
     exhausted: wishes under the minimums pause campaigns, but the optimizer can still
-    fund some of them at their minimums."""
+    fund some of them at their minimums. Holds are spent whatever is set: a campaign
+    needs only what its minimum exposes above its own hold, from what is left above all
+    of them."""
+    above = available - sum((n.unreported_hold for n in needs), ZERO)
     return any(
-        _minimum_exposure(n, _mode_for(n, squeezed=True)) <= available
+        _minimum_exposure(n, _mode_for(n, squeezed=True)) - n.unreported_hold <= above
         for n in needs
         if n.days_left > 0
     )
@@ -302,21 +347,31 @@ def plan_budgets(available: Decimal, needs: Sequence[CampaignNeed]) -> list[Budg
     (`_caps`); daily budgets move to lifetime budgets where allowed (a lifetime budget
     exposes only what it is), and a campaign that still falls below its platform's
     minimum is paused, its share handed to the others on the next round.
+
+    A paused campaign keeps its `unreported_hold` (spend before the pause that its
+    platform reports later): the others share what is left after the holds.
     """
     available = max(available, ZERO)
     live = [n for n in needs if n.desired_daily_budget > 0 and n.days_left > 0]
     settings: dict[Hashable, BudgetSetting] = {}
-    squeezed = sum(_wanted(n, n.mode) for n in live) > available
+    squeezed = sum(_wanted(n, n.mode) for n in live) > _room(available, needs, live)
     modes = {n.key: _mode_for(n, squeezed) for n in live}
     while True:
+        room = _room(available, needs, live)
         wanted = {n.key: _wanted(n, modes[n.key]) for n in live}
-        caps = _caps(available, live, modes, wanted)
+        caps = _caps(room, live, modes, wanted)
         settings = {n.key: _setting(n, modes[n.key], caps[n.key]) for n in live}
         still = [n for n in live if settings[n.key].mode != BudgetMode.PAUSED]
-        if len(still) == len(live) or sum(wanted.values(), ZERO) <= available:
+        if len(still) == len(live) or sum(wanted.values(), ZERO) <= room:
             break
-        live = still  # pausing freed money: share it among the rest
-    return [
-        settings.get(n.key) or BudgetSetting(n.key, BudgetMode.PAUSED, None, None, ZERO)
-        for n in needs
-    ]
+        live = still  # pausing freed what exceeds its hold: share it among the rest
+    return [settings.get(n.key) or paused_setting(n) for n in needs]
+
+
+def _room(
+    available: Decimal, needs: Sequence[CampaignNeed], live: Sequence[CampaignNeed]
+) -> Decimal:
+    """What is left for the `live` campaigns once the others' holds are kept."""
+    keys = {n.key for n in live}
+    holds = sum((n.unreported_hold for n in needs if n.key not in keys), ZERO)
+    return max(available - holds, ZERO)

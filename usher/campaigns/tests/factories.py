@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import factory
 from django.utils import timezone
@@ -84,3 +85,21 @@ def report_spend(campaign: AutomatedCampaign, day: date, total: Decimal) -> None
         defaults={"spend": total},
     )
     metrics_sync.record_spends([campaign], day, day)
+
+
+def report_hour_after(campaign: AutomatedCampaign, moment: datetime, spend: Decimal) -> None:
+    """The platform's reports reach past `moment`: `spend` reported for the first whole
+    hour after it (in the account's time zone), stored and recorded as metrics sync
+    does. Spend control frees what a change held once its account reported such an hour."""
+    zone = ZoneInfo(campaign.ad_account.timezone)
+    local = moment.astimezone(zone)
+    hour = local.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+    CampaignMetrics.objects.create(
+        campaign=campaign,
+        level="campaign",
+        object_id=campaign.external_campaign_id or str(campaign.pk),
+        date=hour.date(),
+        hour=hour.hour,
+        spend=spend,
+    )
+    metrics_sync.record_spends([campaign], hour.date(), hour.date())

@@ -232,9 +232,11 @@ def test_the_daily_rebalance_lowers_daily_budgets_as_the_remainder_shrinks(
     # Spending at the platform's maximum shrinks the remainder faster than the days
     # left: the morning's budgets fall, then never rise again, pacing what is left to the
     # end date (how many mornings fall before they hold depends on where the account's
-    # days and weeks fall against the hour the test runs).
+    # days and weeks fall against the hour the test runs; once they hold, each budget's
+    # whole cents may round a cent either way).
+    rounding = Decimal("0.01") * len(live_campaigns)
     assert seen[0] > seen[1], seen
-    assert all(later <= earlier for earlier, later in pairwise(seen)), seen
+    assert all(later <= earlier + rounding for earlier, later in pairwise(seen)), seen
     assert seen[-1] < seen[1]
     balances = ledger.balances(budget)
     assert balances.spent + balances.outstanding <= balances.total

@@ -12,6 +12,7 @@ from usher.campaigns.models import CampaignStatus, OptimizationLogEntry
 from usher.campaigns.spend_control import rebalance_budget
 from usher.campaigns.spend_safety import flight_weeks
 from usher.campaigns.suite import create_campaign_suite
+from usher.campaigns.tests.factories import report_hour_after
 from usher.lib.errors import InvalidInput
 from usher.platforms.base import PlatformError
 
@@ -115,9 +116,15 @@ def test_pause_and_resume_reach_the_platform_and_the_pause_holds(prospecting, pl
     publishing.pause_campaign(prospecting.pk, user=None, reason="organizer asked")
     fake = platform.campaigns[prospecting.reference]
     assert not fake.active
-    assert ledger.balances(prospecting.budget).outstanding == 0
+    # What it may have spent before the pause and not reported yet stays reserved.
+    prospecting.refresh_from_db()
+    assert ledger.balances(prospecting.budget).outstanding == prospecting.unreported_ceiling > 0
     rebalance_budget(prospecting.budget_id)  # spend control leaves a staff pause alone
     assert not fake.active
+    assert ledger.balances(prospecting.budget).outstanding == prospecting.unreported_ceiling
+    report_hour_after(prospecting, prospecting.unreported_since, Decimal("2.00"))
+    rebalance_budget(prospecting.budget_id)  # reported: the rest is free
+    assert ledger.balances(prospecting.budget).outstanding == 0
     publishing.resume_campaign(prospecting.pk, user=None)
     assert fake.active
     prospecting.refresh_from_db()

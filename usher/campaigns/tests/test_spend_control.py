@@ -12,12 +12,13 @@ from django.utils import timezone
 
 from usher.campaigns import ledger, services, spend_control
 from usher.campaigns.models import (
+    AdAccount,
     AutomatedCampaign,
     BudgetStatus,
     CampaignStatus,
     OptimizationLogEntry,
 )
-from usher.campaigns.tests.factories import report_spend
+from usher.campaigns.tests.factories import report_hour_after, report_spend
 from usher.platforms.base import PlatformError
 
 pytestmark = pytest.mark.django_db
@@ -72,16 +73,24 @@ def test_a_rolled_end_reserves_two_days_of_over_delivery_and_moves_forward_each_
     # (not twice over 20 days).
     campaign.refresh_from_db()
     assert campaign.day_high_budget > fake.daily_budget
-    assert held == campaign.day_high_budget * 2 + fake.daily_budget * 2
+    first_high = campaign.day_high_budget
+    assert held == first_high * 2 + fake.daily_budget * 2
 
     platform.calls.clear()
-    spend_control.rebalance_budget(campaign.budget_id, now=timezone.now() + timedelta(days=1))
+    next_day = timezone.now() + timedelta(days=1)
+    spend_control.rebalance_budget(campaign.budget_id, now=next_day)
     assert fake.end_time.astimezone(zone).date() == tomorrow + timedelta(days=1)
     assert ("set_end_time", fake.published.campaign_id) in platform.calls
     campaign.refresh_from_db()
     assert campaign.platform_ends_at == fake.end_time
+    # Yesterday's hours may still be reported (twice its highest budget, cut or not):
+    # held until the account's reports reach past the cut; then today and tomorrow.
     held = ledger.balances(campaign.budget).outstanding_by_campaign[campaign.pk]
-    assert held == fake.daily_budget * 2 * 2
+    assert held == first_high * 2
+    report_hour_after(campaign, campaign.unreported_since, Decimal("1.00"))  # today's
+    spend_control.rebalance_budget(campaign.budget_id, now=next_day)
+    held = ledger.balances(campaign.budget).outstanding_by_campaign[campaign.pk]
+    assert held == fake.daily_budget * 2 * 2 - Decimal("1.00")
 
     platform.calls.clear()  # the same day again: nothing to move
     spend_control.rebalance_budget(campaign.budget_id, now=timezone.now() + timedelta(days=1))
@@ -210,6 +219,15 @@ def test_wishes_under_the_platform_minimum_pause_campaigns_but_do_not_exhaust_th
     assert all(platform.campaigns[c.reference].active for c in live_campaigns)
 
 
+def reports_reach_past_the_changes(campaigns, now=None) -> None:
+    """Each campaign's account reports an hour after spend control's last change to it,
+    then a rebalance: what the changes held is free."""
+    for campaign in campaigns:
+        campaign.refresh_from_db()
+        report_hour_after(campaign, campaign.unreported_since, Decimal("0.50"))
+    spend_control.rebalance_budget(campaigns[0].budget_id, now=now)
+
+
 def test_pausing_a_budget_pauses_its_campaigns_and_resuming_restores_them(
     live_campaigns, platform, django_capture_on_commit_callbacks
 ):
@@ -217,10 +235,88 @@ def test_pausing_a_budget_pauses_its_campaigns_and_resuming_restores_them(
     with django_capture_on_commit_callbacks(execute=True):
         services.change_budget_status(budget.pk, BudgetStatus.PAUSED, user=None)
     assert not any(platform.campaigns[c.reference].active for c in live_campaigns)
+    # What they may have spent before the pause stays reserved until reported.
+    assert ledger.balances(budget).outstanding > 0
+    reports_reach_past_the_changes(live_campaigns)
     assert ledger.balances(budget).outstanding == 0
     with django_capture_on_commit_callbacks(execute=True):
         services.change_budget_status(budget.pk, BudgetStatus.ACTIVE, user=None)
     assert all(platform.campaigns[c.reference].active for c in live_campaigns)
+
+
+def test_a_pause_keeps_what_its_platform_may_still_report_until_its_reports_pass_it(
+    live_campaigns, platform
+):
+    # TikTok, paused at 19:00 of a flight's last day, reported 56 more spent after the
+    # pause had released its reservation to the others.
+    budget = live_campaigns[0].budget
+    paused = live_campaigns[0]
+    paused.refresh_from_db()
+    report_spend(paused, timezone.localdate(), Decimal("40.00"))
+    AutomatedCampaign.objects.filter(pk=paused.pk).update(desired_daily_budget=0)
+    spend_control.rebalance_budget(budget.pk)
+    paused.refresh_from_db()
+    assert paused.status == CampaignStatus.PAUSED
+    assert not platform.campaigns[paused.reference].active
+    # Today's cap under Meta's 1.75 over-delivery of the lifetime budget's pace, less
+    # the 40 reported: what the platform may have spent and not reported yet.
+    held = ledger.balances(budget).outstanding_by_campaign[paused.pk]
+    assert held == paused.unreported_ceiling - Decimal("40.00") > 0
+    # An hour later, and with a call to the account since, it is still held.
+    AdAccount.objects.filter(pk=paused.ad_account_id).update(last_success_at=timezone.now())
+    an_hour_later = timezone.now() + timedelta(hours=1)
+    spend_control.rebalance_budget(budget.pk, now=an_hour_later)
+    assert ledger.balances(budget).outstanding_by_campaign[paused.pk] == held
+    # The late report of its last hours: what it shows is spent, the hold shrinks by as much.
+    report_spend(paused, timezone.localdate(), Decimal("50.00"))
+    spend_control.rebalance_budget(budget.pk, now=an_hour_later)
+    assert ledger.balances(budget).outstanding_by_campaign[paused.pk] == held - Decimal("10.00")
+    # A later hour of another campaign of the account is reported: the pause's hours are all in.
+    report_hour_after(live_campaigns[1], paused.unreported_since, Decimal("3.00"))
+    spend_control.rebalance_budget(budget.pk, now=an_hour_later)
+    assert ledger.balances(budget).outstanding_by_campaign[paused.pk] == 0
+    balances = ledger.balances(budget)
+    assert balances.spent + balances.outstanding <= balances.total
+
+
+def test_an_account_that_reports_nothing_later_frees_a_pause_a_day_after_it(
+    live_campaigns, platform
+):
+    budget = live_campaigns[0].budget
+    AutomatedCampaign.objects.filter(budget=budget).update(desired_daily_budget=0)
+    spend_control.rebalance_budget(budget.pk)
+    assert ledger.balances(budget).outstanding > 0
+    pause = AutomatedCampaign.objects.filter(budget=budget).first().unreported_since
+    account = live_campaigns[0].ad_account
+    a_day_later = pause + spend_control.REPORTS_SETTLE
+    # A day has passed, but no call to the account succeeded since: held.
+    spend_control.rebalance_budget(budget.pk, now=a_day_later)
+    assert ledger.balances(budget).outstanding > 0
+    AdAccount.objects.filter(pk=account.pk).update(last_success_at=a_day_later)
+    spend_control.rebalance_budget(budget.pk, now=a_day_later)
+    assert ledger.balances(budget).outstanding == 0
+
+
+def test_a_lowered_lifetime_budget_keeps_what_the_platform_may_have_spent_unreported(
+    live_campaigns, platform
+):
+    # On a flight's last day a lifetime budget may spend all of its rest in any hour: a
+    # cut under it may already be spent, so it frees nothing until the reports pass it.
+    budget = live_campaigns[0].budget
+    campaign = live_campaigns[0]
+    campaign.refresh_from_db()
+    last_day = campaign.ends_at - timedelta(hours=2)
+    rest = campaign.lifetime_budget
+    AutomatedCampaign.objects.filter(pk=campaign.pk).update(desired_daily_budget=Decimal("6.00"))
+    spend_control.rebalance_budget(budget.pk, now=last_day)
+    campaign.refresh_from_db()
+    assert platform.campaigns[campaign.reference].lifetime_budget == Decimal("6.00")
+    assert ledger.balances(budget).outstanding_by_campaign[campaign.pk] == rest
+    # Reported past the cut: it exposes its share of the day, 6, from what it spent (1).
+    report_hour_after(campaign, last_day, Decimal("1.00"))
+    spend_control.rebalance_budget(budget.pk, now=last_day)
+    assert ledger.balances(budget).outstanding_by_campaign[campaign.pk] == Decimal("6.00")
+    assert platform.campaigns[campaign.reference].lifetime_budget == Decimal("7.00")
 
 
 def test_a_failed_platform_cut_keeps_the_money_reserved(live_campaigns, platform):
@@ -247,6 +343,9 @@ def test_campaigns_complete_when_their_flight_ends_and_free_their_money(live_cam
         campaign.refresh_from_db()
         assert campaign.status == CampaignStatus.COMPLETED
         assert not platform.campaigns[campaign.reference].active
+    # Their last hours are reported later: their money is free once they are.
+    assert ledger.balances(budget).outstanding > 0
+    reports_reach_past_the_changes(live_campaigns, now=after_the_event)
     assert ledger.balances(budget).outstanding == 0
 
 

@@ -17,8 +17,10 @@ from usher.campaigns.spend_safety import (
     daily_budget_multiplier,
     daily_exposure,
     flight_weeks,
+    lifetime_pace,
     plan_budgets,
     rolled_end,
+    unreported_bound,
 )
 
 META = OverdeliveryRule(Decimal("1.75"), Decimal("7"))
@@ -397,3 +399,87 @@ def test_wishes_of_less_than_a_unit_are_scaled_too():
     tiny = [need(k, daily="0.10", days=2, minimum="0", can_use_lifetime=False) for k in "ab"]
     plan = plan_budgets(Decimal("0.40"), tiny)  # wished: 0.40 each
     assert [s.daily_budget for s in plan] == [Decimal("0.05"), Decimal("0.05")]
+
+
+def test_what_a_live_campaign_may_have_spent_unreported_is_the_rest_of_todays_cap():
+    # Google may spend twice the day's highest budget (40): 80, of which 30 reported.
+    daily = need("d", "20", day_high=Decimal("40"), spent_today=Decimal("30"))
+    assert unreported_bound(daily, None) == Decimal("50")
+    # A lifetime budget stops the platform at its rest, whatever the day's pace allows.
+    lifetime = need(
+        "l", "20", day_high=Decimal("40"), spent_today=Decimal("30"), lifetime_spent=Decimal("480")
+    )
+    assert unreported_bound(lifetime, Decimal("500")) == Decimal("20")
+    assert unreported_bound(lifetime, Decimal("600")) == Decimal("50")
+
+
+def test_a_lifetime_budget_is_paced_over_the_days_left_from_what_was_left_at_dawn():
+    today = need("l", "0", days=3, lifetime_spent=Decimal("400"), spent_today=Decimal("100"))
+    assert lifetime_pace(today, Decimal("1000")) == Decimal("700") / 3
+    assert lifetime_pace(today, Decimal("300")) == 0  # lowered under what was spent
+
+
+def test_a_paused_campaign_keeps_its_hold_and_the_others_share_the_rest():
+    # Paused lately (no wish), it may still report 300 of the hours before its pause.
+    paused = need("paused", "0", unreported_hold=Decimal("300"))
+    live = [need(k, "50", mode=BudgetMode.LIFETIME) for k in ("a", "b")]
+    settings = {s.key: s for s in plan_budgets(Decimal("1000"), [paused, *live])}
+    assert settings["paused"].mode == BudgetMode.PAUSED
+    assert settings["paused"].exposure == Decimal("300")
+    assert settings["a"].exposure == settings["b"].exposure == Decimal("350")
+
+
+def test_a_campaign_whose_hold_covers_its_minimum_runs_on_rather_than_pause_for_nothing():
+    # A flight's last evening: three lifetime campaigns may each still spend their rest
+    # (150, 150, 140: all that is left) and wish 300. A pause frees nothing and a lower
+    # lifetime budget may already be spent: each keeps running on its rest, none paused
+    # (a squeeze that shared the money as if unspent paused all three with 440 left).
+    rests = {"a": Decimal("150"), "b": Decimal("150"), "c": Decimal("140")}
+    needs = [
+        need(k, "300", days=1, minimum="100", mode=BudgetMode.LIFETIME, unreported_hold=hold)
+        for k, hold in rests.items()
+    ]
+    settings = {s.key: s for s in plan_budgets(Decimal("440"), needs)}
+    assert {k: s.mode for k, s in settings.items()} == dict.fromkeys(rests, BudgetMode.LIFETIME)
+    assert {k: s.exposure for k, s in settings.items()} == rests
+    assert {k: s.lifetime_budget for k, s in settings.items()} == rests  # nothing spent yet
+
+
+def test_a_hold_under_the_minimum_pauses_and_its_money_stays_held():
+    # Below the platform's minimum a campaign cannot run on its hold: paused, the hold
+    # stays exposed, and the other shares what is left above both holds.
+    small = need(
+        "small", "30", minimum="30", mode=BudgetMode.LIFETIME, unreported_hold=Decimal("60")
+    )
+    big = need("big", "200", mode=BudgetMode.LIFETIME, unreported_hold=Decimal("80"))
+    settings = {s.key: s for s in plan_budgets(Decimal("250"), [small, big])}
+    assert settings["small"].mode == BudgetMode.PAUSED
+    assert settings["small"].exposure == Decimal("60")
+    assert settings["big"].exposure == Decimal("190")
+
+
+@given(
+    holds=st.lists(st.integers(0, 500), min_size=1, max_size=5),
+    wishes=st.lists(st.integers(0, 300), min_size=1, max_size=5),
+    lifetime=st.lists(st.booleans(), min_size=5, max_size=5),
+    available=st.integers(0, 3000),
+)
+def test_exposures_cover_the_holds_and_never_exceed_the_money_unless_the_holds_alone_do(
+    holds, wishes, lifetime, available
+):
+    needs = [
+        need(
+            str(k),
+            str(w),
+            minimum="25",
+            unreported_hold=Decimal(h),
+            mode=BudgetMode.LIFETIME if lifetime[k] else BudgetMode.DAILY,
+            can_use_lifetime=lifetime[k],
+        )
+        for k, (h, w) in enumerate(zip(holds, wishes, strict=False))
+    ]
+    settings = plan_budgets(Decimal(available), needs)
+    assert all(s.exposure >= n.unreported_hold for s, n in zip(settings, needs, strict=True))
+    total = sum((s.exposure for s in settings), Decimal(0))
+    floor = sum((n.unreported_hold for n in needs), Decimal(0))
+    assert total <= max(Decimal(available), floor)
