@@ -7,9 +7,10 @@ One check here covers every endpoint, present and future:
 - JSON nested deeper than `MAX_JSON_DEPTH` is a 400: Python's parser would recurse until
   a RecursionError (a 500) at about a thousand levels, and no payload of ours nests
   beyond a handful;
-- a NUL character (query or body) is a 400, and a lone UTF-16 surrogate (`"\\ud800"`,
-  valid JSON, invalid text) a 422 naming the field: PostgreSQL can store neither, so
-  either would otherwise surface as a 500 from deep inside a write.
+- a NUL character (path, query or body) is a 400, and a lone UTF-16 surrogate
+  (`"\\ud800"`, valid JSON, invalid text) a 422 naming the field: PostgreSQL can neither
+  store nor even compare with them, so either would otherwise surface as a 500 from deep
+  inside a lookup or a write (a path segment is a lookup's key: an event's slug).
 Forms (admin, panel) refuse NUL through Django's own validators; tracking-code settings
 check surrogates where they are cleaned.
 """
@@ -61,6 +62,12 @@ def _detail(status: int, detail: object) -> JsonResponse:
     return JsonResponse({"detail": detail}, status=status)
 
 
+def _too_big(limit: int | None) -> JsonResponse:
+    """Built only when a body is refused: every API request passes the guard, and a
+    response made up front cost each of them more than the rest of its checks."""
+    return _detail(413, f"the body is over {limit} bytes")
+
+
 def _encoding_problem(body: bytes) -> str | None:
     """What is wrong when a body is JSON in another Unicode encoding than UTF-8."""
     encoding = json.detect_encoding(body)
@@ -106,18 +113,20 @@ class ApiInputGuardMiddleware:
 
     @staticmethod
     def _refusal(request: HttpRequest) -> JsonResponse | None:
-        if any(NUL in key or NUL in value for key, value in request.GET.items()):
+        if NUL in request.path or any(
+            NUL in key or any(NUL in value for value in values)
+            for key, values in request.GET.lists()
+        ):
             return _detail(400, describe_unstorable(NUL))
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
-        too_big = _detail(413, f"the body is over {limit} bytes")
         try:
             declared = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
             declared = 0
         if limit is not None and declared > limit:
-            return too_big
+            return _too_big(limit)
         try:
             body = request.body
         except RequestDataTooBig:
-            return too_big
+            return _too_big(limit)
         return _refuse_body(body) if body else None

@@ -27,6 +27,7 @@ from django.db.models.signals import post_save
 from django.utils import timezone
 
 from usher.lib.errors import InvalidInput
+from usher.lib.validation import NUL
 from usher.marketplace.models import (
     MarketplaceClient,
     MarketplaceEvent,
@@ -54,8 +55,11 @@ PAYLOAD_LOC = ("body", "payload")
 
 
 def client_by_site_key(key: object) -> MarketplaceClient | None:
-    """The active marketplace client a browser call's public site key names, or None."""
-    if not isinstance(key, str) or not key:
+    """The active marketplace client a browser call's public site key names, or None.
+
+    A key with a NUL (possible in a header) names none, and PostgreSQL could not even
+    compare it: asked, it would fail the request with a 500."""
+    if not isinstance(key, str) or not key or NUL in key:
         return None
     return MarketplaceClient.objects.filter(site_key=key, is_active=True).first()
 

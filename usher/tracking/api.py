@@ -3,11 +3,26 @@ tracking-config documents tracker.js fetches (identified by the client's site ke
 
 Thin: validation and writes are in `services`, resolution in `resolver`, the document in
 `public_config`, CORS in `cors`.
+
+The public documents are fetched on every page load, so `usher.urls` serves their paths
+with plain Django views (`PLAIN_CONFIG_ROUTES`) ahead of the API's nested include: the
+same functions as the documented operations, called without ninja's per-request work
+(a temporal response, parameter models) or the include's URL resolution, which together
+cost more than the document itself. The router's operations document them (OpenAPI);
+its routes for those paths are never reached. The tests answer every kind of input both
+ways and compare (`test_the_plain_routes_answer_every_input_as_the_api_does`).
 """
 
 from collections.abc import Callable
 
-from django.http import HttpRequest, HttpResponse, HttpResponseNotModified, JsonResponse
+from django.http import (
+    HttpRequest,
+    HttpResponse,
+    HttpResponseNotAllowed,
+    HttpResponseNotModified,
+    JsonResponse,
+)
+from django.views.decorators.csrf import csrf_exempt
 from ninja import Query, Router, Status
 from ninja.pagination import paginate
 
@@ -241,3 +256,44 @@ def marketplace_tracking_config(request: HttpRequest, site_key: str | None = Non
 @tracking_config_router.api_operation(["OPTIONS"], "/tracking-config", include_in_schema=False)
 def marketplace_tracking_config_preflight(request: HttpRequest, site_key: str | None = None):
     return preflight(request, _preflight_clients(request, site_key))
+
+
+# --- the public documents as plain Django views (see the module's docstring) ---
+
+ConfigView = Callable[..., HttpResponse]
+CONFIG_METHODS = ["GET", "OPTIONS"]
+
+
+def _plain_view(get: ConfigView, options: ConfigView) -> ConfigView:
+    """One Django view answering a document's path as its ninja operations would: GET and
+    OPTIONS with the path's parameters and the `site_key` query parameter (any text, as
+    the operations declare it), 405 for any other method. CSRF-exempt like every ninja
+    view, so a POST is told 405 rather than refused for its missing CSRF token."""
+
+    @csrf_exempt
+    def view(request: HttpRequest, **path: str) -> HttpResponse:
+        site_key = request.GET.get("site_key")
+        if request.method == "GET":
+            return get(request, site_key=site_key, **path)
+        if request.method == "OPTIONS":
+            return options(request, site_key=site_key, **path)
+        return HttpResponseNotAllowed(CONFIG_METHODS, content=b"Method not allowed")
+
+    return view
+
+
+# (route under the API's root, view): the router's paths at its mount in `usher.api`.
+PLAIN_CONFIG_ROUTES: list[tuple[str, ConfigView]] = [
+    (
+        "marketplace-client/events/<slug>/tracking-config",
+        _plain_view(event_tracking_config, event_tracking_config_preflight),
+    ),
+    (
+        "marketplace-client/organizers/<organizer_external_id>/tracking-config",
+        _plain_view(organizer_tracking_config, organizer_tracking_config_preflight),
+    ),
+    (
+        "marketplace-client/tracking-config",
+        _plain_view(marketplace_tracking_config, marketplace_tracking_config_preflight),
+    ),
+]

@@ -77,6 +77,41 @@ def test_a_nul_in_the_query_string_is_400(organizer_api):
     )
 
 
+def test_a_nul_in_any_value_of_a_repeated_query_parameter_is_400(organizer_api):
+    url = "/api/marketplace-client/organizer/events?x=a%00b&x=ok"
+    assert organizer_api.get(url).status_code == 400
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/marketplace-client/events/a%00b/tracking-config",
+        "/api/marketplace-client/organizers/%00/tracking-config",
+        "/api/marketplace-client/tracking-config%00",
+    ],
+)
+def test_a_nul_in_the_path_is_400_not_a_failed_lookup(marketplace, path):
+    response = Client().get(path, {"site_key": marketplace.site_key})
+    assert response.status_code == 400
+    assert "NUL" in response.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "found"),
+    [
+        ("GET", "/api/marketplace-client/events/e/tracking-config", 404),
+        ("GET", "/api/marketplace-client/tracking-config", 404),
+        ("POST", "/api/collect", 401),
+    ],
+)
+def test_a_nul_in_the_site_key_header_names_no_client(marketplace, method, path, found):
+    key = marketplace.site_key + "\x00"
+    response = Client().generic(
+        method, path, '{"events": []}', "application/json", headers={"X-Usher-Site-Key": key}
+    )
+    assert response.status_code == found
+
+
 @pytest.mark.parametrize("query", [{"offset": "99999999999999999999999"}, {"limit": "1000000000"}])
 def test_pagination_is_bounded(organizer_api, query):
     assert organizer_api.get("/api/marketplace-client/organizer/events", **query).status_code == 422

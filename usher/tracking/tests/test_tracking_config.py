@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import logging
+import re
 
 import pytest
-from django.test import Client
+from django.test import Client, override_settings
+from django.urls import path, resolve
 
+from usher.api import api
 from usher.lib.client_cache import invalidate_client
 from usher.marketplace.tests.factories import EventFactory, MarketplaceClientFactory
+from usher.tracking.api import PLAIN_CONFIG_ROUTES
 from usher.tracking.models import EventTrackingCode
 from usher.tracking.tests.factories import EventTrackingCodeFactory, MarketplaceTrackingCodeFactory
 
@@ -322,3 +326,96 @@ def test_once_the_cache_is_back_the_config_is_cached_again(
     assert browser.get(_url(event, marketplace.site_key)).status_code == 200  # cached now
     with django_assert_max_num_queries(0):  # remembered once the cache could check it
         assert browser.get(_url(event, marketplace.site_key)).status_code == 200
+
+
+# --- the plain views serving these paths (usher.tracking.api.PLAIN_CONFIG_ROUTES) ---
+
+# The API alone, without the plain views in front: what they must answer alike.
+urlpatterns = [path("api/", api.urls)]
+
+
+def _documented(route: str) -> str:
+    """A plain route as the OpenAPI schema spells it: `<slug>` is `{slug}`."""
+    return "/api/" + re.sub(r"<(\w+)>", r"{\1}", route)
+
+
+def test_every_plain_route_is_a_documented_get_operation(browser):
+    paths = browser.get("/api/openapi.json").json()["paths"]
+    for route, _ in PLAIN_CONFIG_ROUTES:
+        assert "get" in paths.get(_documented(route), {}), route
+
+
+def test_the_documented_paths_are_served_by_the_plain_views():
+    for route, view in PLAIN_CONFIG_ROUTES:
+        assert resolve("/api/" + re.sub(r"<\w+>", "x", route)).func is view, route
+
+
+def test_methods_but_get_and_options_are_a_405_naming_those_two(setup, event):
+    marketplace, *_ = setup
+    browser = Client(enforce_csrf_checks=True)  # a POST is told 405, not refused for CSRF
+    for method in ["POST", "PUT", "PATCH", "DELETE", "HEAD"]:
+        response = browser.generic(method, _url(event, marketplace.site_key))
+        assert response.status_code == 405, method
+        assert {m.strip() for m in response["Allow"].split(",")} == {"GET", "OPTIONS"}
+
+
+def test_a_nul_in_the_site_key_header_is_an_unknown_key(browser, setup, event):
+    response = browser.get(_url(event), headers={"X-Usher-Site-Key": "ush_site_\x00x"})
+    assert response.status_code == 404
+    preflight = browser.options(
+        _url(event), headers={"X-Usher-Site-Key": "a\x00", "Origin": ALLOWED}
+    )
+    assert preflight.status_code == 204 and not preflight.has_header("Access-Control-Allow-Origin")
+
+
+def _answers(browser, requests) -> list[tuple]:
+    answers = []
+    for method, url, headers in requests:
+        response = browser.generic(method, url, headers=headers)
+        kept = {k: v for k, v in response.items() if k != "X-Request-ID"}
+        if "Allow" in kept:  # ninja lists the methods from a set
+            kept["Allow"] = sorted(m.strip() for m in kept["Allow"].split(","))
+        answers.append((method, url, headers, response.status_code, response.content, kept))
+    return answers
+
+
+def test_the_plain_routes_answer_every_input_as_the_api_does(setup, organizer, event):
+    marketplace, *_ = setup
+    browser = Client(enforce_csrf_checks=True)
+    pages = [
+        f"/api/marketplace-client/events/{slug}/tracking-config"
+        for slug in [event.slug, "nope", "a%20b", "%ED%A0%80", "%F0%9F%8E%B8", "x" * 3000]
+    ] + [
+        f"/api/marketplace-client/organizers/{organizer.external_id}/tracking-config",
+        "/api/marketplace-client/organizers/org-missing/tracking-config",
+        "/api/marketplace-client/tracking-config",
+    ]
+    pages += [pages[0] + "/", pages[-1] + "/"]
+    origin = {"Origin": ALLOWED}
+    keyed = [
+        ("", {}),
+        (f"?site_key={marketplace.site_key}", {}),
+        ("?site_key=", {}),
+        ("?site_key=ush_site_unknown", {}),
+        ("", {"X-Usher-Site-Key": marketplace.site_key}),
+        (f"?site_key=ush_site_unknown&site_key={marketplace.site_key}", {}),
+    ]
+    preflight = {**origin, "Access-Control-Request-Method": "GET"}
+    requests = []
+    for page in pages:
+        for query, key in keyed:
+            requests += [
+                ("GET", page + query, {**origin, **key}),
+                ("GET", page + query, {**origin, **key, "If-None-Match": "*"}),
+                ("OPTIONS", page + query, {**preflight, **key}),
+            ]
+        for method in ["HEAD", "POST", "PUT", "PATCH", "DELETE", "TRACE"]:
+            requests.append((method, page + keyed[1][0], origin))
+
+    plain = _answers(browser, requests)
+    assert {answer[3] for answer in plain} == {200, 204, 304, 401, 404, 405}
+    with override_settings(ROOT_URLCONF=__name__):
+        assert resolve(pages[0]).func not in {view for _, view in PLAIN_CONFIG_ROUTES}
+        documented = _answers(browser, requests)
+    for ours, theirs in zip(plain, documented, strict=True):
+        assert ours == theirs
