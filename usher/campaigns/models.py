@@ -398,6 +398,9 @@ class AutomatedCampaign(models.Model):
     # reserved until the account's reports reach past that moment (spend_control).
     unreported_ceiling = models.DecimalField(**MONEY, null=True, blank=True, editable=False)
     unreported_since = models.DateTimeField(null=True, blank=True, editable=False)
+    # When spend control changed its budget on the platform in the last hour (ISO times):
+    # Meta refuses a fifth change of an ad set's budget within an hour (error 17).
+    budget_changes = models.JSONField(default=list, blank=True, editable=False)
     # Paused by spend control (or with its budget), so it resumes when money allows;
     # a campaign paused by staff or the organizer stays paused.
     auto_paused = models.BooleanField(default=False, editable=False)

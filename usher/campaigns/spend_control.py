@@ -331,11 +331,7 @@ def _set_on_platform(
     if end is not None and end != end_in_force(campaign):
         connector.set_end_time(account, published, end)  # type: ignore[attr-defined]
         _store_end(campaign, connector, end)
-    changed = (setting.daily_budget, setting.lifetime_budget) != (
-        campaign.daily_budget,
-        campaign.lifetime_budget,
-    )
-    if changed:
+    if edits_budget(campaign, setting):
         connector.set_budget(
             account,
             published,
@@ -345,6 +341,38 @@ def _set_on_platform(
     if campaign.status != CampaignStatus.ACTIVE:
         connector.set_status(account, published, True)
     return ""
+
+
+def edits_budget(campaign: AutomatedCampaign, setting: BudgetSetting) -> bool:
+    """Whether applying `setting` changes the budget of the campaign on its platform."""
+    return (
+        bool(campaign.external_campaign_id)
+        and setting.mode != BudgetMode.PAUSED
+        and (setting.daily_budget, setting.lifetime_budget)
+        != (campaign.daily_budget, campaign.lifetime_budget)
+    )
+
+
+def recent_budget_changes(campaign: AutomatedCampaign, now: datetime) -> list[str]:
+    """The campaign's budget changes on its platform within the hour before `now`."""
+    hour_ago = now - timedelta(hours=1)
+    return [at for at in campaign.budget_changes if datetime.fromisoformat(at) > hour_ago]
+
+
+def budget_change_waits(
+    campaign: AutomatedCampaign,
+    connector: contract.CampaignsConnector,
+    raises: bool,
+    now: datetime,
+) -> bool:
+    """Whether a budget change must wait for an older one to leave the platform's hourly
+    window (`budget_changes_per_hour`, Meta's 4): a call now would be refused, and the
+    refusal shown to staff as the account's error. A raise also leaves the hour's last
+    change to a cut, which frees money."""
+    limit = getattr(connector, "budget_changes_per_hour", None)
+    if limit is None:
+        return False
+    return len(recent_budget_changes(campaign, now)) >= limit - (1 if raises else 0)
 
 
 def _store_end(
@@ -364,6 +392,7 @@ def _record_result(
     reason: str,
     now: datetime,
     published_as: str = "",
+    budget_changed: bool = False,
 ) -> None:
     paused = setting.mode == BudgetMode.PAUSED
     fields: dict[str, object] = {
@@ -375,6 +404,8 @@ def _record_result(
     }
     if not paused:
         fields.update(daily_budget=setting.daily_budget, lifetime_budget=setting.lifetime_budget)
+    if budget_changed:
+        fields["budget_changes"] = [*recent_budget_changes(campaign, now), now.isoformat()]
     if campaign.status == CampaignStatus.ACTIVE:
         # The platform spent under the old settings until now, reported or not.
         fields.update(
@@ -436,7 +467,12 @@ def apply_setting(
         )
         return Applied(campaign.pk, setting, False, "not funded")
     before = current_exposure(campaign, need)
-    if setting.exposure > before and not reserve(campaign.budget_id, campaign.pk, setting.exposure):
+    budget_changed = edits_budget(campaign, setting)
+    raises = setting.exposure > before
+    if budget_changed and budget_change_waits(campaign, connector, raises, now):
+        # The settings in force stay, and so does their reservation: safe.
+        return Applied(campaign.pk, setting, False, "the platform's hourly budget changes are used")
+    if raises and not reserve(campaign.budget_id, campaign.pk, setting.exposure):
         return Applied(campaign.pk, setting, False, "the remainder does not cover it")
     seen_version = AutomatedCampaign.objects.values_list("budget_version", flat=True).get(
         pk=campaign.pk
@@ -450,7 +486,7 @@ def apply_setting(
         # A failed raise keeps its reservation, a failed cut keeps the old one: safe.
         return Applied(campaign.pk, setting, False, str(exc), exc)
     record_health(campaign.ad_account)
-    _record_result(campaign, need, setting, reason, now, published_as)
+    _record_result(campaign, need, setting, reason, now, published_as, budget_changed)
     release(campaign.budget_id, campaign.pk, setting.exposure, seen_version)
     return Applied(campaign.pk, setting, True)
 

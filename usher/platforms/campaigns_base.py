@@ -317,7 +317,8 @@ class CampaignsConnector(Protocol):
     spec's `catalog` into a catalog campaign: Meta) and `end_time_bounds_daily_budget`
     (the platform serves nothing past a campaign's end time and the connector moves it
     with `set_end_time(account, published, end_time)`: Google, whose daily budgets may
-    spend twice over every day until then).
+    spend twice over every day until then), `budget_changes_per_hour` (how many times a
+    campaign's budget may change in an hour before the platform refuses: Meta 4).
     """
 
     platform: ClassVar[str]

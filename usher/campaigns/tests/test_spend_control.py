@@ -19,6 +19,7 @@ from usher.campaigns.models import (
     OptimizationLogEntry,
 )
 from usher.campaigns.tests.factories import report_hour_after, report_spend
+from usher.campaigns.tests.fakes import FakeCampaignsConnector
 from usher.platforms.base import PlatformError
 
 pytestmark = pytest.mark.django_db
@@ -393,3 +394,41 @@ def test_settling_leaves_a_campaign_someone_changed_since_it_was_read(live_campa
     fresh = AutomatedCampaign.objects.get(pk=stale.pk)
     spend_control.settle_steady(budget.pk, {fresh: Decimal("0.00")}, timezone.now())
     assert ledger.balances(budget).outstanding_by_campaign[fresh.pk] == Decimal("0.00")
+
+
+def test_budget_changes_wait_for_the_platforms_hourly_limit_keeping_the_last_for_a_cut(
+    daily_campaigns, platform, monkeypatch
+):
+    # Meta refuses a fifth budget change of an ad set within an hour (error 17): spend
+    # control does not make the call, so staff see no error on the account, and keeps the
+    # hour's last change for a cut, which frees money.
+    monkeypatch.setattr(FakeCampaignsConnector, "budget_changes_per_hour", 4, raising=False)
+    budget, campaign = daily_campaigns[0].budget, daily_campaigns[0]
+    # the others at the minimum, so the money covers every wish below
+    AutomatedCampaign.objects.update(budget_changes=[], desired_daily_budget=Decimal("5.00"))
+    start = timezone.now()
+    fake = platform.campaigns[campaign.reference]
+
+    def wish(daily: str, minutes: int) -> spend_control.Applied:
+        AutomatedCampaign.objects.filter(pk=campaign.pk).update(desired_daily_budget=daily)
+        result = spend_control.rebalance_budget(budget.pk, now=start + timedelta(minutes=minutes))
+        return next(a for a in result.applied if a.campaign_id == campaign.pk)
+
+    for daily, minutes in [("10.00", 0), ("12.00", 10), ("10.00", 20)]:
+        assert wish(daily, minutes).ok
+    assert fake.daily_budget == Decimal("10.00")
+    calls = len(platform.calls)
+    held = ledger.balances(budget).outstanding_by_campaign[campaign.pk]
+    raised = wish("12.00", 30)  # the fourth change of the hour is kept for a cut
+    assert not raised.ok and "hourly budget changes" in raised.reason
+    assert len(platform.calls) == calls and fake.daily_budget == Decimal("10.00")
+    assert ledger.balances(budget).outstanding_by_campaign[campaign.pk] == held
+    assert wish("8.00", 40).ok and fake.daily_budget == Decimal("8.00")  # a cut may use it
+    assert not wish("6.00", 50).ok and fake.daily_budget == Decimal("8.00")  # none left
+    assert AdAccount.objects.get(pk=campaign.ad_account_id).last_error == ""
+    # An hour after the first change one is free again, for a cut; after the second's
+    # hour, a raise goes through.
+    assert not wish("12.00", 61).ok
+    assert wish("12.00", 71).ok and fake.daily_budget == Decimal("12.00")
+    campaign.refresh_from_db()
+    assert len(campaign.budget_changes) == 3  # the hour's: at 20, 40 and 71 minutes

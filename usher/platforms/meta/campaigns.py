@@ -377,6 +377,8 @@ class MetaCampaignsConnector:
     lifetime_budget_hard_cap: ClassVar[bool] = True
     budget_type_locked_once_live: ClassVar[bool] = True
     catalog_campaigns: ClassVar[bool] = True
+    # An ad set's budget may change 4 times an hour; a fifth is error 17.
+    budget_changes_per_hour: ClassVar[int] = 4
 
     def minimum_daily_budget(self, currency: str) -> Decimal:
         return minimum_daily_budget(MINIMUM_DAILY_BUDGETS, currency, PLATFORM)

@@ -124,16 +124,18 @@ def test_platform_units_read_back_as_exact_decimals() -> None:
 
 
 @pytest.mark.parametrize(
-    ("platform", "hard_cap", "locked"),
-    [("meta", True, True), ("google_ads", False, False), ("tiktok", True, True)],
+    ("platform", "hard_cap", "locked", "changes_per_hour"),
+    [("meta", True, True, 4), ("google_ads", False, False, None), ("tiktok", True, True, None)],
 )
 def test_connectors_say_whether_a_lifetime_budget_is_a_cap_and_its_type_is_fixed(
-    platform: str, hard_cap: bool, locked: bool
+    platform: str, hard_cap: bool, locked: bool, changes_per_hour: int | None
 ) -> None:
     connector = registry.get_campaigns_connector(platform)
 
     assert connector.lifetime_budget_hard_cap is hard_cap
     assert connector.budget_type_locked_once_live is locked
+    # Meta refuses a fifth change of an ad set's budget within an hour (error 17).
+    assert getattr(connector, "budget_changes_per_hour", None) == changes_per_hour
 
 
 def test_a_short_wait_is_slept_and_the_token_taken_again(settings, monkeypatch) -> None:
