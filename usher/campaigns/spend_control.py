@@ -228,22 +228,17 @@ def _reported_past(account: AdAccount, moment: datetime, now: datetime) -> bool:
     settled = moment + REPORTS_SETTLE
     if now >= settled and account.last_success_at and account.last_success_at >= settled:
         return True
-    newest = (
-        CampaignMetrics.objects.filter(
-            campaign__ad_account=account,
-            level=contract.MetricsLevel.CAMPAIGN,
-            hour__isnull=False,
-            spend__gt=0,
-        )
-        .order_by("-date", "-hour")
-        .values_list("date", "hour")
-        .first()
-    )
-    if newest is None:
-        return False
-    day, hour = newest
-    zone = zone_named(account.timezone)
-    return datetime.combine(day, datetime.min.time(), tzinfo=zone) + timedelta(hours=hour) >= moment
+    local = moment.astimezone(zone_named(account.timezone))
+    first = local.replace(minute=0, second=0, microsecond=0)  # the first hour starting
+    if first < local:  # at or after the moment, in the account's wall-clock hours
+        first += timedelta(hours=1)
+    return CampaignMetrics.objects.filter(
+        Q(date__gt=first.date()) | Q(date=first.date(), hour__gte=first.hour),
+        campaign__ad_account=account,
+        level=contract.MetricsLevel.CAMPAIGN,
+        hour__isnull=False,
+        spend__gt=0,
+    ).exists()
 
 
 def current_exposure(campaign: AutomatedCampaign, need: CampaignNeed) -> Decimal:

@@ -272,6 +272,11 @@ def test_a_pause_keeps_what_its_platform_may_still_report_until_its_reports_pass
     report_spend(paused, timezone.localdate(), Decimal("50.00"))
     spend_control.rebalance_budget(budget.pk, now=an_hour_later)
     assert ledger.balances(budget).outstanding_by_campaign[paused.pk] == held - Decimal("10.00")
+    # The hour the pause fell in is reported (by another campaign of the account): its
+    # hours before the pause may not all be in yet.
+    report_hour_after(live_campaigns[1], paused.unreported_since - timedelta(hours=1), Decimal(2))
+    spend_control.rebalance_budget(budget.pk, now=an_hour_later)
+    assert ledger.balances(budget).outstanding_by_campaign[paused.pk] == held - Decimal("10.00")
     # A later hour of another campaign of the account is reported: the pause's hours are all in.
     report_hour_after(live_campaigns[1], paused.unreported_since, Decimal("3.00"))
     spend_control.rebalance_budget(budget.pk, now=an_hour_later)
