@@ -19,6 +19,8 @@ from django.contrib.admin.helpers import ActionForm
 from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils.text import Truncator
+from django.utils.timesince import timesince
 
 from usher.campaigns import accounts, publishing, services
 from usher.campaigns.models import (
@@ -425,8 +427,7 @@ class AdAccountAdmin(ClientScopedAdmin):
         "currency",
         "status",
         "credential_set",
-        "last_success_at",
-        "last_error_at",
+        "health",
     ]
     list_filter = ["platform", "status"]
     search_fields = ["account_id", "name", "organizer__name"]
@@ -435,6 +436,21 @@ class AdAccountAdmin(ClientScopedAdmin):
     @admin.display(description="credential set")
     def credential_set(self, obj: AdAccount) -> str:
         return "yes" if obj.has_credential else "no"
+
+    @admin.display(description="health")
+    def health(self, obj: AdAccount) -> str:
+        """The account's last call in one column: staff see a failing account's error
+        in the list, not two timestamps to compare."""
+        failing = obj.last_error_at and (
+            obj.last_success_at is None or obj.last_error_at > obj.last_success_at
+        )
+        if failing:
+            return (
+                f"error {timesince(obj.last_error_at)} ago: {Truncator(obj.last_error).chars(90)}"
+            )
+        if obj.last_success_at:
+            return f"ok {timesince(obj.last_success_at)} ago"
+        return "never called"
 
 
 @admin.register(CampaignSettings)

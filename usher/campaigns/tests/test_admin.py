@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 from django.contrib.admin.models import LogEntry
 from django.contrib.auth.models import Permission
+from django.utils import timezone
 
 from usher.campaigns.models import (
     AdAccount,
@@ -119,6 +121,33 @@ def test_an_ad_accounts_credential_is_write_only(staff, client, marketplace):
     assert "Credential set" in page
     listing = client.get(f"{ADMIN}/adaccount/").content.decode()
     assert "EAAG-very-secret" not in listing
+
+
+def test_the_account_list_shows_a_failing_accounts_error(staff, client, marketplace):
+    now = timezone.now()
+    AdAccountFactory(
+        client=marketplace,
+        account_id="act_ok",
+        last_success_at=now,
+        last_error="meta transient HTTP 503: earlier",
+        last_error_at=now - timedelta(hours=2),
+    )
+    AdAccountFactory(
+        client=marketplace,
+        account_id="act_failing",
+        last_success_at=now - timedelta(hours=3),
+        last_error="meta auth HTTP 190: the token expired",
+        last_error_at=now - timedelta(minutes=5),
+    )
+    AdAccountFactory(client=marketplace, account_id="act_new")
+    rows = client.get(f"{ADMIN}/adaccount/").content.decode().split("<tr")[2:]
+
+    def row(account_id: str) -> str:
+        return next(r for r in rows if f">{account_id}<" in r)
+
+    assert "error 5\xa0minutes ago: meta auth HTTP 190: the token expired" in row("act_failing")
+    assert "ok 0\xa0minutes ago" in row("act_ok") and "HTTP 503" not in row("act_ok")
+    assert "never called" in row("act_new")
 
 
 def test_an_organizer_of_another_marketplace_cannot_own_an_account(staff, client, marketplace):
