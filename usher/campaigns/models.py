@@ -392,6 +392,9 @@ class AutomatedCampaign(models.Model):
     # exposure (spend_safety.daily_exposure).
     day_high_budget = models.DecimalField(**MONEY, null=True, blank=True, editable=False)
     day_high_on = models.DateField(null=True, blank=True, editable=False)
+    # The highest daily budget of the day before `day_high_on`, kept when that date
+    # moves: after midnight the platform may still report spend of yesterday's cap.
+    previous_day_high_budget = models.DecimalField(**MONEY, null=True, blank=True, editable=False)
     # Platforms report spend hours late, so when spend control last changed the campaign
     # while it was live (`unreported_since`) it may have spent more than reported: up to
     # `unreported_ceiling` of reported spend in all. What is below the ceiling stays

@@ -166,10 +166,11 @@ def campaign_need(
     desired: Decimal | None = None,
     lifetime_spent: Decimal | None = None,
     spent_today: Decimal | None = None,
+    spent_yesterday: Decimal | None = None,
 ) -> CampaignNeed:
-    """What spend control needs to know of one campaign; `desired`, `lifetime_spent` and
-    `spent_today` are read from the database unless the caller read them already (for
-    many at once)."""
+    """What spend control needs to know of one campaign; `desired`, `lifetime_spent`,
+    `spent_today` and `spent_yesterday` are read from the database unless the caller
+    read them already (for many at once)."""
     zone = campaign.ad_account.timezone
     today = account_day(campaign, now)
     rule = overdelivery_rule(connector)
@@ -205,9 +206,50 @@ def campaign_need(
     if campaign.lifetime_budget is not None:
         pace = lifetime_pace(need, campaign.lifetime_budget)
         need = replace(need, day_high=max(need.day_high, pace))
+    else:
+        earlier = yesterdays_unreported(campaign, rule, today, now, spent_yesterday)
+        need = replace(need, earlier_days_unreported=earlier)
     return replace(
         need, unreported_hold=max(hold, unreported_bound(need, campaign.lifetime_budget))
     )
+
+
+def previous_days_high(campaign: AutomatedCampaign, today: date) -> Decimal:
+    """The highest daily budget in force on the account's yesterday: the day's recorded
+    high, the one kept when today's changes moved it, or (no change since) the budget in
+    force."""
+    yesterday = today - timedelta(days=1)
+    if campaign.day_high_on == yesterday:
+        return campaign.day_high_budget or ZERO
+    if campaign.day_high_on == today:
+        return campaign.previous_day_high_budget or ZERO
+    return campaign.daily_budget or ZERO
+
+
+def yesterdays_unreported(
+    campaign: AutomatedCampaign,
+    rule: OverdeliveryRule,
+    today: date,
+    now: datetime,
+    spent_yesterday: Decimal | None = None,
+) -> Decimal:
+    """What a live daily budget may have spent yesterday and not reported yet: the rest
+    of yesterday's cap (`daily_factor x` its highest budget), until the account reports
+    an hour of today. Lifetime budgets need none: their rest counts all unreported spend."""
+    cap = rule.daily_factor * previous_days_high(campaign, today)
+    if cap <= 0:
+        return ZERO
+    yesterday = today - timedelta(days=1)
+    if spent_yesterday is None:
+        spent_yesterday = ledger.spent_on(campaign, yesterday)
+    rest = cap - spent_yesterday
+    if rest <= 0:
+        return ZERO
+    zone = zone_named(campaign.ad_account.timezone)
+    midnight = datetime.combine(today, datetime.min.time(), tzinfo=zone)
+    if _reported_past(campaign.ad_account, midnight, now):
+        return ZERO
+    return ceil_cents(rest)
 
 
 def pending_hold(campaign: AutomatedCampaign, lifetime_spent: Decimal, now: datetime) -> Decimal:
@@ -411,6 +453,8 @@ def _record_result(
         day_budget = lifetime_pace(need, setting.lifetime_budget)
     if day_budget is not None:
         today = account_day(campaign, now)
+        if campaign.day_high_on != today:  # the day moves: keep yesterday's high
+            fields["previous_day_high_budget"] = previous_days_high(campaign, today)
         fields.update(
             day_high_budget=ceil_cents(max(days_highest_budget(campaign, today), day_budget)),
             day_high_on=today,
@@ -572,7 +616,9 @@ def rebalance_budget(budget_id: int, *, now: datetime | None = None) -> Rebalanc
     funded = budget.status == BudgetStatus.ACTIVE
     overrides = active_overrides_by_campaign(campaigns)
     spent = ledger.spent_by_campaign(campaigns)
-    spent_today = ledger.spent_on_days({c.pk: account_day(c, now) for c in campaigns})
+    days = {c.pk: account_day(c, now) for c in campaigns}
+    spent_today = ledger.spent_on_days(days)
+    spent_yesterday = ledger.spent_on_days({k: day - timedelta(days=1) for k, day in days.items()})
     needs = {
         c.pk: campaign_need(
             c,
@@ -581,6 +627,7 @@ def rebalance_budget(budget_id: int, *, now: datetime | None = None) -> Rebalanc
             desired_daily(c, overrides[c.pk]) if funded else ZERO,
             lifetime_spent=spent.get(c.pk, ZERO),
             spent_today=spent_today.get(c.pk, ZERO),
+            spent_yesterday=spent_yesterday.get(c.pk, ZERO),
         )
         for c in campaigns
     }

@@ -137,6 +137,9 @@ class CampaignNeed:
     # What its platform may still report for hours already past, whatever is set now
     # (`unreported_bound` while live; after a change, until the reports pass it).
     unreported_hold: Decimal = ZERO
+    # What a daily budget may have spent on earlier days and not reported yet (the rest
+    # of yesterday's cap until the reports pass midnight): exposed on top of today's.
+    earlier_days_unreported: Decimal = ZERO
 
 
 @dataclass(frozen=True)
@@ -165,7 +168,8 @@ def daily_exposure(
     reported spent of that today."""
     multiplier = need.daily_multiplier if multiplier is None else multiplier
     overhang = need.day_factor * max(need.day_high - daily, ZERO)
-    return ceil_cents(max(daily * multiplier + overhang - _spent_of_todays_cap(need), ZERO))
+    today_on = max(daily * multiplier + overhang - _spent_of_todays_cap(need), ZERO)
+    return ceil_cents(today_on + need.earlier_days_unreported)
 
 
 def unreported_bound(need: CampaignNeed, lifetime_budget: Decimal | None) -> Decimal:
@@ -177,7 +181,7 @@ def unreported_bound(need: CampaignNeed, lifetime_budget: Decimal | None) -> Dec
     today = max(need.day_factor * need.day_high - _spent_of_todays_cap(need), ZERO)
     if lifetime_budget is not None:
         today = min(today, max(lifetime_budget - need.lifetime_spent, ZERO))
-    return ceil_cents(today)
+    return ceil_cents(today + need.earlier_days_unreported)
 
 
 def lifetime_pace(need: CampaignNeed, lifetime_budget: Decimal) -> Decimal:
@@ -195,7 +199,7 @@ def paused_setting(need: CampaignNeed) -> BudgetSetting:
 def _daily_for_cap(need: CampaignNeed, cap: Decimal) -> Decimal:
     """The highest daily budget (whole cents) whose `daily_exposure` fits in `cap`; 0
     when none does (not even the day's highest budget's today fits)."""
-    cap += _spent_of_todays_cap(need)
+    cap += _spent_of_todays_cap(need) - need.earlier_days_unreported
     if cap >= need.daily_multiplier * need.day_high:
         return floor_cents(cap / need.daily_multiplier)
     # Below the day's highest budget: today costs `day_factor x` it whatever is set, the

@@ -73,15 +73,18 @@ class CampaignFactory(factory.django.DjangoModelFactory):
     ends_at = factory.LazyFunction(lambda: timezone.now() + timedelta(days=10))
 
 
-def report_spend(campaign: AutomatedCampaign, day: date, total: Decimal) -> None:
-    """The platform reports `total` spent on `day`: stored as metrics sync stores it,
-    and brought into the ledger by metrics sync's own path."""
+def report_spend(
+    campaign: AutomatedCampaign, day: date, total: Decimal, hour: int | None = None
+) -> None:
+    """The platform reports `total` spent on `day` (all in the day's `hour` when given,
+    as an account reporting by the hour would): stored as metrics sync stores it, and
+    brought into the ledger by metrics sync's own path."""
     CampaignMetrics.objects.update_or_create(
         campaign=campaign,
         level="campaign",
         object_id=campaign.external_campaign_id or str(campaign.pk),
         date=day,
-        hour=None,
+        hour=hour,
         defaults={"spend": total},
     )
     metrics_sync.record_spends([campaign], day, day)

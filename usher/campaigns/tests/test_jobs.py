@@ -214,9 +214,11 @@ def test_the_daily_rebalance_lowers_daily_budgets_as_the_remainder_shrinks(
             campaign.refresh_from_db()
             # Each campaign spends all the platform may: its daily budget x 1.75.
             spend = (campaign.daily_budget or Decimal(0)) * Decimal("1.75")
-            # on the account's day: from 22:00 UTC Bucharest is a day ahead of UTC
+            # on the account's day: from 22:00 UTC Bucharest is a day ahead of UTC; by
+            # the hour (all in the first), so the reports pass midnight and free what
+            # yesterday might still have reported
             local_day = (start + timedelta(days=day)).astimezone(zone).date()
-            report_spend(campaign, local_day, spend)
+            report_spend(campaign, local_day, spend, hour=0)
         on_day(monkeypatch, day)
         with django_capture_on_commit_callbacks(execute=True):
             tasks.daily_rebalance_task(budget.pk)

@@ -18,6 +18,7 @@ from usher.campaigns.models import (
     CampaignStatus,
     OptimizationLogEntry,
 )
+from usher.campaigns.spend_safety import ceil_cents
 from usher.campaigns.tests.factories import report_hour_after, report_spend
 from usher.campaigns.tests.fakes import FakeCampaignsConnector
 from usher.platforms.base import PlatformError
@@ -84,10 +85,11 @@ def test_a_rolled_end_reserves_two_days_of_over_delivery_and_moves_forward_each_
     assert ("set_end_time", fake.published.campaign_id) in platform.calls
     campaign.refresh_from_db()
     assert campaign.platform_ends_at == fake.end_time
-    # Yesterday's hours may still be reported (twice its highest budget, cut or not):
-    # held until the account's reports reach past the cut; then today and tomorrow.
+    # Yesterday's hours may still be reported (twice its highest budget, cut or not),
+    # on top of today and tomorrow, until the account's reports reach past midnight and
+    # past this morning's move of the end.
     held = ledger.balances(campaign.budget).outstanding_by_campaign[campaign.pk]
-    assert held == first_high * 2
+    assert held == first_high * 2 + fake.daily_budget * 2 * 2
     report_hour_after(campaign, campaign.unreported_since, Decimal("1.00"))  # today's
     spend_control.rebalance_budget(campaign.budget_id, now=next_day)
     held = ledger.balances(campaign.budget).outstanding_by_campaign[campaign.pk]
@@ -150,6 +152,9 @@ def test_a_cut_during_the_day_keeps_that_days_highest_budget_reserved(rolling_ca
                 total += 2 * highest[campaign.reference] + 2 * fake.daily_budget * later_days
         return total
 
+    # Their day of publication is reported (an hour of `day` came in): all of it is in.
+    midnight = datetime.combine(day, time(0), tzinfo=zone)
+    report_hour_after(rolling_campaigns[-1], midnight, Decimal("0.01"))
     AutomatedCampaign.objects.filter(budget=budget).update(desired_daily_budget=Decimal("200"))
     rebalance_at(8)  # squeezed: 1,000 shared by three wishes of 2 x 200 x 2 days
     assert worst_case() <= budget.total_budget
@@ -437,3 +442,35 @@ def test_budget_changes_wait_for_the_platforms_hourly_limit_keeping_the_last_for
     assert wish("12.00", 71).ok and fake.daily_budget == Decimal("12.00")
     campaign.refresh_from_db()
     assert len(campaign.budget_changes) == 3  # the hour's: at 20, 40 and 71 minutes
+
+
+def test_after_midnight_a_daily_budget_keeps_what_yesterday_may_still_report(
+    daily_campaigns, platform
+):
+    # Reports lag: at 00:30 yesterday's last hours may not be in, and the platform may
+    # have spent the rest of yesterday's cap in them. Until an hour of today is
+    # reported, that rest stays reserved on top of today's cap.
+    budget, campaign = daily_campaigns[0].budget, daily_campaigns[0]
+    zone = ZoneInfo("Europe/Bucharest")
+    today = timezone.localdate(timezone=zone)
+    last_day = today + timedelta(days=1)  # the flight ends tonight: today's cap is all
+    AutomatedCampaign.objects.filter(budget=budget).update(
+        ends_at=datetime.combine(last_day, time(23, 59), tzinfo=zone)
+    )
+    report_spend(campaign, today, Decimal("10.00"), hour=21)  # reported until 22:00
+    after_midnight = datetime.combine(last_day, time(0, 30), tzinfo=zone)
+    spend_control.rebalance_budget(budget.pk, now=after_midnight)
+    campaign.refresh_from_db()
+    yesterdays_rest = Decimal("1.75") * spend_control.previous_days_high(campaign, last_day) - 10
+    todays_cap = Decimal("1.75") * spend_control.days_highest_budget(campaign, last_day)
+    held = ledger.balances(budget).outstanding_by_campaign[campaign.pk]
+    assert yesterdays_rest > 0
+    assert held >= yesterdays_rest + todays_cap
+    balances = ledger.balances(budget)
+    assert balances.spent + balances.outstanding <= balances.total
+    # Today's first hour is reported (another campaign of the account): yesterday is in.
+    report_hour_after(daily_campaigns[1], after_midnight, Decimal("0.01"))
+    spend_control.rebalance_budget(budget.pk, now=after_midnight + timedelta(hours=1))
+    campaign.refresh_from_db()
+    todays_cap = ceil_cents(Decimal("1.75") * spend_control.days_highest_budget(campaign, last_day))
+    assert ledger.balances(budget).outstanding_by_campaign[campaign.pk] == todays_cap

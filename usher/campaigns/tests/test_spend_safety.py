@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -483,3 +484,18 @@ def test_exposures_cover_the_holds_and_never_exceed_the_money_unless_the_holds_a
     total = sum((s.exposure for s in settings), Decimal(0))
     floor = sum((n.unreported_hold for n in needs), Decimal(0))
     assert total <= max(Decimal(available), floor)
+
+
+def test_yesterdays_unreported_rest_is_exposed_on_top_of_a_daily_budgets_days():
+    # After midnight the platform may still report up to the rest of yesterday's cap:
+    # whatever is set today, that money is gone, so today's budget is chosen from the rest.
+    base = need("d", "50", days=3, can_use_lifetime=False)
+    late = replace(base, earlier_days_unreported=Decimal("40"))
+    late = replace(late, unreported_hold=unreported_bound(late, None))
+    assert daily_exposure(late, Decimal("50")) == daily_exposure(base, Decimal("50")) + 40
+    fits = daily_exposure(late, Decimal("50"))
+    assert plan_budgets(fits, [late])[0].daily_budget == Decimal("50")
+    [squeezed] = plan_budgets(fits - 10, [late])
+    assert squeezed.daily_budget < Decimal("50") and squeezed.exposure <= fits - 10
+    [paused] = plan_budgets(Decimal("30"), [late])  # not even yesterday's rest fits
+    assert paused.mode == BudgetMode.PAUSED and paused.exposure == late.unreported_hold >= 40
