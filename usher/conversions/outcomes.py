@@ -20,7 +20,7 @@ from django.db import connections, router, transaction
 from django.db.models import QuerySet
 
 from usher.conversions.models import ConversionDelivery, DeliveryBatch, DeliveryStatus
-from usher.lib.inserts import server_bound_cursor
+from usher.lib.inserts import json_rows, recordset_columns, server_bound_cursor
 from usher.platforms.base import BatchResult, EventOutcome, OutcomeStatus, PlatformError
 
 logger = logging.getLogger("usher.conversions")
@@ -96,10 +96,11 @@ class AnsweredCall:
 
 @dataclass
 class _Recording:
-    """A call's log row and its deliveries' new states, grouped by identical change."""
+    """A call's log row (a `DeliveryBatch`'s attribute names to values) and its
+    deliveries' new states, grouped by identical change."""
 
     call: AnsweredCall
-    batch: DeliveryBatch
+    batch: dict
     counts: Counter
     same_changes: dict[tuple, list[int]]
 
@@ -129,7 +130,7 @@ def record_calls(calls: list[AnsweredCall], summary: DispatchSummary) -> None:
     else:
         with transaction.atomic(using=connection.alias):
             for recording in recordings:
-                batch = recording.batch
+                batch = DeliveryBatch(**recording.batch)
                 batch.save()
                 DeliveryBatch.deliveries.through.objects.bulk_create(
                     DeliveryBatch.deliveries.through(
@@ -165,21 +166,21 @@ def _recording(call: AnsweredCall, summary: DispatchSummary) -> _Recording:
     ]
     counts = Counter(outcome.status for outcome in outcomes)
     first = claimed[0]
-    batch = DeliveryBatch(
-        client_id=first.client_id,
-        destination_key=first.destination_key,
-        provider=first.provider,
-        events_count=len(claimed),
-        delivered_count=counts[OutcomeStatus.DELIVERED],
-        rejected_count=counts[OutcomeStatus.REJECTED],
-        retry_count=counts[OutcomeStatus.RETRY],
-        error_kind=str(error.kind) if error else "",
-        error_message=error.message if error else "",
-        request_summary=_request_summary(result),
-        response_status=result.response.status_code if result.response else None,
-        response_body=(result.response.body if result.response else "")[:LOG_BODY_CHARS],
-        duration_ms=call.duration_ms,
-    )
+    batch = {
+        "client_id": first.client_id,
+        "destination_key": first.destination_key,
+        "provider": first.provider,
+        "events_count": len(claimed),
+        "delivered_count": counts[OutcomeStatus.DELIVERED],
+        "rejected_count": counts[OutcomeStatus.REJECTED],
+        "retry_count": counts[OutcomeStatus.RETRY],
+        "error_kind": str(error.kind) if error else "",
+        "error_message": error.message if error else "",
+        "request_summary": _request_summary(result),
+        "response_status": result.response.status_code if result.response else None,
+        "response_body": (result.response.body if result.response else "")[:LOG_BODY_CHARS],
+        "duration_ms": call.duration_ms,
+    }
     # Rows with the same new state (every delivered row of a call, say) and the same
     # lease are grouped: elsewhere one UPDATE per group, so a batch of a thousand is a
     # statement, not a thousand; on PostgreSQL the groups' rows become the arrays of
@@ -211,31 +212,28 @@ def _store_in_one_statement(alias: str, recordings: list[_Recording]) -> None:
     for what was BEGIN, three or more statements per call and COMMIT. The calls carry
     different deliveries, so no row is updated twice in the statement.
 
-    The statement's text depends only on how many calls it records (the rows travel as
-    arrays, one per column, bound server-side): compiling Django queries for the log's
-    INSERT and every group's UPDATE was most of a recorded GA4 call's CPU."""
+    The statement's text is the same however many calls it records (`_calls_sql`): the
+    logs travel as one JSON document, the links and the new states as one array per
+    column with each row's call number, all bound server-side. So psycopg converts the
+    text once per process and PostgreSQL prepares it once per connection; a text per
+    number of calls, with a dozen parameters per call, was longer than psycopg's cache
+    takes, and converting and dumping it a third of a record's CPU (bench/README.md,
+    "Ninth round")."""
     connection = connections[alias]
-    parts: list[str] = []
-    params: list = []
-    for number, recording in enumerate(recordings):
-        batch = recording.batch
-        parts.append(_call_sql(alias).format(number=number))
-        params += [
-            field.get_db_prep_save(field.pre_save(batch, True), connection)
-            for field in _batch_fields()
-        ]
-        params.append([delivery.pk for delivery in recording.call.claimed])
-        params += _changed_columns(recording.same_changes)
-    statement = "WITH " + ", ".join(parts) + " SELECT 1"
+    logs = json_rows(DeliveryBatch, [recording.batch for recording in recordings], connection)
+    link_ids: list[int] = []
+    link_calls: list[int] = []
+    changes: list[list] = [[] for _ in range(len(CHANGED_COLUMNS) + 3)]
+    for number, recording in enumerate(recordings, start=1):
+        carried = [delivery.pk for delivery in recording.call.claimed]
+        link_ids += carried
+        link_calls += [number] * len(carried)
+        for column, values in zip(
+            changes, _changed_columns(recording.same_changes, number), strict=True
+        ):
+            column += values
     with server_bound_cursor(connection) as cursor:
-        cursor.execute(statement, params)
-
-
-@cache
-def _batch_fields() -> tuple:
-    """The batch log's columns, in the order of `_call_sql`'s INSERT (read once: every
-    recorded call needs them)."""
-    return tuple(f for f in DeliveryBatch._meta.concrete_fields if not f.primary_key)
+        cursor.execute(_calls_sql(alias), [logs, link_ids, link_calls, *changes])
 
 
 # A delivery's new state, column by column, as `_changes` sets it. A column a change does
@@ -250,9 +248,10 @@ CHANGED_COLUMNS = (
 )
 
 
-def _changed_columns(same_changes: dict[tuple, list[int]]) -> list[list]:
-    """The arrays of the UPDATE of `_call_sql`: each row's id, the lease it was claimed
-    under, then its new value of every column of `CHANGED_COLUMNS`."""
+def _changed_columns(same_changes: dict[tuple, list[int]], number: int) -> list[list]:
+    """The arrays of `_calls_sql`'s UPDATE for the call numbered `number`: each row's
+    id, the lease it was claimed under, its new value of every column of
+    `CHANGED_COLUMNS`, then the call's number."""
     ids: list[int] = []
     leases: list[datetime | None] = []
     values: list[list] = [[] for _ in CHANGED_COLUMNS]
@@ -262,45 +261,54 @@ def _changed_columns(same_changes: dict[tuple, list[int]]) -> list[list]:
         leases += [lease_expires_at] * len(group)
         for column, (name, _, _) in zip(values, CHANGED_COLUMNS, strict=True):
             column += [changed.get(name)] * len(group)
-    return [ids, leases, *values]
+    return [ids, leases, *values, [number] * len(ids)]
 
 
 @cache
-def _call_sql(alias: str) -> str:
-    """One call's part of `_store_in_one_statement`'s WITH, `{number}` to fill in: its
-    log (RETURNING its id), the links to its deliveries, and one UPDATE of them all
-    from arrays, only where this worker still holds the lease (same status and expiry;
-    a row re-claimed by another worker is that worker's to record)."""
+def _calls_sql(alias: str) -> str:
+    """`_store_in_one_statement`'s WITH, the same for any number of calls: the logs from
+    the JSON document, each given its id from the log's sequence and numbered by its
+    place (a call's number, from 1); the links and the UPDATE join their rows to their
+    call's log by that number. The UPDATE changes a row only where this worker still
+    holds the lease (same status and expiry; a row re-claimed by another worker is that
+    worker's to record)."""
     quote = connections[alias].ops.quote_name
+    log = DeliveryBatch._meta
     through = DeliveryBatch.deliveries.through._meta
     deliveries = quote(ConversionDelivery._meta.db_table)
-    fields = _batch_fields()
-    columns = ", ".join(quote(field.column) for field in fields)
-    placeholders = ", ".join(["%s"] * len(fields))
-    stored = "stored_batch_{number}"
+    columns, declared = recordset_columns(DeliveryBatch, alias)
     changed = [(quote(name), kind, keeps) for name, kind, keeps in CHANGED_COLUMNS]
     assignments = ", ".join(
         f"{name} = COALESCE(change.{name}, held.{name})" if keeps else f"{name} = change.{name}"
         for name, _, keeps in changed
     )
     arrays = ", ".join(
-        ["%s::bigint[]", "%s::timestamptz[]"] + [f"%s::{kind}[]" for _, kind, _ in changed]
+        ["%s::bigint[]", "%s::timestamptz[]"]
+        + [f"%s::{kind}[]" for _, kind, _ in changed]
+        + ["%s::bigint[]"]
     )
+    sequence = f"pg_get_serial_sequence('{quote(log.db_table)}', '{log.pk.column}')"
     return (
-        f"{stored} AS (INSERT INTO {quote(DeliveryBatch._meta.db_table)} ({columns}) "
-        f"VALUES ({placeholders}) RETURNING {quote('id')}), "
-        f"stored_links_{{number}} AS (INSERT INTO {quote(through.db_table)} "
+        f"WITH given AS MATERIALIZED (SELECT nextval({sequence}) AS id, logged.* "
+        f"FROM ROWS FROM (json_to_recordset(%s::json) AS ({declared})) "
+        f"WITH ORDINALITY AS logged({columns}, call_number)), "
+        f"stored_batches AS (INSERT INTO {quote(log.db_table)} ({quote(log.pk.column)}, "
+        f"{columns}) SELECT id, {columns} FROM given), "
+        f"stored_links AS (INSERT INTO {quote(through.db_table)} "
         f"({quote(through.get_field('deliverybatch').column)}, "
         f"{quote(through.get_field('conversiondelivery').column)}) "
-        f"SELECT {stored}.id, delivery FROM {stored}, UNNEST(%s::bigint[]) AS delivery), "
-        f"stored_update_{{number}} AS (UPDATE {deliveries} AS held SET {assignments}, "
+        f"SELECT given.id, link.delivery "
+        f"FROM UNNEST(%s::bigint[], %s::bigint[]) AS link(delivery, call_number) "
+        f"JOIN given USING (call_number)) "
+        f"UPDATE {deliveries} AS held SET {assignments}, "
         f"{quote('lease_expires_at')} = NULL, "
-        f"{quote(ConversionDelivery._meta.get_field('last_batch').column)} = "
-        f"(SELECT id FROM {stored}) "
-        f"FROM UNNEST({arrays}) AS change(id, lease, {', '.join(name for name, _, _ in changed)}) "
+        f"{quote(ConversionDelivery._meta.get_field('last_batch').column)} = given.id "
+        f"FROM UNNEST({arrays}) "
+        f"AS change(id, lease, {', '.join(name for name, _, _ in changed)}, call_number) "
+        f"JOIN given USING (call_number) "
         f"WHERE held.{quote('id')} = change.id "
         f"AND held.{quote('status')} = '{DeliveryStatus.SENDING.value}' "
-        f"AND held.{quote('lease_expires_at')} IS NOT DISTINCT FROM change.lease)"
+        f"AND held.{quote('lease_expires_at')} IS NOT DISTINCT FROM change.lease"
     )
 
 

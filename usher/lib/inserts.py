@@ -184,10 +184,20 @@ def _json_rows(
     return json.dumps(documents, allow_nan=False)
 
 
+def json_rows(
+    model: type[models.Model], rows: Sequence[Row], connection: BaseDatabaseWrapper
+) -> str:
+    """The rows as the JSON document `recordset_columns` reads (see `_json_rows`), for
+    statements of their own that read new rows from one bound document."""
+    return _json_rows(model, rows, connection)
+
+
 @cache
-def _insert_sql(model: type[models.Model], alias: str) -> str:
-    """One table's INSERT from a JSON array of rows, skipping conflicts: the same text
-    for every batch of the model."""
+def recordset_columns(model: type[models.Model], alias: str) -> tuple[str, str]:
+    """The columns a new row of `model` names (all but a generated primary key), quoted
+    and joined, and the same declared with their types for `json_to_recordset(...) AS
+    (...)` over `json_rows`' document: lengths dropped, so an overlong value is refused by
+    the column itself."""
     connection = connections[alias]
     quote = connection.ops.quote_name
     fields = _inserted_fields(model)
@@ -196,6 +206,15 @@ def _insert_sql(model: type[models.Model], alias: str) -> str:
         f"{quote(field.column)} {TYPE_MODIFIER.sub('', field.db_type(connection))}"
         for field in fields
     )
+    return columns, declared
+
+
+@cache
+def _insert_sql(model: type[models.Model], alias: str) -> str:
+    """One table's INSERT from a JSON array of rows, skipping conflicts: the same text
+    for every batch of the model."""
+    quote = connections[alias].ops.quote_name
+    columns, declared = recordset_columns(model, alias)
     return (
         f"INSERT INTO {quote(model._meta.db_table)} ({columns}) "
         f"SELECT {columns} FROM json_to_recordset(%s::json) AS given({declared}) "
