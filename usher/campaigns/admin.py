@@ -419,16 +419,7 @@ class AdAccountForm(forms.ModelForm):
 @admin.register(AdAccount)
 class AdAccountAdmin(ClientScopedAdmin):
     form = AdAccountForm
-    list_display = [
-        "id",
-        "platform",
-        "account_id",
-        "organizer",
-        "currency",
-        "status",
-        "credential_set",
-        "health",
-    ]
+    list_display = ["account_id", "platform", "organizer", "currency", "status", "health"]
     list_filter = ["platform", "status"]
     search_fields = ["account_id", "name", "organizer__name"]
     readonly_fields = ["credential_set", "last_success_at", "last_error", "last_error_at"]
@@ -439,8 +430,10 @@ class AdAccountAdmin(ClientScopedAdmin):
 
     @admin.display(description="health")
     def health(self, obj: AdAccount) -> str:
-        """The account's last call in one column: staff see a failing account's error
-        in the list, not two timestamps to compare."""
+        """The account's state in one column: a missing credential, else its last call
+        (a failing account's error, not two timestamps to compare)."""
+        if not obj.has_credential:
+            return "no credential"
         failing = obj.last_error_at and (
             obj.last_success_at is None or obj.last_error_at > obj.last_success_at
         )

@@ -140,6 +140,7 @@ def test_the_account_list_shows_a_failing_accounts_error(staff, client, marketpl
         last_error_at=now - timedelta(minutes=5),
     )
     AdAccountFactory(client=marketplace, account_id="act_new")
+    AdAccountFactory(client=marketplace, account_id="act_bare", credential="")
     rows = client.get(f"{ADMIN}/adaccount/").content.decode().split("<tr")[2:]
 
     def row(account_id: str) -> str:
@@ -148,6 +149,7 @@ def test_the_account_list_shows_a_failing_accounts_error(staff, client, marketpl
     assert "error 5\xa0minutes ago: meta auth HTTP 190: the token expired" in row("act_failing")
     assert "ok 0\xa0minutes ago" in row("act_ok") and "HTTP 503" not in row("act_ok")
     assert "never called" in row("act_new")
+    assert "no credential" in row("act_bare")
 
 
 def test_an_organizer_of_another_marketplace_cannot_own_an_account(staff, client, marketplace):
