@@ -97,12 +97,4 @@ def report_hour_after(campaign: AutomatedCampaign, moment: datetime, spend: Deci
     zone = ZoneInfo(campaign.ad_account.timezone)
     local = moment.astimezone(zone)
     hour = local.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
-    CampaignMetrics.objects.create(
-        campaign=campaign,
-        level="campaign",
-        object_id=campaign.external_campaign_id or str(campaign.pk),
-        date=hour.date(),
-        hour=hour.hour,
-        spend=spend,
-    )
-    metrics_sync.record_spends([campaign], hour.date(), hour.date())
+    report_spend(campaign, hour.date(), spend, hour=hour.hour)
