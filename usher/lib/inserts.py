@@ -145,11 +145,12 @@ def _plan(model: type[models.Model]) -> tuple[list[tuple], list[models.Field]]:
     return given, stamped
 
 
-def _json_rows(
+def json_rows(
     model: type[models.Model], rows: Sequence[Row], connection: BaseDatabaseWrapper
 ) -> str:
     """The rows as one JSON array of objects keyed by column, each value prepared by its
-    field as Django's INSERT would prepare it. NULLs are left out (a missing key reads
+    field as Django's INSERT would prepare it (read back by `recordset_columns`' types,
+    here and by statements of their own). NULLs are left out (a missing key reads
     as NULL). A value that recurs in a column (the batch's client, page, address, time)
     is prepared once per batch: preparing it again would give the same."""
     given, stamped = _plan(model)
@@ -182,14 +183,6 @@ def _json_rows(
                 document[column] = _text_form(field.get_db_prep_save(value, connection))
         documents.append(document)
     return json.dumps(documents, allow_nan=False)
-
-
-def json_rows(
-    model: type[models.Model], rows: Sequence[Row], connection: BaseDatabaseWrapper
-) -> str:
-    """The rows as the JSON document `recordset_columns` reads (see `_json_rows`), for
-    statements of their own that read new rows from one bound document."""
-    return _json_rows(model, rows, connection)
 
 
 @cache
@@ -254,7 +247,7 @@ def insert_ignoring_conflicts(
     connection = connections[using]
     if connection.vendor == "postgresql":
         sql = _chained_sql(tuple(model for model, _ in filled), connection.alias)
-        params = [_json_rows(model, rows, connection) for model, rows in filled]
+        params = [json_rows(model, rows, connection) for model, rows in filled]
         with server_bound_cursor(connection) as cursor:
             cursor.execute(sql, params)
         return
