@@ -511,9 +511,7 @@ def apply_decisions(
         if decision.daily_budget is not None:
             numbers["daily_budget"] = decision.daily_budget
         if campaign.lifetime_budget is not None and "previous_budget" in numbers:
-            # The optimizer reads a campaign on a lifetime budget as no daily budget in
-            # force; staff read what it was asked a day before, beside its lifetime budget.
-            numbers["previous_budget"] = float(campaign.desired_daily_budget)
+            # Beside the daily wish it changes, staff read the lifetime budget it paces.
             numbers["lifetime_budget"] = campaign.lifetime_budget
         if decision.creative_id:
             numbers["creative_id"] = decision.creative_id

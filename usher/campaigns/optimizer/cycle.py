@@ -724,7 +724,7 @@ def _rebalance(state, evidence, model, ledger, managed, due, plan, decisions, rn
         conversions = posterior.expected_conversions(spend, factor)
         value = evidence[i].value_per_conversion
         numbers = {
-            "previous_budget": float(campaign.daily_budget),
+            "previous_budget": _previous_budget(campaign),
             "new_budget": round(budget, 2),
             "expected_conversions_today": round(conversions, 3),
             "expected_revenue_today": round(conversions * value, 2),
@@ -782,6 +782,14 @@ def _rebalance(state, evidence, model, ledger, managed, due, plan, decisions, rn
                 plan_day=state.day,
             )
         )
+
+
+def _previous_budget(campaign: CampaignState) -> float:
+    """The budget a rebalance changes, as staff read it: the daily one, or on a lifetime
+    budget (no daily budget in force) the daily wish it was given a day before."""
+    if campaign.lifetime_wish is not None:
+        return float(campaign.lifetime_wish)
+    return float(campaign.daily_budget)
 
 
 def _step_base(state: SuiteState, campaign: CampaignState) -> float:

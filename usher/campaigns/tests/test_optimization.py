@@ -413,25 +413,22 @@ def test_each_day_carries_the_ads_live_at_its_noon_once_the_test_paused_a_loser(
     assert [set(d.active_creatives) for d in days] == [{winner, "ad-b"}, {winner}, {winner}]
 
 
-def test_a_lifetime_budgets_change_is_logged_with_what_it_was_asked_a_day_before(
+def test_a_lifetime_budgets_change_is_logged_beside_its_lifetime_budget(
     live_campaigns, platform, decide
 ) -> None:
-    """The optimizer sees a campaign on a lifetime budget with no daily budget in force
-    ("previous_budget: 0.0"); the staff log shows its previous daily wish and its
-    lifetime budget instead."""
+    """A budget change of a campaign on a lifetime budget shows staff the lifetime
+    budget it paces beside the daily wishes the optimizer moved between."""
     campaign = live_campaigns[0]
     campaign.refresh_from_db()
     assert campaign.lifetime_budget is not None  # the fake Meta caps lifetime budgets
-    asked_before = campaign.desired_daily_budget
     change = decision(opt.DecisionKind.SET_BUDGET, campaign, daily_budget=Decimal("30.00"))
-    decide([replace(change, numbers={"previous_budget": 0.0, "new_budget": 30.0})])
+    decide([replace(change, numbers={"previous_budget": 25.0, "new_budget": 30.0})])
     optimization.optimize_budget(campaign.budget_id)
     entry = OptimizationLogEntry.objects.get(
         actor_label="optimizer", campaign=campaign, kind=DecisionKind.BUDGET_CHANGE
     )
-    assert entry.numbers["previous_budget"] == float(asked_before) > 0
     assert Decimal(str(entry.numbers["lifetime_budget"])) == campaign.lifetime_budget
-    assert entry.numbers["new_budget"] == 30.0
+    assert (entry.numbers["previous_budget"], entry.numbers["new_budget"]) == (25.0, 30.0)
 
 
 def test_a_lifetime_budgets_daily_wish_is_read_into_the_optimizers_state(

@@ -1524,3 +1524,16 @@ def test_on_the_last_day_a_lifetime_budgets_wish_rises_like_a_daily_budget():
     assert made["life"].numbers["previous_budget"] == 50.0
     # Before the last day a lifetime budget is the daily rebalance's alone.
     assert "life" not in paced([lifetime, campaign("daily", 50.0)], free=1000.0, day=8)
+
+
+def test_a_rebalance_logs_a_lifetime_budgets_daily_wish_as_its_previous_budget():
+    """A campaign on a lifetime budget has no daily budget in force (0 in the state):
+    the rebalance's numbers say what it was asked a day before, as staff read it."""
+    campaigns = [
+        campaign("life", 0.0, lifetime_wish=Decimal("80")),
+        campaign("daily", 100.0),
+    ]
+    made = {d.campaign_id: d for d in cycle.run_cycle(suite(campaigns, day=1, hour=8)).decisions}
+    assert made["life"].kind == SET and made["daily"].kind == SET
+    assert made["life"].numbers["previous_budget"] == 80.0
+    assert made["daily"].numbers["previous_budget"] == 100.0
