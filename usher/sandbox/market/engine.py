@@ -16,6 +16,7 @@ in between.
 from __future__ import annotations
 
 import base64
+import calendar
 import math
 import zlib
 from collections import defaultdict
@@ -40,7 +41,8 @@ STREAM_OVERDELIVERY = 1
 STREAM_HOUR = 2
 STREAM_VISITS = 3
 # Meta's rule (docs/simulator.md): at most 7 daily budgets a calendar week; TikTok is held to it
-# too. Google: 2 daily budgets a day and 30.4 a month.
+# too. Google: 2 daily budgets a day and 30.4 a month (after a change in the month: what
+# was spent, plus the new budget for each day left; `_google_month_limit`).
 WEEKLY_CAP_DAILY_BUDGETS = 7.0
 GOOGLE_DAILY_CAP_DAILY_BUDGETS = 2.0
 GOOGLE_MONTHLY_CAP_DAILY_BUDGETS = 30.4
@@ -119,6 +121,28 @@ class _UnitSpend:
     by_month: dict[tuple[int, int], float] = field(default_factory=lambda: defaultdict(float))
     # The highest daily budget in force on each day: Google caps a day at twice it.
     highest_by_day: dict[int, float] = field(default_factory=lambda: defaultdict(float))
+    # Google's charging limit of each calendar month, and the daily budget it was set for.
+    month_limit: dict[tuple[int, int], tuple[float, float]] = field(default_factory=dict)
+
+
+def _google_month_limit(spent: _UnitSpend, daily: float, began: datetime) -> float:
+    """Google's monthly charging limit for the month of `began`, as its help states it:
+    30.4 daily budgets for a budget unchanged since the month began; after a change (or
+    a launch) during the month, what the month already spent plus the new budget for
+    each day left in it, the day of the change included. Held as 30.4 x the budget in
+    force, a cut late in a month stopped a campaign for days (its month had spent more
+    than 30.4 new budgets), which Google does not do."""
+    month = (began.year, began.month)
+    known = spent.month_limit.get(month)
+    if known is not None and known[1] == daily:
+        return known[0]
+    if known is None and began.day == 1 and spent.by_month[month] == 0:
+        limit = GOOGLE_MONTHLY_CAP_DAILY_BUDGETS * daily
+    else:
+        days_left = calendar.monthrange(began.year, began.month)[1] - began.day + 1
+        limit = spent.by_month[month] + daily * days_left
+    spent.month_limit[month] = (limit, daily)
+    return limit
 
 
 def _rng(*entropy: int) -> np.random.Generator:
@@ -362,9 +386,10 @@ class Market:
             week = began.isocalendar()[:2]
             return WEEKLY_CAP_DAILY_BUDGETS * daily - spent.by_week[week]
         spent.highest_by_day[day] = max(spent.highest_by_day[day], daily)
+        month = (began.year, began.month)
         return min(
             GOOGLE_DAILY_CAP_DAILY_BUDGETS * spent.highest_by_day[day] - spent.by_day[day],
-            GOOGLE_MONTHLY_CAP_DAILY_BUDGETS * daily - spent.by_month[(began.year, began.month)],
+            _google_month_limit(spent, daily, began) - spent.by_month[month],
         )
 
     def _book_unit(self, key: str, day: int, began: datetime, amount: float) -> None:

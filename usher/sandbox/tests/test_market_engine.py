@@ -156,6 +156,30 @@ def test_google_spends_at_most_two_budgets_a_day_and_30_4_a_month() -> None:
     assert sum(days.values()) <= GOOGLE_MONTHLY_CAP_DAILY_BUDGETS * 100 + 1e-6
 
 
+@pytest.mark.parametrize("new_budget", [50, 300])
+def test_after_a_google_budget_change_the_rest_of_the_month_spends_the_new_budget_a_day(
+    new_budget: int,
+) -> None:
+    """Google's help: after a change, the rest of the month spends at most the new budget
+    times the days left in it (the day of the change included). A cut on March 21 after
+    20 days at 100 (2,000 spent, more than 30.4 x 50) leaves the campaign serving, at
+    most 50 x 11 more; a raise lets it spend up to 300 x 11."""
+    m = market(
+        segment(platform="google_ads", max_daily_conversions=1000), overdelivery=1.0, days=31
+    )
+    ref = m.create_campaign("google_ads", "prospecting", 100)
+    m.advance(days=20)
+    set_daily_budget(m.state, ref, new_budget)
+    m.advance(days=11)
+    days: dict[int, float] = defaultdict(float)
+    for row in m.truth():
+        days[row.hour // 24] += row.spend
+    rest = sum(days[d] for d in range(20, 31))
+    assert all(days[d] > 0 for d in range(21, 31))  # it serves on every day left
+    assert new_budget * 11 * 0.5 < rest <= new_budget * 11 + 1e-6
+    assert max(days[d] for d in range(21, 31)) <= 2 * new_budget + 1e-6
+
+
 def test_google_caps_a_day_at_twice_its_highest_budget_not_the_one_in_force_at_its_end() -> None:
     """Google: a budget cut during a day still lets the day spend twice the day's highest
     budget. Capped at twice the new budget, a cut from 240 to 60 at noon (120 already
