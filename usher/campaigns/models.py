@@ -401,6 +401,10 @@ class AutomatedCampaign(models.Model):
     # reserved until the account's reports reach past that moment (spend_control).
     unreported_ceiling = models.DecimalField(**MONEY, null=True, blank=True, editable=False)
     unreported_since = models.DateTimeField(null=True, blank=True, editable=False)
+    # Of that ceiling, the part of the change's own day (the account's date of
+    # `unreported_since`), as that day's reported spend: once the reports pass that
+    # day's midnight, every earlier day is reported and only this part stays reserved.
+    unreported_day_ceiling = models.DecimalField(**MONEY, null=True, blank=True, editable=False)
     # When spend control changed its budget on the platform in the last hour (ISO times):
     # Meta refuses a fifth change of an ad set's budget within an hour (error 17).
     budget_changes = models.JSONField(default=list, blank=True, editable=False)

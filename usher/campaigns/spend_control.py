@@ -57,6 +57,7 @@ from usher.campaigns.spend_safety import (
     lifetime_pace,
     plan_budgets,
     rolled_end,
+    todays_unreported_bound,
     unreported_bound,
 )
 from usher.lib.timezones import local_date, zone_named
@@ -254,13 +255,27 @@ def yesterdays_unreported(
 
 def pending_hold(campaign: AutomatedCampaign, lifetime_spent: Decimal, now: datetime) -> Decimal:
     """What the campaign may still report of its hours before spend control last changed
-    it (`unreported_ceiling`), until the account's reports reach past the change."""
-    if campaign.unreported_since is None or campaign.unreported_ceiling is None:
+    it (`unreported_ceiling`), until the account's reports reach past the change; once
+    they reach past the midnight before it, only the change's own day may still report
+    (`unreported_day_ceiling`).
+
+    A change at 06:00 held the rest of yesterday's cap too until the reports passed
+    06:00, hours after they had passed midnight and shown what yesterday spent."""
+    since = campaign.unreported_since
+    if since is None or campaign.unreported_ceiling is None:
         return ZERO
     rest = campaign.unreported_ceiling - lifetime_spent
-    if rest <= 0 or _reported_past(campaign.ad_account, campaign.unreported_since, now):
+    account = campaign.ad_account
+    if rest <= 0 or _reported_past(account, since, now):
         return ZERO
-    return rest
+    if campaign.unreported_day_ceiling is None:
+        return rest
+    zone = zone_named(account.timezone)
+    day = since.astimezone(zone).date()
+    midnight = datetime.combine(day, datetime.min.time(), tzinfo=zone)
+    if not _reported_past(account, midnight, now):
+        return rest
+    return min(rest, max(campaign.unreported_day_ceiling - ledger.spent_on(campaign, day), ZERO))
 
 
 def _reported_past(account: AdAccount, moment: datetime, now: datetime) -> bool:
@@ -446,7 +461,10 @@ def _record_result(
     if campaign.status == CampaignStatus.ACTIVE:
         # The platform spent under the old settings until now, reported or not.
         fields.update(
-            unreported_ceiling=need.lifetime_spent + need.unreported_hold, unreported_since=now
+            unreported_ceiling=need.lifetime_spent + need.unreported_hold,
+            unreported_day_ceiling=need.spent_today
+            + todays_unreported_bound(need, campaign.lifetime_budget),
+            unreported_since=now,
         )
     day_budget = setting.daily_budget
     if setting.lifetime_budget is not None:

@@ -178,10 +178,15 @@ def unreported_bound(need: CampaignNeed, lifetime_budget: Decimal | None) -> Dec
     pace, `day_high`, over-delivers like a daily one), and no more than a lifetime
     budget's rest. TikTok, paused at 19:00 of a flight's last day, reported 56 more
     spent after the pause had released its reservation to the others."""
+    return ceil_cents(todays_unreported_bound(need, lifetime_budget) + need.earlier_days_unreported)
+
+
+def todays_unreported_bound(need: CampaignNeed, lifetime_budget: Decimal | None) -> Decimal:
+    """`unreported_bound`'s part of today alone (the account's day)."""
     today = max(need.day_factor * need.day_high - _spent_of_todays_cap(need), ZERO)
     if lifetime_budget is not None:
         today = min(today, max(lifetime_budget - need.lifetime_spent, ZERO))
-    return ceil_cents(today + need.earlier_days_unreported)
+    return today
 
 
 def lifetime_pace(need: CampaignNeed, lifetime_budget: Decimal) -> Decimal:

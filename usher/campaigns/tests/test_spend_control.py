@@ -444,6 +444,40 @@ def test_budget_changes_wait_for_the_platforms_hourly_limit_keeping_the_last_for
     assert len(campaign.budget_changes) == 3  # the hour's: at 20, 40 and 71 minutes
 
 
+def test_a_change_after_midnight_frees_yesterdays_rest_once_midnight_is_reported(
+    daily_campaigns, platform
+):
+    # A cut at 06:00 holds what the campaign may not have reported yet: the rest of
+    # yesterday's cap and of today's. Once the reports pass midnight (03:00, say),
+    # yesterday is in, and only today's part stays held until they pass 06:00.
+    budget, campaign = daily_campaigns[0].budget, daily_campaigns[0]
+    zone = ZoneInfo("Europe/Bucharest")
+    today = timezone.localdate(timezone=zone)
+    last_day = today + timedelta(days=1)
+    AutomatedCampaign.objects.filter(budget=budget).update(
+        ends_at=datetime.combine(last_day, time(23, 59), tzinfo=zone)
+    )
+    report_spend(campaign, today, Decimal("10.00"), hour=21)  # reported until 22:00
+    six = datetime.combine(last_day, time(6, 0), tzinfo=zone)
+    AutomatedCampaign.objects.filter(pk=campaign.pk).update(desired_daily_budget=Decimal("6.00"))
+    spend_control.rebalance_budget(budget.pk, now=six)
+    campaign.refresh_from_db()
+    assert campaign.daily_budget == Decimal("6.00") and campaign.unreported_since == six
+    yesterdays_rest = Decimal("1.75") * spend_control.previous_days_high(campaign, last_day) - 10
+    todays_rest = Decimal("1.75") * campaign.day_high_budget
+    assert yesterdays_rest > 0
+    held = ledger.balances(budget).outstanding_by_campaign[campaign.pk]
+    assert held >= yesterdays_rest + todays_rest
+    # Yesterday's last hours come in (2.00 more), and an hour after midnight: what the
+    # change held of yesterday is free, today's part is not.
+    report_spend(campaign, today, Decimal("12.00"), hour=23)
+    report_hour_after(
+        daily_campaigns[1], datetime.combine(last_day, time(2, 30), tzinfo=zone), Decimal("0.01")
+    )
+    spend_control.rebalance_budget(budget.pk, now=six + timedelta(minutes=30))
+    assert ledger.balances(budget).outstanding_by_campaign[campaign.pk] == ceil_cents(todays_rest)
+
+
 def test_after_midnight_a_daily_budget_keeps_what_yesterday_may_still_report(
     daily_campaigns, platform
 ):
