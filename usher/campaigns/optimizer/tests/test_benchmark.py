@@ -26,9 +26,9 @@ ROOT = Path(__file__).resolve().parents[4]
 SCENARIO = Path(__file__).with_name("scenarios") / "ci-small.json"
 
 
-def load_bench():
+def load_bench(script: str = "optimizer"):
     spec = importlib.util.spec_from_file_location(
-        "bench_optimizer", ROOT / "bench" / "optimizer.py"
+        f"bench_{script}", ROOT / "bench" / f"{script}.py"
     )
     module = importlib.util.module_from_spec(spec)
     # Dataclasses look their module up while the script is being loaded.
@@ -54,6 +54,24 @@ def test_the_benchmark_runs_and_usher_never_overspends(tmp_path):
         assert name in strategies["usher"]
     # The production path published, spent and sold: the suite was live on the sandbox.
     assert strategies["usher"]["spend"] > 0 and strategies["usher"]["expected_revenue"] > 0
+
+
+def test_the_probe_tells_the_decisions_the_true_curves_and_then_puts_the_learner_back():
+    probe = load_bench("optimizer_probe")
+    scenario = load_scenario(SCENARIO)
+    segment = scenario.segments[0]
+    live = {segment.creatives[1].name}
+    told = probe.true_curve(scenario, 0, 1, live)
+    k, b = model.curve(segment, 1)
+    assert told.expected_conversions(150.0) == pytest.approx(
+        k * segment.creatives[1].performance * -np.expm1(-150.0 / b)
+    )
+    learned_fit = probe.cycle._fit
+    every = set(range(len(scenario.segments)))
+    knowing = probe.run_probe(scenario, scenario.seed, True, every)
+    assert probe.cycle._fit is learned_fit
+    assert 0 < knowing <= 1.05
+    assert probe.run_probe(scenario, scenario.seed, False, set()) != knowing
 
 
 def test_the_oracle_spends_its_plan_through_the_weekly_caps():
