@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from usher.campaigns.optimizer import creatives
 from usher.campaigns.optimizer.creatives import (
     RatePosterior,
     SuiteClicks,
@@ -193,8 +194,9 @@ def test_draws_follow_the_posterior_whose_mean_ranks_the_variants():
     posterior = RatePosterior(
         click_shape=np.array([4.0, 9.0]),
         click_rate=np.array([2.0, 3.0]),
-        sale_shape=np.array([400.0, 100.0]),
-        sale_rate=np.array([800.0, 50.0]),
+        sale_shape=np.array([[400.0], [100.0]]),
+        sale_rate=np.array([[800.0], [50.0]]),
+        sale_weight=np.ones((2, 1)),
     )
     draws = posterior.draws(np.random.default_rng(1), 40_000)
     assert draws.shape == (2, 40_000)
@@ -203,10 +205,33 @@ def test_draws_follow_the_posterior_whose_mean_ranks_the_variants():
     # A product of independent Gammas: CV^2 = (1 + 1/a)(1 + 1/b) - 1.
     expected_cv = np.sqrt((1 + 1 / np.array([4.0, 9.0])) * (1 + 1 / np.array([400.0, 100.0])) - 1)
     assert draws.std(axis=1) / draws.mean(axis=1) == pytest.approx(expected_cv, rel=0.05)
-    without_clicks = RatePosterior(None, None, np.array([400.0]), np.array([800.0]))
+    without_clicks = RatePosterior(
+        None, None, np.array([[400.0]]), np.array([[800.0]]), np.ones((1, 1))
+    )
     sales_only = without_clicks.draws(np.random.default_rng(1), 40_000)
     assert sales_only.mean() == pytest.approx(0.5, rel=0.02)
     assert without_clicks.mean() == pytest.approx([0.5])
+    # A mixture: a quarter of the draws from a component of mean 1, the rest of mean 3.
+    mixed = RatePosterior(
+        None, None, np.array([[100.0, 900.0]]), np.array([[100.0, 300.0]]), np.array([[0.25, 0.75]])
+    )
+    draws = mixed.draws(np.random.default_rng(1), 40_000)[0]
+    assert mixed.mean() == pytest.approx([2.5])
+    assert draws.mean() == pytest.approx(2.5, rel=0.02)
+    assert np.mean(draws < 2.0) == pytest.approx(0.25, abs=0.01)
+
+
+def test_sales_per_click_are_alike_until_a_variants_own_sales_set_it_apart():
+    """With no sales the variants are "alike" as the prior says; a variant selling a
+    quarter as much per click as the other, over dozens of sales, is "apart"."""
+    quiet = rate_posterior([clicked("a", 100.0, 200), clicked("b", 100.0, 100)])
+    assert quiet.sale_weight[:, 0] == pytest.approx([creatives.ALIKE_PRIOR_WEIGHT] * 2, rel=0.01)
+    assert quiet.mean()[0] / quiet.mean()[1] == pytest.approx(2.0, rel=0.05)
+    bait = rate_posterior(
+        [clicked("a", 1000.0, 2000, 10, hours=96), clicked("b", 1000.0, 1000, 40, hours=96)]
+    )
+    assert (bait.sale_weight[:, 1] > 0.9).all()
+    assert bait.mean()[1] > bait.mean()[0]
 
 
 def test_equal_sales_per_money_on_unequal_spends_is_no_verdict():

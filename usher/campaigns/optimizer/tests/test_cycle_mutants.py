@@ -1431,7 +1431,7 @@ def test_a_creative_test_counts_the_same_ads_clicks_elsewhere_and_reports_its_pr
     assert pause.numbers["probability_winner_better"] == round(p, 3)
     assert pause.reason == f"creative a beats it with probability {p:.2f}"
     # Not decisive, but likely enough to advise.
-    decisions, [hint], verdict, alone = creative_test(42.0, 30.0)
+    decisions, [hint], verdict, alone = creative_test(38.0, 30.0)
     p = verdict.probability_winner_better
     assert decisions == [] and p != alone.probability_winner_better and round(p, 3) != round(p, 4)
     assert hint.numbers == {"probability": round(p, 3), "creative": "B"}
