@@ -246,9 +246,7 @@ def yesterdays_unreported(
     rest = cap - spent_yesterday
     if rest <= 0:
         return ZERO
-    zone = zone_named(campaign.ad_account.timezone)
-    midnight = datetime.combine(today, datetime.min.time(), tzinfo=zone)
-    if _reported_past(campaign.ad_account, midnight, now):
+    if _reported_past(campaign.ad_account, _midnight(campaign.ad_account, today), now):
         return ZERO
     return ceil_cents(rest)
 
@@ -270,12 +268,15 @@ def pending_hold(campaign: AutomatedCampaign, lifetime_spent: Decimal, now: date
         return ZERO
     if campaign.unreported_day_ceiling is None:
         return rest
-    zone = zone_named(account.timezone)
-    day = since.astimezone(zone).date()
-    midnight = datetime.combine(day, datetime.min.time(), tzinfo=zone)
-    if not _reported_past(account, midnight, now):
+    day = local_date(since, account.timezone)
+    if not _reported_past(account, _midnight(account, day), now):
         return rest
     return min(rest, max(campaign.unreported_day_ceiling - ledger.spent_on(campaign, day), ZERO))
+
+
+def _midnight(account: AdAccount, day: date) -> datetime:
+    """The first moment of `day` in the account's time zone (the platform's day)."""
+    return datetime.combine(day, datetime.min.time(), tzinfo=zone_named(account.timezone))
 
 
 def _reported_past(account: AdAccount, moment: datetime, now: datetime) -> bool:
