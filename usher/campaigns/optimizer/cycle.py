@@ -724,7 +724,7 @@ def _rebalance(state, evidence, model, ledger, managed, due, plan, decisions, rn
         conversions = posterior.expected_conversions(spend, factor)
         value = evidence[i].value_per_conversion
         numbers = {
-            "previous_budget": _previous_budget(campaign),
+            "previous_budget": _daily_wish(campaign),
             "new_budget": round(budget, 2),
             "expected_conversions_today": round(conversions, 3),
             "expected_revenue_today": round(conversions * value, 2),
@@ -784,9 +784,9 @@ def _rebalance(state, evidence, model, ledger, managed, due, plan, decisions, rn
         )
 
 
-def _previous_budget(campaign: CampaignState) -> float:
-    """The budget a rebalance changes, as staff read it: the daily one, or on a lifetime
-    budget (no daily budget in force) the daily wish it was given a day before."""
+def _daily_wish(campaign: CampaignState) -> float:
+    """The daily budget a campaign was last asked for: the one in force, or on a lifetime
+    budget (no daily budget in force) the daily wish spend control paces it with."""
     if campaign.lifetime_wish is not None:
         return float(campaign.lifetime_wish)
     return float(campaign.daily_budget)
@@ -1058,9 +1058,7 @@ def _paced_budget(campaign: CampaignState, last_day: bool) -> float:
     it is given (a hard cap), where a daily one's rise also reserves its over-delivery
     for the rest of the day: left at 0, the lifetime campaigns never rose on the last
     day and the money the daily ones could not take stayed unspent."""
-    if last_day and campaign.lifetime_wish is not None:
-        return float(campaign.lifetime_wish)
-    return float(campaign.daily_budget)
+    return _daily_wish(campaign) if last_day else float(campaign.daily_budget)
 
 
 # (kind, rule, reason, expected effect) of the hourly pacing decisions.
