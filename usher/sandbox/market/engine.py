@@ -42,7 +42,7 @@ STREAM_HOUR = 2
 STREAM_VISITS = 3
 # Meta's rule (docs/simulator.md): at most 7 daily budgets a calendar week; TikTok is held to it
 # too. Google: 2 daily budgets a day and 30.4 a month (after a change in the month: what
-# was spent, plus the new budget for each day left; `_google_month_limit`).
+# was spent, plus the new budget for each day left; `_google_month_room`).
 WEEKLY_CAP_DAILY_BUDGETS = 7.0
 GOOGLE_DAILY_CAP_DAILY_BUDGETS = 2.0
 GOOGLE_MONTHLY_CAP_DAILY_BUDGETS = 30.4
@@ -125,24 +125,23 @@ class _UnitSpend:
     month_limit: dict[tuple[int, int], tuple[float, float]] = field(default_factory=dict)
 
 
-def _google_month_limit(spent: _UnitSpend, daily: float, began: datetime) -> float:
-    """Google's monthly charging limit for the month of `began`, as its help states it:
-    30.4 daily budgets for a budget unchanged since the month began; after a change (or
-    a launch) during the month, what the month already spent plus the new budget for
-    each day left in it, the day of the change included. Held as 30.4 x the budget in
-    force, a cut late in a month stopped a campaign for days (its month had spent more
-    than 30.4 new budgets), which Google does not do."""
+def _google_month_room(spent: _UnitSpend, daily: float, began: datetime) -> float:
+    """What the month of `began` may still spend under Google's monthly charging limit,
+    as its help states the limit: 30.4 daily budgets for a budget unchanged since the
+    month began; after a change (or a launch) during the month, what the month already
+    spent plus the new budget for each day left in it, the day of the change included.
+    Held as 30.4 x the budget in force, a cut late in a month stopped a campaign for
+    days (its month had spent more than 30.4 new budgets), which Google does not do."""
     month = (began.year, began.month)
     known = spent.month_limit.get(month)
-    if known is not None and known[1] == daily:
-        return known[0]
-    if known is None and began.day == 1 and spent.by_month[month] == 0:
-        limit = GOOGLE_MONTHLY_CAP_DAILY_BUDGETS * daily
-    else:
-        days_left = calendar.monthrange(began.year, began.month)[1] - began.day + 1
-        limit = spent.by_month[month] + daily * days_left
-    spent.month_limit[month] = (limit, daily)
-    return limit
+    if known is None or known[1] != daily:
+        if known is None and began.day == 1 and spent.by_month[month] == 0:
+            limit = GOOGLE_MONTHLY_CAP_DAILY_BUDGETS * daily
+        else:
+            days_left = calendar.monthrange(began.year, began.month)[1] - began.day + 1
+            limit = spent.by_month[month] + daily * days_left
+        spent.month_limit[month] = (limit, daily)
+    return spent.month_limit[month][0] - spent.by_month[month]
 
 
 def _rng(*entropy: int) -> np.random.Generator:
@@ -386,10 +385,9 @@ class Market:
             week = began.isocalendar()[:2]
             return WEEKLY_CAP_DAILY_BUDGETS * daily - spent.by_week[week]
         spent.highest_by_day[day] = max(spent.highest_by_day[day], daily)
-        month = (began.year, began.month)
         return min(
             GOOGLE_DAILY_CAP_DAILY_BUDGETS * spent.highest_by_day[day] - spent.by_day[day],
-            _google_month_limit(spent, daily, began) - spent.by_month[month],
+            _google_month_room(spent, daily, began),
         )
 
     def _book_unit(self, key: str, day: int, began: datetime, amount: float) -> None:
