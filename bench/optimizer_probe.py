@@ -54,8 +54,9 @@ def true_curve(scenario: Scenario, segment_index: int, day: int, live: set[str])
     )
 
 
-def probed_fit(scenario: Scenario, loop_of: dict, know_demand: bool, known: set[int]):
-    """`cycle._fit` with the truth put in for the demand and the `known` segments."""
+def probed_fit(scenario: Scenario, loop: SimulatedUsherLoop, know_demand: bool, known: set[int]):
+    """`cycle._fit` with the truth put in for the demand and the `known` segments (whose
+    creatives live are the `loop`'s)."""
     learned_fit = cycle._fit
 
     def fit(state, evidence, ceilings):
@@ -67,7 +68,6 @@ def probed_fit(scenario: Scenario, loop_of: dict, know_demand: bool, known: set[
             if know_demand
             else learned.demand
         )
-        loop = loop_of["loop"]
         posteriors = [
             true_curve(scenario, k, state.day, loop.live_ads[c.campaign_id])
             if k in known
@@ -80,12 +80,11 @@ def probed_fit(scenario: Scenario, loop_of: dict, know_demand: bool, known: set[
 
 
 def run_probe(scenario: Scenario, seed: int, know_demand: bool, known: set[int]) -> float:
-    loop_of: dict = {}
+    market = Market(scenario, seed=seed)
+    loop = SimulatedUsherLoop(market, seed)
     learned_fit = cycle._fit
-    cycle._fit = probed_fit(scenario, loop_of, know_demand, known)
+    cycle._fit = probed_fit(scenario, loop, know_demand, known)
     try:
-        market = Market(scenario, seed=seed)
-        loop_of["loop"] = loop = SimulatedUsherLoop(market, seed)
         for _ in range(scenario.hours):
             loop.hour()
     finally:
